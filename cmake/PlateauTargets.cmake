@@ -1,0 +1,33 @@
+# Interface targets for warnings and sanitizers (never global flags).
+#   plateau_warnings   : strict warnings; -Werror when PLATEAU_WERROR is ON
+#   plateau_sanitizers : ASan+UBSan or TSan, chosen by PLATEAU_SANITIZER
+#   plateau_arch       : host-specific code generation when PLATEAU_NATIVE is ON
+add_library(plateau_warnings INTERFACE)
+target_compile_options(plateau_warnings INTERFACE
+    -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion
+    -Wnon-virtual-dtor -Wold-style-cast -Wcast-align -Woverloaded-virtual
+    -Wnull-dereference -Wdouble-promotion -Wformat=2 -Wimplicit-fallthrough)
+if(PLATEAU_WERROR)
+    target_compile_options(plateau_warnings INTERFACE -Werror)
+endif()
+
+add_library(plateau_sanitizers INTERFACE)
+if(PLATEAU_SANITIZER STREQUAL "address")
+    target_compile_options(plateau_sanitizers INTERFACE
+        -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+    target_link_options(plateau_sanitizers INTERFACE -fsanitize=address,undefined)
+elseif(PLATEAU_SANITIZER STREQUAL "thread")
+    target_compile_options(plateau_sanitizers INTERFACE -fsanitize=thread -fno-omit-frame-pointer)
+    target_link_options(plateau_sanitizers INTERFACE -fsanitize=thread)
+elseif(NOT PLATEAU_SANITIZER STREQUAL "none")
+    message(FATAL_ERROR "PLATEAU_SANITIZER='${PLATEAU_SANITIZER}': allowed are none, address, thread")
+endif()
+
+add_library(plateau_arch INTERFACE)
+if(PLATEAU_NATIVE)
+    target_compile_options(plateau_arch INTERFACE -march=native)
+endif()
+
+# Everything of ours links this one target.
+add_library(plateau_build_flags INTERFACE)
+target_link_libraries(plateau_build_flags INTERFACE plateau_warnings plateau_sanitizers plateau_arch)

@@ -1,0 +1,24 @@
+#include "models/activation.hpp"
+
+namespace plateau {
+
+std::optional<ActivationKind> parse_activation(std::string_view s) noexcept {
+    if (s == "identity")
+        return ActivationKind::linear;
+    for (const auto k : all_activation_kinds)
+        if (name(k) == s)
+            return k;
+    return std::nullopt;
+}
+
+std::string activation_names() {
+    std::string out;
+    for (const auto k : all_activation_kinds) {
+        if (!out.empty())
+            out += ", ";
+        out += name(k);
+    }
+    return out;
+}
+
+} // namespace plateau
