@@ -1,0 +1,61 @@
+// Campaign role: expands grid points x seeds into runs and schedules them on the task arena.
+// Run r of a campaign is grid point r / seeds with seed index r % seeds; its random streams are
+// keyed by (master seed, r), so every run is a pure function of (configuration, run index) and a
+// campaign may be split across processes or machines by run index.
+#pragma once
+
+#include "engine/run.hpp"
+#include "engine/run_params.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace plateau {
+
+/// A swept parameter's value at one grid point, as it will appear in the output: the key name
+/// and either a number or a name.
+struct Coordinate {
+    std::string key;
+    double number = 0.0;
+    std::string text; ///< non-empty for name-valued keys (activations, schedules, ...)
+};
+
+struct GridPoint {
+    RunParams params;
+    std::vector<Coordinate> coordinates; ///< the swept keys, in configuration-key order
+};
+
+struct CampaignSpec {
+    std::vector<GridPoint> points;
+    std::int64_t seeds = 1;        ///< runs per grid point
+    std::uint64_t master_seed = 0; ///< keys every random stream together with the run index
+    int threads = 0;               ///< worker threads; 0 = all cores
+
+    [[nodiscard]] std::int64_t runs() const noexcept {
+        return static_cast<std::int64_t>(points.size()) * seeds;
+    }
+    [[nodiscard]] const GridPoint& point_of(std::int64_t run) const {
+        return points[static_cast<std::size_t>(run / seeds)];
+    }
+    [[nodiscard]] std::int64_t seed_index_of(std::int64_t run) const noexcept {
+        return run % seeds;
+    }
+};
+
+/// A finished run, handed to the consumer.
+struct FinishedRun {
+    std::int64_t run = 0;
+    RunResult result;
+};
+
+/// Runs `run_indices` of the campaign in parallel (oneTBB, `spec.threads` workers) and hands
+/// each finished run to `consume`, always on the calling thread, one at a time, in completion
+/// order. At most a bounded number of finished runs wait for the consumer, so memory stays
+/// bounded by the runs in flight whatever the campaign size. If `consume` throws, scheduling
+/// stops and the exception propagates once the workers have drained.
+void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
+                      const std::function<void(FinishedRun&&)>& consume);
+
+} // namespace plateau

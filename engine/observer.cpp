@@ -1,0 +1,80 @@
+#include "engine/observer.hpp"
+
+#include "models/gaussian_integrals.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace plateau {
+
+EgMethod eg_method(const ModelParams& m) noexcept {
+    const bool identity_outputs =
+        m.student.h.kind == ActivationKind::linear && m.teacher.h.kind == ActivationKind::linear;
+    const bool same_g = m.student.g.kind == m.teacher.g.kind;
+    return identity_outputs && same_g && integrals::has_closed_form(m.student.g.kind)
+               ? EgMethod::closed_form
+               : EgMethod::monte_carlo;
+}
+
+EgEstimate generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
+                                const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                                int samples, NormalStream& rng) {
+    if (eg_method(m) == EgMethod::closed_form)
+        return {integrals::generalization_error(m.student.g.kind, Q, R, T, v, v_star), 0.0};
+    return monte_carlo_generalization_error(m, Q, R, T, v, v_star, samples, rng);
+}
+
+EgEstimate monte_carlo_generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
+                                            const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                            const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                                            int samples, NormalStream& rng) {
+    // Monte Carlo: u = L z with C = L L^T; L from the eigen-decomposition so that a singular C
+    // (a student vector equal to a teacher vector, say) is handled. Negative eigenvalues from
+    // rounding are clamped to zero.
+    const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);
+    const Eigen::MatrixXd L =
+        eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+    const auto K = static_cast<std::size_t>(Q.rows());
+    const auto M = static_cast<std::size_t>(T.rows());
+    Eigen::VectorXd z(C.rows());
+    Eigen::VectorXd u(C.rows());
+    double sum = 0.0;
+    double sum_sq = 0.0;
+    for (int i = 0; i < samples; ++i) {
+        rng.fill({z.data(), static_cast<std::size_t>(z.size())});
+        u.noalias() = L * z;
+        const double sigma = forward(m.student, {u.data(), K}, {v.data(), K}).output;
+        const double tau = forward(m.teacher, {u.data() + K, M}, {v_star.data(), M}).output;
+        const double e = 0.5 * (sigma - tau) * (sigma - tau);
+        sum += e;
+        sum_sq += e * e;
+    }
+    const double n = static_cast<double>(samples);
+    const double mean = sum / n;
+    const double var = std::max(0.0, (sum_sq - n * mean * mean) / (n - 1.0));
+    return {mean, std::sqrt(var / n)};
+}
+
+Observer::Observer(const RunParams& params, std::uint64_t seed, std::uint64_t run)
+    : model_(params.model), samples_(params.observer.eg_samples),
+      rng_(StreamKey{seed, run, StreamPurpose::observer}) {}
+
+Observables Observer::observe(const RunState& s) {
+    Observables o;
+    const auto W = s.student();
+    const auto B = s.teacher();
+    o.Q = W * W.transpose();
+    o.R = W * B.transpose();
+    o.T = B * B.transpose();
+    o.v = s.v;
+    const EgEstimate e = generalization_error(model_, o.Q, o.R, o.T, o.v, s.v_star, samples_, rng_);
+    o.eg = e.eg;
+    o.eg_stderr = e.standard_error;
+    return o;
+}
+
+} // namespace plateau

@@ -1,0 +1,67 @@
+// Observer role: reads a run's state (never changes it) and computes the order parameters
+//     Q_jk = w^(j).w^(k),  R_jn = w^(j).B_n,  T_nm = B_n.B_m
+// and the generalization error eps_g = <(sigma - tau)^2>/2 over a fresh example without label
+// noise (../shared/theory.md section 1), a function of (Q, R, T, v, v*) alone.
+#pragma once
+
+#include "engine/random.hpp"
+#include "engine/run_params.hpp"
+#include "engine/state.hpp"
+
+#include <Eigen/Core>
+
+namespace plateau {
+
+struct Observables {
+    Eigen::MatrixXd Q; ///< K x K
+    Eigen::MatrixXd R; ///< K x M
+    Eigen::MatrixXd T; ///< M x M
+    Eigen::VectorXd v; ///< K
+    double eg = 0.0;
+    /// Standard error of eg: 0 for a closed form, the Monte-Carlo standard error otherwise.
+    double eg_stderr = 0.0;
+};
+
+enum class EgMethod {
+    closed_form, ///< theory.md section 2/3b: h = h* = identity, g = g* in {erf, relu, linear}
+    monte_carlo, ///< average over the (K+M) Gaussian fields with covariance [[Q,R],[R^T,T]]
+};
+
+/// The method used for a model: the closed form where theory.md has one, Monte Carlo otherwise.
+[[nodiscard]] EgMethod eg_method(const ModelParams& m) noexcept;
+
+/// Generalization error from order parameters: exact where a closed form exists, otherwise a
+/// Monte-Carlo average of (sigma - tau)^2/2 over `samples` draws of the fields (x, y) ~
+/// N(0, [[Q,R],[R^T,T]]) taken from `rng`. Returns {eg, standard error}.
+struct EgEstimate {
+    double eg = 0.0;
+    double standard_error = 0.0;
+};
+[[nodiscard]] EgEstimate generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
+                                              const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                              const Eigen::VectorXd& v,
+                                              const Eigen::VectorXd& v_star, int samples,
+                                              NormalStream& rng);
+
+/// The Monte-Carlo estimate alone, whatever the model (used where no closed form exists, and
+/// by the tests that check the closed forms against it).
+[[nodiscard]] EgEstimate
+monte_carlo_generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
+                                 const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                 const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                                 int samples, NormalStream& rng);
+
+class Observer {
+public:
+    /// Monte-Carlo draws (if any) come from stream purpose "observer" of (seed, run).
+    Observer(const RunParams& params, std::uint64_t seed, std::uint64_t run);
+
+    [[nodiscard]] Observables observe(const RunState& state);
+
+private:
+    ModelParams model_;
+    int samples_;
+    NormalStream rng_;
+};
+
+} // namespace plateau

@@ -1,0 +1,56 @@
+#include "engine/run.hpp"
+
+#include "engine/schedule.hpp"
+
+#include <cmath>
+
+namespace plateau {
+
+SimulationDynamics::SimulationDynamics(const RunParams& params, std::uint64_t seed,
+                                       std::uint64_t run)
+    : state_(make_initial_state(params.model, seed, run)), trainer_(params, seed, run),
+      observer_(params, seed, run) {}
+
+bool SimulationDynamics::advance_to(double alpha) {
+    const std::int64_t target = record_step(alpha, state_.N());
+    if (target <= state_.step)
+        return true;
+    return trainer_.advance(state_, target - state_.step) == StepOutcome::ok;
+}
+
+Observables SimulationDynamics::observe() {
+    return observer_.observe(state_);
+}
+
+namespace {
+bool healthy(const Observables& o, double divergence_q) {
+    return o.Q.allFinite() && o.R.allFinite() && o.v.allFinite() && std::isfinite(o.eg) &&
+           o.Q.diagonal().maxCoeff() <= divergence_q;
+}
+} // namespace
+
+RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas, double divergence_q) {
+    RunResult result;
+    result.records.reserve(alphas.size());
+    for (const double alpha : alphas) {
+        if (!dynamics.advance_to(alpha)) {
+            result.status = RunStatus::diverged;
+            return result;
+        }
+        Observables o = dynamics.observe();
+        if (!healthy(o, divergence_q)) {
+            result.status = RunStatus::diverged;
+            return result;
+        }
+        result.records.push_back(std::move(o));
+    }
+    result.status = RunStatus::completed;
+    return result;
+}
+
+RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run) {
+    SimulationDynamics dynamics(params, seed, run);
+    return record_run(dynamics, record_alphas(params.schedule), params.observer.divergence_q);
+}
+
+} // namespace plateau

@@ -1,0 +1,80 @@
+// One run: a backend that advances the order parameters in alpha, sampled at the record times.
+// The backend is swappable behind `Dynamics` (the simulation here; an ODE integrator or an exact
+// sampler of the order parameters later), and a run is a pure function of (params, seed, run
+// index): nothing depends on threads or on other runs.
+#pragma once
+
+#include "engine/observer.hpp"
+#include "engine/run_params.hpp"
+#include "engine/state.hpp"
+#include "engine/trainer.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace plateau {
+
+enum class RunStatus : std::int8_t {
+    pending = 0,   ///< not run yet (or killed before it finished)
+    completed = 1, ///< reached alpha_max
+    diverged = 2,  ///< weights blew up; records after the divergence are absent
+};
+
+[[nodiscard]] constexpr std::string_view name(RunStatus s) noexcept {
+    switch (s) {
+    case RunStatus::pending:
+        return "pending";
+    case RunStatus::completed:
+        return "completed";
+    case RunStatus::diverged:
+        return "diverged";
+    }
+    return "?";
+}
+
+/// How a run advances. advance_to() moves to the nominal record time alpha (a simulation
+/// rounds it to a whole step); observe() measures without changing the dynamics.
+class Dynamics {
+public:
+    Dynamics() = default;
+    Dynamics(const Dynamics&) = delete;
+    Dynamics& operator=(const Dynamics&) = delete;
+    virtual ~Dynamics() = default;
+
+    /// Returns false when the run diverged on the way.
+    [[nodiscard]] virtual bool advance_to(double alpha) = 0;
+    [[nodiscard]] virtual Observables observe() = 0;
+};
+
+/// The microscopic simulation: the weights of student and teacher, trained on-line.
+class SimulationDynamics final : public Dynamics {
+public:
+    SimulationDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run);
+
+    [[nodiscard]] bool advance_to(double alpha) override;
+    [[nodiscard]] Observables observe() override;
+    [[nodiscard]] const RunState& state() const noexcept { return state_; }
+
+private:
+    RunState state_;
+    OnlineSgd trainer_;
+    Observer observer_;
+};
+
+struct RunResult {
+    RunStatus status = RunStatus::pending;
+    /// One entry per record time reached; records.size() == alphas.size() when completed.
+    std::vector<Observables> records;
+};
+
+/// Samples `dynamics` at the record times `alphas` (increasing). A record whose Q_jj exceeds
+/// the divergence threshold, or that is not finite, ends the run as diverged.
+[[nodiscard]] RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
+                                   double divergence_q);
+
+/// One simulated run of a campaign: validate(params) is the caller's job.
+[[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run);
+
+} // namespace plateau

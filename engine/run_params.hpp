@@ -1,0 +1,86 @@
+// Plain value structs describing one teacher-student run. The engine takes these; parsing
+// configuration files and command lines is the job of experiments/.
+#pragma once
+
+#include "models/network.hpp"
+
+#include <cstdint>
+#include <string_view>
+
+namespace plateau {
+
+enum class TeacherInit {
+    orthonormal, ///< B_n orthonormal: T = identity exactly
+    gaussian,    ///< B_n,i ~ N(0, 1/N): T = identity + O(1/sqrt N)
+};
+
+enum class ScheduleKind {
+    log,    ///< alpha = 0, then records-1 points log-spaced in [alpha_min, alpha_max]
+    linear, ///< records points equally spaced in [0, alpha_max]
+};
+
+[[nodiscard]] constexpr std::string_view name(TeacherInit t) noexcept {
+    return t == TeacherInit::orthonormal ? "orthonormal" : "gaussian";
+}
+[[nodiscard]] constexpr std::string_view name(ScheduleKind s) noexcept {
+    return s == ScheduleKind::log ? "log" : "linear";
+}
+
+/// Student and teacher networks and the data they see.
+struct ModelParams {
+    std::int64_t N = 500; ///< input dimension
+    NetworkSpec student{2, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    NetworkSpec teacher{2, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    bool learn_v = false; ///< train the student's second layer v (Eq. 3)
+    double v0 = 1.0;      ///< initial student second-layer weights v_j
+    double v_star = 1.0;  ///< teacher second-layer weights v*_n
+    double q0 = 0.2;      ///< student initialization w^(j)_i ~ N(0, q0/N), so Q_jj(0) ~ q0
+    TeacherInit teacher_init = TeacherInit::orthonormal;
+    double noise = 0.0; ///< label-noise variance s^2: tau gets + N(0, s^2)
+
+    friend bool operator==(const ModelParams&, const ModelParams&) = default;
+};
+
+/// Learning rates of the on-line gradient descent: w <- w - (eta/N) grad_w e, v <- v - (eta_v/N)
+/// de/dv.
+struct TrainingParams {
+    double eta = 0.5;
+    double eta_v = 0.5;
+
+    friend bool operator==(const TrainingParams&, const TrainingParams&) = default;
+};
+
+/// When observables are recorded, in alpha = steps / N.
+struct ScheduleParams {
+    double alpha_max = 300.0;
+    int records = 100;
+    ScheduleKind kind = ScheduleKind::log;
+    double alpha_min = 0.01; ///< first non-zero record time of the log schedule
+
+    friend bool operator==(const ScheduleParams&, const ScheduleParams&) = default;
+};
+
+/// How observables are measured.
+struct ObserverParams {
+    /// Monte-Carlo samples for eps_g when no closed form exists for the (g, h) pair.
+    int eg_samples = 20000;
+    /// A run whose Q_jj exceeds this (or whose weights are not finite) is marked diverged.
+    double divergence_q = 1e8;
+
+    friend bool operator==(const ObserverParams&, const ObserverParams&) = default;
+};
+
+/// Everything that defines one run, apart from its random streams (seed, run index).
+struct RunParams {
+    ModelParams model;
+    TrainingParams training;
+    ScheduleParams schedule;
+    ObserverParams observer;
+
+    friend bool operator==(const RunParams&, const RunParams&) = default;
+};
+
+/// Checks every field; throws ConfigError naming the configuration key of the first bad one.
+void validate(const RunParams& p);
+
+} // namespace plateau

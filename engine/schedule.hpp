@@ -1,0 +1,22 @@
+// Record times: when the observer measures a run, in alpha = steps / N.
+#pragma once
+
+#include "engine/run_params.hpp"
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+namespace plateau {
+
+/// The nominal record times, increasing, first 0 and last alpha_max. The same for every N,
+/// so runs of different N share the alpha axis of an output file.
+[[nodiscard]] std::vector<double> record_alphas(const ScheduleParams& s);
+
+/// The step at which a simulation of dimension N records the nominal time alpha: the nearest
+/// whole step, round(alpha N). Two record times may map to the same step when N is small.
+[[nodiscard]] inline std::int64_t record_step(double alpha, std::int64_t N) noexcept {
+    return std::llround(alpha * static_cast<double>(N));
+}
+
+} // namespace plateau

@@ -1,0 +1,52 @@
+#include "engine/state.hpp"
+
+#include "engine/random.hpp"
+
+#include <cmath>
+
+namespace plateau {
+
+namespace {
+
+void fill_normal(NormalStream& rng, RowMatrix& block, double scale) {
+    rng.fill({block.data(), static_cast<std::size_t>(block.size())});
+    block *= scale;
+}
+
+/// Modified Gram-Schmidt on the rows: orthonormal rows spanning the same space.
+void orthonormalize_rows(RowMatrix& B) {
+    for (Eigen::Index n = 0; n < B.rows(); ++n) {
+        for (Eigen::Index m = 0; m < n; ++m)
+            B.row(n) -= B.row(m).dot(B.row(n)) * B.row(m);
+        B.row(n) /= B.row(n).norm();
+    }
+}
+
+} // namespace
+
+RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint64_t run) {
+    RunState s;
+    s.K = p.student.hidden;
+    s.M = p.teacher.hidden;
+    const auto N = static_cast<Eigen::Index>(p.N);
+    const double inv_sqrt_n = 1.0 / std::sqrt(static_cast<double>(p.N));
+
+    RowMatrix teacher(s.M, N);
+    NormalStream teacher_rng(StreamKey{seed, run, StreamPurpose::teacher});
+    fill_normal(teacher_rng, teacher, inv_sqrt_n);
+    if (p.teacher_init == TeacherInit::orthonormal)
+        orthonormalize_rows(teacher);
+
+    RowMatrix student(s.K, N);
+    NormalStream student_rng(StreamKey{seed, run, StreamPurpose::student_init});
+    fill_normal(student_rng, student, std::sqrt(p.q0) * inv_sqrt_n);
+
+    s.weights.resize(s.K + s.M, N);
+    s.weights.topRows(s.K) = student;
+    s.weights.bottomRows(s.M) = teacher;
+    s.v = Eigen::VectorXd::Constant(s.K, p.v0);
+    s.v_star = Eigen::VectorXd::Constant(s.M, p.v_star);
+    return s;
+}
+
+} // namespace plateau

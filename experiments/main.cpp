@@ -1,0 +1,37 @@
+// plateau: the command-line entry point. Subcommands live in their own files.
+#include "experiments/commands.hpp"
+
+#include <cstring>
+#include <iostream>
+#include <string_view>
+
+namespace {
+
+void print_usage(std::ostream& os) {
+    os << "usage: plateau <command> [options]\n\n"
+          "commands:\n"
+          "  run     teacher-student campaign: on-line gradient descent simulations\n"
+          "  help    this text; 'plateau <command> --help' for a command's options\n";
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2) {
+        print_usage(std::cerr);
+        return 2;
+    }
+    const std::string_view command = argv[1];
+    if (command == "help" || command == "--help" || command == "-h") {
+        print_usage(std::cout);
+        return 0;
+    }
+    if (command == "--version") {
+        std::cout << plateau::cli::version_text() << '\n';
+        return 0;
+    }
+    if (command == "run")
+        return plateau::cli::run_command(argc - 1, argv + 1);
+    std::cerr << "plateau: unknown command '" << command << "': allowed are run, help\n";
+    return 2;
+}

@@ -1,0 +1,83 @@
+#include "experiments/options.hpp"
+
+#include "engine/errors.hpp"
+
+#include <fstream>
+#include <sstream>
+
+namespace plateau::cli {
+
+namespace po = boost::program_options;
+
+po::options_description key_options() {
+    po::options_description desc("Configuration keys (also valid in CONFIG.ini as 'key = value';\n"
+                                 "numeric and name keys take lists 'a, b, c' or ranges\n"
+                                 "linspace(a, b, n) / logspace(a, b, n))");
+    for (const auto& k : keys()) {
+        std::string help(k.help);
+        if (!k.choices.empty()) {
+            help += " [";
+            for (std::size_t i = 0; i < k.choices.size(); ++i)
+                help += (i ? "|" : "") + std::string(k.choices[i]);
+            help += "]";
+        }
+        if (!k.unit.empty())
+            help += " (unit: " + std::string(k.unit) + ")";
+        help += k.default_value.empty() ? std::string{}
+                                        : " (default: " + std::string(k.default_value) + ")";
+        desc.add_options()(std::string(k.name).c_str(), po::value<std::string>(), help.c_str());
+    }
+    return desc;
+}
+
+namespace {
+
+std::string trim(const std::string& s) {
+    const auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string::npos)
+        return {};
+    const auto e = s.find_last_not_of(" \t\r\n");
+    return s.substr(b, e - b + 1);
+}
+
+/// INI reader: 'key = value' lines, '#' or ';' comments, no sections. Program_options'
+/// parse_config_file would do, but its messages do not name the file line, and lists with
+/// commas are values here, not repeated options.
+void read_ini(const std::string& path, Configuration& config) {
+    std::ifstream in(path);
+    if (!in)
+        throw UsageError("cannot read configuration file '" + path + "'");
+    std::string line;
+    int number = 0;
+    while (std::getline(in, line)) {
+        ++number;
+        const std::string t = trim(line);
+        if (t.empty() || t[0] == '#' || t[0] == ';')
+            continue;
+        const auto eq = t.find('=');
+        if (eq == std::string::npos || t[0] == '[')
+            throw UsageError(path + ":" + std::to_string(number) +
+                             ": expected 'key = value', got '" + t + "'");
+        try {
+            config.set(trim(t.substr(0, eq)), trim(t.substr(eq + 1)));
+        } catch (const ConfigError& e) {
+            throw UsageError(path + ":" + std::to_string(number) + ": " + e.what());
+        }
+    }
+}
+
+} // namespace
+
+Configuration read_configuration(const std::string& config_file, const po::parsed_options& parsed) {
+    Configuration config;
+    if (!config_file.empty())
+        read_ini(config_file, config);
+    for (const auto& opt : parsed.options) {
+        if (find_key(opt.string_key) == nullptr || opt.value.empty())
+            continue;
+        config.set(opt.string_key, opt.value.back());
+    }
+    return config;
+}
+
+} // namespace plateau::cli

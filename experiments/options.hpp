@@ -1,0 +1,27 @@
+// Boost.Program_options glue: the configuration keys as command-line options and INI entries.
+#pragma once
+
+#include "experiments/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <string>
+#include <vector>
+
+namespace plateau::cli {
+
+/// Usage errors (bad flag, bad key or value): one line, exit status 2.
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// --key options for every configuration key, with default, unit and meaning in the help.
+[[nodiscard]] boost::program_options::options_description key_options();
+
+/// Reads the optional INI file, then applies the command-line keys over it.
+/// `parsed` holds what Program_options parsed from the command line.
+[[nodiscard]] Configuration
+read_configuration(const std::string& config_file,
+                   const boost::program_options::parsed_options& parsed);
+
+} // namespace plateau::cli

@@ -1,0 +1,51 @@
+// Gaussian averages of the order-parameter theory (theory sheet /work/shared/theory.md, §2, §3, §3b).
+//
+// The fields u = (x_1..x_K, y_1..y_M) of the students and teachers are zero-mean jointly Gaussian
+// with covariance C = [[Q, R], [R^T, T]] (students first). Every average that the ODEs of §3 need
+// is one of the four kinds below, evaluated for the hidden-unit activation g of both networks:
+//
+//   I2(a,b)     = < g(u_a) g(u_b) >
+//   I3(a,b,c)   = < g'(u_a) u_b g(u_c) >
+//   I4(a,b,c,d) = < g'(u_a) g'(u_b) g(u_c) g(u_d) >
+//   J2(a,b)     = < g'(u_a) g'(u_b) >            (label-noise term of dQ/dalpha)
+//
+// Indices a, b, c, d are rows/columns of C and may coincide. C must be symmetric positive
+// semi-definite; a slightly indefinite C (rounding) is treated as its nearest PSD neighbour.
+//
+// Supported activations (has_closed_form): erf (g(x) = erf(x/sqrt 2), Saad & Solla 1995), relu
+// (Straat & Biehl 2019; its I4 is a one-dimensional quadrature, see gaussian_integrals.cpp) and
+// linear (exact). Any other activation makes these functions throw std::invalid_argument.
+#pragma once
+
+#include "models/activation.hpp"
+
+#include <Eigen/Dense>
+
+namespace plateau::integrals {
+
+/// True for the activations whose averages are implemented here: erf, relu, linear.
+[[nodiscard]] bool has_closed_form(ActivationKind g) noexcept;
+
+/// <g(u_a) g(u_b)>.
+[[nodiscard]] double I2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b);
+/// <g'(u_a) u_b g(u_c)>.
+[[nodiscard]] double I3(ActivationKind g, const Eigen::MatrixXd& C, int a, int b, int c);
+/// <g'(u_a) g'(u_b) g(u_c) g(u_d)>.
+[[nodiscard]] double I4(ActivationKind g, const Eigen::MatrixXd& C, int a, int b, int c, int d);
+/// <g'(u_a) g'(u_b)>.
+[[nodiscard]] double J2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b);
+
+/// Generalization error of theory.md §2 for h = identity and the same g in student and teacher:
+/// eps_g = 1/2 [ sum_jk v_j v_k I2(j,k) + sum_nm v*_n v*_m I2(n,m) - 2 sum_jn v_j v*_n I2(j,n) ],
+/// with Q (K x K), R (K x M), T (M x M), v (K), v_star (M). Throws std::invalid_argument on
+/// inconsistent sizes.
+[[nodiscard]] double generalization_error(ActivationKind g, const Eigen::MatrixXd& Q,
+                                          const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                          const Eigen::VectorXd& v, const Eigen::VectorXd& v_star);
+
+/// The field covariance [[Q, R], [R^T, T]] of size K+M, students first. Throws
+/// std::invalid_argument on inconsistent sizes.
+[[nodiscard]] Eigen::MatrixXd field_covariance(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                                               const Eigen::MatrixXd& T);
+
+} // namespace plateau::integrals

@@ -1,0 +1,38 @@
+#include "models/network.hpp"
+
+namespace plateau {
+
+namespace {
+std::span<const double> as_span(const Eigen::VectorXd& x) noexcept {
+    return {x.data(), static_cast<std::size_t>(x.size())};
+}
+} // namespace
+
+double network_output(const NetworkSpec& net, const RowMatrix& W, const Eigen::VectorXd& v,
+                      const Eigen::VectorXd& xi) {
+    const Eigen::VectorXd fields = W * xi;
+    return forward(net, as_span(fields), as_span(v)).output;
+}
+
+PerExampleGradient per_example_gradient(const NetworkSpec& net, const RowMatrix& W,
+                                        const Eigen::VectorXd& v, const Eigen::VectorXd& xi,
+                                        double tau) {
+    const Eigen::VectorXd fields = W * xi;
+    const ForwardPass pass = forward(net, as_span(fields), as_span(v));
+    Eigen::VectorXd grad_fields(W.rows());
+    PerExampleGradient out;
+    out.dv.resize(W.rows());
+    out.delta = backward(net, as_span(fields), as_span(v), pass, tau,
+                         {grad_fields.data(), static_cast<std::size_t>(grad_fields.size())},
+                         {out.dv.data(), static_cast<std::size_t>(out.dv.size())});
+    out.dW = grad_fields * xi.transpose(); // Eq. (5): outer product with the input
+    return out;
+}
+
+double per_example_cost(const NetworkSpec& net, const RowMatrix& W, const Eigen::VectorXd& v,
+                        const Eigen::VectorXd& xi, double tau) {
+    const double diff = network_output(net, W, v, xi) - tau;
+    return 0.5 * diff * diff; // Eq. (2)
+}
+
+} // namespace plateau

@@ -1,0 +1,83 @@
+// The two-layer network of Eq. (1) of the seed notes,
+//     sigma(xi) = h( sum_j v_j g(w^(j) . xi) ),
+// its forward pass and its per-example gradients, Eqs. (3)-(5).
+//
+// The pass is split at the hidden fields x_j = w^(j) . xi: the engine computes the fields of
+// student and teacher together in one pass over a contiguous weight block, and the model works
+// on the K fields only. The backward pass returns the error at each field, dE/dx_m, from which
+// the weight gradient is the outer product with the input (Eq. 5). A deeper network repeats the
+// same two steps layer by layer (the seed's closing remark on backpropagation): the field error
+// of one layer, multiplied by the layer's weights, is the output error of the layer below.
+#pragma once
+
+#include "models/activation.hpp"
+
+#include <Eigen/Core>
+#include <span>
+
+namespace plateau {
+
+using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// Architecture of Eq. (1): number of hidden units, hidden activation g, output function h.
+struct NetworkSpec {
+    int hidden = 2; ///< K for the student, M for the teacher
+    Activation g{ActivationKind::erf};
+    Activation h{ActivationKind::linear};
+
+    friend bool operator==(const NetworkSpec&, const NetworkSpec&) = default;
+};
+
+/// Forward quantities from the fields: a = sum_j v_j g(x_j) and sigma = h(a).
+struct ForwardPass {
+    double preactivation = 0.0; ///< a, the argument of h in Eq. (1)
+    double output = 0.0;        ///< sigma = h(a), Eq. (1)
+};
+
+/// Eq. (1) evaluated from the hidden fields x_j = w^(j) . xi.
+[[nodiscard]] inline ForwardPass forward(const NetworkSpec& net, std::span<const double> fields,
+                                         std::span<const double> v) noexcept {
+    double a = 0.0;
+    for (std::size_t j = 0; j < fields.size(); ++j)
+        a += v[j] * net.g.value(fields[j]);
+    return {a, net.h.value(a)};
+}
+
+/// Backward pass of the per-example cost e = (sigma - tau)^2 / 2, Eq. (2).
+///   delta = (sigma - tau) h'(a)                              shorthand of Eq. (3)
+///   de/dv_k = delta g(x_k)                                   Eq. (3)  -> grad_v[k]
+///   de/dx_m = delta v_m g'(x_m), so grad_{w^(m)} e = de/dx_m xi   Eqs. (4), (5) -> grad_fields[m]
+/// Returns delta. grad_v may be empty when the second layer is fixed.
+inline double backward(const NetworkSpec& net, std::span<const double> fields,
+                       std::span<const double> v, const ForwardPass& pass, double tau,
+                       std::span<double> grad_fields, std::span<double> grad_v) noexcept {
+    const double delta = (pass.output - tau) * net.h.derivative(pass.preactivation);
+    for (std::size_t m = 0; m < fields.size(); ++m)
+        grad_fields[m] = delta * v[m] * net.g.derivative(fields[m]);
+    for (std::size_t k = 0; k < grad_v.size(); ++k)
+        grad_v[k] = delta * net.g.value(fields[k]);
+    return delta;
+}
+
+/// Network output sigma(xi) of Eq. (1) for weights W (rows w^(j)) and second layer v.
+[[nodiscard]] double network_output(const NetworkSpec& net, const RowMatrix& W,
+                                    const Eigen::VectorXd& v, const Eigen::VectorXd& xi);
+
+/// Full per-example gradients of e = (sigma - tau)^2/2 with respect to W (Eq. 5, one row per
+/// hidden unit) and v (Eq. 3). A reference implementation for tests and small tools; the
+/// trainer uses forward()/backward() on fields it computes itself.
+struct PerExampleGradient {
+    RowMatrix dW;       ///< row m: grad_{w^(m)} e, Eq. (5)
+    Eigen::VectorXd dv; ///< de/dv_k, Eq. (3)
+    double delta = 0.0; ///< (sigma - tau) h'(a)
+};
+[[nodiscard]] PerExampleGradient per_example_gradient(const NetworkSpec& net, const RowMatrix& W,
+                                                      const Eigen::VectorXd& v,
+                                                      const Eigen::VectorXd& xi, double tau);
+
+/// Per-example cost e = (sigma - tau)^2 / 2, Eq. (2).
+[[nodiscard]] double per_example_cost(const NetworkSpec& net, const RowMatrix& W,
+                                      const Eigen::VectorXd& v, const Eigen::VectorXd& xi,
+                                      double tau);
+
+} // namespace plateau

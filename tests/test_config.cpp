@@ -1,0 +1,164 @@
+// Configuration: key parsing, sweeps and their expansion, validation errors.
+#include "engine/errors.hpp"
+#include "engine/run_params.hpp"
+#include "experiments/config.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <limits>
+
+using namespace plateau;
+using plateau::cli::Configuration;
+
+namespace {
+
+std::string error_of(auto&& f) {
+    try {
+        f();
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+} // namespace
+
+TEST_CASE("defaults give the default experiment", "[config]") {
+    const Configuration c;
+    const CampaignSpec spec = c.expand();
+    REQUIRE(spec.points.size() == 1);
+    const RunParams& p = spec.points[0].params;
+    CHECK(p.model.N == 500);
+    CHECK(p.model.student.hidden == 2);
+    CHECK(p.model.teacher.hidden == 2);
+    CHECK(p.model.student.g.kind == ActivationKind::erf);
+    CHECK(p.model.student.h.kind == ActivationKind::linear);
+    CHECK(p.training.eta == 0.5);
+    CHECK(p.training.eta_v == 0.5); // follows eta when unset
+    CHECK_FALSE(p.model.learn_v);
+    CHECK(p.schedule.alpha_max == 300.0);
+    CHECK(spec.seeds == 4);
+    CHECK(spec.points[0].coordinates.empty());
+}
+
+TEST_CASE("lists and ranges expand into the Cartesian product in key order", "[config]") {
+    Configuration c;
+    c.set("eta", "0.1, 0.5");
+    c.set("N", "logspace(100, 10000, 3)");
+    c.set("activation", "erf,relu");
+    c.set("seeds", "3");
+    CHECK(c.values("N") == std::vector<std::string>{"100", "1000", "10000"});
+    const CampaignSpec spec = c.expand();
+    REQUIRE(spec.points.size() == 12);
+    CHECK(spec.runs() == 36);
+    // Registry order: N, ..., eta, ..., activation; the last key varies fastest.
+    CHECK(spec.points[0].params.model.N == 100);
+    CHECK(spec.points[0].params.training.eta == 0.1);
+    CHECK(spec.points[0].params.model.student.g.kind == ActivationKind::erf);
+    CHECK(spec.points[1].params.model.student.g.kind == ActivationKind::relu);
+    CHECK(spec.points[2].params.training.eta == 0.5);
+    CHECK(spec.points[4].params.model.N == 1000);
+    CHECK(spec.points[11].params.model.N == 10000);
+    REQUIRE(spec.points[3].coordinates.size() == 3);
+    CHECK(spec.points[3].coordinates[0].key == "N");
+    CHECK(spec.points[3].coordinates[1].key == "eta");
+    CHECK(spec.points[3].coordinates[1].number == 0.5);
+    CHECK(spec.points[3].coordinates[2].text == "relu");
+    // eta-v follows each point's eta
+    CHECK(spec.points[2].params.training.eta_v == 0.5);
+    // run r -> point r / seeds
+    CHECK(&spec.point_of(7) == &spec.points[2]);
+    CHECK(spec.seed_index_of(7) == 1);
+
+    Configuration lin;
+    lin.set("eta", "linspace(0.1, 1.0, 10)");
+    const auto v = lin.values("eta");
+    REQUIRE(v.size() == 10);
+    CHECK(v.front() == "0.1");
+    CHECK(v.back() == "1");
+}
+
+TEST_CASE("print-config text reproduces the configuration", "[config]") {
+    Configuration c;
+    c.set("eta", "0.25, 0.75");
+    c.set("K", "3");
+    const std::string ini = c.to_ini();
+    CHECK(ini.find("eta = 0.25, 0.75\n") != std::string::npos);
+    CHECK(ini.find("K = 3\n") != std::string::npos);
+    CHECK(ini.find("N = 500\n") != std::string::npos);
+    CHECK(ini.find("eta-v") == std::string::npos); // unset: follows eta
+    // Reading it back gives the same text.
+    Configuration again;
+    std::istringstream in(ini);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#')
+            continue;
+        const auto eq = line.find(" = ");
+        again.set(line.substr(0, eq), line.substr(eq + 3));
+    }
+    CHECK(again.to_ini() == ini);
+}
+
+TEST_CASE("bad values name the key, the value and what is allowed", "[config][errors]") {
+    Configuration c;
+    CHECK(error_of([&] { c.set("eta", "fast"); }) ==
+          "invalid value 'fast' for 'eta': allowed is a number, or a comma-separated list, "
+          "linspace(a, b, n) or logspace(a, b, n)");
+    CHECK(error_of([&] { c.set("activation", "softplus"); }) ==
+          "invalid value 'softplus' for 'activation': allowed is one of erf, tanh, sigmoid, "
+          "relu, linear; or a comma-separated list");
+    CHECK(error_of([&] {
+              c.set("etaa", "0.1");
+          }).starts_with("unknown key 'etaa' (value '0.1'): allowed keys are N, K, M, eta,"));
+    CHECK(error_of([&] { c.set("seeds", "1, 2"); }) ==
+          "invalid value '1, 2' for 'seeds': allowed is a single value (this key cannot be "
+          "swept)");
+    CHECK(error_of([&] { c.set("eta", "0.1,,0.2"); }).find("empty list entry") !=
+          std::string::npos);
+    CHECK(error_of([&] { c.set("N", "logspace(0, 100, 3)"); }).find("a > 0 and b > 0") !=
+          std::string::npos);
+    CHECK(error_of([&] { c.set("N", "linspace(1, 2)"); }).find("linspace(a, b, n)") !=
+          std::string::npos);
+    CHECK(error_of([&] { c.set("learn-v", "maybe"); }) ==
+          "invalid value 'maybe' for 'learn-v': allowed is true or false");
+}
+
+TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors]") {
+    const auto with = [](auto change) {
+        RunParams p;
+        change(p);
+        return error_of([&] { validate(p); });
+    };
+    CHECK(with([](RunParams&) {}) == "no error");
+    CHECK(with([](RunParams& p) { p.model.N = 0; }) ==
+          "invalid value '0' for 'N': allowed is an integer >= 1");
+    CHECK(with([](RunParams& p) { p.model.student.hidden = 0; }) ==
+          "invalid value '0' for 'K': allowed is an integer >= 1");
+    CHECK(with([](RunParams& p) { p.model.teacher.hidden = -1; }) ==
+          "invalid value '-1' for 'M': allowed is an integer >= 1");
+    CHECK(with([](RunParams& p) { p.training.eta = 0.0; }) ==
+          "invalid value '0' for 'eta': allowed is a finite number > 0");
+    CHECK(with([](RunParams& p) { p.training.eta = -0.5; }) ==
+          "invalid value '-0.5' for 'eta': allowed is a finite number > 0");
+    CHECK(with([](RunParams& p) { p.training.eta = std::numeric_limits<double>::infinity(); }) ==
+          "invalid value 'inf' for 'eta': allowed is a finite number > 0");
+    CHECK(with([](RunParams& p) { p.training.eta = std::numeric_limits<double>::quiet_NaN(); }) ==
+          "invalid value 'nan' for 'eta': allowed is a finite number > 0");
+    CHECK(with([](RunParams& p) { p.model.student.h.kind = ActivationKind::relu; }) ==
+          "invalid value 'relu' for 'output-activation': allowed is identity or tanh");
+    CHECK(with([](RunParams& p) {
+              p.model.N = 3;
+              p.model.teacher.hidden = 4;
+          }) == "invalid value '4' for 'M': allowed is an integer <= N for an orthonormal teacher");
+
+    // Through the configuration: the same messages, from the key's text.
+    Configuration c;
+    c.set("N", "0");
+    CHECK(error_of([&] { (void)c.expand(); }) ==
+          "invalid value '0' for 'N': allowed is an integer >= 1");
+    Configuration s;
+    s.set("seeds", "0");
+    CHECK(error_of([&] { (void)s.expand(); }) ==
+          "invalid value '0' for 'seeds': allowed is an integer >= 1");
+}

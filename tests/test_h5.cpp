@@ -1,0 +1,471 @@
+// Tests of the HDF5 / netCDF-4 layer (engine/h5/h5.hpp): round trips of dimensions, variables,
+// slabs, strings and attributes through a closed and reopened file; fill values of unwritten
+// elements; netCDF dimension ids; exclusive creation; error messages.
+#include "engine/h5/h5.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace h5 = plateau::h5;
+namespace fs = std::filesystem;
+
+/// A fresh directory under the system temp directory, removed with everything in it.
+class TempDir {
+public:
+    TempDir() {
+        std::random_device device;
+        std::mt19937_64 engine((static_cast<std::uint64_t>(device()) << 32) ^ device());
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            const auto candidate = fs::temp_directory_path() /
+                                   ("plateau_test_h5_" + std::to_string(engine() % 1000000000000));
+            if (fs::create_directory(candidate)) {
+                path_ = candidate;
+                return;
+            }
+        }
+        throw std::runtime_error("cannot create a temporary directory");
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path_, ignored);
+    }
+    [[nodiscard]] fs::path file(const std::string& name) const { return path_ / name; }
+
+private:
+    fs::path path_;
+};
+
+std::string read_bytes(const fs::path& path) {
+    std::string bytes(static_cast<std::size_t>(fs::file_size(path)), '\0');
+    std::ifstream in(path, std::ios::binary);
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    return in ? bytes : std::string();
+}
+
+/// The message of the h5::Error `f` throws (fails the test if it throws nothing or another type).
+template <typename F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const h5::Error& e) {
+        return e.what();
+    }
+    FAIL("no plateau::h5::Error thrown");
+    return {};
+}
+
+using Catch::Matchers::Contains;
+
+} // namespace
+
+TEST_CASE("h5: round trip of dimensions, variables, slabs, strings and attributes", "[h5]") {
+    const TempDir dir;
+    const auto path = dir.file("roundtrip.h5");
+
+    {
+        auto file = h5::File::create_exclusive(path);
+        CHECK(file.path() == path);
+        auto root = file.root();
+        h5::set_attribute(root, "schema", "plateau-campaign");
+        h5::set_attribute(root, "schema_version", std::int64_t{1});
+        h5::set_attribute(root, "threads", 8); // int -> int64
+        h5::set_attribute(root, "tolerance", 0.25);
+
+        auto group = root.create_group("K2_M2");
+        auto run = h5::create_dimension(group, "run", 3);
+        auto alpha = h5::create_coordinate(group, "alpha", {0.0, 1.0, 10.0, 100.0}, "time", "1");
+        auto student = h5::create_dimension(group, "student", 2);
+        auto student2 = h5::create_dimension(group, "student2", 2);
+
+        auto eg = h5::create_variable(group, "eg", h5::ElementType::float64, {&run, &alpha});
+        auto q = h5::create_variable(group, "Q", h5::ElementType::float64,
+                                     {&run, &alpha, &student, &student2},
+                                     std::vector<hsize_t>{1, 2, 2, 2});
+        auto n = h5::create_variable(group, "N", h5::ElementType::int64, {&run});
+        auto status =
+            h5::create_variable(group, "status", h5::ElementType::int8, {&run}, std::nullopt, 0);
+        auto flags = h5::create_variable(group, "flags", h5::ElementType::int8, {&run});
+        auto activation = h5::create_variable(group, "activation", h5::ElementType::string, {&run});
+        auto scalar = h5::create_variable(group, "scalar", h5::ElementType::float64, {});
+
+        h5::set_attribute(eg, "long_name", "generalisation error");
+        h5::set_attribute(status, "flag_values", std::vector<std::int8_t>{0, 1, 2});
+        h5::set_attribute(status, "flag_meanings", "pending completed diverged");
+        h5::set_attribute(eg, "bounds", std::vector<double>{0.0, 0.5});
+        h5::set_attribute(eg, "ids", std::vector<std::int64_t>{7, -8, 9});
+        h5::set_attribute(eg, "long_name", "replaced"); // replacing is allowed
+
+        // Runs 0 and 2; run 1 stays unwritten.
+        for (const hsize_t r : {hsize_t{0}, hsize_t{2}}) {
+            const double base = 10.0 * static_cast<double>(r);
+            const std::vector<double> eg_row{base, base + 1, base + 2, base + 3};
+            const std::array<hsize_t, 2> offset{r, 0};
+            const std::array<hsize_t, 2> count{1, 4};
+            h5::write_slab(eg, offset, count, eg_row.data());
+
+            std::vector<double> q_block(16);
+            for (std::size_t i = 0; i < q_block.size(); ++i) {
+                q_block[i] = base + static_cast<double>(i);
+            }
+            const std::array<hsize_t, 4> q_offset{r, 0, 0, 0};
+            const std::array<hsize_t, 4> q_count{1, 4, 2, 2};
+            h5::write_slab(q, q_offset, q_count, q_block.data());
+
+            const std::array<hsize_t, 1> one_offset{r};
+            const std::array<hsize_t, 1> one{1};
+            const std::int64_t n_value = 1000 + static_cast<std::int64_t>(r);
+            h5::write_slab(n, one_offset, one, &n_value);
+            const std::int8_t status_value = r == 0 ? 1 : 2;
+            h5::write_slab(status, one_offset, one, &status_value);
+            h5::write_string(activation, r, r == 0 ? "erf" : "relu \xc3\xa9"); // UTF-8
+            file.flush();
+        }
+        const double scalar_value = 3.5;
+        h5::write_slab(scalar, std::span<const hsize_t>{}, std::span<const hsize_t>{},
+                       &scalar_value);
+    }
+
+    const auto file = h5::File::open_readonly(path);
+    const auto root = file.root();
+    CHECK(h5::get_string_attribute(root, "schema") == "plateau-campaign");
+    CHECK(h5::get_int64_attribute(root, "schema_version") == 1);
+    CHECK(h5::get_int64_attribute(root, "threads") == 8);
+    CHECK(h5::get_double_attribute(root, "tolerance") == 0.25);
+    CHECK(h5::get_double_attribute(root, "schema_version") == 1.0); // integers read as double
+    CHECK_FALSE(h5::get_string_attribute(root, "missing").has_value());
+    CHECK_FALSE(h5::get_int64_attribute(root, "missing").has_value());
+    CHECK_FALSE(h5::has_attribute(root, "missing"));
+    CHECK(h5::has_attribute(root, "_NCProperties"));
+    CHECK_THAT(*h5::get_string_attribute(root, "_NCProperties"), Contains("version=2"));
+    CHECK(root.path() == "/");
+    CHECK(root.child_groups() == std::vector<std::string>{"K2_M2"});
+    CHECK(root.has("K2_M2"));
+    CHECK_FALSE(root.has("K3_M2"));
+
+    const auto group = root.open_group("K2_M2");
+    CHECK(group.path() == "/K2_M2");
+    CHECK(group.name() == "K2_M2");
+    CHECK(group.child_groups().empty());
+    CHECK(group.has("eg"));
+
+    const auto alpha = group.open_dataset("alpha");
+    CHECK(alpha.dims() == std::vector<hsize_t>{4});
+    CHECK(alpha.element_type() == h5::ElementType::float64);
+    CHECK(h5::read_all<double>(alpha) == std::vector<double>{0.0, 1.0, 10.0, 100.0});
+    CHECK(h5::get_string_attribute(alpha, "long_name") == "time");
+    CHECK(h5::get_string_attribute(alpha, "units") == "1");
+
+    const auto eg = group.open_dataset("eg");
+    CHECK(eg.path() == "/K2_M2/eg");
+    CHECK(eg.name() == "eg");
+    CHECK_THAT(eg.file_name(), Contains("roundtrip.h5"));
+    CHECK(eg.dims() == std::vector<hsize_t>{3, 4});
+    CHECK(h5::get_string_attribute(eg, "long_name") == "replaced");
+    CHECK(h5::get_double_array_attribute(eg, "bounds") == std::vector<double>{0.0, 0.5});
+    CHECK(h5::get_int64_array_attribute(eg, "ids") == std::vector<std::int64_t>{7, -8, 9});
+    const auto fill = h5::get_double_attribute(eg, "_FillValue");
+    REQUIRE(fill.has_value());
+    CHECK(std::isnan(*fill));
+    const auto eg_all = h5::read_all<double>(eg);
+    REQUIRE(eg_all.size() == 12);
+    for (std::size_t a = 0; a < 4; ++a) {
+        CHECK(eg_all[a] == static_cast<double>(a));
+        CHECK(std::isnan(eg_all[4 + a]));
+        CHECK(eg_all[8 + a] == 20.0 + static_cast<double>(a));
+    }
+    const std::array<hsize_t, 2> offset{2, 1};
+    const std::array<hsize_t, 2> count{1, 2};
+    CHECK(h5::read_slab<double>(eg, offset, count) == std::vector<double>{21.0, 22.0});
+
+    const auto q = group.open_dataset("Q");
+    CHECK(q.dims() == std::vector<hsize_t>{3, 4, 2, 2});
+    const auto q_all = h5::read_all<double>(q);
+    REQUIRE(q_all.size() == 48);
+    for (std::size_t i = 0; i < 16; ++i) {
+        CHECK(q_all[i] == static_cast<double>(i));
+        CHECK(std::isnan(q_all[16 + i]));
+        CHECK(q_all[32 + i] == 20.0 + static_cast<double>(i));
+    }
+
+    const auto n = group.open_dataset("N");
+    CHECK(n.element_type() == h5::ElementType::int64);
+    CHECK(h5::read_all<std::int64_t>(n) ==
+          std::vector<std::int64_t>{1000, -9223372036854775806LL, 1002}); // netCDF default fill
+
+    const auto status = group.open_dataset("status");
+    CHECK(status.element_type() == h5::ElementType::int8);
+    CHECK(h5::read_all<std::int8_t>(status) == std::vector<std::int8_t>{1, 0, 2});   // fill 0
+    CHECK(h5::read_all<std::int64_t>(status) == std::vector<std::int64_t>{1, 0, 2}); // widening
+    CHECK_FALSE(h5::has_attribute(status, "_FillValue"));
+    CHECK(h5::get_int64_array_attribute(status, "flag_values") ==
+          std::vector<std::int64_t>{0, 1, 2});
+    CHECK(h5::get_string_attribute(status, "flag_meanings") == "pending completed diverged");
+    CHECK(h5::read_all<std::int8_t>(group.open_dataset("flags")) ==
+          std::vector<std::int8_t>{-127, -127, -127}); // netCDF default fill
+
+    const auto activation = group.open_dataset("activation");
+    CHECK(activation.element_type() == h5::ElementType::string);
+    CHECK(h5::read_string(activation, 0) == "erf");
+    CHECK(h5::read_string(activation, 1).empty());
+    CHECK(h5::read_string(activation, 2) == "relu \xc3\xa9");
+    CHECK(h5::read_all_strings(activation) == std::vector<std::string>{"erf", "", "relu \xc3\xa9"});
+
+    const auto scalar = group.open_dataset("scalar");
+    CHECK(scalar.dims().empty());
+    CHECK(h5::read_all<double>(scalar) == std::vector<double>{3.5});
+
+    // netCDF-4 dimension ids: one per scale, distinct; variables list theirs.
+    const auto run_dim = group.open_dataset("run");
+    CHECK(h5::get_string_attribute(run_dim, "NAME") ==
+          "This is a netCDF dimension but not a netCDF variable.         3");
+    CHECK(h5::get_string_attribute(run_dim, "CLASS") == "DIMENSION_SCALE");
+    CHECK(h5::get_string_attribute(alpha, "NAME") == "alpha");
+    std::set<std::int64_t> ids;
+    for (const char* name : {"run", "alpha", "student", "student2"}) {
+        const auto id = h5::get_int64_attribute(group.open_dataset(name), "_Netcdf4Dimid");
+        REQUIRE(id.has_value());
+        ids.insert(*id);
+    }
+    CHECK(ids == std::set<std::int64_t>{0, 1, 2, 3});
+    CHECK(h5::get_int64_array_attribute(q, "_Netcdf4Coordinates") ==
+          std::vector<std::int64_t>{0, 1, 2, 3});
+}
+
+TEST_CASE("h5: reopening read-write continues the file-wide dimension ids", "[h5]") {
+    const TempDir dir;
+    const auto path = dir.file("append.h5");
+    {
+        auto file = h5::File::create_exclusive(path);
+        auto group = file.root().create_group("a");
+        auto run = h5::create_dimension(group, "run", 2);
+        auto alpha = h5::create_coordinate(group, "alpha", {1.0, 2.0});
+        static_cast<void>(run);
+        static_cast<void>(alpha);
+    }
+    {
+        auto file = h5::File::open_readwrite(path);
+        auto group = file.root().create_group("b");
+        auto run = h5::create_dimension(group, "run", 5);
+        auto eg = h5::create_variable(group, "eg", h5::ElementType::float64, {&run});
+        const std::vector<double> values{1, 2, 3, 4, 5};
+        const std::array<hsize_t, 1> offset{0};
+        const std::array<hsize_t, 1> count{5};
+        h5::write_slab(eg, offset, count, values.data());
+        h5::set_attribute(file.root(), "complete", std::int64_t{1});
+        file.flush();
+    }
+    const auto file = h5::File::open_readonly(path);
+    const auto root = file.root();
+    CHECK(root.child_groups() == std::vector<std::string>{"a", "b"}); // creation order
+    CHECK(h5::get_int64_attribute(root, "complete") == 1);
+    const auto b = root.open_group("b");
+    CHECK(h5::get_int64_attribute(b.open_dataset("run"), "_Netcdf4Dimid") == 2);
+    CHECK(h5::read_all<double>(b.open_dataset("eg")) == std::vector<double>{1, 2, 3, 4, 5});
+}
+
+TEST_CASE("h5: text attributes of any length and content", "[h5]") {
+    const TempDir dir;
+    const auto path = dir.file("text.h5");
+    const std::string large(200000, 'x'); // beyond the 64 KiB of an object-header message
+    {
+        auto file = h5::File::create_exclusive(path);
+        const auto root = file.root();
+        h5::set_attribute(root, "empty", "");
+        h5::set_attribute(root, "one", "1");
+        h5::set_attribute(root, "two", "ab");
+        h5::set_attribute(root, "utf8", "\xce\xb1 = 0.5");
+        h5::set_attribute(root, "multi", "line 1\nline 2\n");
+        h5::set_attribute(root, "large", large);
+        h5::set_attribute(root, "empty_list", std::vector<double>{});
+    }
+    const auto file = h5::File::open_readonly(path);
+    const auto root = file.root();
+    CHECK(h5::get_string_attribute(root, "empty") == "");
+    CHECK(h5::get_string_attribute(root, "one") == "1");
+    CHECK(h5::get_string_attribute(root, "two") == "ab");
+    CHECK(h5::get_string_attribute(root, "utf8") == "\xce\xb1 = 0.5");
+    CHECK(h5::get_string_attribute(root, "multi") == "line 1\nline 2\n");
+    CHECK(h5::get_string_attribute(root, "large") == large);
+    CHECK(h5::get_double_array_attribute(root, "empty_list") == std::vector<double>{});
+}
+
+TEST_CASE("h5: create_exclusive on an existing file throws and leaves it untouched", "[h5]") {
+    const TempDir dir;
+    const auto path = dir.file("existing.h5");
+    {
+        auto file = h5::File::create_exclusive(path);
+        auto group = file.root().create_group("g");
+        auto run = h5::create_dimension(group, "run", 2);
+        auto eg = h5::create_variable(group, "eg", h5::ElementType::float64, {&run});
+        const std::array<double, 2> values{1.0, 2.0};
+        const std::array<hsize_t, 1> offset{0};
+        const std::array<hsize_t, 1> count{2};
+        h5::write_slab(eg, offset, count, values.data());
+    }
+    const std::string before = read_bytes(path);
+    REQUIRE_FALSE(before.empty());
+    const auto before_time = fs::last_write_time(path);
+
+    const std::string message = error_of([&] { (void)h5::File::create_exclusive(path); });
+    CHECK_THAT(message, Contains("H5Fcreate"));
+    CHECK_THAT(message, Contains(path.string()));
+    CHECK(read_bytes(path) == before);
+    CHECK(fs::last_write_time(path) == before_time);
+
+    // Also a plain non-HDF5 file stays as it was.
+    const auto text = dir.file("notes.txt");
+    std::ofstream(text) << "not HDF5\n";
+    CHECK_THROWS_AS(h5::File::create_exclusive(text), h5::Error);
+    CHECK(read_bytes(text) == "not HDF5\n");
+}
+
+TEST_CASE("h5: errors name the object, the operation and the HDF5 call", "[h5]") {
+    const TempDir dir;
+    const auto path = dir.file("errors.h5");
+
+    const auto missing = dir.file("missing.h5");
+    std::string message = error_of([&] { (void)h5::File::open_readonly(missing); });
+    CHECK_THAT(message, Contains("H5Fopen"));
+    CHECK_THAT(message, Contains(missing.string()));
+    CHECK_FALSE(fs::exists(missing));
+
+    {
+        auto file = h5::File::create_exclusive(path);
+        auto group = file.root().create_group("K2_M2");
+        auto run = h5::create_dimension(group, "run", 3);
+        auto alpha = h5::create_coordinate(group, "alpha", {0.0, 1.0});
+        auto eg = h5::create_variable(group, "eg", h5::ElementType::float64, {&run, &alpha});
+        auto status = h5::create_variable(group, "status", h5::ElementType::int8, {&run});
+        auto names = h5::create_variable(group, "names", h5::ElementType::string, {&run});
+        auto plain = h5::create_variable(group, "plain", h5::ElementType::float64, {&run});
+
+        message = error_of([&] { (void)group.open_group("nope"); });
+        CHECK_THAT(message, Contains("H5Gopen2"));
+        CHECK_THAT(message, Contains("nope"));
+        CHECK_THAT(message, Contains("/K2_M2"));
+        CHECK_THAT(message, Contains("errors.h5"));
+
+        message = error_of([&] {
+            (void)group.create_group("K");
+            (void)group.create_group("K");
+        });
+        CHECK_THAT(message, Contains("H5Gcreate2"));
+        CHECK_THAT(message, Contains("'K'"));
+
+        message = error_of([&] { (void)group.open_dataset("missing_var"); });
+        CHECK_THAT(message, Contains("H5Dopen2"));
+        CHECK_THAT(message, Contains("missing_var"));
+
+        message = error_of([&] { (void)group.create_group("a/b"); });
+        CHECK_THAT(message, Contains("invalid name"));
+
+        // Out-of-bounds slab, wrong rank, wrong element type.
+        const std::array<double, 4> values{};
+        const std::array<hsize_t, 2> offset{3, 0};
+        const std::array<hsize_t, 2> count{1, 2};
+        message = error_of([&] { h5::write_slab(eg, offset, count, values.data()); });
+        CHECK_THAT(message, Contains("/K2_M2/eg"));
+        CHECK_THAT(message, Contains("exceeds"));
+        const std::array<hsize_t, 1> offset1{0};
+        const std::array<hsize_t, 1> count1{1};
+        message = error_of([&] { h5::write_slab(eg, offset1, count1, values.data()); });
+        CHECK_THAT(message, Contains("rank"));
+        message = error_of([&] { h5::write_slab(status, offset1, count1, values.data()); });
+        CHECK_THAT(message, Contains("/K2_M2/status"));
+        CHECK_THAT(message, Contains("double"));
+        message = error_of([&] { h5::write_string(plain, 0, "x"); });
+        CHECK_THAT(message, Contains("not a variable-length string"));
+        message = error_of([&] { h5::write_string(names, 3, "x"); });
+        CHECK_THAT(message, Contains("exceeds"));
+        message = error_of([&] { (void)h5::read_string(names, 7); });
+        CHECK_THAT(message, Contains("/K2_M2/names"));
+
+        // Bad variable definitions.
+        message = error_of([&] {
+            (void)h5::create_variable(group, "bad", h5::ElementType::float64, {&run, &eg});
+        });
+        CHECK_THAT(message, Contains("not a dimension scale"));
+        message = error_of([&] {
+            (void)h5::create_variable(group, "bad", h5::ElementType::float64, {&run},
+                                      std::vector<hsize_t>{4});
+        });
+        CHECK_THAT(message, Contains("chunk"));
+        message = error_of([&] {
+            (void)h5::create_variable(group, "bad", h5::ElementType::int8, {&run}, std::nullopt,
+                                      300);
+        });
+        CHECK_THAT(message, Contains("int8"));
+        message = error_of(
+            [&] { (void)h5::create_variable(group, "eg", h5::ElementType::float64, {&run}); });
+        CHECK_THAT(message, Contains("H5Dcreate2"));
+        message = error_of([&] { (void)h5::create_dimension(group, "zero", 0); });
+        CHECK_THAT(message, Contains("unlimited"));
+
+        // Attributes of the wrong kind.
+        h5::set_attribute(eg, "units", "1");
+        h5::set_attribute(eg, "pair", std::vector<double>{1.0, 2.0});
+        message = error_of([&] { (void)h5::get_double_attribute(eg, "units"); });
+        CHECK_THAT(message, Contains("units"));
+        message = error_of([&] { (void)h5::get_double_attribute(eg, "pair"); });
+        CHECK_THAT(message, Contains("2 elements"));
+        message = error_of([&] { (void)h5::get_string_attribute(eg, "pair"); });
+        CHECK_THAT(message, Contains("not text"));
+        message = error_of([&] { h5::set_attribute(eg, "nul", std::string_view("a\0b", 3)); });
+        CHECK_THAT(message, Contains("NUL"));
+    }
+
+    // Writing into a read-only file: the HDF5 error stack ends up in the message.
+    const auto file = h5::File::open_readonly(path);
+    auto eg = file.root().open_group("K2_M2").open_dataset("eg");
+    const std::array<double, 2> values{1.0, 2.0};
+    const std::array<hsize_t, 2> offset{0, 0};
+    const std::array<hsize_t, 2> count{1, 2};
+    message = error_of([&] { h5::write_slab(eg, offset, count, values.data()); });
+    CHECK_THAT(message, Contains("H5Dwrite"));
+    CHECK_THAT(message, Contains("/K2_M2/eg"));
+    CHECK_THAT(message, Contains("no write intent"));
+    message = error_of([&] { h5::set_attribute(eg, "x", 1.0); });
+    CHECK_THAT(message, Contains("attribute 'x'"));
+}
+
+TEST_CASE("h5: handles are move-only owners", "[h5]") {
+    static_assert(!std::is_copy_constructible_v<h5::Handle>);
+    static_assert(!std::is_copy_constructible_v<h5::File>);
+    static_assert(!std::is_copy_constructible_v<h5::Group>);
+    static_assert(!std::is_copy_constructible_v<h5::Dataset>);
+    static_assert(std::is_nothrow_move_constructible_v<h5::Dataset>);
+    static_assert(!std::is_convertible_v<hid_t, h5::Handle>); // explicit
+
+    const TempDir dir;
+    const auto path = dir.file("moves.h5");
+    auto file = h5::File::create_exclusive(path);
+    auto group = file.root().create_group("g");
+    auto run = h5::create_dimension(group, "run", 2);
+    auto moved = std::move(run);
+    CHECK(moved.valid());
+    CHECK_FALSE(run.valid()); // NOLINT(bugprone-use-after-move): moved-from is empty
+    auto other = h5::create_dimension(group, "other", 3);
+    other = std::move(moved); // closes "other", takes "run"
+    CHECK(other.dims() == std::vector<hsize_t>{2});
+    other.close();
+    CHECK_FALSE(other.valid());
+    other.close(); // closing twice is harmless
+    group.close();
+    file.close();
+    // Everything is closed: the file can be opened again.
+    const auto again = h5::File::open_readonly(path);
+    CHECK(again.root().child_groups() == std::vector<std::string>{"g"});
+}
