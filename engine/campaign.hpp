@@ -19,12 +19,16 @@ namespace plateau {
 struct Coordinate {
     std::string key;
     double number = 0.0;
-    std::string text; ///< non-empty for name-valued keys (activations, schedules, ...)
+    std::string text;        ///< non-empty for name-valued keys (activations, schedules, ...)
+    bool is_integer = false; ///< written as int64 rather than float64 (N, K, M, ...)
+    std::string long_name;   ///< what the key means, for the output's long_name attribute
 };
 
 struct GridPoint {
     RunParams params;
-    std::vector<Coordinate> coordinates; ///< the swept keys, in configuration-key order
+    /// Per-run coordinates of the output: N and eta always, then every swept key, in
+    /// configuration-key order.
+    std::vector<Coordinate> coordinates;
 };
 
 struct CampaignSpec {

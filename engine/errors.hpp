@@ -37,4 +37,11 @@ private:
     std::string allowed_;
 };
 
+/// An output path that cannot be used as asked: it exists (and neither overwrite nor resume was
+/// asked), its directory is not writable, or the file to resume belongs to another campaign.
+class OutputError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 } // namespace plateau

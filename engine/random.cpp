@@ -84,8 +84,13 @@ ZigguratTables make_ziggurat_tables() {
     // The layer area follows from r (base rectangle plus tail), rather than from the rounded
     // 0.00492867323399 of Marsaglia & Tsang: with this v the recursion closes at the top to
     // ~1e-14 (f(x[255]) + v/x[255] = 1), against ~2e-11 with the rounded value.
+    // v = r f(r) + sqrt(pi/2) erfc(r/sqrt2), written so that no product feeds an addition: a
+    // compiler may fuse a*b + c into an FMA on some targets only, and the tables (hence every
+    // normal) must be bit-identical in portable and -march=native builds. Same below.
     const double fr = half_gauss(r);
-    t.v = r * fr + std::sqrt(std::numbers::pi / 2.0) * std::erfc(r / std::numbers::sqrt2);
+    const double tail_over_fr =
+        std::sqrt(std::numbers::pi / 2.0) * std::erfc(r / std::numbers::sqrt2) / fr;
+    t.v = fr * (r + tail_over_fr);
     t.x[0] = t.v / fr;
     t.x[1] = r;
     for (int i = 1; i < n - 1; ++i) {
@@ -146,10 +151,12 @@ double NormalStream::slow(std::uint64_t u) noexcept {
             return with_sign(static_cast<double>(static_cast<std::int64_t>(j)) * layer.w, u);
         if (i == 0) // beyond r in the base strip: the tail
             return with_sign(detail::ziggurat_tail(uniform_), u);
-        // Wedge: the point (x, y) is uniform in [x[i+1], x[i]] x [f(x[i]), f(x[i+1])].
+        // Wedge: the point (x, y) is uniform in [x[i+1], x[i]] x [f(x[i]), f(x[i+1])]; accept
+        // if y < f(x), tested as y - f(x[i]) < f(x) - f(x[i]) so that no product feeds an
+        // addition (an FMA here would make -march=native builds accept different points).
         const double x = static_cast<double>(static_cast<std::int64_t>(j)) * layer.w;
-        const double y = t.f[i] + uniform_.next_double() * (t.f[i + 1] - t.f[i]);
-        if (y < half_gauss(x))
+        const double dy = uniform_.next_double() * (t.f[i + 1] - t.f[i]);
+        if (dy < half_gauss(x) - t.f[i])
             return with_sign(x, u);
         u = uniform_.next_u64();
     }

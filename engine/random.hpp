@@ -17,15 +17,17 @@
 //
 // Normals. NormalStream implements the ziggurat of Marsaglia & Tsang (2000) with 256 layers
 // (r = 3.6541528853610088) in its 64-bit form: one uint64 gives the layer (8 low bits), the sign
-// (bit 8) and a 53-bit magnitude (bits 11..63); about 98.8% of the draws are accepted by a single
-// integer comparison. The tables are built once, at first use, and are immutable.
+// (bit 8) and a 53-bit magnitude (bits 11..63); 98.5% of the draws are accepted by a single integer
+// comparison. The tables are built once, at first use, and are immutable.
 //
-// Determinism: the same key followed by the same sequence of calls yields the same values, on
-// every platform with IEEE-754 doubles and a correctly rounded sqrt (exp and log, used only in the
-// slow paths and in the tables, come from the C library). In addition, NormalStream::fill(out)
-// produces exactly the values (and leaves the stream in exactly the state) of out.size() calls of
-// next(). Nothing more is promised: for instance, drawing uniforms through uniform() between
-// normals shifts all subsequent normals.
+// Determinism: the same key followed by the same sequence of calls yields the same values. This
+// holds bit for bit across compilers, optimization levels and instruction sets (portable or
+// -march=native: the code avoids expressions a compiler could fuse into FMAs), given the same C
+// library; exp, log, expm1, log1p and erfc of the C library enter the tables and the slow paths.
+// In addition, NormalStream::fill(out) produces exactly the values (and leaves the stream in
+// exactly the state) of out.size() calls of next(). Nothing more is promised: in particular the
+// values depend on the call pattern (drawing uniforms through uniform() between normals shifts
+// all subsequent normals).
 //
 // None of these classes is thread-safe; give each thread its own stream (its own key).
 #pragma once

@@ -4,8 +4,9 @@
 
 namespace plateau::cli {
 
-/// `plateau run`: argv[0] is "run". Returns the process exit status.
-int run_command(int argc, char** argv);
+/// `plateau run`: argv[0] is "run"; `command_line` is the whole invocation, for the output
+/// file. Returns the process exit status (2 for bad input).
+int run_command(int argc, char** argv, const std::string& command_line);
 
 [[nodiscard]] std::string version_text();
 

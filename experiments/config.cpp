@@ -50,15 +50,23 @@ const std::vector<KeyInfo>& keys() {
          "teacher vectors: orthonormal (T = I) or gaussian",
          {"orthonormal", "gaussian"}},
         {"noise", real, "0", "", "label-noise variance s^2", {}},
-        {"alpha-max", real, "300", "examples/N", "length of a run in alpha = steps/N", {}},
-        {"alpha-min", real, "0.01", "examples/N", "first non-zero record time (log schedule)", {}},
-        {"records", integer, "100", "", "number of record times, alpha = 0 included", {}},
+        // The record times are the alpha axis shared by every run of a file: not sweepable.
+        {"alpha-max", real, "300", "examples/N", "length of a run in alpha = steps/N", {}, false},
+        {"alpha-min",
+         real,
+         "0.01",
+         "examples/N",
+         "first non-zero record time (log schedule)",
+         {},
+         false},
+        {"records", integer, "100", "", "number of record times, alpha = 0 included", {}, false},
         {"schedule",
          choice,
          "log",
          "",
          "record times: log-spaced or linear in alpha",
-         {"log", "linear"}},
+         {"log", "linear"},
+         false},
         {"eg-samples",
          integer,
          "20000",
@@ -282,10 +290,12 @@ std::string Configuration::value(std::string_view key) const {
     return v.empty() ? std::string{} : v.front();
 }
 
-std::string Configuration::to_ini() const {
+std::string Configuration::to_ini(IniScope scope) const {
     std::ostringstream os;
     os << "# plateau run configuration (fully resolved)\n";
     for (const auto& k : keys()) {
+        if (scope == IniScope::results && k.name == "threads")
+            continue; // the thread count never changes results
         const auto v = values(k.name);
         if (v.empty())
             continue; // optional key left unset (eta-v follows eta)
@@ -408,9 +418,10 @@ CampaignSpec Configuration::expand() const {
         if (!is_set("eta-v"))
             point.params.training.eta_v = point.params.training.eta;
         for (const auto& [k, v] : chosen) {
-            if (values(k->name).size() < 2)
+            // N and eta always; other keys when swept.
+            if (values(k->name).size() < 2 && k->name != "N" && k->name != "eta")
                 continue;
-            Coordinate c{std::string(k->name), 0.0, {}};
+            Coordinate c{std::string(k->name), 0.0, {}, k->type == integer, std::string(k->help)};
             if (k->type == choice || k->type == boolean)
                 c.text = v;
             else

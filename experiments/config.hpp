@@ -44,8 +44,10 @@ public:
     [[nodiscard]] std::string value(std::string_view key) const;
 
     /// The fully resolved configuration as INI text that reproduces it: every key, defaults
-    /// included, in registry order.
-    [[nodiscard]] std::string to_ini() const;
+    /// included, in registry order. IniScope::results leaves out what cannot change results
+    /// (the thread count): that text identifies a campaign in its output file.
+    enum class IniScope { everything, results };
+    [[nodiscard]] std::string to_ini(IniScope scope = IniScope::everything) const;
 
     /// Grid points x seeds, ready for the engine. Validates every grid point.
     [[nodiscard]] CampaignSpec expand() const;

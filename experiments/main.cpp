@@ -3,6 +3,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <string>
 #include <string_view>
 
 namespace {
@@ -30,8 +31,14 @@ int main(int argc, char** argv) {
         std::cout << plateau::cli::version_text() << '\n';
         return 0;
     }
+    std::string command_line;
+    for (int i = 0; i < argc; ++i) {
+        const std::string arg = argv[i];
+        const bool quote = arg.empty() || arg.find_first_of(" \t'\"$") != std::string::npos;
+        command_line += (i ? " " : "") + (quote ? "'" + arg + "'" : arg);
+    }
     if (command == "run")
-        return plateau::cli::run_command(argc - 1, argv + 1);
+        return plateau::cli::run_command(argc - 1, argv + 1, command_line);
     std::cerr << "plateau: unknown command '" << command << "': allowed are run, help\n";
     return 2;
 }

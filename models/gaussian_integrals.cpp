@@ -37,9 +37,13 @@ void check_indices(const Eigen::MatrixXd& C, std::initializer_list<int> idx) {
 }
 
 /// Diagonal entry, with a slightly negative (rounding) variance read as zero.
-double var(const Eigen::MatrixXd& C, int i) { return std::max(C(i, i), 0.0); }
+double var(const Eigen::MatrixXd& C, int i) {
+    return std::max(C(i, i), 0.0);
+}
 
-double clamp1(double x) { return std::clamp(x, -1.0, 1.0); }
+double clamp1(double x) {
+    return std::clamp(x, -1.0, 1.0);
+}
 
 // ---------------------------------------------------------------------------------------------
 // erf: g(x) = erf(x/sqrt 2), g'(x) = sqrt(2/pi) exp(-x^2/2). theory.md §2; Saad & Solla,
@@ -99,7 +103,7 @@ double relu_I2(const Eigen::MatrixXd& C, int a, int b) {
         return 0.0;
     if (a == b)
         return 0.5 * caa;
-    const double s = std::sqrt(caa * cbb);
+    const double s = std::sqrt(caa) * std::sqrt(cbb);
     const double r = clamp1(C(a, b) / s);
     return inv_two_pi * s * (std::sqrt((1.0 - r) * (1.0 + r)) + r * (pi - std::acos(r)));
 }
@@ -114,7 +118,7 @@ double relu_I3(const Eigen::MatrixXd& C, int a, int b, int c) {
     const double caa = var(C, a), ccc = var(C, c);
     if (caa <= 0.0 || ccc <= 0.0)
         return 0.0;
-    const double r = a == c ? 1.0 : clamp1(C(a, c) / std::sqrt(caa * ccc));
+    const double r = a == c ? 1.0 : clamp1(C(a, c) / (std::sqrt(caa) * std::sqrt(ccc)));
     return inv_two_pi * (C(a, b) * std::sqrt(ccc / caa) * std::sqrt((1.0 - r) * (1.0 + r)) +
                          C(b, c) * (pi - std::acos(r)));
 }
@@ -126,7 +130,7 @@ double relu_J2(const Eigen::MatrixXd& C, int a, int b) {
         return 0.0;
     if (a == b)
         return 0.5;
-    const double r = clamp1(C(a, b) / std::sqrt(caa * cbb));
+    const double r = clamp1(C(a, b) / (std::sqrt(caa) * std::sqrt(cbb)));
     return inv_two_pi * (pi - std::acos(r));
 }
 
@@ -202,7 +206,7 @@ GaussLegendreRule make_gauss_legendre(int n) {
     return rule;
 }
 
-constexpr std::array<int, 6> rule_sizes{8, 12, 16, 20, 24, 32};
+constexpr std::array<int, 2> rule_sizes{12, 20};
 
 const GaussLegendreRule& gauss_legendre(std::size_t size_index) {
     static const std::array<GaussLegendreRule, rule_sizes.size()> rules = [] {
@@ -248,7 +252,8 @@ public:
         }
         if (n_res == 2) {
             s3_ = std::sqrt(ssq_[0]);
-            const double sigma34 = rho[2][3] - beta_[0][0] * beta_[1][0] - beta_[0][1] * beta_[1][1];
+            const double sigma34 =
+                rho[2][3] - beta_[0][0] * beta_[1][0] - beta_[0][1] * beta_[1][1];
             const double s4 = std::sqrt(ssq_[1]);
             p_ = s3_ > 0.0 ? std::clamp(sigma34 / s3_, -s4, s4) : 0.0;
             q_ = std::sqrt(std::max(ssq_[1] - p_ * p_, 0.0));
@@ -318,8 +323,8 @@ public:
         }
         cuts[static_cast<std::size_t>(n_cuts++)] = hi;
         for (int i = 1; i < n_cuts; ++i) // insertion sort of <= 6 values
-            for (int j = i; j > 0 && cuts[static_cast<std::size_t>(j - 1)] >
-                                         cuts[static_cast<std::size_t>(j)];
+            for (int j = i;
+                 j > 0 && cuts[static_cast<std::size_t>(j - 1)] > cuts[static_cast<std::size_t>(j)];
                  --j)
                 std::swap(cuts[static_cast<std::size_t>(j - 1)], cuts[static_cast<std::size_t>(j)]);
 
@@ -352,17 +357,19 @@ private:
     /// integral of f over [x_end, x_end + dir*half] with t = x_end + dir*w*sinh(y)
     double integrate_half(double x_end, double dir, double half, double w) const {
         if (!(w < 1e3 * half)) { // no layer nearby: plain Gauss-Legendre
-            const GaussLegendreRule& rule = gauss_legendre(2);
+            const GaussLegendreRule& rule = gauss_legendre(0);
             double sum = 0.0;
             for (std::size_t j = 0; j < rule.x.size(); ++j)
                 sum += rule.w[j] * integrand(x_end + dir * half * rule.x[j]);
             return sum * half;
         }
         const double ymax = std::asinh(half / std::max(w, 1e-300));
-        // sub-intervals of length <= 2.5 in y, each with a fixed Gauss-Legendre rule
-        const int n_sub = std::max(1, static_cast<int>(std::ceil(ymax / 2.5)));
+        // sub-intervals of length <= 4 in y, each with a fixed Gauss-Legendre rule (12 or 20
+        // nodes; chosen by self-convergence against 64-node rules on sub-intervals of length
+        // 0.5: max deviation 2e-12 over 4000 random generic and nearly singular covariances)
+        const int n_sub = std::max(1, static_cast<int>(std::ceil(ymax / 4.0)));
         const double dy = ymax / n_sub;
-        const std::size_t rule_index = ymax < 0.3 ? 2 : 3;
+        const std::size_t rule_index = ymax < 0.3 ? 0 : 1;
         const GaussLegendreRule& rule = gauss_legendre(rule_index);
         const double scale = half / std::sinh(ymax);
         double sum = 0.0;
@@ -444,13 +451,13 @@ double relu_I4(const Eigen::MatrixXd& C, int a, int b, int c, int d) {
         }
     } else {
         // plane (c, p): p the field least correlated with c
-        int best = -1;
-        double best_r2 = 2.0;
+        int best = set[1];
+        double best_r = 2.0;
         for (int k = 1; k < n; ++k) {
             const int i = set[static_cast<std::size_t>(k)];
-            const double r2 = C(c, i) * C(c, i) / (var(C, c) * var(C, i));
-            if (r2 < best_r2) {
-                best_r2 = r2;
+            const double r = std::abs(C(c, i)) / (std::sqrt(var(C, c)) * std::sqrt(var(C, i)));
+            if (r < best_r) {
+                best_r = r;
                 best = i;
             }
         }
@@ -570,9 +577,9 @@ double generalization_error(ActivationKind g, const Eigen::MatrixXd& Q, const Ei
     const auto K = static_cast<int>(Q.rows());
     const auto M = static_cast<int>(T.rows());
     if (v.size() != K || v_star.size() != M)
-        throw std::invalid_argument("plateau::integrals::generalization_error: v must have K = " +
-                                    std::to_string(K) + " and v_star M = " + std::to_string(M) +
-                                    " entries");
+        throw std::invalid_argument(
+            "plateau::integrals::generalization_error: v must have K = " + std::to_string(K) +
+            " and v_star M = " + std::to_string(M) + " entries");
     double ss = 0.0, tt = 0.0, st = 0.0;
     for (int j = 0; j < K; ++j)
         for (int k = 0; k < K; ++k)

@@ -1,4 +1,5 @@
-// Gaussian averages of the order-parameter theory (theory sheet /work/shared/theory.md, §2, §3, §3b).
+// Gaussian averages of the order-parameter theory (theory sheet /work/shared/theory.md, §2, §3,
+// §3b).
 //
 // The fields u = (x_1..x_K, y_1..y_M) of the students and teachers are zero-mean jointly Gaussian
 // with covariance C = [[Q, R], [R^T, T]] (students first). Every average that the ODEs of §3 need

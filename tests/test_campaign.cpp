@@ -19,7 +19,7 @@ CampaignSpec small_campaign(int threads) {
         g.params.model.learn_v = true;
         g.params.schedule.alpha_max = 15;
         g.params.schedule.records = 12;
-        g.coordinates.push_back({"eta", eta, {}});
+        g.coordinates.push_back({"eta", eta, {}, false, "learning rate"});
         spec.points.push_back(g);
     }
     spec.seeds = 5;

@@ -38,7 +38,11 @@ TEST_CASE("defaults give the default experiment", "[config]") {
     CHECK_FALSE(p.model.learn_v);
     CHECK(p.schedule.alpha_max == 300.0);
     CHECK(spec.seeds == 4);
-    CHECK(spec.points[0].coordinates.empty());
+    // N and eta are always per-run coordinates, swept or not.
+    REQUIRE(spec.points[0].coordinates.size() == 2);
+    CHECK(spec.points[0].coordinates[0].key == "N");
+    CHECK(spec.points[0].coordinates[0].is_integer);
+    CHECK(spec.points[0].coordinates[1].key == "eta");
 }
 
 TEST_CASE("lists and ranges expand into the Cartesian product in key order", "[config]") {
@@ -87,6 +91,8 @@ TEST_CASE("print-config text reproduces the configuration", "[config]") {
     CHECK(ini.find("K = 3\n") != std::string::npos);
     CHECK(ini.find("N = 500\n") != std::string::npos);
     CHECK(ini.find("eta-v") == std::string::npos); // unset: follows eta
+    CHECK(ini.find("threads = 0\n") != std::string::npos);
+    CHECK(c.to_ini(Configuration::IniScope::results).find("threads") == std::string::npos);
     // Reading it back gives the same text.
     Configuration again;
     std::istringstream in(ini);
@@ -120,6 +126,9 @@ TEST_CASE("bad values name the key, the value and what is allowed", "[config][er
           std::string::npos);
     CHECK(error_of([&] { c.set("N", "linspace(1, 2)"); }).find("linspace(a, b, n)") !=
           std::string::npos);
+    CHECK(error_of([&] { c.set("alpha-max", "10, 20"); }) ==
+          "invalid value '10, 20' for 'alpha-max': allowed is a single value (this key cannot be "
+          "swept)");
     CHECK(error_of([&] { c.set("learn-v", "maybe"); }) ==
           "invalid value 'maybe' for 'learn-v': allowed is true or false");
 }

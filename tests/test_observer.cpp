@@ -37,7 +37,8 @@ Estimate microscopic_eg(const ModelParams& m, const RunState& s, int n, std::uin
 /// A state with generic overlaps: student partly aligned with the teacher.
 RunState generic_state(const ModelParams& m, std::uint64_t seed) {
     RunState s = make_initial_state(m, seed, 0);
-    s.weights.topRows(s.K) += 0.6 * s.weights.bottomRows(s.M).topRows(std::min(s.K, s.M));
+    const int shared = std::min(s.K, s.M);
+    s.weights.topRows(shared) += 0.6 * s.weights.bottomRows(s.M).topRows(shared);
     s.v = Eigen::VectorXd::LinSpaced(s.K, 0.7, 1.3);
     return s;
 }

@@ -1,0 +1,81 @@
+// Writer role: owns every HDF5 handle of a campaign file; used from one thread only.
+//
+// The file (schema "plateau-campaign", documented field by field in analysis/SCHEMA.md) holds
+// one group per array shape (K, M). It is created complete — every dataset at its final shape,
+// NaN-filled, every run "pending" — under a temporary name in the target directory, then moved
+// into place. Each finished run is written, flushed, then marked completed (or diverged) and
+// flushed again, so a file left by a killed process holds whole runs only; `resume` finishes it.
+#pragma once
+
+#include "engine/campaign.hpp"
+#include "engine/h5/h5.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace plateau {
+
+inline constexpr const char* campaign_schema_name = "plateau-campaign";
+inline constexpr std::int64_t campaign_schema_version = 1;
+
+/// Root attributes that come from the caller.
+struct FileMetadata {
+    std::string config_text;  ///< the resolved configuration; its SHA-256 identifies the campaign
+    std::string command_line; ///< how the file was made
+    std::string kind = "simulation";
+};
+
+/// Where each run of a campaign goes: its group (one per (K, M)) and its index there.
+struct CampaignLayout {
+    struct GroupInfo {
+        std::string name; ///< "K<K>_M<M>"
+        int K = 0;
+        int M = 0;
+        std::vector<std::int64_t> runs; ///< global run indices, increasing
+    };
+    std::vector<GroupInfo> groups;
+    std::vector<std::size_t> group_of;        ///< per run
+    std::vector<std::int64_t> index_in_group; ///< per run
+    std::size_t records = 0;                  ///< length of the alpha axis
+
+    [[nodiscard]] static CampaignLayout of(const CampaignSpec& spec);
+    /// Bytes of the datasets (an estimate of the file size, within a few percent).
+    [[nodiscard]] std::uint64_t data_bytes() const;
+};
+
+class CampaignWriter {
+public:
+    /// Creates the campaign file at `path`. Without `replace`, an existing file is never
+    /// touched (OutputError). The directory must exist and be writable (OutputError).
+    [[nodiscard]] static CampaignWriter create(const std::filesystem::path& path,
+                                               const CampaignSpec& spec, const FileMetadata& meta,
+                                               bool replace);
+    /// Opens a campaign file left unfinished, to write its remaining runs. OutputError if it
+    /// is not a campaign file of this schema or its configuration differs from `meta`'s.
+    [[nodiscard]] static CampaignWriter resume(const std::filesystem::path& path,
+                                               const CampaignSpec& spec, const FileMetadata& meta);
+
+    /// Global indices of the runs still pending, increasing.
+    [[nodiscard]] std::vector<std::int64_t> unfinished_runs() const;
+
+    /// Writes one finished run (all its records, NaN past a divergence), flushes, then sets its
+    /// status and flushes again.
+    void write(const FinishedRun& run);
+
+    /// Flushes and closes the file.
+    void close();
+
+private:
+    struct GroupHandles {
+        h5::Dataset eg, eg_stderr, Q, R, T, v, status;
+    };
+    CampaignWriter(h5::File file, CampaignLayout layout, std::vector<GroupHandles> groups);
+
+    h5::File file_;
+    CampaignLayout layout_;
+    std::vector<GroupHandles> groups_;
+};
+
+} // namespace plateau

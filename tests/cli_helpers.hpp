@@ -1,0 +1,61 @@
+// Helpers for tests that run the `plateau` program as a user would.
+#pragma once
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <sys/wait.h>
+
+namespace plateau::test {
+
+inline std::filesystem::path plateau_binary() {
+    return std::filesystem::path(PLATEAU_BUILD_DIR) / "plateau";
+}
+
+struct CliResult {
+    int status = -1;    ///< exit status
+    std::string output; ///< stdout and stderr together
+};
+
+/// Runs `plateau ARGS` through the shell, capturing its output and exit status.
+inline CliResult run_plateau(const std::string& args) {
+    const std::string cmd = plateau_binary().string() + " " + args + " 2>&1";
+    CliResult r;
+    FILE* pipe = popen(cmd.c_str(), "r");
+    if (pipe == nullptr)
+        return r;
+    std::array<char, 4096> buf{};
+    while (std::fgets(buf.data(), static_cast<int>(buf.size()), pipe) != nullptr)
+        r.output += buf.data();
+    const int raw = pclose(pipe);
+    r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    return r;
+}
+
+/// A fresh directory under the system temp directory, removed with the object.
+class TempDir {
+public:
+    TempDir() {
+        std::random_device rd;
+        path_ = std::filesystem::temp_directory_path() /
+                ("plateau-test-" + std::to_string(rd()) + std::to_string(rd()));
+        std::filesystem::create_directories(path_);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    ~TempDir() {
+        std::error_code ec;
+        std::filesystem::remove_all(path_, ec);
+    }
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] std::string operator/(const std::string& name) const {
+        return (path_ / name).string();
+    }
+
+private:
+    std::filesystem::path path_;
+};
+
+} // namespace plateau::test
