@@ -388,10 +388,12 @@ CampaignSpec Configuration::expand() const {
         single_int("seed", 0, std::numeric_limits<long long>::max(), "an integer >= 0"));
     spec.threads = static_cast<int>(single_int("threads", 0, 4096, "an integer from 0 to 4096"));
 
-    // Sweepable keys in registry order; the grid is their Cartesian product, last fastest.
+    // The keys of a run, in registry order; the grid is the Cartesian product of their value
+    // lists (a single value for most), the last key varying fastest. seeds, seed and threads
+    // describe the campaign, not a run.
     std::vector<const KeyInfo*> axes;
     for (const auto& k : keys())
-        if (k.sweepable)
+        if (k.name != "seeds" && k.name != "seed" && k.name != "threads")
             axes.push_back(&k);
     std::size_t total = 1;
     for (const auto* k : axes)

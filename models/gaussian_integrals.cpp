@@ -422,6 +422,65 @@ private:
     std::array<double, 2> g3_{}, g4_{};
 };
 
+/// Planes (c, d) with sqrt(1 - r_cd^2) below this are not whitened (the second plane direction
+/// would be defined by rounding noise); nearly_collinear_I4 is used instead. Its truncation error
+/// is O(tolerance^3) ~ 1e-11, while whitening a plane of conditioning l22 amplifies rounding of
+/// C by ~1/l22^2 only where the covariance is also singular in the remaining directions.
+constexpr double collinear_tolerance = 2e-4;
+
+double relu_I4(const Eigen::MatrixXd& C, int a, int b, int c, int d);
+
+/// sqrt(1 - r^2), accurate near |r| = 1.
+double sine_of(double r) {
+    return std::sqrt(std::max((1.0 - r) * (1.0 + r), 0.0));
+}
+
+/// Correlation of fields i, j (both of positive variance), clamped to [-1, 1].
+double correlation(const Eigen::MatrixXd& C, int i, int j) {
+    return i == j ? 1.0 : clamp1(C(i, j) / (std::sqrt(var(C, i)) * std::sqrt(var(C, j))));
+}
+
+/// <1[u_y > 0] relu(u_x)> for zero-mean (u_x, u_y) with variances vx, vy and covariance cxy:
+/// sqrt(vx) (1 + r_xy) / (2 sqrt(2 pi)).
+double indicator_relu_mean(double vx, double vy, double cxy) {
+    if (vx <= 0.0)
+        return 0.0;
+    const double r = vy > 0.0 ? clamp1(cxy / (std::sqrt(vx) * std::sqrt(vy))) : 0.0;
+    return std::sqrt(vx) * (1.0 + r) / (2.0 * std::sqrt(2.0 * pi));
+}
+
+/// I4 when u_d = lambda u_c + e with lambda = C_cd / C_cc > 0 and Var(e) = sigma^2 tiny.
+/// relu(u_d) = lambda relu(u_c) + e 1[u_c > 0] except where u_c and u_d differ in sign, a region of
+/// probability O(sigma) on which the integrand is O(sigma^2). With Cov(e, u_c) = 0, Stein's lemma
+/// on e gives, for the indicator-only fields R = S \ {c, d},
+///   I4 = lambda <prod_R 1 relu(u_c)^2>
+///        + sum_{k in R} M_dk phi_k(0) <prod_{R\k} 1 relu(u_c) | u_k = 0> + O(sigma^3),
+/// M_dk = C_dk - lambda C_ck = Cov(e, u_k), phi_k(0) = 1/sqrt(2 pi C_kk).
+double nearly_collinear_I4(const Eigen::MatrixXd& C, int c, int d, const std::array<int, 2>& res,
+                           int n_res) {
+    const double lambda = C(c, d) / var(C, c);
+    if (n_res == 0)
+        return lambda * 0.5 * var(C, c);
+    if (n_res == 1) {
+        const int k = res[0];
+        const double vx = var(C, c) - C(c, k) * C(c, k) / var(C, k);
+        const double cond_mean = vx > 0.0 ? std::sqrt(vx) / std::sqrt(2.0 * pi) : 0.0;
+        return lambda * relu_I3(C, k, c, c) +
+               (C(d, k) - lambda * C(c, k)) / std::sqrt(2.0 * pi * var(C, k)) * cond_mean;
+    }
+    double total = lambda * relu_I4(C, res[0], res[1], c, c);
+    for (std::size_t i = 0; i < 2; ++i) {
+        const int k = res[i], m = res[1 - i];
+        const double ckk = var(C, k);
+        const double vx = var(C, c) - C(c, k) * C(c, k) / ckk;
+        const double vy = var(C, m) - C(m, k) * C(m, k) / ckk;
+        const double cxy = C(c, m) - C(c, k) * C(k, m) / ckk;
+        total += (C(d, k) - lambda * C(c, k)) / std::sqrt(2.0 * pi * ckk) *
+                 indicator_relu_mean(vx, vy, cxy);
+    }
+    return total;
+}
+
 double relu_I4(const Eigen::MatrixXd& C, int a, int b, int c, int d) {
     // distinct fields carrying an indicator; c and d are among them
     std::array<int, 4> set{};
@@ -437,39 +496,42 @@ double relu_I4(const Eigen::MatrixXd& C, int a, int b, int c, int d) {
     if (c != d && n == 2)
         return relu_I2(C, c, d); // <relu(u_c) relu(u_d)>, a and b among c, d
 
-    // order: 0 = c, 1 = second plane field, 2.. = residual fields
+    // order: 0 = c, 1 = second plane field, 2.. = residual (indicator-only) fields
     std::array<int, 4> order{};
     order[0] = c;
-    int m = 1;
-    if (c != d) {
-        order[1] = d;
-        m = 2;
-        for (int k = 0; k < n; ++k) {
-            const int i = set[static_cast<std::size_t>(k)];
-            if (i != c && i != d)
-                order[static_cast<std::size_t>(m++)] = i;
-        }
-    } else {
+    order[1] = d;
+    if (c == d) {
         // plane (c, p): p the field least correlated with c
-        int best = set[1];
         double best_r = 2.0;
         for (int k = 1; k < n; ++k) {
             const int i = set[static_cast<std::size_t>(k)];
-            const double r = std::abs(C(c, i)) / (std::sqrt(var(C, c)) * std::sqrt(var(C, i)));
+            const double r = std::abs(correlation(C, c, i));
             if (r < best_r) {
                 best_r = r;
-                best = i;
+                order[1] = i;
             }
         }
-        order[1] = best;
-        m = 2;
-        for (int k = 1; k < n; ++k) {
-            const int i = set[static_cast<std::size_t>(k)];
-            if (i != best)
-                order[static_cast<std::size_t>(m++)] = i;
-        }
         if (n == 2) // <1[u_p > 0] relu(u_c)^2> = I3(p, c, c), closed form
-            return relu_I3(C, best, c, c);
+            return relu_I3(C, order[1], c, c);
+        if (sine_of(best_r) < collinear_tolerance) {
+            // all fields within the tolerance of +-u_c: the indicators equal 1[u_c > 0] or
+            // 1[u_c < 0] up to a region of probability O(sigma) where relu(u_c)^2 = O(sigma^2)
+            for (int k = 1; k < n; ++k)
+                if (C(c, set[static_cast<std::size_t>(k)]) < 0.0)
+                    return 0.0;
+            return 0.5 * var(C, c);
+        }
+    }
+    int m = 2;
+    for (int k = 0; k < n; ++k) {
+        const int i = set[static_cast<std::size_t>(k)];
+        if (i != order[0] && i != order[1])
+            order[static_cast<std::size_t>(m++)] = i;
+    }
+    if (c != d) {
+        const double r = correlation(C, c, d);
+        if (r > 0.0 && sine_of(r) < collinear_tolerance)
+            return nearly_collinear_I4(C, c, d, {order[2], order[3]}, n - 2);
     }
 
     std::array<double, 4> sd{};

@@ -82,6 +82,23 @@ TEST_CASE("lists and ranges expand into the Cartesian product in key order", "[c
     CHECK(v.back() == "1");
 }
 
+TEST_CASE("single-valued keys reach every grid point", "[config]") {
+    Configuration c;
+    c.set("alpha-max", "20");
+    c.set("records", "25");
+    c.set("schedule", "linear");
+    c.set("noise", "0.01");
+    c.set("learn-v", "true");
+    c.set("eta", "0.1, 0.2");
+    for (const auto& point : c.expand().points) {
+        CHECK(point.params.schedule.alpha_max == 20.0);
+        CHECK(point.params.schedule.records == 25);
+        CHECK(point.params.schedule.kind == ScheduleKind::linear);
+        CHECK(point.params.model.noise == 0.01);
+        CHECK(point.params.model.learn_v);
+    }
+}
+
 TEST_CASE("print-config text reproduces the configuration", "[config]") {
     Configuration c;
     c.set("eta", "0.25, 0.75");
