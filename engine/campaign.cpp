@@ -14,7 +14,20 @@
 
 namespace plateau {
 
+RunFunction simulation_runs(const CampaignSpec& spec) {
+    return [&spec](std::int64_t run) {
+        return simulate(spec.point_of(run).params, spec.master_seed,
+                        static_cast<std::uint64_t>(run));
+    };
+}
+
 void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
+                      const std::function<void(FinishedRun&&)>& consume) {
+    execute_campaign(spec, run_indices, simulation_runs(spec), consume);
+}
+
+void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
+                      const RunFunction& run_one,
                       const std::function<void(FinishedRun&&)>& consume) {
     const int threads = spec.threads > 0 ? spec.threads : oneapi::tbb::info::default_concurrency();
     // The one place that owns the workers of a campaign.
@@ -37,9 +50,7 @@ void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>&
                             return;
                         const std::int64_t run = run_indices[i];
                         try {
-                            FinishedRun done{run,
-                                             simulate(spec.point_of(run).params, spec.master_seed,
-                                                      static_cast<std::uint64_t>(run))};
+                            FinishedRun done{run, run_one(run)};
                             queue.push(std::optional<FinishedRun>(std::move(done)));
                         } catch (...) {
                             const std::lock_guard lock(error_mutex);

@@ -54,11 +54,23 @@ struct FinishedRun {
     RunResult result;
 };
 
-/// Runs `run_indices` of the campaign in parallel (oneTBB, `spec.threads` workers) and hands
-/// each finished run to `consume`, always on the calling thread, one at a time, in completion
-/// order. At most a bounded number of finished runs wait for the consumer, so memory stays
-/// bounded by the runs in flight whatever the campaign size. If `consume` throws, scheduling
-/// stops and the exception propagates once the workers have drained.
+/// Computes run `run` of a campaign: a pure function of the campaign and the run index.
+using RunFunction = std::function<RunResult(std::int64_t run)>;
+
+/// The simulation of run r: simulate(point_of(r).params, master_seed, r).
+[[nodiscard]] RunFunction simulation_runs(const CampaignSpec& spec);
+
+/// Runs `run_indices` of the campaign in parallel (oneTBB, `spec.threads` workers), computing
+/// each with `run_one`, and hands each finished run to `consume`, always on the calling
+/// thread, one at a time, in completion order. At most a bounded number of finished runs wait
+/// for the consumer, so memory stays bounded by the runs in flight whatever the campaign size.
+/// If `consume` or `run_one` throws, scheduling stops and the exception propagates once the
+/// workers have drained.
+void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
+                      const RunFunction& run_one,
+                      const std::function<void(FinishedRun&&)>& consume);
+
+/// The same with simulation_runs(spec).
 void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
                       const std::function<void(FinishedRun&&)>& consume);
 
