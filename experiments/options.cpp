@@ -68,6 +68,34 @@ void read_ini(const std::string& path, Configuration& config) {
 
 } // namespace
 
+void reject_unregistered(const po::parsed_options& parsed) {
+    const auto& options = parsed.options;
+    for (std::size_t i = 0; i < options.size(); ++i) {
+        const auto& opt = options[i];
+        if (!opt.unregistered)
+            continue;
+        const std::string token =
+            opt.original_tokens.empty() ? opt.string_key : opt.original_tokens.front();
+        if (!token.starts_with("--") && !token.starts_with("-"))
+            throw UsageError("unexpected argument '" + token +
+                             "': allowed is one CONFIG.ini file and --key value options");
+        std::string key = token.substr(token.find_first_not_of('-'));
+        std::string value = opt.original_tokens.size() > 1 ? opt.original_tokens[1] : "";
+        // "--etaa 0.1": the value was taken for a positional argument.
+        if (value.empty() && i + 1 < options.size() && options[i + 1].position_key >= 0 &&
+            !options[i + 1].original_tokens.empty())
+            value = options[i + 1].original_tokens.front();
+        if (const auto eq = key.find('='); eq != std::string::npos) {
+            value = key.substr(eq + 1);
+            key = key.substr(0, eq);
+        }
+        std::string all;
+        for (const auto& k : keys())
+            all += (all.empty() ? "" : ", ") + std::string(k.name);
+        throw ConfigError::unknown_key(key, value, all + " (and the options of --help)");
+    }
+}
+
 Configuration read_configuration(const std::string& config_file, const po::parsed_options& parsed) {
     Configuration config;
     if (!config_file.empty())

@@ -18,6 +18,10 @@ public:
 /// --key options for every configuration key, with default, unit and meaning in the help.
 [[nodiscard]] boost::program_options::options_description key_options();
 
+/// Throws ConfigError::unknown_key for the first option Program_options did not recognize,
+/// naming the key, its value and the allowed keys (parse with allow_unregistered()).
+void reject_unregistered(const boost::program_options::parsed_options& parsed);
+
 /// Reads the optional INI file, then applies the command-line keys over it.
 /// `parsed` holds what Program_options parsed from the command line.
 [[nodiscard]] Configuration

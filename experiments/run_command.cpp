@@ -237,8 +237,12 @@ int run_command(int argc, char** argv, const std::string& command_line) {
     all.add(general).add(keys_desc).add(hidden);
 
     try {
-        const po::parsed_options parsed =
-            po::command_line_parser(argc, argv).options(all).positional(positional).run();
+        const po::parsed_options parsed = po::command_line_parser(argc, argv)
+                                              .options(all)
+                                              .positional(positional)
+                                              .allow_unregistered()
+                                              .run();
+        reject_unregistered(parsed);
         po::variables_map vm;
         po::store(parsed, vm);
         po::notify(vm);

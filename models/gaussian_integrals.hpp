@@ -10,8 +10,11 @@
 //   I4(a,b,c,d) = < g'(u_a) g'(u_b) g(u_c) g(u_d) >
 //   J2(a,b)     = < g'(u_a) g'(u_b) >            (label-noise term of dQ/dalpha)
 //
-// Indices a, b, c, d are rows/columns of C and may coincide. C must be symmetric positive
-// semi-definite; a slightly indefinite C (rounding) is treated as its nearest PSD neighbour.
+// Indices a, b, c, d are rows/columns of C and may coincide; an index outside C throws
+// std::out_of_range. C must be symmetric positive semi-definite; singular C (collinear fields,
+// students in the teachers' span, zero variances) is fine, and a rounding-level indefinite C is
+// read as a nearby PSD one. For relu, g'(0) = 0, so a field of zero variance contributes 0.
+// All functions are pure and may be called concurrently.
 //
 // Supported activations (has_closed_form): erf (g(x) = erf(x/sqrt 2), Saad & Solla 1995), relu
 // (Straat & Biehl 2019; its I4 is a one-dimensional quadrature, see gaussian_integrals.cpp) and
@@ -27,13 +30,18 @@ namespace plateau::integrals {
 /// True for the activations whose averages are implemented here: erf, relu, linear.
 [[nodiscard]] bool has_closed_form(ActivationKind g) noexcept;
 
-/// <g(u_a) g(u_b)>.
+/// <g(u_a) g(u_b)>: theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl 2019),
+/// C_ab (linear, exact).
 [[nodiscard]] double I2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b);
-/// <g'(u_a) u_b g(u_c)>.
+/// <g'(u_a) u_b g(u_c)>: theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl
+/// 2019), C_bc (linear, exact).
 [[nodiscard]] double I3(ActivationKind g, const Eigen::MatrixXd& C, int a, int b, int c);
-/// <g'(u_a) g'(u_b) g(u_c) g(u_d)>.
+/// <g'(u_a) g'(u_b) g(u_c) g(u_d)>: theory.md §2 (erf; Saad & Solla 1995), C_cd (linear,
+/// exact); relu (Straat & Biehl 2019 setting, theory.md §3b) has no closed form and is a
+/// one-dimensional quadrature with closed-form radial part, accurate to ~1e-12 (see the .cpp).
 [[nodiscard]] double I4(ActivationKind g, const Eigen::MatrixXd& C, int a, int b, int c, int d);
-/// <g'(u_a) g'(u_b)>.
+/// <g'(u_a) g'(u_b)>: theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl 2019),
+/// 1 (linear, exact).
 [[nodiscard]] double J2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b);
 
 /// Generalization error of theory.md §2 for h = identity and the same g in student and teacher:

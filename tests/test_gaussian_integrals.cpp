@@ -345,6 +345,18 @@ TEST_CASE("Degenerate covariances are handled", "[integrals]") {
         CHECK(gi::I4(relu, C, 0, 3, 2, 2) == Approx(0.25).epsilon(1e-13));
         CHECK(gi::I3(relu, C, 0, 2, 2) == Approx(0.5).epsilon(1e-13));
     }
+    SECTION("relu I4 with a rounding-level collinear pair (c, d) is stable under rescaling") {
+        // u_3 = 1.0001 u_0 up to 1 - r ~ 4e-16, rank 3 (found by fuzzing: whitening the (0, 3)
+        // plane amplified rounding to 1e-4 before the nearly-collinear expansion was added)
+        Eigen::MatrixXd C(4, 4);
+        C << 0.27460354964601702, 0.67548053706221256, -0.19573738996155635, 0.27463100888099451,
+            0.67548053706221256, 1.9597598706475092, 0.25343708386479463, 0.67554807895343927,
+            -0.19573738996155635, 0.25343708386479463, 2.9273026479612714, -0.19575695859588313,
+            0.27463100888099451, 0.67554807895343927, -0.19575695859588313, 0.27465847086178369;
+        const double reference = 0.049682157369506363; // mpmath, 40 digits, from this C
+        for (const double scale : {1.0, 3.0, 0.7, 1e-150, 1e150})
+            CHECK(gi::I4(relu, scale * C, 2, 1, 0, 3) / scale == Approx(reference).epsilon(1e-8));
+    }
     SECTION("relu I4 is continuous as fields become collinear") {
         // u_1 -> u_0 and u_3 -> a combination of u_0 and u_2, at distance eps
         std::mt19937_64 rng(5);
