@@ -8,6 +8,9 @@ namespace plateau::cli {
 /// file. Returns the process exit status (2 for bad input).
 int run_command(int argc, char** argv, const std::string& command_line);
 
+/// `plateau ode`: the N -> infinity theory of the same configuration.
+int ode_command(int argc, char** argv, const std::string& command_line);
+
 [[nodiscard]] std::string version_text();
 
 } // namespace plateau::cli

@@ -12,6 +12,8 @@ void print_usage(std::ostream& os) {
     os << "usage: plateau <command> [options]\n\n"
           "commands:\n"
           "  run     teacher-student campaign: on-line gradient descent simulations\n"
+          "  ode     the N -> infinity theory of the same configuration (ODEs of the order\n"
+          "          parameters), or its plateau fixed point and escape rate\n"
           "  help    this text; 'plateau <command> --help' for a command's options\n";
 }
 
@@ -39,6 +41,8 @@ int main(int argc, char** argv) {
     }
     if (command == "run")
         return plateau::cli::run_command(argc - 1, argv + 1, command_line);
-    std::cerr << "plateau: unknown command '" << command << "': allowed are run, help\n";
+    if (command == "ode")
+        return plateau::cli::ode_command(argc - 1, argv + 1, command_line);
+    std::cerr << "plateau: unknown command '" << command << "': allowed are run, ode, help\n";
     return 2;
 }

@@ -1,0 +1,53 @@
+"""plateau_analysis: read and analyse ``plateau-campaign`` files (analysis/SCHEMA.md).
+
+Public API
+----------
+open_campaign(path) -> dict[str, xarray.Dataset]
+    Check the schema and open every group (``K2_M2``, ...); ``ds.attrs["kind"]`` is
+    ``"simulation"`` or ``"theory"``.
+seed_average(ds) -> xarray.Dataset
+    Mean, standard error and quantiles over seeds per grid point, and run counts.
+plateaus(ds) -> xarray.Dataset
+    The plateau (height, start, end, length, escape time) of every run or seed-mean curve;
+    the detection rule is documented in :mod:`plateau_analysis.detection`.
+plateau_summary(ds) -> xarray.Dataset
+    One row per grid point: the seed mean's plateau and statistics of the runs' plateaus.
+specialization(ds) -> xarray.Dataset
+    Which student unit learned which teacher unit, and when.
+
+Command line: ``python3 -m plateau_analysis report RESULTS.h5 [--theory THEORY.h5] -o DIR``.
+Conventions: Saad & Solla (1995); alpha = examples / N; Q = W W^T, R = W B^T, T = B B^T.
+"""
+
+from .campaign import (
+    COMPLETED,
+    DIVERGED,
+    PENDING,
+    CampaignError,
+    CampaignFileNotFoundError,
+    IncompleteCampaignWarning,
+    grid_point_index,
+    open_campaign,
+    read_root_attributes,
+    run_coordinates,
+    swept_coordinates,
+)
+from .overlaps import (
+    align_students,
+    normalized_overlaps,
+    specialization,
+    specialization_index,
+)
+from .detection import Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus
+from .stats import seed_average
+from .tables import format_table, table_rows, write_csv
+
+__all__ = [
+    "COMPLETED", "DIVERGED", "PENDING",
+    "CampaignError", "CampaignFileNotFoundError", "IncompleteCampaignWarning",
+    "Plateau", "PlateauRule",
+    "align_students", "detect_plateau", "format_table", "grid_point_index",
+    "normalized_overlaps", "open_campaign", "plateau_summary", "plateaus",
+    "read_root_attributes", "run_coordinates", "seed_average", "specialization",
+    "specialization_index", "swept_coordinates", "table_rows", "write_csv",
+]

@@ -1,0 +1,7 @@
+"""``python3 -m plateau_analysis report RESULTS.h5 [--theory THEORY.h5] -o DIR``."""
+
+import sys
+
+from .report import main
+
+sys.exit(main())

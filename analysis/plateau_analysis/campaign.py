@@ -1,0 +1,290 @@
+"""Reading ``plateau-campaign`` files (analysis/SCHEMA.md) into xarray Datasets.
+
+A campaign file is a netCDF-4/HDF5 file with one group per array shape (``K2_M2``, ...).
+:func:`open_campaign` checks the schema name and version first (with h5py, so that a wrong file
+gets a precise message) and then opens every group with ``xarray.open_dataset(...,
+engine="h5netcdf")``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_NAME = "plateau-campaign"
+#: Schema versions this package can read.
+SUPPORTED_VERSIONS = (1,)
+KINDS = ("simulation", "theory")
+
+#: ``status`` values (the ``flag_values`` of the schema).
+PENDING, COMPLETED, DIVERGED = 0, 1, 2
+
+#: Per-run coordinates that identify a run, not a grid point.
+RUN_ONLY_COORDS = ("run_index", "seed")
+
+_GROUP_NAME = re.compile(r"^K(\d+)_M(\d+)$")
+_REQUIRED_VARIABLES = ("eg", "Q", "R", "T", "status")
+_ROOT_ATTRIBUTES_SKIPPED = ("_NCProperties",)
+
+
+class CampaignError(ValueError):
+    """A file that cannot be read as a plateau campaign file.
+
+    The message names the file and says what is wrong with it, in one line.
+    """
+
+
+class CampaignFileNotFoundError(CampaignError, FileNotFoundError):
+    """The campaign file does not exist."""
+
+
+class IncompleteCampaignWarning(UserWarning):
+    """The campaign file holds pending runs (not run yet, or interrupted)."""
+
+
+def _text(value) -> object:
+    """Decode an HDF5 attribute: bytes to str, 1-element arrays to scalars."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.shape == (1,):
+        value = value[0]
+    if isinstance(value, np.bytes_):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_root_attributes(path) -> dict:
+    """Check that ``path`` is a campaign file this package can read; return its root attributes.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The HDF5 file.
+
+    Returns
+    -------
+    dict
+        The root attributes (``schema``, ``schema_version``, ``kind``, ``config``, ``seeds``, ...)
+        as Python values (text decoded, scalars unwrapped), plus ``groups``: the list of group
+        names in the file.
+
+    Raises
+    ------
+    CampaignFileNotFoundError
+        The file does not exist.
+    CampaignError
+        It is not an HDF5 file, not a campaign file (no ``schema = "plateau-campaign"``), has an
+        unknown (e.g. newer) ``schema_version``, an unknown ``kind``, or no group of runs.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise CampaignFileNotFoundError(f"{path}: no such file")
+    if path.is_dir():
+        raise CampaignError(f"{path}: is a directory, not a campaign file")
+    try:
+        is_hdf5 = h5py.is_hdf5(str(path))
+    except OSError as exc:  # unreadable (permissions, ...)
+        raise CampaignError(f"{path}: cannot read the file ({exc})") from None
+    if not is_hdf5:
+        raise CampaignError(f"{path}: not an HDF5 file (a plateau campaign file is netCDF-4/HDF5)")
+    try:
+        with h5py.File(path, "r") as f:
+            attrs = {k: _text(v) for k, v in f.attrs.items() if k not in _ROOT_ATTRIBUTES_SKIPPED}
+            groups = [name for name, obj in f.items() if isinstance(obj, h5py.Group)]
+            missing = {
+                name: [v for v in _REQUIRED_VARIABLES if v not in f[name]] for name in groups
+            }
+    except OSError as exc:
+        raise CampaignError(f"{path}: cannot open the HDF5 file ({exc})") from None
+
+    schema = attrs.get("schema")
+    if schema is None:
+        raise CampaignError(
+            f"{path}: not a plateau campaign file (HDF5 without a 'schema' attribute; "
+            f"expected schema = \"{SCHEMA_NAME}\")"
+        )
+    if schema != SCHEMA_NAME:
+        raise CampaignError(
+            f"{path}: not a plateau campaign file (schema = {schema!r}, expected {SCHEMA_NAME!r})"
+        )
+    version = attrs.get("schema_version")
+    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)):
+        raise CampaignError(f"{path}: invalid schema_version {version!r} (expected an integer)")
+    if version not in SUPPORTED_VERSIONS:
+        newest = max(SUPPORTED_VERSIONS)
+        if version > newest:
+            raise CampaignError(
+                f"{path}: schema_version {version} is newer than this reader supports "
+                f"(up to {newest}); update plateau_analysis"
+            )
+        raise CampaignError(
+            f"{path}: unknown schema_version {version} (this reader supports "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))})"
+        )
+    kind = attrs.get("kind")
+    if kind not in KINDS:
+        raise CampaignError(
+            f"{path}: unknown kind {kind!r} (expected one of {', '.join(KINDS)})"
+        )
+    if not groups:
+        raise CampaignError(f"{path}: campaign file without any group of runs")
+    for name, absent in missing.items():
+        if absent:
+            raise CampaignError(
+                f"{path}: group {name!r} lacks the variable(s) {', '.join(absent)}"
+            )
+    attrs["groups"] = groups
+    return attrs
+
+
+def open_campaign(path, *, load: bool = True, warn_incomplete: bool = True) -> dict:
+    """Open a campaign file: one :class:`xarray.Dataset` per group.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by ``plateau run -o`` (``kind = "simulation"``) or ``plateau ode``
+        (``kind = "theory"``), schema ``plateau-campaign`` version 1.
+    load : bool, default True
+        Load the data into memory and close the file (the default: files are small, and the file
+        can then be rewritten, e.g. by ``plateau run --resume``). With ``False`` the Datasets stay
+        lazy and keep the file open until closed.
+    warn_incomplete : bool, default True
+        Emit an :class:`IncompleteCampaignWarning` if any run is pending.
+
+    Returns
+    -------
+    dict of str to xarray.Dataset
+        Group name (e.g. ``"K2_M2"``) to Dataset, in file order. Each Dataset's ``attrs`` hold the
+        group attributes (``K``, ``M``), every root attribute (``schema``, ``schema_version``,
+        ``kind``, ``config``, ``seeds``, ``master_seed``, ...), and ``group``, ``path``,
+        ``pending_runs`` (pending runs in this group) and ``complete`` (no pending run).
+
+    Raises
+    ------
+    CampaignFileNotFoundError, CampaignError
+        See :func:`read_root_attributes`: the message says what is wrong with the file.
+
+    Examples
+    --------
+    >>> groups = open_campaign("results/default.h5")        # doctest: +SKIP
+    >>> ds = groups["K2_M2"]; ds.attrs["kind"]              # doctest: +SKIP
+    'simulation'
+    """
+    import xarray as xr
+
+    root = read_root_attributes(path)
+    groups = {}
+    pending_total = 0
+    for name in root["groups"]:
+        try:
+            ds = xr.open_dataset(path, group=name, engine="h5netcdf")
+        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+            raise CampaignError(f"{path}: cannot read group {name!r} ({exc})") from None
+        if load:
+            ds = ds.load()
+            ds.close()
+        attrs = {k: v for k, v in root.items() if k != "groups"}
+        attrs.update({k: _text(v) for k, v in ds.attrs.items()})
+        status = np.asarray(ds["status"].values)
+        pending = int(np.count_nonzero(status == PENDING))
+        pending_total += pending
+        attrs.update(group=name, path=os.fspath(path), pending_runs=pending,
+                     complete=int(pending == 0))
+        match = _GROUP_NAME.match(name)
+        if match and "K" not in attrs:
+            attrs["K"], attrs["M"] = int(match.group(1)), int(match.group(2))
+        ds.attrs = attrs
+        groups[name] = ds
+    if warn_incomplete and pending_total:
+        runs = sum(ds.sizes["run"] for ds in groups.values())
+        warnings.warn(
+            f"{path}: {pending_total} of {runs} run(s) are pending (not run yet or interrupted; "
+            "'plateau run --resume' finishes them); they are left out of every average",
+            IncompleteCampaignWarning,
+            stacklevel=2,
+        )
+    return groups
+
+
+def run_coordinates(ds) -> list:
+    """Names of the per-run coordinates that define a grid point.
+
+    Every coordinate along ``run`` except ``run_index`` and ``seed`` (e.g. ``N``, ``eta``, and
+    any other swept key such as ``activation`` or ``noise``).
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One group of a campaign file.
+
+    Returns
+    -------
+    list of str
+    """
+    return [
+        name
+        for name, coord in ds.coords.items()
+        if coord.dims == ("run",) and name not in RUN_ONLY_COORDS
+    ]
+
+
+def swept_coordinates(ds, dim: str = "run") -> list:
+    """Names of the per-run (or per-point) coordinates that take more than one value.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A campaign group (``dim="run"``) or a :func:`~plateau_analysis.seed_average` result
+        (``dim="point"``).
+    dim : str
+        The dimension the coordinates lie along.
+
+    Returns
+    -------
+    list of str
+    """
+    names = []
+    for name, coord in ds.coords.items():
+        if coord.dims != (dim,) or name in RUN_ONLY_COORDS or name == dim:
+            continue
+        values = coord.values
+        if values.dtype.kind == "f":
+            distinct = np.unique(values[np.isfinite(values)])
+        else:
+            distinct = np.unique(values.astype(str))
+        if distinct.size > 1:
+            names.append(name)
+    return names
+
+
+def grid_point_index(ds) -> np.ndarray:
+    """The global grid-point index of every run.
+
+    ``run_index // seeds`` (the schema's definition) when the ``seeds`` attribute and the
+    ``run_index`` coordinate are present; otherwise runs are grouped by equal values of all
+    per-run coordinates (:func:`run_coordinates`), numbered in order of first appearance.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One group of a campaign file.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (run,)
+    """
+    seeds = ds.attrs.get("seeds")
+    if "run_index" in ds.coords and isinstance(seeds, (int, np.integer)) and seeds > 0:
+        return np.asarray(ds["run_index"].values, dtype=np.int64) // int(seeds)
+    keys = [tuple(str(ds[c].values[r]) for c in run_coordinates(ds)) for r in range(ds.sizes["run"])]
+    order = {}
+    return np.array([order.setdefault(k, len(order)) for k in keys], dtype=np.int64)

@@ -1,0 +1,129 @@
+#include "experiments/command_support.hpp"
+
+#include "engine/errors.hpp"
+#include "engine/schedule.hpp"
+#include "experiments/options.hpp"
+#include "experiments/progress.hpp"
+#include "experiments/summary.hpp"
+
+#include <cstdio>
+#include <iostream>
+
+namespace plateau::cli {
+
+namespace po = boost::program_options;
+
+ParsedCommand parse_command(int argc, char** argv, const std::string& usage,
+                            po::options_description options) {
+    options.add_options()("help,h", "print this help");
+    std::string config_file;
+    po::options_description hidden;
+    hidden.add_options()("config", po::value<std::string>(&config_file));
+    po::positional_options_description positional;
+    positional.add("config", 1);
+    const po::options_description keys_desc = key_options();
+    po::options_description all;
+    all.add(options).add(keys_desc).add(hidden);
+
+    const po::parsed_options parsed = po::command_line_parser(argc, argv)
+                                          .options(all)
+                                          .positional(positional)
+                                          .allow_unregistered()
+                                          .run();
+    reject_unregistered(parsed);
+    ParsedCommand out;
+    po::store(parsed, out.options);
+    po::notify(out.options);
+    if (out.options.count("help")) {
+        std::cout << usage << "\n\n" << options << '\n' << keys_desc << '\n';
+        out.help = true;
+        return out;
+    }
+    out.config = read_configuration(config_file, parsed);
+    return out;
+}
+
+int guarded(const std::string& command, const std::function<int()>& body) {
+    const std::string prefix = "plateau " + command + ": ";
+    try {
+        return body();
+    } catch (const po::error& e) {
+        std::cerr << prefix << e.what() << " (see 'plateau " << command << " --help')\n";
+    } catch (const ConfigError& e) {
+        std::cerr << prefix << e.what() << '\n';
+    } catch (const UsageError& e) {
+        std::cerr << prefix << e.what() << '\n';
+    } catch (const OutputError& e) {
+        std::cerr << prefix << e.what() << '\n';
+    } catch (const std::exception& e) {
+        std::cerr << prefix << "error: " << e.what() << '\n';
+        return 1;
+    }
+    return 2;
+}
+
+void add_output_options(po::options_description& desc, OutputOptions& out) {
+    desc.add_options()("out,o", po::value<std::string>(&out.out),
+                       "HDF5 output file (netCDF-4); without it, only the summary table is "
+                       "printed")("overwrite", po::bool_switch(&out.overwrite),
+                                  "replace an existing output file")(
+        "resume", po::bool_switch(&out.resume),
+        "finish the output file left by an interrupted run of the same configuration")(
+        "quiet,q", po::bool_switch(&out.quiet), "no progress output");
+}
+
+int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
+                 const OutputOptions& out, const FileMetadata& meta) {
+    if (out.resume && out.out.empty())
+        throw UsageError("--resume needs the file to finish: -o FILE");
+    if (out.resume && out.overwrite)
+        throw UsageError("--resume and --overwrite exclude each other");
+
+    // The output file (if any): created complete before the first run, or reopened.
+    std::optional<CampaignWriter> writer;
+    std::vector<std::int64_t> todo;
+    if (!out.out.empty()) {
+        writer = out.resume ? CampaignWriter::resume(out.out, spec, meta)
+                            : CampaignWriter::create(out.out, spec, meta, out.overwrite);
+        todo = writer->unfinished_runs();
+    } else {
+        todo.resize(static_cast<std::size_t>(spec.runs()));
+        for (std::size_t i = 0; i < todo.size(); ++i)
+            todo[i] = static_cast<std::int64_t>(i);
+    }
+
+    const std::vector<double> alphas = record_alphas(spec.points.front().params.schedule);
+    SeedSummary summary(spec, alphas.size());
+    const auto steps_of = [&](std::int64_t run) {
+        const auto& p = spec.point_of(run).params;
+        return record_step(p.schedule.alpha_max, p.model.N);
+    };
+    std::int64_t total_steps = 0;
+    for (const auto r : todo)
+        total_steps += steps_of(r);
+
+    Progress progress(static_cast<std::int64_t>(todo.size()), total_steps, out.quiet);
+    if (!out.quiet)
+        std::fprintf(stderr,
+                     "plateau %s: %lld run(s) to do of %lld (%zu grid point(s) x %lld "
+                     "seed(s))%s%s\n",
+                     command.c_str(), static_cast<long long>(todo.size()),
+                     static_cast<long long>(spec.runs()), spec.points.size(),
+                     static_cast<long long>(spec.seeds), out.out.empty() ? "" : " -> ",
+                     out.out.c_str());
+    execute_campaign(spec, todo, run_one, [&](FinishedRun&& done) {
+        if (writer)
+            writer->write(done);
+        summary.add(spec, done);
+        progress.run_done(steps_of(done.run));
+    });
+    progress.finish();
+    if (writer)
+        writer->close();
+    summary.print(spec, alphas, spec.runs() - static_cast<std::int64_t>(todo.size()));
+    if (!out.out.empty() && !out.quiet)
+        std::fprintf(stderr, "plateau %s: wrote %s\n", command.c_str(), out.out.c_str());
+    return 0;
+}
+
+} // namespace plateau::cli

@@ -1,0 +1,46 @@
+// What `plateau run` and `plateau ode` share: option parsing, the error-to-exit-status policy,
+// and the loop that runs a campaign into its file and its summary table.
+#pragma once
+
+#include "engine/campaign.hpp"
+#include "engine/writer.hpp"
+#include "experiments/config.hpp"
+
+#include <boost/program_options.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace plateau::cli {
+
+/// A command's parsed command line: its own options and the configuration.
+struct ParsedCommand {
+    boost::program_options::variables_map options;
+    Configuration config;
+    bool help = false; ///< --help was given: the usage has been printed
+};
+
+/// Parses `[CONFIG.ini] [--key value ...]` plus the command's own `options` (to which --help
+/// is added). Prints the usage for --help. Throws the errors guarded() reports.
+[[nodiscard]] ParsedCommand parse_command(int argc, char** argv, const std::string& usage,
+                                          boost::program_options::options_description options);
+
+/// Runs `body` and turns errors into one line on stderr, "plateau <command>: <message>", and
+/// an exit status: 2 for bad input (configuration, usage, output path), 1 otherwise.
+int guarded(const std::string& command, const std::function<int()>& body);
+
+/// The output options both commands take.
+struct OutputOptions {
+    std::string out;
+    bool overwrite = false;
+    bool resume = false;
+    bool quiet = false;
+};
+void add_output_options(boost::program_options::options_description& desc, OutputOptions& out);
+
+/// Runs the pending runs of `spec` with `run_one`, writing each into `out.out` (if given;
+/// created or resumed as `out` says) and into the printed summary table.
+int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
+                 const OutputOptions& out, const FileMetadata& meta);
+
+} // namespace plateau::cli

@@ -1,0 +1,276 @@
+// `plateau ode`: the N -> infinity theory of the same configuration, integrated for every grid
+// point and written in the same schema as `plateau run` (root attribute kind = "theory"), or
+// the plateau fixed point and its escape rate (--fixed-point).
+#include "engine/errors.hpp"
+#include "engine/h5/h5.hpp"
+#include "engine/state.hpp"
+#include "engine/theory.hpp"
+#include "experiments/command_support.hpp"
+#include "experiments/commands.hpp"
+#include "experiments/options.hpp"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace plateau::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+enum class InitKind {
+    sample,    ///< run r starts at the initial order parameters of simulation run r
+    symmetric, ///< Q = q0 I, R = r0 + asymmetry on the "diagonal" (one run per grid point)
+    file,      ///< the alpha = 0 order parameters stored in a simulation file
+};
+
+struct OdeOptions {
+    std::string init = "sample";
+    std::string init_from;
+    bool init_average = false;
+    double r0 = 0.0;
+    double asymmetry = 1e-9;
+    double rtol = OdeParams{}.rtol;
+    double atol = OdeParams{}.atol;
+    bool fixed_point = false;
+};
+
+/// The alpha = 0 order parameters of run `index` (local to its group) of a campaign file.
+OrderParameters read_initial(const h5::Group& g, hsize_t index, int K, int M) {
+    const auto K_ = static_cast<hsize_t>(K);
+    const auto M_ = static_cast<hsize_t>(M);
+    const auto Q =
+        h5::read_slab<double>(g.open_dataset("Q"), std::array<hsize_t, 4>{index, 0, 0, 0},
+                              std::array<hsize_t, 4>{1, 1, K_, K_});
+    const auto R =
+        h5::read_slab<double>(g.open_dataset("R"), std::array<hsize_t, 4>{index, 0, 0, 0},
+                              std::array<hsize_t, 4>{1, 1, K_, M_});
+    const auto T = h5::read_slab<double>(g.open_dataset("T"), std::array<hsize_t, 3>{index, 0, 0},
+                                         std::array<hsize_t, 3>{1, M_, M_});
+    const auto v = h5::read_slab<double>(g.open_dataset("v"), std::array<hsize_t, 3>{index, 0, 0},
+                                         std::array<hsize_t, 3>{1, 1, K_});
+    OrderParameters op;
+    op.Q = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+        Q.data(), K, K);
+    op.R = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+        R.data(), K, M);
+    op.T = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+        T.data(), M, M);
+    op.v = Eigen::Map<const Eigen::VectorXd>(v.data(), K);
+    return op;
+}
+
+/// Initial conditions of every theory run from a simulation file: per run (same run indices),
+/// or averaged over each grid point's seeds (one theory run per grid point).
+std::vector<OrderParameters> initial_conditions_from_file(const std::string& path,
+                                                          const CampaignSpec& spec,
+                                                          std::int64_t sim_seeds, bool average) {
+    const auto fail = [&](const std::string& why) {
+        throw UsageError("invalid value '" + path + "' for 'init-from': " + why);
+    };
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+        fail("no such file");
+    const h5::File f = [&] {
+        try {
+            return h5::File::open_readonly(path);
+        } catch (const h5::Error&) {
+            throw UsageError("invalid value '" + path + "' for 'init-from': not an HDF5 file");
+        }
+    }();
+    const h5::Group root = f.root();
+    if (h5::get_string_attribute(root, "schema") != std::string("plateau-campaign"))
+        fail("not a plateau-campaign file");
+    const auto file_runs = h5::get_int64_attribute(root, "runs").value_or(-1);
+    const std::int64_t expected = static_cast<std::int64_t>(spec.points.size()) * sim_seeds;
+    if (file_runs != expected)
+        fail("it holds " + std::to_string(file_runs) + " runs; this configuration has " +
+             std::to_string(expected) + " (" + std::to_string(spec.points.size()) +
+             " grid points x " + std::to_string(sim_seeds) +
+             " seeds): use the file's own "
+             "configuration");
+    std::vector<OrderParameters> out;
+    for (std::int64_t r = 0; r < spec.runs(); ++r) {
+        const auto& m = spec.point_of(r).params.model;
+        const std::string gname =
+            "K" + std::to_string(m.student.hidden) + "_M" + std::to_string(m.teacher.hidden);
+        if (!root.has(gname))
+            fail("it has no group " + gname);
+        const h5::Group g = root.open_group(gname);
+        const auto run_index = h5::read_all<std::int64_t>(g.open_dataset("run_index"));
+        const auto first = average ? r * sim_seeds : r;
+        const auto count = average ? sim_seeds : 1;
+        OrderParameters sum;
+        int used = 0;
+        for (std::int64_t s = first; s < first + count; ++s) {
+            const auto it = std::find(run_index.begin(), run_index.end(), s);
+            if (it == run_index.end())
+                fail("it has no run " + std::to_string(s) + " in group " + gname);
+            OrderParameters op = read_initial(g, static_cast<hsize_t>(it - run_index.begin()),
+                                              m.student.hidden, m.teacher.hidden);
+            if (!op.Q.allFinite())
+                continue; // never written (pending)
+            if (used++ == 0)
+                sum = op;
+            else {
+                sum.Q += op.Q;
+                sum.R += op.R;
+                sum.T += op.T;
+                sum.v += op.v;
+            }
+        }
+        if (used == 0)
+            fail("run " + std::to_string(first) + " has no alpha = 0 record (pending)");
+        sum.Q /= used;
+        sum.R /= used;
+        sum.T /= used;
+        sum.v /= used;
+        sum.v_star = Eigen::VectorXd::Constant(m.teacher.hidden, m.v_star);
+        out.push_back(std::move(sum));
+    }
+    return out;
+}
+
+int fixed_points(const CampaignSpec& spec) {
+    bool all_converged = true;
+    for (std::size_t p = 0; p < spec.points.size(); ++p) {
+        const GridPoint& point = spec.points[p];
+        const FixedPoint fp = symmetric_fixed_point(point.params);
+        std::string coords;
+        for (const auto& c : point.coordinates)
+            coords += " " + c.key + "=" + (c.text.empty() ? format_number(c.number) : c.text);
+        const auto& m = point.params.model;
+        std::printf("grid point %zu:%s  (K=%d M=%d g=%s)\n", p, coords.c_str(), m.student.hidden,
+                    m.teacher.hidden, std::string(name(m.student.g.kind)).c_str());
+        const double c = m.student.hidden > 1 ? fp.op.Q(0, 1) : 0.0;
+        std::printf("  symmetric fixed point: Q_jj = %.10g  Q_jk = %.10g  R_jn = %.10g",
+                    fp.op.Q(0, 0), c, fp.op.R(0, 0));
+        if (m.learn_v)
+            std::printf("  v_j = %.10g", fp.op.v(0));
+        std::printf("\n  eps_g = %.10g\n", fp.eg);
+        std::printf("  escape rate (largest real part of the linearized flow's eigenvalues): "
+                    "%.6g\n",
+                    fp.escape_rate);
+        std::printf("  eigenvalues:");
+        for (Eigen::Index i = 0; i < std::min<Eigen::Index>(fp.eigenvalues.size(), 6); ++i) {
+            const auto z = fp.eigenvalues[i];
+            if (std::abs(z.imag()) > 1e-12)
+                std::printf(" %.6g%+.6gi", z.real(), z.imag());
+            else
+                std::printf(" %.6g", z.real());
+        }
+        std::printf("%s\n", fp.eigenvalues.size() > 6 ? " ..." : "");
+        std::printf("  converged: %s (residual %.3g)\n", fp.converged ? "yes" : "NO", fp.residual);
+        all_converged = all_converged && fp.converged;
+    }
+    return all_converged ? 0 : 1;
+}
+
+} // namespace
+
+int ode_command(int argc, char** argv, const std::string& command_line) {
+    return guarded("ode", [&] {
+        OutputOptions out;
+        OdeOptions ode;
+        po::options_description options("Options");
+        add_output_options(options, out);
+        options.add_options()(
+            "init", po::value<std::string>(&ode.init)->default_value(ode.init),
+            "initial order parameters: 'sample' (run r starts exactly where simulation run r "
+            "of `plateau run` with this configuration starts) or 'symmetric' (Q = q0 I, R_jn = "
+            "r0 + asymmetry [n == j mod M]; one run per grid point)")(
+            "r0", po::value<double>(&ode.r0)->default_value(ode.r0),
+            "initial R_jn of --init symmetric")(
+            "asymmetry", po::value<double>(&ode.asymmetry)->default_value(ode.asymmetry),
+            "initial asymmetry of --init symmetric")(
+            "init-from", po::value<std::string>(&ode.init_from),
+            "start from the alpha = 0 order parameters of a simulation file of the same "
+            "configuration (run by run)")(
+            "init-average", po::bool_switch(&ode.init_average),
+            "with --init-from: start from the seed average (one run per grid point)")(
+            "rtol", po::value<double>(&ode.rtol)->default_value(ode.rtol),
+            "relative tolerance of the adaptive Dormand-Prince integrator")(
+            "atol", po::value<double>(&ode.atol)->default_value(ode.atol),
+            "absolute tolerance of the integrator")(
+            "fixed-point", po::bool_switch(&ode.fixed_point),
+            "print the symmetric (plateau) fixed point, eps_g there and the escape rate; no "
+            "integration");
+        const ParsedCommand cmd = parse_command(
+            argc, argv, "usage: plateau ode [CONFIG.ini] [--key value ...] [-o OUT.h5]", options);
+        if (cmd.help)
+            return 0;
+        CampaignSpec spec = cmd.config.expand();
+        for (const auto& point : spec.points)
+            require_theory_support(point.params.model);
+        if (ode.fixed_point)
+            return fixed_points(spec);
+
+        InitKind init = InitKind::sample;
+        if (!ode.init_from.empty())
+            init = InitKind::file;
+        else if (ode.init == "symmetric")
+            init = InitKind::symmetric;
+        else if (ode.init != "sample")
+            throw ConfigError("init", ode.init, "sample or symmetric");
+        if (ode.init_average && init != InitKind::file)
+            throw UsageError("--init-average goes with --init-from FILE");
+        if (!(std::isfinite(ode.rtol) && ode.rtol > 0))
+            throw ConfigError("rtol", format_number(ode.rtol), "a finite number > 0");
+        if (!(std::isfinite(ode.atol) && ode.atol > 0))
+            throw ConfigError("atol", format_number(ode.atol), "a finite number > 0");
+        if (!std::isfinite(ode.r0))
+            throw ConfigError("r0", format_number(ode.r0), "a finite number");
+        if (!std::isfinite(ode.asymmetry))
+            throw ConfigError("asymmetry", format_number(ode.asymmetry), "a finite number");
+
+        const std::int64_t sim_seeds = spec.seeds;
+        if (init == InitKind::symmetric || (init == InitKind::file && ode.init_average))
+            spec.seeds = 1; // one theory run per grid point
+        std::vector<OrderParameters> from_file;
+        if (init == InitKind::file)
+            from_file =
+                initial_conditions_from_file(ode.init_from, spec, sim_seeds, ode.init_average);
+
+        OdeParams integrator;
+        integrator.rtol = ode.rtol;
+        integrator.atol = ode.atol;
+        const RunFunction run_one = [&](std::int64_t run) -> RunResult {
+            const RunParams& params = spec.point_of(run).params;
+            switch (init) {
+            case InitKind::sample:
+                return integrate_theory(
+                    params,
+                    order_parameters_of(make_initial_state(params.model, spec.master_seed,
+                                                           static_cast<std::uint64_t>(run))),
+                    integrator);
+            case InitKind::symmetric:
+                return integrate_theory(params,
+                                        symmetric_initial_conditions(params.model, params.model.q0,
+                                                                     ode.r0, ode.asymmetry),
+                                        integrator);
+            case InitKind::file:
+                return integrate_theory(params, from_file[static_cast<std::size_t>(run)],
+                                        integrator);
+            }
+            return {};
+        };
+
+        std::ostringstream text;
+        text << cmd.config.to_ini(Configuration::IniScope::results) << "# plateau ode\n"
+             << "init = " << (init == InitKind::file ? "file" : ode.init) << '\n';
+        if (init == InitKind::symmetric)
+            text << "r0 = " << format_number(ode.r0)
+                 << "\nasymmetry = " << format_number(ode.asymmetry) << '\n';
+        if (init == InitKind::file)
+            text << "init-from = " << ode.init_from
+                 << "\ninit-average = " << (ode.init_average ? "true" : "false") << '\n';
+        text << "rtol = " << format_number(ode.rtol) << "\natol = " << format_number(ode.atol)
+             << '\n';
+        const FileMetadata meta{text.str(), command_line, "theory"};
+        return run_campaign("ode", spec, run_one, out, meta);
+    });
+}
+
+} // namespace plateau::cli

@@ -1,0 +1,88 @@
+#include "experiments/summary.hpp"
+
+#include "experiments/config.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+namespace plateau::cli {
+
+bool specialized(const Observables& o) {
+    std::vector<Eigen::Index> best(static_cast<std::size_t>(o.R.rows()));
+    for (Eigen::Index j = 0; j < o.R.rows(); ++j) {
+        Eigen::Index n = 0;
+        (o.R.row(j).array() / o.T.diagonal().transpose().array().sqrt()).maxCoeff(&n);
+        best[static_cast<std::size_t>(j)] = n;
+    }
+    std::sort(best.begin(), best.end());
+    return std::adjacent_find(best.begin(), best.end()) == best.end();
+}
+
+SeedSummary::SeedSummary(const CampaignSpec& spec, std::size_t records)
+    : points_(spec.points.size()) {
+    for (auto& p : points_) {
+        p.sum.assign(records, 0.0);
+        p.sum_sq.assign(records, 0.0);
+    }
+}
+
+void SeedSummary::add(const CampaignSpec& spec, const FinishedRun& run) {
+    auto& p = points_[static_cast<std::size_t>(run.run / spec.seeds)];
+    if (run.result.status != RunStatus::completed) {
+        ++p.diverged;
+        return;
+    }
+    ++p.completed;
+    for (std::size_t i = 0; i < run.result.records.size(); ++i) {
+        const double eg = run.result.records[i].eg;
+        p.sum[i] += eg;
+        p.sum_sq[i] += eg * eg;
+    }
+    if (specialized(run.result.records.back()))
+        ++p.specialized;
+}
+
+namespace {
+std::string describe(const GridPoint& point) {
+    std::string out;
+    for (const auto& c : point.coordinates)
+        out += " " + c.key + "=" + (c.text.empty() ? format_number(c.number) : c.text);
+    const auto& m = point.params.model;
+    out += "  (K=" + std::to_string(m.student.hidden) + " M=" + std::to_string(m.teacher.hidden) +
+           " g=" + std::string(name(m.student.g.kind)) + ")";
+    return out;
+}
+} // namespace
+
+void SeedSummary::print(const CampaignSpec& spec, const std::vector<double>& alphas,
+                        std::int64_t skipped) const {
+    if (skipped > 0)
+        std::printf("\n(%lld run(s) were already finished in the file and are not in this table)\n",
+                    static_cast<long long>(skipped));
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+        const auto& s = points_[i];
+        std::printf("\ngrid point %zu:%s\n", i, describe(spec.points[i]).c_str());
+        std::printf("  runs: %lld completed, %lld diverged; specialized at the end: %lld of %lld\n",
+                    static_cast<long long>(s.completed), static_cast<long long>(s.diverged),
+                    static_cast<long long>(s.specialized), static_cast<long long>(s.completed));
+        if (s.completed == 0)
+            continue;
+        std::printf("  %12s  %14s  %12s\n", "alpha", "eps_g (mean)", "std. error");
+        const std::size_t rows = 24;
+        const std::size_t stride = std::max<std::size_t>(1, alphas.size() / rows);
+        for (std::size_t a = 0; a < alphas.size(); ++a) {
+            if (a % stride != 0 && a + 1 != alphas.size())
+                continue;
+            const double n = static_cast<double>(s.completed);
+            const double mean = s.sum[a] / n;
+            const double var =
+                n > 1 ? std::max(0.0, (s.sum_sq[a] - n * mean * mean) / (n - 1.0)) : 0.0;
+            std::printf("  %12.4g  %14.6g  %12.3g\n", alphas[a], mean, std::sqrt(var / n));
+        }
+    }
+    std::fflush(stdout);
+}
+
+} // namespace plateau::cli

@@ -1,0 +1,34 @@
+// The summary table `plateau run` and `plateau ode` print: seed-mean eps_g per grid point.
+#pragma once
+
+#include "engine/campaign.hpp"
+
+#include <cstdint>
+#include <vector>
+
+namespace plateau::cli {
+
+/// Accumulates finished runs per grid point.
+class SeedSummary {
+public:
+    SeedSummary(const CampaignSpec& spec, std::size_t records);
+    void add(const CampaignSpec& spec, const FinishedRun& run);
+    /// Prints the table; `skipped` runs were finished before (resume) and are not in it.
+    void print(const CampaignSpec& spec, const std::vector<double>& alphas,
+               std::int64_t skipped) const;
+
+private:
+    struct Point {
+        std::vector<double> sum;
+        std::vector<double> sum_sq;
+        std::int64_t completed = 0;
+        std::int64_t diverged = 0;
+        std::int64_t specialized = 0;
+    };
+    std::vector<Point> points_;
+};
+
+/// True if every student unit's largest R_jn / sqrt(T_nn) points at a different teacher unit.
+[[nodiscard]] bool specialized(const Observables& o);
+
+} // namespace plateau::cli
