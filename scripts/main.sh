@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# The main job: set up (if needed), build, and run the default experiment
-# (K = M = 2, erf, N = 500, eta = 0.5, alpha up to 300, 4 seeds) into results/default.h5.
-# Extra arguments are passed to `plateau run` (e.g. --seeds 16).
+# The main job: set up (if needed), build, then
+#   1. the default experiment (K = M = 2, erf, N = 500, eta = 0.5, alpha up to 300, 8 seeds)
+#      -> results/default.h5
+#   2. its N -> infinity theory, each run started from the same initial order parameters
+#      -> results/default-theory.h5
+#   3. the report: figures (PNG, PDF) and the plateau table -> results/report/
+# Extra arguments go to both `plateau run` and `plateau ode` (e.g. --eta 0.3,0.5 --N 1000).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/bootstrap.sh" release
-mkdir -p "$root/results"
-"$root/build/release/plateau" run --overwrite -o "$root/results/default.h5" "$@"
+out="$root/results"
+mkdir -p "$out"
+plateau="$root/build/release/plateau"
+"$plateau" run --seeds 8 "$@" --overwrite -o "$out/default.h5"
+"$plateau" ode --seeds 8 "$@" --overwrite --quiet -o "$out/default-theory.h5" >/dev/null
+PYTHONPATH="$root/analysis" /usr/bin/python3 -m plateau_analysis report "$out/default.h5" \
+    --theory "$out/default-theory.h5" -o "$out/report"
+echo "results: $out/default.h5, $out/default-theory.h5, figures and tables in $out/report/"
