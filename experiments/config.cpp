@@ -74,7 +74,7 @@ const std::vector<KeyInfo>& keys() {
          "Monte-Carlo samples for eps_g where no closed form exists",
          {}},
         {"divergence-q", real, "1e8", "", "a run with Q_jj above this is marked diverged", {}},
-        {"seeds", integer, "4", "", "runs per grid point", {}, false},
+        {"seeds", integer, "8", "", "runs per grid point", {}, false},
         {"seed", integer, "1", "", "master seed of all random streams", {}, false},
         {"threads",
          integer,

@@ -12,8 +12,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$root/results"
 mkdir -p "$out"
 plateau="$root/build/release/plateau"
-"$plateau" run --seeds 8 "$@" --overwrite -o "$out/default.h5"
-"$plateau" ode --seeds 8 "$@" --overwrite --quiet -o "$out/default-theory.h5" >/dev/null
+"$plateau" run "$@" --overwrite -o "$out/default.h5"
+"$plateau" ode "$@" --overwrite --quiet -o "$out/default-theory.h5" >/dev/null
 PYTHONPATH="$root/analysis" /usr/bin/python3 -m plateau_analysis report "$out/default.h5" \
     --theory "$out/default-theory.h5" -o "$out/report"
 echo "results: $out/default.h5, $out/default-theory.h5, figures and tables in $out/report/"

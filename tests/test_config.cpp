@@ -37,7 +37,7 @@ TEST_CASE("defaults give the default experiment", "[config]") {
     CHECK(p.training.eta_v == 0.5); // follows eta when unset
     CHECK_FALSE(p.model.learn_v);
     CHECK(p.schedule.alpha_max == 300.0);
-    CHECK(spec.seeds == 4);
+    CHECK(spec.seeds == 8);
     // N and eta are always per-run coordinates, swept or not.
     REQUIRE(spec.points[0].coordinates.size() == 2);
     CHECK(spec.points[0].coordinates[0].key == "N");
