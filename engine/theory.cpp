@@ -714,22 +714,28 @@ private:
     double v0_, v_star_;
 };
 
-/// Central-difference Jacobian of f at x, step h_i = step * max(1, |x_i|).
+/// Central-difference Jacobian of f at x with steps h_i.
 template <class F>
-bool numerical_jacobian(F&& f, const Eigen::VectorXd& x, double step, Eigen::MatrixXd& J) {
+bool numerical_jacobian(F&& f, const Eigen::VectorXd& x, const Eigen::VectorXd& h,
+                        Eigen::MatrixXd& J) {
     const Eigen::Index n = x.size();
     J.resize(n, n);
     Eigen::VectorXd xp = x, xm = x, fp, fm;
     for (Eigen::Index i = 0; i < n; ++i) {
-        const double h = step * std::max(1.0, std::abs(x(i)));
-        xp(i) = x(i) + h;
-        xm(i) = x(i) - h;
+        xp(i) = x(i) + h(i);
+        xm(i) = x(i) - h(i);
         if (!f(xp, fp) || !f(xm, fm))
             return false;
         J.col(i) = (fp - fm) / (xp(i) - xm(i));
         xp(i) = xm(i) = x(i);
     }
     return true;
+}
+
+/// Steps 1e-7 max(1, |x_i|): central differences with truncation error ~1e-14 and rounding error
+/// ~1e-16 |f| / 1e-7 ~ 1e-9 relative.
+Eigen::VectorXd default_steps(const Eigen::VectorXd& x) {
+    return 1e-7 * x.cwiseAbs().cwiseMax(1.0);
 }
 
 /// The equations solved by Newton. Unknowns x = (q, d, r[, v]) with c = q - d (K >= 2) or
@@ -779,7 +785,10 @@ public:
             return false;
         for (int it = 0; it < 60; ++it) {
             Eigen::MatrixXd J;
-            if (!numerical_jacobian(*this, x, 1e-7, J))
+            Eigen::VectorXd steps = default_steps(x);
+            if (deflate_) // stay at d > 0 (q - c can be as small as O(eta))
+                steps(1) = std::min(steps(1), 0.01 * x(1));
+            if (!numerical_jacobian(*this, x, steps, J))
                 return false;
             const Eigen::VectorXd dx = J.fullPivLu().solve(-e);
             if (!dx.allFinite())
@@ -882,7 +891,7 @@ FixedPoint symmetric_fixed_point(const RunParams& params) {
     const bool finite = solution.allFinite() && full(y, fy);
     fp.residual = finite ? fy.lpNorm<Eigen::Infinity>() : std::numeric_limits<double>::infinity();
     Eigen::MatrixXd J;
-    if (finite && numerical_jacobian(full, y, 1e-7, J)) {
+    if (finite && numerical_jacobian(full, y, default_steps(y), J)) {
         const Eigen::EigenSolver<Eigen::MatrixXd> eig(J, false);
         Eigen::VectorXcd ev = eig.eigenvalues();
         std::vector<std::complex<double>> sorted(ev.data(), ev.data() + ev.size());

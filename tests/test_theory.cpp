@@ -488,7 +488,7 @@ TEST_CASE("theory: too large a learning rate ends the run as diverged", "[theory
 //      relative change of O((K+M)/N) of the eta^2 term; with the order parameters moved by at most
 //      that relative amount the bias of eps_g is at most (K+M)/N * eps_g(theory).
 // alpha_max: the plateau and the start of the escape, ~3.7/lambda (120 for eta = 0.5, 60 for
-// eta = 1): there the mean eps_g has fallen by ~20% (0.5) / ~15% (1.0) below its plateau value.
+// eta = 1): there the mean eps_g has fallen ~17-18% below the plateau value of the fixed point.
 // Later, the noise-driven asymmetry (which the ODE from the initial condition does not have, and
 // which is of the same order 1/sqrt N as the initial asymmetry) shifts the escape by O(1) in alpha
 // rather than O(1/N), so the comparison is not extended into the escape.
