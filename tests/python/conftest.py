@@ -4,10 +4,8 @@
   with a message when it is not built.
 - ``run_plateau``: run ``plateau run ... -o FILE`` and return its stdout (the summary table).
 - ``parse_summary``: parse that table.
-- A small N -> infinity theory for g = erf, h = identity (the ODEs and closed forms of
-  /work/shared/theory.md §2-3, written with numpy/scipy), a symmetric fixed-point finder, and
-  ``ode_theory_file``: a theory-like campaign file (kind = "theory", one run per grid point)
-  until ``plateau ode`` exists.
+- ``symmetric_fixed_point``: the plateau of ``plateau ode --fixed-point``; ``ode_theory_file``:
+  a theory file written by ``plateau ode`` (kind = "theory", one run per grid point).
 - ``make_pending`` / ``make_diverged``: edit a copy of a campaign file with h5py.
 """
 
@@ -126,117 +124,47 @@ def make_diverged(src: Path, dst: Path, run: int, from_record: int, group: str =
 
 
 # --------------------------------------------------------------------------------------------
-# A small theory: g = erf(x / sqrt 2), h = identity, v = v* = 1 (theory.md §2-3)
+# The theory, from the engine: `plateau ode`
 
 
-def erf_moments(C):
-    """I2 (a,b), I3 (a,b,c), I4 (a,b,c,d) of theory.md §2 for the covariance matrix C."""
-    d = 1.0 + np.diag(C)
-    I2 = (2 / np.pi) * np.arcsin(C / np.sqrt(np.outer(d, d)))
-    lam3 = d[:, None] * d[None, :] - C ** 2  # (a, c)
-    Caa = d[:, None, None]
-    I3 = ((2 / np.pi) / np.sqrt(lam3)[:, None, :]
-          * (C[None, :, :] * Caa - C[:, :, None] * C[:, None, :]) / Caa)
-    Cab = C[:, :, None, None]
-    da, db = d[:, None, None, None], d[None, :, None, None]
-    dc, dd = d[None, None, :, None], d[None, None, None, :]
-    Cac, Cad = C[:, None, :, None], C[:, None, None, :]
-    Cbc, Cbd = C[None, :, :, None], C[None, :, None, :]
-    Ccd = C[None, None, :, :]
-    lam4 = da * db - Cab ** 2
-    lam0 = lam4 * Ccd - Cbc * Cbd * da - Cac * Cad * db + Cab * Cac * Cbd + Cab * Cad * Cbc
-    lam1 = lam4 * dc - Cbc ** 2 * da - Cac ** 2 * db + 2 * Cab * Cac * Cbc
-    lam2 = lam4 * dd - Cbd ** 2 * da - Cad ** 2 * db + 2 * Cab * Cad * Cbd
-    I4 = (4 / np.pi ** 2) / np.sqrt(lam4) * np.arcsin(lam0 / np.sqrt(lam1 * lam2))
-    return I2, I3, I4
-
-
-def erf_eg(Q, R, T):
-    """eps_g of theory.md §2 (v = v* = 1)."""
-    K, M = R.shape
-    I2, _, _ = erf_moments(np.block([[Q, R], [R.T, T]]))
-    c = np.r_[-np.ones(K), np.ones(M)]
-    return 0.5 * c @ I2 @ c
-
-
-def erf_rhs(Q, R, T, eta):
-    """dQ/dalpha, dR/dalpha of theory.md §3 (no label noise, v fixed)."""
-    K, M = R.shape
-    _, I3, I4 = erf_moments(np.block([[Q, R], [R.T, T]]))
-    c = np.r_[-np.ones(K), np.ones(M)]
-    A = I3 @ c  # A[a, b] = sum_u c_u I3(a, b, u)
-    dR = eta * A[:K, K:]
-    dx = A[:K, :K]
-    dQ = eta * (dx + dx.T) + eta ** 2 * np.einsum("abuv,u,v->ab", I4[:K, :K], c, c)
-    return dQ, dR
-
-
-def erf_integrate(Q0, R0, T, eta, alphas):
-    """Integrate the ODEs (scipy DOP853) and return Q, R, eps_g at ``alphas``."""
-    from scipy.integrate import solve_ivp
-
-    K, M = R0.shape
-
-    def f(_, y):
-        dQ, dR = erf_rhs(y[: K * K].reshape(K, K), y[K * K:].reshape(K, M), T, eta)
-        return np.r_[dQ.ravel(), dR.ravel()]
-
-    sol = solve_ivp(f, (0.0, alphas[-1]), np.r_[Q0.ravel(), R0.ravel()], t_eval=alphas,
-                    method="DOP853", rtol=1e-8, atol=1e-11)
-    assert sol.success, sol.message
-    Q = sol.y[: K * K].T.reshape(-1, K, K)
-    R = sol.y[K * K:].T.reshape(-1, K, M)
-    return Q, R, np.array([erf_eg(q, r, T) for q, r in zip(Q, R)])
-
-
-def symmetric_fixed_point(eta, guess=(0.4, 0.37, 0.33)):
-    """The unspecialized fixed point of K = M = 2, T = I: R_jn = r, Q_jj = q, Q_12 = c.
-
-    Solves dR_11 = dQ_11 = dQ_12 = 0 (the others follow by symmetry) with scipy's fsolve.
+def symmetric_fixed_point(eta, K=2):
+    """The unspecialized fixed point of `plateau ode --fixed-point` (erf, K = M, T = I).
 
     Returns
     -------
     (r, q, c), eps_g at the fixed point
     """
-    from scipy.optimize import fsolve
-
-    T = np.eye(2)
-
-    def state(x):
-        r, q, c = x
-        return np.array([[q, c], [c, q]]), np.full((2, 2), r)
-
-    def F(x):
-        dQ, dR = erf_rhs(*state(x), T, eta)
-        return [dR[0, 0], dQ[0, 0], dQ[0, 1]]
-
-    x, _, ier, msg = fsolve(F, guess, xtol=1e-13, full_output=True)
-    assert ier == 1, msg
-    assert np.max(np.abs(F(x))) < 1e-10
-    return tuple(x), float(erf_eg(*state(x), T))
+    program = _program()
+    if program is None:
+        pytest.skip("the plateau program is not built")
+    out = subprocess.run([str(program), "ode", "--fixed-point", "--eta", str(eta), "--K", str(K),
+                          "--M", str(K)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    m = re.search(r"Q_jj = (\S+)\s+Q_jk = (\S+)\s+R_jn = (\S+)", out.stdout)
+    eg = re.search(r"eps_g = (\S+)", out.stdout)
+    assert m and eg, out.stdout
+    q, c, r = (float(x) for x in m.groups())
+    return (r, q, c), float(eg.group(1))
 
 
 def ode_theory_file(path: Path, etas=(0.5, 1.0), asymmetry=1e-3, q0=0.2, alpha_max=500.0,
                     records=120) -> Path:
-    """A theory-like campaign file: the erf ODE for K = M = 2, one run per eta.
+    """A theory file from `plateau ode`: erf, K = M = 2, one run per eta.
 
-    Initial state Q = q0 I, R = asymmetry * I (a small initial specialization, as a random
-    initialization gives ~1/sqrt(N)); log-spaced records from 0.01 to ``alpha_max``.
+    Initial state Q = q0 I, R = asymmetry * I (--init symmetric: a small initial
+    specialization, as a random initialization gives ~1/sqrt(N)); log-spaced records from 0.01
+    to ``alpha_max``.
     """
-    from plateau_analysis.synthetic import make_group, write_campaign
-
-    alpha = np.r_[0.0, np.geomspace(0.01, alpha_max, records - 1)]
-    T = np.eye(2)
-    eg, Q, R = [], [], []
-    for eta in etas:
-        q, r, e = erf_integrate(q0 * np.eye(2), asymmetry * np.eye(2), T, eta, alpha)
-        Q.append(q)
-        R.append(r)
-        eg.append(e)
-    group = make_group(alpha, np.array(eg), np.array(Q), np.array(R), T,
-                       coords={"N": np.zeros(len(etas), dtype=np.int64),
-                               "eta": np.asarray(etas, dtype=float)})
-    return write_campaign(path, {"K2_M2": group}, kind="theory", seeds=1)
+    program = _program()
+    if program is None:
+        pytest.skip("the plateau program is not built")
+    out = subprocess.run(
+        [str(program), "ode", "--init", "symmetric", "--r0", "0", "--asymmetry", str(asymmetry),
+         "--q0", str(q0), "--eta", ",".join(map(str, etas)), "--alpha-max", str(alpha_max),
+         "--records", str(records), "--alpha-min", "0.01", "--quiet", "--overwrite", "-o",
+         str(path)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    return path
 
 
 @pytest.fixture(scope="session")
