@@ -1,0 +1,101 @@
+"""`plateau ode`: theory files in the campaign schema, initial conditions shared with the
+simulations, clear errors, and the fixed-point report."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from conftest import symmetric_fixed_point
+
+ARGS = ["--eta", "0.5,1", "--seeds", "3", "--N", "200", "--alpha-max", "30", "--records", "20"]
+
+
+def program() -> Path:
+    build = os.environ.get("PLATEAU_BUILD_DIR")
+    if not build or not (Path(build) / "plateau").exists():
+        pytest.skip("the plateau program is not built (PLATEAU_BUILD_DIR)")
+    return Path(build) / "plateau"
+
+
+def plateau(*args, check=True):
+    r = subprocess.run([str(program()), *map(str, args)], capture_output=True, text=True,
+                       timeout=300)
+    if check:
+        assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ode")
+    plateau("run", *ARGS, "--quiet", "-o", d / "sim.h5")
+    plateau("ode", *ARGS, "--quiet", "-o", d / "theory.h5")
+    return d / "sim.h5", d / "theory.h5"
+
+
+def test_theory_file_has_the_simulation_layout(pair):
+    sim = xr.open_dataset(pair[0], group="K2_M2", engine="h5netcdf")
+    th = xr.open_dataset(pair[1], group="K2_M2", engine="h5netcdf")
+    assert th.attrs["K"] == 2
+    assert dict(th.sizes) == dict(sim.sizes)
+    np.testing.assert_array_equal(th.alpha, sim.alpha)
+    np.testing.assert_array_equal(th.eta, sim.eta)
+    assert (th.status == 1).all() and (th.eg_stderr == 0).all()
+    import h5py
+    with h5py.File(pair[1]) as f:
+        kind = f.attrs["kind"]
+        assert (kind.decode() if isinstance(kind, bytes) else kind) == "theory"
+
+
+def test_run_r_starts_where_simulation_run_r_starts(pair):
+    sim = xr.open_dataset(pair[0], group="K2_M2", engine="h5netcdf")
+    th = xr.open_dataset(pair[1], group="K2_M2", engine="h5netcdf")
+    for name in ["Q", "R", "v", "eg"]:
+        np.testing.assert_allclose(th[name].isel(alpha=0), sim[name].isel(alpha=0), rtol=1e-12,
+                                   atol=1e-15)
+    # ... and they stay close on the way (N = 200: spread ~ 1/sqrt(N)).
+    diff = abs(th.eg - sim.eg).isel(alpha=slice(0, 12)).max()
+    assert float(diff) < 0.05
+
+
+def test_init_from_file_averaged(pair, tmp_path):
+    out = tmp_path / "avg.h5"
+    plateau("ode", *ARGS, "--init-from", pair[0], "--init-average", "--quiet", "-o", out)
+    sim = xr.open_dataset(pair[0], group="K2_M2", engine="h5netcdf")
+    th = xr.open_dataset(out, group="K2_M2", engine="h5netcdf")
+    assert th.sizes["run"] == 2  # one per grid point
+    mean_q0 = sim.Q.isel(alpha=0).groupby("eta").mean()
+    np.testing.assert_allclose(th.Q.isel(alpha=0).values, mean_q0.values, rtol=1e-12)
+
+
+def test_init_from_a_file_of_another_campaign_is_refused(pair, tmp_path):
+    r = plateau("ode", "--eta", "0.5", "--seeds", "3", "--init-from", pair[0], "-o",
+                tmp_path / "x.h5", check=False)
+    assert r.returncode == 2
+    assert r.stderr.startswith("plateau ode: invalid value '")
+    assert "for 'init-from': it holds 6 runs; this configuration has 3" in r.stderr
+    assert not (tmp_path / "x.h5").exists()
+
+
+def test_unsupported_model_is_a_clear_error(tmp_path):
+    r = plateau("ode", "--activation", "tanh", "--teacher-activation", "tanh", "-o",
+                tmp_path / "x.h5", check=False)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1
+    assert "'tanh' for 'activation'" in r.stderr and "erf, relu or linear" in r.stderr
+    assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.parametrize("K", [2, 3])
+def test_fixed_point_small_eta_is_the_saad_solla_plateau(K):
+    (r, q, c), eg = symmetric_fixed_point(0.001, K=K)
+    # eta -> 0 (Saad & Solla 1995): Q = 1/(2K-1), R = 1/sqrt(K(2K-1)),
+    # eps_g = (K/pi)[pi/6 - K arcsin(1/(2K))]; corrections are O(eta) (coefficients < 0.5).
+    tol = 0.5 * 0.001
+    assert abs(q - 1 / (2 * K - 1)) < tol and abs(c - 1 / (2 * K - 1)) < tol
+    assert abs(r - 1 / np.sqrt(K * (2 * K - 1))) < tol
+    assert abs(eg - K / np.pi * (np.pi / 6 - K * np.arcsin(1 / (2 * K)))) < tol
