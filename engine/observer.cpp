@@ -63,18 +63,24 @@ Observer::Observer(const RunParams& params, std::uint64_t seed, std::uint64_t ru
     : model_(params.model), samples_(params.observer.eg_samples),
       rng_(StreamKey{seed, run, StreamPurpose::observer}) {}
 
-Observables Observer::observe(const RunState& s) {
-    Observables o;
+OrderParameters order_parameters_of(const RunState& s) {
+    OrderParameters op;
     const auto W = s.student();
     const auto B = s.teacher();
-    o.Q = W * W.transpose();
-    o.R = W * B.transpose();
-    o.T = B * B.transpose();
-    o.v = s.v;
-    const EgEstimate e = generalization_error(model_, o.Q, o.R, o.T, o.v, s.v_star, samples_, rng_);
-    o.eg = e.eg;
-    o.eg_stderr = e.standard_error;
-    return o;
+    op.Q = W * W.transpose();
+    op.R = W * B.transpose();
+    op.T = B * B.transpose();
+    op.v = s.v;
+    op.v_star = s.v_star;
+    return op;
+}
+
+Observables Observer::observe(const RunState& s) {
+    OrderParameters op = order_parameters_of(s);
+    const EgEstimate e =
+        generalization_error(model_, op.Q, op.R, op.T, op.v, op.v_star, samples_, rng_);
+    return {std::move(op.Q), std::move(op.R), std::move(op.T), std::move(op.v), e.eg,
+            e.standard_error};
 }
 
 } // namespace plateau

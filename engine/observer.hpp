@@ -12,6 +12,21 @@
 
 namespace plateau {
 
+/// The macroscopic state: everything eps_g and the ODEs depend on. T and v_star are constant
+/// in time. (The theory's flow() returns the derivatives d/dalpha in the same struct.)
+struct OrderParameters {
+    Eigen::MatrixXd Q;      ///< K x K, Q_jk = w^(j).w^(k)
+    Eigen::MatrixXd R;      ///< K x M, R_jn = w^(j).B_n
+    Eigen::MatrixXd T;      ///< M x M, T_nm = B_n.B_m
+    Eigen::VectorXd v;      ///< K, student second layer
+    Eigen::VectorXd v_star; ///< M, teacher second layer
+};
+
+/// The order parameters of a state, from its weights: Q = W W^T, R = W B^T, T = B B^T, v, v*.
+/// order_parameters_of(make_initial_state(model, seed, run)) is the exact starting point of
+/// simulation run (seed, run).
+[[nodiscard]] OrderParameters order_parameters_of(const RunState& state);
+
 struct Observables {
     Eigen::MatrixXd Q; ///< K x K
     Eigen::MatrixXd R; ///< K x M

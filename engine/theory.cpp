@@ -23,20 +23,8 @@
 namespace plateau {
 
 // ---------------------------------------------------------------------------------------------
-// Order parameters of a state; which models the theory covers.
+// Which models the theory covers.
 // ---------------------------------------------------------------------------------------------
-
-OrderParameters order_parameters_of(const RunState& s) {
-    OrderParameters op;
-    const auto W = s.student();
-    const auto B = s.teacher();
-    op.Q = W * W.transpose();
-    op.R = W * B.transpose();
-    op.T = B * B.transpose();
-    op.v = s.v;
-    op.v_star = s.v_star;
-    return op;
-}
 
 bool theory_supports(const ModelParams& m) noexcept {
     return m.student.h.kind == ActivationKind::linear &&

@@ -25,22 +25,6 @@
 
 namespace plateau {
 
-/// The macroscopic state: everything eps_g and the ODEs depend on. T and v_star are constant
-/// in time. When returned by flow(), the members hold the derivatives d/dalpha (dT = 0,
-/// dv_star = 0, dv = 0 unless the second layer is learned).
-struct OrderParameters {
-    Eigen::MatrixXd Q;      ///< K x K, Q_jk = w^(j).w^(k)
-    Eigen::MatrixXd R;      ///< K x M, R_jn = w^(j).B_n
-    Eigen::MatrixXd T;      ///< M x M, T_nm = B_n.B_m
-    Eigen::VectorXd v;      ///< K, student second layer
-    Eigen::VectorXd v_star; ///< M, teacher second layer
-};
-
-/// The order parameters of a state, from its weights: Q = W W^T, R = W B^T, T = B B^T, v, v*.
-/// order_parameters_of(make_initial_state(model, seed, run)) is the exact starting point of
-/// simulation run (seed, run).
-[[nodiscard]] OrderParameters order_parameters_of(const RunState& state);
-
 /// True when the ODEs cover the model: h = h* = identity and g = g* in {erf, relu, linear}.
 [[nodiscard]] bool theory_supports(const ModelParams& model) noexcept;
 
