@@ -9,6 +9,7 @@
 #include "experiments/commands.hpp"
 #include "experiments/options.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -181,18 +182,20 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             "initial order parameters: 'sample' (run r starts exactly where simulation run r "
             "of `plateau run` with this configuration starts) or 'symmetric' (Q = q0 I, R_jn = "
             "r0 + asymmetry [n == j mod M]; one run per grid point)")(
-            "r0", po::value<double>(&ode.r0)->default_value(ode.r0),
+            "r0", po::value<double>(&ode.r0)->default_value(ode.r0, format_number(ode.r0)),
             "initial R_jn of --init symmetric")(
-            "asymmetry", po::value<double>(&ode.asymmetry)->default_value(ode.asymmetry),
+            "asymmetry",
+            po::value<double>(&ode.asymmetry)
+                ->default_value(ode.asymmetry, format_number(ode.asymmetry)),
             "initial asymmetry of --init symmetric")(
             "init-from", po::value<std::string>(&ode.init_from),
             "start from the alpha = 0 order parameters of a simulation file of the same "
             "configuration (run by run)")(
             "init-average", po::bool_switch(&ode.init_average),
             "with --init-from: start from the seed average (one run per grid point)")(
-            "rtol", po::value<double>(&ode.rtol)->default_value(ode.rtol),
+            "rtol", po::value<double>(&ode.rtol)->default_value(ode.rtol, format_number(ode.rtol)),
             "relative tolerance of the adaptive Dormand-Prince integrator")(
-            "atol", po::value<double>(&ode.atol)->default_value(ode.atol),
+            "atol", po::value<double>(&ode.atol)->default_value(ode.atol, format_number(ode.atol)),
             "absolute tolerance of the integrator")(
             "fixed-point", po::bool_switch(&ode.fixed_point),
             "print the symmetric (plateau) fixed point, eps_g there and the escape rate; no "
