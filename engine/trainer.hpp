@@ -1,13 +1,31 @@
 // Trainer role: the only code that changes a run's state. On-line gradient descent: every step
 // draws a fresh example xi ~ N(0, I_N) and applies the per-example gradients of Eqs. (3)-(5):
 //     w^(m) <- w^(m) - (eta/N) grad_{w^(m)} e,     v_k <- v_k - (eta_v/N) de/dv_k.
+//
+// Performance (docs/PERFORMANCE.md). A step costs N normals, (K+M) N multiply-adds for the fields
+// and K N for the update. advance() software-pipelines the steps: the example of step t+1 is
+// drawn before the update of step t, so that one sweep over the weight block both applies the
+// update of step t to the student rows and computes the fields of step t+1 from the updated rows
+// (each student row is read and written once per step instead of read twice and written once).
+// The sweep goes chunk by chunk (step_kernels::chunk columns): the chunk of example t+1 is drawn
+// just before the rows pass over it, so both examples' chunks stay in L1. Within one advance()
+// call the pipeline carries from step to step; when advance() returns, the state is complete
+// (the last update applied), so observers see exactly the weights after state.step steps.
+// The examples stream is consumed in the same order as by a step-by-step loop, the label noise
+// is drawn (from its own stream) only when s^2 > 0, and the arithmetic of every step is that of
+// Eqs. (3)-(5); only the summation order of the dot products (and FMA contraction, where the
+// target has FMA) differs from a plain matrix-vector product. Results are deterministic for one
+// binary: the vector width is fixed at compile time, nothing depends on the data layout in
+// memory, the thread or other runs.
 #pragma once
 
 #include "engine/random.hpp"
 #include "engine/run_params.hpp"
 #include "engine/state.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace plateau {
@@ -16,6 +34,31 @@ enum class StepOutcome {
     ok,
     diverged, ///< a field or the output became infinite or NaN: the weights blew up
 };
+
+/// The inner loops of the step on a row-major block of rows of length n (row stride n). Exposed
+/// for the benchmarks (bench/bench_step.cpp times each on its own); the trainer is their only
+/// user in the engine.
+namespace step_kernels {
+
+/// Columns per chunk of sweep(): a chunk of both examples (2 x 4 KiB) stays in L1 while every
+/// row passes over it.
+inline constexpr std::size_t chunk = 512;
+/// Scratch doubles per row that sweep() needs (its partial sums).
+inline constexpr std::size_t scratch_per_row = 16;
+
+/// One pass over the rows, chunk by chunk: rows r < updated get W_r += c[r] x_old (Eq. 5), then
+/// every row r < rows gives out[r] = W_r . x_new, from the updated W_r. If `draw` is not null,
+/// x_new is filled from it a chunk at a time, just before the chunk is used: the values of
+/// draw->fill(x_new) (the stream is consumed in the same order). x_old and c may be null when
+/// updated == 0. scratch: at least rows * scratch_per_row doubles.
+void sweep(double* W, std::size_t rows, std::size_t updated, std::size_t n, const double* c,
+           const double* x_old, double* x_new, double* out, NormalStream* draw,
+           double* scratch) noexcept;
+
+/// W_r += c[r] x for r < rows (the rank-one update of Eq. 5 alone).
+void update(double* W, std::size_t rows, std::size_t n, const double* c, const double* x) noexcept;
+
+} // namespace step_kernels
 
 class OnlineSgd {
 public:
@@ -27,7 +70,9 @@ public:
     StepOutcome advance(RunState& state, std::int64_t steps);
 
 private:
-    StepOutcome step(RunState& state);
+    /// From the fields of the current example: the label, the forward and backward passes,
+    /// the v update; the row coefficients -(eta/N) de/dx_m go to coef_. False if diverged.
+    bool learn_from_fields(RunState& s);
 
     NetworkSpec student_;
     NetworkSpec teacher_;
@@ -35,13 +80,18 @@ private:
     double eta_over_n_;
     double eta_v_over_n_;
     double noise_sd_;
+    std::size_t n_;
     NormalStream examples_;
     NormalStream noise_;
-    // Scratch, sized once: the example and the K+M fields, the field errors, dv.
+    // Scratch, sized once: the current and the next example, the K+M fields, the field errors,
+    // the row coefficients of the update, dv.
     Eigen::VectorXd xi_;
+    Eigen::VectorXd xi_next_;
     Eigen::VectorXd fields_;
-    std::vector<double> grad_fields_;
-    std::vector<double> grad_v_;
+    Eigen::VectorXd grad_fields_;
+    Eigen::VectorXd coef_;
+    Eigen::VectorXd grad_v_;
+    std::vector<double> scratch_;
 };
 
 } // namespace plateau
