@@ -11,7 +11,8 @@ target_compile_options(plateau_warnings INTERFACE
 # positive of the late warning pass, GCC bug 104069); -Wnull-dereference likewise fires inside
 # libstdc++'s vector at -O2. Neither is ours to fix.
 if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU" AND CMAKE_CXX_COMPILER_VERSION VERSION_GREATER_EQUAL 12)
-    target_compile_options(plateau_warnings INTERFACE -Wno-use-after-free)
+    # -Wrestrict: std::string concatenation at -O3 (GCC bug 105329), likewise a false positive.
+    target_compile_options(plateau_warnings INTERFACE -Wno-use-after-free -Wno-restrict)
 endif()
 if(PLATEAU_WERROR)
     target_compile_options(plateau_warnings INTERFACE -Werror)
@@ -32,6 +33,11 @@ endif()
 add_library(plateau_arch INTERFACE)
 if(PLATEAU_NATIVE)
     target_compile_options(plateau_arch INTERFACE -march=native)
+    # With AVX-512 code paths GCC 12 reports -Wmaybe-uninitialized inside Eigen's packet math
+    # (false positives in a system header, attributed to our call sites after inlining).
+    if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+        target_compile_options(plateau_arch INTERFACE -Wno-maybe-uninitialized)
+    endif()
 endif()
 
 # Everything of ours links this one target.

@@ -65,11 +65,11 @@ Observer::Observer(const RunParams& params, std::uint64_t seed, std::uint64_t ru
 
 OrderParameters order_parameters_of(const RunState& s) {
     OrderParameters op;
-    const auto W = s.student();
-    const auto B = s.teacher();
-    op.Q = W * W.transpose();
-    op.R = W * B.transpose();
-    op.T = B * B.transpose();
+    // One Gram matrix of the stacked (K+M) x N block gives Q, R and T at once.
+    const Eigen::MatrixXd G = s.weights * s.weights.transpose();
+    op.Q = G.topLeftCorner(s.K, s.K);
+    op.R = G.topRightCorner(s.K, s.M);
+    op.T = G.bottomRightCorner(s.M, s.M);
     op.v = s.v;
     op.v_star = s.v_star;
     return op;

@@ -11,7 +11,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace plateau {
@@ -61,6 +63,9 @@ private:
     RunState state_;
     OnlineSgd trainer_;
     Observer observer_;
+    /// The last observation and its step: record times that round to the same step (small N)
+    /// are measured once.
+    std::optional<std::pair<std::int64_t, Observables>> last_;
 };
 
 struct RunResult {

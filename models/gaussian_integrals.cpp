@@ -651,13 +651,18 @@ double generalization_error(ActivationKind g, const Eigen::MatrixXd& Q, const Ei
         throw std::invalid_argument(
             "plateau::integrals::generalization_error: v must have K = " + std::to_string(K) +
             " and v_star M = " + std::to_string(M) + " entries");
+    // I2 is symmetric: the diagonal once, each off-diagonal pair twice.
     double ss = 0.0, tt = 0.0, st = 0.0;
-    for (int j = 0; j < K; ++j)
-        for (int k = 0; k < K; ++k)
-            ss += v(j) * v(k) * I2(g, C, j, k);
-    for (int n = 0; n < M; ++n)
-        for (int m = 0; m < M; ++m)
-            tt += v_star(n) * v_star(m) * I2(g, C, K + n, K + m);
+    for (int j = 0; j < K; ++j) {
+        ss += v(j) * v(j) * I2(g, C, j, j);
+        for (int k = j + 1; k < K; ++k)
+            ss += 2.0 * v(j) * v(k) * I2(g, C, j, k);
+    }
+    for (int n = 0; n < M; ++n) {
+        tt += v_star(n) * v_star(n) * I2(g, C, K + n, K + n);
+        for (int m = n + 1; m < M; ++m)
+            tt += 2.0 * v_star(n) * v_star(m) * I2(g, C, K + n, K + m);
+    }
     for (int j = 0; j < K; ++j)
         for (int n = 0; n < M; ++n)
             st += v(j) * v_star(n) * I2(g, C, j, K + n);
