@@ -73,7 +73,7 @@ void add_output_options(po::options_description& desc, OutputOptions& out) {
 }
 
 int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
-                 const OutputOptions& out, const FileMetadata& meta) {
+                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit) {
     if (out.resume && out.out.empty())
         throw UsageError("--resume needs the file to finish: -o FILE");
     if (out.resume && out.overwrite)
@@ -94,15 +94,17 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
 
     const std::vector<double> alphas = record_alphas(spec.points.front().params.schedule);
     SeedSummary summary(spec, alphas.size());
-    const auto steps_of = [&](std::int64_t run) {
+    const auto work_of = [&](std::int64_t run) -> std::int64_t {
+        if (unit == ProgressUnit::runs)
+            return 1;
         const auto& p = spec.point_of(run).params;
         return record_step(p.schedule.alpha_max, p.model.N);
     };
-    std::int64_t total_steps = 0;
+    std::int64_t total_work = 0;
     for (const auto r : todo)
-        total_steps += steps_of(r);
+        total_work += work_of(r);
 
-    Progress progress(static_cast<std::int64_t>(todo.size()), total_steps, out.quiet);
+    Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit, out.quiet);
     if (!out.quiet)
         std::fprintf(stderr,
                      "plateau %s: %lld run(s) to do of %lld (%zu grid point(s) x %lld "
@@ -115,7 +117,7 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
         if (writer)
             writer->write(done);
         summary.add(spec, done);
-        progress.run_done(steps_of(done.run));
+        progress.run_done(work_of(done.run));
     });
     progress.finish();
     if (writer)

@@ -5,6 +5,7 @@
 #include "engine/campaign.hpp"
 #include "engine/writer.hpp"
 #include "experiments/config.hpp"
+#include "experiments/progress.hpp"
 
 #include <boost/program_options.hpp>
 #include <functional>
@@ -40,7 +41,8 @@ void add_output_options(boost::program_options::options_description& desc, Outpu
 
 /// Runs the pending runs of `spec` with `run_one`, writing each into `out.out` (if given;
 /// created or resumed as `out` says) and into the printed summary table.
+/// Progress counts simulation steps for `plateau run`, whole runs for `plateau ode`.
 int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
-                 const OutputOptions& out, const FileMetadata& meta);
+                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit);
 
 } // namespace plateau::cli

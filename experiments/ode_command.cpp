@@ -272,7 +272,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         text << "rtol = " << format_number(ode.rtol) << "\natol = " << format_number(ode.atol)
              << '\n';
         const FileMetadata meta{text.str(), command_line, "theory"};
-        return run_campaign("ode", spec, run_one, out, meta);
+        return run_campaign("ode", spec, run_one, out, meta, ProgressUnit::runs);
     });
 }
 

@@ -8,13 +8,13 @@
 
 namespace plateau::cli {
 
-Progress::Progress(std::int64_t runs, std::int64_t steps, bool quiet)
-    : runs_total_(runs), steps_total_(steps), quiet_(quiet), terminal_(isatty(2) != 0),
+Progress::Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet)
+    : runs_total_(runs), work_total_(work), unit_(unit), quiet_(quiet), terminal_(isatty(2) != 0),
       start_(std::chrono::steady_clock::now()), last_(start_) {}
 
-void Progress::run_done(std::int64_t steps) {
+void Progress::run_done(std::int64_t work) {
     ++runs_done_;
-    steps_done_ += steps;
+    work_done_ += work;
     const auto now = std::chrono::steady_clock::now();
     const auto interval = terminal_ ? std::chrono::milliseconds(200) : std::chrono::seconds(5);
     if (now - last_ >= interval) {
@@ -33,11 +33,11 @@ void Progress::report(bool final) {
         return;
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double rate = elapsed > 0 ? static_cast<double>(steps_done_) / elapsed : 0.0;
-    const double eta = rate > 0 ? static_cast<double>(steps_total_ - steps_done_) / rate : 0.0;
-    std::fprintf(stderr, "%s[%lld/%lld runs] %.3g steps/s, elapsed %s, %s %s%s",
-                 terminal_ ? "\r" : "", static_cast<long long>(runs_done_),
-                 static_cast<long long>(runs_total_), rate, format_duration(elapsed).c_str(),
+    const double rate = elapsed > 0 ? static_cast<double>(work_done_) / elapsed : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(work_total_ - work_done_) / rate : 0.0;
+    std::fprintf(stderr, "%s[%lld/%lld runs] %.3g %s/s, elapsed %s, %s %s%s", terminal_ ? "\r" : "",
+                 static_cast<long long>(runs_done_), static_cast<long long>(runs_total_), rate,
+                 unit_ == ProgressUnit::steps ? "steps" : "runs", format_duration(elapsed).c_str(),
                  final ? "done" : "ETA", final ? "" : format_duration(eta).c_str(),
                  terminal_ && !final ? "   " : "\n");
 }

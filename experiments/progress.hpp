@@ -8,19 +8,24 @@
 
 namespace plateau::cli {
 
+/// What the rate and the ETA count: simulation steps, or whole runs (theory).
+enum class ProgressUnit { steps, runs };
+
 class Progress {
 public:
-    Progress(std::int64_t runs, std::int64_t steps, bool quiet);
-    void run_done(std::int64_t steps);
+    /// `work`: the total in `unit`s; run_done(w) adds w of them.
+    Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet);
+    void run_done(std::int64_t work);
     void finish();
 
 private:
     void report(bool final);
 
     std::int64_t runs_total_;
-    std::int64_t steps_total_;
+    std::int64_t work_total_;
+    ProgressUnit unit_;
     std::int64_t runs_done_ = 0;
-    std::int64_t steps_done_ = 0;
+    std::int64_t work_done_ = 0;
     bool quiet_;
     bool terminal_;
     std::chrono::steady_clock::time_point start_;

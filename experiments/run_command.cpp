@@ -94,7 +94,7 @@ int run_command(int argc, char** argv, const std::string& command_line) {
         }
         const FileMetadata meta{cmd.config.to_ini(Configuration::IniScope::results), command_line,
                                 "simulation"};
-        return run_campaign("run", spec, simulation_runs(spec), out, meta);
+        return run_campaign("run", spec, simulation_runs(spec), out, meta, ProgressUnit::steps);
     });
 }
 
