@@ -192,7 +192,9 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             "start from the alpha = 0 order parameters of a simulation file of the same "
             "configuration (run by run)")(
             "init-average", po::bool_switch(&ode.init_average),
-            "with --init-from: start from the seed average (one run per grid point)")(
+            "with --init-from: start from the seed average (one run per grid point; the average "
+            "cancels the ~1/sqrt(N) asymmetries that decide the escape, so this theory stays on "
+            "the plateau far longer than the runs: compare the plateau, not the escape)")(
             "rtol", po::value<double>(&ode.rtol)->default_value(ode.rtol, format_number(ode.rtol)),
             "relative tolerance of the adaptive Dormand-Prince integrator")(
             "atol", po::value<double>(&ode.atol)->default_value(ode.atol, format_number(ode.atol)),
