@@ -19,4 +19,9 @@ namespace plateau {
     return std::llround(alpha * static_cast<double>(N));
 }
 
+/// The number of on-line steps of a simulated run: up to the last record time.
+[[nodiscard]] inline std::int64_t run_steps(const ScheduleParams& s, std::int64_t N) noexcept {
+    return record_step(s.alpha_max, N);
+}
+
 } // namespace plateau

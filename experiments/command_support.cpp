@@ -98,7 +98,7 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
         if (unit == ProgressUnit::runs)
             return 1;
         const auto& p = spec.point_of(run).params;
-        return record_step(p.schedule.alpha_max, p.model.N);
+        return run_steps(p.schedule, p.model.N);
     };
     std::int64_t total_work = 0;
     for (const auto r : todo)

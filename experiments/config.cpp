@@ -94,14 +94,6 @@ const KeyInfo* find_key(std::string_view name) noexcept {
     return nullptr;
 }
 
-std::string format_number(double x) {
-    char buf[64];
-    const auto res = std::to_chars(buf, buf + sizeof buf, x);
-    return std::string(buf, res.ptr);
-}
-
-namespace {
-
 std::string trim(std::string_view s) {
     const auto b = s.find_first_not_of(" \t\r\n");
     if (b == std::string_view::npos)
@@ -109,6 +101,14 @@ std::string trim(std::string_view s) {
     const auto e = s.find_last_not_of(" \t\r\n");
     return std::string(s.substr(b, e - b + 1));
 }
+
+std::string format_number(double x) {
+    char buf[64];
+    const auto res = std::to_chars(buf, buf + sizeof buf, x);
+    return std::string(buf, res.ptr);
+}
+
+namespace {
 
 std::vector<std::string> split(std::string_view s, char sep) {
     std::vector<std::string> out;

@@ -56,6 +56,9 @@ private:
     std::map<std::string, std::vector<std::string>, std::less<>> values_;
 };
 
+/// `s` without leading and trailing white space.
+[[nodiscard]] std::string trim(std::string_view s);
+
 /// Shortest text that reads back as exactly x.
 [[nodiscard]] std::string format_number(double x);
 

@@ -32,14 +32,6 @@ po::options_description key_options() {
 
 namespace {
 
-std::string trim(const std::string& s) {
-    const auto b = s.find_first_not_of(" \t\r\n");
-    if (b == std::string::npos)
-        return {};
-    const auto e = s.find_last_not_of(" \t\r\n");
-    return s.substr(b, e - b + 1);
-}
-
 /// INI reader: 'key = value' lines, '#' or ';' comments, no sections. Program_options'
 /// parse_config_file would do, but its messages do not name the file line, and lists with
 /// commas are values here, not repeated options.

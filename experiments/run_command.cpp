@@ -22,7 +22,7 @@ std::string version_text() {
 namespace {
 
 std::int64_t steps_of(const RunParams& p) {
-    return record_step(p.schedule.alpha_max, p.model.N);
+    return run_steps(p.schedule, p.model.N);
 }
 
 /// Seconds per step at the first grid point, measured on a short run of this very build.
