@@ -1,7 +1,7 @@
 // Observer role: reads a run's state (never changes it) and computes the order parameters
 //     Q_jk = w^(j).w^(k),  R_jn = w^(j).B_n,  T_nm = B_n.B_m
 // and the generalization error eps_g = <(sigma - tau)^2>/2 over a fresh example without label
-// noise (../shared/theory.md section 1), a function of (Q, R, T, v, v*) alone.
+// noise (docs/theory.md §1), a function of (Q, R, T, v, v*) alone.
 #pragma once
 
 #include "engine/random.hpp"
@@ -38,11 +38,12 @@ struct Observables {
 };
 
 enum class EgMethod {
-    closed_form, ///< theory.md section 2/3b: h = h* = identity, g = g* in {erf, relu, linear}
+    closed_form, ///< docs/theory.md section 2/3b: h = h* = identity, g = g* in {erf, relu, linear}
     monte_carlo, ///< average over the (K+M) Gaussian fields with covariance [[Q,R],[R^T,T]]
 };
 
-/// The method used for a model: the closed form where theory.md has one, Monte Carlo otherwise.
+/// The method used for a model: the closed form where docs/theory.md has one, Monte Carlo
+/// otherwise.
 [[nodiscard]] EgMethod eg_method(const ModelParams& m) noexcept;
 
 /// Generalization error from order parameters: exact where a closed form exists, otherwise a

@@ -1,4 +1,4 @@
-// The N -> infinity ODEs; see theory.hpp and /work/shared/theory.md §3.
+// The N -> infinity ODEs; see theory.hpp and docs/theory.md §3.
 #include "engine/theory.hpp"
 
 #include "engine/errors.hpp"
@@ -66,7 +66,7 @@ void check_sizes(const ModelParams& m, const OrderParameters& op) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The flow, theory.md §3.
+// The flow, docs/theory.md §3.
 //
 // The error signal is a sum over all K+M units u (students first): tau - sigma = sum_u c_u g(u)
 // with c_u = -v_j on student unit j and c_u = +v*_n on teacher unit n (the label noise zeta adds
@@ -100,12 +100,12 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
     const ActivationKind g = s.g;
     const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
 
-    // Coefficients of tau - sigma = sum_u c_u g(u_u): c = (-v, +v*), theory.md §3.
+    // Coefficients of tau - sigma = sum_u c_u g(u_u): c = (-v, +v*), docs/theory.md §3.
     Eigen::VectorXd c(P);
     c.head(K) = -v;
     c.tail(M) = v_star;
 
-    // A(j, b) = <delta_j u_b> = v_j sum_u c_u I3(j, b, u), theory.md §3, for every field b
+    // A(j, b) = <delta_j u_b> = v_j sum_u c_u I3(j, b, u), docs/theory.md §3, for every field b
     // (students b < K give <delta_j x_k>, teachers b = K+n give <delta_j y_n>).
     Eigen::MatrixXd A(K, P);
     for (int j = 0; j < K; ++j)
@@ -118,7 +118,7 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
         }
 
     // dR_jn/dalpha = eta <delta_j y_n> = eta v_j sum_u c_u I3(j, n, u)
-    // (theory.md §3; Saad & Solla 1995; Biehl & Schwarze 1995).
+    // (docs/theory.md §3; Saad & Solla 1995; Biehl & Schwarze 1995).
     dR.resize(K, M);
     for (int j = 0; j < K; ++j)
         for (int n = 0; n < M; ++n)
@@ -126,7 +126,7 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
 
     // dQ_jk/dalpha = eta (<delta_j x_k> + <delta_k x_j>) + eta^2 <delta_j delta_k>, with
     // <delta_j delta_k> = v_j v_k [ sum_{u,u'} c_u c_u' I4(j, k, u, u') + s^2 J2(j, k) ]
-    // (theory.md §3; Saad & Solla 1995; the s^2 term: label noise zeta ~ N(0, s^2) enters
+    // (docs/theory.md §3; Saad & Solla 1995; the s^2 term: label noise zeta ~ N(0, s^2) enters
     // (tau - sigma)^2 as <zeta^2> = s^2 times <g'(x_j) g'(x_k)>).
     // dQ is symmetric: only j <= k is computed. I4(j,k,u,u') is symmetric in u <-> u': the double
     // sum is sum_u c_u^2 I4(j,k,u,u) + 2 sum_{u<u'} c_u c_u' I4(j,k,u,u').
@@ -154,7 +154,7 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
         }
 
     // dv_j/dalpha = eta_v <(tau - sigma) g(x_j)> = eta_v sum_u c_u I2(j, u)
-    // (theory.md §3; Riegler & Biehl 1995); zero for a fixed second layer.
+    // (docs/theory.md §3; Riegler & Biehl 1995); zero for a fixed second layer.
     dv.setZero(K);
     if (s.learn_v)
         for (int j = 0; j < K; ++j) {

@@ -1,5 +1,5 @@
 // The N -> infinity theory: the deterministic ODEs of the order parameters (Q, R, v) in alpha
-// (/work/shared/theory.md §3; Saad & Solla, Phys. Rev. E 52, 4225 (1995); Riegler & Biehl,
+// (docs/theory.md §3; Saad & Solla, Phys. Rev. E 52, 4225 (1995); Riegler & Biehl,
 // J. Phys. A 28, L507 (1995) for the learned second layer), an accurate integrator for them, a
 // `Dynamics` backend so that `record_run` gives a RunResult exactly like a simulation, symmetric
 // initial conditions, and the symmetric (unspecialized, plateau) fixed point with its escape rate.
@@ -9,7 +9,7 @@
 // models/gaussian_integrals.hpp). Label noise s^2, a learned second layer (eta_v) and K != M are
 // included.
 //
-// Conventions (theory.md §1): fields x_j = w^(j).xi, y_n = B_n.xi are O(1); Q = W W^T (K x K),
+// Conventions (docs/theory.md §1): fields x_j = w^(j).xi, y_n = B_n.xi are O(1); Q = W W^T (K x K),
 // R = W B^T (K x M), T = B B^T (M x M); alpha = steps / N; w <- w - (eta/N) grad_w e.
 #pragma once
 
@@ -32,7 +32,7 @@ namespace plateau {
 /// "teacher-output-activation") naming the pairs the theory covers when !theory_supports(model).
 void require_theory_support(const ModelParams& model);
 
-/// The right-hand side of the ODEs, theory.md §3:
+/// The right-hand side of the ODEs, docs/theory.md §3:
 ///   dR_jn/dalpha = eta <delta_j y_n>
 ///   dQ_jk/dalpha = eta (<delta_j x_k> + <delta_k x_j>) + eta^2 <delta_j delta_k>
 ///                  (the eta^2 term includes the label-noise term s^2 v_j v_k J2(j,k))

@@ -1,5 +1,5 @@
-// Activation functions g (hidden units) and h (output) of the two-layer network, Eq. (1) of the
-// seed notes, with their derivatives g' and h' used in Eqs. (3)-(5).
+// Activation functions g (hidden units) and h (output) of the two-layer network, Eq. (1) in
+// docs/theory.md §1, with their derivatives g' and h' used in Eqs. (3)-(5).
 #pragma once
 
 #include <array>
@@ -78,7 +78,7 @@ struct Activation {
         switch (kind) {
         case ActivationKind::erf: // d/dx erf(x/sqrt 2) = sqrt(2/pi) exp(-x^2/2)
             return std::numbers::sqrt2 * std::numbers::inv_sqrtpi * std::exp(-0.5 * x * x);
-        case ActivationKind::tanh: { // gamma (1 - tanh^2(gamma x)), seed notes after Eq. (3)
+        case ActivationKind::tanh: { // gamma (1 - tanh^2(gamma x)), docs/theory.md after Eq. (3)
             const double t = std::tanh(gamma * x);
             return gamma * (1.0 - t * t);
         }

@@ -1,4 +1,4 @@
-// Gaussian averages of the order-parameter theory; see gaussian_integrals.hpp and theory.md.
+// Gaussian averages of the order-parameter theory; see gaussian_integrals.hpp and docs/theory.md.
 #include "models/gaussian_integrals.hpp"
 
 #include <algorithm>
@@ -46,17 +46,17 @@ double clamp1(double x) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// erf: g(x) = erf(x/sqrt 2), g'(x) = sqrt(2/pi) exp(-x^2/2). theory.md §2; Saad & Solla,
+// erf: g(x) = erf(x/sqrt 2), g'(x) = sqrt(2/pi) exp(-x^2/2). docs/theory.md §2; Saad & Solla,
 // Phys. Rev. E 52, 4225 (1995).
 // ---------------------------------------------------------------------------------------------
 
-// theory.md §2: I2 = (2/pi) arcsin( C_ab / sqrt((1+C_aa)(1+C_bb)) ).
+// docs/theory.md §2: I2 = (2/pi) arcsin( C_ab / sqrt((1+C_aa)(1+C_bb)) ).
 double erf_I2(const Eigen::MatrixXd& C, int a, int b) {
     const double caa = var(C, a), cbb = var(C, b);
     return two_over_pi * std::asin(clamp1(C(a, b) / std::sqrt((1.0 + caa) * (1.0 + cbb))));
 }
 
-// theory.md §2: I3 = (2/pi) (1/sqrt(L3)) (C_bc (1+C_aa) - C_ab C_ac) / (1+C_aa),
+// docs/theory.md §2: I3 = (2/pi) (1/sqrt(L3)) (C_bc (1+C_aa) - C_ab C_ac) / (1+C_aa),
 // L3 = (1+C_aa)(1+C_cc) - C_ac^2.
 double erf_I3(const Eigen::MatrixXd& C, int a, int b, int c) {
     const double caa = var(C, a), ccc = var(C, c);
@@ -65,7 +65,7 @@ double erf_I3(const Eigen::MatrixXd& C, int a, int b, int c) {
     return two_over_pi / std::sqrt(lambda3) * (cbc * (1.0 + caa) - cab * cac) / (1.0 + caa);
 }
 
-// theory.md §2: I4 = (4/pi^2) (1/sqrt(L4)) arcsin( L0 / sqrt(L1 L2) ) with L0, L1, L2, L4 as
+// docs/theory.md §2: I4 = (4/pi^2) (1/sqrt(L4)) arcsin( L0 / sqrt(L1 L2) ) with L0, L1, L2, L4 as
 // written there.
 double erf_I4(const Eigen::MatrixXd& C, int a, int b, int c, int d) {
     const double caa = var(C, a), cbb = var(C, b), ccc = var(C, c), cdd = var(C, d);
@@ -82,7 +82,7 @@ double erf_I4(const Eigen::MatrixXd& C, int a, int b, int c, int d) {
            std::asin(clamp1(lambda0 / std::sqrt(lambda1 * lambda2)));
 }
 
-// theory.md §2: <g'(u_a) g'(u_b)> = (2/pi) / sqrt((1+C_aa)(1+C_bb) - C_ab^2).
+// docs/theory.md §2: <g'(u_a) g'(u_b)> = (2/pi) / sqrt((1+C_aa)(1+C_bb) - C_ab^2).
 double erf_J2(const Eigen::MatrixXd& C, int a, int b) {
     const double caa = var(C, a), cbb = var(C, b), cab = C(a, b);
     return two_over_pi / std::sqrt((1.0 + caa) * (1.0 + cbb) - cab * cab);
@@ -90,12 +90,12 @@ double erf_J2(const Eigen::MatrixXd& C, int a, int b) {
 
 // ---------------------------------------------------------------------------------------------
 // ReLU: g(x) = max(0, x), g'(x) = 1[x > 0] (so g'(0) = 0: a unit with zero variance contributes
-// nothing). theory.md §3b; Straat & Biehl, ESANN 2019 (arXiv:1903.07378).
+// nothing). docs/theory.md §3b; Straat & Biehl, ESANN 2019 (arXiv:1903.07378).
 // All formulas are written through the clamped correlation r, so |r| = 1 (collinear fields) and
 // zero variances are handled without division by zero.
 // ---------------------------------------------------------------------------------------------
 
-// theory.md §3b: I2 = (1/2pi) [ sqrt(C_aa C_bb - C_ab^2) + C_ab (pi - arccos r_ab) ];
+// docs/theory.md §3b: I2 = (1/2pi) [ sqrt(C_aa C_bb - C_ab^2) + C_ab (pi - arccos r_ab) ];
 // diagonal C_aa/2.
 double relu_I2(const Eigen::MatrixXd& C, int a, int b) {
     const double caa = var(C, a), cbb = var(C, b);
@@ -108,7 +108,7 @@ double relu_I2(const Eigen::MatrixXd& C, int a, int b) {
     return inv_two_pi * s * (std::sqrt((1.0 - r) * (1.0 + r)) + r * (pi - std::acos(r)));
 }
 
-// theory.md §3b: I3 = p I2(a,c) + q C_cc (pi - arccos r + r sqrt(1-r^2))/(2pi), r = r_ac, with
+// docs/theory.md §3b: I3 = p I2(a,c) + q C_cc (pi - arccos r + r sqrt(1-r^2))/(2pi), r = r_ac, with
 // (p, q) the regression of u_b on (u_a, u_c). Eliminating (p, q) gives the equivalent form
 //   I3 = (1/2pi) [ C_ab sqrt(C_aa C_cc - C_ac^2) / C_aa + C_bc (pi - arccos r_ac) ],
 // which needs no 2x2 solve and stays valid when u_a and u_c are collinear (e.g. a == c, where it
@@ -123,7 +123,7 @@ double relu_I3(const Eigen::MatrixXd& C, int a, int b, int c) {
                          C(b, c) * (pi - std::acos(r)));
 }
 
-// theory.md §3b: <g'(u_a) g'(u_b)> = P(u_a > 0, u_b > 0) = (pi - arccos r_ab) / (2pi).
+// docs/theory.md §3b: <g'(u_a) g'(u_b)> = P(u_a > 0, u_b > 0) = (pi - arccos r_ab) / (2pi).
 double relu_J2(const Eigen::MatrixXd& C, int a, int b) {
     const double caa = var(C, a), cbb = var(C, b);
     if (caa <= 0.0 || cbb <= 0.0)
@@ -637,7 +637,7 @@ Eigen::MatrixXd field_covariance(const Eigen::MatrixXd& Q, const Eigen::MatrixXd
     return C;
 }
 
-// theory.md §2 (erf; the same I2 sum for relu, theory.md §3b, and linear g):
+// docs/theory.md §2 (erf; the same I2 sum for relu, docs/theory.md §3b, and linear g):
 // eps_g = 1/2 [ sum_jk v_j v_k I2(j,k) + sum_nm v*_n v*_m I2(n,m) - 2 sum_jn v_j v*_n I2(j,n) ].
 double generalization_error(ActivationKind g, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                             const Eigen::MatrixXd& T, const Eigen::VectorXd& v,

@@ -1,4 +1,4 @@
-// Gaussian averages of the order-parameter theory (theory sheet /work/shared/theory.md, §2, §3,
+// Gaussian averages of the order-parameter theory (docs/theory.md, §2, §3,
 // §3b).
 //
 // The fields u = (x_1..x_K, y_1..y_M) of the students and teachers are zero-mean jointly Gaussian
@@ -30,24 +30,24 @@ namespace plateau::integrals {
 /// True for the activations whose averages are implemented here: erf, relu, linear.
 [[nodiscard]] bool has_closed_form(ActivationKind g) noexcept;
 
-/// <g(u_a) g(u_b)>: theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl 2019),
+/// <g(u_a) g(u_b)>: docs/theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl 2019),
 /// C_ab (linear, exact).
 [[nodiscard]] double I2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b);
-/// <g'(u_a) u_b g(u_c)>: theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl
+/// <g'(u_a) u_b g(u_c)>: docs/theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl
 /// 2019), C_bc (linear, exact).
 [[nodiscard]] double I3(ActivationKind g, const Eigen::MatrixXd& C, int a, int b, int c);
-/// <g'(u_a) g'(u_b) g(u_c) g(u_d)>: theory.md §2 (erf; Saad & Solla 1995), C_cd (linear,
-/// exact); relu (Straat & Biehl 2019 setting, theory.md §3b) has no closed form and is a
+/// <g'(u_a) g'(u_b) g(u_c) g(u_d)>: docs/theory.md §2 (erf; Saad & Solla 1995), C_cd (linear,
+/// exact); relu (Straat & Biehl 2019 setting, docs/theory.md §3b) has no closed form and is a
 /// one-dimensional quadrature with closed-form radial part, accurate to ~1e-12 (see the .cpp).
 [[nodiscard]] double I4(ActivationKind g, const Eigen::MatrixXd& C, int a, int b, int c, int d);
-/// <g'(u_a) g'(u_b)>: theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl 2019),
+/// <g'(u_a) g'(u_b)>: docs/theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl 2019),
 /// 1 (linear, exact).
 [[nodiscard]] double J2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b);
 
-/// Generalization error of theory.md §2 for h = identity and the same g in student and teacher:
-/// eps_g = 1/2 [ sum_jk v_j v_k I2(j,k) + sum_nm v*_n v*_m I2(n,m) - 2 sum_jn v_j v*_n I2(j,n) ],
-/// with Q (K x K), R (K x M), T (M x M), v (K), v_star (M). Throws std::invalid_argument on
-/// inconsistent sizes.
+/// Generalization error of docs/theory.md §2 for h = identity and the same g in student and
+/// teacher: eps_g = 1/2 [ sum_jk v_j v_k I2(j,k) + sum_nm v*_n v*_m I2(n,m) - 2 sum_jn v_j v*_n
+/// I2(j,n) ], with Q (K x K), R (K x M), T (M x M), v (K), v_star (M). Throws std::invalid_argument
+/// on inconsistent sizes.
 [[nodiscard]] double generalization_error(ActivationKind g, const Eigen::MatrixXd& Q,
                                           const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                           const Eigen::VectorXd& v, const Eigen::VectorXd& v_star);

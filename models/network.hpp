@@ -1,4 +1,4 @@
-// The two-layer network of Eq. (1) of the seed notes,
+// The two-layer network of Eq. (1) of docs/theory.md,
 //     sigma(xi) = h( sum_j v_j g(w^(j) . xi) ),
 // its forward pass and its per-example gradients, Eqs. (3)-(5).
 //

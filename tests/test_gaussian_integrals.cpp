@@ -1,5 +1,5 @@
 // Tests of the Gaussian averages I2, I3, I4, J2 and of the generalization error
-// (models/gaussian_integrals.hpp; theory.md §2, §3b) against Monte Carlo, exact identities and
+// (models/gaussian_integrals.hpp; docs/theory.md §2, §3b) against Monte Carlo, exact identities and
 // high-precision reference values.
 #include "models/gaussian_integrals.hpp"
 

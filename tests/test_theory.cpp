@@ -1,4 +1,4 @@
-// Tests of the N -> infinity theory (engine/theory.hpp; /work/shared/theory.md §3): the flow
+// Tests of the N -> infinity theory (engine/theory.hpp; docs/theory.md §3): the flow
 // against Monte Carlo of the microscopic update, the integrator's convergence, the symmetric fixed
 // point against Saad & Solla's eta -> 0 plateau, the escape rate against the integrated escape
 // times, and (slow) the theory against simulations at N = 1000.

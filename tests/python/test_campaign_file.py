@@ -72,7 +72,7 @@ def test_values(eta_sweep):
     np.testing.assert_allclose(ds.Q, ds.Q.transpose("run", "alpha", "student2", "student"))
     assert abs(float(ds.Q.isel(alpha=0, student=0, student2=0).mean()) - 0.2) < 0.05
     assert (ds.eg.isel(alpha=-1) < ds.eg.isel(alpha=0)).all()
-    # The closed form at alpha = 0 from (Q, R, T): erf I2 of theory.md section 2.
+    # The closed form at alpha = 0 from (Q, R, T): erf I2 of docs/theory.md section 2.
     q = ds.Q.isel(alpha=0).values
     r = ds.R.isel(alpha=0).values
     t = ds.T.values
