@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian packages only), then configures and builds one preset.
-# usage: scripts/bootstrap.sh PRESET     (release, ci, debug, asan, tsan, portable)
+# usage: scripts/bootstrap.sh PRESET [cmake --build arguments, e.g. --target plateau]
+#        PRESET: release, ci, debug, asan, tsan, portable
 set -euo pipefail
 preset=${1:-release}
+shift || true
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
     g++ cmake make git pkg-config
     libtbb-dev libeigen3-dev libhdf5-dev hdf5-tools libboost-program-options-dev catch2
-    libbenchmark-dev netcdf-bin
+    libbenchmark-dev netcdf-bin clang-tidy clang-format
     python3 python3-numpy python3-scipy python3-h5py python3-xarray python3-h5netcdf
     python3-matplotlib python3-pytest
 )
@@ -26,4 +28,4 @@ fi
 
 cd "$root"
 cmake --preset "$preset" >/dev/null
-cmake --build --preset "$preset" -j "$(nproc)"
+cmake --build --preset "$preset" -j "$(nproc)" "$@"

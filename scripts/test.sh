@@ -1,7 +1,37 @@
 #!/usr/bin/env bash
-# Every test: set up (if needed), build with warnings as errors, run ctest (C++ and Python).
+# Every test: set up (if needed), then three builds of the same sources, each with its tests:
+#   1. ci      (portable, warnings as errors): every test, C++ and Python, slow ones included,
+#              the golden-file bit-identity check, the install check, clang-tidy
+#   2. release (-march=native, the build scripts/main.sh uses): the fast C++ tests, so that a
+#              failure that only FMA contraction or wider vectors provoke cannot hide
+#   3. asan    (AddressSanitizer + UndefinedBehaviorSanitizer): the fast C++ tests
+# Arguments go to the ci preset's ctest (e.g. -R regex). PLATEAU_TEST_PRESETS="ci" runs only
+# the first stage (a quick local loop); CI runs all three.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$root/scripts/bootstrap.sh" ci
 cd "$root"
-ctest --preset ci -j "$(nproc)" "$@"
+jobs=$(nproc)
+stages=${PLATEAU_TEST_PRESETS:-ci release asan}
+stamp() { printf '== %s: %s (%ss)\n' "$(date +%H:%M:%S)" "$1" "$SECONDS"; }
+
+for preset in $stages; do
+    case "$preset" in
+    ci)
+        stamp "build ci"
+        "$root/scripts/bootstrap.sh" ci
+        stamp "test ci"
+        ctest --preset ci -j "$jobs" "$@"
+        ;;
+    release | asan)
+        stamp "build $preset"
+        "$root/scripts/bootstrap.sh" "$preset" --target plateau_tests plateau h5_fixture
+        stamp "test $preset (fast C++ tests)"
+        ctest --test-dir "build/$preset" -L fast -j "$jobs" --output-on-failure
+        ;;
+    *)
+        echo "scripts/test.sh: PLATEAU_TEST_PRESETS: '$preset' is not one of ci, release, asan" >&2
+        exit 2
+        ;;
+    esac
+done
+stamp "all tests passed"

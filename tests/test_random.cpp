@@ -85,7 +85,8 @@ double chi2_pvalue(double chi2, double k) {
 
 } // namespace
 
-TEST_CASE("stream keys: same key, same stream; nearby keys give distinct hashes", "[random]") {
+TEST_CASE("stream keys: same key gives the same stream and nearby keys give distinct hashes",
+          "[random]") {
     UniformStream a(test_key), b(test_key);
     for (int k = 0; k < 10000; ++k)
         REQUIRE(a.next_u64() == b.next_u64());
