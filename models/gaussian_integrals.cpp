@@ -250,7 +250,7 @@ public:
         l22_ = std::sqrt(std::max((1.0 - r) * (1.0 + r), 0.0));
         lo_ = -std::atan2(l21_, l22_);
         for (int k = 0; k < n_res; ++k) {
-            const auto uk = static_cast<std::size_t>(k + 2);
+            const auto uk = static_cast<std::size_t>(k) + 2;
             double b1 = clamp1(rho[0][uk]);
             double b2 = l22_ > 0.0 ? (rho[1][uk] - l21_ * b1) / l22_ : 0.0;
             const double rem = std::max(1.0 - b1 * b1, 0.0);
@@ -352,7 +352,7 @@ public:
         double total = 0.0;
         for (int i = 0; i + 1 < n_cuts; ++i) {
             const double x0 = cuts[static_cast<std::size_t>(i)];
-            const double x1 = cuts[static_cast<std::size_t>(i + 1)];
+            const double x1 = cuts[static_cast<std::size_t>(i) + 1];
             const double half = 0.5 * (x1 - x0);
             if (!(half > 0.0))
                 continue;

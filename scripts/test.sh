@@ -21,6 +21,8 @@ for preset in $stages; do
         "$root/scripts/bootstrap.sh" ci
         stamp "test ci"
         ctest --preset ci -j "$jobs" "$@"
+        stamp "clang-tidy"
+        "$root/scripts/tidy.sh" "$root/build/ci"
         ;;
     release | asan)
         stamp "build $preset"
