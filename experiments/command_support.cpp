@@ -43,20 +43,32 @@ ParsedCommand parse_command(int argc, char** argv, const std::string& usage,
     return out;
 }
 
+namespace {
+
+/// Every message leaves as one readable line: messages quote user input through printable()
+/// already; this is the backstop for texts from libraries (Program_options, HDF5, the system).
+constexpr std::size_t max_message = 1000;
+
+void print_error(const std::string& prefix, std::string_view what, std::string_view suffix = {}) {
+    std::cerr << prefix << printable(what, max_message) << suffix << '\n';
+}
+
+} // namespace
+
 int guarded(const std::string& command, const std::function<int()>& body) {
     const std::string prefix = "plateau " + command + ": ";
     try {
         return body();
     } catch (const po::error& e) {
-        std::cerr << prefix << e.what() << " (see 'plateau " << command << " --help')\n";
+        print_error(prefix, e.what(), " (see 'plateau " + command + " --help')");
     } catch (const ConfigError& e) {
-        std::cerr << prefix << e.what() << '\n';
+        print_error(prefix, e.what());
     } catch (const UsageError& e) {
-        std::cerr << prefix << e.what() << '\n';
+        print_error(prefix, e.what());
     } catch (const OutputError& e) {
-        std::cerr << prefix << e.what() << '\n';
+        print_error(prefix, e.what());
     } catch (const std::exception& e) {
-        std::cerr << prefix << "error: " << e.what() << '\n';
+        print_error(prefix, std::string("error: ") + e.what());
         return 1;
     }
     return 2;
