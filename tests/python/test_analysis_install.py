@@ -3,6 +3,7 @@ imports from where it was installed (not from the checkout)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -19,9 +20,7 @@ def _pip_and_setuptools():
                          text=True)
     if pip.returncode != 0:
         pytest.skip(f"pip is not available for {sys.executable} (Debian: python3-pip)")
-    try:
-        import setuptools  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("setuptools") is None:
         pytest.skip(f"setuptools is not available for {sys.executable} (Debian: "
                     "python3-setuptools)")
 
