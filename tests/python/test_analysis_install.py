@@ -36,7 +36,7 @@ def test_installs_into_a_target_without_network(tmp_path):
     env.update(PIP_NO_INDEX="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1")
     result = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-index", "--no-build-isolation",
-         "--no-deps", "--target", str(target), str(src)],
+         "--no-cache-dir", "--no-deps", "--target", str(target), str(src)],
         capture_output=True, text=True, timeout=300, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     installed = {p.name for p in (target / "plateau_analysis").glob("*.py")}
