@@ -1,5 +1,6 @@
 #include "experiments/summary.hpp"
 
+#include "engine/specialization.hpp"
 #include "experiments/config.hpp"
 
 #include <algorithm>
@@ -8,17 +9,6 @@
 #include <string>
 
 namespace plateau::cli {
-
-bool specialized(const Observables& o) {
-    std::vector<Eigen::Index> best(static_cast<std::size_t>(o.R.rows()));
-    for (Eigen::Index j = 0; j < o.R.rows(); ++j) {
-        Eigen::Index n = 0;
-        (o.R.row(j).array() / o.T.diagonal().transpose().array().sqrt()).maxCoeff(&n);
-        best[static_cast<std::size_t>(j)] = n;
-    }
-    std::sort(best.begin(), best.end());
-    return std::adjacent_find(best.begin(), best.end()) == best.end();
-}
 
 SeedSummary::SeedSummary(const CampaignSpec& spec, std::size_t records)
     : points_(spec.points.size()) {
@@ -40,7 +30,8 @@ void SeedSummary::add(const CampaignSpec& spec, const FinishedRun& run) {
         p.sum[i] += eg;
         p.sum_sq[i] += eg * eg;
     }
-    if (specialized(run.result.records.back()))
+    const auto& last = run.result.records.back();
+    if (assess_specialization(last.Q, last.R, last.T).specialized) // analysis/SCHEMA.md
         ++p.specialized;
 }
 

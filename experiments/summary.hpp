@@ -1,4 +1,5 @@
-// The summary table `plateau run` and `plateau ode` print: seed-mean eps_g per grid point.
+// The summary table `plateau run` and `plateau ode` print: seed-mean eps_g per grid point and
+// the runs specialized at the end (assess_specialization, engine/specialization.hpp).
 #pragma once
 
 #include "engine/campaign.hpp"
@@ -27,8 +28,5 @@ private:
     };
     std::vector<Point> points_;
 };
-
-/// True if every student unit's largest R_jn / sqrt(T_nn) points at a different teacher unit.
-[[nodiscard]] bool specialized(const Observables& o);
 
 } // namespace plateau::cli

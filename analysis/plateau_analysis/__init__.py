@@ -13,7 +13,8 @@ plateaus(ds) -> xarray.Dataset
 plateau_summary(ds) -> xarray.Dataset
     One row per grid point: the seed mean's plateau and statistics of the runs' plateaus.
 specialization(ds) -> xarray.Dataset
-    Which student unit learned which teacher unit, and when.
+    Which student unit learned which teacher unit, and when; the rule (analysis/SCHEMA.md,
+    "Specialization") is the engine's, :func:`classify_units` on arrays.
 
 Command line: ``python3 -m plateau_analysis report RESULTS.h5 [--theory THEORY.h5] -o DIR``.
 Conventions: Saad & Solla (1995); alpha = examples / N; Q = W W^T, R = W B^T, T = B B^T.
@@ -33,7 +34,12 @@ from .campaign import (
     swept_coordinates,
 )
 from .overlaps import (
+    DEAD_FRACTION,
+    MARGIN,
+    MIN_OVERLAP,
+    UNIT_STATES,
     align_students,
+    classify_units,
     normalized_overlaps,
     specialization,
     specialization_index,
@@ -44,9 +50,10 @@ from .tables import format_table, table_rows, write_csv
 
 __all__ = [
     "COMPLETED", "DIVERGED", "PENDING",
+    "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "UNIT_STATES",
     "CampaignError", "CampaignFileNotFoundError", "IncompleteCampaignWarning",
     "Plateau", "PlateauRule",
-    "align_students", "detect_plateau", "format_table", "grid_point_index",
+    "align_students", "classify_units", "detect_plateau", "format_table", "grid_point_index",
     "normalized_overlaps", "open_campaign", "plateau_summary", "plateaus",
     "read_root_attributes", "run_coordinates", "seed_average", "specialization",
     "specialization_index", "swept_coordinates", "table_rows", "write_csv",

@@ -46,8 +46,8 @@ How the defaults were checked (tests/python/test_analysis_plateaus.py and by han
   and 2000 (eta = 0.5, 1, 1.5) and at N = 100, eta = 0.5; at N = 100 for eta = 1 (90 %) and 1.5
   (50 %) and at N = 50 (35-85 %) the runs are noisy (~10 % per record) with short, tilted
   plateaus and some are missed; the seed mean finds it in every case;
-- the ODE theory: the height agrees with the unspecialized fixed point to ~2 % (the trajectory
-  passes near the saddle, not through it);
+- the ODE theory (``plateau ode``): the height agrees with the unspecialized fixed point to
+  ~2 % (the trajectory passes near the saddle, not through it);
 - synthetic curves: sharp plateaus (start and end within about one record of the corners),
   smooth ones, noisy ones (5 % noise: always found); and curves without a plateau (power laws
   alpha^-1 and alpha^-1/2, exponential decays, a flat start then a decay, a decay to a floor,

@@ -1,5 +1,8 @@
 """Normalized overlaps, specialization of student units, and student relabelling.
 
+The specialization rule is documented in analysis/SCHEMA.md, section "Specialization"; the
+engine has the same rule (engine/specialization.hpp), whose count ``plateau run`` prints.
+
 The normalized overlap of student unit j with teacher unit n is the cosine of the angle between
 their weight vectors,
 
@@ -18,9 +21,19 @@ import xarray as xr
 
 from .campaign import run_coordinates
 
-#: Default margin of :func:`specialization`: the assigned overlap must exceed every other
-#: overlap of the same student unit by this much (halfway from unspecialized to specialized).
-DEFAULT_MARGIN = 0.5
+# The thresholds of the specialization rule (analysis/SCHEMA.md, "Specialization"): the same
+# numbers as SpecializationThresholds in engine/specialization.hpp (tests/python/
+# test_specialization.py checks that they agree).
+
+#: A student unit is assigned to teacher unit n only if its normalized overlap r_jn >= this ...
+MIN_OVERLAP = 0.5
+#: ... and r_jn exceeds the unit's second-largest overlap by at least this much.
+MARGIN = 0.5
+#: A student unit with Q_jj <= DEAD_FRACTION * max_k Q_kk is dead.
+DEAD_FRACTION = 1e-3
+#: The states of a student unit, as ``name(UnitState)`` in engine/specialization.hpp.
+UNIT_STATES = ("assigned", "shared", "split", "unassigned", "dead")
+_ASSIGNED, _SHARED, _SPLIT, _UNASSIGNED, _DEAD = range(len(UNIT_STATES))
 
 
 def _diagonal(a: np.ndarray) -> np.ndarray:
@@ -125,117 +138,183 @@ def specialization_index(ds) -> xr.DataArray:
     )
 
 
-def _last_finite(values: np.ndarray) -> int:
-    """Index of the last record whose overlaps are all finite, -1 if none."""
-    ok = np.all(np.isfinite(values.reshape(values.shape[0], -1)), axis=1)
-    idx = np.flatnonzero(ok)
-    return int(idx[-1]) if idx.size else -1
+def classify_units(Q, R, T, *, min_overlap: float = MIN_OVERLAP, margin: float = MARGIN,
+                   dead_fraction: float = DEAD_FRACTION) -> dict:
+    """The specialization rule (analysis/SCHEMA.md, "Specialization") on numpy arrays.
+
+    The same rule, step by step, as ``assess_specialization`` in engine/specialization.cpp
+    (the summary ``plateau run`` prints): a student unit j is *dead* if
+    Q_jj <= ``dead_fraction`` * max_k Q_kk; a live unit *claims* teacher unit n = argmax_n r_jn
+    if r_jn >= ``min_overlap`` and r_jn >= (its second-largest overlap, 0 if M = 1) +
+    ``margin``; a unit that claims a teacher unit another unit claims too is *shared*, else
+    *assigned*; a live unit that claims nothing but has a second-largest overlap >=
+    ``min_overlap`` is *split* (it overlaps two or more teacher units); any other live unit is
+    *unassigned*. The state is *specialized* when no unit is shared, split or unassigned and
+    min(K, M) units are assigned. A record with any non-finite entry of Q, R or T: every unit
+    unassigned, not specialized.
+
+    Parameters
+    ----------
+    Q : array_like, shape (..., K, K)
+    R : array_like, shape (..., K, M)
+    T : array_like, shape (..., M, M), broadcastable against R's leading axes
+    min_overlap, margin, dead_fraction : float
+        The thresholds (defaults: :data:`MIN_OVERLAP`, :data:`MARGIN`, :data:`DEAD_FRACTION`).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``state`` (..., K) str (one of :data:`UNIT_STATES`), ``teacher`` (..., K) int (the
+        claimed teacher unit of an assigned or shared unit, else -1), ``overlap`` (..., K)
+        (largest r_jn; NaN if dead), ``lead`` (..., K) (largest minus second-largest r_jn; NaN
+        if dead), ``specialized`` (...) bool.
+    """
+    Q, R, T = (np.asarray(x, dtype=float) for x in (Q, R, T))
+    K, M = R.shape[-2:]
+    lead_shape = np.broadcast_shapes(Q.shape[:-2], R.shape[:-2], T.shape[:-2])
+    finite = np.broadcast_to(
+        np.isfinite(Q).all(axis=(-2, -1)) & np.isfinite(R).all(axis=(-2, -1))
+        & np.isfinite(T).all(axis=(-2, -1)), lead_shape)
+    qd = np.broadcast_to(_diagonal(Q), (*lead_shape, K))
+    td = np.broadcast_to(_diagonal(T), (*lead_shape, M))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        q_max = qd.max(axis=-1, keepdims=True)
+        live = (qd > dead_fraction * q_max) & finite[..., None]
+        # r_jn = R_jn / sqrt(Q_jj T_nn) (docs/theory.md §1), in the engine's order of operations.
+        r = np.broadcast_to(R, (*lead_shape, K, M)) / np.sqrt(qd[..., :, None] * td[..., None, :])
+        live_r = live & np.isfinite(r).all(axis=-1)
+        best = np.argmax(np.where(np.isnan(r), -np.inf, r), axis=-1)
+        top = np.take_along_axis(r, best[..., None], axis=-1)[..., 0]
+        if M > 1:
+            others = r.copy()
+            np.put_along_axis(others, best[..., None], -np.inf, axis=-1)
+            second = others.max(axis=-1)
+        else:
+            second = np.zeros_like(top)
+        lead = top - second
+        claims = live_r & (top >= min_overlap) & (lead >= margin)
+        split = live_r & ~claims & (M > 1) & (second >= min_overlap)
+    teacher = np.where(claims, best, -1)
+    same = (teacher[..., :, None] == teacher[..., None, :]) & claims[..., None, :]
+    shared = claims & (same.sum(axis=-1) > 1)
+    code = np.full((*lead_shape, K), _UNASSIGNED, dtype=np.int8)
+    code[~live & finite[..., None]] = _DEAD
+    code[split] = _SPLIT
+    code[claims] = _ASSIGNED
+    code[shared] = _SHARED
+    n_assigned = (code == _ASSIGNED).sum(axis=-1)
+    clean = ((code == _ASSIGNED) | (code == _DEAD)).all(axis=-1)
+    overlap = np.where(live_r, top, np.nan)
+    return {
+        "state": np.asarray(UNIT_STATES)[code],
+        "teacher": teacher.astype(np.int64),
+        "overlap": overlap,
+        "lead": np.where(live_r, lead, np.nan),
+        "specialized": clean & (n_assigned == min(K, M)) & finite,
+    }
 
 
-def _assign(r_run: np.ndarray, alpha: np.ndarray, margin: float):
-    """Assignment and specialization time of one run; r_run has shape (alpha, K, M)."""
-    n_alpha, K, M = r_run.shape
-    teacher = np.full(K, -1, dtype=np.int64)
-    final = np.full(K, np.nan)
-    gap_final = np.full(K, np.nan)
-    time = np.full(K, np.nan)
-    last = _last_finite(r_run)
-    if last < 0:
-        return teacher, final, gap_final, time, np.nan
-    r = r_run[: last + 1]
-    teacher[:] = np.argmax(r[-1], axis=1)
-    for j in range(K):
-        n = teacher[j]
-        own = r[:, j, n]
-        others = np.delete(r[:, j, :], n, axis=1)
-        best_other = others.max(axis=1) if others.shape[1] else np.zeros_like(own)
-        gap = own - best_other
-        final[j] = own[-1]
-        gap_final[j] = gap[-1]
-        if gap[-1] >= margin:
-            below = np.flatnonzero(gap < margin)
-            first = below[-1] + 1 if below.size else 0
-            time[j] = alpha[first]
-    return teacher, final, gap_final, time, alpha[last]
+def _held_from(ok: np.ndarray, last: int) -> int:
+    """First record index from which ``ok`` holds at every record up to ``last`` (-1: never)."""
+    below = np.flatnonzero(~ok[: last + 1])
+    first = below[-1] + 1 if below.size else 0
+    return int(first) if first <= last else -1
 
 
-def specialization(ds, margin: float = DEFAULT_MARGIN) -> xr.Dataset:
-    """Which student unit learned which teacher unit, and when.
+def specialization(ds, margin: float = MARGIN, *, min_overlap: float = MIN_OVERLAP,
+                   dead_fraction: float = DEAD_FRACTION) -> xr.Dataset:
+    """Which student unit learned which teacher unit, and when (analysis/SCHEMA.md).
 
-    Rule: at the last record with finite overlaps (``alpha_max``, or the last record before a
-    divergence), student unit j is assigned to the teacher unit n(j) with the largest normalized
-    overlap r_jn (:func:`normalized_overlaps`). Its *gap* is r_{j n(j)} minus the largest overlap
-    with any other teacher unit (0 if M = 1). Student j is *specialized* if its final gap is at
-    least ``margin``; its *specialization time* is the first record time from which the gap
-    stays at or above ``margin`` up to the end (NaN if it is not specialized). A run is
-    specialized as a whole when every student unit is and no two share a teacher unit
-    (``one_to_one``).
+    The rule is :func:`classify_units` (the same as the engine's, whose count ``plateau run``
+    prints as "specialized at the end"), applied at every record. The assignment is the one at
+    the last record where Q, R and T are finite (``alpha_end``: ``alpha_max``, or the last
+    record before a divergence). A unit's *specialization time* is the first record from which
+    it claims its final teacher unit at every record up to ``alpha_end``; the run's
+    (``time_all``) is the first record from which the run is specialized at every record up to
+    ``alpha_end`` (for K > M it includes the death of the surplus units).
 
     Parameters
     ----------
     ds : xarray.Dataset
         One group of a campaign file.
-    margin : float, default 0.5
-        Required lead of the assigned overlap over all the others: halfway between the
-        unspecialized plateau (every overlap of a unit about the same, lead ~0) and full
+    margin : float, default :data:`MARGIN`
+        Required lead of the assigned overlap over the unit's second largest: halfway between
+        the unspecialized plateau (every overlap of a unit about the same, lead ~0) and full
         specialization (~1 against ~0). With it the specialization time falls close to the
         escape from the plateau (eps_g halved), in K = M = 2 simulations and theory.
+    min_overlap, dead_fraction : float
+        The other thresholds (:data:`MIN_OVERLAP`, :data:`DEAD_FRACTION`).
 
     Returns
     -------
     xarray.Dataset
-        Along (run, student): ``teacher`` (int, -1 for a run without data), ``overlap`` (final
-        r_{j n(j)}), ``gap`` (final gap), ``specialized`` (bool), ``time`` (specialization time
-        in alpha). Along run: ``one_to_one`` (bool: the assigned teacher units are distinct),
-        ``run_specialized`` (every unit specialized and one-to-one), ``time_all`` (the latest
-        unit's specialization time: when the whole student is specialized), ``alpha_end`` (the
-        record the assignment was made at), ``status``. Per-run coordinates as in ``ds``;
-        ``attrs["margin"]``.
+        Along (run, student): ``state`` (str, :data:`UNIT_STATES`), ``teacher`` (int, the
+        claimed teacher unit, -1 if none), ``overlap`` (final largest r_jn), ``lead`` (final
+        largest minus second-largest r_jn), ``specialized`` (bool: state "assigned"), ``time``
+        (specialization time in alpha, NaN if the unit claims no teacher unit at the end).
+        Along run: ``run_specialized`` (the run is specialized at ``alpha_end``; the engine's
+        count is its sum over completed runs), ``n_dead``, ``time_all``, ``alpha_end``,
+        ``status``. Per-run coordinates as in ``ds``; attributes ``margin``, ``min_overlap``,
+        ``dead_fraction``.
     """
-    r = normalized_overlaps(ds).values
     alpha = ds["alpha"].values
-    n_run, _, K, M = r.shape
+    T = ds["T"].values[:, None, :, :]  # T is constant in time
+    c = classify_units(ds["Q"].values, ds["R"].values, T, min_overlap=min_overlap,
+                       margin=margin, dead_fraction=dead_fraction)
+    n_run, _, K = c["teacher"].shape
+    finite = (np.isfinite(ds["Q"].values).all(axis=(-2, -1))
+              & np.isfinite(ds["R"].values).all(axis=(-2, -1))
+              & np.isfinite(T).all(axis=(-2, -1)))
+    state = np.full((n_run, K), UNIT_STATES[_UNASSIGNED], dtype=c["state"].dtype)
     teacher = np.full((n_run, K), -1, dtype=np.int64)
     overlap = np.full((n_run, K), np.nan)
-    gap = np.full((n_run, K), np.nan)
+    lead = np.full((n_run, K), np.nan)
     time = np.full((n_run, K), np.nan)
+    run_specialized = np.zeros(n_run, dtype=bool)
+    time_all = np.full(n_run, np.nan)
     alpha_end = np.full(n_run, np.nan)
     for i in range(n_run):
-        teacher[i], overlap[i], gap[i], time[i], alpha_end[i] = _assign(r[i], alpha, margin)
-    specialized = gap >= margin
-    one_to_one = np.array(
-        [t.min() >= 0 and np.unique(t).size == t.size for t in teacher], dtype=bool
-    )
-    run_specialized = one_to_one & specialized.all(axis=1)
-    time_all = np.where(run_specialized, np.max(np.where(specialized, time, -np.inf), axis=1),
-                        np.nan)
+        ok = np.flatnonzero(finite[i])
+        if ok.size == 0:
+            continue
+        last = int(ok[-1])
+        alpha_end[i] = alpha[last]
+        state[i], teacher[i] = c["state"][i, last], c["teacher"][i, last]
+        overlap[i], lead[i] = c["overlap"][i, last], c["lead"][i, last]
+        for j in np.flatnonzero(teacher[i] >= 0):
+            first = _held_from(c["teacher"][i, :, j] == teacher[i, j], last)
+            time[i, j] = alpha[first]
+        run_specialized[i] = c["specialized"][i, last]
+        if run_specialized[i]:
+            time_all[i] = alpha[_held_from(c["specialized"][i], last)]
     coords = {name: ds[name] for name in ["run_index", "seed", *run_coordinates(ds)]
               if name in ds.coords}
-    out = xr.Dataset(
+    unit = {"units": "1"}
+    return xr.Dataset(
         {
+            "state": (("run", "student"), state,
+                      {"long_name": "state of the student unit: " + ", ".join(UNIT_STATES)}),
             "teacher": (("run", "student"), teacher,
-                        {"long_name": "teacher unit learned by the student unit (0-based)"}),
+                        {"long_name": "teacher unit learned by the student unit (0-based; -1: "
+                         "none)"}),
             "overlap": (("run", "student"), overlap,
-                        {"long_name": "final normalized overlap with the assigned teacher unit",
-                         "units": "1"}),
-            "gap": (("run", "student"), gap,
-                    {"long_name": "final lead of the assigned overlap over the others",
-                     "units": "1"}),
-            "specialized": (("run", "student"), specialized),
+                        {"long_name": "final largest normalized overlap", **unit}),
+            "lead": (("run", "student"), lead,
+                     {"long_name": "final largest minus second-largest normalized overlap",
+                      **unit}),
+            "specialized": (("run", "student"), state == UNIT_STATES[_ASSIGNED]),
             "time": (("run", "student"), time,
-                     {"long_name": "specialization time", "units": "1"}),
-            "one_to_one": ("run", one_to_one),
+                     {"long_name": "specialization time of the unit", **unit}),
             "run_specialized": ("run", run_specialized),
+            "n_dead": ("run", (state == UNIT_STATES[_DEAD]).sum(axis=1)),
             "time_all": ("run", time_all,
-                         {"long_name": "time when every student unit is specialized",
-                          "units": "1"}),
+                         {"long_name": "time from which the run is specialized", **unit}),
             "alpha_end": ("run", alpha_end),
             "status": ("run", ds["status"].values),
         },
         coords=coords,
-        attrs={"margin": margin},
+        attrs={"margin": margin, "min_overlap": min_overlap, "dead_fraction": dead_fraction},
     )
-    return out
 
 
 def student_permutation(spec: xr.Dataset) -> np.ndarray:
@@ -250,24 +329,36 @@ def student_permutation(spec: xr.Dataset) -> np.ndarray:
     -------
     numpy.ndarray of int, shape (run, K)
         ``perm[i]`` lists old student indices in their new order: new unit j is old unit
-        ``perm[i, j]``. Runs whose assignment is one-to-one are sorted by assigned teacher unit
-        (for K = M, new student j learned teacher j); other runs keep their order.
+        ``perm[i, j]``. A unit assigned (state "assigned") to teacher unit n < K moves to
+        position n; the other units fill the remaining positions in their order. For a
+        specialized run with K >= M, new student j learned teacher j (j < M) and the dead units
+        come last; a run without an assigned unit keeps its order.
     """
     teacher = spec["teacher"].values
-    perm = np.tile(np.arange(teacher.shape[1]), (teacher.shape[0], 1))
-    for i, ok in enumerate(spec["one_to_one"].values):
-        if ok:
-            perm[i] = np.argsort(teacher[i], kind="stable")
+    assigned = spec["specialized"].values
+    n_run, K = teacher.shape
+    perm = np.tile(np.arange(K), (n_run, 1))
+    for i in range(n_run):
+        slots = np.full(K, -1)
+        rest = []
+        for j in range(K):
+            n = teacher[i, j]
+            if assigned[i, j] and n < K and slots[n] < 0:
+                slots[n] = j
+            else:
+                rest.append(j)
+        slots[slots < 0] = rest
+        perm[i] = slots
     return perm
 
 
-def align_students(ds, margin: float = DEFAULT_MARGIN) -> xr.Dataset:
+def align_students(ds, margin: float = MARGIN) -> xr.Dataset:
     """Relabel student units so that, in every run, student j learned teacher unit j.
 
     Different seeds specialize in different permutations (student 0 may learn teacher 1), so a
     plain seed mean of R mixes them. After this relabelling (:func:`student_permutation` of the
     final assignment, :func:`specialization`) the seed mean of R, Q and v is meaningful. Runs
-    whose final assignment is not one-to-one (e.g. still on the plateau) are left as they are.
+    without an assigned unit at the end (e.g. still on the plateau) are left as they are.
 
     Parameters
     ----------

@@ -1,14 +1,9 @@
-"""Writing campaign files from Python: test data and theory-like files.
+"""Campaign files from arrays, for tests: hand-made curves and overlaps in the schema layout.
 
-Until ``plateau ode`` (the N -> infinity theory writer) exists, theory files can be made here in
-the same layout (analysis/SCHEMA.md, root attribute ``kind = "theory"``, one run per grid point,
-``eg_stderr = 0``):
-
-- :func:`theory_like_from_simulation`: the seed mean of a simulation file (students aligned to
-  teachers first, :func:`~plateau_analysis.align_students`) written as a theory file - a
-  finite-N stand-in, not an ODE solution;
-- :func:`make_group` + :func:`write_campaign`: any curves (e.g. an ODE integrated in Python, as
-  the tests do) written as a campaign file.
+:func:`make_group` builds one group (analysis/SCHEMA.md) from arrays of eps_g, Q, R, T and v;
+:func:`write_campaign` writes groups with the schema's root attributes, as a ``simulation`` or
+``theory`` file. Real files come from the engine: ``plateau run`` (simulations) and
+``plateau ode`` (the N -> infinity theory).
 """
 
 from __future__ import annotations
@@ -21,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .campaign import COMPLETED, PENDING, open_campaign, run_coordinates
-from .stats import seed_average
+from .campaign import COMPLETED, PENDING
 
 _LONG_NAMES = {
     "eg": "generalisation error",
@@ -161,44 +155,3 @@ def write_campaign(path, groups: dict, *, kind: str = "theory", seeds: int = 1,
         for key, value in root.items():
             f.attrs[key] = value
     return path
-
-
-def theory_like_from_simulation(simulation, out) -> Path:
-    """Write the seed mean of a simulation file as a theory-like file.
-
-    Per group and grid point, the mean over completed runs (students aligned to teachers first)
-    of eg, Q, R, v becomes the single "theory" run of that grid point (``eg_stderr = 0``,
-    status completed, or pending if the point has no completed run). Root attributes are copied,
-    with ``kind = "theory"``, ``seeds = 1`` and ``runs`` = grid points. It stands in for
-    ``plateau ode`` output in tests; a finite-N seed mean is not the N -> infinity theory.
-
-    Parameters
-    ----------
-    simulation : str or os.PathLike
-        A simulation campaign file.
-    out : str or os.PathLike
-        The theory-like file to write (overwritten).
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    groups = open_campaign(simulation, warn_incomplete=False)
-    written = {}
-    root = {}
-    for name, ds in groups.items():
-        avg = seed_average(ds, align=True)
-        coords = {c: avg[c].values for c in run_coordinates(ds)}
-        status = np.where(avg["n_completed"].values > 0, COMPLETED, PENDING)
-        written[name] = make_group(
-            ds["alpha"].values, avg["eg_mean"].values, avg["Q_mean"].values,
-            avg["R_mean"].values, avg["T_mean"].values,
-            avg["v_mean"].values if "v_mean" in avg else None,
-            coords=coords, status=status, run_index=avg["point"].values, seeds=1)
-        for c in coords:
-            written[name][c].attrs = dict(ds[c].attrs)
-        root = {k: v for k, v in ds.attrs.items()
-                if k in ("software_version", "git_describe", "compiler", "config",
-                         "config_sha256", "master_seed", "host")}
-    root["command_line"] = f"theory_like_from_simulation({os.fspath(simulation)!r})"
-    return write_campaign(out, written, kind="theory", seeds=1, attrs=root)

@@ -13,7 +13,7 @@ import pytest
 from conftest import make_diverged, make_pending, parse_summary, run_plateau
 
 import plateau_analysis as pa
-from plateau_analysis.synthetic import make_group, theory_like_from_simulation, write_campaign
+from plateau_analysis.synthetic import make_group, write_campaign
 
 SEEDS = 4
 
@@ -216,22 +216,6 @@ def test_seed_average_of_a_diverging_campaign(diverging):
     assert np.isnan(ds["eg"].values[3:, -1]).all()
     assert not pa.plateaus(ds)["found"].values[3:].any()
     assert pa.specialization(ds)["alpha_end"].values[3] < ds["alpha"].values[-1]
-
-
-def test_theory_like_files(sweep, tmp_path):
-    """Theory files: one run per grid point, standard error 0; written from a seed mean."""
-    out = theory_like_from_simulation(sweep[0], tmp_path / "theory.h5")
-    groups = pa.open_campaign(out)
-    ds = groups["K2_M2"]
-    assert ds.attrs["kind"] == "theory" and ds.attrs["seeds"] == 1
-    assert ds.sizes["run"] == 2
-    sim = pa.seed_average(pa.open_campaign(sweep[0])["K2_M2"], align=True)
-    avg = pa.seed_average(ds)
-    np.testing.assert_allclose(avg["eg_mean"], sim["eg_mean"], rtol=1e-12)
-    np.testing.assert_allclose(avg["R_mean"], sim["R_mean"], rtol=1e-12)
-    assert (avg["eg_sem"].values == 0).all()
-    np.testing.assert_array_equal(avg["eta"], [0.5, 1.0])
-    assert (ds["eg_stderr"].values == 0).all()
 
 
 def test_written_layout_reads_with_plain_xarray(tmp_path):

@@ -189,7 +189,7 @@ def test_plateaus_on_simulations(plateau_program, tmp_path, theory_file):
     # Specialization agrees with the engine's count of specialized runs.
     specialized = int(stdout.split("specialized at the end: ")[1].split()[0])
     spec = pa.specialization(ds)
-    assert spec["one_to_one"].values.sum() == specialized
+    assert spec["run_specialized"].values.sum() == specialized
     # The student specializes after the plateau begins, around the escape.
     ok = found & spec["run_specialized"].values
     assert ok.sum() >= 5
@@ -220,7 +220,8 @@ def test_specialization_on_synthetic_overlaps():
     first = lambda c: a[np.argmax(a >= c - 5.0 * math.log(3.0))]  # noqa: E731
     assert t0 == first(50.0) and t1 == first(80.0)
     assert spec["time_all"].values[0] == t1
-    assert spec["one_to_one"].values[0] and spec["run_specialized"].values[0]
+    assert spec["run_specialized"].values[0]
+    assert spec["state"].values[0].tolist() == ["assigned", "assigned"]
     np.testing.assert_allclose(spec["overlap"].values[0], 0.9 / 0.9 * s0[-1], rtol=1e-3)
     # Aligned: student j learned teacher j.
     aligned = pa.align_students(ds)

@@ -12,7 +12,8 @@ import pytest
 
 from conftest import ANALYSIS, make_pending, run_plateau
 
-from plateau_analysis.report import main, match_theory
+from plateau_analysis.cli import main
+from plateau_analysis.report import match_theory
 
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 

@@ -1,0 +1,64 @@
+"""Command line: ``python3 -m plateau_analysis report RESULTS.h5 [--theory T.h5] -o DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from .campaign import CampaignError, IncompleteCampaignWarning
+from .report import report
+
+PROGRAM = "plateau_analysis"
+
+
+def main(argv=None) -> int:
+    """Command line: ``python3 -m plateau_analysis report RESULTS.h5 [--theory T.h5] -o DIR``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 on success, 2 for a bad file or bad arguments, 1 for other failures (e.g. an
+        unwritable output directory).
+    """
+    parser = argparse.ArgumentParser(
+        prog=f"python3 -m {PROGRAM}",
+        description="Analysis of plateau campaign files (analysis/SCHEMA.md).")
+    sub = parser.add_subparsers(dest="command", required=True)
+    rep = sub.add_parser(
+        "report", help="figures (PNG, PDF) and plateau tables (CSV) of a campaign file",
+        description="Figures of eps_g(alpha) with the seed spread, overlaps R and Q per student "
+        "unit, escape time against swept parameters, and a CSV table of plateau heights, "
+        "lengths and escape times per grid point.")
+    rep.add_argument("results", help="campaign file written by 'plateau run -o'")
+    rep.add_argument("--theory", help="theory file ('plateau ode'), drawn as dashed lines")
+    rep.add_argument("-o", "--out", required=True, help="output directory")
+    rep.add_argument("--band", choices=("quantile", "se"), default="quantile",
+                     help="seed band: 10-90%% quantiles (default) or mean +- standard error")
+    rep.add_argument("--formats", default="png,pdf",
+                     help="comma-separated figure formats (default: png,pdf)")
+    args = parser.parse_args(argv)
+
+    def show(message, category, *_args, **_kwargs):
+        # Pending runs: one line on stderr; numerical warnings of NaN data are not news.
+        if issubclass(category, IncompleteCampaignWarning):
+            print(f"{PROGRAM}: warning: {message}", file=sys.stderr, flush=True)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.showwarning = show
+            report(args.results, args.out, args.theory, band=args.band,
+                   formats=[f.strip() for f in args.formats.split(",") if f.strip()])
+    except CampaignError as exc:
+        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
+        return 1
+    return 0
