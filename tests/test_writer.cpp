@@ -33,7 +33,11 @@ std::map<std::string, std::vector<double>> contents(const std::string& path) {
     const h5::Group root = f.root();
     for (const auto& gname : root.child_groups()) {
         const h5::Group g = root.open_group(gname);
-        for (const char* name : {"eg", "eg_stderr", "Q", "R", "T", "v", "eta", "alpha"})
+        for (const VariableSpec& v : campaign_variables())
+            if (v.dtype == h5::ElementType::float64)
+                out[gname + "/" + std::string(v.name)] =
+                    h5::read_all<double>(g.open_dataset(v.name));
+        for (const char* name : {"eta", "alpha"})
             out[gname + "/" + name] = h5::read_all<double>(g.open_dataset(name));
         for (const char* name : {"status", "run_index", "seed", "N"}) {
             const auto ints = h5::read_all<std::int64_t>(g.open_dataset(name));
@@ -100,7 +104,8 @@ TEST_CASE("the writer stores what the runs computed", "[writer]") {
     const h5::Group root = f.root();
     CHECK(root.child_groups() == std::vector<std::string>{"K2_M2", "K3_M2"});
     CHECK(h5::get_string_attribute(root, "config_sha256") == sha256_hex("config text"));
-    CHECK(h5::get_int64_attribute(root, "schema_version") == campaign_schema_version);
+    CHECK(h5::get_int64_attribute(root, "schema_version") == campaign_schema_version().major);
+    CHECK(h5::get_int64_attribute(root, "schema_version_minor") == campaign_schema_version().minor);
     const h5::Group g3 = root.open_group("K3_M2");
     const auto Q = h5::read_all<double>(g3.open_dataset("Q"));
     REQUIRE(Q.size() == 2 * 8 * 3 * 3);
