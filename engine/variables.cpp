@@ -10,33 +10,37 @@ namespace {
 
 using h5::ElementType;
 
-constexpr std::array<Dim, 4> dims_of(Dim a, Dim b = Dim::run, Dim c = Dim::run,
-                                     Dim d = Dim::run) noexcept {
-    return {a, b, c, d};
-}
-
 // The data variables of schema 1.0, in the order the writer creates them (analysis/SCHEMA.md,
-// "Data variables", documents each; tests/test_variables.cpp checks that section against this).
+// "Data variables", documents each; tests/test_schema_doc.cpp checks that section against this).
+// clang-format off
+constexpr auto f64 = ElementType::float64;
 constexpr std::array variables{
-    VariableSpec{"eg", dims_of(Dim::run, Dim::alpha), 2, ElementType::float64, "1",
-                 "generalization error eps_g = <(sigma - tau)^2>/2", every_kind, 0,
-                 ObservableField::eg},
-    VariableSpec{"eg_stderr", dims_of(Dim::run, Dim::alpha), 2, ElementType::float64, "1",
-                 "Monte-Carlo standard error of eg (0 where eg is a closed form)", every_kind, 0,
-                 ObservableField::eg_stderr},
-    VariableSpec{"Q", dims_of(Dim::run, Dim::alpha, Dim::student, Dim::student2), 4,
-                 ElementType::float64, "1", "student overlaps Q_jk = w_j . w_k", every_kind, 0,
-                 ObservableField::Q},
-    VariableSpec{"R", dims_of(Dim::run, Dim::alpha, Dim::student, Dim::teacher), 4,
-                 ElementType::float64, "1", "student-teacher overlaps R_jn = w_j . B_n", every_kind,
-                 0, ObservableField::R},
-    VariableSpec{"T", dims_of(Dim::run, Dim::teacher, Dim::teacher2), 3, ElementType::float64, "1",
-                 "teacher overlaps T_nm = B_n . B_m", every_kind, 0, ObservableField::T},
-    VariableSpec{"v", dims_of(Dim::run, Dim::alpha, Dim::student), 3, ElementType::float64, "1",
-                 "student second-layer weights v_j", every_kind, 0, ObservableField::v},
-    VariableSpec{"status", dims_of(Dim::run), 1, ElementType::int8, "", "run status", every_kind, 0,
-                 ObservableField::status},
+    //           name, dims, type, units,
+    //           long_name,
+    //           written by, since (minor), source
+    VariableSpec{"eg", {Dim::run, Dim::alpha}, f64, "1",
+                 "generalization error eps_g = <(sigma - tau)^2>/2",
+                 every_kind, 0, ObservableField::eg},
+    VariableSpec{"eg_stderr", {Dim::run, Dim::alpha}, f64, "1",
+                 "Monte-Carlo standard error of eg (0 where eg is a closed form)",
+                 every_kind, 0, ObservableField::eg_stderr},
+    VariableSpec{"Q", {Dim::run, Dim::alpha, Dim::student, Dim::student2}, f64, "1",
+                 "student overlaps Q_jk = w_j . w_k",
+                 every_kind, 0, ObservableField::Q},
+    VariableSpec{"R", {Dim::run, Dim::alpha, Dim::student, Dim::teacher}, f64, "1",
+                 "student-teacher overlaps R_jn = w_j . B_n",
+                 every_kind, 0, ObservableField::R},
+    VariableSpec{"T", {Dim::run, Dim::teacher, Dim::teacher2}, f64, "1",
+                 "teacher overlaps T_nm = B_n . B_m",
+                 every_kind, 0, ObservableField::T},
+    VariableSpec{"v", {Dim::run, Dim::alpha, Dim::student}, f64, "1",
+                 "student second-layer weights v_j",
+                 every_kind, 0, ObservableField::v},
+    VariableSpec{"status", {Dim::run}, ElementType::int8, "",
+                 "run status",
+                 every_kind, 0, ObservableField::status},
 };
+// clang-format on
 
 /// Row-major copy of a matrix into `out` (rows x cols).
 void matrix_out(const Eigen::MatrixXd& m, std::span<double> out) {

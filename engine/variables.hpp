@@ -12,6 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -76,6 +77,19 @@ struct KindSet {
 inline constexpr KindSet every_kind{true, true};
 
 struct VariableSpec {
+    /// `dims` lists the variable's axes: `run` first, then `alpha` if it has one value set per
+    /// record, then the axes of one value set (at most 4 in all).
+    constexpr VariableSpec(std::string_view name_, std::initializer_list<Dim> dims_,
+                           h5::ElementType dtype_, std::string_view units_,
+                           std::string_view long_name_, KindSet written_by_,
+                           std::int64_t since_minor_, ObservableField field_)
+        : name(name_), rank(dims_.size()), dtype(dtype_), units(units_), long_name(long_name_),
+          written_by(written_by_), since_minor(since_minor_), field(field_) {
+        std::size_t i = 0;
+        for (const Dim d : dims_)
+            dim_storage.at(i++) = d; // more than 4 axes: not a constant expression
+    }
+
     std::string_view name;
     std::array<Dim, 4> dim_storage{};
     std::size_t rank = 0;

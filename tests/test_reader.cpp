@@ -221,7 +221,6 @@ namespace {
 
 constexpr VariableSpec train_error{"train_error",
                                    {Dim::run, Dim::alpha},
-                                   2,
                                    h5::ElementType::float64,
                                    "1",
                                    "training error on the examples seen (test observable)",
@@ -230,7 +229,6 @@ constexpr VariableSpec train_error{"train_error",
                                    ObservableField::extra};
 constexpr VariableSpec field_norms{"field_norms",
                                    {Dim::run, Dim::alpha, Dim::student},
-                                   3,
                                    h5::ElementType::float64,
                                    "1",
                                    "per-unit norms (test observable)",

@@ -117,7 +117,6 @@ TEST_CASE("the SCHEMA.md check fails for an undocumented or misdocumented variab
     std::vector<VariableSpec> table(campaign_variables().begin(), campaign_variables().end());
     table.push_back({"train_error",
                      {Dim::run, Dim::alpha},
-                     2,
                      h5::ElementType::float64,
                      "1",
                      "training error",
