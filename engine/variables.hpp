@@ -51,6 +51,12 @@ inline constexpr std::array all_file_kinds{FileKind::simulation, FileKind::theor
 enum class Dim : std::uint8_t { run, alpha, student, student2, teacher, teacher2 };
 inline constexpr std::array all_dims{Dim::run,      Dim::alpha,   Dim::student,
                                      Dim::student2, Dim::teacher, Dim::teacher2};
+static_assert([] {
+    for (std::size_t i = 0; i < all_dims.size(); ++i)
+        if (static_cast<std::size_t>(all_dims[i]) != i)
+            return false;
+    return true;
+}()); // all_dims[i] == Dim(i): arrays of dimensions are indexed by Dim
 [[nodiscard]] std::string_view name(Dim d) noexcept;
 
 /// The lengths of a group's dimensions.

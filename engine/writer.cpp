@@ -119,16 +119,21 @@ void build_group(h5::Group& root, const CampaignLayout::GroupInfo& info, const C
     h5::set_attribute(g, "K", static_cast<std::int64_t>(info.K));
     h5::set_attribute(g, "M", static_cast<std::int64_t>(info.M));
     const auto n_runs = static_cast<hsize_t>(info.runs.size());
-    const auto K = static_cast<hsize_t>(info.K);
-    const auto M = static_cast<hsize_t>(info.M);
+    const GroupShape shape{info.runs.size(), alphas.size(), static_cast<std::size_t>(info.K),
+                           static_cast<std::size_t>(info.M)};
 
-    h5::Dataset run = h5::create_dimension(g, "run", n_runs);
-    h5::Dataset alpha = h5::create_coordinate(g, "alpha", alphas,
-                                              "examples per input dimension, alpha = steps/N", "1");
-    h5::Dataset student = h5::create_dimension(g, "student", K);
-    h5::Dataset student2 = h5::create_dimension(g, "student2", K);
-    h5::Dataset teacher = h5::create_dimension(g, "teacher", M);
-    h5::Dataset teacher2 = h5::create_dimension(g, "teacher2", M);
+    // The dimensions, in the order of all_dims; alpha is a coordinate variable.
+    std::vector<h5::Dataset> dimensions;
+    for (const Dim d : all_dims)
+        dimensions.push_back(
+            d == Dim::alpha
+                ? h5::create_coordinate(g, name(d), alphas,
+                                        "examples per input dimension, alpha = steps/N", "1")
+                : h5::create_dimension(g, name(d), static_cast<hsize_t>(shape.length(d))));
+    const auto dim = [&](Dim d) -> const h5::Dataset* {
+        return &dimensions[static_cast<std::size_t>(d)];
+    };
+    const h5::Dataset& run = *dim(Dim::run);
 
     // Per-run coordinates: global run index, seed index, then N, eta and the swept keys.
     std::string coordinates = "run_index seed";
@@ -178,23 +183,6 @@ void build_group(h5::Group& root, const CampaignLayout::GroupInfo& info, const C
             h5::write_slab(var, offset, count, numbers.data());
     }
 
-    const auto dim = [&](Dim d) -> const h5::Dataset* {
-        switch (d) {
-        case Dim::run:
-            return &run;
-        case Dim::alpha:
-            return &alpha;
-        case Dim::student:
-            return &student;
-        case Dim::student2:
-            return &student2;
-        case Dim::teacher:
-            return &teacher;
-        case Dim::teacher2:
-            return &teacher2;
-        }
-        return nullptr;
-    };
     for (const VariableSpec& v : variables) {
         std::vector<const h5::Dataset*> dims;
         for (const Dim d : v.dims())

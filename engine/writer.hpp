@@ -1,10 +1,13 @@
-// Writer role: owns every HDF5 handle of a campaign file; used from one thread only.
+// Writer role: owns every HDF5 handle of a campaign file being written (engine/reader.hpp reads
+// one); used from one thread only.
 //
 // The file (schema "plateau-campaign", documented field by field in analysis/SCHEMA.md) holds
-// one group per array shape (K, M). It is created complete — every dataset at its final shape,
-// NaN-filled, every run "pending" — under a temporary name in the target directory, then moved
-// into place. Each finished run is written, flushed, then marked completed (or diverged) and
-// flushed again, so a file left by a killed process holds whole runs only; `resume` finishes it.
+// one group per array shape (K, M); its data variables are those of the table in
+// engine/variables.hpp that the file's kind writes. It is created complete — every dataset at its
+// final shape, NaN-filled, every run "pending" — under a temporary name in the target directory,
+// then moved into place. Each finished run is written, flushed, then marked completed (or diverged)
+// and flushed again, so a file left by a killed process holds whole runs only; `resume` finishes
+// it.
 #pragma once
 
 #include "engine/campaign.hpp"
