@@ -10,6 +10,10 @@
 
 #include <Eigen/Core>
 
+#include <functional>
+#include <map>
+#include <string>
+
 namespace plateau {
 
 /// The macroscopic state: everything eps_g and the ODEs depend on. T and v_star are constant
@@ -35,6 +39,10 @@ struct Observables {
     double eg = 0.0;
     /// Standard error of eg: 0 for a closed form, the Monte-Carlo standard error otherwise.
     double eg_stderr = 0.0;
+    /// Named extra observables: one per variable of engine/variables.hpp with field `extra`,
+    /// row-major over that variable's dimensions after run and alpha. An extra a run never
+    /// produced is absent here and NaN in the file.
+    std::map<std::string, Eigen::VectorXd, std::less<>> extras{};
 };
 
 enum class EgMethod {

@@ -1,30 +1,32 @@
-// Writer role: owns every HDF5 handle of a campaign file; used from one thread only.
+// Writer role: owns every HDF5 handle of a campaign file being written (engine/reader.hpp reads
+// one); used from one thread only.
 //
 // The file (schema "plateau-campaign", documented field by field in analysis/SCHEMA.md) holds
-// one group per array shape (K, M). It is created complete — every dataset at its final shape,
-// NaN-filled, every run "pending" — under a temporary name in the target directory, then moved
-// into place. Each finished run is written, flushed, then marked completed (or diverged) and
-// flushed again, so a file left by a killed process holds whole runs only; `resume` finishes it.
+// one group per array shape (K, M); its data variables are those of the table in
+// engine/variables.hpp that the file's kind writes. It is created complete — every dataset at its
+// final shape, NaN-filled, every run "pending" — under a temporary name in the target directory,
+// then moved into place. Each finished run is written, flushed, then marked completed (or diverged)
+// and flushed again, so a file left by a killed process holds whole runs only; `resume` finishes
+// it.
 #pragma once
 
 #include "engine/campaign.hpp"
-#include "engine/h5/h5.hpp"
+#include "engine/h5/object.hpp"
+#include "engine/variables.hpp"
 
 #include <cstdint>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <vector>
 
 namespace plateau {
 
-inline constexpr const char* campaign_schema_name = "plateau-campaign";
-inline constexpr std::int64_t campaign_schema_version = 1;
-
 /// Root attributes that come from the caller.
 struct FileMetadata {
     std::string config_text;  ///< the resolved configuration; its SHA-256 identifies the campaign
     std::string command_line; ///< how the file was made
-    std::string kind = "simulation";
+    std::string kind = "simulation"; ///< name() of a FileKind
 };
 
 /// Where each run of a campaign goes: its group (one per (K, M)) and its index there.
@@ -41,21 +43,27 @@ struct CampaignLayout {
     std::size_t records = 0;                  ///< length of the alpha axis
 
     [[nodiscard]] static CampaignLayout of(const CampaignSpec& spec);
-    /// Bytes of the datasets (an estimate of the file size, within a few percent).
-    [[nodiscard]] std::uint64_t data_bytes() const;
+    /// Bytes of the datasets of `table` (an estimate of the file size, within a few percent).
+    [[nodiscard]] std::uint64_t
+    data_bytes(std::span<const VariableSpec> table = campaign_variables()) const;
 };
 
+/// Writes the variables of a table (engine/variables.hpp; campaign_variables() unless a test
+/// gives another) that the file's kind writes, and root attributes `schema_version` (major) and
+/// `schema_version_minor` = schema_version_of(table).
 class CampaignWriter {
 public:
     /// Creates the campaign file at `path`. Without `replace`, an existing file is never
     /// touched (OutputError). The directory must exist and be writable (OutputError).
-    [[nodiscard]] static CampaignWriter create(const std::filesystem::path& path,
-                                               const CampaignSpec& spec, const FileMetadata& meta,
-                                               bool replace);
+    [[nodiscard]] static CampaignWriter
+    create(const std::filesystem::path& path, const CampaignSpec& spec, const FileMetadata& meta,
+           bool replace, std::span<const VariableSpec> table = campaign_variables());
     /// Opens a campaign file left unfinished, to write its remaining runs. OutputError if it
-    /// is not a campaign file of this schema or its configuration differs from `meta`'s.
-    [[nodiscard]] static CampaignWriter resume(const std::filesystem::path& path,
-                                               const CampaignSpec& spec, const FileMetadata& meta);
+    /// is not a campaign file of this schema version (major and minor: the same variables) or
+    /// its configuration differs from `meta`'s.
+    [[nodiscard]] static CampaignWriter
+    resume(const std::filesystem::path& path, const CampaignSpec& spec, const FileMetadata& meta,
+           std::span<const VariableSpec> table = campaign_variables());
 
     /// Global indices of the runs still pending, increasing.
     [[nodiscard]] std::vector<std::int64_t> unfinished_runs() const;
@@ -68,13 +76,17 @@ public:
     void close();
 
 private:
+    /// One dataset per entry of variables_ (status included), in the same order.
     struct GroupHandles {
-        h5::Dataset eg, eg_stderr, Q, R, T, v, status;
+        std::vector<h5::Dataset> datasets;
     };
-    CampaignWriter(h5::File file, CampaignLayout layout, std::vector<GroupHandles> groups);
+    CampaignWriter(h5::File file, CampaignLayout layout, std::vector<VariableSpec> variables,
+                   std::vector<GroupHandles> groups);
+    [[nodiscard]] std::size_t status_index() const;
 
     h5::File file_;
     CampaignLayout layout_;
+    std::vector<VariableSpec> variables_; ///< the table's variables this file's kind writes
     std::vector<GroupHandles> groups_;
 };
 

@@ -2,7 +2,7 @@
 // point and written in the same schema as `plateau run` (root attribute kind = "theory"), or
 // the plateau fixed point and its escape rate (--fixed-point).
 #include "engine/errors.hpp"
-#include "engine/h5/h5.hpp"
+#include "engine/reader.hpp"
 #include "engine/state.hpp"
 #include "engine/theory.hpp"
 #include "experiments/command_support.hpp"
@@ -10,7 +10,6 @@
 #include "experiments/options.hpp"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -38,31 +37,6 @@ struct OdeOptions {
     bool fixed_point = false;
 };
 
-/// The alpha = 0 order parameters of run `index` (local to its group) of a campaign file.
-OrderParameters read_initial(const h5::Group& g, hsize_t index, int K, int M) {
-    const auto K_ = static_cast<hsize_t>(K);
-    const auto M_ = static_cast<hsize_t>(M);
-    const auto Q =
-        h5::read_slab<double>(g.open_dataset("Q"), std::array<hsize_t, 4>{index, 0, 0, 0},
-                              std::array<hsize_t, 4>{1, 1, K_, K_});
-    const auto R =
-        h5::read_slab<double>(g.open_dataset("R"), std::array<hsize_t, 4>{index, 0, 0, 0},
-                              std::array<hsize_t, 4>{1, 1, K_, M_});
-    const auto T = h5::read_slab<double>(g.open_dataset("T"), std::array<hsize_t, 3>{index, 0, 0},
-                                         std::array<hsize_t, 3>{1, M_, M_});
-    const auto v = h5::read_slab<double>(g.open_dataset("v"), std::array<hsize_t, 3>{index, 0, 0},
-                                         std::array<hsize_t, 3>{1, 1, K_});
-    OrderParameters op;
-    op.Q = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-        Q.data(), K, K);
-    op.R = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-        R.data(), K, M);
-    op.T = Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-        T.data(), M, M);
-    op.v = Eigen::Map<const Eigen::VectorXd>(v.data(), K);
-    return op;
-}
-
 /// Initial conditions of every theory run from a simulation file: per run (same run indices),
 /// or averaged over each grid point's seeds (one theory run per grid point).
 std::vector<OrderParameters> initial_conditions_from_file(const std::string& path,
@@ -71,20 +45,14 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
     const auto fail = [&](const std::string& why) {
         throw UsageError("invalid value '" + path + "' for 'init-from': " + why);
     };
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-        fail("no such file");
-    const h5::File f = [&] {
+    const CampaignReader file = [&] {
         try {
-            return h5::File::open_readonly(path);
-        } catch (const h5::Error&) {
-            throw UsageError("invalid value '" + path + "' for 'init-from': not an HDF5 file");
+            return CampaignReader::open(path);
+        } catch (const CampaignReadError& e) {
+            throw UsageError("invalid value '" + path + "' for 'init-from': " + e.reason());
         }
     }();
-    const h5::Group root = f.root();
-    if (h5::get_string_attribute(root, "schema") != std::string("plateau-campaign"))
-        fail("not a plateau-campaign file");
-    const auto file_runs = h5::get_int64_attribute(root, "runs").value_or(-1);
+    const std::int64_t file_runs = file.metadata().runs;
     const std::int64_t expected = static_cast<std::int64_t>(spec.points.size()) * sim_seeds;
     if (file_runs != expected)
         fail("it holds " + std::to_string(file_runs) + " runs; this configuration has " +
@@ -95,31 +63,32 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
     std::vector<OrderParameters> out;
     for (std::int64_t r = 0; r < spec.runs(); ++r) {
         const auto& m = spec.point_of(r).params.model;
-        const std::string gname =
-            "K" + std::to_string(m.student.hidden) + "_M" + std::to_string(m.teacher.hidden);
-        if (!root.has(gname))
+        const std::string gname = group_name(m.student.hidden, m.teacher.hidden);
+        const auto& groups = file.groups();
+        if (std::none_of(groups.begin(), groups.end(),
+                         [&](const CampaignReader::GroupInfo& g) { return g.name == gname; }))
             fail("it has no group " + gname);
-        const h5::Group g = root.open_group(gname);
-        const auto run_index = h5::read_all<std::int64_t>(g.open_dataset("run_index"));
         const auto first = average ? r * sim_seeds : r;
         const auto count = average ? sim_seeds : 1;
         OrderParameters sum;
         int used = 0;
         for (std::int64_t s = first; s < first + count; ++s) {
-            const auto it = std::find(run_index.begin(), run_index.end(), s);
-            if (it == run_index.end())
+            const auto where = file.find_run(s);
+            if (!where || groups[where->group].name != gname)
                 fail("it has no run " + std::to_string(s) + " in group " + gname);
-            OrderParameters op = read_initial(g, static_cast<hsize_t>(it - run_index.begin()),
-                                              m.student.hidden, m.teacher.hidden);
-            if (!op.Q.allFinite())
+            const Observables o = file.read_records(*where, 0, 1).front();
+            if (!o.Q.allFinite())
                 continue; // never written (pending)
-            if (used++ == 0)
-                sum = op;
-            else {
-                sum.Q += op.Q;
-                sum.R += op.R;
-                sum.T += op.T;
-                sum.v += op.v;
+            if (used++ == 0) {
+                sum.Q = o.Q;
+                sum.R = o.R;
+                sum.T = o.T;
+                sum.v = o.v;
+            } else {
+                sum.Q += o.Q;
+                sum.R += o.R;
+                sum.T += o.T;
+                sum.v += o.v;
             }
         }
         if (used == 0)

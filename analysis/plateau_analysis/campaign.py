@@ -16,7 +16,9 @@ from pathlib import Path
 import numpy as np
 
 SCHEMA_NAME = "plateau-campaign"
-#: Schema versions this package can read.
+#: Major schema versions (root attribute ``schema_version``) this package reads, each with any
+#: minor version (``schema_version_minor``; absent in files written before it existed: 0).
+#: A minor version only adds variables (analysis/SCHEMA.md, "Versions").
 SUPPORTED_VERSIONS = (1,)
 KINDS = ("simulation", "theory")
 
@@ -27,6 +29,20 @@ PENDING, COMPLETED, DIVERGED = 0, 1, 2
 RUN_ONLY_COORDS = ("run_index", "seed")
 
 _GROUP_NAME = re.compile(r"^K(\d+)_M(\d+)$")
+
+
+def group_name(K: int, M: int) -> str:
+    """The name of the group of runs with ``K`` student and ``M`` teacher hidden units.
+
+    ``"K<K>_M<M>"`` (analysis/SCHEMA.md; the engine builds it in engine/variables.cpp).
+    """
+    return f"K{int(K)}_M{int(M)}"
+
+
+def parse_group_name(name: str):
+    """``(K, M)`` of a group name ``"K<K>_M<M>"``, or None if it is not one."""
+    match = _GROUP_NAME.match(name)
+    return (int(match.group(1)), int(match.group(2))) if match else None
 _REQUIRED_VARIABLES = ("eg", "Q", "R", "T", "status")
 _ROOT_ATTRIBUTES_SKIPPED = ("_NCProperties",)
 
@@ -80,7 +96,8 @@ def read_root_attributes(path) -> dict:
         The file does not exist.
     CampaignError
         It is not an HDF5 file, not a campaign file (no ``schema = "plateau-campaign"``), has an
-        unknown (e.g. newer) ``schema_version``, an unknown ``kind``, or no group of runs.
+        unknown (e.g. newer) major ``schema_version`` (every minor version of a known major is
+        read), an unknown ``kind``, or no group of runs.
     """
     import h5py
 
@@ -116,18 +133,20 @@ def read_root_attributes(path) -> dict:
             f"{path}: not a plateau campaign file (schema = {schema!r}, expected {SCHEMA_NAME!r})"
         )
     version = attrs.get("schema_version")
-    if isinstance(version, (bool, np.bool_)) or not isinstance(version, (int, np.integer)):
-        raise CampaignError(f"{path}: invalid schema_version {version!r} (expected an integer)")
+    minor = attrs.setdefault("schema_version_minor", 0)
+    for key, value in (("schema_version", version), ("schema_version_minor", minor)):
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise CampaignError(f"{path}: invalid {key} {value!r} (expected an integer)")
     if version not in SUPPORTED_VERSIONS:
         newest = max(SUPPORTED_VERSIONS)
         if version > newest:
             raise CampaignError(
                 f"{path}: schema_version {version} is newer than this reader supports "
-                f"(up to {newest}); update plateau_analysis"
+                f"(major version {newest}, any minor version); update plateau_analysis"
             )
         raise CampaignError(
-            f"{path}: unknown schema_version {version} (this reader supports "
-            f"{', '.join(map(str, SUPPORTED_VERSIONS))})"
+            f"{path}: unknown schema_version {version} (this reader supports major version "
+            f"{', '.join(map(str, SUPPORTED_VERSIONS))}, any minor version)"
         )
     kind = attrs.get("kind")
     if kind not in KINDS:
@@ -152,7 +171,7 @@ def open_campaign(path, *, load: bool = True, warn_incomplete: bool = True) -> d
     ----------
     path : str or os.PathLike
         A file written by ``plateau run -o`` (``kind = "simulation"``) or ``plateau ode``
-        (``kind = "theory"``), schema ``plateau-campaign`` version 1.
+        (``kind = "theory"``), schema ``plateau-campaign`` version 1.x.
     load : bool, default True
         Load the data into memory and close the file (the default: files are small, and the file
         can then be rewritten, e.g. by ``plateau run --resume``). With ``False`` the Datasets stay
@@ -199,9 +218,9 @@ def open_campaign(path, *, load: bool = True, warn_incomplete: bool = True) -> d
         pending_total += pending
         attrs.update(group=name, path=os.fspath(path), pending_runs=pending,
                      complete=int(pending == 0))
-        match = _GROUP_NAME.match(name)
-        if match and "K" not in attrs:
-            attrs["K"], attrs["M"] = int(match.group(1)), int(match.group(2))
+        shape = parse_group_name(name)
+        if shape and "K" not in attrs:
+            attrs["K"], attrs["M"] = shape
         ds.attrs = attrs
         groups[name] = ds
     if warn_incomplete and pending_total:

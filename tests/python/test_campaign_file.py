@@ -10,6 +10,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from plateau_analysis.campaign import (CampaignError, group_name, open_campaign,
+                                       parse_group_name, read_root_attributes)
+
 
 def plateau() -> Path:
     build = os.environ.get("PLATEAU_BUILD_DIR")
@@ -102,6 +105,7 @@ def test_root_attributes(eta_sweep):
         a = f.attrs
         assert text(a["schema"]) == "plateau-campaign"
         assert a["schema_version"] == 1
+        assert a["schema_version_minor"] == 0
         assert text(a["kind"]) == "simulation"
         assert a["master_seed"] == 1 and a["seeds"] == 8 and a["runs"] == 16
         config = text(a["config"])
@@ -132,9 +136,9 @@ def test_shape_sweep_gives_one_group_per_shape(tmp_path):
     run("--K", "1,2,3", "--M", 2, "--activation", "erf, relu", "--teacher-activation", "erf",
         "--N", 60, "--alpha-max", 2, "--records", 5, "--seeds", 2, "--quiet", "-o", path)
     with h5py.File(path, "r") as f:
-        assert sorted(f.keys()) == ["K1_M2", "K2_M2", "K3_M2"]
+        assert sorted(f.keys()) == [group_name(K, 2) for K in (1, 2, 3)]
     for K in (1, 2, 3):
-        ds = xr.open_dataset(path, group=f"K{K}_M2", engine="h5netcdf")
+        ds = xr.open_dataset(path, group=group_name(K, 2), engine="h5netcdf")
         assert ds.sizes["student"] == K and ds.sizes["run"] == 4
         assert list(ds.activation.values) == ["erf", "erf", "relu", "relu"]
         assert "K" in ds.coords and (ds.K == K).all()
@@ -162,3 +166,63 @@ def test_ncdump_reads_the_file(eta_sweep):
     out = subprocess.run(["ncdump", "-h", str(eta_sweep)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "group: K2_M2" in out.stdout and "double eg(run, alpha)" in out.stdout
+
+
+def test_group_names():
+    assert group_name(2, 13) == "K2_M13"
+    assert parse_group_name(group_name(117, 1)) == (117, 1)
+    for bad in ["", "K2", "K2_M", "k2_M2", "K2_M2x", "K-1_M2", "XK2_M2"]:
+        assert parse_group_name(bad) is None, bad
+
+
+def copy_with(src, dst, **attrs):
+    """A copy of campaign file `src` with root attributes set (None: deleted)."""
+    import shutil
+    shutil.copy(src, dst)
+    with h5py.File(dst, "r+") as f:
+        for key, value in attrs.items():
+            if value is None:
+                del f.attrs[key]
+            else:
+                f.attrs[key] = np.int64(value)
+    return dst
+
+
+def test_reader_accepts_any_minor_version(eta_sweep, tmp_path):
+    newer = copy_with(eta_sweep, tmp_path / "newer.h5", schema_version_minor=5)
+    assert read_root_attributes(newer)["schema_version_minor"] == 5
+    groups = open_campaign(newer)
+    assert groups["K2_M2"].attrs["schema_version_minor"] == 5
+    # A file written before the minor version existed is 1.0.
+    old = copy_with(eta_sweep, tmp_path / "old.h5", schema_version_minor=None)
+    attrs = read_root_attributes(old)
+    assert (attrs["schema_version"], attrs["schema_version_minor"]) == (1, 0)
+    assert open_campaign(old)["K2_M2"].sizes["run"] == 16
+
+
+def test_reader_refuses_another_major_version(eta_sweep, tmp_path):
+    newer = copy_with(eta_sweep, tmp_path / "v2.h5", schema_version=2, schema_version_minor=0)
+    with pytest.raises(CampaignError, match=r"schema_version 2 is newer than this reader supports "
+                                            r"\(major version 1, any minor version\)"):
+        open_campaign(newer)
+    older = copy_with(eta_sweep, tmp_path / "v0.h5", schema_version=0)
+    with pytest.raises(CampaignError, match="unknown schema_version 0"):
+        open_campaign(older)
+
+
+def test_plateau_ode_init_from_refuses_another_major_version(eta_sweep, tmp_path):
+    newer = copy_with(eta_sweep, tmp_path / "v2.h5", schema_version=2)
+    result = subprocess.run(
+        [str(plateau()), "ode", "--eta", "0.5, 1.0", "--seeds", "8", "--N", "500",
+         "--alpha-max", "20", "--records", "25", "--init-from", str(newer), "--quiet",
+         "-o", str(tmp_path / "th.h5")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr == (f"plateau ode: invalid value '{newer}' for 'init-from': schema "
+                             "version 2.0 is not readable by this plateau (it reads 1.x, any "
+                             "minor version)\n")
+    minor = copy_with(eta_sweep, tmp_path / "v1_4.h5", schema_version_minor=4)
+    result = subprocess.run(
+        [str(plateau()), "ode", "--eta", "0.5, 1.0", "--seeds", "8", "--N", "500",
+         "--alpha-max", "20", "--records", "25", "--init-from", str(minor), "--quiet",
+         "-o", str(tmp_path / "th2.h5")], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
