@@ -15,10 +15,10 @@ po::options_description key_options() {
                                  "linspace(a, b, n) / logspace(a, b, n))");
     for (const auto& k : keys()) {
         std::string help(k.help);
-        if (!k.choices.empty()) {
+        if (const auto& choices = k.choices(); !choices.empty()) {
             help += " [";
-            for (std::size_t i = 0; i < k.choices.size(); ++i)
-                help += (i ? "|" : "") + std::string(k.choices[i]);
+            for (std::size_t i = 0; i < choices.size(); ++i)
+                help += (i ? "|" : "") + std::string(choices[i]);
             help += "]";
         }
         if (!k.unit.empty())
@@ -81,10 +81,7 @@ void reject_unregistered(const po::parsed_options& parsed) {
             value = key.substr(eq + 1);
             key = key.substr(0, eq);
         }
-        std::string all;
-        for (const auto& k : keys())
-            all += (all.empty() ? "" : ", ") + std::string(k.name);
-        throw ConfigError::unknown_key(key, value, all + " (and the options of --help)");
+        throw ConfigError::unknown_key(key, value, key_names() + " (and the options of --help)");
     }
 }
 

@@ -126,7 +126,8 @@ TEST_CASE("print-config text reproduces the configuration", "[config]") {
 TEST_CASE("bad values name the key, the value and what is allowed", "[config][errors]") {
     Configuration c;
     CHECK(error_of([&] { c.set("eta", "fast"); }) ==
-          "invalid value 'fast' for 'eta': allowed is a number, or a comma-separated list, "
+          "invalid value 'fast' for 'eta': allowed is a finite number > 0, or a comma-separated "
+          "list, "
           "linspace(a, b, n) or logspace(a, b, n)");
     CHECK(error_of([&] { c.set("activation", "softplus"); }) ==
           "invalid value 'softplus' for 'activation': allowed is one of erf, tanh, sigmoid, "
@@ -160,9 +161,9 @@ TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors
     CHECK(with([](RunParams& p) { p.model.N = 0; }) ==
           "invalid value '0' for 'N': allowed is an integer >= 1");
     CHECK(with([](RunParams& p) { p.model.student.hidden = 0; }) ==
-          "invalid value '0' for 'K': allowed is an integer >= 1");
+          "invalid value '0' for 'K': allowed is an integer from 1 to 2147483647");
     CHECK(with([](RunParams& p) { p.model.teacher.hidden = -1; }) ==
-          "invalid value '-1' for 'M': allowed is an integer >= 1");
+          "invalid value '-1' for 'M': allowed is an integer from 1 to 2147483647");
     CHECK(with([](RunParams& p) { p.training.eta = 0.0; }) ==
           "invalid value '0' for 'eta': allowed is a finite number > 0");
     CHECK(with([](RunParams& p) { p.training.eta = -0.5; }) ==
@@ -172,19 +173,21 @@ TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors
     CHECK(with([](RunParams& p) { p.training.eta = std::numeric_limits<double>::quiet_NaN(); }) ==
           "invalid value 'nan' for 'eta': allowed is a finite number > 0");
     CHECK(with([](RunParams& p) { p.model.student.h.kind = ActivationKind::relu; }) ==
-          "invalid value 'relu' for 'output-activation': allowed is identity or tanh");
+          "invalid value 'relu' for 'output-activation': allowed is one of identity, tanh");
     CHECK(with([](RunParams& p) {
               p.model.N = 3;
               p.model.teacher.hidden = 4;
           }) == "invalid value '4' for 'M': allowed is an integer <= N for an orthonormal teacher");
 
-    // Through the configuration: the same messages, from the key's text.
+    // Through the configuration: the same messages, as soon as the key's text is read.
     Configuration c;
-    c.set("N", "0");
-    CHECK(error_of([&] { (void)c.expand(); }) ==
+    CHECK(error_of([&] { c.set("N", "0"); }) ==
           "invalid value '0' for 'N': allowed is an integer >= 1");
-    Configuration s;
-    s.set("seeds", "0");
-    CHECK(error_of([&] { (void)s.expand(); }) ==
+    CHECK(error_of([&] { c.set("seeds", "0"); }) ==
           "invalid value '0' for 'seeds': allowed is an integer >= 1");
+    // What depends on two keys is checked when the grid is expanded.
+    c.set("N", "3");
+    c.set("M", "4");
+    CHECK(error_of([&] { (void)c.expand(); }) ==
+          "invalid value '4' for 'M': allowed is an integer <= N for an orthonormal teacher");
 }

@@ -206,7 +206,8 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
     };
     const std::vector<Case> cases{
         {"--N 0", "plateau run: invalid value '0' for 'N': allowed is an integer >= 1\n"},
-        {"--K 0", "plateau run: invalid value '0' for 'K': allowed is an integer >= 1\n"},
+        {"--K 0",
+         "plateau run: invalid value '0' for 'K': allowed is an integer from 1 to 2147483647\n"},
         {"--eta -1", "plateau run: invalid value '-1' for 'eta': allowed is a finite number > 0\n"},
         {"--eta nan",
          "plateau run: invalid value 'nan' for 'eta': allowed is a finite number > 0\n"},
