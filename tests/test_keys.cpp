@@ -1,6 +1,7 @@
 // The key registry (experiments/config.hpp): every key sets the fields it names and nothing
 // else, its range is the one validate() checks, the README lists the keys in registry order,
 // and the hashed INI of old configurations does not change.
+#include "cli_helpers.hpp"
 #include "engine/errors.hpp"
 #include "engine/run_params.hpp"
 #include "experiments/config.hpp"
@@ -272,4 +273,15 @@ TEST_CASE("a long range is read in linear time", "[keys]") {
     const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
     CHECK(c.values("eta").size() == 100000);
     CHECK(took.count() < 10.0);
+}
+
+TEST_CASE("plateau run accepts exact option names only", "[keys][cli]") {
+    // "--n" was taken for "--noise" (Program_options' prefix guessing).
+    const auto guessed = plateau::test::run_plateau("run --n 0.1 --print-config");
+    CHECK(guessed.status == 2);
+    CHECK(guessed.output.starts_with("plateau run: unknown key 'n' (value '0.1'): allowed keys are "
+                                     "N, K, M,"));
+    const auto exact = plateau::test::run_plateau("run --noise 0.1 --print-config");
+    CHECK(exact.status == 0);
+    CHECK(exact.output.find("\nnoise = 0.1\n") != std::string::npos);
 }
