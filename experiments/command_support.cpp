@@ -28,7 +28,7 @@ ParsedCommand parse_command(int argc, char** argv, const std::string& usage,
     // Exact option names only: the default style's allow_guessing took "--n" for "--noise".
     const int style =
         po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
-    const po::parsed_options parsed = po::command_line_parser(argc, argv)
+    const po::parsed_options parsed = po::command_line_parser(with_flag_values(argc, argv))
                                           .options(all)
                                           .style(style)
                                           .positional(positional)

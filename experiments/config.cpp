@@ -83,7 +83,7 @@ const std::vector<KeyInfo>& keys() {
                             [](KeyTarget t, std::int64_t x) {
                                 t.run.model.teacher.hidden = static_cast<int>(x);
                             }}},
-        // eta also sets eta_v, which eta-v (later in this order) overrides when set.
+        // Setting eta also changes eta_v, through eta-v, which follows it unless set.
         {.name = "eta",
          .default_value = "0.5",
          .help = "learning rate of the first layer: w += -(eta/N) grad_w e",
@@ -91,9 +91,10 @@ const std::vector<KeyInfo>& keys() {
          .fields = {"run.training.eta", "run.training.eta_v"},
          .kind = RealKey{limits::eta,
                          [](KeyTarget t, double x) {
-                             t.run.training.eta = t.run.training.eta_v = x;
+                             t.run.training.eta = x;
                          }}},
         {.name = "eta-v",
+         .follows = "eta",
          .help = "learning rate of the second layer: v += -(eta_v/N) de/dv (default: eta)",
          .fields = {"run.training.eta_v"},
          .kind = RealKey{limits::eta,
@@ -400,10 +401,8 @@ std::string canonical(const KeyInfo& k, std::string_view token, std::string_view
         return format_number(v);
     }
     case ValueType::boolean:
-        if (token == "true" || token == "1" || token == "yes" || token == "on")
-            return "true";
-        if (token == "false" || token == "0" || token == "no" || token == "off")
-            return "false";
+        if (const auto b = parse_bool(token))
+            return *b ? "true" : "false";
         fail();
         break;
     case ValueType::choice: {
@@ -478,6 +477,14 @@ void apply(const KeyInfo& key, std::string_view v, KeyTarget target) {
         key.kind);
 }
 
+std::optional<bool> parse_bool(std::string_view s) noexcept {
+    if (s == "true" || s == "1" || s == "yes" || s == "on")
+        return true;
+    if (s == "false" || s == "0" || s == "no" || s == "off")
+        return false;
+    return std::nullopt;
+}
+
 bool in_ini(const KeyInfo& key, const std::vector<std::string>& values, IniScope scope) {
     if (values.empty())
         return false; // optional key left unset (eta-v follows eta)
@@ -550,6 +557,8 @@ std::string Configuration::to_ini(IniScope scope) const {
     os << "# plateau run configuration (fully resolved)\n";
     for (const auto& k : keys()) {
         const auto v = values(k.name);
+        if (scope == IniScope::everything && v.empty() && !k.follows.empty())
+            os << "# " << k.name << " follows " << k.follows << '\n';
         if (!in_ini(k, v, scope))
             continue;
         os << k.name << " = ";
@@ -588,6 +597,17 @@ CampaignSpec Configuration::expand() const {
     if (points > max_runs / spec.seeds)
         throw ConfigError("seeds", value("seeds"), "a campaign of at most 2^40 runs");
 
+    // Where each key's value comes from: its own list, or that of the key it follows.
+    std::vector<std::size_t> source(lists.size());
+    for (std::size_t a = 0; a < lists.size(); ++a) {
+        source[a] = a;
+        const KeyInfo& k = *lists[a].first;
+        if (lists[a].second.empty() && !k.follows.empty())
+            for (std::size_t b = 0; b < a; ++b)
+                if (lists[b].first->name == k.follows)
+                    source[a] = b;
+    }
+
     spec.points.reserve(static_cast<std::size_t>(points));
     std::vector<std::string_view> chosen(lists.size());
     for (std::int64_t index = 0; index < points; ++index) {
@@ -601,8 +621,8 @@ CampaignSpec Configuration::expand() const {
                 rest /= vals.size();
         }
         for (std::size_t a = 0; a < lists.size(); ++a)
-            if (!chosen[a].empty())
-                apply(*lists[a].first, chosen[a], {point.params, spec});
+            if (!chosen[source[a]].empty())
+                apply(*lists[a].first, chosen[source[a]], {point.params, spec});
         for (std::size_t a = 0; a < lists.size(); ++a) {
             const KeyInfo& k = *lists[a].first;
             if (lists[a].second.size() < 2 && !k.always_coordinate)

@@ -57,7 +57,10 @@ enum class Hashed {
 /// One configuration key: everything about it is here and nowhere else.
 struct KeyInfo {
     std::string_view name{};
-    std::string_view default_value{}; ///< empty: none (eta-v follows eta unless set)
+    std::string_view default_value{}; ///< empty: none (see `follows`)
+    /// A key without a default may follow an earlier key: unless set, it takes that key's value
+    /// at each grid point (eta-v follows eta).
+    std::string_view follows{};
     std::string_view unit{};
     std::string_view help{};
     bool sweepable = true;          ///< may hold a list or a range
@@ -86,6 +89,9 @@ struct KeyInfo {
 /// Writes one canonical value of `key` (as Configuration::values returns it) into `target`.
 void apply(const KeyInfo& key, std::string_view canonical_value, KeyTarget target);
 
+/// "true", "1", "yes", "on" -> true; "false", "0", "no", "off" -> false; otherwise nullopt.
+[[nodiscard]] std::optional<bool> parse_bool(std::string_view s) noexcept;
+
 /// Whether `key` with these values is a line of the INI text of `scope`.
 enum class IniScope { everything, results };
 [[nodiscard]] bool in_ini(const KeyInfo& key, const std::vector<std::string>& values,
@@ -107,9 +113,10 @@ public:
     [[nodiscard]] std::string value(std::string_view key) const;
 
     /// The fully resolved configuration as INI text that reproduces it: every key, defaults
-    /// included, in registry order. IniScope::results leaves out what cannot change results
-    /// (Hashed::never) and later keys at their default (Hashed::unless_default): that text
-    /// identifies a campaign in its output file.
+    /// included, in registry order; with IniScope::everything, an unset key that follows
+    /// another is named in a comment ("# eta-v follows eta"). IniScope::results leaves out what
+    /// cannot change results (Hashed::never) and later keys at their default
+    /// (Hashed::unless_default): that text identifies a campaign in its output file.
     using IniScope = cli::IniScope;
     [[nodiscard]] std::string to_ini(IniScope scope = IniScope::everything) const;
 

@@ -32,7 +32,8 @@ po::options_description key_options() {
 
 namespace {
 
-/// INI reader: 'key = value' lines, '#' or ';' comments, no sections. Program_options'
+/// INI reader: 'key = value' lines, '#' or ';' comments (whole-line or after a value), no
+/// sections. Program_options'
 /// parse_config_file would do, but its messages do not name the file line, and lists with
 /// commas are values here, not repeated options.
 void read_ini(const std::string& path, Configuration& config) {
@@ -43,8 +44,9 @@ void read_ini(const std::string& path, Configuration& config) {
     int number = 0;
     while (std::getline(in, line)) {
         ++number;
-        const std::string t = trim(line);
-        if (t.empty() || t[0] == '#' || t[0] == ';')
+        // No value contains '#' or ';': either starts a comment.
+        const std::string t = trim(std::string_view(line).substr(0, line.find_first_of("#;")));
+        if (t.empty())
             continue;
         const auto eq = t.find('=');
         if (eq == std::string::npos || t[0] == '[')
@@ -59,6 +61,21 @@ void read_ini(const std::string& path, Configuration& config) {
 }
 
 } // namespace
+
+std::vector<std::string> with_flag_values(int argc, const char* const* argv) {
+    std::vector<std::string> out;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg.starts_with("--") && arg.find('=') == std::string::npos) {
+            const KeyInfo* k = find_key(std::string_view(arg).substr(2));
+            const bool valued = i + 1 < argc && parse_bool(argv[i + 1]).has_value();
+            if (k != nullptr && k->type() == ValueType::boolean && !valued)
+                arg += "=true";
+        }
+        out.push_back(std::move(arg));
+    }
+    return out;
+}
 
 void reject_unregistered(const po::parsed_options& parsed) {
     const auto& options = parsed.options;

@@ -107,7 +107,8 @@ TEST_CASE("print-config text reproduces the configuration", "[config]") {
     CHECK(ini.find("eta = 0.25, 0.75\n") != std::string::npos);
     CHECK(ini.find("K = 3\n") != std::string::npos);
     CHECK(ini.find("N = 500\n") != std::string::npos);
-    CHECK(ini.find("eta-v") == std::string::npos); // unset: follows eta
+    CHECK(ini.find("\n# eta-v follows eta\n") != std::string::npos); // unset: follows eta
+    CHECK(c.to_ini(Configuration::IniScope::results).find("eta-v") == std::string::npos);
     CHECK(ini.find("threads = 0\n") != std::string::npos);
     CHECK(c.to_ini(Configuration::IniScope::results).find("threads") == std::string::npos);
     // Reading it back gives the same text.

@@ -285,3 +285,48 @@ TEST_CASE("plateau run accepts exact option names only", "[keys][cli]") {
     CHECK(exact.status == 0);
     CHECK(exact.output.find("\nnoise = 0.1\n") != std::string::npos);
 }
+
+TEST_CASE("a key follows an earlier key of its own type", "[keys]") {
+    for (std::size_t a = 0; a < keys().size(); ++a) {
+        const KeyInfo& k = keys()[a];
+        if (k.follows.empty())
+            continue;
+        INFO("key " << k.name << " follows " << k.follows);
+        CHECK(k.default_value.empty());
+        const KeyInfo* followed = find_key(k.follows);
+        REQUIRE(followed != nullptr);
+        CHECK(followed < &k);
+        CHECK(followed->type() == k.type());
+    }
+    // eta-v takes each grid point's eta unless set.
+    Configuration c;
+    c.set("eta", "0.1, 0.3");
+    const auto spec = c.expand();
+    CHECK(spec.points.at(1).params.training.eta_v == 0.3);
+    c.set("eta-v", "0.2");
+    CHECK(c.expand().points.at(1).params.training.eta_v == 0.2);
+}
+
+TEST_CASE("boolean keys work as bare flags, INI lines take comments", "[keys][cli]") {
+    using plateau::test::run_plateau;
+    const auto bare = run_plateau("run --learn-v --print-config");
+    CHECK(bare.status == 0);
+    CHECK(bare.output.find("\nlearn-v = true\n") != std::string::npos);
+    const auto before_option = run_plateau("run --learn-v --eta 0.3 --print-config");
+    CHECK(before_option.status == 0);
+    CHECK(before_option.output.find("\nlearn-v = true\n") != std::string::npos);
+    const auto valued = run_plateau("run --learn-v off --print-config");
+    CHECK(valued.status == 0);
+    CHECK(valued.output.find("\nlearn-v = false\n") != std::string::npos);
+
+    plateau::test::TempDir dir;
+    const std::string ini = dir / "c.ini";
+    std::ofstream(ini) << "# a campaign\neta = 0.3  # faster\nK = 3 ; three\n";
+    const auto read = run_plateau("run " + ini + " --print-config");
+    CHECK(read.status == 0);
+    CHECK(read.output.find("\neta = 0.3\n") != std::string::npos);
+    CHECK(read.output.find("\nK = 3\n") != std::string::npos);
+    // --print-config names eta-v even when it follows eta (as a comment: the hashed text of
+    // the results INI is unchanged).
+    CHECK(read.output.find("\n# eta-v follows eta\n") != std::string::npos);
+}
