@@ -29,6 +29,20 @@ void check(RealRange r, std::string_view key, double x) {
     require(contains(r, x), key, x, allowed(r));
 }
 
+/// "8x4": hidden-layer widths as the configuration writes them.
+std::string widths_text(const std::vector<int>& widths) {
+    std::string out;
+    for (const int w : widths)
+        out += (out.empty() ? "" : "x") + std::to_string(w);
+    return out;
+}
+
+void check_network(std::string_view key, const NetworkSpec& net) {
+    require(net.widths.size() == 1, key, widths_text(net.widths),
+            "one hidden layer (deeper networks are not built yet)");
+    check(limits::hidden_units, key, net.hidden());
+}
+
 void check_output(std::string_view key, const Activation& h) {
     require(is_output_kind(h.kind), key, name(h.kind), "one of " + output_names());
 }
@@ -68,10 +82,10 @@ std::string_view allowed(RealRange r) noexcept {
 void validate(const RunParams& p) {
     const auto& m = p.model;
     check(limits::N, "N", m.N);
-    check(limits::hidden_units, "K", m.student.hidden);
-    check(limits::hidden_units, "M", m.teacher.hidden);
-    require(m.teacher_init != TeacherInit::orthonormal || m.teacher.hidden <= m.N, "M",
-            m.teacher.hidden, "an integer <= N for an orthonormal teacher");
+    check_network("K", m.student);
+    check_network("M", m.teacher);
+    require(m.teacher_init != TeacherInit::orthonormal || m.teacher.hidden() <= m.N, "M",
+            m.teacher.hidden(), "an integer <= N for an orthonormal teacher");
     check_output("output-activation", m.student.h);
     check_output("teacher-output-activation", m.teacher.h);
     check(limits::gamma, "gamma", m.student.h.gamma);

@@ -74,8 +74,8 @@ inline constexpr RealRange divergence_q = RealRange::positive;
 /// Student and teacher networks and the data they see.
 struct ModelParams {
     std::int64_t N = 500; ///< input dimension
-    NetworkSpec student{2, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
-    NetworkSpec teacher{2, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    NetworkSpec student{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    NetworkSpec teacher{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
     bool learn_v = false; ///< train the student's second layer v (Eq. 3)
     double v0 = 1.0;      ///< initial student second-layer weights v_j
     double v_star = 1.0;  ///< teacher second-layer weights v*_n

@@ -70,19 +70,19 @@ const std::vector<KeyInfo>& keys() {
         {.name = "K",
          .default_value = "2",
          .help = "student hidden units",
-         .fields = {"run.model.student.hidden"},
-         .kind = IntegerKey{limits::hidden_units,
-                            [](KeyTarget t, std::int64_t x) {
-                                t.run.model.student.hidden = static_cast<int>(x);
-                            }}},
+         .fields = {"run.model.student.widths"},
+         .kind = WidthsKey{limits::hidden_units,
+                           [](KeyTarget t, std::vector<int> w) {
+                               t.run.model.student.widths = std::move(w);
+                           }}},
         {.name = "M",
          .default_value = "2",
          .help = "teacher hidden units",
-         .fields = {"run.model.teacher.hidden"},
-         .kind = IntegerKey{limits::hidden_units,
-                            [](KeyTarget t, std::int64_t x) {
-                                t.run.model.teacher.hidden = static_cast<int>(x);
-                            }}},
+         .fields = {"run.model.teacher.widths"},
+         .kind = WidthsKey{limits::hidden_units,
+                           [](KeyTarget t, std::vector<int> w) {
+                               t.run.model.teacher.widths = std::move(w);
+                           }}},
         // Setting eta also changes eta_v, through eta-v, which follows it unless set.
         {.name = "eta",
          .default_value = "0.5",
@@ -271,10 +271,12 @@ const std::vector<KeyInfo>& keys() {
          .sweepable = false,
          .hashed = Hashed::never,
          .fields = {"campaign.threads"},
-         .kind = IntegerKey{{0, 4096},
-                            [](KeyTarget t, std::int64_t x) {
-                                t.campaign.threads = static_cast<int>(x);
-                            }}},
+         .kind =
+             IntegerKey{
+                 {0, 4096},
+                 [](KeyTarget t, std::int64_t x) {
+                     t.campaign.threads = static_cast<int>(x);
+                 }}},
     };
     return registry;
 }
@@ -291,6 +293,8 @@ std::string KeyInfo::allowed_values() const {
         return std::get<IntegerKey>(kind).range.allowed();
     case ValueType::real:
         return std::string(allowed(std::get<RealKey>(kind).range));
+    case ValueType::widths:
+        return std::get<WidthsKey>(kind).range.allowed();
     case ValueType::boolean:
         return "true or false";
     case ValueType::choice: {
@@ -366,6 +370,8 @@ bool parse_int(std::string_view s, std::int64_t& out) {
 /// What `k` accepts as text: its values, and the sweep syntax if it can be swept.
 std::string allowed_text(const KeyInfo& k) {
     std::string list = k.allowed_values();
+    if (k.type() == ValueType::widths)
+        list += " per hidden layer, layers as 8x4 from the input up";
     if (k.sweepable && k.type() != ValueType::boolean)
         list += (k.type() == ValueType::choice ? "; " : ", ") +
                 std::string("or a comma-separated list") +
@@ -400,6 +406,19 @@ std::string canonical(const KeyInfo& k, std::string_view token, std::string_view
             out_of_range();
         return format_number(v);
     }
+    case ValueType::widths: {
+        // "8x4": the layers' widths; "x" cannot be confused with the "," of a sweep.
+        std::string out;
+        for (const auto& width : split(token, 'x')) {
+            std::int64_t v = 0;
+            if (width.empty() || !parse_int(width, v))
+                fail();
+            if (!std::get<WidthsKey>(k.kind).range.contains(v))
+                out_of_range();
+            out += (out.empty() ? "" : "x") + std::to_string(v);
+        }
+        return out;
+    }
     case ValueType::boolean:
         if (const auto b = parse_bool(token))
             return *b ? "true" : "false";
@@ -428,7 +447,8 @@ std::optional<std::vector<double>> parse_range(const KeyInfo& k, const std::stri
     const auto fail = [&](const std::string& why) {
         throw ConfigError(std::string(k.name), text, why);
     };
-    if (k.type() != ValueType::integer && k.type() != ValueType::real)
+    if (k.type() != ValueType::integer && k.type() != ValueType::real &&
+        k.type() != ValueType::widths)
         fail(allowed_text(k));
     if (text.back() != ')')
         fail("linspace(a, b, n) or logspace(a, b, n) with a closing parenthesis");
@@ -468,6 +488,14 @@ void apply(const KeyInfo& key, std::string_view v, KeyTarget target) {
                 double x = 0.0;
                 parse_double(v, x);
                 kind.set(target, x);
+            } else if constexpr (std::is_same_v<Kind, WidthsKey>) {
+                std::vector<int> widths;
+                for (const auto& width : split(v, 'x')) {
+                    std::int64_t x = 0;
+                    parse_int(width, x);
+                    widths.push_back(static_cast<int>(x)); // in range: checked when read
+                }
+                kind.set(target, std::move(widths));
             } else if constexpr (std::is_same_v<Kind, BooleanKey>) {
                 kind.set(target, v == "true");
             } else {
@@ -510,9 +538,8 @@ void Configuration::set(std::string_view key, std::string_view text) {
     std::vector<std::string> vals;
     if (auto range = parse_range(*k, whole)) {
         for (const double x : *range) {
-            const std::string token = k->type() == ValueType::integer
-                                          ? std::to_string(std::llround(x))
-                                          : format_number(x);
+            const std::string token =
+                k->type() == ValueType::real ? format_number(x) : std::to_string(std::llround(x));
             vals.push_back(canonical(*k, token, whole));
         }
     } else {
@@ -627,8 +654,11 @@ CampaignSpec Configuration::expand() const {
             const KeyInfo& k = *lists[a].first;
             if (lists[a].second.size() < 2 && !k.always_coordinate)
                 continue;
-            Coordinate c{
-                std::string(k.name), 0.0, {}, k.type() == ValueType::integer, std::string(k.help)};
+            Coordinate c{std::string(k.name),
+                         0.0,
+                         {},
+                         k.type() == ValueType::integer || k.type() == ValueType::widths,
+                         std::string(k.help)};
             if (k.type() == ValueType::choice || k.type() == ValueType::boolean)
                 c.text = chosen[a];
             else

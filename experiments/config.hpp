@@ -21,7 +21,7 @@ struct KeyTarget {
     CampaignSpec& campaign;
 };
 
-/// The four kinds of key, each with its allowed values and a setter. The setter receives a
+/// The kinds of key, each with its allowed values and a setter. The setter receives a
 /// value already checked against the allowed values.
 struct IntegerKey {
     IntRange range{};
@@ -30,6 +30,11 @@ struct IntegerKey {
 struct RealKey {
     RealRange range = RealRange::finite;
     void (*set)(KeyTarget, double) = nullptr;
+};
+/// Hidden-layer widths from the input up: "3" (one layer) or "8x4"; each in `range`.
+struct WidthsKey {
+    IntRange range{};
+    void (*set)(KeyTarget, std::vector<int>) = nullptr;
 };
 struct BooleanKey {
     void (*set)(KeyTarget, bool) = nullptr;
@@ -42,7 +47,7 @@ struct ChoiceKey {
     void (*set)(KeyTarget, std::string_view canonical_name) = nullptr;
 };
 
-enum class ValueType { integer, real, boolean, choice }; ///< the order of KeyInfo::kind
+enum class ValueType { integer, real, widths, boolean, choice }; ///< the order of KeyInfo::kind
 
 /// How a key appears in the results INI (Configuration::IniScope::results), the text whose
 /// SHA-256 identifies a campaign in its output file (config_sha256) and lets --resume accept it.
@@ -70,7 +75,7 @@ struct KeyInfo {
     /// CampaignSpec, e.g. "run.model.N". tests/test_keys.cpp checks that setting the key changes
     /// exactly these fields.
     std::vector<std::string_view> fields{};
-    std::variant<IntegerKey, RealKey, BooleanKey, ChoiceKey> kind{};
+    std::variant<IntegerKey, RealKey, WidthsKey, BooleanKey, ChoiceKey> kind{};
 
     [[nodiscard]] ValueType type() const noexcept { return static_cast<ValueType>(kind.index()); }
     /// The choices of a choice key; empty for the others.

@@ -21,6 +21,8 @@ po::options_description key_options() {
                 help += (i ? "|" : "") + std::string(choices[i]);
             help += "]";
         }
+        if (k.type() == ValueType::widths)
+            help += " (several hidden layers: widths from the input up, 8x4)";
         if (!k.unit.empty())
             help += " (unit: " + std::string(k.unit) + ")";
         help += k.default_value.empty() ? std::string{}

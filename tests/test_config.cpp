@@ -29,8 +29,8 @@ TEST_CASE("defaults give the default experiment", "[config]") {
     REQUIRE(spec.points.size() == 1);
     const RunParams& p = spec.points[0].params;
     CHECK(p.model.N == 500);
-    CHECK(p.model.student.hidden == 2);
-    CHECK(p.model.teacher.hidden == 2);
+    CHECK(p.model.student.hidden() == 2);
+    CHECK(p.model.teacher.hidden() == 2);
     CHECK(p.model.student.g.kind == ActivationKind::erf);
     CHECK(p.model.student.h.kind == ActivationKind::linear);
     CHECK(p.training.eta == 0.5);
@@ -161,9 +161,9 @@ TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors
     CHECK(with([](RunParams&) {}) == "no error");
     CHECK(with([](RunParams& p) { p.model.N = 0; }) ==
           "invalid value '0' for 'N': allowed is an integer >= 1");
-    CHECK(with([](RunParams& p) { p.model.student.hidden = 0; }) ==
+    CHECK(with([](RunParams& p) { p.model.student.widths = {0}; }) ==
           "invalid value '0' for 'K': allowed is an integer from 1 to 2147483647");
-    CHECK(with([](RunParams& p) { p.model.teacher.hidden = -1; }) ==
+    CHECK(with([](RunParams& p) { p.model.teacher.widths = {-1}; }) ==
           "invalid value '-1' for 'M': allowed is an integer from 1 to 2147483647");
     CHECK(with([](RunParams& p) { p.training.eta = 0.0; }) ==
           "invalid value '0' for 'eta': allowed is a finite number > 0");
@@ -177,7 +177,7 @@ TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors
           "invalid value 'relu' for 'output-activation': allowed is one of identity, tanh");
     CHECK(with([](RunParams& p) {
               p.model.N = 3;
-              p.model.teacher.hidden = 4;
+              p.model.teacher.widths = {4};
           }) == "invalid value '4' for 'M': allowed is an integer <= N for an orthonormal teacher");
 
     // Through the configuration: the same messages, as soon as the key's text is read.

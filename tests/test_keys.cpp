@@ -32,8 +32,8 @@ void diff_activation(const Activation& a, const Activation& b, const std::string
 
 void diff_network(const NetworkSpec& a, const NetworkSpec& b, const std::string& path,
                   FieldSet& out) {
-    if (a.hidden != b.hidden)
-        out.insert(path + ".hidden");
+    if (a.widths != b.widths)
+        out.insert(path + ".widths");
     diff_activation(a.g, b.g, path + ".g", out);
     diff_activation(a.h, b.h, path + ".h", out);
 }
@@ -82,8 +82,10 @@ FieldSet differing_fields(const CampaignSpec& a, const CampaignSpec& b) {
 /// A valid value of `k` other than its default.
 std::string other_value(const KeyInfo& k) {
     switch (k.type()) {
-    case ValueType::integer: {
-        const auto& range = std::get<IntegerKey>(k.kind).range;
+    case ValueType::integer:
+    case ValueType::widths: {
+        const auto* i = std::get_if<IntegerKey>(&k.kind);
+        const auto& range = i != nullptr ? i->range : std::get<WidthsKey>(k.kind).range;
         const std::int64_t d = std::stoll(std::string(k.default_value));
         return std::to_string(range.contains(d + 1) ? d + 1 : d - 1);
     }
@@ -138,7 +140,8 @@ TEST_CASE("validate() checks every run key against the range the registry reads"
     // Each key's setter writes a value just outside the key's range straight into RunParams;
     // validate() must refuse it naming this key and the same allowed text.
     for (const auto& k : keys()) {
-        if (k.type() != ValueType::integer && k.type() != ValueType::real)
+        if (k.type() != ValueType::integer && k.type() != ValueType::real &&
+            k.type() != ValueType::widths)
             continue;
         if (k.fields.front().starts_with("campaign."))
             continue; // checked by the registry only
@@ -148,6 +151,8 @@ TEST_CASE("validate() checks every run key against the range the registry reads"
         const KeyTarget target{p, spec};
         if (const auto* i = std::get_if<IntegerKey>(&k.kind))
             i->set(target, i->range.min - 1);
+        else if (const auto* w = std::get_if<WidthsKey>(&k.kind))
+            w->set(target, {static_cast<int>(w->range.min - 1)});
         else {
             const auto& r = std::get<RealKey>(k.kind);
             r.set(target, r.range == RealRange::finite     ? std::numeric_limits<double>::infinity()
@@ -329,4 +334,36 @@ TEST_CASE("boolean keys work as bare flags, INI lines take comments", "[keys][cl
     // --print-config names eta-v even when it follows eta (as a comment: the hashed text of
     // the results INI is unchanged).
     CHECK(read.output.find("\n# eta-v follows eta\n") != std::string::npos);
+}
+
+TEST_CASE("hidden-layer widths: 8x4 is one value, a comma still sweeps", "[keys]") {
+    Configuration c;
+    c.set("K", "8x4");
+    CHECK(c.values("K") == std::vector<std::string>{"8x4"});
+    c.set("K", "8x4, 4x4");
+    CHECK(c.values("K") == std::vector<std::string>{"8x4", "4x4"});
+    c.set("M", "4x2");
+    CHECK(c.values("M") == std::vector<std::string>{"4x2"});
+    CHECK(
+        error_of([&] { c.set("K", "8x"); })
+            .starts_with(
+                "invalid value '8x' for 'K': allowed is an integer from 1 to 2147483647 per hidden "
+                "layer, layers as 8x4 from the input up"));
+    CHECK(error_of([&] { c.set("K", "8x0"); }) ==
+          "invalid value '8x0' for 'K': allowed is an integer from 1 to 2147483647");
+    // One layer is the two-layer network of Eq. (1): K = 3 sets widths {3}.
+    Configuration one;
+    one.set("K", "3");
+    CHECK(one.expand().points.at(0).params.model.student.widths == std::vector<int>{3});
+    // Deeper networks are read but not built yet.
+    Configuration deep;
+    deep.set("K", "8x4");
+    CHECK(error_of([&] { (void)deep.expand(); }) ==
+          "invalid value '8x4' for 'K': allowed is one hidden layer (deeper networks are not "
+          "built yet)");
+    RunParams p;
+    p.model.teacher.widths = {4, 2};
+    CHECK(error_of([&] { validate(p); }) ==
+          "invalid value '4x2' for 'M': allowed is one hidden layer (deeper networks are not "
+          "built yet)");
 }

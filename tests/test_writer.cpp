@@ -76,7 +76,7 @@ TEST_CASE("the writer stores what the runs computed", "[writer]") {
     for (const int K : {2, 3}) {
         GridPoint g;
         g.params.model.N = 50;
-        g.params.model.student.hidden = K;
+        g.params.model.student.widths = {K};
         g.params.schedule.alpha_max = 5;
         g.params.schedule.records = 8;
         g.coordinates = {{"N", 50, {}, true, "input dimension"},
