@@ -71,7 +71,7 @@ RunParams make_params(std::int64_t N, int K) {
     RunParams p;
     p.model.N = N;
     p.model.student =
-        NetworkSpec{K, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+        NetworkSpec{{K}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
     p.model.teacher = p.model.student;
     p.model.learn_v = false;
     p.model.noise = 0.0;
@@ -95,7 +95,7 @@ double now_seconds() {
 class ReferenceLoop {
 public:
     ReferenceLoop(const RunParams& p, std::uint64_t seed, std::uint64_t run)
-        : K_(p.model.student.hidden), M_(p.model.teacher.hidden),
+        : K_(p.model.student.hidden()), M_(p.model.teacher.hidden()),
           eta_over_n_(p.training.eta / static_cast<double>(p.model.N)),
           examples_(StreamKey{seed, run, StreamPurpose::examples}) {
         const RunState s = make_initial_state(p.model, seed, run);

@@ -22,52 +22,93 @@ void require(bool ok, std::string_view key, auto value, std::string_view allowed
         throw ConfigError(std::string(key), to_text(value), std::string(allowed));
 }
 
-void check_positive(std::string_view key, double x) {
-    require(std::isfinite(x) && x > 0.0, key, x, "a finite number > 0");
+void check(IntRange r, std::string_view key, std::int64_t x) {
+    require(r.contains(x), key, x, r.allowed());
 }
-void check_non_negative(std::string_view key, double x) {
-    require(std::isfinite(x) && x >= 0.0, key, x, "a finite number >= 0");
+void check(RealRange r, std::string_view key, double x) {
+    require(contains(r, x), key, x, allowed(r));
 }
-void check_finite(std::string_view key, double x) {
-    require(std::isfinite(x), key, x, "a finite number");
+
+/// "8x4": hidden-layer widths as the configuration writes them.
+std::string widths_text(const std::vector<int>& widths) {
+    std::string out;
+    for (const int w : widths)
+        out += (out.empty() ? "" : "x") + std::to_string(w);
+    return out;
+}
+
+void check_network(std::string_view key, const NetworkSpec& net) {
+    require(net.widths.size() == 1, key, widths_text(net.widths),
+            "one hidden layer (deeper networks are not built yet)");
+    check(limits::hidden_units, key, net.hidden());
 }
 
 void check_output(std::string_view key, const Activation& h) {
-    require(is_output_kind(h.kind), key, name(h.kind), "identity or tanh");
+    require(is_output_kind(h.kind), key, name(h.kind), "one of " + output_names());
 }
 
 } // namespace
 
+std::string IntRange::allowed() const {
+    if (max == std::numeric_limits<std::int64_t>::max())
+        return "an integer >= " + std::to_string(min);
+    return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+}
+
+bool contains(RealRange r, double x) noexcept {
+    switch (r) {
+    case RealRange::finite:
+        return std::isfinite(x);
+    case RealRange::non_negative:
+        return std::isfinite(x) && x >= 0.0;
+    case RealRange::positive:
+        return std::isfinite(x) && x > 0.0;
+    }
+    return false;
+}
+
+std::string_view allowed(RealRange r) noexcept {
+    switch (r) {
+    case RealRange::finite:
+        return "a finite number";
+    case RealRange::non_negative:
+        return "a finite number >= 0";
+    case RealRange::positive:
+        return "a finite number > 0";
+    }
+    return "?";
+}
+
 void validate(const RunParams& p) {
     const auto& m = p.model;
-    require(m.N >= 1, "N", m.N, "an integer >= 1");
-    require(m.student.hidden >= 1, "K", m.student.hidden, "an integer >= 1");
-    require(m.teacher.hidden >= 1, "M", m.teacher.hidden, "an integer >= 1");
-    require(m.teacher_init != TeacherInit::orthonormal || m.teacher.hidden <= m.N, "M",
-            m.teacher.hidden, "an integer <= N for an orthonormal teacher");
+    check(limits::N, "N", m.N);
+    check_network("K", m.student);
+    check_network("M", m.teacher);
+    require(m.teacher_init != TeacherInit::orthonormal || m.teacher.hidden() <= m.N, "M",
+            m.teacher.hidden(), "an integer <= N for an orthonormal teacher");
     check_output("output-activation", m.student.h);
     check_output("teacher-output-activation", m.teacher.h);
-    check_positive("gamma", m.student.h.gamma);
-    check_positive("gamma", m.student.g.gamma);
-    check_positive("gamma", m.teacher.h.gamma);
-    check_positive("gamma", m.teacher.g.gamma);
-    check_finite("v0", m.v0);
-    check_finite("v-star", m.v_star);
-    check_non_negative("q0", m.q0);
-    check_non_negative("noise", m.noise);
+    check(limits::gamma, "gamma", m.student.h.gamma);
+    check(limits::gamma, "gamma", m.student.g.gamma);
+    check(limits::gamma, "gamma", m.teacher.h.gamma);
+    check(limits::gamma, "gamma", m.teacher.g.gamma);
+    check(limits::v0, "v0", m.v0);
+    check(limits::v_star, "v-star", m.v_star);
+    check(limits::q0, "q0", m.q0);
+    check(limits::noise, "noise", m.noise);
 
-    check_positive("eta", p.training.eta);
-    check_positive("eta-v", p.training.eta_v);
+    check(limits::eta, "eta", p.training.eta);
+    check(limits::eta, "eta-v", p.training.eta_v);
 
     const auto& s = p.schedule;
-    check_positive("alpha-max", s.alpha_max);
-    require(s.records >= 2, "records", s.records, "an integer >= 2");
-    check_positive("alpha-min", s.alpha_min);
+    check(limits::alpha, "alpha-max", s.alpha_max);
+    check(limits::records, "records", s.records);
+    check(limits::alpha, "alpha-min", s.alpha_min);
     require(s.kind != ScheduleKind::log || s.alpha_min < s.alpha_max, "alpha-min", s.alpha_min,
             "a number < alpha-max for the log schedule");
 
-    require(p.observer.eg_samples >= 100, "eg-samples", p.observer.eg_samples, "an integer >= 100");
-    check_positive("divergence-q", p.observer.divergence_q);
+    check(limits::eg_samples, "eg-samples", p.observer.eg_samples);
+    check(limits::divergence_q, "divergence-q", p.observer.divergence_q);
 }
 
 } // namespace plateau

@@ -4,7 +4,10 @@
 
 #include "models/network.hpp"
 
+#include <array>
 #include <cstdint>
+#include <limits>
+#include <string>
 #include <string_view>
 
 namespace plateau {
@@ -19,6 +22,12 @@ enum class ScheduleKind {
     linear, ///< records points equally spaced in [0, alpha_max]
 };
 
+inline constexpr std::array<TeacherInit, 2> all_teacher_inits{TeacherInit::orthonormal,
+                                                              TeacherInit::gaussian};
+inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::log,
+                                                                ScheduleKind::linear};
+
+/// Canonical names, as used in configuration files and output attributes.
 [[nodiscard]] constexpr std::string_view name(TeacherInit t) noexcept {
     return t == TeacherInit::orthonormal ? "orthonormal" : "gaussian";
 }
@@ -26,11 +35,47 @@ enum class ScheduleKind {
     return s == ScheduleKind::log ? "log" : "linear";
 }
 
+/// The allowed values of an integer parameter.
+struct IntRange {
+    std::int64_t min = 0;
+    std::int64_t max = std::numeric_limits<std::int64_t>::max();
+
+    [[nodiscard]] constexpr bool contains(std::int64_t x) const noexcept {
+        return min <= x && x <= max;
+    }
+    /// "an integer >= 1" (no upper bound but the type's) or "an integer from 2 to 2147483647".
+    [[nodiscard]] std::string allowed() const;
+};
+
+/// The allowed values of a real parameter; NaN and infinities are never allowed.
+enum class RealRange { finite, non_negative, positive };
+[[nodiscard]] bool contains(RealRange r, double x) noexcept;
+/// "a finite number", "a finite number >= 0", "a finite number > 0".
+[[nodiscard]] std::string_view allowed(RealRange r) noexcept;
+
+/// The range of every bounded field of RunParams, typed once. validate() checks the fields
+/// against them, and the configuration keys (experiments/config.cpp) refer to the same constants
+/// to reject a value, with the same text, as soon as it is read.
+namespace limits {
+inline constexpr IntRange N{1, std::numeric_limits<std::int64_t>::max()};
+inline constexpr IntRange hidden_units{1, std::numeric_limits<int>::max()}; ///< K and M
+inline constexpr IntRange records{2, std::numeric_limits<int>::max()};
+inline constexpr IntRange eg_samples{100, std::numeric_limits<int>::max()};
+inline constexpr RealRange eta = RealRange::positive; ///< eta and eta_v
+inline constexpr RealRange gamma = RealRange::positive;
+inline constexpr RealRange v0 = RealRange::finite;
+inline constexpr RealRange v_star = RealRange::finite;
+inline constexpr RealRange q0 = RealRange::non_negative;
+inline constexpr RealRange noise = RealRange::non_negative;
+inline constexpr RealRange alpha = RealRange::positive; ///< alpha_max and alpha_min
+inline constexpr RealRange divergence_q = RealRange::positive;
+} // namespace limits
+
 /// Student and teacher networks and the data they see.
 struct ModelParams {
     std::int64_t N = 500; ///< input dimension
-    NetworkSpec student{2, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
-    NetworkSpec teacher{2, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    NetworkSpec student{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    NetworkSpec teacher{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
     bool learn_v = false; ///< train the student's second layer v (Eq. 3)
     double v0 = 1.0;      ///< initial student second-layer weights v_j
     double v_star = 1.0;  ///< teacher second-layer weights v*_n
@@ -80,7 +125,9 @@ struct RunParams {
     friend bool operator==(const RunParams&, const RunParams&) = default;
 };
 
-/// Checks every field; throws ConfigError naming the configuration key of the first bad one.
+/// Checks every field against its range in `limits` and the invariants between fields (M <= N
+/// for an orthonormal teacher, alpha_min < alpha_max for the log schedule); throws ConfigError
+/// naming the configuration key of the first bad one.
 void validate(const RunParams& p);
 
 } // namespace plateau

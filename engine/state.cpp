@@ -26,8 +26,8 @@ void orthonormalize_rows(RowMatrix& B) {
 
 RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint64_t run) {
     RunState s;
-    s.K = p.student.hidden;
-    s.M = p.teacher.hidden;
+    s.K = p.student.hidden();
+    s.M = p.teacher.hidden();
     const auto N = static_cast<Eigen::Index>(p.N);
     const double inv_sqrt_n = 1.0 / std::sqrt(static_cast<double>(p.N));
 

@@ -52,7 +52,7 @@ void require_theory_support(const ModelParams& m) {
 namespace {
 
 void check_sizes(const ModelParams& m, const OrderParameters& op) {
-    const Eigen::Index K = m.student.hidden, M = m.teacher.hidden;
+    const Eigen::Index K = m.student.hidden(), M = m.teacher.hidden();
     if (op.Q.rows() != K || op.Q.cols() != K || op.R.rows() != K || op.R.cols() != M ||
         op.T.rows() != M || op.T.cols() != M || op.v.size() != K || op.v_star.size() != M)
         throw std::invalid_argument(
@@ -238,8 +238,8 @@ class PackedFlow {
 public:
     PackedFlow(const RunParams& p, const OrderParameters& fixed)
         : settings_(flow_settings(p)),
-          packing_(p.model.student.hidden, p.model.teacher.hidden, p.model.learn_v), T_(fixed.T),
-          v_star_(fixed.v_star), v_(fixed.v) {}
+          packing_(p.model.student.hidden(), p.model.teacher.hidden(), p.model.learn_v),
+          T_(fixed.T), v_star_(fixed.v_star), v_(fixed.v) {}
 
     [[nodiscard]] const Packing& packing() const noexcept { return packing_; }
 
@@ -562,7 +562,7 @@ bool TheoryDynamics::advance_to(double alpha) {
     if (!(alpha > m.alpha))
         return true;
     const double divergence_q = m.params.observer.divergence_q;
-    const auto K = static_cast<Eigen::Index>(m.params.model.student.hidden);
+    const auto K = static_cast<Eigen::Index>(m.params.model.student.hidden());
     const auto healthy = [&](const Eigen::VectorXd& y) {
         if (!y.allFinite())
             return false;
@@ -615,7 +615,7 @@ RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
 
 OrderParameters symmetric_initial_conditions(const ModelParams& model, double q0, double r0,
                                              double asymmetry) {
-    const int K = model.student.hidden, M = model.teacher.hidden;
+    const int K = model.student.hidden(), M = model.teacher.hidden();
     if (K < 1 || M < 1)
         throw std::invalid_argument("plateau theory: need K >= 1 and M >= 1");
     OrderParameters op;
@@ -650,7 +650,7 @@ namespace {
 class ReducedFlow {
 public:
     explicit ReducedFlow(const RunParams& p)
-        : settings_(flow_settings(p)), K_(p.model.student.hidden), M_(p.model.teacher.hidden),
+        : settings_(flow_settings(p)), K_(p.model.student.hidden()), M_(p.model.teacher.hidden()),
           learn_v_(p.model.learn_v), v0_(p.model.v0), v_star_(p.model.v_star) {}
 
     [[nodiscard]] Eigen::Index size() const noexcept {
@@ -816,7 +816,7 @@ private:
 FixedPoint symmetric_fixed_point(const RunParams& params) {
     require_theory_support(params.model);
     const ModelParams& m = params.model;
-    const int K = m.student.hidden, M = m.teacher.hidden;
+    const int K = m.student.hidden(), M = m.teacher.hidden();
     if (K < 1 || M < 1)
         throw std::invalid_argument("plateau theory: need K >= 1 and M >= 1");
     if (m.learn_v && m.student.g.kind == ActivationKind::relu)

@@ -97,8 +97,8 @@ private:
 [[nodiscard]] RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
                                          const OdeParams& ode = {});
 
-/// A symmetric start with a controlled asymmetry, for K = model.student.hidden and
-/// M = model.teacher.hidden:
+/// A symmetric start with a controlled asymmetry, for K = model.student.hidden() and
+/// M = model.teacher.hidden():
 ///   Q = q0 I_K (off-diagonal 0),
 ///   R_jn = r0 + asymmetry * [n == j mod M]  (student j is favoured towards teacher j mod M),
 ///   T = I_M (the teacher norm: orthonormal teachers, and the mean of Gaussian ones),

@@ -185,11 +185,13 @@ OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t 
       noise_sd_(std::sqrt(params.model.noise)), n_(static_cast<std::size_t>(params.model.N)),
       examples_(StreamKey{seed, run, StreamPurpose::examples}),
       noise_(StreamKey{seed, run, StreamPurpose::noise}), xi_(params.model.N),
-      xi_next_(params.model.N), fields_(params.model.student.hidden + params.model.teacher.hidden),
-      grad_fields_(params.model.student.hidden), coef_(params.model.student.hidden),
-      grad_v_(params.model.student.hidden),
-      scratch_(static_cast<std::size_t>(params.model.student.hidden + params.model.teacher.hidden) *
-               step_kernels::scratch_per_row) {}
+      xi_next_(params.model.N),
+      fields_(params.model.student.hidden() + params.model.teacher.hidden()),
+      grad_fields_(params.model.student.hidden()), coef_(params.model.student.hidden()),
+      grad_v_(params.model.student.hidden()),
+      scratch_(
+          static_cast<std::size_t>(params.model.student.hidden() + params.model.teacher.hidden()) *
+          step_kernels::scratch_per_row) {}
 
 bool OnlineSgd::learn_from_fields(RunState& s) {
     const auto K = static_cast<std::size_t>(s.K);

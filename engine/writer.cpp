@@ -30,7 +30,7 @@ CampaignLayout CampaignLayout::of(const CampaignSpec& spec) {
     std::map<std::pair<int, int>, std::size_t> index;
     for (std::size_t r = 0; r < runs; ++r) {
         const auto& m = spec.point_of(static_cast<std::int64_t>(r)).params.model;
-        const auto key = std::pair{m.student.hidden, m.teacher.hidden};
+        const auto key = std::pair{m.student.hidden(), m.teacher.hidden()};
         auto it = index.find(key);
         if (it == index.end()) {
             it = index.emplace(key, layout.groups.size()).first;

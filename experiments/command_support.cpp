@@ -25,8 +25,12 @@ ParsedCommand parse_command(int argc, char** argv, const std::string& usage,
     po::options_description all;
     all.add(options).add(keys_desc).add(hidden);
 
-    const po::parsed_options parsed = po::command_line_parser(argc, argv)
+    // Exact option names only: the default style's allow_guessing took "--n" for "--noise".
+    const int style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    const po::parsed_options parsed = po::command_line_parser(with_flag_values(argc, argv))
                                           .options(all)
+                                          .style(style)
                                           .positional(positional)
                                           .allow_unregistered()
                                           .run();

@@ -6,85 +6,305 @@
 #include <charconv>
 #include <cmath>
 #include <limits>
-#include <optional>
 #include <sstream>
+#include <unordered_set>
 
 namespace plateau::cli {
 
 namespace {
 
-using enum ValueType;
+constexpr auto int_max = std::numeric_limits<int>::max();
+constexpr auto int64_max = std::numeric_limits<std::int64_t>::max();
 
-const std::vector<std::string_view> activation_choices{"erf", "tanh", "sigmoid", "relu", "linear"};
-const std::vector<std::string_view> output_choices{"identity", "tanh"};
+/// The names of every value of an enumeration, from its table and its name().
+template <class E, std::size_t n>
+std::vector<std::string_view> names_of(const std::array<E, n>& all,
+                                       std::string_view (*name_of)(E) noexcept) {
+    std::vector<std::string_view> out;
+    for (const E e : all)
+        out.push_back(name_of(e));
+    return out;
+}
+
+/// The value of an enumeration called `text` (a canonical name, already checked).
+template <class E, std::size_t n>
+E named(const std::array<E, n>& all, std::string_view text) {
+    for (const E e : all)
+        if (name(e) == text)
+            return e;
+    return all.front();
+}
+
+std::string_view activation_name(ActivationKind k) noexcept {
+    return name(k);
+}
+std::optional<std::string_view> canonical_activation(std::string_view token) {
+    const auto k = parse_activation(token);
+    return k ? std::optional(name(*k)) : std::nullopt;
+}
+std::optional<std::string_view> canonical_output(std::string_view token) {
+    const auto k = parse_output(token);
+    return k ? std::optional(output_name(*k)) : std::nullopt;
+}
+std::string_view teacher_init_name(TeacherInit t) noexcept {
+    return name(t);
+}
+std::string_view schedule_name(ScheduleKind s) noexcept {
+    return name(s);
+}
 
 } // namespace
 
 const std::vector<KeyInfo>& keys() {
+    // Field paths in `fields` name what each setter writes; tests/test_keys.cpp checks them.
     static const std::vector<KeyInfo> registry{
-        {"N", integer, "500", "", "input dimension", {}},
-        {"K", integer, "2", "", "student hidden units", {}},
-        {"M", integer, "2", "", "teacher hidden units", {}},
-        {"eta", real, "0.5", "", "learning rate of the first layer: w += -(eta/N) grad_w e", {}},
-        {"eta-v",
-         real,
-         "",
-         "",
-         "learning rate of the second layer: v += -(eta_v/N) de/dv (default: eta)",
-         {}},
-        {"learn-v", boolean, "false", "", "train the student's second layer v", {}},
-        {"activation", choice, "erf", "", "student hidden activation g", activation_choices},
-        {"teacher-activation", choice, "erf", "", "teacher hidden activation g*",
-         activation_choices},
-        {"output-activation", choice, "identity", "", "student output function h", output_choices},
-        {"teacher-output-activation", choice, "identity", "", "teacher output function h*",
-         output_choices},
-        {"gamma", real, "1", "", "slope gamma of every tanh(gamma x), hidden or output", {}},
-        {"v0", real, "1", "", "initial student second-layer weights v_j", {}},
-        {"v-star", real, "1", "", "teacher second-layer weights v*_n", {}},
-        {"q0", real, "0.2", "", "student initialization w_i ~ N(0, q0/N), so Q_jj(0) ~ q0", {}},
-        {"teacher-init",
-         choice,
-         "orthonormal",
-         "",
-         "teacher vectors: orthonormal (T = I) or gaussian",
-         {"orthonormal", "gaussian"}},
-        {"noise", real, "0", "", "label-noise variance s^2", {}},
+        {.name = "N",
+         .default_value = "500",
+         .help = "input dimension",
+         .always_coordinate = true,
+         .fields = {"run.model.N"},
+         .kind = IntegerKey{limits::N,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.model.N = x;
+                            }}},
+        {.name = "K",
+         .default_value = "2",
+         .help = "student hidden units",
+         .fields = {"run.model.student.widths"},
+         .kind = WidthsKey{limits::hidden_units,
+                           [](KeyTarget t, std::vector<int> w) {
+                               t.run.model.student.widths = std::move(w);
+                           }}},
+        {.name = "M",
+         .default_value = "2",
+         .help = "teacher hidden units",
+         .fields = {"run.model.teacher.widths"},
+         .kind = WidthsKey{limits::hidden_units,
+                           [](KeyTarget t, std::vector<int> w) {
+                               t.run.model.teacher.widths = std::move(w);
+                           }}},
+        // Setting eta also changes eta_v, through eta-v, which follows it unless set.
+        {.name = "eta",
+         .default_value = "0.5",
+         .help = "learning rate of the first layer: w += -(eta/N) grad_w e",
+         .always_coordinate = true,
+         .fields = {"run.training.eta", "run.training.eta_v"},
+         .kind = RealKey{limits::eta,
+                         [](KeyTarget t, double x) {
+                             t.run.training.eta = x;
+                         }}},
+        {.name = "eta-v",
+         .follows = "eta",
+         .help = "learning rate of the second layer: v += -(eta_v/N) de/dv (default: eta)",
+         .fields = {"run.training.eta_v"},
+         .kind = RealKey{limits::eta,
+                         [](KeyTarget t, double x) {
+                             t.run.training.eta_v = x;
+                         }}},
+        {.name = "learn-v",
+         .default_value = "false",
+         .help = "train the student's second layer v",
+         .fields = {"run.model.learn_v"},
+         .kind = BooleanKey{[](KeyTarget t, bool x) {
+             t.run.model.learn_v = x;
+         }}},
+        {.name = "activation",
+         .default_value = "erf",
+         .help = "student hidden activation g",
+         .fields = {"run.model.student.g.kind"},
+         .kind = ChoiceKey{names_of(all_activation_kinds, activation_name), canonical_activation,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.student.g.kind = *parse_activation(v);
+                           }}},
+        {.name = "teacher-activation",
+         .default_value = "erf",
+         .help = "teacher hidden activation g*",
+         .fields = {"run.model.teacher.g.kind"},
+         .kind = ChoiceKey{names_of(all_activation_kinds, activation_name), canonical_activation,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.teacher.g.kind = *parse_activation(v);
+                           }}},
+        {.name = "output-activation",
+         .default_value = "identity",
+         .help = "student output function h",
+         .fields = {"run.model.student.h.kind"},
+         .kind = ChoiceKey{names_of(output_kinds, output_name), canonical_output,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.student.h.kind = *parse_output(v);
+                           }}},
+        {.name = "teacher-output-activation",
+         .default_value = "identity",
+         .help = "teacher output function h*",
+         .fields = {"run.model.teacher.h.kind"},
+         .kind = ChoiceKey{names_of(output_kinds, output_name), canonical_output,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.teacher.h.kind = *parse_output(v);
+                           }}},
+        {.name = "gamma",
+         .default_value = "1",
+         .help = "slope gamma of every tanh(gamma x), hidden or output",
+         .fields = {"run.model.student.g.gamma", "run.model.student.h.gamma",
+                    "run.model.teacher.g.gamma", "run.model.teacher.h.gamma"},
+         .kind = RealKey{limits::gamma,
+                         [](KeyTarget t, double x) {
+                             auto& m = t.run.model;
+                             m.student.g.gamma = m.student.h.gamma = x;
+                             m.teacher.g.gamma = m.teacher.h.gamma = x;
+                         }}},
+        {.name = "v0",
+         .default_value = "1",
+         .help = "initial student second-layer weights v_j",
+         .fields = {"run.model.v0"},
+         .kind = RealKey{limits::v0,
+                         [](KeyTarget t, double x) {
+                             t.run.model.v0 = x;
+                         }}},
+        {.name = "v-star",
+         .default_value = "1",
+         .help = "teacher second-layer weights v*_n",
+         .fields = {"run.model.v_star"},
+         .kind = RealKey{limits::v_star,
+                         [](KeyTarget t, double x) {
+                             t.run.model.v_star = x;
+                         }}},
+        {.name = "q0",
+         .default_value = "0.2",
+         .help = "student initialization w_i ~ N(0, q0/N), so Q_jj(0) ~ q0",
+         .fields = {"run.model.q0"},
+         .kind = RealKey{limits::q0,
+                         [](KeyTarget t, double x) {
+                             t.run.model.q0 = x;
+                         }}},
+        {.name = "teacher-init",
+         .default_value = "orthonormal",
+         .help = "teacher vectors: orthonormal (T = I) or gaussian",
+         .fields = {"run.model.teacher_init"},
+         .kind = ChoiceKey{names_of(all_teacher_inits, teacher_init_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.teacher_init = named(all_teacher_inits, v);
+                           }}},
+        {.name = "noise",
+         .default_value = "0",
+         .help = "label-noise variance s^2",
+         .fields = {"run.model.noise"},
+         .kind = RealKey{limits::noise,
+                         [](KeyTarget t, double x) {
+                             t.run.model.noise = x;
+                         }}},
         // The record times are the alpha axis shared by every run of a file: not sweepable.
-        {"alpha-max", real, "300", "examples/N", "length of a run in alpha = steps/N", {}, false},
-        {"alpha-min",
-         real,
-         "0.01",
-         "examples/N",
-         "first non-zero record time (log schedule)",
-         {},
-         false},
-        {"records", integer, "100", "", "number of record times, alpha = 0 included", {}, false},
-        {"schedule",
-         choice,
-         "log",
-         "",
-         "record times: log-spaced or linear in alpha",
-         {"log", "linear"},
-         false},
-        {"eg-samples",
-         integer,
-         "20000",
-         "",
-         "Monte-Carlo samples for eps_g where no closed form exists",
-         {}},
-        {"divergence-q", real, "1e8", "", "a run with Q_jj above this is marked diverged", {}},
-        {"seeds", integer, "8", "", "runs per grid point", {}, false},
-        {"seed", integer, "1", "", "master seed of all random streams", {}, false},
-        {"threads",
-         integer,
-         "0",
-         "",
-         "worker threads (0: all cores); never changes results",
-         {},
-         false},
+        {.name = "alpha-max",
+         .default_value = "300",
+         .unit = "examples/N",
+         .help = "length of a run in alpha = steps/N",
+         .sweepable = false,
+         .fields = {"run.schedule.alpha_max"},
+         .kind = RealKey{limits::alpha,
+                         [](KeyTarget t, double x) {
+                             t.run.schedule.alpha_max = x;
+                         }}},
+        {.name = "alpha-min",
+         .default_value = "0.01",
+         .unit = "examples/N",
+         .help = "first non-zero record time (log schedule)",
+         .sweepable = false,
+         .fields = {"run.schedule.alpha_min"},
+         .kind = RealKey{limits::alpha,
+                         [](KeyTarget t, double x) {
+                             t.run.schedule.alpha_min = x;
+                         }}},
+        {.name = "records",
+         .default_value = "100",
+         .help = "number of record times, alpha = 0 included",
+         .sweepable = false,
+         .fields = {"run.schedule.records"},
+         .kind = IntegerKey{limits::records,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.schedule.records = static_cast<int>(x);
+                            }}},
+        {.name = "schedule",
+         .default_value = "log",
+         .help = "record times: log-spaced or linear in alpha",
+         .sweepable = false,
+         .fields = {"run.schedule.kind"},
+         .kind = ChoiceKey{names_of(all_schedule_kinds, schedule_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.schedule.kind = named(all_schedule_kinds, v);
+                           }}},
+        {.name = "eg-samples",
+         .default_value = "20000",
+         .help = "Monte-Carlo samples for eps_g where no closed form exists",
+         .fields = {"run.observer.eg_samples"},
+         .kind = IntegerKey{limits::eg_samples,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.observer.eg_samples = static_cast<int>(x);
+                            }}},
+        {.name = "divergence-q",
+         .default_value = "1e8",
+         .help = "a run with Q_jj above this is marked diverged",
+         .fields = {"run.observer.divergence_q"},
+         .kind = RealKey{limits::divergence_q,
+                         [](KeyTarget t, double x) {
+                             t.run.observer.divergence_q = x;
+                         }}},
+        // The campaign's own keys: checked here only (the engine has no validate(CampaignSpec)).
+        {.name = "seeds",
+         .default_value = "8",
+         .help = "runs per grid point",
+         .sweepable = false,
+         .fields = {"campaign.seeds"},
+         .kind = IntegerKey{{1, int64_max},
+                            [](KeyTarget t, std::int64_t x) {
+                                t.campaign.seeds = x;
+                            }}},
+        {.name = "seed",
+         .default_value = "1",
+         .help = "master seed of all random streams",
+         .sweepable = false,
+         .fields = {"campaign.master_seed"},
+         .kind = IntegerKey{{0, int64_max},
+                            [](KeyTarget t, std::int64_t x) {
+                                t.campaign.master_seed = static_cast<std::uint64_t>(x);
+                            }}},
+        {.name = "threads",
+         .default_value = "0",
+         .help = "worker threads (0: all cores); never changes results",
+         .sweepable = false,
+         .hashed = Hashed::never,
+         .fields = {"campaign.threads"},
+         .kind =
+             IntegerKey{
+                 {0, 4096},
+                 [](KeyTarget t, std::int64_t x) {
+                     t.campaign.threads = static_cast<int>(x);
+                 }}},
     };
     return registry;
+}
+
+const std::vector<std::string_view>& KeyInfo::choices() const noexcept {
+    static const std::vector<std::string_view> none;
+    const auto* c = std::get_if<ChoiceKey>(&kind);
+    return c != nullptr ? c->choices : none;
+}
+
+std::string KeyInfo::allowed_values() const {
+    switch (type()) {
+    case ValueType::integer:
+        return std::get<IntegerKey>(kind).range.allowed();
+    case ValueType::real:
+        return std::string(allowed(std::get<RealKey>(kind).range));
+    case ValueType::widths:
+        return std::get<WidthsKey>(kind).range.allowed();
+    case ValueType::boolean:
+        return "true or false";
+    case ValueType::choice: {
+        std::string list;
+        for (const auto c : choices())
+            list += (list.empty() ? "one of " : ", ") + std::string(c);
+        return list;
+    }
+    }
+    return {};
 }
 
 const KeyInfo* find_key(std::string_view name) noexcept {
@@ -92,6 +312,13 @@ const KeyInfo* find_key(std::string_view name) noexcept {
         if (k.name == name)
             return &k;
     return nullptr;
+}
+
+std::string key_names() {
+    std::string all;
+    for (const auto& k : keys())
+        all += (all.empty() ? "" : ", ") + std::string(k.name);
+    return all;
 }
 
 std::string trim(std::string_view s) {
@@ -127,79 +354,86 @@ bool parse_double(std::string_view s, double& out) {
     return res.ec == std::errc{} && res.ptr == s.data() + s.size();
 }
 
-bool parse_int(std::string_view s, long long& out) {
+bool parse_int(std::string_view s, std::int64_t& out) {
     const auto res = std::from_chars(s.data(), s.data() + s.size(), out);
     if (res.ec == std::errc{} && res.ptr == s.data() + s.size())
         return true;
     // Also accept integral numbers written as doubles: 1e4, 1000.0
     double d = 0.0;
     if (parse_double(s, d) && std::isfinite(d) && d == std::round(d) && std::fabs(d) < 9e18) {
-        out = static_cast<long long>(d);
+        out = static_cast<std::int64_t>(d);
         return true;
     }
     return false;
 }
 
+/// What `k` accepts as text: its values, and the sweep syntax if it can be swept.
 std::string allowed_text(const KeyInfo& k) {
-    std::string list;
-    switch (k.type) {
-    case integer:
-        list = "an integer";
-        break;
-    case real:
-        list = "a number";
-        break;
-    case boolean:
-        list = "true or false";
-        break;
-    case choice:
-        for (const auto c : k.choices)
-            list += (list.empty() ? "one of " : ", ") + std::string(c);
-        break;
-    }
-    if (k.sweepable && k.type != boolean)
-        list += (k.type == choice ? "; " : ", ") + std::string("or a comma-separated list") +
-                (k.type == choice ? "" : ", linspace(a, b, n) or logspace(a, b, n)");
+    std::string list = k.allowed_values();
+    if (k.type() == ValueType::widths)
+        list += " per hidden layer, layers as 8x4 from the input up";
+    if (k.sweepable && k.type() != ValueType::boolean)
+        list += (k.type() == ValueType::choice ? "; " : ", ") +
+                std::string("or a comma-separated list") +
+                (k.type() == ValueType::choice ? "" : ", linspace(a, b, n) or logspace(a, b, n)");
     return list;
 }
 
-/// Canonical text of one scalar value, or throws.
+/// Canonical text of one scalar value, or throws: a value that is not of the key's type
+/// names `whole` (the text as given) and the syntax; one outside the key's range names
+/// `token` and the range.
 std::string canonical(const KeyInfo& k, std::string_view token, std::string_view whole) {
     const auto fail = [&] {
         throw ConfigError(std::string(k.name), std::string(whole), allowed_text(k));
     };
-    switch (k.type) {
-    case integer: {
-        long long v = 0;
+    const auto out_of_range = [&] {
+        throw ConfigError(std::string(k.name), std::string(token), k.allowed_values());
+    };
+    switch (k.type()) {
+    case ValueType::integer: {
+        std::int64_t v = 0;
         if (!parse_int(token, v))
             fail();
+        if (!std::get<IntegerKey>(k.kind).range.contains(v))
+            out_of_range();
         return std::to_string(v);
     }
-    case real: {
+    case ValueType::real: {
         double v = 0.0;
         if (!parse_double(token, v))
             fail();
+        if (!contains(std::get<RealKey>(k.kind).range, v))
+            out_of_range();
         return format_number(v);
     }
-    case boolean:
-        if (token == "true" || token == "1" || token == "yes" || token == "on")
-            return "true";
-        if (token == "false" || token == "0" || token == "no" || token == "off")
-            return "false";
+    case ValueType::widths: {
+        // "8x4": the layers' widths; "x" cannot be confused with the "," of a sweep.
+        std::string out;
+        for (const auto& width : split(token, 'x')) {
+            std::int64_t v = 0;
+            if (width.empty() || !parse_int(width, v))
+                fail();
+            if (!std::get<WidthsKey>(k.kind).range.contains(v))
+                out_of_range();
+            out += (out.empty() ? "" : "x") + std::to_string(v);
+        }
+        return out;
+    }
+    case ValueType::boolean:
+        if (const auto b = parse_bool(token))
+            return *b ? "true" : "false";
         fail();
         break;
-    case choice:
-        if (std::find(k.choices.begin(), k.choices.end(), token) == k.choices.end()) {
-            // "identity" and "linear" name the same function; accept both where one is allowed.
-            if (token == "linear" &&
-                std::find(k.choices.begin(), k.choices.end(), "identity") != k.choices.end())
-                return "identity";
-            if (token == "identity" &&
-                std::find(k.choices.begin(), k.choices.end(), "linear") != k.choices.end())
-                return "linear";
-            fail();
+    case ValueType::choice: {
+        const auto& c = std::get<ChoiceKey>(k.kind);
+        if (c.canonical != nullptr) {
+            if (const auto name = c.canonical(token))
+                return std::string(*name);
+        } else if (std::ranges::find(c.choices, token) != c.choices.end()) {
+            return std::string(token);
         }
-        return std::string(token);
+        fail();
+    }
     }
     return {};
 }
@@ -213,14 +447,15 @@ std::optional<std::vector<double>> parse_range(const KeyInfo& k, const std::stri
     const auto fail = [&](const std::string& why) {
         throw ConfigError(std::string(k.name), text, why);
     };
-    if (k.type != integer && k.type != real)
+    if (k.type() != ValueType::integer && k.type() != ValueType::real &&
+        k.type() != ValueType::widths)
         fail(allowed_text(k));
     if (text.back() != ')')
         fail("linspace(a, b, n) or logspace(a, b, n) with a closing parenthesis");
     const auto args = split(std::string_view(text).substr(9, text.size() - 10), ',');
     double a = 0.0;
     double b = 0.0;
-    long long n = 0;
+    std::int64_t n = 0;
     if (args.size() != 3 || !parse_double(args[0], a) || !parse_double(args[1], b) ||
         !parse_int(args[2], n) || !std::isfinite(a) || !std::isfinite(b))
         fail("linspace(a, b, n) or logspace(a, b, n) with finite numbers a, b and an integer n");
@@ -229,7 +464,7 @@ std::optional<std::vector<double>> parse_range(const KeyInfo& k, const std::stri
     if (log && (a <= 0.0 || b <= 0.0))
         fail("logspace(a, b, n) with a > 0 and b > 0 (the end points themselves, not exponents)");
     std::vector<double> out(static_cast<std::size_t>(n));
-    for (long long i = 0; i < n; ++i) {
+    for (std::int64_t i = 0; i < n; ++i) {
         const double t = n > 1 ? static_cast<double>(i) / static_cast<double>(n - 1) : 0.0;
         out[static_cast<std::size_t>(i)] =
             lin ? a + t * (b - a) : std::exp(std::log(a) + t * (std::log(b) - std::log(a)));
@@ -241,19 +476,72 @@ std::optional<std::vector<double>> parse_range(const KeyInfo& k, const std::stri
 
 } // namespace
 
+void apply(const KeyInfo& key, std::string_view v, KeyTarget target) {
+    std::visit(
+        [&](const auto& kind) {
+            using Kind = std::decay_t<decltype(kind)>;
+            if constexpr (std::is_same_v<Kind, IntegerKey>) {
+                std::int64_t x = 0;
+                parse_int(v, x);
+                kind.set(target, x);
+            } else if constexpr (std::is_same_v<Kind, RealKey>) {
+                double x = 0.0;
+                parse_double(v, x);
+                kind.set(target, x);
+            } else if constexpr (std::is_same_v<Kind, WidthsKey>) {
+                std::vector<int> widths;
+                for (const auto& width : split(v, 'x')) {
+                    std::int64_t x = 0;
+                    parse_int(width, x);
+                    widths.push_back(static_cast<int>(x)); // in range: checked when read
+                }
+                kind.set(target, std::move(widths));
+            } else if constexpr (std::is_same_v<Kind, BooleanKey>) {
+                kind.set(target, v == "true");
+            } else {
+                kind.set(target, v);
+            }
+        },
+        key.kind);
+}
+
+std::optional<bool> parse_bool(std::string_view s) noexcept {
+    if (s == "true" || s == "1" || s == "yes" || s == "on")
+        return true;
+    if (s == "false" || s == "0" || s == "no" || s == "off")
+        return false;
+    return std::nullopt;
+}
+
+bool in_ini(const KeyInfo& key, const std::vector<std::string>& values, IniScope scope) {
+    if (values.empty())
+        return false; // optional key left unset (eta-v follows eta)
+    if (scope == IniScope::everything)
+        return true;
+    switch (key.hashed) {
+    case Hashed::always:
+        return true;
+    case Hashed::never:
+        return false;
+    case Hashed::unless_default:
+        return values.size() != 1 || key.default_value.empty() ||
+               values.front() != canonical(key, key.default_value, key.default_value);
+    }
+    return true;
+}
+
 void Configuration::set(std::string_view key, std::string_view text) {
     const KeyInfo* k = find_key(key);
-    if (k == nullptr) {
-        std::string all;
-        for (const auto& info : keys())
-            all += (all.empty() ? "" : ", ") + std::string(info.name);
-        throw ConfigError::unknown_key(std::string(key), trim(text), all);
-    }
+    if (k == nullptr)
+        throw ConfigError::unknown_key(std::string(key), trim(text), key_names());
     const std::string whole = trim(text);
     std::vector<std::string> vals;
     if (auto range = parse_range(*k, whole)) {
-        for (const double x : *range)
-            vals.push_back(k->type == integer ? std::to_string(std::llround(x)) : format_number(x));
+        for (const double x : *range) {
+            const std::string token =
+                k->type() == ValueType::real ? format_number(x) : std::to_string(std::llround(x));
+            vals.push_back(canonical(*k, token, whole));
+        }
     } else {
         for (const auto& token : split(whole, ',')) {
             if (token.empty())
@@ -266,8 +554,9 @@ void Configuration::set(std::string_view key, std::string_view text) {
         throw ConfigError(std::string(key), whole, "a single value (this key cannot be swept)");
     // Repeated values would repeat grid points silently: keep the first of each.
     std::vector<std::string> unique;
+    std::unordered_set<std::string> seen;
     for (auto& v : vals)
-        if (std::find(unique.begin(), unique.end(), v) == unique.end())
+        if (seen.insert(v).second)
             unique.push_back(std::move(v));
     values_[std::string(key)] = std::move(unique);
 }
@@ -294,11 +583,11 @@ std::string Configuration::to_ini(IniScope scope) const {
     std::ostringstream os;
     os << "# plateau run configuration (fully resolved)\n";
     for (const auto& k : keys()) {
-        if (scope == IniScope::results && k.name == "threads")
-            continue; // the thread count never changes results
         const auto v = values(k.name);
-        if (v.empty())
-            continue; // optional key left unset (eta-v follows eta)
+        if (scope == IniScope::everything && v.empty() && !k.follows.empty())
+            os << "# " << k.name << " follows " << k.follows << '\n';
+        if (!in_ini(k, v, scope))
+            continue;
         os << k.name << " = ";
         for (std::size_t i = 0; i < v.size(); ++i)
             os << (i ? ", " : "") << v[i];
@@ -307,127 +596,73 @@ std::string Configuration::to_ini(IniScope scope) const {
     return os.str();
 }
 
-namespace {
-
-/// Applies one key's value to the parameters of a grid point.
-void apply(RunParams& p, std::string_view key, const std::string& v) {
-    const auto num = [&] {
-        double d = 0.0;
-        parse_double(v, d);
-        return d;
-    };
-    const auto integral = [&] {
-        long long i = 0;
-        parse_int(v, i);
-        return i;
-    };
-    const auto act = [&] {
-        return *parse_activation(v);
-    };
-    auto& m = p.model;
-    if (key == "N")
-        m.N = integral();
-    else if (key == "K")
-        m.student.hidden = static_cast<int>(std::clamp<long long>(integral(), -1, 1 << 20));
-    else if (key == "M")
-        m.teacher.hidden = static_cast<int>(std::clamp<long long>(integral(), -1, 1 << 20));
-    else if (key == "eta")
-        p.training.eta = num();
-    else if (key == "eta-v")
-        p.training.eta_v = num();
-    else if (key == "learn-v")
-        m.learn_v = v == "true";
-    else if (key == "activation")
-        m.student.g.kind = act();
-    else if (key == "teacher-activation")
-        m.teacher.g.kind = act();
-    else if (key == "output-activation")
-        m.student.h.kind = act();
-    else if (key == "teacher-output-activation")
-        m.teacher.h.kind = act();
-    else if (key == "gamma")
-        m.student.g.gamma = m.student.h.gamma = m.teacher.g.gamma = m.teacher.h.gamma = num();
-    else if (key == "v0")
-        m.v0 = num();
-    else if (key == "v-star")
-        m.v_star = num();
-    else if (key == "q0")
-        m.q0 = num();
-    else if (key == "teacher-init")
-        m.teacher_init = v == "orthonormal" ? TeacherInit::orthonormal : TeacherInit::gaussian;
-    else if (key == "noise")
-        m.noise = num();
-    else if (key == "alpha-max")
-        p.schedule.alpha_max = num();
-    else if (key == "alpha-min")
-        p.schedule.alpha_min = num();
-    else if (key == "records")
-        p.schedule.records = static_cast<int>(std::clamp<long long>(integral(), -1, 1 << 24));
-    else if (key == "schedule")
-        p.schedule.kind = v == "log" ? ScheduleKind::log : ScheduleKind::linear;
-    else if (key == "eg-samples")
-        p.observer.eg_samples = static_cast<int>(std::clamp<long long>(integral(), -1, 1 << 30));
-    else if (key == "divergence-q")
-        p.observer.divergence_q = num();
-}
-
-} // namespace
-
 CampaignSpec Configuration::expand() const {
     CampaignSpec spec;
-    const auto single_int = [&](std::string_view key, long long lo, long long hi,
-                                std::string_view allowed) {
-        long long x = 0;
-        parse_int(value(key), x);
-        if (x < lo || x > hi)
-            throw ConfigError(std::string(key), value(key), std::string(allowed));
-        return x;
-    };
-    spec.seeds = single_int("seeds", 1, 1LL << 40, "an integer >= 1");
-    spec.master_seed = static_cast<std::uint64_t>(
-        single_int("seed", 0, std::numeric_limits<long long>::max(), "an integer >= 0"));
-    spec.threads = static_cast<int>(single_int("threads", 0, 4096, "an integer from 0 to 4096"));
-
-    // The keys of a run, in registry order; the grid is the Cartesian product of their value
-    // lists (a single value for most), the last key varying fastest. seeds, seed and threads
-    // describe the campaign, not a run.
-    std::vector<const KeyInfo*> axes;
+    // Every key's values in registry order: the grid is their Cartesian product (a single
+    // value for most), the last key varying fastest.
+    std::vector<std::pair<const KeyInfo*, std::vector<std::string>>> lists;
     for (const auto& k : keys())
-        if (k.name != "seeds" && k.name != "seed" && k.name != "threads")
-            axes.push_back(&k);
-    std::size_t total = 1;
-    for (const auto* k : axes)
-        total *= std::max<std::size_t>(1, values(k->name).size());
-    if (total * static_cast<std::size_t>(spec.seeds) > (std::size_t{1} << 40))
+        lists.emplace_back(&k, values(k.name));
+
+    // The campaign's keys (seeds, seed, threads) cannot be swept: set them once.
+    RunParams scratch;
+    for (const auto& [k, v] : lists)
+        if (!v.empty())
+            apply(*k, v.front(), {scratch, spec});
+
+    // Grid size, refusing more than 2^40 runs before any product can overflow.
+    constexpr std::int64_t max_runs = std::int64_t{1} << 40;
+    std::int64_t points = 1;
+    for (const auto& [k, v] : lists) {
+        const auto n = static_cast<std::int64_t>(std::max<std::size_t>(1, v.size()));
+        if (points > max_runs / n)
+            throw ConfigError(std::string(k->name), std::to_string(n) + " values",
+                              "a list that keeps the campaign at most 2^40 runs (grid points x "
+                              "seeds)");
+        points *= n;
+    }
+    if (points > max_runs / spec.seeds)
         throw ConfigError("seeds", value("seeds"), "a campaign of at most 2^40 runs");
 
-    for (std::size_t index = 0; index < total; ++index) {
+    // Where each key's value comes from: its own list, or that of the key it follows.
+    std::vector<std::size_t> source(lists.size());
+    for (std::size_t a = 0; a < lists.size(); ++a) {
+        source[a] = a;
+        const KeyInfo& k = *lists[a].first;
+        if (lists[a].second.empty() && !k.follows.empty())
+            for (std::size_t b = 0; b < a; ++b)
+                if (lists[b].first->name == k.follows)
+                    source[a] = b;
+    }
+
+    spec.points.reserve(static_cast<std::size_t>(points));
+    std::vector<std::string_view> chosen(lists.size());
+    for (std::int64_t index = 0; index < points; ++index) {
         GridPoint point;
-        std::size_t rest = index;
-        std::vector<std::pair<const KeyInfo*, std::string>> chosen(axes.size());
-        for (std::size_t a = axes.size(); a-- > 0;) {
-            const auto vals = values(axes[a]->name);
-            if (vals.empty()) {
-                chosen[a] = {axes[a], {}};
-                continue;
-            }
-            chosen[a] = {axes[a], vals[rest % vals.size()]};
-            rest /= vals.size();
+        auto rest = static_cast<std::size_t>(index);
+        for (std::size_t a = lists.size(); a-- > 0;) {
+            const auto& vals = lists[a].second;
+            chosen[a] =
+                vals.empty() ? std::string_view{} : std::string_view{vals[rest % vals.size()]};
+            if (!vals.empty())
+                rest /= vals.size();
         }
-        for (const auto& [k, v] : chosen)
-            if (!v.empty())
-                apply(point.params, k->name, v);
-        if (!is_set("eta-v"))
-            point.params.training.eta_v = point.params.training.eta;
-        for (const auto& [k, v] : chosen) {
-            // N and eta always; other keys when swept.
-            if (values(k->name).size() < 2 && k->name != "N" && k->name != "eta")
+        for (std::size_t a = 0; a < lists.size(); ++a)
+            if (!chosen[source[a]].empty())
+                apply(*lists[a].first, chosen[source[a]], {point.params, spec});
+        for (std::size_t a = 0; a < lists.size(); ++a) {
+            const KeyInfo& k = *lists[a].first;
+            if (lists[a].second.size() < 2 && !k.always_coordinate)
                 continue;
-            Coordinate c{std::string(k->name), 0.0, {}, k->type == integer, std::string(k->help)};
-            if (k->type == choice || k->type == boolean)
-                c.text = v;
+            Coordinate c{std::string(k.name),
+                         0.0,
+                         {},
+                         k.type() == ValueType::integer || k.type() == ValueType::widths,
+                         std::string(k.help)};
+            if (k.type() == ValueType::choice || k.type() == ValueType::boolean)
+                c.text = chosen[a];
             else
-                parse_double(v, c.number);
+                parse_double(chosen[a], c.number);
             point.coordinates.push_back(std::move(c));
         }
         validate(point.params);

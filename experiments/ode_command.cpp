@@ -63,7 +63,7 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
     std::vector<OrderParameters> out;
     for (std::int64_t r = 0; r < spec.runs(); ++r) {
         const auto& m = spec.point_of(r).params.model;
-        const std::string gname = group_name(m.student.hidden, m.teacher.hidden);
+        const std::string gname = group_name(m.student.hidden(), m.teacher.hidden());
         const auto& groups = file.groups();
         if (std::none_of(groups.begin(), groups.end(),
                          [&](const CampaignReader::GroupInfo& g) { return g.name == gname; }))
@@ -97,7 +97,7 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
         sum.R /= used;
         sum.T /= used;
         sum.v /= used;
-        sum.v_star = Eigen::VectorXd::Constant(m.teacher.hidden, m.v_star);
+        sum.v_star = Eigen::VectorXd::Constant(m.teacher.hidden(), m.v_star);
         out.push_back(std::move(sum));
     }
     return out;
@@ -112,9 +112,9 @@ int fixed_points(const CampaignSpec& spec) {
         for (const auto& c : point.coordinates)
             coords += " " + c.key + "=" + (c.text.empty() ? format_number(c.number) : c.text);
         const auto& m = point.params.model;
-        std::printf("grid point %zu:%s  (K=%d M=%d g=%s)\n", p, coords.c_str(), m.student.hidden,
-                    m.teacher.hidden, std::string(name(m.student.g.kind)).c_str());
-        const double c = m.student.hidden > 1 ? fp.op.Q(0, 1) : 0.0;
+        std::printf("grid point %zu:%s  (K=%d M=%d g=%s)\n", p, coords.c_str(), m.student.hidden(),
+                    m.teacher.hidden(), std::string(name(m.student.g.kind)).c_str());
+        const double c = m.student.hidden() > 1 ? fp.op.Q(0, 1) : 0.0;
         std::printf("  symmetric fixed point: Q_jj = %.10g  Q_jk = %.10g  R_jn = %.10g",
                     fp.op.Q(0, 0), c, fp.op.R(0, 0));
         if (m.learn_v)

@@ -15,12 +15,14 @@ po::options_description key_options() {
                                  "linspace(a, b, n) / logspace(a, b, n))");
     for (const auto& k : keys()) {
         std::string help(k.help);
-        if (!k.choices.empty()) {
+        if (const auto& choices = k.choices(); !choices.empty()) {
             help += " [";
-            for (std::size_t i = 0; i < k.choices.size(); ++i)
-                help += (i ? "|" : "") + std::string(k.choices[i]);
+            for (std::size_t i = 0; i < choices.size(); ++i)
+                help += (i ? "|" : "") + std::string(choices[i]);
             help += "]";
         }
+        if (k.type() == ValueType::widths)
+            help += " (several hidden layers: widths from the input up, 8x4)";
         if (!k.unit.empty())
             help += " (unit: " + std::string(k.unit) + ")";
         help += k.default_value.empty() ? std::string{}
@@ -32,7 +34,8 @@ po::options_description key_options() {
 
 namespace {
 
-/// INI reader: 'key = value' lines, '#' or ';' comments, no sections. Program_options'
+/// INI reader: 'key = value' lines, '#' or ';' comments (whole-line or after a value), no
+/// sections. Program_options'
 /// parse_config_file would do, but its messages do not name the file line, and lists with
 /// commas are values here, not repeated options.
 void read_ini(const std::string& path, Configuration& config) {
@@ -43,8 +46,9 @@ void read_ini(const std::string& path, Configuration& config) {
     int number = 0;
     while (std::getline(in, line)) {
         ++number;
-        const std::string t = trim(line);
-        if (t.empty() || t[0] == '#' || t[0] == ';')
+        // No value contains '#' or ';': either starts a comment.
+        const std::string t = trim(std::string_view(line).substr(0, line.find_first_of("#;")));
+        if (t.empty())
             continue;
         const auto eq = t.find('=');
         if (eq == std::string::npos || t[0] == '[')
@@ -59,6 +63,21 @@ void read_ini(const std::string& path, Configuration& config) {
 }
 
 } // namespace
+
+std::vector<std::string> with_flag_values(int argc, const char* const* argv) {
+    std::vector<std::string> out;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg.starts_with("--") && arg.find('=') == std::string::npos) {
+            const KeyInfo* k = find_key(std::string_view(arg).substr(2));
+            const bool valued = i + 1 < argc && parse_bool(argv[i + 1]).has_value();
+            if (k != nullptr && k->type() == ValueType::boolean && !valued)
+                arg += "=true";
+        }
+        out.push_back(std::move(arg));
+    }
+    return out;
+}
 
 void reject_unregistered(const po::parsed_options& parsed) {
     const auto& options = parsed.options;
@@ -81,10 +100,7 @@ void reject_unregistered(const po::parsed_options& parsed) {
             value = key.substr(eq + 1);
             key = key.substr(0, eq);
         }
-        std::string all;
-        for (const auto& k : keys())
-            all += (all.empty() ? "" : ", ") + std::string(k.name);
-        throw ConfigError::unknown_key(key, value, all + " (and the options of --help)");
+        throw ConfigError::unknown_key(key, value, key_names() + " (and the options of --help)");
     }
 }
 

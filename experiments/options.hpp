@@ -18,6 +18,10 @@ public:
 /// --key options for every configuration key, with default, unit and meaning in the help.
 [[nodiscard]] boost::program_options::options_description key_options();
 
+/// argv[1..argc) with each bare boolean flag given its value: "--learn-v" not followed by a
+/// boolean word (true, false, yes, ...) becomes "--learn-v=true".
+[[nodiscard]] std::vector<std::string> with_flag_values(int argc, const char* const* argv);
+
 /// Throws ConfigError::unknown_key for the first option Program_options did not recognize,
 /// naming the key, its value and the allowed keys (parse with allow_unregistered()).
 void reject_unregistered(const boost::program_options::parsed_options& parsed);

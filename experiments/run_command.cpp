@@ -43,14 +43,14 @@ void dry_run(const CampaignSpec& spec) {
     std::int64_t steps = 0;
     double work = 0.0; // steps weighted by their cost relative to the first point, ~ (K+M+1) N
     const auto& first = spec.points.front().params.model;
-    const double unit = static_cast<double>(first.student.hidden + first.teacher.hidden + 1) *
+    const double unit = static_cast<double>(first.student.hidden() + first.teacher.hidden() + 1) *
                         static_cast<double>(first.N);
     for (const auto& point : spec.points) {
         const auto& m = point.params.model;
         const std::int64_t s = steps_of(point.params) * spec.seeds;
         steps += s;
         work += static_cast<double>(s) *
-                static_cast<double>(m.student.hidden + m.teacher.hidden + 1) *
+                static_cast<double>(m.student.hidden() + m.teacher.hidden() + 1) *
                 static_cast<double>(m.N) / unit;
     }
     const int threads = spec.threads > 0 ? spec.threads : default_thread_count();

@@ -41,7 +41,8 @@ std::string describe(const GridPoint& point) {
     for (const auto& c : point.coordinates)
         out += " " + c.key + "=" + (c.text.empty() ? format_number(c.number) : c.text);
     const auto& m = point.params.model;
-    out += "  (K=" + std::to_string(m.student.hidden) + " M=" + std::to_string(m.teacher.hidden) +
+    out += "  (K=" + std::to_string(m.student.hidden()) +
+           " M=" + std::to_string(m.teacher.hidden()) +
            " g=" + std::string(name(m.student.g.kind)) + ")";
     return out;
 }

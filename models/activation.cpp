@@ -21,4 +21,19 @@ std::string activation_names() {
     return out;
 }
 
+std::optional<ActivationKind> parse_output(std::string_view s) noexcept {
+    const auto k = parse_activation(s);
+    return k && is_output_kind(*k) ? k : std::nullopt;
+}
+
+std::string output_names() {
+    std::string out;
+    for (const auto k : output_kinds) {
+        if (!out.empty())
+            out += ", ";
+        out += output_name(k);
+    }
+    return out;
+}
+
 } // namespace plateau

@@ -40,18 +40,30 @@ inline constexpr std::array<ActivationKind, 5> all_activation_kinds{
     return "?";
 }
 
-/// Parses a hidden-unit activation name; "identity" is accepted as a synonym of "linear".
+/// Parses an activation name. The one place that knows aliases: "identity" is accepted as a
+/// synonym of "linear" (and "linear" names the output function "identity").
 [[nodiscard]] std::optional<ActivationKind> parse_activation(std::string_view s) noexcept;
 /// "erf, tanh, sigmoid, relu, linear": the allowed names, for error messages.
 [[nodiscard]] std::string activation_names();
 
-/// Output functions h allowed by the model: identity and tanh(gamma x).
+/// Output functions h allowed by the model: identity and tanh(gamma x), in this order.
+inline constexpr std::array<ActivationKind, 2> output_kinds{ActivationKind::linear,
+                                                            ActivationKind::tanh};
+
 [[nodiscard]] constexpr bool is_output_kind(ActivationKind k) noexcept {
-    return k == ActivationKind::linear || k == ActivationKind::tanh;
+    for (const auto o : output_kinds)
+        if (o == k)
+            return true;
+    return false;
 }
+/// Name of an output function: "identity" for linear, name(k) otherwise.
 [[nodiscard]] constexpr std::string_view output_name(ActivationKind k) noexcept {
     return k == ActivationKind::linear ? std::string_view{"identity"} : name(k);
 }
+/// Parses an output-function name (aliases included); nullopt for a name that is not one.
+[[nodiscard]] std::optional<ActivationKind> parse_output(std::string_view s) noexcept;
+/// "identity, tanh": the allowed output names, for error messages.
+[[nodiscard]] std::string output_names();
 
 /// An activation function with its parameter. A plain value type: cheap to copy.
 struct Activation {

@@ -14,16 +14,21 @@
 
 #include <Eigen/Core>
 #include <span>
+#include <vector>
 
 namespace plateau {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// Architecture of Eq. (1): number of hidden units, hidden activation g, output function h.
+/// Architecture: hidden-layer widths, hidden activation g, output function h. One width is the
+/// two-layer network of Eq. (1), the only one built yet (validate() refuses more).
 struct NetworkSpec {
-    int hidden = 2; ///< K for the student, M for the teacher
+    std::vector<int> widths{2}; ///< hidden-layer widths from the input up: {K} or {M}
     Activation g{ActivationKind::erf};
     Activation h{ActivationKind::linear};
+
+    /// Units of the (only) hidden layer: K for the student, M for the teacher.
+    [[nodiscard]] int hidden() const noexcept { return widths.front(); }
 
     friend bool operator==(const NetworkSpec&, const NetworkSpec&) = default;
 };

@@ -29,8 +29,8 @@ TEST_CASE("defaults give the default experiment", "[config]") {
     REQUIRE(spec.points.size() == 1);
     const RunParams& p = spec.points[0].params;
     CHECK(p.model.N == 500);
-    CHECK(p.model.student.hidden == 2);
-    CHECK(p.model.teacher.hidden == 2);
+    CHECK(p.model.student.hidden() == 2);
+    CHECK(p.model.teacher.hidden() == 2);
     CHECK(p.model.student.g.kind == ActivationKind::erf);
     CHECK(p.model.student.h.kind == ActivationKind::linear);
     CHECK(p.training.eta == 0.5);
@@ -107,7 +107,8 @@ TEST_CASE("print-config text reproduces the configuration", "[config]") {
     CHECK(ini.find("eta = 0.25, 0.75\n") != std::string::npos);
     CHECK(ini.find("K = 3\n") != std::string::npos);
     CHECK(ini.find("N = 500\n") != std::string::npos);
-    CHECK(ini.find("eta-v") == std::string::npos); // unset: follows eta
+    CHECK(ini.find("\n# eta-v follows eta\n") != std::string::npos); // unset: follows eta
+    CHECK(c.to_ini(Configuration::IniScope::results).find("eta-v") == std::string::npos);
     CHECK(ini.find("threads = 0\n") != std::string::npos);
     CHECK(c.to_ini(Configuration::IniScope::results).find("threads") == std::string::npos);
     // Reading it back gives the same text.
@@ -126,7 +127,8 @@ TEST_CASE("print-config text reproduces the configuration", "[config]") {
 TEST_CASE("bad values name the key, the value and what is allowed", "[config][errors]") {
     Configuration c;
     CHECK(error_of([&] { c.set("eta", "fast"); }) ==
-          "invalid value 'fast' for 'eta': allowed is a number, or a comma-separated list, "
+          "invalid value 'fast' for 'eta': allowed is a finite number > 0, or a comma-separated "
+          "list, "
           "linspace(a, b, n) or logspace(a, b, n)");
     CHECK(error_of([&] { c.set("activation", "softplus"); }) ==
           "invalid value 'softplus' for 'activation': allowed is one of erf, tanh, sigmoid, "
@@ -159,10 +161,10 @@ TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors
     CHECK(with([](RunParams&) {}) == "no error");
     CHECK(with([](RunParams& p) { p.model.N = 0; }) ==
           "invalid value '0' for 'N': allowed is an integer >= 1");
-    CHECK(with([](RunParams& p) { p.model.student.hidden = 0; }) ==
-          "invalid value '0' for 'K': allowed is an integer >= 1");
-    CHECK(with([](RunParams& p) { p.model.teacher.hidden = -1; }) ==
-          "invalid value '-1' for 'M': allowed is an integer >= 1");
+    CHECK(with([](RunParams& p) { p.model.student.widths = {0}; }) ==
+          "invalid value '0' for 'K': allowed is an integer from 1 to 2147483647");
+    CHECK(with([](RunParams& p) { p.model.teacher.widths = {-1}; }) ==
+          "invalid value '-1' for 'M': allowed is an integer from 1 to 2147483647");
     CHECK(with([](RunParams& p) { p.training.eta = 0.0; }) ==
           "invalid value '0' for 'eta': allowed is a finite number > 0");
     CHECK(with([](RunParams& p) { p.training.eta = -0.5; }) ==
@@ -172,19 +174,21 @@ TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors
     CHECK(with([](RunParams& p) { p.training.eta = std::numeric_limits<double>::quiet_NaN(); }) ==
           "invalid value 'nan' for 'eta': allowed is a finite number > 0");
     CHECK(with([](RunParams& p) { p.model.student.h.kind = ActivationKind::relu; }) ==
-          "invalid value 'relu' for 'output-activation': allowed is identity or tanh");
+          "invalid value 'relu' for 'output-activation': allowed is one of identity, tanh");
     CHECK(with([](RunParams& p) {
               p.model.N = 3;
-              p.model.teacher.hidden = 4;
+              p.model.teacher.widths = {4};
           }) == "invalid value '4' for 'M': allowed is an integer <= N for an orthonormal teacher");
 
-    // Through the configuration: the same messages, from the key's text.
+    // Through the configuration: the same messages, as soon as the key's text is read.
     Configuration c;
-    c.set("N", "0");
-    CHECK(error_of([&] { (void)c.expand(); }) ==
+    CHECK(error_of([&] { c.set("N", "0"); }) ==
           "invalid value '0' for 'N': allowed is an integer >= 1");
-    Configuration s;
-    s.set("seeds", "0");
-    CHECK(error_of([&] { (void)s.expand(); }) ==
+    CHECK(error_of([&] { c.set("seeds", "0"); }) ==
           "invalid value '0' for 'seeds': allowed is an integer >= 1");
+    // What depends on two keys is checked when the grid is expanded.
+    c.set("N", "3");
+    c.set("M", "4");
+    CHECK(error_of([&] { (void)c.expand(); }) ==
+          "invalid value '4' for 'M': allowed is an integer <= N for an orthonormal teacher");
 }

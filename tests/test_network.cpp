@@ -34,7 +34,7 @@ TEST_CASE("per-example gradients match central finite differences", "[model][gra
     const Eigen::Index N = 12;
     const int K = 3;
     for (const auto& c : cases) {
-        const NetworkSpec net{K, c.g, c.h};
+        const NetworkSpec net{{K}, c.g, c.h};
         INFO("g = " << name(c.g.kind) << " (gamma " << c.g.gamma
                     << "), h = " << output_name(c.h.kind) << " (gamma " << c.h.gamma << ")");
         for (int trial = 0; trial < 5; ++trial) {

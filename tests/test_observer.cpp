@@ -48,8 +48,8 @@ RunState generic_state(const ModelParams& m, std::uint64_t seed) {
 TEST_CASE("order parameters are the overlaps of the weight vectors", "[observer]") {
     RunParams p;
     p.model.N = 40;
-    p.model.student.hidden = 3;
-    p.model.teacher.hidden = 2;
+    p.model.student.widths = {3};
+    p.model.teacher.widths = {2};
     const RunState s = generic_state(p.model, 5);
     Observer obs(p, 5, 0);
     const Observables o = obs.observe(s);
@@ -66,8 +66,8 @@ TEST_CASE("closed-form eps_g equals the average cost over fresh examples", "[obs
     for (const auto g : {ActivationKind::erf, ActivationKind::relu, ActivationKind::linear}) {
         ModelParams m;
         m.N = 60;
-        m.student.hidden = 3;
-        m.teacher.hidden = 2;
+        m.student.widths = {3};
+        m.teacher.widths = {2};
         m.student.g.kind = m.teacher.g.kind = g;
         m.q0 = 0.8;
         REQUIRE(eg_method(m) == EgMethod::closed_form);

@@ -28,7 +28,7 @@ CampaignSpec two_shapes() {
     for (const int K : {2, 3}) {
         GridPoint g;
         g.params.model.N = 40;
-        g.params.model.student.hidden = K;
+        g.params.model.student.widths = {K};
         g.params.schedule.alpha_max = 4;
         g.params.schedule.records = 6;
         g.coordinates = {{"N", 40, {}, true, "input dimension"},
@@ -288,7 +288,7 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
             const Eigen::VectorXd& te = got[a].extras.at("train_error");
             const Eigen::VectorXd& fn = got[a].extras.at("field_norms");
             REQUIRE(te.size() == 1);
-            REQUIRE(fn.size() == spec.point_of(run).params.model.student.hidden);
+            REQUIRE(fn.size() == spec.point_of(run).params.model.student.hidden());
             if (run % 2 == 0) {
                 CHECK(te[0] == 2 * expected.records[a].eg + 1);
                 CHECK(fn == expected.records[a].extras.at("field_norms"));

@@ -27,8 +27,8 @@ namespace {
 
 RunParams model_params(ActivationKind g, int K, int M) {
     RunParams p;
-    p.model.student.hidden = K;
-    p.model.teacher.hidden = M;
+    p.model.student.widths = {K};
+    p.model.teacher.widths = {M};
     p.model.student.g.kind = p.model.teacher.g.kind = g;
     return p;
 }
@@ -144,7 +144,7 @@ TEST_CASE("theory: supported models and the error for the others", "[theory]") {
 TEST_CASE("theory: order parameters of a state and symmetric starts", "[theory]") {
     RunParams p;
     p.model.N = 300;
-    p.model.student.hidden = 3;
+    p.model.student.widths = {3};
     p.model.v0 = 0.7;
     p.model.v_star = 1.3;
     const RunState s = make_initial_state(p.model, 5, 2);

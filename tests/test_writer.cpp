@@ -96,7 +96,7 @@ TEST_CASE("the writer stores what the runs computed", "[writer]") {
     for (const int K : {2, 3}) {
         GridPoint g;
         g.params.model.N = 50;
-        g.params.model.student.hidden = K;
+        g.params.model.student.widths = {K};
         g.params.schedule.alpha_max = 5;
         g.params.schedule.records = 8;
         g.coordinates = {{"N", 50, {}, true, "input dimension"},
@@ -224,7 +224,8 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
     };
     const std::vector<Case> cases{
         {"--N 0", "plateau run: invalid value '0' for 'N': allowed is an integer >= 1\n"},
-        {"--K 0", "plateau run: invalid value '0' for 'K': allowed is an integer >= 1\n"},
+        {"--K 0",
+         "plateau run: invalid value '0' for 'K': allowed is an integer from 1 to 2147483647\n"},
         {"--eta -1", "plateau run: invalid value '-1' for 'eta': allowed is a finite number > 0\n"},
         {"--eta nan",
          "plateau run: invalid value 'nan' for 'eta': allowed is a finite number > 0\n"},
