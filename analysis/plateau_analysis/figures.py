@@ -199,7 +199,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         n = int(avg["n_completed"].values[i])
         label = point_label(avg, i, names)
         if not single:
-            label += f"  ({n} runs"
+            label += f"  ({n} runs, {int(summary['runs_escaped'].values[i])} escaped"
             for what in ("diverged", "pending"):
                 count = int(avg[f"n_{what}"].values[i])
                 label += f", {count} {what}" if count else ""
@@ -360,11 +360,42 @@ def plot_overlaps(ds, avg, summary, i: int, theory_avg=None, match: int = -1,
     return fig
 
 
+def _count_text(summary, i: int) -> str:
+    """``"3/4"`` (runs that escaped / runs of grid point i), plus diverged and pending runs."""
+    text = f"{int(summary['runs_escaped'].values[i])}/{int(summary['n_runs'].values[i])}"
+    extra = [f"{int(summary[f'n_{w}'].values[i])} {w[:3]}" for w in ("diverged", "pending")
+             if f"n_{w}" in summary and int(summary[f"n_{w}"].values[i])]
+    return text + (f" ({', '.join(extra)})" if extra else "")
+
+
+#: Markers of grid points without a value, drawn at the top edge of a sweep panel.
+EDGE_MARKERS = {
+    "none": dict(marker="o", mfc="none", ms=9, mew=1.6, ls=""),
+    "diverged": dict(marker="X", mfc="none", ms=10, mew=1.4, ls=""),
+}
+EDGE_Y = 0.96  # axes fraction of the edge markers
+
+
+def _edge_points(ax, xs, missing, diverged, color):
+    """Open markers at the top edge (x in data, y in axes coordinates) for missing values."""
+    trans = ax.get_xaxis_transform()
+    for kind, sel in (("none", missing & ~diverged), ("diverged", missing & diverged)):
+        if sel.any():
+            ax.plot(xs[sel], np.full(sel.sum(), EDGE_Y), transform=trans, clip_on=False,
+                    color=color, zorder=5, **EDGE_MARKERS[kind])
+
+
 def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     """Figure: escape time and plateau height against the swept parameter ``name``.
 
     For N the abscissa is ln N (the plateau length grows like ln N). Other swept parameters
     give one line each per combination of their values.
+
+    No grid point is dropped: every point is annotated with ``escaped/runs`` (runs that escaped
+    the plateau / runs of the point, and how many diverged or are pending), and a point without
+    a value (no run escaped, no plateau found) is an open marker at the top edge of the panel:
+    a circle, or a cross when every run of the point diverged. The escape axis is logarithmic
+    when the escape times span more than a factor 10.
 
     Parameters
     ----------
@@ -384,6 +415,8 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     matplotlib.figure.Figure
     """
     plt = pyplot()
+    from matplotlib.lines import Line2D
+
     others = [n for n in swept_coordinates(summary, "point") if n != name]
     x_raw = summary[name].values
     numeric = x_raw.dtype.kind in "iuf"
@@ -400,22 +433,38 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     keys = [tuple(format_value(summary[o].values[i]) for o in others) for i in range(x.size)]
     groups = list(dict.fromkeys(keys))
     colors = _colors(plt, len(groups))
-    fig, (ax_e, ax_h) = plt.subplots(1, 2, figsize=(11, 4.4))
+    fig, (ax_e, ax_h) = plt.subplots(1, 2, figsize=(11.5, 4.8))
     theory_done = False
+    n_runs = summary["n_runs"].values
+    all_diverged = (summary["n_diverged"].values == n_runs) & (n_runs > 0)
+    any_missing = {"none": False, "diverged": False}
     for g, color in zip(groups, colors):
         idx = np.array([i for i, k in enumerate(keys) if k == g])
         idx = idx[np.argsort(x[idx])]
         label = ", ".join(f"{PRETTY.get(o, o)} = {v}" for o, v in zip(others, g)) or None
         xs = x[idx]
-        ax_e.errorbar(xs, summary["escape_runs_mean"].values[idx],
-                      yerr=summary["escape_runs_sem"].values[idx], color=color, marker="o",
-                      capsize=3, lw=1.5,
-                      label=(label + ": " if label else "") + "runs (mean ± SE)")
+        esc = summary["escape_runs_mean"].values[idx]
+        ax_e.errorbar(xs, esc, yerr=summary["escape_runs_sem"].values[idx], color=color,
+                      marker="o", capsize=3, lw=1.5,
+                      label=(label + ": " if label else "") + "runs that escaped (mean ± SE)")
         ax_e.plot(xs, summary["escape"].values[idx], color=color, marker="x", ls=":",
                   label=(label + ": " if label else "") + "seed-mean curve")
-        ax_h.errorbar(xs, summary["height_runs_mean"].values[idx],
-                      yerr=summary["height_runs_sem"].values[idx], color=color, marker="o",
-                      capsize=3, lw=1.5, label=label or "runs (mean ± SE)")
+        height = summary["height_runs_mean"].values[idx]
+        ax_h.errorbar(xs, height, yerr=summary["height_runs_sem"].values[idx], color=color,
+                      marker="o", capsize=3, lw=1.5, label=label or "runs (mean ± SE)")
+        div = all_diverged[idx]
+        for ax, values in ((ax_e, esc), (ax_h, height)):
+            missing = ~np.isfinite(values)
+            _edge_points(ax, xs, missing, div, color)
+            any_missing["none"] |= bool((missing & ~div).any())
+            any_missing["diverged"] |= bool((missing & div).any())
+        for i, xv, yv in zip(idx, xs, esc):
+            finite = math.isfinite(yv)
+            ax_e.annotate(_count_text(summary, i),
+                          (xv, yv if finite else EDGE_Y),
+                          xycoords="data" if finite else ax_e.get_xaxis_transform(),
+                          xytext=(7, 4) if finite else (0, -16), textcoords="offset points",
+                          ha="left" if finite else "center", fontsize=7.5, color=color, annotation_clip=False)
         if theory_summary is not None and matches is not None:
             ok = matches[idx] >= 0
             if ok.any():
@@ -426,24 +475,38 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
                 ax_h.plot(xs[ok], theory_summary["height"].values[t],
                           label=None if theory_done else "theory (N → ∞)", **kw)
                 theory_done = True
+    finite_esc = summary["escape_runs_mean"].values
+    finite_esc = finite_esc[np.isfinite(finite_esc) & (finite_esc > 0)]
+    if finite_esc.size and finite_esc.max() > 10 * finite_esc.min():
+        ax_e.set_yscale("log")
     if not numeric:
         for ax in (ax_e, ax_h):
             ax.set_xticks(range(len(cats)), cats)
     for ax in (ax_e, ax_h):
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
+        ax.margins(x=0.08, y=0.18)
         if name == "N":  # the values of N on a top axis
             top = ax.secondary_xaxis("top")
             values = np.unique(x_raw.astype(float))
             top.set_xticks(np.log(values), [f"{v:g}" for v in values])
             top.set_xlabel("N")
     ax_e.set_ylabel("escape time α_esc = examples / N")
-    ax_e.set_title("escape from the plateau (ε_g = ½ height)")
+    ax_e.set_title("escape from the plateau (ε_g = ½ height); "
+                   "labels: runs escaped / runs", fontsize=10)
     ax_h.set_ylabel("plateau height ε_g")
-    ax_h.set_title("plateau height")
-    ax_e.legend(fontsize=8)
-    if ax_h.get_legend_handles_labels()[0]:
-        ax_h.legend(fontsize=8)
+    ax_h.set_title("plateau height (runs with a plateau)", fontsize=10)
+    edge = []
+    if any_missing["none"]:
+        edge.append(Line2D([], [], color="0.3", label="no value: no run escaped / no plateau",
+                           **EDGE_MARKERS["none"]))
+    if any_missing["diverged"]:
+        edge.append(Line2D([], [], color="0.3", label="no value: every run diverged",
+                           **EDGE_MARKERS["diverged"]))
+    for ax in (ax_e, ax_h):
+        handles, _ = ax.get_legend_handles_labels()
+        if handles or edge:
+            ax.legend(handles=handles + edge, fontsize=8)
     fig.suptitle(f"{ds.attrs.get('group', '')}: sweep over {PRETTY.get(name, name)} "
                  f"({_title(ds)})", fontsize=11)
     fig.tight_layout()

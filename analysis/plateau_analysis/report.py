@@ -78,7 +78,7 @@ def match_theory(avg, theory_avg) -> np.ndarray:
 _TABLE_COLUMNS = [
     ("n_completed", "done"), ("n_diverged", "div"), ("n_pending", "pend"),
     ("found", "plateau"), ("height", "height"), ("start", "start"), ("end", "end"),
-    ("length", "length"), ("escape", "escape"), ("runs_escaped", "escaped"),
+    ("length", "length"), ("escape", "escape"), ("escaped_of_runs", "esc/runs"),
     ("escape_runs_mean", "esc_runs"), ("escape_runs_sem", "±SE"),
 ]
 
@@ -147,8 +147,8 @@ def print_table(rows: list, out, *, theory: bool) -> None:
     if theory:
         cols += ["theory_height", "theory_escape"]
         heads += ["th_height", "th_escape"]
-    print("Plateaus per grid point (seed-mean curve; esc_runs: mean escape time of the runs "
-          "that escaped; alpha = examples/N):", file=out)
+    print("Plateaus per grid point (seed-mean curve; esc/runs: runs that escaped / runs; "
+          "esc_runs: mean escape time of those runs; alpha = examples/N):", file=out)
     print(format_table(rows, cols, heads), file=out)
 
 
@@ -205,6 +205,8 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
                                        theory_summary=th_summary, matches=matches)
         for i, row in enumerate(table_rows(summary)):
             row = {"group": gname, **row}
+            # The count behind esc_runs (the mean over the runs that escaped), never implicit.
+            row["escaped_of_runs"] = f"{row['runs_escaped']}/{row['n_runs']}"
             if th_summary is not None:
                 t = int(matches[i])
                 row["theory_height"] = float(th_summary["height"].values[t]) if t >= 0 \
