@@ -12,6 +12,8 @@ plateaus(ds) -> xarray.Dataset
     the detection rule is documented in :mod:`plateau_analysis.detection`.
 plateau_summary(ds) -> xarray.Dataset
     One row per grid point: the seed mean's plateau and statistics of the runs' plateaus.
+as_grid(ds), open_grid(path) -> xarray.Dataset
+    The grid as dimensions (eta, N, other swept keys, seed): ``g.eg.sel(eta=0.5)``.
 specialization(ds) -> xarray.Dataset
     Which student unit learned which teacher unit, and when; the rule (analysis/SCHEMA.md,
     "Specialization") is the engine's, :func:`classify_units` on arrays.
@@ -45,6 +47,7 @@ from .overlaps import (
     specialization_index,
 )
 from .detection import Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus
+from .grid import as_grid, grid_dimensions, open_grid
 from .stats import seed_average
 from .tables import format_table, table_rows, write_csv
 
@@ -53,8 +56,9 @@ __all__ = [
     "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "UNIT_STATES",
     "CampaignError", "CampaignFileNotFoundError", "IncompleteCampaignWarning",
     "Plateau", "PlateauRule",
-    "align_students", "classify_units", "detect_plateau", "format_table", "grid_point_index",
-    "normalized_overlaps", "open_campaign", "plateau_summary", "plateaus",
+    "align_students", "as_grid", "classify_units", "detect_plateau", "format_table", "grid_dimensions",
+    "grid_point_index",
+    "normalized_overlaps", "open_campaign", "open_grid", "plateau_summary", "plateaus",
     "read_root_attributes", "run_coordinates", "seed_average", "specialization",
     "specialization_index", "swept_coordinates", "table_rows", "write_csv",
 ]
