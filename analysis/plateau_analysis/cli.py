@@ -7,6 +7,7 @@ import sys
 import warnings
 
 from .campaign import CampaignError, IncompleteCampaignWarning
+from .configs import ConfigMismatchWarning
 from .report import report
 
 PROGRAM = "plateau_analysis"
@@ -37,6 +38,9 @@ def main(argv=None) -> int:
         "lengths and escape times per grid point.")
     rep.add_argument("results", help="campaign file written by 'plateau run -o'")
     rep.add_argument("--theory", help="theory file ('plateau ode'), drawn as dashed lines")
+    rep.add_argument("--force-theory", action="store_true",
+                     help="overlay a theory file whose configuration differs from the results' "
+                     "(default: an error naming the differing keys)")
     rep.add_argument("-o", "--out", required=True, help="output directory")
     rep.add_argument("--band", choices=("quantile", "se"), default="quantile",
                      help="seed band: 10-90%% quantiles (default) or mean +- standard error")
@@ -46,7 +50,7 @@ def main(argv=None) -> int:
 
     def show(message, category, *_args, **_kwargs):
         # Pending runs: one line on stderr; numerical warnings of NaN data are not news.
-        if issubclass(category, IncompleteCampaignWarning):
+        if issubclass(category, (IncompleteCampaignWarning, ConfigMismatchWarning)):
             print(f"{PROGRAM}: warning: {message}", file=sys.stderr, flush=True)
 
     try:
@@ -54,7 +58,7 @@ def main(argv=None) -> int:
             warnings.simplefilter("always")
             warnings.showwarning = show
             report(args.results, args.out, args.theory, band=args.band,
-                   formats=[f.strip() for f in args.formats.split(",") if f.strip()])
+                   force_theory=args.force_theory, formats=[f.strip() for f in args.formats.split(",") if f.strip()])
     except CampaignError as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .campaign import swept_coordinates
+from .configs import parse_config
 
 
 PRETTY = {
@@ -47,26 +48,6 @@ def pyplot():
     plt.rcParams.update({"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 9,
                          "figure.dpi": 110, "savefig.dpi": 150})
     return plt
-
-
-def parse_config(text: str) -> dict:
-    """Parse the ``config`` root attribute (INI ``key = value`` lines) into a dict of text.
-
-    Parameters
-    ----------
-    text : str
-
-    Returns
-    -------
-    dict of str to str
-    """
-    out = {}
-    for line in (text or "").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "=" in line and not line.startswith("["):
-            key, value = line.split("=", 1)
-            out[key.strip()] = value.strip()
-    return out
 
 
 def format_value(value) -> str:

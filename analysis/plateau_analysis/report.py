@@ -25,7 +25,10 @@ from pathlib import Path
 
 import numpy as np
 
+import warnings
+
 from .campaign import open_campaign, swept_coordinates
+from .configs import ConfigMismatchError, ConfigMismatchWarning, describe, theory_mismatches
 from .detection import PlateauRule, plateau_summary, plateaus
 from .figures import format_value, plot_eg, plot_overlaps, plot_sweep, pyplot, save_figure
 from .stats import seed_average
@@ -152,8 +155,55 @@ def print_table(rows: list, out, *, theory: bool) -> None:
     print(format_table(rows, cols, heads), file=out)
 
 
+def check_theory(results_path, theory_path, results_attrs: dict, theory_attrs: dict, *,
+                 force: bool = False) -> None:
+    """Refuse a theory file whose configuration differs from the results' in a key that matters.
+
+    :func:`~plateau_analysis.configs.theory_mismatches` compares the ``config`` attributes
+    (seeds, threads, N and the record times are ignored; swept keys are matched per point).
+
+    Parameters
+    ----------
+    results_path, theory_path : str or os.PathLike
+        For the message.
+    results_attrs, theory_attrs : dict
+        The root attributes (``config``) of the two files.
+    force : bool
+        Warn (:class:`~plateau_analysis.configs.ConfigMismatchWarning`) instead of raising.
+
+    Raises
+    ------
+    ConfigMismatchError
+        Naming every differing key and both values.
+    """
+    diffs = theory_mismatches(results_attrs.get("config", ""), theory_attrs.get("config", ""),
+                              "results", "theory")
+    if not diffs:
+        return
+    text = (f"{theory_path}: the theory's configuration differs from {results_path}'s: "
+            f"{describe(diffs)}")
+    if force:
+        warnings.warn(text + " (overlaid anyway: --force-theory)", ConfigMismatchWarning,
+                      stacklevel=3)
+    else:
+        raise ConfigMismatchError(text + "; --force-theory overlays it anyway")
+
+
+def _warn_unmatched(gname: str, avg, matches, theory_path) -> None:
+    """Warn about the grid points of group ``gname`` that have no theory point."""
+    missing = np.flatnonzero(matches < 0)
+    if missing.size == 0:
+        return
+    names = [n for n in swept_coordinates(avg, "point") if n != "N"] or ["eta"]
+    points = ["(" + ", ".join(f"{n} = {format_value(avg[n].values[i])}" for n in names) + ")"
+              for i in missing]
+    warnings.warn(f"{theory_path}: no theory for {missing.size} of {matches.size} grid "
+                  f"point(s) of {gname}: {', '.join(points)}", ConfigMismatchWarning,
+                  stacklevel=3)
+
+
 def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = "quantile",
-           rule: PlateauRule | None = None, out=None) -> list:
+           rule: PlateauRule | None = None, out=None, force_theory: bool = False) -> list:
     """Write the figures and tables of a campaign file (see the module documentation).
 
     Parameters
@@ -172,6 +222,8 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
         Plateau detection parameters.
     out : file-like, optional
         Where the table is printed (default: ``sys.stdout``).
+    force_theory : bool
+        Overlay a theory file whose configuration differs (a warning instead of an error).
 
     Returns
     -------
@@ -182,12 +234,21 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
     ------
     CampaignError
         A file that cannot be read.
+    ConfigMismatchError
+        A theory file from another configuration (unless ``force_theory``).
     """
     out = sys.stdout if out is None else out
     rule = rule or PlateauRule()
     outdir = Path(outdir)
     groups = open_campaign(results)
     theory_groups = open_campaign(theory) if theory is not None else {}
+    if theory_groups:
+        check_theory(results, theory, next(iter(groups.values())).attrs,
+                     next(iter(theory_groups.values())).attrs, force=force_theory)
+        absent = [g for g in groups if g not in theory_groups]
+        if absent:
+            warnings.warn(f"{theory}: no theory group for {', '.join(absent)} (it has "
+                          f"{', '.join(theory_groups)})", ConfigMismatchWarning, stacklevel=2)
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
     rows, run_rows = [], []
@@ -200,6 +261,7 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
             th_avg = seed_average(th, align=True)
             th_summary = plateaus(th_avg, rule)
             matches = match_theory(avg, th_avg)
+            _warn_unmatched(gname, avg, matches, theory)
         written += write_group_figures(gname, ds, avg, summary, outdir, formats=formats,
                                        band=band, rule=rule, theory_avg=th_avg,
                                        theory_summary=th_summary, matches=matches)

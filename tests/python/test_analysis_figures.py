@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -94,3 +95,54 @@ def test_report_table_counts_escapes(sweep_file, tmp_path):
     with open(out / "plateaus.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert [r["escaped_of_runs"] for r in rows] == ["2/2", "1/2", "0/2", "0/2"]
+
+
+# --------------------------------------------------------------------------------------------
+# A theory file from another configuration
+
+
+CONFIG = ("N = 100\nK = 2\nM = 2\neta = {eta}\nactivation = {act}\nnoise = 0\nseeds = {seeds}\n"
+          "seed = {seed}\nalpha-max = 300\n")
+
+
+def theory_group(etas):
+    eg = np.array([plateau_curve() for _ in etas])
+    Q, R = overlaps(len(etas), specialized_after=60.0)
+    return make_group(ALPHA, eg, Q, R, np.eye(2), coords={"eta": list(etas), "N": [0] * len(etas)})
+
+
+def test_theory_from_another_configuration(sweep_file, tmp_path):
+    from plateau_analysis.configs import ConfigMismatchError, ConfigMismatchWarning
+    from plateau_analysis.cli import main
+
+    sim = tmp_path / "sim.h5"
+    write_campaign(sim, {"K2_M2": eta_sweep_group()}, kind="simulation", seeds=2,
+                   attrs={"config": CONFIG.format(eta="0.5,1,2,4", act="erf", seeds=2, seed=1)})
+    other = write_campaign(tmp_path / "relu.h5", {"K2_M2": theory_group([0.5, 1.0])},
+                           attrs={"config": CONFIG.format(eta="0.5,1", act="relu", seeds=1,
+                                                          seed=7).replace("N = 100", "N = 0")})
+    with pytest.raises(ConfigMismatchError) as err:
+        report(sim, tmp_path / "o1", other, formats=["png"], out=open(tmp_path / "t", "w"))
+    message = str(err.value)
+    assert "activation = erf (results) vs relu (theory)" in message
+    assert "--force-theory" in message
+    for ignored in ("seed", "seeds", "N =", "eta"):  # seeds, N and the swept eta may differ
+        assert f"; {ignored}" not in message and f": {ignored}" not in message
+    # Forced: overlaid with a warning naming the key; the points without theory are named.
+    with pytest.warns(ConfigMismatchWarning) as record:
+        report(sim, tmp_path / "o2", other, formats=["png"], out=open(tmp_path / "t", "w"),
+               force_theory=True)
+    texts = [str(w.message) for w in record]
+    assert any("activation = erf (results) vs relu (theory)" in t for t in texts)
+    assert any("no theory for 2 of 4 grid point(s) of K2_M2: (eta = 2), (eta = 4)" in t
+               for t in texts)
+    # The command line: exit status 2 and one line; --force-theory gives warnings on stderr.
+    assert main(["report", str(sim), "--theory", str(other), "-o", str(tmp_path / "o3"),
+                 "--formats", "png"]) == 2
+    same = write_campaign(tmp_path / "erf.h5", {"K2_M2": theory_group([0.5, 1.0, 2.0, 4.0])},
+                          attrs={"config": CONFIG.format(eta="0.5,1,2,4", act="erf", seeds=1,
+                                                         seed=3)})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConfigMismatchWarning)
+        report(sim, tmp_path / "o4", same, formats=["png"], out=open(tmp_path / "t", "w"))
+
