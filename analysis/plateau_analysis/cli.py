@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import warnings
 
 from .campaign import CampaignError, IncompleteCampaignWarning
 from .configs import ConfigMismatchWarning
+from .detection import PlateauRule
 from .report import report
 
 PROGRAM = "plateau_analysis"
@@ -46,7 +48,18 @@ def main(argv=None) -> int:
                      help="seed band: 10-90%% quantiles (default) or mean +- standard error")
     rep.add_argument("--formats", default="png,pdf",
                      help="comma-separated figure formats (default: png,pdf)")
+    rules = rep.add_argument_group(
+        "plateau detection", "parameters of the plateau rule (analysis/README.md; default: "
+        "the rule's defaults, for ReLU its ReLU defaults)")
+    for field in dataclasses.fields(PlateauRule):
+        default = field.default
+        rules.add_argument(f"--plateau-{field.name.replace('_', '-')}",
+                           dest=f"rule_{field.name}", type=type(default), default=None,
+                           metavar=type(default).__name__.upper(),
+                           help=f"PlateauRule.{field.name} (default {default:g})")
     args = parser.parse_args(argv)
+    rule_overrides = {f.name: getattr(args, f"rule_{f.name}")
+                      for f in dataclasses.fields(PlateauRule)}
 
     def show(message, category, *_args, **_kwargs):
         # Pending runs: one line on stderr; numerical warnings of NaN data are not news.
@@ -58,7 +71,7 @@ def main(argv=None) -> int:
             warnings.simplefilter("always")
             warnings.showwarning = show
             report(args.results, args.out, args.theory, band=args.band,
-                   force_theory=args.force_theory, formats=[f.strip() for f in args.formats.split(",") if f.strip()])
+                   force_theory=args.force_theory, rule_overrides=rule_overrides, formats=[f.strip() for f in args.formats.split(",") if f.strip()])
     except CampaignError as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
         return 2

@@ -40,6 +40,11 @@ clipped there). Defaults in brackets.
 
 A curve with no plateau gives ``found = False`` and NaN for every other number.
 
+The defaults above are for erf (and tanh, sigmoid). For ReLU, :func:`rule_for` (which the report
+uses) takes ``slope_max`` 0.25, ``band`` 15 %, ``min_factor`` 1.8 (:data:`ACTIVATION_RULES`):
+ReLU plateaus are shorter and tilted. Every parameter can be set on the report's command line
+(``--plateau-min-factor 2`` ...).
+
 How the defaults were checked (tests/python/test_analysis_plateaus.py and by hand):
 
 - ``plateau run`` simulations, K = M = 2, erf, single runs: a plateau in every run at N = 500
@@ -115,6 +120,40 @@ class PlateauRule:
     unspecialized_max: float = 0.2
     noise_z: float = 2.0
     median_width: int = 5
+
+
+#: Defaults of :class:`PlateauRule` that depend on the hidden activation g (the ``activation``
+#: config key). ReLU plateaus are shorter (a factor ~2 in alpha at eta = 0.1 ... 0.5, K = M = 2)
+#: and tilted (local slope -0.15 ... -0.3 on the log-log curve), so the erf-calibrated rule
+#: missed most of them (1 of 8 runs at N = 500, eta = 0.1 and 0.5); with these, 7 of 8.
+ACTIVATION_RULES = {
+    "relu": {"slope_max": 0.25, "band": 0.15, "min_factor": 1.8},
+}
+
+
+def rule_for(config=None, **overrides) -> PlateauRule:
+    """The detection rule for a campaign: per-activation defaults, then explicit overrides.
+
+    Parameters
+    ----------
+    config : dict or str, optional
+        The parsed ``config`` root attribute (or its text); its ``activation`` key selects
+        :data:`ACTIVATION_RULES` (none: the plain :class:`PlateauRule` defaults).
+    **overrides
+        :class:`PlateauRule` fields (None values are ignored), e.g. from the command line.
+
+    Returns
+    -------
+    PlateauRule
+    """
+    from .configs import parse_config
+
+    if isinstance(config, str):
+        config = parse_config(config)
+    activation = (config or {}).get("activation", "")
+    fields = dict(ACTIVATION_RULES.get(activation, {}))
+    fields.update({k: v for k, v in overrides.items() if v is not None})
+    return PlateauRule(**fields)
 
 
 @dataclass

@@ -29,7 +29,7 @@ import warnings
 
 from .campaign import open_campaign, swept_coordinates
 from .configs import ConfigMismatchError, ConfigMismatchWarning, describe, theory_mismatches
-from .detection import PlateauRule, plateau_summary, plateaus
+from .detection import PlateauRule, plateau_summary, plateaus, rule_for
 from .figures import format_value, plot_eg, plot_overlaps, plot_sweep, pyplot, save_figure
 from .stats import seed_average
 from .tables import format_table, table_rows, write_csv
@@ -203,7 +203,8 @@ def _warn_unmatched(gname: str, avg, matches, theory_path) -> None:
 
 
 def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = "quantile",
-           rule: PlateauRule | None = None, out=None, force_theory: bool = False) -> list:
+           rule: PlateauRule | None = None, out=None, force_theory: bool = False,
+           rule_overrides: dict | None = None) -> list:
     """Write the figures and tables of a campaign file (see the module documentation).
 
     Parameters
@@ -219,11 +220,14 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
     band : {"quantile", "se"}
         Seed band: the outermost quantiles (10-90 %) or the seed mean ± standard error.
     rule : PlateauRule, optional
-        Plateau detection parameters.
+        Plateau detection parameters (default: :func:`~plateau_analysis.detection.rule_for` the
+        file's configuration, i.e. the ReLU defaults for ReLU, with ``rule_overrides``).
     out : file-like, optional
         Where the table is printed (default: ``sys.stdout``).
     force_theory : bool
         Overlay a theory file whose configuration differs (a warning instead of an error).
+    rule_overrides : dict, optional
+        :class:`PlateauRule` fields to set (None: keep), when ``rule`` is not given.
 
     Returns
     -------
@@ -238,9 +242,11 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
         A theory file from another configuration (unless ``force_theory``).
     """
     out = sys.stdout if out is None else out
-    rule = rule or PlateauRule()
     outdir = Path(outdir)
     groups = open_campaign(results)
+    if rule is None:
+        rule = rule_for(next(iter(groups.values())).attrs.get("config", ""),
+                        **(rule_overrides or {}))
     theory_groups = open_campaign(theory) if theory is not None else {}
     if theory_groups:
         check_theory(results, theory, next(iter(groups.values())).attrs,
