@@ -38,8 +38,11 @@ def main(argv=None) -> int:
         description="Figures of eps_g(alpha) with the seed spread, overlaps R and Q per student "
         "unit, escape time against swept parameters, and a CSV table of plateau heights, "
         "lengths and escape times per grid point.")
-    rep.add_argument("results", help="campaign file written by 'plateau run -o'")
-    rep.add_argument("--theory", help="theory file ('plateau ode'), drawn as dashed lines")
+    rep.add_argument("results", nargs="+",
+                     help="campaign file(s) written by 'plateau run -o'; several are read as "
+                     "one sweep when their settings that are not swept agree")
+    rep.add_argument("--theory", nargs="+", action="extend",
+                     help="theory file(s) ('plateau ode'), drawn as dashed lines")
     rep.add_argument("--force-theory", action="store_true",
                      help="overlay a theory file whose configuration differs from the results' "
                      "(default: an error naming the differing keys)")

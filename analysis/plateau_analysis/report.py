@@ -27,7 +27,8 @@ import numpy as np
 
 import warnings
 
-from .campaign import open_campaign, swept_coordinates
+from .campaign import swept_coordinates
+from .merge import open_sweep
 from .configs import ConfigMismatchError, ConfigMismatchWarning, describe, theory_mismatches
 from .detection import PlateauRule, plateau_summary, plateaus, rule_for
 from .figures import format_value, plot_eg, plot_overlaps, plot_sweep, pyplot, save_figure
@@ -155,6 +156,13 @@ def print_table(rows: list, out, *, theory: bool) -> None:
     print(format_table(rows, cols, heads), file=out)
 
 
+def _name(paths) -> str:
+    """A path, or several joined by ``+``, for messages."""
+    if paths is None or isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__"):
+        return str(paths)
+    return " + ".join(map(str, paths))
+
+
 def check_theory(results_path, theory_path, results_attrs: dict, theory_attrs: dict, *,
                  force: bool = False) -> None:
     """Refuse a theory file whose configuration differs from the results' in a key that matters.
@@ -209,12 +217,14 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
 
     Parameters
     ----------
-    results : str or os.PathLike
-        Campaign file (simulation or theory).
+    results : str, os.PathLike or a sequence of them
+        Campaign file (simulation or theory), or several read as one sweep
+        (:func:`~plateau_analysis.merge.open_sweep`: their settings that are not swept must
+        agree).
     outdir : str or os.PathLike
         Output directory (created if needed).
-    theory : str or os.PathLike, optional
-        Theory file (``plateau ode``) drawn as dashed lines and matched by grid point.
+    theory : str, os.PathLike or a sequence of them, optional
+        Theory file(s) (``plateau ode``) drawn as dashed lines and matched by grid point.
     formats : sequence of str
         Figure formats.
     band : {"quantile", "se"}
@@ -243,11 +253,12 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
     """
     out = sys.stdout if out is None else out
     outdir = Path(outdir)
-    groups = open_campaign(results)
+    groups = open_sweep(results)
     if rule is None:
         rule = rule_for(next(iter(groups.values())).attrs.get("config", ""),
                         **(rule_overrides or {}))
-    theory_groups = open_campaign(theory) if theory is not None else {}
+    theory_groups = open_sweep(theory) if theory not in (None, [], ()) else {}
+    results, theory = _name(results), _name(theory)
     if theory_groups:
         check_theory(results, theory, next(iter(groups.values())).attrs,
                      next(iter(theory_groups.values())).attrs, force=force_theory)
