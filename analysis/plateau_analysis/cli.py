@@ -51,6 +51,14 @@ def main(argv=None) -> int:
                      help="seed band: 10-90%% quantiles (default) or mean +- standard error")
     rep.add_argument("--formats", default="png,pdf",
                      help="comma-separated figure formats (default: png,pdf)")
+    rep.add_argument("--alpha-range", metavar="LO,HI",
+                     help="alpha range of the linear-axis eps_g figure (default: all)")
+    rep.add_argument("--fixed-point-eg", type=float, metavar="EG",
+                     help="draw this fixed-point eps_g as a horizontal line (eg_linear_G); the "
+                     "theory's plateau height is drawn anyway when --theory is given")
+    rep.add_argument("--all-points", action="store_true",
+                     help="one overlaps figure per grid point however many there are "
+                     "(default: only up to 4 points; the per-sweep figures always)")
     rules = rep.add_argument_group(
         "plateau detection", "parameters of the plateau rule (analysis/README.md; default: "
         "the rule's defaults, for ReLU its ReLU defaults)")
@@ -61,6 +69,13 @@ def main(argv=None) -> int:
                            metavar=type(default).__name__.upper(),
                            help=f"PlateauRule.{field.name} (default {default:g})")
     args = parser.parse_args(argv)
+    alpha_range = None
+    if args.alpha_range:
+        try:
+            lo, hi = (float(x) for x in args.alpha_range.split(","))
+        except ValueError:
+            parser.error(f"--alpha-range: expected LO,HI, got {args.alpha_range!r}")
+        alpha_range = (lo, hi)
     rule_overrides = {f.name: getattr(args, f"rule_{f.name}")
                       for f in dataclasses.fields(PlateauRule)}
 
@@ -74,7 +89,9 @@ def main(argv=None) -> int:
             warnings.simplefilter("always")
             warnings.showwarning = show
             report(args.results, args.out, args.theory, band=args.band,
-                   force_theory=args.force_theory, rule_overrides=rule_overrides, formats=[f.strip() for f in args.formats.split(",") if f.strip()])
+                   force_theory=args.force_theory, rule_overrides=rule_overrides,
+                   alpha_range=alpha_range, fixed_point_eg=args.fixed_point_eg,
+                   all_points=args.all_points, formats=[f.strip() for f in args.formats.split(",") if f.strip()])
     except CampaignError as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
         return 2

@@ -93,6 +93,45 @@ def _colors(plt, n: int):
     return [cmap(x) for x in np.linspace(0.0, 0.9, n)]
 
 
+#: Most grid points drawn with a legend; beyond, a colormap and a colorbar.
+LEGEND_POINTS = 10
+
+
+def point_colors(plt, avg, fig=None, axes=None):
+    """Colours of the grid points, and a colorbar on ``axes`` when there are many of them.
+
+    Up to :data:`LEGEND_POINTS` points: tab10 colours (legend). More: viridis along the first
+    swept numeric coordinate (log scale for eta and N), with a colorbar naming it.
+
+    Returns
+    -------
+    colors : list
+    colorbar : bool
+        Whether a colorbar was drawn (then the caller omits the per-point legend).
+    """
+    n = avg.sizes["point"]
+    if n <= LEGEND_POINTS:
+        cmap = plt.get_cmap("tab10")
+        return [cmap(i) for i in range(n)], False
+    import matplotlib as mpl
+
+    names = [c for c in swept_coordinates(avg, "point") if avg[c].dtype.kind in "iuf"]
+    cmap = plt.get_cmap("viridis")
+    if not names:
+        return [cmap(x) for x in np.linspace(0, 0.9, n)], False
+    name = names[0]
+    values = avg[name].values.astype(float)
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    log = name in ("eta", "N") and lo > 0
+    norm = (mpl.colors.LogNorm if log else mpl.colors.Normalize)(vmin=lo, vmax=hi)
+    colors = [cmap(norm(v)) for v in values]
+    if fig is not None:
+        sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+        cb = fig.colorbar(sm, ax=axes)
+        cb.set_label(AXIS_LABELS.get(name, PRETTY.get(name, name)))
+    return colors, True
+
+
 def _alpha_limits(alpha):
     """x-limits of a log alpha axis: the positive record times, with a margin."""
     pos = alpha[alpha > 0]
@@ -111,13 +150,43 @@ def save_figure(fig, outdir: Path, stem: str, formats) -> list:
     return paths
 
 
+#: The model settings a title names when they differ from these defaults (the defaults of
+#: ``plateau run``, experiments/config.cpp; a swept key is named in the legend instead).
+TITLE_DEFAULTS = {
+    "output-activation": ("identity", "h"), "teacher-output-activation": ("identity", "h*"),
+    "gamma": ("1", "γ"), "learn-v": ("false", None), "eta-v": ("", "η_v"), "v0": ("1", "v₀"),
+    "v-star": ("1", "v*"), "q0": ("0.2", "q₀"), "teacher-init": ("orthonormal", "teacher"),
+    "noise": ("0", "s²"),
+}
+
+
+def settings_text(config: str) -> list:
+    """The settings of a ``config`` text that differ from :data:`TITLE_DEFAULTS`, as
+    ``["h = tanh", "learned v", "γ = 2"]`` (swept keys left out)."""
+    from .configs import is_sweep, same_value
+
+    cfg = parse_config(config)
+    parts = []
+    for key, (default, pretty) in TITLE_DEFAULTS.items():
+        value = cfg.get(key)
+        if value is None or is_sweep(value) or same_value(value, default):
+            continue
+        if key == "learn-v":
+            parts.append("learned v" if value.lower() == "true" else f"learn-v = {value}")
+        else:
+            parts.append(f"{pretty} = {value}")
+    return parts
+
+
 def _title(ds) -> str:
+    """K, M, g (and g*), every setting that differs from the defaults, seeds or theory."""
     cfg = parse_config(ds.attrs.get("config", ""))
     parts = [f"K = {ds.attrs.get('K')}, M = {ds.attrs.get('M')}"]
     if "activation" in cfg:
         act = cfg["activation"]
         teacher = cfg.get("teacher-activation", act)
         parts.append(f"g = {act}" if teacher == act else f"g = {act}, g* = {teacher}")
+    parts += settings_text(ds.attrs.get("config", ""))
     if ds.attrs.get("kind") == "theory":
         parts.append("theory (N → ∞)")
     else:
@@ -169,7 +238,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     fig, ax = plt.subplots(figsize=(10.5, 5.2))
     alpha = avg["alpha"].values
     pos = alpha > 0
-    colors = _colors(plt, avg.sizes["point"])
+    colors, colorbar = point_colors(plt, avg, fig, ax)
     names = _label_names(avg)
     lo, hi, band_text = _band(avg, "eg", band)
     single = ds.attrs.get("kind") == "theory"
@@ -227,10 +296,12 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     style.append(Line2D([], [], color="0.5", marker="v", mec="k", ls="",
                         label=f"escape: ε_g = {escape_fraction:g} × height"))
     # Legends outside the axes (right): they never hide a curve.
-    first = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                      title="grid point", framealpha=0.9)
-    ax.add_artist(first)
-    ax.legend(handles=style, loc="lower left", bbox_to_anchor=(1.02, 0.0), framealpha=0.9)
+    if not colorbar:  # many points: the colorbar names them
+        first = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                          title="grid point", framealpha=0.9)
+        ax.add_artist(first)
+    ax.legend(handles=style, loc="lower left", bbox_to_anchor=(1.02 if not colorbar else 0.0,
+                                                               0.0), framealpha=0.9)
     fig.tight_layout()
     return fig
 
