@@ -15,6 +15,16 @@ from .report import report
 PROGRAM = "plateau_analysis"
 
 
+def _yes_no(text: str) -> bool:
+    """A boolean option value: yes/no, true/false, 1/0."""
+    value = text.strip().lower()
+    if value in ("yes", "true", "1"):
+        return True
+    if value in ("no", "false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+
+
 def main(argv=None) -> int:
     """Command line: ``python3 -m plateau_analysis report RESULTS.h5 [--theory T.h5] -o DIR``.
 
@@ -64,10 +74,12 @@ def main(argv=None) -> int:
         "the rule's defaults, for ReLU its ReLU defaults)")
     for field in dataclasses.fields(PlateauRule):
         default = field.default
+        kind = _yes_no if isinstance(default, bool) else type(default)
         rules.add_argument(f"--plateau-{field.name.replace('_', '-')}",
-                           dest=f"rule_{field.name}", type=type(default), default=None,
-                           metavar=type(default).__name__.upper(),
-                           help=f"PlateauRule.{field.name} (default {default:g})")
+                           dest=f"rule_{field.name}", type=kind, default=None,
+                           metavar="yes|no" if kind is _yes_no else kind.__name__.upper(),
+                           help=f"PlateauRule.{field.name} (default "
+                           f"{'yes' if default is True else 'no' if default is False else default})")
     args = parser.parse_args(argv)
     alpha_range = None
     if args.alpha_range:

@@ -43,7 +43,9 @@ A curve with no plateau gives ``found = False`` and NaN for every other number.
 The defaults above are for erf (and tanh, sigmoid). For ReLU, :func:`rule_for` (which the report
 uses) takes ``slope_max`` 0.25, ``band`` 15 %, ``min_factor`` 1.8 (:data:`ACTIVATION_RULES`):
 ReLU plateaus are shorter and tilted. Every parameter can be set on the report's command line
-(``--plateau-min-factor 2`` ...).
+(``--plateau-min-factor 2`` ...). ``tilt`` (off by default) lets the band of step 3 follow the
+core's own median slope (clipped to +-``slope_max``): it finds tilted plateaus more often but also
+takes a long slow decay of slope ~ -``slope_max`` for one.
 
 How the defaults were checked (tests/python/test_analysis_plateaus.py and by hand):
 
@@ -108,6 +110,9 @@ class PlateauRule:
         of the slope) (default 2).
     median_width : int
         Records in the running median that smooths the curve for the band (default 5).
+    tilt : bool
+        The band follows the core's median local slope (clipped to +-``slope_max``) instead of
+        a constant height: for tilted plateaus (ReLU). Default False.
     """
 
     slope_max: float = 0.15
@@ -120,6 +125,7 @@ class PlateauRule:
     unspecialized_max: float = 0.2
     noise_z: float = 2.0
     median_width: int = 5
+    tilt: bool = False
 
 
 #: Defaults of :class:`PlateauRule` that depend on the hidden activation g (the ``activation``
@@ -351,7 +357,12 @@ def detect_plateau(alpha, eg, spec=None, rule: PlateauRule | None = None) -> Pla
         # Grow from the core's record nearest to h through the records whose smoothed eps_g is
         # within the band, bridging excursions shorter than merge_gap that come back into it.
         seed = core[0] + int(np.argmin(np.abs(y_med[core[0]: core[1] + 1] - h)))
-        inside = np.abs(y_med - h) <= log_band
+        reference = np.full(y.size, h)
+        if rule.tilt:  # a tilted plateau: the band follows the core's own slope
+            tilt = float(np.nanmedian(slopes[core[0]: core[1] + 1]))
+            tilt = min(max(tilt, -rule.slope_max), rule.slope_max)
+            reference = h + tilt * (u - u[seed])
+        inside = np.abs(y_med - reference) <= log_band
         if not inside[seed]:
             return h, seed, seed
         for first, last in _runs(~inside):

@@ -56,3 +56,19 @@ def test_plateau_options_on_the_command_line(relu, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["report", str(relu), "-o", str(strict), "--plateau-band", "wide"])
     assert "--plateau-band" in capsys.readouterr().err
+
+
+def test_tilted_plateau_option():
+    """A plateau tilted at slope -0.2 from alpha = 5 to 50: with tilt the band follows it."""
+    import numpy as np
+
+    alpha = np.r_[0.0, np.geomspace(0.01, 300.0, 99)]
+    ka, ke = np.log(np.array([(0.01, 0.5), (0.1, 0.5), (5.0, 0.1), (50.0, 0.1 * 10 ** -0.2),
+                              (150.0, 1e-3), (300.0, 1e-4)])).T
+    eg = np.exp(np.interp(np.log(np.where(alpha > 0, alpha, 0.01)), ka, ke))
+    flat = pa.detect_plateau(alpha, eg, rule=pa.PlateauRule(slope_max=0.25))
+    tilted = pa.detect_plateau(alpha, eg, rule=pa.PlateauRule(slope_max=0.25, tilt=True))
+    assert not flat.found or flat.end / flat.start < 3
+    assert tilted.found and tilted.escaped
+    # (the fall before it is shallow, slope -0.4: the start lies within a factor 1.5)
+    assert 5.0 / 1.5 <= tilted.start <= 5.0 * 1.3 and 50.0 / 1.3 <= tilted.end <= 50.0 * 1.3
