@@ -437,6 +437,26 @@ def _edge_points(ax, xs, missing, diverged, color):
                     color=color, zorder=5, **EDGE_MARKERS[kind])
 
 
+def _series_colors(plt, summary, others, keys, groups, fig, axes):
+    """Colours of many series of a sweep figure along the first numeric other coordinate, with
+    a colorbar; viridis in series order if none is numeric."""
+    import matplotlib as mpl
+
+    cmap = plt.get_cmap("viridis")
+    numeric = [o for o in others if summary[o].dtype.kind in "iuf"]
+    if not numeric:
+        return [cmap(v) for v in np.linspace(0.0, 0.9, len(groups))]
+    name = numeric[0]
+    first = {g: keys.index(g) for g in groups}
+    values = np.array([float(summary[name].values[first[g]]) for g in groups])
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    log = name in ("eta", "N") and lo > 0
+    norm = (mpl.colors.LogNorm if log else mpl.colors.Normalize)(vmin=lo, vmax=hi)
+    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+    fig.colorbar(sm, ax=axes).set_label(AXIS_LABELS.get(name, PRETTY.get(name, name)))
+    return [cmap(norm(v)) for v in values]
+
+
 def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     """Figure: escape time and plateau height against the swept parameter ``name``.
 
@@ -484,8 +504,12 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
         xlabel = PRETTY.get(name, name)
     keys = [tuple(format_value(summary[o].values[i]) for o in others) for i in range(x.size)]
     groups = list(dict.fromkeys(keys))
-    colors = _colors(plt, len(groups))
-    fig, (ax_e, ax_h) = plt.subplots(1, 2, figsize=(11.5, 4.8))
+    many = len(groups) > LEGEND_POINTS  # a colorbar names the series, no legend entry each
+    fig, (ax_e, ax_h) = plt.subplots(1, 2, figsize=(12.5 if many else 11.5, 4.8),
+                                     layout="constrained" if many else None)
+    colors = _series_colors(plt, summary, others, keys, groups, fig, [ax_e, ax_h]) if many \
+        else _colors(plt, len(groups))
+    annotate = x.size <= 40
     theory_done = False
     n_runs = summary["n_runs"].values
     all_diverged = (summary["n_diverged"].values == n_runs) & (n_runs > 0)
@@ -493,24 +517,28 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     for g, color in zip(groups, colors):
         idx = np.array([i for i, k in enumerate(keys) if k == g])
         idx = idx[np.argsort(x[idx])]
-        label = ", ".join(f"{PRETTY.get(o, o)} = {v}" for o, v in zip(others, g)) or None
+        label = None if many else (
+            ", ".join(f"{PRETTY.get(o, o)} = {v}" for o, v in zip(others, g)) or None)
         xs = x[idx]
         esc = summary["escape_runs_mean"].values[idx]
         ax_e.errorbar(xs, esc, yerr=summary["escape_runs_sem"].values[idx], color=color,
                       marker="o", capsize=3, lw=1.5,
-                      label=(label + ": " if label else "") + "runs that escaped (mean ± SE)")
-        ax_e.plot(xs, summary["escape"].values[idx], color=color, marker="x", ls=":",
-                  label=(label + ": " if label else "") + "seed-mean curve")
+                      label=None if many else
+                      (label + ": " if label else "") + "runs that escaped (mean ± SE)")
+        if not many:
+            ax_e.plot(xs, summary["escape"].values[idx], color=color, marker="x", ls=":",
+                      label=(label + ": " if label else "") + "seed-mean curve")
         height = summary["height_runs_mean"].values[idx]
         ax_h.errorbar(xs, height, yerr=summary["height_runs_sem"].values[idx], color=color,
-                      marker="o", capsize=3, lw=1.5, label=label or "runs (mean ± SE)")
+                      marker="o", capsize=3, lw=1.5,
+                      label=None if many else label or "runs (mean ± SE)")
         div = all_diverged[idx]
         for ax, values in ((ax_e, esc), (ax_h, height)):
             missing = ~np.isfinite(values)
             _edge_points(ax, xs, missing, div, color)
             any_missing["none"] |= bool((missing & ~div).any())
             any_missing["diverged"] |= bool((missing & div).any())
-        for i, xv, yv in zip(idx, xs, esc):
+        for i, xv, yv in zip(idx, xs, esc) if annotate else ():
             finite = math.isfinite(yv)
             ax_e.annotate(_count_text(summary, i),
                           (xv, yv if finite else EDGE_Y),
@@ -523,10 +551,14 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
                 t = matches[idx][ok]
                 kw = dict(color=color, marker="s", ls="--", mfc="none", lw=1.2)
                 ax_e.plot(xs[ok], theory_summary["escape"].values[t],
-                          label=(label + ": " if label else "") + "theory", **kw)
+                          label=None if many else (label + ": " if label else "") + "theory",
+                          **kw)
                 ax_h.plot(xs[ok], theory_summary["height"].values[t],
                           label=None if theory_done else "theory (N → ∞)", **kw)
                 theory_done = True
+    if many:
+        ax_e.plot([], [], color="0.3", marker="o", lw=1.5,
+                  label="runs that escaped (mean ± SE); colour: see the colorbar")
     finite_esc = summary["escape_runs_mean"].values
     finite_esc = finite_esc[np.isfinite(finite_esc) & (finite_esc > 0)]
     if finite_esc.size and finite_esc.max() > 10 * finite_esc.min():
@@ -544,10 +576,11 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
             top.set_xticks(np.log(values), [f"{v:g}" for v in values])
             top.set_xlabel("N")
     ax_e.set_ylabel("escape time α_esc = examples / N")
-    ax_e.set_title("escape from the plateau (ε_g = ½ height); "
-                   "labels: runs escaped / runs", fontsize=10)
+    pad = 30 if name == "N" else 6  # above the N axis on top
+    ax_e.set_title("escape from the plateau (ε_g = ½ height)"
+                   + ("; labels: runs escaped / runs" if annotate else ""), fontsize=10, pad=pad)
     ax_h.set_ylabel("plateau height ε_g")
-    ax_h.set_title("plateau height (runs with a plateau)", fontsize=10)
+    ax_h.set_title("plateau height (runs with a plateau)", fontsize=10, pad=pad)
     edge = []
     if any_missing["none"]:
         edge.append(Line2D([], [], color="0.3", label="no value: no run escaped / no plateau",
@@ -561,5 +594,6 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
             ax.legend(handles=handles + edge, fontsize=8)
     fig.suptitle(f"{ds.attrs.get('group', '')}: sweep over {PRETTY.get(name, name)} "
                  f"({_title(ds)})", fontsize=11)
-    fig.tight_layout()
+    if not many:
+        fig.tight_layout()
     return fig

@@ -178,3 +178,19 @@ def test_figures_per_sweep_beyond_a_few_points(tmp_path):
     few = report(write(tmp_path / "f.h5", {"K2_M2": group(3)}), tmp_path / "few",
                  formats=["png"], out=open(tmp_path / "t", "w"))
     assert len([p for p in few if p.stem.startswith("overlaps_")]) == 3
+
+
+def test_sweep_with_many_series_has_a_colorbar(tmp_path):
+    """eta x 12 values of N: the sweep over eta has 12 series, named by a colorbar (N), not by
+    24 legend entries."""
+    from plateau_analysis.figures import plot_sweep
+
+    g = group(24, seeds=1, coord="eta", values=np.tile([0.5, 1.0], 12))
+    Ns = np.repeat(np.arange(100, 1300, 100), 2)
+    g = g.assign_coords(N=("run", Ns, dict(g["N"].attrs)))
+    ds, avg, summary = prepared(write(tmp_path / "m.h5", {"K2_M2": g}, seeds=1))
+    fig = plot_sweep(ds, summary, "eta")
+    assert fig.axes[-1].get_ylabel() == "N"  # the colorbar
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert len(legend) <= 3 and "colorbar" in legend[0]
+    pyplot().close(fig)
