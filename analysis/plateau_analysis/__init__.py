@@ -62,9 +62,9 @@ __all__ = [
     "CampaignError", "CampaignFileNotFoundError", "ConfigMismatchError",
     "ConfigMismatchWarning", "IncompleteCampaignWarning",
     "Plateau", "PlateauRule",
-    "align_students", "as_grid", "classify_units", "detect_plateau", "format_table", "grid_dimensions",
-    "grid_point_index",
-    "normalized_overlaps", "open_campaign", "open_grid", "open_sweep", "plateau_summary", "plateaus",
-    "read_root_attributes", "rule_for", "run_coordinates", "seed_average", "specialization",
+    "align_students", "as_grid", "classify_units", "detect_plateau", "format_table",
+    "grid_dimensions", "grid_point_index", "normalized_overlaps", "open_campaign", "open_grid",
+    "open_sweep", "plateau_summary", "plateaus", "read_root_attributes", "rule_for",
+    "run_coordinates", "seed_average", "specialization",
     "specialization_index", "swept_coordinates", "table_rows", "write_csv",
 ]

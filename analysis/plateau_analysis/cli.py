@@ -25,6 +25,12 @@ def _yes_no(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
 
 
+def _shown(default) -> str:
+    if isinstance(default, bool):
+        return "yes" if default else "no"
+    return f"{default:g}"
+
+
 def main(argv=None) -> int:
     """Command line: ``python3 -m plateau_analysis report RESULTS.h5 [--theory T.h5] -o DIR``.
 
@@ -78,8 +84,7 @@ def main(argv=None) -> int:
         rules.add_argument(f"--plateau-{field.name.replace('_', '-')}",
                            dest=f"rule_{field.name}", type=kind, default=None,
                            metavar="yes|no" if kind is _yes_no else kind.__name__.upper(),
-                           help=f"PlateauRule.{field.name} (default "
-                           f"{'yes' if default is True else 'no' if default is False else default})")
+                           help=f"PlateauRule.{field.name} (default {_shown(default)})")
     args = parser.parse_args(argv)
     alpha_range = None
     if args.alpha_range:
@@ -103,7 +108,8 @@ def main(argv=None) -> int:
             report(args.results, args.out, args.theory, band=args.band,
                    force_theory=args.force_theory, rule_overrides=rule_overrides,
                    alpha_range=alpha_range, fixed_point_eg=args.fixed_point_eg,
-                   all_points=args.all_points, formats=[f.strip() for f in args.formats.split(",") if f.strip()])
+                   all_points=args.all_points,
+                   formats=[f.strip() for f in args.formats.split(",") if f.strip()])
     except CampaignError as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
         return 2

@@ -544,7 +544,8 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
                           (xv, yv if finite else EDGE_Y),
                           xycoords="data" if finite else ax_e.get_xaxis_transform(),
                           xytext=(7, 4) if finite else (0, -16), textcoords="offset points",
-                          ha="left" if finite else "center", fontsize=7.5, color=color, annotation_clip=False)
+                          ha="left" if finite else "center", fontsize=7.5, color=color,
+                          annotation_clip=False)
         if theory_summary is not None and matches is not None:
             ok = matches[idx] >= 0
             if ok.any():
