@@ -521,7 +521,8 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
             ", ".join(f"{PRETTY.get(o, o)} = {v}" for o, v in zip(others, g)) or None)
         xs = x[idx]
         esc = summary["escape_runs_mean"].values[idx]
-        ax_e.errorbar(xs, esc, yerr=summary["escape_runs_sem"].values[idx], color=color,
+        ax_e.errorbar(xs, esc, yerr=np.nan_to_num(summary["escape_runs_sem"].values[idx]),
+                      color=color,
                       marker="o", capsize=3, lw=1.5,
                       label=None if many else
                       (label + ": " if label else "") + "runs that escaped (mean ± SE)")
@@ -529,7 +530,8 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
             ax_e.plot(xs, summary["escape"].values[idx], color=color, marker="x", ls=":",
                       label=(label + ": " if label else "") + "seed-mean curve")
         height = summary["height_runs_mean"].values[idx]
-        ax_h.errorbar(xs, height, yerr=summary["height_runs_sem"].values[idx], color=color,
+        ax_h.errorbar(xs, height, yerr=np.nan_to_num(summary["height_runs_sem"].values[idx]),
+                      color=color,
                       marker="o", capsize=3, lw=1.5,
                       label=None if many else label or "runs (mean ± SE)")
         div = all_diverged[idx]

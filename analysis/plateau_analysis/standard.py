@@ -362,7 +362,7 @@ def plot_escape_vs_log_n(ds, summary):
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     x = np.log(summary["N"].values.astype(float))
     y = summary["escape_runs_mean"].values
-    ax.errorbar(x, y, yerr=summary["escape_runs_sem"].values, marker="o", ls="", capsize=3,
+    ax.errorbar(x, y, yerr=np.nan_to_num(summary["escape_runs_sem"].values), marker="o", ls="", capsize=3,
                 color="tab:blue", label="runs that escaped (mean ± SE)")
     b, a, n = fit_log_n(summary)
     if math.isfinite(b):
@@ -422,7 +422,8 @@ def plot_group_sweep(summaries: dict, name: str = "K"):
         pts = sorted(r for r in rows if (r[1], r[2]) == (o, key))
         xs = np.array([p[0] for p in pts], dtype=float)
         label = f"{other} = {o}" + (f", {', '.join(key)}" if key else "")
-        ax_e.errorbar(xs, [p[3] for p in pts], yerr=[p[4] for p in pts], marker="o",
+        ax_e.errorbar(xs, [p[3] for p in pts], yerr=np.nan_to_num([p[4] for p in pts]),
+                      marker="o",
                       capsize=3, color=cmap(k % 10), label=label)
         ax_h.plot(xs, [p[5] for p in pts], marker="o", color=cmap(k % 10), label=label)
         for p in pts:
