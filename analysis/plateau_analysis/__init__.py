@@ -12,6 +12,10 @@ plateaus(ds) -> xarray.Dataset
     the detection rule is documented in :mod:`plateau_analysis.detection`.
 plateau_summary(ds) -> xarray.Dataset
     One row per grid point: the seed mean's plateau and statistics of the runs' plateaus.
+open_sweep([path, ...]) -> dict[str, xarray.Dataset]
+    Several campaign files as one sweep (their settings that are not swept must agree).
+as_grid(ds), open_grid(path) -> xarray.Dataset
+    The grid as dimensions (eta, N, other swept keys, seed): ``g.eg.sel(eta=0.5)``.
 specialization(ds) -> xarray.Dataset
     Which student unit learned which teacher unit, and when; the rule (analysis/SCHEMA.md,
     "Specialization") is the engine's, :func:`classify_units` on arrays.
@@ -44,17 +48,23 @@ from .overlaps import (
     specialization,
     specialization_index,
 )
-from .detection import Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus
+from .configs import ConfigMismatchError, ConfigMismatchWarning
+from .detection import (Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus,
+                        rule_for)
+from .merge import open_sweep
+from .grid import as_grid, grid_dimensions, open_grid
 from .stats import seed_average
 from .tables import format_table, table_rows, write_csv
 
 __all__ = [
     "COMPLETED", "DIVERGED", "PENDING",
     "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "UNIT_STATES",
-    "CampaignError", "CampaignFileNotFoundError", "IncompleteCampaignWarning",
+    "CampaignError", "CampaignFileNotFoundError", "ConfigMismatchError",
+    "ConfigMismatchWarning", "IncompleteCampaignWarning",
     "Plateau", "PlateauRule",
-    "align_students", "classify_units", "detect_plateau", "format_table", "grid_point_index",
-    "normalized_overlaps", "open_campaign", "plateau_summary", "plateaus",
-    "read_root_attributes", "run_coordinates", "seed_average", "specialization",
+    "align_students", "as_grid", "classify_units", "detect_plateau", "format_table",
+    "grid_dimensions", "grid_point_index", "normalized_overlaps", "open_campaign", "open_grid",
+    "open_sweep", "plateau_summary", "plateaus", "read_root_attributes", "rule_for",
+    "run_coordinates", "seed_average", "specialization",
     "specialization_index", "swept_coordinates", "table_rows", "write_csv",
 ]

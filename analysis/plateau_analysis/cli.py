@@ -3,13 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import warnings
 
 from .campaign import CampaignError, IncompleteCampaignWarning
+from .configs import ConfigMismatchWarning
+from .detection import PlateauRule
 from .report import report
 
 PROGRAM = "plateau_analysis"
+
+
+def _yes_no(text: str) -> bool:
+    """A boolean option value: yes/no, true/false, 1/0."""
+    value = text.strip().lower()
+    if value in ("yes", "true", "1"):
+        return True
+    if value in ("no", "false", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+
+
+def _shown(default) -> str:
+    if isinstance(default, bool):
+        return "yes" if default else "no"
+    return f"{default:g}"
 
 
 def main(argv=None) -> int:
@@ -35,18 +54,51 @@ def main(argv=None) -> int:
         description="Figures of eps_g(alpha) with the seed spread, overlaps R and Q per student "
         "unit, escape time against swept parameters, and a CSV table of plateau heights, "
         "lengths and escape times per grid point.")
-    rep.add_argument("results", help="campaign file written by 'plateau run -o'")
-    rep.add_argument("--theory", help="theory file ('plateau ode'), drawn as dashed lines")
+    rep.add_argument("results", nargs="+",
+                     help="campaign file(s) written by 'plateau run -o'; several are read as "
+                     "one sweep when their settings that are not swept agree")
+    rep.add_argument("--theory", nargs="+", action="extend",
+                     help="theory file(s) ('plateau ode'), drawn as dashed lines")
+    rep.add_argument("--force-theory", action="store_true",
+                     help="overlay a theory file whose configuration differs from the results' "
+                     "(default: an error naming the differing keys)")
     rep.add_argument("-o", "--out", required=True, help="output directory")
     rep.add_argument("--band", choices=("quantile", "se"), default="quantile",
                      help="seed band: 10-90%% quantiles (default) or mean +- standard error")
     rep.add_argument("--formats", default="png,pdf",
                      help="comma-separated figure formats (default: png,pdf)")
+    rep.add_argument("--alpha-range", metavar="LO,HI",
+                     help="alpha range of the linear-axis eps_g figure (default: all)")
+    rep.add_argument("--fixed-point-eg", type=float, metavar="EG",
+                     help="draw this fixed-point eps_g as a horizontal line (eg_linear_G); the "
+                     "theory's plateau height is drawn anyway when --theory is given")
+    rep.add_argument("--all-points", action="store_true",
+                     help="one overlaps figure per grid point however many there are "
+                     "(default: only up to 4 points; the per-sweep figures always)")
+    rules = rep.add_argument_group(
+        "plateau detection", "parameters of the plateau rule (analysis/README.md; default: "
+        "the rule's defaults, for ReLU its ReLU defaults)")
+    for field in dataclasses.fields(PlateauRule):
+        default = field.default
+        kind = _yes_no if isinstance(default, bool) else type(default)
+        rules.add_argument(f"--plateau-{field.name.replace('_', '-')}",
+                           dest=f"rule_{field.name}", type=kind, default=None,
+                           metavar="yes|no" if kind is _yes_no else kind.__name__.upper(),
+                           help=f"PlateauRule.{field.name} (default {_shown(default)})")
     args = parser.parse_args(argv)
+    alpha_range = None
+    if args.alpha_range:
+        try:
+            lo, hi = (float(x) for x in args.alpha_range.split(","))
+        except ValueError:
+            parser.error(f"--alpha-range: expected LO,HI, got {args.alpha_range!r}")
+        alpha_range = (lo, hi)
+    rule_overrides = {f.name: getattr(args, f"rule_{f.name}")
+                      for f in dataclasses.fields(PlateauRule)}
 
     def show(message, category, *_args, **_kwargs):
         # Pending runs: one line on stderr; numerical warnings of NaN data are not news.
-        if issubclass(category, IncompleteCampaignWarning):
+        if issubclass(category, (IncompleteCampaignWarning, ConfigMismatchWarning)):
             print(f"{PROGRAM}: warning: {message}", file=sys.stderr, flush=True)
 
     try:
@@ -54,6 +106,9 @@ def main(argv=None) -> int:
             warnings.simplefilter("always")
             warnings.showwarning = show
             report(args.results, args.out, args.theory, band=args.band,
+                   force_theory=args.force_theory, rule_overrides=rule_overrides,
+                   alpha_range=alpha_range, fixed_point_eg=args.fixed_point_eg,
+                   all_points=args.all_points,
                    formats=[f.strip() for f in args.formats.split(",") if f.strip()])
     except CampaignError as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)

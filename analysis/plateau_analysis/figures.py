@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .campaign import swept_coordinates
+from .configs import parse_config
 
 
 PRETTY = {
@@ -47,26 +48,6 @@ def pyplot():
     plt.rcParams.update({"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 9,
                          "figure.dpi": 110, "savefig.dpi": 150})
     return plt
-
-
-def parse_config(text: str) -> dict:
-    """Parse the ``config`` root attribute (INI ``key = value`` lines) into a dict of text.
-
-    Parameters
-    ----------
-    text : str
-
-    Returns
-    -------
-    dict of str to str
-    """
-    out = {}
-    for line in (text or "").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if "=" in line and not line.startswith("["):
-            key, value = line.split("=", 1)
-            out[key.strip()] = value.strip()
-    return out
 
 
 def format_value(value) -> str:
@@ -112,6 +93,45 @@ def _colors(plt, n: int):
     return [cmap(x) for x in np.linspace(0.0, 0.9, n)]
 
 
+#: Most grid points drawn with a legend; beyond, a colormap and a colorbar.
+LEGEND_POINTS = 10
+
+
+def point_colors(plt, avg, fig=None, axes=None):
+    """Colours of the grid points, and a colorbar on ``axes`` when there are many of them.
+
+    Up to :data:`LEGEND_POINTS` points: tab10 colours (legend). More: viridis along the first
+    swept numeric coordinate (log scale for eta and N), with a colorbar naming it.
+
+    Returns
+    -------
+    colors : list
+    colorbar : bool
+        Whether a colorbar was drawn (then the caller omits the per-point legend).
+    """
+    n = avg.sizes["point"]
+    if n <= LEGEND_POINTS:
+        cmap = plt.get_cmap("tab10")
+        return [cmap(i) for i in range(n)], False
+    import matplotlib as mpl
+
+    names = [c for c in swept_coordinates(avg, "point") if avg[c].dtype.kind in "iuf"]
+    cmap = plt.get_cmap("viridis")
+    if not names:
+        return [cmap(x) for x in np.linspace(0, 0.9, n)], False
+    name = names[0]
+    values = avg[name].values.astype(float)
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    log = name in ("eta", "N") and lo > 0
+    norm = (mpl.colors.LogNorm if log else mpl.colors.Normalize)(vmin=lo, vmax=hi)
+    colors = [cmap(norm(v)) for v in values]
+    if fig is not None:
+        sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+        cb = fig.colorbar(sm, ax=axes)
+        cb.set_label(AXIS_LABELS.get(name, PRETTY.get(name, name)))
+    return colors, True
+
+
 def _alpha_limits(alpha):
     """x-limits of a log alpha axis: the positive record times, with a margin."""
     pos = alpha[alpha > 0]
@@ -130,13 +150,43 @@ def save_figure(fig, outdir: Path, stem: str, formats) -> list:
     return paths
 
 
+#: The model settings a title names when they differ from these defaults (the defaults of
+#: ``plateau run``, experiments/config.cpp; a swept key is named in the legend instead).
+TITLE_DEFAULTS = {
+    "output-activation": ("identity", "h"), "teacher-output-activation": ("identity", "h*"),
+    "gamma": ("1", "γ"), "learn-v": ("false", None), "eta-v": ("", "η_v"), "v0": ("1", "v₀"),
+    "v-star": ("1", "v*"), "q0": ("0.2", "q₀"), "teacher-init": ("orthonormal", "teacher"),
+    "noise": ("0", "s²"),
+}
+
+
+def settings_text(config: str) -> list:
+    """The settings of a ``config`` text that differ from :data:`TITLE_DEFAULTS`, as
+    ``["h = tanh", "learned v", "γ = 2"]`` (swept keys left out)."""
+    from .configs import is_sweep, same_value
+
+    cfg = parse_config(config)
+    parts = []
+    for key, (default, pretty) in TITLE_DEFAULTS.items():
+        value = cfg.get(key)
+        if value is None or is_sweep(value) or same_value(value, default):
+            continue
+        if key == "learn-v":
+            parts.append("learned v" if value.lower() == "true" else f"learn-v = {value}")
+        else:
+            parts.append(f"{pretty} = {value}")
+    return parts
+
+
 def _title(ds) -> str:
+    """K, M, g (and g*), every setting that differs from the defaults, seeds or theory."""
     cfg = parse_config(ds.attrs.get("config", ""))
     parts = [f"K = {ds.attrs.get('K')}, M = {ds.attrs.get('M')}"]
     if "activation" in cfg:
         act = cfg["activation"]
         teacher = cfg.get("teacher-activation", act)
         parts.append(f"g = {act}" if teacher == act else f"g = {act}, g* = {teacher}")
+    parts += settings_text(ds.attrs.get("config", ""))
     if ds.attrs.get("kind") == "theory":
         parts.append("theory (N → ∞)")
     else:
@@ -188,7 +238,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     fig, ax = plt.subplots(figsize=(10.5, 5.2))
     alpha = avg["alpha"].values
     pos = alpha > 0
-    colors = _colors(plt, avg.sizes["point"])
+    colors, colorbar = point_colors(plt, avg, fig, ax)
     names = _label_names(avg)
     lo, hi, band_text = _band(avg, "eg", band)
     single = ds.attrs.get("kind") == "theory"
@@ -199,7 +249,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         n = int(avg["n_completed"].values[i])
         label = point_label(avg, i, names)
         if not single:
-            label += f"  ({n} runs"
+            label += f"  ({n} runs, {int(summary['runs_escaped'].values[i])} escaped"
             for what in ("diverged", "pending"):
                 count = int(avg[f"n_{what}"].values[i])
                 label += f", {count} {what}" if count else ""
@@ -246,10 +296,12 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     style.append(Line2D([], [], color="0.5", marker="v", mec="k", ls="",
                         label=f"escape: ε_g = {escape_fraction:g} × height"))
     # Legends outside the axes (right): they never hide a curve.
-    first = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                      title="grid point", framealpha=0.9)
-    ax.add_artist(first)
-    ax.legend(handles=style, loc="lower left", bbox_to_anchor=(1.02, 0.0), framealpha=0.9)
+    if not colorbar:  # many points: the colorbar names them
+        first = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                          title="grid point", framealpha=0.9)
+        ax.add_artist(first)
+    ax.legend(handles=style, loc="lower left", bbox_to_anchor=(1.02 if not colorbar else 0.0,
+                                                               0.0), framealpha=0.9)
     fig.tight_layout()
     return fig
 
@@ -360,11 +412,62 @@ def plot_overlaps(ds, avg, summary, i: int, theory_avg=None, match: int = -1,
     return fig
 
 
+def _count_text(summary, i: int) -> str:
+    """``"3/4"`` (runs that escaped / runs of grid point i), plus diverged and pending runs."""
+    text = f"{int(summary['runs_escaped'].values[i])}/{int(summary['n_runs'].values[i])}"
+    extra = [f"{int(summary[f'n_{w}'].values[i])} {w[:3]}" for w in ("diverged", "pending")
+             if f"n_{w}" in summary and int(summary[f"n_{w}"].values[i])]
+    return text + (f" ({', '.join(extra)})" if extra else "")
+
+
+#: Markers of grid points without a value, drawn at the top edge of a sweep panel.
+EDGE_MARKERS = {
+    "none": dict(marker="o", mfc="none", ms=9, mew=1.6, ls=""),
+    "diverged": dict(marker="X", mfc="none", ms=10, mew=1.4, ls=""),
+}
+EDGE_Y = 0.96  # axes fraction of the edge markers
+
+
+def _edge_points(ax, xs, missing, diverged, color):
+    """Open markers at the top edge (x in data, y in axes coordinates) for missing values."""
+    trans = ax.get_xaxis_transform()
+    for kind, sel in (("none", missing & ~diverged), ("diverged", missing & diverged)):
+        if sel.any():
+            ax.plot(xs[sel], np.full(sel.sum(), EDGE_Y), transform=trans, clip_on=False,
+                    color=color, zorder=5, **EDGE_MARKERS[kind])
+
+
+def _series_colors(plt, summary, others, keys, groups, fig, axes):
+    """Colours of many series of a sweep figure along the first numeric other coordinate, with
+    a colorbar; viridis in series order if none is numeric."""
+    import matplotlib as mpl
+
+    cmap = plt.get_cmap("viridis")
+    numeric = [o for o in others if summary[o].dtype.kind in "iuf"]
+    if not numeric:
+        return [cmap(v) for v in np.linspace(0.0, 0.9, len(groups))]
+    name = numeric[0]
+    first = {g: keys.index(g) for g in groups}
+    values = np.array([float(summary[name].values[first[g]]) for g in groups])
+    lo, hi = np.nanmin(values), np.nanmax(values)
+    log = name in ("eta", "N") and lo > 0
+    norm = (mpl.colors.LogNorm if log else mpl.colors.Normalize)(vmin=lo, vmax=hi)
+    sm = mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+    fig.colorbar(sm, ax=axes).set_label(AXIS_LABELS.get(name, PRETTY.get(name, name)))
+    return [cmap(norm(v)) for v in values]
+
+
 def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     """Figure: escape time and plateau height against the swept parameter ``name``.
 
     For N the abscissa is ln N (the plateau length grows like ln N). Other swept parameters
     give one line each per combination of their values.
+
+    No grid point is dropped: every point is annotated with ``escaped/runs`` (runs that escaped
+    the plateau / runs of the point, and how many diverged or are pending), and a point without
+    a value (no run escaped, no plateau found) is an open marker at the top edge of the panel:
+    a circle, or a cross when every run of the point diverged. The escape axis is logarithmic
+    when the escape times span more than a factor 10.
 
     Parameters
     ----------
@@ -384,6 +487,8 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     matplotlib.figure.Figure
     """
     plt = pyplot()
+    from matplotlib.lines import Line2D
+
     others = [n for n in swept_coordinates(summary, "point") if n != name]
     x_raw = summary[name].values
     numeric = x_raw.dtype.kind in "iuf"
@@ -399,52 +504,99 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
         xlabel = PRETTY.get(name, name)
     keys = [tuple(format_value(summary[o].values[i]) for o in others) for i in range(x.size)]
     groups = list(dict.fromkeys(keys))
-    colors = _colors(plt, len(groups))
-    fig, (ax_e, ax_h) = plt.subplots(1, 2, figsize=(11, 4.4))
+    many = len(groups) > LEGEND_POINTS  # a colorbar names the series, no legend entry each
+    fig, (ax_e, ax_h) = plt.subplots(1, 2, figsize=(12.5 if many else 11.5, 4.8),
+                                     layout="constrained" if many else None)
+    colors = _series_colors(plt, summary, others, keys, groups, fig, [ax_e, ax_h]) if many \
+        else _colors(plt, len(groups))
+    annotate = x.size <= 40
     theory_done = False
+    n_runs = summary["n_runs"].values
+    all_diverged = (summary["n_diverged"].values == n_runs) & (n_runs > 0)
+    any_missing = {"none": False, "diverged": False}
     for g, color in zip(groups, colors):
         idx = np.array([i for i, k in enumerate(keys) if k == g])
         idx = idx[np.argsort(x[idx])]
-        label = ", ".join(f"{PRETTY.get(o, o)} = {v}" for o, v in zip(others, g)) or None
+        label = None if many else (
+            ", ".join(f"{PRETTY.get(o, o)} = {v}" for o, v in zip(others, g)) or None)
         xs = x[idx]
-        ax_e.errorbar(xs, summary["escape_runs_mean"].values[idx],
-                      yerr=summary["escape_runs_sem"].values[idx], color=color, marker="o",
-                      capsize=3, lw=1.5,
-                      label=(label + ": " if label else "") + "runs (mean ± SE)")
-        ax_e.plot(xs, summary["escape"].values[idx], color=color, marker="x", ls=":",
-                  label=(label + ": " if label else "") + "seed-mean curve")
-        ax_h.errorbar(xs, summary["height_runs_mean"].values[idx],
-                      yerr=summary["height_runs_sem"].values[idx], color=color, marker="o",
-                      capsize=3, lw=1.5, label=label or "runs (mean ± SE)")
+        esc = summary["escape_runs_mean"].values[idx]
+        ax_e.errorbar(xs, esc, yerr=np.nan_to_num(summary["escape_runs_sem"].values[idx]),
+                      color=color,
+                      marker="o", capsize=3, lw=1.5,
+                      label=None if many else
+                      (label + ": " if label else "") + "runs that escaped (mean ± SE)")
+        if not many:
+            ax_e.plot(xs, summary["escape"].values[idx], color=color, marker="x", ls=":",
+                      label=(label + ": " if label else "") + "seed-mean curve")
+        height = summary["height_runs_mean"].values[idx]
+        ax_h.errorbar(xs, height, yerr=np.nan_to_num(summary["height_runs_sem"].values[idx]),
+                      color=color,
+                      marker="o", capsize=3, lw=1.5,
+                      label=None if many else label or "runs (mean ± SE)")
+        div = all_diverged[idx]
+        for ax, values in ((ax_e, esc), (ax_h, height)):
+            missing = ~np.isfinite(values)
+            _edge_points(ax, xs, missing, div, color)
+            any_missing["none"] |= bool((missing & ~div).any())
+            any_missing["diverged"] |= bool((missing & div).any())
+        for i, xv, yv in zip(idx, xs, esc) if annotate else ():
+            finite = math.isfinite(yv)
+            ax_e.annotate(_count_text(summary, i),
+                          (xv, yv if finite else EDGE_Y),
+                          xycoords="data" if finite else ax_e.get_xaxis_transform(),
+                          xytext=(7, 4) if finite else (0, -16), textcoords="offset points",
+                          ha="left" if finite else "center", fontsize=7.5, color=color,
+                          annotation_clip=False)
         if theory_summary is not None and matches is not None:
             ok = matches[idx] >= 0
             if ok.any():
                 t = matches[idx][ok]
                 kw = dict(color=color, marker="s", ls="--", mfc="none", lw=1.2)
                 ax_e.plot(xs[ok], theory_summary["escape"].values[t],
-                          label=(label + ": " if label else "") + "theory", **kw)
+                          label=None if many else (label + ": " if label else "") + "theory",
+                          **kw)
                 ax_h.plot(xs[ok], theory_summary["height"].values[t],
                           label=None if theory_done else "theory (N → ∞)", **kw)
                 theory_done = True
+    if many:
+        ax_e.plot([], [], color="0.3", marker="o", lw=1.5,
+                  label="runs that escaped (mean ± SE); colour: see the colorbar")
+    finite_esc = summary["escape_runs_mean"].values
+    finite_esc = finite_esc[np.isfinite(finite_esc) & (finite_esc > 0)]
+    if finite_esc.size and finite_esc.max() > 10 * finite_esc.min():
+        ax_e.set_yscale("log")
     if not numeric:
         for ax in (ax_e, ax_h):
             ax.set_xticks(range(len(cats)), cats)
     for ax in (ax_e, ax_h):
         ax.set_xlabel(xlabel)
         ax.grid(True, alpha=0.3)
+        ax.margins(x=0.08, y=0.18)
         if name == "N":  # the values of N on a top axis
             top = ax.secondary_xaxis("top")
             values = np.unique(x_raw.astype(float))
             top.set_xticks(np.log(values), [f"{v:g}" for v in values])
             top.set_xlabel("N")
     ax_e.set_ylabel("escape time α_esc = examples / N")
-    ax_e.set_title("escape from the plateau (ε_g = ½ height)")
+    pad = 30 if name == "N" else 6  # above the N axis on top
+    ax_e.set_title("escape from the plateau (ε_g = ½ height)"
+                   + ("; labels: runs escaped / runs" if annotate else ""), fontsize=10, pad=pad)
     ax_h.set_ylabel("plateau height ε_g")
-    ax_h.set_title("plateau height")
-    ax_e.legend(fontsize=8)
-    if ax_h.get_legend_handles_labels()[0]:
-        ax_h.legend(fontsize=8)
+    ax_h.set_title("plateau height (runs with a plateau)", fontsize=10, pad=pad)
+    edge = []
+    if any_missing["none"]:
+        edge.append(Line2D([], [], color="0.3", label="no value: no run escaped / no plateau",
+                           **EDGE_MARKERS["none"]))
+    if any_missing["diverged"]:
+        edge.append(Line2D([], [], color="0.3", label="no value: every run diverged",
+                           **EDGE_MARKERS["diverged"]))
+    for ax in (ax_e, ax_h):
+        handles, _ = ax.get_legend_handles_labels()
+        if handles or edge:
+            ax.legend(handles=handles + edge, fontsize=8)
     fig.suptitle(f"{ds.attrs.get('group', '')}: sweep over {PRETTY.get(name, name)} "
                  f"({_title(ds)})", fontsize=11)
-    fig.tight_layout()
+    if not many:
+        fig.tight_layout()
     return fig

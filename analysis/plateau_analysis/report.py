@@ -8,10 +8,20 @@ Writes into the output directory, per group G (``K2_M2``, ...), each figure as P
 - ``eg_G``: eps_g(alpha) on log-log axes, one colour per grid point: the seed mean (line), the
   spread over seeds (band: 10-90 % quantiles by default, or mean +- standard error), the theory
   (dashed) when ``--theory`` is given, and the detected plateau (dotted) with its escape time;
+- ``eg_linear_G``: eps_g(alpha) on linear axes (``--alpha-range``), the theory's plateau height
+  (the symmetric fixed point's eps_g, to ~2 %) and ``--fixed-point-eg`` as horizontal lines;
+- ``r_G``: normalized overlaps r_jn = R_jn / sqrt(Q_jj T_nn) against alpha, one panel per grid
+  point (at most 12, evenly spread); ``Rfinal_G``: heat maps of the final r_jn;
+- ``v_G`` (``learn-v`` only): the second-layer weights v_j(alpha);
+- ``escape_hist_G`` (simulations): histograms of the runs' escape times per grid point;
 - ``overlaps_G_pP``: R_jn and Q_jk against alpha for grid point P, one panel per student unit
-  (students relabelled so that student j learned teacher j), the plateau shaded;
+  (students relabelled so that student j learned teacher j), the plateau shaded; only for up to
+  4 grid points (``--all-points``: always);
 - ``sweep_G_X`` (only for a sweep over X): escape time and plateau height against X (against
-  ln N for X = N);
+  ln N for X = N); every grid point is shown (no value: an open marker at the top edge) with
+  "runs escaped / runs";
+- ``escape_lnN_G`` (a sweep over N only): escape time against ln N with a fitted line;
+- ``sweep_K``, ``sweep_M`` (groups of several K or M): escape time and height against K (M);
 
 and the tables ``plateaus.csv`` (one row per grid point; also printed) and ``plateaus_runs.csv``
 (one row per run).
@@ -25,8 +35,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .campaign import open_campaign, swept_coordinates
-from .detection import PlateauRule, plateau_summary, plateaus
+import warnings
+
+from .campaign import swept_coordinates
+from .merge import open_sweep
+from .configs import ConfigMismatchError, ConfigMismatchWarning, describe, theory_mismatches
+from .detection import PlateauRule, plateau_summary, plateaus, rule_for
 from .figures import format_value, plot_eg, plot_overlaps, plot_sweep, pyplot, save_figure
 from .stats import seed_average
 from .tables import format_table, table_rows, write_csv
@@ -78,15 +92,28 @@ def match_theory(avg, theory_avg) -> np.ndarray:
 _TABLE_COLUMNS = [
     ("n_completed", "done"), ("n_diverged", "div"), ("n_pending", "pend"),
     ("found", "plateau"), ("height", "height"), ("start", "start"), ("end", "end"),
-    ("length", "length"), ("escape", "escape"), ("runs_escaped", "escaped"),
+    ("length", "length"), ("escape", "escape"), ("escaped_of_runs", "esc/runs"),
     ("escape_runs_mean", "esc_runs"), ("escape_runs_sem", "±SE"),
 ]
 
 
+#: Grid points up to which the report draws one overlaps figure per point (more: per sweep).
+MAX_POINT_FIGURES = 4
+
+
+def figure_points(n: int, limit: int = 12) -> list:
+    """At most ``limit`` positions out of ``n``, evenly spread, first and last included."""
+    if n <= limit:
+        return list(range(n))
+    return sorted(set(np.linspace(0, n - 1, limit).round().astype(int).tolist()))
+
+
 def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, band: str,
                         rule: PlateauRule, theory_avg=None, theory_summary=None,
-                        matches=None) -> list:
-    """Write the figures of one group: ``eg_G``, ``overlaps_G_pP`` per point, ``sweep_G_X``.
+                        matches=None, runs=None, alpha_range=None, fixed_point_eg=None,
+                        all_points: bool = False,
+                        max_point_figures: int = MAX_POINT_FIGURES) -> list:
+    """Write the figures of one group (the module documentation lists them).
 
     Parameters
     ----------
@@ -102,27 +129,59 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
         The matching theory group's seed average and plateaus.
     matches : numpy.ndarray, optional
         :func:`match_theory` of ``avg`` and ``theory_avg``.
+    runs : xarray.Dataset, optional
+        ``plateaus(ds, rule)`` (per run), for the escape-time histogram.
+    alpha_range : (float, float), optional
+        Alpha range of the linear-axis eps_g figure.
+    fixed_point_eg : float, optional
+        A fixed-point eps_g drawn as a horizontal line.
+    all_points : bool
+        One overlaps figure per grid point however many there are.
+    max_point_figures : int
+        Up to this many grid points, one overlaps figure per point; beyond, only the figures
+        per sweep (``r_G``, ``Rfinal_G``) unless ``all_points``.
 
     Returns
     -------
     list of pathlib.Path
     """
+    from .configs import parse_config
+    from .standard import (plot_eg_linear, plot_escape_histogram, plot_escape_vs_log_n,
+                           plot_final_R, plot_normalized_overlaps, plot_v)
+
     plt = pyplot()
     written = []
-    fig = plot_eg(ds, avg, summary, theory_avg, matches, band, rule.escape_fraction)
-    written += save_figure(fig, outdir, f"eg_{gname}", formats)
-    plt.close(fig)
-    for i in range(avg.sizes["point"]):
-        p = int(avg["point"].values[i])
-        fig = plot_overlaps(ds, avg, summary, i, theory_avg,
-                            -1 if matches is None else int(matches[i]), band,
-                            float(summary["specialization_time_mean"].values[i]))
-        written += save_figure(fig, outdir, f"overlaps_{gname}_p{p}", formats)
+
+    def save(fig, stem):
+        nonlocal written
+        written += save_figure(fig, outdir, stem, formats)
         plt.close(fig)
-    for name in swept_coordinates(avg, "point"):
-        fig = plot_sweep(ds, summary, name, theory_summary, matches)
-        written += save_figure(fig, outdir, f"sweep_{gname}_{name}", formats)
-        plt.close(fig)
+
+    save(plot_eg(ds, avg, summary, theory_avg, matches, band, rule.escape_fraction),
+         f"eg_{gname}")
+    save(plot_eg_linear(ds, avg, summary, theory_avg, matches, alpha_range=alpha_range,
+                        theory_summary=theory_summary, fixed_point_eg=fixed_point_eg),
+         f"eg_linear_{gname}")
+    n_points = avg.sizes["point"]
+    chosen = figure_points(n_points)
+    save(plot_normalized_overlaps(ds, avg, points=chosen), f"r_{gname}")
+    save(plot_final_R(ds, avg, points=chosen), f"Rfinal_{gname}")
+    if parse_config(ds.attrs.get("config", "")).get("learn-v", "false").lower() == "true":
+        save(plot_v(ds, avg), f"v_{gname}")
+    if runs is not None and ds.attrs.get("kind") != "theory":
+        save(plot_escape_histogram(ds, runs), f"escape_hist_{gname}")
+    if all_points or n_points <= max_point_figures:
+        for i in range(n_points):
+            p = int(avg["point"].values[i])
+            save(plot_overlaps(ds, avg, summary, i, theory_avg,
+                               -1 if matches is None else int(matches[i]), band,
+                               float(summary["specialization_time_mean"].values[i])),
+                 f"overlaps_{gname}_p{p}")
+    swept = swept_coordinates(avg, "point")
+    for name in swept:
+        save(plot_sweep(ds, summary, name, theory_summary, matches), f"sweep_{gname}_{name}")
+    if swept == ["N"]:
+        save(plot_escape_vs_log_n(ds, summary), f"escape_lnN_{gname}")
     return written
 
 
@@ -147,31 +206,96 @@ def print_table(rows: list, out, *, theory: bool) -> None:
     if theory:
         cols += ["theory_height", "theory_escape"]
         heads += ["th_height", "th_escape"]
-    print("Plateaus per grid point (seed-mean curve; esc_runs: mean escape time of the runs "
-          "that escaped; alpha = examples/N):", file=out)
+    print("Plateaus per grid point (seed-mean curve; esc/runs: runs that escaped / runs; "
+          "esc_runs: mean escape time of those runs; alpha = examples/N):", file=out)
     print(format_table(rows, cols, heads), file=out)
 
 
+def _name(paths) -> str:
+    """A path, or several joined by ``+``, for messages."""
+    if paths is None or isinstance(paths, (str, bytes)) or not hasattr(paths, "__iter__"):
+        return str(paths)
+    return " + ".join(map(str, paths))
+
+
+def check_theory(results_path, theory_path, results_attrs: dict, theory_attrs: dict, *,
+                 force: bool = False) -> None:
+    """Refuse a theory file whose configuration differs from the results' in a key that matters.
+
+    :func:`~plateau_analysis.configs.theory_mismatches` compares the ``config`` attributes
+    (seeds, threads, N and the record times are ignored; swept keys are matched per point).
+
+    Parameters
+    ----------
+    results_path, theory_path : str or os.PathLike
+        For the message.
+    results_attrs, theory_attrs : dict
+        The root attributes (``config``) of the two files.
+    force : bool
+        Warn (:class:`~plateau_analysis.configs.ConfigMismatchWarning`) instead of raising.
+
+    Raises
+    ------
+    ConfigMismatchError
+        Naming every differing key and both values.
+    """
+    diffs = theory_mismatches(results_attrs.get("config", ""), theory_attrs.get("config", ""),
+                              "results", "theory")
+    if not diffs:
+        return
+    text = (f"{theory_path}: the theory's configuration differs from {results_path}'s: "
+            f"{describe(diffs)}")
+    if force:
+        warnings.warn(text + " (overlaid anyway: --force-theory)", ConfigMismatchWarning,
+                      stacklevel=3)
+    else:
+        raise ConfigMismatchError(text + "; --force-theory overlays it anyway")
+
+
+def _warn_unmatched(gname: str, avg, matches, theory_path) -> None:
+    """Warn about the grid points of group ``gname`` that have no theory point."""
+    missing = np.flatnonzero(matches < 0)
+    if missing.size == 0:
+        return
+    names = [n for n in swept_coordinates(avg, "point") if n != "N"] or ["eta"]
+    points = ["(" + ", ".join(f"{n} = {format_value(avg[n].values[i])}" for n in names) + ")"
+              for i in missing]
+    warnings.warn(f"{theory_path}: no theory for {missing.size} of {matches.size} grid "
+                  f"point(s) of {gname}: {', '.join(points)}", ConfigMismatchWarning,
+                  stacklevel=3)
+
+
 def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = "quantile",
-           rule: PlateauRule | None = None, out=None) -> list:
+           rule: PlateauRule | None = None, out=None, force_theory: bool = False,
+           rule_overrides: dict | None = None, alpha_range=None, fixed_point_eg=None,
+           all_points: bool = False, max_point_figures: int = MAX_POINT_FIGURES) -> list:
     """Write the figures and tables of a campaign file (see the module documentation).
 
     Parameters
     ----------
-    results : str or os.PathLike
-        Campaign file (simulation or theory).
+    results : str, os.PathLike or a sequence of them
+        Campaign file (simulation or theory), or several read as one sweep
+        (:func:`~plateau_analysis.merge.open_sweep`: their settings that are not swept must
+        agree).
     outdir : str or os.PathLike
         Output directory (created if needed).
-    theory : str or os.PathLike, optional
-        Theory file (``plateau ode``) drawn as dashed lines and matched by grid point.
+    theory : str, os.PathLike or a sequence of them, optional
+        Theory file(s) (``plateau ode``) drawn as dashed lines and matched by grid point.
     formats : sequence of str
         Figure formats.
     band : {"quantile", "se"}
         Seed band: the outermost quantiles (10-90 %) or the seed mean ± standard error.
     rule : PlateauRule, optional
-        Plateau detection parameters.
+        Plateau detection parameters (default: :func:`~plateau_analysis.detection.rule_for` the
+        file's configuration, i.e. the ReLU defaults for ReLU, with ``rule_overrides``).
     out : file-like, optional
         Where the table is printed (default: ``sys.stdout``).
+    force_theory : bool
+        Overlay a theory file whose configuration differs (a warning instead of an error).
+    rule_overrides : dict, optional
+        :class:`PlateauRule` fields to set (None: keep), when ``rule`` is not given.
+    alpha_range, fixed_point_eg, all_points, max_point_figures
+        See :func:`write_group_figures`.
 
     Returns
     -------
@@ -182,15 +306,28 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
     ------
     CampaignError
         A file that cannot be read.
+    ConfigMismatchError
+        A theory file from another configuration (unless ``force_theory``).
     """
     out = sys.stdout if out is None else out
-    rule = rule or PlateauRule()
     outdir = Path(outdir)
-    groups = open_campaign(results)
-    theory_groups = open_campaign(theory) if theory is not None else {}
+    groups = open_sweep(results)
+    if rule is None:
+        rule = rule_for(next(iter(groups.values())).attrs.get("config", ""),
+                        **(rule_overrides or {}))
+    theory_groups = open_sweep(theory) if theory not in (None, [], ()) else {}
+    results, theory = _name(results), _name(theory)
+    if theory_groups:
+        check_theory(results, theory, next(iter(groups.values())).attrs,
+                     next(iter(theory_groups.values())).attrs, force=force_theory)
+        absent = [g for g in groups if g not in theory_groups]
+        if absent:
+            warnings.warn(f"{theory}: no theory group for {', '.join(absent)} (it has "
+                          f"{', '.join(theory_groups)})", ConfigMismatchWarning, stacklevel=2)
     outdir.mkdir(parents=True, exist_ok=True)
     written = []
     rows, run_rows = [], []
+    summaries = {}
     for gname, ds in groups.items():
         avg = seed_average(ds, align=True)
         summary = plateau_summary(ds, rule, averaged=avg)
@@ -200,11 +337,19 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
             th_avg = seed_average(th, align=True)
             th_summary = plateaus(th_avg, rule)
             matches = match_theory(avg, th_avg)
+            _warn_unmatched(gname, avg, matches, theory)
+        per_run = plateaus(ds, rule)
+        summaries[gname] = summary
         written += write_group_figures(gname, ds, avg, summary, outdir, formats=formats,
                                        band=band, rule=rule, theory_avg=th_avg,
-                                       theory_summary=th_summary, matches=matches)
+                                       theory_summary=th_summary, matches=matches,
+                                       runs=per_run, alpha_range=alpha_range,
+                                       fixed_point_eg=fixed_point_eg, all_points=all_points,
+                                       max_point_figures=max_point_figures)
         for i, row in enumerate(table_rows(summary)):
             row = {"group": gname, **row}
+            # The count behind esc_runs (the mean over the runs that escaped), never implicit.
+            row["escaped_of_runs"] = f"{row['runs_escaped']}/{row['n_runs']}"
             if th_summary is not None:
                 t = int(matches[i])
                 row["theory_height"] = float(th_summary["height"].values[t]) if t >= 0 \
@@ -212,8 +357,15 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
                 row["theory_escape"] = float(th_summary["escape"].values[t]) if t >= 0 \
                     else math.nan
             rows.append(row)
-        for row in table_rows(plateaus(ds, rule)):
+        for row in table_rows(per_run):
             run_rows.append({"group": gname, **row})
+    for name in ("K", "M"):  # a sweep over K (or M): across groups
+        if len({int(s.attrs[name]) for s in summaries.values()}) > 1:
+            from .standard import plot_group_sweep
+
+            fig = plot_group_sweep(summaries, name)
+            written += save_figure(fig, outdir, f"sweep_{name}", formats)
+            pyplot().close(fig)
     written.append(write_csv(rows, outdir / "plateaus.csv"))
     written.append(write_csv(run_rows, outdir / "plateaus_runs.csv"))
     print_table(rows, out, theory=bool(theory_groups))
