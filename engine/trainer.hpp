@@ -17,12 +17,13 @@
 // just before the rows pass over it, so both examples' chunks stay in L1. Within one advance()
 // call the pipeline carries from step to step; when advance() returns, the state is complete
 // (the last update applied), so observers see exactly the weights after state.step steps.
-// The examples stream is consumed in the same order as by a step-by-step loop, the label noise
-// is drawn (from its own stream) only when s^2 > 0, and the arithmetic of every step is that of
-// Eqs. (3)-(5); only the summation order of the dot products (and FMA contraction, where the
-// target has FMA) differs from a plain matrix-vector product. Results are deterministic for one
-// binary: the vector width is fixed at compile time, nothing depends on the data layout in
-// memory, the thread or other runs.
+// The example source is read in the same order as by a step-by-step loop (next() once per step,
+// then exactly N normals from the stream it returns, in order), the label noise is drawn (from
+// its own stream) only when s^2 > 0, and the arithmetic of every step is that of Eqs. (3)-(5);
+// only the summation order of the dot products (and FMA contraction, where the target has FMA)
+// differs from a plain matrix-vector product (tests/test_trainer.cpp checks the step against the
+// plain per-example gradients). Results are deterministic for one binary: the vector width is
+// fixed at compile time, nothing depends on the data layout in memory, the thread or other runs.
 #pragma once
 
 #include "engine/example_source.hpp"
