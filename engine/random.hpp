@@ -48,7 +48,10 @@ enum class StreamPurpose : std::uint64_t {
     student_init = 2,
     examples = 3,
     noise = 4,
-    observer = 5
+    observer = 5,
+    /// Example mu of a finite training set (engine/example_source.hpp): the stream keyed by
+    /// (master seed, run, training_set), rehashed with mu.
+    training_set = 6
 };
 
 /// Identifies a random stream: (master seed, run index, purpose).

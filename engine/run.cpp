@@ -8,18 +8,28 @@ namespace plateau {
 
 SimulationDynamics::SimulationDynamics(const RunParams& params, std::uint64_t seed,
                                        std::uint64_t run)
-    : state_(make_initial_state(params.model, seed, run)), trainer_(params, seed, run),
-      observer_(params, seed, run) {}
+    : state_(make_initial_state(params.model, seed, run)),
+      trainer_(make_trainer(params, seed, run)), observer_(params, seed, run),
+      eg_exact_(eg_method(params.model) == EgMethod::closed_form) {}
 
 bool SimulationDynamics::advance_to(double alpha) {
     const std::int64_t target = record_step(alpha, state_.N());
     if (target <= state_.step)
         return true;
-    return trainer_.advance(state_, target - state_.step) == StepOutcome::ok;
+    return trainer_->advance(state_, target - state_.step) == StepOutcome::ok;
 }
 
 Observables SimulationDynamics::observe() {
-    return observer_.observe(state_);
+    // Record times that round to the same step (small N) see the same weights: the first
+    // measurement is returned again. Only where the measurement is exact: a Monte-Carlo eps_g
+    // draws a new estimate from the observer's stream at every record, as it always has (the
+    // stream's position, and so every later estimate, stays what it was).
+    if (last_ && last_->first == state_.step && eg_exact_)
+        return last_->second;
+    ++statistics_.observations;
+    Observables o = observer_.observe(state_);
+    last_.emplace(state_.step, o);
+    return o;
 }
 
 namespace {

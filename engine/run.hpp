@@ -59,13 +59,20 @@ public:
     [[nodiscard]] Observables observe() override;
     [[nodiscard]] const RunState& state() const noexcept { return state_; }
 
+    struct Statistics {
+        std::int64_t observations = 0; ///< calls of the observer (measurements of the weights)
+    };
+    [[nodiscard]] Statistics statistics() const noexcept { return statistics_; }
+
 private:
     RunState state_;
-    OnlineSgd trainer_;
+    std::unique_ptr<Trainer> trainer_;
     Observer observer_;
     /// The last observation and its step: record times that round to the same step (small N)
-    /// are measured once.
+    /// are measured once when the measurement is exact (eps_g in closed form).
     std::optional<std::pair<std::int64_t, Observables>> last_;
+    bool eg_exact_ = false;
+    Statistics statistics_;
 };
 
 struct RunResult {

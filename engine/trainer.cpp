@@ -4,6 +4,7 @@
 #include <cassert>
 #include <cmath>
 #include <cstring>
+#include <utility>
 
 namespace plateau {
 
@@ -177,21 +178,31 @@ void update(double* W, std::size_t rows, std::size_t n, const double* c, const d
 
 } // namespace step_kernels
 
+std::unique_ptr<Trainer> make_trainer(const RunParams& params, std::uint64_t seed,
+                                      std::uint64_t run) {
+    return std::make_unique<OnlineSgd>(params, seed, run);
+}
+
 OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run)
+    : OnlineSgd(params, seed, run, std::make_unique<FreshExamples>(seed, run)) {}
+
+OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                     std::unique_ptr<ExampleSource> examples)
     : student_(params.model.student), teacher_(params.model.teacher),
       learn_v_(params.model.learn_v),
       eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
       eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
       noise_sd_(std::sqrt(params.model.noise)), n_(static_cast<std::size_t>(params.model.N)),
-      examples_(StreamKey{seed, run, StreamPurpose::examples}),
-      noise_(StreamKey{seed, run, StreamPurpose::noise}), xi_(params.model.N),
-      xi_next_(params.model.N),
+      examples_(std::move(examples)), noise_(StreamKey{seed, run, StreamPurpose::noise}),
+      xi_(params.model.N), xi_next_(params.model.N),
       fields_(params.model.student.hidden() + params.model.teacher.hidden()),
       grad_fields_(params.model.student.hidden()), coef_(params.model.student.hidden()),
       grad_v_(params.model.student.hidden()),
       scratch_(
           static_cast<std::size_t>(params.model.student.hidden() + params.model.teacher.hidden()) *
-          step_kernels::scratch_per_row) {}
+          step_kernels::scratch_per_row) {
+    assert(examples_ != nullptr);
+}
 
 bool OnlineSgd::learn_from_fields(RunState& s) {
     const auto K = static_cast<std::size_t>(s.K);
@@ -236,7 +247,7 @@ StepOutcome OnlineSgd::advance(RunState& s, std::int64_t steps) {
     // is drawn and its fields computed here; from then on the one sweep that applies the update
     // of step t also draws example t+1 (chunk by chunk) and computes its fields.
     step_kernels::sweep(student, K + M, 0, n, nullptr, nullptr, xi_.data(), fields_.data(),
-                        &examples_, scratch_.data());
+                        &examples_->next(), scratch_.data());
     for (std::int64_t t = 1;; ++t) {
         if (!learn_from_fields(s))
             return StepOutcome::diverged;
@@ -246,7 +257,7 @@ StepOutcome OnlineSgd::advance(RunState& s, std::int64_t steps) {
             return StepOutcome::ok;
         }
         step_kernels::sweep(student, K + M, K, n, coef_.data(), xi_.data(), xi_next_.data(),
-                            fields_.data(), &examples_, scratch_.data());
+                            fields_.data(), &examples_->next(), scratch_.data());
         xi_.swap(xi_next_);
         ++s.step;
     }

@@ -1,5 +1,11 @@
-// Trainer role: the only code that changes a run's state. On-line gradient descent: every step
-// draws a fresh example xi ~ N(0, I_N) and applies the per-example gradients of Eqs. (3)-(5):
+// Trainer role: the only code that changes a run's state. `Trainer` is the seam: a run holds one
+// (engine/run.hpp) and calls advance(); a new way of training (mini-batches, another optimizer)
+// is a new class here, not an edit of the fused kernel. Where the examples come from is a second
+// seam, `ExampleSource` (engine/example_source.hpp): fresh Gaussian examples or a finite set.
+//
+// OnlineSgd, stochastic gradient descent one example at a time: every step takes the next example
+// xi of its source (by default a fresh xi ~ N(0, I_N)) and applies the per-example gradients of
+// Eqs. (3)-(5):
 //     w^(m) <- w^(m) - (eta/N) grad_{w^(m)} e,     v_k <- v_k - (eta_v/N) de/dv_k.
 //
 // Performance (docs/PERFORMANCE.md). A step costs N normals, (K+M) N multiply-adds for the fields
@@ -11,20 +17,23 @@
 // just before the rows pass over it, so both examples' chunks stay in L1. Within one advance()
 // call the pipeline carries from step to step; when advance() returns, the state is complete
 // (the last update applied), so observers see exactly the weights after state.step steps.
-// The examples stream is consumed in the same order as by a step-by-step loop, the label noise
-// is drawn (from its own stream) only when s^2 > 0, and the arithmetic of every step is that of
-// Eqs. (3)-(5); only the summation order of the dot products (and FMA contraction, where the
-// target has FMA) differs from a plain matrix-vector product. Results are deterministic for one
-// binary: the vector width is fixed at compile time, nothing depends on the data layout in
-// memory, the thread or other runs.
+// The example source is read in the same order as by a step-by-step loop (next() once per step,
+// then exactly N normals from the stream it returns, in order), the label noise is drawn (from
+// its own stream) only when s^2 > 0, and the arithmetic of every step is that of Eqs. (3)-(5);
+// only the summation order of the dot products (and FMA contraction, where the target has FMA)
+// differs from a plain matrix-vector product (tests/test_trainer.cpp checks the step against the
+// plain per-example gradients). Results are deterministic for one binary: the vector width is
+// fixed at compile time, nothing depends on the data layout in memory, the thread or other runs.
 #pragma once
 
+#include "engine/example_source.hpp"
 #include "engine/random.hpp"
 #include "engine/run_params.hpp"
 #include "engine/state.hpp"
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -60,14 +69,35 @@ void update(double* W, std::size_t rows, std::size_t n, const double* c, const d
 
 } // namespace step_kernels
 
-class OnlineSgd {
+/// How a run's weights change. The only role that writes a RunState.
+class Trainer {
 public:
-    /// Streams: examples from purpose "examples", label noise from purpose "noise".
-    OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run);
+    Trainer() = default;
+    Trainer(const Trainer&) = delete;
+    Trainer& operator=(const Trainer&) = delete;
+    virtual ~Trainer() = default;
 
-    /// Applies `steps` on-line steps to `state`. Stops early, leaving state.step at the step
-    /// that failed, when the run diverges.
-    StepOutcome advance(RunState& state, std::int64_t steps);
+    /// Applies `steps` steps to `state` (state.step counts them). Stops early, leaving
+    /// state.step at the step that failed, when the run diverges. When it returns, the state is
+    /// complete: an observer sees exactly the weights after state.step steps.
+    virtual StepOutcome advance(RunState& state, std::int64_t steps) = 0;
+};
+
+/// The trainer of a run: on-line SGD on fresh examples (the only one a configuration selects
+/// today).
+[[nodiscard]] std::unique_ptr<Trainer> make_trainer(const RunParams& params, std::uint64_t seed,
+                                                    std::uint64_t run);
+
+class OnlineSgd final : public Trainer {
+public:
+    /// Fresh examples from stream purpose "examples" (FreshExamples), label noise from purpose
+    /// "noise".
+    OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run);
+    /// Examples from `examples`, label noise from purpose "noise".
+    OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+              std::unique_ptr<ExampleSource> examples);
+
+    StepOutcome advance(RunState& state, std::int64_t steps) override;
 
 private:
     /// From the fields of the current example: the label, the forward and backward passes,
@@ -81,7 +111,7 @@ private:
     double eta_v_over_n_;
     double noise_sd_;
     std::size_t n_;
-    NormalStream examples_;
+    std::unique_ptr<ExampleSource> examples_;
     NormalStream noise_;
     // Scratch, sized once: the current and the next example, the K+M fields, the field errors,
     // the row coefficients of the update, dv.

@@ -105,3 +105,37 @@ TEST_CASE("a run is a pure function of (parameters, seed, run index)", "[learnin
     }
     CHECK(a.records.back().eg != c.records.back().eg);
 }
+
+// docs/PERFORMANCE.md: record times that round to the same step (small N) are measured once. At
+// N = 20 the log schedule from alpha = 0.01 puts records 0 and 1 (alpha = 0, 0.01) on step 0 and
+// several later ones on the same steps; with an exact eps_g (erf, h = identity) the repeated
+// record is the first one again, and the observer is called once per distinct step.
+TEST_CASE("record times that round to the same step are observed once", "[learning]") {
+    RunParams p;
+    p.model.N = 20;
+    p.schedule.records = 12;
+    p.schedule.alpha_max = 1.0;
+    const auto alphas = record_alphas(p.schedule);
+    std::vector<std::int64_t> steps;
+    for (const double a : alphas)
+        steps.push_back(record_step(a, p.model.N));
+    const auto distinct =
+        static_cast<std::int64_t>(std::unique(steps.begin(), steps.end()) - steps.begin());
+    REQUIRE(distinct < static_cast<std::int64_t>(alphas.size()));
+
+    SimulationDynamics dynamics(p, 3, 1);
+    const RunResult r = record_run(dynamics, alphas, p.observer.divergence_q);
+    REQUIRE(r.status == RunStatus::completed);
+    CHECK(dynamics.statistics().observations == distinct);
+    // The repeated records are the same measurement.
+    for (std::size_t i = 1; i < alphas.size(); ++i)
+        if (record_step(alphas[i], p.model.N) == record_step(alphas[i - 1], p.model.N)) {
+            CHECK(r.records[i].Q == r.records[i - 1].Q);
+            CHECK(r.records[i].eg == r.records[i - 1].eg);
+        }
+    // And the results are those of simulate(): caching changes no value.
+    const RunResult again = simulate(p, 3, 1);
+    REQUIRE(again.records.size() == r.records.size());
+    for (std::size_t i = 0; i < r.records.size(); ++i)
+        CHECK(again.records[i].eg == r.records[i].eg);
+}
