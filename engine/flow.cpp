@@ -14,16 +14,16 @@ namespace plateau {
 // ---------------------------------------------------------------------------------------------
 
 bool theory_supports(const ModelParams& m) noexcept {
-    return m.student.h.kind == ActivationKind::linear &&
-           m.teacher.h.kind == ActivationKind::linear && m.student.g.kind == m.teacher.g.kind &&
-           integrals::has_closed_form(m.student.g.kind);
+    return integrals::has_closed_form(m.student.g.kind, m.student.h.kind, m.teacher.g.kind,
+                                      m.teacher.h.kind);
 }
 
 void require_theory_support(const ModelParams& m) {
-    static const std::string covered =
-        "the ODE theory covers only h = h* = identity with g = g* in {erf, relu, linear} "
-        "(output-activation = teacher-output-activation = identity, activation = "
-        "teacher-activation = erf, relu or linear)";
+    const std::string covered =
+        "the ODE theory covers only h = h* = identity with g = g* in {" +
+        integrals::closed_form_names() +
+        "} (output-activation = teacher-output-activation = identity, activation = "
+        "teacher-activation)";
     if (m.student.h.kind != ActivationKind::linear)
         throw ConfigError("output-activation", std::string(output_name(m.student.h.kind)), covered);
     if (m.teacher.h.kind != ActivationKind::linear)

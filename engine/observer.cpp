@@ -10,10 +10,8 @@
 namespace plateau {
 
 EgMethod eg_method(const ModelParams& m) noexcept {
-    const bool identity_outputs =
-        m.student.h.kind == ActivationKind::linear && m.teacher.h.kind == ActivationKind::linear;
-    const bool same_g = m.student.g.kind == m.teacher.g.kind;
-    return identity_outputs && same_g && integrals::has_closed_form(m.student.g.kind)
+    return integrals::has_closed_form(m.student.g.kind, m.student.h.kind, m.teacher.g.kind,
+                                      m.teacher.h.kind)
                ? EgMethod::closed_form
                : EgMethod::monte_carlo;
 }

@@ -563,6 +563,20 @@ bool has_closed_form(ActivationKind g) noexcept {
     return g == ActivationKind::erf || g == ActivationKind::relu || g == ActivationKind::linear;
 }
 
+bool has_closed_form(ActivationKind student_g, ActivationKind student_h, ActivationKind teacher_g,
+                     ActivationKind teacher_h) noexcept {
+    return student_h == ActivationKind::linear && teacher_h == ActivationKind::linear &&
+           student_g == teacher_g && has_closed_form(student_g);
+}
+
+std::string closed_form_names() {
+    std::string out;
+    for (const auto g : all_activation_kinds)
+        if (has_closed_form(g))
+            out += (out.empty() ? "" : ", ") + std::string(name(g));
+    return out;
+}
+
 double I2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b) {
     check_indices(C, {a, b});
     switch (g) {

@@ -25,10 +25,21 @@
 
 #include <Eigen/Dense>
 
+#include <string>
+
 namespace plateau::integrals {
 
 /// True for the activations whose averages are implemented here: erf, relu, linear.
 [[nodiscard]] bool has_closed_form(ActivationKind g) noexcept;
+
+/// The one rule for "the Gaussian averages of this student-teacher pair have closed forms":
+/// h = h* = identity and g = g* with has_closed_form(g) (docs/theory.md §2, §3b). The observer
+/// computes eps_g exactly exactly when this holds, and the ODE theory covers exactly these pairs.
+[[nodiscard]] bool has_closed_form(ActivationKind student_g, ActivationKind student_h,
+                                   ActivationKind teacher_g, ActivationKind teacher_h) noexcept;
+
+/// The hidden activations with closed forms, as text for messages: "erf, relu, linear".
+[[nodiscard]] std::string closed_form_names();
 
 /// <g(u_a) g(u_b)>: docs/theory.md §2 (erf; Saad & Solla 1995), §3b (relu; Straat & Biehl 2019),
 /// C_ab (linear, exact).

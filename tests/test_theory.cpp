@@ -591,3 +591,29 @@ TEST_CASE("theory versus simulation: erf K = M = 2, N = 1000", "[theory][slow]")
         }
     }
 }
+
+TEST_CASE("one rule says which models have closed forms: the observer and the theory agree",
+          "[theory]") {
+    int closed = 0;
+    for (const auto g : all_activation_kinds)
+        for (const auto gs : all_activation_kinds)
+            for (const auto h : output_kinds)
+                for (const auto hs : output_kinds) {
+                    ModelParams m;
+                    m.student.g.kind = g;
+                    m.teacher.g.kind = gs;
+                    m.student.h.kind = h;
+                    m.teacher.h.kind = hs;
+                    const bool theory = theory_supports(m);
+                    INFO(name(g) << " " << name(gs) << " " << name(h) << " " << name(hs));
+                    CHECK(theory == (eg_method(m) == EgMethod::closed_form));
+                    if (theory) {
+                        ++closed;
+                        CHECK_NOTHROW(require_theory_support(m));
+                    } else {
+                        CHECK_THROWS_AS(require_theory_support(m), ConfigError);
+                    }
+                }
+    CHECK(closed == 3); // erf, relu, linear with identity outputs
+    CHECK(integrals::closed_form_names() == "erf, relu, linear");
+}
