@@ -52,6 +52,9 @@ CampaignLayout CampaignLayout::of(const CampaignSpec& spec) {
 
 namespace {
 
+/// The chunk index entry and checksum of one chunk (measured: about 45 bytes).
+constexpr std::uint64_t chunk_index_bytes = 48;
+
 /// Bytes one run of shape (K, M) takes in the file: its slab of every variable of `table` plus
 /// its per-run coordinates (run_index, seed, N, eta).
 std::uint64_t run_bytes(int K, int M, std::size_t records, std::span<const VariableSpec> table) {
@@ -60,6 +63,7 @@ std::uint64_t run_bytes(int K, int M, std::size_t records, std::span<const Varia
     for (const auto& v : table) {
         const std::uint64_t element = v.dtype == h5::ElementType::int8 ? 1 : 8;
         per_run += element * v.values_per_record(shape) * (v.per_record() ? records : 1);
+        per_run += chunk_index_bytes; // each run has its own checksummed chunk
     }
     return per_run;
 }
@@ -159,6 +163,9 @@ std::vector<VariableSpec> variables_for(std::span<const VariableSpec> table,
     return out;
 }
 
+/// Runs per chunk of `status` (each chunk carries a checksum).
+constexpr hsize_t status_block = 1024;
+
 /// Builds one group: dimensions, coordinates, per-run variables (values written now), data.
 void build_group(h5::Group& root, const CampaignLayout::GroupInfo& info, const CampaignSpec& spec,
                  const std::vector<double>& alphas, const std::vector<VariableSpec>& variables) {
@@ -235,8 +242,11 @@ void build_group(h5::Group& root, const CampaignLayout::GroupInfo& info, const C
         for (const Dim d : v.dims())
             dims.push_back(dim(d));
         if (v.field == ObservableField::status) {
-            h5::Dataset status = h5::create_variable(g, v.name, h5::ElementType::int8, dims,
-                                                     std::nullopt, status_code(RunStatus::pending));
+            // Checksummed in blocks of runs (one chunk per run would cost an index entry each).
+            const std::vector<hsize_t> block{std::min<hsize_t>(n_runs, status_block)};
+            h5::Dataset status =
+                h5::create_variable(g, v.name, h5::ElementType::int8, dims, block,
+                                    status_code(RunStatus::pending), h5::Checksum::fletcher32);
             set_text(status, v.long_name, v.units);
             h5::set_attribute(status, "flag_values",
                               std::vector<std::int8_t>{status_code(RunStatus::pending),
@@ -250,7 +260,11 @@ void build_group(h5::Group& root, const CampaignLayout::GroupInfo& info, const C
         if (v.dtype != h5::ElementType::float64)
             throw std::logic_error("CampaignWriter: data variable '" + std::string(v.name) +
                                    "' is not float64");
-        h5::Dataset d = h5::create_variable(g, v.name, h5::ElementType::float64, dims);
+        // One chunk per run, with its checksum: a run's write covers exactly its own chunks.
+        std::vector<hsize_t> chunk = v.shape(shape);
+        chunk[0] = 1;
+        h5::Dataset d = h5::create_variable(g, v.name, h5::ElementType::float64, dims, chunk,
+                                            std::nullopt, h5::Checksum::fletcher32);
         set_text(d, v.long_name, v.units);
         h5::set_attribute(d, "coordinates", std::string_view(coordinates));
     }
@@ -662,12 +676,67 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
             handles.datasets.push_back(g.open_dataset(v.name));
         groups.push_back(std::move(handles));
     }
-    return CampaignWriter(std::move(file), std::move(layout), std::move(variables),
+    CampaignWriter writer(std::move(file), std::move(layout), std::move(variables),
                           std::move(groups));
+    writer.find_damaged_runs();
+    return writer;
+}
+
+void CampaignWriter::find_damaged_runs() {
+    damaged_.clear();
+    const std::size_t st = status_index();
+    for (std::size_t gi = 0; gi < layout_.groups.size(); ++gi) {
+        const auto& info = layout_.groups[gi];
+        const GroupShape shape{info.runs.size(), layout_.records, static_cast<std::size_t>(info.K),
+                               static_cast<std::size_t>(info.M)};
+        std::vector<bool> bad(info.runs.size(), false);
+        for (std::size_t k = 0; k < variables_.size(); ++k) {
+            h5::Dataset& d = groups_[gi].datasets[k];
+            if (!h5::has_checksum(d))
+                continue; // a file written before checksums
+            if (k == st) {
+                // Status in blocks: a damaged block is rewritten whole as pending (a partial
+                // write would have to read the damaged chunk) and all its runs are redone.
+                const hsize_t n = info.runs.size();
+                for (hsize_t first = 0; first < n; first += status_block) {
+                    const hsize_t count = std::min(status_block, n - first);
+                    const std::array<hsize_t, 1> off{first};
+                    const std::array<hsize_t, 1> cnt{count};
+                    try {
+                        (void)h5::read_slab<std::int8_t>(d, off, cnt);
+                    } catch (const h5::Error&) {
+                        const std::vector<std::int8_t> pending(count,
+                                                               status_code(RunStatus::pending));
+                        h5::write_slab(d, off, cnt, pending.data());
+                        for (hsize_t i = first; i < first + count; ++i)
+                            bad[i] = true;
+                    }
+                }
+                continue;
+            }
+            std::vector<hsize_t> count = variables_[k].shape(shape);
+            count[0] = 1;
+            std::vector<hsize_t> offset(count.size(), 0);
+            for (std::size_t i = 0; i < info.runs.size(); ++i) {
+                offset[0] = i;
+                try {
+                    (void)h5::read_slab<double>(d, offset, count);
+                } catch (const h5::Error&) {
+                    bad[i] = true;
+                }
+            }
+        }
+        for (std::size_t i = 0; i < bad.size(); ++i)
+            if (bad[i])
+                damaged_.push_back(info.runs[i]);
+    }
+    std::sort(damaged_.begin(), damaged_.end());
+    if (!damaged_.empty())
+        file_.flush();
 }
 
 std::vector<std::int64_t> CampaignWriter::unfinished_runs() const {
-    std::vector<std::int64_t> out;
+    std::vector<std::int64_t> out = damaged_;
     for (std::size_t gi = 0; gi < layout_.groups.size(); ++gi) {
         const auto status = h5::read_all<std::int8_t>(groups_[gi].datasets[status_index()]);
         const auto& runs = layout_.groups[gi].runs;
@@ -676,6 +745,7 @@ std::vector<std::int64_t> CampaignWriter::unfinished_runs() const {
                 out.push_back(runs[i]);
     }
     std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
 }
 
@@ -689,7 +759,8 @@ void CampaignWriter::write(const FinishedRun& finished) {
     const auto& recs = finished.result.records;
     constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
-    // Whole slabs, NaN where no record exists: a rerun overwrites any partial earlier write.
+    // Whole slabs, NaN where no record exists: a rerun overwrites any partial earlier write, and
+    // a slab is exactly the run's chunk, so a damaged chunk is replaced without being read.
     // A per-run variable (no alpha axis, e.g. T) comes from the first record.
     for (std::size_t k = 0; k < variables_.size(); ++k) {
         const VariableSpec& v = variables_[k];

@@ -96,8 +96,14 @@ public:
     resume(const std::filesystem::path& path, const CampaignSpec& spec, const FileMetadata& meta,
            std::span<const VariableSpec> table = campaign_variables());
 
-    /// Global indices of the runs still pending, increasing.
+    /// Global indices of the runs still to do, increasing: pending, or damaged.
     [[nodiscard]] std::vector<std::int64_t> unfinished_runs() const;
+    /// Runs whose data or status failed their checksum when the file was opened (flipped bits
+    /// on disk), increasing; they are redone (a run is a pure function of the configuration and
+    /// its index).
+    [[nodiscard]] const std::vector<std::int64_t>& damaged_runs() const noexcept {
+        return damaged_;
+    }
 
     /// Writes one finished run (all its records, NaN past a divergence), flushes, then sets its
     /// status and flushes again.
@@ -114,11 +120,14 @@ private:
     CampaignWriter(h5::File file, CampaignLayout layout, std::vector<VariableSpec> variables,
                    std::vector<GroupHandles> groups);
     [[nodiscard]] std::size_t status_index() const;
+    /// Reads every checksummed chunk once and fills damaged_.
+    void find_damaged_runs();
 
     h5::File file_;
     CampaignLayout layout_;
     std::vector<VariableSpec> variables_; ///< the table's variables this file's kind writes
     std::vector<GroupHandles> groups_;
+    std::vector<std::int64_t> damaged_;
 };
 
 } // namespace plateau

@@ -168,6 +168,16 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
         writer = out.resume ? CampaignWriter::resume(out.out, spec, meta)
                             : CampaignWriter::create(out.out, spec, meta, out.overwrite);
         todo = writer->unfinished_runs();
+        if (const auto& damaged = writer->damaged_runs(); !damaged.empty()) {
+            std::string list;
+            for (std::size_t i = 0; i < damaged.size() && i < 10; ++i)
+                list += (i ? ", " : "") + std::to_string(damaged[i]);
+            std::fprintf(stderr,
+                         "plateau %s: %zu run(s) of %s fail their checksum (bits changed on "
+                         "disk): run_index %s%s; computing them again\n",
+                         command.c_str(), damaged.size(), printable(out.out, 300).c_str(),
+                         list.c_str(), damaged.size() > 10 ? ", ..." : "");
+        }
     } else {
         todo.resize(static_cast<std::size_t>(spec.runs()));
         for (std::size_t i = 0; i < todo.size(); ++i)

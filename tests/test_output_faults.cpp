@@ -5,6 +5,7 @@
 #include "cli_helpers.hpp"
 #include "engine/errors.hpp"
 #include "engine/h5/h5.hpp"
+#include "engine/reader.hpp"
 #include "engine/sha256.hpp"
 #include "engine/writer.hpp"
 
@@ -298,4 +299,72 @@ TEST_CASE("plateau run --dry-run is instant for any number of runs, and a campai
     } else {
         WARN("mounting a tmpfs is not permitted here (needs root): the disk case is skipped");
     }
+}
+
+namespace {
+
+/// Flips one bit in the stored chunk of `variable` of group K2_M2 that holds element
+/// `coordinate` (the chunk's bytes on disk, as HDF5 reports their address).
+void flip_bit_in_chunk(const std::string& path, const std::string& variable,
+                       std::vector<hsize_t> coordinate) {
+    haddr_t address = 0;
+    hsize_t size = 0;
+    {
+        const h5::File f = h5::File::open_readonly(path);
+        const h5::Dataset d = f.root().open_group("K2_M2").open_dataset(variable);
+        unsigned mask = 0;
+        REQUIRE(H5Dget_chunk_info_by_coord(d.id(), coordinate.data(), &mask, &address, &size) >= 0);
+    }
+    REQUIRE(size > 4);
+    std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekg(static_cast<std::streamoff>(address + 2));
+    char byte = 0;
+    file.read(&byte, 1);
+    byte = static_cast<char>(byte ^ 0x10);
+    file.seekp(static_cast<std::streamoff>(address + 2));
+    file.write(&byte, 1);
+}
+
+std::vector<double> all_of(const std::string& path, const std::string& variable) {
+    const h5::File f = h5::File::open_readonly(path);
+    return h5::read_all<double>(f.root().open_group("K2_M2").open_dataset(variable));
+}
+
+} // namespace
+
+TEST_CASE("flipped bits in a run's data are found and --resume computes the run again",
+          "[output][cli][resume]") {
+    TempDir dir;
+    const std::string args = "--N 50 --alpha-max 2 --records 6 --seeds 4 --quiet -o ";
+    const std::string path = dir / "c.h5";
+    REQUIRE(run_plateau("run " + args + path).status == 0);
+    const auto Q = all_of(path, "Q");
+    const auto eg = all_of(path, "eg");
+    CHECK(CampaignReader::open(path).damaged_runs().empty());
+
+    flip_bit_in_chunk(path, "Q", {2, 0, 0, 0});
+    {
+        const CampaignReader reader = CampaignReader::open(path);
+        CHECK(reader.damaged_runs() == std::vector<std::int64_t>{2});
+        CHECK_THROWS_AS(reader.read_run({0, 2}), CampaignReadError);
+        CHECK_NOTHROW(reader.read_run({0, 1}));
+    }
+    const auto resumed = run_plateau("run " + args + path + " --resume");
+    INFO(resumed.output);
+    CHECK(resumed.status == 0);
+    CHECK(resumed.output.find("1 run(s) of " + path +
+                              " fail their checksum (bits changed on disk): run_index 2") !=
+          std::string::npos);
+    CHECK(CampaignReader::open(path).damaged_runs().empty());
+    CHECK(all_of(path, "Q") == Q); // bit for bit: a run is a pure function of its index
+
+    // A damaged block of status: every run of the block is computed again.
+    flip_bit_in_chunk(path, "status", {0});
+    CHECK(CampaignReader::open(path).damaged_runs() == std::vector<std::int64_t>{0, 1, 2, 3});
+    const auto again = run_plateau("run " + args + path + " --resume");
+    INFO(again.output);
+    CHECK(again.status == 0);
+    CHECK(again.output.find("4 run(s)") != std::string::npos);
+    CHECK(CampaignReader::open(path).damaged_runs().empty());
+    CHECK(all_of(path, "eg") == eg);
 }
