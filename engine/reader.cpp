@@ -1,6 +1,7 @@
 #include "engine/reader.hpp"
 
 #include "engine/h5/h5.hpp"
+#include "engine/h5/netcdf.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -107,12 +108,57 @@ std::optional<CampaignReader::RunLocation> CampaignReader::find_run(std::int64_t
     return std::nullopt;
 }
 
+std::vector<std::int64_t> CampaignReader::damaged_runs() const {
+    std::vector<std::int64_t> out;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+        const GroupInfo& info = groups_[g];
+        const GroupShape shape{info.run_index.size(), info.alpha.size(),
+                               static_cast<std::size_t>(info.K), static_cast<std::size_t>(info.M)};
+        for (const auto& [spec, dataset] : data_[g].datasets) {
+            if (!h5::has_checksum(dataset))
+                continue;
+            const bool status = spec.field == ObservableField::status;
+            std::vector<hsize_t> count = status ? std::vector<hsize_t>{1} : spec.shape(shape);
+            count[0] = 1;
+            std::vector<hsize_t> offset(count.size(), 0);
+            for (std::size_t i = 0; i < info.run_index.size(); ++i) {
+                offset[0] = i;
+                try {
+                    if (status)
+                        (void)h5::read_slab<std::int8_t>(dataset, offset, count);
+                    else
+                        (void)h5::read_slab<double>(dataset, offset, count);
+                } catch (const h5::Error&) {
+                    out.push_back(info.run_index[i]);
+                }
+            }
+        }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
 std::vector<RunStatus> CampaignReader::status(std::size_t group) const {
     for (const auto& [spec, dataset] : data_.at(group).datasets)
         if (spec.field == ObservableField::status) {
+            std::vector<std::int8_t> codes;
+            try {
+                codes = h5::read_all<std::int8_t>(dataset);
+            } catch (const h5::Error&) {
+                throw CampaignReadError(path_, "the status of group '" + groups_.at(group).name +
+                                                   "' fails its checksum or cannot be read "
+                                                   "(bits changed on disk)");
+            }
             std::vector<RunStatus> out;
-            for (const std::int8_t code : h5::read_all<std::int8_t>(dataset))
+            for (const std::int8_t code : codes) {
+                if (code < 0 || code > 2)
+                    throw CampaignReadError(path_, "group '" + groups_.at(group).name +
+                                                       "': status " + std::to_string(code) +
+                                                       " is outside the flag values (0 pending, "
+                                                       "1 completed, 2 diverged)");
                 out.push_back(static_cast<RunStatus>(code));
+            }
             return out;
         }
     return {};
@@ -143,7 +189,18 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
             offset[1] = first;
             extent[1] = n;
         }
-        const auto values = h5::read_slab<double>(dataset, offset, extent);
+        const auto values = [&] {
+            try {
+                return h5::read_slab<double>(dataset, offset, extent);
+            } catch (const h5::Error&) {
+                throw CampaignReadError(
+                    path_, "run_index " + std::to_string(info.run_index[where.index]) +
+                               " of group '" + info.name + "': variable '" +
+                               std::string(spec.name) +
+                               "' fails its checksum or cannot be read (bits changed on disk); "
+                               "'plateau run --resume' computes damaged runs again");
+            }
+        }();
         for (std::size_t a = 0; a < n; ++a) {
             const std::size_t at = spec.per_record() ? a * per : 0;
             copy_in(spec, std::span<const double>(values).subspan(at, per), shape, out[a]);

@@ -70,12 +70,17 @@ public:
     [[nodiscard]] const std::vector<GroupInfo>& groups() const noexcept { return groups_; }
     /// Where global run `run_index` is, if the file has it.
     [[nodiscard]] std::optional<RunLocation> find_run(std::int64_t run_index) const;
+    /// Global indices of the runs whose data or status fail their checksum (bits changed on
+    /// disk since they were written), increasing. Reads every checksummed chunk once; a file
+    /// written before checksums has none to fail.
+    [[nodiscard]] std::vector<std::int64_t> damaged_runs() const;
     /// The status of every run of group `group`.
     [[nodiscard]] std::vector<RunStatus> status(std::size_t group) const;
 
     /// Records [first, first + count) (count: to the end) of the run at `where`, as stored:
     /// NaN where never written, and every variable of the table the group holds (extras
-    /// included). first + count must not exceed the group's records.
+    /// included). first + count must not exceed the group's records. CampaignReadError naming
+    /// the run if its data fail their checksum.
     [[nodiscard]] std::vector<Observables>
     read_records(RunLocation where, std::size_t first = 0,
                  std::optional<std::size_t> count = std::nullopt) const;

@@ -48,6 +48,37 @@ struct CampaignLayout {
     data_bytes(std::span<const VariableSpec> table = campaign_variables()) const;
 };
 
+/// How `plateau run -o PATH` treats PATH: a new file, replacing a regular file, or finishing one.
+enum class OutputMode { create, overwrite, resume };
+
+/// Throws OutputError (one line, naming the path) for a path the writer will not use in `mode`:
+/// empty, a directory, a name longer than the file system allows, a directory that is missing
+/// or not writable; for `create` an existing path; for `overwrite` anything but a regular file
+/// (a device, FIFO, socket or symbolic link is never replaced); for `resume` a missing path or
+/// one that is not a regular file. Touches nothing.
+void check_output_path(const std::filesystem::path& path, OutputMode mode);
+
+/// A temporary file of the writer (".NAME.part-PID" next to NAME) whose process is gone: an
+/// interrupted creation (the file holds no runs: runs are only written once the file is in
+/// place).
+struct StalePartFile {
+    std::filesystem::path path;
+    std::int64_t pid = 0;
+};
+[[nodiscard]] std::vector<StalePartFile> stale_part_files(const std::filesystem::path& path);
+
+/// What a campaign needs, computed from its grid points and seeds only (no per-run work, so it
+/// is instant for any number of runs): for --dry-run and for the check before a campaign
+/// allocates anything per run or creates its file.
+struct CampaignEstimate {
+    std::size_t groups = 0;         ///< distinct (K, M)
+    std::uint64_t file_bytes = 0;   ///< the campaign file (within a few percent)
+    std::uint64_t memory_bytes = 0; ///< per-run bookkeeping (layout, run lists, status)
+};
+[[nodiscard]] CampaignEstimate
+estimate_campaign(const CampaignSpec& spec,
+                  std::span<const VariableSpec> table = campaign_variables());
+
 /// Writes the variables of a table (engine/variables.hpp; campaign_variables() unless a test
 /// gives another) that the file's kind writes, and root attributes `schema_version` (major) and
 /// `schema_version_minor` = schema_version_of(table).
@@ -65,8 +96,14 @@ public:
     resume(const std::filesystem::path& path, const CampaignSpec& spec, const FileMetadata& meta,
            std::span<const VariableSpec> table = campaign_variables());
 
-    /// Global indices of the runs still pending, increasing.
+    /// Global indices of the runs still to do, increasing: pending, or damaged.
     [[nodiscard]] std::vector<std::int64_t> unfinished_runs() const;
+    /// Runs whose data or status failed their checksum when the file was opened (flipped bits
+    /// on disk), increasing; they are redone (a run is a pure function of the configuration and
+    /// its index).
+    [[nodiscard]] const std::vector<std::int64_t>& damaged_runs() const noexcept {
+        return damaged_;
+    }
 
     /// Writes one finished run (all its records, NaN past a divergence), flushes, then sets its
     /// status and flushes again.
@@ -83,11 +120,14 @@ private:
     CampaignWriter(h5::File file, CampaignLayout layout, std::vector<VariableSpec> variables,
                    std::vector<GroupHandles> groups);
     [[nodiscard]] std::size_t status_index() const;
+    /// Reads every checksummed chunk once and fills damaged_.
+    void find_damaged_runs();
 
     h5::File file_;
     CampaignLayout layout_;
     std::vector<VariableSpec> variables_; ///< the table's variables this file's kind writes
     std::vector<GroupHandles> groups_;
+    std::vector<std::int64_t> damaged_;
 };
 
 } // namespace plateau

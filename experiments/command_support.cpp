@@ -1,13 +1,18 @@
 #include "experiments/command_support.hpp"
 
 #include "engine/errors.hpp"
+#include "engine/h5/object.hpp"
 #include "engine/schedule.hpp"
 #include "experiments/options.hpp"
 #include "experiments/progress.hpp"
 #include "experiments/summary.hpp"
 
+#include <array>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <unistd.h>
 
 namespace plateau::cli {
 
@@ -59,7 +64,9 @@ void print_error(const std::string& prefix, std::string_view what, std::string_v
 
 } // namespace
 
-int guarded(const std::string& command, const std::function<int()>& body) {
+namespace {
+
+int guarded_body(const std::string& command, const std::function<int()>& body) {
     const std::string prefix = "plateau " + command + ": ";
     try {
         return body();
@@ -78,30 +85,120 @@ int guarded(const std::string& command, const std::function<int()>& body) {
     return 2;
 }
 
+} // namespace
+
+int guarded(const std::string& command, const std::function<int()>& body) {
+    const int status = guarded_body(command, body);
+    if (h5::failed_file_closes() > 0) {
+        // HDF5 1.10 crashes in H5close at exit on a file it failed to close (engine/h5/
+        // object.hpp): the message is out, so end here without the exit handlers.
+        std::fflush(nullptr);
+        std::_Exit(status);
+    }
+    return status;
+}
+
 void add_output_options(po::options_description& desc, OutputOptions& out) {
-    desc.add_options()("out,o", po::value<std::string>(&out.out),
-                       "HDF5 output file (netCDF-4); without it, only the summary table is "
-                       "printed")("overwrite", po::bool_switch(&out.overwrite),
-                                  "replace an existing output file")(
+    desc.add_options()(
+        "out,o", po::value<std::string>(&out.out)->notifier([&out](const std::string&) {
+            out.out_given = true;
+        }),
+        "HDF5 output file (netCDF-4); without it, only the summary table is "
+        "printed")("overwrite", po::bool_switch(&out.overwrite), "replace an existing output file")(
         "resume", po::bool_switch(&out.resume),
         "finish the output file left by an interrupted run of the same configuration")(
         "quiet,q", po::bool_switch(&out.quiet), "no progress output");
 }
 
+namespace {
+
+std::string megabytes(std::uint64_t bytes) {
+    std::array<char, 64> buf{};
+    std::snprintf(buf.data(), buf.size(), "%.4g MB", static_cast<double>(bytes) / 1e6);
+    return buf.data();
+}
+
+/// Refuses (exit status 2, with the numbers) a campaign whose per-run bookkeeping does not fit
+/// in physical memory or whose file does not fit in the free space of its directory, before
+/// anything is allocated per run or any file is created.
+void check_resources(const CampaignSpec& spec, const std::string& out, OutputMode mode) {
+    const CampaignEstimate need = estimate_campaign(spec);
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) {
+        const auto ram = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+        if (need.memory_bytes > ram)
+            throw OutputError("campaign too large: " + std::to_string(spec.runs()) +
+                              " runs need ~" + megabytes(need.memory_bytes) +
+                              " of memory for their bookkeeping, this machine has " +
+                              megabytes(ram) + "; allowed is fewer seeds or grid points");
+    }
+    if (out.empty() || mode == OutputMode::resume)
+        return; // a file to resume already has its final size
+    const std::filesystem::path path(out);
+    std::error_code ec;
+    const auto space = std::filesystem::space(
+        path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path(), ec);
+    if (!ec && need.file_bytes > space.available)
+        throw OutputError("invalid value '" + printable(out, 300) +
+                          "' for 'out': the file needs ~" + megabytes(need.file_bytes) +
+                          ", its file system has " + megabytes(space.available) + " free");
+}
+
+} // namespace
+
 int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
                  const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit) {
-    if (out.resume && out.out.empty())
+    if (out.resume && !out.out_given)
         throw UsageError("--resume needs the file to finish: -o FILE");
     if (out.resume && out.overwrite)
         throw UsageError("--resume and --overwrite exclude each other");
+    if (out.out_given) {
+        const OutputMode mode = out.resume      ? OutputMode::resume
+                                : out.overwrite ? OutputMode::overwrite
+                                                : OutputMode::create;
+        const auto stale = stale_part_files(out.out);
+        if (mode == OutputMode::resume && !stale.empty() && !std::filesystem::exists(out.out))
+            throw OutputError("invalid value '" + printable(out.out, 300) +
+                              "' for 'out': --resume needs an existing campaign file; '" +
+                              printable(stale.front().path.string(), 300) +
+                              "' is the temporary file of a creation interrupted before any run "
+                              "(process " +
+                              std::to_string(stale.front().pid) +
+                              " is gone): remove it and run without --resume");
+        check_output_path(out.out, mode);
+        check_resources(spec, out.out, mode);
+        // The temporary file of an interrupted creation holds no runs: remove it, and say so.
+        for (const auto& s : stale) {
+            std::error_code ec;
+            if (std::filesystem::remove(s.path, ec))
+                std::fprintf(stderr,
+                             "plateau %s: removed '%s', the temporary file of a creation "
+                             "interrupted before any run (process %lld is gone)\n",
+                             command.c_str(), printable(s.path.string(), 300).c_str(),
+                             static_cast<long long>(s.pid));
+        }
+    } else {
+        check_resources(spec, {}, OutputMode::create);
+    }
 
     // The output file (if any): created complete before the first run, or reopened.
     std::optional<CampaignWriter> writer;
     std::vector<std::int64_t> todo;
-    if (!out.out.empty()) {
+    if (out.out_given) {
         writer = out.resume ? CampaignWriter::resume(out.out, spec, meta)
                             : CampaignWriter::create(out.out, spec, meta, out.overwrite);
         todo = writer->unfinished_runs();
+        if (const auto& damaged = writer->damaged_runs(); !damaged.empty()) {
+            std::string list;
+            for (std::size_t i = 0; i < damaged.size() && i < 10; ++i)
+                list += (i ? ", " : "") + std::to_string(damaged[i]);
+            std::fprintf(stderr,
+                         "plateau %s: %zu run(s) of %s fail their checksum (bits changed on "
+                         "disk): run_index %s%s; computing them again\n",
+                         command.c_str(), damaged.size(), printable(out.out, 300).c_str(),
+                         list.c_str(), damaged.size() > 10 ? ", ..." : "");
+        }
     } else {
         todo.resize(static_cast<std::size_t>(spec.runs()));
         for (std::size_t i = 0; i < todo.size(); ++i)
@@ -127,7 +224,7 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
                      "seed(s))%s%s\n",
                      command.c_str(), static_cast<long long>(todo.size()),
                      static_cast<long long>(spec.runs()), spec.points.size(),
-                     static_cast<long long>(spec.seeds), out.out.empty() ? "" : " -> ",
+                     static_cast<long long>(spec.seeds), out.out_given ? " -> " : "",
                      out.out.c_str());
     execute_campaign(spec, todo, run_one, [&](FinishedRun&& done) {
         if (writer)
@@ -139,7 +236,7 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
     if (writer)
         writer->close();
     summary.print(spec, alphas, spec.runs() - static_cast<std::int64_t>(todo.size()));
-    if (!out.out.empty() && !out.quiet)
+    if (out.out_given && !out.quiet)
         std::fprintf(stderr, "plateau %s: wrote %s\n", command.c_str(), out.out.c_str());
     return 0;
 }

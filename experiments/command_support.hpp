@@ -33,6 +33,7 @@ int guarded(const std::string& command, const std::function<int()>& body);
 /// The output options both commands take.
 struct OutputOptions {
     std::string out;
+    bool out_given = false; ///< -o was on the command line (an empty -o '' is refused)
     bool overwrite = false;
     bool resume = false;
     bool quiet = false;

@@ -39,7 +39,7 @@ double calibrate_step_seconds(const CampaignSpec& spec) {
 }
 
 void dry_run(const CampaignSpec& spec) {
-    const CampaignLayout layout = CampaignLayout::of(spec);
+    const CampaignEstimate size = estimate_campaign(spec); // O(grid points), not O(runs)
     std::int64_t steps = 0;
     double work = 0.0; // steps weighted by their cost relative to the first point, ~ (K+M+1) N
     const auto& first = spec.points.front().params.model;
@@ -57,12 +57,15 @@ void dry_run(const CampaignSpec& spec) {
     const double seconds = work * calibrate_step_seconds(spec) / threads;
     std::printf("runs:        %lld (%zu grid point(s) x %lld seed(s)) in %zu group(s)\n",
                 static_cast<long long>(spec.runs()), spec.points.size(),
-                static_cast<long long>(spec.seeds), layout.groups.size());
+                static_cast<long long>(spec.seeds), size.groups);
     std::printf("steps:       %lld\n", static_cast<long long>(steps));
     std::printf("time:        ~%s with %d thread(s) (measured step cost, first grid point)\n",
                 format_duration(seconds).c_str(), threads);
-    std::printf("file size:   ~%.3g MB (%zu record times per run)\n",
-                static_cast<double>(layout.data_bytes()) / 1e6, layout.records);
+    std::printf("file size:   ~%.3g MB (%lld record times per run)\n",
+                static_cast<double>(size.file_bytes) / 1e6,
+                static_cast<long long>(spec.points.front().params.schedule.records));
+    std::printf("memory:      ~%.3g MB of per-run bookkeeping\n",
+                static_cast<double>(size.memory_bytes) / 1e6);
 }
 
 } // namespace

@@ -75,6 +75,74 @@ def _text(value) -> object:
     return value
 
 
+def _one_line(exc) -> str:
+    """An exception's text on one line (HDF5 messages may span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _damaged_runs(path, name: str) -> list:
+    """``(variable, run_index)`` of every run of group ``name`` whose data fails its checksum.
+
+    Each data variable is chunked one run per chunk with HDF5's Fletcher-32 filter
+    (analysis/SCHEMA.md, "Checksums"); reading a damaged chunk fails, so every run is read on its
+    own. Variables without the filter (files written before it) are not checked.
+    """
+    import h5py
+
+    damaged = []
+    with h5py.File(path, "r") as f:
+        group = f[name]
+        run_index = group["run_index"][...] if "run_index" in group else None
+        for var, ds in group.items():
+            if not isinstance(ds, h5py.Dataset) or not ds.fletcher32 or ds.ndim == 0:
+                continue
+            try:
+                ds[...]  # one read of the whole variable; run by run only if it fails
+                continue
+            except Exception:  # noqa: BLE001 - a checksum failure is an OSError in h5py
+                pass
+            for i in range(ds.shape[0]):
+                try:
+                    ds[i]
+                except Exception:  # noqa: BLE001 - a checksum failure is an OSError in h5py
+                    run = int(run_index[i]) if run_index is not None else i
+                    damaged.append((var, run))
+    return damaged
+
+
+def _check_values(path, name: str, ds) -> None:
+    """Status inside the flag values; every value of a completed run finite."""
+    status = np.asarray(ds["status"].values)
+    run_index = (np.asarray(ds["run_index"].values) if "run_index" in ds.variables
+                 else np.arange(status.size))
+    flags = (PENDING, COMPLETED, DIVERGED)
+    outside = ~np.isin(status, flags)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise CampaignError(
+            f"{path}: group {name!r}: status {int(status[i])} of run_index {int(run_index[i])} "
+            f"is outside the flag values (0 pending, 1 completed, 2 diverged); "
+            f"{int(outside.sum())} run(s) affected"
+        )
+    completed = status == COMPLETED
+    if not completed.any():
+        return
+    for var in _REQUIRED_VARIABLES:
+        if var == "status" or var not in ds.variables or ds[var].dims[:1] != ("run",):
+            continue
+        values = np.asarray(ds[var].values)
+        if values.dtype.kind != "f":
+            continue
+        bad = completed & ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
+        if bad.any():
+            runs = ", ".join(str(int(r)) for r in run_index[bad][:5])
+            raise CampaignError(
+                f"{path}: group {name!r}: variable {var!r} holds NaN or inf in completed "
+                f"run(s) run_index {runs}" + (" ..." if bad.sum() > 5 else "")
+                + " (a completed run has a finite value at every record)"
+            )
+
+
 def read_root_attributes(path) -> dict:
     """Check that ``path`` is a campaign file this package can read; return its root attributes.
 
@@ -119,8 +187,8 @@ def read_root_attributes(path) -> dict:
             missing = {
                 name: [v for v in _REQUIRED_VARIABLES if v not in f[name]] for name in groups
             }
-    except OSError as exc:
-        raise CampaignError(f"{path}: cannot open the HDF5 file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - h5py raises OSError, KeyError, RuntimeError, ...
+        raise CampaignError(f"{path}: cannot open the HDF5 file ({_one_line(exc)})") from None
 
     schema = attrs.get("schema")
     if schema is None:
@@ -205,12 +273,25 @@ def open_campaign(path, *, load: bool = True, warn_incomplete: bool = True) -> d
     pending_total = 0
     for name in root["groups"]:
         try:
-            ds = xr.open_dataset(path, group=name, engine="h5netcdf")
+            damaged = _damaged_runs(path, name)
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
-            raise CampaignError(f"{path}: cannot read group {name!r} ({exc})") from None
-        if load:
-            ds = ds.load()
-            ds.close()
+            raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
+        if damaged:
+            listed = ", ".join(f"{var} of run_index {run}" for var, run in damaged[:5])
+            runs = sorted({run for _, run in damaged})
+            raise CampaignError(
+                f"{path}: group {name!r}: data of {len(runs)} run(s) fail(s) their checksum "
+                f"(flipped bits on disk): {listed}" + (" ..." if len(damaged) > 5 else "")
+                + "; 'plateau run --resume' recomputes damaged runs"
+            )
+        try:
+            ds = xr.open_dataset(path, group=name, engine="h5netcdf")
+            if load:
+                ds = ds.load()
+                ds.close()
+        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+            raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
+        _check_values(path, name, ds)
         attrs = {k: v for k, v in root.items() if k != "groups"}
         attrs.update({k: _text(v) for k, v in ds.attrs.items()})
         status = np.asarray(ds["status"].values)

@@ -135,7 +135,7 @@ Dataset create_coordinate(Group& group, std::string_view name, const std::vector
 Dataset create_variable(Group& group, std::string_view name, ElementType type,
                         const std::vector<const Dataset*>& dims,
                         std::optional<std::vector<hsize_t>> chunk,
-                        std::optional<std::int64_t> int_fill) {
+                        std::optional<std::int64_t> int_fill, Checksum checksum) {
     quiet();
     check_name(group.id(), "create_variable", name);
     const std::string operation = "create_variable '" + std::string(name) + "'";
@@ -179,6 +179,12 @@ Dataset create_variable(Group& group, std::string_view name, ElementType type,
         }
         check(H5Pset_chunk(dcpl.id(), static_cast<int>(chunk->size()), chunk->data()),
               "H5Pset_chunk", what);
+    }
+    if (checksum == Checksum::fletcher32) {
+        if (!chunk) {
+            usage_error(group.id(), operation, "a checksum needs a chunked variable");
+        }
+        check(H5Pset_fletcher32(dcpl.id()), "H5Pset_fletcher32", what);
     }
 
     // Type and fill value.
@@ -238,6 +244,26 @@ Dataset create_variable(Group& group, std::string_view name, ElementType type,
         set_attribute(dataset, kFillValueAttribute, std::vector<double>{nan});
     }
     return dataset;
+}
+
+} // namespace plateau::h5
+
+namespace plateau::h5 {
+
+bool has_checksum(const Dataset& dataset) {
+    quiet();
+    const Handle dcpl{
+        check_id(H5Dget_create_plist(dataset.id()), "H5Dget_create_plist", of(dataset.id()))};
+    const int filters = H5Pget_nfilters(dcpl.id());
+    for (int i = 0; i < filters; ++i) {
+        unsigned flags = 0;
+        std::size_t n = 0;
+        if (H5Pget_filter2(dcpl.id(), static_cast<unsigned>(i), &flags, &n, nullptr, 0, nullptr,
+                           nullptr) == H5Z_FILTER_FLETCHER32) {
+            return true;
+        }
+    }
+    return false;
 }
 
 } // namespace plateau::h5

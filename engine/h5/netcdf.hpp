@@ -28,9 +28,16 @@ namespace plateau::h5 {
 /// so readers take it as an ordinary value (e.g. status "pending"); set `_FillValue` (of the
 /// variable's type) yourself to have it masked. Not allowed for float64 variables (always NaN,
 /// written as `_FillValue`) and string variables ("").
+/// With `checksum` (needs `chunk`), every chunk carries HDF5's Fletcher-32 checksum (netCDF's
+/// `fletcher32` setting): reading a chunk whose bytes changed on disk fails with an Error.
+enum class Checksum { none, fletcher32 };
 [[nodiscard]] Dataset create_variable(Group& group, std::string_view name, ElementType type,
                                       const std::vector<const Dataset*>& dims,
                                       std::optional<std::vector<hsize_t>> chunk = std::nullopt,
-                                      std::optional<std::int64_t> int_fill = std::nullopt);
+                                      std::optional<std::int64_t> int_fill = std::nullopt,
+                                      Checksum checksum = Checksum::none);
+
+/// Whether the variable's chunks carry a Fletcher-32 checksum.
+[[nodiscard]] bool has_checksum(const Dataset& dataset);
 
 } // namespace plateau::h5

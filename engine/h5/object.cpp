@@ -3,6 +3,8 @@
 #include "engine/h5/attribute.hpp"
 #include "engine/h5/detail.hpp"
 
+#include <atomic>
+
 // The software version for _NCProperties, from the header CMake generates (absent in standalone
 // builds of this layer).
 #if __has_include("plateau_version.hpp")
@@ -19,11 +21,34 @@ using namespace detail;
 // ---------------------------------------------------------------------------------------------
 // Handle
 
+namespace {
+
+std::atomic<int>& file_close_failures() noexcept {
+    static std::atomic<int> count{0};
+    return count;
+}
+
+/// close_id, counting the files that fail to close.
+herr_t close_counted(hid_t id) noexcept {
+    const bool file = H5Iget_type(id) == H5I_FILE;
+    const herr_t status = close_id(id);
+    if (status < 0 && file) {
+        file_close_failures().fetch_add(1);
+    }
+    return status;
+}
+
+} // namespace
+
+int failed_file_closes() noexcept {
+    return file_close_failures().load();
+}
+
 Handle& Handle::operator=(Handle&& other) noexcept {
     if (this != &other) {
         if (valid()) {
             quiet();
-            close_id(id_);
+            close_counted(id_);
             H5Eclear2(H5E_DEFAULT);
         }
         id_ = other.release();
@@ -34,7 +59,7 @@ Handle& Handle::operator=(Handle&& other) noexcept {
 Handle::~Handle() {
     if (valid()) {
         quiet();
-        close_id(id_);
+        close_counted(id_);
         H5Eclear2(H5E_DEFAULT);
     }
 }
@@ -46,7 +71,7 @@ void Handle::close() {
     quiet();
     const hid_t id = release();
     std::string what = describe(id);
-    if (close_id(id) < 0) {
+    if (close_counted(id) < 0) {
         fail("close", [&what] { return what; });
     }
 }

@@ -14,6 +14,12 @@
 
 namespace plateau::h5 {
 
+/// How many files failed to close in this process. HDF5 1.10 cannot close such a file again (a
+/// flush that failed, e.g. on a full disk, leaves its metadata cache half-flushed) and crashes
+/// inside H5close, which runs at exit; a program that finds this non-zero ends with _Exit
+/// after flushing its own output (the file is beyond saving either way).
+[[nodiscard]] int failed_file_closes() noexcept;
+
 /// Owns one HDF5 identifier (file, group, dataset, attribute, dataspace, datatype or property
 /// list) and closes it with the matching H5?close function. Move-only.
 class Handle {
