@@ -86,7 +86,7 @@ def test_unsupported_model_is_a_clear_error(tmp_path):
                 tmp_path / "x.h5", check=False)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1
-    assert "'tanh' for 'activation'" in r.stderr and "erf, relu or linear" in r.stderr
+    assert "'tanh' for 'activation'" in r.stderr and "{erf, relu, linear}" in r.stderr
     assert not (tmp_path / "x.h5").exists()
 
 
