@@ -95,8 +95,8 @@ CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const Var
     std::set<std::pair<int, int>> shapes;
     double bytes = 0.0; // in double: a campaign too large for 64 bits is still refused
     for (const auto& p : spec.points) {
-        const int K = p.params.model.student.hidden;
-        const int M = p.params.model.teacher.hidden;
+        const int K = p.params.model.student.hidden();
+        const int M = p.params.model.teacher.hidden();
         shapes.emplace(K, M);
         bytes += static_cast<double>(run_bytes(K, M, records, table)) * static_cast<double>(seeds);
     }
