@@ -106,6 +106,11 @@ void validate(const RunParams& p) {
     check(limits::alpha, "alpha-min", s.alpha_min);
     require(s.kind != ScheduleKind::log || s.alpha_min < s.alpha_max, "alpha-min", s.alpha_min,
             "a number < alpha-max for the log schedule");
+    // The step count round(alpha_max N) (engine/schedule.hpp) must be counted exactly: a double
+    // holds every integer up to 2^53, and llround of anything beyond 2^63 is undefined.
+    require(s.alpha_max * static_cast<double>(m.N) <= max_steps, "alpha-max", s.alpha_max,
+            "a number with alpha-max x N <= 2^53 (" + to_text(max_steps) +
+                " steps; here N = " + std::to_string(m.N) + ")");
 
     check(limits::eg_samples, "eg-samples", p.observer.eg_samples);
     check(limits::divergence_q, "divergence-q", p.observer.divergence_q);

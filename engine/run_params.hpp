@@ -95,6 +95,9 @@ struct TrainingParams {
     friend bool operator==(const TrainingParams&, const TrainingParams&) = default;
 };
 
+/// The most steps a run may take: alpha_max x N <= 2^53, so that the step count is exact.
+inline constexpr double max_steps = 9007199254740992.0; // 2^53
+
 /// When observables are recorded, in alpha = steps / N.
 struct ScheduleParams {
     double alpha_max = 300.0;

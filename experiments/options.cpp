@@ -2,6 +2,7 @@
 
 #include "engine/errors.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -34,17 +35,45 @@ po::options_description key_options() {
 
 namespace {
 
+/// The largest configuration file read: far above any real one, far below /dev/zero.
+constexpr std::uintmax_t max_config_bytes = 1 << 20;
+
 /// INI reader: 'key = value' lines, '#' or ';' comments (whole-line or after a value), no
 /// sections. Program_options'
 /// parse_config_file would do, but its messages do not name the file line, and lists with
 /// commas are values here, not repeated options.
 void read_ini(const std::string& path, Configuration& config) {
-    std::ifstream in(path);
+    // Only a regular file of bounded size: a directory would read as empty (the defaults would
+    // run), /dev/zero would never end, a FIFO would block before the first byte.
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status))
+        throw UsageError("cannot read configuration file '" + path + "': it does not exist");
+    if (!std::filesystem::is_regular_file(status))
+        throw UsageError("configuration file '" + path +
+                         "' is not a regular file (a directory, device or FIFO): allowed is an "
+                         "INI file of 'key = value' lines");
+    if (const auto size = std::filesystem::file_size(path, ec); !ec && size > max_config_bytes)
+        throw UsageError("configuration file '" + path + "' has " + std::to_string(size) +
+                         " bytes: allowed is at most " + std::to_string(max_config_bytes));
+    std::ifstream in(path, std::ios::binary);
     if (!in)
         throw UsageError("cannot read configuration file '" + path + "'");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (text.starts_with("\xef\xbb\xbf"))
+        text.erase(0, 3); // a UTF-8 byte-order mark, as some editors write
+    // Lines end in \n, \r\n or a bare \r (old Mac editors): all three are line ends.
+    std::string unified;
+    unified.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\r' && i + 1 < text.size() && text[i + 1] == '\n')
+            continue; // \r\n: the \n that follows ends the line
+        unified += text[i] == '\r' ? '\n' : text[i];
+    }
+    std::istringstream lines(unified);
     std::string line;
     int number = 0;
-    while (std::getline(in, line)) {
+    while (std::getline(lines, line)) {
         ++number;
         // No value contains '#' or ';': either starts a comment.
         const std::string t = trim(std::string_view(line).substr(0, line.find_first_of("#;")));
