@@ -1,10 +1,12 @@
 #include "engine/campaign.hpp"
 
 #include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -113,7 +115,12 @@ void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>&
                       const RunFunction& run_one,
                       const std::function<void(FinishedRun&&)>& consume) {
     const int threads = spec.threads > 0 ? spec.threads : oneapi::tbb::info::default_concurrency();
-    // The one place that owns the workers of a campaign.
+    // The one place that owns the workers of a campaign. More threads than cores are allowed
+    // (the user asked for them; results never depend on the count): raising oneTBB's global
+    // limit for the campaign's lifetime keeps it from printing a warning and ignoring them.
+    const oneapi::tbb::global_control allow(
+        oneapi::tbb::global_control::max_allowed_parallelism,
+        static_cast<std::size_t>(std::max(threads, oneapi::tbb::info::default_concurrency())));
     oneapi::tbb::task_arena arena(threads);
 
     // Finished runs wait here for the consumer; an empty optional says the workers are done.

@@ -77,8 +77,8 @@ OdeOutcome OdeIntegrator::advance_rk4(Eigen::VectorXd& y, double& t, double t_en
     // Equal steps of at most rk4_step that land exactly on t_end.
     const double span = t_end - t;
     const double n_steps = std::ceil(span / p_.rk4_step * (1.0 - 1e-12));
-    if (n_steps > static_cast<double>(p_.max_steps))
-        return OdeOutcome::failed;
+    if (n_steps > static_cast<double>(p_.max_steps - accepted_))
+        return OdeOutcome::failed; // the integrator's whole budget of steps, see OdeParams
     const auto n = std::max<std::int64_t>(1, static_cast<std::int64_t>(n_steps));
     const double t0 = t;
     const double h = span / static_cast<double>(n);
@@ -156,7 +156,6 @@ double OdeIntegrator::error_norm(const Eigen::VectorXd& y, const Eigen::VectorXd
 OdeOutcome OdeIntegrator::advance_dp(Eigen::VectorXd& y, double& t, double t_end,
                                      const Guard& guard) {
     using namespace dp;
-    std::int64_t steps = 0;
     bool last_rejected = false;
     if (!fsal_valid_) {
         if (!rhs_(y, k1_))
@@ -164,7 +163,9 @@ OdeOutcome OdeIntegrator::advance_dp(Eigen::VectorXd& y, double& t, double t_end
         fsal_valid_ = true;
     }
     while (t < t_end) {
-        if (++steps > p_.max_steps)
+        // The budget counts every step since construction, accepted or rejected: a run whose
+        // flow needs ever smaller steps (eta or the noise far too large) fails in bounded time.
+        if (accepted_ + rejected_ >= p_.max_steps)
             return OdeOutcome::failed;
         const double h_min =
             64.0 * std::numeric_limits<double>::epsilon() * std::max(1.0, std::abs(t));

@@ -108,8 +108,8 @@ void validate(const RunParams& p) {
             "a number < alpha-max for the log schedule");
     // The step count round(alpha_max N) (engine/schedule.hpp) must be counted exactly: a double
     // holds every integer up to 2^53, and llround of anything beyond 2^63 is undefined.
-    require(s.alpha_max * static_cast<double>(m.N) <= max_steps, "alpha-max", s.alpha_max,
-            "a number with alpha-max x N <= 2^53 (" + to_text(max_steps) +
+    require(s.alpha_max * static_cast<double>(m.N) <= max_run_steps, "alpha-max", s.alpha_max,
+            "a number with alpha-max x N <= 2^53 (" + to_text(max_run_steps) +
                 " steps; here N = " + std::to_string(m.N) + ")");
 
     check(limits::eg_samples, "eg-samples", p.observer.eg_samples);

@@ -96,7 +96,7 @@ struct TrainingParams {
 };
 
 /// The most steps a run may take: alpha_max x N <= 2^53, so that the step count is exact.
-inline constexpr double max_steps = 9007199254740992.0; // 2^53
+inline constexpr double max_run_steps = 9007199254740992.0; // 2^53
 
 /// When observables are recorded, in alpha = steps / N.
 struct ScheduleParams {

@@ -207,6 +207,24 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             from_file =
                 initial_conditions_from_file(ode.init_from, spec, sim_seeds, ode.init_average);
 
+        // A symmetric start that is not a covariance (r0 too large for q0) is bad input: found
+        // here, before any file exists, not by a worker after the file was created.
+        if (init == InitKind::symmetric)
+            for (const auto& point : spec.points) {
+                try {
+                    (void)symmetric_initial_conditions(point.params.model, point.params.model.q0,
+                                                       ode.r0, ode.asymmetry);
+                } catch (const std::invalid_argument&) {
+                    const auto& m = point.params.model;
+                    throw ConfigError("r0", format_number(ode.r0),
+                                      "a number with r0^2 K M <= q0 for --init symmetric (Q - R "
+                                      "R^T positive semi-definite, asymmetry included; here q0 = " +
+                                          format_number(m.q0) +
+                                          ", K = " + std::to_string(m.student.hidden()) +
+                                          ", M = " + std::to_string(m.teacher.hidden()) + ")");
+                }
+            }
+
         OdeParams integrator;
         integrator.rtol = ode.rtol;
         integrator.atol = ode.atol;

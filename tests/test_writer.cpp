@@ -244,8 +244,8 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
          "options of --help)\n"},
         {"a.ini b.ini", "plateau run: too many positional options have been specified on the "
                         "command line (see 'plateau run --help')\n"},
-        {(dir / "missing.ini"),
-         "plateau run: cannot read configuration file '" + (dir / "missing.ini") + "'\n"},
+        {(dir / "missing.ini"), "plateau run: cannot read configuration file '" +
+                                    (dir / "missing.ini") + "': it does not exist\n"},
     };
     for (const auto& c : cases) {
         INFO(c.args);

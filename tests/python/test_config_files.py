@@ -84,3 +84,12 @@ def test_a_run_too_long_to_count_is_refused():
     refused(run("--alpha-max", "1e18", "--N", "10", "--dry-run"), "alpha-max", "2^53")
     ok = run("--alpha-max", "1e3", "--N", "10", "--dry-run")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_more_threads_than_cores_are_used_quietly(tmp_path):
+    # Before: oneTBB printed "TBB Warning: The number of workers is currently limited..." even
+    # under -q, and ignored the request.
+    res = run("--threads", "64", "-q", "--N", "20", "--alpha-max", "0.2", "--seeds", "3",
+              "-o", tmp_path / "t.h5")
+    assert res.returncode == 0, res.stderr
+    assert res.stderr == ""

@@ -99,3 +99,27 @@ def test_fixed_point_small_eta_is_the_saad_solla_plateau(K):
     assert abs(q - 1 / (2 * K - 1)) < tol and abs(c - 1 / (2 * K - 1)) < tol
     assert abs(r - 1 / np.sqrt(K * (2 * K - 1))) < tol
     assert abs(eg - K / np.pi * (np.pi / 6 - K * np.arcsin(1 / (2 * K)))) < tol
+
+
+@pytest.mark.parametrize("extreme", [["--eta", "1e5"], ["--noise", "1e12"]],
+                         ids=["eta=1e5", "noise=1e12"])
+def test_a_flow_that_needs_ever_smaller_steps_ends_in_bounded_time(tmp_path, extreme):
+    # Before: the integrator took ~10^9 steps and never finished, even for alpha-max = 0.1.
+    # Now its step budget (OdeParams::max_steps) ends the run, which is recorded as diverged.
+    out = tmp_path / "t.h5"
+    r = subprocess.run([str(program()), "ode", *extreme, "--alpha-max", "0.1", "--alpha-min",
+                        "0.001", "--records", "5", "--seeds", "1", "--quiet", "-o", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    with xr.open_dataset(out, group="K2_M2", engine="h5netcdf") as ds:
+        assert int(ds.status.values[0]) == 2  # diverged
+
+
+def test_an_invalid_symmetric_start_is_bad_input_and_writes_nothing(tmp_path):
+    # Before: exit status 1 from a worker, after the file had been created.
+    out = tmp_path / "sym.h5"
+    r = plateau("ode", "--init", "symmetric", "--r0", "1", "-o", out, check=False)
+    assert r.returncode == 2, r.stderr
+    assert "'r0'" in r.stderr and "r0^2 K M <= q0" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.iterdir())
