@@ -88,7 +88,7 @@ private:
 /// Central-difference Jacobian of f at x with steps h_i.
 template <class F>
 bool numerical_jacobian(F&& f, const Eigen::VectorXd& x, const Eigen::VectorXd& h,
-                        Eigen::MatrixXd& J) {
+                        Eigen::MatrixXd& J, const FixedPointProgress& progress = {}) {
     const Eigen::Index n = x.size();
     J.resize(n, n);
     Eigen::VectorXd xp = x, xm = x, fp, fm;
@@ -99,6 +99,8 @@ bool numerical_jacobian(F&& f, const Eigen::VectorXd& x, const Eigen::VectorXd& 
             return false;
         J.col(i) = (fp - fm) / (xp(i) - xm(i));
         xp(i) = xm(i) = x(i);
+        if (progress)
+            progress(i + 1, n);
     }
     return true;
 }
@@ -196,7 +198,7 @@ private:
 
 } // namespace
 
-FixedPoint symmetric_fixed_point(const RunParams& params) {
+FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgress& progress) {
     require_theory_support(params.model);
     const ModelParams& m = params.model;
     const int K = m.student.hidden(), M = m.teacher.hidden();
@@ -259,7 +261,7 @@ FixedPoint symmetric_fixed_point(const RunParams& params) {
     const bool finite = solution.allFinite() && full(y, fy);
     fp.residual = finite ? fy.lpNorm<Eigen::Infinity>() : std::numeric_limits<double>::infinity();
     Eigen::MatrixXd J;
-    if (finite && numerical_jacobian(full, y, default_steps(y), J)) {
+    if (finite && numerical_jacobian(full, y, default_steps(y), J, progress)) {
         const Eigen::EigenSolver<Eigen::MatrixXd> eig(J, false);
         Eigen::VectorXcd ev = eig.eigenvalues();
         std::vector<std::complex<double>> sorted(ev.data(), ev.data() + ev.size());

@@ -2,6 +2,9 @@
 // linear stability: the escape rate from the plateau.
 #pragma once
 
+#include <cstdint>
+#include <functional>
+
 #include "engine/observer.hpp"
 #include "engine/run_params.hpp"
 
@@ -43,6 +46,12 @@ struct FixedPoint {
 /// for an unsupported model, and (key "learn-v") for relu with a learned second layer: relu is
 /// positively homogeneous, (w, v) -> (l w, v / l) leaves the network unchanged, and the symmetric
 /// flow drifts along that family instead of settling at an isolated fixed point.
-[[nodiscard]] FixedPoint symmetric_fixed_point(const RunParams& params);
+///
+/// The full Jacobian costs one flow evaluation per entry, O(K^2 (K+M)^4) each: seconds at
+/// K = M = 10, minutes at 14, far longer beyond. `progress` (if set) is told (columns done,
+/// columns in all) after each column, so a caller can show how far a long search is.
+using FixedPointProgress = std::function<void(std::int64_t done, std::int64_t total)>;
+[[nodiscard]] FixedPoint symmetric_fixed_point(const RunParams& params,
+                                               const FixedPointProgress& progress = {});
 
 } // namespace plateau

@@ -177,7 +177,11 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
     const GroupShape shape{info.run_index.size(), records, static_cast<std::size_t>(info.K),
                            static_cast<std::size_t>(info.M)};
     std::vector<Observables> out(n);
-    for (const auto& [spec, dataset] : data_[where.group].datasets) {
+    for (const auto& entry : data_[where.group].datasets) {
+        // Named references, not a structured binding: lambdas below capture them (clang 14
+        // cannot capture structured bindings).
+        const auto& spec = entry.first;
+        const auto& dataset = entry.second;
         if (spec.field == ObservableField::status)
             continue;
         const std::size_t per = spec.values_per_record(shape);

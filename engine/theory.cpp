@@ -32,7 +32,8 @@ struct TheoryDynamics::Impl {
     double alpha = 0.0;
 };
 
-TheoryDynamics::TheoryDynamics(const RunParams& params, OrderParameters init, OdeParams ode) {
+TheoryDynamics::TheoryDynamics(const RunParams& params, const OrderParameters& init,
+                               OdeParams ode) {
     require_theory_support(params.model);
     check_order_parameter_sizes(params.model, init);
     impl_ = std::make_unique<Impl>(params, init, ode);

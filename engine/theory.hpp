@@ -38,7 +38,7 @@ class TheoryDynamics final : public Dynamics {
 public:
     /// Throws ConfigError if !theory_supports(params.model), std::invalid_argument for sizes of
     /// init that do not match (K, M) of params.model.
-    TheoryDynamics(const RunParams& params, OrderParameters init, OdeParams ode = {});
+    TheoryDynamics(const RunParams& params, const OrderParameters& init, OdeParams ode = {});
     ~TheoryDynamics() override;
 
     [[nodiscard]] bool advance_to(double alpha) override;

@@ -59,7 +59,7 @@ constexpr std::uint64_t chunk_index_bytes = 48;
 /// its per-run coordinates (run_index, seed, N, eta).
 std::uint64_t run_bytes(int K, int M, std::size_t records, std::span<const VariableSpec> table) {
     const GroupShape shape{1, records, static_cast<std::size_t>(K), static_cast<std::size_t>(M)};
-    std::uint64_t per_run = 8 * 4;
+    std::uint64_t per_run = std::uint64_t{8} * 4;
     for (const auto& v : table) {
         const std::uint64_t element = v.dtype == h5::ElementType::int8 ? 1 : 8;
         per_run += element * v.values_per_record(shape) * (v.per_record() ? records : 1);
@@ -71,7 +71,7 @@ std::uint64_t run_bytes(int K, int M, std::size_t records, std::span<const Varia
 /// HDF5 and netCDF bookkeeping: the root attributes, and per group its dimensions, coordinates
 /// and attributes (measured: about 20 KB per group).
 constexpr std::uint64_t metadata_bytes(std::size_t groups) noexcept {
-    return 32 * 1024 + 24 * 1024 * static_cast<std::uint64_t>(groups);
+    return std::uint64_t{32} * 1024 + std::uint64_t{24} * 1024 * groups;
 }
 
 /// Bytes of memory per run while a campaign is set up and run: CampaignLayout (group, index in
@@ -178,6 +178,7 @@ void build_group(h5::Group& root, const CampaignLayout::GroupInfo& info, const C
 
     // The dimensions, in the order of all_dims; alpha is a coordinate variable.
     std::vector<h5::Dataset> dimensions;
+    dimensions.reserve(all_dims.size());
     for (const Dim d : all_dims)
         dimensions.push_back(
             d == Dim::alpha
@@ -399,7 +400,7 @@ void check_target(const fs::path& path, OutputMode mode) {
 std::string creation_failure(const h5::Error& e, const fs::path& tmp) {
     std::error_code ec;
     const auto space = fs::space(directory_of(tmp), ec);
-    if (!ec && space.available < 1024 * 1024)
+    if (!ec && space.available < std::uint64_t{1024} * 1024)
         return "no space left on the file system (" + std::to_string(space.available / 1024) +
                " KB free)";
     return printable(e.what(), 300);
@@ -410,7 +411,7 @@ std::string creation_failure(const h5::Error& e, const fs::path& tmp) {
 /// HDF5 1.10 cannot close a file after a flush failed for a full disk (and crashes at exit on
 /// it), so a full disk must be found here, before HDF5 flushes anything.
 void reserve_space(const fs::path& tmp, const fs::path& path, std::uint64_t estimate) {
-    const auto bytes = static_cast<off_t>(estimate + estimate / 16 + 64 * 1024);
+    const auto bytes = static_cast<off_t>(estimate + estimate / 16 + std::uint64_t{64} * 1024);
     const int fd = open(tmp.c_str(), O_WRONLY | O_CLOEXEC);
     if (fd < 0)
         throw OutputError(invalid_out(path) + "cannot create it (" +

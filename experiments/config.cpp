@@ -21,6 +21,7 @@ template <class E, std::size_t n>
 std::vector<std::string_view> names_of(const std::array<E, n>& all,
                                        std::string_view (*name_of)(E) noexcept) {
     std::vector<std::string_view> out;
+    out.reserve(n);
     for (const E e : all)
         out.push_back(name_of(e));
     return out;

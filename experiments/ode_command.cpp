@@ -8,8 +8,10 @@
 #include "experiments/command_support.hpp"
 #include "experiments/commands.hpp"
 #include "experiments/options.hpp"
+#include "experiments/progress.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -103,11 +105,34 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
     return out;
 }
 
-int fixed_points(const CampaignSpec& spec) {
+/// Progress of a long fixed-point search on stderr: silent for the first 2 s (small K), then a
+/// line every 5 s with the columns of the Jacobian done and the time left at the rate so far.
+FixedPointProgress fixed_point_progress(std::size_t point, bool quiet) {
+    if (quiet)
+        return {};
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    auto last = start;
+    return [=](std::int64_t done, std::int64_t total) mutable {
+        const auto now = clock::now();
+        const double elapsed = std::chrono::duration<double>(now - start).count();
+        if (elapsed < 2.0 || std::chrono::duration<double>(now - last).count() < 5.0)
+            return;
+        last = now;
+        const double left = elapsed * static_cast<double>(total - done) / static_cast<double>(done);
+        std::fprintf(stderr,
+                     "plateau ode: fixed point of grid point %zu: linearized flow, column %lld of "
+                     "%lld, ~%s left\n",
+                     point, static_cast<long long>(done), static_cast<long long>(total),
+                     format_duration(left).c_str());
+    };
+}
+
+int fixed_points(const CampaignSpec& spec, bool quiet) {
     bool all_converged = true;
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
         const GridPoint& point = spec.points[p];
-        const FixedPoint fp = symmetric_fixed_point(point.params);
+        const FixedPoint fp = symmetric_fixed_point(point.params, fixed_point_progress(p, quiet));
         std::string coords;
         for (const auto& c : point.coordinates)
             coords += " " + c.key + "=" + (c.text.empty() ? format_number(c.number) : c.text);
@@ -179,7 +204,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         for (const auto& point : spec.points)
             require_theory_support(point.params.model);
         if (ode.fixed_point)
-            return fixed_points(spec);
+            return fixed_points(spec, out.quiet);
 
         InitKind init = InitKind::sample;
         if (!ode.init_from.empty())

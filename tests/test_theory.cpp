@@ -617,3 +617,21 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
     CHECK(closed == 3); // erf, relu, linear with identity outputs
     CHECK(integrals::closed_form_names() == "erf, relu, linear");
 }
+
+TEST_CASE("the fixed-point search reports its progress column by column", "[theory]") {
+    RunParams p;
+    p.model.student.widths = {3};
+    p.model.teacher.widths = {3};
+    std::int64_t calls = 0, last_done = 0, total = 0;
+    const FixedPoint fp = symmetric_fixed_point(p, [&](std::int64_t done, std::int64_t all) {
+        ++calls;
+        CHECK(done == last_done + 1);
+        last_done = done;
+        total = all;
+    });
+    CHECK(fp.converged);
+    // Q's upper triangle and R: the columns of the full Jacobian.
+    CHECK(total == 3 * 4 / 2 + 3 * 3);
+    CHECK(calls == total);
+    CHECK(last_done == total);
+}

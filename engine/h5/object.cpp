@@ -93,7 +93,7 @@ std::string Object::path() const {
 }
 
 std::string Object::name() const {
-    const std::string p = path();
+    std::string p = path(); // not const: returned by move
     const auto slash = p.rfind('/');
     if (p == "/" || slash == std::string::npos) {
         return p;
