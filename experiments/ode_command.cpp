@@ -139,6 +139,23 @@ int fixed_points(const CampaignSpec& spec, bool quiet) {
         const auto& m = point.params.model;
         std::printf("grid point %zu:%s  (K=%d M=%d g=%s)\n", p, coords.c_str(), m.student.hidden(),
                     m.teacher.hidden(), std::string(name(m.student.g.kind)).c_str());
+        all_converged = all_converged && fp.converged;
+        if (!fp.converged) {
+            // Say that there is none and why, not the numbers of the last iterate (Q = 1e8...).
+            const double q = fp.op.Q.size() > 0 ? fp.op.Q(0, 0) : 0.0;
+            if (!std::isfinite(q) || q >= point.params.observer.divergence_q)
+                std::printf("  no fixed point found: the symmetric flow diverges (Q_jj grows past "
+                            "divergence-q = %.3g): eta = %.6g is too large for a plateau\n",
+                            point.params.observer.divergence_q, point.params.training.eta);
+            else
+                std::printf("  no fixed point found: Newton's method did not converge from the "
+                            "relaxed symmetric state (residual %.3g, Q_jj = %.6g)%s\n",
+                            fp.residual, q,
+                            q > 10.0 ? "; Q_jj this large means the symmetric flow does not "
+                                       "settle: eta is too large for a plateau"
+                                     : "");
+            continue;
+        }
         const double c = m.student.hidden() > 1 ? fp.op.Q(0, 1) : 0.0;
         std::printf("  symmetric fixed point: Q_jj = %.10g  Q_jk = %.10g  R_jn = %.10g",
                     fp.op.Q(0, 0), c, fp.op.R(0, 0));
@@ -157,8 +174,7 @@ int fixed_points(const CampaignSpec& spec, bool quiet) {
                 std::printf(" %.6g", z.real());
         }
         std::printf("%s\n", fp.eigenvalues.size() > 6 ? " ..." : "");
-        std::printf("  converged: %s (residual %.3g)\n", fp.converged ? "yes" : "NO", fp.residual);
-        all_converged = all_converged && fp.converged;
+        std::printf("  converged: yes (residual %.3g)\n", fp.residual);
     }
     return all_converged ? 0 : 1;
 }

@@ -680,7 +680,11 @@ double generalization_error(ActivationKind g, const Eigen::MatrixXd& Q, const Ei
     for (int j = 0; j < K; ++j)
         for (int n = 0; n < M; ++n)
             st += v(j) * v_star(n) * I2(g, C, j, K + n);
-    return 0.5 * (ss + tt - 2.0 * st);
+    // eps_g = 1/2 c^T I2 c with c = (v, -v*), a quadratic form of the positive semi-definite
+    // matrix I2: it is >= 0, and the difference of the three sums leaves a rounding residue of
+    // ~1e-16 (ss + tt) that may be negative when the student has learned. That residue is not
+    // a value: clamp it at 0 (log plots would drop the point).
+    return std::max(0.0, 0.5 * (ss + tt - 2.0 * st));
 }
 
 } // namespace plateau::integrals

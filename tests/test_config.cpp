@@ -3,25 +3,14 @@
 #include "engine/run_params.hpp"
 #include "experiments/config.hpp"
 
+#include "cli_helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <limits>
 
 using namespace plateau;
 using plateau::cli::Configuration;
-
-namespace {
-
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    return "no error";
-}
-
-} // namespace
 
 TEST_CASE("defaults give the default experiment", "[config]") {
     const Configuration c;
@@ -126,29 +115,32 @@ TEST_CASE("print-config text reproduces the configuration", "[config]") {
 
 TEST_CASE("bad values name the key, the value and what is allowed", "[config][errors]") {
     Configuration c;
-    CHECK(error_of([&] { c.set("eta", "fast"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("eta", "fast"); }) ==
           "invalid value 'fast' for 'eta': allowed is a finite number > 0, or a comma-separated "
           "list, "
           "linspace(a, b, n) or logspace(a, b, n)");
-    CHECK(error_of([&] { c.set("activation", "softplus"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("activation", "softplus"); }) ==
           "invalid value 'softplus' for 'activation': allowed is one of erf, tanh, sigmoid, "
           "relu, linear; or a comma-separated list");
-    CHECK(error_of([&] {
+    CHECK(plateau::test::error_of<ConfigError>([&] {
               c.set("etaa", "0.1");
           }).starts_with("unknown key 'etaa' (value '0.1'): allowed keys are N, K, M, eta,"));
-    CHECK(error_of([&] { c.set("seeds", "1, 2"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("seeds", "1, 2"); }) ==
           "invalid value '1, 2' for 'seeds': allowed is a single value (this key cannot be "
           "swept)");
-    CHECK(error_of([&] { c.set("eta", "0.1,,0.2"); }).find("empty list entry") !=
-          std::string::npos);
-    CHECK(error_of([&] { c.set("N", "logspace(0, 100, 3)"); }).find("a > 0 and b > 0") !=
-          std::string::npos);
-    CHECK(error_of([&] { c.set("N", "linspace(1, 2)"); }).find("linspace(a, b, n)") !=
-          std::string::npos);
-    CHECK(error_of([&] { c.set("alpha-max", "10, 20"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] {
+              c.set("eta", "0.1,,0.2");
+          }).find("empty list entry") != std::string::npos);
+    CHECK(plateau::test::error_of<ConfigError>([&] {
+              c.set("N", "logspace(0, 100, 3)");
+          }).find("a > 0 and b > 0") != std::string::npos);
+    CHECK(plateau::test::error_of<ConfigError>([&] {
+              c.set("N", "linspace(1, 2)");
+          }).find("linspace(a, b, n)") != std::string::npos);
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("alpha-max", "10, 20"); }) ==
           "invalid value '10, 20' for 'alpha-max': allowed is a single value (this key cannot be "
           "swept)");
-    CHECK(error_of([&] { c.set("learn-v", "maybe"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("learn-v", "maybe"); }) ==
           "invalid value 'maybe' for 'learn-v': allowed is true or false");
 }
 
@@ -156,7 +148,7 @@ TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors
     const auto with = [](auto change) {
         RunParams p;
         change(p);
-        return error_of([&] { validate(p); });
+        return plateau::test::error_of<ConfigError>([&] { validate(p); });
     };
     CHECK(with([](RunParams&) {}) == "no error");
     CHECK(with([](RunParams& p) { p.model.N = 0; }) ==
@@ -182,13 +174,13 @@ TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors
 
     // Through the configuration: the same messages, as soon as the key's text is read.
     Configuration c;
-    CHECK(error_of([&] { c.set("N", "0"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("N", "0"); }) ==
           "invalid value '0' for 'N': allowed is an integer >= 1");
-    CHECK(error_of([&] { c.set("seeds", "0"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("seeds", "0"); }) ==
           "invalid value '0' for 'seeds': allowed is an integer >= 1");
     // What depends on two keys is checked when the grid is expanded.
     c.set("N", "3");
     c.set("M", "4");
-    CHECK(error_of([&] { (void)c.expand(); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { (void)c.expand(); }) ==
           "invalid value '4' for 'M': allowed is an integer <= N for an orthonormal teacher");
 }

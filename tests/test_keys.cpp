@@ -109,15 +109,6 @@ std::string other_value(const KeyInfo& k) {
     return {};
 }
 
-std::string error_of(auto&& f) {
-    try {
-        f();
-    } catch (const ConfigError& e) {
-        return e.what();
-    }
-    return "no error";
-}
-
 } // namespace
 
 TEST_CASE("every key sets the fields it names and nothing else", "[keys]") {
@@ -171,15 +162,15 @@ TEST_CASE("validate() checks every run key against the range the registry reads"
 
 TEST_CASE("a value outside its range is refused when read, naming the range", "[keys][errors]") {
     Configuration c;
-    CHECK(error_of([&] { c.set("records", "1e12"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("records", "1e12"); }) ==
           "invalid value '1e12' for 'records': allowed is an integer from 2 to 2147483647");
-    CHECK(error_of([&] { c.set("K", "2147483648"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("K", "2147483648"); }) ==
           "invalid value '2147483648' for 'K': allowed is an integer from 1 to 2147483647");
-    CHECK(error_of([&] { c.set("eg-samples", "1e12"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("eg-samples", "1e12"); }) ==
           "invalid value '1e12' for 'eg-samples': allowed is an integer from 100 to 2147483647");
-    CHECK(error_of([&] { c.set("eta", "0.1, -1"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("eta", "0.1, -1"); }) ==
           "invalid value '-1' for 'eta': allowed is a finite number > 0");
-    CHECK(error_of([&] { c.set("threads", "5000"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("threads", "5000"); }) ==
           "invalid value '5000' for 'threads': allowed is an integer from 0 to 4096");
 }
 
@@ -200,7 +191,7 @@ TEST_CASE("activation names and their alias come from models/activation.hpp", "[
     c.set("teacher-output-activation", "linear");
     CHECK(c.value("activation") == "linear");
     CHECK(c.value("teacher-output-activation") == "identity");
-    CHECK(error_of([&] { c.set("output-activation", "relu"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("output-activation", "relu"); }) ==
           "invalid value 'relu' for 'output-activation': allowed is one of identity, tanh; or a "
           "comma-separated list");
 }
@@ -279,7 +270,7 @@ TEST_CASE("a grid too large for 2^40 runs is refused before its size overflows",
     c.set("teacher-init", "orthonormal, gaussian");
     c.set("output-activation", "identity, tanh");
     c.set("teacher-output-activation", "identity, tanh");
-    const std::string e = error_of([&] { (void)c.expand(); });
+    const std::string e = plateau::test::error_of<ConfigError>([&] { (void)c.expand(); });
     CHECK(e.ends_with("allowed is a list that keeps the campaign at most 2^40 runs (grid points x "
                       "seeds)"));
 }
@@ -359,11 +350,11 @@ TEST_CASE("hidden-layer widths: 8x4 is one value, a comma still sweeps", "[keys]
     c.set("M", "4x2");
     CHECK(c.values("M") == std::vector<std::string>{"4x2"});
     CHECK(
-        error_of([&] { c.set("K", "8x"); })
+        plateau::test::error_of<ConfigError>([&] { c.set("K", "8x"); })
             .starts_with(
                 "invalid value '8x' for 'K': allowed is an integer from 1 to 2147483647 per hidden "
                 "layer, layers as 8x4 from the input up"));
-    CHECK(error_of([&] { c.set("K", "8x0"); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("K", "8x0"); }) ==
           "invalid value '8x0' for 'K': allowed is an integer from 1 to 2147483647");
     // One layer is the two-layer network of Eq. (1): K = 3 sets widths {3}.
     Configuration one;
@@ -372,12 +363,12 @@ TEST_CASE("hidden-layer widths: 8x4 is one value, a comma still sweeps", "[keys]
     // Deeper networks are read but not built yet.
     Configuration deep;
     deep.set("K", "8x4");
-    CHECK(error_of([&] { (void)deep.expand(); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { (void)deep.expand(); }) ==
           "invalid value '8x4' for 'K': allowed is one hidden layer (deeper networks are not "
           "built yet)");
     RunParams p;
     p.model.teacher.widths = {4, 2};
-    CHECK(error_of([&] { validate(p); }) ==
+    CHECK(plateau::test::error_of<ConfigError>([&] { validate(p); }) ==
           "invalid value '4x2' for 'M': allowed is one hidden layer (deeper networks are not "
           "built yet)");
 }

@@ -30,13 +30,8 @@ using plateau::test::TempDir;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::string hash_of(const std::string& path) {
-    return sha256_hex(slurp(path));
+    return sha256_hex(plateau::test::read_file(path));
 }
 
 /// Exit status 2 and exactly one line of output (a crash gives status -1).

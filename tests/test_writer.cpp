@@ -21,11 +21,6 @@ using plateau::test::TempDir;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 /// Every data and coordinate variable of every group, as raw numbers: equal means bit-equal.
 std::map<std::string, std::vector<double>> contents(const std::string& path) {
     std::map<std::string, std::vector<double>> out;
@@ -204,14 +199,14 @@ TEST_CASE("plateau run: kill -9 in the middle, then --resume, equals an uninterr
     require_same_data(killed, dir / "whole.h5");
 
     // A different configuration is refused, and the file stays as it was.
-    const std::string bytes = slurp(killed);
+    const std::string bytes = plateau::test::read_file(killed);
     const auto other = run_plateau("run " +
                                    std::string("--N 500 --alpha-max 80 --records 40 "
                                                "--seeds 20 --eta 0.3,0.9 --quiet -o ") +
                                    killed + " --resume");
     CHECK(other.status == 2);
     CHECK(other.output.find("refusing to resume") != std::string::npos);
-    CHECK(slurp(killed) == bytes);
+    CHECK(plateau::test::read_file(killed) == bytes);
 }
 
 TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
@@ -276,10 +271,10 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
         const auto r = run_plateau("run --seeds 1 --alpha-max 1 -o " + out);
         CHECK(r.status == 2);
         CHECK(r.output.find("the file exists") != std::string::npos);
-        CHECK(slurp(out) == "precious");
+        CHECK(plateau::test::read_file(out) == "precious");
         CHECK(run_plateau("run --seeds 1 --N 50 --alpha-max 1 --quiet --overwrite -o " + out)
                   .status == 0);
-        CHECK(slurp(out).substr(1, 3) == "HDF");
+        CHECK(plateau::test::read_file(out).substr(1, 3) == "HDF");
     }
     // No stray temporary files left behind.
     for (const auto& e : std::filesystem::directory_iterator(dir.path()))

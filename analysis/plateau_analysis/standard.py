@@ -173,6 +173,15 @@ def _r_mean(avg):
     return normalized_overlap_array(avg["Q_mean"].values, avg["R_mean"].values, T)
 
 
+def _panel_grid(avg, points):
+    """The grid points to draw (default: the first 12) and a layout of at most 4 columns:
+    (points, n, ncols, nrows)."""
+    points = list(range(min(avg.sizes["point"], 12))) if points is None else list(points)
+    n = len(points)
+    ncols = min(n, 4)
+    return points, n, ncols, int(math.ceil(n / ncols))
+
+
 def plot_normalized_overlaps(ds, avg, *, alpha_range=None, points=None):
     """Figure: r_jn = R_jn / sqrt(Q_jj T_nn) against alpha, one panel per grid point.
 
@@ -189,10 +198,7 @@ def plot_normalized_overlaps(ds, avg, *, alpha_range=None, points=None):
     matplotlib.figure.Figure
     """
     plt = pyplot()
-    points = list(range(min(avg.sizes["point"], 12))) if points is None else list(points)
-    n = len(points)
-    ncols = min(n, 4)
-    nrows = int(math.ceil(n / ncols))
+    points, n, ncols, nrows = _panel_grid(avg, points)
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(3.6 * ncols + 0.5, 8.0),
                                                     3.0 * nrows + 1.0),
                              sharex=True, sharey=True, squeeze=False)
@@ -236,10 +242,7 @@ def plot_final_R(ds, avg, *, points=None):
     matplotlib.figure.Figure
     """
     plt = pyplot()
-    points = list(range(min(avg.sizes["point"], 12))) if points is None else list(points)
-    n = len(points)
-    ncols = min(n, 4)
-    nrows = int(math.ceil(n / ncols))
+    points, n, ncols, nrows = _panel_grid(avg, points)
     K, M = avg.sizes["student"], avg.sizes["teacher"]
     fig, axes = plt.subplots(nrows, ncols, figsize=(max(1.2 * M * ncols + 2.5, 6.0),
                                                     1.0 * K * nrows + 1.6), squeeze=False)

@@ -123,3 +123,13 @@ def test_an_invalid_symmetric_start_is_bad_input_and_writes_nothing(tmp_path):
     assert "'r0'" in r.stderr and "r0^2 K M <= q0" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_no_fixed_point_is_said_not_printed_as_numbers():
+    # Before: "Q_jj = 1e+08 ... eps_g = 1e+08 ... converged: NO".
+    r = plateau("ode", "--fixed-point", "--eta", "1000", "--K", "2", "--M", "2", check=False)
+    assert r.returncode == 1
+    assert "no fixed point found" in r.stdout and "eta is too large for a plateau" in r.stdout
+    assert "eps_g =" not in r.stdout and "symmetric fixed point:" not in r.stdout
+    ok = plateau("ode", "--fixed-point", "--eta", "0.5", "--K", "2", "--M", "2")
+    assert "converged: yes" in ok.stdout
