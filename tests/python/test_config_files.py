@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(os.environ.get("PLATEAU_SOURCE_DIR") or Path(__file__).resolve().parents[2])
+from conftest import _program as built_program
+
 
 
 def _program() -> Path:
-    build = os.environ.get("PLATEAU_BUILD_DIR")
-    path = (Path(build) / "plateau" if build else REPO / "build" / "ci" / "plateau").resolve()
-    if not path.is_file():
+    path = built_program()
+    if path is None:
         pytest.skip("the plateau program is not built")
-    return path
+    return path.resolve()
 
 
 def run(*args, timeout=30):

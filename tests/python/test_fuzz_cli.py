@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import _program as built_program
+
 REPO = Path(os.environ.get("PLATEAU_SOURCE_DIR") or Path(__file__).resolve().parents[2])
 CORPUS = REPO / "tests" / "fuzz" / "corpus"
 REGRESSIONS = REPO / "tests" / "fuzz" / "regressions.txt"
@@ -49,9 +51,9 @@ FLAGS = ["--dry-run", "--print-config", "--overwrite", "--resume", "-q", "--quie
 
 
 def _program() -> Path | None:
-    build = os.environ.get("PLATEAU_BUILD_DIR")
-    path = Path(build) / "plateau" if build else REPO / "build" / "ci" / "plateau"
-    return path.resolve() if path.is_file() else None
+    """The built program (conftest's lookup), absolute: mutants run in their own directory."""
+    path = built_program()
+    return path.resolve() if path is not None else None
 
 
 def _corpus(kind: str) -> list:

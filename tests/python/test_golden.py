@@ -29,6 +29,8 @@ import h5py
 import numpy as np
 import pytest
 
+from conftest import _program as built_program
+
 REPO = Path(os.environ.get("PLATEAU_SOURCE_DIR") or Path(__file__).resolve().parents[2])
 GOLDEN = REPO / "tests" / "golden" / "files.json"
 
@@ -55,9 +57,9 @@ CASES = {
 
 
 def _program() -> Path | None:
-    build = os.environ.get("PLATEAU_BUILD_DIR")
-    path = Path(build) / "plateau" if build else REPO / "build" / "ci" / "plateau"
-    return path if path.is_file() else None
+    """The built program (conftest's lookup: $PLATEAU_BUILD_DIR or build/ci), absolute."""
+    path = built_program()
+    return path.resolve() if path is not None else None
 
 
 def fingerprint(path: Path) -> dict:
