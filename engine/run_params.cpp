@@ -88,10 +88,12 @@ void validate(const RunParams& p) {
             m.teacher.hidden(), "an integer <= N for an orthonormal teacher");
     check_output("output-activation", m.student.h);
     check_output("teacher-output-activation", m.teacher.h);
-    check(limits::gamma, "gamma", m.student.h.gamma);
-    check(limits::gamma, "gamma", m.student.g.gamma);
-    check(limits::gamma, "gamma", m.teacher.h.gamma);
-    check(limits::gamma, "gamma", m.teacher.g.gamma);
+    // The key `gamma` sets all four slopes; gamma-hidden the two g's, gamma-output the two h's.
+    const bool one_gamma = m.student.g.gamma == m.student.h.gamma;
+    check(limits::gamma, one_gamma ? "gamma" : "gamma-output", m.student.h.gamma);
+    check(limits::gamma, one_gamma ? "gamma" : "gamma-hidden", m.student.g.gamma);
+    check(limits::gamma, one_gamma ? "gamma" : "gamma-output", m.teacher.h.gamma);
+    check(limits::gamma, one_gamma ? "gamma" : "gamma-hidden", m.teacher.g.gamma);
     check(limits::v0, "v0", m.v0);
     check(limits::v_star, "v-star", m.v_star);
     check(limits::q0, "q0", m.q0);

@@ -152,6 +152,27 @@ const std::vector<KeyInfo>& keys() {
                              m.student.g.gamma = m.student.h.gamma = x;
                              m.teacher.g.gamma = m.teacher.h.gamma = x;
                          }}},
+        // The slopes of hidden and output units separately: each follows gamma unless set.
+        {.name = "gamma-hidden",
+         .follows = "gamma",
+         .help = "slope gamma of tanh(gamma x) as hidden activation g, student and teacher "
+                 "(default: gamma)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.student.g.gamma", "run.model.teacher.g.gamma"},
+         .kind = RealKey{limits::gamma,
+                         [](KeyTarget t, double x) {
+                             t.run.model.student.g.gamma = t.run.model.teacher.g.gamma = x;
+                         }}},
+        {.name = "gamma-output",
+         .follows = "gamma",
+         .help = "slope gamma of tanh(gamma x) as output function h, student and teacher "
+                 "(default: gamma)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.student.h.gamma", "run.model.teacher.h.gamma"},
+         .kind = RealKey{limits::gamma,
+                         [](KeyTarget t, double x) {
+                             t.run.model.student.h.gamma = t.run.model.teacher.h.gamma = x;
+                         }}},
         {.name = "v0",
          .default_value = "1",
          .help = "initial student second-layer weights v_j",

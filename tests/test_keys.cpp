@@ -317,6 +317,31 @@ TEST_CASE("a key follows an earlier key of its own type", "[keys]") {
     CHECK(c.expand().points.at(1).params.training.eta_v == 0.2);
 }
 
+TEST_CASE("gamma-hidden and gamma-output set the slopes of g and h apart", "[keys]") {
+    Configuration c;
+    c.set("gamma", "1.5, 2");
+    const auto both = c.expand();
+    const auto& m0 = both.points.at(1).params.model;
+    CHECK(m0.student.g.gamma == 2.0);
+    CHECK(m0.teacher.h.gamma == 2.0);
+    c.set("gamma-hidden", "3");
+    c.set("gamma-output", "0.25");
+    const auto split = c.expand();
+    REQUIRE(split.points.size() == 2); // gamma is still swept, but sets nothing any more
+    for (const auto& point : split.points) {
+        const auto& m = point.params.model;
+        CHECK(m.student.g.gamma == 3.0);
+        CHECK(m.teacher.g.gamma == 3.0);
+        CHECK(m.student.h.gamma == 0.25);
+        CHECK(m.teacher.h.gamma == 0.25);
+    }
+    // Unset, they are not in the hashed text: existing files keep their config_sha256.
+    Configuration plain;
+    CHECK(plain.to_ini(IniScope::results).find("gamma-") == std::string::npos);
+    CHECK(plain.to_ini(IniScope::everything).find("# gamma-output follows gamma\n") !=
+          std::string::npos);
+}
+
 TEST_CASE("boolean keys work as bare flags, INI lines take comments", "[keys][cli]") {
     using plateau::test::run_plateau;
     const auto bare = run_plateau("run --learn-v --print-config");

@@ -24,7 +24,8 @@ from .configs import parse_config
 
 
 PRETTY = {
-    "eta": "η", "eta_v": "η_v", "q0": "q₀", "noise": "s²", "gamma": "γ", "v0": "v₀",
+    "eta": "η", "eta_v": "η_v", "q0": "q₀", "noise": "s²", "gamma": "γ",
+    "gamma_hidden": "γ_g", "gamma_output": "γ_h", "v0": "v₀",
     "v_star": "v*", "N": "N", "K": "K", "M": "M", "alpha_max": "α_max",
 }
 AXIS_LABELS = {
@@ -33,6 +34,8 @@ AXIS_LABELS = {
     "q0": "initial student norm q₀ (Q_jj at α = 0)",
     "noise": "label-noise variance s²",
     "gamma": "tanh slope γ",
+    "gamma_hidden": "tanh slope γ of the hidden units",
+    "gamma_output": "tanh slope γ of the output",
 }
 ALPHA_LABEL = "training time α = examples / N"
 PLATEAU_SHADE = "#fbeebb"
@@ -154,7 +157,8 @@ def save_figure(fig, outdir: Path, stem: str, formats) -> list:
 #: ``plateau run``, experiments/config.cpp; a swept key is named in the legend instead).
 TITLE_DEFAULTS = {
     "output-activation": ("identity", "h"), "teacher-output-activation": ("identity", "h*"),
-    "gamma": ("1", "γ"), "learn-v": ("false", None), "eta-v": ("", "η_v"), "v0": ("1", "v₀"),
+    "gamma": ("1", "γ"), "gamma-hidden": ("", "γ_g"), "gamma-output": ("", "γ_h"),
+    "learn-v": ("false", None), "eta-v": ("", "η_v"), "v0": ("1", "v₀"),
     "v-star": ("1", "v*"), "q0": ("0.2", "q₀"), "teacher-init": ("orthonormal", "teacher"),
     "noise": ("0", "s²"),
 }
