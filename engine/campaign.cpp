@@ -56,7 +56,7 @@ private:
 RunFunction simulation_runs(const CampaignSpec& spec) {
     return [&spec](std::int64_t run) {
         return simulate(spec.point_of(run).params, spec.master_seed,
-                        static_cast<std::uint64_t>(run));
+                        static_cast<std::uint64_t>(run), spec.init_index_of(run));
     };
 }
 

@@ -46,6 +46,12 @@ struct CampaignSpec {
     [[nodiscard]] std::int64_t seed_index_of(std::int64_t run) const noexcept {
         return run % seeds;
     }
+    /// The index that keys the streams of run `run`'s initial weights: the run index, or the
+    /// seed index when its grid point shares initial conditions (init-seed = shared).
+    [[nodiscard]] std::uint64_t init_index_of(std::int64_t run) const {
+        return static_cast<std::uint64_t>(
+            point_of(run).params.model.init_seed == InitSeed::shared ? seed_index_of(run) : run);
+    }
 };
 
 /// A finished run, handed to the consumer.

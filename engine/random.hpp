@@ -51,7 +51,11 @@ enum class StreamPurpose : std::uint64_t {
     observer = 5,
     /// Example mu of a finite training set (engine/example_source.hpp): the stream keyed by
     /// (master seed, run, training_set), rehashed with mu.
-    training_set = 6
+    training_set = 6,
+    /// The teacher and the initial student when several runs share them (init-seed = shared):
+    /// keyed by (master seed, seed index) instead of (master seed, run index).
+    teacher_shared = 10,
+    student_init_shared = 11,
 };
 
 /// Identifies a random stream: (master seed, run index, purpose).

@@ -7,8 +7,8 @@
 namespace plateau {
 
 SimulationDynamics::SimulationDynamics(const RunParams& params, std::uint64_t seed,
-                                       std::uint64_t run)
-    : state_(make_initial_state(params.model, seed, run)),
+                                       std::uint64_t run, std::uint64_t init_index)
+    : state_(make_initial_state(params.model, seed, init_index)),
       trainer_(make_trainer(params, seed, run)), observer_(params, seed, run),
       eg_exact_(eg_method(params.model) == EgMethod::closed_form) {}
 
@@ -58,8 +58,9 @@ RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas, doub
     return result;
 }
 
-RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run) {
-    SimulationDynamics dynamics(params, seed, run);
+RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                   std::uint64_t init_index) {
+    SimulationDynamics dynamics(params, seed, run, init_index);
     return record_run(dynamics, record_alphas(params.schedule), params.observer.divergence_q);
 }
 

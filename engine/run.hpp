@@ -53,7 +53,10 @@ public:
 /// The microscopic simulation: the weights of student and teacher, trained on-line.
 class SimulationDynamics final : public Dynamics {
 public:
-    SimulationDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run);
+    /// Run `run` of a campaign with master seed `seed`; its initial weights are keyed by
+    /// `init_index` (make_initial_state).
+    SimulationDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                       std::uint64_t init_index);
 
     [[nodiscard]] bool advance_to(double alpha) override;
     [[nodiscard]] Observables observe() override;
@@ -86,7 +89,14 @@ struct RunResult {
 [[nodiscard]] RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
                                    double divergence_q);
 
-/// One simulated run of a campaign: validate(params) is the caller's job.
-[[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run);
+/// One simulated run of a campaign, its initial weights keyed by `init_index`
+/// (CampaignSpec::init_index_of): validate(params) is the caller's job.
+[[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                                 std::uint64_t init_index);
+/// The same for a run whose initial weights are its own (init_index = run).
+[[nodiscard]] inline RunResult simulate(const RunParams& params, std::uint64_t seed,
+                                        std::uint64_t run) {
+    return simulate(params, seed, run, run);
+}
 
 } // namespace plateau

@@ -22,6 +22,14 @@ enum class ScheduleKind {
     linear, ///< records points equally spaced in [0, alpha_max]
 };
 
+/// Which index keys the random streams of a run's initial weights (teacher and student).
+enum class InitSeed {
+    run,    ///< the run index: every run starts from its own weights
+    shared, ///< the seed index: seed s starts from the same weights at every grid point with
+            ///< the same N, K, M (common initial conditions across a sweep)
+};
+
+inline constexpr std::array<InitSeed, 2> all_init_seeds{InitSeed::run, InitSeed::shared};
 inline constexpr std::array<TeacherInit, 2> all_teacher_inits{TeacherInit::orthonormal,
                                                               TeacherInit::gaussian};
 inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::log,
@@ -30,6 +38,9 @@ inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::lo
 /// Canonical names, as used in configuration files and output attributes.
 [[nodiscard]] constexpr std::string_view name(TeacherInit t) noexcept {
     return t == TeacherInit::orthonormal ? "orthonormal" : "gaussian";
+}
+[[nodiscard]] constexpr std::string_view name(InitSeed s) noexcept {
+    return s == InitSeed::run ? "run" : "shared";
 }
 [[nodiscard]] constexpr std::string_view name(ScheduleKind s) noexcept {
     return s == ScheduleKind::log ? "log" : "linear";
@@ -81,7 +92,8 @@ struct ModelParams {
     double v_star = 1.0;  ///< teacher second-layer weights v*_n
     double q0 = 0.2;      ///< student initialization w^(j)_i ~ N(0, q0/N), so Q_jj(0) ~ q0
     TeacherInit teacher_init = TeacherInit::orthonormal;
-    double noise = 0.0; ///< label-noise variance s^2: tau gets + N(0, s^2)
+    InitSeed init_seed = InitSeed::run; ///< what keys the streams of the initial weights
+    double noise = 0.0;                 ///< label-noise variance s^2: tau gets + N(0, s^2)
 
     friend bool operator==(const ModelParams&, const ModelParams&) = default;
 };

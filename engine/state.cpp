@@ -24,7 +24,8 @@ void orthonormalize_rows(RowMatrix& B) {
 
 } // namespace
 
-RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint64_t run) {
+RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint64_t init_index) {
+    const bool shared = p.init_seed == InitSeed::shared;
     RunState s;
     s.K = p.student.hidden();
     s.M = p.teacher.hidden();
@@ -32,13 +33,16 @@ RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint6
     const double inv_sqrt_n = 1.0 / std::sqrt(static_cast<double>(p.N));
 
     RowMatrix teacher(s.M, N);
-    NormalStream teacher_rng(StreamKey{seed, run, StreamPurpose::teacher});
+    NormalStream teacher_rng(StreamKey{
+        seed, init_index, shared ? StreamPurpose::teacher_shared : StreamPurpose::teacher});
     fill_normal(teacher_rng, teacher, inv_sqrt_n);
     if (p.teacher_init == TeacherInit::orthonormal)
         orthonormalize_rows(teacher);
 
     RowMatrix student(s.K, N);
-    NormalStream student_rng(StreamKey{seed, run, StreamPurpose::student_init});
+    NormalStream student_rng(
+        StreamKey{seed, init_index,
+                  shared ? StreamPurpose::student_init_shared : StreamPurpose::student_init});
     fill_normal(student_rng, student, std::sqrt(p.q0) * inv_sqrt_n);
 
     s.weights.resize(s.K + s.M, N);

@@ -28,10 +28,12 @@ struct RunState {
 };
 
 /// Draws the teacher (stream purpose "teacher") and the student initialization (purpose
-/// "student_init") of run `run` of a campaign with master seed `seed`.
+/// "student_init") keyed by (master seed `seed`, `init_index`): the run index, or with
+/// p.init_seed == InitSeed::shared the seed index within the grid point (purposes
+/// "teacher_shared", "student_init_shared"; see CampaignSpec::init_index_of).
 ///   teacher: orthonormal rows (Gram-Schmidt of Gaussian vectors) or B_n,i ~ N(0, 1/N);
 ///   student: w^(j)_i ~ N(0, q0/N); v_j = v0; v*_n = v_star.
 [[nodiscard]] RunState make_initial_state(const ModelParams& p, std::uint64_t seed,
-                                          std::uint64_t run);
+                                          std::uint64_t init_index);
 
 } // namespace plateau

@@ -50,6 +50,9 @@ std::optional<std::string_view> canonical_output(std::string_view token) {
 std::string_view teacher_init_name(TeacherInit t) noexcept {
     return name(t);
 }
+std::string_view init_seed_name(InitSeed s) noexcept {
+    return name(s);
+}
 std::string_view schedule_name(ScheduleKind s) noexcept {
     return name(s);
 }
@@ -204,6 +207,17 @@ const std::vector<KeyInfo>& keys() {
          .kind = ChoiceKey{names_of(all_teacher_inits, teacher_init_name), nullptr,
                            [](KeyTarget t, std::string_view v) {
                                t.run.model.teacher_init = named(all_teacher_inits, v);
+                           }}},
+        {.name = "init-seed",
+         .default_value = "run",
+         .help = "initial teacher and student: 'run' (each run its own) or 'shared' (seed s "
+                 "starts from the same weights at every grid point of the same N, K, M)",
+         .sweepable = false,
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.init_seed"},
+         .kind = ChoiceKey{names_of(all_init_seeds, init_seed_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.init_seed = named(all_init_seeds, v);
                            }}},
         {.name = "noise",
          .default_value = "0",

@@ -276,7 +276,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                 return integrate_theory(
                     params,
                     order_parameters_of(make_initial_state(params.model, spec.master_seed,
-                                                           static_cast<std::uint64_t>(run))),
+                                                           spec.init_index_of(run))),
                     integrator);
             case InitKind::symmetric:
                 return integrate_theory(params,

@@ -77,3 +77,41 @@ TEST_CASE("an exception in the consumer stops the campaign and propagates", "[ca
                       "disk full");
     CHECK(seen == 2);
 }
+
+TEST_CASE("init-seed shared gives seed s the same initial weights at every grid point",
+          "[campaign]") {
+    const auto initial = [](InitSeed init) {
+        CampaignSpec spec = small_campaign(1);
+        for (auto& point : spec.points)
+            point.params.model.init_seed = init;
+        std::map<std::int64_t, Observables> first; // run -> record at alpha = 0
+        std::vector<std::int64_t> all(static_cast<std::size_t>(spec.runs()));
+        for (std::int64_t r = 0; r < spec.runs(); ++r)
+            all[static_cast<std::size_t>(r)] = r;
+        execute_campaign(spec, all, [&](FinishedRun&& f) {
+            REQUIRE_FALSE(f.result.records.empty());
+            first.emplace(f.run, f.result.records.front());
+        });
+        return std::pair{spec.seeds, first};
+    };
+    const auto same_start = [](const Observables& a, const Observables& b) {
+        return a.Q == b.Q && a.R == b.R && a.T == b.T;
+    };
+    const auto [seeds, shared] = initial(InitSeed::shared);
+    const auto [seeds_run, own] = initial(InitSeed::run);
+    for (std::int64_t s = 0; s < seeds; ++s) {
+        INFO("seed " << s);
+        // grid points 0 and 1 (eta = 0.3, 0.9) of seed s
+        CHECK(same_start(shared.at(s), shared.at(seeds + s)));
+        CHECK_FALSE(same_start(own.at(s), own.at(seeds + s)));
+        if (s > 0)
+            CHECK_FALSE(same_start(shared.at(s), shared.at(s - 1)));
+    }
+    // Learning then goes its own way at each eta.
+    CampaignSpec spec = small_campaign(1);
+    for (auto& point : spec.points)
+        point.params.model.init_seed = InitSeed::shared;
+    const RunResult a = simulation_runs(spec)(0);
+    const RunResult b = simulation_runs(spec)(spec.seeds);
+    CHECK(a.records.back().Q != b.records.back().Q);
+}

@@ -123,7 +123,7 @@ TEST_CASE("record times that round to the same step are observed once", "[learni
         static_cast<std::int64_t>(std::unique(steps.begin(), steps.end()) - steps.begin());
     REQUIRE(distinct < static_cast<std::int64_t>(alphas.size()));
 
-    SimulationDynamics dynamics(p, 3, 1);
+    SimulationDynamics dynamics(p, 3, 1, 1);
     const RunResult r = record_run(dynamics, alphas, p.observer.divergence_q);
     REQUIRE(r.status == RunStatus::completed);
     CHECK(dynamics.statistics().observations == distinct);
