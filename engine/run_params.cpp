@@ -108,6 +108,10 @@ void validate(const RunParams& p) {
     check(limits::alpha, "alpha-min", s.alpha_min);
     require(s.kind != ScheduleKind::log || s.alpha_min < s.alpha_max, "alpha-min", s.alpha_min,
             "a number < alpha-max for the log schedule");
+    // Set by the campaign's expansion, never typed: the record grid ends at or after this run.
+    require(s.axis_alpha_max == 0.0 ||
+                (std::isfinite(s.axis_alpha_max) && s.axis_alpha_max >= s.alpha_max),
+            "alpha-max", s.alpha_max, "a run no longer than the campaign's record grid");
     // The step count round(alpha_max N) (engine/schedule.hpp) must be counted exactly: a double
     // holds every integer up to 2^53, and llround of anything beyond 2^63 is undefined.
     require(s.alpha_max * static_cast<double>(m.N) <= max_run_steps, "alpha-max", s.alpha_max,

@@ -30,6 +30,15 @@ enum class InitSeed {
 };
 
 inline constexpr std::array<InitSeed, 2> all_init_seeds{InitSeed::run, InitSeed::shared};
+/// How `alpha-max` sets the length of each run of a sweep.
+enum class AlphaMaxScale {
+    none,        ///< every run lasts alpha_max
+    inverse_eta, ///< a run with learning rate eta lasts alpha_max / eta (time in units of eta
+                 ///< alpha, in which the plateau's length depends little on eta)
+};
+inline constexpr std::array<AlphaMaxScale, 2> all_alpha_max_scales{AlphaMaxScale::none,
+                                                                   AlphaMaxScale::inverse_eta};
+
 inline constexpr std::array<TeacherInit, 2> all_teacher_inits{TeacherInit::orthonormal,
                                                               TeacherInit::gaussian};
 inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::log,
@@ -38,6 +47,9 @@ inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::lo
 /// Canonical names, as used in configuration files and output attributes.
 [[nodiscard]] constexpr std::string_view name(TeacherInit t) noexcept {
     return t == TeacherInit::orthonormal ? "orthonormal" : "gaussian";
+}
+[[nodiscard]] constexpr std::string_view name(AlphaMaxScale s) noexcept {
+    return s == AlphaMaxScale::none ? "none" : "inverse-eta";
 }
 [[nodiscard]] constexpr std::string_view name(InitSeed s) noexcept {
     return s == InitSeed::run ? "run" : "shared";
@@ -112,10 +124,15 @@ inline constexpr double max_run_steps = 9007199254740992.0; // 2^53
 
 /// When observables are recorded, in alpha = steps / N.
 struct ScheduleParams {
-    double alpha_max = 300.0;
+    double alpha_max = 300.0; ///< the length of this run (after alpha_max_scale is applied)
     int records = 100;
     ScheduleKind kind = ScheduleKind::log;
     double alpha_min = 0.01; ///< first non-zero record time of the log schedule
+    AlphaMaxScale alpha_max_scale = AlphaMaxScale::none; ///< how alpha_max was set (a record)
+    /// The last time of the record grid shared by every run of a campaign, when the runs have
+    /// different lengths (0: alpha_max). The grid is `records` times from 0 to this time; a run
+    /// records those at or below its own alpha_max (engine/schedule.hpp).
+    double axis_alpha_max = 0.0;
 
     friend bool operator==(const ScheduleParams&, const ScheduleParams&) = default;
 };

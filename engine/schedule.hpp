@@ -9,8 +9,13 @@
 
 namespace plateau {
 
-/// The nominal record times, increasing, first 0 and last alpha_max. The same for every N,
-/// so runs of different N share the alpha axis of an output file.
+/// The record grid: `records` nominal times, increasing, first 0 and last
+/// max(alpha_max, axis_alpha_max). The same for every run of a campaign (every N, every
+/// alpha_max): the alpha axis of the output file.
+[[nodiscard]] std::vector<double> record_grid(const ScheduleParams& s);
+
+/// The record times of one run: the grid's times at or below the run's alpha_max (all of them,
+/// unless the campaign's runs have different lengths).
 [[nodiscard]] std::vector<double> record_alphas(const ScheduleParams& s);
 
 /// The step at which a simulation of dimension N records the nominal time alpha: the nearest
@@ -19,9 +24,7 @@ namespace plateau {
     return std::llround(alpha * static_cast<double>(N));
 }
 
-/// The number of on-line steps of a simulated run: up to the last record time.
-[[nodiscard]] inline std::int64_t run_steps(const ScheduleParams& s, std::int64_t N) noexcept {
-    return record_step(s.alpha_max, N);
-}
+/// The number of on-line steps of a simulated run: up to its last record time.
+[[nodiscard]] std::int64_t run_steps(const ScheduleParams& s, std::int64_t N);
 
 } // namespace plateau

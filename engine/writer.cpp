@@ -615,7 +615,7 @@ CampaignWriter CampaignWriter::create(const fs::path& path, const CampaignSpec& 
     check_target(path, replace ? OutputMode::overwrite : OutputMode::create);
     const std::vector<VariableSpec> variables = variables_for(table, meta.kind);
     CampaignLayout layout = CampaignLayout::of(spec);
-    const std::vector<double> alphas = record_alphas(spec.points.front().params.schedule);
+    const std::vector<double> alphas = record_grid(spec.points.front().params.schedule);
 
     // Build the complete file under a temporary name next to the target.
     const fs::path tmp = part_path(path);

@@ -205,8 +205,8 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
             todo[i] = static_cast<std::int64_t>(i);
     }
 
-    const std::vector<double> alphas = record_alphas(spec.points.front().params.schedule);
-    SeedSummary summary(spec, alphas.size());
+    const std::vector<double> alphas = record_grid(spec.points.front().params.schedule);
+    SeedSummary summary(spec);
     const auto work_of = [&](std::int64_t run) -> std::int64_t {
         if (unit == ProgressUnit::runs)
             return 1;

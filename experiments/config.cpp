@@ -50,11 +50,50 @@ std::optional<std::string_view> canonical_output(std::string_view token) {
 std::string_view teacher_init_name(TeacherInit t) noexcept {
     return name(t);
 }
+std::string_view alpha_max_scale_name(AlphaMaxScale s) noexcept {
+    return name(s);
+}
 std::string_view init_seed_name(InitSeed s) noexcept {
     return name(s);
 }
 std::string_view schedule_name(ScheduleKind s) noexcept {
     return name(s);
+}
+
+} // namespace
+
+namespace {
+
+/// Runs of different lengths (alpha-max swept or scaled) share the record grid of the longest
+/// (engine/schedule.hpp), and their lengths become a per-run coordinate `alpha-max`.
+void share_record_grid(CampaignSpec& spec) {
+    double longest = 0.0;
+    bool differ = false;
+    for (const auto& point : spec.points) {
+        const double a = point.params.schedule.alpha_max;
+        differ = differ || (longest > 0.0 && a != longest);
+        longest = std::max(longest, a);
+    }
+    if (!differ)
+        return;
+    const KeyInfo& key = *find_key("alpha-max");
+    const auto position = [](const Coordinate& c) {
+        return find_key(c.key) - keys().data();
+    };
+    for (auto& point : spec.points) {
+        point.params.schedule.axis_alpha_max = longest;
+        auto& cs = point.coordinates;
+        auto it = std::find_if(cs.begin(), cs.end(),
+                               [](const Coordinate& c) { return c.key == "alpha-max"; });
+        if (it == cs.end()) {
+            const auto here = &key - keys().data();
+            it =
+                cs.insert(std::find_if(cs.begin(), cs.end(),
+                                       [&](const Coordinate& c) { return position(c) > here; }),
+                          Coordinate{std::string(key.name), 0.0, {}, false, std::string(key.help)});
+        }
+        it->number = point.params.schedule.alpha_max; // the run's length, scaled or not
+    }
 }
 
 } // namespace
@@ -227,17 +266,27 @@ const std::vector<KeyInfo>& keys() {
                          [](KeyTarget t, double x) {
                              t.run.model.noise = x;
                          }}},
-        // The record times are the alpha axis shared by every run of a file: not sweepable.
+        // Runs of different lengths share one record grid, up to the longest run (expand()).
         {.name = "alpha-max",
          .default_value = "300",
          .unit = "examples/N",
          .help = "length of a run in alpha = steps/N",
-         .sweepable = false,
          .fields = {"run.schedule.alpha_max"},
          .kind = RealKey{limits::alpha,
                          [](KeyTarget t, double x) {
                              t.run.schedule.alpha_max = x;
                          }}},
+        {.name = "alpha-max-scale",
+         .default_value = "none",
+         .help = "'inverse-eta': a run with learning rate eta lasts alpha-max / eta (an eta sweep "
+                 "stops each point after the same eta alpha)",
+         .sweepable = false,
+         .hashed = Hashed::unless_default,
+         .fields = {"run.schedule.alpha_max_scale", "run.schedule.alpha_max"},
+         .kind = ChoiceKey{names_of(all_alpha_max_scales, alpha_max_scale_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.schedule.alpha_max_scale = named(all_alpha_max_scales, v);
+                           }}},
         {.name = "alpha-min",
          .default_value = "0.01",
          .unit = "examples/N",
@@ -701,9 +750,13 @@ CampaignSpec Configuration::expand() const {
                 parse_double(chosen[a], c.number);
             point.coordinates.push_back(std::move(c));
         }
-        validate(point.params);
+        if (point.params.schedule.alpha_max_scale == AlphaMaxScale::inverse_eta)
+            point.params.schedule.alpha_max /= point.params.training.eta;
         spec.points.push_back(std::move(point));
     }
+    share_record_grid(spec);
+    for (const auto& point : spec.points)
+        validate(point.params);
     return spec;
 }
 

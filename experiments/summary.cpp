@@ -1,5 +1,6 @@
 #include "experiments/summary.hpp"
 
+#include "engine/schedule.hpp"
 #include "engine/specialization.hpp"
 #include "experiments/config.hpp"
 
@@ -10,11 +11,12 @@
 
 namespace plateau::cli {
 
-SeedSummary::SeedSummary(const CampaignSpec& spec, std::size_t records)
-    : points_(spec.points.size()) {
-    for (auto& p : points_) {
-        p.sum.assign(records, 0.0);
-        p.sum_sq.assign(records, 0.0);
+SeedSummary::SeedSummary(const CampaignSpec& spec) : points_(spec.points.size()) {
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+        // This point's record times: the grid's, or a prefix of them for a shorter run.
+        const std::size_t records = record_alphas(spec.points[i].params.schedule).size();
+        points_[i].sum.assign(records, 0.0);
+        points_[i].sum_sq.assign(records, 0.0);
     }
 }
 
@@ -63,9 +65,11 @@ void SeedSummary::print(const CampaignSpec& spec, const std::vector<double>& alp
             continue;
         std::printf("  %12s  %14s  %12s\n", "alpha", "eps_g (mean)", "std. error");
         const std::size_t rows = 24;
-        const std::size_t stride = std::max<std::size_t>(1, alphas.size() / rows);
-        for (std::size_t a = 0; a < alphas.size(); ++a) {
-            if (a % stride != 0 && a + 1 != alphas.size())
+        // A run shorter than the campaign's longest records a prefix of the grid `alphas`.
+        const std::size_t own = std::min(alphas.size(), s.sum.size());
+        const std::size_t stride = std::max<std::size_t>(1, own / rows);
+        for (std::size_t a = 0; a < own; ++a) {
+            if (a % stride != 0 && a + 1 != own)
                 continue;
             const double n = static_cast<double>(s.completed);
             const double mean = s.sum[a] / n;

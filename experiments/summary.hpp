@@ -12,7 +12,7 @@ namespace plateau::cli {
 /// Accumulates finished runs per grid point.
 class SeedSummary {
 public:
-    SeedSummary(const CampaignSpec& spec, std::size_t records);
+    explicit SeedSummary(const CampaignSpec& spec);
     void add(const CampaignSpec& spec, const FinishedRun& run);
     /// Prints the table; `skipped` runs were finished before (resume) and are not in it.
     void print(const CampaignSpec& spec, const std::vector<double>& alphas,

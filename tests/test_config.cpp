@@ -1,6 +1,7 @@
 // Configuration: key parsing, sweeps and their expansion, validation errors.
 #include "engine/errors.hpp"
 #include "engine/run_params.hpp"
+#include "engine/schedule.hpp"
 #include "experiments/config.hpp"
 
 #include "cli_helpers.hpp"
@@ -137,8 +138,8 @@ TEST_CASE("bad values name the key, the value and what is allowed", "[config][er
     CHECK(plateau::test::error_of<ConfigError>([&] {
               c.set("N", "linspace(1, 2)");
           }).find("linspace(a, b, n)") != std::string::npos);
-    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("alpha-max", "10, 20"); }) ==
-          "invalid value '10, 20' for 'alpha-max': allowed is a single value (this key cannot be "
+    CHECK(plateau::test::error_of<ConfigError>([&] { c.set("records", "10, 20"); }) ==
+          "invalid value '10, 20' for 'records': allowed is a single value (this key cannot be "
           "swept)");
     CHECK(plateau::test::error_of<ConfigError>([&] { c.set("learn-v", "maybe"); }) ==
           "invalid value 'maybe' for 'learn-v': allowed is true or false");
@@ -183,4 +184,49 @@ TEST_CASE("out-of-range parameters are rejected by validate()", "[config][errors
     c.set("M", "4");
     CHECK(plateau::test::error_of<ConfigError>([&] { (void)c.expand(); }) ==
           "invalid value '4' for 'M': allowed is an integer <= N for an orthonormal teacher");
+}
+
+TEST_CASE("runs of different lengths share the record grid of the longest", "[config]") {
+    Configuration c;
+    c.set("alpha-max", "100, 300");
+    c.set("records", "30");
+    const auto spec = c.expand();
+    REQUIRE(spec.points.size() == 2);
+    const auto& shorter = spec.points[0].params.schedule;
+    const auto& longer = spec.points[1].params.schedule;
+    CHECK(shorter.alpha_max == 100.0);
+    CHECK(record_grid(shorter) == record_grid(longer)); // one alpha axis for the file
+    CHECK(record_grid(shorter).back() == 300.0);
+    const auto own = record_alphas(shorter);
+    CHECK(own.size() < record_grid(shorter).size());
+    CHECK(own.back() <= 100.0);
+    CHECK(record_grid(shorter).at(own.size()) > 100.0);
+    CHECK(run_steps(shorter, 500) == record_step(own.back(), 500));
+    CHECK(record_alphas(longer).size() == 30);
+    // The length is a per-run coordinate, in registry order (after eta).
+    const auto& cs = spec.points[0].coordinates;
+    REQUIRE(cs.size() == 3);
+    CHECK(cs[2].key == "alpha-max");
+    CHECK(cs[2].number == 100.0);
+
+    // alpha-max-scale = inverse-eta: each eta runs to alpha-max / eta.
+    Configuration scaled;
+    scaled.set("eta", "0.5, 2");
+    scaled.set("alpha-max", "150");
+    scaled.set("alpha-max-scale", "inverse-eta");
+    const auto s = scaled.expand();
+    CHECK(s.points[0].params.schedule.alpha_max == 300.0);
+    CHECK(s.points[1].params.schedule.alpha_max == 75.0);
+    CHECK(record_grid(s.points[1].params.schedule).back() == 300.0);
+    REQUIRE(s.points[1].coordinates.size() == 3);
+    CHECK(s.points[1].coordinates[2].key == "alpha-max");
+    CHECK(s.points[1].coordinates[2].number == 75.0);
+
+    // One length: no axis of its own, no coordinate (files as before, bit for bit).
+    Configuration plain;
+    plain.set("eta", "0.5, 2");
+    for (const auto& point : plain.expand().points) {
+        CHECK(point.params.schedule.axis_alpha_max == 0.0);
+        CHECK(point.coordinates.size() == 2);
+    }
 }

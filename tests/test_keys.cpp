@@ -61,6 +61,8 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.schedule.records != b.schedule.records, "run.schedule.records");
     field(a.schedule.kind != b.schedule.kind, "run.schedule.kind");
     field(a.schedule.alpha_min != b.schedule.alpha_min, "run.schedule.alpha_min");
+    field(a.schedule.alpha_max_scale != b.schedule.alpha_max_scale, "run.schedule.alpha_max_scale");
+    field(a.schedule.axis_alpha_max != b.schedule.axis_alpha_max, "run.schedule.axis_alpha_max");
     field(a.observer.eg_samples != b.observer.eg_samples, "run.observer.eg_samples");
     field(a.observer.divergence_q != b.observer.divergence_q, "run.observer.divergence_q");
     // A field of RunParams missing above would let a difference go unseen.

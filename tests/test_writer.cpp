@@ -4,6 +4,7 @@
 #include "engine/h5/h5.hpp"
 #include "engine/sha256.hpp"
 #include "engine/writer.hpp"
+#include "experiments/config.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -231,12 +232,8 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
         {"--eta 'linspace(0.1, 1)'",
          "plateau run: invalid value 'linspace(0.1, 1)' for 'eta': allowed is linspace(a, b, n) "
          "or logspace(a, b, n) with finite numbers a, b and an integer n\n"},
-        {"--etaa 0.1",
-         "plateau run: unknown key 'etaa' (value '0.1'): allowed keys are N, K, M, eta, eta-v, "
-         "learn-v, activation, teacher-activation, output-activation, "
-         "teacher-output-activation, gamma, v0, v-star, q0, teacher-init, noise, alpha-max, "
-         "alpha-min, records, schedule, eg-samples, divergence-q, seeds, seed, threads (and the "
-         "options of --help)\n"},
+        {"--etaa 0.1", "plateau run: unknown key 'etaa' (value '0.1'): allowed keys are " +
+                           plateau::cli::key_names() + " (and the options of --help)\n"},
         {"a.ini b.ini", "plateau run: too many positional options have been specified on the "
                         "command line (see 'plateau run --help')\n"},
         {(dir / "missing.ini"), "plateau run: cannot read configuration file '" +

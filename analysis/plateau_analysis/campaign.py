@@ -127,13 +127,21 @@ def _check_values(path, name: str, ds) -> None:
     completed = status == COMPLETED
     if not completed.any():
         return
+    # Runs of different lengths (a per-run alpha_max) record the grid up to their own end.
+    recorded = None
+    if "alpha_max" in ds.variables and ds["alpha_max"].dims == ("run",):
+        recorded = (np.asarray(ds["alpha"].values)[None, :]
+                    <= np.asarray(ds["alpha_max"].values)[:, None] * (1 + 1e-12))
     for var in _REQUIRED_VARIABLES:
         if var == "status" or var not in ds.variables or ds[var].dims[:1] != ("run",):
             continue
         values = np.asarray(ds[var].values)
         if values.dtype.kind != "f":
             continue
-        bad = completed & ~np.isfinite(values.reshape(values.shape[0], -1)).all(axis=1)
+        finite = np.isfinite(values)
+        if recorded is not None and ds[var].dims[:2] == ("run", "alpha"):
+            finite |= ~recorded.reshape(recorded.shape + (1,) * (values.ndim - 2))
+        bad = completed & ~finite.reshape(values.shape[0], -1).all(axis=1)
         if bad.any():
             runs = ", ".join(str(int(r)) for r in run_index[bad][:5])
             raise CampaignError(
@@ -363,6 +371,16 @@ def swept_coordinates(ds, dim: str = "run") -> list:
             distinct = np.unique(values.astype(str))
         if distinct.size > 1:
             names.append(name)
+    # A run length set from another swept key (alpha-max-scale = inverse-eta: alpha_max =
+    # alpha-max / eta) is not a parameter of its own: leave it out when the others fix it.
+    if "alpha_max" in names and len(names) > 1:
+        others = [n for n in names if n != "alpha_max"]
+        keys = [tuple(str(ds[n].values[i]) for n in others) for i in range(ds.sizes[dim])]
+        lengths = {}
+        for key, length in zip(keys, np.asarray(ds["alpha_max"].values)):
+            lengths.setdefault(key, set()).add(float(length))
+        if all(len(v) == 1 for v in lengths.values()):
+            names.remove("alpha_max")
     return names
 
 
