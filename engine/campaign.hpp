@@ -29,6 +29,10 @@ struct GridPoint {
     /// Per-run coordinates of the output: N and eta always, then every swept key, in
     /// configuration-key order.
     std::vector<Coordinate> coordinates;
+    /// Every other run key with its value (the same at every grid point): written as group
+    /// attributes, so that a group read alone, or concatenated with another file's, still says
+    /// what its runs were.
+    std::vector<Coordinate> settings;
 };
 
 struct CampaignSpec {

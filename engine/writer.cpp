@@ -166,12 +166,33 @@ std::vector<VariableSpec> variables_for(std::span<const VariableSpec> table,
 /// Runs per chunk of `status` (each chunk carries a checksum).
 constexpr hsize_t status_block = 1024;
 
+/// The group attributes that say what its runs were: every setting that is not a per-run
+/// coordinate (named as the coordinates are, `-` as `_`), listed in the attribute `settings`.
+void write_settings(const h5::Group& g, const std::vector<Coordinate>& settings) {
+    std::string names;
+    for (const Coordinate& c : settings) {
+        const std::string name = variable_name(c.key);
+        if (name == "K" || name == "M")
+            continue; // the group's own attributes
+        names += (names.empty() ? "" : " ") + name;
+        if (!c.text.empty())
+            h5::set_attribute(g, name, std::string_view(c.text));
+        else if (c.is_integer)
+            h5::set_attribute(g, name, static_cast<std::int64_t>(std::llround(c.number)));
+        else
+            h5::set_attribute(g, name, c.number);
+    }
+    h5::set_attribute(g, "settings", std::string_view(names));
+}
+
 /// Builds one group: dimensions, coordinates, per-run variables (values written now), data.
-void build_group(h5::Group& root, const CampaignLayout::GroupInfo& info, const CampaignSpec& spec,
-                 const std::vector<double>& alphas, const std::vector<VariableSpec>& variables) {
+h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
+                      const CampaignSpec& spec, const std::vector<double>& alphas,
+                      const std::vector<VariableSpec>& variables) {
     h5::Group g = root.create_group(info.name);
     h5::set_attribute(g, "K", static_cast<std::int64_t>(info.K));
     h5::set_attribute(g, "M", static_cast<std::int64_t>(info.M));
+    write_settings(g, spec.point_of(info.runs.front()).settings);
     const auto n_runs = static_cast<hsize_t>(info.runs.size());
     const GroupShape shape{info.runs.size(), alphas.size(), static_cast<std::size_t>(info.K),
                            static_cast<std::size_t>(info.M)};
@@ -269,25 +290,40 @@ void build_group(h5::Group& root, const CampaignLayout::GroupInfo& info, const C
         set_text(d, v.long_name, v.units);
         h5::set_attribute(d, "coordinates", std::string_view(coordinates));
     }
+    return g;
 }
 
-void write_root_attributes(const h5::Group& root, const CampaignSpec& spec,
-                           const FileMetadata& meta, SchemaVersion version) {
-    h5::set_attribute(root, "schema", std::string_view(campaign_schema_name));
-    h5::set_attribute(root, schema_major_attribute, version.major);
-    h5::set_attribute(root, "kind", std::string_view(meta.kind));
-    h5::set_attribute(root, "software_version", std::string_view(software_version));
-    h5::set_attribute(root, "git_describe", std::string_view(git_describe));
+/// What identifies the file and the campaign a group's runs come from: on the root, and
+/// copied into every group, so that a group read alone (or concatenated with another file's)
+/// keeps them.
+struct Provenance {
+    const CampaignSpec& spec;
+    const FileMetadata& meta;
+    SchemaVersion version;
+    std::string created = utc_now();
+
+    void write(const h5::Object& o) const {
+        h5::set_attribute(o, "schema", std::string_view(campaign_schema_name));
+        h5::set_attribute(o, schema_major_attribute, version.major);
+        h5::set_attribute(o, schema_minor_attribute, version.minor);
+        h5::set_attribute(o, "kind", std::string_view(meta.kind));
+        h5::set_attribute(o, "software_version", std::string_view(software_version));
+        h5::set_attribute(o, "git_describe", std::string_view(git_describe));
+        h5::set_attribute(o, "config_sha256", std::string_view(sha256_hex(meta.config_text)));
+        h5::set_attribute(o, "master_seed", static_cast<std::int64_t>(spec.master_seed));
+        h5::set_attribute(o, "seeds", spec.seeds);
+        h5::set_attribute(o, "created", std::string_view(created));
+    }
+};
+
+void write_root_attributes(const h5::Group& root, const Provenance& provenance) {
+    provenance.write(root);
+    const FileMetadata& meta = provenance.meta;
     h5::set_attribute(root, "compiler", std::string_view(compiler_id));
     h5::set_attribute(root, "config", std::string_view(meta.config_text));
-    h5::set_attribute(root, "config_sha256", std::string_view(sha256_hex(meta.config_text)));
     h5::set_attribute(root, "command_line", std::string_view(meta.command_line));
-    h5::set_attribute(root, "master_seed", static_cast<std::int64_t>(spec.master_seed));
-    h5::set_attribute(root, "seeds", spec.seeds);
-    h5::set_attribute(root, "runs", spec.runs());
-    h5::set_attribute(root, "created", std::string_view(utc_now()));
+    h5::set_attribute(root, "runs", provenance.spec.runs());
     h5::set_attribute(root, "host", std::string_view(host_name()));
-    h5::set_attribute(root, schema_minor_attribute, version.minor);
 }
 
 /// `path` as it stands in a message.
@@ -628,9 +664,10 @@ CampaignWriter CampaignWriter::create(const fs::path& path, const CampaignSpec& 
         reserve_space(tmp, path, estimate_campaign(spec, table).file_bytes);
         {
             h5::Group root = file->root();
-            write_root_attributes(root, spec, meta, schema_version_of(table));
+            const Provenance provenance{spec, meta, schema_version_of(table)};
+            write_root_attributes(root, provenance);
             for (const auto& g : layout.groups)
-                build_group(root, g, spec, alphas, variables);
+                provenance.write(build_group(root, g, spec, alphas, variables));
             root.close();
         }
         file->flush();

@@ -93,6 +93,7 @@ void share_record_grid(CampaignSpec& spec) {
                           Coordinate{std::string(key.name), 0.0, {}, false, std::string(key.help)});
         }
         it->number = point.params.schedule.alpha_max; // the run's length, scaled or not
+        std::erase_if(point.settings, [](const Coordinate& c) { return c.key == "alpha-max"; });
     }
 }
 
@@ -737,18 +738,19 @@ CampaignSpec Configuration::expand() const {
                 apply(*lists[a].first, chosen[source[a]], {point.params, spec});
         for (std::size_t a = 0; a < lists.size(); ++a) {
             const KeyInfo& k = *lists[a].first;
-            if (lists[a].second.size() < 2 && !k.always_coordinate)
-                continue;
-            Coordinate c{std::string(k.name),
-                         0.0,
-                         {},
-                         k.type() == ValueType::integer || k.type() == ValueType::widths,
-                         std::string(k.help)};
-            if (k.type() == ValueType::choice || k.type() == ValueType::boolean)
-                c.text = chosen[a];
+            const bool coordinate = lists[a].second.size() >= 2 || k.always_coordinate;
+            if (!coordinate && k.fields.front().starts_with("campaign."))
+                continue; // seeds and seed are root attributes, threads changes nothing
+            const std::string_view value = chosen[source[a]];
+            Coordinate c{
+                std::string(k.name), 0.0, {}, k.type() == ValueType::integer, std::string(k.help)};
+            if (k.type() == ValueType::choice || k.type() == ValueType::boolean ||
+                (k.type() == ValueType::widths && !coordinate))
+                c.text = value; // a setting "8x4" stays text; a swept width is one integer
             else
-                parse_double(chosen[a], c.number);
-            point.coordinates.push_back(std::move(c));
+                parse_double(value, c.number);
+            c.is_integer = c.is_integer || (k.type() == ValueType::widths && coordinate);
+            (coordinate ? point.coordinates : point.settings).push_back(std::move(c));
         }
         if (point.params.schedule.alpha_max_scale == AlphaMaxScale::inverse_eta)
             point.params.schedule.alpha_max /= point.params.training.eta;

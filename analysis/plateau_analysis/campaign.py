@@ -300,8 +300,10 @@ def open_campaign(path, *, load: bool = True, warn_incomplete: bool = True) -> d
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
             raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
         _check_values(path, name, ds)
-        attrs = {k: v for k, v in root.items() if k != "groups"}
-        attrs.update({k: _text(v) for k, v in ds.attrs.items()})
+        # The group's attributes, then the root's: the root's provenance is the file's (a
+        # group holds a copy of it, see analysis/SCHEMA.md).
+        attrs = {k: _text(v) for k, v in ds.attrs.items()}
+        attrs.update({k: v for k, v in root.items() if k != "groups"})
         status = np.asarray(ds["status"].values)
         pending = int(np.count_nonzero(status == PENDING))
         pending_total += pending
@@ -311,7 +313,7 @@ def open_campaign(path, *, load: bool = True, warn_incomplete: bool = True) -> d
         if shape and "K" not in attrs:
             attrs["K"], attrs["M"] = shape
         ds.attrs = attrs
-        groups[name] = ds
+        groups[name] = with_settings(ds)
     if warn_incomplete and pending_total:
         runs = sum(ds.sizes["run"] for ds in groups.values())
         warnings.warn(
@@ -321,6 +323,20 @@ def open_campaign(path, *, load: bool = True, warn_incomplete: bool = True) -> d
             stacklevel=2,
         )
     return groups
+
+
+def with_settings(ds):
+    """``ds`` with every setting of its group (the group attribute ``settings`` lists them:
+    each run key that is not a per-run coordinate, e.g. ``noise``, ``activation``) as a scalar
+    coordinate, so that ``xarray.concat`` of groups from several files along ``run`` turns the
+    settings that differ into per-run coordinates and the runs stay told apart.
+
+    Files written before the attribute existed are returned unchanged."""
+    if "settings" not in ds.attrs:
+        return ds
+    names = ["K", "M"] + str(ds.attrs["settings"]).split()
+    scalars = {n: ds.attrs[n] for n in names if n in ds.attrs and n not in ds.variables}
+    return ds.assign_coords(scalars) if scalars else ds
 
 
 def run_coordinates(ds) -> list:
