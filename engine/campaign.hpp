@@ -35,11 +35,34 @@ struct GridPoint {
     std::vector<Coordinate> settings;
 };
 
+/// A share of a campaign's runs, for a job array: shard `index` of `count` holds the runs r with
+/// r % count == index (round robin, so that every shard gets its share of each grid point and
+/// shards of a campaign whose points differ in cost take about the same time).
+struct Shard {
+    std::int64_t index = 0;
+    std::int64_t count = 1;
+
+    [[nodiscard]] bool contains(std::int64_t run) const noexcept { return run % count == index; }
+    [[nodiscard]] bool whole() const noexcept { return count == 1; }
+    /// "i/n", as --shard takes it and the file's `shard` attribute holds it.
+    [[nodiscard]] std::string text() const {
+        return std::to_string(index) + "/" + std::to_string(count);
+    }
+    /// How many of a campaign's `runs` runs this shard holds.
+    [[nodiscard]] std::int64_t runs_of(std::int64_t runs) const noexcept {
+        return runs / count + (index < runs % count ? 1 : 0);
+    }
+    friend bool operator==(const Shard&, const Shard&) = default;
+};
+
 struct CampaignSpec {
     std::vector<GridPoint> points;
     std::int64_t seeds = 1;        ///< runs per grid point
     std::uint64_t master_seed = 0; ///< keys every random stream together with the run index
     int threads = 0;               ///< worker threads; 0 = all cores
+    /// The share of the runs this process computes into its file (--shard, for a job array):
+    /// the whole campaign unless split. A file records it as the root attribute `shard`.
+    Shard shard;
 
     [[nodiscard]] std::int64_t runs() const noexcept {
         return static_cast<std::int64_t>(points.size()) * seeds;

@@ -324,6 +324,8 @@ void write_root_attributes(const h5::Group& root, const Provenance& provenance) 
     h5::set_attribute(root, "command_line", std::string_view(meta.command_line));
     h5::set_attribute(root, "runs", provenance.spec.runs());
     h5::set_attribute(root, "host", std::string_view(host_name()));
+    if (const Shard& shard = provenance.spec.shard; !shard.whole())
+        h5::set_attribute(root, "shard", std::string_view(shard.text()));
 }
 
 /// `path` as it stands in a message.
@@ -576,7 +578,8 @@ private:
 
 /// Everything --resume refuses, checked on a read-only open so that a refused file keeps every
 /// byte (a read-write open of HDF5 marks the superblock).
-void check_resumable(const fs::path& path, const FileMetadata& meta, SchemaVersion ours) {
+void check_resumable(const fs::path& path, const FileMetadata& meta, const Shard& ours_shard,
+                     SchemaVersion ours) {
     const h5::File file = open_checked(path, false);
     const h5::Group root = file.root();
     const auto schema = h5::get_string_attribute(root, "schema");
@@ -598,6 +601,12 @@ void check_resumable(const fs::path& path, const FileMetadata& meta, SchemaVersi
                           "': its configuration differs (config_sha256 " +
                           printable(sha.value_or("none")) + ", this configuration " + expected +
                           "); allowed is the configuration stored in its 'config' attribute");
+    const std::string shard = h5::get_string_attribute(root, "shard").value_or("0/1");
+    if (shard != ours_shard.text())
+        throw OutputError("refusing to resume '" + shown(path) + "': it holds shard " +
+                          printable(shard) + " of its campaign, not " + ours_shard.text() +
+                          "; allowed is --shard " + printable(shard) +
+                          (shard == "0/1" ? " (or no --shard)" : ""));
 }
 
 } // namespace
@@ -661,7 +670,10 @@ CampaignWriter CampaignWriter::create(const fs::path& path, const CampaignSpec& 
     std::optional<h5::File> file;
     try {
         file.emplace(h5::File::create_exclusive(tmp));
-        reserve_space(tmp, path, estimate_campaign(spec, table).file_bytes);
+        // A shard writes its own runs' chunks only: its share of the data.
+        reserve_space(tmp, path,
+                      estimate_campaign(spec, table).file_bytes /
+                          static_cast<std::uint64_t>(spec.shard.count));
         {
             h5::Group root = file->root();
             const Provenance provenance{spec, meta, schema_version_of(table)};
@@ -701,7 +713,7 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
                                       const FileMetadata& meta,
                                       std::span<const VariableSpec> table) {
     check_target(path, OutputMode::resume);
-    check_resumable(path, meta, schema_version_of(table));
+    check_resumable(path, meta, spec.shard, schema_version_of(table));
     h5::File file = open_checked(path, true);
     const h5::Group root = file.root();
     std::vector<VariableSpec> variables = variables_for(table, meta.kind);

@@ -8,6 +8,7 @@
 #include "experiments/summary.hpp"
 
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -107,7 +108,30 @@ void add_output_options(po::options_description& desc, OutputOptions& out) {
         "printed")("overwrite", po::bool_switch(&out.overwrite), "replace an existing output file")(
         "resume", po::bool_switch(&out.resume),
         "finish the output file left by an interrupted run of the same configuration")(
-        "quiet,q", po::bool_switch(&out.quiet), "no progress output");
+        "quiet,q", po::bool_switch(&out.quiet), "no progress output")(
+        "shard", po::value<std::string>(&out.shard),
+        "i/n: compute only shard i of n (the runs r with r % n = i) into -o FILE, for a job "
+        "array; 'plateau merge' joins the shards' files");
+}
+
+Shard parse_shard(const std::string& text, std::int64_t runs) {
+    if (text.empty())
+        return {};
+    const auto allowed =
+        "i/n with integers 0 <= i < n <= " + std::to_string(runs) + " (the runs of this campaign)";
+    const auto slash = text.find('/');
+    Shard s;
+    const auto read = [&](std::string_view part, std::int64_t& x) {
+        const auto* end = part.data() + part.size();
+        const auto [ptr, ec] = std::from_chars(part.data(), end, x);
+        return ec == std::errc{} && ptr == end && !part.empty();
+    };
+    const std::string_view t(text);
+    if (slash == std::string::npos || !read(t.substr(0, slash), s.index) ||
+        !read(t.substr(slash + 1), s.count) || s.count < 1 || s.index < 0 || s.index >= s.count ||
+        s.count > runs)
+        throw ConfigError("shard", text, allowed);
+    return s;
 }
 
 namespace {
@@ -147,10 +171,14 @@ void check_resources(const CampaignSpec& spec, const std::string& out, OutputMod
 
 } // namespace
 
-int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
+int run_campaign(const std::string& command, const CampaignSpec& whole, const RunFunction& run_one,
                  const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit) {
+    CampaignSpec spec = whole; // as `whole`, with the shard of --shard
+    spec.shard = parse_shard(out.shard, spec.runs());
     if (out.resume && !out.out_given)
         throw UsageError("--resume needs the file to finish: -o FILE");
+    if (!spec.shard.whole() && !out.out_given)
+        throw UsageError("--shard needs the file of the shard: -o FILE");
     if (out.resume && out.overwrite)
         throw UsageError("--resume and --overwrite exclude each other");
     if (out.out_given) {
@@ -204,6 +232,7 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
         for (std::size_t i = 0; i < todo.size(); ++i)
             todo[i] = static_cast<std::int64_t>(i);
     }
+    std::erase_if(todo, [&](std::int64_t r) { return !spec.shard.contains(r); });
 
     const std::vector<double> alphas = record_grid(spec.points.front().params.schedule);
     SeedSummary summary(spec);
@@ -218,14 +247,15 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
         total_work += work_of(r);
 
     Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit, out.quiet);
+    const std::string shard_note = spec.shard.whole() ? "" : ", shard " + spec.shard.text();
     if (!out.quiet)
         std::fprintf(stderr,
                      "plateau %s: %lld run(s) to do of %lld (%zu grid point(s) x %lld "
-                     "seed(s))%s%s\n",
+                     "seed(s)%s)%s%s\n",
                      command.c_str(), static_cast<long long>(todo.size()),
-                     static_cast<long long>(spec.runs()), spec.points.size(),
-                     static_cast<long long>(spec.seeds), out.out_given ? " -> " : "",
-                     out.out.c_str());
+                     static_cast<long long>(spec.shard.runs_of(spec.runs())), spec.points.size(),
+                     static_cast<long long>(spec.seeds), shard_note.c_str(),
+                     out.out_given ? " -> " : "", out.out.c_str());
     execute_campaign(spec, todo, run_one, [&](FinishedRun&& done) {
         if (writer)
             writer->write(done);
@@ -235,7 +265,8 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
     progress.finish();
     if (writer)
         writer->close();
-    summary.print(spec, alphas, spec.runs() - static_cast<std::int64_t>(todo.size()));
+    summary.print(spec, alphas,
+                  spec.shard.runs_of(spec.runs()) - static_cast<std::int64_t>(todo.size()));
     if (out.out_given && !out.quiet)
         std::fprintf(stderr, "plateau %s: wrote %s\n", command.c_str(), out.out.c_str());
     return 0;

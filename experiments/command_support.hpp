@@ -37,7 +37,12 @@ struct OutputOptions {
     bool overwrite = false;
     bool resume = false;
     bool quiet = false;
+    std::string shard; ///< --shard i/n: empty for the whole campaign
 };
+
+/// The shard of `text` ("i/n", integers 0 <= i < n <= runs); ConfigError naming 'shard'
+/// otherwise. An empty text is the whole campaign.
+[[nodiscard]] Shard parse_shard(const std::string& text, std::int64_t runs);
 void add_output_options(boost::program_options::options_description& desc, OutputOptions& out);
 
 /// Runs the pending runs of `spec` with `run_one`, writing each into `out.out` (if given;

@@ -11,6 +11,9 @@ int run_command(int argc, char** argv, const std::string& command_line);
 /// `plateau ode`: the N -> infinity theory of the same configuration.
 int ode_command(int argc, char** argv, const std::string& command_line);
 
+/// `plateau merge OUT PART...`: joins the files of a campaign's shards.
+int merge_command(int argc, char** argv, const std::string& command_line);
+
 [[nodiscard]] std::string version_text();
 
 } // namespace plateau::cli

@@ -14,6 +14,7 @@ void print_usage(std::ostream& os) {
           "  run     teacher-student campaign: on-line gradient descent simulations\n"
           "  ode     the N -> infinity theory of the same configuration (ODEs of the order\n"
           "          parameters), or its plateau fixed point and escape rate\n"
+          "  merge   join the files of a campaign's shards (run --shard i/n) into one file\n"
           "  help    this text; 'plateau <command> --help' for a command's options\n";
 }
 
@@ -43,6 +44,9 @@ int main(int argc, char** argv) {
         return plateau::cli::run_command(argc - 1, argv + 1, command_line);
     if (command == "ode")
         return plateau::cli::ode_command(argc - 1, argv + 1, command_line);
-    std::cerr << "plateau: unknown command '" << command << "': allowed are run, ode, help\n";
+    if (command == "merge")
+        return plateau::cli::merge_command(argc - 1, argv + 1, command_line);
+    std::cerr << "plateau: unknown command '" << command
+              << "': allowed are run, ode, merge, help\n";
     return 2;
 }

@@ -59,7 +59,14 @@ void read_ini(const std::string& path, Configuration& config) {
     std::ifstream in(path, std::ios::binary);
     if (!in)
         throw UsageError("cannot read configuration file '" + path + "'");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    read_ini_text(
+        std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()), path,
+        config);
+}
+
+} // namespace
+
+void read_ini_text(std::string text, const std::string& path, Configuration& config) {
     if (text.starts_with("\xef\xbb\xbf"))
         text.erase(0, 3); // a UTF-8 byte-order mark, as some editors write
     // Lines end in \n, \r\n or a bare \r (old Mac editors): all three are line ends.
@@ -90,8 +97,6 @@ void read_ini(const std::string& path, Configuration& config) {
         }
     }
 }
-
-} // namespace
 
 std::vector<std::string> with_flag_values(int argc, const char* const* argv) {
     std::vector<std::string> out;

@@ -26,6 +26,11 @@ public:
 /// naming the key, its value and the allowed keys (parse with allow_unregistered()).
 void reject_unregistered(const boost::program_options::parsed_options& parsed);
 
+/// Applies the 'key = value' lines of INI `text` (read from `path`, for messages) to `config`:
+/// '#' and ';' start comments, lines end in \n, \r\n or \r, a leading BOM is skipped.
+/// UsageError naming path:line for a malformed line or a bad value.
+void read_ini_text(std::string text, const std::string& path, Configuration& config);
+
 /// Reads the optional INI file, then applies the command-line keys over it.
 /// `parsed` holds what Program_options parsed from the command line.
 [[nodiscard]] Configuration

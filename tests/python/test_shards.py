@@ -1,0 +1,95 @@
+"""Job arrays: `plateau run --shard i/n` computes a share of the runs, `plateau merge` joins the
+shards into a file whose every dataset equals the single-process file's."""
+
+from __future__ import annotations
+
+import subprocess
+
+import h5py
+import pytest
+
+ARGS = ["--N", "60", "--eta", "0.5, 1", "--noise", "0.01, 0", "--seeds", "3", "--alpha-max",
+        "5", "--records", "12", "-q"]
+
+
+def plateau(program, *args):
+    return subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
+                          timeout=120)
+
+
+def datasets(path):
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[...].tobytes())
+                     if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def shards(plateau_program, tmp_path_factory):
+    d = tmp_path_factory.mktemp("shards")
+    assert plateau(plateau_program, "run", *ARGS, "-o", d / "whole.h5").returncode == 0
+    for i in range(3):
+        r = plateau(plateau_program, "run", *ARGS, "--shard", f"{i}/3", "-o", d / f"p{i}.h5")
+        assert r.returncode == 0, r.stderr
+    return d
+
+
+def test_three_shards_merge_to_the_single_process_file(plateau_program, shards):
+    out = shards / "merged.h5"
+    r = plateau(plateau_program, "merge", out, *(shards / f"p{i}.h5" for i in range(3)))
+    assert r.returncode == 0, r.stderr
+    whole, merged = datasets(shards / "whole.h5"), datasets(out)
+    assert whole.keys() == merged.keys()
+    for name in whole:
+        assert whole[name] == merged[name], name
+    with h5py.File(shards / "p1.h5", "r") as f:
+        assert f.attrs["shard"] in (b"1/3", "1/3")
+        status = f["K2_M2/status"][...]
+        run_index = f["K2_M2/run_index"][...]
+    assert ((status != 0) == (run_index % 3 == 1)).all()  # its runs only, round robin
+
+
+def test_a_missing_shard_is_reported_by_its_runs_and_nothing_is_written(plateau_program, shards):
+    out = shards / "incomplete.h5"
+    r = plateau(plateau_program, "merge", out, shards / "p0.h5", shards / "p2.h5")
+    assert r.returncode == 2
+    assert "run_index 1, 4, 7, 10" in r.stderr and r.stderr.count("\n") == 1
+    assert not out.exists()
+    # Asked for, the missing runs stay pending, and --resume finishes them: the same file.
+    r = plateau(plateau_program, "merge", out, shards / "p0.h5", shards / "p2.h5",
+                "--allow-incomplete")
+    assert r.returncode == 0 and "4 pending" in r.stderr
+    assert plateau(plateau_program, "run", *ARGS, "--resume", "-o", out).returncode == 0
+    whole, merged = datasets(shards / "whole.h5"), datasets(out)
+    assert all(whole[name] == merged[name] for name in whole)
+
+
+def test_parts_of_another_campaign_are_refused(plateau_program, shards, tmp_path):
+    other = tmp_path / "other.h5"
+    args = [a if a != "0.5, 1" else "0.5, 2" for a in ARGS]
+    assert plateau(plateau_program, "run", *args, "--shard", "1/3", "-o", other).returncode == 0
+    out = tmp_path / "m.h5"
+    r = plateau(plateau_program, "merge", out, shards / "p0.h5", other, shards / "p2.h5")
+    assert r.returncode == 2 and "config_sha256" in r.stderr
+    assert not out.exists()
+    # Twice the same shard: its runs are finished in two parts.
+    r = plateau(plateau_program, "merge", out, shards / "p0.h5", shards / "p0.h5")
+    assert r.returncode == 2 and "finished in two parts" in r.stderr
+    assert not out.exists()
+
+
+def test_bad_shards_and_a_shard_resumed_as_another(plateau_program, shards, tmp_path):
+    for bad in ("3/3", "-1/3", "1/0", "1", "a/b", "0/13"):
+        r = plateau(plateau_program, "run", *ARGS, "--shard", bad, "-o", tmp_path / "x.h5")
+        assert r.returncode == 2, bad
+        assert r.stderr.startswith(f"plateau run: invalid value '{bad}' for 'shard'"), r.stderr
+        assert not (tmp_path / "x.h5").exists()
+    before = (shards / "p0.h5").read_bytes()
+    r = plateau(plateau_program, "run", *ARGS, "--shard", "1/3", "--resume", "-o",
+                shards / "p0.h5")
+    assert r.returncode == 2 and "allowed is --shard 0/3" in r.stderr
+    assert (shards / "p0.h5").read_bytes() == before
+    r = plateau(plateau_program, "run", *ARGS, "--shard", "0/3", "--resume", "-o",
+                shards / "p0.h5")
+    assert r.returncode == 0, r.stderr  # nothing left to do in its own shard
