@@ -63,6 +63,9 @@ struct CampaignSpec {
     /// The share of the runs this process computes into its file (--shard, for a job array):
     /// the whole campaign unless split. A file records it as the root attribute `shard`.
     Shard shard;
+    /// Processes of an MPI launch (rank 0 writes, the others compute): recorded in the file as
+    /// metadata (root attribute `mpi_ranks`), never changing a result.
+    int ranks = 1;
 
     [[nodiscard]] std::int64_t runs() const noexcept {
         return static_cast<std::int64_t>(points.size()) * seeds;

@@ -2,7 +2,9 @@
 
 #include "engine/errors.hpp"
 #include "engine/h5/object.hpp"
+#include "engine/run_message.hpp"
 #include "engine/schedule.hpp"
+#include "experiments/mpi.hpp"
 #include "experiments/options.hpp"
 #include "experiments/progress.hpp"
 #include "experiments/summary.hpp"
@@ -60,7 +62,9 @@ namespace {
 constexpr std::size_t max_message = 1000;
 
 void print_error(const std::string& prefix, std::string_view what, std::string_view suffix = {}) {
-    std::cerr << prefix << printable(what, max_message) << suffix << '\n';
+    // Every rank of an MPI launch meets the same bad input: rank 0 alone says so.
+    if (mpi::world().rank == 0)
+        std::cerr << prefix << printable(what, max_message) << suffix << '\n';
 }
 
 } // namespace
@@ -171,10 +175,40 @@ void check_resources(const CampaignSpec& spec, const std::string& out, OutputMod
 
 } // namespace
 
-int run_campaign(const std::string& command, const CampaignSpec& whole, const RunFunction& run_one,
-                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit) {
-    CampaignSpec spec = whole; // as `whole`, with the shard of --shard
-    spec.shard = parse_shard(out.shard, spec.runs());
+namespace {
+
+/// An MPI rank other than 0: computes its share of the runs rank 0 broadcasts and sends each
+/// to rank 0 as it finishes (blocking: a rank 0 that writes slowly holds it back, so memory
+/// stays bounded by the runs in flight).
+int compute_rank(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
+                 mpi::World world) {
+    int status = 0;
+    std::vector<std::int64_t> todo;
+    mpi::broadcast(status, todo);
+    if (status != 0)
+        return status; // rank 0 refused, and said why
+    std::vector<std::int64_t> mine;
+    const auto workers = static_cast<std::size_t>(world.size - 1);
+    for (std::size_t i = 0; i < todo.size(); ++i)
+        if (static_cast<int>(i % workers) == world.rank - 1)
+            mine.push_back(todo[i]);
+    try {
+        execute_campaign(spec, mine, run_one,
+                         [](FinishedRun&& done) { mpi::send(mpi::Tag::run, encode_run(done)); });
+        mpi::send(mpi::Tag::done, {});
+    } catch (const std::exception& e) {
+        std::cerr << "plateau " << command << ": rank " << world.rank
+                  << ": error: " << printable(e.what(), max_message) << '\n';
+        mpi::abort(1); // rank 0 would wait for this rank's runs forever
+    }
+    return 0;
+}
+
+/// The process that owns the output file: the only one without MPI, rank 0 with it. `released`
+/// is set once the other ranks have been told to go on (before, an error must tell them to end).
+int write_rank(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
+               const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
+               mpi::World world, bool& released) {
     if (out.resume && !out.out_given)
         throw UsageError("--resume needs the file to finish: -o FILE");
     if (!spec.shard.whole() && !out.out_given)
@@ -256,12 +290,32 @@ int run_campaign(const std::string& command, const CampaignSpec& whole, const Ru
                      static_cast<long long>(spec.shard.runs_of(spec.runs())), spec.points.size(),
                      static_cast<long long>(spec.seeds), shard_note.c_str(),
                      out.out_given ? " -> " : "", out.out.c_str());
-    execute_campaign(spec, todo, run_one, [&](FinishedRun&& done) {
+    const auto consume = [&](FinishedRun&& done) {
         if (writer)
             writer->write(done);
         summary.add(spec, done);
         progress.run_done(work_of(done.run));
-    });
+    };
+    if (world.distributed()) {
+        // Rank 0 writes what the other ranks compute, run by run, as it arrives.
+        int go = 0;
+        mpi::broadcast(go, todo);
+        released = true;
+        try {
+            for (int done = 0; done < world.size - 1;) {
+                mpi::Message m = mpi::receive();
+                if (m.tag == mpi::Tag::done)
+                    ++done;
+                else
+                    consume(decode_run(m.bytes));
+            }
+        } catch (const std::exception& e) {
+            print_error("plateau " + command + ": ", std::string("error: ") + e.what());
+            mpi::abort(1); // the other ranks would wait to send forever
+        }
+    } else {
+        execute_campaign(spec, todo, run_one, consume);
+    }
     progress.finish();
     if (writer)
         writer->close();
@@ -270,6 +324,40 @@ int run_campaign(const std::string& command, const CampaignSpec& whole, const Ru
     if (out.out_given && !out.quiet)
         std::fprintf(stderr, "plateau %s: wrote %s\n", command.c_str(), out.out.c_str());
     return 0;
+}
+
+} // namespace
+
+int run_campaign(const std::string& command, const CampaignSpec& whole, const RunFunction& run_one,
+                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit) {
+    CampaignSpec spec = whole; // as `whole`, with the shard of --shard
+    spec.shard = parse_shard(out.shard, spec.runs());
+    const mpi::World world = mpi::world();
+    bool released = false;
+    if (!world.distributed())
+        return write_rank(command, spec, run_one, out, meta, unit, world, released);
+
+    // Every rank reads the same configuration and refuses it alike (rank 0 alone says so).
+    spec.ranks = world.size;
+    const std::int64_t runs = spec.shard.runs_of(spec.runs());
+    if (world.size - 1 > runs)
+        throw ConfigError("ranks", std::to_string(world.size),
+                          "at most " + std::to_string(runs + 1) + " for " + std::to_string(runs) +
+                              " run(s): rank 0 writes the file, each other rank computes runs");
+    if (!out.out_given)
+        throw UsageError("an MPI launch needs the output file: -o FILE");
+    if (world.rank != 0)
+        return compute_rank(command, spec, run_one, world);
+    try {
+        return write_rank(command, spec, run_one, out, meta, unit, world, released);
+    } catch (...) {
+        if (!released) {
+            int status = 2; // refused before any run: the other ranks end with it, silently
+            std::vector<std::int64_t> none;
+            mpi::broadcast(status, none);
+        }
+        throw;
+    }
 }
 
 } // namespace plateau::cli

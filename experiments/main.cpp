@@ -1,5 +1,7 @@
 // plateau: the command-line entry point. Subcommands live in their own files.
 #include "experiments/commands.hpp"
+#include "experiments/mpi.hpp"
+#include "experiments/options.hpp"
 
 #include <cstring>
 #include <iostream>
@@ -40,10 +42,19 @@ int main(int argc, char** argv) {
         const bool quote = arg.empty() || arg.find_first_of(" \t'\"$") != std::string::npos;
         command_line += (i ? " " : "") + (quote ? "'" + arg + "'" : arg);
     }
-    if (command == "run")
-        return plateau::cli::run_command(argc - 1, argv + 1, command_line);
-    if (command == "ode")
-        return plateau::cli::ode_command(argc - 1, argv + 1, command_line);
+    if (command == "run" || command == "ode") {
+        try {
+            (void)plateau::cli::mpi::world(); // starts MPI under an MPI launcher
+        } catch (const plateau::cli::UsageError& e) {
+            std::cerr << "plateau " << command << ": " << e.what() << '\n';
+            return 2;
+        }
+        const int status = command == "run"
+                               ? plateau::cli::run_command(argc - 1, argv + 1, command_line)
+                               : plateau::cli::ode_command(argc - 1, argv + 1, command_line);
+        plateau::cli::mpi::finalize();
+        return status;
+    }
     if (command == "merge")
         return plateau::cli::merge_command(argc - 1, argv + 1, command_line);
     std::cerr << "plateau: unknown command '" << command
