@@ -3,7 +3,8 @@
 - :func:`plot_eg`: eps_g(alpha) on log-log axes, one colour per grid point: the seed mean
   (line), the spread over seeds (band: 10-90 % quantiles by default, or mean +- standard
   error), the theory (dashed) when given, and the detected plateau (dotted) with its escape
-  time;
+  time; a point whose runs all failed (analysis/SCHEMA.md, "Outcomes") dash-dotted, labelled
+  "failed N of N", without a plateau;
 - :func:`plot_overlaps`: R_jn and Q_jk against alpha for one grid point, one panel per student
   unit (students relabelled so that student j learned teacher j), the plateau shaded;
 - :func:`plot_sweep`: escape time and plateau height against a swept parameter (against ln N
@@ -36,6 +37,13 @@ AXIS_LABELS = {
 }
 ALPHA_LABEL = "training time α = examples / N"
 PLATEAU_SHADE = "#fbeebb"
+#: Line style of a grid point whose completed runs all failed (analysis/SCHEMA.md, "Outcomes").
+FAILED_STYLE = "-."
+
+
+def _failed_runs(summary, i: int) -> int:
+    """Failed runs of grid point ``i`` of a ``plateau_summary`` (0 without outcome counts)."""
+    return int(summary["n_failed"].values[i]) if "n_failed" in summary else 0
 
 
 def pyplot():
@@ -244,9 +252,11 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     single = ds.attrs.get("kind") == "theory"
     ymin, ymax = np.inf, 0.0
     handles = []
+    any_failed = False
     for i, color in enumerate(colors):
         mean = avg["eg_mean"].values[i]
         n = int(avg["n_completed"].values[i])
+        failed = _failed_runs(summary, i)
         label = point_label(avg, i, names)
         if not single:
             label += f"  ({n} runs, {int(summary['runs_escaped'].values[i])} escaped"
@@ -254,8 +264,21 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
                 count = int(avg[f"n_{what}"].values[i])
                 label += f", {count} {what}" if count else ""
             label += ")"
-        line, = ax.plot(alpha[pos], mean[pos], color=color, lw=2, label=label)
+        if failed:
+            label += f"; failed {failed} of {int(summary['n_runs'].values[i])}"
+        # Every completed run failed: the curve is a stall, not a plateau (dash-dot).
+        all_failed = n > 0 and failed >= n
+        any_failed |= all_failed
+        line, = ax.plot(alpha[pos], mean[pos], color=color, lw=2, label=label,
+                        ls=FAILED_STYLE if all_failed else "-")
         handles.append(line)
+        if all_failed:
+            last = np.flatnonzero(np.isfinite(mean) & pos)
+            if last.size:
+                ax.annotate(f"failed {failed} of {int(summary['n_runs'].values[i])}",
+                            (alpha[last[-1]], mean[last[-1]]), xytext=(-4, 7),
+                            textcoords="offset points", ha="right", fontsize=9, color=color,
+                            fontweight="bold")
         if not single and n > 1:
             ax.fill_between(alpha[pos], np.clip(lo[i][pos], 1e-300, None), hi[i][pos],
                             color=color, alpha=0.22, lw=0)
@@ -292,6 +315,9 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         style.append(Patch(color="0.3", alpha=0.22, label=band_text))
     if theory_avg is not None:
         style.append(Line2D([], [], color="0.3", lw=1.4, ls="--", label="theory (N → ∞)"))
+    if any_failed:
+        style.append(Line2D([], [], color="0.3", lw=2, ls=FAILED_STYLE,
+                            label="every run failed: no learning, not a plateau"))
     style.append(Line2D([], [], color="k", lw=1.2, ls=":", label="detected plateau (height)"))
     style.append(Line2D([], [], color="0.5", marker="v", mec="k", ls="",
                         label=f"escape: ε_g = {escape_fraction:g} × height"))
@@ -404,6 +430,8 @@ def plot_overlaps(ds, avg, summary, i: int, theory_avg=None, match: int = -1,
                               label="mean specialization time"))
     names = _label_names(avg)
     what = "curve" if single else f"seed mean of {n} runs, students relabelled: j learned B_j"
+    if "outcomes" in summary and _failed_runs(summary, i):
+        what += f"; outcomes: {summary['outcomes'].values[i]}"
     fig.suptitle(f"{ds.attrs.get('group', '')}, {point_label(avg, i, names)}: overlaps "
                  f"({what})", fontsize=11)
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4),
@@ -417,6 +445,8 @@ def _count_text(summary, i: int) -> str:
     text = f"{int(summary['runs_escaped'].values[i])}/{int(summary['n_runs'].values[i])}"
     extra = [f"{int(summary[f'n_{w}'].values[i])} {w[:3]}" for w in ("diverged", "pending")
              if f"n_{w}" in summary and int(summary[f"n_{w}"].values[i])]
+    if _failed_runs(summary, i):
+        extra.append(f"{_failed_runs(summary, i)} failed")
     return text + (f" ({', '.join(extra)})" if extra else "")
 
 
