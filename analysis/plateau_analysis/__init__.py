@@ -51,7 +51,7 @@ from .overlaps import (
     specialization,
     specialization_index,
 )
-from .outcomes import (OUTCOMES, assess_outcome, count_outcomes, outcome_text,
+from .outcomes import (OUTCOMES, assess_outcome, count_outcomes, outcome_names, outcome_text,
                        run_outcomes)
 from .configs import ConfigMismatchError, ConfigMismatchWarning
 from .detection import (Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus,
@@ -70,7 +70,7 @@ __all__ = [
     "align_students", "as_grid", "assess_outcome", "classify_units", "count_outcomes",
     "detect_plateau", "format_table",
     "grid_dimensions", "grid_point_index", "normalized_overlaps", "open_campaign", "open_grid",
-    "open_sweep", "outcome_text", "plateau_summary", "plateaus", "read_root_attributes",
+    "open_sweep", "outcome_names", "outcome_text", "plateau_summary", "plateaus", "read_root_attributes",
     "rule_for", "run_outcomes",
     "run_coordinates", "seed_average", "specialization",
     "specialization_index", "swept_coordinates", "table_rows", "write_csv",

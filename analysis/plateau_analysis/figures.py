@@ -41,6 +41,26 @@ PLATEAU_SHADE = "#fbeebb"
 FAILED_STYLE = "-."
 
 
+def _diverged_curves(ds, avg, i: int) -> list:
+    """``[(alpha, eps_g)]`` of the diverged runs of grid point ``i`` (positive alpha, up to
+    their last finite record)."""
+    if "run" not in ds.dims or "eg" not in ds:
+        return []
+    from .campaign import DIVERGED, grid_point_index
+
+    point = int(avg["point"].values[i])
+    runs = np.flatnonzero((grid_point_index(ds) == point)
+                          & (np.asarray(ds["status"].values) == DIVERGED))
+    alpha = ds["alpha"].values
+    out = []
+    for r in runs:
+        eg = ds["eg"].values[r]
+        ok = np.isfinite(eg) & (alpha > 0) & (eg > 0)
+        if ok.any():
+            out.append((alpha[ok], eg[ok]))
+    return out
+
+
 def _failed_runs(summary, i: int) -> int:
     """Failed runs of grid point ``i`` of a ``plateau_summary`` (0 without outcome counts)."""
     return int(summary["n_failed"].values[i]) if "n_failed" in summary else 0
@@ -253,19 +273,19 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     ymin, ymax = np.inf, 0.0
     handles = []
     any_failed = False
+    diverged_runs = []  # per point: (colour, [(alpha, eps_g) of each diverged run])
     for i, color in enumerate(colors):
         mean = avg["eg_mean"].values[i]
         n = int(avg["n_completed"].values[i])
         failed = _failed_runs(summary, i)
         label = point_label(avg, i, names)
         if not single:
-            label += f"  ({n} runs, {int(summary['runs_escaped'].values[i])} escaped"
+            parts = [f"{n} runs, {int(summary['runs_escaped'].values[i])} escaped"] if n else []
             for what in ("diverged", "pending"):
                 count = int(avg[f"n_{what}"].values[i])
-                label += f", {count} {what}" if count else ""
-            label += ")"
-        if failed:
-            label += f"; failed {failed} of {int(summary['n_runs'].values[i])}"
+                parts += [f"{count} {what}"] if count else []
+            parts += [f"{failed} failed"] if failed else []
+            label += f"  ({', '.join(parts)})"
         # Every completed run failed: the curve is a stall, not a plateau (dash-dot).
         all_failed = n > 0 and failed >= n
         any_failed |= all_failed
@@ -285,6 +305,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         finite = mean[pos][np.isfinite(mean[pos]) & (mean[pos] > 0)]
         if finite.size:
             ymin, ymax = min(ymin, finite.min()), max(ymax, finite.max())
+        diverged_runs.append((color, _diverged_curves(ds, avg, i)))
         if theory_avg is not None and matches is not None and matches[i] >= 0:
             th = theory_avg["eg_mean"].values[matches[i]]
             tpos = theory_avg["alpha"].values > 0
@@ -304,8 +325,17 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         ax.set_ylim(max(ymin, ymax * 1e-5) / 1.5, ymax * 1.5)
     else:  # nothing completed yet
         ax.set_ylim(1e-3, 1.0)
-        ax.text(0.5, 0.5, "no completed run", transform=ax.transAxes, ha="center",
-                va="center", fontsize=14, color="0.4")
+        every = sum(len(c) for _, c in diverged_runs)
+        ax.text(0.5, 0.5, f"no completed run: {every} diverged" if every else "no completed run",
+                transform=ax.transAxes, ha="center", va="center", fontsize=14, color="0.4")
+    # Diverged runs: thin lines up to their last record, a cross where they blew up (at the top
+    # edge when that is above the axes). Never averaged, never a plateau.
+    top = ax.get_ylim()[1]
+    for color, curves in diverged_runs:
+        for a_run, e_run in curves:
+            ax.plot(a_run, e_run, color=color, lw=0.8, alpha=0.6, zorder=1)
+            ax.plot(a_run[-1], min(e_run[-1], top), marker="X", ms=8, color=color, mec="k",
+                    mew=0.6, ls="", clip_on=False, zorder=5)
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel("generalization error ε_g")
     ax.set_title(f"{ds.attrs.get('group', '')}: generalization error ({_title(ds)})")
@@ -318,6 +348,9 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     if any_failed:
         style.append(Line2D([], [], color="0.3", lw=2, ls=FAILED_STYLE,
                             label="every run failed: no learning, not a plateau"))
+    if any(curves for _, curves in diverged_runs):
+        style.append(Line2D([], [], color="0.3", lw=0.8, marker="X", mec="k", ms=7,
+                            label="diverged run (× where it blew up)"))
     style.append(Line2D([], [], color="k", lw=1.2, ls=":", label="detected plateau (height)"))
     style.append(Line2D([], [], color="0.5", marker="v", mec="k", ls="",
                         label=f"escape: ε_g = {escape_fraction:g} × height"))
