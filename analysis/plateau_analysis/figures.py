@@ -273,6 +273,8 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     ymin, ymax = np.inf, 0.0
     handles = []
     any_failed = False
+    n_all_failed = sum(1 for i in range(len(colors))
+                       if 0 < int(avg["n_completed"].values[i]) <= _failed_runs(summary, i))
     diverged_runs = []  # per point: (colour, [(alpha, eps_g) of each diverged run])
     for i, color in enumerate(colors):
         mean = avg["eg_mean"].values[i]
@@ -292,7 +294,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         line, = ax.plot(alpha[pos], mean[pos], color=color, lw=2, label=label,
                         ls=FAILED_STYLE if all_failed else "-")
         handles.append(line)
-        if all_failed:
+        if all_failed and n_all_failed == 1:  # several: the legend says it (no overlap)
             last = np.flatnonzero(np.isfinite(mean) & pos)
             if last.size:
                 ax.annotate(f"failed {failed} of {int(summary['n_runs'].values[i])}",
@@ -487,14 +489,18 @@ def _count_text(summary, i: int) -> str:
 EDGE_MARKERS = {
     "none": dict(marker="o", mfc="none", ms=9, mew=1.6, ls=""),
     "diverged": dict(marker="X", mfc="none", ms=10, mew=1.4, ls=""),
+    "failed": dict(marker="s", mfc="none", ms=9, mew=1.6, ls=""),
 }
 EDGE_Y = 0.96  # axes fraction of the edge markers
 
 
-def _edge_points(ax, xs, missing, diverged, color):
-    """Open markers at the top edge (x in data, y in axes coordinates) for missing values."""
+def _edge_points(ax, xs, missing, diverged, color, failed=None):
+    """Open markers at the top edge (x in data, y in axes coordinates) for missing values:
+    a cross where every run diverged, a square where every completed run failed."""
     trans = ax.get_xaxis_transform()
-    for kind, sel in (("none", missing & ~diverged), ("diverged", missing & diverged)):
+    failed = np.zeros_like(missing) if failed is None else failed & ~diverged
+    for kind, sel in (("none", missing & ~diverged & ~failed), ("diverged", missing & diverged),
+                      ("failed", missing & failed)):
         if sel.any():
             ax.plot(xs[sel], np.full(sel.sum(), EDGE_Y), transform=trans, clip_on=False,
                     color=color, zorder=5, **EDGE_MARKERS[kind])
@@ -576,7 +582,10 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     theory_done = False
     n_runs = summary["n_runs"].values
     all_diverged = (summary["n_diverged"].values == n_runs) & (n_runs > 0)
-    any_missing = {"none": False, "diverged": False}
+    n_done = summary["n_completed"].values
+    all_failed = (np.asarray(summary["n_failed"].values) >= n_done) & (n_done > 0) \
+        if "n_failed" in summary else np.zeros(n_runs.size, dtype=bool)
+    any_missing = {"none": False, "diverged": False, "failed": False}
     for g, color in zip(groups, colors):
         idx = np.array([i for i, k in enumerate(keys) if k == g])
         idx = idx[np.argsort(x[idx])]
@@ -598,11 +607,13 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
                       marker="o", capsize=3, lw=1.5,
                       label=None if many else label or "runs (mean ± SE)")
         div = all_diverged[idx]
+        fail = all_failed[idx] & ~div
         for ax, values in ((ax_e, esc), (ax_h, height)):
             missing = ~np.isfinite(values)
-            _edge_points(ax, xs, missing, div, color)
-            any_missing["none"] |= bool((missing & ~div).any())
+            _edge_points(ax, xs, missing, div, color, fail)
+            any_missing["none"] |= bool((missing & ~div & ~fail).any())
             any_missing["diverged"] |= bool((missing & div).any())
+            any_missing["failed"] |= bool((missing & fail).any())
         for i, xv, yv in zip(idx, xs, esc) if annotate else ():
             finite = math.isfinite(yv)
             ax_e.annotate(_count_text(summary, i),
@@ -654,6 +665,9 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     if any_missing["diverged"]:
         edge.append(Line2D([], [], color="0.3", label="no value: every run diverged",
                            **EDGE_MARKERS["diverged"]))
+    if any_missing["failed"]:
+        edge.append(Line2D([], [], color="0.3", label="no value: every run failed (no learning)",
+                           **EDGE_MARKERS["failed"]))
     for ax in (ax_e, ax_h):
         handles, _ = ax.get_legend_handles_labels()
         if handles or edge:

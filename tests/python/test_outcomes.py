@@ -223,10 +223,14 @@ def test_figures_mark_failed_points(files):
     assert [line.get_label().endswith("4 failed)") for line in curves] == [False, True, True]
     # One plateau line (eta = 0.5), none for the failed points.
     assert len([c for c in ax.collections if isinstance(c, LineCollection)]) == 1
-    texts = [t.get_text() for t in ax.texts]
-    assert texts.count("failed 4 of 4") == 2
+    assert not ax.texts  # two failed points: their labels say it (no overlapping notes)
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "every run failed: no learning, not a plateau" in legend
+    pyplot().close(fig)
+    two = ds.isel(run=slice(0, 8))  # eta = 0.5 and 4: the failed point is also labelled
+    two_avg = pa.seed_average(two)
+    fig = plot_eg(two, two_avg, pa.plateau_summary(two, averaged=two_avg))
+    assert [t.get_text() for t in fig.axes[0].texts] == ["failed 4 of 4"]
     pyplot().close(fig)
     # The overlaps of a failed point: no plateau shading; the title names the outcome.
     fig = plot_overlaps(ds, avg, summary, 1)
@@ -248,4 +252,17 @@ def test_figure_marks_diverged_runs(files):
     crosses = [line for line in ax.get_lines() if line.get_marker() == "X"]
     assert len(crosses) == 4
     assert "no completed run: 4 diverged" in [t.get_text() for t in ax.texts]
+    pyplot().close(fig)
+
+
+def test_sweep_marks_points_whose_runs_all_failed(files):
+    from plateau_analysis.figures import EDGE_MARKERS, plot_sweep, pyplot
+
+    ds = pa.open_campaign(files["eta"][0])["K2_M2"]
+    fig = plot_sweep(ds, pa.plateau_summary(ds), "eta")
+    squares = [line for line in fig.axes[0].get_lines()
+               if line.get_marker() == EDGE_MARKERS["failed"]["marker"]]
+    assert sum(len(line.get_xdata()) for line in squares) == 2  # eta = 4 and 6
+    labels = [t.get_text() for t in fig.axes[0].texts]
+    assert labels.count("0/4 (4 failed)") == 2
     pyplot().close(fig)
