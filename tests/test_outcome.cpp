@@ -130,7 +130,7 @@ TEST_CASE("Outcome: eps_g at the end not below its start is failed", "[outcome]"
     CHECK(outcome_of(s) == RunOutcome::learned);
 }
 
-TEST_CASE("Outcome: the symmetric plateau at the end is plateau, a K < M asymptote learned",
+TEST_CASE("Outcome: the symmetric plateau at the end is plateau and a K < M asymptote learned",
           "[outcome]") {
     // K = M = 2 ending on the symmetric plateau (alpha-max = 20 at eta = 0.5): eps_g 0.45 ->
     // 0.015, unspecialized (split units).
