@@ -117,7 +117,7 @@ std::vector<std::int64_t> CampaignReader::damaged_runs() const {
         for (const auto& [spec, dataset] : data_[g].datasets) {
             if (!h5::has_checksum(dataset))
                 continue;
-            const bool status = spec.field == ObservableField::status;
+            const bool status = is_flag(spec.field); // int8, one value per run
             std::vector<hsize_t> count = status ? std::vector<hsize_t>{1} : spec.shape(shape);
             count[0] = 1;
             std::vector<hsize_t> offset(count.size(), 0);
@@ -164,6 +164,35 @@ std::vector<RunStatus> CampaignReader::status(std::size_t group) const {
     return {};
 }
 
+std::optional<std::vector<RunOutcome>> CampaignReader::stored_outcomes(std::size_t group) const {
+    for (const auto& [spec, dataset] : data_.at(group).datasets)
+        if (spec.field == ObservableField::outcome) {
+            std::vector<std::int8_t> codes;
+            try {
+                codes = h5::read_all<std::int8_t>(dataset);
+            } catch (const h5::Error&) {
+                throw CampaignReadError(path_, "the outcome of group '" + groups_.at(group).name +
+                                                   "' fails its checksum or cannot be read "
+                                                   "(bits changed on disk)");
+            }
+            std::vector<RunOutcome> out;
+            for (const std::int8_t code : codes) {
+                const auto known = std::find_if(
+                    all_run_outcomes.begin(), all_run_outcomes.end(),
+                    [code](RunOutcome o) { return static_cast<std::int8_t>(o) == code; });
+                if (known == all_run_outcomes.end())
+                    throw CampaignReadError(path_, "group '" + groups_.at(group).name +
+                                                       "': outcome " + std::to_string(code) +
+                                                       " is outside the flag values (0 pending, "
+                                                       "1 learned, 2 plateau, 3 failed, 4 "
+                                                       "diverged)");
+                out.push_back(*known);
+            }
+            return out;
+        }
+    return std::nullopt;
+}
+
 std::vector<Observables> CampaignReader::read_records(RunLocation where, std::size_t first,
                                                       std::optional<std::size_t> count) const {
     const GroupInfo& info = groups_.at(where.group);
@@ -182,7 +211,7 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
         // cannot capture structured bindings).
         const auto& spec = entry.first;
         const auto& dataset = entry.second;
-        if (spec.field == ObservableField::status)
+        if (is_flag(spec.field))
             continue;
         const std::size_t per = spec.values_per_record(shape);
         std::vector<hsize_t> offset(spec.rank, 0);
@@ -220,6 +249,10 @@ RunResult CampaignReader::read_run(RunLocation where) const {
     const auto reached = std::find_if(result.records.begin(), result.records.end(),
                                       [](const Observables& o) { return std::isnan(o.eg); });
     result.records.erase(reached, result.records.end());
+    // Stored since schema 1.1; computed by the same rule for older files.
+    const auto stored = stored_outcomes(where.group);
+    result.outcome =
+        stored ? stored->at(where.index) : assess_outcome(result, groups_.at(where.group).alpha);
     return result;
 }
 

@@ -84,8 +84,12 @@ public:
     [[nodiscard]] std::vector<Observables>
     read_records(RunLocation where, std::size_t first = 0,
                  std::optional<std::size_t> count = std::nullopt) const;
-    /// The run as the writer got it: its status and the records it reached (the leading
-    /// records whose eg was written).
+    /// The outcome of every run of group `group` as stored (schema 1.1 and later), or nullopt
+    /// for a file without the variable (assess_outcome() computes it: read_run does).
+    [[nodiscard]] std::optional<std::vector<RunOutcome>> stored_outcomes(std::size_t group) const;
+
+    /// The run as the writer got it: its status, the records it reached (the leading records
+    /// whose eg was written) and its outcome (stored, or computed for a file before 1.1).
     [[nodiscard]] RunResult read_run(RunLocation where) const;
 
 private:

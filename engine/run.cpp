@@ -45,16 +45,18 @@ RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas, doub
     for (const double alpha : alphas) {
         if (!dynamics.advance_to(alpha)) {
             result.status = RunStatus::diverged;
-            return result;
+            break;
         }
         Observables o = dynamics.observe();
         if (!healthy(o, divergence_q)) {
             result.status = RunStatus::diverged;
-            return result;
+            break;
         }
         result.records.push_back(std::move(o));
     }
-    result.status = RunStatus::completed;
+    if (result.status != RunStatus::diverged)
+        result.status = RunStatus::completed;
+    result.outcome = assess_outcome(result, alphas); // analysis/SCHEMA.md, "Outcomes"
     return result;
 }
 

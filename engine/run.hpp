@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/observer.hpp"
+#include "engine/outcome.hpp"
 #include "engine/run_params.hpp"
 #include "engine/state.hpp"
 #include "engine/trainer.hpp"
@@ -80,12 +81,15 @@ private:
 
 struct RunResult {
     RunStatus status = RunStatus::pending;
-    /// One entry per record time reached; records.size() == alphas.size() when completed.
+    /// One entry per record time reached: every record time of the run when completed.
     std::vector<Observables> records;
+    /// What became of the run (engine/outcome.hpp): set by record_run from status and records.
+    RunOutcome outcome = RunOutcome::pending;
 };
 
 /// Samples `dynamics` at the record times `alphas` (increasing). A record whose Q_jj exceeds
-/// the divergence threshold, or that is not finite, ends the run as diverged.
+/// the divergence threshold, or that is not finite, ends the run as diverged. The result's
+/// outcome is assess_outcome() of its status and records.
 [[nodiscard]] RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
                                    double divergence_q);
 

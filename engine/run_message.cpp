@@ -69,6 +69,8 @@ std::vector<std::byte> encode_run(const FinishedRun& run) {
     w.put(&run.run, sizeof run.run);
     const auto status = static_cast<std::int8_t>(run.result.status);
     w.put(&status, sizeof status);
+    const auto outcome = static_cast<std::int8_t>(run.result.outcome);
+    w.put(&outcome, sizeof outcome);
     w.count(run.result.records.size());
     for (const Observables& o : run.result.records) {
         w.matrix(o.Q);
@@ -96,6 +98,11 @@ FinishedRun decode_run(std::span<const std::byte> bytes) {
     if (status < 0 || status > static_cast<std::int8_t>(RunStatus::diverged))
         throw std::invalid_argument("decode_run: status " + std::to_string(status));
     run.result.status = static_cast<RunStatus>(status);
+    std::int8_t outcome = 0;
+    r.get(&outcome, sizeof outcome);
+    if (outcome < 0 || outcome > static_cast<std::int8_t>(all_run_outcomes.back()))
+        throw std::invalid_argument("decode_run: outcome " + std::to_string(outcome));
+    run.result.outcome = static_cast<RunOutcome>(outcome);
     const std::size_t records = r.count();
     run.result.records.resize(records);
     for (Observables& o : run.result.records) {

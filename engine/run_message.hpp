@@ -11,7 +11,7 @@
 
 namespace plateau {
 
-/// The bytes of `run`: its index, status and every record (Q, R, T, v, eg, eg_stderr and the
+/// The bytes of `run`: its index, status, outcome and every record (Q, R, T, v, eg, eg_stderr and the
 /// named extras), in this process's byte order (the processes of one campaign run one binary).
 [[nodiscard]] std::vector<std::byte> encode_run(const FinishedRun& run);
 

@@ -10,7 +10,7 @@ namespace {
 
 using h5::ElementType;
 
-// The data variables of schema 1.0, in the order the writer creates them (analysis/SCHEMA.md,
+// The data variables of schema 1.1, in the order the writer creates them (analysis/SCHEMA.md,
 // "Data variables", documents each; tests/test_schema_doc.cpp checks that section against this).
 // clang-format off
 constexpr auto f64 = ElementType::float64;
@@ -39,6 +39,9 @@ constexpr std::array variables{
     VariableSpec{"status", {Dim::run}, ElementType::int8, "",
                  "run status",
                  every_kind, 0, ObservableField::status},
+    VariableSpec{"outcome", {Dim::run}, ElementType::int8, "",
+                 "run outcome (analysis/SCHEMA.md, Outcomes)",
+                 every_kind, 1, ObservableField::outcome},
 };
 // clang-format on
 
@@ -164,7 +167,8 @@ void copy_out(const VariableSpec& v, const Observables& o, const GroupShape& s,
             out[j] = o.v[static_cast<Eigen::Index>(j)];
         return;
     case ObservableField::status:
-        throw std::logic_error("copy_out: 'status' is not an observable");
+    case ObservableField::outcome:
+        throw std::logic_error("copy_out: '" + std::string(v.name) + "' is not an observable");
     case ObservableField::extra: {
         const auto it = o.extras.find(v.name);
         if (it == o.extras.end())
@@ -201,7 +205,8 @@ void copy_in(const VariableSpec& v, std::span<const double> in, const GroupShape
         o.v = Eigen::Map<const Eigen::VectorXd>(in.data(), static_cast<Eigen::Index>(s.K));
         return;
     case ObservableField::status:
-        throw std::logic_error("copy_in: 'status' is not an observable");
+    case ObservableField::outcome:
+        throw std::logic_error("copy_in: '" + std::string(v.name) + "' is not an observable");
     case ObservableField::extra:
         o.extras.insert_or_assign(
             std::string(v.name),

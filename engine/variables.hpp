@@ -68,9 +68,15 @@ struct GroupShape {
     [[nodiscard]] std::size_t length(Dim d) const noexcept;
 };
 
-/// Where a variable's values come from: a core member of Observables, the run status, or a
-/// named extra array (Observables::extras[name]).
-enum class ObservableField : std::uint8_t { eg, eg_stderr, Q, R, T, v, status, extra };
+/// Where a variable's values come from: a core member of Observables, the run status or
+/// outcome (RunResult), or a named extra array (Observables::extras[name]).
+enum class ObservableField : std::uint8_t { eg, eg_stderr, Q, R, T, v, status, outcome, extra };
+
+/// A per-run int8 flag variable (status, outcome): written from the RunResult, not from its
+/// records; stored in checksummed blocks of runs.
+[[nodiscard]] constexpr bool is_flag(ObservableField f) noexcept {
+    return f == ObservableField::status || f == ObservableField::outcome;
+}
 
 /// Which kinds of file write a variable (a set of FileKind).
 struct KindSet {

@@ -163,7 +163,7 @@ std::vector<VariableSpec> variables_for(std::span<const VariableSpec> table,
     return out;
 }
 
-/// Runs per chunk of `status` (each chunk carries a checksum).
+/// Runs per chunk of a flag variable (`status`, `outcome`; each chunk carries a checksum).
 constexpr hsize_t status_block = 1024;
 
 /// The group attributes that say what its runs were: every setting that is not a per-run
@@ -183,6 +183,26 @@ void write_settings(const h5::Group& g, const std::vector<Coordinate>& settings)
             h5::set_attribute(g, name, c.number);
     }
     h5::set_attribute(g, "settings", std::string_view(names));
+}
+
+/// The flag_values and flag_meanings of a flag variable, from its enum's table and names.
+struct Flags {
+    std::vector<std::int8_t> values;
+    std::string meanings;
+};
+template <class E, std::size_t N>
+Flags flags_from(const std::array<E, N>& all) {
+    Flags out;
+    for (const E e : all) {
+        out.values.push_back(static_cast<std::int8_t>(e));
+        out.meanings += (out.meanings.empty() ? "" : " ") + std::string(name(e));
+    }
+    return out;
+}
+Flags flags_of(ObservableField field) {
+    if (field == ObservableField::outcome)
+        return flags_from(all_run_outcomes);
+    return flags_from(std::array{RunStatus::pending, RunStatus::completed, RunStatus::diverged});
 }
 
 /// Builds one group: dimensions, coordinates, per-run variables (values written now), data.
@@ -263,20 +283,18 @@ h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
         std::vector<const h5::Dataset*> dims;
         for (const Dim d : v.dims())
             dims.push_back(dim(d));
-        if (v.field == ObservableField::status) {
-            // Checksummed in blocks of runs (one chunk per run would cost an index entry each).
+        if (is_flag(v.field)) {
+            // Checksummed in blocks of runs (one chunk per run would cost an index entry each);
+            // 0 (pending) until the run is written.
             const std::vector<hsize_t> block{std::min<hsize_t>(n_runs, status_block)};
-            h5::Dataset status =
+            h5::Dataset flag =
                 h5::create_variable(g, v.name, h5::ElementType::int8, dims, block,
                                     status_code(RunStatus::pending), h5::Checksum::fletcher32);
-            set_text(status, v.long_name, v.units);
-            h5::set_attribute(status, "flag_values",
-                              std::vector<std::int8_t>{status_code(RunStatus::pending),
-                                                       status_code(RunStatus::completed),
-                                                       status_code(RunStatus::diverged)});
-            h5::set_attribute(status, "flag_meanings",
-                              std::string_view("pending completed diverged"));
-            h5::set_attribute(status, "coordinates", std::string_view(coordinates));
+            set_text(flag, v.long_name, v.units);
+            const Flags flags = flags_of(v.field);
+            h5::set_attribute(flag, "flag_values", flags.values);
+            h5::set_attribute(flag, "flag_meanings", std::string_view(flags.meanings));
+            h5::set_attribute(flag, "coordinates", std::string_view(coordinates));
             continue;
         }
         if (v.dtype != h5::ElementType::float64)
@@ -736,7 +754,6 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
 
 void CampaignWriter::find_damaged_runs() {
     damaged_.clear();
-    const std::size_t st = status_index();
     for (std::size_t gi = 0; gi < layout_.groups.size(); ++gi) {
         const auto& info = layout_.groups[gi];
         const GroupShape shape{info.runs.size(), layout_.records, static_cast<std::size_t>(info.K),
@@ -746,9 +763,10 @@ void CampaignWriter::find_damaged_runs() {
             h5::Dataset& d = groups_[gi].datasets[k];
             if (!h5::has_checksum(d))
                 continue; // a file written before checksums
-            if (k == st) {
-                // Status in blocks: a damaged block is rewritten whole as pending (a partial
-                // write would have to read the damaged chunk) and all its runs are redone.
+            if (is_flag(variables_[k].field)) {
+                // Status and outcome in blocks: a damaged block is rewritten whole as pending (a
+                // partial write would have to read the damaged chunk) and all its runs are
+                // redone.
                 const hsize_t n = info.runs.size();
                 for (hsize_t first = 0; first < n; first += status_block) {
                     const hsize_t count = std::min(status_block, n - first);
@@ -816,7 +834,7 @@ void CampaignWriter::write(const FinishedRun& finished) {
     // A per-run variable (no alpha axis, e.g. T) comes from the first record.
     for (std::size_t k = 0; k < variables_.size(); ++k) {
         const VariableSpec& v = variables_[k];
-        if (v.field == ObservableField::status)
+        if (is_flag(v.field))
             continue;
         const std::size_t per = v.values_per_record(shape);
         const std::size_t slots = v.per_record() ? shape.records : 1;
@@ -829,6 +847,13 @@ void CampaignWriter::write(const FinishedRun& finished) {
         count[0] = 1;
         h5::write_slab(g.datasets[k], offset, count, values.data());
     }
+    // The outcome (schema 1.1) is data of the run: written before the status marks it done.
+    for (std::size_t k = 0; k < variables_.size(); ++k)
+        if (variables_[k].field == ObservableField::outcome) {
+            const auto outcome = static_cast<std::int8_t>(finished.result.outcome);
+            h5::write_slab(g.datasets[k], std::array<hsize_t, 1>{i}, std::array<hsize_t, 1>{1},
+                           &outcome);
+        }
     file_.flush();
 
     const std::int8_t code = status_code(finished.result.status);

@@ -22,6 +22,9 @@ SeedSummary::SeedSummary(const CampaignSpec& spec) : points_(spec.points.size())
 
 void SeedSummary::add(const CampaignSpec& spec, const FinishedRun& run) {
     auto& p = points_[static_cast<std::size_t>(run.run / spec.seeds)];
+    for (std::size_t k = 0; k < all_run_outcomes.size(); ++k)
+        if (all_run_outcomes[k] == run.result.outcome)
+            ++p.outcomes[k];
     if (run.result.status != RunStatus::completed) {
         ++p.diverged;
         return;
@@ -50,6 +53,18 @@ std::string describe(const GridPoint& point) {
 }
 } // namespace
 
+std::string SeedSummary::outcome_counts(const Point& p) {
+    std::string out;
+    std::int64_t runs = 0;
+    for (std::size_t k = 0; k < all_run_outcomes.size(); ++k) {
+        runs += p.outcomes[k];
+        if (p.outcomes[k] > 0)
+            out += (out.empty() ? "" : ", ") + std::string(name(all_run_outcomes[k])) + " " +
+                   std::to_string(p.outcomes[k]);
+    }
+    return (out.empty() ? std::string("none") : out) + " of " + std::to_string(runs);
+}
+
 void SeedSummary::print(const CampaignSpec& spec, const std::vector<double>& alphas,
                         std::int64_t skipped) const {
     if (skipped > 0)
@@ -61,6 +76,7 @@ void SeedSummary::print(const CampaignSpec& spec, const std::vector<double>& alp
         std::printf("  runs: %lld completed, %lld diverged; specialized at the end: %lld of %lld\n",
                     static_cast<long long>(s.completed), static_cast<long long>(s.diverged),
                     static_cast<long long>(s.specialized), static_cast<long long>(s.completed));
+        std::printf("  outcomes: %s (analysis/SCHEMA.md, Outcomes)\n", outcome_counts(s).c_str());
         if (s.completed == 0)
             continue;
         std::printf("  %12s  %14s  %12s\n", "alpha", "eps_g (mean)", "std. error");

@@ -1,10 +1,14 @@
-// The summary table `plateau run` and `plateau ode` print: seed-mean eps_g per grid point and
-// the runs specialized at the end (assess_specialization, engine/specialization.hpp).
+// The summary table `plateau run` and `plateau ode` print: seed-mean eps_g per grid point, the
+// runs specialized at the end (assess_specialization, engine/specialization.hpp) and the runs'
+// outcomes (learned, plateau, failed, diverged: engine/outcome.hpp).
 #pragma once
 
 #include "engine/campaign.hpp"
+#include "engine/outcome.hpp"
 
+#include <array>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 namespace plateau::cli {
@@ -25,7 +29,11 @@ private:
         std::int64_t completed = 0;
         std::int64_t diverged = 0;
         std::int64_t specialized = 0;
+        /// Runs per outcome, indexed like all_run_outcomes.
+        std::array<std::int64_t, all_run_outcomes.size()> outcomes{};
     };
+    /// "learned 6, plateau 1, failed 1 of 8": the non-zero outcome counts of a grid point.
+    [[nodiscard]] static std::string outcome_counts(const Point& p);
     std::vector<Point> points_;
 };
 

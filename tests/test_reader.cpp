@@ -124,11 +124,12 @@ TEST_CASE("writer then CampaignReader gives back every variable of the table", "
                                std::size_t(g.M)};
         const RunResult got = reader.read_run(*where);
         CHECK(got.status == expected.status);
+        CHECK(got.outcome == expected.outcome); // run 1: still as simulated (the file's copy)
         REQUIRE(got.records.size() == expected.records.size());
         const auto stored = reader.read_records(*where);
         REQUIRE(stored.size() == g.alpha.size());
         for (const VariableSpec& v : campaign_variables()) {
-            if (v.field == ObservableField::status)
+            if (is_flag(v.field)) // status, outcome: per run, compared above
                 continue;
             INFO("run " << run << " variable " << v.name);
             for (std::size_t a = 0; a < stored.size(); ++a) {
@@ -145,7 +146,7 @@ TEST_CASE("writer then CampaignReader gives back every variable of the table", "
             }
         }
     }
-    CHECK(compared == (6 + 3 + 6) * (campaign_variables().size() - 1));
+    CHECK(compared == (6 + 3 + 6) * (campaign_variables().size() - 2)); // all but the flags
     // The pending run: all NaN, no record reached.
     const auto pending = reader.find_run(2);
     REQUIRE(pending);
@@ -172,6 +173,7 @@ TEST_CASE("CampaignReader refuses another major version and accepts any minor", 
         CHECK(CampaignReader::open(path).metadata().version == SchemaVersion{1, 0});
     }
     SECTION("another major is refused with a clear message") {
+        set_int_attribute(path, "schema_version_minor", 0);
         set_int_attribute(path, "schema_version", 2);
         CHECK(open_error(path) == path + ": schema version 2.0 is not readable by this plateau (it "
                                          "reads 1.x, any minor version)");
@@ -179,13 +181,15 @@ TEST_CASE("CampaignReader refuses another major version and accepts any minor", 
         CHECK_THAT(open_error(path), Catch::Contains("schema version 0.0 is not readable"));
     }
     SECTION("resume refuses a file of another minor") {
-        set_int_attribute(path, "schema_version_minor", 1);
+        const SchemaVersion ours = campaign_schema_version();
+        const SchemaVersion newer{1, ours.minor + 1};
+        set_int_attribute(path, "schema_version_minor", newer.minor);
         try {
             (void)CampaignWriter::resume(path, spec, {"c", "cmd", "theory"});
-            FAIL("resume accepted a file of schema version 1.1");
+            FAIL("resume accepted a file of schema version " + to_string(newer));
         } catch (const OutputError& e) {
-            CHECK_THAT(e.what(), Catch::Contains("it has schema version 1.1, this plateau writes "
-                                                 "1.0"));
+            CHECK_THAT(e.what(), Catch::Contains("it has schema version " + to_string(newer) +
+                                                 ", this plateau writes " + to_string(ours)));
         }
     }
     SECTION("what is not a campaign file is refused") {
@@ -225,7 +229,7 @@ constexpr VariableSpec train_error{"train_error",
                                    "1",
                                    "training error on the examples seen (test observable)",
                                    KindSet{true, false},
-                                   1,
+                                   2,
                                    ObservableField::extra};
 constexpr VariableSpec field_norms{"field_norms",
                                    {Dim::run, Dim::alpha, Dim::student},
@@ -233,7 +237,7 @@ constexpr VariableSpec field_norms{"field_norms",
                                    "1",
                                    "per-unit norms (test observable)",
                                    KindSet{true, true},
-                                   1,
+                                   2,
                                    ObservableField::extra};
 
 std::vector<VariableSpec> table_with_extras() {
@@ -271,12 +275,12 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
     TempDir dir;
     const CampaignSpec spec = two_shapes();
     const std::vector<VariableSpec> table = table_with_extras();
-    CHECK(schema_version_of(table) == SchemaVersion{1, 1}); // a new variable bumps the minor
+    CHECK(schema_version_of(table) == SchemaVersion{1, 2}); // a new variable bumps the minor
 
     const std::string sim = dir / "sim.h5";
     write_campaign(sim, spec, "simulation", table);
     const CampaignReader reader = CampaignReader::open(sim, table);
-    CHECK(reader.metadata().version == SchemaVersion{1, 1});
+    CHECK(reader.metadata().version == SchemaVersion{1, 2});
     for (std::int64_t run = 0; run < spec.runs(); ++run) {
         INFO("run " << run);
         const auto where = reader.find_run(run);
@@ -301,7 +305,7 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
     }
     // Today's table reads the newer minor and ignores what it does not know.
     const CampaignReader plain = CampaignReader::open(sim);
-    CHECK(plain.metadata().version == SchemaVersion{1, 1});
+    CHECK(plain.metadata().version == SchemaVersion{1, 2});
     CHECK(plain.read_records(*plain.find_run(0), 0, 1).front().extras.empty());
     // Resuming it with today's writer would leave the extras unwritten: refused.
     CHECK_THROWS_AS(CampaignWriter::resume(sim, spec, {"c", "cmd", "simulation"}), OutputError);
@@ -318,7 +322,7 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
         CHECK_FALSE(f.root().open_group(group_name(2, 2)).has("train_error"));
     }
 
-    // An older file (minor 0) lacks the extras and still opens through the new table; a
+    // An older file (today's minor) lacks the extras and still opens through the new table; a
     // variable its own version should hold is required.
     const std::string old = dir / "old.h5";
     CampaignWriter::create(old, spec, {"c", "cmd", "simulation"}, false).close();

@@ -35,6 +35,8 @@ TEST_CASE("a finished run survives encode and decode bit for bit", "[mpi]") {
     const FinishedRun back = decode_run(bytes);
     CHECK(back.run == 17);
     CHECK(back.result.status == run.result.status);
+    CHECK(back.result.outcome == run.result.outcome);
+    CHECK(run.result.outcome != RunOutcome::pending); // set by the run: a value to carry
     REQUIRE(back.result.records.size() == run.result.records.size());
     for (std::size_t i = 0; i < run.result.records.size(); ++i) {
         const auto& a = run.result.records[i];

@@ -121,11 +121,11 @@ TEST_CASE("the SCHEMA.md check fails for an undocumented or misdocumented variab
                      "1",
                      "training error",
                      KindSet{true, false},
-                     1,
+                     2,
                      ObservableField::extra});
     auto problems = mismatches(table, doc);
     CHECK(problems == std::vector<std::string>{"variable `train_error` is not documented",
-                                               "the title does not say version 1.1"});
+                                               "the title does not say version 1.2"});
 
     table.pop_back();
     table.front().units = "m";

@@ -16,6 +16,9 @@ open_sweep([path, ...]) -> dict[str, xarray.Dataset]
     Several campaign files as one sweep (their settings that are not swept must agree).
 as_grid(ds), open_grid(path) -> xarray.Dataset
     The grid as dimensions (eta, N, other swept keys, seed): ``g.eg.sel(eta=0.5)``.
+run_outcomes(ds) -> xarray.DataArray
+    What became of every run: learned, plateau, failed, diverged (analysis/SCHEMA.md,
+    "Outcomes"): the file's ``outcome`` (schema 1.1), or the same rule computed for older files.
 specialization(ds) -> xarray.Dataset
     Which student unit learned which teacher unit, and when; the rule (analysis/SCHEMA.md,
     "Specialization") is the engine's, :func:`classify_units` on arrays.
@@ -48,6 +51,8 @@ from .overlaps import (
     specialization,
     specialization_index,
 )
+from .outcomes import (OUTCOMES, assess_outcome, count_outcomes, outcome_names, outcome_text,
+                       run_outcomes)
 from .configs import ConfigMismatchError, ConfigMismatchWarning
 from .detection import (Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus,
                         rule_for)
@@ -58,13 +63,15 @@ from .tables import format_table, table_rows, write_csv
 
 __all__ = [
     "COMPLETED", "DIVERGED", "PENDING",
-    "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "UNIT_STATES",
+    "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "OUTCOMES", "UNIT_STATES",
     "CampaignError", "CampaignFileNotFoundError", "ConfigMismatchError",
     "ConfigMismatchWarning", "IncompleteCampaignWarning",
     "Plateau", "PlateauRule",
-    "align_students", "as_grid", "classify_units", "detect_plateau", "format_table",
+    "align_students", "as_grid", "assess_outcome", "classify_units", "count_outcomes",
+    "detect_plateau", "format_table",
     "grid_dimensions", "grid_point_index", "normalized_overlaps", "open_campaign", "open_grid",
-    "open_sweep", "plateau_summary", "plateaus", "read_root_attributes", "rule_for",
+    "open_sweep", "outcome_names", "outcome_text", "plateau_summary", "plateaus", "read_root_attributes",
+    "rule_for", "run_outcomes",
     "run_coordinates", "seed_average", "specialization",
     "specialization_index", "swept_coordinates", "table_rows", "write_csv",
 ]

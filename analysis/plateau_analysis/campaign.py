@@ -124,6 +124,16 @@ def _check_values(path, name: str, ds) -> None:
             f"is outside the flag values (0 pending, 1 completed, 2 diverged); "
             f"{int(outside.sum())} run(s) affected"
         )
+    if "outcome" in ds.variables:  # schema 1.1: the flags of analysis/SCHEMA.md, "Outcomes"
+        outcome = np.asarray(ds["outcome"].values)
+        bad = ~np.isin(outcome, np.arange(5))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise CampaignError(
+                f"{path}: group {name!r}: outcome {outcome[i]} of run_index {int(run_index[i])} "
+                f"is outside the flag values (0 pending, 1 learned, 2 plateau, 3 failed, "
+                f"4 diverged); {int(bad.sum())} run(s) affected"
+            )
     completed = status == COMPLETED
     if not completed.any():
         return

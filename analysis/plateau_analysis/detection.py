@@ -76,7 +76,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import xarray as xr
 
-from .campaign import grid_point_index
+from .campaign import COMPLETED, PENDING, grid_point_index
+from .outcomes import (OUTCOME_FAILED, OUTCOME_LEARNED, OUTCOME_PLATEAU, outcome_names,
+                       outcome_text, run_outcomes)
 from .overlaps import specialization, specialization_index
 from .stats import seed_average
 
@@ -476,11 +478,29 @@ def plateaus(ds, rule: PlateauRule | None = None) -> xr.Dataset:
     else:
         raise ValueError("plateaus() takes a campaign group (dimension 'run') or a "
                          "seed_average() result (dimension 'point')")
-    results = [detect_plateau(alpha, eg[i], spec[i], rule) for i in range(eg.shape[0])]
+    outcome = run_outcomes(ds).values if dim == "run" else None
+    # A failed run (analysis/SCHEMA.md, "Outcomes") has no plateau: its flat stretch is a stall
+    # (eps_g stuck while the weights grow), not a plateau it might escape.
+    results = [Plateau() if outcome is not None and outcome[i] == OUTCOME_FAILED
+               else detect_plateau(alpha, eg[i], spec[i], rule) for i in range(eg.shape[0])]
     coords = {name: c for name, c in ds.coords.items() if c.dims == (dim,)}
     out = _to_dataset(results, dim, coords, rule)
     if dim == "run":
         out["status"] = ds["status"]
+        out["outcome"] = ("run", np.array(outcome_names(outcome)),
+                          {"long_name": "run outcome (analysis/SCHEMA.md, Outcomes)"})
+    return out
+
+
+def _without_failed(ds, outcome):
+    """``ds`` with its failed runs marked pending: left out of a seed average's statistics."""
+    failed = outcome == OUTCOME_FAILED
+    if not failed.any():
+        return ds
+    out = ds.copy()
+    status = np.asarray(ds["status"].values).copy()
+    status[failed] = PENDING
+    out["status"] = ("run", status, dict(ds["status"].attrs))
     return out
 
 
@@ -522,20 +542,35 @@ def plateau_summary(ds, rule: PlateauRule | None = None, *, averaged: xr.Dataset
           escape times of the runs that escaped (runs still on the plateau are not in it: see
           ``runs_escaped``); ``length_runs_mean``;
         - ``runs_specialized``, ``specialization_time_mean``: completed runs specialized at the
-          end (:func:`~plateau_analysis.specialization`) and the mean time when they became so.
+          end (:func:`~plateau_analysis.specialization`) and the mean time when they became so;
+        - ``n_learned``, ``n_plateau``, ``n_failed`` and ``outcomes`` (text, "learned 6,
+          failed 2 of 8"): the runs' outcomes (:func:`~plateau_analysis.run_outcomes`,
+          analysis/SCHEMA.md "Outcomes"). A failed run has no plateau (``plateaus`` reports
+          none), and the seed-mean plateau is that of the runs that did not fail.
     """
     rule = rule or PlateauRule()
     averaged = seed_average(ds) if averaged is None else averaged
-    mean_curve = plateaus(averaged, rule)
+    outcome = run_outcomes(ds).values
+    # The seed-mean plateau of the runs that did not fail: a point whose runs all failed has
+    # none (its flat eps_g is a stall, analysis/SCHEMA.md, "Outcomes").
+    learning = averaged if not (outcome == OUTCOME_FAILED).any() else seed_average(
+        _without_failed(ds, outcome))
+    mean_curve = plateaus(learning, rule)
     per_run = plateaus(ds, rule)
     spec = specialization(ds) if margin is None else specialization(ds, margin)
     point_of_run = grid_point_index(ds)
-    completed = ds["status"].values == 1
+    completed = ds["status"].values == COMPLETED
     rows = {k: [] for k in ("runs_found", "runs_escaped", "height_runs_mean", "height_runs_sem",
                             "escape_runs_mean", "escape_runs_sem", "length_runs_mean",
-                            "runs_specialized", "specialization_time_mean")}
+                            "runs_specialized", "specialization_time_mean", "n_learned",
+                            "n_plateau", "n_failed", "outcomes")}
     for p in averaged["point"].values:
-        sel = (point_of_run == p) & completed
+        runs_of_point = point_of_run == p
+        rows["n_learned"].append(int(np.count_nonzero(outcome[runs_of_point] == OUTCOME_LEARNED)))
+        rows["n_plateau"].append(int(np.count_nonzero(outcome[runs_of_point] == OUTCOME_PLATEAU)))
+        rows["n_failed"].append(int(np.count_nonzero(outcome[runs_of_point] == OUTCOME_FAILED)))
+        rows["outcomes"].append(outcome_text(outcome[runs_of_point]))
+        sel = runs_of_point & completed
         found = per_run["found"].values[sel]
         escaped = per_run["escaped"].values[sel] & found
         rows["runs_found"].append(int(found.sum()))

@@ -3,7 +3,8 @@
 - :func:`plot_eg`: eps_g(alpha) on log-log axes, one colour per grid point: the seed mean
   (line), the spread over seeds (band: 10-90 % quantiles by default, or mean +- standard
   error), the theory (dashed) when given, and the detected plateau (dotted) with its escape
-  time;
+  time; a point whose runs all failed (analysis/SCHEMA.md, "Outcomes") dash-dotted, labelled
+  "failed N of N", without a plateau;
 - :func:`plot_overlaps`: R_jn and Q_jk against alpha for one grid point, one panel per student
   unit (students relabelled so that student j learned teacher j), the plateau shaded;
 - :func:`plot_sweep`: escape time and plateau height against a swept parameter (against ln N
@@ -39,6 +40,33 @@ AXIS_LABELS = {
 }
 ALPHA_LABEL = "training time α = examples / N"
 PLATEAU_SHADE = "#fbeebb"
+#: Line style of a grid point whose completed runs all failed (analysis/SCHEMA.md, "Outcomes").
+FAILED_STYLE = "-."
+
+
+def _diverged_curves(ds, avg, i: int) -> list:
+    """``[(alpha, eps_g)]`` of the diverged runs of grid point ``i`` (positive alpha, up to
+    their last finite record)."""
+    if "run" not in ds.dims or "eg" not in ds:
+        return []
+    from .campaign import DIVERGED, grid_point_index
+
+    point = int(avg["point"].values[i])
+    runs = np.flatnonzero((grid_point_index(ds) == point)
+                          & (np.asarray(ds["status"].values) == DIVERGED))
+    alpha = ds["alpha"].values
+    out = []
+    for r in runs:
+        eg = ds["eg"].values[r]
+        ok = np.isfinite(eg) & (alpha > 0) & (eg > 0)
+        if ok.any():
+            out.append((alpha[ok], eg[ok]))
+    return out
+
+
+def _failed_runs(summary, i: int) -> int:
+    """Failed runs of grid point ``i`` of a ``plateau_summary`` (0 without outcome counts)."""
+    return int(summary["n_failed"].values[i]) if "n_failed" in summary else 0
 
 
 def pyplot():
@@ -248,24 +276,42 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     single = ds.attrs.get("kind") == "theory"
     ymin, ymax = np.inf, 0.0
     handles = []
+    any_failed = False
+    n_all_failed = sum(1 for i in range(len(colors))
+                       if 0 < int(avg["n_completed"].values[i]) <= _failed_runs(summary, i))
+    diverged_runs = []  # per point: (colour, [(alpha, eps_g) of each diverged run])
     for i, color in enumerate(colors):
         mean = avg["eg_mean"].values[i]
         n = int(avg["n_completed"].values[i])
+        failed = _failed_runs(summary, i)
         label = point_label(avg, i, names)
         if not single:
-            label += f"  ({n} runs, {int(summary['runs_escaped'].values[i])} escaped"
+            parts = [f"{n} runs, {int(summary['runs_escaped'].values[i])} escaped"] if n else []
             for what in ("diverged", "pending"):
                 count = int(avg[f"n_{what}"].values[i])
-                label += f", {count} {what}" if count else ""
-            label += ")"
-        line, = ax.plot(alpha[pos], mean[pos], color=color, lw=2, label=label)
+                parts += [f"{count} {what}"] if count else []
+            parts += [f"{failed} failed"] if failed else []
+            label += f"  ({', '.join(parts)})"
+        # Every completed run failed: the curve is a stall, not a plateau (dash-dot).
+        all_failed = n > 0 and failed >= n
+        any_failed |= all_failed
+        line, = ax.plot(alpha[pos], mean[pos], color=color, lw=2, label=label,
+                        ls=FAILED_STYLE if all_failed else "-")
         handles.append(line)
+        if all_failed and n_all_failed == 1:  # several: the legend says it (no overlap)
+            last = np.flatnonzero(np.isfinite(mean) & pos)
+            if last.size:
+                ax.annotate(f"failed {failed} of {int(summary['n_runs'].values[i])}",
+                            (alpha[last[-1]], mean[last[-1]]), xytext=(-4, 7),
+                            textcoords="offset points", ha="right", fontsize=9, color=color,
+                            fontweight="bold")
         if not single and n > 1:
             ax.fill_between(alpha[pos], np.clip(lo[i][pos], 1e-300, None), hi[i][pos],
                             color=color, alpha=0.22, lw=0)
         finite = mean[pos][np.isfinite(mean[pos]) & (mean[pos] > 0)]
         if finite.size:
             ymin, ymax = min(ymin, finite.min()), max(ymax, finite.max())
+        diverged_runs.append((color, _diverged_curves(ds, avg, i)))
         if theory_avg is not None and matches is not None and matches[i] >= 0:
             th = theory_avg["eg_mean"].values[matches[i]]
             tpos = theory_avg["alpha"].values > 0
@@ -285,8 +331,17 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         ax.set_ylim(max(ymin, ymax * 1e-5) / 1.5, ymax * 1.5)
     else:  # nothing completed yet
         ax.set_ylim(1e-3, 1.0)
-        ax.text(0.5, 0.5, "no completed run", transform=ax.transAxes, ha="center",
-                va="center", fontsize=14, color="0.4")
+        every = sum(len(c) for _, c in diverged_runs)
+        ax.text(0.5, 0.5, f"no completed run: {every} diverged" if every else "no completed run",
+                transform=ax.transAxes, ha="center", va="center", fontsize=14, color="0.4")
+    # Diverged runs: thin lines up to their last record, a cross where they blew up (at the top
+    # edge when that is above the axes). Never averaged, never a plateau.
+    top = ax.get_ylim()[1]
+    for color, curves in diverged_runs:
+        for a_run, e_run in curves:
+            ax.plot(a_run, e_run, color=color, lw=0.8, alpha=0.6, zorder=1)
+            ax.plot(a_run[-1], min(e_run[-1], top), marker="X", ms=8, color=color, mec="k",
+                    mew=0.6, ls="", clip_on=False, zorder=5)
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel("generalization error ε_g")
     ax.set_title(f"{ds.attrs.get('group', '')}: generalization error ({_title(ds)})")
@@ -296,6 +351,12 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         style.append(Patch(color="0.3", alpha=0.22, label=band_text))
     if theory_avg is not None:
         style.append(Line2D([], [], color="0.3", lw=1.4, ls="--", label="theory (N → ∞)"))
+    if any_failed:
+        style.append(Line2D([], [], color="0.3", lw=2, ls=FAILED_STYLE,
+                            label="every run failed: no learning, not a plateau"))
+    if any(curves for _, curves in diverged_runs):
+        style.append(Line2D([], [], color="0.3", lw=0.8, marker="X", mec="k", ms=7,
+                            label="diverged run (× where it blew up)"))
     style.append(Line2D([], [], color="k", lw=1.2, ls=":", label="detected plateau (height)"))
     style.append(Line2D([], [], color="0.5", marker="v", mec="k", ls="",
                         label=f"escape: ε_g = {escape_fraction:g} × height"))
@@ -408,6 +469,8 @@ def plot_overlaps(ds, avg, summary, i: int, theory_avg=None, match: int = -1,
                               label="mean specialization time"))
     names = _label_names(avg)
     what = "curve" if single else f"seed mean of {n} runs, students relabelled: j learned B_j"
+    if "outcomes" in summary and _failed_runs(summary, i):
+        what += f"; outcomes: {summary['outcomes'].values[i]}"
     fig.suptitle(f"{ds.attrs.get('group', '')}, {point_label(avg, i, names)}: overlaps "
                  f"({what})", fontsize=11)
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4),
@@ -421,6 +484,8 @@ def _count_text(summary, i: int) -> str:
     text = f"{int(summary['runs_escaped'].values[i])}/{int(summary['n_runs'].values[i])}"
     extra = [f"{int(summary[f'n_{w}'].values[i])} {w[:3]}" for w in ("diverged", "pending")
              if f"n_{w}" in summary and int(summary[f"n_{w}"].values[i])]
+    if _failed_runs(summary, i):
+        extra.append(f"{_failed_runs(summary, i)} failed")
     return text + (f" ({', '.join(extra)})" if extra else "")
 
 
@@ -428,14 +493,18 @@ def _count_text(summary, i: int) -> str:
 EDGE_MARKERS = {
     "none": dict(marker="o", mfc="none", ms=9, mew=1.6, ls=""),
     "diverged": dict(marker="X", mfc="none", ms=10, mew=1.4, ls=""),
+    "failed": dict(marker="s", mfc="none", ms=9, mew=1.6, ls=""),
 }
 EDGE_Y = 0.96  # axes fraction of the edge markers
 
 
-def _edge_points(ax, xs, missing, diverged, color):
-    """Open markers at the top edge (x in data, y in axes coordinates) for missing values."""
+def _edge_points(ax, xs, missing, diverged, color, failed=None):
+    """Open markers at the top edge (x in data, y in axes coordinates) for missing values:
+    a cross where every run diverged, a square where every completed run failed."""
     trans = ax.get_xaxis_transform()
-    for kind, sel in (("none", missing & ~diverged), ("diverged", missing & diverged)):
+    failed = np.zeros_like(missing) if failed is None else failed & ~diverged
+    for kind, sel in (("none", missing & ~diverged & ~failed), ("diverged", missing & diverged),
+                      ("failed", missing & failed)):
         if sel.any():
             ax.plot(xs[sel], np.full(sel.sum(), EDGE_Y), transform=trans, clip_on=False,
                     color=color, zorder=5, **EDGE_MARKERS[kind])
@@ -517,7 +586,10 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     theory_done = False
     n_runs = summary["n_runs"].values
     all_diverged = (summary["n_diverged"].values == n_runs) & (n_runs > 0)
-    any_missing = {"none": False, "diverged": False}
+    n_done = summary["n_completed"].values
+    all_failed = (np.asarray(summary["n_failed"].values) >= n_done) & (n_done > 0) \
+        if "n_failed" in summary else np.zeros(n_runs.size, dtype=bool)
+    any_missing = {"none": False, "diverged": False, "failed": False}
     for g, color in zip(groups, colors):
         idx = np.array([i for i, k in enumerate(keys) if k == g])
         idx = idx[np.argsort(x[idx])]
@@ -539,11 +611,13 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
                       marker="o", capsize=3, lw=1.5,
                       label=None if many else label or "runs (mean ± SE)")
         div = all_diverged[idx]
+        fail = all_failed[idx] & ~div
         for ax, values in ((ax_e, esc), (ax_h, height)):
             missing = ~np.isfinite(values)
-            _edge_points(ax, xs, missing, div, color)
-            any_missing["none"] |= bool((missing & ~div).any())
+            _edge_points(ax, xs, missing, div, color, fail)
+            any_missing["none"] |= bool((missing & ~div & ~fail).any())
             any_missing["diverged"] |= bool((missing & div).any())
+            any_missing["failed"] |= bool((missing & fail).any())
         for i, xv, yv in zip(idx, xs, esc) if annotate else ():
             finite = math.isfinite(yv)
             ax_e.annotate(_count_text(summary, i),
@@ -595,6 +669,9 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
     if any_missing["diverged"]:
         edge.append(Line2D([], [], color="0.3", label="no value: every run diverged",
                            **EDGE_MARKERS["diverged"]))
+    if any_missing["failed"]:
+        edge.append(Line2D([], [], color="0.3", label="no value: every run failed (no learning)",
+                           **EDGE_MARKERS["failed"]))
     for ax in (ax_e, ax_h):
         handles, _ = ax.get_legend_handles_labels()
         if handles or edge:

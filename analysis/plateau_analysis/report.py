@@ -25,6 +25,11 @@ Writes into the output directory, per group G (``K2_M2``, ...), each figure as P
 
 and the tables ``plateaus.csv`` (one row per grid point; also printed) and ``plateaus_runs.csv``
 (one row per run).
+
+Every figure and table names the runs' outcomes (analysis/SCHEMA.md, "Outcomes";
+:func:`~plateau_analysis.run_outcomes`): a failed run (completed without learning, e.g. erf at
+eta = 4) has no plateau, is never counted as "not escaped" and never shaded; a grid point whose
+runs all failed is drawn dash-dotted and labelled "failed N of N".
 """
 
 from __future__ import annotations
@@ -93,7 +98,7 @@ _TABLE_COLUMNS = [
     ("n_completed", "done"), ("n_diverged", "div"), ("n_pending", "pend"),
     ("found", "plateau"), ("height", "height"), ("start", "start"), ("end", "end"),
     ("length", "length"), ("escape", "escape"), ("escaped_of_runs", "esc/runs"),
-    ("escape_runs_mean", "esc_runs"), ("escape_runs_sem", "±SE"),
+    ("escape_runs_mean", "esc_runs"), ("escape_runs_sem", "±SE"), ("outcomes", "outcomes"),
 ]
 
 
@@ -206,8 +211,10 @@ def print_table(rows: list, out, *, theory: bool) -> None:
     if theory:
         cols += ["theory_height", "theory_escape"]
         heads += ["th_height", "th_escape"]
-    print("Plateaus per grid point (seed-mean curve; esc/runs: runs that escaped / runs; "
-          "esc_runs: mean escape time of those runs; alpha = examples/N):", file=out)
+    print("Plateaus per grid point (seed-mean curve of the runs that did not fail; esc/runs: "
+          "runs that escaped / runs; esc_runs: mean escape time of those runs; outcomes: "
+          "learned, plateau = not converged at the end, failed = completed without learning, "
+          "diverged (analysis/SCHEMA.md, Outcomes); alpha = examples/N):", file=out)
     print(format_table(rows, cols, heads), file=out)
 
 

@@ -304,16 +304,23 @@ def plot_escape_histogram(ds, runs, *, bins: int = 12):
             label = ", ".join(f"{PRETTY.get(n, n)} = {format_value(ds[n].values[first])}"
                               for n in names)
             color = colors(k if len(points) <= 10 else k / max(len(points) - 1, 1))
+            failed = int(np.count_nonzero(runs["outcome"].values[sel] == "failed")) \
+                if "outcome" in runs else 0
             ax.hist(values[ok], bins=edges, histtype="step", lw=1.8, color=color,
-                    label=f"{label}  ({ok.sum()}/{sel.sum()} escaped)")
+                    label=f"{label}  ({ok.sum()}/{sel.sum()} escaped"
+                    + (f", {failed} failed" if failed else "") + ")")
         ax.set_xscale("log")
         ax.legend(fontsize=8)
         from matplotlib.ticker import MaxNLocator
 
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     else:
-        ax.text(0.5, 0.5, "no run escaped a plateau", transform=ax.transAxes, ha="center",
-                color="0.4", fontsize=13)
+        failed = int(np.count_nonzero(runs["outcome"].values == "failed")) \
+            if "outcome" in runs else 0
+        text = "no run escaped a plateau"
+        if failed:
+            text += f"\n({failed} of {esc.size} runs failed: no learning, no plateau)"
+        ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", color="0.4", fontsize=13)
     ax.set_xlabel("escape time α_esc = examples / N (runs)")
     ax.set_ylabel("runs")
     ax.set_title(f"{ds.attrs.get('group', '')}: escape times across seeds ({_title(ds)})",

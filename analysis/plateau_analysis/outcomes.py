@@ -1,0 +1,157 @@
+"""What became of each run: learned, plateau, failed, diverged (analysis/SCHEMA.md, "Outcomes").
+
+The Python twin of the engine's rule (``assess_outcome``, engine/outcome.hpp), with the same
+thresholds under the same names in upper case. Files of schema 1.1 and later store the engine's
+verdict in the per-run variable ``outcome``; :func:`run_outcomes` reads it, and computes it by
+this rule for older files. ``tests/python/test_outcomes.py`` checks that the two agree.
+
+``status`` says whether a run reached ``alpha-max``; the outcome says whether it learned: an erf
+student at eta = 4 completes (bounded units never overflow) with eps_g stuck near 0.24 while its
+weights grow without bound -- ``failed``, not a plateau that was "not escaped".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from .campaign import COMPLETED, DIVERGED, PENDING
+from .overlaps import classify_units
+
+#: Outcome names in flag-value order (the ``flag_meanings`` of ``outcome``; RunOutcome in
+#: engine/outcome.hpp).
+OUTCOMES = ("pending", "learned", "plateau", "failed", "diverged")
+OUTCOME_PENDING, OUTCOME_LEARNED, OUTCOME_PLATEAU, OUTCOME_FAILED, OUTCOME_DIVERGED = range(5)
+
+#: The thresholds of the rule (OutcomeThresholds in engine/outcome.hpp; analysis/SCHEMA.md).
+WINDOW_FACTOR = 10.0      # the trend is measured over the last decade of alpha
+LEARNED_FRACTION = 0.01   # learned: eps_g (late) <= 1 % of eps_g at the first record
+STATIONARY_RATIO = 0.8    # K < M: eps_g (late) >= 0.8 eps_g (early) is its asymptote
+GROWTH = 1.5              # failed: sum Q_jj (late) >= 1.5 sum Q_jj (early) ...
+EXCESS = 10.0             # ... and >= 10 sum T_nn ...
+SLOW_RATIO = 0.1          # ... while eps_g (late) > 0.1 eps_g (early)
+
+
+def _mean(values) -> float:
+    """Mean in index order (the engine's loop: the same sum, bit for bit)."""
+    total = 0.0
+    for x in values:
+        total += float(x)
+    return total / len(values)
+
+
+def assess_outcome(status: int, alpha, eg, Q, R, T) -> int:
+    """The outcome of one run (analysis/SCHEMA.md, "Outcomes").
+
+    Parameters
+    ----------
+    status : int
+        The run's ``status`` (0 pending, 1 completed, 2 diverged).
+    alpha : array_like, shape (records,)
+        Record times.
+    eg : array_like, shape (records,)
+        eps_g; the records used are the leading ones with a finite value (a completed run has
+        them all).
+    Q : array_like, shape (records, K, K)
+    R : array_like, shape (records, K, M)
+    T : array_like, shape (M, M)
+
+    Returns
+    -------
+    int
+        An index into :data:`OUTCOMES`.
+    """
+    if int(status) == PENDING:
+        return OUTCOME_PENDING
+    if int(status) == DIVERGED:
+        return OUTCOME_DIVERGED
+    if int(status) != COMPLETED:
+        raise ValueError(f"status {status} is not a flag value (0, 1, 2)")
+    alpha = np.asarray(alpha, dtype=float)
+    eg = np.asarray(eg, dtype=float)
+    missing = np.flatnonzero(~np.isfinite(eg))
+    n = min(int(missing[0]) if missing.size else eg.size, alpha.size)
+    if n < 2:
+        return OUTCOME_PLATEAU
+    Q = np.asarray(Q, dtype=float)
+    R = np.asarray(R, dtype=float)
+    T = np.asarray(T, dtype=float)
+    start = alpha[n - 1] / WINDOW_FACTOR
+    first = 0
+    while first < n - 2 and alpha[first] < start:
+        first += 1
+    quarter = max(1, (n - first) // 4)
+    norms = [float(np.trace(Q[i])) for i in range(n)]
+    eg_start = float(eg[0])
+    eg_early = _mean(eg[first:first + quarter])
+    eg_late = _mean(eg[n - quarter:n])
+    q_early = _mean(norms[first:first + quarter])
+    q_late = _mean(norms[n - quarter:n])
+    teacher_norm = float(np.trace(T))
+    if eg_late >= eg_start and eg_late > 0.0:
+        return OUTCOME_FAILED
+    if q_late >= GROWTH * q_early and q_late >= EXCESS * teacher_norm \
+            and eg_late > SLOW_RATIO * eg_early:
+        return OUTCOME_FAILED
+    if eg_late <= LEARNED_FRACTION * eg_start:
+        return OUTCOME_LEARNED
+    if bool(classify_units(Q[n - 1], R[n - 1], T)["specialized"]):
+        return OUTCOME_LEARNED
+    K, M = R.shape[-2:]
+    if K < M and eg_late >= STATIONARY_RATIO * eg_early:
+        return OUTCOME_LEARNED
+    return OUTCOME_PLATEAU
+
+
+def computed_outcomes(ds) -> np.ndarray:
+    """The rule applied to every run of a campaign group (int8 codes, shape (run,))."""
+    status = np.asarray(ds["status"].values)
+    alpha = ds["alpha"].values
+    eg, Q, R, T = (ds[name].values for name in ("eg", "Q", "R", "T"))
+    return np.array([assess_outcome(status[r], alpha, eg[r], Q[r], R[r], T[r])
+                     for r in range(status.size)], dtype=np.int8)
+
+
+def run_outcomes(ds, *, recompute: bool = False) -> xr.DataArray:
+    """The outcome of every run: stored (schema 1.1 and later) or computed by the same rule.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One group of a campaign file.
+    recompute : bool
+        Apply the Python rule even where the file stores the engine's verdict.
+
+    Returns
+    -------
+    xarray.DataArray of int8, dimension ``run``
+        Codes into :data:`OUTCOMES`; attribute ``source`` is ``"file"`` or ``"computed"``.
+    """
+    if "outcome" in ds.variables and not recompute:
+        codes = np.asarray(ds["outcome"].values).astype(np.int8)
+        source = "file"
+    else:
+        codes = computed_outcomes(ds)
+        source = "computed"
+    coords = {n: c for n, c in ds.coords.items() if c.dims == ("run",)}
+    return xr.DataArray(codes, dims=("run",), coords=coords, name="outcome",
+                        attrs={"flag_values": np.arange(len(OUTCOMES), dtype=np.int8),
+                               "flag_meanings": " ".join(OUTCOMES), "source": source})
+
+
+def outcome_names(codes) -> list:
+    """The names of outcome codes."""
+    return [OUTCOMES[int(c)] for c in np.asarray(codes).ravel()]
+
+
+def count_outcomes(codes) -> dict:
+    """``{name: count}`` of the codes, for every outcome (zeros included), in flag order."""
+    codes = np.asarray(codes).ravel()
+    return {name: int(np.count_nonzero(codes == k)) for k, name in enumerate(OUTCOMES)}
+
+
+def outcome_text(codes) -> str:
+    """``"learned 6, plateau 1, failed 1 of 8"``: the non-zero counts (the engine's summary)."""
+    counts = count_outcomes(codes)
+    parts = [f"{name} {n}" for name, n in counts.items() if n]
+    return f"{', '.join(parts) or 'none'} of {sum(counts.values())}"

@@ -1,0 +1,253 @@
+// The outcome rule (engine/outcome.hpp, analysis/SCHEMA.md "Outcomes"): on hand-built record
+// series, on simulations (erf at eta = 4 completes without learning: failed, not a plateau),
+// and through the file (stored as `outcome`, schema 1.1; computed for a 1.0 file).
+#include "cli_helpers.hpp"
+#include "engine/errors.hpp"
+#include "engine/h5/h5.hpp"
+#include "engine/outcome.hpp"
+#include "engine/reader.hpp"
+#include "engine/run.hpp"
+#include "engine/schedule.hpp"
+#include "engine/writer.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
+using namespace plateau;
+using plateau::test::TempDir;
+
+namespace {
+
+/// alpha = 0, then `records - 1` log-spaced times in [0.01, 300] (the default schedule).
+std::vector<double> log_alphas(int records = 100) {
+    std::vector<double> out{0.0};
+    for (int i = 0; i < records - 1; ++i)
+        out.push_back(0.01 * std::pow(30000.0, i / double(records - 2)));
+    return out;
+}
+
+struct Series {
+    std::function<double(double)> eg;
+    /// Student vectors W (K x n) and teacher vectors B (M x n) at time alpha.
+    std::function<Eigen::MatrixXd(double)> W;
+    Eigen::MatrixXd B;
+};
+
+/// A completed run whose record i has eps_g = eg(alpha_i), Q = W W^T, R = W B^T, T = B B^T.
+RunResult completed(const Series& s, const std::vector<double>& alphas) {
+    RunResult r;
+    r.status = RunStatus::completed;
+    for (const double a : alphas) {
+        const Eigen::MatrixXd W = s.W(a);
+        Observables o;
+        o.Q = W * W.transpose();
+        o.R = W * s.B.transpose();
+        o.T = s.B * s.B.transpose();
+        o.v = Eigen::VectorXd::Ones(W.rows());
+        o.eg = s.eg(a);
+        r.records.push_back(o);
+    }
+    return r;
+}
+
+constexpr Eigen::Index n = 8;
+Eigen::RowVectorXd e(Eigen::Index i) {
+    return Eigen::RowVectorXd::Unit(n, i);
+}
+Eigen::MatrixXd teachers(Eigen::Index M) {
+    return Eigen::MatrixXd::Identity(M, n);
+}
+/// eps_g falling from `start` to `level` around alpha = 3, then flat.
+std::function<double(double)> falls_to(double start, double level) {
+    return [=](double a) {
+        return level + (start - level) / (1.0 + std::pow(a / 3.0, 3));
+    };
+}
+/// The symmetric plateau of K = M = 2: both units at r_jn = 0.68 with both teacher units.
+Eigen::MatrixXd symmetric(double) {
+    Eigen::MatrixXd W(2, n);
+    W.row(0) = 0.48 * (e(0) + e(1)) + 0.2 * e(2);
+    W.row(1) = 0.48 * (e(0) + e(1)) + 0.2 * e(3);
+    return W;
+}
+
+RunOutcome outcome_of(const Series& s) {
+    const auto alphas = log_alphas();
+    return assess_outcome(completed(s, alphas), alphas);
+}
+
+} // namespace
+
+TEST_CASE("Outcome: eps_g stalling while the weights grow far beyond the teacher's is failed",
+          "[outcome]") {
+    // erf at eta = 4: eps_g 0.45 -> 0.24 and flat, |w_j|^2 = 0.2 + 4 sqrt(alpha) (69 at alpha =
+    // 300, the teacher's 1), units pointing at their teacher units (specialized).
+    Series s{falls_to(0.45, 0.24),
+             [](double a) {
+                 const double len = std::sqrt(0.2 + 4.0 * std::sqrt(a));
+                 Eigen::MatrixXd W(2, n);
+                 W.row(0) = len * (0.8 * e(0) + 0.6 * e(4));
+                 W.row(1) = len * (0.8 * e(1) + 0.6 * e(5));
+                 return W;
+             },
+             teachers(2)};
+    CHECK(outcome_of(s) == RunOutcome::failed);
+    // The same curve with the weights at the teacher's length: specialized, so learned (eps_g at
+    // 0.24 is then the asymptote, e.g. of label noise).
+    s.W = [](double) {
+        Eigen::MatrixXd W(2, n);
+        W.row(0) = 0.8 * e(0) + 0.6 * e(4);
+        W.row(1) = 0.8 * e(1) + 0.6 * e(5);
+        return W;
+    };
+    CHECK(outcome_of(s) == RunOutcome::learned);
+    // Growing by 1.9 to below 10 times the teacher's squared length is not enough to fail.
+    s.W = [](double a) {
+        const double len = std::sqrt(1.0 + 0.9 * std::min(1.0, std::max(0.0, (a - 30) / 270)));
+        Eigen::MatrixXd W(2, n);
+        W.row(0) = len * (0.8 * e(0) + 0.6 * e(4));
+        W.row(1) = len * (0.8 * e(1) + 0.6 * e(5));
+        return W;
+    };
+    CHECK(outcome_of(s) == RunOutcome::learned);
+}
+
+TEST_CASE("Outcome: eps_g at the end not below its start is failed", "[outcome]") {
+    // A linear or ReLU student whose error grows without reaching divergence-q.
+    Series s{[](double a) { return 0.5 + a; }, symmetric, teachers(2)};
+    CHECK(outcome_of(s) == RunOutcome::failed);
+    s.eg = [](double) {
+        return 0.3;
+    }; // nothing learned at all
+    CHECK(outcome_of(s) == RunOutcome::failed);
+    s.eg = [](double) {
+        return 0.0;
+    }; // started at the teacher: nothing to learn
+    CHECK(outcome_of(s) == RunOutcome::learned);
+}
+
+TEST_CASE("Outcome: the symmetric plateau at the end is plateau and a K < M asymptote learned",
+          "[outcome]") {
+    // K = M = 2 ending on the symmetric plateau (alpha-max = 20 at eta = 0.5): eps_g 0.45 ->
+    // 0.015, unspecialized (split units).
+    Series s{falls_to(0.45, 0.015), symmetric, teachers(2)};
+    CHECK(outcome_of(s) == RunOutcome::plateau);
+    // Still descending at the end (by half over the last decade), unspecialized: not converged.
+    s.eg = [](double a) {
+        return 0.45 / std::sqrt(1.0 + a / 3.0);
+    };
+    CHECK(outcome_of(s) == RunOutcome::plateau);
+    // K = 1, M = 2: one unit on both teacher units at a flat eps_g (0.031) is its asymptote...
+    Series small{falls_to(0.39, 0.031),
+                 [](double) {
+                     Eigen::MatrixXd W(1, n);
+                     W.row(0) = 0.97 * (e(0) + e(1)) + 0.1 * e(2);
+                     return W;
+                 },
+                 teachers(2)};
+    CHECK(outcome_of(small) == RunOutcome::learned);
+    // ... but not while eps_g still falls.
+    small.eg = [](double a) {
+        return 0.39 / std::sqrt(1.0 + a / 3.0);
+    };
+    CHECK(outcome_of(small) == RunOutcome::plateau);
+    // Down to 1 % of the start is learned whatever the units look like.
+    s.eg = falls_to(0.45, 0.004);
+    CHECK(outcome_of(s) == RunOutcome::learned);
+}
+
+TEST_CASE("Outcome: pending and diverged runs keep their status", "[outcome]") {
+    const auto alphas = log_alphas();
+    RunResult r = completed({falls_to(0.45, 0.24), symmetric, teachers(2)}, alphas);
+    r.status = RunStatus::diverged;
+    CHECK(assess_outcome(r, alphas) == RunOutcome::diverged);
+    r.status = RunStatus::pending;
+    CHECK(assess_outcome(r, alphas) == RunOutcome::pending);
+    r.status = RunStatus::completed;
+    r.records.resize(1); // nothing to judge a trend by
+    CHECK(assess_outcome(r, alphas) == RunOutcome::plateau);
+    // Two records (records = 2): the window is both.
+    const std::vector<double> two{0.0, 300.0};
+    const RunResult short_run =
+        completed({[](double a) { return a > 0 ? 1e-4 : 0.4; }, symmetric, teachers(2)}, two);
+    CHECK(assess_outcome(short_run, two) == RunOutcome::learned);
+    for (std::size_t k = 0; k < all_run_outcomes.size(); ++k) // flag value = position
+        CHECK(static_cast<std::size_t>(all_run_outcomes[k]) == k);
+}
+
+TEST_CASE("Outcome of simulations: erf at eta 4 completes as failed", "[outcome]") {
+    RunParams p;
+    p.model.N = 200;
+    const auto run = [&](double eta, double alpha_max) {
+        p.training.eta = eta;
+        p.schedule.alpha_max = alpha_max;
+        return simulate(p, 1, 0);
+    };
+    const RunResult stuck = run(4.0, 300.0);
+    CHECK(stuck.status == RunStatus::completed); // bounded units never overflow
+    CHECK(stuck.outcome == RunOutcome::failed);
+    CHECK(stuck.records.back().eg > 0.2);
+    CHECK(run(6.0, 300.0).outcome == RunOutcome::failed);
+    CHECK(run(0.5, 300.0).outcome == RunOutcome::learned);
+    CHECK(run(3.0, 300.0).outcome == RunOutcome::learned);
+    CHECK(run(0.5, 20.0).outcome == RunOutcome::plateau); // ends on the plateau
+    p.model.student.g = Activation{ActivationKind::relu};
+    p.model.teacher.g = Activation{ActivationKind::relu};
+    CHECK(run(4.0, 300.0).outcome == RunOutcome::diverged);
+}
+
+TEST_CASE("Outcome in the file: stored since 1.1 and computed for a 1.0 file", "[outcome]") {
+    TempDir dir;
+    CampaignSpec spec;
+    for (const double eta : {0.5, 4.0}) {
+        GridPoint g;
+        g.params.model.N = 200;
+        g.params.training.eta = eta;
+        g.coordinates = {{"N", 200, {}, true, "input dimension"},
+                         {"eta", eta, {}, false, "learning rate"}};
+        spec.points.push_back(g);
+    }
+    spec.seeds = 2;
+    spec.master_seed = 1;
+    std::vector<VariableSpec> old_table;
+    for (const VariableSpec& v : campaign_variables())
+        if (v.field != ObservableField::outcome)
+            old_table.push_back(v);
+    REQUIRE(schema_version_of(old_table) == SchemaVersion{1, 0});
+    CHECK(campaign_schema_version() == SchemaVersion{1, 1});
+
+    const auto write = [&](const std::string& path, std::span<const VariableSpec> table) {
+        CampaignWriter w =
+            CampaignWriter::create(path, spec, {"c", "cmd", "simulation"}, false, table);
+        execute_campaign(spec, w.unfinished_runs(), [&](FinishedRun&& f) { w.write(f); });
+        w.close();
+    };
+    const std::string now = dir / "now.h5";
+    const std::string old = dir / "old.h5";
+    write(now, campaign_variables());
+    write(old, old_table);
+    {
+        const h5::File f = h5::File::open_readonly(now);
+        const h5::Dataset d = f.root().open_group("K2_M2").open_dataset("outcome");
+        CHECK(h5::get_string_attribute(d, "flag_meanings") ==
+              "pending learned plateau failed diverged");
+        CHECK(h5::read_all<std::int8_t>(d) == std::vector<std::int8_t>{1, 1, 3, 3});
+        CHECK_FALSE(h5::File::open_readonly(old).root().open_group("K2_M2").has("outcome"));
+    }
+    const CampaignReader stored = CampaignReader::open(now);
+    const CampaignReader computed = CampaignReader::open(old);
+    CHECK(stored.stored_outcomes(0));
+    CHECK_FALSE(computed.stored_outcomes(0));
+    for (std::int64_t r = 0; r < spec.runs(); ++r) {
+        INFO("run " << r);
+        const RunOutcome expected = r < 2 ? RunOutcome::learned : RunOutcome::failed;
+        CHECK(stored.read_run(*stored.find_run(r)).outcome == expected);
+        CHECK(computed.read_run(*computed.find_run(r)).outcome == expected);
+    }
+    // Resuming the 1.0 file would leave `outcome` unwritten: refused.
+    CHECK_THROWS_AS(CampaignWriter::resume(old, spec, {"c", "cmd", "simulation"}), OutputError);
+}
