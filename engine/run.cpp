@@ -7,16 +7,23 @@
 namespace plateau {
 
 SimulationDynamics::SimulationDynamics(const RunParams& params, std::uint64_t seed,
-                                       std::uint64_t run)
+                                       std::uint64_t run, StepCounter* steps_done)
     : state_(make_initial_state(params.model, seed, run)),
       trainer_(make_trainer(params, seed, run)), observer_(params, seed, run),
-      eg_exact_(eg_method(params.model) == EgMethod::closed_form) {}
+      eg_exact_(eg_method(params.model) == EgMethod::closed_form), steps_done_(steps_done) {}
 
 bool SimulationDynamics::advance_to(double alpha) {
     const std::int64_t target = record_step(alpha, state_.N());
-    if (target <= state_.step)
-        return true;
-    return trainer_->advance(state_, target - state_.step) == StepOutcome::ok;
+    // In chunks, so that a long stretch between two record times still reports its progress.
+    const std::int64_t chunk = progress_chunk(state_.N());
+    while (state_.step < target) {
+        const std::int64_t steps = std::min(chunk, target - state_.step);
+        if (trainer_->advance(state_, steps) != StepOutcome::ok)
+            return false;
+        if (steps_done_ != nullptr)
+            steps_done_->fetch_add(steps, std::memory_order_relaxed);
+    }
+    return true;
 }
 
 Observables SimulationDynamics::observe() {
@@ -58,8 +65,9 @@ RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas, doub
     return result;
 }
 
-RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run) {
-    SimulationDynamics dynamics(params, seed, run);
+RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                   StepCounter* steps_done) {
+    SimulationDynamics dynamics(params, seed, run, steps_done);
     return record_run(dynamics, record_alphas(params.schedule), params.observer.divergence_q);
 }
 

@@ -107,7 +107,14 @@ void add_output_options(po::options_description& desc, OutputOptions& out) {
         "printed")("overwrite", po::bool_switch(&out.overwrite), "replace an existing output file")(
         "resume", po::bool_switch(&out.resume),
         "finish the output file left by an interrupted run of the same configuration")(
-        "quiet,q", po::bool_switch(&out.quiet), "no progress output");
+        "quiet,q", po::bool_switch(&out.quiet), "no progress output")(
+        "progress-interval",
+        po::value<double>(&out.progress_interval)->notifier([](double seconds) {
+            if (!(seconds > 0.0 && seconds <= 86400.0))
+                throw UsageError("invalid value for 'progress-interval': allowed is a number of "
+                                 "seconds > 0 and <= 86400");
+        }),
+        "seconds between progress lines on stderr (default: 0.2 on a terminal, 5 otherwise)");
 }
 
 namespace {
@@ -148,7 +155,8 @@ void check_resources(const CampaignSpec& spec, const std::string& out, OutputMod
 } // namespace
 
 int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
-                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit) {
+                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
+                 const StepCounter* steps_done) {
     if (out.resume && !out.out_given)
         throw UsageError("--resume needs the file to finish: -o FILE");
     if (out.resume && out.overwrite)
@@ -217,7 +225,8 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
     for (const auto r : todo)
         total_work += work_of(r);
 
-    Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit, out.quiet);
+    Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit, out.quiet,
+                      out.progress_interval, steps_done);
     if (!out.quiet)
         std::fprintf(stderr,
                      "plateau %s: %lld run(s) to do of %lld (%zu grid point(s) x %lld "
@@ -226,12 +235,17 @@ int run_campaign(const std::string& command, const CampaignSpec& spec, const Run
                      static_cast<long long>(spec.runs()), spec.points.size(),
                      static_cast<long long>(spec.seeds), out.out_given ? " -> " : "",
                      out.out.c_str());
-    execute_campaign(spec, todo, run_one, [&](FinishedRun&& done) {
-        if (writer)
-            writer->write(done);
-        summary.add(spec, done);
-        progress.run_done(work_of(done.run));
-    });
+    execute_campaign(
+        spec, todo, run_one,
+        [&](FinishedRun&& done) {
+            if (writer)
+                writer->write(done);
+            summary.add(spec, done);
+            progress.run_done(work_of(done.run));
+        },
+        out.quiet ? Heartbeat{} : Heartbeat{progress.interval(), [&progress] {
+                                                progress.tick();
+                                            }});
     progress.finish();
     if (writer)
         writer->close();
