@@ -52,9 +52,10 @@ struct CostModel {
     StepCoefficients step;
     /// One entry per Monte-Carlo class probed, sorted by class (independent of the grid order).
     std::vector<MonteCarloCoefficients> monte_carlo;
-    double probe_seconds = 0.0; ///< wall time of all the probes
-    int repetitions = 0;        ///< each probe repeated this often; the fastest counts
-    int step_probes = 0;        ///< canonical step and record configurations probed
+    double probe_seconds = 0.0;     ///< wall time of all the probes
+    double probe_cpu_seconds = 0.0; ///< their CPU time (less on a machine busy with other work)
+    int repetitions = 0;            ///< each probe repeated this often; the fastest counts
+    int step_probes = 0;            ///< canonical step and record configurations probed
     /// Monte-Carlo classes of the campaign not probed (beyond the bound): they use the mean of
     /// the probed classes' coefficients.
     std::size_t unprobed_classes = 0;
@@ -90,9 +91,9 @@ struct CampaignCost {
 
 /// How hard calibrate_cost_model probes.
 struct ProbeOptions {
-    int repetitions = 5;               ///< per probe; the fastest repetition counts
-    double seconds_per_probe = 1.5e-3; ///< work of one repetition of a step probe
-    std::size_t max_classes = 8;       ///< Monte-Carlo classes probed at most
+    int repetitions = 5;             ///< per probe; the fastest repetition counts
+    double seconds_per_probe = 3e-3; ///< work of one repetition of a step probe
+    std::size_t max_classes = 8;     ///< Monte-Carlo classes probed at most
 };
 
 /// Measures the coefficients with short runs of canonical configurations (the same whatever the

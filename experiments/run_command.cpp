@@ -76,10 +76,12 @@ void dry_run(const CampaignSpec& spec) {
                 percent(cost.sum.steps, total).c_str(), percent(cost.sum.records, total).c_str(),
                 percent(cost.sum.monte_carlo, total).c_str(),
                 percent(cost.sum.setup, total).c_str());
-    std::printf("cost model:  calibrated on this build and machine by %d probe(s) of canonical "
-                "runs and %zu Monte-Carlo eps_g class(es) (%.0f ms, fastest of %d each):\n",
-                model.step_probes, model.monte_carlo.size(), model.probe_seconds * 1e3,
-                model.repetitions);
+    std::printf(
+        "cost model:  calibrated on this build and machine by %d probe(s) of canonical "
+        "runs and %zu Monte-Carlo eps_g class(es) (%.0f ms, %.0f ms of CPU; the fastest CPU time "
+        "of %d repetitions each):\n",
+        model.step_probes, model.monte_carlo.size(), model.probe_seconds * 1e3,
+        model.probe_cpu_seconds * 1e3, model.repetitions);
     std::printf("             step = N (%s + (2K+M) %s) + (K+M+1) %s; record = (K+M)^2 (N %s + "
                 "%s if eps_g is exact); initial weights = (K+M) N %s\n",
                 time_unit(c.normal).c_str(), time_unit(c.multiply_add).c_str(),
