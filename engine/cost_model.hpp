@@ -10,7 +10,9 @@
 //   Monte Carlo S (sample + (K+M) unit            eps_g from S = eg-samples draws of the K+M fields
 //                  + (K+M)^2 pair)
 //                                                (only where no closed form exists: eg_method)
-//   setup       (K+M) N init                      the initial weights
+//   setup       (K+M) N init + run + records      the initial weights; the bookkeeping of a
+//                 x record                        run (its objects, the campaign's hand-off)
+//                                                and of each record (copies, the result)
 //
 // The Monte-Carlo coefficients depend on the activations (tanh, sigmoid, erf cost differently):
 // they are probed per class (g, h, g*, h*) of the campaign.
@@ -20,6 +22,7 @@
 #include "engine/run_params.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -33,6 +36,8 @@ struct StepCoefficients {
     double gram = 0.0;         ///< per multiply-add of a record's Gram product, (K+M)^2 N
     double pair = 0.0;         ///< per pair of units of a record's closed-form eps_g, (K+M)^2
     double init = 0.0;         ///< per weight of the initial state, (K+M) N
+    double run = 0.0;          ///< per run: its objects, the campaign's hand-off to the consumer
+    double record = 0.0;       ///< per record time, whatever is measured: copies, the result
 };
 
 /// The activations (student g, h, teacher g*, h*) that decide the cost of a Monte-Carlo eps_g.
@@ -54,7 +59,7 @@ struct CostModel {
     std::vector<MonteCarloCoefficients> monte_carlo;
     double probe_seconds = 0.0;     ///< wall time of all the probes
     double probe_cpu_seconds = 0.0; ///< their CPU time (less on a machine busy with other work)
-    int repetitions = 0;            ///< each probe repeated this often; the fastest counts
+    int repetitions = 0;            ///< each probe repeated this often; the median counts
     int step_probes = 0;            ///< canonical step and record configurations probed
     /// Monte-Carlo classes of the campaign not probed (beyond the bound): they use the mean of
     /// the probed classes' coefficients.
@@ -69,7 +74,7 @@ struct RunCost {
     double steps = 0.0;
     double records = 0.0;
     double monte_carlo = 0.0; ///< the Monte-Carlo eps_g of every record
-    double setup = 0.0;
+    double setup = 0.0; ///< the initial weights and the bookkeeping of the run and its records
 
     [[nodiscard]] double total() const noexcept { return steps + records + monte_carlo + setup; }
 };
@@ -91,9 +96,10 @@ struct CampaignCost {
 
 /// How hard calibrate_cost_model probes.
 struct ProbeOptions {
-    int repetitions = 5;             ///< per probe; the fastest repetition counts
-    double seconds_per_probe = 3e-3; ///< work of one repetition of a step probe
-    std::size_t max_classes = 8;     ///< Monte-Carlo classes probed at most
+    int repetitions = 9;                 ///< per probe; the median counts
+    double seconds_per_probe = 1e-3;     ///< work of one repetition of a step probe
+    std::chrono::milliseconds pause{10}; ///< between two rounds of repetitions (no CPU)
+    std::size_t max_classes = 8;         ///< Monte-Carlo classes probed at most
 };
 
 /// Measures the coefficients with short runs of canonical configurations (the same whatever the

@@ -64,7 +64,7 @@ void dry_run(const CampaignSpec& spec) {
                 "longest run %.4g s)\n",
                 format_duration(cost.makespan).c_str(), threads, cost.makespan, cost.sum.total(),
                 workers, cost.longest_run);
-    // The probes take the fastest repetition: the estimate is for cores free of other work.
+    // The probes time CPU, not wall time: the estimate is for cores free of other work.
     // With a load average L on C cores, the workers get about C / (L + workers) of a core each.
     const int cores = default_thread_count();
     if (std::array<double, 1> load{}; getloadavg(load.data(), 1) == 1 && load[0] >= 1.0)
@@ -72,21 +72,21 @@ void dry_run(const CampaignSpec& spec) {
                     "core(s) now: expect up to %.1fx longer)\n",
                     load[0], cores, std::max(1.0, (load[0] + workers) / cores));
     const double total = cost.sum.total();
-    std::printf("time split:  steps %s, records %s, Monte-Carlo eps_g %s, initial weights %s\n",
+    std::printf("time split:  steps %s, records %s, Monte-Carlo eps_g %s, setup %s\n",
                 percent(cost.sum.steps, total).c_str(), percent(cost.sum.records, total).c_str(),
                 percent(cost.sum.monte_carlo, total).c_str(),
                 percent(cost.sum.setup, total).c_str());
     std::printf(
         "cost model:  calibrated on this build and machine by %d probe(s) of canonical "
-        "runs and %zu Monte-Carlo eps_g class(es) (%.0f ms, %.0f ms of CPU; the fastest CPU time "
+        "runs and %zu Monte-Carlo eps_g class(es) (%.0f ms, %.0f ms of CPU; the median CPU time "
         "of %d repetitions each):\n",
         model.step_probes, model.monte_carlo.size(), model.probe_seconds * 1e3,
         model.probe_cpu_seconds * 1e3, model.repetitions);
     std::printf("             step = N (%s + (2K+M) %s) + (K+M+1) %s; record = (K+M)^2 (N %s + "
-                "%s if eps_g is exact); initial weights = (K+M) N %s\n",
+                "%s if eps_g is exact); setup = (K+M) N %s + %s per run + %s per record\n",
                 time_unit(c.normal).c_str(), time_unit(c.multiply_add).c_str(),
                 time_unit(c.unit).c_str(), time_unit(c.gram).c_str(), time_unit(c.pair).c_str(),
-                time_unit(c.init).c_str());
+                time_unit(c.init).c_str(), time_unit(c.run).c_str(), time_unit(c.record).c_str());
     for (const MonteCarloCoefficients& mc : model.monte_carlo)
         std::printf("             Monte-Carlo eps_g (g %s, h %s, g* %s, h* %s) = eg-samples x "
                     "records x (%s + (K+M) %s + (K+M)^2 %s)\n",

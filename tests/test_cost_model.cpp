@@ -39,7 +39,9 @@ CostModel unit_model() {
               .unit = 100.0,
               .gram = 1000.0,
               .pair = 10000.0,
-              .init = 100000.0};
+              .init = 100000.0,
+              .run = 7.0,
+              .record = 3.0};
     m.monte_carlo.push_back(
         {{ActivationKind::erf, ActivationKind::tanh, ActivationKind::erf, ActivationKind::linear},
          0.5,
@@ -134,7 +136,7 @@ TEST_CASE("the cost model counts the work of steps records and Monte-Carlo eps_g
     CHECK(exact.steps == Approx(steps * (100.0 * (1.0 + 10.0 * 8.0) + 100.0 * 6.0)));
     CHECK(exact.records == Approx(20.0 * 25.0 * (100.0 * 1000.0 + 10000.0)));
     CHECK(exact.monte_carlo == 0.0);
-    CHECK(exact.setup == Approx(5.0 * 100.0 * 100000.0));
+    CHECK(exact.setup == Approx(5.0 * 100.0 * 100000.0 + 7.0 + 20.0 * 3.0));
 
     // tanh output: no closed form (the observer's rule), so eg_samples draws at every record.
     p.model.student.h.kind = ActivationKind::tanh;

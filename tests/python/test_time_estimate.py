@@ -17,8 +17,9 @@ import subprocess
 
 import pytest
 
-# Estimate vs CPU time on the mixed campaign: measured 0.92-1.1 here (docs/PERFORMANCE.md); the
-# factor leaves room for a machine or build whose balance of costs differs.
+# Estimate vs CPU time on the mixed campaign: measured 0.94-1.19 here (docs/PERFORMANCE.md); the
+# factor leaves room for a machine or build whose balance of costs differs, and for the machine's
+# own changes of speed (the same campaign took 4.3-5.3 s of CPU here under load).
 FACTOR = 2.0
 
 MIXED = ["--N", "300,1000,3000", "--K", "1,3,8", "--output-activation", "linear,tanh",
@@ -64,16 +65,27 @@ def test_estimate_of_monte_carlo_eps_g_holds(plateau_program):
     assert predicted / FACTOR <= measured <= predicted * FACTOR, (predicted, measured)
 
 
+def agree(a: float, b: float) -> bool:
+    return max(a, b) / min(a, b) <= 1.2
+
+
 def test_identical_calls_and_any_grid_order_agree(plateau_program):
-    first = estimate(plateau_program, *MIXED)
-    again = estimate(plateau_program, *MIXED)
     reordered = MIXED.copy()
     reordered[1] = "3000,300,1000"
     reordered[3] = "8,1,3"
     reordered[5] = "tanh,linear"
-    other_order = estimate(plateau_program, *reordered)
-    for x in (again, other_order):
-        assert max(first, x) / min(first, x) <= 1.2, (first, again, other_order)
+    # One retry: this shared machine itself runs 20-30% slower for a second or so at times (in
+    # about 1 call of 15 under a load average of 7 on its 2 cores, every probe of the call is
+    # slower alike); a second pair is then taken. Before the cost model, calls were 2x apart
+    # and the grid order changed the estimate 4x: both attempts failed.
+    for attempt in range(2):
+        first = estimate(plateau_program, *MIXED)
+        again = estimate(plateau_program, *MIXED)
+        other_order = estimate(plateau_program, *reordered)
+        print(f"estimates: {first:.3f}, again {again:.3f}, grid reordered {other_order:.3f}")
+        if agree(first, again) and agree(first, other_order):
+            return
+    assert False, (first, again, other_order)
 
 
 _LINE = re.compile(r"^\[(\d+)/1 runs, (\d+)% of steps\]", re.M)
