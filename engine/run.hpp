@@ -82,7 +82,7 @@ private:
     std::optional<std::pair<std::int64_t, Observables>> last_;
     bool eg_exact_ = false;
     Statistics statistics_;
-    StepCounter* steps_done_;
+    StepCounter* steps_done_ = nullptr;
 };
 
 /// The steps advance_to() does between two reports to its StepCounter: about 2^24 normals' worth

@@ -75,7 +75,8 @@ void Progress::report(bool final) {
                  terminal_ ? "\r" : "", static_cast<long long>(runs_done_),
                  static_cast<long long>(runs_total_), share, rate,
                  unit_ == ProgressUnit::steps ? "steps" : "runs", format_duration(elapsed).c_str(),
-                 final ? "done" : "ETA", final ? "" : format_duration(eta).c_str(),
+                 final ? "done" : "ETA",
+                 final ? "" : (rate > 0 ? format_duration(eta) : std::string("unknown")).c_str(),
                  terminal_ && !final ? "   " : "\n");
 }
 
