@@ -14,7 +14,6 @@
 #include <limits>
 #include <memory>
 #include <set>
-#include <thread>
 #include <time.h>
 #include <vector>
 
@@ -156,8 +155,8 @@ RunParams canonical(std::int64_t N, int K, int M) {
 /// One timing of a piece of the engine. The constructor warms it up and sizes it (about
 /// `seconds` of work); each once() times one repetition and returns CPU seconds per unit of
 /// work. The repetitions of all probes are interleaved (calibrate_cost_model), so that a slow
-/// spell of a shared machine spoils one repetition of each probe rather than every repetition
-/// of one.
+/// start (the core's clock still rising) or a slow spell of a shared machine spoils one
+/// repetition of each probe rather than every repetition of one.
 class Probe {
 public:
     Probe() = default;
@@ -330,8 +329,6 @@ CostModel calibrate_cost_model(const CampaignSpec& spec, const ProbeOptions& opt
 
     std::vector<std::vector<double>> times(probes.size());
     for (int r = 0; r < options.repetitions; ++r) {
-        if (r > 0) // spread the rounds over time: a slow spell of the machine passes
-            std::this_thread::sleep_for(options.pause);
         for (std::size_t i = 0; i < probes.size(); ++i)
             times[i].push_back(probes[i]->once());
     }

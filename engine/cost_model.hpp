@@ -22,7 +22,6 @@
 #include "engine/run_params.hpp"
 
 #include <array>
-#include <chrono>
 #include <cstdint>
 #include <vector>
 
@@ -96,10 +95,9 @@ struct CampaignCost {
 
 /// How hard calibrate_cost_model probes.
 struct ProbeOptions {
-    int repetitions = 9;                 ///< per probe; the median counts
-    double seconds_per_probe = 1e-3;     ///< work of one repetition of a step probe
-    std::chrono::milliseconds pause{10}; ///< between two rounds of repetitions (no CPU)
-    std::size_t max_classes = 8;         ///< Monte-Carlo classes probed at most
+    int repetitions = 9;             ///< per probe; the median counts
+    double seconds_per_probe = 1e-3; ///< work of one repetition of a step probe
+    std::size_t max_classes = 8;     ///< Monte-Carlo classes probed at most
 };
 
 /// Measures the coefficients with short runs of canonical configurations (the same whatever the
