@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -37,13 +38,26 @@ public:
     [[nodiscard]] T pop() {
         std::unique_lock lock(mutex_);
         not_empty_.wait(lock, [&] { return !items_.empty(); });
+        return take();
+    }
+
+    /// Pops into `item` if one comes within `timeout`; returns false otherwise.
+    [[nodiscard]] bool pop_for(T& item, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        if (!not_empty_.wait_for(lock, timeout, [&] { return !items_.empty(); }))
+            return false;
+        item = take();
+        return true;
+    }
+
+private:
+    T take() {
         T item = std::move(items_.front());
         items_.pop_front();
         not_full_.notify_all();
         return item;
     }
 
-private:
     std::size_t capacity_;
     std::mutex mutex_;
     std::condition_variable not_full_;
@@ -53,10 +67,10 @@ private:
 
 } // namespace
 
-RunFunction simulation_runs(const CampaignSpec& spec) {
-    return [&spec](std::int64_t run) {
+RunFunction simulation_runs(const CampaignSpec& spec, StepCounter* steps_done) {
+    return [&spec, steps_done](std::int64_t run) {
         return simulate(spec.point_of(run).params, spec.master_seed,
-                        static_cast<std::uint64_t>(run), spec.init_index_of(run));
+                        static_cast<std::uint64_t>(run), spec.init_index_of(run), steps_done);
     };
 }
 
@@ -112,8 +126,8 @@ struct SliceBody {
 } // namespace
 
 void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
-                      const RunFunction& run_one,
-                      const std::function<void(FinishedRun&&)>& consume) {
+                      const RunFunction& run_one, const std::function<void(FinishedRun&&)>& consume,
+                      const Heartbeat& heartbeat) {
     const int threads = spec.threads > 0 ? spec.threads : oneapi::tbb::info::default_concurrency();
     // The one place that owns the workers of a campaign. More threads than cores are allowed
     // (the user asked for them; results never depend on the count): raising oneTBB's global
@@ -137,14 +151,23 @@ void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>&
     });
 
     std::exception_ptr consumer_error;
+    const bool beating = heartbeat.beat && heartbeat.interval.count() > 0;
     for (;;) {
-        std::optional<FinishedRun> item = queue.pop();
-        if (!item)
+        std::optional<FinishedRun> item;
+        bool popped = true; // false: the heartbeat's interval passed without a finished run
+        if (beating)
+            popped = queue.pop_for(item, heartbeat.interval);
+        else
+            item = queue.pop();
+        if (popped && !item)
             break;
         if (consumer_error)
             continue; // drain, so that blocked workers can finish
         try {
-            consume(std::move(*item));
+            if (popped)
+                consume(std::move(*item));
+            else
+                heartbeat.beat();
         } catch (...) {
             consumer_error = std::current_exception();
             shared.stop = true;

@@ -7,6 +7,7 @@
 #include "engine/run.hpp"
 #include "engine/run_params.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -93,18 +94,27 @@ struct FinishedRun {
 /// Computes run `run` of a campaign: a pure function of the campaign and the run index.
 using RunFunction = std::function<RunResult(std::int64_t run)>;
 
-/// The simulation of run r: simulate(point_of(r).params, master_seed, r).
-[[nodiscard]] RunFunction simulation_runs(const CampaignSpec& spec);
+/// The simulation of run r: simulate(point_of(r).params, master_seed, r, steps_done).
+/// `steps_done` (optional, outliving the campaign) adds up the steps of all runs as they go.
+[[nodiscard]] RunFunction simulation_runs(const CampaignSpec& spec,
+                                          StepCounter* steps_done = nullptr);
+
+/// A call on the calling thread while execute_campaign waits for runs: after every `interval`
+/// without a finished run (a progress display that must not wait for a long run to end).
+struct Heartbeat {
+    std::chrono::milliseconds interval{0};
+    std::function<void()> beat; ///< none if empty
+};
 
 /// Runs `run_indices` of the campaign in parallel (oneTBB, `spec.threads` workers), computing
 /// each with `run_one`, and hands each finished run to `consume`, always on the calling
 /// thread, one at a time, in completion order. At most a bounded number of finished runs wait
 /// for the consumer, so memory stays bounded by the runs in flight whatever the campaign size.
-/// If `consume` or `run_one` throws, scheduling stops and the exception propagates once the
-/// workers have drained.
+/// If `consume`, `heartbeat.beat` or `run_one` throws, scheduling stops and the exception
+/// propagates once the workers have drained.
 void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
-                      const RunFunction& run_one,
-                      const std::function<void(FinishedRun&&)>& consume);
+                      const RunFunction& run_one, const std::function<void(FinishedRun&&)>& consume,
+                      const Heartbeat& heartbeat = {});
 
 /// The same with simulation_runs(spec).
 void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,

@@ -7,16 +7,24 @@
 namespace plateau {
 
 SimulationDynamics::SimulationDynamics(const RunParams& params, std::uint64_t seed,
-                                       std::uint64_t run, std::uint64_t init_index)
+                                       std::uint64_t run, std::uint64_t init_index,
+                                       StepCounter* steps_done)
     : state_(make_initial_state(params.model, seed, init_index)),
       trainer_(make_trainer(params, seed, run)), observer_(params, seed, run),
-      eg_exact_(eg_method(params.model) == EgMethod::closed_form) {}
+      eg_exact_(eg_method(params.model) == EgMethod::closed_form), steps_done_(steps_done) {}
 
 bool SimulationDynamics::advance_to(double alpha) {
     const std::int64_t target = record_step(alpha, state_.N());
-    if (target <= state_.step)
-        return true;
-    return trainer_->advance(state_, target - state_.step) == StepOutcome::ok;
+    // In chunks, so that a long stretch between two record times still reports its progress.
+    const std::int64_t chunk = progress_chunk(state_.N());
+    while (state_.step < target) {
+        const std::int64_t steps = std::min(chunk, target - state_.step);
+        if (trainer_->advance(state_, steps) != StepOutcome::ok)
+            return false;
+        if (steps_done_ != nullptr)
+            steps_done_->fetch_add(steps, std::memory_order_relaxed);
+    }
+    return true;
 }
 
 Observables SimulationDynamics::observe() {
@@ -61,8 +69,8 @@ RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas, doub
 }
 
 RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
-                   std::uint64_t init_index) {
-    SimulationDynamics dynamics(params, seed, run, init_index);
+                   std::uint64_t init_index, StepCounter* steps_done) {
+    SimulationDynamics dynamics(params, seed, run, init_index, steps_done);
     return record_run(dynamics, record_alphas(params.schedule), params.observer.divergence_q);
 }
 

@@ -10,6 +10,8 @@
 #include "engine/state.hpp"
 #include "engine/trainer.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -51,13 +53,19 @@ public:
     [[nodiscard]] virtual Observables observe() = 0;
 };
 
+/// Steps done so far by the runs of a campaign, added up as they go, for a progress display
+/// on another thread (relaxed order: a count, not a synchronization).
+using StepCounter = std::atomic<std::int64_t>;
+
 /// The microscopic simulation: the weights of student and teacher, trained on-line.
 class SimulationDynamics final : public Dynamics {
 public:
     /// Run `run` of a campaign with master seed `seed`; its initial weights are keyed by
-    /// `init_index` (make_initial_state).
+    /// `init_index` (make_initial_state). `steps_done` (optional, outliving the run) is told
+    /// the steps as they are done, at least every progress_chunk(N) steps: what the run
+    /// computes never depends on it.
     SimulationDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run,
-                       std::uint64_t init_index);
+                       std::uint64_t init_index, StepCounter* steps_done = nullptr);
 
     [[nodiscard]] bool advance_to(double alpha) override;
     [[nodiscard]] Observables observe() override;
@@ -77,7 +85,15 @@ private:
     std::optional<std::pair<std::int64_t, Observables>> last_;
     bool eg_exact_ = false;
     Statistics statistics_;
+    StepCounter* steps_done_ = nullptr;
 };
+
+/// The steps advance_to() does between two reports to its StepCounter: about 2^24 normals' worth
+/// (some 30 ms), never fewer than 2^14 steps. Splitting a trainer's advance() changes nothing in
+/// the results (tests/test_cost_model.cpp checks it bit for bit).
+[[nodiscard]] constexpr std::int64_t progress_chunk(std::int64_t N) noexcept {
+    return std::max<std::int64_t>(std::int64_t{1} << 14, (std::int64_t{1} << 24) / N);
+}
 
 struct RunResult {
     RunStatus status = RunStatus::pending;
@@ -94,9 +110,10 @@ struct RunResult {
                                    double divergence_q);
 
 /// One simulated run of a campaign, its initial weights keyed by `init_index`
-/// (CampaignSpec::init_index_of): validate(params) is the caller's job.
+/// (CampaignSpec::init_index_of): validate(params) is the caller's job. `steps_done`: see
+/// SimulationDynamics.
 [[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
-                                 std::uint64_t init_index);
+                                 std::uint64_t init_index, StepCounter* steps_done = nullptr);
 /// The same for a run whose initial weights are its own (init_index = run).
 [[nodiscard]] inline RunResult simulate(const RunParams& params, std::uint64_t seed,
                                         std::uint64_t run) {

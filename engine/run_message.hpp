@@ -11,8 +11,8 @@
 
 namespace plateau {
 
-/// The bytes of `run`: its index, status, outcome and every record (Q, R, T, v, eg, eg_stderr and the
-/// named extras), in this process's byte order (the processes of one campaign run one binary).
+/// The bytes of `run`: its index, status, outcome and every record (Q, R, T, v, eg, eg_stderr and
+/// the named extras), in this process's byte order (the processes of one campaign run one binary).
 [[nodiscard]] std::vector<std::byte> encode_run(const FinishedRun& run);
 
 /// The run of encode_run's bytes; std::invalid_argument for bytes that are not one.

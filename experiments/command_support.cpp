@@ -113,6 +113,13 @@ void add_output_options(po::options_description& desc, OutputOptions& out) {
         "resume", po::bool_switch(&out.resume),
         "finish the output file left by an interrupted run of the same configuration")(
         "quiet,q", po::bool_switch(&out.quiet), "no progress output")(
+        "progress-interval",
+        po::value<double>(&out.progress_interval)->notifier([](double seconds) {
+            if (!(seconds > 0.0 && seconds <= 86400.0))
+                throw UsageError("invalid value for 'progress-interval': allowed is a number of "
+                                 "seconds > 0 and <= 86400");
+        }),
+        "seconds between progress lines on stderr (default: 0.2 on a terminal, 5 otherwise)")(
         "shard", po::value<std::string>(&out.shard),
         "i/n: compute only shard i of n (the runs r with r % n = i) into -o FILE, for a job "
         "array; 'plateau merge' joins the shards' files");
@@ -208,7 +215,7 @@ int compute_rank(const std::string& command, const CampaignSpec& spec, const Run
 /// is set once the other ranks have been told to go on (before, an error must tell them to end).
 int write_rank(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
                const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
-               mpi::World world, bool& released) {
+               mpi::World world, bool& released, const StepCounter* steps_done) {
     if (out.resume && !out.out_given)
         throw UsageError("--resume needs the file to finish: -o FILE");
     if (!spec.shard.whole() && !out.out_given)
@@ -280,7 +287,8 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
     for (const auto r : todo)
         total_work += work_of(r);
 
-    Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit, out.quiet);
+    Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit, out.quiet,
+                      out.progress_interval, steps_done);
     const std::string shard_note = spec.shard.whole() ? "" : ", shard " + spec.shard.text();
     if (!out.quiet)
         std::fprintf(stderr,
@@ -314,7 +322,10 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
             mpi::abort(1); // the other ranks would wait to send forever
         }
     } else {
-        execute_campaign(spec, todo, run_one, consume);
+        execute_campaign(spec, todo, run_one, consume,
+                         out.quiet ? Heartbeat{} : Heartbeat{progress.interval(), [&progress] {
+                                                                 progress.tick();
+                                                             }});
     }
     progress.finish();
     if (writer)
@@ -329,13 +340,14 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
 } // namespace
 
 int run_campaign(const std::string& command, const CampaignSpec& whole, const RunFunction& run_one,
-                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit) {
+                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
+                 const StepCounter* steps_done) {
     CampaignSpec spec = whole; // as `whole`, with the shard of --shard
     spec.shard = parse_shard(out.shard, spec.runs());
     const mpi::World world = mpi::world();
     bool released = false;
     if (!world.distributed())
-        return write_rank(command, spec, run_one, out, meta, unit, world, released);
+        return write_rank(command, spec, run_one, out, meta, unit, world, released, steps_done);
 
     // Every rank reads the same configuration and refuses it alike (rank 0 alone says so).
     spec.ranks = world.size;
@@ -349,7 +361,7 @@ int run_campaign(const std::string& command, const CampaignSpec& whole, const Ru
     if (world.rank != 0)
         return compute_rank(command, spec, run_one, world);
     try {
-        return write_rank(command, spec, run_one, out, meta, unit, world, released);
+        return write_rank(command, spec, run_one, out, meta, unit, world, released, steps_done);
     } catch (...) {
         if (!released) {
             int status = 2; // refused before any run: the other ranks end with it, silently

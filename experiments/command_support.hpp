@@ -37,7 +37,8 @@ struct OutputOptions {
     bool overwrite = false;
     bool resume = false;
     bool quiet = false;
-    std::string shard; ///< --shard i/n: empty for the whole campaign
+    std::string shard;              ///< --shard i/n: empty for the whole campaign
+    double progress_interval = 0.0; ///< seconds between progress lines; 0: by terminal
 };
 
 /// The shard of `text` ("i/n", integers 0 <= i < n <= runs); ConfigError naming 'shard'
@@ -47,8 +48,11 @@ void add_output_options(boost::program_options::options_description& desc, Outpu
 
 /// Runs the pending runs of `spec` with `run_one`, writing each into `out.out` (if given;
 /// created or resumed as `out` says) and into the printed summary table.
-/// Progress counts simulation steps for `plateau run`, whole runs for `plateau ode`.
+/// Progress counts simulation steps for `plateau run`, whole runs for `plateau ode`;
+/// `steps_done` (optional: the counter `run_one` adds its steps to) reports progress inside
+/// runs, every progress interval, whether a run has finished or not.
 int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
-                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit);
+                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
+                 const StepCounter* steps_done = nullptr);
 
 } // namespace plateau::cli

@@ -3,24 +3,54 @@
 #include <oneapi/tbb/info.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 namespace plateau::cli {
 
-Progress::Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet)
+namespace {
+
+std::chrono::milliseconds interval_of(double seconds, bool terminal) {
+    if (seconds > 0.0)
+        return std::max(std::chrono::milliseconds(1),
+                        std::chrono::milliseconds(std::llround(seconds * 1000.0)));
+    return terminal ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
+}
+
+} // namespace
+
+Progress::Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet,
+                   double interval_seconds, const StepCounter* steps_done)
     : runs_total_(runs), work_total_(work), unit_(unit), quiet_(quiet), terminal_(isatty(2) != 0),
+      interval_(interval_of(interval_seconds, terminal_)), steps_done_(steps_done),
       start_(std::chrono::steady_clock::now()), last_(start_) {}
 
 void Progress::run_done(std::int64_t work) {
     ++runs_done_;
     work_done_ += work;
+    report_if_due();
+}
+
+void Progress::tick() {
+    report_if_due();
+}
+
+void Progress::report_if_due() {
     const auto now = std::chrono::steady_clock::now();
-    const auto interval = terminal_ ? std::chrono::milliseconds(200) : std::chrono::seconds(5);
-    if (now - last_ >= interval) {
+    if (now - last_ >= interval_) {
         last_ = now;
         report(false);
     }
+}
+
+std::int64_t Progress::work_done() const noexcept {
+    // The counter has the steps inside unfinished runs too; a diverged run's steps stop short of
+    // its work, which the finished runs' sum counts in full.
+    if (steps_done_ == nullptr || unit_ != ProgressUnit::steps)
+        return work_done_;
+    return std::min(work_total_,
+                    std::max(work_done_, steps_done_->load(std::memory_order_relaxed)));
 }
 
 void Progress::finish() {
@@ -33,12 +63,20 @@ void Progress::report(bool final) {
         return;
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-    const double rate = elapsed > 0 ? static_cast<double>(work_done_) / elapsed : 0.0;
-    const double eta = rate > 0 ? static_cast<double>(work_total_ - work_done_) / rate : 0.0;
-    std::fprintf(stderr, "%s[%lld/%lld runs] %.3g %s/s, elapsed %s, %s %s%s", terminal_ ? "\r" : "",
-                 static_cast<long long>(runs_done_), static_cast<long long>(runs_total_), rate,
+    const std::int64_t done = final ? work_done_ : work_done();
+    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(work_total_ - done) / rate : 0.0;
+    char share[32] = "";
+    if (unit_ == ProgressUnit::steps && work_total_ > 0)
+        std::snprintf(
+            share, sizeof share, ", %.0f%% of steps",
+            std::floor(100.0 * static_cast<double>(done) / static_cast<double>(work_total_)));
+    std::fprintf(stderr, "%s[%lld/%lld runs%s] %.3g %s/s, elapsed %s, %s %s%s",
+                 terminal_ ? "\r" : "", static_cast<long long>(runs_done_),
+                 static_cast<long long>(runs_total_), share, rate,
                  unit_ == ProgressUnit::steps ? "steps" : "runs", format_duration(elapsed).c_str(),
-                 final ? "done" : "ETA", final ? "" : format_duration(eta).c_str(),
+                 final ? "done" : "ETA",
+                 final ? "" : (rate > 0 ? format_duration(eta) : std::string("unknown")).c_str(),
                  terminal_ && !final ? "   " : "\n");
 }
 

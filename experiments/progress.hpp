@@ -2,6 +2,8 @@
 // seconds otherwise, nothing with --quiet.
 #pragma once
 
+#include "engine/run.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -13,21 +15,32 @@ enum class ProgressUnit { steps, runs };
 
 class Progress {
 public:
-    /// `work`: the total in `unit`s; run_done(w) adds w of them.
-    Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet);
+    /// `work`: the total in `unit`s; run_done(w) adds w of them. `interval_seconds`: between
+    /// two lines (0: 0.2 s on a terminal, 5 s otherwise). `steps_done` (optional, unit steps):
+    /// the steps of all runs so far, finished or not, which tick() reports.
+    Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet,
+             double interval_seconds = 0.0, const StepCounter* steps_done = nullptr);
     void run_done(std::int64_t work);
+    /// Between finished runs (the campaign's heartbeat): a line if the interval has passed.
+    void tick();
     void finish();
+    /// How often a line is due.
+    [[nodiscard]] std::chrono::milliseconds interval() const noexcept { return interval_; }
 
 private:
+    void report_if_due();
     void report(bool final);
+    [[nodiscard]] std::int64_t work_done() const noexcept;
 
     std::int64_t runs_total_;
     std::int64_t work_total_;
     ProgressUnit unit_;
     std::int64_t runs_done_ = 0;
-    std::int64_t work_done_ = 0;
+    std::int64_t work_done_ = 0; ///< the work of the finished runs
     bool quiet_;
     bool terminal_;
+    std::chrono::milliseconds interval_;
+    const StepCounter* steps_done_;
     std::chrono::steady_clock::time_point start_;
     std::chrono::steady_clock::time_point last_;
 };

@@ -1,5 +1,6 @@
 // `plateau run`: reads the configuration, expands the campaign, runs the simulations in
 // parallel, writes the HDF5 file (with -o) and prints a summary table of eps_g.
+#include "engine/cost_model.hpp"
 #include "engine/schedule.hpp"
 #include "experiments/command_support.hpp"
 #include "experiments/commands.hpp"
@@ -7,8 +8,9 @@
 #include "plateau_version.hpp"
 
 #include <algorithm>
-#include <chrono>
+#include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
 namespace plateau::cli {
@@ -25,42 +27,79 @@ std::int64_t steps_of(const RunParams& p) {
     return run_steps(p.schedule, p.model.N);
 }
 
-/// Seconds per step at the first grid point, measured on a short run of this very build.
-double calibrate_step_seconds(const CampaignSpec& spec) {
-    RunParams p = spec.points.front().params;
-    p.schedule.kind = ScheduleKind::linear;
-    p.schedule.records = 2;
-    p.schedule.alpha_max = std::max(1.0, 20000.0 / static_cast<double>(p.model.N));
-    const auto start = std::chrono::steady_clock::now();
-    (void)simulate(p, 0, 0);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return seconds / static_cast<double>(std::max<std::int64_t>(1, steps_of(p)));
+/// "1.9 ns", "12 us": a coefficient of the cost model.
+std::string time_unit(double seconds) {
+    std::array<char, 32> buf{};
+    if (seconds >= 1e-6)
+        std::snprintf(buf.data(), buf.size(), "%.3g us", seconds * 1e6);
+    else
+        std::snprintf(buf.data(), buf.size(), "%.3g ns", seconds * 1e9);
+    return buf.data();
 }
 
+std::string percent(double part, double whole) {
+    std::array<char, 16> buf{};
+    std::snprintf(buf.data(), buf.size(), "%.0f%%", whole > 0 ? 100.0 * part / whole : 0.0);
+    return buf.data();
+}
+
+/// The estimate of engine/cost_model.hpp, calibrated by probes of this build on this machine,
+/// whatever the order of the grid points.
 void dry_run(const CampaignSpec& spec) {
     const CampaignEstimate size = estimate_campaign(spec); // O(grid points), not O(runs)
     std::int64_t steps = 0;
-    double work = 0.0; // steps weighted by their cost relative to the first point, ~ (K+M+1) N
-    const auto& first = spec.points.front().params.model;
-    const double unit = static_cast<double>(first.student.hidden() + first.teacher.hidden() + 1) *
-                        static_cast<double>(first.N);
-    for (const auto& point : spec.points) {
-        const auto& m = point.params.model;
-        const std::int64_t s = steps_of(point.params) * spec.seeds;
-        steps += s;
-        work += static_cast<double>(s) *
-                static_cast<double>(m.student.hidden() + m.teacher.hidden() + 1) *
-                static_cast<double>(m.N) / unit;
-    }
+    for (const auto& point : spec.points)
+        steps += steps_of(point.params) * spec.seeds;
     const int threads = spec.threads > 0 ? spec.threads : default_thread_count();
-    const double seconds = work * calibrate_step_seconds(spec) / threads;
+    // More threads than cores run no faster than the cores.
+    const int workers = std::min(threads, default_thread_count());
+    const CostModel model = calibrate_cost_model(spec);
+    const CampaignCost cost = predict_campaign(model, spec, workers);
+    const StepCoefficients& c = model.step;
     std::printf("runs:        %lld (%zu grid point(s) x %lld seed(s)) in %zu group(s)\n",
                 static_cast<long long>(spec.runs()), spec.points.size(),
                 static_cast<long long>(spec.seeds), size.groups);
     std::printf("steps:       %lld\n", static_cast<long long>(steps));
-    std::printf("time:        ~%s with %d thread(s) (measured step cost, first grid point)\n",
-                format_duration(seconds).c_str(), threads);
+    std::printf("time:        ~%s with %d thread(s) (%.4g s: %.4g s of runs on %d core(s), "
+                "longest run %.4g s)\n",
+                format_duration(cost.makespan).c_str(), threads, cost.makespan, cost.sum.total(),
+                workers, cost.longest_run);
+    // The probes time CPU, not wall time: the estimate is for cores free of other work.
+    // With a load average L on C cores, the workers get about C / (L + workers) of a core each.
+    const int cores = default_thread_count();
+    if (std::array<double, 1> load{}; getloadavg(load.data(), 1) == 1 && load[0] >= 1.0)
+        std::printf("             (for cores free of other work; the load average is %.1f on %d "
+                    "core(s) now: expect up to %.1fx longer)\n",
+                    load[0], cores, std::max(1.0, (load[0] + workers) / cores));
+    const double total = cost.sum.total();
+    std::printf("time split:  steps %s, records %s, Monte-Carlo eps_g %s, setup %s\n",
+                percent(cost.sum.steps, total).c_str(), percent(cost.sum.records, total).c_str(),
+                percent(cost.sum.monte_carlo, total).c_str(),
+                percent(cost.sum.setup, total).c_str());
+    std::printf(
+        "cost model:  calibrated on this build and machine by %d probe(s) of canonical "
+        "runs and %zu Monte-Carlo eps_g class(es) (%.0f ms, %.0f ms of CPU; the median CPU time "
+        "of %d repetitions each):\n",
+        model.step_probes, model.monte_carlo.size(), model.probe_seconds * 1e3,
+        model.probe_cpu_seconds * 1e3, model.repetitions);
+    std::printf("             step = N (%s + (2K+M) %s) + (K+M+1) %s; record = (K+M)^2 (N %s + "
+                "%s if eps_g is exact); setup = (K+M) N %s + %s per run + %s per record\n",
+                time_unit(c.normal).c_str(), time_unit(c.multiply_add).c_str(),
+                time_unit(c.unit).c_str(), time_unit(c.gram).c_str(), time_unit(c.pair).c_str(),
+                time_unit(c.init).c_str(), time_unit(c.run).c_str(), time_unit(c.record).c_str());
+    for (const MonteCarloCoefficients& mc : model.monte_carlo)
+        std::printf("             Monte-Carlo eps_g (g %s, h %s, g* %s, h* %s) = eg-samples x "
+                    "records x (%s + (K+M) %s + (K+M)^2 %s)\n",
+                    std::string(name(mc.activations[0])).c_str(),
+                    std::string(output_name(mc.activations[1])).c_str(),
+                    std::string(name(mc.activations[2])).c_str(),
+                    std::string(output_name(mc.activations[3])).c_str(),
+                    time_unit(mc.sample).c_str(), time_unit(mc.unit).c_str(),
+                    time_unit(mc.pair).c_str());
+    if (model.unprobed_classes > 0)
+        std::printf("             %zu more Monte-Carlo class(es) not probed: the mean of those "
+                    "above\n",
+                    model.unprobed_classes);
     std::printf("file size:   ~%.3g MB (%lld record times per run)\n",
                 static_cast<double>(size.file_bytes) / 1e6,
                 static_cast<long long>(spec.points.front().params.schedule.records));
@@ -97,7 +136,9 @@ int run_command(int argc, char** argv, const std::string& command_line) {
         }
         const FileMetadata meta{cmd.config.to_ini(Configuration::IniScope::results), command_line,
                                 "simulation"};
-        return run_campaign("run", spec, simulation_runs(spec), out, meta, ProgressUnit::steps);
+        StepCounter steps_done{0};
+        return run_campaign("run", spec, simulation_runs(spec, &steps_done), out, meta,
+                            ProgressUnit::steps, &steps_done);
     });
 }
 
