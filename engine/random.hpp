@@ -51,7 +51,11 @@ enum class StreamPurpose : std::uint64_t {
     observer = 5,
     /// Example mu of a finite training set (engine/example_source.hpp): the stream keyed by
     /// (master seed, run, training_set), rehashed with mu.
-    training_set = 6
+    training_set = 6,
+    /// The exact initial Gram matrix of dynamics = gram (engine/gram_dynamics.hpp).
+    gram_initial = 8,
+    /// The per-step draws of dynamics = gram: the r field normals z and the chi^2_{N-r}.
+    gram_steps = 9
 };
 
 /// Identifies a random stream: (master seed, run index, purpose).

@@ -86,7 +86,8 @@ struct RunResult {
 [[nodiscard]] RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
                                    double divergence_q);
 
-/// One simulated run of a campaign: validate(params) is the caller's job.
+/// One simulated run of a campaign, by the backend params.dynamics selects (SimulationDynamics
+/// or GramDynamics, engine/gram_dynamics.hpp): validate(params) is the caller's job.
 [[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run);
 
 } // namespace plateau

@@ -62,6 +62,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.schedule.alpha_min != b.schedule.alpha_min, "run.schedule.alpha_min");
     field(a.observer.eg_samples != b.observer.eg_samples, "run.observer.eg_samples");
     field(a.observer.divergence_q != b.observer.divergence_q, "run.observer.divergence_q");
+    field(a.dynamics != b.dynamics, "run.dynamics");
     // A field of RunParams missing above would let a difference go unseen.
     if (out.empty())
         REQUIRE(a == b);

@@ -1,0 +1,169 @@
+// Steps per second of the two microscopic backends side by side, one thread
+// (docs/PERFORMANCE.md, "The Gram-matrix sampler"): dynamics = gram (GramDynamics, the exact
+// chain of the (K+M) x (K+M) Gram matrix, docs/theory.md §7) against dynamics = full (OnlineSgd
+// on the (K+M) x N weights), erf, identity output, eta = 0.5, fixed v, no noise.
+//
+// Cases: N in {1e2, 1e3, 1e4, 1e5} x K = M in {2, 10} for both; N = 1e6 for gram alone (the
+// weights would take 160 MB at K = M = 10; gram's cost must not depend on N).
+// Benchmarks "<family>/N:<N>/K:<K>": Gram/step and Full/step, 4096 steps per iteration
+// (GramDynamics::advance_to / OnlineSgd::advance on one state carried across iterations).
+// Then a summary: steps/s of each, gram/full, and gram's cost per step relative to N = 100.
+//
+//   build/release/bench/bench_gram --benchmark_repetitions=3
+//   --benchmark_report_aggregates_only=true
+// (one command line; medians in the summary when repeated).
+
+// GCC 12 reports -Wmaybe-uninitialized inside Eigen's AVX-512 reductions with -march=native
+// (a false positive; bench_step.cpp says the same).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "engine/gram_dynamics.hpp"
+#include "engine/run.hpp"
+#include "engine/state.hpp"
+#include "engine/trainer.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using namespace plateau;
+
+constexpr std::uint64_t bench_seed = 20240601;
+constexpr std::int64_t steps_per_iteration = 4096;
+
+RunParams make_params(std::int64_t N, int K) {
+    RunParams p;
+    p.model.N = N;
+    p.model.student =
+        NetworkSpec{{K}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    p.model.teacher = p.model.student;
+    p.training.eta = 0.5;
+    return p;
+}
+
+void gram_step(benchmark::State& st) {
+    const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
+    GramDynamics dynamics(p, bench_seed, 0);
+    const auto N = static_cast<double>(p.model.N);
+    std::int64_t done = 0;
+    for (auto _ : st) {
+        done += steps_per_iteration;
+        if (!dynamics.advance_to(static_cast<double>(done) / N))
+            st.SkipWithError("diverged");
+        benchmark::DoNotOptimize(dynamics.chain().gram().data());
+    }
+    st.counters["steps/s"] =
+        benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+}
+
+void full_step(benchmark::State& st) {
+    const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
+    RunState state = make_initial_state(p.model, bench_seed, 0);
+    OnlineSgd trainer(p, bench_seed, 0);
+    std::int64_t done = 0;
+    for (auto _ : st) {
+        if (trainer.advance(state, steps_per_iteration) != StepOutcome::ok)
+            st.SkipWithError("diverged");
+        done += steps_per_iteration;
+        benchmark::DoNotOptimize(state.weights.data());
+    }
+    st.counters["steps/s"] =
+        benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+}
+
+void register_all() {
+    for (const std::int64_t K : {2, 10}) {
+        for (const std::int64_t N : {100, 1000, 10000, 100000, 1000000}) {
+            benchmark::RegisterBenchmark("Gram/step", gram_step)
+                ->Args({N, K})
+                ->ArgNames({"N", "K"})
+                ->MinTime(0.2);
+            if (N <= 100000)
+                benchmark::RegisterBenchmark("Full/step", full_step)
+                    ->Args({N, K})
+                    ->ArgNames({"N", "K"})
+                    ->MinTime(0.2);
+        }
+    }
+}
+
+/// "Gram/step/N:1000/K:2..." -> (family, N, K).
+bool parse_name(const std::string& name, std::string& family, std::int64_t& N, std::int64_t& K) {
+    const auto n = name.find("/N:");
+    const auto k = name.find("/K:");
+    if (n == std::string::npos || k == std::string::npos)
+        return false;
+    family = name.substr(0, n);
+    N = std::stoll(name.substr(n + 3));
+    K = std::stoll(name.substr(k + 3));
+    return true;
+}
+
+class SummaryReporter final : public benchmark::ConsoleReporter {
+public:
+    void ReportRuns(const std::vector<Run>& runs) override {
+        ConsoleReporter::ReportRuns(runs);
+        for (const Run& r : runs) {
+            if (r.error_occurred)
+                continue;
+            const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+            const bool single = r.run_type == Run::RT_Iteration && r.repetitions <= 1;
+            if (!median && !single)
+                continue;
+            std::string family;
+            std::int64_t N = 0;
+            std::int64_t K = 0;
+            if (!parse_name(r.run_name.str(), family, N, K))
+                continue;
+            const auto it = r.counters.find("steps/s");
+            if (it != r.counters.end())
+                rates_[{K, N}][family] = it->second.value;
+        }
+    }
+
+    void Finalize() override {
+        ConsoleReporter::Finalize();
+        std::printf("\nSteps per second, one thread (medians when repeated)\n");
+        std::printf("%3s %8s | %12s %12s %9s | %14s\n", "K=M", "N", "gram", "full", "gram/full",
+                    "gram ns/step");
+        for (const auto& [key, v] : rates_) {
+            const auto gram = v.find("Gram/step");
+            const auto full = v.find("Full/step");
+            if (gram == v.end())
+                continue;
+            const double base = rates_[{key.first, 100}]["Gram/step"];
+            std::printf(
+                "%3ld %8ld | %12.4g %12s %9s | %8.1f (%+5.1f%% vs N=100)\n", key.first, key.second,
+                gram->second,
+                full != v.end() ? std::to_string(static_cast<long>(full->second)).c_str() : "-",
+                full != v.end() ? std::to_string(gram->second / full->second).substr(0, 7).c_str()
+                                : "-",
+                1e9 / gram->second, 100.0 * (base / gram->second - 1.0));
+        }
+    }
+
+private:
+    std::map<std::pair<std::int64_t, std::int64_t>, std::map<std::string, double>> rates_;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+    SummaryReporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    benchmark::Shutdown();
+    return 0;
+}
