@@ -117,15 +117,100 @@ OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
     return op;
 }
 
+namespace {
+
+// The small dense kernels of the chain, for an r x r column-major matrix; R = r fixed at
+// compile time for the small r of most runs (fully unrolled: docs/PERFORMANCE.md, "The
+// Gram-matrix sampler"), R = 0 for any r.
+
+/// Cholesky-Banachiewicz, row by row, on the lower triangle: G = L L^T; inv[j] = 1/L_jj (0 for a
+/// zero pivot). A pivot is |a_j,perp|^2, the squared distance of row j from the span of the rows
+/// before it (docs/theory.md §7): zero up to rounding when G is rank-deficient (q0 = 0; a
+/// student equal to its teacher), then L_jj and the column below it are 0. False if G is not
+/// finite or a pivot is negative beyond rounding.
+template <int R>
+bool cholesky_psd(const double* __restrict__ G, double* __restrict__ L, double* __restrict__ inv,
+                  int r_runtime) noexcept {
+    const int r = R > 0 ? R : r_runtime;
+    constexpr double zero_pivot = 1e-14; // relative to G_jj: a few hundred roundings
+    constexpr double lost = 1e-8;        // a negative pivot this large is not rounding
+    for (int i = 0; i < r; ++i) {
+        for (int j = 0; j < i; ++j) {
+            double s = G[i + j * r];
+            for (int k = 0; k < j; ++k)
+                s -= L[i + k * r] * L[j + k * r];
+            L[i + j * r] = s * inv[j];
+        }
+        const double gii = G[i + i * r];
+        double p = gii;
+        for (int k = 0; k < i; ++k)
+            p -= L[i + k * r] * L[i + k * r];
+        if (!std::isfinite(p) || !std::isfinite(gii) || !(p >= -lost * gii))
+            return false;
+        const double l = p > zero_pivot * gii ? std::sqrt(p) : 0.0;
+        L[i + i * r] = l;
+        inv[i] = l > 0.0 ? 1.0 / l : 0.0;
+    }
+    return true;
+}
+
+/// u = L z (L lower triangular), Eq. (G1); returns |z|^2, the first term of Eq. (G2).
+template <int R>
+double lower_times(const double* __restrict__ L, const double* __restrict__ z,
+                   double* __restrict__ u, int r_runtime) noexcept {
+    const int r = R > 0 ? R : r_runtime;
+    double zz = 0.0;
+    for (int i = 0; i < r; ++i) {
+        double s = 0.0;
+        for (int k = 0; k <= i; ++k)
+            s += L[i + k * r] * z[k];
+        u[i] = s;
+        zz += z[i] * z[i];
+    }
+    return zz;
+}
+
+template <int R>
+constexpr GramChain::Kernels kernels_for() noexcept {
+    return {&cholesky_psd<R>, &lower_times<R>};
+}
+
+/// The unrolled kernels for r = 2..8, the general ones beyond.
+GramChain::Kernels kernels_of(int r) noexcept {
+    switch (r) {
+    case 2:
+        return kernels_for<2>();
+    case 3:
+        return kernels_for<3>();
+    case 4:
+        return kernels_for<4>();
+    case 5:
+        return kernels_for<5>();
+    case 6:
+        return kernels_for<6>();
+    case 7:
+        return kernels_for<7>();
+    case 8:
+        return kernels_for<8>();
+    default:
+        return kernels_for<0>();
+    }
+}
+
+} // namespace
+
 GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
     : student_(params.model.student), teacher_(params.model.teacher),
       learn_v_(params.model.learn_v),
       eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
       eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
       K_(params.model.student.hidden()), M_(params.model.teacher.hidden()), G_(K_ + M_, K_ + M_),
-      L_(Eigen::MatrixXd::Zero(K_ + M_, K_ + M_)), v_(initial.v), v_star_(initial.v_star),
-      u_(K_ + M_), grad_fields_(K_), d_(K_), grad_v_(K_) {
+      L_(Eigen::MatrixXd::Zero(K_ + M_, K_ + M_)), inv_diag_(K_ + M_), v_(initial.v),
+      v_star_(initial.v_star), u_(K_ + M_), grad_fields_(K_), d_(K_), grad_v_(K_) {
     assert(initial.Q.rows() == K_ && initial.T.rows() == M_);
+    const Kernels k = kernels_of(K_ + M_);
+    factorize_kernel_ = k.factorize;
+    fields_kernel_ = k.fields;
     G_.topLeftCorner(K_, K_) = initial.Q;
     G_.topRightCorner(K_, M_) = initial.R;
     G_.bottomLeftCorner(M_, K_) = initial.R.transpose();
@@ -138,28 +223,7 @@ GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
 }
 
 bool GramChain::factorize() noexcept {
-    // Cholesky-Banachiewicz, row by row, on the lower triangle. A pivot is |a_j,perp|^2, the
-    // squared distance of row j from the span of the rows before it (docs/theory.md §7): zero
-    // up to rounding when G is rank-deficient (q0 = 0; a student equal to its teacher).
-    const int r = K_ + M_;
-    constexpr double zero_pivot = 1e-14; // relative to G_jj: a few hundred roundings
-    constexpr double lost = 1e-8;        // a negative pivot this large is not rounding
-    for (int i = 0; i < r; ++i) {
-        for (int j = 0; j < i; ++j) {
-            double s = G_(i, j);
-            for (int k = 0; k < j; ++k)
-                s -= L_(i, k) * L_(j, k);
-            L_(i, j) = L_(j, j) > 0.0 ? s / L_(j, j) : 0.0;
-        }
-        double p = G_(i, i);
-        for (int k = 0; k < i; ++k)
-            p -= L_(i, k) * L_(i, k);
-        const double gii = G_(i, i);
-        if (!std::isfinite(p) || !std::isfinite(gii) || !(p >= -lost * gii))
-            return false;
-        L_(i, i) = p > zero_pivot * gii ? std::sqrt(p) : 0.0;
-    }
-    return true;
+    return factorize_kernel_(G_.data(), L_.data(), inv_diag_.data(), K_ + M_);
 }
 
 bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexcept {
@@ -169,14 +233,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
     assert(z.size() == static_cast<std::size_t>(r));
     // Fields (x, y) = L z, Eq. (G1), and |xi|^2 = |z|^2 + chi^2_{N-r}, Eq. (G2) (docs/theory.md
     // §7).
-    double xi2 = chi2;
-    for (int i = 0; i < r; ++i) {
-        double s = 0.0;
-        for (int k = 0; k <= i; ++k)
-            s += L_(i, k) * z[static_cast<std::size_t>(k)];
-        u_(i) = s;
-        xi2 += z[static_cast<std::size_t>(i)] * z[static_cast<std::size_t>(i)];
-    }
+    const double xi2 = chi2 + fields_kernel_(L_.data(), z.data(), u_.data(), r);
     const std::span<const double> x{u_.data(), K};
     const std::span<const double> y{u_.data() + K_, M};
 

@@ -74,7 +74,15 @@ public:
     [[nodiscard]] const Eigen::VectorXd& v() const noexcept { return v_; }
     [[nodiscard]] OrderParameters order_parameters() const;
 
+    /// The dense kernels for this r (unrolled for small r).
+    struct Kernels {
+        bool (*factorize)(const double* G, double* L, double* inv_diag, int r) noexcept;
+        double (*fields)(const double* L, const double* z, double* u, int r) noexcept;
+    };
+
 private:
+    bool (*factorize_kernel_)(const double*, double*, double*, int) noexcept = nullptr;
+    double (*fields_kernel_)(const double*, const double*, double*, int) noexcept = nullptr;
     NetworkSpec student_;
     NetworkSpec teacher_;
     bool learn_v_;
@@ -82,8 +90,9 @@ private:
     double eta_v_over_n_;
     int K_;
     int M_;
-    Eigen::MatrixXd G_; ///< r x r, exactly symmetric
-    Eigen::MatrixXd L_; ///< r x r, lower triangular
+    Eigen::MatrixXd G_;        ///< r x r, exactly symmetric
+    Eigen::MatrixXd L_;        ///< r x r, lower triangular
+    Eigen::VectorXd inv_diag_; ///< 1/L_jj, 0 for a zero pivot
     Eigen::VectorXd v_;
     Eigen::VectorXd v_star_;
     // Scratch: the r fields, the K field errors and row coefficients d, de/dv.

@@ -92,6 +92,8 @@ double ks_p_value(std::vector<double> a, std::vector<double> b) {
             ++j;
         d = std::max(d, std::abs(static_cast<double>(i) / n - static_cast<double>(j) / m));
     }
+    if (d == 0.0)
+        return 1.0;
     const double en = std::sqrt(n * m / (n + m));
     const double lambda = (en + 0.12 + 0.11 / en) * d;
     double p = 0.0;
@@ -306,9 +308,12 @@ TEST_CASE("gram: runs converge to the teacher without a false divergence", "[gra
             if (res.records.back().eg < 1e-12)
                 ++converged;
         }
-        // q0 = 0: w^(1) = w^(2) = 0 stay equal (the symmetric plateau, forever, in both
-        // backends): G keeps a zero pivot, and the run completes.
-        CHECK(converged == (q0 > 0.0 ? 6 : 0));
+        // q0 = 0: w^(1) = w^(2) = 0 start equal, G has a zero pivot; exactly they stay equal
+        // (the symmetric plateau, forever: a full run keeps them bitwise equal), the chain's
+        // rounding (1e-16) breaks the symmetry and may let a run escape late. Either way the
+        // run completes.
+        if (q0 > 0.0)
+            CHECK(converged == 6);
     }
 }
 
@@ -358,7 +363,8 @@ TEST_CASE("gram: plateau ode --init sample starts where the gram run starts", "[
 namespace {
 
 /// Record values of many runs of one backend: Q_11, R_11, eps_g at chosen record indices, and
-/// the escape time (first record time with eps_g below a threshold; alpha_max + 1 if never).
+/// the escape time (first record time after alpha = 1 with eps_g below a threshold under the
+/// plateau's, ~0.019 here; alpha_max + 1 if never).
 struct Sample {
     std::vector<std::vector<double>> q11, r11, eg; ///< [time][run]
     std::vector<double> escape;
@@ -407,9 +413,9 @@ TEST_CASE("gram: whole runs have the law of full runs (two-sample KS)", "[gram][
         double escape_eg;
     };
     const Case cases[] = {
-        {"N=50 K=M=2", 50, 2, 2, false, 0.0, 1e-3},
-        {"N=200 K=M=2", 200, 2, 2, false, 0.0, 1e-3},
-        {"N=50 K=3 M=2 learn-v noise", 50, 3, 2, true, 0.05, 0.02},
+        {"N=50 K=M=2", 50, 2, 2, false, 0.0, 0.01},
+        {"N=200 K=M=2", 200, 2, 2, false, 0.0, 0.01},
+        {"N=50 K=3 M=2 learn-v noise", 50, 3, 2, true, 0.05, 0.012},
     };
     const int runs = 500;
     const double per_test = 1e-3 / 30.0;
@@ -422,9 +428,10 @@ TEST_CASE("gram: whole runs have the law of full runs (two-sample KS)", "[gram][
         p.training.eta = 1.0;
         p.training.eta_v = 1.0;
         p.schedule.kind = ScheduleKind::linear;
-        p.schedule.alpha_max = 60.0;
-        p.schedule.records = 121;
-        const std::vector<std::size_t> at{10, 40, 100}; // alpha = 5, 20, 50
+        p.schedule.alpha_max = 200.0;
+        p.schedule.records = 201;
+        // alpha = 5 (the drop), 40 (the plateau), 100 (the escape of N = 200)
+        const std::vector<std::size_t> at{5, 40, 100};
         const Sample gram = sample_runs(p, runs, at, c.escape_eg);
         p.dynamics = DynamicsKind::full;
         const Sample full = sample_runs(p, runs, at, c.escape_eg);
