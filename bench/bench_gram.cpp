@@ -6,8 +6,10 @@
 // Cases: N in {1e2, 1e3, 1e4, 1e5} x K = M in {2, 10} for both; N = 1e6 for gram alone (the
 // weights would take 160 MB at K = M = 10; gram's cost must not depend on N).
 // Benchmarks "<family>/N:<N>/K:<K>": Gram/step and Full/step, 4096 steps per iteration
-// (GramDynamics::advance_to / OnlineSgd::advance on one state carried across iterations).
-// Then a summary: steps/s of each, gram/full, and gram's cost per step relative to N = 100.
+// (GramDynamics::advance_to / OnlineSgd::advance on one state carried across iterations);
+// Gram/run, one whole run to alpha = 4 per iteration (every N timed over the same phase of the
+// dynamics). Then a summary: steps/s of each, gram/full, and gram's cost per step at equal alpha
+// relative to N = 100.
 //
 //   build/release/bench/bench_gram --benchmark_repetitions=3
 //   --benchmark_report_aggregates_only=true
@@ -65,6 +67,24 @@ void gram_step(benchmark::State& st) {
         benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
 }
 
+/// Whole runs to alpha = 4 from new seeds, so that every N is timed over the same phase of the
+/// dynamics (Gram/step at N = 100 runs to alpha ~ 1e5, where the students have converged; at
+/// N = 1e6 it stays at alpha < 1): the cost per step at equal alpha.
+void gram_run(benchmark::State& st) {
+    const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
+    constexpr double alpha = 4.0;
+    std::uint64_t run = 0;
+    double steps = 0.0;
+    for (auto _ : st) {
+        GramDynamics dynamics(p, bench_seed, run++);
+        if (!dynamics.advance_to(alpha))
+            st.SkipWithError("diverged");
+        steps += static_cast<double>(dynamics.step());
+        benchmark::DoNotOptimize(dynamics.chain().gram().data());
+    }
+    st.counters["steps/s"] = benchmark::Counter(steps, benchmark::Counter::kIsRate);
+}
+
 void full_step(benchmark::State& st) {
     const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
     RunState state = make_initial_state(p.model, bench_seed, 0);
@@ -84,6 +104,10 @@ void register_all() {
     for (const std::int64_t K : {2, 10}) {
         for (const std::int64_t N : {100, 1000, 10000, 100000, 1000000}) {
             benchmark::RegisterBenchmark("Gram/step", gram_step)
+                ->Args({N, K})
+                ->ArgNames({"N", "K"})
+                ->MinTime(0.2);
+            benchmark::RegisterBenchmark("Gram/run", gram_run)
                 ->Args({N, K})
                 ->ArgNames({"N", "K"})
                 ->MinTime(0.2);
@@ -133,21 +157,22 @@ public:
     void Finalize() override {
         ConsoleReporter::Finalize();
         std::printf("\nSteps per second, one thread (medians when repeated)\n");
-        std::printf("%3s %8s | %12s %12s %9s | %14s\n", "K=M", "N", "gram", "full", "gram/full",
-                    "gram ns/step");
+        std::printf("%3s %8s | %12s %12s %9s | %12s | %s\n", "K=M", "N", "gram", "full",
+                    "gram/full", "gram ns/step", "gram ns/step, runs to alpha = 4");
         for (const auto& [key, v] : rates_) {
             const auto gram = v.find("Gram/step");
             const auto full = v.find("Full/step");
-            if (gram == v.end())
+            const auto run = v.find("Gram/run");
+            if (gram == v.end() || run == v.end())
                 continue;
-            const double base = rates_[{key.first, 100}]["Gram/step"];
-            std::printf(
-                "%3ld %8ld | %12.4g %12s %9s | %8.1f (%+5.1f%% vs N=100)\n", key.first, key.second,
-                gram->second,
-                full != v.end() ? std::to_string(static_cast<long>(full->second)).c_str() : "-",
-                full != v.end() ? std::to_string(gram->second / full->second).substr(0, 7).c_str()
-                                : "-",
-                1e9 / gram->second, 100.0 * (base / gram->second - 1.0));
+            const double base = rates_[{key.first, 100}]["Gram/run"];
+            const std::string full_text =
+                full != v.end() ? std::to_string(static_cast<long>(full->second)) : "-";
+            const std::string ratio_text =
+                full != v.end() ? std::to_string(gram->second / full->second).substr(0, 7) : "-";
+            std::printf("%3ld %8ld | %12.4g %12s %9s | %12.1f | %8.1f (%+5.1f%% vs N=100)\n",
+                        key.first, key.second, gram->second, full_text.c_str(), ratio_text.c_str(),
+                        1e9 / gram->second, 1e9 / run->second, 100.0 * (base / run->second - 1.0));
         }
     }
 

@@ -19,32 +19,38 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     return std::nullopt;
 }
 
-double gamma_variate(NormalStream& rng, double shape) noexcept {
-    if (shape < 1.0) {
-        // Gamma(a) = Gamma(a + 1) U^(1/a) (Marsaglia & Tsang 2000, §6); U in (0, 1].
-        const double g = gamma_variate(rng, shape + 1.0);
-        const double u = 1.0 - rng.uniform().next_double();
-        return g * std::pow(u, 1.0 / shape);
-    }
+GammaSampler::GammaSampler(double shape) noexcept
+    : boost_(shape < 1.0 ? 1.0 / shape : 0.0), d_((shape < 1.0 ? shape + 1.0 : shape) - 1.0 / 3.0),
+      c_(1.0 / std::sqrt(9.0 * d_)) {}
+
+double GammaSampler::operator()(NormalStream& rng) const noexcept {
     // Marsaglia & Tsang (2000): d v with v = (1 + c x)^3, x normal, accepted by the squeeze
     // u < 1 - 0.0331 x^4 or by log u < x^2/2 + d (1 - v + log v).
-    const double d = shape - 1.0 / 3.0;
-    const double c = 1.0 / std::sqrt(9.0 * d);
+    double g = 0.0;
     for (;;) {
         double x = 0.0;
         double v = 0.0;
         do {
             x = rng.next();
-            v = 1.0 + c * x;
+            v = 1.0 + c_ * x;
         } while (v <= 0.0);
         v = v * v * v;
         const double u = rng.uniform().next_double();
         const double x2 = x * x;
-        if (u < 1.0 - 0.0331 * (x2 * x2))
-            return d * v;
-        if (std::log(u) < 0.5 * x2 + d * (1.0 - v + std::log(v)))
-            return d * v;
+        if (u < 1.0 - 0.0331 * (x2 * x2) || std::log(u) < 0.5 * x2 + d_ * (1.0 - v + std::log(v))) {
+            g = d_ * v;
+            break;
+        }
     }
+    if (boost_ == 0.0)
+        return g;
+    // Gamma(a) = Gamma(a + 1) U^(1/a) for a < 1 (Marsaglia & Tsang 2000, §6); U in (0, 1].
+    const double u = 1.0 - rng.uniform().next_double();
+    return g * std::pow(u, boost_);
+}
+
+double gamma_variate(NormalStream& rng, double shape) noexcept {
+    return GammaSampler(shape)(rng);
 }
 
 double chi_squared_variate(NormalStream& rng, double dof) noexcept {
@@ -277,7 +283,7 @@ OrderParameters GramChain::order_parameters() const {
 
 GramDynamics::GramDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run)
     : chain_(params, sample_initial_gram(params, seed, run)), N_(params.model.N),
-      chi2_dof_(static_cast<double>(params.model.N) - static_cast<double>(chain_.r())),
+      half_chi2_(0.5 * (static_cast<double>(params.model.N) - static_cast<double>(chain_.r()))),
       noise_sd_(std::sqrt(params.model.noise)),
       draws_(StreamKey{seed, run, StreamPurpose::gram_steps}),
       noise_(StreamKey{seed, run, StreamPurpose::noise}), observer_(params, seed, run),
@@ -290,7 +296,7 @@ bool GramDynamics::advance_to(double alpha) {
         if (!chain_.factorize())
             return false;
         draws_.fill({z_.data(), r});
-        const double chi2 = chi_squared_variate(draws_, chi2_dof_);
+        const double chi2 = 2.0 * half_chi2_(draws_); // chi^2_{N-r}, Eq. (G2)
         const double zeta = noise_sd_ > 0.0 ? noise_sd_ * noise_.next() : 0.0;
         if (!chain_.step({z_.data(), r}, chi2, zeta))
             return false;

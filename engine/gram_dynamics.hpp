@@ -29,9 +29,21 @@ namespace plateau {
 /// here), or nullopt. validate() throws it when dynamics = gram.
 [[nodiscard]] std::optional<ConfigError> gram_exactness_error(const RunParams& params);
 
-/// A Gamma(shape, 1) variate, shape > 0 (Marsaglia & Tsang 2000: one normal and one uniform per
+/// Gamma(shape, 1) variates, shape > 0 (Marsaglia & Tsang 2000: one normal and one uniform per
 /// try, ~98% accepted at once for shape >= 1; shape < 1 through Gamma(shape + 1) U^(1/shape)),
-/// from the normals and uniforms of `rng`.
+/// from the normals and uniforms of a stream. The constants of the shape are computed once.
+class GammaSampler {
+public:
+    explicit GammaSampler(double shape) noexcept;
+    [[nodiscard]] double operator()(NormalStream& rng) const noexcept;
+
+private:
+    double boost_ = 0.0; ///< 1/shape when shape < 1, else 0
+    double d_ = 0.0;     ///< max(shape, shape + 1) - 1/3
+    double c_ = 0.0;     ///< 1/sqrt(9 d)
+};
+
+/// One Gamma(shape, 1) variate (GammaSampler(shape)(rng)).
 [[nodiscard]] double gamma_variate(NormalStream& rng, double shape) noexcept;
 /// A chi^2 variate with dof > 0 degrees of freedom: 2 Gamma(dof/2, 1).
 [[nodiscard]] double chi_squared_variate(NormalStream& rng, double dof) noexcept;
@@ -117,7 +129,7 @@ public:
 private:
     GramChain chain_;
     std::int64_t N_;
-    double chi2_dof_; ///< N - r
+    GammaSampler half_chi2_; ///< Gamma((N - r)/2): chi^2_{N-r} / 2
     double noise_sd_;
     NormalStream draws_;
     NormalStream noise_;
