@@ -235,8 +235,8 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
          "plateau run: unknown key 'etaa' (value '0.1'): allowed keys are N, K, M, eta, eta-v, "
          "learn-v, activation, teacher-activation, output-activation, "
          "teacher-output-activation, gamma, v0, v-star, q0, teacher-init, noise, alpha-max, "
-         "alpha-min, records, schedule, eg-samples, divergence-q, seeds, seed, threads (and the "
-         "options of --help)\n"},
+         "alpha-min, records, schedule, eg-samples, divergence-q, dynamics, seeds, seed, threads "
+         "(and the options of --help)\n"},
         {"a.ini b.ini", "plateau run: too many positional options have been specified on the "
                         "command line (see 'plateau run --help')\n"},
         {(dir / "missing.ini"), "plateau run: cannot read configuration file '" +
