@@ -171,6 +171,31 @@ TEST_CASE("gram: one step of the chain is the Gram matrix of the trainer's updat
     }
 }
 
+TEST_CASE("gram: a run draws z then chi^2 with N - K - M degrees of freedom from stream 9",
+          "[gram]") {
+    // The wiring of GramDynamics, step by step: its first steps equal the chain fed by hand with
+    // r normals and 2 Gamma((N - r)/2) from the run's gram_steps stream and the label noise
+    // from its noise stream (a wrong number of degrees of freedom changes |xi|^2, Eq. (G2)).
+    RunParams p = params_of(7, 2, 3);
+    p.model.noise = 0.2;
+    p.training.eta = 2.0;
+    GramDynamics dynamics(p, 4, 1);
+    GramChain chain(p, sample_initial_gram(p, 4, 1));
+    NormalStream draws(StreamKey{4, 1, StreamPurpose::gram_steps});
+    NormalStream noise(StreamKey{4, 1, StreamPurpose::noise});
+    const GammaSampler half_chi2(0.5 * (7 - 5));
+    std::vector<double> z(5);
+    for (int step = 1; step <= 3; ++step) {
+        REQUIRE(chain.factorize());
+        draws.fill(z);
+        const double chi2 = 2.0 * half_chi2(draws);
+        REQUIRE(chain.step(z, chi2, std::sqrt(0.2) * noise.next()));
+        REQUIRE(dynamics.advance_to(step / 7.0));
+        CHECK(dynamics.step() == step);
+        CHECK(dynamics.chain().gram() == chain.gram());
+    }
+}
+
 TEST_CASE("gram: chi^2 variates have the moments of chi^2", "[gram]") {
     // Mean k and variance 2k; skewness sqrt(8/k) checked through the third central moment 8k.
     for (const double k : {1.0, 2.5, 7.0, 96.0, 1e6}) {
