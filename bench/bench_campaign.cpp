@@ -77,7 +77,7 @@ CampaignSpec make_spec(std::int64_t N, std::int64_t seeds, double alpha_max, int
     p.schedule.alpha_max = alpha_max;
     validate(p);
     CampaignSpec spec;
-    spec.points.push_back(GridPoint{p, {}});
+    spec.points.push_back(GridPoint{p, {}, {}});
     spec.seeds = seeds;
     spec.master_seed = 7;
     spec.threads = threads;

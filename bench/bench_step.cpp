@@ -204,7 +204,7 @@ void BM_RunSimulate(benchmark::State& st) {
 class TimedDynamics final : public Dynamics {
 public:
     TimedDynamics(const RunParams& p, std::uint64_t seed, std::uint64_t run)
-        : inner_(p, seed, run) {}
+        : inner_(p, seed, run, run) {}
     [[nodiscard]] bool advance_to(double alpha) override {
         const double t0 = now_seconds();
         const bool ok = inner_.advance_to(alpha);

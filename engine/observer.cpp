@@ -74,7 +74,10 @@ OrderParameters order_parameters_of(const RunState& s) {
 }
 
 Observables Observer::observe(const RunState& s) {
-    OrderParameters op = order_parameters_of(s);
+    return observe(order_parameters_of(s));
+}
+
+Observables Observer::observe(OrderParameters op) {
     const EgEstimate e =
         generalization_error(model_, op.Q, op.R, op.T, op.v, op.v_star, samples_, rng_);
     return {std::move(op.Q), std::move(op.R), std::move(op.T), std::move(op.v), e.eg,

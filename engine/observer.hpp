@@ -81,6 +81,9 @@ public:
     Observer(const RunParams& params, std::uint64_t seed, std::uint64_t run);
 
     [[nodiscard]] Observables observe(const RunState& state);
+    /// The same from order parameters (a backend without weights, engine/gram_dynamics.hpp):
+    /// observe(state) is observe(order_parameters_of(state)).
+    [[nodiscard]] Observables observe(OrderParameters op);
 
 private:
     ModelParams model_;

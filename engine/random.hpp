@@ -52,10 +52,16 @@ enum class StreamPurpose : std::uint64_t {
     /// Example mu of a finite training set (engine/example_source.hpp): the stream keyed by
     /// (master seed, run, training_set), rehashed with mu.
     training_set = 6,
+    /// The exact initial Gram matrix of dynamics = gram (engine/gram_dynamics.hpp).
+    gram_initial = 8,
+    /// The per-step draws of dynamics = gram: the r field normals z and the chi^2_{N-r}.
+    gram_steps = 9,
     /// The teacher and the initial student when several runs share them (init-seed = shared):
     /// keyed by (master seed, seed index) instead of (master seed, run index).
     teacher_shared = 10,
     student_init_shared = 11,
+    /// The initial Gram matrix of dynamics = gram with init-seed = shared.
+    gram_initial_shared = 12,
 };
 
 /// Identifies a random stream: (master seed, run index, purpose).

@@ -1,5 +1,6 @@
 #include "engine/run.hpp"
 
+#include "engine/gram_dynamics.hpp"
 #include "engine/schedule.hpp"
 
 #include <cmath>
@@ -70,8 +71,18 @@ RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas, doub
 
 RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
                    std::uint64_t init_index, StepCounter* steps_done) {
-    SimulationDynamics dynamics(params, seed, run, init_index, steps_done);
-    return record_run(dynamics, record_alphas(params.schedule), params.observer.divergence_q);
+    const std::vector<double> alphas = record_alphas(params.schedule);
+    switch (params.dynamics) {
+    case DynamicsKind::full: {
+        SimulationDynamics dynamics(params, seed, run, init_index, steps_done);
+        return record_run(dynamics, alphas, params.observer.divergence_q);
+    }
+    case DynamicsKind::gram: {
+        GramDynamics dynamics(params, seed, run, init_index);
+        return record_run(dynamics, alphas, params.observer.divergence_q);
+    }
+    }
+    return {};
 }
 
 } // namespace plateau

@@ -109,12 +109,13 @@ struct RunResult {
 [[nodiscard]] RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
                                    double divergence_q);
 
-/// One simulated run of a campaign, its initial weights keyed by `init_index`
+/// One simulated run of a campaign, by the backend params.dynamics selects (SimulationDynamics
+/// or GramDynamics, engine/gram_dynamics.hpp), its initial state keyed by `init_index`
 /// (CampaignSpec::init_index_of): validate(params) is the caller's job. `steps_done`: see
-/// SimulationDynamics.
+/// SimulationDynamics (the Gram chain, whose steps cost nothing, does not report).
 [[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
                                  std::uint64_t init_index, StepCounter* steps_done = nullptr);
-/// The same for a run whose initial weights are its own (init_index = run).
+/// The same for a run whose initial state is its own (init_index = run).
 [[nodiscard]] inline RunResult simulate(const RunParams& params, std::uint64_t seed,
                                         std::uint64_t run) {
     return simulate(params, seed, run, run);

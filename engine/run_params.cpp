@@ -1,6 +1,7 @@
 #include "engine/run_params.hpp"
 
 #include "engine/errors.hpp"
+#include "engine/gram_dynamics.hpp"
 
 #include <cmath>
 #include <sstream>
@@ -120,6 +121,9 @@ void validate(const RunParams& p) {
 
     check(limits::eg_samples, "eg-samples", p.observer.eg_samples);
     check(limits::divergence_q, "divergence-q", p.observer.divergence_q);
+    if (p.dynamics == DynamicsKind::gram)
+        if (auto error = gram_exactness_error(p))
+            throw std::move(*error);
 }
 
 } // namespace plateau

@@ -39,6 +39,15 @@ enum class AlphaMaxScale {
 inline constexpr std::array<AlphaMaxScale, 2> all_alpha_max_scales{AlphaMaxScale::none,
                                                                    AlphaMaxScale::inverse_eta};
 
+/// How a run advances (the `dynamics` key): the weights, or the exact chain of their Gram matrix.
+enum class DynamicsKind {
+    full, ///< the (K+M) x N weights, trained on-line: O((K+M) N) per step
+    gram, ///< the exact Markov chain of G = [[Q, R], [R^T, T]] and v: O((K+M)^3) per step (§7)
+};
+
+inline constexpr std::array<DynamicsKind, 2> all_dynamics_kinds{DynamicsKind::full,
+                                                                DynamicsKind::gram};
+
 inline constexpr std::array<TeacherInit, 2> all_teacher_inits{TeacherInit::orthonormal,
                                                               TeacherInit::gaussian};
 inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::log,
@@ -56,6 +65,9 @@ inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::lo
 }
 [[nodiscard]] constexpr std::string_view name(ScheduleKind s) noexcept {
     return s == ScheduleKind::log ? "log" : "linear";
+}
+[[nodiscard]] constexpr std::string_view name(DynamicsKind d) noexcept {
+    return d == DynamicsKind::full ? "full" : "gram";
 }
 
 /// The allowed values of an integer parameter.
@@ -153,13 +165,16 @@ struct RunParams {
     TrainingParams training;
     ScheduleParams schedule;
     ObserverParams observer;
+    /// How the run advances; gram samples the same law as full (docs/theory.md §7).
+    DynamicsKind dynamics = DynamicsKind::full;
 
     friend bool operator==(const RunParams&, const RunParams&) = default;
 };
 
 /// Checks every field against its range in `limits` and the invariants between fields (M <= N
-/// for an orthonormal teacher, alpha_min < alpha_max for the log schedule); throws ConfigError
-/// naming the configuration key of the first bad one.
+/// for an orthonormal teacher, alpha_min < alpha_max for the log schedule, what dynamics = gram
+/// needs: gram_exactness_error); throws ConfigError naming the configuration key of the first
+/// bad one.
 void validate(const RunParams& p);
 
 } // namespace plateau

@@ -59,6 +59,9 @@ std::string_view init_seed_name(InitSeed s) noexcept {
 std::string_view schedule_name(ScheduleKind s) noexcept {
     return name(s);
 }
+std::string_view dynamics_name(DynamicsKind d) noexcept {
+    return name(d);
+}
 
 } // namespace
 
@@ -332,6 +335,17 @@ const std::vector<KeyInfo>& keys() {
                          [](KeyTarget t, double x) {
                              t.run.observer.divergence_q = x;
                          }}},
+        {.name = "dynamics",
+         .default_value = "full",
+         .help = "how a run advances: full (the K+M weight vectors, O((K+M) N) per step) or "
+                 "gram (the exact chain of their Gram matrix, O((K+M)^3) per step, any N > K+M; "
+                 "the same law, other random numbers)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.dynamics"},
+         .kind = ChoiceKey{names_of(all_dynamics_kinds, dynamics_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.dynamics = named(all_dynamics_kinds, v);
+                           }}},
         // The campaign's own keys: checked here only (the engine has no validate(CampaignSpec)).
         {.name = "seeds",
          .default_value = "8",

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
-#include <thread>
 #include <limits>
 #include <stdexcept>
+#include <thread>
 
 #ifdef PLATEAU_HAVE_MPI
 #include <mpi.h>

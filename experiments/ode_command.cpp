@@ -2,6 +2,7 @@
 // point and written in the same schema as `plateau run` (root attribute kind = "theory"), or
 // the plateau fixed point and its escape rate (--fixed-point).
 #include "engine/errors.hpp"
+#include "engine/gram_dynamics.hpp"
 #include "engine/reader.hpp"
 #include "engine/state.hpp"
 #include "engine/theory.hpp"
@@ -190,7 +191,8 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         options.add_options()(
             "init", po::value<std::string>(&ode.init)->default_value(ode.init),
             "initial order parameters: 'sample' (run r starts exactly where simulation run r "
-            "of `plateau run` with this configuration starts) or 'symmetric' (Q = q0 I, R_jn = "
+            "of `plateau run` with this configuration starts, dynamics = gram included) or "
+            "'symmetric' (Q = q0 I, R_jn = "
             "r0 + asymmetry [n == j mod M]; one run per grid point)")(
             "r0", po::value<double>(&ode.r0)->default_value(ode.r0, format_number(ode.r0)),
             "initial R_jn of --init symmetric")(
@@ -272,12 +274,16 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         const RunFunction run_one = [&](std::int64_t run) -> RunResult {
             const RunParams& params = spec.point_of(run).params;
             switch (init) {
-            case InitKind::sample:
-                return integrate_theory(
-                    params,
-                    order_parameters_of(make_initial_state(params.model, spec.master_seed,
-                                                           spec.init_index_of(run))),
-                    integrator);
+            case InitKind::sample: {
+                // Where run r of `plateau run` starts, by the backend of this configuration.
+                const std::uint64_t index = spec.init_index_of(run);
+                return integrate_theory(params,
+                                        params.dynamics == DynamicsKind::gram
+                                            ? sample_initial_gram(params, spec.master_seed, index)
+                                            : order_parameters_of(make_initial_state(
+                                                  params.model, spec.master_seed, index)),
+                                        integrator);
+            }
             case InitKind::symmetric:
                 return integrate_theory(params,
                                         symmetric_initial_conditions(params.model, params.model.q0,

@@ -65,6 +65,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.schedule.axis_alpha_max != b.schedule.axis_alpha_max, "run.schedule.axis_alpha_max");
     field(a.observer.eg_samples != b.observer.eg_samples, "run.observer.eg_samples");
     field(a.observer.divergence_q != b.observer.divergence_q, "run.observer.divergence_q");
+    field(a.dynamics != b.dynamics, "run.dynamics");
     // A field of RunParams missing above would let a difference go unseen.
     if (out.empty())
         REQUIRE(a == b);

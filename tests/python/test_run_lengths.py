@@ -4,6 +4,7 @@ initial conditions (init-seed = shared), read back through plateau_analysis."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 import plateau_analysis as pa
 from conftest import run_plateau
@@ -54,10 +55,11 @@ def test_a_completed_run_with_a_hole_inside_its_range_is_still_refused(plateau_p
         pa.open_campaign(out)
 
 
-def test_shared_initial_conditions_across_eta(plateau_program, tmp_path):
+@pytest.mark.parametrize("dynamics", ["full", "gram"])
+def test_shared_initial_conditions_across_eta(plateau_program, tmp_path, dynamics):
     out = tmp_path / "shared.h5"
     run_plateau(plateau_program, out, "--N", 80, "--eta", "0.3, 1", "--alpha-max", 2,
-                "--records", 5, "--seeds", 3, "--init-seed", "shared")
+                "--records", 5, "--seeds", 3, "--init-seed", "shared", "--dynamics", dynamics)
     ds = pa.open_campaign(out)["K2_M2"]
     q0 = ds["Q"].isel(alpha=0).values
     r0 = ds["R"].isel(alpha=0).values

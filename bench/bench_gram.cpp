@@ -1,0 +1,195 @@
+// Steps per second of the two microscopic backends side by side, one thread
+// (docs/PERFORMANCE.md, "The Gram-matrix sampler"): dynamics = gram (GramDynamics, the exact
+// chain of the (K+M) x (K+M) Gram matrix, docs/theory.md §7) against dynamics = full (OnlineSgd
+// on the (K+M) x N weights), erf, identity output, eta = 0.5, fixed v, no noise.
+//
+// Cases: N in {1e2, 1e3, 1e4, 1e5} x K = M in {2, 10} for both; N = 1e6 for gram alone (the
+// weights would take 160 MB at K = M = 10; gram's cost must not depend on N).
+// Benchmarks "<family>/N:<N>/K:<K>": Gram/step and Full/step, 4096 steps per iteration
+// (GramDynamics::advance_to / OnlineSgd::advance on one state carried across iterations);
+// Gram/run, one whole run to alpha = 4 per iteration (every N timed over the same phase of the
+// dynamics). Then a summary: steps/s of each, gram/full, and gram's cost per step at equal alpha
+// relative to N = 100.
+//
+//   build/release/bench/bench_gram --benchmark_repetitions=3
+//   --benchmark_report_aggregates_only=true
+// (one command line; medians in the summary when repeated).
+
+// GCC 12 reports -Wmaybe-uninitialized inside Eigen's AVX-512 reductions with -march=native
+// (a false positive; bench_step.cpp says the same).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+#include "engine/gram_dynamics.hpp"
+#include "engine/run.hpp"
+#include "engine/state.hpp"
+#include "engine/trainer.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+
+using namespace plateau;
+
+constexpr std::uint64_t bench_seed = 20240601;
+constexpr std::int64_t steps_per_iteration = 4096;
+
+RunParams make_params(std::int64_t N, int K) {
+    RunParams p;
+    p.model.N = N;
+    p.model.student =
+        NetworkSpec{{K}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    p.model.teacher = p.model.student;
+    p.training.eta = 0.5;
+    return p;
+}
+
+void gram_step(benchmark::State& st) {
+    const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
+    GramDynamics dynamics(p, bench_seed, 0, 0);
+    const auto N = static_cast<double>(p.model.N);
+    std::int64_t done = 0;
+    for (auto _ : st) {
+        done += steps_per_iteration;
+        if (!dynamics.advance_to(static_cast<double>(done) / N))
+            st.SkipWithError("diverged");
+        benchmark::DoNotOptimize(dynamics.chain().gram().data());
+    }
+    st.counters["steps/s"] =
+        benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+}
+
+/// Whole runs to alpha = 4 from new seeds, so that every N is timed over the same phase of the
+/// dynamics (Gram/step at N = 100 runs to alpha ~ 1e5, where the students have converged; at
+/// N = 1e6 it stays at alpha < 1): the cost per step at equal alpha.
+void gram_run(benchmark::State& st) {
+    const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
+    constexpr double alpha = 4.0;
+    std::uint64_t run = 0;
+    double steps = 0.0;
+    for (auto _ : st) {
+        GramDynamics dynamics(p, bench_seed, run, run);
+        ++run;
+        if (!dynamics.advance_to(alpha))
+            st.SkipWithError("diverged");
+        steps += static_cast<double>(dynamics.step());
+        benchmark::DoNotOptimize(dynamics.chain().gram().data());
+    }
+    st.counters["steps/s"] = benchmark::Counter(steps, benchmark::Counter::kIsRate);
+}
+
+void full_step(benchmark::State& st) {
+    const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
+    RunState state = make_initial_state(p.model, bench_seed, 0);
+    OnlineSgd trainer(p, bench_seed, 0);
+    std::int64_t done = 0;
+    for (auto _ : st) {
+        if (trainer.advance(state, steps_per_iteration) != StepOutcome::ok)
+            st.SkipWithError("diverged");
+        done += steps_per_iteration;
+        benchmark::DoNotOptimize(state.weights.data());
+    }
+    st.counters["steps/s"] =
+        benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+}
+
+void register_all() {
+    for (const std::int64_t K : {2, 10}) {
+        for (const std::int64_t N : {100, 1000, 10000, 100000, 1000000}) {
+            benchmark::RegisterBenchmark("Gram/step", gram_step)
+                ->Args({N, K})
+                ->ArgNames({"N", "K"})
+                ->MinTime(0.2);
+            benchmark::RegisterBenchmark("Gram/run", gram_run)
+                ->Args({N, K})
+                ->ArgNames({"N", "K"})
+                ->MinTime(0.2);
+            if (N <= 100000)
+                benchmark::RegisterBenchmark("Full/step", full_step)
+                    ->Args({N, K})
+                    ->ArgNames({"N", "K"})
+                    ->MinTime(0.2);
+        }
+    }
+}
+
+/// "Gram/step/N:1000/K:2..." -> (family, N, K).
+bool parse_name(const std::string& name, std::string& family, std::int64_t& N, std::int64_t& K) {
+    const auto n = name.find("/N:");
+    const auto k = name.find("/K:");
+    if (n == std::string::npos || k == std::string::npos)
+        return false;
+    family = name.substr(0, n);
+    N = std::stoll(name.substr(n + 3));
+    K = std::stoll(name.substr(k + 3));
+    return true;
+}
+
+class SummaryReporter final : public benchmark::ConsoleReporter {
+public:
+    void ReportRuns(const std::vector<Run>& runs) override {
+        ConsoleReporter::ReportRuns(runs);
+        for (const Run& r : runs) {
+            if (r.error_occurred)
+                continue;
+            const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
+            const bool single = r.run_type == Run::RT_Iteration && r.repetitions <= 1;
+            if (!median && !single)
+                continue;
+            std::string family;
+            std::int64_t N = 0;
+            std::int64_t K = 0;
+            if (!parse_name(r.run_name.str(), family, N, K))
+                continue;
+            const auto it = r.counters.find("steps/s");
+            if (it != r.counters.end())
+                rates_[{K, N}][family] = it->second.value;
+        }
+    }
+
+    void Finalize() override {
+        ConsoleReporter::Finalize();
+        std::printf("\nSteps per second, one thread (medians when repeated)\n");
+        std::printf("%3s %8s | %12s %12s %9s | %12s | %s\n", "K=M", "N", "gram", "full",
+                    "gram/full", "gram ns/step", "gram ns/step, runs to alpha = 4");
+        for (const auto& [key, v] : rates_) {
+            const auto gram = v.find("Gram/step");
+            const auto full = v.find("Full/step");
+            const auto run = v.find("Gram/run");
+            if (gram == v.end() || run == v.end())
+                continue;
+            const double base = rates_[{key.first, 100}]["Gram/run"];
+            const std::string full_text =
+                full != v.end() ? std::to_string(static_cast<long>(full->second)) : "-";
+            const std::string ratio_text =
+                full != v.end() ? std::to_string(gram->second / full->second).substr(0, 7) : "-";
+            std::printf("%3ld %8ld | %12.4g %12s %9s | %12.1f | %8.1f (%+5.1f%% vs N=100)\n",
+                        key.first, key.second, gram->second, full_text.c_str(), ratio_text.c_str(),
+                        1e9 / gram->second, 1e9 / run->second, 100.0 * (base / run->second - 1.0));
+        }
+    }
+
+private:
+    std::map<std::pair<std::int64_t, std::int64_t>, std::map<std::string, double>> rates_;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv))
+        return 1;
+    SummaryReporter reporter;
+    benchmark::RunSpecifiedBenchmarks(&reporter);
+    benchmark::Shutdown();
+    return 0;
+}

@@ -1,0 +1,90 @@
+"""Plateau escape time against ln N from experiments/escape_vs_lnN.ini (dynamics = gram).
+
+    /usr/bin/python3 experiments/escape_vs_lnN.py escape_vs_lnN.h5 [more.h5 ...] \
+        --eg-plateau 0.01464484974 --rate 0.0316182 -o docs/escape_vs_lnN.png
+
+--eg-plateau and --rate are eps_g at the symmetric fixed point and the escape rate lambda that
+`plateau ode --fixed-point --eta 0.5` prints. A run's escape time is the first alpha at which
+eps_g falls to half the plateau's (interpolated in ln eps_g between records); the mean over the
+seeds of each N is fitted by a + b ln N, and b is compared with 1/(2 lambda): the initial
+asymmetry is O(1/sqrt N) and grows like exp(lambda alpha) on the plateau.
+"""
+import argparse
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def escape_times(alpha, eg, threshold):
+    """First alpha (interpolated) with eg <= threshold, per run; NaN if never."""
+    out = np.full(eg.shape[0], np.nan)
+    for i, row in enumerate(eg):
+        below = np.nonzero((row <= threshold) & (alpha > 1.0))[0]
+        if below.size == 0:
+            continue
+        k = below[0]
+        a0, a1 = alpha[k - 1], alpha[k]
+        y0, y1 = np.log(row[k - 1]), np.log(row[k])
+        out[i] = a1 if y0 == y1 else a0 + (np.log(threshold) - y0) * (a1 - a0) / (y1 - y0)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("files", nargs="+")
+    ap.add_argument("--eg-plateau", type=float, required=True)
+    ap.add_argument("--rate", type=float, required=True)
+    ap.add_argument("-o", "--out", default="escape_vs_lnN.png")
+    args = ap.parse_args()
+    times = {}
+    for path in args.files:
+        with h5py.File(path, "r") as f:
+            g = f["K2_M2"]
+            alpha = g["alpha"][:]
+            ok = g["status"][:] == 1
+            t = escape_times(alpha, g["eg"][:][ok], 0.5 * args.eg_plateau)
+            for n in np.unique(g["N"][:][ok]):
+                sel = g["N"][:][ok] == n
+                times.setdefault(int(n), []).extend(t[sel])
+    Ns = np.array(sorted(times))
+    rows = []
+    for n in Ns:
+        t = np.asarray(times[n])
+        esc = t[np.isfinite(t)]
+        rows.append((n, len(t), len(esc), esc.mean(), esc.std(ddof=1) / np.sqrt(len(esc)),
+                     np.median(esc)))
+    lnN = np.log(Ns)
+    mean = np.array([r[3] for r in rows])
+    sem = np.array([r[4] for r in rows])
+    w = 1.0 / sem**2
+    A = np.vstack([np.ones_like(lnN), lnN]).T
+    cov = np.linalg.inv(A.T @ (A * w[:, None]))
+    a, b = cov @ (A.T @ (w * mean))
+    theory = 1.0 / (2.0 * args.rate)
+    print(f"{'N':>8} {'runs':>5} {'escaped':>7} {'mean':>9} {'s.e.':>7} {'median':>9}")
+    for n, runs, escaped, m, s, med in rows:
+        print(f"{n:8d} {runs:5d} {escaped:7d} {m:9.2f} {s:7.2f} {med:9.2f}")
+    print(f"fit: escape = {a:.2f} + {b:.3f} ln N  (slope s.e. {np.sqrt(cov[1, 1]):.3f}); "
+          f"1/(2 lambda) = {theory:.3f}")
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    ax.errorbar(lnN, mean, yerr=sem, fmt="o", label="gram runs: mean escape time (± s.e.)")
+    x = np.linspace(lnN.min() - 0.3, lnN.max() + 0.3, 50)
+    ax.plot(x, a + b * x, "-", label=f"fit: slope {b:.2f} ± {np.sqrt(cov[1, 1]):.2f}")
+    xm = np.average(lnN, weights=w)
+    ax.plot(x, a + b * xm + theory * (x - xm), "--",
+            label=f"slope 1/(2λ) = {theory:.2f} (plateau ode --fixed-point)")
+    ax.set_xlabel("ln N")
+    ax.set_ylabel("escape time α (ε_g < ε_plateau / 2)")
+    ax.set_title("K = M = 2, erf, η = 0.5, dynamics = gram")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=110)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
