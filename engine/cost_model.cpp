@@ -1,5 +1,7 @@
 #include "engine/cost_model.hpp"
 
+#include "engine/gram_dynamics.hpp"
+
 #include "engine/observer.hpp"
 #include "engine/run.hpp"
 #include "engine/schedule.hpp"
@@ -50,6 +52,18 @@ RunCost predict_run(const CostModel& model, const RunParams& p) {
         exact ? std::min(records, static_cast<double>(steps) + 1.0) : records;
 
     RunCost cost;
+    if (p.dynamics == DynamicsKind::gram) {
+        // The chain of the (K+M)^2 Gram matrix: nothing of length N (docs/theory.md §7).
+        cost.steps = static_cast<double>(steps) * (c.chain + units * units * units * c.chain_cubic);
+        cost.records = observations * units * units * (exact ? c.pair : 0.0);
+        if (!exact) {
+            const MonteCarloCoefficients mc = model.monte_carlo_for(activation_class(p.model));
+            cost.monte_carlo = records * static_cast<double>(p.observer.eg_samples) *
+                               (mc.sample + units * mc.unit + units * units * mc.pair);
+        }
+        cost.setup = c.run + records * c.record;
+        return cost;
+    }
     cost.steps = static_cast<double>(steps) *
                  (N * (c.normal + c.multiply_add * (2.0 * K + M)) + c.unit * (units + 1.0));
     cost.records = observations * units * units * (N * c.gram + (exact ? c.pair : 0.0));
@@ -201,6 +215,31 @@ private:
     std::int64_t steps_ = 1;
 };
 
+/// Seconds per step of dynamics = gram for `p` (a run of its own, past its first steps).
+class ChainProbe final : public Probe {
+public:
+    ChainProbe(const RunParams& p, double seconds)
+        : params_(p), run_(params_, 0, 0, 0), N_(static_cast<double>(p.model.N)) {
+        const double start = thread_cpu_seconds();
+        (void)run_.advance_to(static_cast<double>(warm_up) / N_);
+        steps_ = count_for(seconds, (thread_cpu_seconds() - start) / warm_up, 16);
+    }
+    double once() override {
+        const double start = thread_cpu_seconds();
+        (void)run_.advance_to(static_cast<double>(done_ + steps_) / N_);
+        done_ += steps_;
+        return (thread_cpu_seconds() - start) / static_cast<double>(steps_);
+    }
+
+private:
+    static constexpr std::int64_t warm_up = 256;
+    RunParams params_;
+    GramDynamics run_;
+    double N_;
+    std::int64_t steps_ = 1;
+    std::int64_t done_ = warm_up;
+};
+
 /// Seconds per measurement (Observer::observe) of a state of `p`.
 class ObserveProbe final : public Probe {
 public:
@@ -328,6 +367,20 @@ CostModel calibrate_cost_model(const CampaignSpec& spec, const ProbeOptions& opt
         }
     }
 
+    // The Gram chain, if the campaign has gram points: t = chain + r^3 chain_cubic at K = M = 1
+    // and 4 (r = 2 and 8), N = 1024 (the chain's cost does not depend on N).
+    bool any_gram = false;
+    for (const GridPoint& point : spec.points)
+        any_gram = any_gram || point.params.dynamics == DynamicsKind::gram;
+    const std::size_t chain_first = probes.size();
+    constexpr std::array chain_halves{1, 4};
+    if (any_gram)
+        for (const int half : chain_halves) {
+            RunParams p = canonical(1024, half, half);
+            p.dynamics = DynamicsKind::gram;
+            probes.push_back(std::make_unique<ChainProbe>(p, budget));
+        }
+
     std::vector<std::vector<double>> times(probes.size());
     for (int r = 0; r < options.repetitions; ++r) {
         for (std::size_t i = 0; i < probes.size(); ++i)
@@ -374,6 +427,13 @@ CostModel calibrate_cost_model(const CampaignSpec& spec, const ProbeOptions& opt
         }
         const std::vector<double> mc = fit(8 + 3 * k, S);
         model.monte_carlo.push_back({probed[k], mc[0], mc[1], mc[2]});
+    }
+    if (any_gram) {
+        Eigen::MatrixXd G(2, 2);
+        G << 1.0, 8.0, 1.0, 512.0; // r^3 at r = 2 and 8
+        const std::vector<double> chain = fit(chain_first, G);
+        c.chain = chain[0];
+        c.chain_cubic = chain[1];
     }
     model.probe_seconds = seconds_since(start);
     model.probe_cpu_seconds = thread_cpu_seconds() - cpu_start;

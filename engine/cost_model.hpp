@@ -10,6 +10,8 @@
 //   Monte Carlo S (sample + (K+M) unit            eps_g from S = eg-samples draws of the K+M fields
 //                  + (K+M)^2 pair)
 //                                                (only where no closed form exists: eg_method)
+//   gram step   chain + (K+M)^3 chain_cubic       dynamics = gram: no term in N (records:
+//                                                (K+M)^2 pair; setup: run + records x record)
 //   setup       (K+M) N init + run + records      the initial weights; the bookkeeping of a
 //                 x record                        run (its objects, the campaign's hand-off)
 //                                                and of each record (copies, the result)
@@ -37,6 +39,11 @@ struct StepCoefficients {
     double init = 0.0;         ///< per weight of the initial state, (K+M) N
     double run = 0.0;          ///< per run: its objects, the campaign's hand-off to the consumer
     double record = 0.0;       ///< per record time, whatever is measured: copies, the result
+    /// dynamics = gram (docs/theory.md §7), per step: t = chain + (K+M)^3 chain_cubic, whatever
+    /// N (the Cholesky of the r x r Gram matrix dominates for large r). Probed only for a
+    /// campaign with gram points (0 otherwise).
+    double chain = 0.0;
+    double chain_cubic = 0.0;
 };
 
 /// The activations (student g, h, teacher g*, h*) that decide the cost of a Monte-Carlo eps_g.

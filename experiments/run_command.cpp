@@ -87,6 +87,9 @@ void dry_run(const CampaignSpec& spec) {
                 time_unit(c.normal).c_str(), time_unit(c.multiply_add).c_str(),
                 time_unit(c.unit).c_str(), time_unit(c.gram).c_str(), time_unit(c.pair).c_str(),
                 time_unit(c.init).c_str(), time_unit(c.run).c_str(), time_unit(c.record).c_str());
+    if (c.chain > 0.0 || c.chain_cubic > 0.0)
+        std::printf("             dynamics = gram: step = %s + (K+M)^3 %s, whatever N\n",
+                    time_unit(c.chain).c_str(), time_unit(c.chain_cubic).c_str());
     for (const MonteCarloCoefficients& mc : model.monte_carlo)
         std::printf("             Monte-Carlo eps_g (g %s, h %s, g* %s, h* %s) = eg-samples x "
                     "records x (%s + (K+M) %s + (K+M)^2 %s)\n",

@@ -65,6 +65,18 @@ def test_estimate_of_monte_carlo_eps_g_holds(plateau_program):
     assert predicted / FACTOR <= measured <= predicted * FACTOR, (predicted, measured)
 
 
+def test_estimate_of_gram_dynamics_holds(plateau_program):
+    # dynamics = gram: a step costs the same at every N (the (K+M)^3 chain). Estimated like a
+    # full step, (K+M+1) N, it was far too high: 7 h for experiments/escape_vs_lnN.ini, which
+    # takes about 5 min of CPU.
+    args = ["--dynamics", "gram", "--N", "1000,100000", "--K", "2,6", "--M", "2",
+            "--alpha-max", "40", "--seeds", "4", "--threads", "1"]
+    predicted = estimate(plateau_program, *args)
+    measured = cpu_seconds_of([str(plateau_program), "run", *args, "-q"])
+    print(f"gram campaign: estimate {predicted:.3f} s, measured {measured:.3f} s CPU")
+    assert predicted / FACTOR <= measured <= predicted * FACTOR, (predicted, measured)
+
+
 def agree(a: float, b: float) -> bool:
     return max(a, b) / min(a, b) <= 1.2
 
