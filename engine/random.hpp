@@ -51,7 +51,10 @@ enum class StreamPurpose : std::uint64_t {
     observer = 5,
     /// Example mu of a finite training set (engine/example_source.hpp): the stream keyed by
     /// (master seed, run, training_set), rehashed with mu.
-    training_set = 6
+    training_set = 6,
+    /// The order in which batches are drawn from a finite training set (shuffles of the epochs,
+    /// or indices drawn with replacement): engine/batch_trainer.hpp.
+    sampling = 7
 };
 
 /// Identifies a random stream: (master seed, run index, purpose).

@@ -233,7 +233,8 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
          "or logspace(a, b, n) with finite numbers a, b and an integer n\n"},
         {"--etaa 0.1",
          "plateau run: unknown key 'etaa' (value '0.1'): allowed keys are N, K, M, eta, eta-v, "
-         "learn-v, activation, teacher-activation, output-activation, "
+         "weight-decay, batch, train-set, alpha-train, sampling, learn-v, activation, "
+         "teacher-activation, output-activation, "
          "teacher-output-activation, gamma, v0, v-star, q0, teacher-init, noise, alpha-max, "
          "alpha-min, records, schedule, eg-samples, divergence-q, seeds, seed, threads (and the "
          "options of --help)\n"},
