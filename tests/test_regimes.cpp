@@ -521,3 +521,88 @@ TEST_CASE("regimes: simulation versus theory with a batch of 8 and with weight d
         CHECK(sim_vs_theory(p, p, control) > 1.0);
     }
 }
+
+// Finite training sets with label noise s^2 = 0.3, K = M = 2 erf, N = 50, eta = 1, one example
+// per update (epochs), alpha up to 100, S = 16 seeds; every regime of a seed starts from the same
+// teacher and student (their streams do not depend on the regime).
+//   alpha_train = 50 (P = 2500, two epochs): eps_g follows on-line learning, the seed mean of
+//     eps_g(set) - eps_g(on-line) within k SE at every record (k = 4.77 as above); the same
+//     statistic refuses alpha_train = 2 at the end (the control: it sees a small set).
+//   alpha_train = 2 (P = 100 examples for 100 weights), SGD and batch gradient descent: over-
+//     fitting. At the end eps_train < eps_g in the seed mean by more than k SE, and eps_g rose
+//     after its minimum (the record of the smallest seed-mean eps_g) by more than k SE.
+TEST_CASE("regimes: finite training sets approach on-line learning and over-fit when small",
+          "[regimes]") {
+    constexpr int seeds = 16;
+    constexpr double k = 4.77;
+    RunParams online;
+    online.model.N = 50;
+    online.model.noise = 0.3;
+    online.training.eta = 1.0;
+    online.schedule.alpha_max = 100;
+    online.schedule.alpha_min = 1;
+    online.schedule.records = 12;
+    RunParams large = online, small = online, small_gd = online;
+    large.training.alpha_train = 50.0;
+    small.training.alpha_train = 2.0;
+    small_gd.training.alpha_train = 2.0;
+    small_gd.training.batch = {1, true};
+    small_gd.training.eta = 2.0;
+    const auto alphas = record_alphas(online.schedule);
+    const std::size_t R = alphas.size();
+    std::vector<Stat> d_large(R), d_small(R);
+    std::vector<std::vector<double>> eg(2, std::vector<double>(R * seeds));
+    std::vector<std::vector<double>> et(2, std::vector<double>(R * seeds));
+    for (int s = 0; s < seeds; ++s) {
+        const auto run = static_cast<std::uint64_t>(s);
+        const RunResult on = simulate(online, 9, run);
+        const RunResult l = simulate(large, 9, run);
+        const std::array<RunResult, 2> sm{simulate(small, 9, run), simulate(small_gd, 9, run)};
+        for (const RunResult* r : {&on, &l, &sm[0], &sm[1]})
+            REQUIRE(r->status == RunStatus::completed);
+        for (std::size_t i = 0; i < R; ++i) {
+            d_large[i].add(l.records[i].eg - on.records[i].eg);
+            d_small[i].add(sm[0].records[i].eg - on.records[i].eg);
+            for (std::size_t c = 0; c < 2; ++c) {
+                eg[c][i * seeds + static_cast<std::size_t>(s)] = sm[c].records[i].eg;
+                et[c][i * seeds + static_cast<std::size_t>(s)] =
+                    extra(sm[c].records[i], "eps_train");
+            }
+        }
+        CHECK(!on.records.back().extras.contains("eps_train"));
+    }
+    for (std::size_t i = 1; i < R; ++i) {
+        INFO("alpha = " << alphas[i] << ": eps_g(alpha_train = 50) - eps_g(on-line) = "
+                        << d_large[i].mean() << " +- " << d_large[i].standard_error());
+        CHECK(std::abs(d_large[i].mean()) < k * d_large[i].standard_error());
+    }
+    INFO("alpha_train = 2 at the end: " << d_small[R - 1].mean() << " +- "
+                                        << d_small[R - 1].standard_error());
+    CHECK(d_small[R - 1].mean() > k * d_small[R - 1].standard_error());
+
+    for (std::size_t c = 0; c < 2; ++c) {
+        INFO((c == 0 ? "SGD" : "batch gradient descent") << " on alpha_train = 2");
+        std::size_t best = 0;
+        std::vector<double> mean(R, 0.0);
+        for (std::size_t i = 0; i < R; ++i) {
+            for (int s = 0; s < seeds; ++s)
+                mean[i] += eg[c][i * seeds + static_cast<std::size_t>(s)] / seeds;
+            if (mean[i] < mean[best])
+                best = i;
+        }
+        Stat gap, rise;
+        for (int s = 0; s < seeds; ++s) {
+            const auto at = [&](std::size_t i) {
+                return i * seeds + static_cast<std::size_t>(s);
+            };
+            gap.add(eg[c][at(R - 1)] - et[c][at(R - 1)]);
+            rise.add(eg[c][at(R - 1)] - eg[c][at(best)]);
+        }
+        INFO("gap eps_g - eps_train at the end "
+             << gap.mean() << " +- " << gap.standard_error() << "; rise of eps_g after alpha = "
+             << alphas[best] << ": " << rise.mean() << " +- " << rise.standard_error());
+        CHECK(best < R - 1);
+        CHECK(gap.mean() > k * gap.standard_error());
+        CHECK(rise.mean() > k * rise.standard_error());
+    }
+}
