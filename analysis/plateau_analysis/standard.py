@@ -499,7 +499,10 @@ def generalization_gap(ds):
 def plot_train_test(ds, avg):
     """Figure: training error eps_train (dashed) and test error eps_g (solid) against alpha, seed
     means per grid point, on log-log axes; the legend gives the gap eps_g - eps_train at the
-    last record (mean ± standard error over seeds).
+    last record (mean ± standard error over seeds). With label noise s^2 (the ``noise`` key),
+    eps_g + s^2/2 is drawn dotted: the expected training error of a student that has not fitted
+    the noise (eps_train counts the noisy labels, eps_g does not), so the gap of an unfitted
+    student is -s^2/2, not 0.
 
     Parameters
     ----------
@@ -515,6 +518,12 @@ def plot_train_test(ds, avg):
     alpha = avg["alpha"].values
     colors, colorbar = point_colors(plt, avg, fig, ax)
     names = _label_names(avg)
+    from .configs import parse_config
+
+    try:
+        noise = float(parse_config(ds.attrs.get("config", "")).get("noise", "0"))
+    except ValueError:
+        noise = 0.0
     pos = alpha > 0
     for i, (color, m) in enumerate(zip(colors, _train_test_means(ds))):
         gap, sem = m["gap"][-1], m["gap_sem"][-1]
@@ -522,9 +531,14 @@ def plot_train_test(ds, avg):
                                        + f": gap {gap:.3g} ± {sem:.2g}")
         ax.plot(alpha[pos], m["eg"][pos], color=color, lw=2, label=label)
         ax.plot(alpha[pos], m["eps_train"][pos], color=color, lw=1.5, ls="--")
+        if noise > 0:
+            ax.plot(alpha[pos], m["eg"][pos] + noise / 2, color=color, lw=1, ls=":")
         _mark_empty(ax, avg, i)
     ax.plot([], [], color="0.3", lw=2, label="test error ε_g (fresh input, no label noise)")
     ax.plot([], [], color="0.3", lw=1.5, ls="--", label="training error ε_t on the training set")
+    if noise > 0:
+        ax.plot([], [], color="0.3", lw=1, ls=":",
+                label=f"ε_g + s²/2 (s² = {noise:g}): ε_t of a student that fits no noise")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("α = updates / N")

@@ -56,6 +56,7 @@ def test_the_figure_renders_both_errors_and_the_gap(finite_set, tmp_path):
     ax = fig.axes[0]
     styles = [line.get_linestyle() for line in ax.get_lines()]
     assert styles.count("--") >= 2 and styles.count("-") >= 2  # two points, both errors
+    assert styles.count(":") >= 2  # eps_g + s^2/2 (label noise 0.5)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert sum("gap" in t for t in labels) == 2
     pyplot().close(fig)
