@@ -350,6 +350,15 @@ TEST_CASE("regimes: the keys, their defaults and their refusals", "[regimes][key
     CHECK(spec.points[0].params.training.batch == BatchSize{5, false});
     CHECK(spec.points[1].params.training.batch == BatchSize{1, true});
     CHECK(training_set_size(spec.points[1].params) == 50);
+    // The swept batch is a coordinate; its word is written as 0 (analysis/SCHEMA.md).
+    const auto batch_coordinate = [&](std::size_t i) {
+        for (const auto& co : spec.points[i].coordinates)
+            if (co.key == "batch")
+                return co.number;
+        return -1.0;
+    };
+    CHECK(batch_coordinate(0) == 5.0);
+    CHECK(batch_coordinate(1) == 0.0);
     CHECK(examples_per_update(spec.points[1].params) == 50);
     CHECK(c.to_ini(cli::IniScope::results).find("batch = 5, all\n") != std::string::npos);
     // The defaults are today's runs: none of the keys is in the hashed text.
