@@ -105,7 +105,7 @@ def test_root_attributes(eta_sweep):
         a = f.attrs
         assert text(a["schema"]) == "plateau-campaign"
         assert a["schema_version"] == 1
-        assert a["schema_version_minor"] == 0
+        assert a["schema_version_minor"] == 2  # 1.2: eps_train, examples (analysis/SCHEMA.md)
         assert text(a["kind"]) == "simulation"
         assert a["master_seed"] == 1 and a["seeds"] == 8 and a["runs"] == 16
         config = text(a["config"])
@@ -211,7 +211,7 @@ def test_reader_refuses_another_major_version(eta_sweep, tmp_path):
 
 
 def test_plateau_ode_init_from_refuses_another_major_version(eta_sweep, tmp_path):
-    newer = copy_with(eta_sweep, tmp_path / "v2.h5", schema_version=2)
+    newer = copy_with(eta_sweep, tmp_path / "v2.h5", schema_version=2, schema_version_minor=0)
     result = subprocess.run(
         [str(plateau()), "ode", "--eta", "0.5, 1.0", "--seeds", "8", "--N", "500",
          "--alpha-max", "20", "--records", "25", "--init-from", str(newer), "--quiet",
