@@ -63,9 +63,10 @@ void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op
 // ---------------------------------------------------------------------------------------------
 
 void require_theory_regime(const RunParams& p) {
-    const std::string why = "none: a finite training set has no closed theory (its examples are "
-                            "re-used, so the order parameters do not close, docs/theory.md §6); "
-                            "simulate it with plateau run";
+    const std::string why =
+        "none: a finite training set has no closed theory (its examples are "
+        "re-used, so the order parameters do not close, docs/theory.md section 6); "
+        "simulate it with plateau run";
     if (p.training.train_set)
         throw ConfigError("train-set", std::to_string(*p.training.train_set), why);
     if (p.training.alpha_train) {

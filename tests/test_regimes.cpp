@@ -411,6 +411,7 @@ TEST_CASE("regimes: the theory refuses a training set and takes batch and weight
     CHECK(ode.status == 2);
     CHECK(std::count(ode.output.begin(), ode.output.end(), '\n') == 1);
     CHECK(ode.output.find("train-set") != std::string::npos);
+    CHECK(ode.output.find("\\x") == std::string::npos); // printable as written: ASCII only
 
     // The flow: eta^2 terms / B, weight decay -2 eta lambda Q, -eta lambda R, -eta_v lambda v.
     RunParams q;
