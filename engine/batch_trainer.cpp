@@ -108,13 +108,13 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
             grad_v_ += gv;
     }
     // w^(m) <- w^(m) - (eta/N) ((1/B) sum_b de^b/dx_m xi^b + lambda w^(m)): Eq. (5) summed over
-    // the batch (Eq. (7) for the whole set) and weight decay, docs/theory.md §6, as
+    // the batch (Eq. (7) for the whole set) and weight decay: Eq. (8) of docs/theory.md §6, as
     // W <- (1 - eta lambda/N) W - (eta/(N B)) D^T X.
     auto W = s.weights.topRows(K);
     if (lambda_ != 0.0)
         W *= 1.0 - eta_over_n_ * lambda_;
     W.noalias() -= (eta_over_n_ / static_cast<double>(B)) * errors_.transpose() * X;
-    // v_k <- v_k - (eta_v/N) ((1/B) sum_b de^b/dv_k + lambda v_k): Eqs. (3), (6), §6.
+    // v_k <- v_k - (eta_v/N) ((1/B) sum_b de^b/dv_k + lambda v_k): Eqs. (3), (6) and (8).
     if (learn_v_)
         s.v -= eta_v_over_n_ * (grad_v_ / static_cast<double>(B) + lambda_ * s.v);
     return true;
