@@ -26,6 +26,7 @@ from .configs import parse_config
 PRETTY = {
     "eta": "η", "eta_v": "η_v", "q0": "q₀", "noise": "s²", "gamma": "γ", "v0": "v₀",
     "v_star": "v*", "N": "N", "K": "K", "M": "M", "alpha_max": "α_max",
+    "weight_decay": "λ", "batch": "B", "train_set": "P", "alpha_train": "α_train",
 }
 AXIS_LABELS = {
     "eta": "learning rate η",
@@ -33,6 +34,10 @@ AXIS_LABELS = {
     "q0": "initial student norm q₀ (Q_jj at α = 0)",
     "noise": "label-noise variance s²",
     "gamma": "tanh slope γ",
+    "weight_decay": "weight decay λ",
+    "batch": "examples per update B (0: the whole training set)",
+    "train_set": "training-set size P",
+    "alpha_train": "training-set size α_train = P / N",
 }
 ALPHA_LABEL = "training time α = examples / N"
 PLATEAU_SHADE = "#fbeebb"
