@@ -306,7 +306,8 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
     // Today's table reads the newer minor and ignores what it does not know.
     const CampaignReader plain = CampaignReader::open(sim);
     CHECK(plain.metadata().version == SchemaVersion{1, future_minor});
-    const auto& plain_extras = plain.read_records(*plain.find_run(0), 0, 1).front().extras;
+    const auto plain_records = plain.read_records(*plain.find_run(0), 0, 1);
+    const auto& plain_extras = plain_records.front().extras;
     CHECK(!plain_extras.contains("train_error"));
     CHECK(!plain_extras.contains("field_norms"));
     // Resuming it with today's writer would leave the extras unwritten: refused.
