@@ -15,6 +15,7 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <set>
 #include <time.h>
 #include <vector>
@@ -64,8 +65,13 @@ RunCost predict_run(const CostModel& model, const RunParams& p) {
         cost.setup = c.run + records * c.record;
         return cost;
     }
-    cost.steps = static_cast<double>(steps) *
-                 (N * (c.normal + c.multiply_add * (2.0 * K + M)) + c.unit * (units + 1.0));
+    // Training regimes (docs/theory.md §6): an update uses B examples (P with batch = all),
+    // drawn fresh (N normals each) or taken from a training set drawn once per run.
+    const auto per_update = static_cast<double>(examples_per_update(p));
+    const std::optional<std::int64_t> set = training_set_size(p);
+    const double normals = set ? 0.0 : N * c.normal;
+    cost.steps = static_cast<double>(steps) * per_update *
+                 (normals + N * c.multiply_add * (2.0 * K + M) + c.unit * (units + 1.0));
     cost.records = observations * units * units * (N * c.gram + (exact ? c.pair : 0.0));
     if (!exact) {
         const MonteCarloCoefficients mc = model.monte_carlo_for(activation_class(p.model));
@@ -73,6 +79,13 @@ RunCost predict_run(const CostModel& model, const RunParams& p) {
                            (mc.sample + units * mc.unit + units * units * mc.pair);
     }
     cost.setup = units * N * c.init + c.run + records * c.record;
+    if (set) {
+        // The set: P N normals once; the training error: the fields of the P examples at
+        // every record.
+        const auto P = static_cast<double>(*set);
+        cost.setup += P * N * c.init;
+        cost.records += records * P * (N * c.multiply_add * units + c.unit * (units + 1.0));
+    }
     return cost;
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "engine/random.hpp"
+#include "models/network.hpp"
 
 #include <cstdint>
 #include <span>
@@ -43,8 +44,8 @@ private:
 };
 
 /// A finite training set of P examples, regenerated on demand. next() picks mu uniformly at
-/// random (with replacement) from the run's "examples" stream, which a finite set does not need
-/// for the examples themselves.
+/// random (with replacement) from the run's "sampling" stream. The mini-batch trainer
+/// (engine/batch_trainer.hpp) materializes the whole set once per run with matrix().
 class FiniteTrainingSet final : public ExampleSource {
 public:
     /// P >= 1 examples of run (seed, run).
@@ -63,6 +64,11 @@ public:
     [[nodiscard]] std::uint64_t current() const noexcept { return current_mu_; }
 
     [[nodiscard]] NormalStream& next() override;
+
+    /// The whole set, P x N (row mu = example mu), and in `extra` the next normal of each
+    /// example's stream after its N components (the label noise of a fixed example: it belongs
+    /// to the example, docs/theory.md §6).
+    [[nodiscard]] RowMatrix matrix(std::int64_t N, Eigen::VectorXd& extra) const;
 
 private:
     std::uint64_t size_;

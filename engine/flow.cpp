@@ -4,6 +4,7 @@
 #include "engine/errors.hpp"
 #include "models/gaussian_integrals.hpp"
 
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -61,10 +62,30 @@ void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op
 // fresh example (|xi|^2/N -> 1) gives the equations below.
 // ---------------------------------------------------------------------------------------------
 
+void require_theory_regime(const RunParams& p) {
+    const std::string why =
+        "none: a finite training set has no closed theory (its examples are "
+        "re-used, so the order parameters do not close, docs/theory.md section 6); "
+        "simulate it with plateau run";
+    if (p.training.train_set)
+        throw ConfigError("train-set", std::to_string(*p.training.train_set), why);
+    if (p.training.alpha_train) {
+        std::ostringstream text;
+        text << *p.training.alpha_train;
+        throw ConfigError("alpha-train", text.str(), why);
+    }
+    if (p.training.batch.all)
+        throw ConfigError("batch", "all",
+                          "an integer >= 1 (batch = all needs a training set, "
+                          "which has no closed theory)");
+}
+
 FlowSettings flow_settings(const RunParams& p) {
     require_theory_support(p.model);
-    return {p.model.student.g.kind, p.training.eta, p.training.eta_v, p.model.noise,
-            p.model.learn_v};
+    require_theory_regime(p);
+    return {p.model.student.g.kind, p.training.eta,  p.training.eta_v,
+            p.model.noise,          p.model.learn_v, static_cast<double>(p.training.batch.size),
+            p.training.weight_decay};
 }
 
 /// Fills dQ (K x K, symmetric), dR (K x M), dv (K) with the derivatives d/dalpha.
@@ -100,6 +121,9 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
     for (int j = 0; j < K; ++j)
         for (int n = 0; n < M; ++n)
             dR(j, n) = s.eta * A(j, K + n);
+    // Weight decay: dR_jn/dalpha gains -eta lambda R_jn (docs/theory.md §6).
+    if (s.weight_decay != 0.0)
+        dR -= (s.eta * s.weight_decay) * R;
 
     // dQ_jk/dalpha = eta (<delta_j x_k> + <delta_k x_j>) + eta^2 <delta_j delta_k>, with
     // <delta_j delta_k> = v_j v_k [ sum_{u,u'} c_u c_u' I4(j, k, u, u') + s^2 J2(j, k) ]
@@ -107,8 +131,10 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
     // (tau - sigma)^2 as <zeta^2> = s^2 times <g'(x_j) g'(x_k)>).
     // dQ is symmetric: only j <= k is computed. I4(j,k,u,u') is symmetric in u <-> u': the double
     // sum is sum_u c_u^2 I4(j,k,u,u) + 2 sum_{u<u'} c_u c_u' I4(j,k,u,u').
+    // A batch of B fresh examples per update divides the eta^2 term by B (docs/theory.md §6;
+    // B = 1 divides by 1.0, exactly).
     dQ.resize(K, K);
-    const double eta2 = s.eta * s.eta;
+    const double eta2 = s.eta * s.eta / s.batch;
     for (int j = 0; j < K; ++j)
         for (int k = j; k < K; ++k) {
             double quad = 0.0;
@@ -129,6 +155,9 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
             }
             dQ(j, k) = dQ(k, j) = s.eta * (A(j, k) + A(k, j)) + eta2 * quad;
         }
+    // Weight decay: dQ_jk/dalpha gains -2 eta lambda Q_jk (docs/theory.md §6).
+    if (s.weight_decay != 0.0)
+        dQ -= (2.0 * s.eta * s.weight_decay) * Q;
 
     // dv_j/dalpha = eta_v <(tau - sigma) g(x_j)> = eta_v sum_u c_u I2(j, u)
     // (docs/theory.md §3; Riegler & Biehl 1995); zero for a fixed second layer.
@@ -141,6 +170,9 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
                     sum += c(u) * integrals::I2(g, C, j, u);
             dv(j) = s.eta_v * sum;
         }
+    // Weight decay on a learned second layer: dv_j/dalpha gains -eta_v lambda v_j (§6).
+    if (s.learn_v && s.weight_decay != 0.0)
+        dv -= (s.eta_v * s.weight_decay) * v;
 }
 
 OrderParameters flow(const RunParams& params, const OrderParameters& op) {

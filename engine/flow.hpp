@@ -31,6 +31,8 @@ void require_theory_support(const ModelParams& model);
 ///   dQ_jk/dalpha = eta (<delta_j x_k> + <delta_k x_j>) + eta^2 <delta_j delta_k>
 ///                  (the eta^2 term includes the label-noise term s^2 v_j v_k J2(j,k))
 ///   dv_j/dalpha  = eta_v <(tau - sigma) g(x_j)>   (only if model.learn_v, else 0)
+/// with a batch of B fresh examples per update the eta^2 term is divided by B, and weight decay
+/// lambda adds -2 eta lambda Q_jk, -eta lambda R_jn, -eta_v lambda v_j (docs/theory.md §6).
 /// Returns the derivatives in an OrderParameters (dT = 0, dv_star = 0). Uses params.model
 /// (g, noise, learn_v) and params.training (eta, eta_v). Throws ConfigError for an unsupported
 /// model and std::invalid_argument for inconsistent sizes.
@@ -47,9 +49,16 @@ struct FlowSettings {
     double eta_v = 0.0;
     double noise = 0.0; ///< s^2
     bool learn_v = false;
+    double batch = 1.0;        ///< B: the eta^2 terms are divided by B (docs/theory.md §6)
+    double weight_decay = 0.0; ///< lambda (docs/theory.md §6)
 };
 
-/// The settings of params; throws ConfigError (require_theory_support) for an unsupported model.
+/// Throws ConfigError (key "train-set", "alpha-train" or "batch") when the run learns from a
+/// finite training set: the ODEs have no closed form for it (docs/theory.md §6).
+void require_theory_regime(const RunParams& p);
+
+/// The settings of params; throws ConfigError (require_theory_support, require_theory_regime)
+/// for an unsupported model or a finite training set.
 [[nodiscard]] FlowSettings flow_settings(const RunParams& p);
 
 /// The flow without checks or allocation of the result: fills dQ (K x K, symmetric), dR (K x M),

@@ -2,12 +2,23 @@
 
 #include "engine/schedule.hpp"
 
+#include <array>
 #include <cassert>
+#include <charconv>
 #include <cmath>
 #include <string>
 #include <utility>
 
 namespace plateau {
+
+namespace {
+/// The shortest text that reads back as x (the configuration's own spelling of a number).
+std::string shortest_text(double x) {
+    std::array<char, 32> buf{};
+    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), x);
+    return ec == std::errc{} ? std::string(buf.data(), end) : std::string("?");
+}
+} // namespace
 
 std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     const auto& m = params.model;
@@ -16,6 +27,22 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     if (m.N <= r)
         return ConfigError("N", std::to_string(m.N),
                            "an integer > K + M = " + std::to_string(r) + " with dynamics = gram");
+    // The chain is the law of on-line steps on fresh Gaussian examples (one a step): a reused
+    // example (a training set) or a batch's mean gradient is not a step of it.
+    const auto& t = params.training;
+    if (t.train_set)
+        return ConfigError("train-set", std::to_string(*t.train_set),
+                           "none with dynamics = gram (it needs a fresh example each step)");
+    if (t.alpha_train)
+        return ConfigError("alpha-train", shortest_text(*t.alpha_train),
+                           "none with dynamics = gram (it needs a fresh example each step)");
+    if (t.batch.all || t.batch.size != 1)
+        return ConfigError("batch", t.batch.all ? "all" : std::to_string(t.batch.size),
+                           "1 with dynamics = gram (one example a step)");
+    // Exact too (G scales by 1 - eta lambda / N each step), but not built yet.
+    if (t.weight_decay != 0.0)
+        return ConfigError("weight-decay", shortest_text(t.weight_decay),
+                           "0 with dynamics = gram (not built for the Gram chain yet)");
     return std::nullopt;
 }
 

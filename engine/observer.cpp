@@ -57,6 +57,21 @@ EgEstimate monte_carlo_generalization_error(const ModelParams& m, const Eigen::M
     return {mean, std::sqrt(var / n)};
 }
 
+double training_error(const NetworkSpec& student, const Eigen::Ref<const RowMatrix>& W,
+                      const Eigen::VectorXd& v, const RowMatrix& X, const Eigen::VectorXd& labels) {
+    // The fields of every example at once (one GEMM), then e^mu = (sigma^mu - tau^mu)^2 / 2,
+    // Eqs. (1)-(2), averaged over the set.
+    const RowMatrix fields = X * W.transpose();
+    const auto K = static_cast<std::size_t>(W.rows());
+    double sum = 0.0;
+    for (Eigen::Index mu = 0; mu < X.rows(); ++mu) {
+        const double sigma = forward(student, {fields.row(mu).data(), K}, {v.data(), K}).output;
+        const double diff = sigma - labels(mu);
+        sum += 0.5 * diff * diff;
+    }
+    return sum / static_cast<double>(X.rows());
+}
+
 Observer::Observer(const RunParams& params, std::uint64_t seed, std::uint64_t run)
     : model_(params.model), samples_(params.observer.eg_samples),
       rng_(StreamKey{seed, run, StreamPurpose::observer}) {}

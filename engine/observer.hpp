@@ -75,6 +75,13 @@ monte_carlo_generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
                                  const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                                  int samples, NormalStream& rng);
 
+/// The training error eps_t = (1/P) sum_mu e^mu = E/P (Eq. (2) over the P examples of a
+/// training set), exact: row mu of X is xi^mu, labels(mu) its target tau^mu (label noise
+/// included), W the student rows (K x N), v the second layer.
+[[nodiscard]] double training_error(const NetworkSpec& student,
+                                    const Eigen::Ref<const RowMatrix>& W, const Eigen::VectorXd& v,
+                                    const RowMatrix& X, const Eigen::VectorXd& labels);
+
 class Observer {
 public:
     /// Monte-Carlo draws (if any) come from stream purpose "observer" of (seed, run).

@@ -52,6 +52,9 @@ enum class StreamPurpose : std::uint64_t {
     /// Example mu of a finite training set (engine/example_source.hpp): the stream keyed by
     /// (master seed, run, training_set), rehashed with mu.
     training_set = 6,
+    /// The order in which batches are drawn from a finite training set (shuffles of the epochs,
+    /// or indices drawn with replacement): engine/batch_trainer.hpp.
+    sampling = 7,
     /// The exact initial Gram matrix of dynamics = gram (engine/gram_dynamics.hpp).
     gram_initial = 8,
     /// The per-step draws of dynamics = gram: the r field normals z and the chi^2_{N-r}.

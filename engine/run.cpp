@@ -37,6 +37,7 @@ Observables SimulationDynamics::observe() {
         return last_->second;
     ++statistics_.observations;
     Observables o = observer_.observe(state_);
+    trainer_->measure(state_, o); // what only the trainer knows: examples seen, eps_train
     last_.emplace(state_.step, o);
     return o;
 }

@@ -48,7 +48,59 @@ void check_output(std::string_view key, const Activation& h) {
     require(is_output_kind(h.kind), key, name(h.kind), "one of " + output_names());
 }
 
+/// The training-regime keys (docs/theory.md §6): weight-decay, batch, train-set, alpha-train.
+/// A key that also takes a word (batch = all, train-set = none) names it in its allowed text, as
+/// the registry does.
+void check_regime(const RunParams& p) {
+    const auto& t = p.training;
+    check(limits::weight_decay, "weight-decay", t.weight_decay);
+    require(t.batch.all || limits::batch.contains(t.batch.size), "batch", t.batch.size,
+            limits::batch.allowed() + " or all");
+    if (t.train_set)
+        require(limits::train_set.contains(*t.train_set), "train-set", *t.train_set,
+                limits::train_set.allowed() + " or none");
+    if (t.alpha_train)
+        require(contains(limits::alpha_train, *t.alpha_train), "alpha-train", *t.alpha_train,
+                std::string(allowed(limits::alpha_train)) + " or none");
+    require(!(t.train_set && t.alpha_train), "alpha-train", t.alpha_train.value_or(0.0),
+            "none when train-set is set (the training set's size is given once: train-set = P "
+            "or alpha-train = P/N)");
+    if (t.alpha_train) {
+        // P = round(alpha_train N) must be a whole number of examples >= 1, counted exactly.
+        const double P = std::round(*t.alpha_train * static_cast<double>(p.model.N));
+        require(P >= 1.0 && P <= max_run_steps, "alpha-train", *t.alpha_train,
+                "a number with 1 <= round(alpha-train x N) <= 2^53 (here N = " +
+                    std::to_string(p.model.N) + ")");
+    }
+    const auto P = training_set_size(p);
+    require(!t.batch.all || P.has_value(), "batch", "all",
+            "an integer >= 1 (batch = all is gradient descent on a training set: it needs "
+            "train-set or alpha-train)");
+    require(t.batch.all || !P || t.batch.size <= *P, "batch", t.batch.size,
+            "an integer <= the training set's size P = " + std::to_string(P.value_or(0)));
+}
+
 } // namespace
+
+std::optional<std::int64_t> training_set_size(const RunParams& p) noexcept {
+    if (p.training.train_set)
+        return p.training.train_set;
+    if (p.training.alpha_train)
+        return static_cast<std::int64_t>(
+            std::llround(*p.training.alpha_train * static_cast<double>(p.model.N)));
+    return std::nullopt;
+}
+
+std::int64_t examples_per_update(const RunParams& p) noexcept {
+    if (p.training.batch.all)
+        return training_set_size(p).value_or(1);
+    return p.training.batch.size;
+}
+
+bool is_online_sgd(const RunParams& p) noexcept {
+    return !p.training.batch.all && p.training.batch.size == 1 && p.training.weight_decay == 0.0 &&
+           !training_set_size(p).has_value();
+}
 
 std::string IntRange::allowed() const {
     if (max == std::numeric_limits<std::int64_t>::max())
@@ -102,6 +154,7 @@ void validate(const RunParams& p) {
 
     check(limits::eta, "eta", p.training.eta);
     check(limits::eta, "eta-v", p.training.eta_v);
+    check_regime(p);
 
     const auto& s = p.schedule;
     check(limits::alpha, "alpha-max", s.alpha_max);

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -48,6 +49,12 @@ enum class DynamicsKind {
 inline constexpr std::array<DynamicsKind, 2> all_dynamics_kinds{DynamicsKind::full,
                                                                 DynamicsKind::gram};
 
+/// How the batches of a finite training set are drawn (docs/theory.md §6).
+enum class Sampling {
+    epochs,      ///< shuffle the set, sweep it in batches of B; then shuffle again
+    replacement, ///< every batch: B indices drawn uniformly, with replacement
+};
+
 inline constexpr std::array<TeacherInit, 2> all_teacher_inits{TeacherInit::orthonormal,
                                                               TeacherInit::gaussian};
 inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::log,
@@ -68,6 +75,10 @@ inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::lo
 }
 [[nodiscard]] constexpr std::string_view name(DynamicsKind d) noexcept {
     return d == DynamicsKind::full ? "full" : "gram";
+}
+inline constexpr std::array<Sampling, 2> all_samplings{Sampling::epochs, Sampling::replacement};
+[[nodiscard]] constexpr std::string_view name(Sampling s) noexcept {
+    return s == Sampling::epochs ? "epochs" : "replacement";
 }
 
 /// The allowed values of an integer parameter.
@@ -104,6 +115,10 @@ inline constexpr RealRange q0 = RealRange::non_negative;
 inline constexpr RealRange noise = RealRange::non_negative;
 inline constexpr RealRange alpha = RealRange::positive; ///< alpha_max and alpha_min
 inline constexpr RealRange divergence_q = RealRange::positive;
+inline constexpr RealRange weight_decay = RealRange::non_negative;                ///< lambda
+inline constexpr IntRange batch{1, std::numeric_limits<std::int64_t>::max()};     ///< B
+inline constexpr IntRange train_set{1, std::numeric_limits<std::int64_t>::max()}; ///< P
+inline constexpr RealRange alpha_train = RealRange::positive;                     ///< P/N
 } // namespace limits
 
 /// Student and teacher networks and the data they see.
@@ -122,11 +137,29 @@ struct ModelParams {
     friend bool operator==(const ModelParams&, const ModelParams&) = default;
 };
 
-/// Learning rates of the on-line gradient descent: w <- w - (eta/N) grad_w e, v <- v - (eta_v/N)
-/// de/dv.
+/// How many examples one update averages over (docs/theory.md §6).
+struct BatchSize {
+    std::int64_t size = 1; ///< B: the mean gradient of B examples (when !all); 1 is on-line SGD
+    bool all = false;      ///< every example of the training set: batch gradient descent, Eq. (7)
+
+    friend bool operator==(const BatchSize&, const BatchSize&) = default;
+};
+
+/// The gradient descent (docs/theory.md §1, §6): per update, with B examples mu of the batch,
+///   w <- w - (eta/N) ((1/B) sum_mu grad_w e^mu + lambda w),
+///   v <- v - (eta_v/N) ((1/B) sum_mu de^mu/dv + lambda v)   (when v is learned).
+/// The defaults (B = 1, lambda = 0, fresh examples) are on-line SGD.
 struct TrainingParams {
     double eta = 0.5;
     double eta_v = 0.5;
+    double weight_decay = 0.0; ///< lambda
+    BatchSize batch{};
+    /// P, the size of a finite training set drawn once per run; nullopt (with alpha_train):
+    /// a fresh example for every gradient (on-line learning).
+    std::optional<std::int64_t> train_set{};
+    /// The training set's size as P/N (P = round(alpha_train N)); at most one of the two is set.
+    std::optional<double> alpha_train{};
+    Sampling sampling = Sampling::epochs; ///< how batches are drawn from a training set
 
     friend bool operator==(const TrainingParams&, const TrainingParams&) = default;
 };
@@ -170,6 +203,16 @@ struct RunParams {
 
     friend bool operator==(const RunParams&, const RunParams&) = default;
 };
+
+/// P, the training set's size (train_set, or round(alpha_train N)), or nullopt for fresh
+/// examples.
+[[nodiscard]] std::optional<std::int64_t> training_set_size(const RunParams& p) noexcept;
+
+/// Examples per update: B, or P for batch = all.
+[[nodiscard]] std::int64_t examples_per_update(const RunParams& p) noexcept;
+
+/// Whether the run is today's on-line SGD (B = 1, lambda = 0, fresh examples).
+[[nodiscard]] bool is_online_sgd(const RunParams& p) noexcept;
 
 /// Checks every field against its range in `limits` and the invariants between fields (M <= N
 /// for an orthonormal teacher, alpha_min < alpha_max for the log schedule, what dynamics = gram

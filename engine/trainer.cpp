@@ -1,5 +1,7 @@
 #include "engine/trainer.hpp"
 
+#include "engine/batch_trainer.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -178,9 +180,35 @@ void update(double* W, std::size_t rows, std::size_t n, const double* c, const d
 
 } // namespace step_kernels
 
+void Trainer::measure(const RunState& state, Observables& o) const {
+    // Examples seen, a double (exact up to 2^53, which validate() keeps alpha_max N below).
+    o.extras.insert_or_assign(
+        "examples", Eigen::VectorXd::Constant(1, static_cast<double>(state.step) *
+                                                     static_cast<double>(examples_per_update())));
+}
+
+double trainer_memory_bytes(const RunParams& p) noexcept {
+    if (is_online_sgd(p))
+        return 0.0;
+    const auto N = static_cast<double>(p.model.N);
+    const auto K = static_cast<double>(p.model.student.hidden());
+    const auto M = static_cast<double>(p.model.teacher.hidden());
+    const auto P = static_cast<double>(training_set_size(p).value_or(0));
+    const auto B = static_cast<double>(examples_per_update(p));
+    // The set and its labels; the fields of every example when eps_train is measured.
+    double values = P * (N + 1.0 + K);
+    // The batch block (fresh examples, or gathered from the set; batch = all uses the set
+    // itself), its labels, fields (K + M) and field errors (K).
+    const double block_rows = p.training.batch.all ? 0.0 : B;
+    values += block_rows * (N + 1.0) + B * (K + M + K);
+    return 8.0 * values;
+}
+
 std::unique_ptr<Trainer> make_trainer(const RunParams& params, std::uint64_t seed,
                                       std::uint64_t run) {
-    return std::make_unique<OnlineSgd>(params, seed, run);
+    if (is_online_sgd(params))
+        return std::make_unique<OnlineSgd>(params, seed, run);
+    return std::make_unique<MiniBatchSgd>(params, seed, run);
 }
 
 OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run)

@@ -27,6 +27,7 @@
 #pragma once
 
 #include "engine/example_source.hpp"
+#include "engine/observer.hpp"
 #include "engine/random.hpp"
 #include "engine/run_params.hpp"
 #include "engine/state.hpp"
@@ -81,12 +82,25 @@ public:
     /// state.step at the step that failed, when the run diverges. When it returns, the state is
     /// complete: an observer sees exactly the weights after state.step steps.
     virtual StepOutcome advance(RunState& state, std::int64_t steps) = 0;
+
+    /// Adds what only the trainer knows to a record of `state` (never changes the dynamics):
+    /// the extra `examples` (examples seen: state.step updates of examples_per_update() each)
+    /// and, with a finite training set, `eps_train` (engine/variables.cpp).
+    virtual void measure(const RunState& state, Observables& o) const;
+
+    /// Examples that one update (one step, 1/N of alpha) uses: 1 for on-line SGD.
+    [[nodiscard]] virtual std::int64_t examples_per_update() const noexcept { return 1; }
 };
 
-/// The trainer of a run: on-line SGD on fresh examples (the only one a configuration selects
-/// today).
+/// The trainer of a run: OnlineSgd for on-line SGD (batch = 1, weight-decay = 0, fresh
+/// examples: today's runs, bit for bit), MiniBatchSgd (engine/batch_trainer.hpp) otherwise.
 [[nodiscard]] std::unique_ptr<Trainer> make_trainer(const RunParams& params, std::uint64_t seed,
                                                     std::uint64_t run);
+
+/// Bytes the trainer of one run holds beyond its state (docs/theory.md §6): a training set of
+/// P x N doubles and its labels, the batch block (B x N) and its fields. 0 for on-line SGD (two
+/// examples of N doubles). A double, so that an absurd configuration cannot overflow.
+[[nodiscard]] double trainer_memory_bytes(const RunParams& params) noexcept;
 
 class OnlineSgd final : public Trainer {
 public:

@@ -10,10 +10,11 @@ namespace {
 
 using h5::ElementType;
 
-// The data variables of schema 1.1, in the order the writer creates them (analysis/SCHEMA.md,
+// The data variables of schema 1.x, in the order the writer creates them (analysis/SCHEMA.md,
 // "Data variables", documents each; tests/test_schema_doc.cpp checks that section against this).
 // clang-format off
 constexpr auto f64 = ElementType::float64;
+constexpr KindSet simulation_only{true, false};
 constexpr std::array variables{
     //           name, dims, type, units,
     //           long_name,
@@ -42,6 +43,14 @@ constexpr std::array variables{
     VariableSpec{"outcome", {Dim::run}, ElementType::int8, "",
                  "run outcome (analysis/SCHEMA.md, Outcomes)",
                  every_kind, 1, ObservableField::outcome},
+    // Training regimes (docs/theory.md §6), schema 1.2; produced by the trainer
+    // (Trainer::measure, engine/trainer.hpp).
+    VariableSpec{"eps_train", {Dim::run, Dim::alpha}, f64, "1",
+                 "training error eps_t = (1/P) sum_mu e^mu on the training set (NaN without one)",
+                 simulation_only, 2, ObservableField::extra},
+    VariableSpec{"examples", {Dim::run, Dim::alpha}, f64, "1",
+                 "examples seen: updates (alpha N) x examples per update",
+                 simulation_only, 2, ObservableField::extra},
 };
 // clang-format on
 

@@ -4,6 +4,7 @@
 #include "engine/h5/h5.hpp"
 #include "engine/schedule.hpp"
 #include "engine/sha256.hpp"
+#include "engine/trainer.hpp"
 #include "plateau_version.hpp"
 
 #include <cerrno>
@@ -22,6 +23,8 @@
 #include <optional>
 #include <set>
 #include <system_error>
+
+#include <oneapi/tbb/info.h>
 
 namespace plateau {
 
@@ -105,8 +108,17 @@ CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const Var
     e.groups = shapes.size();
     e.file_bytes = static_cast<std::uint64_t>(
         std::min(cap, bytes + static_cast<double>(metadata_bytes(shapes.size()))));
-    e.memory_bytes =
-        static_cast<std::uint64_t>(std::min(cap, runs * static_cast<double>(memory_per_run)));
+    // Runs in flight: one per worker thread (engine/campaign.cpp), each holding its trainer's
+    // training set and batch; the largest grid point bounds them all.
+    const int threads = spec.threads > 0 ? spec.threads : oneapi::tbb::info::default_concurrency();
+    const double in_flight = std::min(runs, static_cast<double>(std::max(1, threads)));
+    double training = 0.0;
+    for (const auto& p : spec.points)
+        training = std::max(training, trainer_memory_bytes(p.params));
+    e.runs_in_flight = static_cast<std::size_t>(in_flight);
+    e.training_bytes = static_cast<std::uint64_t>(std::min(cap, in_flight * training));
+    e.memory_bytes = static_cast<std::uint64_t>(
+        std::min(cap, runs * static_cast<double>(memory_per_run) + in_flight * training));
     return e;
 }
 

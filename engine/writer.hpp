@@ -71,9 +71,14 @@ struct StalePartFile {
 /// is instant for any number of runs): for --dry-run and for the check before a campaign
 /// allocates anything per run or creates its file.
 struct CampaignEstimate {
-    std::size_t groups = 0;         ///< distinct (K, M)
-    std::uint64_t file_bytes = 0;   ///< the campaign file (within a few percent)
-    std::uint64_t memory_bytes = 0; ///< per-run bookkeeping (layout, run lists, status)
+    std::size_t groups = 0;       ///< distinct (K, M)
+    std::uint64_t file_bytes = 0; ///< the campaign file (within a few percent)
+    /// per-run bookkeeping (layout, run lists, status) plus training_bytes
+    std::uint64_t memory_bytes = 0;
+    /// What the runs in flight (one per worker thread) hold for training: their training sets
+    /// (P x N doubles each) and batches, at the largest grid point (trainer_memory_bytes).
+    std::uint64_t training_bytes = 0;
+    std::size_t runs_in_flight = 0; ///< min(threads, runs)
 };
 [[nodiscard]] CampaignEstimate
 estimate_campaign(const CampaignSpec& spec,

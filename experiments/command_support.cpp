@@ -162,6 +162,16 @@ void check_resources(const CampaignSpec& spec, const std::string& out, OutputMod
     const long page = sysconf(_SC_PAGESIZE);
     if (pages > 0 && page > 0) {
         const auto ram = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+        if (need.memory_bytes > ram && need.training_bytes > 0)
+            throw OutputError(
+                "campaign too large: " + std::to_string(need.runs_in_flight) +
+                " runs in flight (one per thread) need ~" + megabytes(need.memory_bytes) +
+                " of memory, ~" + megabytes(need.training_bytes) +
+                " of it for their training sets and batches (P x N and B x N doubles each), "
+                "this machine has " +
+                megabytes(ram) +
+                "; allowed is fewer threads or a smaller train-set, alpha-train "
+                "or batch");
         if (need.memory_bytes > ram)
             throw OutputError("campaign too large: " + std::to_string(spec.runs()) +
                               " runs need ~" + megabytes(need.memory_bytes) +

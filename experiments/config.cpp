@@ -59,6 +59,10 @@ std::string_view init_seed_name(InitSeed s) noexcept {
 std::string_view schedule_name(ScheduleKind s) noexcept {
     return name(s);
 }
+std::string_view sampling_name(Sampling s) noexcept {
+    return name(s);
+}
+
 std::string_view dynamics_name(DynamicsKind d) noexcept {
     return name(d);
 }
@@ -148,6 +152,69 @@ const std::vector<KeyInfo>& keys() {
                          [](KeyTarget t, double x) {
                              t.run.training.eta_v = x;
                          }}},
+        // Training regimes (docs/theory.md §6): weight decay, mini-batches, finite training sets.
+        {.name = "weight-decay",
+         .default_value = "0",
+         .help = "weight decay lambda: w += -(eta/N) (grad_w E_batch + lambda w), likewise v",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.weight_decay"},
+         .kind = RealKey{limits::weight_decay,
+                         [](KeyTarget t, double x) {
+                             t.run.training.weight_decay = x;
+                         }}},
+        {.name = "batch",
+         .default_value = "1",
+         .unit = "examples",
+         .help = "examples per update B (mean gradient), or all: gradient descent on the "
+                 "training set; alpha counts updates/N",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.batch"},
+         .kind = IntegerKey{limits::batch,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.training.batch = {.size = x, .all = false};
+                            },
+                            "all",
+                            [](KeyTarget t) {
+                                t.run.training.batch = {.size = 1, .all = true};
+                            }}},
+        {.name = "train-set",
+         .default_value = "none",
+         .unit = "examples",
+         .help = "size P of a finite training set drawn once per run (none: a fresh example "
+                 "for every gradient)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.train_set"},
+         .kind = IntegerKey{limits::train_set,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.training.train_set = x;
+                            },
+                            "none",
+                            [](KeyTarget t) {
+                                t.run.training.train_set.reset();
+                            }}},
+        {.name = "alpha-train",
+         .default_value = "none",
+         .unit = "examples/N",
+         .help = "size of a finite training set as P/N (instead of train-set)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.alpha_train"},
+         .kind = RealKey{limits::alpha_train,
+                         [](KeyTarget t, double x) {
+                             t.run.training.alpha_train = x;
+                         },
+                         "none",
+                         [](KeyTarget t) {
+                             t.run.training.alpha_train.reset();
+                         }}},
+        {.name = "sampling",
+         .default_value = "epochs",
+         .help = "batches of a training set: epochs (shuffle, then sweep) or replacement",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.sampling"},
+         .kind = ChoiceKey{names_of(all_samplings, sampling_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.training.sampling = named(all_samplings, v);
+                           }}},
         {.name = "learn-v",
          .default_value = "false",
          .help = "train the student's second layer v",
@@ -389,10 +456,14 @@ const std::vector<std::string_view>& KeyInfo::choices() const noexcept {
 
 std::string KeyInfo::allowed_values() const {
     switch (type()) {
-    case ValueType::integer:
-        return std::get<IntegerKey>(kind).range.allowed();
-    case ValueType::real:
-        return std::string(allowed(std::get<RealKey>(kind).range));
+    case ValueType::integer: {
+        const auto& k = std::get<IntegerKey>(kind);
+        return k.range.allowed() + (k.word.empty() ? "" : " or " + std::string(k.word));
+    }
+    case ValueType::real: {
+        const auto& k = std::get<RealKey>(kind);
+        return std::string(allowed(k.range)) + (k.word.empty() ? "" : " or " + std::string(k.word));
+    }
     case ValueType::widths:
         return std::get<WidthsKey>(kind).range.allowed();
     case ValueType::boolean:
@@ -491,6 +562,8 @@ std::string canonical(const KeyInfo& k, std::string_view token, std::string_view
     };
     switch (k.type()) {
     case ValueType::integer: {
+        if (const auto& word = std::get<IntegerKey>(k.kind).word; !word.empty() && token == word)
+            return std::string(token);
         std::int64_t v = 0;
         if (!parse_int(token, v))
             fail();
@@ -499,6 +572,8 @@ std::string canonical(const KeyInfo& k, std::string_view token, std::string_view
         return std::to_string(v);
     }
     case ValueType::real: {
+        if (const auto& word = std::get<RealKey>(k.kind).word; !word.empty() && token == word)
+            return std::string(token);
         double v = 0.0;
         if (!parse_double(token, v))
             fail();
@@ -580,6 +655,12 @@ void apply(const KeyInfo& key, std::string_view v, KeyTarget target) {
     std::visit(
         [&](const auto& kind) {
             using Kind = std::decay_t<decltype(kind)>;
+            if constexpr (std::is_same_v<Kind, IntegerKey> || std::is_same_v<Kind, RealKey>) {
+                if (!kind.word.empty() && v == kind.word) {
+                    kind.set_word(target);
+                    return;
+                }
+            }
             if constexpr (std::is_same_v<Kind, IntegerKey>) {
                 std::int64_t x = 0;
                 parse_int(v, x);

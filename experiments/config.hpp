@@ -23,13 +23,19 @@ struct KeyTarget {
 
 /// The kinds of key, each with its allowed values and a setter. The setter receives a
 /// value already checked against the allowed values.
+/// A number key may also take one word for a value that is not a number (batch = all,
+/// train-set = none): `word` (empty: none) and its setter.
 struct IntegerKey {
     IntRange range{};
     void (*set)(KeyTarget, std::int64_t) = nullptr;
+    std::string_view word{};
+    void (*set_word)(KeyTarget) = nullptr;
 };
 struct RealKey {
     RealRange range = RealRange::finite;
     void (*set)(KeyTarget, double) = nullptr;
+    std::string_view word{};
+    void (*set_word)(KeyTarget) = nullptr;
 };
 /// Hidden-layer widths from the input up: "3" (one layer) or "8x4"; each in `range`.
 struct WidthsKey {

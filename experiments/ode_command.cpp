@@ -219,8 +219,10 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         if (cmd.help)
             return 0;
         CampaignSpec spec = cmd.config.expand();
-        for (const auto& point : spec.points)
+        for (const auto& point : spec.points) {
             require_theory_support(point.params.model);
+            require_theory_regime(point.params); // batch and weight-decay are covered (§6)
+        }
         if (ode.fixed_point)
             return fixed_points(spec, out.quiet);
 

@@ -106,8 +106,15 @@ void dry_run(const CampaignSpec& spec) {
     std::printf("file size:   ~%.3g MB (%lld record times per run)\n",
                 static_cast<double>(size.file_bytes) / 1e6,
                 static_cast<long long>(spec.points.front().params.schedule.records));
-    std::printf("memory:      ~%.3g MB of per-run bookkeeping\n",
-                static_cast<double>(size.memory_bytes) / 1e6);
+    if (size.training_bytes > 0)
+        std::printf("memory:      ~%.3g MB at the peak: %.3g MB of per-run bookkeeping and %.3g MB "
+                    "for the training sets of the %zu run(s) in flight\n",
+                    static_cast<double>(size.memory_bytes) / 1e6,
+                    static_cast<double>(size.memory_bytes - size.training_bytes) / 1e6,
+                    static_cast<double>(size.training_bytes) / 1e6, size.runs_in_flight);
+    else
+        std::printf("memory:      ~%.3g MB of per-run bookkeeping\n",
+                    static_cast<double>(size.memory_bytes) / 1e6);
 }
 
 } // namespace

@@ -290,6 +290,25 @@ TEST_CASE("gram: N <= K + M is refused naming N", "[gram][errors]") {
     CHECK(res.output.find("invalid value '4' for 'N'") != std::string::npos);
 }
 
+TEST_CASE("gram: a training set, a batch or weight decay is refused naming its key",
+          "[gram][errors]") {
+    const auto refused = [](const char* key, const char* value) {
+        Configuration c;
+        c.set("dynamics", "gram");
+        c.set("N", "50");
+        c.set(key, value);
+        return plateau::test::error_of<ConfigError>([&] { (void)c.expand(); });
+    };
+    CHECK(refused("train-set", "100") == "invalid value '100' for 'train-set': allowed is none "
+                                         "with dynamics = gram (it needs a fresh example each "
+                                         "step)");
+    CHECK(refused("alpha-train", "2").starts_with("invalid value '2' for 'alpha-train'"));
+    CHECK(refused("batch", "4") ==
+          "invalid value '4' for 'batch': allowed is 1 with dynamics = gram (one example a step)");
+    CHECK(refused("weight-decay", "0.1").starts_with("invalid value '0.1' for 'weight-decay'"));
+    CHECK(refused("batch", "1") == "no error");
+}
+
 TEST_CASE("gram: a G that is not positive semi-definite or not finite is a divergence", "[gram]") {
     RunParams p = params_of(50, 2, 2);
     OrderParameters op = sample_initial_gram(p, 1, 0);

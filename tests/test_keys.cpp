@@ -57,6 +57,11 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.noise != b.model.noise, "run.model.noise");
     field(a.training.eta != b.training.eta, "run.training.eta");
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");
+    field(a.training.weight_decay != b.training.weight_decay, "run.training.weight_decay");
+    field(a.training.batch != b.training.batch, "run.training.batch");
+    field(a.training.train_set != b.training.train_set, "run.training.train_set");
+    field(a.training.alpha_train != b.training.alpha_train, "run.training.alpha_train");
+    field(a.training.sampling != b.training.sampling, "run.training.sampling");
     field(a.schedule.alpha_max != b.schedule.alpha_max, "run.schedule.alpha_max");
     field(a.schedule.records != b.schedule.records, "run.schedule.records");
     field(a.schedule.kind != b.schedule.kind, "run.schedule.kind");
@@ -90,11 +95,13 @@ std::string other_value(const KeyInfo& k) {
     case ValueType::widths: {
         const auto* i = std::get_if<IntegerKey>(&k.kind);
         const auto& range = i != nullptr ? i->range : std::get<WidthsKey>(k.kind).range;
+        if (i != nullptr && k.default_value == i->word)
+            return std::to_string(range.min); // the default is the key's word ("none")
         const std::int64_t d = std::stoll(std::string(k.default_value));
         return std::to_string(range.contains(d + 1) ? d + 1 : d - 1);
     }
     case ValueType::real: {
-        if (k.default_value.empty())
+        if (k.default_value.empty() || k.default_value == std::get<RealKey>(k.kind).word)
             return "0.25";
         const double d = std::stod(std::string(k.default_value));
         return format_number(d != 0.0 ? 2.0 * d : 0.5);

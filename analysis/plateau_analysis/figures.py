@@ -28,6 +28,7 @@ PRETTY = {
     "eta": "η", "eta_v": "η_v", "q0": "q₀", "noise": "s²", "gamma": "γ",
     "gamma_hidden": "γ_g", "gamma_output": "γ_h", "v0": "v₀",
     "v_star": "v*", "N": "N", "K": "K", "M": "M", "alpha_max": "α_max",
+    "weight_decay": "λ", "batch": "B", "train_set": "P", "alpha_train": "α_train",
 }
 AXIS_LABELS = {
     "eta": "learning rate η",
@@ -37,6 +38,10 @@ AXIS_LABELS = {
     "gamma": "tanh slope γ",
     "gamma_hidden": "tanh slope γ of the hidden units",
     "gamma_output": "tanh slope γ of the output",
+    "weight_decay": "weight decay λ",
+    "batch": "examples per update B (0: the whole training set)",
+    "train_set": "training-set size P",
+    "alpha_train": "training-set size α_train = P / N",
 }
 ALPHA_LABEL = "training time α = examples / N"
 PLATEAU_SHADE = "#fbeebb"

@@ -14,6 +14,8 @@ Writes into the output directory, per group G (``K2_M2``, ...), each figure as P
   point (at most 12, evenly spread); ``Rfinal_G``: heat maps of the final r_jn;
 - ``v_G`` (``learn-v`` only): the second-layer weights v_j(alpha);
 - ``escape_hist_G`` (simulations): histograms of the runs' escape times per grid point;
+- ``train_test_G`` (runs on a finite training set, ``eps_train``): training and test error
+  together, the gap eps_g - eps_train at the last record in the legend;
 - ``overlaps_G_pP``: R_jn and Q_jk against alpha for grid point P, one panel per student unit
   (students relabelled so that student j learned teacher j), the plateau shaded; only for up to
   4 grid points (``--all-points``: always);
@@ -151,8 +153,9 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
     list of pathlib.Path
     """
     from .configs import parse_config
-    from .standard import (plot_eg_linear, plot_escape_histogram, plot_escape_vs_log_n,
-                           plot_final_R, plot_normalized_overlaps, plot_v)
+    from .standard import (has_training_error, plot_eg_linear, plot_escape_histogram,
+                           plot_escape_vs_log_n, plot_final_R, plot_normalized_overlaps,
+                           plot_train_test, plot_v)
 
     plt = pyplot()
     written = []
@@ -175,6 +178,8 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
         save(plot_v(ds, avg), f"v_{gname}")
     if runs is not None and ds.attrs.get("kind") != "theory":
         save(plot_escape_histogram(ds, runs), f"escape_hist_{gname}")
+    if has_training_error(ds):
+        save(plot_train_test(ds, avg), f"train_test_{gname}")
     if all_points or n_points <= max_point_figures:
         for i in range(n_points):
             p = int(avg["point"].values[i])

@@ -8,7 +8,9 @@
 - :func:`plot_final_R`: heat maps of the final (seed-mean, aligned) normalized overlaps;
 - :func:`plot_escape_histogram`: the escape times of the runs, one histogram per grid point;
 - :func:`plot_escape_vs_log_n`: escape time against ln N with a fitted straight line;
-- :func:`plot_group_sweep`: escape time and plateau height against K (or M) across groups.
+- :func:`plot_group_sweep`: escape time and plateau height against K (or M) across groups;
+- :func:`plot_train_test`: training error eps_train and test error eps_g together (files with a
+  finite training set, schema 1.2), with :func:`generalization_gap` in the legend.
 
 Colours: up to 10 grid points get a legend; more get a colormap along the swept coordinate
 and a colorbar (:func:`~plateau_analysis.figures.point_colors`).
@@ -20,7 +22,7 @@ import math
 
 import numpy as np
 
-from .campaign import swept_coordinates
+from .campaign import COMPLETED, grid_point_index, swept_coordinates
 from .figures import (ALPHA_LABEL, PRETTY, _label_names, _title, format_value, point_colors,
                       point_label, pyplot)
 from .overlaps import normalized_overlap_array
@@ -452,5 +454,105 @@ def plot_group_sweep(summaries: dict, name: str = "K"):
     ax_h.set_title("plateau height", fontsize=10)
     fig.suptitle(_wrap(fig, f"sweep over {name} across groups ({_common_title(summaries)})"),
                  fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def has_training_error(ds) -> bool:
+    """Whether a group holds a training error: ``eps_train`` (schema 1.2) with a finite value,
+    i.e. runs on a finite training set (runs on fresh examples have NaN)."""
+    return "eps_train" in ds and bool(np.isfinite(np.asarray(ds["eps_train"].values)).any())
+
+
+def _train_test_means(ds):
+    """Per grid point (in the order of ``seed_average``): the mean over completed runs of eg and
+    eps_train (alpha), of the gap eg - eps_train (alpha) and its standard error."""
+    point_of_run = grid_point_index(ds)
+    status = np.asarray(ds["status"].values)
+    eg = np.asarray(ds["eg"].values, dtype=float)
+    et = np.asarray(ds["eps_train"].values, dtype=float)
+    out = []
+    for p in np.unique(point_of_run):
+        done = np.flatnonzero((point_of_run == p) & (status == COMPLETED))
+        n = done.size
+        gap = eg[done] - et[done]
+        nan = np.full(eg.shape[1], np.nan)
+        out.append({
+            "eg": eg[done].mean(axis=0) if n else nan,
+            "eps_train": et[done].mean(axis=0) if n else nan,
+            "gap": gap.mean(axis=0) if n else nan,
+            "gap_sem": gap.std(axis=0, ddof=1) / math.sqrt(n) if n > 1 else nan,
+        })
+    return out
+
+
+def generalization_gap(ds):
+    """The generalization gap eps_g - eps_train at the last record, per grid point.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        One group of a simulation file with ``eps_train`` (:func:`has_training_error`).
+
+    Returns
+    -------
+    list of (float, float)
+        (mean over completed runs, its standard error) per grid point, in the order of
+        ``seed_average``; NaN where a point has no completed run (or one run, for the error).
+    """
+    return [(float(m["gap"][-1]), float(m["gap_sem"][-1])) for m in _train_test_means(ds)]
+
+
+def plot_train_test(ds, avg):
+    """Figure: training error eps_train (dashed) and test error eps_g (solid) against alpha, seed
+    means per grid point, on log-log axes; the legend gives the gap eps_g - eps_train at the
+    last record (mean ± standard error over seeds). With label noise s^2 (the ``noise`` key),
+    eps_g + s^2/2 is drawn dotted: the expected training error of a student that has not fitted
+    the noise (eps_train counts the noisy labels, eps_g does not), so the gap of an unfitted
+    student is -s^2/2, not 0.
+
+    Parameters
+    ----------
+    ds, avg : xarray.Dataset
+        The group (with ``eps_train``) and its ``seed_average``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(10.5, 5.2))
+    alpha = avg["alpha"].values
+    colors, colorbar = point_colors(plt, avg, fig, ax)
+    names = _label_names(avg)
+    from .configs import parse_config
+
+    try:
+        noise = float(parse_config(ds.attrs.get("config", "")).get("noise", "0"))
+    except ValueError:
+        noise = 0.0
+    pos = alpha > 0
+    for i, (color, m) in enumerate(zip(colors, _train_test_means(ds))):
+        gap, sem = m["gap"][-1], m["gap_sem"][-1]
+        label = None if colorbar else (point_label(avg, i, names)
+                                       + f": gap {gap:.3g} ± {sem:.2g}")
+        ax.plot(alpha[pos], m["eg"][pos], color=color, lw=2, label=label)
+        ax.plot(alpha[pos], m["eps_train"][pos], color=color, lw=1.5, ls="--")
+        if noise > 0:
+            ax.plot(alpha[pos], m["eg"][pos] + noise / 2, color=color, lw=1, ls=":")
+        _mark_empty(ax, avg, i)
+    ax.plot([], [], color="0.3", lw=2, label="test error ε_g (fresh input, no label noise)")
+    ax.plot([], [], color="0.3", lw=1.5, ls="--", label="training error ε_t on the training set")
+    if noise > 0:
+        ax.plot([], [], color="0.3", lw=1, ls=":",
+                label=f"ε_g + s²/2 (s² = {noise:g}): ε_t of a student that fits no noise")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("α = updates / N")
+    ax.set_ylabel("error")
+    ax.set_title(_wrap(fig, f"{ds.attrs.get('group', '')}: training and test error, gap "
+                            f"ε_g − ε_t at α = {alpha[-1]:.4g} ({_title(ds)})"))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig

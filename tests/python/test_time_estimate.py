@@ -77,6 +77,19 @@ def test_estimate_of_gram_dynamics_holds(plateau_program):
     assert predicted / FACTOR <= measured <= predicted * FACTOR, (predicted, measured)
 
 
+def test_estimate_of_training_regimes_holds(plateau_program):
+    # Mini-batches and a training set: an update costs B examples (P for batch = all), and the
+    # training error is measured on the P examples at every record.
+    for args in (["--train-set", "2000", "--batch", "all", "--N", "200", "--alpha-max", "10",
+                  "--records", "30"],
+                 ["--batch", "8", "--alpha-train", "5", "--N", "300", "--alpha-max", "20"]):
+        args = [*args, "--seeds", "2", "--threads", "1"]
+        predicted = estimate(plateau_program, *args)
+        measured = cpu_seconds_of([str(plateau_program), "run", *args, "-q"])
+        print(f"{args}: estimate {predicted:.3f} s, measured {measured:.3f} s CPU")
+        assert predicted / FACTOR <= measured <= predicted * FACTOR, (args, predicted, measured)
+
+
 def agree(a: float, b: float) -> bool:
     return max(a, b) / min(a, b) <= 1.2
 
