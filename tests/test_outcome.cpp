@@ -215,10 +215,10 @@ TEST_CASE("Outcome in the file: stored since 1.1 and computed for a 1.0 file", "
     spec.master_seed = 1;
     std::vector<VariableSpec> old_table;
     for (const VariableSpec& v : campaign_variables())
-        if (v.field != ObservableField::outcome)
-            old_table.push_back(v);
+        if (v.since_minor == 0)
+            old_table.push_back(v); // the variables of a file written before `outcome`
     REQUIRE(schema_version_of(old_table) == SchemaVersion{1, 0});
-    CHECK(campaign_schema_version() == SchemaVersion{1, 1});
+    CHECK(campaign_schema_version().minor >= 1);
 
     const auto write = [&](const std::string& path, std::span<const VariableSpec> table) {
         CampaignWriter w =
