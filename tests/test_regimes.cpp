@@ -15,6 +15,8 @@
 #include "engine/writer.hpp"
 #include "experiments/config.hpp"
 
+#include "stat_helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
@@ -67,22 +69,7 @@ Batch training_set(const RunParams& p, const RunState& s, std::uint64_t seed, st
     return b;
 }
 
-struct Stat {
-    double sum = 0.0, sum_sq = 0.0;
-    std::int64_t n = 0;
-    void add(double x) {
-        sum += x;
-        sum_sq += x * x;
-        ++n;
-    }
-    [[nodiscard]] double mean() const { return sum / static_cast<double>(n); }
-    [[nodiscard]] double standard_error() const {
-        const double m = mean();
-        const double var =
-            std::max(0.0, (sum_sq - static_cast<double>(n) * m * m) / static_cast<double>(n - 1));
-        return std::sqrt(var / static_cast<double>(n));
-    }
-};
+using plateau::test::Stat;
 
 double extra(const Observables& o, const char* name) {
     const auto it = o.extras.find(name);

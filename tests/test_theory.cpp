@@ -9,6 +9,8 @@
 #include "engine/schedule.hpp"
 #include "models/gaussian_integrals.hpp"
 
+#include "stat_helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Dense>
@@ -60,23 +62,7 @@ OrderParameters random_order_parameters(int K, int M, std::mt19937_64& rng) {
     return op;
 }
 
-/// Running mean and standard error.
-struct Stat {
-    double sum = 0.0, sum_sq = 0.0;
-    std::int64_t n = 0;
-    void add(double x) {
-        sum += x;
-        sum_sq += x * x;
-        ++n;
-    }
-    [[nodiscard]] double mean() const { return sum / static_cast<double>(n); }
-    [[nodiscard]] double standard_error() const {
-        const double m = mean();
-        const double var =
-            std::max(0.0, (sum_sq - static_cast<double>(n) * m * m) / static_cast<double>(n - 1));
-        return std::sqrt(var / static_cast<double>(n));
-    }
-};
+using plateau::test::Stat;
 
 /// First alpha (linear interpolation between grid points of spacing `grid`) at which eps_g, after
 /// having come down to within 1.5 x of the plateau value, falls below half the plateau value.

@@ -3,6 +3,7 @@
 - ``plateau_program``: the engine binary ($PLATEAU_BUILD_DIR/plateau); tests that need it skip
   with a message when it is not built.
 - ``run_plateau``: run ``plateau run ... -o FILE`` and return its stdout (the summary table).
+- ``run_program``: run ``plateau ARGS`` as given; ``dataset_bytes``: every dataset's bytes.
 - ``parse_summary``: parse that table.
 - ``symmetric_fixed_point``: the plateau of ``plateau ode --fixed-point``; ``ode_theory_file``:
   a theory file written by ``plateau ode`` (kind = "theory", one run per grid point).
@@ -62,6 +63,24 @@ def run_plateau(program: Path, out: Path, *args) -> str:
 
 _POINT = re.compile(r"^grid point (\d+):(.*)$")
 _RUNS = re.compile(r"runs: (\d+) completed, (\d+) diverged; specialized at the end: (\d+) of")
+
+
+def run_program(program: Path, *args, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``plateau ARGS`` as it is (no options added): its exit status, stdout and stderr."""
+    return subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def dataset_bytes(path: Path) -> dict:
+    """The raw bytes of every dataset of an HDF5 file, by its path in the file: two files
+    whose dicts are equal hold the same data bit for bit (attributes aside)."""
+    import h5py
+
+    out = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[...].tobytes())
+                     if isinstance(obj, h5py.Dataset) else None)
+    return out
 
 
 def parse_summary(stdout: str) -> list:

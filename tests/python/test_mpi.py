@@ -14,6 +14,8 @@ import time
 import h5py
 import pytest
 
+from conftest import dataset_bytes, run_program
+
 MPIRUN = shutil.which("mpirun")
 pytestmark = pytest.mark.skipif(MPIRUN is None, reason="mpirun is not installed")
 
@@ -28,16 +30,10 @@ def mpirun(n, program, *args, **kw):
 
 
 def plateau(program, *args):
-    return subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
-                          timeout=300)
+    return run_program(program, *args)
 
 
-def datasets(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[...].tobytes())
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
+datasets = dataset_bytes
 
 
 def assert_same_data(a, b):

@@ -3,26 +3,21 @@ shards into a file whose every dataset equals the single-process file's."""
 
 from __future__ import annotations
 
-import subprocess
 
 import h5py
 import pytest
+
+from conftest import dataset_bytes, run_program
 
 ARGS = ["--N", "60", "--eta", "0.5, 1", "--noise", "0.01, 0", "--seeds", "3", "--alpha-max",
         "5", "--records", "12", "-q"]
 
 
 def plateau(program, *args):
-    return subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
-                          timeout=120)
+    return run_program(program, *args, timeout=120)
 
 
-def datasets(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[...].tobytes())
-                     if isinstance(obj, h5py.Dataset) else None)
-    return out
+datasets = dataset_bytes
 
 
 @pytest.fixture(scope="module")
