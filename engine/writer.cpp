@@ -356,8 +356,11 @@ void write_root_attributes(const h5::Group& root, const Provenance& provenance) 
     h5::set_attribute(root, "host", std::string_view(host_name()));
     if (const Shard& shard = provenance.spec.shard; !shard.whole())
         h5::set_attribute(root, "shard", std::string_view(shard.text()));
-    if (provenance.spec.ranks > 1)
+    if (provenance.spec.ranks > 1) {
         h5::set_attribute(root, "mpi_ranks", static_cast<std::int64_t>(provenance.spec.ranks));
+        // The --threads of each computing rank (0: all its cores).
+        h5::set_attribute(root, "mpi_threads", static_cast<std::int64_t>(provenance.spec.threads));
+    }
 }
 
 /// `path` as it stands in a message.

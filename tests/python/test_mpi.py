@@ -57,6 +57,7 @@ def test_three_ranks_write_the_single_process_file(plateau_program, tmp_path):
     assert_same_data(tmp_path / "one.h5", tmp_path / "three.h5")
     with h5py.File(tmp_path / "three.h5", "r") as f:
         assert int(f.attrs["mpi_ranks"][0]) == 3
+        assert int(f.attrs["mpi_threads"][0]) == 0  # --threads not given: all cores
     # plateau ode the same way.
     ode = ["--eta", "0.5, 1", "--seeds", "2", "--alpha-max", "5", "--records", "10", "-q"]
     assert plateau(plateau_program, "ode", *ode, "-o", tmp_path / "t1.h5").returncode == 0
