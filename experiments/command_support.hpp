@@ -41,6 +41,10 @@ struct OutputOptions {
     double progress_interval = 0.0; ///< seconds between progress lines; 0: by terminal
 };
 
+/// Where `plateau ode`'s own options start in the `config` text of a theory file: the lines
+/// before it are the run configuration (the campaign's keys), the lines after are not keys.
+inline constexpr std::string_view ode_options_header = "# plateau ode\n";
+
 /// The shard of `text` ("i/n", integers 0 <= i < n <= runs); ConfigError naming 'shard'
 /// otherwise. An empty text is the whole campaign.
 [[nodiscard]] Shard parse_shard(const std::string& text, std::int64_t runs);

@@ -80,8 +80,10 @@ int merge(const MergeOptions& o, const std::string& command_line) {
     }
 
     // The campaign, as the parts' own configuration describes it.
+    // (A theory file's text goes on with plateau ode's own options: not keys of the campaign.)
     Configuration config;
-    read_ini_text(first.config, o.parts.front() + " (attribute 'config')", config);
+    read_ini_text(first.config.substr(0, first.config.find(ode_options_header)),
+                  o.parts.front() + " (attribute 'config')", config);
     const CampaignSpec spec = config.expand();
     if (spec.runs() != first.runs)
         throw ConfigError("part", o.parts.front(),

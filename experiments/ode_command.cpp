@@ -299,7 +299,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         };
 
         std::ostringstream text;
-        text << cmd.config.to_ini(Configuration::IniScope::results) << "# plateau ode\n"
+        text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
              << "init = " << (init == InitKind::file ? "file" : ode.init) << '\n';
         if (init == InitKind::symmetric)
             text << "r0 = " << format_number(ode.r0)

@@ -88,3 +88,15 @@ def test_bad_shards_and_a_shard_resumed_as_another(plateau_program, shards, tmp_
     r = plateau(plateau_program, "run", *ARGS, "--shard", "0/3", "--resume", "-o",
                 shards / "p0.h5")
     assert r.returncode == 0, r.stderr  # nothing left to do in its own shard
+
+
+def test_theory_shards_merge_too(plateau_program, tmp_path):
+    # A theory file's config text goes on with plateau ode's own options (init, rtol, ...).
+    ode = ["--eta", "0.5, 1", "--seeds", "2", "--alpha-max", "5", "--records", "10", "-q"]
+    assert plateau(plateau_program, "ode", *ode, "-o", tmp_path / "whole.h5").returncode == 0
+    for i in range(2):
+        r = plateau(plateau_program, "ode", *ode, "--shard", f"{i}/2", "-o", tmp_path / f"t{i}.h5")
+        assert r.returncode == 0, r.stderr
+    r = plateau(plateau_program, "merge", tmp_path / "m.h5", tmp_path / "t0.h5", tmp_path / "t1.h5")
+    assert r.returncode == 0, r.stderr
+    assert datasets(tmp_path / "whole.h5") == datasets(tmp_path / "m.h5")
