@@ -70,7 +70,20 @@ def main():
         print(f"{n:8d} {runs:5d} {escaped:7d} {m:9.2f} {s:7.2f} {med:9.2f}")
     print(f"fit: escape = {a:.2f} + {b:.3f} ln N  (slope s.e. {np.sqrt(cov[1, 1]):.3f}); "
           f"1/(2 lambda) = {theory:.3f}")
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+    # The local slope between successive N, with its standard error (independent runs).
+    local = np.diff(mean) / np.diff(lnN)
+    local_se = np.sqrt(sem[1:] ** 2 + sem[:-1] ** 2) / np.diff(lnN)
+    mid = 0.5 * (lnN[1:] + lnN[:-1])
+    print(f"{'N from':>8} {'to':>8} {'local slope':>12} {'s.e.':>6}")
+    for i in range(len(local)):
+        print(f"{Ns[i]:8d} {Ns[i + 1]:8d} {local[i]:12.2f} {local_se[i]:6.2f}")
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(10, 4))
+    bx.errorbar(mid, local, yerr=local_se, fmt="s", label="local slope between successive N (± s.e.)")
+    bx.axhline(theory, ls="--", color="C2", label=f"1/(2λ) = {theory:.2f}")
+    bx.set_xlabel("ln N (midpoint)")
+    bx.set_ylabel("d α_esc / d ln N")
+    bx.set_title("local slope")
+    bx.legend(fontsize=8)
     ax.errorbar(lnN, mean, yerr=sem, fmt="o", label="gram runs: mean escape time (± s.e.)")
     x = np.linspace(lnN.min() - 0.3, lnN.max() + 0.3, 50)
     ax.plot(x, a + b * x, "-", label=f"fit: slope {b:.2f} ± {np.sqrt(cov[1, 1]):.2f}")
