@@ -39,10 +39,6 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     if (t.batch.all || t.batch.size != 1)
         return ConfigError("batch", t.batch.all ? "all" : std::to_string(t.batch.size),
                            "1 with dynamics = gram (one example a step)");
-    // Exact too (G scales by 1 - eta lambda / N each step), but not built yet.
-    if (t.weight_decay != 0.0)
-        return ConfigError("weight-decay", shortest_text(t.weight_decay),
-                           "0 with dynamics = gram (not built for the Gram chain yet)");
     return std::nullopt;
 }
 
@@ -239,6 +235,8 @@ GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
       learn_v_(params.model.learn_v),
       eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
       eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
+      shrink_(1.0 - eta_over_n_ * params.training.weight_decay),
+      shrink_v_(1.0 - eta_v_over_n_ * params.training.weight_decay),
       K_(params.model.student.hidden()), M_(params.model.teacher.hidden()), G_(K_ + M_, K_ + M_),
       L_(Eigen::MatrixXd::Zero(K_ + M_, K_ + M_)), inv_diag_(K_ + M_), v_(initial.v),
       v_star_(initial.v_star), u_(K_ + M_), grad_fields_(K_), d_(K_), grad_v_(K_) {
@@ -282,26 +280,31 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
         learn_v_ ? std::span<double>{grad_v_.data(), K} : std::span<double>{};
     backward(student_, x, {v_.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
 
-    // Eq. (5): w^(m) <- w^(m) + d_m xi with d_m = -(eta/N) de/dx_m, so (Eq. (G3) of docs/theory.md
-    // §7) Q <- Q + d x^T + x d^T + |xi|^2 d d^T (the lower triangle, mirrored: G stays exactly
-    // symmetric), R <- R + d y^T, T unchanged.
+    // Eq. (5) with the weight decay of Eq. (8): w^(m) <- s w^(m) + d_m xi with
+    // d_m = -(eta/N) de/dx_m and s = 1 - eta lambda/N (1 without decay), so (Eq. (G3) of
+    // docs/theory.md §7, with the decay's rescaling) Q <- s^2 Q + s (d x^T + x d^T) + |xi|^2 d d^T
+    // (the lower triangle, mirrored: G stays exactly symmetric), R <- s R + d y^T, T unchanged.
+    const double s = shrink_;
     for (int j = 0; j < K_; ++j)
         d_(j) = -eta_over_n_ * grad_fields_(j);
     for (int j = 0; j < K_; ++j) {
         for (int k = 0; k <= j; ++k) {
-            const double q = G_(j, k) + d_(j) * u_(k) + u_(j) * d_(k) + xi2 * d_(j) * d_(k);
+            const double q =
+                s * (s * G_(j, k) + d_(j) * u_(k) + u_(j) * d_(k)) + xi2 * d_(j) * d_(k);
             G_(j, k) = q;
             G_(k, j) = q;
         }
         for (int n = K_; n < r; ++n) {
-            const double rn = G_(j, n) + d_(j) * u_(n);
+            const double rn = s * G_(j, n) + d_(j) * u_(n);
             G_(j, n) = rn;
             G_(n, j) = rn;
         }
     }
-    // v_k <- v_k - (eta_v/N) de/dv_k (Eq. 3), from the same fields.
-    for (std::size_t k = 0; k < grad_v.size(); ++k)
-        v_(static_cast<Eigen::Index>(k)) -= eta_v_over_n_ * grad_v[k];
+    // v_k <- v_k - (eta_v/N) (de/dv_k + lambda v_k) (Eqs. 3 and 8), from the same fields.
+    for (std::size_t k = 0; k < grad_v.size(); ++k) {
+        const auto i = static_cast<Eigen::Index>(k);
+        v_(i) = shrink_v_ * v_(i) - eta_v_over_n_ * grad_v[k];
+    }
     return true;
 }
 

@@ -101,6 +101,8 @@ private:
     bool learn_v_;
     double eta_over_n_;
     double eta_v_over_n_;
+    double shrink_;   ///< 1 - eta lambda / N: the weight decay's rescaling of W (Eq. (8))
+    double shrink_v_; ///< 1 - eta_v lambda / N, of v when learned
     int K_;
     int M_;
     Eigen::MatrixXd G_;        ///< r x r, exactly symmetric
