@@ -249,8 +249,8 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
 
     fp.op = reduced.expand(solution);
     fp.eg = solution.allFinite()
-                ? integrals::generalization_error(m.student.g.kind, fp.op.Q, fp.op.R, fp.op.T,
-                                                  fp.op.v, fp.op.v_star)
+                ? flow_generalization_error(flow_settings(params), fp.op.Q, fp.op.R, fp.op.T,
+                                            fp.op.v, fp.op.v_star)
                 : std::numeric_limits<double>::quiet_NaN();
 
     // Linearize the full flow (every independent entry) at the fixed point.

@@ -42,9 +42,27 @@ void require_theory_support(const ModelParams& model);
 /// for K = m.student.hidden(), M = m.teacher.hidden().
 void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op);
 
+/// How the averages of the flow are evaluated.
+enum class FlowMethod {
+    /// h = h* = identity, g = g*: the flow is a sum of the 2-4 dimensional averages I2, I3, I4,
+    /// J2 of models/gaussian_integrals.hpp (closed forms for erf, relu, linear; quadrature for
+    /// the other g, docs/theory.md §9), engine/integral_flow.cpp
+    integrals,
+    /// any other h, h*, g, g*: every average over all K+M fields jointly by a fixed
+    /// deterministic rule (docs/theory.md §10), engine/joint_flow.cpp
+    joint,
+};
+
+/// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma).
+[[nodiscard]] FlowMethod flow_method(const ModelParams& model) noexcept;
+
 /// What the flow depends on besides the order parameters.
 struct FlowSettings {
-    ActivationKind g = ActivationKind::erf;
+    Activation g{ActivationKind::erf};            ///< student hidden activation g
+    Activation g_teacher{ActivationKind::erf};    ///< teacher hidden activation g*
+    Activation h{ActivationKind::linear};         ///< student output h
+    Activation h_teacher{ActivationKind::linear}; ///< teacher output h*
+    FlowMethod method = FlowMethod::integrals;
     double eta = 0.0;
     double eta_v = 0.0;
     double noise = 0.0; ///< s^2
@@ -66,6 +84,13 @@ void require_theory_regime(const RunParams& p);
 void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                   const Eigen::MatrixXd& T, const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                   Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv);
+
+/// eps_g of docs/theory.md §2 at (Q, R, T, v, v*) by the method of s: the closed form or
+/// quadrature of I2 (h = identity), or the joint rule (docs/theory.md §10).
+[[nodiscard]] double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                               const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                               const Eigen::VectorXd& v,
+                                               const Eigen::VectorXd& v_star);
 
 // ---------------------------------------------------------------------------------------------
 // Packing: the independent, time-dependent entries as one vector

@@ -69,8 +69,8 @@ Observables TheoryDynamics::observe() {
     o.R = op.R;
     o.T = op.T;
     o.v = op.v;
-    o.eg = integrals::generalization_error(impl_->params.model.student.g.kind, op.Q, op.R, op.T,
-                                           op.v, op.v_star);
+    o.eg =
+        flow_generalization_error(flow_settings(impl_->params), op.Q, op.R, op.T, op.v, op.v_star);
     o.eg_stderr = 0.0;
     return o;
 }

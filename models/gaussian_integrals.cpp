@@ -633,6 +633,29 @@ double J2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b) {
     }
 }
 
+// Activation overloads: closed forms where they exist, quadrature otherwise (docs/theory.md §9).
+double I2(const Activation& g, const Eigen::MatrixXd& C, int a, int b) {
+    return I2(g.kind, C, a, b);
+}
+
+double I3(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c) {
+    return I3(g.kind, C, a, b, c);
+}
+
+double I4(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c, int d) {
+    return I4(g.kind, C, a, b, c, d);
+}
+
+double J2(const Activation& g, const Eigen::MatrixXd& C, int a, int b) {
+    return J2(g.kind, C, a, b);
+}
+
+double generalization_error(const Activation& g, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                            const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
+                            const Eigen::VectorXd& v_star) {
+    return generalization_error(g.kind, Q, R, T, v, v_star);
+}
+
 Eigen::MatrixXd field_covariance(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                                  const Eigen::MatrixXd& T) {
     const Eigen::Index K = Q.rows(), M = T.rows();

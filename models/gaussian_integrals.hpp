@@ -63,6 +63,20 @@ namespace plateau::integrals {
                                           const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                           const Eigen::VectorXd& v, const Eigen::VectorXd& v_star);
 
+// ---------------------------------------------------------------------------------------------
+// The same averages for an Activation (kind and slope gamma): the closed forms above for erf,
+// relu and linear; numerical quadrature (docs/theory.md §9) for the others (tanh(gamma x),
+// sigmoid). These are what the ODE flow calls.
+// ---------------------------------------------------------------------------------------------
+[[nodiscard]] double I2(const Activation& g, const Eigen::MatrixXd& C, int a, int b);
+[[nodiscard]] double I3(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c);
+[[nodiscard]] double I4(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c, int d);
+[[nodiscard]] double J2(const Activation& g, const Eigen::MatrixXd& C, int a, int b);
+/// eps_g of docs/theory.md §2 for h = identity and the hidden activation g in both networks.
+[[nodiscard]] double generalization_error(const Activation& g, const Eigen::MatrixXd& Q,
+                                          const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                          const Eigen::VectorXd& v, const Eigen::VectorXd& v_star);
+
 /// The field covariance [[Q, R], [R^T, T]] of size K+M, students first. Throws
 /// std::invalid_argument on inconsistent sizes.
 [[nodiscard]] Eigen::MatrixXd field_covariance(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,

@@ -1,0 +1,27 @@
+// The methods behind compute_flow and flow_generalization_error (engine/flow.hpp), one per
+// FlowMethod. Internal to the engine: callers use compute_flow.
+#pragma once
+#include "engine/flow.hpp"
+
+namespace plateau {
+
+/// FlowMethod::integrals (engine/integral_flow.cpp): docs/theory.md §3 from I2, I3, I4, J2.
+void compute_integral_flow(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                           const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                           const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                           Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv);
+
+/// FlowMethod::joint (engine/joint_flow.cpp): docs/theory.md §10, every average over all K+M
+/// fields by one fixed deterministic rule.
+void compute_joint_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                        const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
+                        const Eigen::VectorXd& v_star, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,
+                        Eigen::VectorXd& dv);
+
+/// eps_g by the joint rule (docs/theory.md §10).
+[[nodiscard]] double joint_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                                const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                                const Eigen::VectorXd& v,
+                                                const Eigen::VectorXd& v_star);
+
+} // namespace plateau
