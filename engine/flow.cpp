@@ -3,6 +3,7 @@
 
 #include "engine/errors.hpp"
 #include "engine/flow_paths.hpp"
+#include "engine/linear_algebra.hpp"
 #include "models/gaussian_integrals.hpp"
 
 #include <limits>
@@ -90,6 +91,7 @@ void require_theory_regime(const RunParams& p) {
 }
 
 FlowSettings flow_settings(const RunParams& p) {
+    fix_eigen_blocking(); // machine-independent products (engine/linear_algebra.hpp)
     require_theory_support(p.model);
     require_theory_regime(p);
     FlowSettings s;

@@ -1,5 +1,6 @@
 #include "engine/state.hpp"
 
+#include "engine/linear_algebra.hpp"
 #include "engine/random.hpp"
 
 #include <cmath>
@@ -25,6 +26,7 @@ void orthonormalize_rows(RowMatrix& B) {
 } // namespace
 
 RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint64_t init_index) {
+    fix_eigen_blocking(); // machine-independent products (engine/linear_algebra.hpp)
     const bool shared = p.init_seed == InitSeed::shared;
     RunState s;
     s.K = p.student.hidden();

@@ -1,6 +1,7 @@
 #include "engine/trainer.hpp"
 
 #include "engine/batch_trainer.hpp"
+#include "engine/linear_algebra.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -206,6 +207,7 @@ double trainer_memory_bytes(const RunParams& p) noexcept {
 
 std::unique_ptr<Trainer> make_trainer(const RunParams& params, std::uint64_t seed,
                                       std::uint64_t run) {
+    fix_eigen_blocking(); // machine-independent products (engine/linear_algebra.hpp)
     if (is_online_sgd(params))
         return std::make_unique<OnlineSgd>(params, seed, run);
     return std::make_unique<MiniBatchSgd>(params, seed, run);
