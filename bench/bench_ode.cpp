@@ -4,7 +4,7 @@
 //   Rhs/new/K:<K>, Rhs/reference/K:<K>   one right-hand side (compute_flow with the erf sums of
 //        models/erf_sums.hpp; compute_integral_flow_reference, the generic loop of one I2/I3/I4
 //        call per term) for K = M in {2, 4, 6, 8, 10, 14}, side by side
-//   Run/new, Run/reference               one whole run K = M = 10 to alpha = 1000 (26 log-spaced
+//   Run/new, Run/reference               one whole run K = M = 10 to alpha = 1000 (100 log-spaced
 //        record times, as `plateau ode --K 10 --M 10 --eta 0.3 --alpha-max 1000 --seeds 1`
 //        records them), the same Dormand-Prince integrator, counters: right-hand sides and
 //        steps
@@ -36,11 +36,11 @@ RunParams make_params(int K) {
     p.model.teacher.widths = {K};
     p.training.eta = 0.3;
     p.schedule.alpha_max = 1000.0;
-    p.schedule.records = 26;
     return p;
 }
 
-template <bool reference> void rhs(benchmark::State& st) {
+template <bool reference>
+void rhs(benchmark::State& st) {
     const RunParams p = make_params(static_cast<int>(st.range(0)));
     const FlowSettings s = flow_settings(p);
     const OrderParameters op = order_parameters_of(make_initial_state(p.model, 1, 0));
@@ -55,7 +55,8 @@ template <bool reference> void rhs(benchmark::State& st) {
     }
 }
 
-template <bool reference> void run(benchmark::State& st) {
+template <bool reference>
+void run(benchmark::State& st) {
     const RunParams p = make_params(10);
     const OrderParameters init = order_parameters_of(make_initial_state(p.model, 1, 0));
     const FlowSettings s = flow_settings(p);
@@ -77,8 +78,8 @@ template <bool reference> void run(benchmark::State& st) {
             packing.pack(init.Q, init.R, init.v, y);
             double alpha = 0.0;
             for (const double a : record_alphas(p.schedule))
-                benchmark::DoNotOptimize(integrator.advance(
-                    y, alpha, a, [](const Eigen::VectorXd&) { return true; }));
+                benchmark::DoNotOptimize(
+                    integrator.advance(y, alpha, a, [](const Eigen::VectorXd&) { return true; }));
             steps += integrator.accepted();
             rejected += integrator.rejected();
         } else {

@@ -17,8 +17,7 @@ void compute_integral_flow(const FlowSettings& s, const Eigen::MatrixXd& Q,
 void compute_integral_flow_reference(const FlowSettings& s, const Eigen::MatrixXd& Q,
                                      const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                      const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
-                                     Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,
-                                     Eigen::VectorXd& dv);
+                                     Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv);
 
 /// FlowMethod::joint (engine/joint_flow.cpp): docs/theory.md §10, every average over all K+M
 /// fields by one fixed deterministic rule.

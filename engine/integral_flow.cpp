@@ -14,9 +14,10 @@ namespace plateau {
 /// The generic loop: one call of I2/I3/I4/J2 per term. Fills dQ (K x K, symmetric), dR (K x M),
 /// dv (K) with the derivatives d/dalpha.
 void compute_integral_flow_reference(const FlowSettings& s, const Eigen::MatrixXd& Q,
-                           const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
-                           const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
-                           Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv) {
+                                     const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                     const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                                     Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,
+                                     Eigen::VectorXd& dv) {
     const auto K = static_cast<int>(Q.rows());
     const auto M = static_cast<int>(T.rows());
     const int P = K + M;

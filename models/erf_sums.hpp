@@ -26,6 +26,11 @@ struct ErfSumsRequest {
     bool s2 = false; ///< s2 (the learned second layer)
 };
 
+/// arcsin of every entry of x (|x| <= 1), in place, vectorized (Eigen array operations): the
+/// rational minimax approximation of fdlibm's e_asin.c (Sun Microsystems 1993) on |x| < 1/2 and
+/// arcsin|x| = pi/2 - 2 arcsin sqrt((1 - |x|)/2) above; within ~2 ulp of std::asin.
+void asin_in_place(Eigen::Ref<Eigen::ArrayXd> x);
+
 /// The sums above, for the first K fields of C being the students. C is (K+M) x (K+M), c has
 /// K+M entries. Fills s3 (K x (K+M)); s4, j2 (K x K, symmetric) and s2 (K) when requested.
 void erf_flow_sums(const Eigen::MatrixXd& C, const Eigen::VectorXd& c, int K,
