@@ -394,6 +394,19 @@ const std::vector<KeyInfo>& keys() {
                             [](KeyTarget t, std::int64_t x) {
                                 t.run.observer.eg_samples = static_cast<int>(x);
                             }}},
+        {.name = "joint-points",
+         .default_value = "16384",
+         .help = "points of the theory's joint rule (plateau ode with output-activation or "
+                 "teacher-output-activation tanh, or teacher-activation != activation; "
+                 "docs/theory.md section 10): 16 shifted quasi-random copies; the default "
+                 "gives eps_g and the flow to ~1e-3 relative at K = M = 2. Cost per right-hand "
+                 "side ~ points x (K+M): practical up to K+M ~ 20",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.observer.joint_points"},
+         .kind = IntegerKey{limits::joint_points,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.observer.joint_points = static_cast<int>(x);
+                            }}},
         {.name = "divergence-q",
          .default_value = "1e8",
          .help = "a run with Q_jj above this is marked diverged",
