@@ -1,8 +1,8 @@
 // The fixed deterministic rule behind FlowMethod::joint (docs/theory.md §10): averages over the
 // K+M Gaussian fields u ~ N(0, C), C = [[Q, R], [R^T, T]], by randomly shifted copies of the
 // Halton point set (Cranley-Patterson rotations) mapped through the inverse normal CDF, with a
-// fixed set of shifts. The shifts are constants of the rule (drawn once from a fixed seed by a local
-// generator), so the rule, and with it the flow, is the same deterministic smooth function of
+// fixed set of shifts. The shifts are constants of the rule (drawn once from a fixed seed by a
+// local generator), so the rule, and with it the flow, is the same deterministic smooth function of
 // (Q, R, v) at every call; the spread over the shifts estimates its error.
 #pragma once
 
@@ -60,8 +60,7 @@ struct JointEstimate {
 /// ObserverParams{}.joint_points).
 [[nodiscard]] JointEstimate joint_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
                                            const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
-                                           const Eigen::VectorXd& v,
-                                           const Eigen::VectorXd& v_star);
+                                           const Eigen::VectorXd& v, const Eigen::VectorXd& v_star);
 
 /// The inverse of the standard normal CDF (Acklam's rational approximation refined by one Halley
 /// step: relative error ~1e-15).

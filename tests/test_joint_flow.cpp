@@ -187,8 +187,7 @@ TEST_CASE("joint flow: tanh outputs equal the Monte-Carlo average of the trainer
         const JointEstimate e = joint_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
 
         const int P = K + M;
-        const Eigen::MatrixXd chol =
-            integrals::field_covariance(op.Q, op.R, op.T).llt().matrixL();
+        const Eigen::MatrixXd chol = integrals::field_covariance(op.Q, op.R, op.T).llt().matrixL();
         std::normal_distribution<double> normal;
         std::vector<Stat> sR(K * M), sQ(K * K), sv(K);
         Eigen::VectorXd z(P), u(P);
@@ -199,9 +198,9 @@ TEST_CASE("joint flow: tanh outputs equal the Monte-Carlo average of the trainer
             u.noalias() = chol * z;
             const std::span<const double> x{u.data(), static_cast<std::size_t>(K)};
             const std::span<const double> y{u.data() + K, static_cast<std::size_t>(M)};
-            const double tau = forward(p.model.teacher, y, {op.v_star.data(), std::size_t{3}})
-                                   .output +
-                               std::sqrt(noise) * normal(rng);
+            const double tau =
+                forward(p.model.teacher, y, {op.v_star.data(), std::size_t{3}}).output +
+                std::sqrt(noise) * normal(rng);
             const ForwardPass pass = forward(p.model.student, x, {op.v.data(), std::size_t{2}});
             (void)backward(p.model.student, x, {op.v.data(), std::size_t{2}}, pass, tau, grad,
                            grad_v);
@@ -246,8 +245,7 @@ TEST_CASE("joint flow: eps_g for tanh outputs equals the observer's Monte Carlo"
             const EgEstimate mc = monte_carlo_generalization_error(p.model, op.Q, op.R, op.T, op.v,
                                                                    op.v_star, 1'000'000, draws);
             INFO("h = " << name(h) << ", h* = " << name(hs) << ": joint " << e.eg << " +- "
-                        << e.eg_error << ", Monte Carlo " << mc.eg << " +- "
-                        << mc.standard_error);
+                        << e.eg_error << ", Monte Carlo " << mc.eg << " +- " << mc.standard_error);
             CHECK(std::abs(e.eg - mc.eg) < 5.0 * std::hypot(e.eg_error, mc.standard_error));
             // The rule is no worse than Monte Carlo with as many points.
             CHECK(e.eg_error < mc.standard_error * std::sqrt(1e6 / 16384.0));
@@ -265,7 +263,8 @@ TEST_CASE("joint flow: eps_g for tanh outputs equals the observer's Monte Carlo"
 //   record and seed): its noise is part of SD(d_s). The theory's eps_g carries the rule's error,
 //   a bias common to all seeds: 3 times its estimate (eg_stderr of the theory) is added to the
 //   allowance.
-TEST_CASE("theory versus simulation: tanh output, erf K = M = 2, N = 1000", "[theory][joint][slow]") {
+TEST_CASE("theory versus simulation: tanh output, erf K = M = 2, N = 1000",
+          "[theory][joint][slow]") {
     constexpr int seeds = 20;
     constexpr double k = 4.80;
     for (const ActivationKind teacher_h : {ActivationKind::tanh, ActivationKind::linear}) {
@@ -297,8 +296,8 @@ TEST_CASE("theory versus simulation: tanh output, erf K = M = 2, N = 1000", "[th
                 K_plus_M / static_cast<double>(p.model.N) * theory_mean[i] + 3.0 * rule_error[i];
             INFO("h* = " << output_name(teacher_h) << ", alpha = " << alphas[i]
                          << ": mean(sim - theory) = " << diff[i].mean() << ", standard error "
-                         << diff[i].standard_error() << ", allowance " << allowance
-                         << ", theory " << theory_mean[i] << ", rule error " << rule_error[i]);
+                         << diff[i].standard_error() << ", allowance " << allowance << ", theory "
+                         << theory_mean[i] << ", rule error " << rule_error[i]);
             CHECK(std::abs(diff[i].mean()) < k * diff[i].standard_error() + allowance);
         }
     }
