@@ -3,6 +3,7 @@
 
 #include "engine/errors.hpp"
 #include "engine/flow_paths.hpp"
+#include "engine/joint_rule.hpp"
 #include "engine/linear_algebra.hpp"
 #include "models/gaussian_integrals.hpp"
 
@@ -18,8 +19,7 @@ namespace plateau {
 // ---------------------------------------------------------------------------------------------
 
 bool theory_supports(const ModelParams& m) noexcept {
-    return integrals::has_closed_form(m.student.g.kind, m.student.h.kind, m.teacher.g.kind,
-                                      m.teacher.h.kind);
+    return flow_method(m) == FlowMethod::joint || integrals::has_closed_form(m.student.g.kind);
 }
 
 FlowMethod flow_method(const ModelParams& m) noexcept {
@@ -30,21 +30,17 @@ FlowMethod flow_method(const ModelParams& m) noexcept {
 }
 
 void require_theory_support(const ModelParams& m) {
+    // h != identity on either side or g != g*: the joint rule covers every activation
+    // (docs/theory.md §10).
+    if (flow_method(m) == FlowMethod::joint)
+        return;
     const std::string covered =
-        "the ODE theory covers only h = h* = identity with g = g* in {" +
+        "with h = h* = identity and g = g*, the ODE theory covers g in {" +
         integrals::closed_form_names() +
-        "} (output-activation = teacher-output-activation = identity, activation = "
-        "teacher-activation)";
-    if (m.student.h.kind != ActivationKind::linear)
-        throw ConfigError("output-activation", std::string(output_name(m.student.h.kind)), covered);
-    if (m.teacher.h.kind != ActivationKind::linear)
-        throw ConfigError("teacher-output-activation", std::string(output_name(m.teacher.h.kind)),
-                          covered);
+        "} (any g with output-activation or teacher-output-activation tanh, or with "
+        "teacher-activation != activation: the joint rule, docs/theory.md section 10)";
     if (!integrals::has_closed_form(m.student.g.kind))
         throw ConfigError("activation", std::string(name(m.student.g.kind)), covered);
-    if (m.teacher.g.kind != m.student.g.kind)
-        throw ConfigError("teacher-activation", std::string(name(m.teacher.g.kind)),
-                          covered + ", here activation = " + std::string(name(m.student.g.kind)));
 }
 
 void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op) {
@@ -106,6 +102,9 @@ FlowSettings flow_settings(const RunParams& p) {
     s.learn_v = p.model.learn_v;
     s.batch = static_cast<double>(p.training.batch.size);
     s.weight_decay = p.training.weight_decay;
+    if (s.method == FlowMethod::joint)
+        s.joint_rule = make_joint_rule(p.model.student.hidden() + p.model.teacher.hidden(),
+                                       p.observer.joint_points);
     return s;
 }
 

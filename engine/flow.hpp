@@ -5,8 +5,9 @@
 // for an integrator (engine/ode_integrator.hpp) and for linearizations (engine/fixed_point.hpp).
 //
 // Scope: h = h* = identity and the same hidden activation g = g* in student and teacher, with g
-// one of erf, relu, linear. Label noise s^2, a learned second layer (eta_v) and K != M are
-// included.
+// one of erf, relu, linear (FlowMethod::integrals); any other h, h*, g, g* by the joint rule
+// (FlowMethod::joint, docs/theory.md §10). Label noise s^2, a learned second layer (eta_v) and
+// K != M are included.
 #pragma once
 
 #include "engine/observer.hpp"
@@ -15,15 +16,20 @@
 #include <Eigen/Core>
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace plateau {
 
-/// True when the ODEs cover the model: h = h* = identity and g = g* in {erf, relu, linear}.
+class JointRule; // engine/joint_rule.hpp
+
+/// True when the ODEs cover the model: any model with h != identity on either side or g != g*
+/// (FlowMethod::joint, docs/theory.md §10), and h = h* = identity with g = g* in {erf, relu,
+/// linear} (FlowMethod::integrals).
 [[nodiscard]] bool theory_supports(const ModelParams& model) noexcept;
 
-/// Throws ConfigError (key "activation", "teacher-activation", "output-activation" or
-/// "teacher-output-activation") naming the pairs the theory covers when !theory_supports(model).
+/// Throws ConfigError (key "activation") naming the activations the theory covers when
+/// !theory_supports(model).
 void require_theory_support(const ModelParams& model);
 
 /// The right-hand side of the ODEs, docs/theory.md §3:
@@ -69,6 +75,9 @@ struct FlowSettings {
     bool learn_v = false;
     double batch = 1.0;        ///< B: the eta^2 terms are divided by B (docs/theory.md §6)
     double weight_decay = 0.0; ///< lambda (docs/theory.md §6)
+    /// The fixed rule of FlowMethod::joint (docs/theory.md §10), made by flow_settings for
+    /// joint-points points; null for FlowMethod::integrals (the joint path then makes its own).
+    std::shared_ptr<const JointRule> joint_rule;
 };
 
 /// Throws ConfigError (key "train-set", "alpha-train" or "batch") when the run learns from a
@@ -168,6 +177,7 @@ public:
           T_(fixed.T), v_star_(fixed.v_star), v_(fixed.v) {}
 
     [[nodiscard]] const Packing& packing() const noexcept { return packing_; }
+    [[nodiscard]] const FlowSettings& settings() const noexcept { return settings_; }
 
     /// dy = f(y). Returns false if the result is not finite.
     bool operator()(const Eigen::VectorXd& y, Eigen::VectorXd& dy) {

@@ -173,6 +173,7 @@ void validate(const RunParams& p) {
                 " steps; here N = " + std::to_string(m.N) + ")");
 
     check(limits::eg_samples, "eg-samples", p.observer.eg_samples);
+    check(limits::joint_points, "joint-points", p.observer.joint_points);
     check(limits::divergence_q, "divergence-q", p.observer.divergence_q);
     if (p.dynamics == DynamicsKind::gram)
         if (auto error = gram_exactness_error(p))

@@ -107,6 +107,8 @@ inline constexpr IntRange N{1, std::numeric_limits<std::int64_t>::max()};
 inline constexpr IntRange hidden_units{1, std::numeric_limits<int>::max()}; ///< K and M
 inline constexpr IntRange records{2, std::numeric_limits<int>::max()};
 inline constexpr IntRange eg_samples{100, std::numeric_limits<int>::max()};
+/// Points of the joint rule of the theory (docs/theory.md §10): 16 shifted copies of >= 2 each.
+inline constexpr IntRange joint_points{32, 1 << 26};
 inline constexpr RealRange eta = RealRange::positive; ///< eta and eta_v
 inline constexpr RealRange gamma = RealRange::positive;
 inline constexpr RealRange v0 = RealRange::finite;
@@ -186,6 +188,8 @@ struct ScheduleParams {
 struct ObserverParams {
     /// Monte-Carlo samples for eps_g when no closed form exists for the (g, h) pair.
     int eg_samples = 20000;
+    /// Points of the theory's joint rule for h != identity or g != g* (docs/theory.md §10).
+    int joint_points = 16384;
     /// A run whose Q_jj exceeds this (or whose weights are not finite) is marked diverged.
     double divergence_q = 1e8;
 

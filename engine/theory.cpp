@@ -1,6 +1,7 @@
 // The N -> infinity ODEs as a run backend; see theory.hpp and docs/theory.md §3.
 #include "engine/theory.hpp"
 
+#include "engine/joint_rule.hpp"
 #include "engine/schedule.hpp"
 #include "models/gaussian_integrals.hpp"
 
@@ -69,9 +70,19 @@ Observables TheoryDynamics::observe() {
     o.R = op.R;
     o.T = op.T;
     o.v = op.v;
-    o.eg =
-        flow_generalization_error(flow_settings(impl_->params), op.Q, op.R, op.T, op.v, op.v_star);
-    o.eg_stderr = 0.0;
+    const FlowSettings& s = impl_->rhs.settings();
+    if (s.method == FlowMethod::joint) {
+        // The joint rule's estimates and their errors (docs/theory.md §10): eg_stderr is the
+        // rule's standard error of eps_g, flow_error its relative error of the flow.
+        const JointEstimate e = joint_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
+        o.eg = e.eg;
+        o.eg_stderr = e.eg_error;
+        o.extras.insert_or_assign("flow_error",
+                                  Eigen::VectorXd::Constant(1, e.relative_flow_error()));
+    } else {
+        o.eg = flow_generalization_error(s, op.Q, op.R, op.T, op.v, op.v_star);
+        o.eg_stderr = 0.0;
+    }
     return o;
 }
 

@@ -15,6 +15,7 @@ using h5::ElementType;
 // clang-format off
 constexpr auto f64 = ElementType::float64;
 constexpr KindSet simulation_only{true, false};
+constexpr KindSet theory_only{false, true};
 constexpr std::array variables{
     //           name, dims, type, units,
     //           long_name,
@@ -51,6 +52,10 @@ constexpr std::array variables{
     VariableSpec{"examples", {Dim::run, Dim::alpha}, f64, "1",
                  "examples seen: updates (alpha N) x examples per update",
                  simulation_only, 2, ObservableField::extra},
+    // The theory's joint rule (docs/theory.md §10), schema 1.3; produced by TheoryDynamics.
+    VariableSpec{"flow_error", {Dim::run, Dim::alpha}, f64, "1",
+                 "estimated relative error of the theory's flow by the joint rule (NaN without)",
+                 theory_only, 3, ObservableField::extra},
 };
 // clang-format on
 

@@ -394,6 +394,21 @@ const std::vector<KeyInfo>& keys() {
                             [](KeyTarget t, std::int64_t x) {
                                 t.run.observer.eg_samples = static_cast<int>(x);
                             }}},
+        {.name = "joint-points",
+         .default_value = "16384",
+         .help = "points of the theory's joint rule (plateau ode with output-activation or "
+                 "teacher-output-activation tanh, or teacher-activation != activation; "
+                 "docs/theory.md section 10): 16 shifted quasi-random copies. The default "
+                 "gives eps_g to ~0.3% and the flow to ~0.5% at K = M = 2 (~5 ms per "
+                 "right-hand side); cost linear in the points. Practical up to K+M ~ 10 (flow "
+                 "to a few %); K+M = 20 only with more points (4% at the default, 1% needs "
+                 "~16x); ode prints the estimated errors",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.observer.joint_points"},
+         .kind = IntegerKey{limits::joint_points,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.observer.joint_points = static_cast<int>(x);
+                            }}},
         {.name = "divergence-q",
          .default_value = "1e8",
          .help = "a run with Q_jj above this is marked diverged",

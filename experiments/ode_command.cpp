@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <mutex>
 #include <sstream>
 
 namespace plateau::cli {
@@ -38,6 +39,41 @@ struct OdeOptions {
     double rtol = OdeParams{}.rtol;
     double atol = OdeParams{}.atol;
     bool fixed_point = false;
+};
+
+/// The largest estimated errors of the joint rule (docs/theory.md §10) over every record of the
+/// runs computed here: eps_g (eg_stderr, absolute and relative) and the flow (flow_error).
+class RuleErrors {
+public:
+    void add(const RunParams& p, const RunResult& r) {
+        if (flow_method(p.model) != FlowMethod::joint)
+            return;
+        const std::scoped_lock lock(mutex_);
+        ++runs_;
+        points_ = p.observer.joint_points;
+        for (const Observables& o : r.records) {
+            eg_ = std::max(eg_, o.eg_stderr);
+            if (o.eg > 0.0)
+                eg_relative_ = std::max(eg_relative_, o.eg_stderr / o.eg);
+            const auto it = o.extras.find("flow_error");
+            if (it != o.extras.end() && it->second.size() == 1 && std::isfinite(it->second(0)))
+                flow_ = std::max(flow_, it->second(0));
+        }
+    }
+    void print() const {
+        if (runs_ == 0)
+            return;
+        std::printf("joint rule (joint-points = %d, docs/theory.md section 10), largest estimated "
+                    "error over the records of %lld run(s): eps_g %.2g (%.2g relative), flow "
+                    "%.2g relative\n",
+                    points_, static_cast<long long>(runs_), eg_, eg_relative_, flow_);
+    }
+
+private:
+    std::mutex mutex_;
+    std::int64_t runs_ = 0;
+    int points_ = 0;
+    double eg_ = 0.0, eg_relative_ = 0.0, flow_ = 0.0;
 };
 
 /// Initial conditions of every theory run from a simulation file: per run (same run indices),
@@ -273,7 +309,8 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         OdeParams integrator;
         integrator.rtol = ode.rtol;
         integrator.atol = ode.atol;
-        const RunFunction run_one = [&](std::int64_t run) -> RunResult {
+        RuleErrors rule_errors;
+        const RunFunction run_theory = [&](std::int64_t run) -> RunResult {
             const RunParams& params = spec.point_of(run).params;
             switch (init) {
             case InitKind::sample: {
@@ -297,6 +334,11 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             }
             return {};
         };
+        const RunFunction run_one = [&](std::int64_t run) {
+            RunResult r = run_theory(run);
+            rule_errors.add(spec.point_of(run).params, r);
+            return r;
+        };
 
         std::ostringstream text;
         text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
@@ -310,7 +352,10 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         text << "rtol = " << format_number(ode.rtol) << "\natol = " << format_number(ode.atol)
              << '\n';
         const FileMetadata meta{text.str(), command_line, "theory"};
-        return run_campaign("ode", spec, run_one, out, meta, ProgressUnit::runs);
+        const int status = run_campaign("ode", spec, run_one, out, meta, ProgressUnit::runs);
+        if (!out.quiet)
+            rule_errors.print();
+        return status;
     });
 }
 

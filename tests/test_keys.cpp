@@ -69,6 +69,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.schedule.alpha_max_scale != b.schedule.alpha_max_scale, "run.schedule.alpha_max_scale");
     field(a.schedule.axis_alpha_max != b.schedule.axis_alpha_max, "run.schedule.axis_alpha_max");
     field(a.observer.eg_samples != b.observer.eg_samples, "run.observer.eg_samples");
+    field(a.observer.joint_points != b.observer.joint_points, "run.observer.joint_points");
     field(a.observer.divergence_q != b.observer.divergence_q, "run.observer.divergence_q");
     field(a.dynamics != b.dynamics, "run.dynamics");
     // A field of RunParams missing above would let a difference go unseen.

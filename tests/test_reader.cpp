@@ -334,7 +334,10 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
     const std::string old = dir / "old.h5";
     CampaignWriter::create(old, spec, {"c", "cmd", "simulation"}, false).close();
     const CampaignReader from_old = CampaignReader::open(old, table);
-    CHECK(from_old.groups().front().variables.size() == campaign_variables().size());
+    CHECK(from_old.groups().front().variables.size() ==
+          static_cast<std::size_t>(std::count_if(
+              campaign_variables().begin(), campaign_variables().end(),
+              [](const VariableSpec& v) { return v.written_by.contains(FileKind::simulation); })));
     std::vector<VariableSpec> strict = table;
     strict.back().since_minor = 0;
     CHECK_THAT(open_error(old, strict),

@@ -108,17 +108,21 @@ TEST_CASE("theory: supported models and the error for the others", "[theory]") {
     m.student.g.kind = m.teacher.g.kind = ActivationKind::tanh;
     CHECK_FALSE(theory_supports(m));
     CHECK(key_of(m) == "activation");
+    // g != g* and h = tanh on either side: the joint rule (docs/theory.md §10).
     m = ModelParams{};
     m.teacher.g.kind = ActivationKind::relu;
-    CHECK_FALSE(theory_supports(m));
-    CHECK(key_of(m) == "teacher-activation");
+    CHECK(theory_supports(m));
+    CHECK(flow_method(m) == FlowMethod::joint);
+    CHECK(key_of(m) == "(no error)");
     m = ModelParams{};
     m.student.h.kind = ActivationKind::tanh;
-    CHECK_FALSE(theory_supports(m));
-    CHECK(key_of(m) == "output-activation");
+    CHECK(theory_supports(m));
+    CHECK(key_of(m) == "(no error)");
     m = ModelParams{};
     m.teacher.h.kind = ActivationKind::tanh;
-    CHECK(key_of(m) == "teacher-output-activation");
+    m.student.g.kind = m.teacher.g.kind = ActivationKind::sigmoid;
+    CHECK(flow_method(m) == FlowMethod::joint);
+    CHECK(key_of(m) == "(no error)");
 
     RunParams bad;
     bad.model.student.g.kind = bad.model.teacher.g.kind = ActivationKind::sigmoid;
@@ -592,9 +596,11 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
                     m.teacher.h.kind = hs;
                     const bool theory = theory_supports(m);
                     INFO(name(g) << " " << name(gs) << " " << name(h) << " " << name(hs));
-                    CHECK(theory == (eg_method(m) == EgMethod::closed_form));
+                    // The closed forms, and every model of the joint rule (§10).
+                    CHECK(theory == (eg_method(m) == EgMethod::closed_form ||
+                                     flow_method(m) == FlowMethod::joint));
+                    closed += eg_method(m) == EgMethod::closed_form ? 1 : 0;
                     if (theory) {
-                        ++closed;
                         CHECK_NOTHROW(require_theory_support(m));
                     } else {
                         CHECK_THROWS_AS(require_theory_support(m), ConfigError);

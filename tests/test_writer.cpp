@@ -30,7 +30,7 @@ std::map<std::string, std::vector<double>> contents(const std::string& path) {
     for (const auto& gname : root.child_groups()) {
         const h5::Group g = root.open_group(gname);
         for (const VariableSpec& v : campaign_variables())
-            if (v.dtype == h5::ElementType::float64)
+            if (v.dtype == h5::ElementType::float64 && g.has(v.name))
                 out[gname + "/" + std::string(v.name)] =
                     h5::read_all<double>(g.open_dataset(v.name));
         for (const char* name : {"eta", "alpha"})
