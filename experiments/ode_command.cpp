@@ -2,6 +2,7 @@
 // point and written in the same schema as `plateau run` (root attribute kind = "theory"), or
 // the plateau fixed point and its escape rate (--fixed-point).
 #include "engine/errors.hpp"
+#include "engine/escape.hpp"
 #include "engine/gram_dynamics.hpp"
 #include "engine/reader.hpp"
 #include "engine/state.hpp"
@@ -16,6 +17,8 @@
 #include <cmath>
 #include <cstdio>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace plateau::cli {
 
@@ -129,6 +132,79 @@ FixedPointProgress fixed_point_progress(std::size_t point, bool quiet) {
     };
 }
 
+void print_eigenvalues(const FixedPoint& fp) {
+    std::printf("  eigenvalues:");
+    for (Eigen::Index i = 0; i < std::min<Eigen::Index>(fp.eigenvalues.size(), 6); ++i) {
+        const auto z = fp.eigenvalues[i];
+        if (std::abs(z.imag()) > 1e-12)
+            std::printf(" %.6g%+.6gi", z.real(), z.imag());
+        else
+            std::printf(" %.6g", z.real());
+    }
+    std::printf("%s\n", fp.eigenvalues.size() > 6 ? " ..." : "");
+}
+
+/// The fixed points a trajectory from a generic start (asymmetry 1e-6 on R) passes, polished by
+/// Newton on the full flow (docs/theory.md §11).
+void print_other_fixed_points(const RunParams& params) {
+    const double rate =
+        std::max(params.training.eta, params.model.learn_v ? params.training.eta_v : 0.0);
+    const double alpha_end = std::max(params.schedule.alpha_max, 2000.0 / rate);
+    const std::vector<FixedPoint> found =
+        trajectory_fixed_points(params, generic_start(params.model, 1e-6), alpha_end);
+    std::printf("  fixed points along the trajectory from a generic start (R_jn = 1e-6 sin(1 + j "
+                "M + n), to alpha = %.6g):\n",
+                alpha_end);
+    if (found.empty()) {
+        std::printf("    no fixed point found\n");
+        return;
+    }
+    for (const FixedPoint& f : found) {
+        std::printf("    alpha ~ %-8.6g %s: eps_g = %.8g, largest real part %.6g (%s), residual "
+                    "%.2g\n",
+                    f.alpha, std::string(name(f.kind)).c_str(), f.eg, f.escape_rate,
+                    f.escape_rate < 0.0 ? "stable" : "unstable", f.residual);
+        std::printf("      R =");
+        for (Eigen::Index j = 0; j < f.op.R.rows(); ++j) {
+            std::printf(" [");
+            for (Eigen::Index n = 0; n < f.op.R.cols(); ++n)
+                std::printf("%s%.6g", n > 0 ? " " : "", f.op.R(j, n));
+            std::printf("]");
+        }
+        std::printf("  diag Q =");
+        for (Eigen::Index j = 0; j < f.op.Q.rows(); ++j)
+            std::printf(" %.6g", f.op.Q(j, j));
+        std::printf("\n");
+    }
+}
+
+/// The escape prediction of engine/escape.hpp at the grid point's N.
+void print_escape(const RunParams& params, const FixedPoint& fp) {
+    const EscapePrediction e = predict_escape(params, fp);
+    if (!e.valid) {
+        std::printf("  escape time: no prediction (%s)\n", e.why.c_str());
+        return;
+    }
+    std::printf("  escape time (eps_g down to %.3g of the plateau's): ODE from the symmetric start "
+                "with asymmetry eps: alpha_esc = A - ln(eps)/lambda, A = %.6g (free fit slope "
+                "%.6g vs 1/lambda = %.6g);\n    alpha_plateau = %.6g, c = exp(lambda (A - "
+                "alpha_plateau)) = %.6g;\n    eps_0 ~ N(0, (%.5g^2 initial + %.5g^2 noise)/N): "
+                "predicted mean escape at N = %lld: %.6g\n",
+                escape_fraction, e.A, e.fit_slope, 1.0 / e.rate, e.alpha_plateau, e.c,
+                e.sigma_initial, e.sigma_noise, static_cast<long long>(params.model.N),
+                predicted_mean_escape(e, static_cast<double>(params.model.N)));
+}
+
+void print_eta_max(const RunParams& params) {
+    const EtaMax em = specialized_eta_max(params);
+    if (!em.found)
+        std::printf("  eta_max: none (%s)\n", std::string(em.why).c_str());
+    else
+        std::printf("  eta_max (largest eta at which the specialized fixed point is stable): "
+                    "%.7g\n",
+                    em.eta_max);
+}
+
 int fixed_points(const CampaignSpec& spec, bool quiet) {
     bool all_converged = true;
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
@@ -166,16 +242,11 @@ int fixed_points(const CampaignSpec& spec, bool quiet) {
         std::printf("  escape rate (largest real part of the linearized flow's eigenvalues): "
                     "%.6g\n",
                     fp.escape_rate);
-        std::printf("  eigenvalues:");
-        for (Eigen::Index i = 0; i < std::min<Eigen::Index>(fp.eigenvalues.size(), 6); ++i) {
-            const auto z = fp.eigenvalues[i];
-            if (std::abs(z.imag()) > 1e-12)
-                std::printf(" %.6g%+.6gi", z.real(), z.imag());
-            else
-                std::printf(" %.6g", z.real());
-        }
-        std::printf("%s\n", fp.eigenvalues.size() > 6 ? " ..." : "");
+        print_eigenvalues(fp);
         std::printf("  converged: yes (residual %.3g)\n", fp.residual);
+        print_other_fixed_points(point.params);
+        print_escape(point.params, fp);
+        print_eta_max(point.params);
     }
     return all_converged ? 0 : 1;
 }
