@@ -15,6 +15,7 @@ using h5::ElementType;
 // clang-format off
 constexpr auto f64 = ElementType::float64;
 constexpr KindSet simulation_only{true, false};
+constexpr KindSet theory_only{false, true};
 constexpr std::array variables{
     //           name, dims, type, units,
     //           long_name,
@@ -51,6 +52,16 @@ constexpr std::array variables{
     VariableSpec{"examples", {Dim::run, Dim::alpha}, f64, "1",
                  "examples seen: updates (alpha N) x examples per update",
                  simulation_only, 2, ObservableField::extra},
+    // Fixed points of the ODEs (docs/theory.md §11), schema 1.3; produced by `plateau ode`
+    // (experiments/ode_command.cpp), one value per run from its grid point.
+    VariableSpec{"escape_rate", {Dim::run}, f64, "1",
+                 "escape rate lambda: largest real part of the linearized flow's eigenvalues at "
+                 "the symmetric fixed point (NaN: no fixed point found, or not computed)",
+                 theory_only, 3, ObservableField::extra},
+    VariableSpec{"eta_max", {Dim::run}, f64, "1",
+                 "largest eta at which the specialized fixed point is linearly stable (NaN: "
+                 "K != M, none found, or not computed)",
+                 theory_only, 3, ObservableField::extra},
 };
 // clang-format on
 

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -205,6 +206,32 @@ void print_eta_max(const RunParams& params) {
                     em.eta_max);
 }
 
+/// The escape rate and eta_max of a grid point for the file (schema 1.3), NaN when none is
+/// found or K + M > 8 (the Jacobian's cost grows like (K+M)^6: seconds at K = M = 10).
+struct FixedPointSummary {
+    double escape_rate = std::numeric_limits<double>::quiet_NaN();
+    double eta_max = std::numeric_limits<double>::quiet_NaN();
+};
+std::vector<FixedPointSummary> fixed_point_summaries(const CampaignSpec& spec) {
+    std::vector<FixedPointSummary> out(spec.points.size());
+    for (std::size_t p = 0; p < spec.points.size(); ++p) {
+        const RunParams& params = spec.points[p].params;
+        if (params.model.student.hidden() + params.model.teacher.hidden() > 8)
+            continue;
+        try {
+            const FixedPoint fp = symmetric_fixed_point(params);
+            if (fp.converged)
+                out[p].escape_rate = fp.escape_rate;
+        } catch (const ConfigError&) {
+            // relu with a learned second layer: no isolated symmetric fixed point (NaN)
+        }
+        const EtaMax em = specialized_eta_max(params);
+        if (em.found)
+            out[p].eta_max = em.eta_max;
+    }
+    return out;
+}
+
 int fixed_points(const CampaignSpec& spec, bool quiet) {
     bool all_converged = true;
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
@@ -344,7 +371,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         OdeParams integrator;
         integrator.rtol = ode.rtol;
         integrator.atol = ode.atol;
-        const RunFunction run_one = [&](std::int64_t run) -> RunResult {
+        const auto integrate = [&](std::int64_t run) -> RunResult {
             const RunParams& params = spec.point_of(run).params;
             switch (init) {
             case InitKind::sample: {
@@ -367,6 +394,19 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                                         integrator);
             }
             return {};
+        };
+        // Schema 1.3 (docs/theory.md §11): each run gets its grid point's escape rate and eta_max.
+        const std::vector<FixedPointSummary> summaries = fixed_point_summaries(spec);
+        const RunFunction run_one = [&](std::int64_t run) -> RunResult {
+            RunResult result = integrate(run);
+            if (!result.records.empty()) {
+                const auto p = static_cast<std::size_t>(&spec.point_of(run) - spec.points.data());
+                result.records.front().extras["escape_rate"] =
+                    Eigen::VectorXd::Constant(1, summaries[p].escape_rate);
+                result.records.front().extras["eta_max"] =
+                    Eigen::VectorXd::Constant(1, summaries[p].eta_max);
+            }
+            return result;
         };
 
         std::ostringstream text;
