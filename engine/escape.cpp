@@ -45,17 +45,20 @@ constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 /// 1e-6 apart are resolved to ~1e-6 relative.
 struct Trajectory {
     Trajectory(const RunParams& params, const OrderParameters& fixed)
-        : flow(params, fixed), settings(flow_settings(params)), fixed_op(fixed) {}
+        : flow(params, fixed), settings(flow_settings(params)), fixed_op(fixed),
+          h_max(0.5 / std::max(params.training.eta,
+                               params.model.learn_v ? params.training.eta_v : 0.0)) {}
 
     PackedFlow flow;
     FlowSettings settings;
     OrderParameters fixed_op;
+    double h_max; ///< 0.5/eta: the flow's time scale is 1/eta in alpha
 
     [[nodiscard]] OdeIntegrator integrator() {
         OdeParams ode;
         ode.rtol = 1e-12;
         ode.atol = 1e-14;
-        ode.h_max = 1.0;
+        ode.h_max = h_max;
         return {[this](const Eigen::VectorXd& x, Eigen::VectorXd& dx) { return flow(x, dx); }, ode,
                 flow.packing().classes()};
     }
