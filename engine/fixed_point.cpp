@@ -4,6 +4,7 @@
 #include "engine/errors.hpp"
 #include "engine/flow.hpp"
 #include "engine/ode_integrator.hpp"
+#include "engine/specialization.hpp"
 #include "engine/theory.hpp"
 #include "models/gaussian_integrals.hpp"
 
@@ -196,7 +197,240 @@ private:
     bool deflate_;
 };
 
+/// Eigenvalues of J sorted by real part, descending.
+Eigen::VectorXcd sorted_eigenvalues(const Eigen::MatrixXd& J) {
+    const Eigen::EigenSolver<Eigen::MatrixXd> eig(J, false);
+    Eigen::VectorXcd ev = eig.eigenvalues();
+    std::vector<std::complex<double>> sorted(ev.data(), ev.data() + ev.size());
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto& a, const auto& b) { return a.real() > b.real(); });
+    return Eigen::Map<Eigen::VectorXcd>(sorted.data(), ev.size());
+}
+
+double rate_of(const RunParams& params) {
+    return std::max(params.training.eta, params.model.learn_v ? params.training.eta_v : 0.0);
+}
+
+/// eps_g, residual, eigenvalues, escape rate and kind of fp.op (fp.converged is left alone
+/// unless the linearization fails).
+void linearize(const RunParams& params, FixedPoint& fp, const FixedPointProgress& progress) {
+    fp.eg = fp.op.Q.allFinite() && fp.op.R.allFinite()
+                ? flow_generalization_error(flow_settings(params), fp.op.Q, fp.op.R, fp.op.T,
+                                            fp.op.v, fp.op.v_star)
+                : std::numeric_limits<double>::quiet_NaN();
+    PackedFlow full(params, fp.op);
+    Eigen::VectorXd y;
+    full.packing().pack(fp.op.Q, fp.op.R, fp.op.v, y);
+    Eigen::VectorXd fy;
+    const bool finite = y.allFinite() && full(y, fy);
+    fp.residual = finite ? fy.lpNorm<Eigen::Infinity>() : std::numeric_limits<double>::infinity();
+    Eigen::MatrixXd J;
+    if (finite && numerical_jacobian(full, y, default_steps(y), J, progress)) {
+        fp.eigenvalues = sorted_eigenvalues(J);
+        fp.escape_rate = fp.eigenvalues(0).real();
+    } else {
+        fp.escape_rate = std::numeric_limits<double>::quiet_NaN();
+        fp.converged = false;
+    }
+    fp.kind = classify_fixed_point(fp.op);
+}
+
+/// Newton on the full packed flow from y; true when max |flow| <= tol at the result.
+bool newton_full(PackedFlow& flow, Eigen::VectorXd& y, double tol) {
+    Eigen::VectorXd f;
+    if (!flow(y, f))
+        return false;
+    for (int it = 0; it < 60 && f.lpNorm<Eigen::Infinity>() > tol; ++it) {
+        Eigen::MatrixXd J;
+        if (!numerical_jacobian(flow, y, default_steps(y), J))
+            return false;
+        const Eigen::VectorXd dy = J.fullPivLu().solve(-f);
+        if (!dy.allFinite())
+            return false;
+        const double f_norm = f.lpNorm<Eigen::Infinity>();
+        double step = 1.0;
+        bool improved = false;
+        Eigen::VectorXd y_new, f_new;
+        for (int ls = 0; ls < 40; ++ls) {
+            y_new = y + step * dy;
+            if (flow(y_new, f_new) && f_new.lpNorm<Eigen::Infinity>() < f_norm) {
+                improved = true;
+                break;
+            }
+            step *= 0.5;
+        }
+        if (!improved)
+            break;
+        y = y_new;
+        f = f_new;
+    }
+    return f.lpNorm<Eigen::Infinity>() <= tol;
+}
+
 } // namespace
+
+std::string_view name(FixedPointKind kind) noexcept {
+    switch (kind) {
+    case FixedPointKind::unspecialized:
+        return "unspecialized";
+    case FixedPointKind::partially:
+        return "partially specialized";
+    case FixedPointKind::specialized:
+        return "specialized";
+    }
+    return "?";
+}
+
+FixedPointKind classify_fixed_point(const OrderParameters& op) {
+    if (op.R.size() == 0 || !op.R.allFinite())
+        return FixedPointKind::partially;
+    const double spread = op.R.maxCoeff() - op.R.minCoeff();
+    if (spread <= 1e-6 * std::max(1.0, op.R.cwiseAbs().maxCoeff()))
+        return FixedPointKind::unspecialized;
+    return assess_specialization(op.Q, op.R, op.T).specialized ? FixedPointKind::specialized
+                                                               : FixedPointKind::partially;
+}
+
+FixedPoint polish_fixed_point(const RunParams& params, const OrderParameters& guess,
+                              const FixedPointProgress& progress) {
+    require_theory_support(params.model);
+    check_order_parameter_sizes(params.model, guess);
+    PackedFlow flow(params, guess);
+    Eigen::VectorXd y;
+    flow.packing().pack(guess.Q, guess.R, guess.v, y);
+    FixedPoint fp;
+    fp.converged = newton_full(flow, y, 1e-11 * rate_of(params));
+    fp.op = flow.order_parameters(y);
+    linearize(params, fp, progress);
+    return fp;
+}
+
+OrderParameters generic_start(const ModelParams& model, double amplitude) {
+    OrderParameters op = symmetric_initial_conditions(model, model.q0, 0.0, 0.0);
+    const auto M = op.R.cols();
+    for (Eigen::Index j = 0; j < op.R.rows(); ++j)
+        for (Eigen::Index n = 0; n < M; ++n)
+            op.R(j, n) += amplitude * std::sin(1.0 + static_cast<double>(j * M + n));
+    return op;
+}
+
+std::vector<FixedPoint> trajectory_fixed_points(const RunParams& params,
+                                                const OrderParameters& start, double alpha_end) {
+    require_theory_support(params.model);
+    check_order_parameter_sizes(params.model, start);
+    PackedFlow flow(params, start);
+    OdeIntegrator integrator(
+        [&](const Eigen::VectorXd& x, Eigen::VectorXd& dx) { return flow(x, dx); }, OdeParams{},
+        flow.packing().classes());
+    Eigen::VectorXd y;
+    flow.packing().pack(start.Q, start.R, start.v, y);
+    const double divergence_q = params.observer.divergence_q;
+    const auto bounded = [&](const Eigen::VectorXd& x) {
+        return x.allFinite() && x.lpNorm<Eigen::Infinity>() <= divergence_q;
+    };
+    // The speed s(alpha) = max |dy/dalpha| on the grid.
+    const double d_alpha = 0.5 / rate_of(params);
+    std::vector<double> alphas, speeds;
+    std::vector<Eigen::VectorXd> states;
+    double t = 0.0;
+    Eigen::VectorXd f;
+    while (true) {
+        if (!flow(y, f))
+            break;
+        alphas.push_back(t);
+        speeds.push_back(f.lpNorm<Eigen::Infinity>());
+        states.push_back(y);
+        if (t >= alpha_end)
+            break;
+        if (integrator.advance(y, t, std::min(alpha_end, t + d_alpha), bounded) != OdeOutcome::ok)
+            break;
+    }
+    std::vector<FixedPoint> found;
+    if (speeds.empty())
+        return found;
+    const double s_max = *std::max_element(speeds.begin(), speeds.end());
+    const std::size_t n = speeds.size();
+    for (std::size_t i = 1; i < n; ++i) {
+        const bool minimum =
+            speeds[i] <= speeds[i - 1] && (i + 1 == n || speeds[i] <= speeds[i + 1]);
+        if (!minimum || !(speeds[i] <= 1e-2 * s_max))
+            continue;
+        FixedPoint fp = polish_fixed_point(params, flow.order_parameters(states[i]));
+        if (!fp.converged)
+            continue;
+        Eigen::VectorXd yp;
+        flow.packing().pack(fp.op.Q, fp.op.R, fp.op.v, yp);
+        const bool seen = std::any_of(found.begin(), found.end(), [&](const FixedPoint& other) {
+            Eigen::VectorXd yo;
+            flow.packing().pack(other.op.Q, other.op.R, other.op.v, yo);
+            return (yo - yp).lpNorm<Eigen::Infinity>() <= 1e-6;
+        });
+        if (seen)
+            continue;
+        fp.alpha = alphas[i];
+        found.push_back(std::move(fp));
+    }
+    return found;
+}
+
+EtaMax specialized_eta_max(const RunParams& params) {
+    require_theory_support(params.model);
+    EtaMax out;
+    const ModelParams& m = params.model;
+    if (m.student.hidden() != m.teacher.hidden()) {
+        out.why = "eta_max is computed for K = M only (the specialized point Q = R = T)";
+        return out;
+    }
+    const int K = m.student.hidden();
+    OrderParameters guess = symmetric_initial_conditions(m, 1.0, 0.0, 0.0);
+    guess.Q = guess.T;
+    guess.R = guess.T;
+    guess.v = Eigen::VectorXd::Constant(K, m.v_star);
+    const double ratio = params.training.eta_v / params.training.eta;
+    // The largest real part at eta, NaN if the specialized point is not found.
+    const auto largest = [&](double eta) {
+        RunParams p = params;
+        p.training.eta = eta;
+        p.training.eta_v = ratio * eta;
+        const FixedPoint fp = polish_fixed_point(p, guess);
+        return fp.converged ? fp.escape_rate : std::numeric_limits<double>::quiet_NaN();
+    };
+    double lo = 0.0, hi = 0.25;
+    double g_hi = largest(hi);
+    while (std::isfinite(g_hi) && g_hi < 0.0 && hi < 1e3) {
+        lo = hi;
+        hi *= 2.0;
+        g_hi = largest(hi);
+    }
+    if (!std::isfinite(g_hi) || g_hi < 0.0) {
+        out.why = "no eta in (0, 1000] at which the specialized point turns unstable";
+        return out;
+    }
+    if (lo == 0.0) {
+        // Unstable already at 0.25: look lower, down to 1e-6.
+        while (hi > 1e-6 && !(largest(hi) < 0.0))
+            hi *= 0.5;
+        if (!(largest(hi) < 0.0)) {
+            out.why = "the specialized point is unstable at every eta >= 1e-6";
+            return out;
+        }
+        lo = hi;
+        hi *= 2.0;
+    }
+    while (hi - lo > 1e-8 * hi) {
+        const double mid = 0.5 * (lo + hi);
+        const double g = largest(mid);
+        if (g < 0.0)
+            lo = mid;
+        else
+            hi = mid; // unstable, or lost (NaN): above eta_max
+    }
+    out.found = true;
+    out.lower = lo;
+    out.upper = hi;
+    out.eta_max = 0.5 * (lo + hi);
+    return out;
+}
 
 FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgress& progress) {
     require_theory_support(params.model);
@@ -248,32 +482,8 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
         solution = p;
 
     fp.op = reduced.expand(solution);
-    fp.eg = solution.allFinite()
-                ? flow_generalization_error(flow_settings(params), fp.op.Q, fp.op.R, fp.op.T,
-                                            fp.op.v, fp.op.v_star)
-                : std::numeric_limits<double>::quiet_NaN();
-
-    // Linearize the full flow (every independent entry) at the fixed point.
-    PackedFlow full(params, fp.op);
-    Eigen::VectorXd y;
-    full.packing().pack(fp.op.Q, fp.op.R, fp.op.v, y);
-    Eigen::VectorXd fy;
-    const bool finite = solution.allFinite() && full(y, fy);
-    fp.residual = finite ? fy.lpNorm<Eigen::Infinity>() : std::numeric_limits<double>::infinity();
-    Eigen::MatrixXd J;
-    if (finite && numerical_jacobian(full, y, default_steps(y), J, progress)) {
-        const Eigen::EigenSolver<Eigen::MatrixXd> eig(J, false);
-        Eigen::VectorXcd ev = eig.eigenvalues();
-        std::vector<std::complex<double>> sorted(ev.data(), ev.data() + ev.size());
-        std::sort(sorted.begin(), sorted.end(),
-                  [](const auto& a, const auto& b) { return a.real() > b.real(); });
-        fp.eigenvalues = Eigen::Map<Eigen::VectorXcd>(sorted.data(), ev.size());
-        fp.escape_rate = sorted.front().real();
-        fp.converged = newton_ok;
-    } else {
-        fp.escape_rate = std::numeric_limits<double>::quiet_NaN();
-        fp.converged = false;
-    }
+    fp.converged = newton_ok;
+    linearize(params, fp, progress);
     return fp;
 }
 

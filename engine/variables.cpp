@@ -56,6 +56,16 @@ constexpr std::array variables{
     VariableSpec{"flow_error", {Dim::run, Dim::alpha}, f64, "1",
                  "estimated relative error of the theory's flow by the joint rule (NaN without)",
                  theory_only, 3, ObservableField::extra},
+    // Fixed points of the ODEs (docs/theory.md §11), schema 1.3; produced by `plateau ode`
+    // (experiments/ode_command.cpp), one value per run from its grid point.
+    VariableSpec{"escape_rate", {Dim::run}, f64, "1",
+                 "escape rate lambda: largest real part of the linearized flow's eigenvalues at "
+                 "the symmetric fixed point (NaN: no fixed point found, or not computed)",
+                 theory_only, 3, ObservableField::extra},
+    VariableSpec{"eta_max", {Dim::run}, f64, "1",
+                 "largest eta at which the specialized fixed point is linearly stable (NaN: "
+                 "K != M, none found, or not computed)",
+                 theory_only, 3, ObservableField::extra},
 };
 // clang-format on
 

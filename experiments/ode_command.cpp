@@ -2,6 +2,7 @@
 // point and written in the same schema as `plateau run` (root attribute kind = "theory"), or
 // the plateau fixed point and its escape rate (--fixed-point).
 #include "engine/errors.hpp"
+#include "engine/escape.hpp"
 #include "engine/gram_dynamics.hpp"
 #include "engine/reader.hpp"
 #include "engine/state.hpp"
@@ -10,13 +11,17 @@
 #include "experiments/commands.hpp"
 #include "experiments/options.hpp"
 #include "experiments/progress.hpp"
+#include "models/gaussian_integrals.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <mutex>
 #include <sstream>
+#include <string>
+#include <vector>
 
 namespace plateau::cli {
 
@@ -165,6 +170,109 @@ FixedPointProgress fixed_point_progress(std::size_t point, bool quiet) {
     };
 }
 
+void print_eigenvalues(const FixedPoint& fp) {
+    std::printf("  eigenvalues:");
+    for (Eigen::Index i = 0; i < std::min<Eigen::Index>(fp.eigenvalues.size(), 6); ++i) {
+        const auto z = fp.eigenvalues[i];
+        if (std::abs(z.imag()) > 1e-12)
+            std::printf(" %.6g%+.6gi", z.real(), z.imag());
+        else
+            std::printf(" %.6g", z.real());
+    }
+    std::printf("%s\n", fp.eigenvalues.size() > 6 ? " ..." : "");
+}
+
+/// The fixed points a trajectory from a generic start (asymmetry 1e-6 on R) passes, polished by
+/// Newton on the full flow (docs/theory.md §11).
+void print_other_fixed_points(const RunParams& params) {
+    const double rate =
+        std::max(params.training.eta, params.model.learn_v ? params.training.eta_v : 0.0);
+    const double alpha_end = std::max(params.schedule.alpha_max, 2000.0 / rate);
+    const std::vector<FixedPoint> found =
+        trajectory_fixed_points(params, generic_start(params.model, 1e-6), alpha_end);
+    std::printf("  fixed points along the trajectory from a generic start (R_jn = 1e-6 sin(1 + j "
+                "M + n), to alpha = %.6g):\n",
+                alpha_end);
+    if (found.empty()) {
+        std::printf("    no fixed point found\n");
+        return;
+    }
+    for (const FixedPoint& f : found) {
+        std::printf("    alpha ~ %-8.6g %s: eps_g = %.8g, largest real part %.6g (%s), residual "
+                    "%.2g\n",
+                    f.alpha, std::string(name(f.kind)).c_str(), f.eg, f.escape_rate,
+                    f.escape_rate < 0.0 ? "stable" : "unstable", f.residual);
+        std::printf("      R =");
+        for (Eigen::Index j = 0; j < f.op.R.rows(); ++j) {
+            std::printf(" [");
+            for (Eigen::Index n = 0; n < f.op.R.cols(); ++n)
+                std::printf("%s%.6g", n > 0 ? " " : "", f.op.R(j, n));
+            std::printf("]");
+        }
+        std::printf("  diag Q =");
+        for (Eigen::Index j = 0; j < f.op.Q.rows(); ++j)
+            std::printf(" %.6g", f.op.Q(j, j));
+        std::printf("\n");
+    }
+}
+
+/// The escape prediction of engine/escape.hpp at the grid point's N.
+void print_escape(const RunParams& params, const FixedPoint& fp) {
+    const EscapePrediction e = predict_escape(params, fp);
+    if (!e.valid) {
+        std::printf("  escape time: no prediction (%s)\n", e.why.c_str());
+        return;
+    }
+    std::printf("  escape time (eps_g down to %.3g of the plateau's): ODE from the symmetric start "
+                "with asymmetry eps: alpha_esc = A - ln(eps)/lambda, A = %.6g (free fit slope "
+                "%.6g vs 1/lambda = %.6g);\n    alpha_plateau = %.6g, c = exp(lambda (A - "
+                "alpha_plateau)) = %.6g;\n    eps_0 ~ N(0, (%.5g^2 initial + %.5g^2 noise)/N): "
+                "predicted mean escape at N = %lld: %.6g\n",
+                escape_fraction, e.A, e.fit_slope, 1.0 / e.rate, e.alpha_plateau, e.c,
+                e.sigma_initial, e.sigma_noise, static_cast<long long>(params.model.N),
+                predicted_mean_escape(e, static_cast<double>(params.model.N)));
+}
+
+void print_eta_max(const RunParams& params) {
+    const EtaMax em = specialized_eta_max(params);
+    if (!em.found)
+        std::printf("  eta_max: none (%s)\n", std::string(em.why).c_str());
+    else
+        std::printf("  eta_max (largest eta at which the specialized fixed point is stable): "
+                    "%.7g\n",
+                    em.eta_max);
+}
+
+/// The escape rate and eta_max of a grid point for the file (schema 1.3), NaN when none is
+/// found or K + M > 8 (the Jacobian's cost grows like (K+M)^6: seconds at K = M = 10).
+struct FixedPointSummary {
+    double escape_rate = std::numeric_limits<double>::quiet_NaN();
+    double eta_max = std::numeric_limits<double>::quiet_NaN();
+};
+std::vector<FixedPointSummary> fixed_point_summaries(const CampaignSpec& spec) {
+    std::vector<FixedPointSummary> out(spec.points.size());
+    for (std::size_t p = 0; p < spec.points.size(); ++p) {
+        const RunParams& params = spec.points[p].params;
+        // Not computed (NaN) where the linearization is costly: K + M > 8, or averages by
+        // quadrature or the joint rule (each flow evaluation milliseconds, not microseconds).
+        if (params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
+            flow_method(params.model) != FlowMethod::integrals ||
+            !integrals::has_closed_form(params.model.student.g.kind))
+            continue;
+        try {
+            const FixedPoint fp = symmetric_fixed_point(params);
+            if (fp.converged)
+                out[p].escape_rate = fp.escape_rate;
+        } catch (const ConfigError&) {
+            // relu with a learned second layer: no isolated symmetric fixed point (NaN)
+        }
+        const EtaMax em = specialized_eta_max(params);
+        if (em.found)
+            out[p].eta_max = em.eta_max;
+    }
+    return out;
+}
+
 int fixed_points(const CampaignSpec& spec, bool quiet) {
     bool all_converged = true;
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
@@ -202,16 +310,11 @@ int fixed_points(const CampaignSpec& spec, bool quiet) {
         std::printf("  escape rate (largest real part of the linearized flow's eigenvalues): "
                     "%.6g\n",
                     fp.escape_rate);
-        std::printf("  eigenvalues:");
-        for (Eigen::Index i = 0; i < std::min<Eigen::Index>(fp.eigenvalues.size(), 6); ++i) {
-            const auto z = fp.eigenvalues[i];
-            if (std::abs(z.imag()) > 1e-12)
-                std::printf(" %.6g%+.6gi", z.real(), z.imag());
-            else
-                std::printf(" %.6g", z.real());
-        }
-        std::printf("%s\n", fp.eigenvalues.size() > 6 ? " ..." : "");
+        print_eigenvalues(fp);
         std::printf("  converged: yes (residual %.3g)\n", fp.residual);
+        print_other_fixed_points(point.params);
+        print_escape(point.params, fp);
+        print_eta_max(point.params);
     }
     return all_converged ? 0 : 1;
 }
@@ -310,7 +413,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         integrator.rtol = ode.rtol;
         integrator.atol = ode.atol;
         RuleErrors rule_errors;
-        const RunFunction run_theory = [&](std::int64_t run) -> RunResult {
+        const auto integrate = [&](std::int64_t run) -> RunResult {
             const RunParams& params = spec.point_of(run).params;
             switch (init) {
             case InitKind::sample: {
@@ -334,10 +437,19 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             }
             return {};
         };
-        const RunFunction run_one = [&](std::int64_t run) {
-            RunResult r = run_theory(run);
-            rule_errors.add(spec.point_of(run).params, r);
-            return r;
+        // Schema 1.3 (docs/theory.md §11): each run gets its grid point's escape rate and eta_max.
+        const std::vector<FixedPointSummary> summaries = fixed_point_summaries(spec);
+        const RunFunction run_one = [&](std::int64_t run) -> RunResult {
+            RunResult result = integrate(run);
+            rule_errors.add(spec.point_of(run).params, result);
+            if (!result.records.empty()) {
+                const auto p = static_cast<std::size_t>(&spec.point_of(run) - spec.points.data());
+                result.records.front().extras["escape_rate"] =
+                    Eigen::VectorXd::Constant(1, summaries[p].escape_rate);
+                result.records.front().extras["eta_max"] =
+                    Eigen::VectorXd::Constant(1, summaries[p].eta_max);
+            }
+            return result;
         };
 
         std::ostringstream text;

@@ -1,0 +1,221 @@
+// Fixed points of the ODEs (symmetric, trajectory-guided), eta_max of the specialized point, and
+// the escape time from the plateau predicted by the ODEs against the exact finite-N dynamics of
+// the Gram chain (docs/theory.md §11).
+#include "engine/escape.hpp"
+#include "engine/fixed_point.hpp"
+#include "engine/flow.hpp"
+#include "engine/gram_dynamics.hpp"
+#include "engine/theory.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Core>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+using namespace plateau;
+
+namespace {
+
+RunParams erf_params(int K, int M, double eta) {
+    RunParams p;
+    p.model.student.widths = {K};
+    p.model.teacher.widths = {M};
+    p.training.eta = eta;
+    return p;
+}
+
+/// Mean and standard error of the escape times of `seeds` gram runs at N (runs 0 .. seeds-1 of
+/// master seed `seed`), by the rule of escape.hpp (eps_g sampled every 0.25 in alpha).
+struct EscapeSample {
+    double mean = 0.0;
+    double se = 0.0;
+    int escaped = 0;
+};
+EscapeSample simulated_escape(RunParams p, std::int64_t N, int seeds, std::uint64_t seed,
+                              double threshold, double alpha_limit) {
+    p.model.N = N;
+    p.dynamics = DynamicsKind::gram;
+    const FlowSettings settings = flow_settings(p);
+    std::vector<double> times;
+    for (int r = 0; r < seeds; ++r) {
+        const auto run = static_cast<std::uint64_t>(r);
+        GramDynamics dynamics(p, seed, run, run);
+        double a_prev = 0.0;
+        const auto eg_now = [&] {
+            const OrderParameters op = dynamics.chain().order_parameters();
+            return flow_generalization_error(settings, op.Q, op.R, op.T, op.v, op.v_star);
+        };
+        double e_prev = eg_now();
+        double t = std::numeric_limits<double>::quiet_NaN();
+        for (double a = 0.25; a <= alpha_limit; a += 0.25) {
+            REQUIRE(dynamics.advance_to(a));
+            const double e = eg_now();
+            if (e <= threshold) {
+                const std::array<double, 2> as{a_prev, a}, es{e_prev, e};
+                t = first_crossing(as, es, threshold);
+                break;
+            }
+            a_prev = a;
+            e_prev = e;
+        }
+        if (std::isfinite(t))
+            times.push_back(t);
+    }
+    EscapeSample s;
+    s.escaped = static_cast<int>(times.size());
+    const auto n = static_cast<double>(times.size());
+    for (const double t : times)
+        s.mean += t / n;
+    double var = 0.0;
+    for (const double t : times)
+        var += (t - s.mean) * (t - s.mean) / (n - 1.0);
+    s.se = std::sqrt(var / n);
+    return s;
+}
+
+/// Whether the ODE learns from the specialized point of K = M perturbed (R = 0.999 T + 1e-4
+/// sin(1 + j M + n), Q = T): eps_g at alpha_end below 1e-3 of its start.
+bool learns_near_specialized(const RunParams& p, double alpha_end) {
+    OrderParameters op = symmetric_initial_conditions(p.model, 1.0, 0.0, 0.0);
+    const auto M = op.R.cols();
+    for (Eigen::Index j = 0; j < op.R.rows(); ++j)
+        for (Eigen::Index n = 0; n < M; ++n)
+            op.R(j, n) =
+                (j == n ? 0.999 : 0.0) + 1e-4 * std::sin(1.0 + static_cast<double>(j * M + n));
+    TheoryDynamics dynamics(p, op);
+    const double eg0 = dynamics.observe().eg;
+    if (!dynamics.advance_to(alpha_end))
+        return false;
+    return dynamics.observe().eg < 1e-3 * eg0;
+}
+
+} // namespace
+
+TEST_CASE("fixed points: the trajectory passes the plateau and ends at the specialized point",
+          "[fixed_point]") {
+    for (const auto& [K, M] : {std::pair{2, 2}, std::pair{3, 3}, std::pair{3, 2}}) {
+        CAPTURE(K, M);
+        const RunParams p = erf_params(K, M, 0.5);
+        const FixedPoint sym = symmetric_fixed_point(p);
+        REQUIRE(sym.converged);
+        CHECK(sym.kind == FixedPointKind::unspecialized);
+        const auto found = trajectory_fixed_points(p, generic_start(p.model, 1e-6), 4000.0);
+        REQUIRE(found.size() >= 2);
+        // First the plateau: the symmetric fixed point of the reduced search, unstable.
+        const FixedPoint& first = found.front();
+        CHECK(first.kind == FixedPointKind::unspecialized);
+        CHECK((first.op.Q - sym.op.Q).cwiseAbs().maxCoeff() < 1e-8);
+        CHECK((first.op.R - sym.op.R).cwiseAbs().maxCoeff() < 1e-8);
+        CHECK(first.escape_rate == Approx(sym.escape_rate).epsilon(1e-5));
+        CHECK(first.escape_rate > 0.0);
+        // Last the specialized point: eps_g = 0 (no noise), stable at eta = 0.5.
+        const FixedPoint& last = found.back();
+        CHECK(last.kind == FixedPointKind::specialized);
+        CHECK(last.eg < 1e-12);
+        CHECK(last.escape_rate < 0.0);
+        CHECK(last.residual < 1e-12);
+        if (K == M) {
+            // Q = R = T up to a permutation of the student units.
+            CHECK((last.op.Q - Eigen::MatrixXd::Identity(K, K)).cwiseAbs().maxCoeff() < 1e-8);
+            CHECK((last.op.R.cwiseAbs().colwise().sum().array() - 1.0).abs().maxCoeff() < 1e-8);
+        }
+    }
+}
+
+TEST_CASE("fixed points: Newton on the full flow finds the specialized point and reports failure",
+          "[fixed_point]") {
+    RunParams p = erf_params(2, 2, 0.5);
+    OrderParameters guess = symmetric_initial_conditions(p.model, 1.0, 0.0, 0.0);
+    guess.R = 0.9 * guess.T;
+    guess.Q = 0.95 * guess.T;
+    const FixedPoint fp = polish_fixed_point(p, guess);
+    REQUIRE(fp.converged);
+    CHECK(fp.kind == FixedPointKind::specialized);
+    CHECK((fp.op.R - guess.T).cwiseAbs().maxCoeff() < 1e-9);
+    // No fixed point near a start the flow leaves: eta = 50 (erf), where the symmetric flow
+    // grows the weights without bound.
+    p.training.eta = 50.0;
+    const FixedPoint none = symmetric_fixed_point(p);
+    CHECK_FALSE(none.converged);
+}
+
+TEST_CASE("eta_max: the specialized point's stability edge agrees with a direct ODE sweep",
+          "[fixed_point]") {
+    // eta_max from the eigenvalues (bisection) for erf K = M = 2 and 3, then the ODE from a small
+    // perturbation of the specialized point on a grid of eta (step 0.05): it learns at every grid
+    // eta below eta_max and not at any above, and right next to eta_max (+-2 %) as well.
+    for (const int K : {2, 3}) {
+        CAPTURE(K);
+        const RunParams p = erf_params(K, K, 0.5);
+        const EtaMax em = specialized_eta_max(p);
+        REQUIRE(em.found);
+        CHECK(em.upper - em.lower <= 1e-7 * em.eta_max);
+        double learned_max = 0.0, failed_min = 1e9;
+        for (double eta = 0.05 * std::floor(em.eta_max / 0.05 - 3.0); eta <= em.eta_max + 0.16;
+             eta += 0.05) {
+            RunParams q = p;
+            q.training.eta = eta;
+            if (learns_near_specialized(q, 4000.0))
+                learned_max = std::max(learned_max, eta);
+            else
+                failed_min = std::min(failed_min, eta);
+        }
+        std::printf("eta_max K = %d: %.7g; ODE sweep: learned up to %.3g, not from %.3g\n", K,
+                    em.eta_max, learned_max, failed_min);
+        CHECK(learned_max < em.eta_max);
+        CHECK(failed_min > em.eta_max);
+        CHECK(failed_min - learned_max == Approx(0.05).epsilon(1e-6)); // one bracket, no gaps
+        RunParams below = p, above = p;
+        below.training.eta = 0.98 * em.eta_max;
+        above.training.eta = 1.02 * em.eta_max;
+        CHECK(learns_near_specialized(below, 20000.0));
+        CHECK_FALSE(learns_near_specialized(above, 20000.0));
+    }
+}
+
+TEST_CASE("escape prediction: the ODE's escape against the asymmetry (K = M = 2, erf)",
+          "[fixed_point]") {
+    const RunParams p = erf_params(2, 2, 0.5);
+    const FixedPoint fp = symmetric_fixed_point(p);
+    const EscapePrediction e = predict_escape(p, fp);
+    REQUIRE(e.valid);
+    CHECK(e.rate == Approx(0.0316182).epsilon(1e-5));
+    // The escape time of the ODE grows by 1/lambda per unit of -ln eps: the free fit over
+    // eps <= 1e-4 within 2 % (the approach to the plateau is slow, so the asymptote is reached
+    // only for eps far smaller), and the last tabulated decades within 1 %.
+    CHECK(e.fit_slope == Approx(1.0 / e.rate).epsilon(0.02));
+    const double tail = (e.alpha_esc[0] - e.alpha_esc[4]) / std::log(e.eps[4] / e.eps[0]);
+    CHECK(tail == Approx(1.0 / e.rate).epsilon(0.01));
+    // The initial asymmetry's projection: (R_00 + R_11 - R_01 - R_10)/2, so sigma_initial =
+    // sqrt(q0); the Q entries do not reach the unstable mode (another symmetry class).
+    CHECK(e.sigma_initial == Approx(std::sqrt(p.model.q0)).epsilon(1e-4));
+    CHECK(std::abs(e.sensitivity(0)) < 1e-8);
+    CHECK(std::abs(e.sensitivity(3)) == Approx(0.5).epsilon(1e-4));
+    CHECK(e.sigma_noise > 0.0);
+    // alpha_esc = alpha_plateau + ln(c/eps)/lambda: A = alpha_plateau + ln(c)/lambda.
+    CHECK(e.A == Approx(e.alpha_plateau + std::log(e.c) / e.rate).epsilon(1e-12));
+}
+
+TEST_CASE("escape prediction: predicted against simulated escape time at N = 300, 1000, 3000",
+          "[fixed_point][slow]") {
+    // K = M = 2, erf, eta = 0.5 (docs/PERFORMANCE.md §11), dynamics = gram: 300 runs per N,
+    // escape = eps_g down to half the plateau's, sampled every 0.25 in alpha. The mean escape
+    // time must lie within two standard errors of predicted_mean_escape at each N.
+    const RunParams p = erf_params(2, 2, 0.5);
+    const FixedPoint fp = symmetric_fixed_point(p);
+    const EscapePrediction e = predict_escape(p, fp);
+    REQUIRE(e.valid);
+    for (const std::int64_t N : {300, 1000, 3000}) {
+        CAPTURE(N);
+        const double predicted = predicted_mean_escape(e, static_cast<double>(N));
+        const EscapeSample s = simulated_escape(p, N, 300, 11, e.threshold, 2000.0);
+        std::printf("N = %lld: predicted %.2f, simulated %.2f +- %.2f (%d runs escaped)\n",
+                    static_cast<long long>(N), predicted, s.mean, s.se, s.escaped);
+        CHECK(s.escaped == 300);
+        CHECK(std::abs(predicted - s.mean) <= 2.0 * s.se);
+    }
+}
