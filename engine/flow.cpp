@@ -20,6 +20,16 @@ bool theory_supports(const ModelParams& m) noexcept {
 }
 
 void require_theory_support(const ModelParams& m) {
+    // Deeper networks (docs/theory.md §9) have no ODE theory here: refuse them first.
+    for (const auto* net : {&m.student, &m.teacher})
+        if (net->widths.size() > 1) {
+            std::string widths;
+            for (const int w : net->widths)
+                widths += (widths.empty() ? "" : "x") + std::to_string(w);
+            throw ConfigError(net == &m.student ? "K" : "M", widths,
+                              "one hidden layer: plateau ode covers two-layer networks (deeper "
+                              "networks run with plateau run)");
+        }
     const std::string covered =
         "the ODE theory covers only h = h* = identity with g = g* in {" +
         integrals::closed_form_names() +

@@ -49,6 +49,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     diff_network(a.model.student, b.model.student, "run.model.student", out);
     diff_network(a.model.teacher, b.model.teacher, "run.model.teacher", out);
     field(a.model.learn_v != b.model.learn_v, "run.model.learn_v");
+    field(a.model.learn_layers != b.model.learn_layers, "run.model.learn_layers");
     field(a.model.v0 != b.model.v0, "run.model.v0");
     field(a.model.v_star != b.model.v_star, "run.model.v_star");
     field(a.model.q0 != b.model.q0, "run.model.q0");
@@ -57,6 +58,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.noise != b.model.noise, "run.model.noise");
     field(a.training.eta != b.training.eta, "run.training.eta");
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");
+    field(a.training.eta_layers != b.training.eta_layers, "run.training.eta_layers");
     field(a.training.weight_decay != b.training.weight_decay, "run.training.weight_decay");
     field(a.training.batch != b.training.batch, "run.training.batch");
     field(a.training.train_set != b.training.train_set, "run.training.train_set");
