@@ -42,9 +42,9 @@ void check_network(std::string_view key, const NetworkSpec& net) {
     require(!net.widths.empty() && net.widths.size() <= limits::max_hidden_layers, key,
             widths_text(net.widths),
             "1 to " + std::to_string(limits::max_hidden_layers) + " hidden-layer widths (8x4)");
-    for (const int w : net.widths)
+    for (const int w : net.widths) // the registry's text: one width's range
         require(limits::hidden_units.contains(w), key, widths_text(net.widths),
-                "widths each " + limits::hidden_units.allowed());
+                limits::hidden_units.allowed());
 }
 
 /// Deeper networks (docs/theory.md §9) are trained by on-line SGD on fresh examples only.
@@ -56,7 +56,6 @@ void check_deep(const RunParams& p) {
     const auto& t = p.training;
     require(!t.batch.all && t.batch.size == 1, "batch",
             t.batch.all ? std::string("all") : std::to_string(t.batch.size), "1" + only);
-    check(limits::eta, "eta-layers", t.eta_layers);
     require(t.weight_decay == 0.0, "weight-decay", t.weight_decay, "0" + only);
     require(!t.train_set, "train-set", t.train_set.value_or(0), "none" + only);
     require(!t.alpha_train, "alpha-train", t.alpha_train.value_or(0.0), "none" + only);
@@ -176,6 +175,7 @@ void validate(const RunParams& p) {
 
     check(limits::eta, "eta", p.training.eta);
     check(limits::eta, "eta-v", p.training.eta_v);
+    check(limits::eta, "eta-layers", p.training.eta_layers);
     check_deep(p);
     check_regime(p);
 

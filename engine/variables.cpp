@@ -106,9 +106,9 @@ std::string_view name(Dim d) noexcept {
     case Dim::teacher2:
         return "teacher2";
     case Dim::student_layers:
-        return "student_layers";
+        return "student_deep";
     case Dim::teacher_layers:
-        return "teacher_layers";
+        return "teacher_deep";
     }
     return "?";
 }

@@ -49,7 +49,8 @@ inline constexpr std::array all_file_kinds{FileKind::simulation, FileKind::theor
 [[nodiscard]] std::optional<FileKind> file_kind_of(std::string_view name) noexcept;
 
 /// The dimensions of a group, in the order the writer creates them.
-/// student_layers / teacher_layers (schema 1.3): the weights above the first layer, flattened
+/// student_layers / teacher_layers (schema 1.3; named student_deep, teacher_deep in the file):
+/// the axes of the weights above the first layer, flattened
 /// (docs/theory.md §9; v alone, K or M values, for a two-layer network).
 enum class Dim : std::uint8_t {
     run,

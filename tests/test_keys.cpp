@@ -398,15 +398,13 @@ TEST_CASE("hidden-layer widths: 8x4 is one value, a comma still sweeps", "[keys]
     Configuration one;
     one.set("K", "3");
     CHECK(one.expand().points.at(0).params.model.student.widths == std::vector<int>{3});
-    // Deeper networks are read but not built yet.
+    // Deeper networks (docs/theory.md §9): K = 8x4 sets widths {8, 4}; at most
+    // limits::max_hidden_layers layers.
     Configuration deep;
     deep.set("K", "8x4");
-    CHECK(plateau::test::error_of<ConfigError>([&] { (void)deep.expand(); }) ==
-          "invalid value '8x4' for 'K': allowed is one hidden layer (deeper networks are not "
-          "built yet)");
+    CHECK(deep.expand().points.at(0).params.model.student.widths == std::vector<int>{8, 4});
     RunParams p;
-    p.model.teacher.widths = {4, 2};
+    p.model.teacher.widths = std::vector<int>(limits::max_hidden_layers + 1, 2);
     CHECK(plateau::test::error_of<ConfigError>([&] { validate(p); }) ==
-          "invalid value '4x2' for 'M': allowed is one hidden layer (deeper networks are not "
-          "built yet)");
+          "invalid value '2x2x2x2x2x2x2x2x2' for 'M': allowed is 1 to 8 hidden-layer widths (8x4)");
 }

@@ -12,8 +12,8 @@ from plateau_analysis.campaign import open_campaign, parse_group_widths
 from plateau_analysis.detection import detect_plateau
 
 # Three layers (two hidden layers, then the output): 4x2 student and teacher, erf, small eta.
-DEEP = ["--K", "4x2", "--M", "4x2", "--N", "500", "--eta", "0.5", "--alpha-max", "400",
-        "--records", "60", "--eg-samples", "20000"]
+DEEP = ["--K", "4x2", "--M", "4x2", "--N", "500", "--eta", "1", "--alpha-max", "2000",
+        "--records", "50", "--eg-samples", "5000"]
 GROUP = "K4x2_M4x2"
 
 
@@ -26,15 +26,15 @@ def test_group_names_with_widths():
 
 def test_a_three_layer_teacher_student_run_learns_through_a_plateau(plateau_program, tmp_path):
     out = tmp_path / "deep.h5"
-    run_plateau(plateau_program, out, *DEEP, "--seeds", "3")
+    run_plateau(plateau_program, out, *DEEP, "--seeds", "2")
     ds = open_campaign(out)[GROUP]
     assert ds.attrs["schema_version_minor"] >= 3
     eg = ds["eg"].values  # (run, alpha)
     alpha = ds["alpha"].values
     assert np.isfinite(eg).all()
     # The weights above the first layer as they are: W_2 (2 x 4) and v (2), per record.
-    assert ds.sizes["student_layers"] == 4 * 2 + 2
-    assert ds.sizes["teacher_layers"] == 4 * 2 + 2
+    assert ds.sizes["student_deep"] == 4 * 2 + 2
+    assert ds.sizes["teacher_deep"] == 4 * 2 + 2
     layers = ds["student_layers"].values
     assert np.isfinite(layers).all()
     assert not np.allclose(layers[:, 0, :8], layers[:, -1, :8])  # W_2 learned
