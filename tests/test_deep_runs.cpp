@@ -2,6 +2,7 @@
 // backpropagation loop, a 3-layer teacher-student run that learns, and a deep linear network
 // against a direct integration of its averaged dynamics.
 #include "engine/errors.hpp"
+#include "engine/gram_dynamics.hpp"
 #include "engine/run.hpp"
 #include "engine/schedule.hpp"
 #include "engine/state.hpp"
@@ -315,4 +316,61 @@ TEST_CASE("deep linear network: the simulation follows the averaged linear dynam
     INFO("largest |eg_sim / eg_ode - 1|: " << worst);
     CHECK(worst < 0.2);
     CHECK(learned >= 6); // it learns (measured: 7 of 8 runs fall tenfold by alpha = 12)
+}
+
+// The Gram chain carries the deeper layers (docs/theory.md §9): fed the (z, chi^2) of the
+// trainer's first example, one chain step gives the Gram matrix of the trainer's updated first
+// layer, and the same W_2..W_L and v (as tests/test_gram.cpp's first case, for deeper nets).
+TEST_CASE("deep gram: one chain step is the trainer's step, deeper layers included",
+          "[gram][deep]") {
+    const std::vector<std::pair<std::vector<int>, std::vector<int>>> shapes{
+        {{3, 2}, {2, 2}}, {{2, 2, 2}, {3}}, {{2}, {3, 2}}};
+    for (const auto& [K, M] : shapes) {
+        RunParams p;
+        p.model.N = 50;
+        p.model.student.widths = K;
+        p.model.teacher.widths = M;
+        p.model.learn_v = true;
+        p.model.q0 = 1.0;
+        p.model.noise = 0.2;
+        p.training.eta = 1.5;
+        p.training.eta_v = 0.8;
+        p.training.eta_layers = 1.1;
+        p.dynamics = DynamicsKind::gram;
+        validate(p);
+        const std::uint64_t seed = 13;
+        for (std::uint64_t run = 0; run < 3; ++run) {
+            INFO("K layers " << K.size() << ", M layers " << M.size() << ", run " << run);
+            RunState s = make_initial_state(p.model, seed, run);
+            const RowMatrix A = s.weights;
+            GramChain chain(p, order_parameters_of(s));
+            Eigen::VectorXd xi(p.model.N);
+            NormalStream examples(StreamKey{seed, run, StreamPurpose::examples});
+            examples.fill({xi.data(), static_cast<std::size_t>(xi.size())});
+            NormalStream noise(StreamKey{seed, run, StreamPurpose::noise});
+            const double zeta = std::sqrt(p.model.noise) * noise.next();
+            OnlineSgd trainer(p, seed, run);
+            REQUIRE(trainer.advance(s, 1) == StepOutcome::ok);
+            REQUIRE(chain.factorize());
+            const Eigen::VectorXd u = A * xi;
+            const Eigen::VectorXd z = chain.factor().triangularView<Eigen::Lower>().solve(u);
+            const double chi2 = xi.squaredNorm() - z.squaredNorm();
+            REQUIRE(chain.step({z.data(), static_cast<std::size_t>(z.size())}, chi2, zeta));
+            const OrderParameters got = chain.order_parameters();
+            const Eigen::MatrixXd G = s.weights * s.weights.transpose();
+            CHECK((got.Q - G.topLeftCorner(s.K, s.K)).cwiseAbs().maxCoeff() < 1e-11);
+            CHECK((got.R - G.topRightCorner(s.K, s.M)).cwiseAbs().maxCoeff() < 1e-11);
+            CHECK((got.v - s.v).cwiseAbs().maxCoeff() < 1e-12);
+            CHECK(max_diff(got.layers, s.layers) < 1e-12);
+            CHECK(got.layers_star == s.layers_star);
+            // The step moved the deeper layers by far more than the tolerance.
+            CHECK(max_diff(s.layers, make_initial_state(p.model, seed, run).layers) >
+                  (K.size() > 1 ? 1e-4 : -1.0));
+        }
+        // The gram run's deeper layers start where the full run's do (streams 13, 14).
+        const OrderParameters start = sample_initial_gram(p, seed, 0);
+        const RunState full = make_initial_state(p.model, seed, 0);
+        CHECK(start.layers == full.layers);
+        CHECK(start.layers_star == full.layers_star);
+    }
 }
