@@ -297,8 +297,8 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
         const ForwardPass pass = deep_forward(student_, x, layers_, v, student_pass_);
         if (!std::isfinite(pass.output))
             return false;
-        deep_backward(student_, layers_, v, pass, tau_deep, student_pass_,
-                      {grad_fields_.data(), K}, learn_layers_ ? &grad_layers_ : nullptr, grad_v);
+        deep_backward(student_, layers_, v, pass, tau_deep, student_pass_, {grad_fields_.data(), K},
+                      learn_layers_ ? &grad_layers_ : nullptr, grad_v);
         if (learn_layers_)
             for (std::size_t l = 0; l < layers_.size(); ++l)
                 layers_[l].noalias() -= eta_layers_over_n_ * grad_layers_[l];
@@ -339,8 +339,13 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
 }
 
 OrderParameters GramChain::order_parameters() const {
-    return {G_.topLeftCorner(K_, K_), G_.topRightCorner(K_, M_), G_.bottomRightCorner(M_, M_), v_,
-            v_star_, layers_, layers_star_};
+    return {G_.topLeftCorner(K_, K_),
+            G_.topRightCorner(K_, M_),
+            G_.bottomRightCorner(M_, M_),
+            v_,
+            v_star_,
+            layers_,
+            layers_star_};
 }
 
 GramDynamics::GramDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run,

@@ -66,8 +66,8 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
             if (!km)
                 fail("group '" + gname + "' is not named K<K>_M<M>");
             h5::Group g = root.open_group(gname);
-            GroupInfo info{gname,         km->first.front(), km->second.front(), {}, {}, {},
-                           km->first, km->second};
+            GroupInfo info{gname, km->first.front(), km->second.front(), {}, {},
+                           {},    km->first,         km->second};
             info.run_index = h5::read_all<std::int64_t>(g.open_dataset("run_index"));
             info.alpha = h5::read_all<double>(g.open_dataset("alpha"));
             GroupData gd{std::move(g), {}};

@@ -128,13 +128,14 @@ struct ModelParams {
     std::int64_t N = 500; ///< input dimension
     NetworkSpec student{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
     NetworkSpec teacher{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
-    bool learn_v = false; ///< train the student's second layer v (Eq. 3); the output v of a deeper net
+    bool learn_v =
+        false; ///< train the student's second layer v (Eq. 3); the output v of a deeper net
     /// Train the student's weights above the first layer, W_2..W_L, of a deeper network
     /// (docs/theory.md §9); no effect with one hidden layer.
     bool learn_layers = true;
-    double v0 = 1.0;      ///< initial student second-layer weights v_j
-    double v_star = 1.0;  ///< teacher second-layer weights v*_n
-    double q0 = 0.2;      ///< student initialization w^(j)_i ~ N(0, q0/N), so Q_jj(0) ~ q0
+    double v0 = 1.0;     ///< initial student second-layer weights v_j
+    double v_star = 1.0; ///< teacher second-layer weights v*_n
+    double q0 = 0.2;     ///< student initialization w^(j)_i ~ N(0, q0/N), so Q_jj(0) ~ q0
     TeacherInit teacher_init = TeacherInit::orthonormal;
     InitSeed init_seed = InitSeed::run; ///< what keys the streams of the initial weights
     double noise = 0.0;                 ///< label-noise variance s^2: tau gets + N(0, s^2)

@@ -249,7 +249,8 @@ bool OnlineSgd::learn_deep_from_fields(RunState& s) {
     if (noise_sd_ > 0.0)
         tau += noise_sd_ * noise_.next();
     const std::span<const double> v{s.v.data(), KL};
-    const ForwardPass pass = deep_forward(student_, {fields_.data(), K}, s.layers, v, student_pass_);
+    const ForwardPass pass =
+        deep_forward(student_, {fields_.data(), K}, s.layers, v, student_pass_);
     if (!std::isfinite(pass.output))
         return false;
     // Up again (Eq. (9.2)): every gradient from the weights before this step's update.

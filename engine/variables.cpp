@@ -52,13 +52,13 @@ constexpr std::array variables{
                  "examples seen: updates (alpha N) x examples per update",
                  simulation_only, 2, ObservableField::extra},
     // Deeper networks (docs/theory.md §9), schema 1.3; produced by the observer (NaN for a
-    // two-layer network).
+    // two-layer network, and in theory files: plateau ode covers two-layer networks only).
     VariableSpec{"student_layers", {Dim::run, Dim::alpha, Dim::student_layers}, f64, "1",
                  "student weights above the first layer: W_2 row-major, ..., W_L, then v",
-                 simulation_only, 3, ObservableField::extra},
+                 every_kind, 3, ObservableField::extra},
     VariableSpec{"teacher_layers", {Dim::run, Dim::teacher_layers}, f64, "1",
                  "teacher weights above the first layer: W*_2 row-major, ..., W*_L, then v*",
-                 simulation_only, 3, ObservableField::extra},
+                 every_kind, 3, ObservableField::extra},
 };
 // clang-format on
 

@@ -62,9 +62,9 @@ enum class Dim : std::uint8_t {
     student_layers,
     teacher_layers
 };
-inline constexpr std::array all_dims{Dim::run,      Dim::alpha,   Dim::student,
-                                     Dim::student2, Dim::teacher, Dim::teacher2,
-                                     Dim::student_layers, Dim::teacher_layers};
+inline constexpr std::array all_dims{
+    Dim::run,     Dim::alpha,    Dim::student,        Dim::student2,
+    Dim::teacher, Dim::teacher2, Dim::student_layers, Dim::teacher_layers};
 static_assert([] {
     for (std::size_t i = 0; i < all_dims.size(); ++i)
         if (static_cast<std::size_t>(all_dims[i]) != i)

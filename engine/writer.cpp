@@ -44,8 +44,12 @@ CampaignLayout CampaignLayout::of(const CampaignSpec& spec) {
         auto it = index.find(key);
         if (it == index.end()) {
             it = index.emplace(key, layout.groups.size()).first;
-            layout.groups.push_back({group_name(key.first, key.second), key.first.front(),
-                                     key.second.front(), {}, key.first, key.second});
+            layout.groups.push_back({group_name(key.first, key.second),
+                                     key.first.front(),
+                                     key.second.front(),
+                                     {},
+                                     key.first,
+                                     key.second});
         }
         auto& g = layout.groups[it->second];
         layout.group_of[r] = it->second;

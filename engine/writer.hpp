@@ -35,7 +35,7 @@ struct CampaignLayout {
         std::string name; ///< "K<K>_M<M>"
         int K = 0;
         int M = 0;
-        std::vector<std::int64_t> runs; ///< global run indices, increasing
+        std::vector<std::int64_t> runs;    ///< global run indices, increasing
         std::vector<int> student_widths{}; ///< hidden-layer widths from the input up ({K})
         std::vector<int> teacher_widths{}; ///< ({M})
         /// The group's shape with `records` records.

@@ -14,10 +14,10 @@
 #include <Eigen/Core>
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
 #include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -88,8 +88,8 @@ TEST_CASE("deep trainer: the on-line step equals the plain backpropagation loop"
         std::vector<int> K;
         std::vector<int> M;
     };
-    const std::vector<Case> cases{{{3, 2}, {2}},    {{2}, {3, 2}},      {{4, 3}, {3, 2}},
-                                  {{4, 3, 2}, {2, 2, 1}}, {{5, 1, 3}, {4}}};
+    const std::vector<Case> cases{
+        {{3, 2}, {2}}, {{2}, {3, 2}}, {{4, 3}, {3, 2}}, {{4, 3, 2}, {2, 2, 1}}, {{5, 1, 3}, {4}}};
     std::uint64_t combination = 0;
     for (const std::int64_t N : {7, 64, 600})
         for (const auto& c : cases)
@@ -121,9 +121,8 @@ TEST_CASE("deep trainer: the on-line step equals the plain backpropagation loop"
                     for (std::int64_t t = 0; t < steps; ++t)
                         ref.step(p, examples, noise);
                     INFO("N " << N << " K " << c.K.size() << " layers, M " << c.M.size()
-                              << " layers, g " << name(g) << " h " << output_name(h)
-                              << " learn_v " << p.model.learn_v << " learn_layers "
-                              << p.model.learn_layers);
+                              << " layers, g " << name(g) << " h " << output_name(h) << " learn_v "
+                              << p.model.learn_v << " learn_layers " << p.model.learn_layers);
                     const double scale = static_cast<double>(N * steps) * u * 8.0;
                     CHECK((state.student() - ref.W).cwiseAbs().maxCoeff() <=
                           scale * ref.W.cwiseAbs().maxCoeff());
@@ -210,8 +209,8 @@ LinearFlow linear_rate(const LinearFlow& s, const Eigen::MatrixXd& T, const Eige
     const double eta = p.training.eta;
     LinearFlow d;
     d.R = -eta * a * rho.transpose();
-    d.Q = -eta * (a * gamma.transpose() + gamma * a.transpose()) + 2.0 * eta * eta * eg * a *
-                                                                       a.transpose();
+    d.Q = -eta * (a * gamma.transpose() + gamma * a.transpose()) +
+          2.0 * eta * eta * eg * a * a.transpose();
     d.W.resize(s.W.size());
     for (std::size_t l = 0; l < s.W.size(); ++l) {
         // p_l^T = v^T W_L ... W_{l+1}; s_l = W_{l-1} ... W_2 (here W[l] is W_{l+2}).
@@ -221,8 +220,8 @@ LinearFlow linear_rate(const LinearFlow& s, const Eigen::MatrixXd& T, const Eige
         Eigen::MatrixXd sl = Eigen::MatrixXd::Identity(s.Q.rows(), s.Q.rows());
         for (std::size_t m = 0; m < l; ++m)
             sl = s.W[m] * sl;
-        d.W[l] = p.model.learn_layers ? Eigen::MatrixXd(-p.training.eta_layers *
-                                                        pl.transpose() * (sl * gamma).transpose())
+        d.W[l] = p.model.learn_layers ? Eigen::MatrixXd(-p.training.eta_layers * pl.transpose() *
+                                                        (sl * gamma).transpose())
                                       : Eigen::MatrixXd::Zero(s.W[l].rows(), s.W[l].cols());
     }
     Eigen::MatrixXd all = Eigen::MatrixXd::Identity(s.Q.rows(), s.Q.rows());
@@ -307,8 +306,8 @@ TEST_CASE("deep linear network: the simulation follows the averaged linear dynam
             worst = std::max(worst, std::abs(eg_sim / eg_ode - 1.0));
             CHECK(std::abs(eg_sim / eg_ode - 1.0) < 0.2);
             if (std::getenv("DEEP_PRINT") != nullptr)
-                std::printf("run %d alpha %g sim %g ode %g rel %g\n", int(run), alphas[k],
-                            eg_sim, eg_ode, eg_sim / eg_ode - 1.0);
+                std::printf("run %d alpha %g sim %g ode %g rel %g\n", int(run), alphas[k], eg_sim,
+                            eg_ode, eg_sim / eg_ode - 1.0);
         }
         const double eg_start = linear_eg(LinearFlow{first.Q, first.R, W0, v0}, first.T, b);
         learned += linear_eg(s, first.T, b) < 0.1 * eg_start ? 1 : 0;
