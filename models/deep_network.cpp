@@ -5,10 +5,10 @@
 namespace plateau {
 
 DeepWorkspace::DeepWorkspace(const NetworkSpec& net) {
-    for (const int w : net.widths) {
-        h.emplace_back(w);
-        a.emplace_back(w);
-        d.emplace_back(w);
+    for (const int w : net.widths) { // zeros: every entry is written before it is read
+        h.push_back(Eigen::VectorXd::Zero(w));
+        a.push_back(Eigen::VectorXd::Zero(w));
+        d.push_back(Eigen::VectorXd::Zero(w));
     }
 }
 
