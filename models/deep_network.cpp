@@ -27,8 +27,13 @@ ForwardPass deep_forward(const NetworkSpec& net, std::span<const double> fields,
     for (std::size_t i = 0; i < fields.size(); ++i)
         ws.h[0][static_cast<Eigen::Index>(i)] = fields[i];
     for (std::size_t l = 0; l < L; ++l) {
-        if (l > 0)
-            ws.h[l].noalias() = W[l - 1] * ws.a[l - 1];
+        if (l > 0) // plain loops: the matrices are small (K_l x K_{l-1})
+            for (Eigen::Index j = 0; j < W[l - 1].rows(); ++j) {
+                double sum = 0.0;
+                for (Eigen::Index k = 0; k < W[l - 1].cols(); ++k)
+                    sum += W[l - 1](j, k) * ws.a[l - 1][k];
+                ws.h[l][j] = sum;
+            }
         for (Eigen::Index k = 0; k < ws.h[l].size(); ++k)
             ws.a[l][k] = net.g.value(ws.h[l][k]);
     }
@@ -50,11 +55,17 @@ double deep_backward(const NetworkSpec& net, const LayerWeights& W, std::span<co
     for (std::size_t k = 0; k < grad_v.size(); ++k)
         grad_v[k] = delta * ws.a[L - 1][static_cast<Eigen::Index>(k)];
     for (std::size_t l = L - 1; l > 0; --l) {
+        const Eigen::MatrixXd& Wl = W[l - 1];
         if (grad_W != nullptr)
-            (*grad_W)[l - 1].noalias() = ws.d[l] * ws.a[l - 1].transpose();
-        ws.d[l - 1].noalias() = W[l - 1].transpose() * ws.d[l];
-        for (Eigen::Index k = 0; k < ws.d[l - 1].size(); ++k)
-            ws.d[l - 1][k] *= net.g.derivative(ws.h[l - 1][k]);
+            for (Eigen::Index j = 0; j < Wl.rows(); ++j)
+                for (Eigen::Index k = 0; k < Wl.cols(); ++k)
+                    (*grad_W)[l - 1](j, k) = ws.d[l][j] * ws.a[l - 1][k];
+        for (Eigen::Index k = 0; k < Wl.cols(); ++k) {
+            double sum = 0.0;
+            for (Eigen::Index j = 0; j < Wl.rows(); ++j)
+                sum += Wl(j, k) * ws.d[l][j];
+            ws.d[l - 1][k] = sum * net.g.derivative(ws.h[l - 1][k]);
+        }
     }
     for (std::size_t m = 0; m < grad_fields.size(); ++m)
         grad_fields[m] = ws.d[0][static_cast<Eigen::Index>(m)];
