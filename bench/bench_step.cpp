@@ -168,6 +168,27 @@ void BM_StepEngine(benchmark::State& st) {
     set_steps_rate(st, static_cast<double>(st.iterations() * batch));
 }
 
+/// Deeper networks (docs/theory.md §12): student and teacher with three hidden layers of width K
+/// (K x K x K): the first layer by the same fused kernel, the layers above by backpropagation,
+/// O(K^2) more per step.
+void BM_StepDeep3(benchmark::State& st) {
+    RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
+    const int K = static_cast<int>(st.range(1));
+    p.model.student.widths = p.model.teacher.widths = {K, K, K};
+    validate(p);
+    RunState s = make_initial_state(p.model, bench_seed, 0);
+    OnlineSgd sgd(p, bench_seed, 0);
+    const std::int64_t batch = p.model.N;
+    for (auto _ : st) {
+        if (sgd.advance(s, batch) != StepOutcome::ok) {
+            st.SkipWithError("diverged");
+            break;
+        }
+        benchmark::DoNotOptimize(s.weights.data());
+    }
+    set_steps_rate(st, static_cast<double>(st.iterations() * batch));
+}
+
 void BM_StepReference(benchmark::State& st) {
     const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
     ReferenceLoop ref(p, bench_seed, 0);
@@ -366,6 +387,12 @@ void cases(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(BM_StepEngine)->Name("Step/engine")->Apply(cases)->MinTime(0.5);
 BENCHMARK(BM_StepReference)->Name("Step/reference")->Apply(cases)->MinTime(0.5);
+BENCHMARK(BM_StepDeep3)
+    ->Name("Step/deep3")
+    ->ArgNames({"N", "K"})
+    ->Args({1000, 2})
+    ->Args({1000, 10})
+    ->MinTime(0.5);
 BENCHMARK(BM_RunSimulate)->Name("Run/simulate")->Apply(cases)->MinTime(0.5);
 BENCHMARK(BM_RunSplit)->Name("Run/split")->Apply(cases)->MinTime(0.5);
 BENCHMARK(BM_PartDraw)->Name("Part/draw")->Apply(cases)->MinTime(0.2);

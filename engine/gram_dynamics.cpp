@@ -1,6 +1,7 @@
 #include "engine/gram_dynamics.hpp"
 
 #include "engine/schedule.hpp"
+#include "engine/state.hpp"
 
 #include <array>
 #include <cassert>
@@ -111,8 +112,13 @@ OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
                                m.init_seed == InitSeed::shared ? StreamPurpose::gram_initial_shared
                                                                : StreamPurpose::gram_initial});
     OrderParameters op;
-    op.v = Eigen::VectorXd::Constant(K, m.v0);
-    op.v_star = Eigen::VectorXd::Constant(M, m.v_star);
+    op.v = Eigen::VectorXd::Constant(m.student.widths.back(), m.v0);
+    op.v_star = Eigen::VectorXd::Constant(m.teacher.widths.back(), m.v_star);
+    // Deeper networks (docs/theory.md §12): the weights above the first layer are those of a full
+    // run (the same streams, engine/state.hpp); they never see xi.
+    op.layers = draw_layers(m.student, StreamKey{seed, init_index, StreamPurpose::student_layers});
+    op.layers_star =
+        draw_layers(m.teacher, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
     const double student_var = m.q0 / N; // w^(j)_i ~ N(0, q0/N), docs/theory.md §1
     if (m.teacher_init == TeacherInit::orthonormal) {
         // docs/theory.md §7: T = I; R_jn = w^(j).B_n i.i.d. N(0, q0/N); Q = R R^T + (q0/N) S
@@ -232,14 +238,18 @@ GramChain::Kernels kernels_of(int r) noexcept {
 
 GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
     : student_(params.model.student), teacher_(params.model.teacher),
-      learn_v_(params.model.learn_v),
+      learn_v_(params.model.learn_v), deep_(is_deep(params.model)),
+      learn_layers_(params.model.learn_layers),
       eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
       eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
+      eta_layers_over_n_(params.training.eta_layers / static_cast<double>(params.model.N)),
       shrink_(1.0 - eta_over_n_ * params.training.weight_decay),
       shrink_v_(1.0 - eta_v_over_n_ * params.training.weight_decay),
       K_(params.model.student.hidden()), M_(params.model.teacher.hidden()), G_(K_ + M_, K_ + M_),
       L_(Eigen::MatrixXd::Zero(K_ + M_, K_ + M_)), inv_diag_(K_ + M_), v_(initial.v),
-      v_star_(initial.v_star), u_(K_ + M_), grad_fields_(K_), d_(K_), grad_v_(K_) {
+      v_star_(initial.v_star), u_(K_ + M_), grad_fields_(K_), d_(K_), grad_v_(initial.v.size()),
+      layers_(initial.layers), layers_star_(initial.layers_star), student_pass_(student_),
+      teacher_pass_(teacher_), grad_layers_(zero_layers(student_)) {
     assert(initial.Q.rows() == K_ && initial.T.rows() == M_);
     const Kernels k = kernels_of(K_ + M_);
     factorize_kernel_ = k.factorize;
@@ -272,13 +282,33 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
 
     // The label, the forward and backward passes of models/network.hpp, as the trainer:
     // tau = h*(sum_n v*_n g*(y_n)) + zeta, sigma of Eq. (1), de/dx_m and de/dv_k (Eqs. 3-5).
-    const double tau = forward(teacher_, y, {v_star_.data(), M}).output + zeta;
-    const ForwardPass pass = forward(student_, x, {v_.data(), K});
-    if (!std::isfinite(pass.output))
-        return false;
+    // A deeper network (docs/theory.md §12): the same from models/deep_network.hpp, and the
+    // weights above the first layer updated from the same fields (Eq. (12.3)), as the trainer.
+    const auto KL = static_cast<std::size_t>(v_.size());
     const std::span<double> grad_v =
-        learn_v_ ? std::span<double>{grad_v_.data(), K} : std::span<double>{};
-    backward(student_, x, {v_.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
+        learn_v_ ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
+    if (deep_) {
+        const double tau_deep =
+            deep_forward(teacher_, y, layers_star_,
+                         {v_star_.data(), static_cast<std::size_t>(v_star_.size())}, teacher_pass_)
+                .output +
+            zeta;
+        const std::span<const double> v{v_.data(), KL};
+        const ForwardPass pass = deep_forward(student_, x, layers_, v, student_pass_);
+        if (!std::isfinite(pass.output))
+            return false;
+        deep_backward(student_, layers_, v, pass, tau_deep, student_pass_, {grad_fields_.data(), K},
+                      learn_layers_ ? &grad_layers_ : nullptr, grad_v);
+        if (learn_layers_)
+            for (std::size_t l = 0; l < layers_.size(); ++l)
+                layers_[l].noalias() -= eta_layers_over_n_ * grad_layers_[l];
+    } else {
+        const double tau = forward(teacher_, y, {v_star_.data(), M}).output + zeta;
+        const ForwardPass pass = forward(student_, x, {v_.data(), K});
+        if (!std::isfinite(pass.output))
+            return false;
+        backward(student_, x, {v_.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
+    }
 
     // Eq. (5) with the weight decay of Eq. (8): w^(m) <- s w^(m) + d_m xi with
     // d_m = -(eta/N) de/dx_m and s = 1 - eta lambda/N (1 without decay), so (Eq. (G3) of
@@ -309,8 +339,13 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
 }
 
 OrderParameters GramChain::order_parameters() const {
-    return {G_.topLeftCorner(K_, K_), G_.topRightCorner(K_, M_), G_.bottomRightCorner(M_, M_), v_,
-            v_star_};
+    return {G_.topLeftCorner(K_, K_),
+            G_.topRightCorner(K_, M_),
+            G_.bottomRightCorner(M_, M_),
+            v_,
+            v_star_,
+            layers_,
+            layers_star_};
 }
 
 GramDynamics::GramDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run,

@@ -99,8 +99,11 @@ private:
     NetworkSpec student_;
     NetworkSpec teacher_;
     bool learn_v_;
+    bool deep_;         ///< a deeper network (docs/theory.md §12): layers_ ride along with G
+    bool learn_layers_; ///< train W_2..W_L
     double eta_over_n_;
     double eta_v_over_n_;
+    double eta_layers_over_n_;
     double shrink_;   ///< 1 - eta lambda / N: the weight decay's rescaling of W (Eq. (8))
     double shrink_v_; ///< 1 - eta_v lambda / N, of v when learned
     int K_;
@@ -115,6 +118,13 @@ private:
     Eigen::VectorXd grad_fields_;
     Eigen::VectorXd d_;
     Eigen::VectorXd grad_v_;
+    // Deeper networks: the weights above the first layer (student, teacher), the passes'
+    // workspaces and the gradient of W_2..W_L.
+    LayerWeights layers_;
+    LayerWeights layers_star_;
+    DeepWorkspace student_pass_;
+    DeepWorkspace teacher_pass_;
+    LayerWeights grad_layers_;
 };
 
 /// The backend: the chain from sample_initial_gram(), advanced with the run's streams, observed

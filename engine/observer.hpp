@@ -22,8 +22,12 @@ struct OrderParameters {
     Eigen::MatrixXd Q;      ///< K x K, Q_jk = w^(j).w^(k)
     Eigen::MatrixXd R;      ///< K x M, R_jn = w^(j).B_n
     Eigen::MatrixXd T;      ///< M x M, T_nm = B_n.B_m
-    Eigen::VectorXd v;      ///< K, student second layer
-    Eigen::VectorXd v_star; ///< M, teacher second layer
+    Eigen::VectorXd v;      ///< K, student second layer (K_L output weights if deeper)
+    Eigen::VectorXd v_star; ///< M, teacher second layer (M_L output weights if deeper)
+    /// Deeper networks (docs/theory.md §12): the weights above the first layer, which with the
+    /// first layer's Q, R, T determine eps_g. Empty with one hidden layer.
+    LayerWeights layers;
+    LayerWeights layers_star;
 };
 
 /// The order parameters of a state, from its weights: Q = W W^T, R = W B^T, T = B B^T, v, v*.
@@ -74,6 +78,16 @@ monte_carlo_generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
                                  const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                  const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                                  int samples, NormalStream& rng);
+
+/// eps_g of deeper networks (docs/theory.md §12): a Monte-Carlo average of (sigma - tau)^2/2
+/// over `samples` draws of the first-layer fields (x, y) ~ N(0, [[Q,R],[R^T,T]]), each sent
+/// down the layers above (op.layers, op.layers_star, op.v, op.v_star).
+[[nodiscard]] EgEstimate deep_generalization_error(const ModelParams& m, const OrderParameters& op,
+                                                   int samples, NormalStream& rng);
+
+/// The weights above the first layer, flattened in the order of the file variables
+/// `student_layers` / `teacher_layers` (analysis/SCHEMA.md): W_2 row-major, ..., W_L, then v.
+[[nodiscard]] Eigen::VectorXd flatten_layers(const LayerWeights& layers, const Eigen::VectorXd& v);
 
 /// The training error eps_t = (1/P) sum_mu e^mu = E/P (Eq. (2) over the P examples of a
 /// training set), exact: row mu of X is xi^mu, labels(mu) its target tau^mu (label noise

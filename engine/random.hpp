@@ -65,6 +65,11 @@ enum class StreamPurpose : std::uint64_t {
     student_init_shared = 11,
     /// The initial Gram matrix of dynamics = gram with init-seed = shared.
     gram_initial_shared = 12,
+    /// The student's weights above the first layer of a deeper network (docs/theory.md §12),
+    /// keyed by the run index, or by the seed index with init-seed = shared.
+    student_layers = 13,
+    /// The teacher's weights above the first layer of a deeper network, keyed as student_layers.
+    teacher_layers = 14,
 };
 
 /// Identifies a random stream: (master seed, run index, purpose).

@@ -62,11 +62,12 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
         std::vector<GroupInfo> groups;
         std::vector<GroupData> data;
         for (const auto& gname : root.child_groups()) {
-            const auto km = parse_group_name(gname);
+            const auto km = parse_group_widths(gname);
             if (!km)
                 fail("group '" + gname + "' is not named K<K>_M<M>");
             h5::Group g = root.open_group(gname);
-            GroupInfo info{gname, km->first, km->second, {}, {}, {}};
+            GroupInfo info{gname, km->first.front(), km->second.front(), {}, {},
+                           {},    km->first,         km->second};
             info.run_index = h5::read_all<std::int64_t>(g.open_dataset("run_index"));
             info.alpha = h5::read_all<double>(g.open_dataset("alpha"));
             GroupData gd{std::move(g), {}};
@@ -112,8 +113,8 @@ std::vector<std::int64_t> CampaignReader::damaged_runs() const {
     std::vector<std::int64_t> out;
     for (std::size_t g = 0; g < groups_.size(); ++g) {
         const GroupInfo& info = groups_[g];
-        const GroupShape shape{info.run_index.size(), info.alpha.size(),
-                               static_cast<std::size_t>(info.K), static_cast<std::size_t>(info.M)};
+        const GroupShape shape = group_shape(info.run_index.size(), info.alpha.size(),
+                                             info.student_widths, info.teacher_widths);
         for (const auto& [spec, dataset] : data_[g].datasets) {
             if (!h5::has_checksum(dataset))
                 continue;
@@ -203,8 +204,8 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
                                            std::to_string(first + n) + ") of run " +
                                            std::to_string(where.index) + " of group '" + info.name +
                                            "' out of range");
-    const GroupShape shape{info.run_index.size(), records, static_cast<std::size_t>(info.K),
-                           static_cast<std::size_t>(info.M)};
+    const GroupShape shape =
+        group_shape(info.run_index.size(), records, info.student_widths, info.teacher_widths);
     std::vector<Observables> out(n);
     for (const auto& entry : data_[where.group].datasets) {
         // Named references, not a structured binding: lambdas below capture them (clang 14

@@ -52,6 +52,8 @@ public:
         std::vector<std::int64_t> run_index; ///< global run index of each run of the group
         std::vector<double> alpha;           ///< the record times
         std::vector<std::string> variables;  ///< the table's variables the group holds
+        std::vector<int> student_widths{};   ///< hidden-layer widths from the group name ({K})
+        std::vector<int> teacher_widths{};   ///< ({M})
     };
     struct RunLocation {
         std::size_t group = 0;

@@ -39,9 +39,26 @@ std::string widths_text(const std::vector<int>& widths) {
 }
 
 void check_network(std::string_view key, const NetworkSpec& net) {
-    require(net.widths.size() == 1, key, widths_text(net.widths),
-            "one hidden layer (deeper networks are not built yet)");
-    check(limits::hidden_units, key, net.hidden());
+    require(!net.widths.empty() && net.widths.size() <= limits::max_hidden_layers, key,
+            widths_text(net.widths),
+            "1 to " + std::to_string(limits::max_hidden_layers) + " hidden-layer widths (8x4)");
+    for (const int w : net.widths) // the registry's text: one width's range
+        require(limits::hidden_units.contains(w), key, widths_text(net.widths),
+                limits::hidden_units.allowed());
+}
+
+/// Deeper networks (docs/theory.md §12) are trained by on-line SGD on fresh examples only.
+void check_deep(const RunParams& p) {
+    if (!is_deep(p.model))
+        return;
+    const std::string only = " (deeper networks, K or M with several widths, are trained by "
+                             "on-line SGD on fresh examples)";
+    const auto& t = p.training;
+    require(!t.batch.all && t.batch.size == 1, "batch",
+            t.batch.all ? std::string("all") : std::to_string(t.batch.size), "1" + only);
+    require(t.weight_decay == 0.0, "weight-decay", t.weight_decay, "0" + only);
+    require(!t.train_set, "train-set", t.train_set.value_or(0), "none" + only);
+    require(!t.alpha_train, "alpha-train", t.alpha_train.value_or(0.0), "none" + only);
 }
 
 void check_output(std::string_view key, const Activation& h) {
@@ -95,6 +112,10 @@ std::int64_t examples_per_update(const RunParams& p) noexcept {
     if (p.training.batch.all)
         return training_set_size(p).value_or(1);
     return p.training.batch.size;
+}
+
+bool is_deep(const ModelParams& m) noexcept {
+    return m.student.widths.size() > 1 || m.teacher.widths.size() > 1;
 }
 
 bool is_online_sgd(const RunParams& p) noexcept {
@@ -154,6 +175,8 @@ void validate(const RunParams& p) {
 
     check(limits::eta, "eta", p.training.eta);
     check(limits::eta, "eta-v", p.training.eta_v);
+    check(limits::eta, "eta-layers", p.training.eta_layers);
+    check_deep(p);
     check_regime(p);
 
     const auto& s = p.schedule;

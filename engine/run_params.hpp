@@ -105,6 +105,8 @@ enum class RealRange { finite, non_negative, positive };
 namespace limits {
 inline constexpr IntRange N{1, std::numeric_limits<std::int64_t>::max()};
 inline constexpr IntRange hidden_units{1, std::numeric_limits<int>::max()}; ///< K and M
+/// Hidden layers of one network (widths in K = 8x4): deeper networks, docs/theory.md §12.
+inline constexpr std::size_t max_hidden_layers = 8;
 inline constexpr IntRange records{2, std::numeric_limits<int>::max()};
 inline constexpr IntRange eg_samples{100, std::numeric_limits<int>::max()};
 /// Points of the joint rule of the theory (docs/theory.md §10): 16 shifted copies of >= 2 each.
@@ -128,10 +130,14 @@ struct ModelParams {
     std::int64_t N = 500; ///< input dimension
     NetworkSpec student{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
     NetworkSpec teacher{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
-    bool learn_v = false; ///< train the student's second layer v (Eq. 3)
-    double v0 = 1.0;      ///< initial student second-layer weights v_j
-    double v_star = 1.0;  ///< teacher second-layer weights v*_n
-    double q0 = 0.2;      ///< student initialization w^(j)_i ~ N(0, q0/N), so Q_jj(0) ~ q0
+    bool learn_v =
+        false; ///< train the student's second layer v (Eq. 3); the output v of a deeper net
+    /// Train the student's weights above the first layer, W_2..W_L, of a deeper network
+    /// (docs/theory.md §12); no effect with one hidden layer.
+    bool learn_layers = true;
+    double v0 = 1.0;     ///< initial student second-layer weights v_j
+    double v_star = 1.0; ///< teacher second-layer weights v*_n
+    double q0 = 0.2;     ///< student initialization w^(j)_i ~ N(0, q0/N), so Q_jj(0) ~ q0
     TeacherInit teacher_init = TeacherInit::orthonormal;
     InitSeed init_seed = InitSeed::run; ///< what keys the streams of the initial weights
     double noise = 0.0;                 ///< label-noise variance s^2: tau gets + N(0, s^2)
@@ -154,6 +160,9 @@ struct BatchSize {
 struct TrainingParams {
     double eta = 0.5;
     double eta_v = 0.5;
+    /// Learning rate of the weights W_2..W_L above the first layer of a deeper network:
+    /// W_l <- W_l - (eta_layers/N) de/dW_l (docs/theory.md §12). Follows eta unless set.
+    double eta_layers = 0.5;
     double weight_decay = 0.0; ///< lambda
     BatchSize batch{};
     /// P, the size of a finite training set drawn once per run; nullopt (with alpha_train):
@@ -214,6 +223,9 @@ struct RunParams {
 
 /// Examples per update: B, or P for batch = all.
 [[nodiscard]] std::int64_t examples_per_update(const RunParams& p) noexcept;
+
+/// Whether either network has more than one hidden layer (docs/theory.md §12).
+[[nodiscard]] bool is_deep(const ModelParams& m) noexcept;
 
 /// Whether the run is today's on-line SGD (B = 1, lambda = 0, fresh examples).
 [[nodiscard]] bool is_online_sgd(const RunParams& p) noexcept;

@@ -25,6 +25,18 @@ void orthonormalize_rows(RowMatrix& B) {
 
 } // namespace
 
+LayerWeights draw_layers(const NetworkSpec& net, StreamKey key) {
+    NormalStream rng(key);
+    LayerWeights W = zero_layers(net);
+    for (auto& m : W) {
+        const double sd = 1.0 / std::sqrt(static_cast<double>(m.cols()));
+        for (Eigen::Index j = 0; j < m.rows(); ++j)
+            for (Eigen::Index k = 0; k < m.cols(); ++k)
+                m(j, k) = sd * rng.next();
+    }
+    return W;
+}
+
 RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint64_t init_index) {
     fix_eigen_blocking(); // machine-independent products (engine/linear_algebra.hpp)
     const bool shared = p.init_seed == InitSeed::shared;
@@ -50,8 +62,11 @@ RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint6
     s.weights.resize(s.K + s.M, N);
     s.weights.topRows(s.K) = student;
     s.weights.bottomRows(s.M) = teacher;
-    s.v = Eigen::VectorXd::Constant(s.K, p.v0);
-    s.v_star = Eigen::VectorXd::Constant(s.M, p.v_star);
+    s.v = Eigen::VectorXd::Constant(p.student.widths.back(), p.v0);
+    s.v_star = Eigen::VectorXd::Constant(p.teacher.widths.back(), p.v_star);
+    s.layers = draw_layers(p.student, StreamKey{seed, init_index, StreamPurpose::student_layers});
+    s.layers_star =
+        draw_layers(p.teacher, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
     return s;
 }
 

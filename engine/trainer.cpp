@@ -219,22 +219,61 @@ OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t 
 OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run,
                      std::unique_ptr<ExampleSource> examples)
     : student_(params.model.student), teacher_(params.model.teacher),
-      learn_v_(params.model.learn_v),
+      learn_v_(params.model.learn_v), deep_(is_deep(params.model)),
+      learn_layers_(params.model.learn_layers),
       eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
       eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
+      eta_layers_over_n_(params.training.eta_layers / static_cast<double>(params.model.N)),
       noise_sd_(std::sqrt(params.model.noise)), n_(static_cast<std::size_t>(params.model.N)),
       examples_(std::move(examples)), noise_(StreamKey{seed, run, StreamPurpose::noise}),
       xi_(params.model.N), xi_next_(params.model.N),
       fields_(params.model.student.hidden() + params.model.teacher.hidden()),
       grad_fields_(params.model.student.hidden()), coef_(params.model.student.hidden()),
-      grad_v_(params.model.student.hidden()),
+      grad_v_(params.model.student.widths.back()),
       scratch_(
           static_cast<std::size_t>(params.model.student.hidden() + params.model.teacher.hidden()) *
-          step_kernels::scratch_per_row) {
+          step_kernels::scratch_per_row),
+      student_pass_(params.model.student), teacher_pass_(params.model.teacher),
+      grad_layers_(zero_layers(params.model.student)) {
     assert(examples_ != nullptr);
 }
 
+bool OnlineSgd::learn_deep_from_fields(RunState& s) {
+    const auto K = static_cast<std::size_t>(s.K);
+    const auto M = static_cast<std::size_t>(s.M);
+    const auto KL = static_cast<std::size_t>(s.v.size());
+    const auto ML = static_cast<std::size_t>(s.v_star.size());
+    // Down the teacher and the student (docs/theory.md §12, Eq. (12.1)) from their first-layer
+    // fields; tau gets the label noise as in learn_from_fields.
+    double tau = deep_forward(teacher_, {fields_.data() + K, M}, s.layers_star,
+                              {s.v_star.data(), ML}, teacher_pass_)
+                     .output;
+    if (noise_sd_ > 0.0)
+        tau += noise_sd_ * noise_.next();
+    const std::span<const double> v{s.v.data(), KL};
+    const ForwardPass pass =
+        deep_forward(student_, {fields_.data(), K}, s.layers, v, student_pass_);
+    if (!std::isfinite(pass.output))
+        return false;
+    // Up again (Eq. (12.2)): every gradient from the weights before this step's update.
+    const std::span<double> grad_v =
+        learn_v_ ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
+    deep_backward(student_, s.layers, v, pass, tau, student_pass_, {grad_fields_.data(), K},
+                  learn_layers_ ? &grad_layers_ : nullptr, grad_v);
+    for (std::size_t m = 0; m < K; ++m) // Eq. (5) for the first layer, rows in advance()
+        coef_[static_cast<Eigen::Index>(m)] =
+            -eta_over_n_ * grad_fields_[static_cast<Eigen::Index>(m)];
+    if (learn_layers_) // W_l <- W_l - (eta_layers/N) de/dW_l, Eq. (12.3)
+        for (std::size_t l = 0; l < s.layers.size(); ++l)
+            s.layers[l].noalias() -= eta_layers_over_n_ * grad_layers_[l];
+    for (std::size_t k = 0; k < grad_v.size(); ++k) // v <- v - (eta_v/N) de/dv, Eq. (12.3)
+        s.v[static_cast<Eigen::Index>(k)] -= eta_v_over_n_ * grad_v[k];
+    return true;
+}
+
 bool OnlineSgd::learn_from_fields(RunState& s) {
+    if (deep_)
+        return learn_deep_from_fields(s);
     const auto K = static_cast<std::size_t>(s.K);
     const auto M = static_cast<std::size_t>(s.M);
     const std::span<const double> x{fields_.data(), K};

@@ -117,12 +117,18 @@ private:
     /// From the fields of the current example: the label, the forward and backward passes,
     /// the v update; the row coefficients -(eta/N) de/dx_m go to coef_. False if diverged.
     bool learn_from_fields(RunState& s);
+    /// The same for a deeper network (docs/theory.md §12): backpropagation through the layers
+    /// above the first, whose weights (and v) it updates; coef_ as above.
+    bool learn_deep_from_fields(RunState& s);
 
     NetworkSpec student_;
     NetworkSpec teacher_;
     bool learn_v_;
+    bool deep_;         ///< student or teacher with several hidden layers
+    bool learn_layers_; ///< train W_2..W_L of a deeper student
     double eta_over_n_;
     double eta_v_over_n_;
+    double eta_layers_over_n_;
     double noise_sd_;
     std::size_t n_;
     std::unique_ptr<ExampleSource> examples_;
@@ -136,6 +142,10 @@ private:
     Eigen::VectorXd coef_;
     Eigen::VectorXd grad_v_;
     std::vector<double> scratch_;
+    // Deeper networks only: the passes' workspaces and the gradient of W_2..W_L.
+    DeepWorkspace student_pass_;
+    DeepWorkspace teacher_pass_;
+    LayerWeights grad_layers_;
 };
 
 } // namespace plateau

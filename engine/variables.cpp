@@ -66,6 +66,14 @@ constexpr std::array variables{
                  "largest eta at which the specialized fixed point is linearly stable (NaN: "
                  "K != M, none found, or not computed)",
                  theory_only, 3, ObservableField::extra},
+    // Deeper networks (docs/theory.md §12), schema 1.3; produced by the observer (NaN for a
+    // two-layer network, and in theory files: plateau ode covers two-layer networks only).
+    VariableSpec{"student_layers", {Dim::run, Dim::alpha, Dim::student_layers}, f64, "1",
+                 "student weights above the first layer: W_2 row-major, ..., W_L, then v",
+                 every_kind, 3, ObservableField::extra},
+    VariableSpec{"teacher_layers", {Dim::run, Dim::teacher_layers}, f64, "1",
+                 "teacher weights above the first layer: W*_2 row-major, ..., W*_L, then v*",
+                 every_kind, 3, ObservableField::extra},
 };
 // clang-format on
 
@@ -112,6 +120,10 @@ std::string_view name(Dim d) noexcept {
         return "teacher";
     case Dim::teacher2:
         return "teacher2";
+    case Dim::student_layers:
+        return "student_deep";
+    case Dim::teacher_layers:
+        return "teacher_deep";
     }
     return "?";
 }
@@ -128,6 +140,10 @@ std::size_t GroupShape::length(Dim d) const noexcept {
     case Dim::teacher:
     case Dim::teacher2:
         return M;
+    case Dim::student_layers:
+        return student_layers;
+    case Dim::teacher_layers:
+        return teacher_layers;
     }
     return 0;
 }
@@ -243,23 +259,76 @@ std::string group_name(int K, int M) {
     return "K" + std::to_string(K) + "_M" + std::to_string(M);
 }
 
-std::optional<std::pair<int, int>> parse_group_name(std::string_view name) noexcept {
-    const auto number = [](std::string_view text) -> std::optional<int> {
+namespace {
+
+std::string widths_text(const std::vector<int>& widths) {
+    std::string out;
+    for (const int w : widths)
+        out += (out.empty() ? "" : "x") + std::to_string(w);
+    return out;
+}
+
+/// "8x4" -> {8, 4}; nullopt unless every width is a plain decimal number.
+std::optional<std::vector<int>> parse_widths(std::string_view text) {
+    std::vector<int> out;
+    for (;;) {
+        const auto x = text.find('x');
+        const std::string_view part = text.substr(0, x);
         int value = 0;
-        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-        if (ec != std::errc{} || end != text.data() + text.size() || text.empty() ||
-            !(text[0] >= '0' && text[0] <= '9'))
+        const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+        if (ec != std::errc{} || end != part.data() + part.size() || part.empty() ||
+            !(part[0] >= '0' && part[0] <= '9'))
             return std::nullopt;
-        return value;
-    };
+        out.push_back(value);
+        if (x == std::string_view::npos)
+            return out;
+        text.remove_prefix(x + 1);
+    }
+}
+
+} // namespace
+
+std::string group_name(const std::vector<int>& student, const std::vector<int>& teacher) {
+    return "K" + widths_text(student) + "_M" + widths_text(teacher);
+}
+
+std::optional<std::pair<std::vector<int>, std::vector<int>>>
+parse_group_widths(std::string_view name) {
     const auto sep = name.find("_M");
     if (name.size() < 4 || name[0] != 'K' || sep == std::string_view::npos)
         return std::nullopt;
-    const auto K = number(name.substr(1, sep - 1));
-    const auto M = number(name.substr(sep + 2));
+    auto K = parse_widths(name.substr(1, sep - 1));
+    auto M = parse_widths(name.substr(sep + 2));
     if (!K || !M)
         return std::nullopt;
-    return std::pair{*K, *M};
+    return std::pair{std::move(*K), std::move(*M)};
+}
+
+std::optional<std::pair<int, int>> parse_group_name(std::string_view name) noexcept {
+    try {
+        const auto w = parse_group_widths(name);
+        if (!w)
+            return std::nullopt;
+        return std::pair{w->first.front(), w->second.front()};
+    } catch (const std::bad_alloc&) {
+        return std::nullopt;
+    }
+}
+
+std::size_t layer_parameters(const std::vector<int>& widths) noexcept {
+    std::size_t n = widths.empty() ? 0 : static_cast<std::size_t>(widths.back());
+    for (std::size_t l = 1; l < widths.size(); ++l)
+        n += static_cast<std::size_t>(widths[l]) * static_cast<std::size_t>(widths[l - 1]);
+    return n;
+}
+
+GroupShape group_shape(std::size_t runs, std::size_t records, const std::vector<int>& student,
+                       const std::vector<int>& teacher) noexcept {
+    GroupShape s{runs, records, static_cast<std::size_t>(student.front()),
+                 static_cast<std::size_t>(teacher.front())};
+    s.student_layers = layer_parameters(student);
+    s.teacher_layers = layer_parameters(teacher);
+    return s;
 }
 
 } // namespace plateau

@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace plateau {
 
@@ -48,9 +49,22 @@ inline constexpr std::array all_file_kinds{FileKind::simulation, FileKind::theor
 [[nodiscard]] std::optional<FileKind> file_kind_of(std::string_view name) noexcept;
 
 /// The dimensions of a group, in the order the writer creates them.
-enum class Dim : std::uint8_t { run, alpha, student, student2, teacher, teacher2 };
-inline constexpr std::array all_dims{Dim::run,      Dim::alpha,   Dim::student,
-                                     Dim::student2, Dim::teacher, Dim::teacher2};
+/// student_layers / teacher_layers (schema 1.3; named student_deep, teacher_deep in the file):
+/// the axes of the weights above the first layer, flattened
+/// (docs/theory.md §12; v alone, K or M values, for a two-layer network).
+enum class Dim : std::uint8_t {
+    run,
+    alpha,
+    student,
+    student2,
+    teacher,
+    teacher2,
+    student_layers,
+    teacher_layers
+};
+inline constexpr std::array all_dims{
+    Dim::run,     Dim::alpha,    Dim::student,        Dim::student2,
+    Dim::teacher, Dim::teacher2, Dim::student_layers, Dim::teacher_layers};
 static_assert([] {
     for (std::size_t i = 0; i < all_dims.size(); ++i)
         if (static_cast<std::size_t>(all_dims[i]) != i)
@@ -65,6 +79,9 @@ struct GroupShape {
     std::size_t records = 0; ///< alpha
     std::size_t K = 0;       ///< student, student2
     std::size_t M = 0;       ///< teacher, teacher2
+    /// student_layers, teacher_layers: layer_parameters() of the widths (K, M with one layer).
+    std::size_t student_layers = K;
+    std::size_t teacher_layers = M;
     [[nodiscard]] std::size_t length(Dim d) const noexcept;
 };
 
@@ -147,7 +164,21 @@ void copy_in(const VariableSpec& v, std::span<const double> in, const GroupShape
 
 /// The name of the group of runs with K student and M teacher hidden units: "K<K>_M<M>".
 [[nodiscard]] std::string group_name(int K, int M);
-/// (K, M) of a group name "K<K>_M<M>", or nullopt if it is not one.
+/// The same with hidden-layer widths from the input up (docs/theory.md §12): "K<K>_M<M>" for one
+/// layer each, "K8x4_M4x2" for deeper networks.
+[[nodiscard]] std::string group_name(const std::vector<int>& student,
+                                     const std::vector<int>& teacher);
+/// (K, M) of a group name, the first layers' widths, or nullopt if it is not one.
 [[nodiscard]] std::optional<std::pair<int, int>> parse_group_name(std::string_view name) noexcept;
+/// The widths (student, teacher) of a group name, or nullopt.
+[[nodiscard]] std::optional<std::pair<std::vector<int>, std::vector<int>>>
+parse_group_widths(std::string_view name);
+/// The weights above the first layer of a network of these widths: sum_l w_l w_{l-1} + w_L (the
+/// length of student_layers / teacher_layers; w_1 = K for one layer: v alone).
+[[nodiscard]] std::size_t layer_parameters(const std::vector<int>& widths) noexcept;
+/// The shape of a group of `runs` runs of `records` records with these widths.
+[[nodiscard]] GroupShape group_shape(std::size_t runs, std::size_t records,
+                                     const std::vector<int>& student,
+                                     const std::vector<int>& teacher) noexcept;
 
 } // namespace plateau

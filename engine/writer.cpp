@@ -36,14 +36,20 @@ CampaignLayout CampaignLayout::of(const CampaignSpec& spec) {
     layout.group_of.resize(runs);
     layout.index_in_group.resize(runs);
     layout.records = static_cast<std::size_t>(spec.points.front().params.schedule.records);
-    std::map<std::pair<int, int>, std::size_t> index;
+    std::map<std::pair<std::vector<int>, std::vector<int>>, std::size_t> index;
     for (std::size_t r = 0; r < runs; ++r) {
         const auto& m = spec.point_of(static_cast<std::int64_t>(r)).params.model;
-        const auto key = std::pair{m.student.hidden(), m.teacher.hidden()};
+        // One group per pair of width lists: (K, M) for two-layer networks, as always.
+        auto key = std::pair{m.student.widths, m.teacher.widths};
         auto it = index.find(key);
         if (it == index.end()) {
             it = index.emplace(key, layout.groups.size()).first;
-            layout.groups.push_back({group_name(key.first, key.second), key.first, key.second, {}});
+            layout.groups.push_back({group_name(key.first, key.second),
+                                     key.first.front(),
+                                     key.second.front(),
+                                     {},
+                                     key.first,
+                                     key.second});
         }
         auto& g = layout.groups[it->second];
         layout.group_of[r] = it->second;
@@ -60,8 +66,9 @@ constexpr std::uint64_t chunk_index_bytes = 48;
 
 /// Bytes one run of shape (K, M) takes in the file: its slab of every variable of `table` plus
 /// its per-run coordinates (run_index, seed, N, eta).
-std::uint64_t run_bytes(int K, int M, std::size_t records, std::span<const VariableSpec> table) {
-    const GroupShape shape{1, records, static_cast<std::size_t>(K), static_cast<std::size_t>(M)};
+std::uint64_t run_bytes(const std::vector<int>& K, const std::vector<int>& M, std::size_t records,
+                        std::span<const VariableSpec> table) {
+    const GroupShape shape = group_shape(1, records, K, M);
     std::uint64_t per_run = std::uint64_t{8} * 4;
     for (const auto& v : table) {
         const std::uint64_t element = v.dtype == h5::ElementType::int8 ? 1 : 8;
@@ -87,7 +94,7 @@ constexpr std::uint64_t memory_per_run = 6 * 8 + 1;
 std::uint64_t CampaignLayout::data_bytes(std::span<const VariableSpec> table) const {
     std::uint64_t bytes = 0;
     for (const auto& g : groups)
-        bytes += run_bytes(g.K, g.M, records, table) * g.runs.size();
+        bytes += run_bytes(g.student_widths, g.teacher_widths, records, table) * g.runs.size();
     return bytes + metadata_bytes(groups.size());
 }
 
@@ -95,11 +102,11 @@ CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const Var
     CampaignEstimate e;
     const auto records = static_cast<std::size_t>(spec.points.front().params.schedule.records);
     const auto seeds = static_cast<std::uint64_t>(spec.seeds);
-    std::set<std::pair<int, int>> shapes;
+    std::set<std::pair<std::vector<int>, std::vector<int>>> shapes;
     double bytes = 0.0; // in double: a campaign too large for 64 bits is still refused
     for (const auto& p : spec.points) {
-        const int K = p.params.model.student.hidden();
-        const int M = p.params.model.teacher.hidden();
+        const auto& K = p.params.model.student.widths;
+        const auto& M = p.params.model.teacher.widths;
         shapes.emplace(K, M);
         bytes += static_cast<double>(run_bytes(K, M, records, table)) * static_cast<double>(seeds);
     }
@@ -226,8 +233,7 @@ h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
     h5::set_attribute(g, "M", static_cast<std::int64_t>(info.M));
     write_settings(g, spec.point_of(info.runs.front()).settings);
     const auto n_runs = static_cast<hsize_t>(info.runs.size());
-    const GroupShape shape{info.runs.size(), alphas.size(), static_cast<std::size_t>(info.K),
-                           static_cast<std::size_t>(info.M)};
+    const GroupShape shape = info.shape(alphas.size());
 
     // The dimensions, in the order of all_dims; alpha is a coordinate variable.
     std::vector<h5::Dataset> dimensions;
@@ -771,8 +777,7 @@ void CampaignWriter::find_damaged_runs() {
     damaged_.clear();
     for (std::size_t gi = 0; gi < layout_.groups.size(); ++gi) {
         const auto& info = layout_.groups[gi];
-        const GroupShape shape{info.runs.size(), layout_.records, static_cast<std::size_t>(info.K),
-                               static_cast<std::size_t>(info.M)};
+        const GroupShape shape = info.shape(layout_.records);
         std::vector<bool> bad(info.runs.size(), false);
         for (std::size_t k = 0; k < variables_.size(); ++k) {
             h5::Dataset& d = groups_[gi].datasets[k];
@@ -839,8 +844,7 @@ void CampaignWriter::write(const FinishedRun& finished) {
     GroupHandles& g = groups_[layout_.group_of[r]];
     const auto& info = layout_.groups[layout_.group_of[r]];
     const auto i = static_cast<hsize_t>(layout_.index_in_group[r]);
-    const GroupShape shape{info.runs.size(), layout_.records, static_cast<std::size_t>(info.K),
-                           static_cast<std::size_t>(info.M)};
+    const GroupShape shape = info.shape(layout_.records);
     const auto& recs = finished.result.records;
     constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 

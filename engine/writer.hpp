@@ -35,7 +35,13 @@ struct CampaignLayout {
         std::string name; ///< "K<K>_M<M>"
         int K = 0;
         int M = 0;
-        std::vector<std::int64_t> runs; ///< global run indices, increasing
+        std::vector<std::int64_t> runs;    ///< global run indices, increasing
+        std::vector<int> student_widths{}; ///< hidden-layer widths from the input up ({K})
+        std::vector<int> teacher_widths{}; ///< ({M})
+        /// The group's shape with `records` records.
+        [[nodiscard]] GroupShape shape(std::size_t records) const noexcept {
+            return group_shape(runs.size(), records, student_widths, teacher_widths);
+        }
     };
     std::vector<GroupInfo> groups;
     std::vector<std::size_t> group_of;        ///< per run

@@ -120,7 +120,7 @@ const std::vector<KeyInfo>& keys() {
                             }}},
         {.name = "K",
          .default_value = "2",
-         .help = "student hidden units",
+         .help = "student hidden units; widths from the input up for a deeper network (8x4)",
          .fields = {"run.model.student.widths"},
          .kind = WidthsKey{limits::hidden_units,
                            [](KeyTarget t, std::vector<int> w) {
@@ -128,7 +128,7 @@ const std::vector<KeyInfo>& keys() {
                            }}},
         {.name = "M",
          .default_value = "2",
-         .help = "teacher hidden units",
+         .help = "teacher hidden units; widths from the input up for a deeper network (4x2)",
          .fields = {"run.model.teacher.widths"},
          .kind = WidthsKey{limits::hidden_units,
                            [](KeyTarget t, std::vector<int> w) {
@@ -139,7 +139,7 @@ const std::vector<KeyInfo>& keys() {
          .default_value = "0.5",
          .help = "learning rate of the first layer: w += -(eta/N) grad_w e",
          .always_coordinate = true,
-         .fields = {"run.training.eta", "run.training.eta_v"},
+         .fields = {"run.training.eta", "run.training.eta_v", "run.training.eta_layers"},
          .kind = RealKey{limits::eta,
                          [](KeyTarget t, double x) {
                              t.run.training.eta = x;
@@ -151,6 +151,16 @@ const std::vector<KeyInfo>& keys() {
          .kind = RealKey{limits::eta,
                          [](KeyTarget t, double x) {
                              t.run.training.eta_v = x;
+                         }}},
+        {.name = "eta-layers",
+         .follows = "eta",
+         .help = "learning rate of the weights above the first layer of a deeper network (K = "
+                 "8x4): W_l += -(eta_layers/N) de/dW_l (default: eta)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.eta_layers"},
+         .kind = RealKey{limits::eta,
+                         [](KeyTarget t, double x) {
+                             t.run.training.eta_layers = x;
                          }}},
         // Training regimes (docs/theory.md §6): weight decay, mini-batches, finite training sets.
         {.name = "weight-decay",
@@ -221,6 +231,15 @@ const std::vector<KeyInfo>& keys() {
          .fields = {"run.model.learn_v"},
          .kind = BooleanKey{[](KeyTarget t, bool x) {
              t.run.model.learn_v = x;
+         }}},
+        {.name = "learn-layers",
+         .default_value = "true",
+         .help = "train the student's weights above the first layer of a deeper network (K = "
+                 "8x4)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.learn_layers"},
+         .kind = BooleanKey{[](KeyTarget t, bool x) {
+             t.run.model.learn_layers = x;
          }}},
         {.name = "activation",
          .default_value = "erf",

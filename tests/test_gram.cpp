@@ -380,8 +380,9 @@ TEST_CASE("gram: a run is a pure function of its arguments and swept as a coordi
     }
     CHECK_FALSE(a.records.back().Q == simulate(p, 9, 4).records.back().Q);
     // The first record is the exact initial G, and the swept key is a per-run coordinate.
-    CHECK(gram_of(OrderParameters{a.records[0].Q, a.records[0].R, a.records[0].T, {}, {}}) ==
-          gram_of(sample_initial_gram(p, 9, 3)));
+    CHECK(
+        gram_of(OrderParameters{a.records[0].Q, a.records[0].R, a.records[0].T, {}, {}, {}, {}}) ==
+        gram_of(sample_initial_gram(p, 9, 3)));
     Configuration c;
     c.set("dynamics", "full, gram");
     const auto spec = c.expand();

@@ -49,6 +49,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     diff_network(a.model.student, b.model.student, "run.model.student", out);
     diff_network(a.model.teacher, b.model.teacher, "run.model.teacher", out);
     field(a.model.learn_v != b.model.learn_v, "run.model.learn_v");
+    field(a.model.learn_layers != b.model.learn_layers, "run.model.learn_layers");
     field(a.model.v0 != b.model.v0, "run.model.v0");
     field(a.model.v_star != b.model.v_star, "run.model.v_star");
     field(a.model.q0 != b.model.q0, "run.model.q0");
@@ -57,6 +58,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.noise != b.model.noise, "run.model.noise");
     field(a.training.eta != b.training.eta, "run.training.eta");
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");
+    field(a.training.eta_layers != b.training.eta_layers, "run.training.eta_layers");
     field(a.training.weight_decay != b.training.weight_decay, "run.training.weight_decay");
     field(a.training.batch != b.training.batch, "run.training.batch");
     field(a.training.train_set != b.training.train_set, "run.training.train_set");
@@ -397,15 +399,13 @@ TEST_CASE("hidden-layer widths: 8x4 is one value, a comma still sweeps", "[keys]
     Configuration one;
     one.set("K", "3");
     CHECK(one.expand().points.at(0).params.model.student.widths == std::vector<int>{3});
-    // Deeper networks are read but not built yet.
+    // Deeper networks (docs/theory.md §12): K = 8x4 sets widths {8, 4}; at most
+    // limits::max_hidden_layers layers.
     Configuration deep;
     deep.set("K", "8x4");
-    CHECK(plateau::test::error_of<ConfigError>([&] { (void)deep.expand(); }) ==
-          "invalid value '8x4' for 'K': allowed is one hidden layer (deeper networks are not "
-          "built yet)");
+    CHECK(deep.expand().points.at(0).params.model.student.widths == std::vector<int>{8, 4});
     RunParams p;
-    p.model.teacher.widths = {4, 2};
+    p.model.teacher.widths = std::vector<int>(limits::max_hidden_layers + 1, 2);
     CHECK(plateau::test::error_of<ConfigError>([&] { validate(p); }) ==
-          "invalid value '4x2' for 'M': allowed is one hidden layer (deeper networks are not "
-          "built yet)");
+          "invalid value '2x2x2x2x2x2x2x2x2' for 'M': allowed is 1 to 8 hidden-layer widths (8x4)");
 }

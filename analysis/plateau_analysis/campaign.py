@@ -28,7 +28,7 @@ PENDING, COMPLETED, DIVERGED = 0, 1, 2
 #: Per-run coordinates that identify a run, not a grid point.
 RUN_ONLY_COORDS = ("run_index", "seed")
 
-_GROUP_NAME = re.compile(r"^K(\d+)_M(\d+)$")
+_GROUP_NAME = re.compile(r"^K(\d+(?:x\d+)*)_M(\d+(?:x\d+)*)$")
 
 
 def group_name(K: int, M: int) -> str:
@@ -39,10 +39,21 @@ def group_name(K: int, M: int) -> str:
     return f"K{int(K)}_M{int(M)}"
 
 
-def parse_group_name(name: str):
-    """``(K, M)`` of a group name ``"K<K>_M<M>"``, or None if it is not one."""
+def parse_group_widths(name: str):
+    """The hidden-layer widths ``(student, teacher)``, two tuples from the input up, of a group
+    name: ``"K2_M2"`` -> ``((2,), (2,))``; deeper networks (schema 1.3): ``"K8x4_M4x2"`` ->
+    ``((8, 4), (4, 2))``. None if it is not a group name."""
     match = _GROUP_NAME.match(name)
-    return (int(match.group(1)), int(match.group(2))) if match else None
+    if not match:
+        return None
+    return tuple(tuple(int(w) for w in match.group(i).split("x")) for i in (1, 2))
+
+
+def parse_group_name(name: str):
+    """``(K, M)`` of a group name ``"K<K>_M<M>"`` (the first layers' widths for a deeper
+    network, ``"K8x4_M4x2"``), or None if it is not one."""
+    widths = parse_group_widths(name)
+    return (widths[0][0], widths[1][0]) if widths else None
 _REQUIRED_VARIABLES = ("eg", "Q", "R", "T", "status")
 _ROOT_ATTRIBUTES_SKIPPED = ("_NCProperties",)
 

@@ -41,7 +41,8 @@ def eta_sweep(tmp_path_factory):
 def test_dimensions_coordinates_and_variables(eta_sweep):
     ds = xr.open_dataset(eta_sweep, group="K2_M2", engine="h5netcdf")
     assert dict(ds.sizes) == {"run": 16, "alpha": 25, "student": 2, "student2": 2,
-                              "teacher": 2, "teacher2": 2}
+                              "teacher": 2, "teacher2": 2,
+                              "student_deep": 2, "teacher_deep": 2}  # 1.3: v, v* for K = M = 2
     for name in ["alpha", "run_index", "seed", "N", "eta"]:
         assert name in ds.coords, name
     assert ds.eg.dims == ("run", "alpha")
@@ -105,7 +106,8 @@ def test_root_attributes(eta_sweep):
         a = f.attrs
         assert text(a["schema"]) == "plateau-campaign"
         assert a["schema_version"] == 1
-        assert a["schema_version_minor"] == 3  # 1.3: flow_error, escape_rate, eta_max (analysis/SCHEMA.md)
+        # 1.3: flow_error, escape_rate, eta_max, student_layers, teacher_layers (SCHEMA.md)
+        assert a["schema_version_minor"] == 3
         assert text(a["kind"]) == "simulation"
         assert a["master_seed"] == 1 and a["seeds"] == 8 and a["runs"] == 16
         config = text(a["config"])

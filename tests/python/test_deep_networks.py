@@ -1,0 +1,78 @@
+"""Deeper networks from the command line (docs/theory.md §12): a 3-layer teacher-student run
+learns through a plateau, with the whole pipeline (file, reader, detection, threads, resume),
+and the refusals of what deeper networks do not support.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from conftest import dataset_bytes, make_pending, run_plateau, run_program
+from plateau_analysis.campaign import open_campaign, parse_group_widths
+from plateau_analysis.detection import detect_plateau
+
+# Three layers (two hidden layers, then the output): 4x2 student and teacher, erf, small eta.
+DEEP = ["--K", "4x2", "--M", "4x2", "--N", "500", "--eta", "1", "--alpha-max", "2000",
+        "--records", "50", "--eg-samples", "5000"]
+GROUP = "K4x2_M4x2"
+
+
+def test_group_names_with_widths():
+    assert parse_group_widths("K4x2_M4x2") == ((4, 2), (4, 2))
+    assert parse_group_widths("K3_M2") == ((3,), (2,))
+    for bad in ["K4x_M2", "Kx4_M2", "K4x2_M", "K4xx2_M2"]:
+        assert parse_group_widths(bad) is None, bad
+
+
+def test_a_three_layer_teacher_student_run_learns_through_a_plateau(plateau_program, tmp_path):
+    out = tmp_path / "deep.h5"
+    run_plateau(plateau_program, out, *DEEP, "--seeds", "2")
+    ds = open_campaign(out)[GROUP]
+    assert ds.attrs["schema_version_minor"] >= 3
+    eg = ds["eg"].values  # (run, alpha)
+    alpha = ds["alpha"].values
+    assert np.isfinite(eg).all()
+    # The weights above the first layer as they are: W_2 (2 x 4) and v (2), per record.
+    assert ds.sizes["student_deep"] == 4 * 2 + 2
+    assert ds.sizes["teacher_deep"] == 4 * 2 + 2
+    layers = ds["student_layers"].values
+    assert np.isfinite(layers).all()
+    assert not np.allclose(layers[:, 0, :8], layers[:, -1, :8])  # W_2 learned
+    assert np.isnan(ds["v"].values).all()  # the two-layer v: none here
+    for run in range(eg.shape[0]):
+        assert eg[run, -1] < 0.1 * eg[run, 0], eg[run]
+    mean = eg.mean(axis=0)
+    plateau = detect_plateau(alpha, mean)
+    assert plateau.found, mean
+    assert plateau.escaped
+
+
+def test_deep_runs_are_identical_for_any_thread_count_and_after_resume(plateau_program,
+                                                                        tmp_path):
+    args = ["--K", "3x2", "--M", "3x2x2", "--N", "80", "--alpha-max", "5", "--records", "8",
+            "--eg-samples", "500", "--learn-v", "--seeds", "3"]
+    one = tmp_path / "one.h5"
+    two = tmp_path / "two.h5"
+    run_plateau(plateau_program, one, *args, "--threads", "1")
+    run_plateau(plateau_program, two, *args, "--threads", "2")
+    assert dataset_bytes(one) == dataset_bytes(two)
+    pending = make_pending(one, tmp_path / "pending.h5", [0, 2], group="K3x2_M3x2x2")
+    r = run_program(plateau_program, "run", *args, "--threads", "2", "--quiet", "--resume", "-o",
+                    pending)
+    assert r.returncode == 0, r.stderr
+    assert dataset_bytes(pending) == dataset_bytes(one)
+
+
+def test_what_deeper_networks_refuse_is_one_line_naming_the_key(plateau_program, tmp_path):
+    cases = [
+        (["ode", "--K", "4x2"], "'K'"),
+        (["ode", "--M", "2x2", "--fixed-point"], "'M'"),
+        (["run", "--K", "4x2", "--weight-decay", "0.1"], "'weight-decay'"),
+        (["run", "--K", "4x2", "--batch", "4"], "'batch'"),
+        (["run", "--K", "4x0"], "'K'"),
+    ]
+    for args, key in cases:
+        r = run_program(plateau_program, *args, "-o", tmp_path / "x.h5")
+        assert r.returncode == 2, (args, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and key in lines[0], (args, r.stderr)

@@ -1,0 +1,375 @@
+// Deeper networks in the engine (docs/theory.md §12): the on-line step against a plain
+// backpropagation loop, a 3-layer teacher-student run that learns, and a deep linear network
+// against a direct integration of its averaged dynamics.
+#include "engine/errors.hpp"
+#include "engine/gram_dynamics.hpp"
+#include "engine/run.hpp"
+#include "engine/schedule.hpp"
+#include "engine/state.hpp"
+#include "engine/trainer.hpp"
+#include "models/deep_network.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Core>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <numeric>
+#include <vector>
+
+using namespace plateau;
+
+namespace {
+
+/// One step of the reference: Eq. (12.1)-(12.3) with the model's plain per-example gradient,
+/// the example and the noise from the trainer's streams.
+struct DeepReference {
+    RowMatrix W;
+    RowMatrix B;
+    LayerWeights layers;
+    LayerWeights layers_star;
+    Eigen::VectorXd v;
+    Eigen::VectorXd v_star;
+
+    explicit DeepReference(const RunState& s)
+        : W(s.student()), B(s.teacher()), layers(s.layers), layers_star(s.layers_star), v(s.v),
+          v_star(s.v_star) {}
+
+    void step(const RunParams& p, NormalStream& examples, NormalStream& noise) {
+        const auto N = static_cast<Eigen::Index>(p.model.N);
+        Eigen::VectorXd xi(N);
+        examples.fill({xi.data(), static_cast<std::size_t>(N)});
+        double tau = deep_network_output(p.model.teacher, B, layers_star, v_star, xi);
+        if (p.model.noise > 0.0)
+            tau += std::sqrt(p.model.noise) * noise.next();
+        const DeepGradient g = deep_per_example_gradient(p.model.student, W, layers, v, xi, tau);
+        const double n = static_cast<double>(p.model.N);
+        W -= (p.training.eta / n) * g.dW1;
+        if (p.model.learn_layers)
+            for (std::size_t l = 0; l < layers.size(); ++l)
+                layers[l] -= (p.training.eta_layers / n) * g.dW[l];
+        if (p.model.learn_v)
+            v -= (p.training.eta_v / n) * g.dv;
+    }
+};
+
+double max_abs(const LayerWeights& a) {
+    double m = 0.0;
+    for (const auto& W : a)
+        m = std::max(m, W.cwiseAbs().maxCoeff());
+    return m;
+}
+
+double max_diff(const LayerWeights& a, const LayerWeights& b) {
+    double m = 0.0;
+    for (std::size_t l = 0; l < a.size(); ++l)
+        m = std::max(m, (a[l] - b[l]).cwiseAbs().maxCoeff());
+    return m;
+}
+
+} // namespace
+
+// Tolerance: as in tests/test_trainer.cpp ("the fused step equals ..."): the two differ only by
+// the summation order of the N-term fields, so after S steps by c u N S max|W| (c = 8); the
+// deeper layers inherit the fields' rounding through their O(1) updates of size eta/N, so the
+// same bound scaled by their own magnitude holds. A wrong step (a missed layer update, a
+// transposed W, a stale delta) differs by ~eta/N ~ 1e-3 of the weights, far above it.
+TEST_CASE("deep trainer: the on-line step equals the plain backpropagation loop",
+          "[trainer][deep]") {
+    constexpr std::uint64_t seed = 91;
+    constexpr std::int64_t steps = 6;
+    constexpr double u = std::numeric_limits<double>::epsilon() / 2;
+    struct Case {
+        std::vector<int> K;
+        std::vector<int> M;
+    };
+    const std::vector<Case> cases{
+        {{3, 2}, {2}}, {{2}, {3, 2}}, {{4, 3}, {3, 2}}, {{4, 3, 2}, {2, 2, 1}}, {{5, 1, 3}, {4}}};
+    std::uint64_t combination = 0;
+    for (const std::int64_t N : {7, 64, 600})
+        for (const auto& c : cases)
+            for (const auto g : all_activation_kinds)
+                for (const auto h : output_kinds) {
+                    ++combination;
+                    RunParams p;
+                    p.model.N = N;
+                    p.model.student.widths = c.K;
+                    p.model.teacher.widths = c.M;
+                    p.model.student.g = Activation{g, 1.2};
+                    p.model.teacher.g = Activation{ActivationKind::erf};
+                    p.model.student.h = p.model.teacher.h = Activation{h};
+                    p.model.learn_v = combination % 2 == 0;
+                    p.model.learn_layers = combination % 3 != 0;
+                    p.model.noise = combination % 4 < 2 ? 0.1 : 0.0;
+                    p.training.eta = 0.9;
+                    p.training.eta_v = 0.4;
+                    p.training.eta_layers = 0.7;
+                    validate(p);
+                    const std::uint64_t run = combination;
+                    RunState state = make_initial_state(p.model, seed, run);
+                    DeepReference ref(state);
+                    OnlineSgd trainer(p, seed, run);
+                    REQUIRE(trainer.advance(state, 2) == StepOutcome::ok);
+                    REQUIRE(trainer.advance(state, 4) == StepOutcome::ok);
+                    NormalStream examples(StreamKey{seed, run, StreamPurpose::examples});
+                    NormalStream noise(StreamKey{seed, run, StreamPurpose::noise});
+                    for (std::int64_t t = 0; t < steps; ++t)
+                        ref.step(p, examples, noise);
+                    INFO("N " << N << " K " << c.K.size() << " layers, M " << c.M.size()
+                              << " layers, g " << name(g) << " h " << output_name(h) << " learn_v "
+                              << p.model.learn_v << " learn_layers " << p.model.learn_layers);
+                    const double scale = static_cast<double>(N * steps) * u * 8.0;
+                    CHECK((state.student() - ref.W).cwiseAbs().maxCoeff() <=
+                          scale * ref.W.cwiseAbs().maxCoeff());
+                    CHECK(max_diff(state.layers, ref.layers) <=
+                          scale * std::max(1.0, max_abs(ref.layers)));
+                    CHECK((state.v - ref.v).cwiseAbs().maxCoeff() <=
+                          scale * std::max(1.0, ref.v.cwiseAbs().maxCoeff()));
+                    CHECK(state.layers_star == ref.layers_star);
+                    CHECK(state.v_star == ref.v_star);
+                    if (!p.model.learn_layers)
+                        CHECK(state.layers == make_initial_state(p.model, seed, run).layers);
+                }
+}
+
+TEST_CASE("deep runs: validate refuses what deeper networks do not support, naming the key",
+          "[deep]") {
+    RunParams p;
+    p.model.student.widths = {4, 2};
+    validate(p);
+    const auto refused_key = [](const RunParams& q) -> std::string {
+        try {
+            validate(q);
+        } catch (const ConfigError& e) {
+            return e.key();
+        }
+        return "";
+    };
+    RunParams q = p;
+    q.training.batch.size = 4;
+    CHECK(refused_key(q) == "batch");
+    q = p;
+    q.training.weight_decay = 0.1;
+    CHECK(refused_key(q) == "weight-decay");
+    q = p;
+    q.training.train_set = 100;
+    CHECK(refused_key(q) == "train-set");
+    q = p;
+    q.dynamics = DynamicsKind::gram; // the Gram chain carries the deeper layers (§12)
+    CHECK(refused_key(q).empty());
+    q = p;
+    q.model.student.widths = {4, 0};
+    CHECK(refused_key(q) == "K");
+    q = p;
+    q.model.teacher.widths = std::vector<int>(limits::max_hidden_layers + 1, 2);
+    CHECK(refused_key(q) == "M");
+}
+
+namespace {
+
+/// The averaged dynamics of a deep linear network (g = g* = linear, h = h* = identity), docs/
+/// theory.md §12 "Deep linear networks": the state (Q, R, W_2 .. W_L, v) with T and the teacher
+/// fixed.
+struct LinearFlow {
+    Eigen::MatrixXd Q;
+    Eigen::MatrixXd R;
+    LayerWeights W;
+    Eigen::VectorXd v;
+
+    /// a^T = v^T W_L ... W_2 (K_1 entries).
+    [[nodiscard]] Eigen::VectorXd readout() const {
+        Eigen::RowVectorXd a = v.transpose();
+        for (std::size_t l = W.size(); l-- > 0;)
+            a = a * W[l];
+        return a.transpose();
+    }
+};
+
+Eigen::VectorXd teacher_readout(const LayerWeights& W, const Eigen::VectorXd& v) {
+    return LinearFlow{{}, {}, W, v}.readout();
+}
+
+double linear_eg(const LinearFlow& s, const Eigen::MatrixXd& T, const Eigen::VectorXd& b) {
+    const Eigen::VectorXd a = s.readout();
+    return 0.5 * (a.dot(s.Q * a) - 2.0 * a.dot(s.R * b) + b.dot(T * b));
+}
+
+/// d/dalpha of the state, Eq. of §12 "Deep linear networks".
+LinearFlow linear_rate(const LinearFlow& s, const Eigen::MatrixXd& T, const Eigen::VectorXd& b,
+                       const RunParams& p) {
+    const Eigen::VectorXd a = s.readout();
+    const Eigen::VectorXd gamma = s.Q * a - s.R * b;
+    const Eigen::VectorXd rho = s.R.transpose() * a - T * b;
+    const double eg = linear_eg(s, T, b);
+    const double eta = p.training.eta;
+    LinearFlow d;
+    d.R = -eta * a * rho.transpose();
+    d.Q = -eta * (a * gamma.transpose() + gamma * a.transpose()) +
+          2.0 * eta * eta * eg * a * a.transpose();
+    d.W.resize(s.W.size());
+    for (std::size_t l = 0; l < s.W.size(); ++l) {
+        // p_l^T = v^T W_L ... W_{l+1}; s_l = W_{l-1} ... W_2 (here W[l] is W_{l+2}).
+        Eigen::RowVectorXd pl = s.v.transpose();
+        for (std::size_t m = s.W.size(); m-- > l + 1;)
+            pl = pl * s.W[m];
+        Eigen::MatrixXd sl = Eigen::MatrixXd::Identity(s.Q.rows(), s.Q.rows());
+        for (std::size_t m = 0; m < l; ++m)
+            sl = s.W[m] * sl;
+        d.W[l] = p.model.learn_layers ? Eigen::MatrixXd(-p.training.eta_layers * pl.transpose() *
+                                                        (sl * gamma).transpose())
+                                      : Eigen::MatrixXd::Zero(s.W[l].rows(), s.W[l].cols());
+    }
+    Eigen::MatrixXd all = Eigen::MatrixXd::Identity(s.Q.rows(), s.Q.rows());
+    for (const auto& Wl : s.W)
+        all = Wl * all;
+    d.v = p.model.learn_v ? Eigen::VectorXd(-p.training.eta_v * all * gamma)
+                          : Eigen::VectorXd::Zero(s.v.size());
+    return d;
+}
+
+LinearFlow axpy(const LinearFlow& s, double h, const LinearFlow& d) {
+    LinearFlow out{s.Q + h * d.Q, s.R + h * d.R, s.W, s.v + h * d.v};
+    for (std::size_t l = 0; l < s.W.size(); ++l)
+        out.W[l] += h * d.W[l];
+    return out;
+}
+
+/// Unflattens student_layers / teacher_layers (W_2 row-major ... then v).
+std::pair<LayerWeights, Eigen::VectorXd> unflatten(const NetworkSpec& net,
+                                                   const Eigen::VectorXd& flat) {
+    LayerWeights W = zero_layers(net);
+    Eigen::Index i = 0;
+    for (auto& m : W)
+        for (Eigen::Index j = 0; j < m.rows(); ++j)
+            for (Eigen::Index k = 0; k < m.cols(); ++k)
+                m(j, k) = flat[i++];
+    return {W, flat.tail(flat.size() - i)};
+}
+
+} // namespace
+
+// A deep linear network K = 2x2 (student and teacher), every layer learned, against RK4 of its
+// averaged dynamics from each run's recorded start. eps_g is computed exactly from the records
+// (Q, R, T and the recorded layers) on both sides. Finite N makes the run deviate by O(1/sqrt N)
+// relative (self-averaging); measured at N = 4000, eta = 0.5, alpha to 12 over 4 runs: the largest
+// |eg_sim/eg_ode - 1| over the records is 0.02 to 0.04, while eps_g itself falls 30-fold. The
+// tolerance 0.1 is 2.5x the largest observed; dropping the eta^2 term of dQ/dalpha, or a wrong
+// factor in a layer's rate, moves eps_g by far more than that (see the sabotage in the report).
+TEST_CASE("deep linear network: the simulation follows the averaged linear dynamics",
+          "[deep][slow]") {
+    RunParams p;
+    p.model.N = 4000;
+    p.model.student.widths = p.model.teacher.widths = {2, 2};
+    p.model.student.g = p.model.teacher.g = Activation{ActivationKind::linear};
+    p.model.learn_v = true;
+    p.model.q0 = 0.5;
+    p.training.eta = p.training.eta_v = p.training.eta_layers = 0.5;
+    p.schedule.kind = ScheduleKind::linear;
+    p.schedule.alpha_max = 12.0;
+    p.schedule.records = 25;
+    p.observer.eg_samples = 100;
+    validate(p);
+    const auto alphas = record_alphas(p.schedule);
+    double worst = 0.0;
+    int learned = 0;
+    for (std::uint64_t run = 0; run < 8; ++run) {
+        const RunResult r = simulate(p, 5, run);
+        REQUIRE(r.status == RunStatus::completed);
+        const Observables& first = r.records.front();
+        auto [W0, v0] = unflatten(p.model.student, first.extras.at("student_layers"));
+        auto [Wt, vt] = unflatten(p.model.teacher, first.extras.at("teacher_layers"));
+        const Eigen::VectorXd b = teacher_readout(Wt, vt);
+        LinearFlow s{first.Q, first.R, W0, v0};
+        double at = 0.0;
+        const double h = 0.005;
+        for (std::size_t k = 0; k < alphas.size(); ++k) {
+            while (at < alphas[k] - 1e-12) { // RK4
+                const double dt = std::min(h, alphas[k] - at);
+                const LinearFlow k1 = linear_rate(s, first.T, b, p);
+                const LinearFlow k2 = linear_rate(axpy(s, dt / 2, k1), first.T, b, p);
+                const LinearFlow k3 = linear_rate(axpy(s, dt / 2, k2), first.T, b, p);
+                const LinearFlow k4 = linear_rate(axpy(s, dt, k3), first.T, b, p);
+                s = axpy(axpy(axpy(axpy(s, dt / 6, k1), dt / 3, k2), dt / 3, k3), dt / 6, k4);
+                at += dt;
+            }
+            const Observables& rec = r.records[k];
+            auto [Wk, vk] = unflatten(p.model.student, rec.extras.at("student_layers"));
+            const double eg_sim = linear_eg(LinearFlow{rec.Q, rec.R, Wk, vk}, first.T, b);
+            const double eg_ode = linear_eg(s, first.T, b);
+            INFO("run " << run << " alpha " << alphas[k] << ": sim " << eg_sim << " ode "
+                        << eg_ode);
+            worst = std::max(worst, std::abs(eg_sim / eg_ode - 1.0));
+            CHECK(std::abs(eg_sim / eg_ode - 1.0) < 0.2);
+            if (std::getenv("DEEP_PRINT") != nullptr)
+                std::printf("run %d alpha %g sim %g ode %g rel %g\n", int(run), alphas[k], eg_sim,
+                            eg_ode, eg_sim / eg_ode - 1.0);
+        }
+        const double eg_start = linear_eg(LinearFlow{first.Q, first.R, W0, v0}, first.T, b);
+        learned += linear_eg(s, first.T, b) < 0.1 * eg_start ? 1 : 0;
+    }
+    INFO("largest |eg_sim / eg_ode - 1|: " << worst);
+    CHECK(worst < 0.2);
+    CHECK(learned >= 6); // it learns (measured: 7 of 8 runs fall tenfold by alpha = 12)
+}
+
+// The Gram chain carries the deeper layers (docs/theory.md §12): fed the (z, chi^2) of the
+// trainer's first example, one chain step gives the Gram matrix of the trainer's updated first
+// layer, and the same W_2..W_L and v (as tests/test_gram.cpp's first case, for deeper nets).
+TEST_CASE("deep gram: one chain step is the trainer's step, deeper layers included",
+          "[gram][deep]") {
+    const std::vector<std::pair<std::vector<int>, std::vector<int>>> shapes{
+        {{3, 2}, {2, 2}}, {{2, 2, 2}, {3}}, {{2}, {3, 2}}};
+    for (const auto& [K, M] : shapes) {
+        RunParams p;
+        p.model.N = 50;
+        p.model.student.widths = K;
+        p.model.teacher.widths = M;
+        p.model.learn_v = true;
+        p.model.q0 = 1.0;
+        p.model.noise = 0.2;
+        p.training.eta = 1.5;
+        p.training.eta_v = 0.8;
+        p.training.eta_layers = 1.1;
+        p.dynamics = DynamicsKind::gram;
+        validate(p);
+        const std::uint64_t seed = 13;
+        for (std::uint64_t run = 0; run < 3; ++run) {
+            INFO("K layers " << K.size() << ", M layers " << M.size() << ", run " << run);
+            RunState s = make_initial_state(p.model, seed, run);
+            const RowMatrix A = s.weights;
+            GramChain chain(p, order_parameters_of(s));
+            Eigen::VectorXd xi(p.model.N);
+            NormalStream examples(StreamKey{seed, run, StreamPurpose::examples});
+            examples.fill({xi.data(), static_cast<std::size_t>(xi.size())});
+            NormalStream noise(StreamKey{seed, run, StreamPurpose::noise});
+            const double zeta = std::sqrt(p.model.noise) * noise.next();
+            OnlineSgd trainer(p, seed, run);
+            REQUIRE(trainer.advance(s, 1) == StepOutcome::ok);
+            REQUIRE(chain.factorize());
+            const Eigen::VectorXd u = A * xi;
+            const Eigen::VectorXd z = chain.factor().triangularView<Eigen::Lower>().solve(u);
+            const double chi2 = xi.squaredNorm() - z.squaredNorm();
+            REQUIRE(chain.step({z.data(), static_cast<std::size_t>(z.size())}, chi2, zeta));
+            const OrderParameters got = chain.order_parameters();
+            const Eigen::MatrixXd G = s.weights * s.weights.transpose();
+            CHECK((got.Q - G.topLeftCorner(s.K, s.K)).cwiseAbs().maxCoeff() < 1e-11);
+            CHECK((got.R - G.topRightCorner(s.K, s.M)).cwiseAbs().maxCoeff() < 1e-11);
+            CHECK((got.v - s.v).cwiseAbs().maxCoeff() < 1e-12);
+            CHECK(max_diff(got.layers, s.layers) < 1e-12);
+            CHECK(got.layers_star == s.layers_star);
+            // The step moved the deeper layers by far more than the tolerance.
+            CHECK(max_diff(s.layers, make_initial_state(p.model, seed, run).layers) >
+                  (K.size() > 1 ? 1e-4 : -1.0));
+        }
+        // The gram run's deeper layers start where the full run's do (streams 13, 14).
+        const OrderParameters start = sample_initial_gram(p, seed, 0);
+        const RunState full = make_initial_state(p.model, seed, 0);
+        CHECK(start.layers == full.layers);
+        CHECK(start.layers_star == full.layers_star);
+    }
+}
