@@ -4,9 +4,9 @@
 // models/gaussian_integrals.hpp; and the same flow on a packed vector of the independent entries,
 // for an integrator (engine/ode_integrator.hpp) and for linearizations (engine/fixed_point.hpp).
 //
-// Scope: h = h* = identity and the same hidden activation g = g* in student and teacher, with g
-// one of erf, relu, linear. Label noise s^2, a learned second layer (eta_v) and K != M are
-// included.
+// Scope: h = h* = identity and the same hidden activation g = g* in student and teacher (kind and
+// gamma; closed forms for erf, relu, linear, quadrature for tanh and sigmoid, docs/theory.md §9).
+// Label noise s^2, a learned second layer (eta_v) and K != M are included.
 #pragma once
 
 #include "engine/observer.hpp"
@@ -19,7 +19,7 @@
 
 namespace plateau {
 
-/// True when the ODEs cover the model: h = h* = identity and g = g* in {erf, relu, linear}.
+/// True when the ODEs cover the model: h = h* = identity and g = g* (kind and gamma).
 [[nodiscard]] bool theory_supports(const ModelParams& model) noexcept;
 
 /// Throws ConfigError (key "activation", "teacher-activation", "output-activation" or
