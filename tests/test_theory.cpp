@@ -89,8 +89,8 @@ double escape_alpha(const RunParams& p, const OrderParameters& init, double eg_p
 
 TEST_CASE("theory: supported models and the error for the others", "[theory]") {
     RunParams p;
-    for (const ActivationKind g :
-         {ActivationKind::erf, ActivationKind::relu, ActivationKind::linear}) {
+    // h = h* = identity, g = g*: every hidden activation (closed forms or quadrature, §9)
+    for (const ActivationKind g : all_activation_kinds) {
         p.model.student.g.kind = p.model.teacher.g.kind = g;
         CHECK(theory_supports(p.model));
         CHECK_NOTHROW(require_theory_support(p.model));
@@ -99,15 +99,19 @@ TEST_CASE("theory: supported models and the error for the others", "[theory]") {
         try {
             require_theory_support(m);
         } catch (const ConfigError& e) {
-            CHECK(std::string(e.what()).find("{erf, relu, linear}") != std::string::npos);
+            CHECK(std::string(e.what()).find("h = h* = identity with g = g*") != std::string::npos);
             return e.key();
         }
         return std::string("(no error)");
     };
     ModelParams m;
     m.student.g.kind = m.teacher.g.kind = ActivationKind::tanh;
+    m.student.g.gamma = m.teacher.g.gamma = 2.0;
+    CHECK(theory_supports(m));
+    CHECK(key_of(m) == "(no error)");
+    m.teacher.g.gamma = 0.7; // kind and gamma must agree
     CHECK_FALSE(theory_supports(m));
-    CHECK(key_of(m) == "activation");
+    CHECK(key_of(m) == "gamma-hidden");
     m = ModelParams{};
     m.teacher.g.kind = ActivationKind::relu;
     CHECK_FALSE(theory_supports(m));
@@ -122,6 +126,7 @@ TEST_CASE("theory: supported models and the error for the others", "[theory]") {
 
     RunParams bad;
     bad.model.student.g.kind = bad.model.teacher.g.kind = ActivationKind::sigmoid;
+    bad.model.student.h.kind = ActivationKind::tanh;
     const OrderParameters op = symmetric_initial_conditions(bad.model, 0.2, 0.0, 0.01);
     CHECK_THROWS_AS(flow(bad, op), ConfigError);
     CHECK_THROWS_AS(TheoryDynamics(bad, op), ConfigError);
@@ -578,9 +583,11 @@ TEST_CASE("theory versus simulation: erf K = M = 2, N = 1000", "[theory][slow]")
     }
 }
 
+// The theory covers h = h* = identity with g = g* for every g; the observer's eps_g is exact
+// (closed form) for the subset with closed forms (erf, relu, linear) and Monte Carlo otherwise.
 TEST_CASE("one rule says which models have closed forms: the observer and the theory agree",
           "[theory]") {
-    int closed = 0;
+    int covered = 0, closed = 0;
     for (const auto g : all_activation_kinds)
         for (const auto gs : all_activation_kinds)
             for (const auto h : output_kinds)
@@ -591,16 +598,22 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
                     m.student.h.kind = h;
                     m.teacher.h.kind = hs;
                     const bool theory = theory_supports(m);
+                    const bool identity =
+                        h == ActivationKind::linear && hs == ActivationKind::linear;
                     INFO(name(g) << " " << name(gs) << " " << name(h) << " " << name(hs));
-                    CHECK(theory == (eg_method(m) == EgMethod::closed_form));
+                    CHECK(theory == (identity && g == gs));
+                    CHECK((eg_method(m) == EgMethod::closed_form) ==
+                          (theory && integrals::has_closed_form(g)));
+                    closed += eg_method(m) == EgMethod::closed_form ? 1 : 0;
                     if (theory) {
-                        ++closed;
+                        ++covered;
                         CHECK_NOTHROW(require_theory_support(m));
                     } else {
                         CHECK_THROWS_AS(require_theory_support(m), ConfigError);
                     }
                 }
-    CHECK(closed == 3); // erf, relu, linear with identity outputs
+    CHECK(covered == 5); // every g with identity outputs
+    CHECK(closed == 3);  // erf, relu, linear with identity outputs
     CHECK(integrals::closed_form_names() == "erf, relu, linear");
 }
 
