@@ -177,9 +177,13 @@ double factor(const Activation& g, const Power& pw, double x) {
     double value = 1.0, slope = 1.0;
     switch (g.kind) {
     case ActivationKind::tanh: {
-        const double t = std::tanh(g.gamma * x);
-        value = t;
-        slope = g.gamma * (1.0 - t * t);
+        // tanh(a) = -em / (2 + em), em = expm1(-2|a|) (one expm1 instead of tanh; exact to a few
+        // ulp), and g' = gamma (1 - tanh^2) = gamma 4 e / (1 + e)^2 with e = 1 + em
+        const double a = g.gamma * x;
+        const double em = std::expm1(-2.0 * std::abs(a));
+        const double t = -em / (2.0 + em);
+        value = a < 0.0 ? -t : t;
+        slope = g.gamma * (1.0 - t) * (1.0 + t);
         break;
     }
     case ActivationKind::sigmoid: {
@@ -398,13 +402,13 @@ private:
     double mean(int i, const std::array<double, max_fields + 1>& z) const {
         const auto ui = static_cast<std::size_t>(i);
         double mu = 0.0;
-        for (int l = 0; l < i; ++l)
+        for (int l = 0; l < std::min(i, max_fields); ++l)
             mu += L_[ui][static_cast<std::size_t>(l)] * z[static_cast<std::size_t>(l)];
         return mu;
     }
 
     double level(int i, std::array<double, max_fields + 1>& z) const {
-        if (i == m_)
+        if (i >= m_ || i >= max_fields)
             return extra_ ? mean(m_, z) : 1.0; // E[u_b | z]: the noise part averages to 0
         const auto ui = static_cast<std::size_t>(i);
         const Power& pw = power_[static_cast<std::size_t>(order_[ui])];
@@ -421,6 +425,13 @@ private:
         const int n = count_[ui];
         const auto& nodes = nodes_[ui];
         const auto& weights = weights_[ui];
+        if (i + 1 == m_ && !extra_) { // innermost level: no deeper integral
+            for (int k = 0; k < n; ++k) {
+                const auto uk = static_cast<std::size_t>(k);
+                sum += weights[uk] * factor(g_, pw, mu + s * nodes[uk]);
+            }
+            return sum;
+        }
         for (int k = 0; k < n; ++k) {
             const auto uk = static_cast<std::size_t>(k);
             z[ui] = nodes[uk];
