@@ -4,10 +4,11 @@
 // models/gaussian_integrals.hpp; and the same flow on a packed vector of the independent entries,
 // for an integrator (engine/ode_integrator.hpp) and for linearizations (engine/fixed_point.hpp).
 //
-// Scope: h = h* = identity and the same hidden activation g = g* in student and teacher, with g
-// one of erf, relu, linear (FlowMethod::integrals); any other h, h*, g, g* by the joint rule
-// (FlowMethod::joint, docs/theory.md §10). Label noise s^2, a learned second layer (eta_v) and
-// K != M are included.
+// Scope: every two-layer model. h = h* = identity with the same hidden activation g = g* in
+// student and teacher (kind and gamma): closed forms for erf, relu, linear, quadrature for tanh
+// and sigmoid (FlowMethod::integrals, docs/theory.md §9); any other h, h*, g, g* by the joint
+// rule (FlowMethod::joint, §10). Label noise s^2, a learned second layer (eta_v) and K != M are
+// included. Deeper networks are refused (§12).
 #pragma once
 
 #include "engine/observer.hpp"
@@ -23,13 +24,12 @@ namespace plateau {
 
 class JointRule; // engine/joint_rule.hpp
 
-/// True when the ODEs cover the model: any model with h != identity on either side or g != g*
-/// (FlowMethod::joint, docs/theory.md §10), and h = h* = identity with g = g* in {erf, relu,
-/// linear} (FlowMethod::integrals).
+/// True when the ODEs cover the model: every network with one hidden layer (student and
+/// teacher), by FlowMethod::integrals or FlowMethod::joint.
 [[nodiscard]] bool theory_supports(const ModelParams& model) noexcept;
 
-/// Throws ConfigError (key "activation") naming the activations the theory covers when
-/// !theory_supports(model).
+/// Throws ConfigError (key "K" or "M", the widths) when !theory_supports(model): a deeper
+/// network.
 void require_theory_support(const ModelParams& model);
 
 /// The right-hand side of the ODEs, docs/theory.md §3:

@@ -1,6 +1,8 @@
 // Gaussian averages of the order-parameter theory; see gaussian_integrals.hpp and docs/theory.md.
 #include "models/gaussian_integrals.hpp"
 
+#include "models/quadrature.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -635,25 +637,19 @@ double J2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b) {
 
 // Activation overloads: closed forms where they exist, quadrature otherwise (docs/theory.md §9).
 double I2(const Activation& g, const Eigen::MatrixXd& C, int a, int b) {
-    return I2(g.kind, C, a, b);
+    return has_closed_form(g.kind) ? I2(g.kind, C, a, b) : quadrature::I2(g, C, a, b);
 }
 
 double I3(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c) {
-    return I3(g.kind, C, a, b, c);
+    return has_closed_form(g.kind) ? I3(g.kind, C, a, b, c) : quadrature::I3(g, C, a, b, c);
 }
 
 double I4(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c, int d) {
-    return I4(g.kind, C, a, b, c, d);
+    return has_closed_form(g.kind) ? I4(g.kind, C, a, b, c, d) : quadrature::I4(g, C, a, b, c, d);
 }
 
 double J2(const Activation& g, const Eigen::MatrixXd& C, int a, int b) {
-    return J2(g.kind, C, a, b);
-}
-
-double generalization_error(const Activation& g, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
-                            const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
-                            const Eigen::VectorXd& v_star) {
-    return generalization_error(g.kind, Q, R, T, v, v_star);
+    return has_closed_form(g.kind) ? J2(g.kind, C, a, b) : quadrature::J2(g, C, a, b);
 }
 
 Eigen::MatrixXd field_covariance(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
@@ -674,13 +670,14 @@ Eigen::MatrixXd field_covariance(const Eigen::MatrixXd& Q, const Eigen::MatrixXd
     return C;
 }
 
-// docs/theory.md §2 (erf; the same I2 sum for relu, docs/theory.md §3b, and linear g):
+namespace {
+
+// docs/theory.md §2 (erf; the same I2 sum for relu, docs/theory.md §3b, linear g, and any g by
+// quadrature, §9):
 // eps_g = 1/2 [ sum_jk v_j v_k I2(j,k) + sum_nm v*_n v*_m I2(n,m) - 2 sum_jn v_j v*_n I2(j,n) ].
-double generalization_error(ActivationKind g, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
-                            const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
-                            const Eigen::VectorXd& v_star) {
-    if (!has_closed_form(g))
-        throw_no_closed_form(g);
+template <class I2Of>
+double eps_g_sum(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                 const Eigen::VectorXd& v, const Eigen::VectorXd& v_star, I2Of&& i2) {
     const Eigen::MatrixXd C = field_covariance(Q, R, T);
     const auto K = static_cast<int>(Q.rows());
     const auto M = static_cast<int>(T.rows());
@@ -691,23 +688,41 @@ double generalization_error(ActivationKind g, const Eigen::MatrixXd& Q, const Ei
     // I2 is symmetric: the diagonal once, each off-diagonal pair twice.
     double ss = 0.0, tt = 0.0, st = 0.0;
     for (int j = 0; j < K; ++j) {
-        ss += v(j) * v(j) * I2(g, C, j, j);
+        ss += v(j) * v(j) * i2(C, j, j);
         for (int k = j + 1; k < K; ++k)
-            ss += 2.0 * v(j) * v(k) * I2(g, C, j, k);
+            ss += 2.0 * v(j) * v(k) * i2(C, j, k);
     }
     for (int n = 0; n < M; ++n) {
-        tt += v_star(n) * v_star(n) * I2(g, C, K + n, K + n);
+        tt += v_star(n) * v_star(n) * i2(C, K + n, K + n);
         for (int m = n + 1; m < M; ++m)
-            tt += 2.0 * v_star(n) * v_star(m) * I2(g, C, K + n, K + m);
+            tt += 2.0 * v_star(n) * v_star(m) * i2(C, K + n, K + m);
     }
     for (int j = 0; j < K; ++j)
         for (int n = 0; n < M; ++n)
-            st += v(j) * v_star(n) * I2(g, C, j, K + n);
+            st += v(j) * v_star(n) * i2(C, j, K + n);
     // eps_g = 1/2 c^T I2 c with c = (v, -v*), a quadratic form of the positive semi-definite
     // matrix I2: it is >= 0, and the difference of the three sums leaves a rounding residue of
     // ~1e-16 (ss + tt) that may be negative when the student has learned. That residue is not
     // a value: clamp it at 0 (log plots would drop the point).
     return std::max(0.0, 0.5 * (ss + tt - 2.0 * st));
+}
+
+} // namespace
+
+double generalization_error(ActivationKind g, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                            const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
+                            const Eigen::VectorXd& v_star) {
+    if (!has_closed_form(g))
+        throw_no_closed_form(g);
+    return eps_g_sum(Q, R, T, v, v_star,
+                     [g](const Eigen::MatrixXd& C, int a, int b) { return I2(g, C, a, b); });
+}
+
+double generalization_error(const Activation& g, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                            const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
+                            const Eigen::VectorXd& v_star) {
+    return eps_g_sum(Q, R, T, v, v_star,
+                     [&g](const Eigen::MatrixXd& C, int a, int b) { return I2(g, C, a, b); });
 }
 
 } // namespace plateau::integrals

@@ -89,8 +89,8 @@ double escape_alpha(const RunParams& p, const OrderParameters& init, double eg_p
 
 TEST_CASE("theory: supported models and the error for the others", "[theory]") {
     RunParams p;
-    for (const ActivationKind g :
-         {ActivationKind::erf, ActivationKind::relu, ActivationKind::linear}) {
+    // h = h* = identity, g = g*: every hidden activation (closed forms or quadrature, §9)
+    for (const ActivationKind g : all_activation_kinds) {
         p.model.student.g.kind = p.model.teacher.g.kind = g;
         CHECK(theory_supports(p.model));
         CHECK_NOTHROW(require_theory_support(p.model));
@@ -99,15 +99,21 @@ TEST_CASE("theory: supported models and the error for the others", "[theory]") {
         try {
             require_theory_support(m);
         } catch (const ConfigError& e) {
-            CHECK(std::string(e.what()).find("{erf, relu, linear}") != std::string::npos);
+            CHECK(std::string(e.what()).find("one hidden layer") != std::string::npos);
             return e.key();
         }
         return std::string("(no error)");
     };
     ModelParams m;
     m.student.g.kind = m.teacher.g.kind = ActivationKind::tanh;
-    CHECK_FALSE(theory_supports(m));
-    CHECK(key_of(m) == "activation");
+    m.student.g.gamma = m.teacher.g.gamma = 2.0;
+    CHECK(theory_supports(m));
+    CHECK(key_of(m) == "(no error)");
+    CHECK(flow_method(m) == FlowMethod::integrals);
+    m.teacher.g.gamma = 0.7; // another gamma is another g: the joint rule (docs/theory.md §10)
+    CHECK(theory_supports(m));
+    CHECK(flow_method(m) == FlowMethod::joint);
+    CHECK(key_of(m) == "(no error)");
     // g != g* and h = tanh on either side: the joint rule (docs/theory.md §10).
     m = ModelParams{};
     m.teacher.g.kind = ActivationKind::relu;
@@ -124,8 +130,13 @@ TEST_CASE("theory: supported models and the error for the others", "[theory]") {
     CHECK(flow_method(m) == FlowMethod::joint);
     CHECK(key_of(m) == "(no error)");
 
+    // Deeper networks: refused with the key (docs/theory.md §12).
+    m = ModelParams{};
+    m.teacher.widths = {2, 2};
+    CHECK_FALSE(theory_supports(m));
+    CHECK(key_of(m) == "M");
     RunParams bad;
-    bad.model.student.g.kind = bad.model.teacher.g.kind = ActivationKind::sigmoid;
+    bad.model.student.widths = {2, 2};
     const OrderParameters op = symmetric_initial_conditions(bad.model, 0.2, 0.0, 0.01);
     CHECK_THROWS_AS(flow(bad, op), ConfigError);
     CHECK_THROWS_AS(TheoryDynamics(bad, op), ConfigError);
@@ -582,9 +593,11 @@ TEST_CASE("theory versus simulation: erf K = M = 2, N = 1000", "[theory][slow]")
     }
 }
 
+// The theory covers h = h* = identity with g = g* for every g; the observer's eps_g is exact
+// (closed form) for the subset with closed forms (erf, relu, linear) and Monte Carlo otherwise.
 TEST_CASE("one rule says which models have closed forms: the observer and the theory agree",
           "[theory]") {
-    int closed = 0;
+    int covered = 0, closed = 0;
     for (const auto g : all_activation_kinds)
         for (const auto gs : all_activation_kinds)
             for (const auto h : output_kinds)
@@ -595,18 +608,25 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
                     m.student.h.kind = h;
                     m.teacher.h.kind = hs;
                     const bool theory = theory_supports(m);
+                    const bool identity =
+                        h == ActivationKind::linear && hs == ActivationKind::linear;
                     INFO(name(g) << " " << name(gs) << " " << name(h) << " " << name(hs));
-                    // The closed forms, and every model of the joint rule (§10).
-                    CHECK(theory == (eg_method(m) == EgMethod::closed_form ||
-                                     flow_method(m) == FlowMethod::joint));
+                    // Every two-layer model (§9, §10); closed-form eps_g for the subset.
+                    CHECK(theory);
+                    CHECK(flow_method(m) ==
+                          (identity && g == gs ? FlowMethod::integrals : FlowMethod::joint));
+                    CHECK((eg_method(m) == EgMethod::closed_form) ==
+                          (identity && g == gs && integrals::has_closed_form(g)));
                     closed += eg_method(m) == EgMethod::closed_form ? 1 : 0;
                     if (theory) {
+                        ++covered;
                         CHECK_NOTHROW(require_theory_support(m));
                     } else {
                         CHECK_THROWS_AS(require_theory_support(m), ConfigError);
                     }
                 }
-    CHECK(closed == 3); // erf, relu, linear with identity outputs
+    CHECK(covered == 5 * 5 * 2 * 2); // every two-layer model
+    CHECK(closed == 3);              // erf, relu, linear with identity outputs
     CHECK(integrals::closed_form_names() == "erf, relu, linear");
 }
 
