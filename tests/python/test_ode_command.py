@@ -82,11 +82,11 @@ def test_init_from_a_file_of_another_campaign_is_refused(pair, tmp_path):
 
 
 def test_unsupported_model_is_a_clear_error(tmp_path):
-    r = plateau("ode", "--activation", "tanh", "--teacher-activation", "tanh", "-o",
-                tmp_path / "x.h5", check=False)
+    # Every two-layer model has a theory (docs/theory.md §8); deeper networks are refused.
+    r = plateau("ode", "--K", "4x2", "--M", "4x2", "-o", tmp_path / "x.h5", check=False)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1
-    assert "'tanh' for 'activation'" in r.stderr and "{erf, relu, linear}" in r.stderr
+    assert "'4x2' for 'K'" in r.stderr and "one hidden layer" in r.stderr
     assert not (tmp_path / "x.h5").exists()
 
 
