@@ -14,6 +14,7 @@
 #include "models/network.hpp"
 
 #include "stat_helpers.hpp"
+#include "theory_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -28,31 +29,6 @@ using namespace plateau;
 using plateau::test::Stat;
 
 namespace {
-
-/// Random order parameters from K+M random vectors in dimension K+M+3 (as in test_theory.cpp).
-OrderParameters random_order_parameters(int K, int M, std::mt19937_64& rng) {
-    const int P = K + M, D = P + 3;
-    std::normal_distribution<double> normal;
-    std::uniform_real_distribution<double> uniform(0.5, 1.5);
-    Eigen::MatrixXd W(P, D);
-    for (int a = 0; a < P; ++a) {
-        const double scale = uniform(rng) / std::sqrt(static_cast<double>(D));
-        for (int i = 0; i < D; ++i)
-            W(a, i) = scale * normal(rng);
-    }
-    const Eigen::MatrixXd C = W * W.transpose();
-    OrderParameters op;
-    op.Q = C.topLeftCorner(K, K);
-    op.R = C.topRightCorner(K, M);
-    op.T = C.bottomRightCorner(M, M);
-    op.v.resize(K);
-    op.v_star.resize(M);
-    for (int j = 0; j < K; ++j)
-        op.v(j) = uniform(rng);
-    for (int n = 0; n < M; ++n)
-        op.v_star(n) = uniform(rng);
-    return op;
-}
 
 RunParams joint_params(int K, int M, ActivationKind h, ActivationKind h_teacher) {
     RunParams p;
@@ -93,7 +69,7 @@ TEST_CASE("joint flow: equals the integral flow on identity outputs within its e
         max_z = std::max(max_z, std::abs(z));
     };
     for (int point = 0; point < 20; ++point) {
-        const OrderParameters op = random_order_parameters(2, 2, rng);
+        const OrderParameters op = test::random_order_parameters(2, 2, rng);
         Eigen::MatrixXd dQ, dR;
         Eigen::VectorXd dv;
         compute_integral_flow(s, op.Q, op.R, op.T, op.v, op.v_star, dQ, dR, dv);
@@ -132,7 +108,7 @@ TEST_CASE("joint flow: the same rule at every call, a semi-definite covariance, 
     p.model.learn_v = true;
     p.training.eta_v = 0.3;
     std::mt19937_64 rng(7);
-    const OrderParameters op = random_order_parameters(2, 2, rng);
+    const OrderParameters op = test::random_order_parameters(2, 2, rng);
     const OrderParameters a = flow(p, op), b = flow(p, op);
     CHECK((a.Q - b.Q).norm() == 0.0); // deterministic: no random numbers at a call
     CHECK((a.R - b.R).norm() == 0.0);
@@ -182,7 +158,7 @@ TEST_CASE("joint flow: tanh outputs equal the Monte-Carlo average of the trainer
         p.training.eta = 1.0;
         p.training.eta_v = eta_v;
         REQUIRE(flow_method(p.model) == FlowMethod::joint);
-        const OrderParameters op = random_order_parameters(K, M, rng);
+        const OrderParameters op = test::random_order_parameters(K, M, rng);
         const FlowSettings s = flow_settings(p);
         const JointEstimate e = joint_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
 
@@ -239,7 +215,7 @@ TEST_CASE("joint flow: eps_g for tanh outputs equals the observer's Monte Carlo"
         for (int point = 0; point < 3; ++point) {
             RunParams p = joint_params(2, 2, h, hs);
             p.model.teacher.h.gamma = 2.0;
-            const OrderParameters op = random_order_parameters(2, 2, rng);
+            const OrderParameters op = test::random_order_parameters(2, 2, rng);
             const JointEstimate e =
                 joint_estimate(flow_settings(p), op.Q, op.R, op.T, op.v, op.v_star);
             const EgEstimate mc = monte_carlo_generalization_error(p.model, op.Q, op.R, op.T, op.v,

@@ -10,6 +10,7 @@
 #include "models/gaussian_integrals.hpp"
 
 #include "stat_helpers.hpp"
+#include "theory_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -34,32 +35,6 @@ RunParams model_params(ActivationKind g, int K, int M) {
     p.model.teacher.widths = {M};
     p.model.student.g.kind = p.model.teacher.g.kind = g;
     return p;
-}
-
-/// Random order parameters from K+M random vectors in dimension D = K+M+3: C = W W^T is
-/// positive definite and not close to any symmetric point.
-OrderParameters random_order_parameters(int K, int M, std::mt19937_64& rng) {
-    const int P = K + M, D = P + 3;
-    std::normal_distribution<double> normal;
-    std::uniform_real_distribution<double> uniform(0.5, 1.5);
-    Eigen::MatrixXd W(P, D);
-    for (int a = 0; a < P; ++a) {
-        const double scale = uniform(rng) / std::sqrt(static_cast<double>(D));
-        for (int i = 0; i < D; ++i)
-            W(a, i) = scale * normal(rng);
-    }
-    const Eigen::MatrixXd C = W * W.transpose();
-    OrderParameters op;
-    op.Q = C.topLeftCorner(K, K);
-    op.R = C.topRightCorner(K, M);
-    op.T = C.bottomRightCorner(M, M);
-    op.v.resize(K);
-    op.v_star.resize(M);
-    for (int j = 0; j < K; ++j)
-        op.v(j) = uniform(rng);
-    for (int n = 0; n < M; ++n)
-        op.v_star(n) = uniform(rng);
-    return op;
 }
 
 using plateau::test::Stat;
@@ -210,7 +185,7 @@ TEST_CASE("theory: the flow equals the Monte-Carlo average of the microscopic up
             p.model.noise = noise;
             p.model.learn_v = true;
             p.training.eta_v = eta_v;
-            const OrderParameters op = random_order_parameters(K, M, rng);
+            const OrderParameters op = test::random_order_parameters(K, M, rng);
             p.training.eta = 1.0;
             const OrderParameters f1 = flow(p, op);
             p.training.eta = 2.0;
@@ -275,7 +250,7 @@ TEST_CASE("theory: the flow equals the Monte-Carlo average of the microscopic up
 TEST_CASE("theory: a fixed second layer has dv = 0 and label noise only enters dQ", "[theory]") {
     std::mt19937_64 rng(7);
     RunParams p = model_params(ActivationKind::erf, 2, 2);
-    const OrderParameters op = random_order_parameters(2, 2, rng);
+    const OrderParameters op = test::random_order_parameters(2, 2, rng);
     const OrderParameters f = flow(p, op);
     CHECK(f.v.norm() == 0.0);
     p.model.noise = 0.5;
