@@ -91,7 +91,15 @@ def test_estimate_of_training_regimes_holds(plateau_program):
 
 
 def agree(a: float, b: float) -> bool:
-    return max(a, b) / min(a, b) <= 1.2
+    # Identical calls measured up to 1.38x apart when CI ran beside a build on the 2 cores (the
+    # probes time CPU, and a loaded core runs slower alike for every probe of one call); the
+    # defects this test guards against were 2x (repeated calls) and 4x (grid order).
+    return max(a, b) / min(a, b) <= 1.6
+
+
+def median_estimate(program, *args) -> float:
+    """The median of three calls: one call taken during a burst of load does not decide."""
+    return sorted(estimate(program, *args) for _ in range(3))[1]
 
 
 def test_identical_calls_and_any_grid_order_agree(plateau_program):
@@ -104,9 +112,9 @@ def test_identical_calls_and_any_grid_order_agree(plateau_program):
     # slower alike); a second pair is then taken. Before the cost model, calls were 2x apart
     # and the grid order changed the estimate 4x: both attempts failed.
     for attempt in range(2):
-        first = estimate(plateau_program, *MIXED)
-        again = estimate(plateau_program, *MIXED)
-        other_order = estimate(plateau_program, *reordered)
+        first = median_estimate(plateau_program, *MIXED)
+        again = median_estimate(plateau_program, *MIXED)
+        other_order = median_estimate(plateau_program, *reordered)
         print(f"estimates: {first:.3f}, again {again:.3f}, grid reordered {other_order:.3f}")
         if agree(first, again) and agree(first, other_order):
             return
