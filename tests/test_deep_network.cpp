@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <random>
 
 using namespace plateau;
@@ -103,8 +104,15 @@ TEST_CASE("deep networks: one hidden layer is the two-layer network of Eq. (1), 
             const Eigen::VectorXd xi = gaussian_matrix(rng, N, 1, 1.0);
             const DeepGradient deep = deep_per_example_gradient(net, W1, {}, v, xi, 0.3);
             const PerExampleGradient two = per_example_gradient(net, W1, v, xi, 0.3);
-            CHECK(deep.dW1 == two.dW);
-            CHECK(deep.dv == two.dv);
-            CHECK(deep_network_output(net, W1, {}, v, xi) == network_output(net, W1, v, xi));
+            // Equal up to rounding: with -march=native (release preset) the compiler fuses
+            // a * b + c into FMAs differently in the two functions. The engine's one-layer
+            // path is the two-layer code itself (files bit-identical: tests/python/test_golden).
+            CHECK((deep.dW1 - two.dW).cwiseAbs().maxCoeff() <=
+                  1e-14 * (1.0 + two.dW.cwiseAbs().maxCoeff()));
+            CHECK((deep.dv - two.dv).cwiseAbs().maxCoeff() <=
+                  1e-14 * (1.0 + two.dv.cwiseAbs().maxCoeff()));
+            const double out = network_output(net, W1, v, xi);
+            CHECK(std::abs(deep_network_output(net, W1, {}, v, xi) - out) <=
+                  1e-14 * (1.0 + std::abs(out)));
         }
 }
