@@ -3,6 +3,7 @@
 #include "engine/schedule.hpp"
 #include "engine/state.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <charconv>
@@ -239,10 +240,10 @@ GramChain::Kernels kernels_of(int r) noexcept {
 GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
     : student_(params.model.student), teacher_(params.model.teacher),
       learn_v_(params.model.learn_v), deep_(is_deep(params.model)),
-      learn_layers_(params.model.learn_layers),
+      layer_steps_(layer_steps(params)),
+      learn_layers_(std::ranges::any_of(layer_steps_, [](auto e) { return e.has_value(); })),
       eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
       eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
-      eta_layers_over_n_(params.training.eta_layers / static_cast<double>(params.model.N)),
       shrink_(1.0 - eta_over_n_ * params.training.weight_decay),
       shrink_v_(1.0 - eta_v_over_n_ * params.training.weight_decay),
       K_(params.model.student.hidden()), M_(params.model.teacher.hidden()), G_(K_ + M_, K_ + M_),
@@ -299,9 +300,9 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
             return false;
         deep_backward(student_, layers_, v, pass, tau_deep, student_pass_, {grad_fields_.data(), K},
                       learn_layers_ ? &grad_layers_ : nullptr, grad_v);
-        if (learn_layers_)
-            for (std::size_t l = 0; l < layers_.size(); ++l)
-                layers_[l].noalias() -= eta_layers_over_n_ * grad_layers_[l];
+        for (std::size_t l = 0; l < layer_steps_.size(); ++l)
+            if (const auto step = layer_steps_[l])
+                layers_[l].noalias() -= *step * grad_layers_[l];
     } else {
         const double tau = forward(teacher_, y, {v_star_.data(), M}).output + zeta;
         const ForwardPass pass = forward(student_, x, {v_.data(), K});

@@ -3,19 +3,29 @@
 #include "engine/errors.hpp"
 #include "engine/gram_dynamics.hpp"
 
+#include <array>
+#include <charconv>
 #include <cmath>
 #include <sstream>
+#include <type_traits>
 
 namespace plateau {
 
 namespace {
 
+/// A value as an error message names it: numbers in their shortest round-trip form (0.2, not
+/// 0.20000000000000001), as the configuration writes them.
 template <class T>
 std::string to_text(T x) {
-    std::ostringstream os;
-    os.precision(17);
-    os << x;
-    return os.str();
+    if constexpr (std::is_arithmetic_v<T>) {
+        std::array<char, 64> buf{};
+        const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), x);
+        return std::string(buf.data(), res.ptr);
+    } else {
+        std::ostringstream os;
+        os << x;
+        return os.str();
+    }
 }
 
 void require(bool ok, std::string_view key, auto value, std::string_view allowed) {
@@ -59,6 +69,35 @@ void check_deep(const RunParams& p) {
     require(t.weight_decay == 0.0, "weight-decay", t.weight_decay, "0" + only);
     require(!t.train_set, "train-set", t.train_set.value_or(0), "none" + only);
     require(!t.alpha_train, "alpha-train", t.alpha_train.value_or(0.0), "none" + only);
+}
+
+/// "0.5:0.2": a per-layer list as the configuration writes it.
+template <class T>
+std::string layer_list_text(const std::vector<T>& list) {
+    std::string out;
+    for (const T x : list) {
+        out += out.empty() ? "" : ":";
+        if constexpr (std::is_same_v<T, bool>)
+            out += x ? "true" : "false";
+        else
+            out += to_text(x);
+    }
+    return out;
+}
+
+/// A per-layer list of the student's weights above the first layer (docs/theory.md §12): one
+/// value for all of them, or one per layer W_2..W_L.
+template <class T>
+void check_layer_list(std::string_view key, const std::vector<T>& list, const NetworkSpec& net,
+                      std::string_view example) {
+    const std::size_t deeper = net.widths.size() - 1;
+    require(list.size() == 1 || (deeper > 1 && list.size() == deeper), key, layer_list_text(list),
+            deeper > 1 ? "one value for every layer above the first, or " + std::to_string(deeper) +
+                             " (one per layer W_2..W_" + std::to_string(deeper + 1) + " of K = " +
+                             widths_text(net.widths) + ", as " + std::string(example) + ")"
+                       : "a single value (K = " + widths_text(net.widths) +
+                             (deeper == 0 ? " has no layer above the first)"
+                                          : " has one layer above the first)"));
 }
 
 void check_output(std::string_view key, const Activation& h) {
@@ -112,6 +151,14 @@ std::int64_t examples_per_update(const RunParams& p) noexcept {
     if (p.training.batch.all)
         return training_set_size(p).value_or(1);
     return p.training.batch.size;
+}
+
+std::vector<std::optional<double>> layer_steps(const RunParams& p) {
+    std::vector<std::optional<double>> out(p.model.student.widths.size() - 1);
+    for (std::size_t l = 0; l < out.size(); ++l)
+        if (layer_value(p.model.learn_layers, l))
+            out[l] = layer_value(p.training.eta_layers, l) / static_cast<double>(p.model.N);
+    return out;
 }
 
 bool is_deep(const ModelParams& m) noexcept {
@@ -175,7 +222,11 @@ void validate(const RunParams& p) {
 
     check(limits::eta, "eta", p.training.eta);
     check(limits::eta, "eta-v", p.training.eta_v);
-    check(limits::eta, "eta-layers", p.training.eta_layers);
+    check_layer_list("eta-layers", p.training.eta_layers, m.student, "0.5:0.2");
+    for (const double eta : p.training.eta_layers) // the registry's text: one value's range
+        require(contains(limits::eta, eta), "eta-layers", layer_list_text(p.training.eta_layers),
+                allowed(limits::eta));
+    check_layer_list("learn-layers", m.learn_layers, m.student, "true:false");
     check_deep(p);
     check_regime(p);
 

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace plateau {
 
@@ -133,8 +134,9 @@ struct ModelParams {
     bool learn_v =
         false; ///< train the student's second layer v (Eq. 3); the output v of a deeper net
     /// Train the student's weights above the first layer, W_2..W_L, of a deeper network
-    /// (docs/theory.md §12); no effect with one hidden layer.
-    bool learn_layers = true;
+    /// (docs/theory.md §12): one flag for all of them, or one per layer from W_2 up (a
+    /// LayerList); no effect with one hidden layer.
+    std::vector<bool> learn_layers{true};
     double v0 = 1.0;     ///< initial student second-layer weights v_j
     double v_star = 1.0; ///< teacher second-layer weights v*_n
     double q0 = 0.2;     ///< student initialization w^(j)_i ~ N(0, q0/N), so Q_jj(0) ~ q0
@@ -160,9 +162,10 @@ struct BatchSize {
 struct TrainingParams {
     double eta = 0.5;
     double eta_v = 0.5;
-    /// Learning rate of the weights W_2..W_L above the first layer of a deeper network:
-    /// W_l <- W_l - (eta_layers/N) de/dW_l (docs/theory.md §12). Follows eta unless set.
-    double eta_layers = 0.5;
+    /// Learning rates of the weights W_2..W_L above the first layer of a deeper network:
+    /// W_l <- W_l - (eta_l/N) de/dW_l (docs/theory.md §12): one value for all of them, or one
+    /// per layer from W_2 up (a LayerList). Follows eta unless set.
+    std::vector<double> eta_layers{0.5};
     double weight_decay = 0.0; ///< lambda
     BatchSize batch{};
     /// P, the size of a finite training set drawn once per run; nullopt (with alpha_train):
@@ -226,6 +229,19 @@ struct RunParams {
 
 /// Whether either network has more than one hidden layer (docs/theory.md §12).
 [[nodiscard]] bool is_deep(const ModelParams& m) noexcept;
+
+/// A per-layer setting of the weights above the first layer (eta_layers, learn_layers): one
+/// value for every layer, or one per layer from W_2 up. The value for W_{l+2} (l = 0..L-2, the
+/// index of LayerWeights); the list is valid (validate()).
+template <class T>
+[[nodiscard]] T layer_value(const std::vector<T>& list, std::size_t l) noexcept {
+    return list.size() == 1 ? list.front() : list[l];
+}
+
+/// The step of each weight matrix above the student's first layer, W_{l+2} <- W_{l+2} -
+/// (eta_l/N) de/dW_{l+2} (docs/theory.md §12, Eq. (12.3)): eta_l/N, or nullopt for a layer that
+/// is not learned. Empty for a student with one hidden layer.
+[[nodiscard]] std::vector<std::optional<double>> layer_steps(const RunParams& p);
 
 /// Whether the run is today's on-line SGD (B = 1, lambda = 0, fresh examples).
 [[nodiscard]] bool is_online_sgd(const RunParams& p) noexcept;

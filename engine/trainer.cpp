@@ -220,10 +220,10 @@ OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t 
                      std::unique_ptr<ExampleSource> examples)
     : student_(params.model.student), teacher_(params.model.teacher),
       learn_v_(params.model.learn_v), deep_(is_deep(params.model)),
-      learn_layers_(params.model.learn_layers),
+      layer_steps_(layer_steps(params)),
+      learn_layers_(std::ranges::any_of(layer_steps_, [](auto e) { return e.has_value(); })),
       eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
       eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
-      eta_layers_over_n_(params.training.eta_layers / static_cast<double>(params.model.N)),
       noise_sd_(std::sqrt(params.model.noise)), n_(static_cast<std::size_t>(params.model.N)),
       examples_(std::move(examples)), noise_(StreamKey{seed, run, StreamPurpose::noise}),
       xi_(params.model.N), xi_next_(params.model.N),
@@ -263,9 +263,9 @@ bool OnlineSgd::learn_deep_from_fields(RunState& s) {
     for (std::size_t m = 0; m < K; ++m) // Eq. (5) for the first layer, rows in advance()
         coef_[static_cast<Eigen::Index>(m)] =
             -eta_over_n_ * grad_fields_[static_cast<Eigen::Index>(m)];
-    if (learn_layers_) // W_l <- W_l - (eta_layers/N) de/dW_l, Eq. (12.3)
-        for (std::size_t l = 0; l < s.layers.size(); ++l)
-            s.layers[l].noalias() -= eta_layers_over_n_ * grad_layers_[l];
+    for (std::size_t l = 0; l < layer_steps_.size(); ++l) // W_l -= (eta_l/N) de/dW_l, Eq. (12.3)
+        if (const auto step = layer_steps_[l])
+            s.layers[l].noalias() -= *step * grad_layers_[l];
     for (std::size_t k = 0; k < grad_v.size(); ++k) // v <- v - (eta_v/N) de/dv, Eq. (12.3)
         s.v[static_cast<Eigen::Index>(k)] -= eta_v_over_n_ * grad_v[k];
     return true;

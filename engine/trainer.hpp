@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -124,11 +125,12 @@ private:
     NetworkSpec student_;
     NetworkSpec teacher_;
     bool learn_v_;
-    bool deep_;         ///< student or teacher with several hidden layers
-    bool learn_layers_; ///< train W_2..W_L of a deeper student
+    bool deep_; ///< student or teacher with several hidden layers
+    /// eta_l/N of W_2..W_L of a deeper student, nullopt for a fixed layer (layer_steps())
+    std::vector<std::optional<double>> layer_steps_;
+    bool learn_layers_; ///< some W_l above the first layer is learned
     double eta_over_n_;
     double eta_v_over_n_;
-    double eta_layers_over_n_;
     double noise_sd_;
     std::size_t n_;
     std::unique_ptr<ExampleSource> examples_;

@@ -154,14 +154,15 @@ const std::vector<KeyInfo>& keys() {
                          }}},
         {.name = "eta-layers",
          .follows = "eta",
-         .help = "learning rate of the weights above the first layer of a deeper network (K = "
-                 "8x4): W_l += -(eta_layers/N) de/dW_l (default: eta)",
+         .help = "learning rates of the weights above the first layer of a deeper network (K = "
+                 "8x4x2): W_l += -(eta_l/N) de/dW_l; one for all, or one per layer from W_2 up "
+                 "(0.5:0.2) (default: eta)",
          .hashed = Hashed::unless_default,
          .fields = {"run.training.eta_layers"},
-         .kind = RealKey{limits::eta,
-                         [](KeyTarget t, double x) {
-                             t.run.training.eta_layers = x;
-                         }}},
+         .kind = LayerRealsKey{limits::eta,
+                               [](KeyTarget t, std::vector<double> x) {
+                                   t.run.training.eta_layers = std::move(x);
+                               }}},
         // Training regimes (docs/theory.md §6): weight decay, mini-batches, finite training sets.
         {.name = "weight-decay",
          .default_value = "0",
@@ -235,11 +236,11 @@ const std::vector<KeyInfo>& keys() {
         {.name = "learn-layers",
          .default_value = "true",
          .help = "train the student's weights above the first layer of a deeper network (K = "
-                 "8x4)",
+                 "8x4x2); one flag for all, or one per layer from W_2 up (false:true)",
          .hashed = Hashed::unless_default,
          .fields = {"run.model.learn_layers"},
-         .kind = BooleanKey{[](KeyTarget t, bool x) {
-             t.run.model.learn_layers = x;
+         .kind = LayerBooleansKey{[](KeyTarget t, std::vector<bool> x) {
+             t.run.model.learn_layers = std::move(x);
          }}},
         {.name = "activation",
          .default_value = "erf",
@@ -501,7 +502,10 @@ std::string KeyInfo::allowed_values() const {
     case ValueType::widths:
         return std::get<WidthsKey>(kind).range.allowed();
     case ValueType::boolean:
+    case ValueType::layer_booleans:
         return "true or false";
+    case ValueType::layer_reals:
+        return std::string(allowed(std::get<LayerRealsKey>(kind).range));
     case ValueType::choice: {
         std::string list;
         for (const auto c : choices())
@@ -577,10 +581,15 @@ std::string allowed_text(const KeyInfo& k) {
     std::string list = k.allowed_values();
     if (k.type() == ValueType::widths)
         list += " per hidden layer, layers as 8x4 from the input up";
-    if (k.sweepable && k.type() != ValueType::boolean)
+    if (k.type() == ValueType::layer_reals || k.type() == ValueType::layer_booleans)
+        list += std::string(", one for every layer above the first or one per layer as ") +
+                (k.type() == ValueType::layer_reals ? "0.5:0.2" : "true:false");
+    if (k.sweepable && k.type() != ValueType::boolean && k.type() != ValueType::layer_booleans)
         list += (k.type() == ValueType::choice ? "; " : ", ") +
                 std::string("or a comma-separated list") +
-                (k.type() == ValueType::choice ? "" : ", linspace(a, b, n) or logspace(a, b, n)");
+                (k.type() == ValueType::choice || k.type() == ValueType::layer_booleans
+                     ? ""
+                     : ", linspace(a, b, n) or logspace(a, b, n)");
     return list;
 }
 
@@ -633,6 +642,29 @@ std::string canonical(const KeyInfo& k, std::string_view token, std::string_view
             return *b ? "true" : "false";
         fail();
         break;
+    case ValueType::layer_reals:
+    case ValueType::layer_booleans: {
+        // "0.5:0.2": one value per layer above the first, each checked as a scalar of the key.
+        std::string out;
+        for (const auto& value : split(token, layer_separator)) {
+            std::string one;
+            if (k.type() == ValueType::layer_booleans) {
+                const auto b = parse_bool(value);
+                if (!b)
+                    fail();
+                one = *b ? "true" : "false";
+            } else {
+                double v = 0.0;
+                if (value.empty() || !parse_double(value, v))
+                    fail();
+                if (!contains(std::get<LayerRealsKey>(k.kind).range, v))
+                    out_of_range();
+                one = format_number(v);
+            }
+            out += (out.empty() ? "" : std::string(1, layer_separator)) + one;
+        }
+        return out;
+    }
     case ValueType::choice: {
         const auto& c = std::get<ChoiceKey>(k.kind);
         if (c.canonical != nullptr) {
@@ -657,7 +689,7 @@ std::optional<std::vector<double>> parse_range(const KeyInfo& k, const std::stri
         throw ConfigError(std::string(k.name), text, why);
     };
     if (k.type() != ValueType::integer && k.type() != ValueType::real &&
-        k.type() != ValueType::widths)
+        k.type() != ValueType::widths && k.type() != ValueType::layer_reals)
         fail(allowed_text(k));
     if (text.back() != ')')
         fail("linspace(a, b, n) or logspace(a, b, n) with a closing parenthesis");
@@ -711,6 +743,19 @@ void apply(const KeyInfo& key, std::string_view v, KeyTarget target) {
                     widths.push_back(static_cast<int>(x)); // in range: checked when read
                 }
                 kind.set(target, std::move(widths));
+            } else if constexpr (std::is_same_v<Kind, LayerRealsKey>) {
+                std::vector<double> values;
+                for (const auto& value : split(v, layer_separator)) {
+                    double x = 0.0;
+                    parse_double(value, x);
+                    values.push_back(x);
+                }
+                kind.set(target, std::move(values));
+            } else if constexpr (std::is_same_v<Kind, LayerBooleansKey>) {
+                std::vector<bool> values;
+                for (const auto& value : split(v, layer_separator))
+                    values.push_back(value == "true");
+                kind.set(target, std::move(values));
             } else if constexpr (std::is_same_v<Kind, BooleanKey>) {
                 kind.set(target, v == "true");
             } else {
@@ -754,7 +799,9 @@ void Configuration::set(std::string_view key, std::string_view text) {
     if (auto range = parse_range(*k, whole)) {
         for (const double x : *range) {
             const std::string token =
-                k->type() == ValueType::real ? format_number(x) : std::to_string(std::llround(x));
+                k->type() == ValueType::real || k->type() == ValueType::layer_reals
+                    ? format_number(x)
+                    : std::to_string(std::llround(x));
             vals.push_back(canonical(*k, token, whole));
         }
     } else {
@@ -873,9 +920,17 @@ CampaignSpec Configuration::expand() const {
             const std::string_view value = chosen[source[a]];
             Coordinate c{
                 std::string(k.name), 0.0, {}, k.type() == ValueType::integer, std::string(k.help)};
-            if (k.type() == ValueType::choice || k.type() == ValueType::boolean ||
+            // A setting "8x4" stays text, a swept width is one integer; per-layer values are
+            // numbers unless some value of the key is a list ("0.5:0.2").
+            const auto& own = lists[source[a]].second;
+            const bool layer_text = k.type() == ValueType::layer_booleans ||
+                                    (k.type() == ValueType::layer_reals &&
+                                     std::ranges::any_of(own, [](const std::string& x) {
+                                         return x.find(layer_separator) != std::string::npos;
+                                     }));
+            if (k.type() == ValueType::choice || k.type() == ValueType::boolean || layer_text ||
                 (k.type() == ValueType::widths && !coordinate))
-                c.text = value; // a setting "8x4" stays text; a swept width is one integer
+                c.text = value;
             else
                 parse_double(value, c.number);
             c.is_integer = c.is_integer || (k.type() == ValueType::widths && coordinate);

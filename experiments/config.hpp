@@ -45,6 +45,19 @@ struct WidthsKey {
 struct BooleanKey {
     void (*set)(KeyTarget, bool) = nullptr;
 };
+/// A setting of the layers above the first of a deeper student (docs/theory.md §12): one value
+/// for every layer ("0.5") or one per layer from W_2 up ("0.5:0.2"), each in `range`. ":" keeps a
+/// list apart from the "," of a sweep and from the "x" of the widths.
+struct LayerRealsKey {
+    RealRange range = RealRange::finite;
+    void (*set)(KeyTarget, std::vector<double>) = nullptr;
+};
+/// The same for flags: "true" or "true:false".
+struct LayerBooleansKey {
+    void (*set)(KeyTarget, std::vector<bool>) = nullptr;
+};
+/// The separator of the per-layer values of LayerRealsKey and LayerBooleansKey.
+inline constexpr char layer_separator = ':';
 struct ChoiceKey {
     std::vector<std::string_view> choices{}; ///< canonical names, for help and errors
     /// The canonical name for a token (aliases included), or nullopt if it is not a choice.
@@ -53,7 +66,8 @@ struct ChoiceKey {
     void (*set)(KeyTarget, std::string_view canonical_name) = nullptr;
 };
 
-enum class ValueType { integer, real, widths, boolean, choice }; ///< the order of KeyInfo::kind
+/// The order of KeyInfo::kind.
+enum class ValueType { integer, real, widths, boolean, choice, layer_reals, layer_booleans };
 
 /// How a key appears in the results INI (Configuration::IniScope::results), the text whose
 /// SHA-256 identifies a campaign in its output file (config_sha256) and lets --resume accept it.
@@ -81,7 +95,9 @@ struct KeyInfo {
     /// CampaignSpec, e.g. "run.model.N". tests/test_keys.cpp checks that setting the key changes
     /// exactly these fields.
     std::vector<std::string_view> fields{};
-    std::variant<IntegerKey, RealKey, WidthsKey, BooleanKey, ChoiceKey> kind{};
+    std::variant<IntegerKey, RealKey, WidthsKey, BooleanKey, ChoiceKey, LayerRealsKey,
+                 LayerBooleansKey>
+        kind{};
 
     [[nodiscard]] ValueType type() const noexcept { return static_cast<ValueType>(kind.index()); }
     /// The choices of a choice key; empty for the others.

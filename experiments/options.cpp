@@ -105,7 +105,9 @@ std::vector<std::string> with_flag_values(int argc, const char* const* argv) {
         if (arg.starts_with("--") && arg.find('=') == std::string::npos) {
             const KeyInfo* k = find_key(std::string_view(arg).substr(2));
             const bool valued = i + 1 < argc && parse_bool(argv[i + 1]).has_value();
-            if (k != nullptr && k->type() == ValueType::boolean && !valued)
+            if (k != nullptr &&
+                (k->type() == ValueType::boolean || k->type() == ValueType::layer_booleans) &&
+                !valued)
                 arg += "=true";
         }
         out.push_back(std::move(arg));

@@ -50,9 +50,9 @@ struct DeepReference {
         const DeepGradient g = deep_per_example_gradient(p.model.student, W, layers, v, xi, tau);
         const double n = static_cast<double>(p.model.N);
         W -= (p.training.eta / n) * g.dW1;
-        if (p.model.learn_layers)
-            for (std::size_t l = 0; l < layers.size(); ++l)
-                layers[l] -= (p.training.eta_layers / n) * g.dW[l];
+        for (std::size_t l = 0; l < layers.size(); ++l)
+            if (layer_value(p.model.learn_layers, l))
+                layers[l] -= (layer_value(p.training.eta_layers, l) / n) * g.dW[l];
         if (p.model.learn_v)
             v -= (p.training.eta_v / n) * g.dv;
     }
@@ -104,11 +104,22 @@ TEST_CASE("deep trainer: the on-line step equals the plain backpropagation loop"
                     p.model.teacher.g = Activation{ActivationKind::erf};
                     p.model.student.h = p.model.teacher.h = Activation{h};
                     p.model.learn_v = combination % 2 == 0;
-                    p.model.learn_layers = combination % 3 != 0;
+                    // One rate and flag for every deeper layer, or (every other combination
+                    // with several) one per layer: W_2 fixed or not by turns.
+                    const std::size_t deeper = c.K.size() - 1;
+                    p.model.learn_layers = {combination % 3 != 0};
+                    p.training.eta_layers = {0.7};
+                    if (deeper >= 2 && (combination / 2) % 2 == 1) {
+                        p.model.learn_layers.clear();
+                        p.training.eta_layers.clear();
+                        for (std::size_t l = 0; l < deeper; ++l) {
+                            p.model.learn_layers.push_back((combination + l) % 2 == 0);
+                            p.training.eta_layers.push_back(0.7 / static_cast<double>(l + 1));
+                        }
+                    }
                     p.model.noise = combination % 4 < 2 ? 0.1 : 0.0;
                     p.training.eta = 0.9;
                     p.training.eta_v = 0.4;
-                    p.training.eta_layers = 0.7;
                     validate(p);
                     const std::uint64_t run = combination;
                     RunState state = make_initial_state(p.model, seed, run);
@@ -122,7 +133,8 @@ TEST_CASE("deep trainer: the on-line step equals the plain backpropagation loop"
                         ref.step(p, examples, noise);
                     INFO("N " << N << " K " << c.K.size() << " layers, M " << c.M.size()
                               << " layers, g " << name(g) << " h " << output_name(h) << " learn_v "
-                              << p.model.learn_v << " learn_layers " << p.model.learn_layers);
+                              << p.model.learn_v << " learn_layers " << p.model.learn_layers.size()
+                              << " flags, first " << p.model.learn_layers.front());
                     const double scale = static_cast<double>(N * steps) * u * 8.0;
                     CHECK((state.student() - ref.W).cwiseAbs().maxCoeff() <=
                           scale * ref.W.cwiseAbs().maxCoeff());
@@ -132,8 +144,10 @@ TEST_CASE("deep trainer: the on-line step equals the plain backpropagation loop"
                           scale * std::max(1.0, ref.v.cwiseAbs().maxCoeff()));
                     CHECK(state.layers_star == ref.layers_star);
                     CHECK(state.v_star == ref.v_star);
-                    if (!p.model.learn_layers)
-                        CHECK(state.layers == make_initial_state(p.model, seed, run).layers);
+                    const RunState initial = make_initial_state(p.model, seed, run);
+                    for (std::size_t l = 0; l < state.layers.size(); ++l)
+                        if (!layer_value(p.model.learn_layers, l))
+                            CHECK(state.layers[l] == initial.layers[l]);
                 }
 }
 
@@ -220,9 +234,10 @@ LinearFlow linear_rate(const LinearFlow& s, const Eigen::MatrixXd& T, const Eige
         Eigen::MatrixXd sl = Eigen::MatrixXd::Identity(s.Q.rows(), s.Q.rows());
         for (std::size_t m = 0; m < l; ++m)
             sl = s.W[m] * sl;
-        d.W[l] = p.model.learn_layers ? Eigen::MatrixXd(-p.training.eta_layers * pl.transpose() *
-                                                        (sl * gamma).transpose())
-                                      : Eigen::MatrixXd::Zero(s.W[l].rows(), s.W[l].cols());
+        d.W[l] = layer_value(p.model.learn_layers, l)
+                     ? Eigen::MatrixXd(-layer_value(p.training.eta_layers, l) * pl.transpose() *
+                                       (sl * gamma).transpose())
+                     : Eigen::MatrixXd::Zero(s.W[l].rows(), s.W[l].cols());
     }
     Eigen::MatrixXd all = Eigen::MatrixXd::Identity(s.Q.rows(), s.Q.rows());
     for (const auto& Wl : s.W)
@@ -268,7 +283,8 @@ TEST_CASE("deep linear network: the simulation follows the averaged linear dynam
     p.model.student.g = p.model.teacher.g = Activation{ActivationKind::linear};
     p.model.learn_v = true;
     p.model.q0 = 0.5;
-    p.training.eta = p.training.eta_v = p.training.eta_layers = 0.5;
+    p.training.eta = p.training.eta_v = 0.5;
+    p.training.eta_layers = {0.5};
     p.schedule.kind = ScheduleKind::linear;
     p.schedule.alpha_max = 12.0;
     p.schedule.records = 25;
@@ -334,7 +350,9 @@ TEST_CASE("deep gram: one chain step is the trainer's step, deeper layers includ
         p.model.noise = 0.2;
         p.training.eta = 1.5;
         p.training.eta_v = 0.8;
-        p.training.eta_layers = 1.1;
+        p.training.eta_layers = {1.1};
+        if (K.size() == 3) // one rate per deeper layer
+            p.training.eta_layers = {1.1, 0.6};
         p.dynamics = DynamicsKind::gram;
         validate(p);
         const std::uint64_t seed = 13;

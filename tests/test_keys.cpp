@@ -110,7 +110,10 @@ std::string other_value(const KeyInfo& k) {
         return format_number(d != 0.0 ? 2.0 * d : 0.5);
     }
     case ValueType::boolean:
+    case ValueType::layer_booleans:
         return k.default_value == "true" ? "false" : "true";
+    case ValueType::layer_reals:
+        return "0.25"; // eta-layers follows eta: no default of its own
     case ValueType::choice: {
         const auto default_name = Configuration{}.value(k.name);
         for (const auto c : k.choices())
@@ -146,7 +149,7 @@ TEST_CASE("validate() checks every run key against the range the registry reads"
     // validate() must refuse it naming this key and the same allowed text.
     for (const auto& k : keys()) {
         if (k.type() != ValueType::integer && k.type() != ValueType::real &&
-            k.type() != ValueType::widths)
+            k.type() != ValueType::widths && k.type() != ValueType::layer_reals)
             continue;
         if (k.fields.front().starts_with("campaign."))
             continue; // checked by the registry only
@@ -158,6 +161,8 @@ TEST_CASE("validate() checks every run key against the range the registry reads"
             i->set(target, i->range.min - 1);
         else if (const auto* w = std::get_if<WidthsKey>(&k.kind))
             w->set(target, {static_cast<int>(w->range.min - 1)});
+        else if (const auto* l = std::get_if<LayerRealsKey>(&k.kind))
+            l->set(target, {l->range == RealRange::positive ? 0.0 : -1.0});
         else {
             const auto& r = std::get<RealKey>(k.kind);
             r.set(target, r.range == RealRange::finite     ? std::numeric_limits<double>::infinity()
@@ -186,6 +191,69 @@ TEST_CASE("a value outside its range is refused when read, naming the range", "[
           "invalid value '-1' for 'eta': allowed is a finite number > 0");
     CHECK(plateau::test::error_of<ConfigError>([&] { c.set("threads", "5000"); }) ==
           "invalid value '5000' for 'threads': allowed is an integer from 0 to 4096");
+}
+
+TEST_CASE("per-layer keys take one value for all layers or one per layer, ':'-separated",
+          "[keys][deep]") {
+    const auto expand = [](std::string_view K, std::string_view eta_layers,
+                           std::string_view learn_layers) {
+        Configuration c;
+        c.set("K", K);
+        c.set("eta-layers", eta_layers);
+        c.set("learn-layers", learn_layers);
+        return c.expand();
+    };
+    const CampaignSpec spec = expand("8x4x2", "0.5:2e-1", "off:on");
+    const RunParams& p = spec.points.at(0).params;
+    CHECK(p.training.eta_layers == std::vector<double>{0.5, 0.2});
+    CHECK(p.model.learn_layers == std::vector<bool>{false, true});
+    CHECK(layer_value(p.training.eta_layers, 1) == 0.2);
+    // Settings record the canonical text of a list, and a single value stays a number.
+    const auto setting = [&](const CampaignSpec& s, std::string_view key) {
+        for (const auto& c : s.points.at(0).settings)
+            if (c.key == key)
+                return c;
+        FAIL("no setting " << key);
+        return Coordinate{};
+    };
+    CHECK(setting(spec, "eta-layers").text == "0.5:0.2");
+    CHECK(setting(spec, "learn-layers").text == "false:true");
+    const CampaignSpec one = expand("8x4x2", "0.3", "true");
+    CHECK(setting(one, "eta-layers").text.empty());
+    CHECK(setting(one, "eta-layers").number == 0.3);
+    CHECK(one.points.at(0).params.training.eta_layers == std::vector<double>{0.3});
+
+    // Errors name the key, the value and what is allowed.
+    using plateau::test::error_of;
+    CHECK(error_of<ConfigError>([&] { expand("8x4x2", "0.5:0.2:0.1", "true"); }) ==
+          "invalid value '0.5:0.2:0.1' for 'eta-layers': allowed is one value for every layer "
+          "above the first, or 2 (one per layer W_2..W_3 of K = 8x4x2, as 0.5:0.2)");
+    CHECK(error_of<ConfigError>([&] { expand("8x4", "true", "true:false"); }) ==
+          "invalid value 'true' for 'eta-layers': allowed is a finite number > 0, one for every "
+          "layer above the first or one per layer as 0.5:0.2, or a comma-separated list, "
+          "linspace(a, b, n) or logspace(a, b, n)");
+    CHECK(error_of<ConfigError>([&] { expand("8x4", "0.5", "true:false"); }) ==
+          "invalid value 'true:false' for 'learn-layers': allowed is a single value (K = 8x4 has "
+          "one layer above the first)");
+    CHECK(error_of<ConfigError>([&] { expand("8", "0.5:0.5", "true"); }) ==
+          "invalid value '0.5:0.5' for 'eta-layers': allowed is a single value (K = 8 has no "
+          "layer above the first)");
+    CHECK(error_of<ConfigError>([&] { expand("8x4x2", "0.5:-1", "true"); }) ==
+          "invalid value '0.5:-1' for 'eta-layers': allowed is a finite number > 0");
+    CHECK(error_of<ConfigError>([&] { expand("8x4x2", "0.5:", "true"); }) ==
+          "invalid value '0.5:' for 'eta-layers': allowed is a finite number > 0, one for every "
+          "layer above the first or one per layer as 0.5:0.2, or a comma-separated list, "
+          "linspace(a, b, n) or logspace(a, b, n)");
+    CHECK(error_of<ConfigError>([&] { expand("8x4x2", "0.5", "true:maybe"); }) ==
+          "invalid value 'true:maybe' for 'learn-layers': allowed is true or false, one for every "
+          "layer above the first or one per layer as true:false");
+    // A sweep of lists: one text coordinate.
+    Configuration c;
+    c.set("K", "8x4x2");
+    c.set("eta-layers", "0.5, 0.5:0.1");
+    const CampaignSpec sweep = c.expand();
+    REQUIRE(sweep.points.size() == 2);
+    CHECK(sweep.points.at(1).params.training.eta_layers == std::vector<double>{0.5, 0.1});
 }
 
 TEST_CASE("activation names and their alias come from models/activation.hpp", "[keys]") {
@@ -320,7 +388,9 @@ TEST_CASE("a key follows an earlier key of its own type", "[keys]") {
         const KeyInfo* followed = find_key(k.follows);
         REQUIRE(followed != nullptr);
         CHECK(followed < &k);
-        CHECK(followed->type() == k.type());
+        // ... or a per-layer key follows a scalar (one value for every layer): eta-layers.
+        CHECK((followed->type() == k.type() ||
+               (k.type() == ValueType::layer_reals && followed->type() == ValueType::real)));
     }
     // eta-v takes each grid point's eta unless set.
     Configuration c;
