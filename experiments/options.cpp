@@ -104,7 +104,19 @@ std::vector<std::string> with_flag_values(int argc, const char* const* argv) {
         std::string arg = argv[i];
         if (arg.starts_with("--") && arg.find('=') == std::string::npos) {
             const KeyInfo* k = find_key(std::string_view(arg).substr(2));
-            const bool valued = i + 1 < argc && parse_bool(argv[i + 1]).has_value();
+            // The next argument is this flag's value if it reads as one: "false", or per layer
+            // "false:true".
+            const auto is_value = [](std::string_view next) {
+                for (std::size_t start = 0;;) {
+                    const auto end = next.find(layer_separator, start);
+                    if (!parse_bool(next.substr(start, end - start)))
+                        return false;
+                    if (end == std::string_view::npos)
+                        return true;
+                    start = end + 1;
+                }
+            };
+            const bool valued = i + 1 < argc && is_value(argv[i + 1]);
             if (k != nullptr &&
                 (k->type() == ValueType::boolean || k->type() == ValueType::layer_booleans) &&
                 !valued)

@@ -70,9 +70,28 @@ def test_what_deeper_networks_refuse_is_one_line_naming_the_key(plateau_program,
         (["run", "--K", "4x2", "--weight-decay", "0.1"], "'weight-decay'"),
         (["run", "--K", "4x2", "--batch", "4"], "'batch'"),
         (["run", "--K", "4x0"], "'K'"),
+        (["run", "--K", "4x2", "--eta-layers", "0.5:0.2"], "'eta-layers'"),
+        (["run", "--K", "4x3x2", "--learn-layers", "true:false:true"], "'learn-layers'"),
     ]
     for args, key in cases:
         r = run_program(plateau_program, *args, "-o", tmp_path / "x.h5")
         assert r.returncode == 2, (args, r.stderr)
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and key in lines[0], (args, r.stderr)
+
+
+def test_per_layer_rates_and_flags_reach_each_layer(plateau_program, tmp_path):
+    """learn-layers = false:true keeps W_2 at its initial value and trains W_3; the rates and
+    flags are recorded as the group's settings."""
+    out = tmp_path / "layers.h5"
+    run_plateau(plateau_program, out, "--K", "3x2x2", "--M", "3x2", "--N", "60", "--eta", "0.8",
+                "--eta-layers", "0.5:2", "--learn-layers", "false:true", "--learn-v",
+                "--alpha-max", "3", "--records", "6", "--eg-samples", "500", "--seeds", "2")
+    ds = open_campaign(out)["K3x2x2_M3x2"]
+    assert ds.attrs["eta_layers"] == "0.5:2"
+    assert ds.attrs["learn_layers"] == "false:true"
+    layers = ds["student_layers"].values  # W_2 (2 x 3), W_3 (2 x 2), v (2)
+    w2, w3, v = layers[:, :, :6], layers[:, :, 6:10], layers[:, :, 10:]
+    assert (w2 == w2[:, :1, :]).all()  # fixed: bit for bit its initial value
+    assert not np.allclose(w3[:, 0], w3[:, -1])
+    assert not np.allclose(v[:, 0], v[:, -1])
