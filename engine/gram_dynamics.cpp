@@ -238,19 +238,13 @@ GramChain::Kernels kernels_of(int r) noexcept {
 } // namespace
 
 GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
-    : student_(params.model.student), teacher_(params.model.teacher),
-      learn_v_(params.model.learn_v), deep_(is_deep(params.model)),
-      layer_steps_(layer_steps(params)),
-      learn_layers_(std::ranges::any_of(layer_steps_, [](auto e) { return e.has_value(); })),
-      eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
-      eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
-      shrink_(1.0 - eta_over_n_ * params.training.weight_decay),
-      shrink_v_(1.0 - eta_v_over_n_ * params.training.weight_decay),
+    : rule_(params), shrink_(1.0 - rule_.eta_over_n * params.training.weight_decay),
+      shrink_v_(1.0 - rule_.eta_v_over_n * params.training.weight_decay),
       K_(params.model.student.hidden()), M_(params.model.teacher.hidden()), G_(K_ + M_, K_ + M_),
       L_(Eigen::MatrixXd::Zero(K_ + M_, K_ + M_)), inv_diag_(K_ + M_), v_(initial.v),
       v_star_(initial.v_star), u_(K_ + M_), grad_fields_(K_), d_(K_), grad_v_(initial.v.size()),
-      layers_(initial.layers), layers_star_(initial.layers_star), student_pass_(student_),
-      teacher_pass_(teacher_), grad_layers_(zero_layers(student_)) {
+      layers_(initial.layers), layers_star_(initial.layers_star), student_pass_(rule_.student),
+      teacher_pass_(rule_.teacher), grad_layers_(zero_layers(rule_.student)) {
     assert(initial.Q.rows() == K_ && initial.T.rows() == M_);
     const Kernels k = kernels_of(K_ + M_);
     factorize_kernel_ = k.factorize;
@@ -287,28 +281,29 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
     // weights above the first layer updated from the same fields (Eq. (12.3)), as the trainer.
     const auto KL = static_cast<std::size_t>(v_.size());
     const std::span<double> grad_v =
-        learn_v_ ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
-    if (deep_) {
+        rule_.learn_v ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
+    if (rule_.deep) {
         const double tau_deep =
-            deep_forward(teacher_, y, layers_star_,
+            deep_forward(rule_.teacher, y, layers_star_,
                          {v_star_.data(), static_cast<std::size_t>(v_star_.size())}, teacher_pass_)
                 .output +
             zeta;
         const std::span<const double> v{v_.data(), KL};
-        const ForwardPass pass = deep_forward(student_, x, layers_, v, student_pass_);
+        const ForwardPass pass = deep_forward(rule_.student, x, layers_, v, student_pass_);
         if (!std::isfinite(pass.output))
             return false;
-        deep_backward(student_, layers_, v, pass, tau_deep, student_pass_, {grad_fields_.data(), K},
-                      learn_layers_ ? &grad_layers_ : nullptr, grad_v);
-        for (std::size_t l = 0; l < layer_steps_.size(); ++l)
-            if (const auto step = layer_steps_[l])
+        deep_backward(rule_.student, layers_, v, pass, tau_deep, student_pass_,
+                      {grad_fields_.data(), K}, rule_.learn_layers ? &grad_layers_ : nullptr,
+                      grad_v);
+        for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
+            if (const auto step = rule_.layer_steps[l])
                 layers_[l].noalias() -= *step * grad_layers_[l];
     } else {
-        const double tau = forward(teacher_, y, {v_star_.data(), M}).output + zeta;
-        const ForwardPass pass = forward(student_, x, {v_.data(), K});
+        const double tau = forward(rule_.teacher, y, {v_star_.data(), M}).output + zeta;
+        const ForwardPass pass = forward(rule_.student, x, {v_.data(), K});
         if (!std::isfinite(pass.output))
             return false;
-        backward(student_, x, {v_.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
+        backward(rule_.student, x, {v_.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
     }
 
     // Eq. (5) with the weight decay of Eq. (8): w^(m) <- s w^(m) + d_m xi with
@@ -317,7 +312,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
     // (the lower triangle, mirrored: G stays exactly symmetric), R <- s R + d y^T, T unchanged.
     const double s = shrink_;
     for (int j = 0; j < K_; ++j)
-        d_(j) = -eta_over_n_ * grad_fields_(j);
+        d_(j) = -rule_.eta_over_n * grad_fields_(j);
     for (int j = 0; j < K_; ++j) {
         for (int k = 0; k <= j; ++k) {
             const double q =
@@ -334,7 +329,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
     // v_k <- v_k - (eta_v/N) (de/dv_k + lambda v_k) (Eqs. 3 and 8), from the same fields.
     for (std::size_t k = 0; k < grad_v.size(); ++k) {
         const auto i = static_cast<Eigen::Index>(k);
-        v_(i) = shrink_v_ * v_(i) - eta_v_over_n_ * grad_v[k];
+        v_(i) = shrink_v_ * v_(i) - rule_.eta_v_over_n * grad_v[k];
     }
     return true;
 }

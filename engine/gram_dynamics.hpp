@@ -97,15 +97,7 @@ public:
 private:
     bool (*factorize_kernel_)(const double*, double*, double*, int) noexcept = nullptr;
     double (*fields_kernel_)(const double*, const double*, double*, int) noexcept = nullptr;
-    NetworkSpec student_;
-    NetworkSpec teacher_;
-    bool learn_v_;
-    bool deep_; ///< a deeper network (docs/theory.md §12): layers_ ride along with G
-    /// eta_l/N of W_2..W_L of a deeper student, nullopt for a fixed layer (layer_steps())
-    std::vector<std::optional<double>> layer_steps_;
-    bool learn_layers_; ///< some W_l above the first layer is learned
-    double eta_over_n_;
-    double eta_v_over_n_;
+    StepRule rule_;   ///< the networks, what learns, the step sizes
     double shrink_;   ///< 1 - eta lambda / N: the weight decay's rescaling of W (Eq. (8))
     double shrink_v_; ///< 1 - eta_v lambda / N, of v when learned
     int K_;

@@ -3,6 +3,7 @@
 #include "engine/errors.hpp"
 #include "engine/gram_dynamics.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <cmath>
@@ -160,6 +161,13 @@ std::vector<std::optional<double>> layer_steps(const RunParams& p) {
             out[l] = layer_value(p.training.eta_layers, l) / static_cast<double>(p.model.N);
     return out;
 }
+
+StepRule::StepRule(const RunParams& p)
+    : student(p.model.student), teacher(p.model.teacher), learn_v(p.model.learn_v),
+      deep(is_deep(p.model)), layer_steps(plateau::layer_steps(p)),
+      learn_layers(std::ranges::any_of(layer_steps, [](auto e) { return e.has_value(); })),
+      eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
+      eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)) {}
 
 bool is_deep(const ModelParams& m) noexcept {
     return m.student.widths.size() > 1 || m.teacher.widths.size() > 1;

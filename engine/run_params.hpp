@@ -243,6 +243,23 @@ template <class T>
 /// is not learned. Empty for a student with one hidden layer.
 [[nodiscard]] std::vector<std::optional<double>> layer_steps(const RunParams& p);
 
+/// What one on-line SGD step takes from RunParams besides the weights: the two networks, which
+/// weights learn and their step sizes (Eqs. (3)-(5); Eq. (12.3) of docs/theory.md §12 for the
+/// layers above the first). OnlineSgd (engine/trainer.hpp) applies the step to the weights,
+/// GramChain (engine/gram_dynamics.hpp) to the Gram matrix: both read it from here.
+struct StepRule {
+    NetworkSpec student;
+    NetworkSpec teacher;
+    bool learn_v; ///< train v (Eq. 3), the output weights of any depth
+    bool deep;    ///< student or teacher with several hidden layers (§12)
+    std::vector<std::optional<double>> layer_steps; ///< eta_l/N of W_2..W_L (layer_steps())
+    bool learn_layers;                              ///< some W_l above the first layer is learned
+    double eta_over_n;                              ///< eta/N of the first layer (Eqs. 4-5)
+    double eta_v_over_n;                            ///< eta_v/N of v (Eq. 3)
+
+    explicit StepRule(const RunParams& p);
+};
+
 /// Whether the run is today's on-line SGD (B = 1, lambda = 0, fresh examples).
 [[nodiscard]] bool is_online_sgd(const RunParams& p) noexcept;
 

@@ -218,15 +218,10 @@ OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t 
 
 OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run,
                      std::unique_ptr<ExampleSource> examples)
-    : student_(params.model.student), teacher_(params.model.teacher),
-      learn_v_(params.model.learn_v), deep_(is_deep(params.model)),
-      layer_steps_(layer_steps(params)),
-      learn_layers_(std::ranges::any_of(layer_steps_, [](auto e) { return e.has_value(); })),
-      eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
-      eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
-      noise_sd_(std::sqrt(params.model.noise)), n_(static_cast<std::size_t>(params.model.N)),
-      examples_(std::move(examples)), noise_(StreamKey{seed, run, StreamPurpose::noise}),
-      xi_(params.model.N), xi_next_(params.model.N),
+    : rule_(params), noise_sd_(std::sqrt(params.model.noise)),
+      n_(static_cast<std::size_t>(params.model.N)), examples_(std::move(examples)),
+      noise_(StreamKey{seed, run, StreamPurpose::noise}), xi_(params.model.N),
+      xi_next_(params.model.N),
       fields_(params.model.student.hidden() + params.model.teacher.hidden()),
       grad_fields_(params.model.student.hidden()), coef_(params.model.student.hidden()),
       grad_v_(params.model.student.widths.back()),
@@ -245,34 +240,35 @@ bool OnlineSgd::learn_deep_from_fields(RunState& s) {
     const auto ML = static_cast<std::size_t>(s.v_star.size());
     // Down the teacher and the student (docs/theory.md §12, Eq. (12.1)) from their first-layer
     // fields; tau gets the label noise as in learn_from_fields.
-    double tau = deep_forward(teacher_, {fields_.data() + K, M}, s.layers_star,
+    double tau = deep_forward(rule_.teacher, {fields_.data() + K, M}, s.layers_star,
                               {s.v_star.data(), ML}, teacher_pass_)
                      .output;
     if (noise_sd_ > 0.0)
         tau += noise_sd_ * noise_.next();
     const std::span<const double> v{s.v.data(), KL};
     const ForwardPass pass =
-        deep_forward(student_, {fields_.data(), K}, s.layers, v, student_pass_);
+        deep_forward(rule_.student, {fields_.data(), K}, s.layers, v, student_pass_);
     if (!std::isfinite(pass.output))
         return false;
     // Up again (Eq. (12.2)): every gradient from the weights before this step's update.
     const std::span<double> grad_v =
-        learn_v_ ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
-    deep_backward(student_, s.layers, v, pass, tau, student_pass_, {grad_fields_.data(), K},
-                  learn_layers_ ? &grad_layers_ : nullptr, grad_v);
+        rule_.learn_v ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
+    deep_backward(rule_.student, s.layers, v, pass, tau, student_pass_, {grad_fields_.data(), K},
+                  rule_.learn_layers ? &grad_layers_ : nullptr, grad_v);
     for (std::size_t m = 0; m < K; ++m) // Eq. (5) for the first layer, rows in advance()
         coef_[static_cast<Eigen::Index>(m)] =
-            -eta_over_n_ * grad_fields_[static_cast<Eigen::Index>(m)];
-    for (std::size_t l = 0; l < layer_steps_.size(); ++l) // W_l -= (eta_l/N) de/dW_l, Eq. (12.3)
-        if (const auto step = layer_steps_[l])
+            -rule_.eta_over_n * grad_fields_[static_cast<Eigen::Index>(m)];
+    for (std::size_t l = 0; l < rule_.layer_steps.size();
+         ++l) // W_l -= (eta_l/N) de/dW_l, Eq. (12.3)
+        if (const auto step = rule_.layer_steps[l])
             s.layers[l].noalias() -= *step * grad_layers_[l];
     for (std::size_t k = 0; k < grad_v.size(); ++k) // v <- v - (eta_v/N) de/dv, Eq. (12.3)
-        s.v[static_cast<Eigen::Index>(k)] -= eta_v_over_n_ * grad_v[k];
+        s.v[static_cast<Eigen::Index>(k)] -= rule_.eta_v_over_n * grad_v[k];
     return true;
 }
 
 bool OnlineSgd::learn_from_fields(RunState& s) {
-    if (deep_)
+    if (rule_.deep)
         return learn_deep_from_fields(s);
     const auto K = static_cast<std::size_t>(s.K);
     const auto M = static_cast<std::size_t>(s.M);
@@ -280,26 +276,26 @@ bool OnlineSgd::learn_from_fields(RunState& s) {
     const std::span<const double> y{fields_.data() + K, M};
 
     // Teacher label tau = h*(sum_n v*_n g*(y_n)) + zeta, zeta ~ N(0, s^2); student sigma, Eq. (1).
-    double tau = forward(teacher_, y, {s.v_star.data(), M}).output;
+    double tau = forward(rule_.teacher, y, {s.v_star.data(), M}).output;
     if (noise_sd_ > 0.0)
         tau += noise_sd_ * noise_.next();
-    const ForwardPass pass = forward(student_, x, {s.v.data(), K});
+    const ForwardPass pass = forward(rule_.student, x, {s.v.data(), K});
     if (!std::isfinite(pass.output))
         return false;
 
     // Eqs. (3)-(5): field errors delta v_m g'(x_m) and, if v is learned, de/dv_k = delta g(x_k).
     const std::span<double> grad_v =
-        learn_v_ ? std::span<double>{grad_v_.data(), K} : std::span<double>{};
-    backward(student_, x, {s.v.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
+        rule_.learn_v ? std::span<double>{grad_v_.data(), K} : std::span<double>{};
+    backward(rule_.student, x, {s.v.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
 
     // Descent: w^(m) <- w^(m) - (eta/N) grad_{w^(m)} e = w^(m) - (eta/N) (de/dx_m) xi  (Eq. 5);
     // the row coefficients here, the rows in advance().
     for (std::size_t m = 0; m < K; ++m)
         coef_[static_cast<Eigen::Index>(m)] =
-            -eta_over_n_ * grad_fields_[static_cast<Eigen::Index>(m)];
+            -rule_.eta_over_n * grad_fields_[static_cast<Eigen::Index>(m)];
     // v_k <- v_k - (eta_v/N) de/dv_k (Eq. 3), from the same example and the pre-update fields.
     for (std::size_t k = 0; k < grad_v.size(); ++k)
-        s.v[static_cast<Eigen::Index>(k)] -= eta_v_over_n_ * grad_v[k];
+        s.v[static_cast<Eigen::Index>(k)] -= rule_.eta_v_over_n * grad_v[k];
     return true;
 }
 

@@ -122,15 +122,7 @@ private:
     /// above the first, whose weights (and v) it updates; coef_ as above.
     bool learn_deep_from_fields(RunState& s);
 
-    NetworkSpec student_;
-    NetworkSpec teacher_;
-    bool learn_v_;
-    bool deep_; ///< student or teacher with several hidden layers
-    /// eta_l/N of W_2..W_L of a deeper student, nullopt for a fixed layer (layer_steps())
-    std::vector<std::optional<double>> layer_steps_;
-    bool learn_layers_; ///< some W_l above the first layer is learned
-    double eta_over_n_;
-    double eta_v_over_n_;
+    StepRule rule_; ///< the networks, what learns, the step sizes
     double noise_sd_;
     std::size_t n_;
     std::unique_ptr<ExampleSource> examples_;

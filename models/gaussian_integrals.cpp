@@ -184,38 +184,9 @@ double relu_J2(const Eigen::MatrixXd& C, int a, int b) {
 // Cost (one core, -O2): ~1-3 us with three distinct fields, ~8-10 us with four.
 // ---------------------------------------------------------------------------------------------
 
-/// Gauss-Legendre rules on [0, 1], computed once (Newton on the Legendre recurrence).
-struct GaussLegendreRule {
-    std::vector<double> x, w;
-};
-
-GaussLegendreRule make_gauss_legendre(int n) {
-    GaussLegendreRule rule;
-    const auto un = static_cast<std::size_t>(n);
-    rule.x.resize(un);
-    rule.w.resize(un);
-    for (int i = 0; i < n; ++i) {
-        double z = std::cos(pi * (i + 0.75) / (n + 0.5));
-        double dp = 0.0;
-        for (int it = 0; it < 100; ++it) {
-            double p0 = 1.0, p1 = 0.0;
-            for (int j = 1; j <= n; ++j) {
-                const double p2 = p1;
-                p1 = p0;
-                p0 = ((2.0 * j - 1.0) * z * p1 - (j - 1.0) * p2) / j;
-            }
-            dp = n * (z * p0 - p1) / (z * z - 1.0);
-            const double dz = p0 / dp;
-            z -= dz;
-            if (std::abs(dz) < 1e-16)
-                break;
-        }
-        const auto ui = static_cast<std::size_t>(i);
-        rule.x[ui] = 0.5 * (1.0 - z);
-        rule.w[ui] = 1.0 / ((1.0 - z * z) * dp * dp);
-    }
-    return rule;
-}
+/// Gauss-Legendre rules on [0, 1] (models/quadrature.hpp), computed once.
+using GaussLegendreRule = quadrature::Rule1d;
+using quadrature::make_gauss_legendre;
 
 constexpr std::array<int, 2> rule_sizes{12, 20};
 

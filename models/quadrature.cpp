@@ -23,10 +23,6 @@ constexpr int max_fields = 4; // distinct fields carrying a factor (I4)
 // One-dimensional rules.
 // ---------------------------------------------------------------------------------------------
 
-struct Rule1d {
-    std::vector<double> x, w;
-};
-
 /// Gauss-Hermite for the standard normal weight (probabilists'), sum w = 1: nodes are the
 /// eigenvalues of the Jacobi matrix (off-diagonal sqrt k), polished by Newton on the orthonormal
 /// recurrence; weights by the Christoffel function w_i = 1 / sum_k p_k(x_i)^2 (stable for n <=
@@ -69,35 +65,6 @@ Rule1d make_gauss_hermite(int n) {
         const auto ui = static_cast<std::size_t>(i);
         r.x[ui] = x;
         r.w[ui] = 1.0 / sum;
-    }
-    return r;
-}
-
-/// Gauss-Legendre on [0, 1] (Newton on the Legendre recurrence).
-Rule1d make_gauss_legendre(int n) {
-    Rule1d r;
-    const auto un = static_cast<std::size_t>(n);
-    r.x.resize(un);
-    r.w.resize(un);
-    for (int i = 0; i < n; ++i) {
-        double z = std::cos(pi * (i + 0.75) / (n + 0.5));
-        double dp = 0.0;
-        for (int it = 0; it < 100; ++it) {
-            double p0 = 1.0, p1 = 0.0;
-            for (int j = 1; j <= n; ++j) {
-                const double p2 = p1;
-                p1 = p0;
-                p0 = ((2.0 * j - 1.0) * z * p1 - (j - 1.0) * p2) / j;
-            }
-            dp = n * (z * p0 - p1) / (z * z - 1.0);
-            const double dz = p0 / dp;
-            z -= dz;
-            if (std::abs(dz) < 1e-16)
-                break;
-        }
-        const auto ui = static_cast<std::size_t>(i);
-        r.x[ui] = 0.5 * (1.0 - z);
-        r.w[ui] = 1.0 / ((1.0 - z * z) * dp * dp);
     }
     return r;
 }
@@ -529,6 +496,34 @@ double J2(const Activation& g, const Eigen::MatrixXd& C, int a, int b, Rule rule
     in.add(a, 1, 0, 0);
     in.add(b, 1, 0, 0);
     return in.evaluate(C);
+}
+
+Rule1d make_gauss_legendre(int n) {
+    Rule1d r;
+    const auto un = static_cast<std::size_t>(n);
+    r.x.resize(un);
+    r.w.resize(un);
+    for (int i = 0; i < n; ++i) {
+        double z = std::cos(pi * (i + 0.75) / (n + 0.5));
+        double dp = 0.0;
+        for (int it = 0; it < 100; ++it) {
+            double p0 = 1.0, p1 = 0.0;
+            for (int j = 1; j <= n; ++j) {
+                const double p2 = p1;
+                p1 = p0;
+                p0 = ((2.0 * j - 1.0) * z * p1 - (j - 1.0) * p2) / j;
+            }
+            dp = n * (z * p0 - p1) / (z * z - 1.0);
+            const double dz = p0 / dp;
+            z -= dz;
+            if (std::abs(dz) < 1e-16)
+                break;
+        }
+        const auto ui = static_cast<std::size_t>(i);
+        r.x[ui] = 0.5 * (1.0 - z);
+        r.w[ui] = 1.0 / ((1.0 - z * z) * dp * dp);
+    }
+    return r;
 }
 
 } // namespace plateau::quadrature

@@ -36,6 +36,8 @@
 
 #include <Eigen/Core>
 
+#include <vector>
+
 namespace plateau::quadrature {
 
 /// The rule's knobs, for tests and measurements; the defaults are the production rule.
@@ -60,5 +62,13 @@ struct Rule {
 /// <g'(u_a) g'(u_b)>
 [[nodiscard]] double J2(const Activation& g, const Eigen::MatrixXd& C, int a, int b,
                         Rule rule = {});
+
+/// A one-dimensional rule: nodes x and weights w.
+struct Rule1d {
+    std::vector<double> x, w;
+};
+/// The n-point Gauss-Legendre rule on [0, 1] (Newton on the Legendre recurrence); also the
+/// closed-form integrals' I4 (models/gaussian_integrals.cpp).
+[[nodiscard]] Rule1d make_gauss_legendre(int n);
 
 } // namespace plateau::quadrature
