@@ -36,10 +36,7 @@ void require_theory_support(const ModelParams& m) {
     // Deeper networks (docs/theory.md §12) have no ODE theory here: refuse them first.
     for (const auto* net : {&m.student, &m.teacher})
         if (net->widths.size() > 1) {
-            std::string widths;
-            for (const int w : net->widths)
-                widths += (widths.empty() ? "" : "x") + std::to_string(w);
-            throw ConfigError(net == &m.student ? "K" : "M", widths,
+            throw ConfigError(net == &m.student ? "K" : "M", widths_text(net->widths),
                               "one hidden layer: plateau ode covers two-layer networks (deeper "
                               "networks run with plateau run)");
         }

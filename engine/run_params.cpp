@@ -41,14 +41,6 @@ void check(RealRange r, std::string_view key, double x) {
     require(contains(r, x), key, x, allowed(r));
 }
 
-/// "8x4": hidden-layer widths as the configuration writes them.
-std::string widths_text(const std::vector<int>& widths) {
-    std::string out;
-    for (const int w : widths)
-        out += (out.empty() ? "" : "x") + std::to_string(w);
-    return out;
-}
-
 void check_network(std::string_view key, const NetworkSpec& net) {
     require(!net.widths.empty() && net.widths.size() <= limits::max_hidden_layers, key,
             widths_text(net.widths),

@@ -261,13 +261,6 @@ std::string group_name(int K, int M) {
 
 namespace {
 
-std::string widths_text(const std::vector<int>& widths) {
-    std::string out;
-    for (const int w : widths)
-        out += (out.empty() ? "" : "x") + std::to_string(w);
-    return out;
-}
-
 /// "8x4" -> {8, 4}; nullopt unless every width is a plain decimal number.
 std::optional<std::vector<int>> parse_widths(std::string_view text) {
     std::vector<int> out;

@@ -11,6 +11,7 @@
 #include "experiments/commands.hpp"
 #include "experiments/options.hpp"
 #include "experiments/progress.hpp"
+#include "experiments/summary.hpp"
 #include "models/gaussian_integrals.hpp"
 
 #include <algorithm>
@@ -278,12 +279,8 @@ int fixed_points(const CampaignSpec& spec, bool quiet) {
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
         const GridPoint& point = spec.points[p];
         const FixedPoint fp = symmetric_fixed_point(point.params, fixed_point_progress(p, quiet));
-        std::string coords;
-        for (const auto& c : point.coordinates)
-            coords += " " + c.key + "=" + (c.text.empty() ? format_number(c.number) : c.text);
+        std::printf("grid point %zu:%s\n", p, describe(point).c_str());
         const auto& m = point.params.model;
-        std::printf("grid point %zu:%s  (K=%d M=%d g=%s)\n", p, coords.c_str(), m.student.hidden(),
-                    m.teacher.hidden(), std::string(name(m.student.g.kind)).c_str());
         all_converged = all_converged && fp.converged;
         if (!fp.converged) {
             // Say that there is none and why, not the numbers of the last iterate (Q = 1e8...).

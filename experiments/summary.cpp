@@ -40,18 +40,15 @@ void SeedSummary::add(const CampaignSpec& spec, const FinishedRun& run) {
         ++p.specialized;
 }
 
-namespace {
 std::string describe(const GridPoint& point) {
     std::string out;
     for (const auto& c : point.coordinates)
         out += " " + c.key + "=" + (c.text.empty() ? format_number(c.number) : c.text);
     const auto& m = point.params.model;
-    out += "  (K=" + std::to_string(m.student.hidden()) +
-           " M=" + std::to_string(m.teacher.hidden()) +
+    out += "  (K=" + widths_text(m.student.widths) + " M=" + widths_text(m.teacher.widths) +
            " g=" + std::string(name(m.student.g.kind)) + ")";
     return out;
 }
-} // namespace
 
 std::string SeedSummary::outcome_counts(const Point& p) {
     std::string out;

@@ -13,6 +13,9 @@
 
 namespace plateau::cli {
 
+/// " eta=0.5  (K=8x4 M=4 g=erf)": a grid point's coordinates and model, for the tables.
+[[nodiscard]] std::string describe(const GridPoint& point);
+
 /// Accumulates finished runs per grid point.
 class SeedSummary {
 public:

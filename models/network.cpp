@@ -2,6 +2,13 @@
 
 namespace plateau {
 
+std::string widths_text(std::span<const int> widths) {
+    std::string out;
+    for (const int w : widths)
+        out += (out.empty() ? "" : "x") + std::to_string(w);
+    return out;
+}
+
 namespace {
 std::span<const double> as_span(const Eigen::VectorXd& x) noexcept {
     return {x.data(), static_cast<std::size_t>(x.size())};

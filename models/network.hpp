@@ -14,6 +14,7 @@
 
 #include <Eigen/Core>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace plateau {
@@ -32,6 +33,9 @@ struct NetworkSpec {
 
     friend bool operator==(const NetworkSpec&, const NetworkSpec&) = default;
 };
+
+/// Hidden-layer widths as the configuration writes them and group names hold them: "8x4".
+[[nodiscard]] std::string widths_text(std::span<const int> widths);
 
 /// Forward quantities from the fields: a = sum_j v_j g(x_j) and sigma = h(a).
 struct ForwardPass {
