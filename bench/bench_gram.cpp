@@ -15,11 +15,9 @@
 //   --benchmark_report_aggregates_only=true
 // (one command line; medians in the summary when repeated).
 
-// GCC 12 reports -Wmaybe-uninitialized inside Eigen's AVX-512 reductions with -march=native
-// (a false positive; bench_step.cpp says the same).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// First: bench_helpers.hpp turns off GCC 12's false -Wmaybe-uninitialized in Eigen's AVX-512
+// code (-march=native) for all that follows.
+#include "bench_helpers.hpp"
 
 #include "engine/gram_dynamics.hpp"
 #include "engine/run.hpp"
@@ -39,21 +37,12 @@ namespace {
 
 using namespace plateau;
 
-constexpr std::uint64_t bench_seed = 20240601;
+using bench::bench_seed;
+using bench::erf_params;
 constexpr std::int64_t steps_per_iteration = 4096;
 
-RunParams make_params(std::int64_t N, int K) {
-    RunParams p;
-    p.model.N = N;
-    p.model.student =
-        NetworkSpec{{K}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
-    p.model.teacher = p.model.student;
-    p.training.eta = 0.5;
-    return p;
-}
-
 void gram_step(benchmark::State& st) {
-    const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
+    const RunParams p = erf_params(st.range(0), static_cast<int>(st.range(1)));
     GramDynamics dynamics(p, bench_seed, 0, 0);
     const auto N = static_cast<double>(p.model.N);
     std::int64_t done = 0;
@@ -71,7 +60,7 @@ void gram_step(benchmark::State& st) {
 /// dynamics (Gram/step at N = 100 runs to alpha ~ 1e5, where the students have converged; at
 /// N = 1e6 it stays at alpha < 1): the cost per step at equal alpha.
 void gram_run(benchmark::State& st) {
-    const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
+    const RunParams p = erf_params(st.range(0), static_cast<int>(st.range(1)));
     constexpr double alpha = 4.0;
     std::uint64_t run = 0;
     double steps = 0.0;
@@ -87,18 +76,8 @@ void gram_run(benchmark::State& st) {
 }
 
 void full_step(benchmark::State& st) {
-    const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
-    RunState state = make_initial_state(p.model, bench_seed, 0);
-    OnlineSgd trainer(p, bench_seed, 0);
-    std::int64_t done = 0;
-    for (auto _ : st) {
-        if (trainer.advance(state, steps_per_iteration) != StepOutcome::ok)
-            st.SkipWithError("diverged");
-        done += steps_per_iteration;
-        benchmark::DoNotOptimize(state.weights.data());
-    }
-    st.counters["steps/s"] =
-        benchmark::Counter(static_cast<double>(done), benchmark::Counter::kIsRate);
+    const RunParams p = erf_params(st.range(0), static_cast<int>(st.range(1)));
+    bench::online_sgd_steps(st, p, steps_per_iteration);
 }
 
 void register_all() {
@@ -121,40 +100,8 @@ void register_all() {
     }
 }
 
-/// "Gram/step/N:1000/K:2..." -> (family, N, K).
-bool parse_name(const std::string& name, std::string& family, std::int64_t& N, std::int64_t& K) {
-    const auto n = name.find("/N:");
-    const auto k = name.find("/K:");
-    if (n == std::string::npos || k == std::string::npos)
-        return false;
-    family = name.substr(0, n);
-    N = std::stoll(name.substr(n + 3));
-    K = std::stoll(name.substr(k + 3));
-    return true;
-}
-
-class SummaryReporter final : public benchmark::ConsoleReporter {
+class SummaryReporter final : public bench::CaseReporter {
 public:
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const Run& r : runs) {
-            if (r.error_occurred)
-                continue;
-            const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
-            const bool single = r.run_type == Run::RT_Iteration && r.repetitions <= 1;
-            if (!median && !single)
-                continue;
-            std::string family;
-            std::int64_t N = 0;
-            std::int64_t K = 0;
-            if (!parse_name(r.run_name.str(), family, N, K))
-                continue;
-            const auto it = r.counters.find("steps/s");
-            if (it != r.counters.end())
-                rates_[{K, N}][family] = it->second.value;
-        }
-    }
-
     void Finalize() override {
         ConsoleReporter::Finalize();
         std::printf("\nSteps per second, one thread (medians when repeated)\n");
@@ -178,6 +125,12 @@ public:
     }
 
 private:
+    void add(const bench::CaseName& c, const Run& r) override {
+        const auto it = r.counters.find("steps/s");
+        if (it != r.counters.end())
+            rates_[{c.K, c.N}][c.family] = it->second.value;
+    }
+
     std::map<std::pair<std::int64_t, std::int64_t>, std::map<std::string, double>> rates_;
 };
 

@@ -34,11 +34,9 @@
 //       --benchmark_report_aggregates_only=true --benchmark_enable_random_interleaving=true
 // (one command line).
 
-// GCC 12 reports -Wmaybe-uninitialized inside Eigen's AVX-512 reductions (_mm256_undefined_pd in
-// avx512fintrin.h, a false positive of the late warning pass) when built with -march=native.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// First: bench_helpers.hpp turns off GCC 12's false -Wmaybe-uninitialized in Eigen's AVX-512
+// code (-march=native) for all that follows.
+#include "bench_helpers.hpp"
 
 #include "engine/random.hpp"
 #include "engine/run.hpp"
@@ -63,19 +61,12 @@ namespace {
 
 using namespace plateau;
 
-constexpr std::uint64_t bench_seed = 20240601;
+using bench::bench_seed;
 constexpr int N_values[] = {100, 1000, 10000};
 constexpr int K_values[] = {2, 10};
 
 RunParams make_params(std::int64_t N, int K) {
-    RunParams p;
-    p.model.N = N;
-    p.model.student =
-        NetworkSpec{{K}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
-    p.model.teacher = p.model.student;
-    p.model.learn_v = false;
-    p.model.noise = 0.0;
-    p.training.eta = 0.5;
+    RunParams p = bench::erf_params(N, K);
     if (N >= 10000)
         p.schedule.alpha_max = 10.0;
     validate(p);
@@ -155,17 +146,7 @@ void set_time_per_step(benchmark::State& st) {
 
 void BM_StepEngine(benchmark::State& st) {
     const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
-    RunState s = make_initial_state(p.model, bench_seed, 0);
-    OnlineSgd sgd(p, bench_seed, 0);
-    const std::int64_t batch = p.model.N;
-    for (auto _ : st) {
-        if (sgd.advance(s, batch) != StepOutcome::ok) {
-            st.SkipWithError("diverged");
-            break;
-        }
-        benchmark::DoNotOptimize(s.weights.data());
-    }
-    set_steps_rate(st, static_cast<double>(st.iterations() * batch));
+    bench::online_sgd_steps(st, p, p.model.N);
 }
 
 /// Deeper networks (docs/theory.md §12): student and teacher with three hidden layers of width K
@@ -176,17 +157,7 @@ void BM_StepDeep3(benchmark::State& st) {
     const int K = static_cast<int>(st.range(1));
     p.model.student.widths = p.model.teacher.widths = {K, K, K};
     validate(p);
-    RunState s = make_initial_state(p.model, bench_seed, 0);
-    OnlineSgd sgd(p, bench_seed, 0);
-    const std::int64_t batch = p.model.N;
-    for (auto _ : st) {
-        if (sgd.advance(s, batch) != StepOutcome::ok) {
-            st.SkipWithError("diverged");
-            break;
-        }
-        benchmark::DoNotOptimize(s.weights.data());
-    }
-    set_steps_rate(st, static_cast<double>(st.iterations() * batch));
+    bench::online_sgd_steps(st, p, p.model.N);
 }
 
 void BM_StepReference(benchmark::State& st) {
@@ -414,18 +385,6 @@ struct CaseKey {
     }
 };
 
-/// "Step/engine/N:1000/K:2" -> family "Step/engine", N, K.
-bool parse_name(const std::string& name, std::string& family, CaseKey& key) {
-    const auto n_pos = name.find("/N:");
-    const auto k_pos = name.find("/K:");
-    if (n_pos == std::string::npos || k_pos == std::string::npos)
-        return false;
-    family = name.substr(0, n_pos);
-    key.N = std::stol(name.substr(n_pos + 3, k_pos - n_pos - 3));
-    key.K = std::stol(name.substr(k_pos + 3));
-    return true;
-}
-
 /// One case of the summary (NaN where a benchmark was filtered out).
 struct Row {
     double engine, reference, simulate, share, share_model;
@@ -457,26 +416,8 @@ Row row(const CaseKey& key, const std::map<std::string, double>& v) {
     return r;
 }
 
-class SummaryReporter final : public benchmark::ConsoleReporter {
+class SummaryReporter final : public bench::CaseReporter {
 public:
-    void ReportRuns(const std::vector<Run>& runs) override {
-        ConsoleReporter::ReportRuns(runs);
-        for (const Run& r : runs) {
-            if (r.error_occurred)
-                continue;
-            const bool median = r.run_type == Run::RT_Aggregate && r.aggregate_name == "median";
-            const bool single = r.run_type == Run::RT_Iteration && r.repetitions <= 1;
-            if (!median && !single)
-                continue;
-            std::string family;
-            CaseKey key{};
-            if (!parse_name(r.run_name.str(), family, key))
-                continue;
-            for (const auto& [name, counter] : r.counters)
-                values_[key][family + "." + name] = counter.value;
-        }
-    }
-
     void Finalize() override {
         ConsoleReporter::Finalize();
         std::printf("\nThroughput (medians; per CPU second of the benchmark thread)\n");
@@ -537,6 +478,11 @@ public:
     }
 
 private:
+    void add(const bench::CaseName& c, const Run& r) override {
+        for (const auto& [name, counter] : r.counters)
+            values_[CaseKey{c.N, c.K}][c.family + "." + name] = counter.value;
+    }
+
     std::map<CaseKey, std::map<std::string, double>> values_;
 };
 

@@ -7,6 +7,8 @@
 #include "engine/state.hpp"
 #include "engine/trainer.hpp"
 
+#include "run_helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -16,16 +18,9 @@
 #include <vector>
 
 using namespace plateau;
+using plateau::test::params_of;
 
 namespace {
-
-RunParams params_of(std::int64_t N, int K, int M) {
-    RunParams p;
-    p.model.N = N;
-    p.model.student.widths = {K};
-    p.model.teacher.widths = {M};
-    return p;
-}
 
 bool same_bits(const RowMatrix& a, const RowMatrix& b) {
     return a.rows() == b.rows() && a.cols() == b.cols() && (a.array() == b.array()).all();

@@ -9,6 +9,8 @@
 #include "engine/trainer.hpp"
 #include "models/deep_network.hpp"
 
+#include "run_helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Core>
@@ -361,18 +363,10 @@ TEST_CASE("deep gram: one chain step is the trainer's step, deeper layers includ
             RunState s = make_initial_state(p.model, seed, run);
             const RowMatrix A = s.weights;
             GramChain chain(p, order_parameters_of(s));
-            Eigen::VectorXd xi(p.model.N);
-            NormalStream examples(StreamKey{seed, run, StreamPurpose::examples});
-            examples.fill({xi.data(), static_cast<std::size_t>(xi.size())});
-            NormalStream noise(StreamKey{seed, run, StreamPurpose::noise});
-            const double zeta = std::sqrt(p.model.noise) * noise.next();
+            const test::FirstExample e = test::first_example(p.model, seed, run);
             OnlineSgd trainer(p, seed, run);
             REQUIRE(trainer.advance(s, 1) == StepOutcome::ok);
-            REQUIRE(chain.factorize());
-            const Eigen::VectorXd u = A * xi;
-            const Eigen::VectorXd z = chain.factor().triangularView<Eigen::Lower>().solve(u);
-            const double chi2 = xi.squaredNorm() - z.squaredNorm();
-            REQUIRE(chain.step({z.data(), static_cast<std::size_t>(z.size())}, chi2, zeta));
+            test::gram_chain_step(chain, A, e);
             const OrderParameters got = chain.order_parameters();
             const Eigen::MatrixXd G = s.weights * s.weights.transpose();
             CHECK((got.Q - G.topLeftCorner(s.K, s.K)).cwiseAbs().maxCoeff() < 1e-11);

@@ -13,6 +13,7 @@
 #include "engine/theory.hpp"
 #include "engine/trainer.hpp"
 #include "experiments/config.hpp"
+#include "run_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -31,10 +32,7 @@ using plateau::cli::Configuration;
 namespace {
 
 RunParams params_of(std::int64_t N, int K, int M) {
-    RunParams p;
-    p.model.N = N;
-    p.model.student.widths = {K};
-    p.model.teacher.widths = {M};
+    RunParams p = test::params_of(N, K, M);
     p.dynamics = DynamicsKind::gram;
     return p;
 }
@@ -147,23 +145,13 @@ TEST_CASE("gram: one step of the chain is the Gram matrix of the trainer's updat
             const RowMatrix A = s.weights;
             GramChain chain(p, order_parameters_of(s));
 
-            // The trainer's first example and label noise: the first N normals of the run's
-            // "examples" stream and the first normal of its "noise" stream.
-            Eigen::VectorXd xi(p.model.N);
-            NormalStream examples(StreamKey{seed, run, StreamPurpose::examples});
-            examples.fill({xi.data(), static_cast<std::size_t>(xi.size())});
-            NormalStream noise(StreamKey{seed, run, StreamPurpose::noise});
-            const double zeta = c.noise > 0.0 ? std::sqrt(c.noise) * noise.next() : 0.0;
+            // The trainer's first example and label noise.
+            const test::FirstExample e = test::first_example(p.model, seed, run);
             const std::unique_ptr<Trainer> trainer = make_trainer(p, seed, run);
             REQUIRE(trainer->advance(s, 1) == StepOutcome::ok);
             const OrderParameters after = order_parameters_of(s);
 
-            REQUIRE(chain.factorize());
-            const Eigen::VectorXd u = A * xi;
-            const Eigen::VectorXd z =
-                chain.factor().triangularView<Eigen::Lower>().solve(u); // (G1)
-            const double chi2 = xi.squaredNorm() - z.squaredNorm();     // (G2)
-            REQUIRE(chain.step({z.data(), static_cast<std::size_t>(z.size())}, chi2, zeta));
+            test::gram_chain_step(chain, A, e);
 
             const Eigen::MatrixXd expected = gram_of(after);
             const Eigen::MatrixXd& got = chain.gram();

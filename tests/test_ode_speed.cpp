@@ -11,6 +11,8 @@
 #include "models/erf_sums.hpp"
 #include "models/gaussian_integrals.hpp"
 
+#include "theory_helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Dense>
@@ -32,31 +34,10 @@ RunParams erf_params(int K, int M) {
     return p;
 }
 
-/// Random order parameters: C = W W^T from K+M random vectors in dimension K+M+3 (positive
-/// definite), random v and v* of both signs.
-OrderParameters random_order_parameters(int K, int M, std::mt19937_64& rng) {
-    const int P = K + M, D = P + 3;
-    std::normal_distribution<double> normal;
-    std::uniform_real_distribution<double> uniform(0.3, 2.0);
-    Eigen::MatrixXd W(P, D);
-    for (int a = 0; a < P; ++a) {
-        const double scale = uniform(rng) / std::sqrt(static_cast<double>(D));
-        for (int i = 0; i < D; ++i)
-            W(a, i) = scale * normal(rng);
-    }
-    const Eigen::MatrixXd C = W * W.transpose();
-    OrderParameters op;
-    op.Q = C.topLeftCorner(K, K);
-    op.R = C.topRightCorner(K, M);
-    op.T = C.bottomRightCorner(M, M);
-    op.v.resize(K);
-    op.v_star.resize(M);
-    for (int j = 0; j < K; ++j)
-        op.v(j) = normal(rng);
-    for (int n = 0; n < M; ++n)
-        op.v_star(n) = normal(rng);
-    return op;
-}
+/// Random order parameters (tests/theory_helpers.hpp) with scales in [0.3, 2) and random v and v*
+/// of both signs.
+constexpr test::OrderParameterDraws v_of_both_signs{
+    .scale_low = 0.3, .scale_high = 2.0, .normal_v = true};
 
 /// Today's theory with the generic loop as the right-hand side: the same packing, integrator
 /// (default OdeParams) and record times as integrate_theory. Returns the states at the record
@@ -157,7 +138,7 @@ TEST_CASE("erf flow sums equal the generic loop on random order parameters", "[t
             p.training.batch.size = static_cast<std::int64_t>(cs.batch);
             p.training.weight_decay = cs.weight_decay;
             const FlowSettings s = flow_settings(p);
-            OrderParameters op = random_order_parameters(cs.K, cs.M, rng);
+            OrderParameters op = test::random_order_parameters(cs.K, cs.M, rng, v_of_both_signs);
             if (trial % 5 == 4) // a student with c_u = 0: skipped by both
                 op.v(0) = 0.0;
             Eigen::MatrixXd dQ, dR, dQ_ref, dR_ref;

@@ -541,29 +541,15 @@ TEST_CASE("theory versus simulation: erf K = M = 2, N = 1000", "[theory][slow]")
         p.schedule.kind = ScheduleKind::linear;
         p.schedule.alpha_max = alpha_max;
         p.schedule.records = 41;
-        const auto alphas = record_alphas(p.schedule);
-        std::vector<Stat> diff(alphas.size());
-        std::vector<double> theory_mean(alphas.size(), 0.0);
-        for (int s = 0; s < seeds; ++s) {
-            const auto run = static_cast<std::uint64_t>(s);
-            const RunResult sim = simulate(p, 2024, run);
-            const RunResult theory =
-                integrate_theory(p, order_parameters_of(make_initial_state(p.model, 2024, run)));
-            REQUIRE(sim.status == RunStatus::completed);
-            REQUIRE(theory.status == RunStatus::completed);
-            for (std::size_t i = 0; i < alphas.size(); ++i) {
-                diff[i].add(sim.records[i].eg - theory.records[i].eg);
-                theory_mean[i] += theory.records[i].eg / seeds;
-            }
-        }
+        const test::Comparison c = test::compare(p, seeds);
         const double K_plus_M = 4.0;
-        CHECK(std::abs(diff[0].mean()) < 1e-12); // same initial order parameters
-        for (std::size_t i = 1; i < alphas.size(); ++i) {
-            const double allowance = K_plus_M / static_cast<double>(p.model.N) * theory_mean[i];
-            INFO("eta = " << eta << ", alpha = " << alphas[i] << ": mean(sim - theory) = "
-                          << diff[i].mean() << ", standard error " << diff[i].standard_error()
-                          << ", allowance " << allowance << ", theory " << theory_mean[i]);
-            CHECK(std::abs(diff[i].mean()) < k * diff[i].standard_error() + allowance);
+        CHECK(std::abs(c.mean_diff[0]) < 1e-12); // same initial order parameters
+        for (std::size_t i = 1; i < c.alphas.size(); ++i) {
+            const double allowance = K_plus_M / static_cast<double>(p.model.N) * c.theory_mean[i];
+            INFO("eta = " << eta << ", alpha = " << c.alphas[i] << ": mean(sim - theory) = "
+                          << c.mean_diff[i] << ", standard error " << c.standard_error[i]
+                          << ", allowance " << allowance << ", theory " << c.theory_mean[i]);
+            CHECK(std::abs(c.mean_diff[i]) < k * c.standard_error[i] + allowance);
         }
     }
 }

@@ -6,7 +6,7 @@
 #include "engine/run.hpp"
 #include "engine/schedule.hpp"
 
-#include "stat_helpers.hpp"
+#include "theory_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -18,38 +18,6 @@
 using namespace plateau;
 
 namespace {
-
-struct Comparison {
-    std::vector<double> alphas, mean_diff, standard_error, theory_mean;
-};
-
-/// S seeds: each run's theory starts from that run's own initial order parameters; the statistic
-/// at each record time is the mean over seeds of eps_g(sim) - eps_g(theory) and its standard error
-/// (see tests/test_theory.cpp for why).
-Comparison compare(const RunParams& p, int seeds) {
-    const auto alphas = record_alphas(p.schedule);
-    std::vector<plateau::test::Stat> diff(alphas.size());
-    Comparison out;
-    out.alphas = alphas;
-    out.theory_mean.assign(alphas.size(), 0.0);
-    for (int s = 0; s < seeds; ++s) {
-        const auto run = static_cast<std::uint64_t>(s);
-        const RunResult sim = simulate(p, 2024, run);
-        const RunResult theory =
-            integrate_theory(p, order_parameters_of(make_initial_state(p.model, 2024, run)));
-        REQUIRE(sim.status == RunStatus::completed);
-        REQUIRE(theory.status == RunStatus::completed);
-        for (std::size_t i = 0; i < alphas.size(); ++i) {
-            diff[i].add(sim.records[i].eg - theory.records[i].eg);
-            out.theory_mean[i] += theory.records[i].eg / seeds;
-        }
-    }
-    for (const auto& d : diff) {
-        out.mean_diff.push_back(d.mean());
-        out.standard_error.push_back(d.standard_error());
-    }
-    return out;
-}
 
 RunParams hidden(ActivationKind g, double gamma) {
     RunParams p;
@@ -82,7 +50,7 @@ TEST_CASE("theory versus simulation: tanh (gamma = 0.7) and sigmoid, K = M = 2, 
     for (const auto& [g, gamma] :
          {std::pair{ActivationKind::tanh, 0.7}, std::pair{ActivationKind::sigmoid, 1.0}}) {
         const RunParams p = hidden(g, gamma);
-        const Comparison c = compare(p, seeds);
+        const test::Comparison c = test::compare(p, seeds);
         CHECK(std::abs(c.mean_diff[0]) < 1e-12 + 5.0 * c.standard_error[0]);
         for (std::size_t i = 1; i < c.alphas.size(); ++i) {
             const double allowance = 4.0 / static_cast<double>(p.model.N) * c.theory_mean[i];
