@@ -9,17 +9,16 @@
 namespace plateau {
 
 MiniBatchSgd::MiniBatchSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run)
-    : student_(params.model.student), teacher_(params.model.teacher),
-      learn_v_(params.model.learn_v),
-      eta_over_n_(params.training.eta / static_cast<double>(params.model.N)),
-      eta_v_over_n_(params.training.eta_v / static_cast<double>(params.model.N)),
-      lambda_(params.training.weight_decay), noise_sd_(std::sqrt(params.model.noise)),
-      n_(params.model.N), batch_(plateau::examples_per_update(params)),
+    : rule_(params), lambda_(params.training.weight_decay),
+      noise_sd_(std::sqrt(params.model.noise)), n_(params.model.N),
+      batch_(plateau::examples_per_update(params)),
       set_size_(training_set_size(params).value_or(0)), full_batch_(params.training.batch.all),
       sampling_(params.training.sampling), seed_(seed), run_(run),
       examples_(StreamKey{seed, run, StreamPurpose::examples}),
       noise_(StreamKey{seed, run, StreamPurpose::noise}),
-      order_(StreamKey{seed, run, StreamPurpose::sampling}) {
+      order_(StreamKey{seed, run, StreamPurpose::sampling}), student_pass_(params.model.student),
+      teacher_pass_(params.model.teacher), grad_layers_(zero_layers(params.model.student)),
+      grad_layers_sum_(zero_layers(params.model.student)) {
     assert(batch_ >= 1);
     assert(set_size_ == 0 || batch_ <= set_size_);
 }
@@ -32,10 +31,9 @@ void MiniBatchSgd::prepare(const RunState& s) const {
     set_ = FiniteTrainingSet(static_cast<std::uint64_t>(set_size_), seed_, run_).matrix(n_, z);
     // Fixed labels tau^mu = h*(sum_n v*_n g*(B_n . xi^mu)) + s z^mu (docs/theory.md §1, §6).
     const RowMatrix y = set_ * s.teacher().transpose();
-    const auto M = static_cast<std::size_t>(s.M);
     labels_.resize(set_size_);
     for (Eigen::Index mu = 0; mu < set_size_; ++mu) {
-        labels_(mu) = forward(teacher_, {y.row(mu).data(), M}, {s.v_star.data(), M}).output;
+        labels_(mu) = teacher_output(s, y.row(mu).data());
         if (noise_sd_ > 0.0)
             labels_(mu) += noise_sd_ * z(mu);
     }
@@ -71,22 +69,36 @@ void MiniBatchSgd::pick_batch() {
     }
 }
 
+double MiniBatchSgd::teacher_output(const RunState& s, const double* y) const {
+    const std::span<const double> fields{y, static_cast<std::size_t>(s.M)};
+    const std::span<const double> v_star{s.v_star.data(),
+                                         static_cast<std::size_t>(s.v_star.size())};
+    // Eq. (1), or down a deeper teacher (docs/theory.md §12, Eq. (12.1)).
+    return rule_.deep
+               ? deep_forward(rule_.teacher, fields, s.layers_star, v_star, teacher_pass_).output
+               : forward(rule_.teacher, fields, v_star).output;
+}
+
 bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd* tau) {
     const Eigen::Index K = s.K;
     const Eigen::Index B = X.rows();
     const auto k = static_cast<std::size_t>(s.K);
-    const auto m = static_cast<std::size_t>(s.M);
     // The fields of the batch, one GEMM: students and teachers for fresh examples (the teacher
     // gives the label), students only for a training set (its labels are fixed).
     if (tau == nullptr)
         fields_.noalias() = X * s.weights.transpose();
     else
         fields_.noalias() = X * s.student().transpose();
+    const Eigen::Index KL = s.v.size(); // the output weights: K, or K_L of a deeper student
+    const auto kl = static_cast<std::size_t>(KL);
     errors_.resize(B, K);
-    grad_v_.setZero(K);
-    Eigen::VectorXd gv(K);
+    grad_v_.setZero(KL);
+    Eigen::VectorXd gv(KL);
     const std::span<double> grad_v =
-        learn_v_ ? std::span<double>{gv.data(), k} : std::span<double>{};
+        rule_.learn_v ? std::span<double>{gv.data(), kl} : std::span<double>{};
+    const std::span<const double> v{s.v.data(), kl};
+    for (auto& sum : grad_layers_sum_)
+        sum.setZero();
     for (Eigen::Index b = 0; b < B; ++b) {
         const double* f = fields_.row(b).data();
         double label = 0.0;
@@ -94,17 +106,31 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
             label = (*tau)(b);
         } else {
             // tau = h*(sum_n v*_n g*(y_n)) + zeta, zeta ~ N(0, s^2): Eq. (1) and §1.
-            label = forward(teacher_, {f + K, m}, {s.v_star.data(), m}).output;
+            label = teacher_output(s, f + K);
             if (noise_sd_ > 0.0)
                 label += noise_sd_ * noise_.next();
         }
-        const ForwardPass pass = forward(student_, {f, k}, {s.v.data(), k});
-        if (!std::isfinite(pass.output))
-            return false;
-        // Eqs. (3)-(5): the field errors de^b/dx_m (row b of D) and de^b/dv_k.
-        backward(student_, {f, k}, {s.v.data(), k}, pass, label, {errors_.row(b).data(), k},
-                 grad_v);
-        if (learn_v_)
+        const std::span<double> errors{errors_.row(b).data(), k};
+        if (rule_.deep) {
+            // Down and up the deeper student (Eqs. (12.1)-(12.2)): d_1 (row b of D), de^b/dW_l
+            // and de^b/dv from the weights before this update.
+            const ForwardPass pass =
+                deep_forward(rule_.student, {f, k}, s.layers, v, student_pass_);
+            if (!std::isfinite(pass.output))
+                return false;
+            deep_backward(rule_.student, s.layers, v, pass, label, student_pass_, errors,
+                          rule_.learn_layers ? &grad_layers_ : nullptr, grad_v);
+            if (rule_.learn_layers)
+                for (std::size_t l = 0; l < grad_layers_.size(); ++l)
+                    grad_layers_sum_[l] += grad_layers_[l];
+        } else {
+            const ForwardPass pass = forward(rule_.student, {f, k}, v);
+            if (!std::isfinite(pass.output))
+                return false;
+            // Eqs. (3)-(5): the field errors de^b/dx_m (row b of D) and de^b/dv_k.
+            backward(rule_.student, {f, k}, v, pass, label, errors, grad_v);
+        }
+        if (rule_.learn_v)
             grad_v_ += gv;
     }
     // w^(m) <- w^(m) - (eta/N) ((1/B) sum_b de^b/dx_m xi^b + lambda w^(m)): Eq. (5) summed over
@@ -112,11 +138,17 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
     // W <- (1 - eta lambda/N) W - (eta/(N B)) D^T X.
     auto W = s.weights.topRows(K);
     if (lambda_ != 0.0)
-        W *= 1.0 - eta_over_n_ * lambda_;
-    W.noalias() -= (eta_over_n_ / static_cast<double>(B)) * errors_.transpose() * X;
+        W *= 1.0 - rule_.eta_over_n * lambda_;
+    W.noalias() -= (rule_.eta_over_n / static_cast<double>(B)) * errors_.transpose() * X;
+    // W_l <- W_l - (eta_l/N) ((1/B) sum_b de^b/dW_l + lambda W_l) above the first layer of a
+    // deeper student: Eq. (12.3) with the batch mean and weight decay as for v.
+    for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
+        if (const auto step = rule_.layer_steps[l])
+            s.layers[l] -=
+                *step * (grad_layers_sum_[l] / static_cast<double>(B) + lambda_ * s.layers[l]);
     // v_k <- v_k - (eta_v/N) ((1/B) sum_b de^b/dv_k + lambda v_k): Eqs. (3), (6) and (8).
-    if (learn_v_)
-        s.v -= eta_v_over_n_ * (grad_v_ / static_cast<double>(B) + lambda_ * s.v);
+    if (rule_.learn_v)
+        s.v -= rule_.eta_v_over_n * (grad_v_ / static_cast<double>(B) + lambda_ * s.v);
     return true;
 }
 
@@ -158,8 +190,8 @@ void MiniBatchSgd::measure(const RunState& s, Observables& o) const {
         return;
     prepare(s);
     o.extras.insert_or_assign(
-        "eps_train",
-        Eigen::VectorXd::Constant(1, training_error(student_, s.student(), s.v, set_, labels_)));
+        "eps_train", Eigen::VectorXd::Constant(1, training_error(rule_.student, s.student(),
+                                                                 s.layers, s.v, set_, labels_)));
 }
 
 } // namespace plateau

@@ -59,12 +59,10 @@ private:
     /// One update from the B x N block X (its labels `tau` when from the training set). False if
     /// an output was not finite (the state is then unchanged).
     bool update(RunState& s, const RowMatrix& X, const Eigen::VectorXd* tau);
+    /// The teacher's output (without noise) from its first-layer fields y (M values).
+    double teacher_output(const RunState& s, const double* y) const;
 
-    NetworkSpec student_;
-    NetworkSpec teacher_;
-    bool learn_v_;
-    double eta_over_n_;
-    double eta_v_over_n_;
+    StepRule rule_; ///< the networks, what learns, the step sizes
     double lambda_;
     double noise_sd_;
     std::int64_t n_;
@@ -90,6 +88,12 @@ private:
     RowMatrix fields_;
     RowMatrix errors_;
     Eigen::VectorXd grad_v_;
+    // Deeper networks (docs/theory.md §12): the passes down and up per example, and the batch's
+    // sum of de/dW_l of the layers above the first.
+    mutable DeepWorkspace student_pass_;
+    mutable DeepWorkspace teacher_pass_;
+    LayerWeights grad_layers_;
+    LayerWeights grad_layers_sum_;
 };
 
 } // namespace plateau

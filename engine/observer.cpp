@@ -110,14 +110,21 @@ Eigen::VectorXd flatten_layers(const LayerWeights& layers, const Eigen::VectorXd
 }
 
 double training_error(const NetworkSpec& student, const Eigen::Ref<const RowMatrix>& W,
-                      const Eigen::VectorXd& v, const RowMatrix& X, const Eigen::VectorXd& labels) {
+                      const LayerWeights& layers, const Eigen::VectorXd& v, const RowMatrix& X,
+                      const Eigen::VectorXd& labels) {
     // The fields of every example at once (one GEMM), then e^mu = (sigma^mu - tau^mu)^2 / 2,
-    // Eqs. (1)-(2), averaged over the set.
+    // Eqs. (1)-(2) (down a deeper student: Eq. (12.1) of docs/theory.md §12), averaged over the
+    // set.
     const RowMatrix fields = X * W.transpose();
     const auto K = static_cast<std::size_t>(W.rows());
+    const std::span<const double> out{v.data(), static_cast<std::size_t>(v.size())};
+    const bool deep = student.widths.size() > 1;
+    DeepWorkspace pass(student);
     double sum = 0.0;
     for (Eigen::Index mu = 0; mu < X.rows(); ++mu) {
-        const double sigma = forward(student, {fields.row(mu).data(), K}, {v.data(), K}).output;
+        const std::span<const double> x{fields.row(mu).data(), K};
+        const double sigma = deep ? deep_forward(student, x, layers, out, pass).output
+                                  : forward(student, x, out).output;
         const double diff = sigma - labels(mu);
         sum += 0.5 * diff * diff;
     }

@@ -91,9 +91,11 @@ monte_carlo_generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
 
 /// The training error eps_t = (1/P) sum_mu e^mu = E/P (Eq. (2) over the P examples of a
 /// training set), exact: row mu of X is xi^mu, labels(mu) its target tau^mu (label noise
-/// included), W the student rows (K x N), v the second layer.
+/// included), W the student rows (K x N), `layers` the weights above the first layer of a deeper
+/// student (empty for two layers), v the output weights.
 [[nodiscard]] double training_error(const NetworkSpec& student,
-                                    const Eigen::Ref<const RowMatrix>& W, const Eigen::VectorXd& v,
+                                    const Eigen::Ref<const RowMatrix>& W,
+                                    const LayerWeights& layers, const Eigen::VectorXd& v,
                                     const RowMatrix& X, const Eigen::VectorXd& labels);
 
 class Observer {

@@ -50,20 +50,6 @@ void check_network(std::string_view key, const NetworkSpec& net) {
                 limits::hidden_units.allowed());
 }
 
-/// Deeper networks (docs/theory.md §12) are trained by on-line SGD on fresh examples only.
-void check_deep(const RunParams& p) {
-    if (!is_deep(p.model))
-        return;
-    const std::string only = " (deeper networks, K or M with several widths, are trained by "
-                             "on-line SGD on fresh examples)";
-    const auto& t = p.training;
-    require(!t.batch.all && t.batch.size == 1, "batch",
-            t.batch.all ? std::string("all") : std::to_string(t.batch.size), "1" + only);
-    require(t.weight_decay == 0.0, "weight-decay", t.weight_decay, "0" + only);
-    require(!t.train_set, "train-set", t.train_set.value_or(0), "none" + only);
-    require(!t.alpha_train, "alpha-train", t.alpha_train.value_or(0.0), "none" + only);
-}
-
 /// "0.5:0.2": a per-layer list as the configuration writes it.
 template <class T>
 std::string layer_list_text(const std::vector<T>& list) {
@@ -227,7 +213,6 @@ void validate(const RunParams& p) {
         require(contains(limits::eta, eta), "eta-layers", layer_list_text(p.training.eta_layers),
                 allowed(limits::eta));
     check_layer_list("learn-layers", m.learn_layers, m.student, "true:false");
-    check_deep(p);
     check_regime(p);
 
     const auto& s = p.schedule;
