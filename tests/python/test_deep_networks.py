@@ -94,3 +94,17 @@ def test_per_layer_rates_and_flags_reach_each_layer(plateau_program, tmp_path):
     assert (w2 == w2[:, :1, :]).all()  # fixed: bit for bit its initial value
     assert not np.allclose(w3[:, 0], w3[:, -1])
     assert not np.allclose(v[:, 0], v[:, -1])
+
+
+def test_deep_networks_train_on_a_finite_set_with_mini_batches(plateau_program, tmp_path):
+    """A training set, mini-batches and weight decay: the file holds the training error, and
+    the deeper student learns the set (eps_train falls)."""
+    out = tmp_path / "set.h5"
+    run_plateau(plateau_program, out, "--K", "3x2", "--M", "3x2", "--N", "50", "--eta", "1",
+                "--train-set", "100", "--batch", "5", "--weight-decay", "0.001", "--learn-v",
+                "--alpha-max", "40", "--records", "10", "--eg-samples", "500", "--seeds", "2")
+    ds = open_campaign(out)["K3x2_M3x2"]
+    eps_train = ds["eps_train"].values
+    assert np.isfinite(eps_train).all()
+    assert (eps_train[:, -1] < 0.5 * eps_train[:, 0]).all(), eps_train
+    assert (ds["examples"].values[:, -1] == 5 * 40 * 50).all()
