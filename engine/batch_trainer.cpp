@@ -119,8 +119,8 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
             if (!std::isfinite(pass.output))
                 return false;
             deep_backward(rule_.student, s.layers, v, pass, label, student_pass_, errors,
-                          rule_.learn_layers ? &grad_layers_ : nullptr, grad_v);
-            if (rule_.learn_layers)
+                          rule_.learns_layers() ? &grad_layers_ : nullptr, grad_v);
+            if (rule_.learns_layers())
                 for (std::size_t l = 0; l < grad_layers_.size(); ++l)
                     grad_layers_sum_[l] += grad_layers_[l];
         } else {

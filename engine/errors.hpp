@@ -1,6 +1,8 @@
 // Errors the engine reports about its input.
 #pragma once
 
+#include <array>
+#include <charconv>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
@@ -31,6 +33,14 @@ namespace plateau {
         }
     }
     return out;
+}
+
+/// A number as messages and the configuration write it: its shortest round-trip form (0.2, not
+/// 0.20000000000000001).
+[[nodiscard]] inline std::string number_text(double x) {
+    std::array<char, 32> buf{};
+    const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), x);
+    return std::string(buf.data(), res.ptr);
 }
 
 /// A configuration value that is not allowed. what() is one line naming the key, the value and

@@ -6,21 +6,11 @@
 #include <algorithm>
 #include <array>
 #include <cassert>
-#include <charconv>
 #include <cmath>
 #include <string>
 #include <utility>
 
 namespace plateau {
-
-namespace {
-/// The shortest text that reads back as x (the configuration's own spelling of a number).
-std::string shortest_text(double x) {
-    std::array<char, 32> buf{};
-    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), x);
-    return ec == std::errc{} ? std::string(buf.data(), end) : std::string("?");
-}
-} // namespace
 
 std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     const auto& m = params.model;
@@ -36,7 +26,7 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
         return ConfigError("train-set", std::to_string(*t.train_set),
                            "none with dynamics = gram (it needs a fresh example each step)");
     if (t.alpha_train)
-        return ConfigError("alpha-train", shortest_text(*t.alpha_train),
+        return ConfigError("alpha-train", number_text(*t.alpha_train),
                            "none with dynamics = gram (it needs a fresh example each step)");
     if (t.batch.all || t.batch.size != 1)
         return ConfigError("batch", t.batch.all ? "all" : std::to_string(t.batch.size),
@@ -293,7 +283,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
         if (!std::isfinite(pass.output))
             return false;
         deep_backward(rule_.student, layers_, v, pass, tau_deep, student_pass_,
-                      {grad_fields_.data(), K}, rule_.learn_layers ? &grad_layers_ : nullptr,
+                      {grad_fields_.data(), K}, rule_.learns_layers() ? &grad_layers_ : nullptr,
                       grad_v);
         for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
             if (const auto step = rule_.layer_steps[l])

@@ -4,8 +4,6 @@
 #include "engine/gram_dynamics.hpp"
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <cmath>
 #include <sstream>
 #include <type_traits>
@@ -14,14 +12,13 @@ namespace plateau {
 
 namespace {
 
-/// A value as an error message names it: numbers in their shortest round-trip form (0.2, not
-/// 0.20000000000000001), as the configuration writes them.
+/// A value as an error message names it: numbers as the configuration writes them.
 template <class T>
 std::string to_text(T x) {
-    if constexpr (std::is_arithmetic_v<T>) {
-        std::array<char, 64> buf{};
-        const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), x);
-        return std::string(buf.data(), res.ptr);
+    if constexpr (std::is_floating_point_v<T>) {
+        return number_text(x);
+    } else if constexpr (std::is_integral_v<T>) {
+        return std::to_string(x);
     } else {
         std::ostringstream os;
         os << x;
@@ -55,7 +52,8 @@ template <class T>
 std::string layer_list_text(const std::vector<T>& list) {
     std::string out;
     for (const T x : list) {
-        out += out.empty() ? "" : ":";
+        if (!out.empty())
+            out += layer_separator;
         if constexpr (std::is_same_v<T, bool>)
             out += x ? "true" : "false";
         else
@@ -143,9 +141,12 @@ std::vector<std::optional<double>> layer_steps(const RunParams& p) {
 StepRule::StepRule(const RunParams& p)
     : student(p.model.student), teacher(p.model.teacher), learn_v(p.model.learn_v),
       deep(is_deep(p.model)), layer_steps(plateau::layer_steps(p)),
-      learn_layers(std::ranges::any_of(layer_steps, [](auto e) { return e.has_value(); })),
       eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
       eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)) {}
+
+bool StepRule::learns_layers() const noexcept {
+    return std::ranges::any_of(layer_steps, [](const auto& step) { return step.has_value(); });
+}
 
 bool is_deep(const ModelParams& m) noexcept {
     return m.student.widths.size() > 1 || m.teacher.widths.size() > 1;

@@ -230,6 +230,10 @@ struct RunParams {
 /// Whether either network has more than one hidden layer (docs/theory.md §12).
 [[nodiscard]] bool is_deep(const ModelParams& m) noexcept;
 
+/// The separator of a per-layer list as the configuration writes it: "0.5:0.2". It cannot be
+/// confused with the "," of a sweep or the "x" of the widths (8x4).
+inline constexpr char layer_separator = ':';
+
 /// A per-layer setting of the weights above the first layer (eta_layers, learn_layers): one
 /// value for every layer, or one per layer from W_2 up. The value for W_{l+2} (l = 0..L-2, the
 /// index of LayerWeights); the list is valid (validate()).
@@ -258,6 +262,8 @@ struct StepRule {
     double eta_v_over_n;                            ///< eta_v/N of v (Eq. 3)
 
     explicit StepRule(const RunParams& p);
+    /// Some W_l above the first layer is learned.
+    [[nodiscard]] bool learns_layers() const noexcept;
 };
 
 /// Whether the run is today's on-line SGD (B = 1, lambda = 0, fresh examples).

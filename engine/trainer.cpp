@@ -254,7 +254,7 @@ bool OnlineSgd::learn_deep_from_fields(RunState& s) {
     const std::span<double> grad_v =
         rule_.learn_v ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
     deep_backward(rule_.student, s.layers, v, pass, tau, student_pass_, {grad_fields_.data(), K},
-                  rule_.learn_layers ? &grad_layers_ : nullptr, grad_v);
+                  rule_.learns_layers() ? &grad_layers_ : nullptr, grad_v);
     for (std::size_t m = 0; m < K; ++m) // Eq. (5) for the first layer, rows in advance()
         coef_[static_cast<Eigen::Index>(m)] =
             -rule_.eta_over_n * grad_fields_[static_cast<Eigen::Index>(m)];

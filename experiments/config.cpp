@@ -538,12 +538,6 @@ std::string trim(std::string_view s) {
     return std::string(s.substr(b, e - b + 1));
 }
 
-std::string format_number(double x) {
-    char buf[64];
-    const auto res = std::to_chars(buf, buf + sizeof buf, x);
-    return std::string(buf, res.ptr);
-}
-
 namespace {
 
 std::vector<std::string> split(std::string_view s, char sep) {
@@ -622,7 +616,7 @@ std::string canonical(const KeyInfo& k, std::string_view token, std::string_view
             fail();
         if (!contains(std::get<RealKey>(k.kind).range, v))
             out_of_range();
-        return format_number(v);
+        return number_text(v);
     }
     case ValueType::widths: {
         // "8x4": the layers' widths; "x" cannot be confused with the "," of a sweep.
@@ -659,7 +653,7 @@ std::string canonical(const KeyInfo& k, std::string_view token, std::string_view
                     fail();
                 if (!contains(std::get<LayerRealsKey>(k.kind).range, v))
                     out_of_range();
-                one = format_number(v);
+                one = number_text(v);
             }
             out += (out.empty() ? "" : std::string(1, layer_separator)) + one;
         }
@@ -800,7 +794,7 @@ void Configuration::set(std::string_view key, std::string_view text) {
         for (const double x : *range) {
             const std::string token =
                 k->type() == ValueType::real || k->type() == ValueType::layer_reals
-                    ? format_number(x)
+                    ? number_text(x)
                     : std::to_string(std::llround(x));
             vals.push_back(canonical(*k, token, whole));
         }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine/campaign.hpp"
+#include "engine/errors.hpp"
 
 #include <map>
 #include <optional>
@@ -47,7 +48,8 @@ struct BooleanKey {
 };
 /// A setting of the layers above the first of a deeper student (docs/theory.md §12): one value
 /// for every layer ("0.5") or one per layer from W_2 up ("0.5:0.2"), each in `range`. ":" keeps a
-/// list apart from the "," of a sweep and from the "x" of the widths.
+/// list apart from the "," of a sweep and from the "x" of the widths (layer_separator,
+/// engine/run_params.hpp).
 struct LayerRealsKey {
     RealRange range = RealRange::finite;
     void (*set)(KeyTarget, std::vector<double>) = nullptr;
@@ -56,8 +58,7 @@ struct LayerRealsKey {
 struct LayerBooleansKey {
     void (*set)(KeyTarget, std::vector<bool>) = nullptr;
 };
-/// The separator of the per-layer values of LayerRealsKey and LayerBooleansKey.
-inline constexpr char layer_separator = ':';
+
 struct ChoiceKey {
     std::vector<std::string_view> choices{}; ///< canonical names, for help and errors
     /// The canonical name for a token (aliases included), or nullopt if it is not a choice.
@@ -156,8 +157,5 @@ private:
 
 /// `s` without leading and trailing white space.
 [[nodiscard]] std::string trim(std::string_view s);
-
-/// Shortest text that reads back as exactly x.
-[[nodiscard]] std::string format_number(double x);
 
 } // namespace plateau::cli

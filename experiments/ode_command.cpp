@@ -330,11 +330,11 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             "of `plateau run` with this configuration starts, dynamics = gram included) or "
             "'symmetric' (Q = q0 I, R_jn = "
             "r0 + asymmetry [n == j mod M]; one run per grid point)")(
-            "r0", po::value<double>(&ode.r0)->default_value(ode.r0, format_number(ode.r0)),
+            "r0", po::value<double>(&ode.r0)->default_value(ode.r0, number_text(ode.r0)),
             "initial R_jn of --init symmetric")(
             "asymmetry",
             po::value<double>(&ode.asymmetry)
-                ->default_value(ode.asymmetry, format_number(ode.asymmetry)),
+                ->default_value(ode.asymmetry, number_text(ode.asymmetry)),
             "initial asymmetry of --init symmetric")(
             "init-from", po::value<std::string>(&ode.init_from),
             "start from the alpha = 0 order parameters of a simulation file of the same "
@@ -343,9 +343,9 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             "with --init-from: start from the seed average (one run per grid point; the average "
             "cancels the ~1/sqrt(N) asymmetries that decide the escape, so this theory stays on "
             "the plateau far longer than the runs: compare the plateau, not the escape)")(
-            "rtol", po::value<double>(&ode.rtol)->default_value(ode.rtol, format_number(ode.rtol)),
+            "rtol", po::value<double>(&ode.rtol)->default_value(ode.rtol, number_text(ode.rtol)),
             "relative tolerance of the adaptive Dormand-Prince integrator")(
-            "atol", po::value<double>(&ode.atol)->default_value(ode.atol, format_number(ode.atol)),
+            "atol", po::value<double>(&ode.atol)->default_value(ode.atol, number_text(ode.atol)),
             "absolute tolerance of the integrator")(
             "fixed-point", po::bool_switch(&ode.fixed_point),
             "print the symmetric (plateau) fixed point, eps_g there and the escape rate; no "
@@ -372,13 +372,13 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         if (ode.init_average && init != InitKind::file)
             throw UsageError("--init-average goes with --init-from FILE");
         if (!(std::isfinite(ode.rtol) && ode.rtol > 0))
-            throw ConfigError("rtol", format_number(ode.rtol), "a finite number > 0");
+            throw ConfigError("rtol", number_text(ode.rtol), "a finite number > 0");
         if (!(std::isfinite(ode.atol) && ode.atol > 0))
-            throw ConfigError("atol", format_number(ode.atol), "a finite number > 0");
+            throw ConfigError("atol", number_text(ode.atol), "a finite number > 0");
         if (!std::isfinite(ode.r0))
-            throw ConfigError("r0", format_number(ode.r0), "a finite number");
+            throw ConfigError("r0", number_text(ode.r0), "a finite number");
         if (!std::isfinite(ode.asymmetry))
-            throw ConfigError("asymmetry", format_number(ode.asymmetry), "a finite number");
+            throw ConfigError("asymmetry", number_text(ode.asymmetry), "a finite number");
 
         const std::int64_t sim_seeds = spec.seeds;
         if (init == InitKind::symmetric || (init == InitKind::file && ode.init_average))
@@ -397,10 +397,10 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                                                        ode.r0, ode.asymmetry);
                 } catch (const std::invalid_argument&) {
                     const auto& m = point.params.model;
-                    throw ConfigError("r0", format_number(ode.r0),
+                    throw ConfigError("r0", number_text(ode.r0),
                                       "a number with r0^2 K M <= q0 for --init symmetric (Q - R "
                                       "R^T positive semi-definite, asymmetry included; here q0 = " +
-                                          format_number(m.q0) +
+                                          number_text(m.q0) +
                                           ", K = " + std::to_string(m.student.hidden()) +
                                           ", M = " + std::to_string(m.teacher.hidden()) + ")");
                 }
@@ -453,13 +453,12 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
              << "init = " << (init == InitKind::file ? "file" : ode.init) << '\n';
         if (init == InitKind::symmetric)
-            text << "r0 = " << format_number(ode.r0)
-                 << "\nasymmetry = " << format_number(ode.asymmetry) << '\n';
+            text << "r0 = " << number_text(ode.r0) << "\nasymmetry = " << number_text(ode.asymmetry)
+                 << '\n';
         if (init == InitKind::file)
             text << "init-from = " << ode.init_from
                  << "\ninit-average = " << (ode.init_average ? "true" : "false") << '\n';
-        text << "rtol = " << format_number(ode.rtol) << "\natol = " << format_number(ode.atol)
-             << '\n';
+        text << "rtol = " << number_text(ode.rtol) << "\natol = " << number_text(ode.atol) << '\n';
         const FileMetadata meta{text.str(), command_line, "theory"};
         const int status = run_campaign("ode", spec, run_one, out, meta, ProgressUnit::runs);
         if (!out.quiet)

@@ -43,7 +43,7 @@ void SeedSummary::add(const CampaignSpec& spec, const FinishedRun& run) {
 std::string describe(const GridPoint& point) {
     std::string out;
     for (const auto& c : point.coordinates)
-        out += " " + c.key + "=" + (c.text.empty() ? format_number(c.number) : c.text);
+        out += " " + c.key + "=" + (c.text.empty() ? number_text(c.number) : c.text);
     const auto& m = point.params.model;
     out += "  (K=" + widths_text(m.student.widths) + " M=" + widths_text(m.teacher.widths) +
            " g=" + std::string(name(m.student.g.kind)) + ")";

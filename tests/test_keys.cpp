@@ -107,7 +107,7 @@ std::string other_value(const KeyInfo& k) {
         if (k.default_value.empty() || k.default_value == std::get<RealKey>(k.kind).word)
             return "0.25";
         const double d = std::stod(std::string(k.default_value));
-        return format_number(d != 0.0 ? 2.0 * d : 0.5);
+        return number_text(d != 0.0 ? 2.0 * d : 0.5);
     }
     case ValueType::boolean:
     case ValueType::layer_booleans:
