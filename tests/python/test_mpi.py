@@ -86,7 +86,8 @@ def test_bad_input_under_mpi_is_one_line_and_exit_2(plateau_program, tmp_path):
 def test_a_rank_killed_mid_campaign_then_resume(plateau_program, tmp_path):
     if not built_with_mpi(plateau_program, tmp_path):
         pytest.skip("this plateau was built without MPI")
-    args = ["--N", "400", "--eta", "0.5, 1", "--seeds", "12", "--alpha-max", "40", "--records",
+    # Long enough (24 runs of 160000 steps) that the kill lands before the last run is written.
+    args = ["--N", "400", "--eta", "0.5, 1", "--seeds", "12", "--alpha-max", "400", "--records",
             "20", "--threads", "1", "-q"]
     out = tmp_path / "killed.h5"
     proc = subprocess.Popen([MPIRUN, "--allow-run-as-root", "--oversubscribe", "-np", "3",
