@@ -21,8 +21,8 @@
 //   BENCH bench=campaign N=<N> threads=<t> runs=<r> steps_per_s=... cpu_per_wall=...
 //         speedup=... best_speedup=... steps_per_cpu_s=... efficiency=... probe=...
 //   BENCH bench=memory runs=<r> vm_hwm_kib=... baseline_kib=... growth_kib=... ru_maxrss_kib=...
-#include "engine/campaign.hpp"
-#include "engine/schedule.hpp"
+#include "engine/campaign/campaign.hpp"
+#include "engine/core/schedule.hpp"
 
 #include <sys/resource.h>
 #include <sys/wait.h>

@@ -19,8 +19,8 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-#include "engine/batch_trainer.hpp"
-#include "engine/state.hpp"
+#include "engine/simulation/batch_trainer.hpp"
+#include "engine/simulation/state.hpp"
 
 #include <benchmark/benchmark.h>
 

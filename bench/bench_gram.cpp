@@ -19,10 +19,10 @@
 // code (-march=native) for all that follows.
 #include "bench_helpers.hpp"
 
-#include "engine/gram_dynamics.hpp"
-#include "engine/run.hpp"
-#include "engine/state.hpp"
-#include "engine/trainer.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/gram_dynamics.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/simulation/trainer.hpp"
 
 #include <benchmark/benchmark.h>
 

@@ -10,9 +10,9 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-#include "engine/run.hpp"
-#include "engine/state.hpp"
-#include "engine/trainer.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/simulation/trainer.hpp"
 
 #include <benchmark/benchmark.h>
 

@@ -14,13 +14,13 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-#include "engine/flow.hpp"
-#include "engine/flow_paths.hpp"
-#include "engine/observer.hpp"
-#include "engine/ode_integrator.hpp"
-#include "engine/schedule.hpp"
-#include "engine/state.hpp"
-#include "engine/theory.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/simulation/observer.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/theory/flow.hpp"
+#include "engine/theory/flow_paths.hpp"
+#include "engine/theory/ode_integrator.hpp"
+#include "engine/theory/theory.hpp"
 
 #include <benchmark/benchmark.h>
 

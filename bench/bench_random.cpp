@@ -1,7 +1,7 @@
 // Cost of the random streams: ns per standard normal for NormalStream::fill and next(), ns per
 // 64-bit word for UniformStream::next_u64, and the standard library for comparison
 // (std::normal_distribution driven by std::mt19937_64).
-#include "engine/random.hpp"
+#include "engine/core/random.hpp"
 
 #include <benchmark/benchmark.h>
 

@@ -38,11 +38,12 @@
 // code (-march=native) for all that follows.
 #include "bench_helpers.hpp"
 
-#include "engine/random.hpp"
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
-#include "engine/state.hpp"
-#include "engine/trainer.hpp"
+#include "engine/core/random.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/simulate.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/simulation/trainer.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -240,7 +241,7 @@ void BM_RunSplit(benchmark::State& st) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The pieces of the engine's step, each alone (the kernels of engine/trainer.hpp).
+// The pieces of the engine's step, each alone (the kernels of engine/simulation/trainer.hpp).
 
 struct Parts {
     Parts(std::int64_t N, int K)

@@ -2,7 +2,7 @@
 #     find_package(plateau 0.1 REQUIRED)
 #     target_link_libraries(my_tool PRIVATE plateau::engine)
 # plus the `plateau` program. Headers keep their repository paths under include/plateau/
-# (#include "engine/run.hpp"). tests/install/ is a consumer project that the ctest entry
+# (#include "engine/run/run.hpp"). tests/install/ is a consumer project that the ctest entry
 # `install: find_package(plateau) from an installed tree` builds against a fresh install.
 include(CMakePackageConfigHelpers)
 
@@ -14,8 +14,15 @@ install(TARGETS plateau_models plateau_engine plateau_warnings plateau_sanitizer
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
     INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/plateau)
 install(TARGETS plateau RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
-foreach(dir models engine engine/h5)
-    file(GLOB headers ${PROJECT_SOURCE_DIR}/${dir}/*.hpp)
+# Public headers only: the HDF5 helpers' internals and the flow's private header stay behind.
+set(PLATEAU_PRIVATE_HEADERS engine/io/h5/detail.hpp engine/theory/flow_paths.hpp)
+foreach(dir models ${PLATEAU_ENGINE_FOLDERS})
+    if(NOT dir STREQUAL "models")
+        set(dir engine/${dir})
+    endif()
+    file(GLOB headers RELATIVE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/${dir}/*.hpp)
+    list(REMOVE_ITEM headers ${PLATEAU_PRIVATE_HEADERS})
+    list(TRANSFORM headers PREPEND ${PROJECT_SOURCE_DIR}/)
     install(FILES ${headers} DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/plateau/${dir})
 endforeach()
 install(FILES ${PROJECT_BINARY_DIR}/generated/plateau_version.hpp

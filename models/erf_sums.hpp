@@ -1,5 +1,6 @@
 // The sums of erf Gaussian averages that the ODE flow of docs/theory.md §3 needs, evaluated
-// together instead of one average at a time (engine/integral_flow.cpp calls them for g = erf).
+// together instead of one average at a time (engine/theory/integral_flow.cpp calls them for g =
+// erf).
 //
 // With the fields u = (x_1..x_K, y_1..y_M), covariance C = [[Q, R], [R^T, T]] and coefficients
 // c_u of tau - sigma = sum_u c_u g(u_u) (c = (-v, +v*)), the flow needs, for students j, k and

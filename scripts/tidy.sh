@@ -12,7 +12,7 @@ if ! command -v run-clang-tidy >/dev/null; then
 fi
 # -Wno-unknown-warning-option: the build's GCC-only warning flags mean nothing to clang.
 run-clang-tidy -quiet -p "$build" -j "$(nproc)" -extra-arg=-Wno-unknown-warning-option \
-    "$root/(engine|models|experiments)/.*\.cpp$" > "$build/clang-tidy.log" 2>&1 || status=$?
+    "$root/(engine|models|cli)/.*\.cpp$" > "$build/clang-tidy.log" 2>&1 || status=$?
 if [ "${status:-0}" -ne 0 ] || grep -q "warning:\|error:" "$build/clang-tidy.log"; then
     grep -B2 -A6 "warning:\|error:" "$build/clang-tidy.log" | head -200 >&2
     echo "scripts/tidy.sh: clang-tidy found problems (full log: $build/clang-tidy.log)" >&2

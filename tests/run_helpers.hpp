@@ -1,10 +1,10 @@
 // Run parameters and the first step of a run that the engine tests share.
 #pragma once
 
-#include "engine/gram_dynamics.hpp"
-#include "engine/random.hpp"
-#include "engine/run.hpp"
-#include "engine/state.hpp"
+#include "engine/core/random.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/gram_dynamics.hpp"
+#include "engine/simulation/state.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,5 +1,6 @@
 // Campaign execution: determinism across thread counts, consumer on the calling thread.
-#include "engine/campaign.hpp"
+#include "engine/campaign/campaign.hpp"
+#include "engine/simulation/simulate.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,8 +1,8 @@
 // Configuration: key parsing, sweeps and their expansion, validation errors.
-#include "engine/errors.hpp"
-#include "engine/run_params.hpp"
-#include "engine/schedule.hpp"
-#include "experiments/config.hpp"
+#include "cli/config.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/run_params.hpp"
+#include "engine/core/schedule.hpp"
 
 #include "cli_helpers.hpp"
 

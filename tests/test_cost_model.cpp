@@ -1,12 +1,15 @@
-// Time estimates and progress inside runs: the cost model (engine/cost_model.hpp), the step
-// counter a run reports to (engine/run.hpp), and the campaign's heartbeat (engine/campaign.hpp).
-#include "engine/campaign.hpp"
-#include "engine/cost_model.hpp"
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
-#include "engine/state.hpp"
-#include "engine/trainer.hpp"
+// Time estimates and progress inside runs: the cost model (engine/campaign/cost_model.hpp), the
+// step counter a run reports to (engine/run/run.hpp), and the campaign's heartbeat
+// (engine/campaign/campaign.hpp).
+#include "engine/campaign/campaign.hpp"
+#include "engine/campaign/cost_model.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/simulation/trainer.hpp"
 
+#include "engine/simulation/make_trainer.hpp"
+#include "engine/simulation/simulate.hpp"
 #include "run_helpers.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,16 +1,17 @@
 // Deeper networks in the engine (docs/theory.md §12): the on-line step against a plain
 // backpropagation loop, a 3-layer teacher-student run that learns, and a deep linear network
 // against a direct integration of its averaged dynamics.
-#include "engine/batch_trainer.hpp"
-#include "engine/errors.hpp"
-#include "engine/gram_dynamics.hpp"
-#include "engine/observer.hpp"
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
-#include "engine/state.hpp"
-#include "engine/trainer.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/batch_trainer.hpp"
+#include "engine/simulation/gram_dynamics.hpp"
+#include "engine/simulation/observer.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/simulation/trainer.hpp"
 #include "models/deep_network.hpp"
 
+#include "engine/simulation/simulate.hpp"
 #include "run_helpers.hpp"
 
 #include <catch2/catch.hpp>
@@ -240,7 +241,7 @@ TEST_CASE("deep mini-batches: each update is the mean backpropagated gradient wi
                                            xi);
             };
             // The training set: example mu and z^mu from its own stream
-            // (engine/example_source.hpp).
+            // (engine/simulation/example_source.hpp).
             std::vector<Eigen::VectorXd> set_xi;
             std::vector<double> set_tau;
             if (r.P) {

@@ -1,5 +1,5 @@
-// Error messages quote user input as one readable line (engine/errors.hpp, printable()).
-#include "engine/errors.hpp"
+// Error messages quote user input as one readable line (engine/core/errors.hpp, printable()).
+#include "engine/core/errors.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,11 +1,11 @@
 // Fixed points of the ODEs (symmetric, trajectory-guided), eta_max of the specialized point, and
 // the escape time from the plateau predicted by the ODEs against the exact finite-N dynamics of
 // the Gram chain (docs/theory.md §11).
-#include "engine/escape.hpp"
-#include "engine/fixed_point.hpp"
-#include "engine/flow.hpp"
-#include "engine/gram_dynamics.hpp"
-#include "engine/theory.hpp"
+#include "engine/simulation/gram_dynamics.hpp"
+#include "engine/theory/escape.hpp"
+#include "engine/theory/fixed_point.hpp"
+#include "engine/theory/flow.hpp"
+#include "engine/theory/theory.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,18 +1,20 @@
-// Tests of the Gram-matrix sampler, dynamics = gram (engine/gram_dynamics.hpp; docs/theory.md
-// §7): the algebra of one step against the engine's trainer on explicit weights, the initial
-// law and the chi^2 variates against their exact moments and against the full simulation, the
-// refusals, divergence, and (slow) the law of whole runs against full runs (two-sample KS tests)
-// and against the N -> infinity theory.
+// Tests of the Gram-matrix sampler, dynamics = gram (engine/simulation/gram_dynamics.hpp;
+// docs/theory.md §7): the algebra of one step against the engine's trainer on explicit weights, the
+// initial law and the chi^2 variates against their exact moments and against the full simulation,
+// the refusals, divergence, and (slow) the law of whole runs against full runs (two-sample KS
+// tests) and against the N -> infinity theory.
+#include "cli/config.hpp"
 #include "cli_helpers.hpp"
-#include "engine/errors.hpp"
-#include "engine/gram_dynamics.hpp"
-#include "engine/reader.hpp"
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
-#include "engine/state.hpp"
-#include "engine/theory.hpp"
-#include "engine/trainer.hpp"
-#include "experiments/config.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/io/reader.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/gram_dynamics.hpp"
+#include "engine/simulation/make_trainer.hpp"
+#include "engine/simulation/simulate.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/simulation/trainer.hpp"
+#include "engine/theory/theory.hpp"
 #include "run_helpers.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,7 +1,7 @@
-// Tests of the HDF5 / netCDF-4 layer (engine/h5/h5.hpp): round trips of dimensions, variables,
+// Tests of the HDF5 / netCDF-4 layer (engine/io/h5/h5.hpp): round trips of dimensions, variables,
 // slabs, strings and attributes through a closed and reopened file; fill values of unwritten
 // elements; netCDF dimension ids; exclusive creation; error messages.
-#include "engine/h5/h5.hpp"
+#include "engine/io/h5/h5.hpp"
 
 #include <catch2/catch.hpp>
 

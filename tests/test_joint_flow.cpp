@@ -1,18 +1,19 @@
-// Tests of the joint flow (engine/joint_rule.hpp, FlowMethod::joint; docs/theory.md §10): on
+// Tests of the joint flow (engine/theory/joint_rule.hpp, FlowMethod::joint; docs/theory.md §10): on
 // identity outputs it equals the integral flow within its own error estimate (and the estimate is
 // honest); for tanh outputs it equals the Monte-Carlo average of the trainer's own update
 // (models/network.hpp backward()) and the observer's Monte-Carlo eps_g; and (slow) the theory
 // against simulations at N = 1000 for h = tanh.
-#include "engine/flow_paths.hpp"
-#include "engine/joint_rule.hpp"
-#include "engine/theory.hpp"
+#include "engine/theory/flow_paths.hpp"
+#include "engine/theory/joint_rule.hpp"
+#include "engine/theory/theory.hpp"
 
-#include "engine/errors.hpp"
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
 #include "models/gaussian_integrals.hpp"
 #include "models/network.hpp"
 
+#include "engine/simulation/simulate.hpp"
 #include "stat_helpers.hpp"
 #include "theory_helpers.hpp"
 

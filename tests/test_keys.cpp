@@ -1,10 +1,10 @@
-// The key registry (experiments/config.hpp): every key sets the fields it names and nothing
+// The key registry (cli/config.hpp): every key sets the fields it names and nothing
 // else, its range is the one validate() checks, the README lists the keys in registry order,
 // and the hashed INI of old configurations does not change.
+#include "cli/config.hpp"
 #include "cli_helpers.hpp"
-#include "engine/errors.hpp"
-#include "engine/run_params.hpp"
-#include "experiments/config.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/run_params.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,7 @@
 // Whole runs: the soft committee machine learns, plateaus, specializes; divergence is recorded.
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/simulate.hpp"
 
 #include <catch2/catch.hpp>
 

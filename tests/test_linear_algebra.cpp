@@ -1,7 +1,8 @@
 // Results must not depend on the machine: Eigen blocks its products by the CPU's cache sizes,
-// and the engine fixes them (engine/linear_algebra.hpp).
-#include "engine/linear_algebra.hpp"
-#include "engine/run.hpp"
+// and the engine fixes them (engine/core/linear_algebra.hpp).
+#include "engine/core/linear_algebra.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/simulate.hpp"
 
 #include <catch2/catch.hpp>
 

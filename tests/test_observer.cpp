@@ -1,7 +1,7 @@
 // Observer: order parameters and eps_g, closed forms against Monte Carlo over real examples.
-#include "engine/observer.hpp"
-#include "engine/random.hpp"
-#include "engine/state.hpp"
+#include "engine/core/random.hpp"
+#include "engine/simulation/observer.hpp"
+#include "engine/simulation/state.hpp"
 
 #include <catch2/catch.hpp>
 

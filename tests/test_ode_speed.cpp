@@ -1,13 +1,13 @@
-// The fast erf sums of the flow (models/erf_sums.hpp, used by engine/integral_flow.cpp for
+// The fast erf sums of the flow (models/erf_sums.hpp, used by engine/theory/integral_flow.cpp for
 // g = erf) against the generic loop they replaced (compute_integral_flow_reference, one call of
 // I2/I3/I4/J2 per term): the same right-hand side to rounding, and the same trajectories.
-#include "engine/flow.hpp"
-#include "engine/flow_paths.hpp"
-#include "engine/observer.hpp"
-#include "engine/ode_integrator.hpp"
-#include "engine/schedule.hpp"
-#include "engine/state.hpp"
-#include "engine/theory.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/simulation/observer.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/theory/flow.hpp"
+#include "engine/theory/flow_paths.hpp"
+#include "engine/theory/ode_integrator.hpp"
+#include "engine/theory/theory.hpp"
 #include "models/erf_sums.hpp"
 #include "models/gaussian_integrals.hpp"
 

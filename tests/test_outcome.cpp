@@ -1,14 +1,15 @@
-// The outcome rule (engine/outcome.hpp, analysis/SCHEMA.md "Outcomes"): on hand-built record
+// The outcome rule (engine/run/outcome.hpp, analysis/SCHEMA.md "Outcomes"): on hand-built record
 // series, on simulations (erf at eta = 4 completes without learning: failed, not a plateau),
 // and through the file (stored as `outcome`, schema 1.1; computed for a 1.0 file).
 #include "cli_helpers.hpp"
-#include "engine/errors.hpp"
-#include "engine/h5/h5.hpp"
-#include "engine/outcome.hpp"
-#include "engine/reader.hpp"
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
-#include "engine/writer.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/io/h5/h5.hpp"
+#include "engine/io/reader.hpp"
+#include "engine/io/writer.hpp"
+#include "engine/run/outcome.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/simulate.hpp"
 
 #include <catch2/catch.hpp>
 

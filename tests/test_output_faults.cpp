@@ -2,13 +2,13 @@
 // change a byte, a full disk, a file in use, Ctrl-C while the file is created, stale temporary
 // files, campaigns too large for memory or disk. The promise for bad input: one readable line,
 // exit status 2, no file written, nothing already on disk changed (docs/RELIABILITY.md).
+#include "cli/command_support.hpp"
 #include "cli_helpers.hpp"
-#include "engine/errors.hpp"
-#include "engine/h5/h5.hpp"
-#include "engine/reader.hpp"
-#include "engine/sha256.hpp"
-#include "engine/writer.hpp"
-#include "experiments/command_support.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/sha256.hpp"
+#include "engine/io/h5/h5.hpp"
+#include "engine/io/reader.hpp"
+#include "engine/io/writer.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,11 +1,12 @@
-// Tests of the random streams (engine/random.hpp): keying, reproducibility, fill/next equivalence,
-// and the distribution of the normals (moments, tails, histogram shape) and of the uniforms.
+// Tests of the random streams (engine/core/random.hpp): keying, reproducibility, fill/next
+// equivalence, and the distribution of the normals (moments, tails, histogram shape) and of the
+// uniforms.
 //
 // Statistical tolerances are 5 standard errors of the estimator concerned, computed from the exact
 // variance under the null hypothesis. All streams use fixed keys, so every test is deterministic;
 // for a correct generator a 5-SE deviation has probability 5.7e-7 per check, i.e. changing a key
 // or the stream layout will essentially never make a test fail spuriously.
-#include "engine/random.hpp"
+#include "engine/core/random.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -2,11 +2,12 @@
 // the (major, minor) schema version rule, and a new observable added the way
 // docs/ARCHITECTURE.md says (one table entry, one producer).
 #include "cli_helpers.hpp"
-#include "engine/errors.hpp"
-#include "engine/h5/h5.hpp"
-#include "engine/reader.hpp"
-#include "engine/schedule.hpp"
-#include "engine/writer.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/io/h5/h5.hpp"
+#include "engine/io/reader.hpp"
+#include "engine/io/writer.hpp"
+#include "engine/simulation/simulate.hpp"
 
 #include <catch2/catch.hpp>
 

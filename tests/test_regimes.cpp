@@ -1,20 +1,23 @@
-// Training regimes beyond one fresh example per step (docs/theory.md §6; engine/batch_trainer.hpp):
-// mini-batch and full-batch gradients against central finite differences of the mean cost
-// (Eqs. 6-7) for every g and h with a learned v and weight decay; batch gradient descent against a
-// plain loop over the examples; B = 1 on fresh examples against OnlineSgd; the batch order; the
-// keys and their refusals; the new observables; and (slow) simulations against the ODEs with a
-// batch and with weight decay, and finite training sets (on-line limit, over-fitting).
+// Training regimes beyond one fresh example per step (docs/theory.md §6;
+// engine/simulation/batch_trainer.hpp): mini-batch and full-batch gradients against central finite
+// differences of the mean cost (Eqs. 6-7) for every g and h with a learned v and weight decay;
+// batch gradient descent against a plain loop over the examples; B = 1 on fresh examples against
+// OnlineSgd; the batch order; the keys and their refusals; the new observables; and (slow)
+// simulations against the ODEs with a batch and with weight decay, and finite training sets
+// (on-line limit, over-fitting).
+#include "cli/config.hpp"
 #include "cli_helpers.hpp"
-#include "engine/batch_trainer.hpp"
-#include "engine/errors.hpp"
-#include "engine/example_source.hpp"
-#include "engine/flow.hpp"
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
-#include "engine/theory.hpp"
-#include "engine/writer.hpp"
-#include "experiments/config.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/io/writer.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/batch_trainer.hpp"
+#include "engine/simulation/example_source.hpp"
+#include "engine/theory/flow.hpp"
+#include "engine/theory/theory.hpp"
 
+#include "engine/simulation/make_trainer.hpp"
+#include "engine/simulation/simulate.hpp"
 #include "stat_helpers.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,6 +1,7 @@
 // A finished run as bytes (MPI campaigns): the round trip is bit for bit.
-#include "engine/run.hpp"
-#include "engine/run_message.hpp"
+#include "engine/campaign/run_message.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/simulate.hpp"
 
 #include <catch2/catch.hpp>
 

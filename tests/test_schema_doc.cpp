@@ -1,7 +1,7 @@
-// analysis/SCHEMA.md against the engine's table of variables (engine/variables.hpp): every
+// analysis/SCHEMA.md against the engine's table of variables (engine/io/variables.hpp): every
 // variable of the table is documented with the same dims, type, units, kinds and version, and
 // the document lists no other.
-#include "engine/variables.hpp"
+#include "engine/io/variables.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
-// The specialization rule (engine/specialization.hpp, analysis/SCHEMA.md "Specialization") on
+// The specialization rule (engine/run/specialization.hpp, analysis/SCHEMA.md "Specialization") on
 // hand-built weight vectors: Q = W W^T, R = W B^T, T = B B^T of explicit student rows W and
 // teacher rows B, so every case is a geometrically possible state.
-#include "engine/specialization.hpp"
+#include "engine/run/specialization.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,14 +1,16 @@
-// Tests of the N -> infinity theory (engine/theory.hpp; docs/theory.md §3): the flow
+// Tests of the N -> infinity theory (engine/theory/theory.hpp; docs/theory.md §3): the flow
 // against Monte Carlo of the microscopic update, the integrator's convergence, the symmetric fixed
 // point against Saad & Solla's eta -> 0 plateau, the escape rate against the integrated escape
 // times, and (slow) the theory against simulations at N = 1000.
-#include "engine/theory.hpp"
+#include "engine/theory/fixed_point.hpp"
+#include "engine/theory/theory.hpp"
 
-#include "engine/errors.hpp"
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
 #include "models/gaussian_integrals.hpp"
 
+#include "engine/simulation/simulate.hpp"
 #include "stat_helpers.hpp"
 #include "theory_helpers.hpp"
 
@@ -332,8 +334,8 @@ TEST_CASE("theory: integrator convergence through plateau and escape", "[theory]
 // at the escape (exp(-mu alpha), measured 5e-4 and 5e-5 relative at eta = 1) and from the double
 // rounding floor of a 1e-12 asymmetry on O(0.4) entries (~1e-4 relative in a, i.e. ~1e-5 in the
 // spacing); the tolerance is 0.2%.
-// The integrator on its own (engine/ode_integrator.hpp), on an ODE that is not the theory's: the
-// rotation dy/dt = (y_1, -y_0) with y(0) = (0, 1), whose solution is y(t) = (sin t, cos t).
+// The integrator on its own (engine/theory/ode_integrator.hpp), on an ODE that is not the theory's:
+// the rotation dy/dt = (y_1, -y_0) with y(0) = (0, 1), whose solution is y(t) = (sin t, cos t).
 // Dormand-Prince at rtol = atol = 1e-12 lands exactly on each requested time, within ~1e-10 of
 // the solution after a few turns; RK4 with step 1e-3 has a global error ~ t h^4 ~ 1e-11. A guard
 // stops the integration at the last state before the first one it rejects.

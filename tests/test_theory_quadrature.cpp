@@ -1,10 +1,10 @@
 // The ODE theory for hidden activations without closed forms (tanh(gamma x), sigmoid; the averages
 // by quadrature, docs/theory.md §9) against simulations at N = 1000, with the statistical method
 // of "theory versus simulation: erf K = M = 2, N = 1000" (tests/test_theory.cpp).
-#include "engine/theory.hpp"
+#include "engine/theory/theory.hpp"
 
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
 
 #include "theory_helpers.hpp"
 

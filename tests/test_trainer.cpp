@@ -1,12 +1,12 @@
-// The trainer (engine/trainer.hpp) against a plain reference loop: the fused, chunked,
+// The trainer (engine/simulation/trainer.hpp) against a plain reference loop: the fused, chunked,
 // software-pipelined step of OnlineSgd must do what Eqs. (1)-(5) of docs/theory.md say, step by
 // step, for every activation g, both output functions h, learned and fixed v, label noise, small
 // and large K, M, and N below, at and above the kernel's chunk size. And the example sources
-// (engine/example_source.hpp).
-#include "engine/example_source.hpp"
-#include "engine/random.hpp"
-#include "engine/state.hpp"
-#include "engine/trainer.hpp"
+// (engine/simulation/example_source.hpp).
+#include "engine/core/random.hpp"
+#include "engine/simulation/example_source.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/simulation/trainer.hpp"
 #include "models/network.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,10 +1,11 @@
 // The campaign writer and `plateau run` with files: round trip, kill -9 and resume, thread
 // counts, refusing bad input without touching what is on disk.
+#include "cli/config.hpp"
 #include "cli_helpers.hpp"
-#include "engine/h5/h5.hpp"
-#include "engine/sha256.hpp"
-#include "engine/writer.hpp"
-#include "experiments/config.hpp"
+#include "engine/core/sha256.hpp"
+#include "engine/io/h5/h5.hpp"
+#include "engine/io/writer.hpp"
+#include "engine/simulation/simulate.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,12 +1,13 @@
 // Order parameters and the simulation-versus-theory comparison the theory tests share.
 #pragma once
 
-#include "engine/observer.hpp"
-#include "engine/run.hpp"
-#include "engine/schedule.hpp"
-#include "engine/state.hpp"
-#include "engine/theory.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/observer.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/theory/theory.hpp"
 
+#include "engine/simulation/simulate.hpp"
 #include "stat_helpers.hpp"
 
 #include <catch2/catch.hpp>

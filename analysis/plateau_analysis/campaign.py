@@ -34,7 +34,7 @@ _GROUP_NAME = re.compile(r"^K(\d+(?:x\d+)*)_M(\d+(?:x\d+)*)$")
 def group_name(K: int, M: int) -> str:
     """The name of the group of runs with ``K`` student and ``M`` teacher hidden units.
 
-    ``"K<K>_M<M>"`` (analysis/SCHEMA.md; the engine builds it in engine/variables.cpp).
+    ``"K<K>_M<M>"`` (analysis/SCHEMA.md; the engine builds it in engine/io/variables.cpp).
     """
     return f"K{int(K)}_M{int(M)}"
 

@@ -187,7 +187,7 @@ def save_figure(fig, outdir: Path, stem: str, formats) -> list:
 
 
 #: The model settings a title names when they differ from these defaults (the defaults of
-#: ``plateau run``, experiments/config.cpp; a swept key is named in the legend instead).
+#: ``plateau run``, cli/config.cpp; a swept key is named in the legend instead).
 TITLE_DEFAULTS = {
     "output-activation": ("identity", "h"), "teacher-output-activation": ("identity", "h*"),
     "gamma": ("1", "γ"), "gamma-hidden": ("", "γ_g"), "gamma-output": ("", "γ_h"),

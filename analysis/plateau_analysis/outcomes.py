@@ -1,6 +1,6 @@
 """What became of each run: learned, plateau, failed, diverged (analysis/SCHEMA.md, "Outcomes").
 
-The Python twin of the engine's rule (``assess_outcome``, engine/outcome.hpp), with the same
+The Python twin of the engine's rule (``assess_outcome``, engine/run/outcome.hpp), with the same
 thresholds under the same names in upper case. Files of schema 1.1 and later store the engine's
 verdict in the per-run variable ``outcome``; :func:`run_outcomes` reads it, and computes it by
 this rule for older files. ``tests/python/test_outcomes.py`` checks that the two agree.
@@ -19,11 +19,11 @@ from .campaign import COMPLETED, DIVERGED, PENDING
 from .overlaps import classify_units
 
 #: Outcome names in flag-value order (the ``flag_meanings`` of ``outcome``; RunOutcome in
-#: engine/outcome.hpp).
+#: engine/run/outcome.hpp).
 OUTCOMES = ("pending", "learned", "plateau", "failed", "diverged")
 OUTCOME_PENDING, OUTCOME_LEARNED, OUTCOME_PLATEAU, OUTCOME_FAILED, OUTCOME_DIVERGED = range(5)
 
-#: The thresholds of the rule (OutcomeThresholds in engine/outcome.hpp; analysis/SCHEMA.md).
+#: The thresholds of the rule (OutcomeThresholds in engine/run/outcome.hpp; analysis/SCHEMA.md).
 WINDOW_FACTOR = 10.0      # the trend is measured over the last decade of alpha
 LEARNED_FRACTION = 0.01   # learned: eps_g (late) <= 1 % of eps_g at the first record
 STATIONARY_RATIO = 0.8    # K < M: eps_g (late) >= 0.8 eps_g (early) is its asymptote

@@ -1,7 +1,7 @@
 """Normalized overlaps, specialization of student units, and student relabelling.
 
 The specialization rule is documented in analysis/SCHEMA.md, section "Specialization"; the
-engine has the same rule (engine/specialization.hpp), whose count ``plateau run`` prints.
+engine has the same rule (engine/run/specialization.hpp), whose count ``plateau run`` prints.
 
 The normalized overlap of student unit j with teacher unit n is the cosine of the angle between
 their weight vectors,
@@ -22,7 +22,7 @@ import xarray as xr
 from .campaign import run_coordinates
 
 # The thresholds of the specialization rule (analysis/SCHEMA.md, "Specialization"): the same
-# numbers as SpecializationThresholds in engine/specialization.hpp (tests/python/
+# numbers as SpecializationThresholds in engine/run/specialization.hpp (tests/python/
 # test_specialization.py checks that they agree).
 
 #: A student unit is assigned to teacher unit n only if its normalized overlap r_jn >= this ...
@@ -31,7 +31,7 @@ MIN_OVERLAP = 0.5
 MARGIN = 0.5
 #: A student unit with Q_jj <= DEAD_FRACTION * max_k Q_kk is dead.
 DEAD_FRACTION = 1e-3
-#: The states of a student unit, as ``name(UnitState)`` in engine/specialization.hpp.
+#: The states of a student unit, as ``name(UnitState)`` in engine/run/specialization.hpp.
 UNIT_STATES = ("assigned", "shared", "split", "unassigned", "dead")
 _ASSIGNED, _SHARED, _SPLIT, _UNASSIGNED, _DEAD = range(len(UNIT_STATES))
 
@@ -142,7 +142,7 @@ def classify_units(Q, R, T, *, min_overlap: float = MIN_OVERLAP, margin: float =
                    dead_fraction: float = DEAD_FRACTION) -> dict:
     """The specialization rule (analysis/SCHEMA.md, "Specialization") on numpy arrays.
 
-    The same rule, step by step, as ``assess_specialization`` in engine/specialization.cpp
+    The same rule, step by step, as ``assess_specialization`` in engine/run/specialization.cpp
     (the summary ``plateau run`` prints): a student unit j is *dead* if
     Q_jj <= ``dead_fraction`` * max_k Q_kk; a live unit *claims* teacher unit n = argmax_n r_jn
     if r_jn >= ``min_overlap`` and r_jn >= (its second-largest overlap, 0 if M = 1) +

@@ -1,5 +1,6 @@
 // Uses the engine as a library: one simulated run of the default parameters, a few steps.
-#include "engine/run.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/simulate.hpp"
 
 #include <cstdio>
 

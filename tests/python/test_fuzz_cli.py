@@ -28,7 +28,7 @@ REGRESSIONS = REPO / "tests" / "fuzz" / "regressions.txt"
 SEED = int(os.environ.get("PLATEAU_FUZZ_SEED", "20261202"))
 MUTANTS = int(os.environ.get("PLATEAU_FUZZ_MUTANTS", "240"))
 TIMEOUT = 60.0  # seconds per invocation: generous for the sanitizer build; a hang is far longer
-MAX_LINE = 1000  # characters of the one error line (the backstop of experiments/command_support.cpp)
+MAX_LINE = 1000  # characters of the one error line (the backstop of cli/command_support.cpp)
 
 KEYS = ["N", "K", "M", "eta", "eta-v", "learn-v", "activation", "teacher-activation",
         "output-activation", "teacher-output-activation", "gamma", "v0", "v-star", "q0",

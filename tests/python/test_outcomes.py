@@ -1,5 +1,5 @@
 """Run outcomes (analysis/SCHEMA.md, "Outcomes"): the Python twin (plateau_analysis.outcomes)
-against the engine's (engine/outcome.hpp, the file's ``outcome`` and the summary ``plateau
+against the engine's (engine/run/outcome.hpp, the file's ``outcome`` and the summary ``plateau
 run`` prints), and the report: a run that completes without learning (erf at eta = 4) is
 ``failed`` -- never a plateau "not escaped", never shaded."""
 
@@ -19,7 +19,7 @@ import plateau_analysis as pa
 from plateau_analysis import outcomes as oc
 from plateau_analysis.campaign import CampaignError
 
-HEADER = REPO / "engine" / "outcome.hpp"
+HEADER = REPO / "engine" / "run" / "outcome.hpp"
 
 
 # --------------------------------------------------------------------------------------------

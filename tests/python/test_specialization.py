@@ -1,6 +1,6 @@
 """The specialization rule (analysis/SCHEMA.md, "Specialization"): the Python twin
 (plateau_analysis.classify_units / specialization) against the engine's
-(engine/specialization.hpp, the count ``plateau run`` prints), and on hand-built states."""
+(engine/run/specialization.hpp, the count ``plateau run`` prints), and on hand-built states."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from conftest import REPO, parse_summary, run_plateau
 
 import plateau_analysis as pa
 
-HEADER = REPO / "engine" / "specialization.hpp"
+HEADER = REPO / "engine" / "run" / "specialization.hpp"
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 """Time estimates that hold, and progress inside long runs (``plateau run --dry-run``,
-engine/cost_model.hpp; docs/PERFORMANCE.md, "Cost model").
+engine/campaign/cost_model.hpp; docs/PERFORMANCE.md, "Cost model").
 
 - The estimate of a mixed campaign (several N and K, closed-form and Monte-Carlo eps_g) is within
   ``FACTOR`` of the CPU time the campaign takes on one thread. CPU time, not wall time: the

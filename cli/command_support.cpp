@@ -1,0 +1,385 @@
+#include "cli/command_support.hpp"
+
+#include "cli/mpi.hpp"
+#include "cli/options.hpp"
+#include "cli/progress.hpp"
+#include "cli/summary.hpp"
+#include "engine/campaign/run_message.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/io/h5/object.hpp"
+
+#include <array>
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <unistd.h>
+
+namespace plateau::cli {
+
+namespace po = boost::program_options;
+
+ParsedCommand parse_command(int argc, char** argv, const std::string& usage,
+                            po::options_description options) {
+    options.add_options()("help,h", "print this help");
+    std::string config_file;
+    po::options_description hidden;
+    hidden.add_options()("config", po::value<std::string>(&config_file));
+    po::positional_options_description positional;
+    positional.add("config", 1);
+    const po::options_description keys_desc = key_options();
+    po::options_description all;
+    all.add(options).add(keys_desc).add(hidden);
+
+    // Exact option names only: the default style's allow_guessing took "--n" for "--noise".
+    const int style =
+        po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    const po::parsed_options parsed = po::command_line_parser(with_flag_values(argc, argv))
+                                          .options(all)
+                                          .style(style)
+                                          .positional(positional)
+                                          .allow_unregistered()
+                                          .run();
+    reject_unregistered(parsed);
+    ParsedCommand out;
+    po::store(parsed, out.options);
+    po::notify(out.options);
+    if (out.options.count("help")) {
+        std::cout << usage << "\n\n" << options << '\n' << keys_desc << '\n';
+        out.help = true;
+        return out;
+    }
+    out.config = read_configuration(config_file, parsed);
+    return out;
+}
+
+namespace {
+
+/// Every message leaves as one readable line: messages quote user input through printable()
+/// already; this is the backstop for texts from libraries (Program_options, HDF5, the system).
+constexpr std::size_t max_message = 1000;
+
+void print_error(const std::string& prefix, std::string_view what, std::string_view suffix = {}) {
+    // Every rank of an MPI launch meets the same bad input: rank 0 alone says so.
+    if (mpi::world().rank == 0)
+        std::cerr << prefix << printable(what, max_message) << suffix << '\n';
+}
+
+} // namespace
+
+namespace {
+
+int guarded_body(const std::string& command, const std::function<int()>& body) {
+    const std::string prefix = "plateau " + command + ": ";
+    try {
+        return body();
+    } catch (const po::error& e) {
+        print_error(prefix, e.what(), " (see 'plateau " + command + " --help')");
+    } catch (const ConfigError& e) {
+        print_error(prefix, e.what());
+    } catch (const UsageError& e) {
+        print_error(prefix, e.what());
+    } catch (const OutputError& e) {
+        print_error(prefix, e.what());
+    } catch (const std::exception& e) {
+        print_error(prefix, std::string("error: ") + e.what());
+        return 1;
+    }
+    return 2;
+}
+
+} // namespace
+
+int guarded(const std::string& command, const std::function<int()>& body) {
+    const int status = guarded_body(command, body);
+    if (h5::failed_file_closes() > 0) {
+        // HDF5 1.10 crashes in H5close at exit on a file it failed to close (engine/io/h5/
+        // object.hpp): the message is out, so end here without the exit handlers.
+        std::fflush(nullptr);
+        std::_Exit(status);
+    }
+    return status;
+}
+
+void add_output_options(po::options_description& desc, OutputOptions& out) {
+    desc.add_options()(
+        "out,o", po::value<std::string>(&out.out)->notifier([&out](const std::string&) {
+            out.out_given = true;
+        }),
+        "HDF5 output file (netCDF-4); without it, only the summary table is "
+        "printed")("overwrite", po::bool_switch(&out.overwrite), "replace an existing output file")(
+        "resume", po::bool_switch(&out.resume),
+        "finish the output file left by an interrupted run of the same configuration")(
+        "quiet,q", po::bool_switch(&out.quiet), "no progress output")(
+        "progress-interval",
+        po::value<double>(&out.progress_interval)->notifier([](double seconds) {
+            if (!(seconds > 0.0 && seconds <= 86400.0))
+                throw UsageError("invalid value for 'progress-interval': allowed is a number of "
+                                 "seconds > 0 and <= 86400");
+        }),
+        "seconds between progress lines on stderr (default: 0.2 on a terminal, 5 otherwise)")(
+        "shard", po::value<std::string>(&out.shard),
+        "i/n: compute only shard i of n (the runs r with r % n = i) into -o FILE, for a job "
+        "array; 'plateau merge' joins the shards' files");
+}
+
+Shard parse_shard(const std::string& text, std::int64_t runs) {
+    if (text.empty())
+        return {};
+    const auto allowed =
+        "i/n with integers 0 <= i < n <= " + std::to_string(runs) + " (the runs of this campaign)";
+    const auto slash = text.find('/');
+    Shard s;
+    const auto read = [&](std::string_view part, std::int64_t& x) {
+        const auto* end = part.data() + part.size();
+        const auto [ptr, ec] = std::from_chars(part.data(), end, x);
+        return ec == std::errc{} && ptr == end && !part.empty();
+    };
+    const std::string_view t(text);
+    if (slash == std::string::npos || !read(t.substr(0, slash), s.index) ||
+        !read(t.substr(slash + 1), s.count) || s.count < 1 || s.index < 0 || s.index >= s.count ||
+        s.count > runs)
+        throw ConfigError("shard", text, allowed);
+    return s;
+}
+
+namespace {
+
+std::string megabytes(std::uint64_t bytes) {
+    std::array<char, 64> buf{};
+    std::snprintf(buf.data(), buf.size(), "%.4g MB", static_cast<double>(bytes) / 1e6);
+    return buf.data();
+}
+
+/// Refuses (exit status 2, with the numbers) a campaign whose per-run bookkeeping does not fit
+/// in physical memory or whose file does not fit in the free space of its directory, before
+/// anything is allocated per run or any file is created.
+void check_resources(const CampaignSpec& spec, const std::string& out, OutputMode mode) {
+    const CampaignEstimate need = estimate_campaign(spec);
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long page = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0) {
+        const auto ram = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+        if (need.memory_bytes > ram && need.training_bytes > 0)
+            throw OutputError(
+                "campaign too large: " + std::to_string(need.runs_in_flight) +
+                " runs in flight (one per thread) need ~" + megabytes(need.memory_bytes) +
+                " of memory, ~" + megabytes(need.training_bytes) +
+                " of it for their training sets and batches (P x N and B x N doubles each), "
+                "this machine has " +
+                megabytes(ram) +
+                "; allowed is fewer threads or a smaller train-set, alpha-train "
+                "or batch");
+        if (need.memory_bytes > ram)
+            throw OutputError("campaign too large: " + std::to_string(spec.runs()) +
+                              " runs need ~" + megabytes(need.memory_bytes) +
+                              " of memory for their bookkeeping, this machine has " +
+                              megabytes(ram) + "; allowed is fewer seeds or grid points");
+    }
+    if (out.empty() || mode == OutputMode::resume)
+        return; // a file to resume already has its final size
+    const std::filesystem::path path(out);
+    std::error_code ec;
+    const auto space = std::filesystem::space(
+        path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path(), ec);
+    if (!ec && need.file_bytes > space.available)
+        throw OutputError("invalid value '" + printable(out, 300) +
+                          "' for 'out': the file needs ~" + megabytes(need.file_bytes) +
+                          ", its file system has " + megabytes(space.available) + " free");
+}
+
+} // namespace
+
+namespace {
+
+/// An MPI rank other than 0: computes its share of the runs rank 0 broadcasts and sends each
+/// to rank 0 as it finishes (blocking: a rank 0 that writes slowly holds it back, so memory
+/// stays bounded by the runs in flight).
+int compute_rank(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
+                 mpi::World world) {
+    int status = 0;
+    std::vector<std::int64_t> todo;
+    mpi::broadcast(status, todo);
+    if (status != 0)
+        return status; // rank 0 refused, and said why
+    std::vector<std::int64_t> mine;
+    const auto workers = static_cast<std::size_t>(world.size - 1);
+    for (std::size_t i = 0; i < todo.size(); ++i)
+        if (static_cast<int>(i % workers) == world.rank - 1)
+            mine.push_back(todo[i]);
+    try {
+        execute_campaign(spec, mine, run_one,
+                         [](FinishedRun&& done) { mpi::send(mpi::Tag::run, encode_run(done)); });
+        mpi::send(mpi::Tag::done, {});
+    } catch (const std::exception& e) {
+        std::cerr << "plateau " << command << ": rank " << world.rank
+                  << ": error: " << printable(e.what(), max_message) << '\n';
+        mpi::abort(1); // rank 0 would wait for this rank's runs forever
+    }
+    return 0;
+}
+
+/// The process that owns the output file: the only one without MPI, rank 0 with it. `released`
+/// is set once the other ranks have been told to go on (before, an error must tell them to end).
+int write_rank(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
+               const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
+               mpi::World world, bool& released, const StepCounter* steps_done) {
+    if (out.resume && !out.out_given)
+        throw UsageError("--resume needs the file to finish: -o FILE");
+    if (!spec.shard.whole() && !out.out_given)
+        throw UsageError("--shard needs the file of the shard: -o FILE");
+    if (out.resume && out.overwrite)
+        throw UsageError("--resume and --overwrite exclude each other");
+    if (out.out_given) {
+        const OutputMode mode = out.resume      ? OutputMode::resume
+                                : out.overwrite ? OutputMode::overwrite
+                                                : OutputMode::create;
+        const auto stale = stale_part_files(out.out);
+        if (mode == OutputMode::resume && !stale.empty() && !std::filesystem::exists(out.out))
+            throw OutputError("invalid value '" + printable(out.out, 300) +
+                              "' for 'out': --resume needs an existing campaign file; '" +
+                              printable(stale.front().path.string(), 300) +
+                              "' is the temporary file of a creation interrupted before any run "
+                              "(process " +
+                              std::to_string(stale.front().pid) +
+                              " is gone): remove it and run without --resume");
+        check_output_path(out.out, mode);
+        check_resources(spec, out.out, mode);
+        // The temporary file of an interrupted creation holds no runs: remove it, and say so.
+        for (const auto& s : stale) {
+            std::error_code ec;
+            if (std::filesystem::remove(s.path, ec))
+                std::fprintf(stderr,
+                             "plateau %s: removed '%s', the temporary file of a creation "
+                             "interrupted before any run (process %lld is gone)\n",
+                             command.c_str(), printable(s.path.string(), 300).c_str(),
+                             static_cast<long long>(s.pid));
+        }
+    } else {
+        check_resources(spec, {}, OutputMode::create);
+    }
+
+    // The output file (if any): created complete before the first run, or reopened.
+    std::optional<CampaignWriter> writer;
+    std::vector<std::int64_t> todo;
+    if (out.out_given) {
+        writer = out.resume ? CampaignWriter::resume(out.out, spec, meta)
+                            : CampaignWriter::create(out.out, spec, meta, out.overwrite);
+        todo = writer->unfinished_runs();
+        if (const auto& damaged = writer->damaged_runs(); !damaged.empty()) {
+            std::string list;
+            for (std::size_t i = 0; i < damaged.size() && i < 10; ++i)
+                list += (i ? ", " : "") + std::to_string(damaged[i]);
+            std::fprintf(stderr,
+                         "plateau %s: %zu run(s) of %s fail their checksum (bits changed on "
+                         "disk): run_index %s%s; computing them again\n",
+                         command.c_str(), damaged.size(), printable(out.out, 300).c_str(),
+                         list.c_str(), damaged.size() > 10 ? ", ..." : "");
+        }
+    } else {
+        todo.resize(static_cast<std::size_t>(spec.runs()));
+        for (std::size_t i = 0; i < todo.size(); ++i)
+            todo[i] = static_cast<std::int64_t>(i);
+    }
+    std::erase_if(todo, [&](std::int64_t r) { return !spec.shard.contains(r); });
+
+    const std::vector<double> alphas = record_grid(spec.points.front().params.schedule);
+    SeedSummary summary(spec);
+    const auto work_of = [&](std::int64_t run) -> std::int64_t {
+        if (unit == ProgressUnit::runs)
+            return 1;
+        const auto& p = spec.point_of(run).params;
+        return run_steps(p.schedule, p.model.N);
+    };
+    std::int64_t total_work = 0;
+    for (const auto r : todo)
+        total_work += work_of(r);
+
+    Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit, out.quiet,
+                      out.progress_interval, steps_done);
+    const std::string shard_note = spec.shard.whole() ? "" : ", shard " + spec.shard.text();
+    if (!out.quiet)
+        std::fprintf(stderr,
+                     "plateau %s: %lld run(s) to do of %lld (%zu grid point(s) x %lld "
+                     "seed(s)%s)%s%s\n",
+                     command.c_str(), static_cast<long long>(todo.size()),
+                     static_cast<long long>(spec.shard.runs_of(spec.runs())), spec.points.size(),
+                     static_cast<long long>(spec.seeds), shard_note.c_str(),
+                     out.out_given ? " -> " : "", out.out.c_str());
+    const auto consume = [&](FinishedRun&& done) {
+        if (writer)
+            writer->write(done);
+        summary.add(spec, done);
+        progress.run_done(work_of(done.run));
+    };
+    if (world.distributed()) {
+        // Rank 0 writes what the other ranks compute, run by run, as it arrives.
+        int go = 0;
+        mpi::broadcast(go, todo);
+        released = true;
+        try {
+            for (int done = 0; done < world.size - 1;) {
+                mpi::Message m = mpi::receive();
+                if (m.tag == mpi::Tag::done)
+                    ++done;
+                else
+                    consume(decode_run(m.bytes));
+            }
+        } catch (const std::exception& e) {
+            print_error("plateau " + command + ": ", std::string("error: ") + e.what());
+            mpi::abort(1); // the other ranks would wait to send forever
+        }
+    } else {
+        execute_campaign(spec, todo, run_one, consume,
+                         out.quiet ? Heartbeat{} : Heartbeat{progress.interval(), [&progress] {
+                                                                 progress.tick();
+                                                             }});
+    }
+    progress.finish();
+    if (writer)
+        writer->close();
+    summary.print(spec, alphas,
+                  spec.shard.runs_of(spec.runs()) - static_cast<std::int64_t>(todo.size()));
+    if (out.out_given && !out.quiet)
+        std::fprintf(stderr, "plateau %s: wrote %s\n", command.c_str(), out.out.c_str());
+    return 0;
+}
+
+} // namespace
+
+int run_campaign(const std::string& command, const CampaignSpec& whole, const RunFunction& run_one,
+                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
+                 const StepCounter* steps_done) {
+    CampaignSpec spec = whole; // as `whole`, with the shard of --shard
+    spec.shard = parse_shard(out.shard, spec.runs());
+    const mpi::World world = mpi::world();
+    bool released = false;
+    if (!world.distributed())
+        return write_rank(command, spec, run_one, out, meta, unit, world, released, steps_done);
+
+    // Every rank reads the same configuration and refuses it alike (rank 0 alone says so).
+    spec.ranks = world.size;
+    const std::int64_t runs = spec.shard.runs_of(spec.runs());
+    if (world.size - 1 > runs)
+        throw ConfigError("ranks", std::to_string(world.size),
+                          "at most " + std::to_string(runs + 1) + " for " + std::to_string(runs) +
+                              " run(s): rank 0 writes the file, each other rank computes runs");
+    if (!out.out_given)
+        throw UsageError("an MPI launch needs the output file: -o FILE");
+    if (world.rank != 0)
+        return compute_rank(command, spec, run_one, world);
+    try {
+        return write_rank(command, spec, run_one, out, meta, unit, world, released, steps_done);
+    } catch (...) {
+        if (!released) {
+            int status = 2; // refused before any run: the other ranks end with it, silently
+            std::vector<std::int64_t> none;
+            mpi::broadcast(status, none);
+        }
+        throw;
+    }
+}
+
+} // namespace plateau::cli

@@ -1,0 +1,62 @@
+// What `plateau run` and `plateau ode` share: option parsing, the error-to-exit-status policy,
+// and the loop that runs a campaign into its file and its summary table.
+#pragma once
+
+#include "cli/config.hpp"
+#include "cli/progress.hpp"
+#include "engine/campaign/campaign.hpp"
+#include "engine/io/writer.hpp"
+
+#include <boost/program_options.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+namespace plateau::cli {
+
+/// A command's parsed command line: its own options and the configuration.
+struct ParsedCommand {
+    boost::program_options::variables_map options;
+    Configuration config;
+    bool help = false; ///< --help was given: the usage has been printed
+};
+
+/// Parses `[CONFIG.ini] [--key value ...]` plus the command's own `options` (to which --help
+/// is added). Prints the usage for --help. Throws the errors guarded() reports.
+[[nodiscard]] ParsedCommand parse_command(int argc, char** argv, const std::string& usage,
+                                          boost::program_options::options_description options);
+
+/// Runs `body` and turns errors into one line on stderr, "plateau <command>: <message>", and
+/// an exit status: 2 for bad input (configuration, usage, output path), 1 otherwise.
+int guarded(const std::string& command, const std::function<int()>& body);
+
+/// The output options both commands take.
+struct OutputOptions {
+    std::string out;
+    bool out_given = false; ///< -o was on the command line (an empty -o '' is refused)
+    bool overwrite = false;
+    bool resume = false;
+    bool quiet = false;
+    std::string shard;              ///< --shard i/n: empty for the whole campaign
+    double progress_interval = 0.0; ///< seconds between progress lines; 0: by terminal
+};
+
+/// Where `plateau ode`'s own options start in the `config` text of a theory file: the lines
+/// before it are the run configuration (the campaign's keys), the lines after are not keys.
+inline constexpr std::string_view ode_options_header = "# plateau ode\n";
+
+/// The shard of `text` ("i/n", integers 0 <= i < n <= runs); ConfigError naming 'shard'
+/// otherwise. An empty text is the whole campaign.
+[[nodiscard]] Shard parse_shard(const std::string& text, std::int64_t runs);
+void add_output_options(boost::program_options::options_description& desc, OutputOptions& out);
+
+/// Runs the pending runs of `spec` with `run_one`, writing each into `out.out` (if given;
+/// created or resumed as `out` says) and into the printed summary table.
+/// Progress counts simulation steps for `plateau run`, whole runs for `plateau ode`;
+/// `steps_done` (optional: the counter `run_one` adds its steps to) reports progress inside
+/// runs, every progress interval, whether a run has finished or not.
+int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
+                 const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
+                 const StepCounter* steps_done = nullptr);
+
+} // namespace plateau::cli

@@ -1,0 +1,943 @@
+#include "cli/config.hpp"
+
+#include "engine/core/errors.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <unordered_set>
+
+namespace plateau::cli {
+
+namespace {
+
+constexpr auto int_max = std::numeric_limits<int>::max();
+constexpr auto int64_max = std::numeric_limits<std::int64_t>::max();
+
+/// The names of every value of an enumeration, from its table and its name().
+template <class E, std::size_t n>
+std::vector<std::string_view> names_of(const std::array<E, n>& all,
+                                       std::string_view (*name_of)(E) noexcept) {
+    std::vector<std::string_view> out;
+    out.reserve(n);
+    for (const E e : all)
+        out.push_back(name_of(e));
+    return out;
+}
+
+/// The value of an enumeration called `text` (a canonical name, already checked).
+template <class E, std::size_t n>
+E named(const std::array<E, n>& all, std::string_view text) {
+    for (const E e : all)
+        if (name(e) == text)
+            return e;
+    return all.front();
+}
+
+std::string_view activation_name(ActivationKind k) noexcept {
+    return name(k);
+}
+std::optional<std::string_view> canonical_activation(std::string_view token) {
+    const auto k = parse_activation(token);
+    return k ? std::optional(name(*k)) : std::nullopt;
+}
+std::optional<std::string_view> canonical_output(std::string_view token) {
+    const auto k = parse_output(token);
+    return k ? std::optional(output_name(*k)) : std::nullopt;
+}
+std::string_view teacher_init_name(TeacherInit t) noexcept {
+    return name(t);
+}
+std::string_view alpha_max_scale_name(AlphaMaxScale s) noexcept {
+    return name(s);
+}
+std::string_view init_seed_name(InitSeed s) noexcept {
+    return name(s);
+}
+std::string_view schedule_name(ScheduleKind s) noexcept {
+    return name(s);
+}
+std::string_view sampling_name(Sampling s) noexcept {
+    return name(s);
+}
+
+std::string_view dynamics_name(DynamicsKind d) noexcept {
+    return name(d);
+}
+
+} // namespace
+
+namespace {
+
+/// Runs of different lengths (alpha-max swept or scaled) share the record grid of the longest
+/// (engine/core/schedule.hpp), and their lengths become a per-run coordinate `alpha-max`.
+void share_record_grid(CampaignSpec& spec) {
+    double longest = 0.0;
+    bool differ = false;
+    for (const auto& point : spec.points) {
+        const double a = point.params.schedule.alpha_max;
+        differ = differ || (longest > 0.0 && a != longest);
+        longest = std::max(longest, a);
+    }
+    if (!differ)
+        return;
+    const KeyInfo& key = *find_key("alpha-max");
+    const auto position = [](const Coordinate& c) {
+        return find_key(c.key) - keys().data();
+    };
+    for (auto& point : spec.points) {
+        point.params.schedule.axis_alpha_max = longest;
+        auto& cs = point.coordinates;
+        auto it = std::find_if(cs.begin(), cs.end(),
+                               [](const Coordinate& c) { return c.key == "alpha-max"; });
+        if (it == cs.end()) {
+            const auto here = &key - keys().data();
+            it =
+                cs.insert(std::find_if(cs.begin(), cs.end(),
+                                       [&](const Coordinate& c) { return position(c) > here; }),
+                          Coordinate{std::string(key.name), 0.0, {}, false, std::string(key.help)});
+        }
+        it->number = point.params.schedule.alpha_max; // the run's length, scaled or not
+        std::erase_if(point.settings, [](const Coordinate& c) { return c.key == "alpha-max"; });
+    }
+}
+
+} // namespace
+
+const std::vector<KeyInfo>& keys() {
+    // Field paths in `fields` name what each setter writes; tests/test_keys.cpp checks them.
+    static const std::vector<KeyInfo> registry{
+        {.name = "N",
+         .default_value = "500",
+         .help = "input dimension",
+         .always_coordinate = true,
+         .fields = {"run.model.N"},
+         .kind = IntegerKey{limits::N,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.model.N = x;
+                            }}},
+        {.name = "K",
+         .default_value = "2",
+         .help = "student hidden units; widths from the input up for a deeper network (8x4)",
+         .fields = {"run.model.student.widths"},
+         .kind = WidthsKey{limits::hidden_units,
+                           [](KeyTarget t, std::vector<int> w) {
+                               t.run.model.student.widths = std::move(w);
+                           }}},
+        {.name = "M",
+         .default_value = "2",
+         .help = "teacher hidden units; widths from the input up for a deeper network (4x2)",
+         .fields = {"run.model.teacher.widths"},
+         .kind = WidthsKey{limits::hidden_units,
+                           [](KeyTarget t, std::vector<int> w) {
+                               t.run.model.teacher.widths = std::move(w);
+                           }}},
+        // Setting eta also changes eta_v, through eta-v, which follows it unless set.
+        {.name = "eta",
+         .default_value = "0.5",
+         .help = "learning rate of the first layer: w += -(eta/N) grad_w e",
+         .always_coordinate = true,
+         .fields = {"run.training.eta", "run.training.eta_v", "run.training.eta_layers"},
+         .kind = RealKey{limits::eta,
+                         [](KeyTarget t, double x) {
+                             t.run.training.eta = x;
+                         }}},
+        {.name = "eta-v",
+         .follows = "eta",
+         .help = "learning rate of the second layer: v += -(eta_v/N) de/dv (default: eta)",
+         .fields = {"run.training.eta_v"},
+         .kind = RealKey{limits::eta,
+                         [](KeyTarget t, double x) {
+                             t.run.training.eta_v = x;
+                         }}},
+        {.name = "eta-layers",
+         .follows = "eta",
+         .help = "learning rates of the weights above the first layer of a deeper network (K = "
+                 "8x4x2): W_l += -(eta_l/N) de/dW_l; one for all, or one per layer from W_2 up "
+                 "(0.5:0.2) (default: eta)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.eta_layers"},
+         .kind = LayerRealsKey{limits::eta,
+                               [](KeyTarget t, std::vector<double> x) {
+                                   t.run.training.eta_layers = std::move(x);
+                               }}},
+        // Training regimes (docs/theory.md §6): weight decay, mini-batches, finite training sets.
+        {.name = "weight-decay",
+         .default_value = "0",
+         .help = "weight decay lambda: w += -(eta/N) (grad_w E_batch + lambda w), likewise v",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.weight_decay"},
+         .kind = RealKey{limits::weight_decay,
+                         [](KeyTarget t, double x) {
+                             t.run.training.weight_decay = x;
+                         }}},
+        {.name = "batch",
+         .default_value = "1",
+         .unit = "examples",
+         .help = "examples per update B (mean gradient), or all: gradient descent on the "
+                 "training set; alpha counts updates/N",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.batch"},
+         .kind = IntegerKey{limits::batch,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.training.batch = {.size = x, .all = false};
+                            },
+                            "all",
+                            [](KeyTarget t) {
+                                t.run.training.batch = {.size = 1, .all = true};
+                            }}},
+        {.name = "train-set",
+         .default_value = "none",
+         .unit = "examples",
+         .help = "size P of a finite training set drawn once per run (none: a fresh example "
+                 "for every gradient)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.train_set"},
+         .kind = IntegerKey{limits::train_set,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.training.train_set = x;
+                            },
+                            "none",
+                            [](KeyTarget t) {
+                                t.run.training.train_set.reset();
+                            }}},
+        {.name = "alpha-train",
+         .default_value = "none",
+         .unit = "examples/N",
+         .help = "size of a finite training set as P/N (instead of train-set)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.alpha_train"},
+         .kind = RealKey{limits::alpha_train,
+                         [](KeyTarget t, double x) {
+                             t.run.training.alpha_train = x;
+                         },
+                         "none",
+                         [](KeyTarget t) {
+                             t.run.training.alpha_train.reset();
+                         }}},
+        {.name = "sampling",
+         .default_value = "epochs",
+         .help = "batches of a training set: epochs (shuffle, then sweep) or replacement",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.sampling"},
+         .kind = ChoiceKey{names_of(all_samplings, sampling_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.training.sampling = named(all_samplings, v);
+                           }}},
+        {.name = "learn-v",
+         .default_value = "false",
+         .help = "train the student's second layer v",
+         .fields = {"run.model.learn_v"},
+         .kind = BooleanKey{[](KeyTarget t, bool x) {
+             t.run.model.learn_v = x;
+         }}},
+        {.name = "learn-layers",
+         .default_value = "true",
+         .help = "train the student's weights above the first layer of a deeper network (K = "
+                 "8x4x2); one flag for all, or one per layer from W_2 up (false:true)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.learn_layers"},
+         .kind = LayerBooleansKey{[](KeyTarget t, std::vector<bool> x) {
+             t.run.model.learn_layers = std::move(x);
+         }}},
+        {.name = "activation",
+         .default_value = "erf",
+         .help = "student hidden activation g",
+         .fields = {"run.model.student.g.kind"},
+         .kind = ChoiceKey{names_of(all_activation_kinds, activation_name), canonical_activation,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.student.g.kind = *parse_activation(v);
+                           }}},
+        {.name = "teacher-activation",
+         .default_value = "erf",
+         .help = "teacher hidden activation g*",
+         .fields = {"run.model.teacher.g.kind"},
+         .kind = ChoiceKey{names_of(all_activation_kinds, activation_name), canonical_activation,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.teacher.g.kind = *parse_activation(v);
+                           }}},
+        {.name = "output-activation",
+         .default_value = "identity",
+         .help = "student output function h",
+         .fields = {"run.model.student.h.kind"},
+         .kind = ChoiceKey{names_of(output_kinds, output_name), canonical_output,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.student.h.kind = *parse_output(v);
+                           }}},
+        {.name = "teacher-output-activation",
+         .default_value = "identity",
+         .help = "teacher output function h*",
+         .fields = {"run.model.teacher.h.kind"},
+         .kind = ChoiceKey{names_of(output_kinds, output_name), canonical_output,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.teacher.h.kind = *parse_output(v);
+                           }}},
+        {.name = "gamma",
+         .default_value = "1",
+         .help = "slope gamma of every tanh(gamma x), hidden or output",
+         .fields = {"run.model.student.g.gamma", "run.model.student.h.gamma",
+                    "run.model.teacher.g.gamma", "run.model.teacher.h.gamma"},
+         .kind = RealKey{limits::gamma,
+                         [](KeyTarget t, double x) {
+                             auto& m = t.run.model;
+                             m.student.g.gamma = m.student.h.gamma = x;
+                             m.teacher.g.gamma = m.teacher.h.gamma = x;
+                         }}},
+        // The slopes of hidden and output units separately: each follows gamma unless set.
+        {.name = "gamma-hidden",
+         .follows = "gamma",
+         .help = "slope gamma of tanh(gamma x) as hidden activation g, student and teacher "
+                 "(default: gamma)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.student.g.gamma", "run.model.teacher.g.gamma"},
+         .kind = RealKey{limits::gamma,
+                         [](KeyTarget t, double x) {
+                             t.run.model.student.g.gamma = t.run.model.teacher.g.gamma = x;
+                         }}},
+        {.name = "gamma-output",
+         .follows = "gamma",
+         .help = "slope gamma of tanh(gamma x) as output function h, student and teacher "
+                 "(default: gamma)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.student.h.gamma", "run.model.teacher.h.gamma"},
+         .kind = RealKey{limits::gamma,
+                         [](KeyTarget t, double x) {
+                             t.run.model.student.h.gamma = t.run.model.teacher.h.gamma = x;
+                         }}},
+        {.name = "v0",
+         .default_value = "1",
+         .help = "initial student second-layer weights v_j",
+         .fields = {"run.model.v0"},
+         .kind = RealKey{limits::v0,
+                         [](KeyTarget t, double x) {
+                             t.run.model.v0 = x;
+                         }}},
+        {.name = "v-star",
+         .default_value = "1",
+         .help = "teacher second-layer weights v*_n",
+         .fields = {"run.model.v_star"},
+         .kind = RealKey{limits::v_star,
+                         [](KeyTarget t, double x) {
+                             t.run.model.v_star = x;
+                         }}},
+        {.name = "q0",
+         .default_value = "0.2",
+         .help = "student initialization w_i ~ N(0, q0/N), so Q_jj(0) ~ q0",
+         .fields = {"run.model.q0"},
+         .kind = RealKey{limits::q0,
+                         [](KeyTarget t, double x) {
+                             t.run.model.q0 = x;
+                         }}},
+        {.name = "teacher-init",
+         .default_value = "orthonormal",
+         .help = "teacher vectors: orthonormal (T = I) or gaussian",
+         .fields = {"run.model.teacher_init"},
+         .kind = ChoiceKey{names_of(all_teacher_inits, teacher_init_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.teacher_init = named(all_teacher_inits, v);
+                           }}},
+        {.name = "init-seed",
+         .default_value = "run",
+         .help = "initial teacher and student: 'run' (each run its own) or 'shared' (seed s "
+                 "starts from the same weights at every grid point of the same N, K, M)",
+         .sweepable = false,
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.init_seed"},
+         .kind = ChoiceKey{names_of(all_init_seeds, init_seed_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.init_seed = named(all_init_seeds, v);
+                           }}},
+        {.name = "noise",
+         .default_value = "0",
+         .help = "label-noise variance s^2",
+         .fields = {"run.model.noise"},
+         .kind = RealKey{limits::noise,
+                         [](KeyTarget t, double x) {
+                             t.run.model.noise = x;
+                         }}},
+        // Runs of different lengths share one record grid, up to the longest run (expand()).
+        {.name = "alpha-max",
+         .default_value = "300",
+         .unit = "examples/N",
+         .help = "length of a run in alpha = steps/N",
+         .fields = {"run.schedule.alpha_max"},
+         .kind = RealKey{limits::alpha,
+                         [](KeyTarget t, double x) {
+                             t.run.schedule.alpha_max = x;
+                         }}},
+        {.name = "alpha-max-scale",
+         .default_value = "none",
+         .help = "'inverse-eta': a run with learning rate eta lasts alpha-max / eta (an eta sweep "
+                 "stops each point after the same eta alpha)",
+         .sweepable = false,
+         .hashed = Hashed::unless_default,
+         .fields = {"run.schedule.alpha_max_scale", "run.schedule.alpha_max"},
+         .kind = ChoiceKey{names_of(all_alpha_max_scales, alpha_max_scale_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.schedule.alpha_max_scale = named(all_alpha_max_scales, v);
+                           }}},
+        {.name = "alpha-min",
+         .default_value = "0.01",
+         .unit = "examples/N",
+         .help = "first non-zero record time (log schedule)",
+         .sweepable = false,
+         .fields = {"run.schedule.alpha_min"},
+         .kind = RealKey{limits::alpha,
+                         [](KeyTarget t, double x) {
+                             t.run.schedule.alpha_min = x;
+                         }}},
+        {.name = "records",
+         .default_value = "100",
+         .help = "number of record times, alpha = 0 included",
+         .sweepable = false,
+         .fields = {"run.schedule.records"},
+         .kind = IntegerKey{limits::records,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.schedule.records = static_cast<int>(x);
+                            }}},
+        {.name = "schedule",
+         .default_value = "log",
+         .help = "record times: log-spaced or linear in alpha",
+         .sweepable = false,
+         .fields = {"run.schedule.kind"},
+         .kind = ChoiceKey{names_of(all_schedule_kinds, schedule_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.schedule.kind = named(all_schedule_kinds, v);
+                           }}},
+        {.name = "eg-samples",
+         .default_value = "20000",
+         .help = "Monte-Carlo samples for eps_g where no closed form exists",
+         .fields = {"run.observer.eg_samples"},
+         .kind = IntegerKey{limits::eg_samples,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.observer.eg_samples = static_cast<int>(x);
+                            }}},
+        {.name = "joint-points",
+         .default_value = "16384",
+         .help = "points of the theory's joint rule (plateau ode with output-activation or "
+                 "teacher-output-activation tanh, or teacher-activation != activation; "
+                 "docs/theory.md section 10): 16 shifted quasi-random copies. The default "
+                 "gives eps_g to ~0.3% and the flow to ~0.5% at K = M = 2 (~5 ms per "
+                 "right-hand side); cost linear in the points. Practical up to K+M ~ 10 (flow "
+                 "to a few %); K+M = 20 only with more points (4% at the default, 1% needs "
+                 "~16x); ode prints the estimated errors",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.observer.joint_points"},
+         .kind = IntegerKey{limits::joint_points,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.observer.joint_points = static_cast<int>(x);
+                            }}},
+        {.name = "divergence-q",
+         .default_value = "1e8",
+         .help = "a run with Q_jj above this is marked diverged",
+         .fields = {"run.observer.divergence_q"},
+         .kind = RealKey{limits::divergence_q,
+                         [](KeyTarget t, double x) {
+                             t.run.observer.divergence_q = x;
+                         }}},
+        {.name = "dynamics",
+         .default_value = "full",
+         .help = "how a run advances: full (the K+M weight vectors, O((K+M) N) per step) or "
+                 "gram (the exact chain of their Gram matrix, O((K+M)^3) per step, any N > K+M; "
+                 "the same law, other random numbers)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.dynamics"},
+         .kind = ChoiceKey{names_of(all_dynamics_kinds, dynamics_name), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.dynamics = named(all_dynamics_kinds, v);
+                           }}},
+        // The campaign's own keys: checked here only (the engine has no validate(CampaignSpec)).
+        {.name = "seeds",
+         .default_value = "8",
+         .help = "runs per grid point",
+         .sweepable = false,
+         .fields = {"campaign.seeds"},
+         .kind = IntegerKey{{1, int64_max},
+                            [](KeyTarget t, std::int64_t x) {
+                                t.campaign.seeds = x;
+                            }}},
+        {.name = "seed",
+         .default_value = "1",
+         .help = "master seed of all random streams",
+         .sweepable = false,
+         .fields = {"campaign.master_seed"},
+         .kind = IntegerKey{{0, int64_max},
+                            [](KeyTarget t, std::int64_t x) {
+                                t.campaign.master_seed = static_cast<std::uint64_t>(x);
+                            }}},
+        {.name = "threads",
+         .default_value = "0",
+         .help = "worker threads (0: all cores); never changes results",
+         .sweepable = false,
+         .hashed = Hashed::never,
+         .fields = {"campaign.threads"},
+         .kind =
+             IntegerKey{
+                 {0, 4096},
+                 [](KeyTarget t, std::int64_t x) {
+                     t.campaign.threads = static_cast<int>(x);
+                 }}},
+    };
+    return registry;
+}
+
+const std::vector<std::string_view>& KeyInfo::choices() const noexcept {
+    static const std::vector<std::string_view> none;
+    const auto* c = std::get_if<ChoiceKey>(&kind);
+    return c != nullptr ? c->choices : none;
+}
+
+std::string KeyInfo::allowed_values() const {
+    switch (type()) {
+    case ValueType::integer: {
+        const auto& k = std::get<IntegerKey>(kind);
+        return k.range.allowed() + (k.word.empty() ? "" : " or " + std::string(k.word));
+    }
+    case ValueType::real: {
+        const auto& k = std::get<RealKey>(kind);
+        return std::string(allowed(k.range)) + (k.word.empty() ? "" : " or " + std::string(k.word));
+    }
+    case ValueType::widths:
+        return std::get<WidthsKey>(kind).range.allowed();
+    case ValueType::boolean:
+    case ValueType::layer_booleans:
+        return "true or false";
+    case ValueType::layer_reals:
+        return std::string(allowed(std::get<LayerRealsKey>(kind).range));
+    case ValueType::choice: {
+        std::string list;
+        for (const auto c : choices())
+            list += (list.empty() ? "one of " : ", ") + std::string(c);
+        return list;
+    }
+    }
+    return {};
+}
+
+const KeyInfo* find_key(std::string_view name) noexcept {
+    for (const auto& k : keys())
+        if (k.name == name)
+            return &k;
+    return nullptr;
+}
+
+std::string key_names() {
+    std::string all;
+    for (const auto& k : keys())
+        all += (all.empty() ? "" : ", ") + std::string(k.name);
+    return all;
+}
+
+std::string trim(std::string_view s) {
+    const auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string_view::npos)
+        return {};
+    const auto e = s.find_last_not_of(" \t\r\n");
+    return std::string(s.substr(b, e - b + 1));
+}
+
+namespace {
+
+std::vector<std::string> split(std::string_view s, char sep) {
+    std::vector<std::string> out;
+    std::size_t start = 0;
+    for (;;) {
+        const auto pos = s.find(sep, start);
+        out.push_back(trim(s.substr(start, pos - start)));
+        if (pos == std::string_view::npos)
+            return out;
+        start = pos + 1;
+    }
+}
+
+bool parse_double(std::string_view s, double& out) {
+    const auto res = std::from_chars(s.data(), s.data() + s.size(), out);
+    return res.ec == std::errc{} && res.ptr == s.data() + s.size();
+}
+
+bool parse_int(std::string_view s, std::int64_t& out) {
+    const auto res = std::from_chars(s.data(), s.data() + s.size(), out);
+    if (res.ec == std::errc{} && res.ptr == s.data() + s.size())
+        return true;
+    // Also accept integral numbers written as doubles: 1e4, 1000.0
+    double d = 0.0;
+    if (parse_double(s, d) && std::isfinite(d) && d == std::round(d) && std::fabs(d) < 9e18) {
+        out = static_cast<std::int64_t>(d);
+        return true;
+    }
+    return false;
+}
+
+/// What `k` accepts as text: its values, and the sweep syntax if it can be swept.
+std::string allowed_text(const KeyInfo& k) {
+    std::string list = k.allowed_values();
+    if (k.type() == ValueType::widths)
+        list += " per hidden layer, layers as 8x4 from the input up";
+    if (k.type() == ValueType::layer_reals || k.type() == ValueType::layer_booleans)
+        list += std::string(", one for every layer above the first or one per layer as ") +
+                (k.type() == ValueType::layer_reals ? "0.5:0.2" : "true:false");
+    if (k.sweepable && k.type() != ValueType::boolean && k.type() != ValueType::layer_booleans)
+        list += (k.type() == ValueType::choice ? "; " : ", ") +
+                std::string("or a comma-separated list") +
+                (k.type() == ValueType::choice || k.type() == ValueType::layer_booleans
+                     ? ""
+                     : ", linspace(a, b, n) or logspace(a, b, n)");
+    return list;
+}
+
+/// Canonical text of one scalar value, or throws: a value that is not of the key's type
+/// names `whole` (the text as given) and the syntax; one outside the key's range names
+/// `token` and the range.
+std::string canonical(const KeyInfo& k, std::string_view token, std::string_view whole) {
+    const auto fail = [&] {
+        throw ConfigError(std::string(k.name), std::string(whole), allowed_text(k));
+    };
+    const auto out_of_range = [&] {
+        throw ConfigError(std::string(k.name), std::string(token), k.allowed_values());
+    };
+    switch (k.type()) {
+    case ValueType::integer: {
+        if (const auto& word = std::get<IntegerKey>(k.kind).word; !word.empty() && token == word)
+            return std::string(token);
+        std::int64_t v = 0;
+        if (!parse_int(token, v))
+            fail();
+        if (!std::get<IntegerKey>(k.kind).range.contains(v))
+            out_of_range();
+        return std::to_string(v);
+    }
+    case ValueType::real: {
+        if (const auto& word = std::get<RealKey>(k.kind).word; !word.empty() && token == word)
+            return std::string(token);
+        double v = 0.0;
+        if (!parse_double(token, v))
+            fail();
+        if (!contains(std::get<RealKey>(k.kind).range, v))
+            out_of_range();
+        return number_text(v);
+    }
+    case ValueType::widths: {
+        // "8x4": the layers' widths; "x" cannot be confused with the "," of a sweep.
+        std::string out;
+        for (const auto& width : split(token, 'x')) {
+            std::int64_t v = 0;
+            if (width.empty() || !parse_int(width, v))
+                fail();
+            if (!std::get<WidthsKey>(k.kind).range.contains(v))
+                out_of_range();
+            out += (out.empty() ? "" : "x") + std::to_string(v);
+        }
+        return out;
+    }
+    case ValueType::boolean:
+        if (const auto b = parse_bool(token))
+            return *b ? "true" : "false";
+        fail();
+        break;
+    case ValueType::layer_reals:
+    case ValueType::layer_booleans: {
+        // "0.5:0.2": one value per layer above the first, each checked as a scalar of the key.
+        std::string out;
+        for (const auto& value : split(token, layer_separator)) {
+            std::string one;
+            if (k.type() == ValueType::layer_booleans) {
+                const auto b = parse_bool(value);
+                if (!b)
+                    fail();
+                one = *b ? "true" : "false";
+            } else {
+                double v = 0.0;
+                if (value.empty() || !parse_double(value, v))
+                    fail();
+                if (!contains(std::get<LayerRealsKey>(k.kind).range, v))
+                    out_of_range();
+                one = number_text(v);
+            }
+            out += (out.empty() ? "" : std::string(1, layer_separator)) + one;
+        }
+        return out;
+    }
+    case ValueType::choice: {
+        const auto& c = std::get<ChoiceKey>(k.kind);
+        if (c.canonical != nullptr) {
+            if (const auto name = c.canonical(token))
+                return std::string(*name);
+        } else if (std::ranges::find(c.choices, token) != c.choices.end()) {
+            return std::string(token);
+        }
+        fail();
+    }
+    }
+    return {};
+}
+
+/// linspace(a, b, n) / logspace(a, b, n) -> n numbers, or nullopt if text is not a range.
+std::optional<std::vector<double>> parse_range(const KeyInfo& k, const std::string& text) {
+    const bool lin = text.starts_with("linspace(");
+    const bool log = text.starts_with("logspace(");
+    if (!lin && !log)
+        return std::nullopt;
+    const auto fail = [&](const std::string& why) {
+        throw ConfigError(std::string(k.name), text, why);
+    };
+    if (k.type() != ValueType::integer && k.type() != ValueType::real &&
+        k.type() != ValueType::widths && k.type() != ValueType::layer_reals)
+        fail(allowed_text(k));
+    if (text.back() != ')')
+        fail("linspace(a, b, n) or logspace(a, b, n) with a closing parenthesis");
+    const auto args = split(std::string_view(text).substr(9, text.size() - 10), ',');
+    double a = 0.0;
+    double b = 0.0;
+    std::int64_t n = 0;
+    if (args.size() != 3 || !parse_double(args[0], a) || !parse_double(args[1], b) ||
+        !parse_int(args[2], n) || !std::isfinite(a) || !std::isfinite(b))
+        fail("linspace(a, b, n) or logspace(a, b, n) with finite numbers a, b and an integer n");
+    if (n < 1 || n > 100000)
+        fail("a range of 1 to 100000 points");
+    if (log && (a <= 0.0 || b <= 0.0))
+        fail("logspace(a, b, n) with a > 0 and b > 0 (the end points themselves, not exponents)");
+    std::vector<double> out(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) {
+        const double t = n > 1 ? static_cast<double>(i) / static_cast<double>(n - 1) : 0.0;
+        out[static_cast<std::size_t>(i)] =
+            lin ? a + t * (b - a) : std::exp(std::log(a) + t * (std::log(b) - std::log(a)));
+    }
+    out.front() = a; // exact end points
+    out.back() = n > 1 ? b : a;
+    return out;
+}
+
+} // namespace
+
+void apply(const KeyInfo& key, std::string_view v, KeyTarget target) {
+    std::visit(
+        [&](const auto& kind) {
+            using Kind = std::decay_t<decltype(kind)>;
+            if constexpr (std::is_same_v<Kind, IntegerKey> || std::is_same_v<Kind, RealKey>) {
+                if (!kind.word.empty() && v == kind.word) {
+                    kind.set_word(target);
+                    return;
+                }
+            }
+            if constexpr (std::is_same_v<Kind, IntegerKey>) {
+                std::int64_t x = 0;
+                parse_int(v, x);
+                kind.set(target, x);
+            } else if constexpr (std::is_same_v<Kind, RealKey>) {
+                double x = 0.0;
+                parse_double(v, x);
+                kind.set(target, x);
+            } else if constexpr (std::is_same_v<Kind, WidthsKey>) {
+                std::vector<int> widths;
+                for (const auto& width : split(v, 'x')) {
+                    std::int64_t x = 0;
+                    parse_int(width, x);
+                    widths.push_back(static_cast<int>(x)); // in range: checked when read
+                }
+                kind.set(target, std::move(widths));
+            } else if constexpr (std::is_same_v<Kind, LayerRealsKey>) {
+                std::vector<double> values;
+                for (const auto& value : split(v, layer_separator)) {
+                    double x = 0.0;
+                    parse_double(value, x);
+                    values.push_back(x);
+                }
+                kind.set(target, std::move(values));
+            } else if constexpr (std::is_same_v<Kind, LayerBooleansKey>) {
+                std::vector<bool> values;
+                for (const auto& value : split(v, layer_separator))
+                    values.push_back(value == "true");
+                kind.set(target, std::move(values));
+            } else if constexpr (std::is_same_v<Kind, BooleanKey>) {
+                kind.set(target, v == "true");
+            } else {
+                kind.set(target, v);
+            }
+        },
+        key.kind);
+}
+
+std::optional<bool> parse_bool(std::string_view s) noexcept {
+    if (s == "true" || s == "1" || s == "yes" || s == "on")
+        return true;
+    if (s == "false" || s == "0" || s == "no" || s == "off")
+        return false;
+    return std::nullopt;
+}
+
+bool in_ini(const KeyInfo& key, const std::vector<std::string>& values, IniScope scope) {
+    if (values.empty())
+        return false; // optional key left unset (eta-v follows eta)
+    if (scope == IniScope::everything)
+        return true;
+    switch (key.hashed) {
+    case Hashed::always:
+        return true;
+    case Hashed::never:
+        return false;
+    case Hashed::unless_default:
+        return values.size() != 1 || key.default_value.empty() ||
+               values.front() != canonical(key, key.default_value, key.default_value);
+    }
+    return true;
+}
+
+void Configuration::set(std::string_view key, std::string_view text) {
+    const KeyInfo* k = find_key(key);
+    if (k == nullptr)
+        throw ConfigError::unknown_key(std::string(key), trim(text), key_names());
+    const std::string whole = trim(text);
+    std::vector<std::string> vals;
+    if (auto range = parse_range(*k, whole)) {
+        for (const double x : *range) {
+            const std::string token =
+                k->type() == ValueType::real || k->type() == ValueType::layer_reals
+                    ? number_text(x)
+                    : std::to_string(std::llround(x));
+            vals.push_back(canonical(*k, token, whole));
+        }
+    } else {
+        for (const auto& token : split(whole, ',')) {
+            if (token.empty())
+                throw ConfigError(std::string(key), whole,
+                                  allowed_text(*k) + " (an empty list entry is not)");
+            vals.push_back(canonical(*k, token, whole));
+        }
+    }
+    if (vals.size() > 1 && !k->sweepable)
+        throw ConfigError(std::string(key), whole, "a single value (this key cannot be swept)");
+    // Repeated values would repeat grid points silently: keep the first of each.
+    std::vector<std::string> unique;
+    std::unordered_set<std::string> seen;
+    for (auto& v : vals)
+        if (seen.insert(v).second)
+            unique.push_back(std::move(v));
+    values_[std::string(key)] = std::move(unique);
+}
+
+bool Configuration::is_set(std::string_view key) const {
+    return values_.contains(key);
+}
+
+std::vector<std::string> Configuration::values(std::string_view key) const {
+    if (const auto it = values_.find(key); it != values_.end())
+        return it->second;
+    const KeyInfo* k = find_key(key);
+    if (k == nullptr || k->default_value.empty())
+        return {};
+    return {canonical(*k, k->default_value, k->default_value)};
+}
+
+std::string Configuration::value(std::string_view key) const {
+    const auto v = values(key);
+    return v.empty() ? std::string{} : v.front();
+}
+
+std::string Configuration::to_ini(IniScope scope) const {
+    std::ostringstream os;
+    os << "# plateau run configuration (fully resolved)\n";
+    for (const auto& k : keys()) {
+        const auto v = values(k.name);
+        if (scope == IniScope::everything && v.empty() && !k.follows.empty())
+            os << "# " << k.name << " follows " << k.follows << '\n';
+        if (!in_ini(k, v, scope))
+            continue;
+        os << k.name << " = ";
+        for (std::size_t i = 0; i < v.size(); ++i)
+            os << (i ? ", " : "") << v[i];
+        os << '\n';
+    }
+    return os.str();
+}
+
+CampaignSpec Configuration::expand() const {
+    CampaignSpec spec;
+    // Every key's values in registry order: the grid is their Cartesian product (a single
+    // value for most), the last key varying fastest.
+    std::vector<std::pair<const KeyInfo*, std::vector<std::string>>> lists;
+    for (const auto& k : keys())
+        lists.emplace_back(&k, values(k.name));
+
+    // The campaign's keys (seeds, seed, threads) cannot be swept: set them once.
+    RunParams scratch;
+    for (const auto& [k, v] : lists)
+        if (!v.empty())
+            apply(*k, v.front(), {scratch, spec});
+
+    // Grid size, refusing more than 2^40 runs before any product can overflow.
+    constexpr std::int64_t max_runs = std::int64_t{1} << 40;
+    std::int64_t points = 1;
+    for (const auto& [k, v] : lists) {
+        const auto n = static_cast<std::int64_t>(std::max<std::size_t>(1, v.size()));
+        if (points > max_runs / n)
+            throw ConfigError(std::string(k->name), std::to_string(n) + " values",
+                              "a list that keeps the campaign at most 2^40 runs (grid points x "
+                              "seeds)");
+        points *= n;
+    }
+    if (points > max_runs / spec.seeds)
+        throw ConfigError("seeds", value("seeds"), "a campaign of at most 2^40 runs");
+
+    // Where each key's value comes from: its own list, or that of the key it follows.
+    std::vector<std::size_t> source(lists.size());
+    for (std::size_t a = 0; a < lists.size(); ++a) {
+        source[a] = a;
+        const KeyInfo& k = *lists[a].first;
+        if (lists[a].second.empty() && !k.follows.empty())
+            for (std::size_t b = 0; b < a; ++b)
+                if (lists[b].first->name == k.follows)
+                    source[a] = b;
+    }
+
+    spec.points.reserve(static_cast<std::size_t>(points));
+    std::vector<std::string_view> chosen(lists.size());
+    for (std::int64_t index = 0; index < points; ++index) {
+        GridPoint point;
+        auto rest = static_cast<std::size_t>(index);
+        for (std::size_t a = lists.size(); a-- > 0;) {
+            const auto& vals = lists[a].second;
+            chosen[a] =
+                vals.empty() ? std::string_view{} : std::string_view{vals[rest % vals.size()]};
+            if (!vals.empty())
+                rest /= vals.size();
+        }
+        for (std::size_t a = 0; a < lists.size(); ++a)
+            if (!chosen[source[a]].empty())
+                apply(*lists[a].first, chosen[source[a]], {point.params, spec});
+        for (std::size_t a = 0; a < lists.size(); ++a) {
+            const KeyInfo& k = *lists[a].first;
+            const bool coordinate = lists[a].second.size() >= 2 || k.always_coordinate;
+            if (!coordinate && k.fields.front().starts_with("campaign."))
+                continue; // seeds and seed are root attributes, threads changes nothing
+            const std::string_view value = chosen[source[a]];
+            Coordinate c{
+                std::string(k.name), 0.0, {}, k.type() == ValueType::integer, std::string(k.help)};
+            // A setting "8x4" stays text, a swept width is one integer; per-layer values are
+            // numbers unless some value of the key is a list ("0.5:0.2").
+            const auto& own = lists[source[a]].second;
+            const bool layer_text = k.type() == ValueType::layer_booleans ||
+                                    (k.type() == ValueType::layer_reals &&
+                                     std::ranges::any_of(own, [](const std::string& x) {
+                                         return x.find(layer_separator) != std::string::npos;
+                                     }));
+            if (k.type() == ValueType::choice || k.type() == ValueType::boolean || layer_text ||
+                (k.type() == ValueType::widths && !coordinate))
+                c.text = value;
+            else
+                parse_double(value, c.number);
+            c.is_integer = c.is_integer || (k.type() == ValueType::widths && coordinate);
+            (coordinate ? point.coordinates : point.settings).push_back(std::move(c));
+        }
+        if (point.params.schedule.alpha_max_scale == AlphaMaxScale::inverse_eta)
+            point.params.schedule.alpha_max /= point.params.training.eta;
+        spec.points.push_back(std::move(point));
+    }
+    share_record_grid(spec);
+    for (const auto& point : spec.points)
+        validate(point.params);
+    return spec;
+}
+
+} // namespace plateau::cli

@@ -1,0 +1,470 @@
+// `plateau ode`: the N -> infinity theory of the same configuration, integrated for every grid
+// point and written in the same schema as `plateau run` (root attribute kind = "theory"), or
+// the plateau fixed point and its escape rate (--fixed-point).
+#include "cli/command_support.hpp"
+#include "cli/commands.hpp"
+#include "cli/options.hpp"
+#include "cli/progress.hpp"
+#include "cli/summary.hpp"
+#include "engine/core/errors.hpp"
+#include "engine/io/reader.hpp"
+#include "engine/simulation/gram_dynamics.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/theory/escape.hpp"
+#include "engine/theory/theory.hpp"
+#include "models/gaussian_integrals.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace plateau::cli {
+
+namespace po = boost::program_options;
+
+namespace {
+
+enum class InitKind {
+    sample,    ///< run r starts at the initial order parameters of simulation run r
+    symmetric, ///< Q = q0 I, R = r0 + asymmetry on the "diagonal" (one run per grid point)
+    file,      ///< the alpha = 0 order parameters stored in a simulation file
+};
+
+struct OdeOptions {
+    std::string init = "sample";
+    std::string init_from;
+    bool init_average = false;
+    double r0 = 0.0;
+    double asymmetry = 1e-9;
+    double rtol = OdeParams{}.rtol;
+    double atol = OdeParams{}.atol;
+    bool fixed_point = false;
+};
+
+/// The largest estimated errors of the joint rule (docs/theory.md §10) over every record of the
+/// runs computed here: eps_g (eg_stderr, absolute and relative) and the flow (flow_error).
+class RuleErrors {
+public:
+    void add(const RunParams& p, const RunResult& r) {
+        if (flow_method(p.model) != FlowMethod::joint)
+            return;
+        const std::scoped_lock lock(mutex_);
+        ++runs_;
+        points_ = p.observer.joint_points;
+        for (const Observables& o : r.records) {
+            eg_ = std::max(eg_, o.eg_stderr);
+            if (o.eg > 0.0)
+                eg_relative_ = std::max(eg_relative_, o.eg_stderr / o.eg);
+            const auto it = o.extras.find("flow_error");
+            if (it != o.extras.end() && it->second.size() == 1 && std::isfinite(it->second(0)))
+                flow_ = std::max(flow_, it->second(0));
+        }
+    }
+    void print() const {
+        if (runs_ == 0)
+            return;
+        std::printf("joint rule (joint-points = %d, docs/theory.md section 10), largest estimated "
+                    "error over the records of %lld run(s): eps_g %.2g (%.2g relative), flow "
+                    "%.2g relative\n",
+                    points_, static_cast<long long>(runs_), eg_, eg_relative_, flow_);
+    }
+
+private:
+    std::mutex mutex_;
+    std::int64_t runs_ = 0;
+    int points_ = 0;
+    double eg_ = 0.0, eg_relative_ = 0.0, flow_ = 0.0;
+};
+
+/// Initial conditions of every theory run from a simulation file: per run (same run indices),
+/// or averaged over each grid point's seeds (one theory run per grid point).
+std::vector<OrderParameters> initial_conditions_from_file(const std::string& path,
+                                                          const CampaignSpec& spec,
+                                                          std::int64_t sim_seeds, bool average) {
+    const auto fail = [&](const std::string& why) {
+        throw UsageError("invalid value '" + path + "' for 'init-from': " + why);
+    };
+    const CampaignReader file = [&] {
+        try {
+            return CampaignReader::open(path);
+        } catch (const CampaignReadError& e) {
+            throw UsageError("invalid value '" + path + "' for 'init-from': " + e.reason());
+        }
+    }();
+    const std::int64_t file_runs = file.metadata().runs;
+    const std::int64_t expected = static_cast<std::int64_t>(spec.points.size()) * sim_seeds;
+    if (file_runs != expected)
+        fail("it holds " + std::to_string(file_runs) + " runs; this configuration has " +
+             std::to_string(expected) + " (" + std::to_string(spec.points.size()) +
+             " grid points x " + std::to_string(sim_seeds) +
+             " seeds): use the file's own "
+             "configuration");
+    std::vector<OrderParameters> out;
+    for (std::int64_t r = 0; r < spec.runs(); ++r) {
+        const auto& m = spec.point_of(r).params.model;
+        const std::string gname = group_name(m.student.hidden(), m.teacher.hidden());
+        const auto& groups = file.groups();
+        if (std::none_of(groups.begin(), groups.end(),
+                         [&](const CampaignReader::GroupInfo& g) { return g.name == gname; }))
+            fail("it has no group " + gname);
+        const auto first = average ? r * sim_seeds : r;
+        const auto count = average ? sim_seeds : 1;
+        OrderParameters sum;
+        int used = 0;
+        for (std::int64_t s = first; s < first + count; ++s) {
+            const auto where = file.find_run(s);
+            if (!where || groups[where->group].name != gname)
+                fail("it has no run " + std::to_string(s) + " in group " + gname);
+            const Observables o = file.read_records(*where, 0, 1).front();
+            if (!o.Q.allFinite())
+                continue; // never written (pending)
+            if (used++ == 0) {
+                sum.Q = o.Q;
+                sum.R = o.R;
+                sum.T = o.T;
+                sum.v = o.v;
+            } else {
+                sum.Q += o.Q;
+                sum.R += o.R;
+                sum.T += o.T;
+                sum.v += o.v;
+            }
+        }
+        if (used == 0)
+            fail("run " + std::to_string(first) + " has no alpha = 0 record (pending)");
+        sum.Q /= used;
+        sum.R /= used;
+        sum.T /= used;
+        sum.v /= used;
+        sum.v_star = Eigen::VectorXd::Constant(m.teacher.hidden(), m.v_star);
+        out.push_back(std::move(sum));
+    }
+    return out;
+}
+
+/// Progress of a long fixed-point search on stderr: silent for the first 2 s (small K), then a
+/// line every 5 s with the columns of the Jacobian done and the time left at the rate so far.
+FixedPointProgress fixed_point_progress(std::size_t point, bool quiet) {
+    if (quiet)
+        return {};
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    auto last = start;
+    return [=](std::int64_t done, std::int64_t total) mutable {
+        const auto now = clock::now();
+        const double elapsed = std::chrono::duration<double>(now - start).count();
+        if (elapsed < 2.0 || std::chrono::duration<double>(now - last).count() < 5.0)
+            return;
+        last = now;
+        const double left = elapsed * static_cast<double>(total - done) / static_cast<double>(done);
+        std::fprintf(stderr,
+                     "plateau ode: fixed point of grid point %zu: linearized flow, column %lld of "
+                     "%lld, ~%s left\n",
+                     point, static_cast<long long>(done), static_cast<long long>(total),
+                     format_duration(left).c_str());
+    };
+}
+
+void print_eigenvalues(const FixedPoint& fp) {
+    std::printf("  eigenvalues:");
+    for (Eigen::Index i = 0; i < std::min<Eigen::Index>(fp.eigenvalues.size(), 6); ++i) {
+        const auto z = fp.eigenvalues[i];
+        if (std::abs(z.imag()) > 1e-12)
+            std::printf(" %.6g%+.6gi", z.real(), z.imag());
+        else
+            std::printf(" %.6g", z.real());
+    }
+    std::printf("%s\n", fp.eigenvalues.size() > 6 ? " ..." : "");
+}
+
+/// The fixed points a trajectory from a generic start (asymmetry 1e-6 on R) passes, polished by
+/// Newton on the full flow (docs/theory.md §11).
+void print_other_fixed_points(const RunParams& params) {
+    const double rate =
+        std::max(params.training.eta, params.model.learn_v ? params.training.eta_v : 0.0);
+    const double alpha_end = std::max(params.schedule.alpha_max, 2000.0 / rate);
+    const std::vector<FixedPoint> found =
+        trajectory_fixed_points(params, generic_start(params.model, 1e-6), alpha_end);
+    std::printf("  fixed points along the trajectory from a generic start (R_jn = 1e-6 sin(1 + j "
+                "M + n), to alpha = %.6g):\n",
+                alpha_end);
+    if (found.empty()) {
+        std::printf("    no fixed point found\n");
+        return;
+    }
+    for (const FixedPoint& f : found) {
+        std::printf("    alpha ~ %-8.6g %s: eps_g = %.8g, largest real part %.6g (%s), residual "
+                    "%.2g\n",
+                    f.alpha, std::string(name(f.kind)).c_str(), f.eg, f.escape_rate,
+                    f.escape_rate < 0.0 ? "stable" : "unstable", f.residual);
+        std::printf("      R =");
+        for (Eigen::Index j = 0; j < f.op.R.rows(); ++j) {
+            std::printf(" [");
+            for (Eigen::Index n = 0; n < f.op.R.cols(); ++n)
+                std::printf("%s%.6g", n > 0 ? " " : "", f.op.R(j, n));
+            std::printf("]");
+        }
+        std::printf("  diag Q =");
+        for (Eigen::Index j = 0; j < f.op.Q.rows(); ++j)
+            std::printf(" %.6g", f.op.Q(j, j));
+        std::printf("\n");
+    }
+}
+
+/// The escape prediction of engine/theory/escape.hpp at the grid point's N.
+void print_escape(const RunParams& params, const FixedPoint& fp) {
+    const EscapePrediction e = predict_escape(params, fp);
+    if (!e.valid) {
+        std::printf("  escape time: no prediction (%s)\n", e.why.c_str());
+        return;
+    }
+    std::printf("  escape time (eps_g down to %.3g of the plateau's): ODE from the symmetric start "
+                "with asymmetry eps: alpha_esc = A - ln(eps)/lambda, A = %.6g (free fit slope "
+                "%.6g vs 1/lambda = %.6g);\n    alpha_plateau = %.6g, c = exp(lambda (A - "
+                "alpha_plateau)) = %.6g;\n    eps_0 ~ N(0, (%.5g^2 initial + %.5g^2 noise)/N): "
+                "predicted mean escape at N = %lld: %.6g\n",
+                escape_fraction, e.A, e.fit_slope, 1.0 / e.rate, e.alpha_plateau, e.c,
+                e.sigma_initial, e.sigma_noise, static_cast<long long>(params.model.N),
+                predicted_mean_escape(e, static_cast<double>(params.model.N)));
+}
+
+void print_eta_max(const RunParams& params) {
+    const EtaMax em = specialized_eta_max(params);
+    if (!em.found)
+        std::printf("  eta_max: none (%s)\n", std::string(em.why).c_str());
+    else
+        std::printf("  eta_max (largest eta at which the specialized fixed point is stable): "
+                    "%.7g\n",
+                    em.eta_max);
+}
+
+/// The escape rate and eta_max of a grid point for the file (schema 1.3), NaN when none is
+/// found or K + M > 8 (the Jacobian's cost grows like (K+M)^6: seconds at K = M = 10).
+struct FixedPointSummary {
+    double escape_rate = std::numeric_limits<double>::quiet_NaN();
+    double eta_max = std::numeric_limits<double>::quiet_NaN();
+};
+std::vector<FixedPointSummary> fixed_point_summaries(const CampaignSpec& spec) {
+    std::vector<FixedPointSummary> out(spec.points.size());
+    for (std::size_t p = 0; p < spec.points.size(); ++p) {
+        const RunParams& params = spec.points[p].params;
+        // Not computed (NaN) where the linearization is costly: K + M > 8, or averages by
+        // quadrature or the joint rule (each flow evaluation milliseconds, not microseconds).
+        if (params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
+            flow_method(params.model) != FlowMethod::integrals ||
+            !integrals::has_closed_form(params.model.student.g.kind))
+            continue;
+        try {
+            const FixedPoint fp = symmetric_fixed_point(params);
+            if (fp.converged)
+                out[p].escape_rate = fp.escape_rate;
+        } catch (const ConfigError&) {
+            // relu with a learned second layer: no isolated symmetric fixed point (NaN)
+        }
+        const EtaMax em = specialized_eta_max(params);
+        if (em.found)
+            out[p].eta_max = em.eta_max;
+    }
+    return out;
+}
+
+int fixed_points(const CampaignSpec& spec, bool quiet) {
+    bool all_converged = true;
+    for (std::size_t p = 0; p < spec.points.size(); ++p) {
+        const GridPoint& point = spec.points[p];
+        const FixedPoint fp = symmetric_fixed_point(point.params, fixed_point_progress(p, quiet));
+        std::printf("grid point %zu:%s\n", p, describe(point).c_str());
+        const auto& m = point.params.model;
+        all_converged = all_converged && fp.converged;
+        if (!fp.converged) {
+            // Say that there is none and why, not the numbers of the last iterate (Q = 1e8...).
+            const double q = fp.op.Q.size() > 0 ? fp.op.Q(0, 0) : 0.0;
+            if (!std::isfinite(q) || q >= point.params.observer.divergence_q)
+                std::printf("  no fixed point found: the symmetric flow diverges (Q_jj grows past "
+                            "divergence-q = %.3g): eta = %.6g is too large for a plateau\n",
+                            point.params.observer.divergence_q, point.params.training.eta);
+            else
+                std::printf("  no fixed point found: Newton's method did not converge from the "
+                            "relaxed symmetric state (residual %.3g, Q_jj = %.6g)%s\n",
+                            fp.residual, q,
+                            q > 10.0 ? "; Q_jj this large means the symmetric flow does not "
+                                       "settle: eta is too large for a plateau"
+                                     : "");
+            continue;
+        }
+        const double c = m.student.hidden() > 1 ? fp.op.Q(0, 1) : 0.0;
+        std::printf("  symmetric fixed point: Q_jj = %.10g  Q_jk = %.10g  R_jn = %.10g",
+                    fp.op.Q(0, 0), c, fp.op.R(0, 0));
+        if (m.learn_v)
+            std::printf("  v_j = %.10g", fp.op.v(0));
+        std::printf("\n  eps_g = %.10g\n", fp.eg);
+        std::printf("  escape rate (largest real part of the linearized flow's eigenvalues): "
+                    "%.6g\n",
+                    fp.escape_rate);
+        print_eigenvalues(fp);
+        std::printf("  converged: yes (residual %.3g)\n", fp.residual);
+        print_other_fixed_points(point.params);
+        print_escape(point.params, fp);
+        print_eta_max(point.params);
+    }
+    return all_converged ? 0 : 1;
+}
+
+} // namespace
+
+int ode_command(int argc, char** argv, const std::string& command_line) {
+    return guarded("ode", [&] {
+        OutputOptions out;
+        OdeOptions ode;
+        po::options_description options("Options");
+        add_output_options(options, out);
+        options.add_options()(
+            "init", po::value<std::string>(&ode.init)->default_value(ode.init),
+            "initial order parameters: 'sample' (run r starts exactly where simulation run r "
+            "of `plateau run` with this configuration starts, dynamics = gram included) or "
+            "'symmetric' (Q = q0 I, R_jn = "
+            "r0 + asymmetry [n == j mod M]; one run per grid point)")(
+            "r0", po::value<double>(&ode.r0)->default_value(ode.r0, number_text(ode.r0)),
+            "initial R_jn of --init symmetric")(
+            "asymmetry",
+            po::value<double>(&ode.asymmetry)
+                ->default_value(ode.asymmetry, number_text(ode.asymmetry)),
+            "initial asymmetry of --init symmetric")(
+            "init-from", po::value<std::string>(&ode.init_from),
+            "start from the alpha = 0 order parameters of a simulation file of the same "
+            "configuration (run by run)")(
+            "init-average", po::bool_switch(&ode.init_average),
+            "with --init-from: start from the seed average (one run per grid point; the average "
+            "cancels the ~1/sqrt(N) asymmetries that decide the escape, so this theory stays on "
+            "the plateau far longer than the runs: compare the plateau, not the escape)")(
+            "rtol", po::value<double>(&ode.rtol)->default_value(ode.rtol, number_text(ode.rtol)),
+            "relative tolerance of the adaptive Dormand-Prince integrator")(
+            "atol", po::value<double>(&ode.atol)->default_value(ode.atol, number_text(ode.atol)),
+            "absolute tolerance of the integrator")(
+            "fixed-point", po::bool_switch(&ode.fixed_point),
+            "print the symmetric (plateau) fixed point, eps_g there and the escape rate; no "
+            "integration");
+        const ParsedCommand cmd = parse_command(
+            argc, argv, "usage: plateau ode [CONFIG.ini] [--key value ...] [-o OUT.h5]", options);
+        if (cmd.help)
+            return 0;
+        CampaignSpec spec = cmd.config.expand();
+        for (const auto& point : spec.points) {
+            require_theory_support(point.params.model);
+            require_theory_regime(point.params); // batch and weight-decay are covered (§6)
+        }
+        if (ode.fixed_point)
+            return fixed_points(spec, out.quiet);
+
+        InitKind init = InitKind::sample;
+        if (!ode.init_from.empty())
+            init = InitKind::file;
+        else if (ode.init == "symmetric")
+            init = InitKind::symmetric;
+        else if (ode.init != "sample")
+            throw ConfigError("init", ode.init, "sample or symmetric");
+        if (ode.init_average && init != InitKind::file)
+            throw UsageError("--init-average goes with --init-from FILE");
+        if (!(std::isfinite(ode.rtol) && ode.rtol > 0))
+            throw ConfigError("rtol", number_text(ode.rtol), "a finite number > 0");
+        if (!(std::isfinite(ode.atol) && ode.atol > 0))
+            throw ConfigError("atol", number_text(ode.atol), "a finite number > 0");
+        if (!std::isfinite(ode.r0))
+            throw ConfigError("r0", number_text(ode.r0), "a finite number");
+        if (!std::isfinite(ode.asymmetry))
+            throw ConfigError("asymmetry", number_text(ode.asymmetry), "a finite number");
+
+        const std::int64_t sim_seeds = spec.seeds;
+        if (init == InitKind::symmetric || (init == InitKind::file && ode.init_average))
+            spec.seeds = 1; // one theory run per grid point
+        std::vector<OrderParameters> from_file;
+        if (init == InitKind::file)
+            from_file =
+                initial_conditions_from_file(ode.init_from, spec, sim_seeds, ode.init_average);
+
+        // A symmetric start that is not a covariance (r0 too large for q0) is bad input: found
+        // here, before any file exists, not by a worker after the file was created.
+        if (init == InitKind::symmetric)
+            for (const auto& point : spec.points) {
+                try {
+                    (void)symmetric_initial_conditions(point.params.model, point.params.model.q0,
+                                                       ode.r0, ode.asymmetry);
+                } catch (const std::invalid_argument&) {
+                    const auto& m = point.params.model;
+                    throw ConfigError("r0", number_text(ode.r0),
+                                      "a number with r0^2 K M <= q0 for --init symmetric (Q - R "
+                                      "R^T positive semi-definite, asymmetry included; here q0 = " +
+                                          number_text(m.q0) +
+                                          ", K = " + std::to_string(m.student.hidden()) +
+                                          ", M = " + std::to_string(m.teacher.hidden()) + ")");
+                }
+            }
+
+        OdeParams integrator;
+        integrator.rtol = ode.rtol;
+        integrator.atol = ode.atol;
+        RuleErrors rule_errors;
+        const auto integrate = [&](std::int64_t run) -> RunResult {
+            const RunParams& params = spec.point_of(run).params;
+            switch (init) {
+            case InitKind::sample: {
+                // Where run r of `plateau run` starts, by the backend of this configuration.
+                const std::uint64_t index = spec.init_index_of(run);
+                return integrate_theory(params,
+                                        params.dynamics == DynamicsKind::gram
+                                            ? sample_initial_gram(params, spec.master_seed, index)
+                                            : order_parameters_of(make_initial_state(
+                                                  params.model, spec.master_seed, index)),
+                                        integrator);
+            }
+            case InitKind::symmetric:
+                return integrate_theory(params,
+                                        symmetric_initial_conditions(params.model, params.model.q0,
+                                                                     ode.r0, ode.asymmetry),
+                                        integrator);
+            case InitKind::file:
+                return integrate_theory(params, from_file[static_cast<std::size_t>(run)],
+                                        integrator);
+            }
+            return {};
+        };
+        // Schema 1.3 (docs/theory.md §11): each run gets its grid point's escape rate and eta_max.
+        const std::vector<FixedPointSummary> summaries = fixed_point_summaries(spec);
+        const RunFunction run_one = [&](std::int64_t run) -> RunResult {
+            RunResult result = integrate(run);
+            rule_errors.add(spec.point_of(run).params, result);
+            if (!result.records.empty()) {
+                const auto p = static_cast<std::size_t>(&spec.point_of(run) - spec.points.data());
+                result.records.front().extras["escape_rate"] =
+                    Eigen::VectorXd::Constant(1, summaries[p].escape_rate);
+                result.records.front().extras["eta_max"] =
+                    Eigen::VectorXd::Constant(1, summaries[p].eta_max);
+            }
+            return result;
+        };
+
+        std::ostringstream text;
+        text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
+             << "init = " << (init == InitKind::file ? "file" : ode.init) << '\n';
+        if (init == InitKind::symmetric)
+            text << "r0 = " << number_text(ode.r0) << "\nasymmetry = " << number_text(ode.asymmetry)
+                 << '\n';
+        if (init == InitKind::file)
+            text << "init-from = " << ode.init_from
+                 << "\ninit-average = " << (ode.init_average ? "true" : "false") << '\n';
+        text << "rtol = " << number_text(ode.rtol) << "\natol = " << number_text(ode.atol) << '\n';
+        const FileMetadata meta{text.str(), command_line, "theory"};
+        const int status = run_campaign("ode", spec, run_one, out, meta, ProgressUnit::runs);
+        if (!out.quiet)
+            rule_errors.print();
+        return status;
+    });
+}
+
+} // namespace plateau::cli

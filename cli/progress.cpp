@@ -1,0 +1,100 @@
+#include "cli/progress.hpp"
+
+#include <oneapi/tbb/info.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace plateau::cli {
+
+namespace {
+
+std::chrono::milliseconds interval_of(double seconds, bool terminal) {
+    if (seconds > 0.0)
+        return std::max(std::chrono::milliseconds(1),
+                        std::chrono::milliseconds(std::llround(seconds * 1000.0)));
+    return terminal ? std::chrono::milliseconds(200) : std::chrono::milliseconds(5000);
+}
+
+} // namespace
+
+Progress::Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet,
+                   double interval_seconds, const StepCounter* steps_done)
+    : runs_total_(runs), work_total_(work), unit_(unit), quiet_(quiet), terminal_(isatty(2) != 0),
+      interval_(interval_of(interval_seconds, terminal_)), steps_done_(steps_done),
+      start_(std::chrono::steady_clock::now()), last_(start_) {}
+
+void Progress::run_done(std::int64_t work) {
+    ++runs_done_;
+    work_done_ += work;
+    report_if_due();
+}
+
+void Progress::tick() {
+    report_if_due();
+}
+
+void Progress::report_if_due() {
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ >= interval_) {
+        last_ = now;
+        report(false);
+    }
+}
+
+std::int64_t Progress::work_done() const noexcept {
+    // The counter has the steps inside unfinished runs too; a diverged run's steps stop short of
+    // its work, which the finished runs' sum counts in full.
+    if (steps_done_ == nullptr || unit_ != ProgressUnit::steps)
+        return work_done_;
+    return std::min(work_total_,
+                    std::max(work_done_, steps_done_->load(std::memory_order_relaxed)));
+}
+
+void Progress::finish() {
+    if (terminal_ || runs_done_ > 0)
+        report(true);
+}
+
+void Progress::report(bool final) {
+    if (quiet_)
+        return;
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const std::int64_t done = final ? work_done_ : work_done();
+    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(work_total_ - done) / rate : 0.0;
+    char share[32] = "";
+    if (unit_ == ProgressUnit::steps && work_total_ > 0)
+        std::snprintf(
+            share, sizeof share, ", %.0f%% of steps",
+            std::floor(100.0 * static_cast<double>(done) / static_cast<double>(work_total_)));
+    std::fprintf(stderr, "%s[%lld/%lld runs%s] %.3g %s/s, elapsed %s, %s %s%s",
+                 terminal_ ? "\r" : "", static_cast<long long>(runs_done_),
+                 static_cast<long long>(runs_total_), share, rate,
+                 unit_ == ProgressUnit::steps ? "steps" : "runs", format_duration(elapsed).c_str(),
+                 final ? "done" : "ETA",
+                 final ? "" : (rate > 0 ? format_duration(eta) : std::string("unknown")).c_str(),
+                 terminal_ && !final ? "   " : "\n");
+}
+
+std::string format_duration(double seconds) {
+    char buf[64];
+    if (seconds < 60)
+        std::snprintf(buf, sizeof buf, "%.1fs", seconds);
+    else if (seconds < 3600)
+        std::snprintf(buf, sizeof buf, "%dm %02ds", static_cast<int>(seconds / 60),
+                      static_cast<int>(std::fmod(seconds, 60)));
+    else
+        std::snprintf(buf, sizeof buf, "%dh %02dm", static_cast<int>(seconds / 3600),
+                      static_cast<int>(std::fmod(seconds, 3600) / 60));
+    return buf;
+}
+
+int default_thread_count() {
+    return oneapi::tbb::info::default_concurrency();
+}
+
+} // namespace plateau::cli

@@ -1,0 +1,53 @@
+// Progress reporting on stderr: a line redrawn in place on a terminal, a log line every few
+// seconds otherwise, nothing with --quiet.
+#pragma once
+
+#include "engine/run/run.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace plateau::cli {
+
+/// What the rate and the ETA count: simulation steps, or whole runs (theory).
+enum class ProgressUnit { steps, runs };
+
+class Progress {
+public:
+    /// `work`: the total in `unit`s; run_done(w) adds w of them. `interval_seconds`: between
+    /// two lines (0: 0.2 s on a terminal, 5 s otherwise). `steps_done` (optional, unit steps):
+    /// the steps of all runs so far, finished or not, which tick() reports.
+    Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet,
+             double interval_seconds = 0.0, const StepCounter* steps_done = nullptr);
+    void run_done(std::int64_t work);
+    /// Between finished runs (the campaign's heartbeat): a line if the interval has passed.
+    void tick();
+    void finish();
+    /// How often a line is due.
+    [[nodiscard]] std::chrono::milliseconds interval() const noexcept { return interval_; }
+
+private:
+    void report_if_due();
+    void report(bool final);
+    [[nodiscard]] std::int64_t work_done() const noexcept;
+
+    std::int64_t runs_total_;
+    std::int64_t work_total_;
+    ProgressUnit unit_;
+    std::int64_t runs_done_ = 0;
+    std::int64_t work_done_ = 0; ///< the work of the finished runs
+    bool quiet_;
+    bool terminal_;
+    std::chrono::milliseconds interval_;
+    const StepCounter* steps_done_;
+    std::chrono::steady_clock::time_point start_;
+    std::chrono::steady_clock::time_point last_;
+};
+
+/// "1h 02m", "3m 05s", "12.3s".
+[[nodiscard]] std::string format_duration(double seconds);
+/// Worker threads when --threads is 0: the cores oneTBB may use.
+[[nodiscard]] int default_thread_count();
+
+} // namespace plateau::cli

@@ -1,0 +1,97 @@
+#include "cli/summary.hpp"
+
+#include "cli/config.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/specialization.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+namespace plateau::cli {
+
+SeedSummary::SeedSummary(const CampaignSpec& spec) : points_(spec.points.size()) {
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+        // This point's record times: the grid's, or a prefix of them for a shorter run.
+        const std::size_t records = record_alphas(spec.points[i].params.schedule).size();
+        points_[i].sum.assign(records, 0.0);
+        points_[i].sum_sq.assign(records, 0.0);
+    }
+}
+
+void SeedSummary::add(const CampaignSpec& spec, const FinishedRun& run) {
+    auto& p = points_[static_cast<std::size_t>(run.run / spec.seeds)];
+    for (std::size_t k = 0; k < all_run_outcomes.size(); ++k)
+        if (all_run_outcomes[k] == run.result.outcome)
+            ++p.outcomes[k];
+    if (run.result.status != RunStatus::completed) {
+        ++p.diverged;
+        return;
+    }
+    ++p.completed;
+    for (std::size_t i = 0; i < run.result.records.size(); ++i) {
+        const double eg = run.result.records[i].eg;
+        p.sum[i] += eg;
+        p.sum_sq[i] += eg * eg;
+    }
+    const auto& last = run.result.records.back();
+    if (assess_specialization(last.Q, last.R, last.T).specialized) // analysis/SCHEMA.md
+        ++p.specialized;
+}
+
+std::string describe(const GridPoint& point) {
+    std::string out;
+    for (const auto& c : point.coordinates)
+        out += " " + c.key + "=" + (c.text.empty() ? number_text(c.number) : c.text);
+    const auto& m = point.params.model;
+    out += "  (K=" + widths_text(m.student.widths) + " M=" + widths_text(m.teacher.widths) +
+           " g=" + std::string(name(m.student.g.kind)) + ")";
+    return out;
+}
+
+std::string SeedSummary::outcome_counts(const Point& p) {
+    std::string out;
+    std::int64_t runs = 0;
+    for (std::size_t k = 0; k < all_run_outcomes.size(); ++k) {
+        runs += p.outcomes[k];
+        if (p.outcomes[k] > 0)
+            out += (out.empty() ? "" : ", ") + std::string(name(all_run_outcomes[k])) + " " +
+                   std::to_string(p.outcomes[k]);
+    }
+    return (out.empty() ? std::string("none") : out) + " of " + std::to_string(runs);
+}
+
+void SeedSummary::print(const CampaignSpec& spec, const std::vector<double>& alphas,
+                        std::int64_t skipped) const {
+    if (skipped > 0)
+        std::printf("\n(%lld run(s) were already finished in the file and are not in this table)\n",
+                    static_cast<long long>(skipped));
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+        const auto& s = points_[i];
+        std::printf("\ngrid point %zu:%s\n", i, describe(spec.points[i]).c_str());
+        std::printf("  runs: %lld completed, %lld diverged; specialized at the end: %lld of %lld\n",
+                    static_cast<long long>(s.completed), static_cast<long long>(s.diverged),
+                    static_cast<long long>(s.specialized), static_cast<long long>(s.completed));
+        std::printf("  outcomes: %s (analysis/SCHEMA.md, Outcomes)\n", outcome_counts(s).c_str());
+        if (s.completed == 0)
+            continue;
+        std::printf("  %12s  %14s  %12s\n", "alpha", "eps_g (mean)", "std. error");
+        const std::size_t rows = 24;
+        // A run shorter than the campaign's longest records a prefix of the grid `alphas`.
+        const std::size_t own = std::min(alphas.size(), s.sum.size());
+        const std::size_t stride = std::max<std::size_t>(1, own / rows);
+        for (std::size_t a = 0; a < own; ++a) {
+            if (a % stride != 0 && a + 1 != own)
+                continue;
+            const double n = static_cast<double>(s.completed);
+            const double mean = s.sum[a] / n;
+            const double var =
+                n > 1 ? std::max(0.0, (s.sum_sq[a] - n * mean * mean) / (n - 1.0)) : 0.0;
+            std::printf("  %12.4g  %14.6g  %12.3g\n", alphas[a], mean, std::sqrt(var / n));
+        }
+    }
+    std::fflush(stdout);
+}
+
+} // namespace plateau::cli

@@ -1,0 +1,184 @@
+#include "engine/campaign/campaign.hpp"
+#include "engine/simulation/simulate.hpp"
+
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/partitioner.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace plateau {
+
+namespace {
+
+/// A bounded multi-producer, single-consumer queue. (A plain mutex and condition variables
+/// rather than oneTBB's concurrent_bounded_queue: the thread sanitizer sees this
+/// synchronization, and the throughput needed, one item per finished run, is tiny.)
+template <class T>
+class BoundedQueue {
+public:
+    explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
+
+    void push(T item) {
+        std::unique_lock lock(mutex_);
+        not_full_.wait(lock, [&] { return items_.size() < capacity_; });
+        items_.push_back(std::move(item));
+        not_empty_.notify_one();
+    }
+
+    [[nodiscard]] T pop() {
+        std::unique_lock lock(mutex_);
+        not_empty_.wait(lock, [&] { return !items_.empty(); });
+        return take();
+    }
+
+    /// Pops into `item` if one comes within `timeout`; returns false otherwise.
+    [[nodiscard]] bool pop_for(T& item, std::chrono::milliseconds timeout) {
+        std::unique_lock lock(mutex_);
+        if (!not_empty_.wait_for(lock, timeout, [&] { return !items_.empty(); }))
+            return false;
+        item = take();
+        return true;
+    }
+
+private:
+    T take() {
+        T item = std::move(items_.front());
+        items_.pop_front();
+        not_full_.notify_all();
+        return item;
+    }
+
+    std::size_t capacity_;
+    std::mutex mutex_;
+    std::condition_variable not_full_;
+    std::condition_variable not_empty_;
+    std::deque<T> items_;
+};
+
+} // namespace
+
+RunFunction simulation_runs(const CampaignSpec& spec, StepCounter* steps_done) {
+    return [&spec, steps_done](std::int64_t run) {
+        return simulate(spec.point_of(run).params, spec.master_seed,
+                        static_cast<std::uint64_t>(run), spec.init_index_of(run), steps_done);
+    };
+}
+
+void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
+                      const std::function<void(FinishedRun&&)>& consume) {
+    execute_campaign(spec, run_indices, simulation_runs(spec), consume);
+}
+
+namespace {
+
+/// What the workers of one campaign share.
+struct CampaignShared {
+    CampaignShared(const std::vector<std::int64_t>& runs, const RunFunction& run,
+                   BoundedQueue<std::optional<FinishedRun>>& q)
+        : run_indices(runs), run_one(run), queue(q) {}
+
+    const std::vector<std::int64_t>& run_indices;
+    const RunFunction& run_one;
+    BoundedQueue<std::optional<FinishedRun>>& queue;
+    std::atomic<bool> stop{false};
+    std::mutex error_mutex;
+    std::exception_ptr worker_error;
+};
+
+/// Computes runs run_indices[begin, end) and queues them for the consumer.
+[[gnu::noinline]] void run_slice(CampaignShared& shared, std::size_t begin, std::size_t end) {
+    for (std::size_t i = begin; i != end; ++i) {
+        if (shared.stop.load(std::memory_order_relaxed))
+            return;
+        const std::int64_t run = shared.run_indices[i];
+        try {
+            FinishedRun done{run, shared.run_one(run)};
+            shared.queue.push(std::optional<FinishedRun>(std::move(done)));
+        } catch (...) {
+            const std::lock_guard lock(shared.error_mutex);
+            if (!shared.worker_error)
+                shared.worker_error = std::current_exception();
+            shared.stop = true;
+        }
+    }
+}
+
+/// The body oneTBB copies into its tasks; it only forwards to run_slice. It has a name of its
+/// own so that the thread-sanitizer suppression of oneTBB's (uninstrumented) task hand-off can
+/// name exactly this frame (tests/tsan.supp); everything run_slice does is still checked.
+struct SliceBody {
+    CampaignShared* shared;
+    void operator()(const oneapi::tbb::blocked_range<std::size_t>& range) const {
+        run_slice(*shared, range.begin(), range.end());
+    }
+};
+
+} // namespace
+
+void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
+                      const RunFunction& run_one, const std::function<void(FinishedRun&&)>& consume,
+                      const Heartbeat& heartbeat) {
+    const int threads = spec.threads > 0 ? spec.threads : oneapi::tbb::info::default_concurrency();
+    // The one place that owns the workers of a campaign. More threads than cores are allowed
+    // (the user asked for them; results never depend on the count): raising oneTBB's global
+    // limit for the campaign's lifetime keeps it from printing a warning and ignoring them.
+    const oneapi::tbb::global_control allow(
+        oneapi::tbb::global_control::max_allowed_parallelism,
+        static_cast<std::size_t>(std::max(threads, oneapi::tbb::info::default_concurrency())));
+    oneapi::tbb::task_arena arena(threads);
+
+    // Finished runs wait here for the consumer; an empty optional says the workers are done.
+    BoundedQueue<std::optional<FinishedRun>> queue(2 * static_cast<std::size_t>(threads));
+    CampaignShared shared(run_indices, run_one, queue);
+
+    std::thread producer([&] {
+        arena.execute([&] {
+            oneapi::tbb::parallel_for(
+                oneapi::tbb::blocked_range<std::size_t>(0, run_indices.size(), 1),
+                SliceBody{&shared}, oneapi::tbb::simple_partitioner());
+        });
+        queue.push(std::nullopt);
+    });
+
+    std::exception_ptr consumer_error;
+    const bool beating = heartbeat.beat && heartbeat.interval.count() > 0;
+    for (;;) {
+        std::optional<FinishedRun> item;
+        bool popped = true; // false: the heartbeat's interval passed without a finished run
+        if (beating)
+            popped = queue.pop_for(item, heartbeat.interval);
+        else
+            item = queue.pop();
+        if (popped && !item)
+            break;
+        if (consumer_error)
+            continue; // drain, so that blocked workers can finish
+        try {
+            if (popped)
+                consume(std::move(*item));
+            else
+                heartbeat.beat();
+        } catch (...) {
+            consumer_error = std::current_exception();
+            shared.stop = true;
+        }
+    }
+    producer.join();
+    if (consumer_error)
+        std::rethrow_exception(consumer_error);
+    if (shared.worker_error)
+        std::rethrow_exception(shared.worker_error);
+}
+
+} // namespace plateau

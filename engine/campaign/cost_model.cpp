@@ -1,0 +1,457 @@
+#include "engine/campaign/cost_model.hpp"
+
+#include "engine/simulation/gram_dynamics.hpp"
+
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/observer.hpp"
+#include "engine/simulation/simulate.hpp"
+#include "engine/simulation/state.hpp"
+
+#include <Eigen/QR>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <set>
+#include <time.h>
+#include <vector>
+
+namespace plateau {
+
+ActivationClass activation_class(const ModelParams& m) noexcept {
+    return {m.student.g.kind, m.student.h.kind, m.teacher.g.kind, m.teacher.h.kind};
+}
+
+MonteCarloCoefficients CostModel::monte_carlo_for(const ActivationClass& c) const noexcept {
+    MonteCarloCoefficients mean{c, 0.0, 0.0, 0.0};
+    for (const auto& m : monte_carlo) {
+        if (m.activations == c)
+            return m;
+        mean.sample += m.sample / static_cast<double>(monte_carlo.size());
+        mean.unit += m.unit / static_cast<double>(monte_carlo.size());
+        mean.pair += m.pair / static_cast<double>(monte_carlo.size());
+    }
+    return mean;
+}
+
+RunCost predict_run(const CostModel& model, const RunParams& p) {
+    const StepCoefficients& c = model.step;
+    const auto N = static_cast<double>(p.model.N);
+    const auto K = static_cast<double>(p.model.student.hidden());
+    const auto M = static_cast<double>(p.model.teacher.hidden());
+    const auto units = K + M;
+    const std::int64_t steps = run_steps(p.schedule, p.model.N);
+    const bool exact = eg_method(p.model) == EgMethod::closed_form;
+    // A closed-form measurement is made once per distinct record step (SimulationDynamics::
+    // observe); min(records, steps + 1) bounds their number without listing the record times.
+    const double records = static_cast<double>(p.schedule.records);
+    const double observations =
+        exact ? std::min(records, static_cast<double>(steps) + 1.0) : records;
+
+    RunCost cost;
+    if (p.dynamics == DynamicsKind::gram) {
+        // The chain of the (K+M)^2 Gram matrix: nothing of length N (docs/theory.md §7).
+        cost.steps = static_cast<double>(steps) * (c.chain + units * units * units * c.chain_cubic);
+        cost.records = observations * units * units * (exact ? c.pair : 0.0);
+        if (!exact) {
+            const MonteCarloCoefficients mc = model.monte_carlo_for(activation_class(p.model));
+            cost.monte_carlo = records * static_cast<double>(p.observer.eg_samples) *
+                               (mc.sample + units * mc.unit + units * units * mc.pair);
+        }
+        cost.setup = c.run + records * c.record;
+        return cost;
+    }
+    // Training regimes (docs/theory.md §6): an update uses B examples (P with batch = all),
+    // drawn fresh (N normals each) or taken from a training set drawn once per run.
+    const auto per_update = static_cast<double>(examples_per_update(p));
+    const std::optional<std::int64_t> set = training_set_size(p);
+    const double normals = set ? 0.0 : N * c.normal;
+    cost.steps = static_cast<double>(steps) * per_update *
+                 (normals + N * c.multiply_add * (2.0 * K + M) + c.unit * (units + 1.0));
+    cost.records = observations * units * units * (N * c.gram + (exact ? c.pair : 0.0));
+    if (!exact) {
+        const MonteCarloCoefficients mc = model.monte_carlo_for(activation_class(p.model));
+        cost.monte_carlo = records * static_cast<double>(p.observer.eg_samples) *
+                           (mc.sample + units * mc.unit + units * units * mc.pair);
+    }
+    cost.setup = units * N * c.init + c.run + records * c.record;
+    if (set) {
+        // The set: P N normals once; the training error: the fields of the P examples at
+        // every record.
+        const auto P = static_cast<double>(*set);
+        cost.setup += P * N * c.init;
+        cost.records += records * P * (N * c.multiply_add * units + c.unit * (units + 1.0));
+    }
+    return cost;
+}
+
+CampaignCost predict_campaign(const CostModel& model, const CampaignSpec& spec, int workers) {
+    CampaignCost out;
+    out.workers = std::max(1, workers);
+    const auto seeds = static_cast<double>(spec.seeds);
+    for (const GridPoint& point : spec.points) {
+        const RunCost run = predict_run(model, point.params);
+        out.sum.steps += seeds * run.steps;
+        out.sum.records += seeds * run.records;
+        out.sum.monte_carlo += seeds * run.monte_carlo;
+        out.sum.setup += seeds * run.setup;
+        out.longest_run = std::max(out.longest_run, run.total());
+    }
+    // Runs go to the workers one at a time, as they free up: the wall time is the total over
+    // the workers, but never less than the longest run.
+    out.makespan = std::max(out.sum.total() / out.workers, out.longest_run);
+    return out;
+}
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+double seconds_since(clock::time_point start) {
+    return std::chrono::duration<double>(clock::now() - start).count();
+}
+
+/// CPU time of the calling thread: a probe preempted by other work on a shared machine is not
+/// charged for the time it waited.
+double thread_cpu_seconds() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+/// CPU time of the process, all threads (a campaign's workers too).
+double process_cpu_seconds() noexcept {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+/// How many units of work of `seconds_each` fill one probe (at least `least`).
+std::int64_t count_for(double budget, double seconds_each, std::int64_t least) {
+    if (!(seconds_each > 0.0))
+        return least;
+    return std::clamp(static_cast<std::int64_t>(budget / seconds_each), least,
+                      std::int64_t{10'000'000});
+}
+
+/// The coefficients c >= 0 that fit the timings t ~ X c best (least squares): each probe is a
+/// row of counts of work. Where the exact solution has a negative coefficient (a term below the
+/// noise of the timings), the best fit over the subsets of the terms with all coefficients >= 0.
+std::vector<double> fit_non_negative(const Eigen::MatrixXd& X, const Eigen::VectorXd& t) {
+    const auto terms = static_cast<unsigned>(X.cols());
+    std::vector<double> best(terms, 0.0);
+    double best_residual = std::numeric_limits<double>::infinity();
+    for (unsigned subset = 1; subset < (1U << terms); ++subset) {
+        std::vector<Eigen::Index> used;
+        for (unsigned j = 0; j < terms; ++j)
+            if ((subset & (1U << j)) != 0)
+                used.push_back(static_cast<Eigen::Index>(j));
+        Eigen::MatrixXd A(X.rows(), static_cast<Eigen::Index>(used.size()));
+        for (std::size_t k = 0; k < used.size(); ++k)
+            A.col(static_cast<Eigen::Index>(k)) = X.col(used[k]);
+        const Eigen::VectorXd c = A.colPivHouseholderQr().solve(t);
+        if ((c.array() < 0.0).any() || !c.allFinite())
+            continue;
+        const double residual = (A * c - t).squaredNorm();
+        if (residual < best_residual * (1.0 - 1e-12)) {
+            best_residual = residual;
+            std::fill(best.begin(), best.end(), 0.0);
+            for (std::size_t k = 0; k < used.size(); ++k)
+                best[static_cast<std::size_t>(used[k])] = c[static_cast<Eigen::Index>(k)];
+        }
+    }
+    return best;
+}
+
+/// The canonical probe configuration: erf units, linear outputs, a small learning rate (no
+/// divergence however long the probe), everything else the defaults.
+RunParams canonical(std::int64_t N, int K, int M) {
+    RunParams p;
+    p.model.N = N;
+    p.model.student.widths = {K};
+    p.model.teacher.widths = {M};
+    p.training.eta = 0.1;
+    p.training.eta_v = 0.1;
+    return p;
+}
+
+/// One timing of a piece of the engine. The constructor warms it up and sizes it (about
+/// `seconds` of work); each once() times one repetition and returns CPU seconds per unit of
+/// work. The repetitions of all probes are interleaved (calibrate_cost_model), so that a slow
+/// start (the core's clock still rising) or a slow spell of a shared machine spoils one
+/// repetition of each probe rather than every repetition of one.
+class Probe {
+public:
+    Probe() = default;
+    Probe(const Probe&) = delete;
+    Probe& operator=(const Probe&) = delete;
+    virtual ~Probe() = default;
+    [[nodiscard]] virtual double once() = 0;
+};
+
+/// Seconds per step of the simulation of `p`. Each repetition is a run of its own, allocated
+/// while the earlier ones live: the speed of the step depends on where its arrays fall in memory
+/// (their offsets modulo 4 KiB), which changes from run to run, and from process to process with
+/// address-space randomization; the repetitions sample it as a campaign's runs do.
+class StepProbe final : public Probe {
+public:
+    StepProbe(const RunParams& p, double seconds) : params_(p), N_(static_cast<double>(p.model.N)) {
+        SimulationDynamics& run = next_run();
+        const double start = thread_cpu_seconds();
+        (void)run.advance_to(static_cast<double>(2 * warm_up) / N_);
+        steps_ = count_for(seconds, (thread_cpu_seconds() - start) / warm_up, 16);
+    }
+    double once() override {
+        SimulationDynamics& run = next_run();
+        const double start = thread_cpu_seconds();
+        (void)run.advance_to(static_cast<double>(warm_up + steps_) / N_);
+        return (thread_cpu_seconds() - start) / static_cast<double>(steps_);
+    }
+
+private:
+    static constexpr std::int64_t warm_up = 64;
+    /// A new run, past its first steps (untimed: caches, the trainer's first sweep).
+    SimulationDynamics& next_run() {
+        runs_.push_back(
+            std::make_unique<SimulationDynamics>(params_, 0, runs_.size(), runs_.size()));
+        (void)runs_.back()->advance_to(static_cast<double>(warm_up) / N_);
+        return *runs_.back();
+    }
+
+    RunParams params_;
+    double N_;
+    std::vector<std::unique_ptr<SimulationDynamics>> runs_;
+    std::int64_t steps_ = 1;
+};
+
+/// Seconds per step of dynamics = gram for `p` (a run of its own, past its first steps).
+class ChainProbe final : public Probe {
+public:
+    ChainProbe(const RunParams& p, double seconds)
+        : params_(p), run_(params_, 0, 0, 0), N_(static_cast<double>(p.model.N)) {
+        const double start = thread_cpu_seconds();
+        (void)run_.advance_to(static_cast<double>(warm_up) / N_);
+        steps_ = count_for(seconds, (thread_cpu_seconds() - start) / warm_up, 16);
+    }
+    double once() override {
+        const double start = thread_cpu_seconds();
+        (void)run_.advance_to(static_cast<double>(done_ + steps_) / N_);
+        done_ += steps_;
+        return (thread_cpu_seconds() - start) / static_cast<double>(steps_);
+    }
+
+private:
+    static constexpr std::int64_t warm_up = 256;
+    RunParams params_;
+    GramDynamics run_;
+    double N_;
+    std::int64_t steps_ = 1;
+    std::int64_t done_ = warm_up;
+};
+
+/// Seconds per measurement (Observer::observe) of a state of `p`.
+class ObserveProbe final : public Probe {
+public:
+    ObserveProbe(const RunParams& p, double seconds)
+        : observer_(p, 0, 0), state_(make_initial_state(p.model, 0, 0)) {
+        const double start = thread_cpu_seconds();
+        (void)observer_.observe(state_);
+        calls_ = count_for(seconds, thread_cpu_seconds() - start, 1);
+    }
+    double once() override {
+        const double start = thread_cpu_seconds();
+        for (std::int64_t i = 0; i < calls_; ++i)
+            (void)observer_.observe(state_);
+        return (thread_cpu_seconds() - start) / static_cast<double>(calls_);
+    }
+
+private:
+    Observer observer_;
+    RunState state_;
+    std::int64_t calls_ = 1;
+};
+
+/// Seconds per initial state of `p`.
+class SetupProbe final : public Probe {
+public:
+    SetupProbe(const ModelParams& m, double seconds) : model_(m) {
+        const double start = thread_cpu_seconds();
+        (void)make_initial_state(model_, 0, run_++);
+        calls_ = count_for(seconds, thread_cpu_seconds() - start, 1);
+    }
+    double once() override {
+        const double start = thread_cpu_seconds();
+        for (std::int64_t i = 0; i < calls_; ++i)
+            (void)make_initial_state(model_, 0, run_++);
+        return (thread_cpu_seconds() - start) / static_cast<double>(calls_);
+    }
+
+private:
+    ModelParams model_;
+    std::uint64_t run_ = 0;
+    std::int64_t calls_ = 1;
+};
+
+/// Seconds per run of a campaign of 16 tiny runs (16 steps, `records` record times, one
+/// worker): the bookkeeping of runs and records, the objects, the hand-off to the consumer.
+/// Process CPU time: the campaign's threads work for it.
+class CampaignProbe final : public Probe {
+public:
+    explicit CampaignProbe(int records) : runs_(16) {
+        GridPoint point;
+        point.params = canonical(16, 1, 1);
+        point.params.schedule.kind = ScheduleKind::linear;
+        point.params.schedule.alpha_max = 1.0;
+        point.params.schedule.records = records;
+        spec_.points.push_back(point);
+        spec_.seeds = static_cast<std::int64_t>(runs_.size());
+        spec_.threads = 1;
+        for (std::size_t i = 0; i < runs_.size(); ++i)
+            runs_[i] = static_cast<std::int64_t>(i);
+    }
+    double once() override {
+        const double start = process_cpu_seconds();
+        execute_campaign(spec_, runs_, [](FinishedRun&&) {});
+        return (process_cpu_seconds() - start) / static_cast<double>(runs_.size());
+    }
+
+private:
+    CampaignSpec spec_;
+    std::vector<std::int64_t> runs_;
+};
+
+} // namespace
+
+CostModel calibrate_cost_model(const CampaignSpec& spec, const ProbeOptions& options) {
+    const auto start = clock::now();
+    const double cpu_start = thread_cpu_seconds();
+    CostModel model;
+    model.repetitions = options.repetitions;
+    StepCoefficients& c = model.step;
+
+    // The probes, in a fixed order (independent of the campaign's), then their repetitions.
+    const double budget = options.seconds_per_probe;
+    std::vector<std::unique_ptr<Probe>> probes;
+    // Steps: t = N a + N (2K+M) b + (K+M+1) c at (N, K, M) = (1024, 1, 1), (1024, 8, 8) and
+    // (32, 8, 8).
+    probes.push_back(std::make_unique<StepProbe>(canonical(1024, 1, 1), budget));
+    probes.push_back(std::make_unique<StepProbe>(canonical(1024, 8, 8), budget));
+    probes.push_back(std::make_unique<StepProbe>(canonical(32, 8, 8), budget));
+    // Records (closed-form eps_g): t = (K+M)^2 N gram + (K+M)^2 pair at N = 1024 and 32,
+    // K = M = 8.
+    probes.push_back(std::make_unique<ObserveProbe>(canonical(1024, 8, 8), budget / 4.0));
+    probes.push_back(std::make_unique<ObserveProbe>(canonical(32, 8, 8), budget / 4.0));
+    // Setup: the initial weights, per weight.
+    probes.push_back(std::make_unique<SetupProbe>(canonical(1024, 8, 8).model, budget / 4.0));
+    // Bookkeeping: t = run + records x record, from campaigns of tiny runs with 2 and 100 record
+    // times (16 steps, measured once per step: the observations themselves are negligible).
+    probes.push_back(std::make_unique<CampaignProbe>(2));
+    probes.push_back(std::make_unique<CampaignProbe>(100));
+    model.step_probes = static_cast<int>(probes.size());
+
+    // Monte-Carlo eps_g, per activation class of the campaign without a closed form: per
+    // sample, t = sample + (K+M) unit + (K+M)^2 pair at K = M = 1, 3 and 8 (N = 32: the Gram
+    // product is negligible beside the samples).
+    std::set<ActivationClass> classes;
+    for (const GridPoint& point : spec.points)
+        if (eg_method(point.params.model) == EgMethod::monte_carlo)
+            classes.insert(activation_class(point.params.model));
+    constexpr int samples = 2000;
+    constexpr std::array mc_halves{1, 3, 8}; // K = M
+    std::vector<ActivationClass> probed;
+    for (const ActivationClass& k : classes) {
+        if (probed.size() == options.max_classes) {
+            ++model.unprobed_classes;
+            continue;
+        }
+        probed.push_back(k);
+        for (const int half : mc_halves) {
+            RunParams p = canonical(32, half, half);
+            p.model.student.g.kind = k[0];
+            p.model.student.h.kind = k[1];
+            p.model.teacher.g.kind = k[2];
+            p.model.teacher.h.kind = k[3];
+            p.observer.eg_samples = samples;
+            probes.push_back(std::make_unique<ObserveProbe>(p, budget / 4.0));
+        }
+    }
+
+    // The Gram chain, if the campaign has gram points: t = chain + r^3 chain_cubic at K = M = 1
+    // and 4 (r = 2 and 8), N = 1024 (the chain's cost does not depend on N).
+    bool any_gram = false;
+    for (const GridPoint& point : spec.points)
+        any_gram = any_gram || point.params.dynamics == DynamicsKind::gram;
+    const std::size_t chain_first = probes.size();
+    constexpr std::array chain_halves{1, 4};
+    if (any_gram)
+        for (const int half : chain_halves) {
+            RunParams p = canonical(1024, half, half);
+            p.dynamics = DynamicsKind::gram;
+            probes.push_back(std::make_unique<ChainProbe>(p, budget));
+        }
+
+    std::vector<std::vector<double>> times(probes.size());
+    for (int r = 0; r < options.repetitions; ++r) {
+        for (std::size_t i = 0; i < probes.size(); ++i)
+            times[i].push_back(probes[i]->once());
+    }
+    // The median of the repetitions: the typical memory layout of a step (StepProbe), and
+    // neither a slow nor a fast spell of a shared machine.
+    std::vector<double> best(probes.size());
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+        auto& t = times[i];
+        const auto middle = t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2);
+        std::nth_element(t.begin(), middle, t.end());
+        best[i] = *middle;
+    }
+    const auto fit = [&](std::size_t first, const Eigen::MatrixXd& X) {
+        Eigen::VectorXd t(X.rows());
+        for (Eigen::Index i = 0; i < X.rows(); ++i)
+            t[i] = best[first + static_cast<std::size_t>(i)];
+        return fit_non_negative(X, t);
+    };
+
+    Eigen::MatrixXd X(3, 3);
+    X << 1024.0, 1024.0 * 3.0, 3.0, 1024.0, 1024.0 * 24.0, 17.0, 32.0, 32.0 * 24.0, 17.0;
+    const std::vector<double> step = fit(0, X);
+    c.normal = step[0];
+    c.multiply_add = step[1];
+    c.unit = step[2];
+    Eigen::MatrixXd R(2, 2);
+    R << 256.0 * 1024.0, 256.0, 256.0 * 32.0, 256.0;
+    const std::vector<double> record = fit(3, R);
+    c.gram = record[0];
+    c.pair = record[1];
+    c.init = best[5] / (16.0 * 1024.0);
+    Eigen::MatrixXd B(2, 2);
+    B << 1.0, 2.0, 1.0, 100.0;
+    const std::vector<double> bookkeeping = fit(6, B);
+    c.run = bookkeeping[0];
+    c.record = bookkeeping[1];
+    for (std::size_t k = 0; k < probed.size(); ++k) {
+        Eigen::MatrixXd S(3, 3);
+        for (Eigen::Index i = 0; i < 3; ++i) {
+            const double units = 2.0 * mc_halves[static_cast<std::size_t>(i)];
+            S.row(i) << samples, samples * units, samples * units * units;
+        }
+        const std::vector<double> mc = fit(8 + 3 * k, S);
+        model.monte_carlo.push_back({probed[k], mc[0], mc[1], mc[2]});
+    }
+    if (any_gram) {
+        Eigen::MatrixXd G(2, 2);
+        G << 1.0, 8.0, 1.0, 512.0; // r^3 at r = 2 and 8
+        const std::vector<double> chain = fit(chain_first, G);
+        c.chain = chain[0];
+        c.chain_cubic = chain[1];
+    }
+    model.probe_seconds = seconds_since(start);
+    model.probe_cpu_seconds = thread_cpu_seconds() - cpu_start;
+    return model;
+}
+
+} // namespace plateau

@@ -1,0 +1,264 @@
+#include "engine/core/run_params.hpp"
+
+#include "engine/core/errors.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+#include <type_traits>
+
+namespace plateau {
+
+namespace {
+
+/// A value as an error message names it: numbers as the configuration writes them.
+template <class T>
+std::string to_text(T x) {
+    if constexpr (std::is_floating_point_v<T>) {
+        return number_text(x);
+    } else if constexpr (std::is_integral_v<T>) {
+        return std::to_string(x);
+    } else {
+        std::ostringstream os;
+        os << x;
+        return os.str();
+    }
+}
+
+void require(bool ok, std::string_view key, auto value, std::string_view allowed) {
+    if (!ok)
+        throw ConfigError(std::string(key), to_text(value), std::string(allowed));
+}
+
+void check(IntRange r, std::string_view key, std::int64_t x) {
+    require(r.contains(x), key, x, r.allowed());
+}
+void check(RealRange r, std::string_view key, double x) {
+    require(contains(r, x), key, x, allowed(r));
+}
+
+void check_network(std::string_view key, const NetworkSpec& net) {
+    require(!net.widths.empty() && net.widths.size() <= limits::max_hidden_layers, key,
+            widths_text(net.widths),
+            "1 to " + std::to_string(limits::max_hidden_layers) + " hidden-layer widths (8x4)");
+    for (const int w : net.widths) // the registry's text: one width's range
+        require(limits::hidden_units.contains(w), key, widths_text(net.widths),
+                limits::hidden_units.allowed());
+}
+
+/// "0.5:0.2": a per-layer list as the configuration writes it.
+template <class T>
+std::string layer_list_text(const std::vector<T>& list) {
+    std::string out;
+    for (const T x : list) {
+        if (!out.empty())
+            out += layer_separator;
+        if constexpr (std::is_same_v<T, bool>)
+            out += x ? "true" : "false";
+        else
+            out += to_text(x);
+    }
+    return out;
+}
+
+/// A per-layer list of the student's weights above the first layer (docs/theory.md §12): one
+/// value for all of them, or one per layer W_2..W_L.
+template <class T>
+void check_layer_list(std::string_view key, const std::vector<T>& list, const NetworkSpec& net,
+                      std::string_view example) {
+    const std::size_t deeper = net.widths.size() - 1;
+    require(list.size() == 1 || (deeper > 1 && list.size() == deeper), key, layer_list_text(list),
+            deeper > 1 ? "one value for every layer above the first, or " + std::to_string(deeper) +
+                             " (one per layer W_2..W_" + std::to_string(deeper + 1) + " of K = " +
+                             widths_text(net.widths) + ", as " + std::string(example) + ")"
+                       : "a single value (K = " + widths_text(net.widths) +
+                             (deeper == 0 ? " has no layer above the first)"
+                                          : " has one layer above the first)"));
+}
+
+void check_output(std::string_view key, const Activation& h) {
+    require(is_output_kind(h.kind), key, name(h.kind), "one of " + output_names());
+}
+
+/// The training-regime keys (docs/theory.md §6): weight-decay, batch, train-set, alpha-train.
+/// A key that also takes a word (batch = all, train-set = none) names it in its allowed text, as
+/// the registry does.
+void check_regime(const RunParams& p) {
+    const auto& t = p.training;
+    check(limits::weight_decay, "weight-decay", t.weight_decay);
+    require(t.batch.all || limits::batch.contains(t.batch.size), "batch", t.batch.size,
+            limits::batch.allowed() + " or all");
+    if (t.train_set)
+        require(limits::train_set.contains(*t.train_set), "train-set", *t.train_set,
+                limits::train_set.allowed() + " or none");
+    if (t.alpha_train)
+        require(contains(limits::alpha_train, *t.alpha_train), "alpha-train", *t.alpha_train,
+                std::string(allowed(limits::alpha_train)) + " or none");
+    require(!(t.train_set && t.alpha_train), "alpha-train", t.alpha_train.value_or(0.0),
+            "none when train-set is set (the training set's size is given once: train-set = P "
+            "or alpha-train = P/N)");
+    if (t.alpha_train) {
+        // P = round(alpha_train N) must be a whole number of examples >= 1, counted exactly.
+        const double P = std::round(*t.alpha_train * static_cast<double>(p.model.N));
+        require(P >= 1.0 && P <= max_run_steps, "alpha-train", *t.alpha_train,
+                "a number with 1 <= round(alpha-train x N) <= 2^53 (here N = " +
+                    std::to_string(p.model.N) + ")");
+    }
+    const auto P = training_set_size(p);
+    require(!t.batch.all || P.has_value(), "batch", "all",
+            "an integer >= 1 (batch = all is gradient descent on a training set: it needs "
+            "train-set or alpha-train)");
+    require(t.batch.all || !P || t.batch.size <= *P, "batch", t.batch.size,
+            "an integer <= the training set's size P = " + std::to_string(P.value_or(0)));
+}
+
+} // namespace
+
+std::optional<std::int64_t> training_set_size(const RunParams& p) noexcept {
+    if (p.training.train_set)
+        return p.training.train_set;
+    if (p.training.alpha_train)
+        return static_cast<std::int64_t>(
+            std::llround(*p.training.alpha_train * static_cast<double>(p.model.N)));
+    return std::nullopt;
+}
+
+std::int64_t examples_per_update(const RunParams& p) noexcept {
+    if (p.training.batch.all)
+        return training_set_size(p).value_or(1);
+    return p.training.batch.size;
+}
+
+std::vector<std::optional<double>> layer_steps(const RunParams& p) {
+    std::vector<std::optional<double>> out(p.model.student.widths.size() - 1);
+    for (std::size_t l = 0; l < out.size(); ++l)
+        if (layer_value(p.model.learn_layers, l))
+            out[l] = layer_value(p.training.eta_layers, l) / static_cast<double>(p.model.N);
+    return out;
+}
+
+StepRule::StepRule(const RunParams& p)
+    : student(p.model.student), teacher(p.model.teacher), learn_v(p.model.learn_v),
+      deep(is_deep(p.model)), layer_steps(plateau::layer_steps(p)),
+      eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
+      eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)) {}
+
+bool StepRule::learns_layers() const noexcept {
+    return std::ranges::any_of(layer_steps, [](const auto& step) { return step.has_value(); });
+}
+
+bool is_deep(const ModelParams& m) noexcept {
+    return m.student.widths.size() > 1 || m.teacher.widths.size() > 1;
+}
+
+bool is_online_sgd(const RunParams& p) noexcept {
+    return !p.training.batch.all && p.training.batch.size == 1 && p.training.weight_decay == 0.0 &&
+           !training_set_size(p).has_value();
+}
+
+std::string IntRange::allowed() const {
+    if (max == std::numeric_limits<std::int64_t>::max())
+        return "an integer >= " + std::to_string(min);
+    return "an integer from " + std::to_string(min) + " to " + std::to_string(max);
+}
+
+bool contains(RealRange r, double x) noexcept {
+    switch (r) {
+    case RealRange::finite:
+        return std::isfinite(x);
+    case RealRange::non_negative:
+        return std::isfinite(x) && x >= 0.0;
+    case RealRange::positive:
+        return std::isfinite(x) && x > 0.0;
+    }
+    return false;
+}
+
+std::string_view allowed(RealRange r) noexcept {
+    switch (r) {
+    case RealRange::finite:
+        return "a finite number";
+    case RealRange::non_negative:
+        return "a finite number >= 0";
+    case RealRange::positive:
+        return "a finite number > 0";
+    }
+    return "?";
+}
+
+std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
+    const auto& m = params.model;
+    const std::int64_t r = m.student.hidden() + static_cast<std::int64_t>(m.teacher.hidden());
+    // docs/theory.md §7: the part of xi orthogonal to the K + M rows carries chi^2_{N-r}.
+    if (m.N <= r)
+        return ConfigError("N", std::to_string(m.N),
+                           "an integer > K + M = " + std::to_string(r) + " with dynamics = gram");
+    // The chain is the law of on-line steps on fresh Gaussian examples (one a step): a reused
+    // example (a training set) or a batch's mean gradient is not a step of it.
+    const auto& t = params.training;
+    if (t.train_set)
+        return ConfigError("train-set", std::to_string(*t.train_set),
+                           "none with dynamics = gram (it needs a fresh example each step)");
+    if (t.alpha_train)
+        return ConfigError("alpha-train", number_text(*t.alpha_train),
+                           "none with dynamics = gram (it needs a fresh example each step)");
+    if (t.batch.all || t.batch.size != 1)
+        return ConfigError("batch", t.batch.all ? "all" : std::to_string(t.batch.size),
+                           "1 with dynamics = gram (one example a step)");
+    return std::nullopt;
+}
+
+void validate(const RunParams& p) {
+    const auto& m = p.model;
+    check(limits::N, "N", m.N);
+    check_network("K", m.student);
+    check_network("M", m.teacher);
+    require(m.teacher_init != TeacherInit::orthonormal || m.teacher.hidden() <= m.N, "M",
+            m.teacher.hidden(), "an integer <= N for an orthonormal teacher");
+    check_output("output-activation", m.student.h);
+    check_output("teacher-output-activation", m.teacher.h);
+    // The key `gamma` sets all four slopes; gamma-hidden the two g's, gamma-output the two h's.
+    const bool one_gamma = m.student.g.gamma == m.student.h.gamma;
+    check(limits::gamma, one_gamma ? "gamma" : "gamma-output", m.student.h.gamma);
+    check(limits::gamma, one_gamma ? "gamma" : "gamma-hidden", m.student.g.gamma);
+    check(limits::gamma, one_gamma ? "gamma" : "gamma-output", m.teacher.h.gamma);
+    check(limits::gamma, one_gamma ? "gamma" : "gamma-hidden", m.teacher.g.gamma);
+    check(limits::v0, "v0", m.v0);
+    check(limits::v_star, "v-star", m.v_star);
+    check(limits::q0, "q0", m.q0);
+    check(limits::noise, "noise", m.noise);
+
+    check(limits::eta, "eta", p.training.eta);
+    check(limits::eta, "eta-v", p.training.eta_v);
+    check_layer_list("eta-layers", p.training.eta_layers, m.student, "0.5:0.2");
+    for (const double eta : p.training.eta_layers) // the registry's text: one value's range
+        require(contains(limits::eta, eta), "eta-layers", layer_list_text(p.training.eta_layers),
+                allowed(limits::eta));
+    check_layer_list("learn-layers", m.learn_layers, m.student, "true:false");
+    check_regime(p);
+
+    const auto& s = p.schedule;
+    check(limits::alpha, "alpha-max", s.alpha_max);
+    check(limits::records, "records", s.records);
+    check(limits::alpha, "alpha-min", s.alpha_min);
+    require(s.kind != ScheduleKind::log || s.alpha_min < s.alpha_max, "alpha-min", s.alpha_min,
+            "a number < alpha-max for the log schedule");
+    // Set by the campaign's expansion, never typed: the record grid ends at or after this run.
+    require(s.axis_alpha_max == 0.0 ||
+                (std::isfinite(s.axis_alpha_max) && s.axis_alpha_max >= s.alpha_max),
+            "alpha-max", s.alpha_max, "a run no longer than the campaign's record grid");
+    // The step count round(alpha_max N) (engine/core/schedule.hpp) must be counted exactly: a
+    // double holds every integer up to 2^53, and llround of anything beyond 2^63 is undefined.
+    require(s.alpha_max * static_cast<double>(m.N) <= max_run_steps, "alpha-max", s.alpha_max,
+            "a number with alpha-max x N <= 2^53 (" + to_text(max_run_steps) +
+                " steps; here N = " + std::to_string(m.N) + ")");
+
+    check(limits::eg_samples, "eg-samples", p.observer.eg_samples);
+    check(limits::joint_points, "joint-points", p.observer.joint_points);
+    check(limits::divergence_q, "divergence-q", p.observer.divergence_q);
+    if (p.dynamics == DynamicsKind::gram)
+        if (auto error = gram_exactness_error(p))
+            throw std::move(*error);
+}
+
+} // namespace plateau

@@ -1,0 +1,285 @@
+// Plain value structs describing one teacher-student run. The engine takes these; parsing
+// configuration files and command lines is the job of experiments/.
+#pragma once
+
+#include "engine/core/errors.hpp"
+#include "models/network.hpp"
+
+#include <array>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace plateau {
+
+enum class TeacherInit {
+    orthonormal, ///< B_n orthonormal: T = identity exactly
+    gaussian,    ///< B_n,i ~ N(0, 1/N): T = identity + O(1/sqrt N)
+};
+
+enum class ScheduleKind {
+    log,    ///< alpha = 0, then records-1 points log-spaced in [alpha_min, alpha_max]
+    linear, ///< records points equally spaced in [0, alpha_max]
+};
+
+/// Which index keys the random streams of a run's initial weights (teacher and student).
+enum class InitSeed {
+    run,    ///< the run index: every run starts from its own weights
+    shared, ///< the seed index: seed s starts from the same weights at every grid point with
+            ///< the same N, K, M (common initial conditions across a sweep)
+};
+
+inline constexpr std::array<InitSeed, 2> all_init_seeds{InitSeed::run, InitSeed::shared};
+/// How `alpha-max` sets the length of each run of a sweep.
+enum class AlphaMaxScale {
+    none,        ///< every run lasts alpha_max
+    inverse_eta, ///< a run with learning rate eta lasts alpha_max / eta (time in units of eta
+                 ///< alpha, in which the plateau's length depends little on eta)
+};
+inline constexpr std::array<AlphaMaxScale, 2> all_alpha_max_scales{AlphaMaxScale::none,
+                                                                   AlphaMaxScale::inverse_eta};
+
+/// How a run advances (the `dynamics` key): the weights, or the exact chain of their Gram matrix.
+enum class DynamicsKind {
+    full, ///< the (K+M) x N weights, trained on-line: O((K+M) N) per step
+    gram, ///< the exact Markov chain of G = [[Q, R], [R^T, T]] and v: O((K+M)^3) per step (§7)
+};
+
+inline constexpr std::array<DynamicsKind, 2> all_dynamics_kinds{DynamicsKind::full,
+                                                                DynamicsKind::gram};
+
+/// How the batches of a finite training set are drawn (docs/theory.md §6).
+enum class Sampling {
+    epochs,      ///< shuffle the set, sweep it in batches of B; then shuffle again
+    replacement, ///< every batch: B indices drawn uniformly, with replacement
+};
+
+inline constexpr std::array<TeacherInit, 2> all_teacher_inits{TeacherInit::orthonormal,
+                                                              TeacherInit::gaussian};
+inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::log,
+                                                                ScheduleKind::linear};
+
+/// Canonical names, as used in configuration files and output attributes.
+[[nodiscard]] constexpr std::string_view name(TeacherInit t) noexcept {
+    return t == TeacherInit::orthonormal ? "orthonormal" : "gaussian";
+}
+[[nodiscard]] constexpr std::string_view name(AlphaMaxScale s) noexcept {
+    return s == AlphaMaxScale::none ? "none" : "inverse-eta";
+}
+[[nodiscard]] constexpr std::string_view name(InitSeed s) noexcept {
+    return s == InitSeed::run ? "run" : "shared";
+}
+[[nodiscard]] constexpr std::string_view name(ScheduleKind s) noexcept {
+    return s == ScheduleKind::log ? "log" : "linear";
+}
+[[nodiscard]] constexpr std::string_view name(DynamicsKind d) noexcept {
+    return d == DynamicsKind::full ? "full" : "gram";
+}
+inline constexpr std::array<Sampling, 2> all_samplings{Sampling::epochs, Sampling::replacement};
+[[nodiscard]] constexpr std::string_view name(Sampling s) noexcept {
+    return s == Sampling::epochs ? "epochs" : "replacement";
+}
+
+/// The allowed values of an integer parameter.
+struct IntRange {
+    std::int64_t min = 0;
+    std::int64_t max = std::numeric_limits<std::int64_t>::max();
+
+    [[nodiscard]] constexpr bool contains(std::int64_t x) const noexcept {
+        return min <= x && x <= max;
+    }
+    /// "an integer >= 1" (no upper bound but the type's) or "an integer from 2 to 2147483647".
+    [[nodiscard]] std::string allowed() const;
+};
+
+/// The allowed values of a real parameter; NaN and infinities are never allowed.
+enum class RealRange { finite, non_negative, positive };
+[[nodiscard]] bool contains(RealRange r, double x) noexcept;
+/// "a finite number", "a finite number >= 0", "a finite number > 0".
+[[nodiscard]] std::string_view allowed(RealRange r) noexcept;
+
+/// The range of every bounded field of RunParams, typed once. validate() checks the fields
+/// against them, and the configuration keys (cli/config.cpp) refer to the same constants
+/// to reject a value, with the same text, as soon as it is read.
+namespace limits {
+inline constexpr IntRange N{1, std::numeric_limits<std::int64_t>::max()};
+inline constexpr IntRange hidden_units{1, std::numeric_limits<int>::max()}; ///< K and M
+/// Hidden layers of one network (widths in K = 8x4): deeper networks, docs/theory.md §12.
+inline constexpr std::size_t max_hidden_layers = 8;
+inline constexpr IntRange records{2, std::numeric_limits<int>::max()};
+inline constexpr IntRange eg_samples{100, std::numeric_limits<int>::max()};
+/// Points of the joint rule of the theory (docs/theory.md §10): 16 shifted copies of >= 2 each.
+inline constexpr IntRange joint_points{32, 1 << 26};
+inline constexpr RealRange eta = RealRange::positive; ///< eta and eta_v
+inline constexpr RealRange gamma = RealRange::positive;
+inline constexpr RealRange v0 = RealRange::finite;
+inline constexpr RealRange v_star = RealRange::finite;
+inline constexpr RealRange q0 = RealRange::non_negative;
+inline constexpr RealRange noise = RealRange::non_negative;
+inline constexpr RealRange alpha = RealRange::positive; ///< alpha_max and alpha_min
+inline constexpr RealRange divergence_q = RealRange::positive;
+inline constexpr RealRange weight_decay = RealRange::non_negative;                ///< lambda
+inline constexpr IntRange batch{1, std::numeric_limits<std::int64_t>::max()};     ///< B
+inline constexpr IntRange train_set{1, std::numeric_limits<std::int64_t>::max()}; ///< P
+inline constexpr RealRange alpha_train = RealRange::positive;                     ///< P/N
+} // namespace limits
+
+/// Student and teacher networks and the data they see.
+struct ModelParams {
+    std::int64_t N = 500; ///< input dimension
+    NetworkSpec student{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    NetworkSpec teacher{{2}, Activation{ActivationKind::erf}, Activation{ActivationKind::linear}};
+    bool learn_v =
+        false; ///< train the student's second layer v (Eq. 3); the output v of a deeper net
+    /// Train the student's weights above the first layer, W_2..W_L, of a deeper network
+    /// (docs/theory.md §12): one flag for all of them, or one per layer from W_2 up (a
+    /// LayerList); no effect with one hidden layer.
+    std::vector<bool> learn_layers{true};
+    double v0 = 1.0;     ///< initial student second-layer weights v_j
+    double v_star = 1.0; ///< teacher second-layer weights v*_n
+    double q0 = 0.2;     ///< student initialization w^(j)_i ~ N(0, q0/N), so Q_jj(0) ~ q0
+    TeacherInit teacher_init = TeacherInit::orthonormal;
+    InitSeed init_seed = InitSeed::run; ///< what keys the streams of the initial weights
+    double noise = 0.0;                 ///< label-noise variance s^2: tau gets + N(0, s^2)
+
+    friend bool operator==(const ModelParams&, const ModelParams&) = default;
+};
+
+/// How many examples one update averages over (docs/theory.md §6).
+struct BatchSize {
+    std::int64_t size = 1; ///< B: the mean gradient of B examples (when !all); 1 is on-line SGD
+    bool all = false;      ///< every example of the training set: batch gradient descent, Eq. (7)
+
+    friend bool operator==(const BatchSize&, const BatchSize&) = default;
+};
+
+/// The gradient descent (docs/theory.md §1, §6): per update, with B examples mu of the batch,
+///   w <- w - (eta/N) ((1/B) sum_mu grad_w e^mu + lambda w),
+///   v <- v - (eta_v/N) ((1/B) sum_mu de^mu/dv + lambda v)   (when v is learned).
+/// The defaults (B = 1, lambda = 0, fresh examples) are on-line SGD.
+struct TrainingParams {
+    double eta = 0.5;
+    double eta_v = 0.5;
+    /// Learning rates of the weights W_2..W_L above the first layer of a deeper network:
+    /// W_l <- W_l - (eta_l/N) de/dW_l (docs/theory.md §12): one value for all of them, or one
+    /// per layer from W_2 up (a LayerList). Follows eta unless set.
+    std::vector<double> eta_layers{0.5};
+    double weight_decay = 0.0; ///< lambda
+    BatchSize batch{};
+    /// P, the size of a finite training set drawn once per run; nullopt (with alpha_train):
+    /// a fresh example for every gradient (on-line learning).
+    std::optional<std::int64_t> train_set{};
+    /// The training set's size as P/N (P = round(alpha_train N)); at most one of the two is set.
+    std::optional<double> alpha_train{};
+    Sampling sampling = Sampling::epochs; ///< how batches are drawn from a training set
+
+    friend bool operator==(const TrainingParams&, const TrainingParams&) = default;
+};
+
+/// The most steps a run may take: alpha_max x N <= 2^53, so that the step count is exact.
+inline constexpr double max_run_steps = 9007199254740992.0; // 2^53
+
+/// When observables are recorded, in alpha = steps / N.
+struct ScheduleParams {
+    double alpha_max = 300.0; ///< the length of this run (after alpha_max_scale is applied)
+    int records = 100;
+    ScheduleKind kind = ScheduleKind::log;
+    double alpha_min = 0.01; ///< first non-zero record time of the log schedule
+    AlphaMaxScale alpha_max_scale = AlphaMaxScale::none; ///< how alpha_max was set (a record)
+    /// The last time of the record grid shared by every run of a campaign, when the runs have
+    /// different lengths (0: alpha_max). The grid is `records` times from 0 to this time; a run
+    /// records those at or below its own alpha_max (engine/core/schedule.hpp).
+    double axis_alpha_max = 0.0;
+
+    friend bool operator==(const ScheduleParams&, const ScheduleParams&) = default;
+};
+
+/// How observables are measured.
+struct ObserverParams {
+    /// Monte-Carlo samples for eps_g when no closed form exists for the (g, h) pair.
+    int eg_samples = 20000;
+    /// Points of the theory's joint rule for h != identity or g != g* (docs/theory.md §10).
+    int joint_points = 16384;
+    /// A run whose Q_jj exceeds this (or whose weights are not finite) is marked diverged.
+    double divergence_q = 1e8;
+
+    friend bool operator==(const ObserverParams&, const ObserverParams&) = default;
+};
+
+/// Everything that defines one run, apart from its random streams (seed, run index).
+struct RunParams {
+    ModelParams model;
+    TrainingParams training;
+    ScheduleParams schedule;
+    ObserverParams observer;
+    /// How the run advances; gram samples the same law as full (docs/theory.md §7).
+    DynamicsKind dynamics = DynamicsKind::full;
+
+    friend bool operator==(const RunParams&, const RunParams&) = default;
+};
+
+/// P, the training set's size (train_set, or round(alpha_train N)), or nullopt for fresh
+/// examples.
+[[nodiscard]] std::optional<std::int64_t> training_set_size(const RunParams& p) noexcept;
+
+/// Examples per update: B, or P for batch = all.
+[[nodiscard]] std::int64_t examples_per_update(const RunParams& p) noexcept;
+
+/// Whether either network has more than one hidden layer (docs/theory.md §12).
+[[nodiscard]] bool is_deep(const ModelParams& m) noexcept;
+
+/// The separator of a per-layer list as the configuration writes it: "0.5:0.2". It cannot be
+/// confused with the "," of a sweep or the "x" of the widths (8x4).
+inline constexpr char layer_separator = ':';
+
+/// A per-layer setting of the weights above the first layer (eta_layers, learn_layers): one
+/// value for every layer, or one per layer from W_2 up. The value for W_{l+2} (l = 0..L-2, the
+/// index of LayerWeights); the list is valid (validate()).
+template <class T>
+[[nodiscard]] T layer_value(const std::vector<T>& list, std::size_t l) noexcept {
+    return list.size() == 1 ? list.front() : list[l];
+}
+
+/// The step of each weight matrix above the student's first layer, W_{l+2} <- W_{l+2} -
+/// (eta_l/N) de/dW_{l+2} (docs/theory.md §12, Eq. (12.3)): eta_l/N, or nullopt for a layer that
+/// is not learned. Empty for a student with one hidden layer.
+[[nodiscard]] std::vector<std::optional<double>> layer_steps(const RunParams& p);
+
+/// What one on-line SGD step takes from RunParams besides the weights: the two networks, which
+/// weights learn and their step sizes (Eqs. (3)-(5); Eq. (12.3) of docs/theory.md §12 for the
+/// layers above the first). OnlineSgd (engine/simulation/trainer.hpp) applies the step to the
+/// weights, GramChain (engine/simulation/gram_dynamics.hpp) to the Gram matrix: both read it from
+/// here.
+struct StepRule {
+    NetworkSpec student;
+    NetworkSpec teacher;
+    bool learn_v; ///< train v (Eq. 3), the output weights of any depth
+    bool deep;    ///< student or teacher with several hidden layers (§12)
+    std::vector<std::optional<double>> layer_steps; ///< eta_l/N of W_2..W_L (layer_steps())
+    bool learn_layers;                              ///< some W_l above the first layer is learned
+    double eta_over_n;                              ///< eta/N of the first layer (Eqs. 4-5)
+    double eta_v_over_n;                            ///< eta_v/N of v (Eq. 3)
+
+    explicit StepRule(const RunParams& p);
+    /// Some W_l above the first layer is learned.
+    [[nodiscard]] bool learns_layers() const noexcept;
+};
+
+/// Whether the run is today's on-line SGD (B = 1, lambda = 0, fresh examples).
+[[nodiscard]] bool is_online_sgd(const RunParams& p) noexcept;
+
+/// Checks every field against its range in `limits` and the invariants between fields (M <= N
+/// for an orthonormal teacher, alpha_min < alpha_max for the log schedule, what dynamics = gram
+/// needs: gram_exactness_error); throws ConfigError naming the configuration key of the first
+/// bad one.
+void validate(const RunParams& p);
+
+/// Why a run with these parameters cannot be sampled exactly by the Gram chain (N <= K + M
+/// today; every later option that breaks exactness, docs/theory.md §7, adds its condition
+/// here), or nullopt. validate() throws it when dynamics = gram.
+[[nodiscard]] std::optional<ConfigError> gram_exactness_error(const RunParams& params);
+
+} // namespace plateau

@@ -1,0 +1,260 @@
+#include "engine/io/reader.hpp"
+
+#include "engine/io/h5/h5.hpp"
+#include "engine/io/h5/netcdf.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <system_error>
+
+namespace plateau {
+
+namespace fs = std::filesystem;
+
+CampaignReader::CampaignReader(fs::path path, h5::File file, Metadata metadata,
+                               std::vector<GroupInfo> groups, std::vector<GroupData> data)
+    : path_(std::move(path)), file_(std::move(file)), metadata_(std::move(metadata)),
+      groups_(std::move(groups)), data_(std::move(data)) {}
+
+CampaignReader CampaignReader::open(const fs::path& path, std::span<const VariableSpec> table) {
+    const auto fail = [&](const std::string& reason) {
+        throw CampaignReadError(path, reason);
+    };
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        fail("no such file");
+    if (fs::is_directory(path, ec))
+        fail("is a directory, not a campaign file");
+    h5::File file = [&] {
+        try {
+            return h5::File::open_readonly(path);
+        } catch (const h5::Error&) {
+            throw CampaignReadError(path, "not an HDF5 file");
+        }
+    }();
+    const h5::Group root = file.root();
+    Metadata meta;
+    try {
+        if (h5::get_string_attribute(root, "schema") != std::string(campaign_schema_name))
+            fail(std::string("not a ") + campaign_schema_name + " file");
+        const auto major = h5::get_int64_attribute(root, schema_major_attribute);
+        if (!major)
+            fail(std::string("no '") + schema_major_attribute + "' attribute");
+        meta.version = {*major, h5::get_int64_attribute(root, schema_minor_attribute).value_or(0)};
+        const SchemaVersion ours = schema_version_of(table);
+        if (meta.version.major != ours.major)
+            fail("schema version " + to_string(meta.version) +
+                 " is not readable by this plateau (it reads " + std::to_string(ours.major) +
+                 ".x, any minor version)");
+        const std::string kind = h5::get_string_attribute(root, "kind").value_or("");
+        const auto k = file_kind_of(kind);
+        if (!k)
+            fail("unknown kind '" + kind + "' (expected simulation or theory)");
+        meta.kind = *k;
+        meta.config = h5::get_string_attribute(root, "config").value_or("");
+        meta.config_sha256 = h5::get_string_attribute(root, "config_sha256").value_or("");
+        meta.command_line = h5::get_string_attribute(root, "command_line").value_or("");
+        meta.software_version = h5::get_string_attribute(root, "software_version").value_or("");
+        meta.master_seed = h5::get_int64_attribute(root, "master_seed").value_or(0);
+        meta.seeds = h5::get_int64_attribute(root, "seeds").value_or(0);
+        meta.runs = h5::get_int64_attribute(root, "runs").value_or(0);
+
+        std::vector<GroupInfo> groups;
+        std::vector<GroupData> data;
+        for (const auto& gname : root.child_groups()) {
+            const auto km = parse_group_widths(gname);
+            if (!km)
+                fail("group '" + gname + "' is not named K<K>_M<M>");
+            h5::Group g = root.open_group(gname);
+            GroupInfo info{gname, km->first.front(), km->second.front(), {}, {},
+                           {},    km->first,         km->second};
+            info.run_index = h5::read_all<std::int64_t>(g.open_dataset("run_index"));
+            info.alpha = h5::read_all<double>(g.open_dataset("alpha"));
+            GroupData gd{std::move(g), {}};
+            for (const VariableSpec& v : table) {
+                if (!v.written_by.contains(meta.kind))
+                    continue;
+                if (!gd.group.has(v.name)) {
+                    if (v.since_minor <= meta.version.minor)
+                        fail("group '" + gname + "' lacks the variable '" + std::string(v.name) +
+                             "' of schema version " + to_string(meta.version));
+                    continue; // added after the file's minor version
+                }
+                info.variables.emplace_back(v.name);
+                gd.datasets.emplace_back(v, gd.group.open_dataset(v.name));
+            }
+            if (std::none_of(gd.datasets.begin(), gd.datasets.end(), [](const auto& d) {
+                    return d.first.field == ObservableField::status;
+                }))
+                fail("group '" + gname + "' has no 'status'");
+            groups.push_back(std::move(info));
+            data.push_back(std::move(gd));
+        }
+        if (groups.empty())
+            fail("campaign file without any group of runs");
+        return CampaignReader(path, std::move(file), std::move(meta), std::move(groups),
+                              std::move(data));
+    } catch (const h5::Error& e) {
+        throw CampaignReadError(path, std::string("unreadable (") + e.what() + ")");
+    }
+}
+
+std::optional<CampaignReader::RunLocation> CampaignReader::find_run(std::int64_t run_index) const {
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+        const auto& runs = groups_[g].run_index;
+        const auto it = std::find(runs.begin(), runs.end(), run_index);
+        if (it != runs.end())
+            return RunLocation{g, static_cast<std::size_t>(it - runs.begin())};
+    }
+    return std::nullopt;
+}
+
+std::vector<std::int64_t> CampaignReader::damaged_runs() const {
+    std::vector<std::int64_t> out;
+    for (std::size_t g = 0; g < groups_.size(); ++g) {
+        const GroupInfo& info = groups_[g];
+        const GroupShape shape = group_shape(info.run_index.size(), info.alpha.size(),
+                                             info.student_widths, info.teacher_widths);
+        for (const auto& [spec, dataset] : data_[g].datasets) {
+            if (!h5::has_checksum(dataset))
+                continue;
+            const bool status = is_flag(spec.field); // int8, one value per run
+            std::vector<hsize_t> count = status ? std::vector<hsize_t>{1} : spec.shape(shape);
+            count[0] = 1;
+            std::vector<hsize_t> offset(count.size(), 0);
+            for (std::size_t i = 0; i < info.run_index.size(); ++i) {
+                offset[0] = i;
+                try {
+                    if (status)
+                        (void)h5::read_slab<std::int8_t>(dataset, offset, count);
+                    else
+                        (void)h5::read_slab<double>(dataset, offset, count);
+                } catch (const h5::Error&) {
+                    out.push_back(info.run_index[i]);
+                }
+            }
+        }
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+std::vector<RunStatus> CampaignReader::status(std::size_t group) const {
+    for (const auto& [spec, dataset] : data_.at(group).datasets)
+        if (spec.field == ObservableField::status) {
+            std::vector<std::int8_t> codes;
+            try {
+                codes = h5::read_all<std::int8_t>(dataset);
+            } catch (const h5::Error&) {
+                throw CampaignReadError(path_, "the status of group '" + groups_.at(group).name +
+                                                   "' fails its checksum or cannot be read "
+                                                   "(bits changed on disk)");
+            }
+            std::vector<RunStatus> out;
+            for (const std::int8_t code : codes) {
+                if (code < 0 || code > 2)
+                    throw CampaignReadError(path_, "group '" + groups_.at(group).name +
+                                                       "': status " + std::to_string(code) +
+                                                       " is outside the flag values (0 pending, "
+                                                       "1 completed, 2 diverged)");
+                out.push_back(static_cast<RunStatus>(code));
+            }
+            return out;
+        }
+    return {};
+}
+
+std::optional<std::vector<RunOutcome>> CampaignReader::stored_outcomes(std::size_t group) const {
+    for (const auto& [spec, dataset] : data_.at(group).datasets)
+        if (spec.field == ObservableField::outcome) {
+            std::vector<std::int8_t> codes;
+            try {
+                codes = h5::read_all<std::int8_t>(dataset);
+            } catch (const h5::Error&) {
+                throw CampaignReadError(path_, "the outcome of group '" + groups_.at(group).name +
+                                                   "' fails its checksum or cannot be read "
+                                                   "(bits changed on disk)");
+            }
+            std::vector<RunOutcome> out;
+            for (const std::int8_t code : codes) {
+                const auto known = std::find_if(
+                    all_run_outcomes.begin(), all_run_outcomes.end(),
+                    [code](RunOutcome o) { return static_cast<std::int8_t>(o) == code; });
+                if (known == all_run_outcomes.end())
+                    throw CampaignReadError(path_, "group '" + groups_.at(group).name +
+                                                       "': outcome " + std::to_string(code) +
+                                                       " is outside the flag values (0 pending, "
+                                                       "1 learned, 2 plateau, 3 failed, 4 "
+                                                       "diverged)");
+                out.push_back(*known);
+            }
+            return out;
+        }
+    return std::nullopt;
+}
+
+std::vector<Observables> CampaignReader::read_records(RunLocation where, std::size_t first,
+                                                      std::optional<std::size_t> count) const {
+    const GroupInfo& info = groups_.at(where.group);
+    const std::size_t records = info.alpha.size();
+    const std::size_t n = count.value_or(records > first ? records - first : 0);
+    if (first + n > records || where.index >= info.run_index.size())
+        throw CampaignReadError(path_, "records [" + std::to_string(first) + ", " +
+                                           std::to_string(first + n) + ") of run " +
+                                           std::to_string(where.index) + " of group '" + info.name +
+                                           "' out of range");
+    const GroupShape shape =
+        group_shape(info.run_index.size(), records, info.student_widths, info.teacher_widths);
+    std::vector<Observables> out(n);
+    for (const auto& entry : data_[where.group].datasets) {
+        // Named references, not a structured binding: lambdas below capture them (clang 14
+        // cannot capture structured bindings).
+        const auto& spec = entry.first;
+        const auto& dataset = entry.second;
+        if (is_flag(spec.field))
+            continue;
+        const std::size_t per = spec.values_per_record(shape);
+        std::vector<hsize_t> offset(spec.rank, 0);
+        std::vector<hsize_t> extent = spec.shape(shape);
+        offset[0] = where.index;
+        extent[0] = 1;
+        if (spec.per_record()) {
+            offset[1] = first;
+            extent[1] = n;
+        }
+        const auto values = [&] {
+            try {
+                return h5::read_slab<double>(dataset, offset, extent);
+            } catch (const h5::Error&) {
+                throw CampaignReadError(
+                    path_, "run_index " + std::to_string(info.run_index[where.index]) +
+                               " of group '" + info.name + "': variable '" +
+                               std::string(spec.name) +
+                               "' fails its checksum or cannot be read (bits changed on disk); "
+                               "'plateau run --resume' computes damaged runs again");
+            }
+        }();
+        for (std::size_t a = 0; a < n; ++a) {
+            const std::size_t at = spec.per_record() ? a * per : 0;
+            copy_in(spec, std::span<const double>(values).subspan(at, per), shape, out[a]);
+        }
+    }
+    return out;
+}
+
+RunResult CampaignReader::read_run(RunLocation where) const {
+    RunResult result;
+    result.status = status(where.group).at(where.index);
+    result.records = read_records(where);
+    const auto reached = std::find_if(result.records.begin(), result.records.end(),
+                                      [](const Observables& o) { return std::isnan(o.eg); });
+    result.records.erase(reached, result.records.end());
+    // Stored since schema 1.1; computed by the same rule for older files.
+    const auto stored = stored_outcomes(where.group);
+    result.outcome =
+        stored ? stored->at(where.index) : assess_outcome(result, groups_.at(where.group).alpha);
+    return result;
+}
+
+} // namespace plateau

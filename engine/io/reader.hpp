@@ -1,0 +1,112 @@
+// Reading a campaign file (schema "plateau-campaign", analysis/SCHEMA.md) through the table of
+// variables (engine/io/variables.hpp) the writer writes with: its metadata, groups, run status and
+// the records of a run. Like the writer, used from one thread only (it owns HDF5 handles).
+#pragma once
+
+#include "engine/io/h5/object.hpp"
+#include "engine/io/variables.hpp"
+#include "engine/run/run.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace plateau {
+
+/// A file that cannot be read as a campaign file. what() is "<path>: <reason>".
+class CampaignReadError : public std::runtime_error {
+public:
+    CampaignReadError(const std::filesystem::path& path, const std::string& reason)
+        : std::runtime_error(path.string() + ": " + reason), reason_(reason) {}
+    /// What is wrong, without the path.
+    [[nodiscard]] const std::string& reason() const noexcept { return reason_; }
+
+private:
+    std::string reason_;
+};
+
+class CampaignReader {
+public:
+    /// The root attributes.
+    struct Metadata {
+        SchemaVersion version; ///< (schema_version, schema_version_minor or 0)
+        FileKind kind = FileKind::simulation;
+        std::string config;
+        std::string config_sha256;
+        std::string command_line;
+        std::string software_version;
+        std::int64_t master_seed = 0;
+        std::int64_t seeds = 0;
+        std::int64_t runs = 0;
+    };
+    /// One group of runs of the same (K, M).
+    struct GroupInfo {
+        std::string name;
+        int K = 0;
+        int M = 0;
+        std::vector<std::int64_t> run_index; ///< global run index of each run of the group
+        std::vector<double> alpha;           ///< the record times
+        std::vector<std::string> variables;  ///< the table's variables the group holds
+        std::vector<int> student_widths{};   ///< hidden-layer widths from the group name ({K})
+        std::vector<int> teacher_widths{};   ///< ({M})
+    };
+    struct RunLocation {
+        std::size_t group = 0;
+        std::size_t index = 0; ///< along the group's `run` axis
+    };
+
+    /// Opens `path` read-only and checks it: CampaignReadError if it is missing, not HDF5, not
+    /// of this schema, of another major version (any minor is accepted: variables of a newer
+    /// minor that `table` does not know are ignored), of an unknown kind, or lacks a variable of
+    /// `table` that its version and kind must hold.
+    [[nodiscard]] static CampaignReader
+    open(const std::filesystem::path& path,
+         std::span<const VariableSpec> table = campaign_variables());
+
+    [[nodiscard]] const Metadata& metadata() const noexcept { return metadata_; }
+    [[nodiscard]] const std::vector<GroupInfo>& groups() const noexcept { return groups_; }
+    /// Where global run `run_index` is, if the file has it.
+    [[nodiscard]] std::optional<RunLocation> find_run(std::int64_t run_index) const;
+    /// Global indices of the runs whose data or status fail their checksum (bits changed on
+    /// disk since they were written), increasing. Reads every checksummed chunk once; a file
+    /// written before checksums has none to fail.
+    [[nodiscard]] std::vector<std::int64_t> damaged_runs() const;
+    /// The status of every run of group `group`.
+    [[nodiscard]] std::vector<RunStatus> status(std::size_t group) const;
+
+    /// Records [first, first + count) (count: to the end) of the run at `where`, as stored:
+    /// NaN where never written, and every variable of the table the group holds (extras
+    /// included). first + count must not exceed the group's records. CampaignReadError naming
+    /// the run if its data fail their checksum.
+    [[nodiscard]] std::vector<Observables>
+    read_records(RunLocation where, std::size_t first = 0,
+                 std::optional<std::size_t> count = std::nullopt) const;
+    /// The outcome of every run of group `group` as stored (schema 1.1 and later), or nullopt
+    /// for a file without the variable (assess_outcome() computes it: read_run does).
+    [[nodiscard]] std::optional<std::vector<RunOutcome>> stored_outcomes(std::size_t group) const;
+
+    /// The run as the writer got it: its status, the records it reached (the leading records
+    /// whose eg was written) and its outcome (stored, or computed for a file before 1.1).
+    [[nodiscard]] RunResult read_run(RunLocation where) const;
+
+private:
+    struct GroupData {
+        h5::Group group;
+        std::vector<std::pair<VariableSpec, h5::Dataset>> datasets; ///< status included
+    };
+    CampaignReader(std::filesystem::path path, h5::File file, Metadata metadata,
+                   std::vector<GroupInfo> groups, std::vector<GroupData> data);
+
+    std::filesystem::path path_;
+    h5::File file_;
+    Metadata metadata_;
+    std::vector<GroupInfo> groups_;
+    std::vector<GroupData> data_;
+};
+
+} // namespace plateau

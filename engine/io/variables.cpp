@@ -1,0 +1,327 @@
+#include "engine/io/variables.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <stdexcept>
+
+namespace plateau {
+
+namespace {
+
+using h5::ElementType;
+
+// The data variables of schema 1.x, in the order the writer creates them (analysis/SCHEMA.md,
+// "Data variables", documents each; tests/test_schema_doc.cpp checks that section against this).
+// clang-format off
+constexpr auto f64 = ElementType::float64;
+constexpr KindSet simulation_only{true, false};
+constexpr KindSet theory_only{false, true};
+constexpr std::array variables{
+    //           name, dims, type, units,
+    //           long_name,
+    //           written by, since (minor), source
+    VariableSpec{"eg", {Dim::run, Dim::alpha}, f64, "1",
+                 "generalization error eps_g = <(sigma - tau)^2>/2",
+                 every_kind, 0, ObservableField::eg},
+    VariableSpec{"eg_stderr", {Dim::run, Dim::alpha}, f64, "1",
+                 "Monte-Carlo standard error of eg (0 where eg is a closed form)",
+                 every_kind, 0, ObservableField::eg_stderr},
+    VariableSpec{"Q", {Dim::run, Dim::alpha, Dim::student, Dim::student2}, f64, "1",
+                 "student overlaps Q_jk = w_j . w_k",
+                 every_kind, 0, ObservableField::Q},
+    VariableSpec{"R", {Dim::run, Dim::alpha, Dim::student, Dim::teacher}, f64, "1",
+                 "student-teacher overlaps R_jn = w_j . B_n",
+                 every_kind, 0, ObservableField::R},
+    VariableSpec{"T", {Dim::run, Dim::teacher, Dim::teacher2}, f64, "1",
+                 "teacher overlaps T_nm = B_n . B_m",
+                 every_kind, 0, ObservableField::T},
+    VariableSpec{"v", {Dim::run, Dim::alpha, Dim::student}, f64, "1",
+                 "student second-layer weights v_j",
+                 every_kind, 0, ObservableField::v},
+    VariableSpec{"status", {Dim::run}, ElementType::int8, "",
+                 "run status",
+                 every_kind, 0, ObservableField::status},
+    VariableSpec{"outcome", {Dim::run}, ElementType::int8, "",
+                 "run outcome (analysis/SCHEMA.md, Outcomes)",
+                 every_kind, 1, ObservableField::outcome},
+    // Training regimes (docs/theory.md §6), schema 1.2; produced by the trainer
+    // (Trainer::measure, engine/simulation/trainer.hpp).
+    VariableSpec{"eps_train", {Dim::run, Dim::alpha}, f64, "1",
+                 "training error eps_t = (1/P) sum_mu e^mu on the training set (NaN without one)",
+                 simulation_only, 2, ObservableField::extra},
+    VariableSpec{"examples", {Dim::run, Dim::alpha}, f64, "1",
+                 "examples seen: updates (alpha N) x examples per update",
+                 simulation_only, 2, ObservableField::extra},
+    // The theory's joint rule (docs/theory.md §10), schema 1.3; produced by TheoryDynamics.
+    VariableSpec{"flow_error", {Dim::run, Dim::alpha}, f64, "1",
+                 "estimated relative error of the theory's flow by the joint rule (NaN without)",
+                 theory_only, 3, ObservableField::extra},
+    // Fixed points of the ODEs (docs/theory.md §11), schema 1.3; produced by `plateau ode`
+    // (cli/ode_command.cpp), one value per run from its grid point.
+    VariableSpec{"escape_rate", {Dim::run}, f64, "1",
+                 "escape rate lambda: largest real part of the linearized flow's eigenvalues at "
+                 "the symmetric fixed point (NaN: no fixed point found, or not computed)",
+                 theory_only, 3, ObservableField::extra},
+    VariableSpec{"eta_max", {Dim::run}, f64, "1",
+                 "largest eta at which the specialized fixed point is linearly stable (NaN: "
+                 "K != M, none found, or not computed)",
+                 theory_only, 3, ObservableField::extra},
+    // Deeper networks (docs/theory.md §12), schema 1.3; produced by the observer (NaN for a
+    // two-layer network, and in theory files: plateau ode covers two-layer networks only).
+    VariableSpec{"student_layers", {Dim::run, Dim::alpha, Dim::student_layers}, f64, "1",
+                 "student weights above the first layer: W_2 row-major, ..., W_L, then v",
+                 every_kind, 3, ObservableField::extra},
+    VariableSpec{"teacher_layers", {Dim::run, Dim::teacher_layers}, f64, "1",
+                 "teacher weights above the first layer: W*_2 row-major, ..., W*_L, then v*",
+                 every_kind, 3, ObservableField::extra},
+};
+// clang-format on
+
+/// Row-major copy of a matrix into `out` (rows x cols).
+void matrix_out(const Eigen::MatrixXd& m, std::span<double> out) {
+    const auto cols = static_cast<std::size_t>(m.cols());
+    for (Eigen::Index i = 0; i < m.rows(); ++i)
+        for (Eigen::Index j = 0; j < m.cols(); ++j)
+            out[static_cast<std::size_t>(i) * cols + static_cast<std::size_t>(j)] = m(i, j);
+}
+
+Eigen::MatrixXd matrix_in(std::span<const double> in, std::size_t rows, std::size_t cols) {
+    Eigen::MatrixXd m(static_cast<Eigen::Index>(rows), static_cast<Eigen::Index>(cols));
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j)
+            m(static_cast<Eigen::Index>(i), static_cast<Eigen::Index>(j)) = in[i * cols + j];
+    return m;
+}
+
+} // namespace
+
+std::string to_string(SchemaVersion v) {
+    return std::to_string(v.major) + "." + std::to_string(v.minor);
+}
+
+std::optional<FileKind> file_kind_of(std::string_view text) noexcept {
+    for (const FileKind k : all_file_kinds)
+        if (name(k) == text)
+            return k;
+    return std::nullopt;
+}
+
+std::string_view name(Dim d) noexcept {
+    switch (d) {
+    case Dim::run:
+        return "run";
+    case Dim::alpha:
+        return "alpha";
+    case Dim::student:
+        return "student";
+    case Dim::student2:
+        return "student2";
+    case Dim::teacher:
+        return "teacher";
+    case Dim::teacher2:
+        return "teacher2";
+    case Dim::student_layers:
+        return "student_deep";
+    case Dim::teacher_layers:
+        return "teacher_deep";
+    }
+    return "?";
+}
+
+std::size_t GroupShape::length(Dim d) const noexcept {
+    switch (d) {
+    case Dim::run:
+        return runs;
+    case Dim::alpha:
+        return records;
+    case Dim::student:
+    case Dim::student2:
+        return K;
+    case Dim::teacher:
+    case Dim::teacher2:
+        return M;
+    case Dim::student_layers:
+        return student_layers;
+    case Dim::teacher_layers:
+        return teacher_layers;
+    }
+    return 0;
+}
+
+bool VariableSpec::per_record() const noexcept {
+    return rank >= 2 && dim_storage[1] == Dim::alpha;
+}
+
+std::size_t VariableSpec::values_per_record(const GroupShape& s) const noexcept {
+    std::size_t n = 1;
+    for (std::size_t i = per_record() ? 2 : 1; i < rank; ++i)
+        n *= s.length(dim_storage[i]);
+    return n;
+}
+
+std::vector<hsize_t> VariableSpec::shape(const GroupShape& s) const {
+    std::vector<hsize_t> out;
+    for (const Dim d : dims())
+        out.push_back(static_cast<hsize_t>(s.length(d)));
+    return out;
+}
+
+std::span<const VariableSpec> campaign_variables() noexcept {
+    return variables;
+}
+
+SchemaVersion schema_version_of(std::span<const VariableSpec> table) noexcept {
+    SchemaVersion v{1, 0};
+    for (const auto& var : table)
+        v.minor = std::max(v.minor, var.since_minor);
+    return v;
+}
+
+const VariableSpec* find_variable(std::span<const VariableSpec> table,
+                                  std::string_view name) noexcept {
+    const auto it = std::find_if(table.begin(), table.end(),
+                                 [name](const VariableSpec& v) { return v.name == name; });
+    return it == table.end() ? nullptr : &*it;
+}
+
+void copy_out(const VariableSpec& v, const Observables& o, const GroupShape& s,
+              std::span<double> out) {
+    switch (v.field) {
+    case ObservableField::eg:
+        out[0] = o.eg;
+        return;
+    case ObservableField::eg_stderr:
+        out[0] = o.eg_stderr;
+        return;
+    case ObservableField::Q:
+        matrix_out(o.Q, out);
+        return;
+    case ObservableField::R:
+        matrix_out(o.R, out);
+        return;
+    case ObservableField::T:
+        matrix_out(o.T, out);
+        return;
+    case ObservableField::v:
+        for (std::size_t j = 0; j < s.K; ++j)
+            out[j] = o.v[static_cast<Eigen::Index>(j)];
+        return;
+    case ObservableField::status:
+    case ObservableField::outcome:
+        throw std::logic_error("copy_out: '" + std::string(v.name) + "' is not an observable");
+    case ObservableField::extra: {
+        const auto it = o.extras.find(v.name);
+        if (it == o.extras.end())
+            return;
+        if (static_cast<std::size_t>(it->second.size()) != out.size())
+            throw std::logic_error("observable '" + std::string(v.name) + "' has " +
+                                   std::to_string(it->second.size()) + " values, its variable " +
+                                   std::to_string(out.size()));
+        std::copy(it->second.begin(), it->second.end(), out.begin());
+        return;
+    }
+    }
+}
+
+void copy_in(const VariableSpec& v, std::span<const double> in, const GroupShape& s,
+             Observables& o) {
+    switch (v.field) {
+    case ObservableField::eg:
+        o.eg = in[0];
+        return;
+    case ObservableField::eg_stderr:
+        o.eg_stderr = in[0];
+        return;
+    case ObservableField::Q:
+        o.Q = matrix_in(in, s.K, s.K);
+        return;
+    case ObservableField::R:
+        o.R = matrix_in(in, s.K, s.M);
+        return;
+    case ObservableField::T:
+        o.T = matrix_in(in, s.M, s.M);
+        return;
+    case ObservableField::v:
+        o.v = Eigen::Map<const Eigen::VectorXd>(in.data(), static_cast<Eigen::Index>(s.K));
+        return;
+    case ObservableField::status:
+    case ObservableField::outcome:
+        throw std::logic_error("copy_in: '" + std::string(v.name) + "' is not an observable");
+    case ObservableField::extra:
+        o.extras.insert_or_assign(
+            std::string(v.name),
+            Eigen::Map<const Eigen::VectorXd>(in.data(), static_cast<Eigen::Index>(in.size())));
+        return;
+    }
+}
+
+std::string group_name(int K, int M) {
+    return "K" + std::to_string(K) + "_M" + std::to_string(M);
+}
+
+namespace {
+
+/// "8x4" -> {8, 4}; nullopt unless every width is a plain decimal number.
+std::optional<std::vector<int>> parse_widths(std::string_view text) {
+    std::vector<int> out;
+    for (;;) {
+        const auto x = text.find('x');
+        const std::string_view part = text.substr(0, x);
+        int value = 0;
+        const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), value);
+        if (ec != std::errc{} || end != part.data() + part.size() || part.empty() ||
+            !(part[0] >= '0' && part[0] <= '9'))
+            return std::nullopt;
+        out.push_back(value);
+        if (x == std::string_view::npos)
+            return out;
+        text.remove_prefix(x + 1);
+    }
+}
+
+} // namespace
+
+std::string group_name(const std::vector<int>& student, const std::vector<int>& teacher) {
+    return "K" + widths_text(student) + "_M" + widths_text(teacher);
+}
+
+std::optional<std::pair<std::vector<int>, std::vector<int>>>
+parse_group_widths(std::string_view name) {
+    const auto sep = name.find("_M");
+    if (name.size() < 4 || name[0] != 'K' || sep == std::string_view::npos)
+        return std::nullopt;
+    auto K = parse_widths(name.substr(1, sep - 1));
+    auto M = parse_widths(name.substr(sep + 2));
+    if (!K || !M)
+        return std::nullopt;
+    return std::pair{std::move(*K), std::move(*M)};
+}
+
+std::optional<std::pair<int, int>> parse_group_name(std::string_view name) noexcept {
+    try {
+        const auto w = parse_group_widths(name);
+        if (!w)
+            return std::nullopt;
+        return std::pair{w->first.front(), w->second.front()};
+    } catch (const std::bad_alloc&) {
+        return std::nullopt;
+    }
+}
+
+std::size_t layer_parameters(const std::vector<int>& widths) noexcept {
+    std::size_t n = widths.empty() ? 0 : static_cast<std::size_t>(widths.back());
+    for (std::size_t l = 1; l < widths.size(); ++l)
+        n += static_cast<std::size_t>(widths[l]) * static_cast<std::size_t>(widths[l - 1]);
+    return n;
+}
+
+GroupShape group_shape(std::size_t runs, std::size_t records, const std::vector<int>& student,
+                       const std::vector<int>& teacher) noexcept {
+    GroupShape s{runs, records, static_cast<std::size_t>(student.front()),
+                 static_cast<std::size_t>(teacher.front())};
+    s.student_layers = layer_parameters(student);
+    s.teacher_layers = layer_parameters(teacher);
+    return s;
+}
+
+} // namespace plateau

@@ -1,0 +1,184 @@
+// The one table of a campaign file's data variables (schema "plateau-campaign",
+// analysis/SCHEMA.md): name, dimensions, element type, units, long_name, which kinds of file
+// write it and the schema minor version that added it. The writer creates and fills exactly the
+// variables of this table that its file's kind writes; the CampaignReader reads through it; a
+// test checks analysis/SCHEMA.md against it. A new observable is one entry here (with
+// `field = ObservableField::extra`) plus one producer that sets Observables::extras[name].
+#pragma once
+
+#include "engine/core/order_parameters.hpp"
+#include "engine/io/h5/object.hpp"
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace plateau {
+
+/// The (major, minor) version of the schema. A reader accepts any minor of its major and refuses
+/// another major; adding a variable bumps the minor (its `since_minor` is the new minor). Files
+/// written before the minor existed (root attribute `schema_version` only) are version 1.0.
+struct SchemaVersion {
+    std::int64_t major = 1;
+    std::int64_t minor = 0;
+    friend constexpr bool operator==(const SchemaVersion&, const SchemaVersion&) = default;
+};
+
+inline constexpr const char* campaign_schema_name = "plateau-campaign";
+inline constexpr const char* schema_major_attribute = "schema_version";
+inline constexpr const char* schema_minor_attribute = "schema_version_minor";
+
+[[nodiscard]] std::string to_string(SchemaVersion v);
+
+/// What made a file: root attribute `kind`.
+enum class FileKind : std::uint8_t {
+    simulation, ///< on-line SGD runs (`plateau run`)
+    theory,     ///< N -> infinity ODE integration (`plateau ode`)
+};
+inline constexpr std::array all_file_kinds{FileKind::simulation, FileKind::theory};
+[[nodiscard]] constexpr std::string_view name(FileKind k) noexcept {
+    return k == FileKind::simulation ? "simulation" : "theory";
+}
+[[nodiscard]] std::optional<FileKind> file_kind_of(std::string_view name) noexcept;
+
+/// The dimensions of a group, in the order the writer creates them.
+/// student_layers / teacher_layers (schema 1.3; named student_deep, teacher_deep in the file):
+/// the axes of the weights above the first layer, flattened
+/// (docs/theory.md §12; v alone, K or M values, for a two-layer network).
+enum class Dim : std::uint8_t {
+    run,
+    alpha,
+    student,
+    student2,
+    teacher,
+    teacher2,
+    student_layers,
+    teacher_layers
+};
+inline constexpr std::array all_dims{
+    Dim::run,     Dim::alpha,    Dim::student,        Dim::student2,
+    Dim::teacher, Dim::teacher2, Dim::student_layers, Dim::teacher_layers};
+static_assert([] {
+    for (std::size_t i = 0; i < all_dims.size(); ++i)
+        if (static_cast<std::size_t>(all_dims[i]) != i)
+            return false;
+    return true;
+}()); // all_dims[i] == Dim(i): arrays of dimensions are indexed by Dim
+[[nodiscard]] std::string_view name(Dim d) noexcept;
+
+/// The lengths of a group's dimensions.
+struct GroupShape {
+    std::size_t runs = 0;
+    std::size_t records = 0; ///< alpha
+    std::size_t K = 0;       ///< student, student2
+    std::size_t M = 0;       ///< teacher, teacher2
+    /// student_layers, teacher_layers: layer_parameters() of the widths (K, M with one layer).
+    std::size_t student_layers = K;
+    std::size_t teacher_layers = M;
+    [[nodiscard]] std::size_t length(Dim d) const noexcept;
+};
+
+/// Where a variable's values come from: a core member of Observables, the run status or
+/// outcome (RunResult), or a named extra array (Observables::extras[name]).
+enum class ObservableField : std::uint8_t { eg, eg_stderr, Q, R, T, v, status, outcome, extra };
+
+/// A per-run int8 flag variable (status, outcome): written from the RunResult, not from its
+/// records; stored in checksummed blocks of runs.
+[[nodiscard]] constexpr bool is_flag(ObservableField f) noexcept {
+    return f == ObservableField::status || f == ObservableField::outcome;
+}
+
+/// Which kinds of file write a variable (a set of FileKind).
+struct KindSet {
+    bool simulation = false;
+    bool theory = false;
+    [[nodiscard]] constexpr bool contains(FileKind k) const noexcept {
+        return k == FileKind::simulation ? simulation : theory;
+    }
+};
+inline constexpr KindSet every_kind{true, true};
+
+struct VariableSpec {
+    /// `dims` lists the variable's axes: `run` first, then `alpha` if it has one value set per
+    /// record, then the axes of one value set (at most 4 in all).
+    constexpr VariableSpec(std::string_view name_, std::initializer_list<Dim> dims_,
+                           h5::ElementType dtype_, std::string_view units_,
+                           std::string_view long_name_, KindSet written_by_,
+                           std::int64_t since_minor_, ObservableField field_)
+        : name(name_), rank(dims_.size()), dtype(dtype_), units(units_), long_name(long_name_),
+          written_by(written_by_), since_minor(since_minor_), field(field_) {
+        std::size_t i = 0;
+        for (const Dim d : dims_)
+            dim_storage.at(i++) = d; // more than 4 axes: not a constant expression
+    }
+
+    std::string_view name;
+    std::array<Dim, 4> dim_storage{};
+    std::size_t rank = 0;
+    h5::ElementType dtype = h5::ElementType::float64;
+    std::string_view units;     ///< empty: no units attribute
+    std::string_view long_name; ///< the `long_name` attribute
+    KindSet written_by;
+    std::int64_t since_minor = 0; ///< the schema minor version (of major 1) that added it
+    ObservableField field = ObservableField::extra;
+
+    [[nodiscard]] constexpr std::span<const Dim> dims() const noexcept {
+        return {dim_storage.data(), rank};
+    }
+    /// Whether it has one value set per record time (an `alpha` axis), else one per run.
+    [[nodiscard]] bool per_record() const noexcept;
+    /// Values per record (per run if !per_record()): the product of the dims after run/alpha.
+    [[nodiscard]] std::size_t values_per_record(const GroupShape& s) const noexcept;
+    /// The full shape of the variable in a group.
+    [[nodiscard]] std::vector<hsize_t> shape(const GroupShape& s) const;
+};
+
+/// The variables of today's campaign files (the data variables and `status`).
+[[nodiscard]] std::span<const VariableSpec> campaign_variables() noexcept;
+
+/// The schema version the writer writes: major 1, minor = the newest `since_minor` of `table`.
+[[nodiscard]] SchemaVersion schema_version_of(std::span<const VariableSpec> table) noexcept;
+[[nodiscard]] inline SchemaVersion campaign_schema_version() noexcept {
+    return schema_version_of(campaign_variables());
+}
+
+/// The variable `name` of `table`, or nullptr.
+[[nodiscard]] const VariableSpec* find_variable(std::span<const VariableSpec> table,
+                                                std::string_view name) noexcept;
+
+/// Copies the values of float64 variable `v` from one record `o` into `out` (row-major over its
+/// dims after run and alpha, values_per_record() long). An extra the record lacks leaves `out`
+/// untouched (NaN in the file); an extra of the wrong length throws std::logic_error.
+void copy_out(const VariableSpec& v, const Observables& o, const GroupShape& s,
+              std::span<double> out);
+/// The inverse: sets the member (or extra) of `o` that `v` names from `in`.
+void copy_in(const VariableSpec& v, std::span<const double> in, const GroupShape& s,
+             Observables& o);
+
+/// The name of the group of runs with K student and M teacher hidden units: "K<K>_M<M>".
+[[nodiscard]] std::string group_name(int K, int M);
+/// The same with hidden-layer widths from the input up (docs/theory.md §12): "K<K>_M<M>" for one
+/// layer each, "K8x4_M4x2" for deeper networks.
+[[nodiscard]] std::string group_name(const std::vector<int>& student,
+                                     const std::vector<int>& teacher);
+/// (K, M) of a group name, the first layers' widths, or nullopt if it is not one.
+[[nodiscard]] std::optional<std::pair<int, int>> parse_group_name(std::string_view name) noexcept;
+/// The widths (student, teacher) of a group name, or nullopt.
+[[nodiscard]] std::optional<std::pair<std::vector<int>, std::vector<int>>>
+parse_group_widths(std::string_view name);
+/// The weights above the first layer of a network of these widths: sum_l w_l w_{l-1} + w_L (the
+/// length of student_layers / teacher_layers; w_1 = K for one layer: v alone).
+[[nodiscard]] std::size_t layer_parameters(const std::vector<int>& widths) noexcept;
+/// The shape of a group of `runs` runs of `records` records with these widths.
+[[nodiscard]] GroupShape group_shape(std::size_t runs, std::size_t records,
+                                     const std::vector<int>& student,
+                                     const std::vector<int>& teacher) noexcept;
+
+} // namespace plateau

@@ -1,0 +1,144 @@
+// Writer role: owns every HDF5 handle of a campaign file being written (engine/io/reader.hpp reads
+// one); used from one thread only.
+//
+// The file (schema "plateau-campaign", documented field by field in analysis/SCHEMA.md) holds
+// one group per array shape (K, M); its data variables are those of the table in
+// engine/io/variables.hpp that the file's kind writes. It is created complete — every dataset at
+// its final shape, NaN-filled, every run "pending" — under a temporary name in the target
+// directory, then moved into place. Each finished run is written, flushed, then marked completed
+// (or diverged) and flushed again, so a file left by a killed process holds whole runs only;
+// `resume` finishes it.
+#pragma once
+
+#include "engine/campaign/campaign.hpp"
+#include "engine/io/h5/object.hpp"
+#include "engine/io/variables.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace plateau {
+
+/// Root attributes that come from the caller.
+struct FileMetadata {
+    std::string config_text;  ///< the resolved configuration; its SHA-256 identifies the campaign
+    std::string command_line; ///< how the file was made
+    std::string kind = "simulation"; ///< name() of a FileKind
+};
+
+/// Where each run of a campaign goes: its group (one per (K, M)) and its index there.
+struct CampaignLayout {
+    struct GroupInfo {
+        std::string name; ///< "K<K>_M<M>"
+        int K = 0;
+        int M = 0;
+        std::vector<std::int64_t> runs;    ///< global run indices, increasing
+        std::vector<int> student_widths{}; ///< hidden-layer widths from the input up ({K})
+        std::vector<int> teacher_widths{}; ///< ({M})
+        /// The group's shape with `records` records.
+        [[nodiscard]] GroupShape shape(std::size_t records) const noexcept {
+            return group_shape(runs.size(), records, student_widths, teacher_widths);
+        }
+    };
+    std::vector<GroupInfo> groups;
+    std::vector<std::size_t> group_of;        ///< per run
+    std::vector<std::int64_t> index_in_group; ///< per run
+    std::size_t records = 0;                  ///< length of the alpha axis
+
+    [[nodiscard]] static CampaignLayout of(const CampaignSpec& spec);
+    /// Bytes of the datasets of `table` (an estimate of the file size, within a few percent).
+    [[nodiscard]] std::uint64_t
+    data_bytes(std::span<const VariableSpec> table = campaign_variables()) const;
+};
+
+/// How `plateau run -o PATH` treats PATH: a new file, replacing a regular file, or finishing one.
+enum class OutputMode { create, overwrite, resume };
+
+/// Throws OutputError (one line, naming the path) for a path the writer will not use in `mode`:
+/// empty, a directory, a name longer than the file system allows, a directory that is missing
+/// or not writable; for `create` an existing path; for `overwrite` anything but a regular file
+/// (a device, FIFO, socket or symbolic link is never replaced); for `resume` a missing path or
+/// one that is not a regular file. Touches nothing.
+void check_output_path(const std::filesystem::path& path, OutputMode mode);
+
+/// A temporary file of the writer (".NAME.part-PID" next to NAME) whose process is gone: an
+/// interrupted creation (the file holds no runs: runs are only written once the file is in
+/// place).
+struct StalePartFile {
+    std::filesystem::path path;
+    std::int64_t pid = 0;
+};
+[[nodiscard]] std::vector<StalePartFile> stale_part_files(const std::filesystem::path& path);
+
+/// What a campaign needs, computed from its grid points and seeds only (no per-run work, so it
+/// is instant for any number of runs): for --dry-run and for the check before a campaign
+/// allocates anything per run or creates its file.
+struct CampaignEstimate {
+    std::size_t groups = 0;       ///< distinct (K, M)
+    std::uint64_t file_bytes = 0; ///< the campaign file (within a few percent)
+    /// per-run bookkeeping (layout, run lists, status) plus training_bytes
+    std::uint64_t memory_bytes = 0;
+    /// What the runs in flight (one per worker thread) hold for training: their training sets
+    /// (P x N doubles each) and batches, at the largest grid point (trainer_memory_bytes).
+    std::uint64_t training_bytes = 0;
+    std::size_t runs_in_flight = 0; ///< min(threads, runs)
+};
+[[nodiscard]] CampaignEstimate
+estimate_campaign(const CampaignSpec& spec,
+                  std::span<const VariableSpec> table = campaign_variables());
+
+/// Writes the variables of a table (engine/io/variables.hpp; campaign_variables() unless a test
+/// gives another) that the file's kind writes, and root attributes `schema_version` (major) and
+/// `schema_version_minor` = schema_version_of(table).
+class CampaignWriter {
+public:
+    /// Creates the campaign file at `path`. Without `replace`, an existing file is never
+    /// touched (OutputError). The directory must exist and be writable (OutputError).
+    [[nodiscard]] static CampaignWriter
+    create(const std::filesystem::path& path, const CampaignSpec& spec, const FileMetadata& meta,
+           bool replace, std::span<const VariableSpec> table = campaign_variables());
+    /// Opens a campaign file left unfinished, to write its remaining runs. OutputError if it
+    /// is not a campaign file of this schema version (major and minor: the same variables) or
+    /// its configuration differs from `meta`'s.
+    [[nodiscard]] static CampaignWriter
+    resume(const std::filesystem::path& path, const CampaignSpec& spec, const FileMetadata& meta,
+           std::span<const VariableSpec> table = campaign_variables());
+
+    /// Global indices of the runs still to do, increasing: pending, or damaged.
+    [[nodiscard]] std::vector<std::int64_t> unfinished_runs() const;
+    /// Runs whose data or status failed their checksum when the file was opened (flipped bits
+    /// on disk), increasing; they are redone (a run is a pure function of the configuration and
+    /// its index).
+    [[nodiscard]] const std::vector<std::int64_t>& damaged_runs() const noexcept {
+        return damaged_;
+    }
+
+    /// Writes one finished run (all its records, NaN past a divergence), flushes, then sets its
+    /// status and flushes again.
+    void write(const FinishedRun& run);
+
+    /// Flushes and closes the file.
+    void close();
+
+private:
+    /// One dataset per entry of variables_ (status included), in the same order.
+    struct GroupHandles {
+        std::vector<h5::Dataset> datasets;
+    };
+    CampaignWriter(h5::File file, CampaignLayout layout, std::vector<VariableSpec> variables,
+                   std::vector<GroupHandles> groups);
+    [[nodiscard]] std::size_t status_index() const;
+    /// Reads every checksummed chunk once and fills damaged_.
+    void find_damaged_runs();
+
+    h5::File file_;
+    CampaignLayout layout_;
+    std::vector<VariableSpec> variables_; ///< the table's variables this file's kind writes
+    std::vector<GroupHandles> groups_;
+    std::vector<std::int64_t> damaged_;
+};
+
+} // namespace plateau

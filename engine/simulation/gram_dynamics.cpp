@@ -1,0 +1,347 @@
+#include "engine/simulation/gram_dynamics.hpp"
+
+#include "engine/core/schedule.hpp"
+#include "engine/simulation/state.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cassert>
+#include <cmath>
+#include <string>
+#include <utility>
+
+namespace plateau {
+
+GammaSampler::GammaSampler(double shape) noexcept
+    : boost_(shape < 1.0 ? 1.0 / shape : 0.0), d_((shape < 1.0 ? shape + 1.0 : shape) - 1.0 / 3.0),
+      c_(1.0 / std::sqrt(9.0 * d_)) {}
+
+double GammaSampler::operator()(NormalStream& rng) const noexcept {
+    // Marsaglia & Tsang (2000): d v with v = (1 + c x)^3, x normal, accepted by the squeeze
+    // u < 1 - 0.0331 x^4 or by log u < x^2/2 + d (1 - v + log v).
+    double g = 0.0;
+    for (;;) {
+        double x = 0.0;
+        double v = 0.0;
+        do {
+            x = rng.next();
+            v = 1.0 + c_ * x;
+        } while (v <= 0.0);
+        v = v * v * v;
+        const double u = rng.uniform().next_double();
+        const double x2 = x * x;
+        if (u < 1.0 - 0.0331 * (x2 * x2) || std::log(u) < 0.5 * x2 + d_ * (1.0 - v + std::log(v))) {
+            g = d_ * v;
+            break;
+        }
+    }
+    if (boost_ == 0.0)
+        return g;
+    // Gamma(a) = Gamma(a + 1) U^(1/a) for a < 1 (Marsaglia & Tsang 2000, §6); U in (0, 1].
+    const double u = 1.0 - rng.uniform().next_double();
+    return g * std::pow(u, boost_);
+}
+
+double gamma_variate(NormalStream& rng, double shape) noexcept {
+    return GammaSampler(shape)(rng);
+}
+
+double chi_squared_variate(NormalStream& rng, double dof) noexcept {
+    return 2.0 * gamma_variate(rng, 0.5 * dof);
+}
+
+Eigen::MatrixXd wishart_bartlett(NormalStream& rng, int p, double dof) {
+    // docs/theory.md §7 (Bartlett): S = A A^T with A lower triangular.
+    Eigen::MatrixXd A = Eigen::MatrixXd::Zero(p, p);
+    for (int i = 0; i < p; ++i) {
+        for (int j = 0; j < i; ++j)
+            A(i, j) = rng.next();
+        A(i, i) = std::sqrt(chi_squared_variate(rng, dof - i));
+    }
+    Eigen::MatrixXd S(p, p);
+    for (int i = 0; i < p; ++i)
+        for (int j = 0; j <= i; ++j) {
+            double s = 0.0;
+            for (int k = 0; k <= j; ++k)
+                s += A(i, k) * A(j, k);
+            S(i, j) = S(j, i) = s;
+        }
+    return S;
+}
+
+OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
+                                    std::uint64_t init_index) {
+    const auto& m = params.model;
+    const int K = m.student.hidden();
+    const int M = m.teacher.hidden();
+    const int r = K + M;
+    const auto N = static_cast<double>(m.N);
+    assert(m.N > r);
+    NormalStream rng(StreamKey{seed, init_index,
+                               m.init_seed == InitSeed::shared ? StreamPurpose::gram_initial_shared
+                                                               : StreamPurpose::gram_initial});
+    OrderParameters op;
+    op.v = Eigen::VectorXd::Constant(m.student.widths.back(), m.v0);
+    op.v_star = Eigen::VectorXd::Constant(m.teacher.widths.back(), m.v_star);
+    // Deeper networks (docs/theory.md §12): the weights above the first layer are those of a full
+    // run (the same streams, engine/simulation/state.hpp); they never see xi.
+    op.layers = draw_layers(m.student, StreamKey{seed, init_index, StreamPurpose::student_layers});
+    op.layers_star =
+        draw_layers(m.teacher, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
+    const double student_var = m.q0 / N; // w^(j)_i ~ N(0, q0/N), docs/theory.md §1
+    if (m.teacher_init == TeacherInit::orthonormal) {
+        // docs/theory.md §7: T = I; R_jn = w^(j).B_n i.i.d. N(0, q0/N); Q = R R^T + (q0/N) S
+        // with S ~ Wishart_K(N - M, I), the Gram matrix of the students' parts orthogonal to
+        // the teacher rows, independent of R.
+        op.T = Eigen::MatrixXd::Identity(M, M);
+        op.R.resize(K, M);
+        const double sd = std::sqrt(student_var);
+        for (int j = 0; j < K; ++j)
+            for (int n = 0; n < M; ++n)
+                op.R(j, n) = sd * rng.next();
+        const Eigen::MatrixXd S = wishart_bartlett(rng, K, N - M);
+        op.Q.resize(K, K);
+        for (int j = 0; j < K; ++j)
+            for (int k = 0; k <= j; ++k) {
+                double q = 0.0;
+                for (int n = 0; n < M; ++n)
+                    q += op.R(j, n) * op.R(k, n);
+                op.Q(j, k) = op.Q(k, j) = q + student_var * S(j, k);
+            }
+        return op;
+    }
+    // Gaussian teacher, docs/theory.md §7: all r rows independent, row a with i.i.d. N(0, D_a)
+    // components (D = q0/N for students, 1/N for teachers): G = D^1/2 S D^1/2, S ~ Wishart_r(N).
+    const Eigen::MatrixXd S = wishart_bartlett(rng, r, N);
+    Eigen::VectorXd sd(r);
+    for (int a = 0; a < r; ++a)
+        sd(a) = std::sqrt(a < K ? student_var : 1.0 / N);
+    const Eigen::MatrixXd G = sd.asDiagonal() * S * sd.asDiagonal();
+    op.Q = G.topLeftCorner(K, K);
+    op.R = G.topRightCorner(K, M);
+    op.T = G.bottomRightCorner(M, M);
+    return op;
+}
+
+namespace {
+
+// The small dense kernels of the chain, for an r x r column-major matrix; R = r fixed at
+// compile time for the small r of most runs (fully unrolled: docs/PERFORMANCE.md, "The
+// Gram-matrix sampler"), R = 0 for any r.
+
+/// Cholesky-Banachiewicz, row by row, on the lower triangle: G = L L^T; inv[j] = 1/L_jj (0 for a
+/// zero pivot). A pivot is |a_j,perp|^2, the squared distance of row j from the span of the rows
+/// before it (docs/theory.md §7): zero up to rounding when G is rank-deficient (q0 = 0; a
+/// student equal to its teacher), then L_jj and the column below it are 0. False if G is not
+/// finite or a pivot is negative beyond rounding.
+template <int R>
+bool cholesky_psd(const double* __restrict__ G, double* __restrict__ L, double* __restrict__ inv,
+                  int r_runtime) noexcept {
+    const int r = R > 0 ? R : r_runtime;
+    constexpr double zero_pivot = 1e-14; // relative to G_jj: a few hundred roundings
+    constexpr double lost = 1e-8;        // a negative pivot this large is not rounding
+    for (int i = 0; i < r; ++i) {
+        for (int j = 0; j < i; ++j) {
+            double s = G[i + j * r];
+            for (int k = 0; k < j; ++k)
+                s -= L[i + k * r] * L[j + k * r];
+            L[i + j * r] = s * inv[j];
+        }
+        const double gii = G[i + i * r];
+        double p = gii;
+        for (int k = 0; k < i; ++k)
+            p -= L[i + k * r] * L[i + k * r];
+        if (!std::isfinite(p) || !std::isfinite(gii) || !(p >= -lost * gii))
+            return false;
+        const double l = p > zero_pivot * gii ? std::sqrt(p) : 0.0;
+        L[i + i * r] = l;
+        inv[i] = l > 0.0 ? 1.0 / l : 0.0;
+    }
+    return true;
+}
+
+/// u = L z (L lower triangular), Eq. (G1); returns |z|^2, the first term of Eq. (G2).
+template <int R>
+double lower_times(const double* __restrict__ L, const double* __restrict__ z,
+                   double* __restrict__ u, int r_runtime) noexcept {
+    const int r = R > 0 ? R : r_runtime;
+    double zz = 0.0;
+    for (int i = 0; i < r; ++i) {
+        double s = 0.0;
+        for (int k = 0; k <= i; ++k)
+            s += L[i + k * r] * z[k];
+        u[i] = s;
+        zz += z[i] * z[i];
+    }
+    return zz;
+}
+
+template <int R>
+constexpr GramChain::Kernels kernels_for() noexcept {
+    return {&cholesky_psd<R>, &lower_times<R>};
+}
+
+/// The unrolled kernels for r = 2..8, the general ones beyond.
+GramChain::Kernels kernels_of(int r) noexcept {
+    switch (r) {
+    case 2:
+        return kernels_for<2>();
+    case 3:
+        return kernels_for<3>();
+    case 4:
+        return kernels_for<4>();
+    case 5:
+        return kernels_for<5>();
+    case 6:
+        return kernels_for<6>();
+    case 7:
+        return kernels_for<7>();
+    case 8:
+        return kernels_for<8>();
+    default:
+        return kernels_for<0>();
+    }
+}
+
+} // namespace
+
+GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
+    : rule_(params), shrink_(1.0 - rule_.eta_over_n * params.training.weight_decay),
+      shrink_v_(1.0 - rule_.eta_v_over_n * params.training.weight_decay),
+      K_(params.model.student.hidden()), M_(params.model.teacher.hidden()), G_(K_ + M_, K_ + M_),
+      L_(Eigen::MatrixXd::Zero(K_ + M_, K_ + M_)), inv_diag_(K_ + M_), v_(initial.v),
+      v_star_(initial.v_star), u_(K_ + M_), grad_fields_(K_), d_(K_), grad_v_(initial.v.size()),
+      layers_(initial.layers), layers_star_(initial.layers_star), student_pass_(rule_.student),
+      teacher_pass_(rule_.teacher), grad_layers_(zero_layers(rule_.student)) {
+    assert(initial.Q.rows() == K_ && initial.T.rows() == M_);
+    const Kernels k = kernels_of(K_ + M_);
+    factorize_kernel_ = k.factorize;
+    fields_kernel_ = k.fields;
+    G_.topLeftCorner(K_, K_) = initial.Q;
+    G_.topRightCorner(K_, M_) = initial.R;
+    G_.bottomLeftCorner(M_, K_) = initial.R.transpose();
+    G_.bottomRightCorner(M_, M_) = initial.T;
+    // Exactly symmetric (a T computed from weights may not be in its last bit); a no-op on
+    // sample_initial_gram's G.
+    for (int i = 0; i < K_ + M_; ++i)
+        for (int j = 0; j < i; ++j)
+            G_(i, j) = G_(j, i) = 0.5 * (G_(i, j) + G_(j, i));
+}
+
+bool GramChain::factorize() noexcept {
+    return factorize_kernel_(G_.data(), L_.data(), inv_diag_.data(), K_ + M_);
+}
+
+bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexcept {
+    const int r = K_ + M_;
+    const auto K = static_cast<std::size_t>(K_);
+    const auto M = static_cast<std::size_t>(M_);
+    assert(z.size() == static_cast<std::size_t>(r));
+    // Fields (x, y) = L z, Eq. (G1), and |xi|^2 = |z|^2 + chi^2_{N-r}, Eq. (G2) (docs/theory.md
+    // §7).
+    const double xi2 = chi2 + fields_kernel_(L_.data(), z.data(), u_.data(), r);
+    const std::span<const double> x{u_.data(), K};
+    const std::span<const double> y{u_.data() + K_, M};
+
+    // The label, the forward and backward passes of models/network.hpp, as the trainer:
+    // tau = h*(sum_n v*_n g*(y_n)) + zeta, sigma of Eq. (1), de/dx_m and de/dv_k (Eqs. 3-5).
+    // A deeper network (docs/theory.md §12): the same from models/deep_network.hpp, and the
+    // weights above the first layer updated from the same fields (Eq. (12.3)), as the trainer.
+    const auto KL = static_cast<std::size_t>(v_.size());
+    const std::span<double> grad_v =
+        rule_.learn_v ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
+    if (rule_.deep) {
+        const double tau_deep =
+            deep_forward(rule_.teacher, y, layers_star_,
+                         {v_star_.data(), static_cast<std::size_t>(v_star_.size())}, teacher_pass_)
+                .output +
+            zeta;
+        const std::span<const double> v{v_.data(), KL};
+        const ForwardPass pass = deep_forward(rule_.student, x, layers_, v, student_pass_);
+        if (!std::isfinite(pass.output))
+            return false;
+        deep_backward(rule_.student, layers_, v, pass, tau_deep, student_pass_,
+                      {grad_fields_.data(), K}, rule_.learns_layers() ? &grad_layers_ : nullptr,
+                      grad_v);
+        for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
+            if (const auto step = rule_.layer_steps[l])
+                layers_[l].noalias() -= *step * grad_layers_[l];
+    } else {
+        const double tau = forward(rule_.teacher, y, {v_star_.data(), M}).output + zeta;
+        const ForwardPass pass = forward(rule_.student, x, {v_.data(), K});
+        if (!std::isfinite(pass.output))
+            return false;
+        backward(rule_.student, x, {v_.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
+    }
+
+    // Eq. (5) with the weight decay of Eq. (8): w^(m) <- s w^(m) + d_m xi with
+    // d_m = -(eta/N) de/dx_m and s = 1 - eta lambda/N (1 without decay), so (Eq. (G3) of
+    // docs/theory.md §7, with the decay's rescaling) Q <- s^2 Q + s (d x^T + x d^T) + |xi|^2 d d^T
+    // (the lower triangle, mirrored: G stays exactly symmetric), R <- s R + d y^T, T unchanged.
+    const double s = shrink_;
+    for (int j = 0; j < K_; ++j)
+        d_(j) = -rule_.eta_over_n * grad_fields_(j);
+    for (int j = 0; j < K_; ++j) {
+        for (int k = 0; k <= j; ++k) {
+            const double q =
+                s * (s * G_(j, k) + d_(j) * u_(k) + u_(j) * d_(k)) + xi2 * d_(j) * d_(k);
+            G_(j, k) = q;
+            G_(k, j) = q;
+        }
+        for (int n = K_; n < r; ++n) {
+            const double rn = s * G_(j, n) + d_(j) * u_(n);
+            G_(j, n) = rn;
+            G_(n, j) = rn;
+        }
+    }
+    // v_k <- v_k - (eta_v/N) (de/dv_k + lambda v_k) (Eqs. 3 and 8), from the same fields.
+    for (std::size_t k = 0; k < grad_v.size(); ++k) {
+        const auto i = static_cast<Eigen::Index>(k);
+        v_(i) = shrink_v_ * v_(i) - rule_.eta_v_over_n * grad_v[k];
+    }
+    return true;
+}
+
+OrderParameters GramChain::order_parameters() const {
+    return {G_.topLeftCorner(K_, K_),
+            G_.topRightCorner(K_, M_),
+            G_.bottomRightCorner(M_, M_),
+            v_,
+            v_star_,
+            layers_,
+            layers_star_};
+}
+
+GramDynamics::GramDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                           std::uint64_t init_index)
+    : chain_(params, sample_initial_gram(params, seed, init_index)), N_(params.model.N),
+      half_chi2_(0.5 * (static_cast<double>(params.model.N) - static_cast<double>(chain_.r()))),
+      noise_sd_(std::sqrt(params.model.noise)),
+      draws_(StreamKey{seed, run, StreamPurpose::gram_steps}),
+      noise_(StreamKey{seed, run, StreamPurpose::noise}), observer_(params, seed, run),
+      z_(chain_.r()), eg_exact_(eg_method(params.model) == EgMethod::closed_form) {}
+
+bool GramDynamics::advance_to(double alpha) {
+    const std::int64_t target = record_step(alpha, N_);
+    const auto r = static_cast<std::size_t>(chain_.r());
+    for (; step_ < target; ++step_) {
+        if (!chain_.factorize())
+            return false;
+        draws_.fill({z_.data(), r});
+        const double chi2 = 2.0 * half_chi2_(draws_); // chi^2_{N-r}, Eq. (G2)
+        const double zeta = noise_sd_ > 0.0 ? noise_sd_ * noise_.next() : 0.0;
+        if (!chain_.step({z_.data(), r}, chi2, zeta))
+            return false;
+    }
+    return true;
+}
+
+Observables GramDynamics::observe() {
+    if (last_ && last_->first == step_ && eg_exact_)
+        return last_->second;
+    Observables o = observer_.observe(chain_.order_parameters());
+    last_.emplace(step_, o);
+    return o;
+}
+
+} // namespace plateau

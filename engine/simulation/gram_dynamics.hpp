@@ -1,0 +1,149 @@
+// The Gram-matrix sampler, `dynamics = gram` (docs/theory.md §7): a second backend of the
+// microscopic dynamics that never holds an N-vector. For fresh isotropic Gaussian examples,
+// everything a step reads and changes is a function of the Gram matrix of the K + M rows,
+// G = [[Q, R], [R^T, T]], and of v: (G, v) is a Markov chain whose transition is sampled exactly
+// in O((K+M)^3), whatever N. A gram run has the law of a full run of the same configuration at
+// every N (not its random numbers: the two backends draw different samples of the same law).
+//
+// Streams of run (seed, run): the initial Gram matrix from purpose gram_initial (8); the r field
+// normals z and the chi^2_{N-r} of every step from purpose gram_steps (9); the label noise from
+// purpose noise (4), as the trainer; Monte-Carlo eps_g from the observer's stream (5).
+#pragma once
+
+#include "engine/core/errors.hpp"
+#include "engine/core/random.hpp"
+#include "engine/core/run_params.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/observer.hpp"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+namespace plateau {
+
+/// Gamma(shape, 1) variates, shape > 0 (Marsaglia & Tsang 2000: one normal and one uniform per
+/// try, ~98% accepted at once for shape >= 1; shape < 1 through Gamma(shape + 1) U^(1/shape)),
+/// from the normals and uniforms of a stream. The constants of the shape are computed once.
+class GammaSampler {
+public:
+    explicit GammaSampler(double shape) noexcept;
+    [[nodiscard]] double operator()(NormalStream& rng) const noexcept;
+
+private:
+    double boost_ = 0.0; ///< 1/shape when shape < 1, else 0
+    double d_ = 0.0;     ///< max(shape, shape + 1) - 1/3
+    double c_ = 0.0;     ///< 1/sqrt(9 d)
+};
+
+/// One Gamma(shape, 1) variate (GammaSampler(shape)(rng)).
+[[nodiscard]] double gamma_variate(NormalStream& rng, double shape) noexcept;
+/// A chi^2 variate with dof > 0 degrees of freedom: 2 Gamma(dof/2, 1).
+[[nodiscard]] double chi_squared_variate(NormalStream& rng, double dof) noexcept;
+
+/// A Wishart_p(dof, I) matrix by the Bartlett decomposition (docs/theory.md §7): S = A A^T, A
+/// lower triangular, A_ii = sqrt(chi^2_{dof-i}) (i = 0..p-1), A_ij ~ N(0, 1) below the diagonal,
+/// drawn row by row. dof > p - 1. Exactly symmetric.
+[[nodiscard]] Eigen::MatrixXd wishart_bartlett(NormalStream& rng, int p, double dof);
+
+/// The initial order parameters keyed by (seed, init_index) (the run index, or the seed index
+/// with init-seed = shared: CampaignSpec::init_index_of), drawn from their exact law at this N
+/// (docs/theory.md §7) from stream purpose gram_initial (gram_initial_shared): the start of the
+/// gram run, and of `plateau ode --init sample` when dynamics = gram. Needs N > K + M.
+[[nodiscard]] OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
+                                                  std::uint64_t init_index);
+
+/// The chain's state and its transition, without random numbers: step() is fed the draws, so
+/// that a test can feed it the (z, chi^2) of an explicit example.
+class GramChain {
+public:
+    GramChain(const RunParams& params, const OrderParameters& initial);
+
+    [[nodiscard]] int K() const noexcept { return K_; }
+    [[nodiscard]] int M() const noexcept { return M_; }
+    [[nodiscard]] int r() const noexcept { return K_ + M_; }
+
+    /// L with G = L L^T, lower triangular: the Cholesky factor, with the pivots that are zero
+    /// up to rounding (|p| <= 1e-14 G_jj: a rank-deficient G) set to zero with their column.
+    /// False, leaving the factor undefined, when G is not finite or not positive semi-definite
+    /// beyond rounding: the run diverged.
+    [[nodiscard]] bool factorize() noexcept;
+    /// The factor of the last factorize().
+    [[nodiscard]] const Eigen::MatrixXd& factor() const noexcept { return L_; }
+
+    /// One step from the factor of the last factorize(): fields (x, y) = L z, |xi|^2 = |z|^2 +
+    /// chi2, label noise zeta (0 without noise), then Eq. (5)'s update of G and Eq. (3)'s of v
+    /// (docs/theory.md §7). z has r() entries. False if the output is not finite (diverged).
+    [[nodiscard]] bool step(std::span<const double> z, double chi2, double zeta) noexcept;
+
+    [[nodiscard]] const Eigen::MatrixXd& gram() const noexcept { return G_; }
+    [[nodiscard]] const Eigen::VectorXd& v() const noexcept { return v_; }
+    [[nodiscard]] OrderParameters order_parameters() const;
+
+    /// The dense kernels for this r (unrolled for small r).
+    struct Kernels {
+        bool (*factorize)(const double* G, double* L, double* inv_diag, int r) noexcept;
+        double (*fields)(const double* L, const double* z, double* u, int r) noexcept;
+    };
+
+private:
+    bool (*factorize_kernel_)(const double*, double*, double*, int) noexcept = nullptr;
+    double (*fields_kernel_)(const double*, const double*, double*, int) noexcept = nullptr;
+    StepRule rule_;   ///< the networks, what learns, the step sizes
+    double shrink_;   ///< 1 - eta lambda / N: the weight decay's rescaling of W (Eq. (8))
+    double shrink_v_; ///< 1 - eta_v lambda / N, of v when learned
+    int K_;
+    int M_;
+    Eigen::MatrixXd G_;        ///< r x r, exactly symmetric
+    Eigen::MatrixXd L_;        ///< r x r, lower triangular
+    Eigen::VectorXd inv_diag_; ///< 1/L_jj, 0 for a zero pivot
+    Eigen::VectorXd v_;
+    Eigen::VectorXd v_star_;
+    // Scratch: the r fields, the K field errors and row coefficients d, de/dv.
+    Eigen::VectorXd u_;
+    Eigen::VectorXd grad_fields_;
+    Eigen::VectorXd d_;
+    Eigen::VectorXd grad_v_;
+    // Deeper networks: the weights above the first layer (student, teacher), the passes'
+    // workspaces and the gradient of W_2..W_L.
+    LayerWeights layers_;
+    LayerWeights layers_star_;
+    DeepWorkspace student_pass_;
+    DeepWorkspace teacher_pass_;
+    LayerWeights grad_layers_;
+};
+
+/// The backend: the chain from sample_initial_gram(), advanced with the run's streams, observed
+/// through the Observer (order parameters = G's blocks, eps_g by the same function of (Q, R, T,
+/// v, v*) as a full run).
+class GramDynamics final : public Dynamics {
+public:
+    /// Run `run` of a campaign, its initial Gram matrix keyed by `init_index`.
+    GramDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                 std::uint64_t init_index);
+
+    [[nodiscard]] bool advance_to(double alpha) override;
+    [[nodiscard]] Observables observe() override;
+    [[nodiscard]] const GramChain& chain() const noexcept { return chain_; }
+    [[nodiscard]] std::int64_t step() const noexcept { return step_; }
+
+private:
+    GramChain chain_;
+    std::int64_t N_;
+    GammaSampler half_chi2_; ///< Gamma((N - r)/2): chi^2_{N-r} / 2
+    double noise_sd_;
+    NormalStream draws_;
+    NormalStream noise_;
+    Observer observer_;
+    Eigen::VectorXd z_;
+    std::int64_t step_ = 0;
+    /// As SimulationDynamics: record times that round to the same step are observed once when
+    /// eps_g is exact.
+    std::optional<std::pair<std::int64_t, Observables>> last_;
+    bool eg_exact_ = false;
+};
+
+} // namespace plateau

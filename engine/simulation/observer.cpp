@@ -1,0 +1,179 @@
+#include "engine/simulation/observer.hpp"
+
+#include "models/gaussian_integrals.hpp"
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace plateau {
+
+EgMethod eg_method(const ModelParams& m) noexcept {
+    if (is_deep(m)) // docs/theory.md §12: Monte Carlo over the first layer's fields
+        return EgMethod::monte_carlo;
+    return integrals::has_closed_form(m.student.g.kind, m.student.h.kind, m.teacher.g.kind,
+                                      m.teacher.h.kind)
+               ? EgMethod::closed_form
+               : EgMethod::monte_carlo;
+}
+
+EgEstimate generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
+                                const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                                int samples, NormalStream& rng) {
+    if (eg_method(m) == EgMethod::closed_form)
+        return {integrals::generalization_error(m.student.g.kind, Q, R, T, v, v_star), 0.0};
+    return monte_carlo_generalization_error(m, Q, R, T, v, v_star, samples, rng);
+}
+
+EgEstimate monte_carlo_generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
+                                            const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                            const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                                            int samples, NormalStream& rng) {
+    // Monte Carlo: u = L z with C = L L^T; L from the eigen-decomposition so that a singular C
+    // (a student vector equal to a teacher vector, say) is handled. Negative eigenvalues from
+    // rounding are clamped to zero.
+    const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);
+    const Eigen::MatrixXd L =
+        eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+    const auto K = static_cast<std::size_t>(Q.rows());
+    const auto M = static_cast<std::size_t>(T.rows());
+    Eigen::VectorXd z(C.rows());
+    Eigen::VectorXd u(C.rows());
+    double sum = 0.0;
+    double sum_sq = 0.0;
+    for (int i = 0; i < samples; ++i) {
+        rng.fill({z.data(), static_cast<std::size_t>(z.size())});
+        u.noalias() = L * z;
+        const double sigma = forward(m.student, {u.data(), K}, {v.data(), K}).output;
+        const double tau = forward(m.teacher, {u.data() + K, M}, {v_star.data(), M}).output;
+        const double e = 0.5 * (sigma - tau) * (sigma - tau);
+        sum += e;
+        sum_sq += e * e;
+    }
+    const double n = static_cast<double>(samples);
+    const double mean = sum / n;
+    const double var = std::max(0.0, (sum_sq - n * mean * mean) / (n - 1.0));
+    return {mean, std::sqrt(var / n)};
+}
+
+EgEstimate deep_generalization_error(const ModelParams& m, const OrderParameters& op, int samples,
+                                     NormalStream& rng) {
+    // As monte_carlo_generalization_error: u = L z, C = L L^T by eigen-decomposition; the fields
+    // of the first layer are all the input contributes (§12), the rest is the forward pass.
+    const Eigen::MatrixXd C = integrals::field_covariance(op.Q, op.R, op.T);
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);
+    const Eigen::MatrixXd L =
+        eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+    const auto K = static_cast<std::size_t>(op.Q.rows());
+    const auto M = static_cast<std::size_t>(op.T.rows());
+    DeepWorkspace student(m.student);
+    DeepWorkspace teacher(m.teacher);
+    const std::span<const double> v{op.v.data(), static_cast<std::size_t>(op.v.size())};
+    const std::span<const double> v_star{op.v_star.data(),
+                                         static_cast<std::size_t>(op.v_star.size())};
+    Eigen::VectorXd z(C.rows());
+    Eigen::VectorXd u(C.rows());
+    double sum = 0.0;
+    double sum_sq = 0.0;
+    for (int i = 0; i < samples; ++i) {
+        rng.fill({z.data(), static_cast<std::size_t>(z.size())});
+        u.noalias() = L * z;
+        const double sigma = deep_forward(m.student, {u.data(), K}, op.layers, v, student).output;
+        const double tau =
+            deep_forward(m.teacher, {u.data() + K, M}, op.layers_star, v_star, teacher).output;
+        const double e = 0.5 * (sigma - tau) * (sigma - tau);
+        sum += e;
+        sum_sq += e * e;
+    }
+    const double n = static_cast<double>(samples);
+    const double mean = sum / n;
+    const double var = std::max(0.0, (sum_sq - n * mean * mean) / (n - 1.0));
+    return {mean, std::sqrt(var / n)};
+}
+
+Eigen::VectorXd flatten_layers(const LayerWeights& layers, const Eigen::VectorXd& v) {
+    Eigen::Index n = v.size();
+    for (const auto& W : layers)
+        n += W.size();
+    Eigen::VectorXd out(n);
+    Eigen::Index i = 0;
+    for (const auto& W : layers)
+        for (Eigen::Index j = 0; j < W.rows(); ++j)
+            for (Eigen::Index k = 0; k < W.cols(); ++k)
+                out[i++] = W(j, k);
+    out.tail(v.size()) = v;
+    return out;
+}
+
+double training_error(const NetworkSpec& student, const Eigen::Ref<const RowMatrix>& W,
+                      const LayerWeights& layers, const Eigen::VectorXd& v, const RowMatrix& X,
+                      const Eigen::VectorXd& labels) {
+    // The fields of every example at once (one GEMM), then e^mu = (sigma^mu - tau^mu)^2 / 2,
+    // Eqs. (1)-(2) (down a deeper student: Eq. (12.1) of docs/theory.md §12), averaged over the
+    // set.
+    const RowMatrix fields = X * W.transpose();
+    const auto K = static_cast<std::size_t>(W.rows());
+    const std::span<const double> out{v.data(), static_cast<std::size_t>(v.size())};
+    const bool deep = student.widths.size() > 1;
+    DeepWorkspace pass(student);
+    double sum = 0.0;
+    for (Eigen::Index mu = 0; mu < X.rows(); ++mu) {
+        const std::span<const double> x{fields.row(mu).data(), K};
+        const double sigma = deep ? deep_forward(student, x, layers, out, pass).output
+                                  : forward(student, x, out).output;
+        const double diff = sigma - labels(mu);
+        sum += 0.5 * diff * diff;
+    }
+    return sum / static_cast<double>(X.rows());
+}
+
+Observer::Observer(const RunParams& params, std::uint64_t seed, std::uint64_t run)
+    : model_(params.model), samples_(params.observer.eg_samples),
+      rng_(StreamKey{seed, run, StreamPurpose::observer}) {}
+
+OrderParameters order_parameters_of(const RunState& s) {
+    OrderParameters op;
+    // One Gram matrix of the stacked (K+M) x N block gives Q, R and T at once.
+    const Eigen::MatrixXd G = s.weights * s.weights.transpose();
+    op.Q = G.topLeftCorner(s.K, s.K);
+    op.R = G.topRightCorner(s.K, s.M);
+    op.T = G.bottomRightCorner(s.M, s.M);
+    op.v = s.v;
+    op.v_star = s.v_star;
+    op.layers = s.layers;
+    op.layers_star = s.layers_star;
+    return op;
+}
+
+Observables Observer::observe(const RunState& s) {
+    return observe(order_parameters_of(s));
+}
+
+Observables Observer::observe(OrderParameters op) {
+    if (is_deep(model_)) {
+        // Deeper networks (§12): eps_g by Monte Carlo over the first-layer fields; `v` (a K-vector
+        // of the two-layer net) is NaN, the weights above the first layer go to the extras.
+        const EgEstimate e = deep_generalization_error(model_, op, samples_, rng_);
+        Observables o{std::move(op.Q),
+                      std::move(op.R),
+                      std::move(op.T),
+                      Eigen::VectorXd::Constant(model_.student.hidden(),
+                                                std::numeric_limits<double>::quiet_NaN()),
+                      e.eg,
+                      e.standard_error,
+                      {}};
+        o.extras.emplace("student_layers", flatten_layers(op.layers, op.v));
+        o.extras.emplace("teacher_layers", flatten_layers(op.layers_star, op.v_star));
+        return o;
+    }
+    const EgEstimate e =
+        generalization_error(model_, op.Q, op.R, op.T, op.v, op.v_star, samples_, rng_);
+    return {std::move(op.Q), std::move(op.R), std::move(op.T), std::move(op.v), e.eg,
+            e.standard_error};
+}
+
+} // namespace plateau

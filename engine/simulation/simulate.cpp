@@ -1,0 +1,62 @@
+#include "engine/simulation/simulate.hpp"
+
+#include "engine/core/schedule.hpp"
+#include "engine/simulation/gram_dynamics.hpp"
+#include "engine/simulation/make_trainer.hpp"
+
+#include <algorithm>
+
+namespace plateau {
+
+SimulationDynamics::SimulationDynamics(const RunParams& params, std::uint64_t seed,
+                                       std::uint64_t run, std::uint64_t init_index,
+                                       StepCounter* steps_done)
+    : state_(make_initial_state(params.model, seed, init_index)),
+      trainer_(make_trainer(params, seed, run)), observer_(params, seed, run),
+      eg_exact_(eg_method(params.model) == EgMethod::closed_form), steps_done_(steps_done) {}
+
+bool SimulationDynamics::advance_to(double alpha) {
+    const std::int64_t target = record_step(alpha, state_.N());
+    // In chunks, so that a long stretch between two record times still reports its progress.
+    const std::int64_t chunk = progress_chunk(state_.N());
+    while (state_.step < target) {
+        const std::int64_t steps = std::min(chunk, target - state_.step);
+        if (trainer_->advance(state_, steps) != StepOutcome::ok)
+            return false;
+        if (steps_done_ != nullptr)
+            steps_done_->fetch_add(steps, std::memory_order_relaxed);
+    }
+    return true;
+}
+
+Observables SimulationDynamics::observe() {
+    // Record times that round to the same step (small N) see the same weights: the first
+    // measurement is returned again. Only where the measurement is exact: a Monte-Carlo eps_g
+    // draws a new estimate from the observer's stream at every record, as it always has (the
+    // stream's position, and so every later estimate, stays what it was).
+    if (last_ && last_->first == state_.step && eg_exact_)
+        return last_->second;
+    ++statistics_.observations;
+    Observables o = observer_.observe(state_);
+    trainer_->measure(state_, o); // what only the trainer knows: examples seen, eps_train
+    last_.emplace(state_.step, o);
+    return o;
+}
+
+RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                   std::uint64_t init_index, StepCounter* steps_done) {
+    const std::vector<double> alphas = record_alphas(params.schedule);
+    switch (params.dynamics) {
+    case DynamicsKind::full: {
+        SimulationDynamics dynamics(params, seed, run, init_index, steps_done);
+        return record_run(dynamics, alphas, params.observer.divergence_q);
+    }
+    case DynamicsKind::gram: {
+        GramDynamics dynamics(params, seed, run, init_index);
+        return record_run(dynamics, alphas, params.observer.divergence_q);
+    }
+    }
+    return {};
+}
+
+} // namespace plateau

@@ -1,0 +1,63 @@
+// The simulated run: SimulationDynamics (the weights of student and teacher, trained by a
+// Trainer and measured by an Observer) and simulate(), which picks the simulation backend that
+// RunParams::dynamics names (SimulationDynamics, or GramDynamics, the exact chain of
+// engine/simulation/gram_dynamics.hpp) and samples it at the record times with record_run.
+#pragma once
+
+#include "engine/core/run_params.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/observer.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/simulation/trainer.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+
+namespace plateau {
+
+/// The microscopic simulation: the weights of student and teacher, trained on-line.
+class SimulationDynamics final : public Dynamics {
+public:
+    /// Run `run` of a campaign with master seed `seed`; its initial weights are keyed by
+    /// `init_index` (make_initial_state). `steps_done` (optional, outliving the run) is told
+    /// the steps as they are done, at least every progress_chunk(N) steps: what the run
+    /// computes never depends on it.
+    SimulationDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                       std::uint64_t init_index, StepCounter* steps_done = nullptr);
+
+    [[nodiscard]] bool advance_to(double alpha) override;
+    [[nodiscard]] Observables observe() override;
+    [[nodiscard]] const RunState& state() const noexcept { return state_; }
+
+    struct Statistics {
+        std::int64_t observations = 0; ///< calls of the observer (measurements of the weights)
+    };
+    [[nodiscard]] Statistics statistics() const noexcept { return statistics_; }
+
+private:
+    RunState state_;
+    std::unique_ptr<Trainer> trainer_;
+    Observer observer_;
+    /// The last observation and its step: record times that round to the same step (small N)
+    /// are measured once when the measurement is exact (eps_g in closed form).
+    std::optional<std::pair<std::int64_t, Observables>> last_;
+    bool eg_exact_ = false;
+    Statistics statistics_;
+    StepCounter* steps_done_ = nullptr;
+};
+
+/// One simulated run of a campaign, by the backend params.dynamics selects (SimulationDynamics
+/// or GramDynamics, engine/simulation/gram_dynamics.hpp), its initial state keyed by `init_index`
+/// (CampaignSpec::init_index_of): validate(params) is the caller's job. `steps_done`: see
+/// SimulationDynamics (the Gram chain, whose steps cost nothing, does not report).
+[[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
+                                 std::uint64_t init_index, StepCounter* steps_done = nullptr);
+/// The same for a run whose initial state is its own (init_index = run).
+[[nodiscard]] inline RunResult simulate(const RunParams& params, std::uint64_t seed,
+                                        std::uint64_t run) {
+    return simulate(params, seed, run, run);
+}
+
+} // namespace plateau

@@ -1,0 +1,73 @@
+#include "engine/simulation/state.hpp"
+
+#include "engine/core/linear_algebra.hpp"
+#include "engine/core/random.hpp"
+
+#include <cmath>
+
+namespace plateau {
+
+namespace {
+
+void fill_normal(NormalStream& rng, RowMatrix& block, double scale) {
+    rng.fill({block.data(), static_cast<std::size_t>(block.size())});
+    block *= scale;
+}
+
+/// Modified Gram-Schmidt on the rows: orthonormal rows spanning the same space.
+void orthonormalize_rows(RowMatrix& B) {
+    for (Eigen::Index n = 0; n < B.rows(); ++n) {
+        for (Eigen::Index m = 0; m < n; ++m)
+            B.row(n) -= B.row(m).dot(B.row(n)) * B.row(m);
+        B.row(n) /= B.row(n).norm();
+    }
+}
+
+} // namespace
+
+LayerWeights draw_layers(const NetworkSpec& net, StreamKey key) {
+    NormalStream rng(key);
+    LayerWeights W = zero_layers(net);
+    for (auto& m : W) {
+        const double sd = 1.0 / std::sqrt(static_cast<double>(m.cols()));
+        for (Eigen::Index j = 0; j < m.rows(); ++j)
+            for (Eigen::Index k = 0; k < m.cols(); ++k)
+                m(j, k) = sd * rng.next();
+    }
+    return W;
+}
+
+RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint64_t init_index) {
+    fix_eigen_blocking(); // machine-independent products (engine/core/linear_algebra.hpp)
+    const bool shared = p.init_seed == InitSeed::shared;
+    RunState s;
+    s.K = p.student.hidden();
+    s.M = p.teacher.hidden();
+    const auto N = static_cast<Eigen::Index>(p.N);
+    const double inv_sqrt_n = 1.0 / std::sqrt(static_cast<double>(p.N));
+
+    RowMatrix teacher(s.M, N);
+    NormalStream teacher_rng(StreamKey{
+        seed, init_index, shared ? StreamPurpose::teacher_shared : StreamPurpose::teacher});
+    fill_normal(teacher_rng, teacher, inv_sqrt_n);
+    if (p.teacher_init == TeacherInit::orthonormal)
+        orthonormalize_rows(teacher);
+
+    RowMatrix student(s.K, N);
+    NormalStream student_rng(
+        StreamKey{seed, init_index,
+                  shared ? StreamPurpose::student_init_shared : StreamPurpose::student_init});
+    fill_normal(student_rng, student, std::sqrt(p.q0) * inv_sqrt_n);
+
+    s.weights.resize(s.K + s.M, N);
+    s.weights.topRows(s.K) = student;
+    s.weights.bottomRows(s.M) = teacher;
+    s.v = Eigen::VectorXd::Constant(p.student.widths.back(), p.v0);
+    s.v_star = Eigen::VectorXd::Constant(p.teacher.widths.back(), p.v_star);
+    s.layers = draw_layers(p.student, StreamKey{seed, init_index, StreamPurpose::student_layers});
+    s.layers_star =
+        draw_layers(p.teacher, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
+    return s;
+}
+
+} // namespace plateau

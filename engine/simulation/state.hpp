@@ -1,0 +1,54 @@
+// State role: the weights of one run. Created once, changed only by the trainer, read by the
+// observer.
+#pragma once
+
+#include "engine/core/random.hpp"
+#include "engine/core/run_params.hpp"
+#include "models/deep_network.hpp"
+#include "models/network.hpp"
+
+#include <cstdint>
+
+namespace plateau {
+
+struct RunState {
+    /// (K+M) x N, one contiguous block: rows 0..K-1 are the student vectors w^(j), rows
+    /// K..K+M-1 the teacher vectors B_n, so that one pass computes all K+M fields.
+    RowMatrix weights;
+    Eigen::VectorXd v;      ///< student second layer v_j (K), the output weights (K_L) if deeper
+    Eigen::VectorXd v_star; ///< teacher second layer v*_n (M), the output weights (M_L); constant
+    /// Deeper networks (docs/theory.md §12): the student's weights W_2..W_L above the first
+    /// layer (W_l is K_l x K_{l-1}), and the teacher's (constant). Empty with one hidden layer.
+    LayerWeights layers;
+    LayerWeights layers_star;
+    int K = 0;
+    int M = 0;
+    std::int64_t step = 0; ///< examples seen so far; alpha = step / N
+
+    [[nodiscard]] std::int64_t N() const noexcept { return weights.cols(); }
+    [[nodiscard]] auto student() const noexcept { return weights.topRows(K); }
+    [[nodiscard]] auto teacher() const noexcept { return weights.bottomRows(M); }
+    [[nodiscard]] double alpha() const noexcept {
+        return static_cast<double>(step) / static_cast<double>(N());
+    }
+};
+
+/// Draws the teacher (stream purpose "teacher") and the student initialization (purpose
+/// "student_init") keyed by (master seed `seed`, `init_index`): the run index, or with
+/// p.init_seed == InitSeed::shared the seed index within the grid point (purposes
+/// "teacher_shared", "student_init_shared"; see CampaignSpec::init_index_of).
+///   teacher: orthonormal rows (Gram-Schmidt of Gaussian vectors) or B_n,i ~ N(0, 1/N);
+///   student: w^(j)_i ~ N(0, q0/N); v_j = v0; v*_n = v_star.
+/// The weights above the first layer of a deeper network (docs/theory.md §12): student
+/// (W_l)_jk ~ N(0, 1/K_{l-1}) from purpose "student_layers" (13), teacher (W*_l)_jk ~
+/// N(0, 1/M_{l-1}) from purpose "teacher_layers" (14), keyed as the first layer; drawn after it,
+/// so a two-layer run's streams are untouched.
+/// The weights above the first layer of `net` (docs/theory.md §12): (W_l)_jk ~ N(0, 1/width_{l-1}),
+/// layer by layer, row by row, from stream `key` (purpose student_layers or teacher_layers).
+/// Empty for one hidden layer. make_initial_state and the Gram chain draw them alike.
+[[nodiscard]] LayerWeights draw_layers(const NetworkSpec& net, StreamKey key);
+
+[[nodiscard]] RunState make_initial_state(const ModelParams& p, std::uint64_t seed,
+                                          std::uint64_t init_index);
+
+} // namespace plateau

@@ -1,0 +1,452 @@
+// The escape from the plateau predicted from the ODEs; see escape.hpp and docs/theory.md §11.
+#include "engine/theory/escape.hpp"
+
+#include "engine/core/random.hpp"
+#include "engine/theory/flow.hpp"
+#include "engine/theory/ode_integrator.hpp"
+#include "engine/theory/theory.hpp"
+#include "models/gaussian_integrals.hpp"
+#include "models/network.hpp"
+
+#include <Eigen/Dense>
+#include <Eigen/Eigenvalues>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <complex>
+#include <limits>
+#include <numbers>
+#include <stdexcept>
+
+namespace plateau {
+
+double first_crossing(std::span<const double> alphas, std::span<const double> egs,
+                      double threshold) {
+    const std::size_t n = std::min(alphas.size(), egs.size());
+    for (std::size_t i = 0; i < n; ++i) {
+        if (!(egs[i] <= threshold))
+            continue;
+        if (i == 0)
+            return alphas[0];
+        // Linear in ln eps_g between the samples i - 1 and i.
+        const double l0 = std::log(egs[i - 1]), l1 = std::log(egs[i]), lt = std::log(threshold);
+        const double t = l0 > l1 ? std::clamp((l0 - lt) / (l0 - l1), 0.0, 1.0) : 1.0;
+        return alphas[i - 1] + t * (alphas[i] - alphas[i - 1]);
+    }
+    return std::numeric_limits<double>::quiet_NaN();
+}
+
+namespace {
+
+constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+
+/// The ODEs on packed vectors with a tight integrator: differences of trajectories that start
+/// 1e-6 apart are resolved to ~1e-6 relative.
+struct Trajectory {
+    Trajectory(const RunParams& params, const OrderParameters& fixed)
+        : flow(params, fixed), settings(flow_settings(params)), fixed_op(fixed),
+          h_max(0.5 / std::max(params.training.eta,
+                               params.model.learn_v ? params.training.eta_v : 0.0)) {}
+
+    PackedFlow flow;
+    FlowSettings settings;
+    OrderParameters fixed_op;
+    double h_max; ///< 0.5/eta: the flow's time scale is 1/eta in alpha
+
+    [[nodiscard]] OdeIntegrator integrator() {
+        OdeParams ode;
+        ode.rtol = 1e-12;
+        ode.atol = 1e-14;
+        ode.h_max = h_max;
+        return {[this](const Eigen::VectorXd& x, Eigen::VectorXd& dx) { return flow(x, dx); }, ode,
+                flow.packing().classes()};
+    }
+
+    [[nodiscard]] double eg(const Eigen::VectorXd& y) const {
+        const OrderParameters op = flow.order_parameters(y);
+        return flow_generalization_error(settings, op.Q, op.R, op.T, op.v, op.v_star);
+    }
+
+    /// Integrates y from t0 to t1; false on failure.
+    bool advance(Eigen::VectorXd& y, double t0, double t1) {
+        if (!(t1 > t0))
+            return true;
+        OdeIntegrator ode = integrator();
+        double t = t0;
+        return ode.advance(y, t, t1, [](const Eigen::VectorXd& x) { return x.allFinite(); }) ==
+               OdeOutcome::ok;
+    }
+
+    /// The escape time of the trajectory from y (at alpha = 0): first alpha with eps_g <=
+    /// threshold, sampled every d_alpha, interpolated in ln eps_g; NaN by alpha_limit.
+    double escape_time(Eigen::VectorXd y, double threshold, double d_alpha, double alpha_limit) {
+        OdeIntegrator ode = integrator();
+        double t = 0.0;
+        double a_prev = 0.0, e_prev = eg(y);
+        if (e_prev <= threshold)
+            return 0.0;
+        while (t < alpha_limit) {
+            if (ode.advance(y, t, t + d_alpha, [](const Eigen::VectorXd& x) {
+                    return x.allFinite();
+                }) != OdeOutcome::ok)
+                return nan;
+            const double e = eg(y);
+            if (e <= threshold) {
+                const std::array<double, 2> a{a_prev, t}, g{e_prev, e};
+                return first_crossing(a, g, threshold);
+            }
+            a_prev = t;
+            e_prev = e;
+        }
+        return nan;
+    }
+};
+
+/// Central-difference Jacobian of the packed flow at y.
+Eigen::MatrixXd jacobian(PackedFlow& flow, const Eigen::VectorXd& y) {
+    const Eigen::Index n = y.size();
+    Eigen::MatrixXd J(n, n);
+    Eigen::VectorXd yp = y, ym = y, fp, fm;
+    for (Eigen::Index i = 0; i < n; ++i) {
+        const double h = 1e-7 * std::max(1.0, std::abs(y(i)));
+        yp(i) = y(i) + h;
+        ym(i) = y(i) - h;
+        if (!flow(yp, fp) || !flow(ym, fm))
+            return Eigen::MatrixXd::Constant(n, n, nan);
+        J.col(i) = (fp - fm) / (yp(i) - ym(i));
+        yp(i) = ym(i) = y(i);
+    }
+    return J;
+}
+
+/// The covariance per example of phi, the update of the packed entries per step in units of
+/// eta/N (docs/theory.md §11): phi_Qjk = d_j x_k + d_k x_j + eta d_j d_k, phi_Rjn = d_j y_n,
+/// phi_vj = (eta_v/eta) (-de/dv_j), with d_j = -de/dx_j, over the fields (x, y) ~ N(0, C(Q, R,
+/// T)) and the label noise, by Monte Carlo with `samples` draws of `rng`.
+Eigen::MatrixXd step_covariance(const RunParams& params, const OrderParameters& op, int samples,
+                                NormalStream& rng) {
+    const ModelParams& m = params.model;
+    const auto K = static_cast<std::size_t>(m.student.hidden());
+    const auto M = static_cast<std::size_t>(m.teacher.hidden());
+    const Packing packing(static_cast<int>(K), static_cast<int>(M), m.learn_v);
+    const Eigen::Index n = packing.size();
+    const Eigen::MatrixXd C = integrals::field_covariance(op.Q, op.R, op.T);
+    // A square root of C that also works for a semi-definite C.
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);
+    const Eigen::MatrixXd S =
+        eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+    const double eta = params.training.eta;
+    const double v_ratio = m.learn_v ? params.training.eta_v / eta : 0.0;
+    const double noise_sd = std::sqrt(m.noise);
+    Eigen::VectorXd z(static_cast<Eigen::Index>(K + M)), u, phi(n), grad_x(K), grad_v(K);
+    Eigen::VectorXd sum = Eigen::VectorXd::Zero(n);
+    Eigen::MatrixXd sum2 = Eigen::MatrixXd::Zero(n, n);
+    for (int s = 0; s < samples; ++s) {
+        for (Eigen::Index i = 0; i < z.size(); ++i)
+            z(i) = rng.next();
+        u = S * z;
+        const std::span<const double> x{u.data(), K}, y{u.data() + K, M};
+        const double tau = forward(m.teacher, y, {op.v_star.data(), M}).output +
+                           (noise_sd > 0.0 ? noise_sd * rng.next() : 0.0);
+        const ForwardPass pass = forward(m.student, x, {op.v.data(), K});
+        backward(m.student, x, {op.v.data(), K}, pass, tau, {grad_x.data(), K},
+                 m.learn_v ? std::span<double>{grad_v.data(), K} : std::span<double>{});
+        Eigen::Index i = 0;
+        for (std::size_t j = 0; j < K; ++j)
+            for (std::size_t k = j; k < K; ++k) {
+                const double dj = -grad_x(static_cast<Eigen::Index>(j));
+                const double dk = -grad_x(static_cast<Eigen::Index>(k));
+                phi(i++) = dj * x[k] + dk * x[j] + eta * dj * dk;
+            }
+        for (std::size_t j = 0; j < K; ++j)
+            for (std::size_t nn = 0; nn < M; ++nn)
+                phi(i++) = -grad_x(static_cast<Eigen::Index>(j)) * y[nn];
+        if (m.learn_v)
+            for (std::size_t j = 0; j < K; ++j)
+                phi(i++) = -v_ratio * grad_v(static_cast<Eigen::Index>(j));
+        sum += phi;
+        sum2.noalias() += phi * phi.transpose();
+    }
+    const double ns = samples;
+    const Eigen::VectorXd mean = sum / ns;
+    return (sum2 / ns - mean * mean.transpose()) * (ns / (ns - 1.0));
+}
+
+} // namespace
+
+EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plateau,
+                                const EscapeSettings& settings) {
+    EscapePrediction out;
+    const ModelParams& m = params.model;
+    if (!plateau.converged) {
+        out.why = "no symmetric fixed point";
+        return out;
+    }
+    if (m.teacher_init != TeacherInit::orthonormal) {
+        out.why = "the prediction covers the orthonormal teacher (T = I) only";
+        return out;
+    }
+    out.rate = plateau.escape_rate;
+    out.eg_plateau = plateau.eg;
+    out.threshold = escape_fraction * plateau.eg;
+    const double lambda = out.rate;
+    if (!(lambda > 0.0)) {
+        out.why = "the plateau is stable (no positive eigenvalue): no escape";
+        return out;
+    }
+    const double rate = std::max(params.training.eta, m.learn_v ? params.training.eta_v : 0.0);
+
+    // The unstable mode: the left eigenvector u of the Jacobian at the plateau for lambda.
+    const OrderParameters start = symmetric_initial_conditions(m, m.q0, 0.0, 0.0);
+    Trajectory traj(params, start);
+    const Packing& packing = traj.flow.packing();
+    const Eigen::Index n = packing.size();
+    Eigen::VectorXd y_fp;
+    packing.pack(plateau.op.Q, plateau.op.R, plateau.op.v, y_fp);
+    const Eigen::MatrixXd J = jacobian(traj.flow, y_fp);
+    if (!J.allFinite()) {
+        out.why = "the Jacobian at the plateau is not finite";
+        return out;
+    }
+    const Eigen::EigenSolver<Eigen::MatrixXd> left(J.transpose());
+    Eigen::Index lead = 0;
+    for (Eigen::Index i = 1; i < n; ++i)
+        if (left.eigenvalues()(i).real() > left.eigenvalues()(lead).real())
+            lead = i;
+    const std::complex<double> mu = left.eigenvalues()(lead);
+    for (Eigen::Index i = 0; i < n; ++i)
+        if (i != lead && std::abs(left.eigenvalues()(i) - mu) <= 1e-6 * std::abs(mu)) {
+            out.why = "the largest eigenvalue is degenerate: the unstable mode is not one "
+                      "direction (the prediction needs a simple one)";
+            return out;
+        }
+    if (std::abs(mu.imag()) > 1e-9 * std::abs(mu)) {
+        out.why = "the largest eigenvalue is complex";
+        return out;
+    }
+    const Eigen::VectorXd u = left.eigenvectors().col(lead).real().normalized();
+
+    // The symmetric trajectory on a grid of step ds, kept exactly symmetric (every entry set to
+    // its class mean after each step: rounding would otherwise seed an asymmetry that grows
+    // like e^{lambda alpha}); alpha_plateau: eps_g within 1 % of the plateau's; alpha_linear:
+    // every entry within 1e-5 of the fixed point (the approach is slow: the slowest stable
+    // eigenvalue within the symmetric subspace is small).
+    const double ds = 0.25 / rate;
+    const auto& classes = packing.classes();
+    const auto symmetrize = [&](Eigen::VectorXd& y) {
+        std::array<double, 4> sum{}, count{};
+        for (Eigen::Index i = 0; i < n; ++i) {
+            sum.at(static_cast<std::size_t>(classes[static_cast<std::size_t>(i)])) += y(i);
+            count.at(static_cast<std::size_t>(classes[static_cast<std::size_t>(i)])) += 1.0;
+        }
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const auto c = static_cast<std::size_t>(classes[static_cast<std::size_t>(i)]);
+            y(i) = sum.at(c) / count.at(c);
+        }
+    };
+    Eigen::VectorXd y0;
+    packing.pack(start.Q, start.R, start.v, y0);
+    std::vector<Eigen::VectorXd> sym{y0};
+    out.alpha_plateau = nan;
+    {
+        Eigen::VectorXd y = y0;
+        double t = 0.0;
+        const double limit = 2e4 / rate;
+        bool reached = false;
+        while (t < limit && !reached) {
+            if (!traj.advance(y, t, t + ds)) {
+                out.why = "the symmetric trajectory failed";
+                return out;
+            }
+            t += ds;
+            symmetrize(y);
+            sym.push_back(y);
+            if (std::isnan(out.alpha_plateau) &&
+                std::abs(traj.eg(y) - out.eg_plateau) <= 0.01 * out.eg_plateau)
+                out.alpha_plateau = t;
+            reached = (y - y_fp).lpNorm<Eigen::Infinity>() <= 1e-5;
+        }
+        if (!reached) {
+            out.why = "the symmetric trajectory does not reach the plateau";
+            return out;
+        }
+        out.alpha_linear = t;
+    }
+    const std::size_t n_grid = sym.size(); // grid points 0 .. alpha_linear
+
+    // The adjoint of the linearized flow along the symmetric trajectory, backwards from
+    // alpha_linear: dw/ds = -J(s)^T w, w(alpha_linear) = u, so that w(s) . delta is the
+    // projection on u at alpha_linear of a perturbation delta injected at s (RK4 with J
+    // linear between the grid points).
+    std::vector<Eigen::VectorXd> w(n_grid);
+    {
+        Eigen::MatrixXd J_next = jacobian(traj.flow, sym.back());
+        w.back() = u;
+        for (std::size_t k = n_grid - 1; k-- > 0;) {
+            const Eigen::MatrixXd J_k = jacobian(traj.flow, sym[k]);
+            if (!J_k.allFinite()) {
+                out.why = "the Jacobian along the symmetric trajectory is not finite";
+                return out;
+            }
+            const Eigen::MatrixXd Jm = 0.5 * (J_k + J_next);
+            const Eigen::VectorXd& x = w[k + 1];
+            const Eigen::VectorXd k1 = J_next.transpose() * x;
+            const Eigen::VectorXd k2 = Jm.transpose() * (x + 0.5 * ds * k1);
+            const Eigen::VectorXd k3 = Jm.transpose() * (x + 0.5 * ds * k2);
+            const Eigen::VectorXd k4 = J_k.transpose() * (x + ds * k3);
+            w[k] = x + ds / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+            J_next = J_k;
+        }
+    }
+    Eigen::VectorXd d_ref = Eigen::VectorXd::Zero(n);
+    {
+        Eigen::MatrixXd Q0 = Eigen::MatrixXd::Zero(start.Q.rows(), start.Q.cols());
+        Eigen::MatrixXd R0 = Eigen::MatrixXd::Zero(start.R.rows(), start.R.cols());
+        Eigen::VectorXd v0 = Eigen::VectorXd::Zero(start.v.size());
+        for (Eigen::Index j = 0; j < R0.rows(); ++j)
+            R0(j, j % R0.cols()) = 1.0; // the asymmetry of symmetric_initial_conditions
+        packing.pack(Q0, R0, v0, d_ref);
+    }
+    const double p_ref = w.front().dot(d_ref);
+    if (!std::isfinite(p_ref) || !(std::abs(p_ref) > 1e-12 * w.front().norm())) {
+        out.why = "the asymmetry of symmetric_initial_conditions does not reach the unstable mode";
+        return out;
+    }
+    for (auto& x : w)
+        x /= p_ref; // now d eps_0 / d y(s)
+    out.sensitivity = w.front();
+    // The initial law (orthonormal teacher, docs/theory.md §7): R_jn ~ N(0, q0/N), Var Q_jj =
+    // 2 q0^2/N, Var Q_jk = q0^2/N, independent to leading order; v deterministic.
+    {
+        double var = 0.0;
+        for (Eigen::Index i = 0; i < n; ++i) {
+            const double w2 = out.sensitivity(i) * out.sensitivity(i);
+            switch (classes[static_cast<std::size_t>(i)]) {
+            case 0:
+                var += w2 * 2.0 * m.q0 * m.q0;
+                break;
+            case 1:
+                var += w2 * m.q0 * m.q0;
+                break;
+            case 2:
+                var += w2 * m.q0;
+                break;
+            default:
+                break;
+            }
+        }
+        out.sigma_initial = std::sqrt(var);
+    }
+    // The noise of the steps: per unit alpha the packed entries receive (eta^2/(B N)) Cov(phi);
+    // its contribution to eps_0 is (eta^2/B) int_0^inf w(s)^T Cov(s) w(s) ds / N, with w(s) =
+    // e^{-lambda (s - alpha_linear)} u / p_ref beyond alpha_linear (docs/theory.md §11). Cov by
+    // Monte Carlo every `stride` grid points (it changes slowly), held in between.
+    if (settings.noise) {
+        NormalStream rng(StreamKey{0x65736361706500ULL, 0, StreamPurpose::observer});
+        const std::size_t stride = 20;
+        double integral = 0.0;
+        Eigen::MatrixXd cov;
+        for (std::size_t k = 0; k < n_grid; ++k) {
+            if (k % stride == 0)
+                cov = step_covariance(params, traj.flow.order_parameters(sym[k]),
+                                      settings.mc_samples, rng);
+            const double weight = (k == 0 || k + 1 == n_grid) ? 0.5 * ds : ds; // trapezoid
+            integral += weight * w[k].dot(cov * w[k]);
+        }
+        const Eigen::MatrixXd cov_fp =
+            step_covariance(params, plateau.op, settings.mc_samples_plateau, rng);
+        integral += u.dot(cov_fp * u) / (p_ref * p_ref) / (2.0 * lambda);
+        const double eta = params.training.eta;
+        const double B = static_cast<double>(params.training.batch.size);
+        out.sigma_noise = std::sqrt(eta * eta / B * integral);
+    }
+
+    // The ODE's escape time against eps: eps = 10^(-9 + k/4) up to the largest for which the
+    // start is a covariance.
+    const double d_alpha = 0.25 / rate;
+    for (int k = 0; k <= 34; ++k) {
+        const double eps = std::pow(10.0, -9.0 + 0.25 * k);
+        OrderParameters op;
+        try {
+            op = symmetric_initial_conditions(m, m.q0, 0.0, eps);
+        } catch (const std::invalid_argument&) {
+            break;
+        }
+        Eigen::VectorXd y;
+        packing.pack(op.Q, op.R, op.v, y);
+        const double limit = (-std::log(eps) + 20.0) / lambda + out.alpha_linear + 200.0 / rate;
+        out.eps.push_back(eps);
+        out.alpha_esc.push_back(traj.escape_time(y, out.threshold, d_alpha, limit));
+    }
+    // A with the slope 1/lambda from eps <= 1e-7; the free slope over eps <= 1e-4.
+    double sum_a = 0.0;
+    int n_a = 0;
+    double sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0;
+    int n_fit = 0;
+    for (std::size_t i = 0; i < out.eps.size(); ++i) {
+        const double x = -std::log(out.eps[i]), a = out.alpha_esc[i];
+        if (!std::isfinite(a))
+            continue;
+        if (out.eps[i] <= 1.0001e-7) {
+            sum_a += a - x / lambda;
+            ++n_a;
+        }
+        if (out.eps[i] <= 1.0001e-4) {
+            sx += x;
+            sy += a;
+            sxx += x * x;
+            sxy += x * a;
+            ++n_fit;
+        }
+    }
+    if (n_a == 0 || n_fit < 3) {
+        out.why = "the ODE did not escape from small asymmetries";
+        return out;
+    }
+    out.A = sum_a / n_a;
+    out.fit_slope = (n_fit * sxy - sx * sy) / (n_fit * sxx - sx * sx);
+    out.c = std::exp(lambda * (out.A - out.alpha_plateau));
+    out.valid = true;
+    return out;
+}
+
+double predicted_mean_escape(const EscapePrediction& p, double N) {
+    if (!p.valid || p.eps.empty())
+        return nan;
+    const double lambda = p.rate;
+    const double sigma =
+        std::sqrt((p.sigma_initial * p.sigma_initial + p.sigma_noise * p.sigma_noise) / N);
+    // r(eps) = alpha_esc(eps) - A + ln(eps)/lambda, linear in ln eps between the tabulated eps,
+    // 0 below the smallest, the last finite value above the largest.
+    std::vector<double> le, r;
+    for (std::size_t i = 0; i < p.eps.size(); ++i)
+        if (std::isfinite(p.alpha_esc[i])) {
+            le.push_back(std::log(p.eps[i]));
+            r.push_back(p.alpha_esc[i] - p.A + std::log(p.eps[i]) / lambda);
+        }
+    const auto residual = [&](double eps) {
+        const double x = std::log(eps);
+        if (x <= le.front())
+            return r.front();
+        if (x >= le.back())
+            return r.back();
+        const auto it = std::upper_bound(le.begin(), le.end(), x);
+        const auto i = static_cast<std::size_t>(it - le.begin());
+        const double t = (x - le[i - 1]) / (le[i] - le[i - 1]);
+        return r[i - 1] + t * (r[i] - r[i - 1]);
+    };
+    // E r(sigma |Z|) = int_0^inf 2 phi(z) r(sigma z) dz, trapezoid in ln z over [1e-10, 10].
+    const double lo = std::log(1e-10), hi = std::log(10.0);
+    const int steps = 20000;
+    const double du = (hi - lo) / steps;
+    double e_r = 0.0;
+    for (int i = 0; i <= steps; ++i) {
+        const double z = std::exp(lo + i * du);
+        const double density = 2.0 * std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi) * z;
+        e_r += (i == 0 || i == steps ? 0.5 : 1.0) * du * density * residual(sigma * z);
+    }
+    return p.A - (std::log(sigma) + mean_ln_abs_normal) / lambda + e_r;
+}
+
+} // namespace plateau

@@ -1,0 +1,83 @@
+// The escape from the symmetric plateau predicted from the ODEs (docs/theory.md §11): the escape
+// time of the ODE against a small initial asymmetry, alpha_esc(eps) = A - ln(eps)/lambda, and
+// the mean escape time of a finite-N run, whose asymmetry is random and O(1/sqrt(N)) (the
+// initial overlaps, and the fluctuations of every step that the plateau amplifies).
+#pragma once
+
+#include "engine/core/order_parameters.hpp"
+#include "engine/core/run_params.hpp"
+#include "engine/theory/fixed_point.hpp"
+
+#include <Eigen/Core>
+
+#include <span>
+#include <string>
+#include <vector>
+
+namespace plateau {
+
+/// E[ln |Z|] for Z ~ N(0, 1): -(gamma_Euler + ln 2) / 2.
+inline constexpr double mean_ln_abs_normal = -0.63518142273073908;
+
+/// The escape rule shared by the ODE and the simulations (docs/PERFORMANCE.md §11): the first
+/// alpha at which eps_g falls to `fraction` times eps_g at the symmetric fixed point.
+inline constexpr double escape_fraction = 0.5;
+
+/// The first alpha at which egs falls to threshold or below, interpolated linearly in ln eps_g
+/// between the samples (alphas increasing, egs > 0); NaN if it never does.
+[[nodiscard]] double first_crossing(std::span<const double> alphas, std::span<const double> egs,
+                                    double threshold);
+
+/// What predict_escape found.
+struct EscapePrediction {
+    bool valid = false;
+    std::string why;         ///< when !valid
+    double rate = 0.0;       ///< lambda: the largest real eigenvalue at the plateau
+    double eg_plateau = 0.0; ///< eps_g at the plateau
+    double threshold = 0.0;  ///< escape_fraction * eg_plateau
+    /// The ODE from symmetric_initial_conditions(model, q0, 0, eps): escape time per eps
+    /// (increasing eps; NaN where it did not escape by its alpha limit).
+    std::vector<double> eps, alpha_esc;
+    /// alpha_esc(eps) = A - ln(eps)/lambda for eps -> 0: A from the smallest eps with the slope
+    /// 1/lambda fixed; fit_slope: the free least-squares slope d alpha_esc / d(-ln eps) over
+    /// eps <= 1e-4 (a check: it must be 1/lambda).
+    double A = 0.0;
+    double fit_slope = 0.0;
+    /// alpha_plateau: where the symmetric trajectory (eps = 0) comes within 1 % of eg_plateau;
+    /// c = exp(lambda (A - alpha_plateau)), so that alpha_esc = alpha_plateau + ln(c/eps)/lambda.
+    double alpha_plateau = 0.0;
+    double c = 0.0;
+    /// The effective initial asymmetry eps_0 of a finite-N run (the eps of the symmetric start
+    /// that the run's asymmetries are equivalent to, to linear order) is Gaussian with variance
+    /// (sigma_initial^2 + sigma_noise^2) / N:
+    /// sigma_initial from the law of the initial overlaps (orthonormal teacher: R_jn ~ N(0,
+    /// q0/N), Var Q_jj = 2 q0^2/N, Var Q_jk = q0^2/N), sigma_noise from the fluctuations of the
+    /// steps, propagated by the linearized flow along the symmetric trajectory.
+    double sigma_initial = 0.0;
+    double sigma_noise = 0.0;
+    /// d eps_0 / d y_i at alpha = 0 for the packed entries y (Packing of engine/theory/flow.hpp).
+    Eigen::VectorXd sensitivity;
+    double alpha_linear = 0.0; ///< where the projections on the unstable mode were taken
+};
+
+/// Settings of predict_escape.
+struct EscapeSettings {
+    bool noise = true;      ///< include sigma_noise (else 0)
+    int mc_samples = 20000; ///< Monte-Carlo samples of the step covariance per trajectory point
+    int mc_samples_plateau = 400000; ///< ... at the fixed point (it weighs most)
+};
+
+/// The prediction for params (K, M, g, eta, q0, ...; N is not used) at the plateau `plateau`
+/// (symmetric_fixed_point). Only the orthonormal teacher (T = I) and the simple largest real
+/// eigenvalue are handled; otherwise valid = false with the reason.
+[[nodiscard]] EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plateau,
+                                              const EscapeSettings& settings = {});
+
+/// The predicted mean escape time of a run at input dimension N: the mean of the ODE's escape
+/// time alpha_esc(|eps_0|) over eps_0 ~ N(0, (sigma_initial^2 + sigma_noise^2)/N), i.e.
+///   A - (ln sigma + E ln|Z|)/lambda + E r(sigma |Z|),  sigma = sqrt(... / N),
+/// r(eps) = alpha_esc(eps) - A + ln(eps)/lambda the ODE's departure from the asymptote at
+/// larger eps (tabulated, linear in ln eps; constant beyond the table).
+[[nodiscard]] double predicted_mean_escape(const EscapePrediction& p, double N);
+
+} // namespace plateau

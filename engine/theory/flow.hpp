@@ -1,0 +1,216 @@
+// The right-hand side of the N -> infinity ODEs of the order parameters (Q, R, v) in alpha,
+// docs/theory.md §3 (Saad & Solla, Phys. Rev. E 52, 4225 (1995); Riegler & Biehl, J. Phys. A 28,
+// L507 (1995) for the learned second layer), from the Gaussian integrals of
+// models/gaussian_integrals.hpp; and the same flow on a packed vector of the independent entries,
+// for an integrator (engine/theory/ode_integrator.hpp) and for linearizations
+// (engine/theory/fixed_point.hpp).
+//
+// Scope: every two-layer model. h = h* = identity with the same hidden activation g = g* in
+// student and teacher (kind and gamma): closed forms for erf, relu, linear, quadrature for tanh
+// and sigmoid (FlowMethod::integrals, docs/theory.md §9); any other h, h*, g, g* by the joint
+// rule (FlowMethod::joint, §10). Label noise s^2, a learned second layer (eta_v) and K != M are
+// included. Deeper networks are refused (§12).
+#pragma once
+
+#include "engine/core/order_parameters.hpp"
+#include "engine/core/run_params.hpp"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace plateau {
+
+class JointRule; // engine/theory/joint_rule.hpp
+
+/// True when the ODEs cover the model: every network with one hidden layer (student and
+/// teacher), by FlowMethod::integrals or FlowMethod::joint.
+[[nodiscard]] bool theory_supports(const ModelParams& model) noexcept;
+
+/// Throws ConfigError (key "K" or "M", the widths) when !theory_supports(model): a deeper
+/// network.
+void require_theory_support(const ModelParams& model);
+
+/// The right-hand side of the ODEs, docs/theory.md §3:
+///   dR_jn/dalpha = eta <delta_j y_n>
+///   dQ_jk/dalpha = eta (<delta_j x_k> + <delta_k x_j>) + eta^2 <delta_j delta_k>
+///                  (the eta^2 term includes the label-noise term s^2 v_j v_k J2(j,k))
+///   dv_j/dalpha  = eta_v <(tau - sigma) g(x_j)>   (only if model.learn_v, else 0)
+/// with a batch of B fresh examples per update the eta^2 term is divided by B, and weight decay
+/// lambda adds -2 eta lambda Q_jk, -eta lambda R_jn, -eta_v lambda v_j (docs/theory.md §6).
+/// Returns the derivatives in an OrderParameters (dT = 0, dv_star = 0). Uses params.model
+/// (g, noise, learn_v) and params.training (eta, eta_v). Throws ConfigError for an unsupported
+/// model and std::invalid_argument for inconsistent sizes.
+[[nodiscard]] OrderParameters flow(const RunParams& params, const OrderParameters& op);
+
+/// Throws std::invalid_argument unless op has Q K x K, R K x M, T M x M, v K and v_star M entries
+/// for K = m.student.hidden(), M = m.teacher.hidden().
+void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op);
+
+/// How the averages of the flow are evaluated.
+enum class FlowMethod {
+    /// h = h* = identity, g = g*: the flow is a sum of the 2-4 dimensional averages I2, I3, I4,
+    /// J2 of models/gaussian_integrals.hpp (closed forms for erf, relu, linear; quadrature for
+    /// the other g, docs/theory.md §9), engine/theory/integral_flow.cpp
+    integrals,
+    /// any other h, h*, g, g*: every average over all K+M fields jointly by a fixed
+    /// deterministic rule (docs/theory.md §10), engine/theory/joint_flow.cpp
+    joint,
+};
+
+/// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma).
+[[nodiscard]] FlowMethod flow_method(const ModelParams& model) noexcept;
+
+/// What the flow depends on besides the order parameters.
+struct FlowSettings {
+    Activation g{ActivationKind::erf};            ///< student hidden activation g
+    Activation g_teacher{ActivationKind::erf};    ///< teacher hidden activation g*
+    Activation h{ActivationKind::linear};         ///< student output h
+    Activation h_teacher{ActivationKind::linear}; ///< teacher output h*
+    FlowMethod method = FlowMethod::integrals;
+    double eta = 0.0;
+    double eta_v = 0.0;
+    double noise = 0.0; ///< s^2
+    bool learn_v = false;
+    double batch = 1.0;        ///< B: the eta^2 terms are divided by B (docs/theory.md §6)
+    double weight_decay = 0.0; ///< lambda (docs/theory.md §6)
+    /// The fixed rule of FlowMethod::joint (docs/theory.md §10), made by flow_settings for
+    /// joint-points points; null for FlowMethod::integrals (the joint path then makes its own).
+    std::shared_ptr<const JointRule> joint_rule;
+};
+
+/// Throws ConfigError (key "train-set", "alpha-train" or "batch") when the run learns from a
+/// finite training set: the ODEs have no closed form for it (docs/theory.md §6).
+void require_theory_regime(const RunParams& p);
+
+/// The settings of params; throws ConfigError (require_theory_support, require_theory_regime)
+/// for an unsupported model or a finite training set.
+[[nodiscard]] FlowSettings flow_settings(const RunParams& p);
+
+/// The flow without checks or allocation of the result: fills dQ (K x K, symmetric), dR (K x M),
+/// dv (K) with the derivatives d/dalpha of docs/theory.md §3.
+void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                  const Eigen::MatrixXd& T, const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                  Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv);
+
+/// eps_g of docs/theory.md §2 at (Q, R, T, v, v*) by the method of s: the closed form or
+/// quadrature of I2 (h = identity), or the joint rule (docs/theory.md §10).
+[[nodiscard]] double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                               const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                               const Eigen::VectorXd& v,
+                                               const Eigen::VectorXd& v_star);
+
+// ---------------------------------------------------------------------------------------------
+// Packing: the independent, time-dependent entries as one vector
+//   y = ( Q_jk for j <= k (row by row), R_jn (row by row), v_j if learned ).
+// Each entry also gets a symmetry class: 0 = Q_jj, 1 = Q_jk (j < k), 2 = R_jn, 3 = v_j. The
+// classes are the orbits of the entries under permutations of the student units and,
+// independently, of the teacher units; at a symmetric point (the plateau) all entries of a class
+// are equal, and their deviations from the class mean are the asymmetries.
+// ---------------------------------------------------------------------------------------------
+
+class Packing {
+public:
+    Packing(int K, int M, bool learn_v) : K_(K), M_(M), learn_v_(learn_v) {
+        for (int j = 0; j < K; ++j)
+            for (int k = j; k < K; ++k)
+                classes_.push_back(j == k ? 0 : 1);
+        for (int i = 0; i < K * M; ++i)
+            classes_.push_back(2);
+        if (learn_v)
+            for (int j = 0; j < K; ++j)
+                classes_.push_back(3);
+    }
+
+    [[nodiscard]] Eigen::Index size() const noexcept {
+        return static_cast<Eigen::Index>(classes_.size());
+    }
+    [[nodiscard]] const std::vector<int>& classes() const noexcept { return classes_; }
+
+    void pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::VectorXd& v,
+              Eigen::VectorXd& y) const {
+        y.resize(size());
+        Eigen::Index i = 0;
+        for (int j = 0; j < K_; ++j)
+            for (int k = j; k < K_; ++k)
+                y(i++) = Q(j, k);
+        for (int j = 0; j < K_; ++j)
+            for (int n = 0; n < M_; ++n)
+                y(i++) = R(j, n);
+        if (learn_v_)
+            for (int j = 0; j < K_; ++j)
+                y(i++) = v(j);
+    }
+
+    /// Q, R and (if learned) v from y; v is left alone for a fixed second layer.
+    void unpack(const Eigen::VectorXd& y, Eigen::MatrixXd& Q, Eigen::MatrixXd& R,
+                Eigen::VectorXd& v) const {
+        Q.resize(K_, K_);
+        R.resize(K_, M_);
+        Eigen::Index i = 0;
+        for (int j = 0; j < K_; ++j)
+            for (int k = j; k < K_; ++k) {
+                Q(j, k) = Q(k, j) = y(i);
+                ++i;
+            }
+        for (int j = 0; j < K_; ++j)
+            for (int n = 0; n < M_; ++n)
+                R(j, n) = y(i++);
+        if (learn_v_)
+            for (int j = 0; j < K_; ++j)
+                v(j) = y(i++);
+    }
+
+private:
+    int K_, M_;
+    bool learn_v_;
+    std::vector<int> classes_;
+};
+
+/// The flow on packed vectors: T and v_star fixed (and v when it is not learned).
+class PackedFlow {
+public:
+    PackedFlow(const RunParams& p, const OrderParameters& fixed)
+        : settings_(flow_settings(p)),
+          packing_(p.model.student.hidden(), p.model.teacher.hidden(), p.model.learn_v),
+          T_(fixed.T), v_star_(fixed.v_star), v_(fixed.v) {}
+
+    [[nodiscard]] const Packing& packing() const noexcept { return packing_; }
+    [[nodiscard]] const FlowSettings& settings() const noexcept { return settings_; }
+
+    /// dy = f(y). Returns false if the result is not finite.
+    bool operator()(const Eigen::VectorXd& y, Eigen::VectorXd& dy) {
+        ++evaluations_;
+        packing_.unpack(y, Q_, R_, v_);
+        if (!Q_.allFinite() || !R_.allFinite() || !v_.allFinite())
+            return false;
+        compute_flow(settings_, Q_, R_, T_, v_, v_star_, dQ_, dR_, dv_);
+        packing_.pack(dQ_, dR_, dv_, dy);
+        return dy.allFinite();
+    }
+
+    [[nodiscard]] OrderParameters order_parameters(const Eigen::VectorXd& y) const {
+        OrderParameters op;
+        op.v = v_;
+        packing_.unpack(y, op.Q, op.R, op.v);
+        op.T = T_;
+        op.v_star = v_star_;
+        return op;
+    }
+
+    [[nodiscard]] std::int64_t evaluations() const noexcept { return evaluations_; }
+
+private:
+    FlowSettings settings_;
+    Packing packing_;
+    Eigen::MatrixXd T_;
+    Eigen::VectorXd v_star_;
+    Eigen::VectorXd v_;
+    Eigen::MatrixXd Q_, R_, dQ_, dR_;
+    Eigen::VectorXd dv_;
+    std::int64_t evaluations_ = 0;
+};
+
+} // namespace plateau

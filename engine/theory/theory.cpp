@@ -1,0 +1,134 @@
+// The N -> infinity ODEs as a run backend; see theory.hpp and docs/theory.md §3.
+#include "engine/theory/theory.hpp"
+
+#include "engine/core/schedule.hpp"
+#include "engine/theory/joint_rule.hpp"
+#include "models/gaussian_integrals.hpp"
+
+#include <Eigen/Eigenvalues>
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+namespace plateau {
+
+// ---------------------------------------------------------------------------------------------
+// TheoryDynamics
+// ---------------------------------------------------------------------------------------------
+
+struct TheoryDynamics::Impl {
+    Impl(const RunParams& p, const OrderParameters& init, const OdeParams& ode)
+        : params(p), rhs(p, init),
+          integrator([this](const Eigen::VectorXd& x, Eigen::VectorXd& dx) { return rhs(x, dx); },
+                     ode, rhs.packing().classes()) {
+        rhs.packing().pack(init.Q, init.R, init.v, y);
+    }
+
+    RunParams params;
+    PackedFlow rhs;
+    OdeIntegrator integrator;
+    Eigen::VectorXd y;
+    double alpha = 0.0;
+};
+
+TheoryDynamics::TheoryDynamics(const RunParams& params, const OrderParameters& init,
+                               OdeParams ode) {
+    require_theory_support(params.model);
+    check_order_parameter_sizes(params.model, init);
+    impl_ = std::make_unique<Impl>(params, init, ode);
+}
+
+TheoryDynamics::~TheoryDynamics() = default;
+
+bool TheoryDynamics::advance_to(double alpha) {
+    Impl& m = *impl_;
+    if (!(alpha > m.alpha))
+        return true;
+    const double divergence_q = m.params.observer.divergence_q;
+    const auto K = static_cast<Eigen::Index>(m.params.model.student.hidden());
+    const auto healthy = [&](const Eigen::VectorXd& y) {
+        if (!y.allFinite())
+            return false;
+        // Q_jj are the entries 0, K, K + (K-1), ... of the packed upper triangle.
+        Eigen::Index i = 0;
+        for (Eigen::Index j = 0; j < K; ++j) {
+            if (y(i) > divergence_q)
+                return false;
+            i += K - j;
+        }
+        return true;
+    };
+    return m.integrator.advance(m.y, m.alpha, alpha, healthy) == OdeOutcome::ok;
+}
+
+Observables TheoryDynamics::observe() {
+    const OrderParameters op = order_parameters();
+    Observables o;
+    o.Q = op.Q;
+    o.R = op.R;
+    o.T = op.T;
+    o.v = op.v;
+    const FlowSettings& s = impl_->rhs.settings();
+    if (s.method == FlowMethod::joint) {
+        // The joint rule's estimates and their errors (docs/theory.md §10): eg_stderr is the
+        // rule's standard error of eps_g, flow_error its relative error of the flow.
+        const JointEstimate e = joint_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
+        o.eg = e.eg;
+        o.eg_stderr = e.eg_error;
+        o.extras.insert_or_assign("flow_error",
+                                  Eigen::VectorXd::Constant(1, e.relative_flow_error()));
+    } else {
+        o.eg = flow_generalization_error(s, op.Q, op.R, op.T, op.v, op.v_star);
+        o.eg_stderr = 0.0;
+    }
+    return o;
+}
+
+double TheoryDynamics::alpha() const noexcept {
+    return impl_->alpha;
+}
+
+OrderParameters TheoryDynamics::order_parameters() const {
+    return impl_->rhs.order_parameters(impl_->y);
+}
+
+TheoryDynamics::Statistics TheoryDynamics::statistics() const noexcept {
+    return {impl_->rhs.evaluations(), impl_->integrator.accepted(), impl_->integrator.rejected()};
+}
+
+RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
+                           const OdeParams& ode) {
+    TheoryDynamics dynamics(params, init, ode);
+    return record_run(dynamics, record_alphas(params.schedule), params.observer.divergence_q);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Symmetric starts.
+// ---------------------------------------------------------------------------------------------
+
+OrderParameters symmetric_initial_conditions(const ModelParams& model, double q0, double r0,
+                                             double asymmetry) {
+    const int K = model.student.hidden(), M = model.teacher.hidden();
+    if (K < 1 || M < 1)
+        throw std::invalid_argument("plateau theory: need K >= 1 and M >= 1");
+    OrderParameters op;
+    op.Q = q0 * Eigen::MatrixXd::Identity(K, K);
+    op.R = Eigen::MatrixXd::Constant(K, M, r0);
+    for (int j = 0; j < K; ++j)
+        op.R(j, j % M) += asymmetry; // student j favoured towards teacher j mod M
+    op.T = Eigen::MatrixXd::Identity(M, M);
+    op.v = Eigen::VectorXd::Constant(K, model.v0);
+    op.v_star = Eigen::VectorXd::Constant(M, model.v_star);
+    const Eigen::MatrixXd C = integrals::field_covariance(op.Q, op.R, op.T);
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C, Eigen::EigenvaluesOnly);
+    if (!C.allFinite() || eig.eigenvalues().minCoeff() < -1e-12 * std::max(1.0, std::abs(q0)))
+        throw std::invalid_argument(
+            "plateau theory: symmetric_initial_conditions(q0 = " + std::to_string(q0) +
+            ", r0 = " + std::to_string(r0) + ", asymmetry = " + std::to_string(asymmetry) +
+            ") is not a valid covariance: need Q - R R^T positive semi-definite");
+    return op;
+}
+
+} // namespace plateau

@@ -1,0 +1,77 @@
+// The N -> infinity theory: the deterministic ODEs of the order parameters (Q, R, v) in alpha
+// (docs/theory.md §3; Saad & Solla, Phys. Rev. E 52, 4225 (1995); Riegler & Biehl,
+// J. Phys. A 28, L507 (1995) for the learned second layer) as a `Dynamics` backend, so that
+// `record_run` gives a RunResult exactly like a simulation, and symmetric initial conditions.
+// The parts: the right-hand side in engine/theory/flow.hpp, the integrator in
+// engine/theory/ode_integrator.hpp, the plateau fixed point and its escape rate in
+// engine/theory/fixed_point.hpp (all included here).
+//
+// Scope: h = h* = identity and the same hidden activation g = g* in student and teacher, with g
+// one of erf, relu, linear (the activations with the Gaussian averages of
+// models/gaussian_integrals.hpp). Label noise s^2, a learned second layer (eta_v) and K != M are
+// included.
+//
+// Conventions (docs/theory.md §1): fields x_j = w^(j).xi, y_n = B_n.xi are O(1); Q = W W^T (K x K),
+// R = W B^T (K x M), T = B B^T (M x M); alpha = steps / N; w <- w - (eta/N) grad_w e.
+#pragma once
+
+#include "engine/core/order_parameters.hpp"
+#include "engine/core/run_params.hpp"
+#include "engine/run/run.hpp"
+#include "engine/theory/flow.hpp"
+#include "engine/theory/ode_integrator.hpp"
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <memory>
+
+namespace plateau {
+
+/// The ODEs as a run backend. advance_to(alpha) integrates to exactly alpha (a record time) and
+/// returns false, leaving the state at the last good point, if the order parameters become
+/// non-finite, a Q_jj exceeds params.observer.divergence_q, the adaptive step underflows, or
+/// max_steps is exceeded (divergence for too large eta). observe() returns eps_g from
+/// integrals::generalization_error with eg_stderr = 0.
+class TheoryDynamics final : public Dynamics {
+public:
+    /// Throws ConfigError if !theory_supports(params.model), std::invalid_argument for sizes of
+    /// init that do not match (K, M) of params.model.
+    TheoryDynamics(const RunParams& params, const OrderParameters& init, OdeParams ode = {});
+    ~TheoryDynamics() override;
+
+    [[nodiscard]] bool advance_to(double alpha) override;
+    [[nodiscard]] Observables observe() override;
+
+    [[nodiscard]] double alpha() const noexcept;
+    [[nodiscard]] OrderParameters order_parameters() const;
+
+    struct Statistics {
+        std::int64_t evaluations = 0; ///< flow evaluations
+        std::int64_t accepted = 0;    ///< accepted steps
+        std::int64_t rejected = 0;    ///< rejected steps (Dormand-Prince)
+    };
+    [[nodiscard]] Statistics statistics() const noexcept;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+/// Convenience: record_run(TheoryDynamics(params, init, ode), record_alphas(params.schedule),
+/// params.observer.divergence_q).
+[[nodiscard]] RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
+                                         const OdeParams& ode = {});
+
+/// A symmetric start with a controlled asymmetry, for K = model.student.hidden() and
+/// M = model.teacher.hidden():
+///   Q = q0 I_K (off-diagonal 0),
+///   R_jn = r0 + asymmetry * [n == j mod M]  (student j is favoured towards teacher j mod M),
+///   T = I_M (the teacher norm: orthonormal teachers, and the mean of Gaussian ones),
+///   v = v0 (all K entries), v_star = model.v_star (all M entries).
+/// Throws std::invalid_argument if the field covariance [[Q, R], [R^T, T]] is not positive
+/// semi-definite.
+[[nodiscard]] OrderParameters symmetric_initial_conditions(const ModelParams& model, double q0,
+                                                           double r0, double asymmetry);
+
+} // namespace plateau
