@@ -6,10 +6,9 @@
 #include "cli/options.hpp"
 #include "cli/progress.hpp"
 #include "cli/summary.hpp"
+#include "engine/campaign/theory_runs.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/io/reader.hpp"
-#include "engine/simulation/gram_dynamics.hpp"
-#include "engine/simulation/state.hpp"
 #include "engine/theory/escape.hpp"
 #include "engine/theory/theory.hpp"
 #include "models/gaussian_integrals.hpp"
@@ -18,8 +17,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <limits>
-#include <mutex>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -47,40 +44,15 @@ struct OdeOptions {
     bool fixed_point = false;
 };
 
-/// The largest estimated errors of the joint rule (docs/theory.md §10) over every record of the
-/// runs computed here: eps_g (eg_stderr, absolute and relative) and the flow (flow_error).
-class RuleErrors {
-public:
-    void add(const RunParams& p, const RunResult& r) {
-        if (flow_method(p.model) != FlowMethod::joint)
-            return;
-        const std::scoped_lock lock(mutex_);
-        ++runs_;
-        points_ = p.observer.joint_points;
-        for (const Observables& o : r.records) {
-            eg_ = std::max(eg_, o.eg_stderr);
-            if (o.eg > 0.0)
-                eg_relative_ = std::max(eg_relative_, o.eg_stderr / o.eg);
-            const auto it = o.extras.find("flow_error");
-            if (it != o.extras.end() && it->second.size() == 1 && std::isfinite(it->second(0)))
-                flow_ = std::max(flow_, it->second(0));
-        }
-    }
-    void print() const {
-        if (runs_ == 0)
-            return;
-        std::printf("joint rule (joint-points = %d, docs/theory.md section 10), largest estimated "
-                    "error over the records of %lld run(s): eps_g %.2g (%.2g relative), flow "
-                    "%.2g relative\n",
-                    points_, static_cast<long long>(runs_), eg_, eg_relative_, flow_);
-    }
-
-private:
-    std::mutex mutex_;
-    std::int64_t runs_ = 0;
-    int points_ = 0;
-    double eg_ = 0.0, eg_relative_ = 0.0, flow_ = 0.0;
-};
+/// The joint rule's largest estimated errors (engine/theory/theory.hpp), one line.
+void print_rule_errors(const JointRuleErrors::Summary& s) {
+    if (s.runs == 0)
+        return;
+    std::printf("joint rule (joint-points = %d, docs/theory.md section 10), largest estimated "
+                "error over the records of %lld run(s): eps_g %.2g (%.2g relative), flow "
+                "%.2g relative\n",
+                s.points, static_cast<long long>(s.runs), s.eg, s.eg_relative, s.flow_relative);
+}
 
 /// Initial conditions of every theory run from a simulation file: per run (same run indices),
 /// or averaged over each grid point's seeds (one theory run per grid point).
@@ -244,36 +216,6 @@ void print_eta_max(const RunParams& params) {
                     em.eta_max);
 }
 
-/// The escape rate and eta_max of a grid point for the file (schema 1.3), NaN when none is
-/// found or K + M > 8 (the Jacobian's cost grows like (K+M)^6: seconds at K = M = 10).
-struct FixedPointSummary {
-    double escape_rate = std::numeric_limits<double>::quiet_NaN();
-    double eta_max = std::numeric_limits<double>::quiet_NaN();
-};
-std::vector<FixedPointSummary> fixed_point_summaries(const CampaignSpec& spec) {
-    std::vector<FixedPointSummary> out(spec.points.size());
-    for (std::size_t p = 0; p < spec.points.size(); ++p) {
-        const RunParams& params = spec.points[p].params;
-        // Not computed (NaN) where the linearization is costly: K + M > 8, or averages by
-        // quadrature or the joint rule (each flow evaluation milliseconds, not microseconds).
-        if (params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
-            flow_method(params.model) != FlowMethod::integrals ||
-            !integrals::has_closed_form(params.model.student.g.kind))
-            continue;
-        try {
-            const FixedPoint fp = symmetric_fixed_point(params);
-            if (fp.converged)
-                out[p].escape_rate = fp.escape_rate;
-        } catch (const ConfigError&) {
-            // relu with a learned second layer: no isolated symmetric fixed point (NaN)
-        }
-        const EtaMax em = specialized_eta_max(params);
-        if (em.found)
-            out[p].eta_max = em.eta_max;
-    }
-    return out;
-}
-
 int fixed_points(const CampaignSpec& spec, bool quiet) {
     bool all_converged = true;
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
@@ -409,45 +351,25 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         OdeParams integrator;
         integrator.rtol = ode.rtol;
         integrator.atol = ode.atol;
-        RuleErrors rule_errors;
-        const auto integrate = [&](std::int64_t run) -> RunResult {
-            const RunParams& params = spec.point_of(run).params;
-            switch (init) {
-            case InitKind::sample: {
-                // Where run r of `plateau run` starts, by the backend of this configuration.
-                const std::uint64_t index = spec.init_index_of(run);
-                return integrate_theory(params,
-                                        params.dynamics == DynamicsKind::gram
-                                            ? sample_initial_gram(params, spec.master_seed, index)
-                                            : order_parameters_of(make_initial_state(
-                                                  params.model, spec.master_seed, index)),
-                                        integrator);
-            }
-            case InitKind::symmetric:
-                return integrate_theory(params,
-                                        symmetric_initial_conditions(params.model, params.model.q0,
-                                                                     ode.r0, ode.asymmetry),
-                                        integrator);
-            case InitKind::file:
-                return integrate_theory(params, from_file[static_cast<std::size_t>(run)],
-                                        integrator);
-            }
-            return {};
-        };
-        // Schema 1.3 (docs/theory.md §11): each run gets its grid point's escape rate and eta_max.
-        const std::vector<FixedPointSummary> summaries = fixed_point_summaries(spec);
-        const RunFunction run_one = [&](std::int64_t run) -> RunResult {
-            RunResult result = integrate(run);
-            rule_errors.add(spec.point_of(run).params, result);
-            if (!result.records.empty()) {
-                const auto p = static_cast<std::size_t>(&spec.point_of(run) - spec.points.data());
-                result.records.front().extras["escape_rate"] =
-                    Eigen::VectorXd::Constant(1, summaries[p].escape_rate);
-                result.records.front().extras["eta_max"] =
-                    Eigen::VectorXd::Constant(1, summaries[p].eta_max);
-            }
-            return result;
-        };
+        JointRuleErrors rule_errors;
+        InitialConditions initial;
+        switch (init) {
+        case InitKind::sample:
+            initial = sampled_initial_conditions(spec);
+            break;
+        case InitKind::symmetric:
+            initial = [&spec, r0 = ode.r0, asymmetry = ode.asymmetry](std::int64_t run) {
+                const ModelParams& m = spec.point_of(run).params.model;
+                return symmetric_initial_conditions(m, m.q0, r0, asymmetry);
+            };
+            break;
+        case InitKind::file:
+            initial = [&from_file](std::int64_t run) {
+                return from_file[static_cast<std::size_t>(run)];
+            };
+            break;
+        }
+        const RunFunction run_one = theory_runs(spec, std::move(initial), integrator, &rule_errors);
 
         std::ostringstream text;
         text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
@@ -462,7 +384,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         const FileMetadata meta{text.str(), command_line, "theory"};
         const int status = run_campaign("ode", spec, run_one, out, meta, ProgressUnit::runs);
         if (!out.quiet)
-            rule_errors.print();
+            print_rule_errors(rule_errors.summary());
         return status;
     });
 }

@@ -49,7 +49,7 @@ double deep_backward(const NetworkSpec& net, const LayerWeights& W, std::span<co
                      std::span<double> grad_v) {
     const std::size_t L = ws.h.size();
     // Up again (§12, Eq. (12.2)): delta at the output, then one error vector d_l per layer.
-    const double delta = (pass.output - tau) * net.h.derivative(pass.preactivation);
+    const double delta = Loss::error(pass.output, tau) * net.h.derivative(pass.preactivation);
     for (Eigen::Index k = 0; k < ws.d[L - 1].size(); ++k)
         ws.d[L - 1][k] = delta * v[static_cast<std::size_t>(k)] * net.g.derivative(ws.h[L - 1][k]);
     for (std::size_t k = 0; k < grad_v.size(); ++k)

@@ -38,8 +38,7 @@ PerExampleGradient per_example_gradient(const NetworkSpec& net, const RowMatrix&
 
 double per_example_cost(const NetworkSpec& net, const RowMatrix& W, const Eigen::VectorXd& v,
                         const Eigen::VectorXd& xi, double tau) {
-    const double diff = network_output(net, W, v, xi) - tau;
-    return 0.5 * diff * diff; // Eq. (2)
+    return Loss::value(network_output(net, W, v, xi), tau); // Eq. (2)
 }
 
 } // namespace plateau

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "models/activation.hpp"
+#include "models/loss.hpp"
 
 #include <Eigen/Core>
 #include <span>
@@ -60,7 +61,7 @@ struct ForwardPass {
 inline double backward(const NetworkSpec& net, std::span<const double> fields,
                        std::span<const double> v, const ForwardPass& pass, double tau,
                        std::span<double> grad_fields, std::span<double> grad_v) noexcept {
-    const double delta = (pass.output - tau) * net.h.derivative(pass.preactivation);
+    const double delta = Loss::error(pass.output, tau) * net.h.derivative(pass.preactivation);
     for (std::size_t m = 0; m < fields.size(); ++m)
         grad_fields[m] = delta * v[m] * net.g.derivative(fields[m]);
     for (std::size_t k = 0; k < grad_v.size(); ++k)

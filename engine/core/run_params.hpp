@@ -259,7 +259,6 @@ struct StepRule {
     bool learn_v; ///< train v (Eq. 3), the output weights of any depth
     bool deep;    ///< student or teacher with several hidden layers (§12)
     std::vector<std::optional<double>> layer_steps; ///< eta_l/N of W_2..W_L (layer_steps())
-    bool learn_layers;                              ///< some W_l above the first layer is learned
     double eta_over_n;                              ///< eta/N of the first layer (Eqs. 4-5)
     double eta_v_over_n;                            ///< eta_v/N of v (Eq. 3)
 

@@ -1,11 +1,13 @@
 #include "engine/simulation/observer.hpp"
 
 #include "models/gaussian_integrals.hpp"
+#include "models/loss.hpp"
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <utility>
 #include <vector>
 
 namespace plateau {
@@ -28,19 +30,21 @@ EgEstimate generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
     return monte_carlo_generalization_error(m, Q, R, T, v, v_star, samples, rng);
 }
 
-EgEstimate monte_carlo_generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
-                                            const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
-                                            const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
-                                            int samples, NormalStream& rng) {
-    // Monte Carlo: u = L z with C = L L^T; L from the eigen-decomposition so that a singular C
-    // (a student vector equal to a teacher vector, say) is handled. Negative eigenvalues from
-    // rounding are clamped to zero.
+namespace {
+
+/// The one Monte-Carlo loop of eps_g = <(sigma - tau)^2>/2 (docs/theory.md §1): `samples` draws
+/// of the first-layer fields u = (x, y) ~ N(0, C), C = [[Q, R], [R^T, T]], as u = L z with
+/// C = L L^T from the eigen-decomposition (a singular C, a student vector equal to a teacher
+/// vector say, is handled; negative eigenvalues from rounding clamped to zero); `outputs(u)`
+/// returns (sigma, tau) for one draw. Returns the mean and its standard error.
+template <class Outputs>
+EgEstimate monte_carlo_eg(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                          const Eigen::MatrixXd& T, int samples, NormalStream& rng,
+                          Outputs&& outputs) {
     const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);
     const Eigen::MatrixXd L =
         eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
-    const auto K = static_cast<std::size_t>(Q.rows());
-    const auto M = static_cast<std::size_t>(T.rows());
     Eigen::VectorXd z(C.rows());
     Eigen::VectorXd u(C.rows());
     double sum = 0.0;
@@ -48,9 +52,8 @@ EgEstimate monte_carlo_generalization_error(const ModelParams& m, const Eigen::M
     for (int i = 0; i < samples; ++i) {
         rng.fill({z.data(), static_cast<std::size_t>(z.size())});
         u.noalias() = L * z;
-        const double sigma = forward(m.student, {u.data(), K}, {v.data(), K}).output;
-        const double tau = forward(m.teacher, {u.data() + K, M}, {v_star.data(), M}).output;
-        const double e = 0.5 * (sigma - tau) * (sigma - tau);
+        const auto [sigma, tau] = outputs(u);
+        const double e = Loss::value(sigma, tau); // Eq. (2)
         sum += e;
         sum_sq += e * e;
     }
@@ -60,14 +63,24 @@ EgEstimate monte_carlo_generalization_error(const ModelParams& m, const Eigen::M
     return {mean, std::sqrt(var / n)};
 }
 
+} // namespace
+
+EgEstimate monte_carlo_generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
+                                            const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                            const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                                            int samples, NormalStream& rng) {
+    const auto K = static_cast<std::size_t>(Q.rows());
+    const auto M = static_cast<std::size_t>(T.rows());
+    return monte_carlo_eg(Q, R, T, samples, rng, [&](const Eigen::VectorXd& u) {
+        return std::pair{forward(m.student, {u.data(), K}, {v.data(), K}).output,
+                         forward(m.teacher, {u.data() + K, M}, {v_star.data(), M}).output};
+    });
+}
+
 EgEstimate deep_generalization_error(const ModelParams& m, const OrderParameters& op, int samples,
                                      NormalStream& rng) {
-    // As monte_carlo_generalization_error: u = L z, C = L L^T by eigen-decomposition; the fields
-    // of the first layer are all the input contributes (§12), the rest is the forward pass.
-    const Eigen::MatrixXd C = integrals::field_covariance(op.Q, op.R, op.T);
-    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);
-    const Eigen::MatrixXd L =
-        eig.eigenvectors() * eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+    // The fields of the first layer are all the input contributes (docs/theory.md §12), the
+    // rest is the forward pass through the layers above.
     const auto K = static_cast<std::size_t>(op.Q.rows());
     const auto M = static_cast<std::size_t>(op.T.rows());
     DeepWorkspace student(m.student);
@@ -75,24 +88,11 @@ EgEstimate deep_generalization_error(const ModelParams& m, const OrderParameters
     const std::span<const double> v{op.v.data(), static_cast<std::size_t>(op.v.size())};
     const std::span<const double> v_star{op.v_star.data(),
                                          static_cast<std::size_t>(op.v_star.size())};
-    Eigen::VectorXd z(C.rows());
-    Eigen::VectorXd u(C.rows());
-    double sum = 0.0;
-    double sum_sq = 0.0;
-    for (int i = 0; i < samples; ++i) {
-        rng.fill({z.data(), static_cast<std::size_t>(z.size())});
-        u.noalias() = L * z;
-        const double sigma = deep_forward(m.student, {u.data(), K}, op.layers, v, student).output;
-        const double tau =
-            deep_forward(m.teacher, {u.data() + K, M}, op.layers_star, v_star, teacher).output;
-        const double e = 0.5 * (sigma - tau) * (sigma - tau);
-        sum += e;
-        sum_sq += e * e;
-    }
-    const double n = static_cast<double>(samples);
-    const double mean = sum / n;
-    const double var = std::max(0.0, (sum_sq - n * mean * mean) / (n - 1.0));
-    return {mean, std::sqrt(var / n)};
+    return monte_carlo_eg(op.Q, op.R, op.T, samples, rng, [&](const Eigen::VectorXd& u) {
+        return std::pair{
+            deep_forward(m.student, {u.data(), K}, op.layers, v, student).output,
+            deep_forward(m.teacher, {u.data() + K, M}, op.layers_star, v_star, teacher).output};
+    });
 }
 
 Eigen::VectorXd flatten_layers(const LayerWeights& layers, const Eigen::VectorXd& v) {
@@ -125,8 +125,7 @@ double training_error(const NetworkSpec& student, const Eigen::Ref<const RowMatr
         const std::span<const double> x{fields.row(mu).data(), K};
         const double sigma = deep ? deep_forward(student, x, layers, out, pass).output
                                   : forward(student, x, out).output;
-        const double diff = sigma - labels(mu);
-        sum += 0.5 * diff * diff;
+        sum += Loss::value(sigma, labels(mu)); // Eq. (2)
     }
     return sum / static_cast<double>(X.rows());
 }

@@ -59,4 +59,11 @@ RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t ru
     return {};
 }
 
+OrderParameters sample_initial_order_parameters(const RunParams& params, std::uint64_t seed,
+                                                std::uint64_t init_index) {
+    if (params.dynamics == DynamicsKind::gram)
+        return sample_initial_gram(params, seed, init_index);
+    return order_parameters_of(make_initial_state(params.model, seed, init_index));
+}
+
 } // namespace plateau

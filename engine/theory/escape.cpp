@@ -18,6 +18,9 @@
 #include <limits>
 #include <numbers>
 #include <stdexcept>
+#include <string_view>
+#include <variant>
+#include <vector>
 
 namespace plateau {
 
@@ -173,42 +176,17 @@ Eigen::MatrixXd step_covariance(const RunParams& params, const OrderParameters& 
     return (sum2 / ns - mean * mean.transpose()) * (ns / (ns - 1.0));
 }
 
-} // namespace
+/// A stage of the prediction failed: its reason (EscapePrediction::why).
+struct Failure {
+    std::string_view why;
+};
 
-EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plateau,
-                                const EscapeSettings& settings) {
-    EscapePrediction out;
-    const ModelParams& m = params.model;
-    if (!plateau.converged) {
-        out.why = "no symmetric fixed point";
-        return out;
-    }
-    if (m.teacher_init != TeacherInit::orthonormal) {
-        out.why = "the prediction covers the orthonormal teacher (T = I) only";
-        return out;
-    }
-    out.rate = plateau.escape_rate;
-    out.eg_plateau = plateau.eg;
-    out.threshold = escape_fraction * plateau.eg;
-    const double lambda = out.rate;
-    if (!(lambda > 0.0)) {
-        out.why = "the plateau is stable (no positive eigenvalue): no escape";
-        return out;
-    }
-    const double rate = std::max(params.training.eta, m.learn_v ? params.training.eta_v : 0.0);
-
-    // The unstable mode: the left eigenvector u of the Jacobian at the plateau for lambda.
-    const OrderParameters start = symmetric_initial_conditions(m, m.q0, 0.0, 0.0);
-    Trajectory traj(params, start);
-    const Packing& packing = traj.flow.packing();
-    const Eigen::Index n = packing.size();
-    Eigen::VectorXd y_fp;
-    packing.pack(plateau.op.Q, plateau.op.R, plateau.op.v, y_fp);
-    const Eigen::MatrixXd J = jacobian(traj.flow, y_fp);
-    if (!J.allFinite()) {
-        out.why = "the Jacobian at the plateau is not finite";
-        return out;
-    }
+/// Stage 1: the unstable mode, the left eigenvector u of the Jacobian J at the plateau for its
+/// largest eigenvalue, which must be real and simple.
+std::variant<Eigen::VectorXd, Failure> unstable_left_mode(const Eigen::MatrixXd& J) {
+    if (!J.allFinite())
+        return Failure{"the Jacobian at the plateau is not finite"};
+    const Eigen::Index n = J.rows();
     const Eigen::EigenSolver<Eigen::MatrixXd> left(J.transpose());
     Eigen::Index lead = 0;
     for (Eigen::Index i = 1; i < n; ++i)
@@ -216,23 +194,30 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
             lead = i;
     const std::complex<double> mu = left.eigenvalues()(lead);
     for (Eigen::Index i = 0; i < n; ++i)
-        if (i != lead && std::abs(left.eigenvalues()(i) - mu) <= 1e-6 * std::abs(mu)) {
-            out.why = "the largest eigenvalue is degenerate: the unstable mode is not one "
-                      "direction (the prediction needs a simple one)";
-            return out;
-        }
-    if (std::abs(mu.imag()) > 1e-9 * std::abs(mu)) {
-        out.why = "the largest eigenvalue is complex";
-        return out;
-    }
-    const Eigen::VectorXd u = left.eigenvectors().col(lead).real().normalized();
+        if (i != lead && std::abs(left.eigenvalues()(i) - mu) <= 1e-6 * std::abs(mu))
+            return Failure{"the largest eigenvalue is degenerate: the unstable mode is not one "
+                           "direction (the prediction needs a simple one)"};
+    if (std::abs(mu.imag()) > 1e-9 * std::abs(mu))
+        return Failure{"the largest eigenvalue is complex"};
+    return Eigen::VectorXd(left.eigenvectors().col(lead).real().normalized());
+}
 
-    // The symmetric trajectory on a grid of step ds, kept exactly symmetric (every entry set to
-    // its class mean after each step: rounding would otherwise seed an asymmetry that grows
-    // like e^{lambda alpha}); alpha_plateau: eps_g within 1 % of the plateau's; alpha_linear:
-    // every entry within 1e-5 of the fixed point (the approach is slow: the slowest stable
-    // eigenvalue within the symmetric subspace is small).
-    const double ds = 0.25 / rate;
+/// The symmetric trajectory on the grid of step ds from y0 to where it reaches the fixed point.
+struct SymmetricPath {
+    std::vector<Eigen::VectorXd> grid; ///< packed states at s = 0, ds, 2 ds, ... alpha_linear
+    double alpha_plateau = nan;        ///< eps_g within 1 % of the plateau's
+    double alpha_linear = 0.0;         ///< every entry within 1e-5 of the fixed point
+};
+
+/// Stage 2: the symmetric trajectory, kept exactly symmetric (every entry set to its class mean
+/// after each step: rounding would otherwise seed an asymmetry that grows like e^{lambda
+/// alpha}) until every entry is within 1e-5 of the fixed point (the approach is slow: the
+/// slowest stable eigenvalue within the symmetric subspace is small).
+std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eigen::VectorXd& y0,
+                                                    const Eigen::VectorXd& y_fp, double eg_plateau,
+                                                    double ds, double rate) {
+    const Packing& packing = traj.flow.packing();
+    const Eigen::Index n = packing.size();
     const auto& classes = packing.classes();
     const auto symmetrize = [&](Eigen::VectorXd& y) {
         std::array<double, 4> sum{}, count{};
@@ -245,125 +230,125 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
             y(i) = sum.at(c) / count.at(c);
         }
     };
-    Eigen::VectorXd y0;
-    packing.pack(start.Q, start.R, start.v, y0);
-    std::vector<Eigen::VectorXd> sym{y0};
-    out.alpha_plateau = nan;
-    {
-        Eigen::VectorXd y = y0;
-        double t = 0.0;
-        const double limit = 2e4 / rate;
-        bool reached = false;
-        while (t < limit && !reached) {
-            if (!traj.advance(y, t, t + ds)) {
-                out.why = "the symmetric trajectory failed";
-                return out;
-            }
-            t += ds;
-            symmetrize(y);
-            sym.push_back(y);
-            if (std::isnan(out.alpha_plateau) &&
-                std::abs(traj.eg(y) - out.eg_plateau) <= 0.01 * out.eg_plateau)
-                out.alpha_plateau = t;
-            reached = (y - y_fp).lpNorm<Eigen::Infinity>() <= 1e-5;
-        }
-        if (!reached) {
-            out.why = "the symmetric trajectory does not reach the plateau";
-            return out;
-        }
-        out.alpha_linear = t;
+    SymmetricPath path;
+    path.grid.push_back(y0);
+    Eigen::VectorXd y = y0;
+    double t = 0.0;
+    const double limit = 2e4 / rate;
+    bool reached = false;
+    while (t < limit && !reached) {
+        if (!traj.advance(y, t, t + ds))
+            return Failure{"the symmetric trajectory failed"};
+        t += ds;
+        symmetrize(y);
+        path.grid.push_back(y);
+        if (std::isnan(path.alpha_plateau) &&
+            std::abs(traj.eg(y) - eg_plateau) <= 0.01 * eg_plateau)
+            path.alpha_plateau = t;
+        reached = (y - y_fp).lpNorm<Eigen::Infinity>() <= 1e-5;
     }
-    const std::size_t n_grid = sym.size(); // grid points 0 .. alpha_linear
+    if (!reached)
+        return Failure{"the symmetric trajectory does not reach the plateau"};
+    path.alpha_linear = t;
+    return path;
+}
 
-    // The adjoint of the linearized flow along the symmetric trajectory, backwards from
-    // alpha_linear: dw/ds = -J(s)^T w, w(alpha_linear) = u, so that w(s) . delta is the
-    // projection on u at alpha_linear of a perturbation delta injected at s (RK4 with J
-    // linear between the grid points).
-    std::vector<Eigen::VectorXd> w(n_grid);
-    {
-        Eigen::MatrixXd J_next = jacobian(traj.flow, sym.back());
-        w.back() = u;
-        for (std::size_t k = n_grid - 1; k-- > 0;) {
-            const Eigen::MatrixXd J_k = jacobian(traj.flow, sym[k]);
-            if (!J_k.allFinite()) {
-                out.why = "the Jacobian along the symmetric trajectory is not finite";
-                return out;
-            }
-            const Eigen::MatrixXd Jm = 0.5 * (J_k + J_next);
-            const Eigen::VectorXd& x = w[k + 1];
-            const Eigen::VectorXd k1 = J_next.transpose() * x;
-            const Eigen::VectorXd k2 = Jm.transpose() * (x + 0.5 * ds * k1);
-            const Eigen::VectorXd k3 = Jm.transpose() * (x + 0.5 * ds * k2);
-            const Eigen::VectorXd k4 = J_k.transpose() * (x + ds * k3);
-            w[k] = x + ds / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
-            J_next = J_k;
-        }
+/// Stage 3: the adjoint of the linearized flow along the symmetric path, backwards from
+/// alpha_linear: dw/ds = -J(s)^T w, w(alpha_linear) = u, so that w(s) . delta is the projection
+/// on u at alpha_linear of a perturbation delta injected at s (RK4 with J linear between the
+/// grid points).
+std::variant<std::vector<Eigen::VectorXd>, Failure>
+adjoint_along(PackedFlow& flow, const std::vector<Eigen::VectorXd>& grid, const Eigen::VectorXd& u,
+              double ds) {
+    std::vector<Eigen::VectorXd> w(grid.size());
+    Eigen::MatrixXd J_next = jacobian(flow, grid.back());
+    w.back() = u;
+    for (std::size_t k = grid.size() - 1; k-- > 0;) {
+        const Eigen::MatrixXd J_k = jacobian(flow, grid[k]);
+        if (!J_k.allFinite())
+            return Failure{"the Jacobian along the symmetric trajectory is not finite"};
+        const Eigen::MatrixXd Jm = 0.5 * (J_k + J_next);
+        const Eigen::VectorXd& x = w[k + 1];
+        const Eigen::VectorXd k1 = J_next.transpose() * x;
+        const Eigen::VectorXd k2 = Jm.transpose() * (x + 0.5 * ds * k1);
+        const Eigen::VectorXd k3 = Jm.transpose() * (x + 0.5 * ds * k2);
+        const Eigen::VectorXd k4 = J_k.transpose() * (x + ds * k3);
+        w[k] = x + ds / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+        J_next = J_k;
     }
-    Eigen::VectorXd d_ref = Eigen::VectorXd::Zero(n);
-    {
-        Eigen::MatrixXd Q0 = Eigen::MatrixXd::Zero(start.Q.rows(), start.Q.cols());
-        Eigen::MatrixXd R0 = Eigen::MatrixXd::Zero(start.R.rows(), start.R.cols());
-        Eigen::VectorXd v0 = Eigen::VectorXd::Zero(start.v.size());
-        for (Eigen::Index j = 0; j < R0.rows(); ++j)
-            R0(j, j % R0.cols()) = 1.0; // the asymmetry of symmetric_initial_conditions
-        packing.pack(Q0, R0, v0, d_ref);
-    }
-    const double p_ref = w.front().dot(d_ref);
-    if (!std::isfinite(p_ref) || !(std::abs(p_ref) > 1e-12 * w.front().norm())) {
-        out.why = "the asymmetry of symmetric_initial_conditions does not reach the unstable mode";
-        return out;
-    }
-    for (auto& x : w)
-        x /= p_ref; // now d eps_0 / d y(s)
-    out.sensitivity = w.front();
-    // The initial law (orthonormal teacher, docs/theory.md §7): R_jn ~ N(0, q0/N), Var Q_jj =
-    // 2 q0^2/N, Var Q_jk = q0^2/N, independent to leading order; v deterministic.
-    {
-        double var = 0.0;
-        for (Eigen::Index i = 0; i < n; ++i) {
-            const double w2 = out.sensitivity(i) * out.sensitivity(i);
-            switch (classes[static_cast<std::size_t>(i)]) {
-            case 0:
-                var += w2 * 2.0 * m.q0 * m.q0;
-                break;
-            case 1:
-                var += w2 * m.q0 * m.q0;
-                break;
-            case 2:
-                var += w2 * m.q0;
-                break;
-            default:
-                break;
-            }
-        }
-        out.sigma_initial = std::sqrt(var);
-    }
-    // The noise of the steps: per unit alpha the packed entries receive (eta^2/(B N)) Cov(phi);
-    // its contribution to eps_0 is (eta^2/B) int_0^inf w(s)^T Cov(s) w(s) ds / N, with w(s) =
-    // e^{-lambda (s - alpha_linear)} u / p_ref beyond alpha_linear (docs/theory.md §11). Cov by
-    // Monte Carlo every `stride` grid points (it changes slowly), held in between.
-    if (settings.noise) {
-        NormalStream rng(StreamKey{0x65736361706500ULL, 0, StreamPurpose::observer});
-        const std::size_t stride = 20;
-        double integral = 0.0;
-        Eigen::MatrixXd cov;
-        for (std::size_t k = 0; k < n_grid; ++k) {
-            if (k % stride == 0)
-                cov = step_covariance(params, traj.flow.order_parameters(sym[k]),
-                                      settings.mc_samples, rng);
-            const double weight = (k == 0 || k + 1 == n_grid) ? 0.5 * ds : ds; // trapezoid
-            integral += weight * w[k].dot(cov * w[k]);
-        }
-        const Eigen::MatrixXd cov_fp =
-            step_covariance(params, plateau.op, settings.mc_samples_plateau, rng);
-        integral += u.dot(cov_fp * u) / (p_ref * p_ref) / (2.0 * lambda);
-        const double eta = params.training.eta;
-        const double B = static_cast<double>(params.training.batch.size);
-        out.sigma_noise = std::sqrt(eta * eta / B * integral);
-    }
+    return w;
+}
 
-    // The ODE's escape time against eps: eps = 10^(-9 + k/4) up to the largest for which the
-    // start is a covariance.
+/// The packed direction of the asymmetry of symmetric_initial_conditions (R_jn += eps for
+/// n == j mod M), the unit in which eps_0 is measured.
+Eigen::VectorXd reference_asymmetry(const Packing& packing, const OrderParameters& start) {
+    Eigen::MatrixXd Q0 = Eigen::MatrixXd::Zero(start.Q.rows(), start.Q.cols());
+    Eigen::MatrixXd R0 = Eigen::MatrixXd::Zero(start.R.rows(), start.R.cols());
+    Eigen::VectorXd v0 = Eigen::VectorXd::Zero(start.v.size());
+    for (Eigen::Index j = 0; j < R0.rows(); ++j)
+        R0(j, j % R0.cols()) = 1.0;
+    Eigen::VectorXd d_ref;
+    packing.pack(Q0, R0, v0, d_ref);
+    return d_ref;
+}
+
+/// Stage 4: sigma_initial from the initial law (orthonormal teacher, docs/theory.md §7):
+/// R_jn ~ N(0, q0/N), Var Q_jj = 2 q0^2/N, Var Q_jk = q0^2/N, independent to leading order; v
+/// deterministic.
+double initial_sigma(const Eigen::VectorXd& sensitivity, const std::vector<int>& classes,
+                     double q0) {
+    double var = 0.0;
+    for (Eigen::Index i = 0; i < sensitivity.size(); ++i) {
+        const double w2 = sensitivity(i) * sensitivity(i);
+        switch (classes[static_cast<std::size_t>(i)]) {
+        case 0:
+            var += w2 * 2.0 * q0 * q0;
+            break;
+        case 1:
+            var += w2 * q0 * q0;
+            break;
+        case 2:
+            var += w2 * q0;
+            break;
+        default:
+            break;
+        }
+    }
+    return std::sqrt(var);
+}
+
+/// Stage 5: sigma_noise. Per unit alpha the packed entries receive (eta^2/(B N)) Cov(phi); its
+/// contribution to eps_0 is (eta^2/B) int_0^inf w(s)^T Cov(s) w(s) ds / N, with w(s) =
+/// e^{-lambda (s - alpha_linear)} u / p_ref beyond alpha_linear (docs/theory.md §11). Cov by
+/// Monte Carlo every `stride` grid points (it changes slowly), held in between.
+double noise_sigma(const RunParams& params, const FixedPoint& plateau, PackedFlow& flow,
+                   const std::vector<Eigen::VectorXd>& grid, const std::vector<Eigen::VectorXd>& w,
+                   const Eigen::VectorXd& u, double p_ref, double lambda, double ds,
+                   const EscapeSettings& settings) {
+    NormalStream rng(StreamKey{0x65736361706500ULL, 0, StreamPurpose::observer});
+    const std::size_t stride = 20;
+    const std::size_t n_grid = grid.size();
+    double integral = 0.0;
+    Eigen::MatrixXd cov;
+    for (std::size_t k = 0; k < n_grid; ++k) {
+        if (k % stride == 0)
+            cov = step_covariance(params, flow.order_parameters(grid[k]), settings.mc_samples, rng);
+        const double weight = (k == 0 || k + 1 == n_grid) ? 0.5 * ds : ds; // trapezoid
+        integral += weight * w[k].dot(cov * w[k]);
+    }
+    const Eigen::MatrixXd cov_fp =
+        step_covariance(params, plateau.op, settings.mc_samples_plateau, rng);
+    integral += u.dot(cov_fp * u) / (p_ref * p_ref) / (2.0 * lambda);
+    const double eta = params.training.eta;
+    const double B = static_cast<double>(params.training.batch.size);
+    return std::sqrt(eta * eta / B * integral);
+}
+
+/// Stage 6: the ODE's escape time against eps: eps = 10^(-9 + k/4) up to the largest for which
+/// the symmetric start is a covariance (fills out.eps, out.alpha_esc).
+void escape_times(const ModelParams& m, Trajectory& traj, double lambda, double rate,
+                  EscapePrediction& out) {
+    const Packing& packing = traj.flow.packing();
     const double d_alpha = 0.25 / rate;
     for (int k = 0; k <= 34; ++k) {
         const double eps = std::pow(10.0, -9.0 + 0.25 * k);
@@ -379,7 +364,10 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
         out.eps.push_back(eps);
         out.alpha_esc.push_back(traj.escape_time(y, out.threshold, d_alpha, limit));
     }
-    // A with the slope 1/lambda from eps <= 1e-7; the free slope over eps <= 1e-4.
+}
+
+/// Stage 7: A with the slope 1/lambda from eps <= 1e-7; the free slope over eps <= 1e-4; c.
+bool fit_escape_law(double lambda, EscapePrediction& out) {
     double sum_a = 0.0;
     int n_a = 0;
     double sx = 0.0, sy = 0.0, sxx = 0.0, sxy = 0.0;
@@ -400,13 +388,75 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
             ++n_fit;
         }
     }
-    if (n_a == 0 || n_fit < 3) {
-        out.why = "the ODE did not escape from small asymmetries";
-        return out;
-    }
+    if (n_a == 0 || n_fit < 3)
+        return false;
     out.A = sum_a / n_a;
     out.fit_slope = (n_fit * sxy - sx * sy) / (n_fit * sxx - sx * sx);
     out.c = std::exp(lambda * (out.A - out.alpha_plateau));
+    return true;
+}
+
+} // namespace
+
+EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plateau,
+                                const EscapeSettings& settings) {
+    EscapePrediction out;
+    const ModelParams& m = params.model;
+    const auto fail = [&out](std::string_view why) {
+        out.why = why;
+        return out;
+    };
+    if (!plateau.converged)
+        return fail("no symmetric fixed point");
+    if (m.teacher_init != TeacherInit::orthonormal)
+        return fail("the prediction covers the orthonormal teacher (T = I) only");
+    out.rate = plateau.escape_rate;
+    out.eg_plateau = plateau.eg;
+    out.threshold = escape_fraction * plateau.eg;
+    const double lambda = out.rate;
+    if (!(lambda > 0.0))
+        return fail("the plateau is stable (no positive eigenvalue): no escape");
+    const double rate = std::max(params.training.eta, m.learn_v ? params.training.eta_v : 0.0);
+
+    const OrderParameters start = symmetric_initial_conditions(m, m.q0, 0.0, 0.0);
+    Trajectory traj(params, start);
+    const Packing& packing = traj.flow.packing();
+    Eigen::VectorXd y_fp;
+    packing.pack(plateau.op.Q, plateau.op.R, plateau.op.v, y_fp);
+    auto mode = unstable_left_mode(jacobian(traj.flow, y_fp));
+    if (const auto* f = std::get_if<Failure>(&mode))
+        return fail(f->why);
+    const Eigen::VectorXd u = std::get<Eigen::VectorXd>(std::move(mode));
+
+    const double ds = 0.25 / rate;
+    Eigen::VectorXd y0;
+    packing.pack(start.Q, start.R, start.v, y0);
+    auto path_or = symmetric_path(traj, y0, y_fp, out.eg_plateau, ds, rate);
+    if (const auto* f = std::get_if<Failure>(&path_or))
+        return fail(f->why);
+    const SymmetricPath path = std::get<SymmetricPath>(std::move(path_or));
+    out.alpha_plateau = path.alpha_plateau;
+    out.alpha_linear = path.alpha_linear;
+
+    auto w_or = adjoint_along(traj.flow, path.grid, u, ds);
+    if (const auto* f = std::get_if<Failure>(&w_or))
+        return fail(f->why);
+    std::vector<Eigen::VectorXd> w = std::get<std::vector<Eigen::VectorXd>>(std::move(w_or));
+    const double p_ref = w.front().dot(reference_asymmetry(packing, start));
+    if (!std::isfinite(p_ref) || !(std::abs(p_ref) > 1e-12 * w.front().norm()))
+        return fail("the asymmetry of symmetric_initial_conditions does not reach the unstable "
+                    "mode");
+    for (auto& x : w)
+        x /= p_ref; // now d eps_0 / d y(s)
+    out.sensitivity = w.front();
+    out.sigma_initial = initial_sigma(out.sensitivity, packing.classes(), m.q0);
+    if (settings.noise)
+        out.sigma_noise =
+            noise_sigma(params, plateau, traj.flow, path.grid, w, u, p_ref, lambda, ds, settings);
+
+    escape_times(m, traj, lambda, rate, out);
+    if (!fit_escape_law(lambda, out))
+        return fail("the ODE did not escape from small asymmetries");
     out.valid = true;
     return out;
 }

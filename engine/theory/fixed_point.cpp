@@ -487,4 +487,23 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
     return fp;
 }
 
+TheoryPointSummary theory_point_summary(const RunParams& params) {
+    TheoryPointSummary out;
+    if (params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
+        flow_method(params.model) != FlowMethod::integrals ||
+        !integrals::has_closed_form(params.model.student.g.kind))
+        return out;
+    try {
+        const FixedPoint fp = symmetric_fixed_point(params);
+        if (fp.converged)
+            out.escape_rate = fp.escape_rate;
+    } catch (const ConfigError&) {
+        // relu with a learned second layer: no isolated symmetric fixed point (NaN)
+    }
+    const EtaMax em = specialized_eta_max(params);
+    if (em.found)
+        out.eta_max = em.eta_max;
+    return out;
+}
+
 } // namespace plateau

@@ -108,4 +108,14 @@ struct EtaMax {
 };
 [[nodiscard]] EtaMax specialized_eta_max(const RunParams& params);
 
+/// What a theory file stores for each grid point beside its runs (schema 1.3, docs/theory.md
+/// §11): the escape rate of the symmetric fixed point and eta_max. NaN where none is found, and
+/// where the linearization is costly: K + M > 8 (the Jacobian's cost grows like (K+M)^6) or
+/// averages by quadrature or the joint rule (each flow evaluation milliseconds).
+struct TheoryPointSummary {
+    double escape_rate = std::numeric_limits<double>::quiet_NaN();
+    double eta_max = std::numeric_limits<double>::quiet_NaN();
+};
+[[nodiscard]] TheoryPointSummary theory_point_summary(const RunParams& params);
+
 } // namespace plateau

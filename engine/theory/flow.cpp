@@ -109,6 +109,45 @@ FlowSettings flow_settings(const RunParams& p) {
     return s;
 }
 
+bool needs_second_order(const FlowSettings& s) noexcept {
+    return s.eta * s.eta / s.batch != 0.0;
+}
+
+void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd& dQ,
+                   Eigen::MatrixXd& dR, Eigen::VectorXd& dv) {
+    const auto K = a.cu.rows();
+    const auto M = a.cu.cols() - K;
+    // dR_jn/dalpha = eta <c_j y_n> (docs/theory.md §3; Saad & Solla 1995; Biehl & Schwarze 1995).
+    dR = s.eta * a.cu.rightCols(M);
+    // dQ_jk/dalpha = eta (<c_j x_k> + <c_k x_j>) + (eta^2/B) <(e^2 + s^2) d_j d_k>: a batch of B
+    // fresh examples per update divides the eta^2 term by B (docs/theory.md §3, §6; B = 1
+    // divides by 1.0, exactly). Symmetric: j <= k computed.
+    const double eta2 = s.eta * s.eta / s.batch;
+    dQ.resize(K, K);
+    for (Eigen::Index j = 0; j < K; ++j)
+        for (Eigen::Index k = j; k < K; ++k)
+            dQ(j, k) = dQ(k, j) =
+                s.eta * (a.cu(j, k) + a.cu(k, j)) + (eta2 != 0.0 ? eta2 * a.cc(j, k) : 0.0);
+    // dv_j/dalpha = eta_v <e h'(a) g(x_j)> (docs/theory.md §3; Riegler & Biehl 1995); zero for a
+    // fixed second layer.
+    if (s.learn_v)
+        dv = s.eta_v * a.eg;
+    else
+        dv.setZero(K);
+}
+
+void add_weight_decay(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                      const Eigen::VectorXd& v, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,
+                      Eigen::VectorXd& dv) {
+    if (s.weight_decay == 0.0)
+        return;
+    // docs/theory.md §6: -2 eta lambda Q_jk, -eta lambda R_jn, -eta_v lambda v_j (learned v).
+    dQ -= (2.0 * s.eta * s.weight_decay) * Q;
+    dR -= (s.eta * s.weight_decay) * R;
+    if (s.learn_v)
+        dv -= (s.eta_v * s.weight_decay) * v;
+}
+
 void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                   const Eigen::MatrixXd& T, const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                   Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv) {
@@ -120,6 +159,23 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
         compute_joint_flow(s, Q, R, T, v, v_star, dQ, dR, dv);
         return;
     }
+}
+
+void compute_integral_flow(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                           const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                           const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                           Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv) {
+    assemble_flow(s, integral_flow_averages(s, Q, R, T, v, v_star), dQ, dR, dv);
+    add_weight_decay(s, Q, R, v, dQ, dR, dv);
+}
+
+void compute_integral_flow_reference(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                     const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                     const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                                     Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,
+                                     Eigen::VectorXd& dv) {
+    assemble_flow(s, integral_flow_averages_reference(s, Q, R, T, v, v_star), dQ, dR, dv);
+    add_weight_decay(s, Q, R, v, dQ, dR, dv);
 }
 
 double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,

@@ -95,6 +95,33 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
                   const Eigen::MatrixXd& T, const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                   Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv);
 
+/// The Gaussian averages that one on-line step contributes to the flow (docs/theory.md §3,
+/// §10), whatever method evaluates them (integrals, quadrature, the joint rule). With
+/// e = tau - sigma, d_j = h'(a) v_j g'(x_j) and the field error c_j = e d_j of student j:
+struct FlowAverages {
+    Eigen::MatrixXd cu; ///< K x (K+M): <c_j u_b>, the fields u = (x_1..x_K, y_1..y_M)
+    /// K x K: <(e^2 + s^2) d_j d_k> = <c_j c_k> + s^2 <d_j d_k>, the eta^2 term's average (label
+    /// noise included); zero when the eta^2 term vanishes (needs_second_order(s) is false).
+    Eigen::MatrixXd cc;
+    Eigen::VectorXd eg; ///< K: <e h'(a) g(x_j)>, the second layer's average; zero unless learn_v
+};
+
+/// True when the eta^2/B term of dQ is not zero, so that FlowAverages::cc is needed.
+[[nodiscard]] bool needs_second_order(const FlowSettings& s) noexcept;
+
+/// The one place where the step sizes and the training regime enter the flow (docs/theory.md
+/// §3, §6), from a method's averages:
+///   dR_jn = eta <c_j y_n>,  dQ_jk = eta (<c_j x_k> + <c_k x_j>) + (eta^2/B) cc_jk,
+///   dv_j  = eta_v <e h'(a) g(x_j)>  (0 for a fixed second layer).
+void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd& dQ,
+                   Eigen::MatrixXd& dR, Eigen::VectorXd& dv);
+
+/// Weight decay lambda (docs/theory.md §6): dQ_jk -= 2 eta lambda Q_jk, dR_jn -= eta lambda
+/// R_jn and, for a learned second layer, dv_j -= eta_v lambda v_j. Exact, whatever the method.
+void add_weight_decay(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                      const Eigen::VectorXd& v, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,
+                      Eigen::VectorXd& dv);
+
 /// eps_g of docs/theory.md §2 at (Q, R, T, v, v*) by the method of s: the closed form or
 /// quadrature of I2 (h = identity), or the joint rule (docs/theory.md §10).
 [[nodiscard]] double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,

@@ -1,26 +1,43 @@
 // The methods behind compute_flow and flow_generalization_error (engine/theory/flow.hpp), one per
-// FlowMethod. Internal to the engine: callers use compute_flow.
+// FlowMethod. Internal to the engine: callers use compute_flow. A method computes the Gaussian
+// averages (FlowAverages); assemble_flow and add_weight_decay (engine/theory/flow.cpp) are the
+// one place where eta, eta_v, B and lambda enter, for every method.
 #pragma once
 #include "engine/theory/flow.hpp"
 
 namespace plateau {
 
-/// FlowMethod::integrals (engine/theory/integral_flow.cpp): docs/theory.md §3 from I2, I3, I4, J2.
+/// FlowMethod::integrals (engine/theory/integral_flow.cpp): the averages of docs/theory.md §3
+/// from I2, I3, I4, J2 (the erf sums of models/erf_sums.hpp for g = erf, the generic loop
+/// otherwise).
+[[nodiscard]] FlowAverages integral_flow_averages(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                                  const Eigen::MatrixXd& R,
+                                                  const Eigen::MatrixXd& T,
+                                                  const Eigen::VectorXd& v,
+                                                  const Eigen::VectorXd& v_star);
+
+/// The same averages by the generic loop over the Activation overloads of I2, I3, I4, J2 (one
+/// call per term). For tests and benchmarks of the erf sums (models/erf_sums.hpp).
+[[nodiscard]] FlowAverages
+integral_flow_averages_reference(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                 const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                 const Eigen::VectorXd& v, const Eigen::VectorXd& v_star);
+
+/// The whole flow (assemble_flow and add_weight_decay) from integral_flow_averages.
 void compute_integral_flow(const FlowSettings& s, const Eigen::MatrixXd& Q,
                            const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                            const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                            Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv);
 
-/// The same flow by the generic loop over the Activation overloads of I2, I3, I4, J2 (one call
-/// per term); compute_integral_flow uses it for g != erf. For tests and benchmarks of the erf
-/// sums (models/erf_sums.hpp).
+/// The whole flow from integral_flow_averages_reference.
 void compute_integral_flow_reference(const FlowSettings& s, const Eigen::MatrixXd& Q,
                                      const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                      const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                                      Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv);
 
-/// FlowMethod::joint (engine/theory/joint_flow.cpp): docs/theory.md §10, every average over all K+M
-/// fields by one fixed deterministic rule.
+/// FlowMethod::joint (engine/theory/joint_flow.cpp): docs/theory.md §10, every average over all
+/// K+M fields by one fixed deterministic rule; the flow is the mean over the rule's shifts of
+/// assemble_flow of each shift's averages, plus add_weight_decay.
 void compute_joint_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                         const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
                         const Eigen::VectorXd& v_star, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,

@@ -13,14 +13,7 @@ void compute_joint_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const E
     dQ = std::move(e.dQ);
     dR = std::move(e.dR);
     dv = std::move(e.dv);
-    // Weight decay, exact (docs/theory.md §6): -2 eta lambda Q_jk, -eta lambda R_jn and, for a
-    // learned second layer, -eta_v lambda v_j.
-    if (s.weight_decay != 0.0) {
-        dQ -= (2.0 * s.eta * s.weight_decay) * Q;
-        dR -= (s.eta * s.weight_decay) * R;
-        if (s.learn_v)
-            dv -= (s.eta_v * s.weight_decay) * v;
-    }
+    add_weight_decay(s, Q, R, v, dQ, dR, dv); // exact, docs/theory.md §6
 }
 
 double joint_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,

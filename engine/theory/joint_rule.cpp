@@ -2,6 +2,7 @@
 #include "engine/theory/joint_rule.hpp"
 
 #include "models/gaussian_integrals.hpp"
+#include "models/loss.hpp"
 
 #include <Eigen/Eigenvalues>
 
@@ -152,7 +153,8 @@ JointEstimate joint_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
     const int n = rule->per_shift();
     const int entries = K * M + K * K + K + 1;
     Eigen::MatrixXd per_shift(entries, rule->shifts());
-    const double eta2 = s.eta * s.eta / s.batch;
+    Eigen::MatrixXd dQ, dR;
+    Eigen::VectorXd dv;
     Eigen::MatrixXd U(P, n), Cm(K, n), Dm(K, n), Gx(K, n);
     Eigen::VectorXd e_hp(n), e2(n);
     for (int r = 0; r < rule->shifts(); ++r) {
@@ -165,7 +167,8 @@ JointEstimate joint_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
             }
             for (int m = 0; m < M; ++m)
                 b += v_star(m) * s.g_teacher.value(U(K + m, i));
-            const double e = s.h_teacher.value(b) - s.h.value(a);
+            // e = tau - sigma = -de/dsigma (models/loss.hpp)
+            const double e = -Loss::error(s.h.value(a), s.h_teacher.value(b));
             const double hp = s.h.derivative(a);
             for (int j = 0; j < K; ++j) {
                 Dm(j, i) = hp * v(j) * s.g.derivative(U(j, i));
@@ -175,20 +178,24 @@ JointEstimate joint_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
             e2(i) = e * e;
         }
         const double inv_n = 1.0 / static_cast<double>(n);
-        const Eigen::MatrixXd cy = (Cm * U.bottomRows(M).transpose()) * inv_n; // <c_j y_n>
-        const Eigen::MatrixXd cx = (Cm * U.topRows(K).transpose()) * inv_n;    // <c_j x_k>
-        const Eigen::MatrixXd dd =
-            (Dm * (e2.array() + s.noise).matrix().asDiagonal() * Dm.transpose()) * inv_n;
+        // The shift's averages (docs/theory.md §10), assembled into the flow by the one rule
+        // for the step sizes and the regime (assemble_flow, engine/theory/flow.cpp).
+        FlowAverages a;
+        a.cu.resize(K, P);
+        a.cu.rightCols(M) = (Cm * U.bottomRows(M).transpose()) * inv_n; // <c_j y_n>
+        a.cu.leftCols(K) = (Cm * U.topRows(K).transpose()) * inv_n;     // <c_j x_k>
+        a.cc = (Dm * (e2.array() + s.noise).matrix().asDiagonal() * Dm.transpose()) * inv_n;
+        a.eg = (Gx * e_hp) * inv_n; // <e h'(a) g(x_j)>
+        assemble_flow(s, a, dQ, dR, dv);
         Eigen::Index row = 0;
         for (int j = 0; j < K; ++j)
             for (int m = 0; m < M; ++m)
-                per_shift(row++, r) = s.eta * cy(j, m);
+                per_shift(row++, r) = dR(j, m);
         for (int j = 0; j < K; ++j)
             for (int k = 0; k < K; ++k)
-                per_shift(row++, r) = s.eta * (cx(j, k) + cx(k, j)) + eta2 * dd(j, k);
-        const Eigen::VectorXd gv = (Gx * e_hp) * inv_n; // <e h'(a) g(x_j)>
+                per_shift(row++, r) = dQ(j, k);
         for (int j = 0; j < K; ++j)
-            per_shift(row++, r) = s.learn_v ? s.eta_v * gv(j) : 0.0;
+            per_shift(row++, r) = dv(j);
         per_shift(row, r) = 0.5 * e2.mean();
     }
 

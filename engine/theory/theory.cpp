@@ -131,4 +131,25 @@ OrderParameters symmetric_initial_conditions(const ModelParams& model, double q0
     return op;
 }
 
+void JointRuleErrors::add(const RunParams& params, const RunResult& result) {
+    if (flow_method(params.model) != FlowMethod::joint)
+        return;
+    const std::scoped_lock lock(mutex_);
+    ++summary_.runs;
+    summary_.points = params.observer.joint_points;
+    for (const Observables& o : result.records) {
+        summary_.eg = std::max(summary_.eg, o.eg_stderr);
+        if (o.eg > 0.0)
+            summary_.eg_relative = std::max(summary_.eg_relative, o.eg_stderr / o.eg);
+        const auto it = o.extras.find("flow_error");
+        if (it != o.extras.end() && it->second.size() == 1 && std::isfinite(it->second(0)))
+            summary_.flow_relative = std::max(summary_.flow_relative, it->second(0));
+    }
+}
+
+JointRuleErrors::Summary JointRuleErrors::summary() const {
+    const std::scoped_lock lock(mutex_);
+    return summary_;
+}
+
 } // namespace plateau

@@ -25,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 
 namespace plateau {
 
@@ -73,5 +74,23 @@ private:
 /// semi-definite.
 [[nodiscard]] OrderParameters symmetric_initial_conditions(const ModelParams& model, double q0,
                                                            double r0, double asymmetry);
+
+/// The largest estimated errors of the joint rule (docs/theory.md §10) over every record of the
+/// runs added: eps_g (eg_stderr, absolute and relative) and the flow (the extra flow_error).
+/// Runs of other methods are not counted. Thread-safe: runs may be added from any worker.
+class JointRuleErrors {
+public:
+    struct Summary {
+        std::int64_t runs = 0; ///< runs by the joint rule
+        int points = 0;        ///< the rule's joint-points
+        double eg = 0.0, eg_relative = 0.0, flow_relative = 0.0;
+    };
+    void add(const RunParams& params, const RunResult& result);
+    [[nodiscard]] Summary summary() const;
+
+private:
+    mutable std::mutex mutex_;
+    Summary summary_;
+};
 
 } // namespace plateau

@@ -1,0 +1,30 @@
+// The theory of a campaign's runs (`plateau ode`): each run integrated by TheoryDynamics from its
+// initial order parameters, and its grid point's fixed-point summary (escape rate, eta_max;
+// schema 1.3) on its first record. A library user who passes theory_runs() to execute_campaign
+// and the writer gets the same file as `plateau ode`.
+#pragma once
+
+#include "engine/campaign/campaign.hpp"
+#include "engine/theory/ode_integrator.hpp"
+#include "engine/theory/theory.hpp"
+
+#include <cstdint>
+#include <functional>
+
+namespace plateau {
+
+/// Where theory run r starts.
+using InitialConditions = std::function<OrderParameters(std::int64_t run)>;
+
+/// `--init sample`: run r starts exactly where simulation run r of the same campaign starts
+/// (sample_initial_order_parameters with the campaign's master seed and init index).
+[[nodiscard]] InitialConditions sampled_initial_conditions(const CampaignSpec& spec);
+
+/// The theory of run r: integrate_theory(point_of(r).params, initial(r), ode), with its grid
+/// point's theory_point_summary (computed once per grid point, here) stored as the extras
+/// escape_rate and eta_max of its first record. `errors` (optional, outliving the campaign)
+/// collects the joint rule's error estimates of every run.
+[[nodiscard]] RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial,
+                                      const OdeParams& ode, JointRuleErrors* errors = nullptr);
+
+} // namespace plateau
