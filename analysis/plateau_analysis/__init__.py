@@ -1,10 +1,12 @@
 """plateau_analysis: read and analyse ``plateau-campaign`` files (analysis/SCHEMA.md).
 
-Public API
+Public API (named as xarray's ``open_dataset`` / ``load_dataset``: ``open_*`` is lazy,
+``load_*`` reads everything and closes the file; ``**kwargs`` go to ``xarray.open_dataset``)
 ----------
-open_campaign(path) -> dict[str, xarray.Dataset]
-    Check the schema and open every group (``K2_M2``, ...); ``ds.attrs["kind"]`` is
-    ``"simulation"`` or ``"theory"``.
+open_campaign(path, **kwargs), load_campaign(path, **kwargs) -> dict[str, xarray.Dataset]
+    Check the schema and open (lazily) or load every group (``K2_M2``, ...);
+    ``ds.attrs["kind"]`` is ``"simulation"`` or ``"theory"``. ``load_campaign`` also checks
+    the checksums and the finite values of completed runs.
 seed_average(ds) -> xarray.Dataset
     Mean, standard error and quantiles over seeds per grid point, and run counts.
 plateaus(ds) -> xarray.Dataset
@@ -12,9 +14,9 @@ plateaus(ds) -> xarray.Dataset
     the detection rule is documented in :mod:`plateau_analysis.detection`.
 plateau_summary(ds) -> xarray.Dataset
     One row per grid point: the seed mean's plateau and statistics of the runs' plateaus.
-open_sweep([path, ...]) -> dict[str, xarray.Dataset]
+open_sweep([path, ...]), load_sweep([path, ...]) -> dict[str, xarray.Dataset]
     Several campaign files as one sweep (their settings that are not swept must agree).
-as_grid(ds), open_grid(path) -> xarray.Dataset
+as_grid(ds) -> xarray.Dataset; open_grid(path), load_grid(path) -> dict[str, xarray.Dataset]
     The grid as dimensions (eta, N, other swept keys, seed): ``g.eg.sel(eta=0.5)``.
 run_outcomes(ds) -> xarray.DataArray
     What became of every run: learned, plateau, failed, diverged (analysis/SCHEMA.md,
@@ -35,6 +37,7 @@ from .campaign import (
     CampaignFileNotFoundError,
     IncompleteCampaignWarning,
     grid_point_index,
+    load_campaign,
     open_campaign,
     read_root_attributes,
     run_coordinates,
@@ -56,8 +59,8 @@ from .outcomes import (OUTCOMES, assess_outcome, count_outcomes, outcome_names, 
 from .configs import ConfigMismatchError, ConfigMismatchWarning
 from .detection import (Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus,
                         rule_for)
-from .merge import open_sweep
-from .grid import as_grid, grid_dimensions, open_grid
+from .merge import load_sweep, open_sweep
+from .grid import as_grid, grid_dimensions, load_grid, open_grid
 from .stats import seed_average
 from .tables import format_table, table_rows, write_csv
 
@@ -69,8 +72,9 @@ __all__ = [
     "Plateau", "PlateauRule",
     "align_students", "as_grid", "assess_outcome", "classify_units", "count_outcomes",
     "detect_plateau", "format_table",
-    "grid_dimensions", "grid_point_index", "normalized_overlaps", "open_campaign", "open_grid",
-    "open_sweep", "outcome_names", "outcome_text", "plateau_summary", "plateaus", "read_root_attributes",
+    "grid_dimensions", "grid_point_index", "load_campaign", "load_grid", "load_sweep",
+    "normalized_overlaps", "open_campaign", "open_grid", "open_sweep", "outcome_names",
+    "outcome_text", "plateau_summary", "plateaus", "read_root_attributes",
     "rule_for", "run_outcomes",
     "run_coordinates", "seed_average", "specialization",
     "specialization_index", "swept_coordinates", "table_rows", "write_csv",

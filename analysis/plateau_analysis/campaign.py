@@ -1,8 +1,10 @@
 """Reading ``plateau-campaign`` files (analysis/SCHEMA.md) into xarray Datasets.
 
 A campaign file is a netCDF-4/HDF5 file with one group per array shape (``K2_M2``, ...).
-:func:`open_campaign` checks the schema name and version first (with h5py, so that a wrong file
-gets a precise message) and then opens every group with ``xarray.open_dataset(...,
+Named as xarray's ``open_dataset`` / ``load_dataset``: :func:`open_campaign` is lazy (the data
+stay in the file until used; the caller may ``.load()``), :func:`load_campaign` reads everything
+and closes the file. Both check the schema name and version first (with h5py, so that a wrong
+file gets a precise message) and then open every group with ``xarray.open_dataset(...,
 engine="h5netcdf")``.
 """
 
@@ -12,8 +14,15 @@ import os
 import re
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+#: What the functions that read a file accept as its path.
+PathLike = Union[str, "os.PathLike[str]"]
 
 SCHEMA_NAME = "plateau-campaign"
 #: Major schema versions (root attribute ``schema_version``) this package reads, each with any
@@ -39,17 +48,18 @@ def group_name(K: int, M: int) -> str:
     return f"K{int(K)}_M{int(M)}"
 
 
-def parse_group_widths(name: str):
+def parse_group_widths(name: str) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
     """The hidden-layer widths ``(student, teacher)``, two tuples from the input up, of a group
     name: ``"K2_M2"`` -> ``((2,), (2,))``; deeper networks (schema 1.3): ``"K8x4_M4x2"`` ->
     ``((8, 4), (4, 2))``. None if it is not a group name."""
     match = _GROUP_NAME.match(name)
     if not match:
         return None
-    return tuple(tuple(int(w) for w in match.group(i).split("x")) for i in (1, 2))
+    student, teacher = (tuple(int(w) for w in match.group(i).split("x")) for i in (1, 2))
+    return student, teacher
 
 
-def parse_group_name(name: str):
+def parse_group_name(name: str) -> tuple[int, int] | None:
     """``(K, M)`` of a group name ``"K<K>_M<M>"`` (the first layers' widths for a deeper
     network, ``"K8x4_M4x2"``), or None if it is not one."""
     widths = parse_group_widths(name)
@@ -121,11 +131,16 @@ def _damaged_runs(path, name: str) -> list:
     return damaged
 
 
-def _check_values(path, name: str, ds) -> None:
-    """Status inside the flag values; every value of a completed run finite."""
+def _run_index(ds) -> np.ndarray:
+    if "run_index" in ds.variables:
+        return np.asarray(ds["run_index"].values)
+    return np.arange(ds.sizes["run"])
+
+
+def _check_flags(path, name: str, ds) -> None:
+    """``status`` (and ``outcome``) inside their flag values: per-run integers, cheap to read."""
     status = np.asarray(ds["status"].values)
-    run_index = (np.asarray(ds["run_index"].values) if "run_index" in ds.variables
-                 else np.arange(status.size))
+    run_index = _run_index(ds)
     flags = (PENDING, COMPLETED, DIVERGED)
     outside = ~np.isin(status, flags)
     if outside.any():
@@ -145,7 +160,12 @@ def _check_values(path, name: str, ds) -> None:
                 f"is outside the flag values (0 pending, 1 learned, 2 plateau, 3 failed, "
                 f"4 diverged); {int(bad.sum())} run(s) affected"
             )
-    completed = status == COMPLETED
+
+
+def _check_finite(path, name: str, ds) -> None:
+    """Every value of a completed run finite (reads eg, Q, R, T: every record of every run)."""
+    run_index = _run_index(ds)
+    completed = np.asarray(ds["status"].values) == COMPLETED
     if not completed.any():
         return
     # Runs of different lengths (a per-run alpha_max) record the grid up to their own end.
@@ -172,7 +192,7 @@ def _check_values(path, name: str, ds) -> None:
             )
 
 
-def read_root_attributes(path) -> dict:
+def read_root_attributes(path: PathLike) -> dict[str, Any]:
     """Check that ``path`` is a campaign file this package can read; return its root attributes.
 
     Parameters
@@ -261,66 +281,54 @@ def read_root_attributes(path) -> dict:
     return attrs
 
 
-def open_campaign(path, *, load: bool = True, warn_incomplete: bool = True) -> dict:
-    """Open a campaign file: one :class:`xarray.Dataset` per group.
+def _check_checksums(path, name: str) -> None:
+    """Raise :class:`CampaignError` naming the runs of group ``name`` that fail their checksum."""
+    try:
+        damaged = _damaged_runs(path, name)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
+        raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
+    if damaged:
+        listed = ", ".join(f"{var} of run_index {run}" for var, run in damaged[:5])
+        runs = sorted({run for _, run in damaged})
+        raise CampaignError(
+            f"{path}: group {name!r}: data of {len(runs)} run(s) fail(s) their checksum "
+            f"(flipped bits on disk): {listed}" + (" ..." if len(damaged) > 5 else "")
+            + "; 'plateau run --resume' recomputes damaged runs"
+        )
 
-    Parameters
-    ----------
-    path : str or os.PathLike
-        A file written by ``plateau run -o`` (``kind = "simulation"``) or ``plateau ode``
-        (``kind = "theory"``), schema ``plateau-campaign`` version 1.x.
-    load : bool, default True
-        Load the data into memory and close the file (the default: files are small, and the file
-        can then be rewritten, e.g. by ``plateau run --resume``). With ``False`` the Datasets stay
-        lazy and keep the file open until closed.
-    warn_incomplete : bool, default True
-        Emit an :class:`IncompleteCampaignWarning` if any run is pending.
 
-    Returns
-    -------
-    dict of str to xarray.Dataset
-        Group name (e.g. ``"K2_M2"``) to Dataset, in file order. Each Dataset's ``attrs`` hold the
-        group attributes (``K``, ``M``), every root attribute (``schema``, ``schema_version``,
-        ``kind``, ``config``, ``seeds``, ``master_seed``, ...), and ``group``, ``path``,
-        ``pending_runs`` (pending runs in this group) and ``complete`` (no pending run).
-
-    Raises
-    ------
-    CampaignFileNotFoundError, CampaignError
-        See :func:`read_root_attributes`: the message says what is wrong with the file.
-
-    Examples
-    --------
-    >>> groups = open_campaign("results/default.h5")        # doctest: +SKIP
-    >>> ds = groups["K2_M2"]; ds.attrs["kind"]              # doctest: +SKIP
-    'simulation'
-    """
+def _read_campaign(path: PathLike, *, load: bool, warn_incomplete: bool,
+                   open_kwargs: dict[str, Any]) -> dict[str, xr.Dataset]:
+    """:func:`open_campaign` (``load=False``) and :func:`load_campaign` (``load=True``)."""
     import xarray as xr
 
+    if "group" in open_kwargs:
+        raise TypeError("open_campaign/load_campaign read every group of the file: "
+                        "'group' is not an option (select one from the dict returned)")
+    options: dict[str, Any] = {"engine": "h5netcdf", **open_kwargs}
     root = read_root_attributes(path)
     groups = {}
     pending_total = 0
     for name in root["groups"]:
+        if load:
+            _check_checksums(path, name)
         try:
-            damaged = _damaged_runs(path, name)
-        except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
-            raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
-        if damaged:
-            listed = ", ".join(f"{var} of run_index {run}" for var, run in damaged[:5])
-            runs = sorted({run for _, run in damaged})
-            raise CampaignError(
-                f"{path}: group {name!r}: data of {len(runs)} run(s) fail(s) their checksum "
-                f"(flipped bits on disk): {listed}" + (" ..." if len(damaged) > 5 else "")
-                + "; 'plateau run --resume' recomputes damaged runs"
-            )
-        try:
-            ds = xr.open_dataset(path, group=name, engine="h5netcdf")
+            ds = xr.open_dataset(path, group=name, **options)
             if load:
-                ds = ds.load()
-                ds.close()
+                with ds:
+                    ds = ds.load()
         except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
             raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
-        _check_values(path, name, ds)
+        try:
+            _check_flags(path, name, ds)
+            if load:
+                _check_finite(path, name, ds)
+        except CampaignError:
+            ds.close()
+            raise
+        except Exception as exc:  # noqa: BLE001 - a damaged status chunk (lazy): OSError
+            ds.close()
+            raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
         # The group's attributes, then the root's: the root's provenance is the file's (a
         # group holds a copy of it, see analysis/SCHEMA.md).
         attrs = {k: _text(v) for k, v in ds.attrs.items()}
@@ -341,12 +349,107 @@ def open_campaign(path, *, load: bool = True, warn_incomplete: bool = True) -> d
             f"{path}: {pending_total} of {runs} run(s) are pending (not run yet or interrupted; "
             "'plateau run --resume' finishes them); they are left out of every average",
             IncompleteCampaignWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return groups
 
 
-def with_settings(ds):
+
+def open_campaign(path: PathLike, *, warn_incomplete: bool = True,
+                  **kwargs: Any) -> dict[str, xr.Dataset]:
+    """Open a campaign file lazily: one :class:`xarray.Dataset` per group.
+
+    As :func:`xarray.open_dataset`: the data stay in the file until used (``ds.load()``,
+    ``ds["eg"].values``), and the file stays open until the Datasets are closed
+    (``ds.close()``, ``with``) or collected. :func:`load_campaign` reads all and closes it.
+
+    Checked on opening (cheap): the schema name, version and kind, the groups and their
+    required variables, ``status`` and ``outcome`` inside their flag values (per-run integers,
+    read anyway to count the pending runs). Not checked, as that reads every record of every
+    run (:func:`load_campaign` does): the checksums (reading a damaged run later raises h5py's
+    ``OSError``) and the finite values of completed runs.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by ``plateau run -o`` (``kind = "simulation"``) or ``plateau ode``
+        (``kind = "theory"``), schema ``plateau-campaign`` version 1.x.
+    warn_incomplete : bool, default True
+        Emit an :class:`IncompleteCampaignWarning` if any run is pending.
+    **kwargs
+        Passed to :func:`xarray.open_dataset` for every group (``engine`` defaults to
+        ``"h5netcdf"``; e.g. ``drop_variables=[...]``, ``cache=False``, ``chunks={}`` for dask
+        arrays). ``group`` is refused (``TypeError``): every group is read.
+
+    Returns
+    -------
+    dict of str to xarray.Dataset
+        Group name (e.g. ``"K2_M2"``) to Dataset, in file order. Each Dataset's ``attrs`` hold the
+        group attributes (``K``, ``M``), every root attribute (``schema``, ``schema_version``,
+        ``kind``, ``config``, ``seeds``, ``master_seed``, ...), and ``group``, ``path``,
+        ``pending_runs`` (pending runs in this group) and ``complete`` (no pending run).
+
+    Raises
+    ------
+    CampaignFileNotFoundError, CampaignError
+        See :func:`read_root_attributes`: the message says what is wrong with the file; also a
+        ``status`` or ``outcome`` outside its flag values.
+
+    Examples
+    --------
+    >>> groups = open_campaign("results/default.h5")        # doctest: +SKIP
+    >>> ds = groups["K2_M2"].sel(run=slice(0, 4)).load()   # doctest: +SKIP
+    """
+    return _read_campaign(path, load=False, warn_incomplete=warn_incomplete, open_kwargs=kwargs)
+
+
+def load_campaign(path: PathLike, *, warn_incomplete: bool = True,
+                  **kwargs: Any) -> dict[str, xr.Dataset]:
+    """Read a whole campaign file into memory: one :class:`xarray.Dataset` per group.
+
+    As :func:`xarray.load_dataset`: :func:`open_campaign`, every group loaded, the file closed
+    (it may then be rewritten, e.g. by ``plateau run --resume``).
+
+    Checked: everything :func:`open_campaign` checks, and every run's checksum (Fletcher-32,
+    analysis/SCHEMA.md, "Checksums") and that every record of a completed run is finite.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by ``plateau run -o`` (``kind = "simulation"``) or ``plateau ode``
+        (``kind = "theory"``), schema ``plateau-campaign`` version 1.x.
+    warn_incomplete : bool, default True
+        Emit an :class:`IncompleteCampaignWarning` if any run is pending.
+    **kwargs
+        Passed to :func:`xarray.open_dataset` for every group (``engine`` defaults to
+        ``"h5netcdf"``; e.g. ``drop_variables=[...]``, ``cache=False``, ``chunks={}`` for dask
+        arrays). ``group`` is refused (``TypeError``): every group is read.
+
+    Returns
+    -------
+    dict of str to xarray.Dataset
+        Group name (e.g. ``"K2_M2"``) to Dataset, in file order. Each Dataset's ``attrs`` hold the
+        group attributes (``K``, ``M``), every root attribute (``schema``, ``schema_version``,
+        ``kind``, ``config``, ``seeds``, ``master_seed``, ...), and ``group``, ``path``,
+        ``pending_runs`` (pending runs in this group) and ``complete`` (no pending run).
+
+    Raises
+    ------
+    CampaignFileNotFoundError, CampaignError
+        See :func:`read_root_attributes`: the message says what is wrong with the file; also a
+        run whose data fail their checksum, a ``status`` or ``outcome`` outside its flag
+        values, NaN or inf in a completed run.
+
+    Examples
+    --------
+    >>> groups = load_campaign("results/default.h5")        # doctest: +SKIP
+    >>> ds = groups["K2_M2"]; ds.attrs["kind"]              # doctest: +SKIP
+    'simulation'
+    """
+    return _read_campaign(path, load=True, warn_incomplete=warn_incomplete, open_kwargs=kwargs)
+
+
+def with_settings(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with every setting of its group (the group attribute ``settings`` lists them:
     each run key that is not a per-run coordinate, e.g. ``noise``, ``activation``) as a scalar
     coordinate, so that ``xarray.concat`` of groups from several files along ``run`` turns the
@@ -360,7 +463,7 @@ def with_settings(ds):
     return ds.assign_coords(scalars) if scalars else ds
 
 
-def run_coordinates(ds) -> list:
+def run_coordinates(ds: xr.Dataset) -> list[str]:
     """Names of the per-run coordinates that define a grid point.
 
     Every coordinate along ``run`` except ``run_index`` and ``seed`` (e.g. ``N``, ``eta``, and
@@ -382,7 +485,7 @@ def run_coordinates(ds) -> list:
     ]
 
 
-def swept_coordinates(ds, dim: str = "run") -> list:
+def swept_coordinates(ds: xr.Dataset, dim: str = "run") -> list[str]:
     """Names of the per-run (or per-point) coordinates that take more than one value.
 
     Parameters
@@ -421,7 +524,7 @@ def swept_coordinates(ds, dim: str = "run") -> list:
     return names
 
 
-def grid_point_index(ds) -> np.ndarray:
+def grid_point_index(ds: xr.Dataset) -> np.ndarray:
     """The global grid-point index of every run.
 
     ``run_index // seeds`` (the schema's definition) when the ``seeds`` attribute and the

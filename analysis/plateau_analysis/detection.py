@@ -71,10 +71,13 @@ R_jn / sqrt(Q_jj T_nn): ~0 when all overlaps of a unit are alike (the symmetric 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import xarray as xr
+from numpy.typing import ArrayLike
 
 from .campaign import COMPLETED, PENDING, grid_point_index
 from .outcomes import (OUTCOME_FAILED, OUTCOME_LEARNED, OUTCOME_PLATEAU, outcome_names,
@@ -139,7 +142,8 @@ ACTIVATION_RULES = {
 }
 
 
-def rule_for(config=None, **overrides) -> PlateauRule:
+def rule_for(config: Mapping[str, str] | str | None = None,
+             **overrides: Any) -> PlateauRule:
     """The detection rule for a campaign: per-activation defaults, then explicit overrides.
 
     Parameters
@@ -198,10 +202,6 @@ class Plateau:
     escaped: bool = False
     specialization_index: float = math.nan
     n_plateaus: int = 0
-
-    def as_dict(self) -> dict:
-        """The fields as a dict."""
-        return asdict(self)
 
 
 #: Field names of :class:`Plateau`, in table order.
@@ -293,7 +293,8 @@ def _runs(mask: np.ndarray) -> list:
     return list(zip(starts.tolist(), stops.tolist()))
 
 
-def detect_plateau(alpha, eg, spec=None, rule: PlateauRule | None = None) -> Plateau:
+def detect_plateau(alpha: ArrayLike, eg: ArrayLike, spec: ArrayLike | None = None,
+                   rule: PlateauRule | None = None) -> Plateau:
     """Find the plateau of one eps_g(alpha) curve.
 
     The rule is described in the module documentation (:mod:`plateau_analysis.detection`).
@@ -443,7 +444,7 @@ def _to_dataset(results, dim, coords, rule) -> xr.Dataset:
     return xr.Dataset(data, coords=coords, attrs={f"rule_{k}": v for k, v in asdict(rule).items()})
 
 
-def plateaus(ds, rule: PlateauRule | None = None) -> xr.Dataset:
+def plateaus(ds: xr.Dataset, rule: PlateauRule | None = None) -> xr.Dataset:
     """Plateau of every run, or of every grid point's seed mean.
 
     Parameters
@@ -513,8 +514,8 @@ def _mean_sem(values: np.ndarray):
     return float(values.mean()), float(values.std(ddof=1) / math.sqrt(values.size))
 
 
-def plateau_summary(ds, rule: PlateauRule | None = None, *, averaged: xr.Dataset | None = None,
-                    margin: float | None = None) -> xr.Dataset:
+def plateau_summary(ds: xr.Dataset, rule: PlateauRule | None = None, *,
+                    averaged: xr.Dataset | None = None, margin: float | None = None) -> xr.Dataset:
     """One row per grid point: the plateau of the seed mean and statistics of the runs' plateaus.
 
     Parameters

@@ -186,44 +186,99 @@ def save_figure(fig, outdir: Path, stem: str, formats) -> list:
     return paths
 
 
-#: The model settings a title names when they differ from these defaults (the defaults of
-#: ``plateau run``, cli/config.cpp; a swept key is named in the legend instead).
-TITLE_DEFAULTS = {
-    "output-activation": ("identity", "h"), "teacher-output-activation": ("identity", "h*"),
-    "gamma": ("1", "γ"), "gamma-hidden": ("", "γ_g"), "gamma-output": ("", "γ_h"),
-    "learn-v": ("false", None), "eta-v": ("", "η_v"), "v0": ("1", "v₀"),
-    "v-star": ("1", "v*"), "q0": ("0.2", "q₀"), "teacher-init": ("orthonormal", "teacher"),
-    "noise": ("0", "s²"),
+#: The model settings a title names, with their symbols, in this order (a swept key is named in
+#: the legend instead). Their values are the file's own (:func:`file_settings`): the title names
+#: each with its value, whatever it is, without a second copy of the engine's defaults.
+TITLE_SETTINGS = {
+    "output-activation": "h", "teacher-output-activation": "h*",
+    "gamma": "γ", "gamma-hidden": "γ_g", "gamma-output": "γ_h",
+    "learn-v": None, "eta-v": "η_v", "v0": "v₀", "v-star": "v*", "q0": "q₀",
+    "teacher-init": "teacher", "noise": "s²",
 }
+#: The unit kinds with a slope gamma, tanh(gamma x) (models/activation.hpp: unused by the others).
+SLOPED_KINDS = ("tanh",)
 
 
-def settings_text(config: str) -> list:
-    """The settings of a ``config`` text that differ from :data:`TITLE_DEFAULTS`, as
-    ``["h = tanh", "learned v", "γ = 2"]`` (swept keys left out)."""
-    from .configs import is_sweep, same_value
+def file_settings(ds) -> dict[str, str]:
+    """The run settings of a campaign group that are not swept, as text by their config key.
 
-    cfg = parse_config(config)
+    From the group's own attributes (analysis/SCHEMA.md: ``settings`` names them, ``-`` written
+    ``_``), else (files written before them, hand-made files) from the ``config`` text. A key
+    that is a coordinate along ``run`` or ``point`` (swept, or differing between merged files)
+    is left out.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A campaign group or a :func:`~plateau_analysis.seed_average` result.
+
+    Returns
+    -------
+    dict of str to str
+    """
+    from .configs import is_sweep
+
+    def per_run(key: str) -> bool:
+        name = key.replace("-", "_")
+        return name in ds.coords and ds[name].dims != ()
+
+    out = {k: v for k, v in parse_config(ds.attrs.get("config", "")).items()
+           if not is_sweep(v) and not per_run(k)}
+    names = str(ds.attrs.get("settings", "")).split()
+    for name in names:
+        key = name.replace("_", "-")
+        if name in ds.attrs and not per_run(key):
+            out[key] = format_value(ds.attrs[name])
+    return out
+
+
+def settings_text(ds) -> list[str]:
+    """The model settings of a campaign group with the file's values (:func:`file_settings`),
+    as ``["h = tanh", "γ = 2", "learned v", "q₀ = 0.2", "s² = 0"]``: every key of
+    :data:`TITLE_SETTINGS` the file holds; a slope γ only when a unit is tanh; ``learn-v`` as
+    "learned v" when true, ``η_v`` only then; ``h*`` only when it differs from ``h``."""
+    cfg = file_settings(ds)
+    kinds = {cfg.get(k, "").lower() for k in ("activation", "teacher-activation",
+                                               "output-activation", "teacher-output-activation")}
+    sloped = bool(kinds & set(SLOPED_KINDS))
+    learned = cfg.get("learn-v", "").lower() == "true"
     parts = []
-    for key, (default, pretty) in TITLE_DEFAULTS.items():
+    for key, pretty in TITLE_SETTINGS.items():
         value = cfg.get(key)
-        if value is None or is_sweep(value) or same_value(value, default):
+        if value is None or value == "":
+            continue
+        if key == "teacher-output-activation" and value == cfg.get("output-activation"):
+            continue
+        if key.startswith("gamma") and not sloped:
             continue
         if key == "learn-v":
-            parts.append("learned v" if value.lower() == "true" else f"learn-v = {value}")
-        else:
-            parts.append(f"{pretty} = {value}")
+            if learned:
+                parts.append("learned v")
+            elif value.lower() != "false":
+                parts.append(f"learn-v = {value}")
+            continue
+        if key == "eta-v" and not learned:
+            continue
+        parts.append(f"{pretty} = {value}")
     return parts
 
 
+def wrap_title(fig, text: str) -> str:
+    """``text`` broken into lines that fit the figure's width (about 11 characters per inch)."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(text, max(int(fig.get_figwidth() * 11), 40)))
+
+
 def _title(ds) -> str:
-    """K, M, g (and g*), every setting that differs from the defaults, seeds or theory."""
-    cfg = parse_config(ds.attrs.get("config", ""))
+    """K, M, g (and g*), the model settings with the file's values, seeds or theory."""
+    cfg = file_settings(ds)
     parts = [f"K = {ds.attrs.get('K')}, M = {ds.attrs.get('M')}"]
     if "activation" in cfg:
         act = cfg["activation"]
         teacher = cfg.get("teacher-activation", act)
         parts.append(f"g = {act}" if teacher == act else f"g = {act}, g* = {teacher}")
-    parts += settings_text(ds.attrs.get("config", ""))
+    parts += settings_text(ds)
     if ds.attrs.get("kind") == "theory":
         parts.append("theory (N → ∞)")
     else:
@@ -349,7 +404,8 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
                     mew=0.6, ls="", clip_on=False, zorder=5)
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel("generalization error ε_g")
-    ax.set_title(f"{ds.attrs.get('group', '')}: generalization error ({_title(ds)})")
+    ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: generalization error "
+                                 f"({_title(ds)})"))
     ax.grid(True, which="major", alpha=0.3)
     style = [Line2D([], [], color="0.3", lw=2, label="seed mean" if not single else "curve")]
     if not single:
@@ -681,8 +737,8 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
         handles, _ = ax.get_legend_handles_labels()
         if handles or edge:
             ax.legend(handles=handles + edge, fontsize=8)
-    fig.suptitle(f"{ds.attrs.get('group', '')}: sweep over {PRETTY.get(name, name)} "
-                 f"({_title(ds)})", fontsize=11)
+    fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: sweep over "
+                                 f"{PRETTY.get(name, name)} ({_title(ds)})"), fontsize=11)
     if not many:
         fig.tight_layout()
     return fig

@@ -4,7 +4,7 @@ A campaign group stores its runs along one dimension ``run`` with per-run coordi
 ``N``, every other swept key, ``seed``). :func:`as_grid` turns those coordinates into
 dimensions, so that the grid is indexed by value:
 
->>> g = as_grid(open_campaign("sweep.h5")["K2_M2"])     # doctest: +SKIP
+>>> g = as_grid(load_campaign("sweep.h5")["K2_M2"])     # doctest: +SKIP
 >>> g.eg.sel(eta=0.5).mean("seed")                      # doctest: +SKIP
 
 Plain xarray does the same with ``ds.set_index(run=[...]).unstack("run")`` (analysis/README.md).
@@ -12,15 +12,20 @@ Plain xarray does the same with ``ds.set_index(run=[...]).unstack("run")`` (anal
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
-from .campaign import open_campaign, run_coordinates, swept_coordinates
+from .campaign import PathLike, load_campaign, open_campaign, run_coordinates, swept_coordinates
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 #: Coordinates that are always grid dimensions (every campaign file has them).
 ALWAYS_DIMENSIONS = ("eta", "N")
 
 
-def grid_dimensions(ds, *, all_coordinates: bool = False) -> list:
+def grid_dimensions(ds: xr.Dataset, *, all_coordinates: bool = False) -> list[str]:
     """The per-run coordinates that :func:`as_grid` makes dimensions, in that order.
 
     Parameters
@@ -42,7 +47,7 @@ def grid_dimensions(ds, *, all_coordinates: bool = False) -> list:
     return keep + (["seed"] if "seed" in ds.coords else [])
 
 
-def as_grid(ds, *, all_coordinates: bool = False):
+def as_grid(ds: xr.Dataset, *, all_coordinates: bool = False) -> xr.Dataset:
     """The group with the grid as dimensions (``eta``, ``N``, other swept keys, ``seed``).
 
     The ``run`` dimension is unstacked into one dimension per swept coordinate plus ``eta``,
@@ -93,17 +98,45 @@ def as_grid(ds, *, all_coordinates: bool = False):
     return out
 
 
-def open_grid(path, **kwargs) -> dict:
-    """:func:`~plateau_analysis.open_campaign` with every group through :func:`as_grid`.
+def open_grid(path: PathLike, *, all_coordinates: bool = False,
+              **kwargs: Any) -> dict[str, xr.Dataset]:
+    """:func:`~plateau_analysis.open_campaign` (lazy) with every group through :func:`as_grid`.
 
     Parameters
     ----------
     path : str or os.PathLike
+    all_coordinates : bool, default False
+        See :func:`grid_dimensions`.
     **kwargs
-        Passed to :func:`as_grid` (``all_coordinates``).
+        Passed to :func:`~plateau_analysis.open_campaign` (``warn_incomplete``) and from there
+        to :func:`xarray.open_dataset`.
+
+    Returns
+    -------
+    dict of str to xarray.Dataset
+        Unstacking the runs reads the variables along ``run`` (unless ``chunks=`` makes them
+        dask arrays); the others stay in the file until used.
+    """
+    return {name: as_grid(ds, all_coordinates=all_coordinates)
+            for name, ds in open_campaign(path, **kwargs).items()}
+
+
+def load_grid(path: PathLike, *, all_coordinates: bool = False,
+              **kwargs: Any) -> dict[str, xr.Dataset]:
+    """:func:`~plateau_analysis.load_campaign` (in memory, file closed, every check) with every
+    group through :func:`as_grid`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    all_coordinates : bool, default False
+        See :func:`grid_dimensions`.
+    **kwargs
+        Passed to :func:`~plateau_analysis.load_campaign`.
 
     Returns
     -------
     dict of str to xarray.Dataset
     """
-    return {name: as_grid(ds, **kwargs) for name, ds in open_campaign(path).items()}
+    return {name: as_grid(ds, all_coordinates=all_coordinates)
+            for name, ds in load_campaign(path, **kwargs).items()}

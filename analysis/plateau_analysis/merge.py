@@ -10,15 +10,28 @@ The groups of the same name are concatenated along ``run``. Each file's grid poi
 separate points: ``run_index`` is renumbered as ``(point offset + point) * S + seed`` with S the
 largest ``seeds``, so that ``run_index // seeds`` (the schema's grid point) still holds; a
 coordinate swept in one file but not in another gets the other file's configured value.
+
+:func:`open_sweep` opens the files lazily (:func:`~plateau_analysis.open_campaign`),
+:func:`load_sweep` reads them into memory and closes them
+(:func:`~plateau_analysis.load_campaign`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
-from .campaign import CampaignError, open_campaign, run_coordinates
+from .campaign import (CampaignError, PathLike, load_campaign, open_campaign,
+                       run_coordinates)
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+#: One campaign file or several.
+PathsLike = Union[PathLike, Iterable[PathLike]]
 from .configs import ConfigMismatchError, describe, parse_config, sweep_mismatches
 
 
@@ -40,35 +53,70 @@ def _fill_coordinate(ds, name: str, like, config: dict):
     return ds.assign_coords({name: ("run", values, dict(like.attrs))})
 
 
-def open_sweep(paths, **kwargs) -> dict:
-    """Open several campaign files as one: ``{group: xarray.Dataset}``.
+def open_sweep(paths: PathsLike, **kwargs: Any) -> dict[str, xr.Dataset]:
+    """Open several campaign files lazily as one: ``{group: xarray.Dataset}``.
 
     Parameters
     ----------
-    paths : str, os.PathLike or sequence of them
+    paths : str, os.PathLike or iterable of them
         One path gives :func:`~plateau_analysis.open_campaign` unchanged.
     **kwargs
-        Passed to :func:`~plateau_analysis.open_campaign`.
+        Passed to :func:`~plateau_analysis.open_campaign` (``warn_incomplete``) and from there
+        to :func:`xarray.open_dataset`.
 
     Returns
     -------
     dict of str to xarray.Dataset
         The attributes are the first file's, with ``seeds`` = the largest, ``runs`` the total,
-        ``path`` the paths joined by ``" + "`` and ``files`` their list.
+        ``path`` the paths joined by ``" + "`` and ``files`` their list. One file stays lazy;
+        concatenating several reads the variables along ``run`` into memory (unless
+        ``chunks=`` makes them dask arrays), the others stay in the files.
 
     Raises
     ------
     ConfigMismatchError
         The files differ in a setting that is not swept, or in ``kind``.
+    CampaignError
+        A file cannot be read (:func:`~plateau_analysis.open_campaign`).
     """
+    return _sweep(paths, open_campaign, kwargs)
+
+
+def load_sweep(paths: PathsLike, **kwargs: Any) -> dict[str, xr.Dataset]:
+    """Read several campaign files into memory as one (files closed): :func:`open_sweep` with
+    :func:`~plateau_analysis.load_campaign` (which checks checksums and finite values too).
+
+    Parameters
+    ----------
+    paths : str, os.PathLike or iterable of them
+    **kwargs
+        Passed to :func:`~plateau_analysis.load_campaign`.
+
+    Returns
+    -------
+    dict of str to xarray.Dataset
+        As :func:`open_sweep`, in memory.
+
+    Raises
+    ------
+    ConfigMismatchError, CampaignError
+        As :func:`open_sweep`, and see :func:`~plateau_analysis.load_campaign`.
+    """
+    return _sweep(paths, load_campaign, kwargs)
+
+
+def _sweep(paths: PathsLike, read: Callable[..., dict[str, xr.Dataset]],
+           kwargs: dict[str, Any]) -> dict[str, xr.Dataset]:
+    """Several files read with ``read`` (:func:`open_campaign` or :func:`load_campaign`)
+    merged into one sweep."""
     import xarray as xr
 
     if isinstance(paths, (str, os.PathLike)):
-        return open_campaign(paths, **kwargs)
+        return read(paths, **kwargs)
     paths = list(paths)
     if len(paths) == 1:
-        return open_campaign(paths[0], **kwargs)
-    files = [open_campaign(p, **kwargs) for p in paths]
+        return read(paths[0], **kwargs)
+    files = [read(p, **kwargs) for p in paths]
     first = [next(iter(g.values())) for g in files]
     kinds = {ds.attrs.get("kind") for ds in first}
     if len(kinds) > 1:

@@ -13,6 +13,7 @@ weights grow without bound -- ``failed``, not a plateau that was "not escaped".
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 import xarray as xr
 
 from .campaign import COMPLETED, DIVERGED, PENDING
@@ -40,7 +41,8 @@ def _mean(values) -> float:
     return total / len(values)
 
 
-def assess_outcome(status: int, alpha, eg, Q, R, T) -> int:
+def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R: ArrayLike,
+                   T: ArrayLike) -> int:
     """The outcome of one run (analysis/SCHEMA.md, "Outcomes").
 
     Parameters
@@ -103,7 +105,7 @@ def assess_outcome(status: int, alpha, eg, Q, R, T) -> int:
     return OUTCOME_PLATEAU
 
 
-def computed_outcomes(ds) -> np.ndarray:
+def computed_outcomes(ds: xr.Dataset) -> np.ndarray:
     """The rule applied to every run of a campaign group (int8 codes, shape (run,))."""
     status = np.asarray(ds["status"].values)
     alpha = ds["alpha"].values
@@ -112,7 +114,7 @@ def computed_outcomes(ds) -> np.ndarray:
                      for r in range(status.size)], dtype=np.int8)
 
 
-def run_outcomes(ds, *, recompute: bool = False) -> xr.DataArray:
+def run_outcomes(ds: xr.Dataset, *, recompute: bool = False) -> xr.DataArray:
     """The outcome of every run: stored (schema 1.1 and later) or computed by the same rule.
 
     Parameters
@@ -139,18 +141,18 @@ def run_outcomes(ds, *, recompute: bool = False) -> xr.DataArray:
                                "flag_meanings": " ".join(OUTCOMES), "source": source})
 
 
-def outcome_names(codes) -> list:
+def outcome_names(codes: ArrayLike) -> list[str]:
     """The names of outcome codes."""
     return [OUTCOMES[int(c)] for c in np.asarray(codes).ravel()]
 
 
-def count_outcomes(codes) -> dict:
+def count_outcomes(codes: ArrayLike) -> dict[str, int]:
     """``{name: count}`` of the codes, for every outcome (zeros included), in flag order."""
     codes = np.asarray(codes).ravel()
     return {name: int(np.count_nonzero(codes == k)) for k, name in enumerate(OUTCOMES)}
 
 
-def outcome_text(codes) -> str:
+def outcome_text(codes: ArrayLike) -> str:
     """``"learned 6, plateau 1, failed 1 of 8"``: the non-zero counts (the engine's summary)."""
     counts = count_outcomes(codes)
     parts = [f"{name} {n}" for name, n in counts.items() if n]

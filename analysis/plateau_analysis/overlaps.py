@@ -17,6 +17,7 @@ weights are fixed and positive unless ``learn-v``).
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 import xarray as xr
 
 from .campaign import run_coordinates
@@ -62,7 +63,7 @@ def normalized_overlap_array(Q, R, T) -> np.ndarray:
         return R / norm
 
 
-def normalized_overlaps(ds) -> xr.DataArray:
+def normalized_overlaps(ds: xr.Dataset) -> xr.DataArray:
     """Normalized overlaps r_jn = R_jn / sqrt(Q_jj T_nn) of every run and record.
 
     Parameters
@@ -109,7 +110,7 @@ def specialization_index_array(r: np.ndarray) -> np.ndarray:
     return np.mean(top[..., -1] - top[..., -2], axis=-1)
 
 
-def specialization_index(ds) -> xr.DataArray:
+def specialization_index(ds: xr.Dataset) -> xr.DataArray:
     """The specialization index of every run and record (see :func:`specialization_index_array`).
 
     Unlike R itself it does not depend on which student unit learned which teacher unit, so it
@@ -138,8 +139,9 @@ def specialization_index(ds) -> xr.DataArray:
     )
 
 
-def classify_units(Q, R, T, *, min_overlap: float = MIN_OVERLAP, margin: float = MARGIN,
-                   dead_fraction: float = DEAD_FRACTION) -> dict:
+def classify_units(Q: ArrayLike, R: ArrayLike, T: ArrayLike, *,
+                   min_overlap: float = MIN_OVERLAP, margin: float = MARGIN,
+                   dead_fraction: float = DEAD_FRACTION) -> dict[str, np.ndarray]:
     """The specialization rule (analysis/SCHEMA.md, "Specialization") on numpy arrays.
 
     The same rule, step by step, as ``assess_specialization`` in engine/run/specialization.cpp
@@ -221,7 +223,7 @@ def _held_from(ok: np.ndarray, last: int) -> int:
     return int(first) if first <= last else -1
 
 
-def specialization(ds, margin: float = MARGIN, *, min_overlap: float = MIN_OVERLAP,
+def specialization(ds: xr.Dataset, margin: float = MARGIN, *, min_overlap: float = MIN_OVERLAP,
                    dead_fraction: float = DEAD_FRACTION) -> xr.Dataset:
     """Which student unit learned which teacher unit, and when (analysis/SCHEMA.md).
 
@@ -352,7 +354,7 @@ def student_permutation(spec: xr.Dataset) -> np.ndarray:
     return perm
 
 
-def align_students(ds, margin: float = MARGIN) -> xr.Dataset:
+def align_students(ds: xr.Dataset, margin: float = MARGIN) -> xr.Dataset:
     """Relabel student units so that, in every run, student j learned teacher unit j.
 
     Different seeds specialize in different permutations (student 0 may learn teacher 1), so a

@@ -45,7 +45,7 @@ import numpy as np
 import warnings
 
 from .campaign import swept_coordinates
-from .merge import open_sweep
+from .merge import load_sweep
 from .configs import ConfigMismatchError, ConfigMismatchWarning, describe, theory_mismatches
 from .detection import PlateauRule, plateau_summary, plateaus, rule_for
 from .figures import format_value, plot_eg, plot_overlaps, plot_sweep, pyplot, save_figure
@@ -287,7 +287,7 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
     ----------
     results : str, os.PathLike or a sequence of them
         Campaign file (simulation or theory), or several read as one sweep
-        (:func:`~plateau_analysis.merge.open_sweep`: their settings that are not swept must
+        (:func:`~plateau_analysis.merge.load_sweep`: their settings that are not swept must
         agree).
     outdir : str or os.PathLike
         Output directory (created if needed).
@@ -323,11 +323,11 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
     """
     out = sys.stdout if out is None else out
     outdir = Path(outdir)
-    groups = open_sweep(results)
+    groups = load_sweep(results)
     if rule is None:
         rule = rule_for(next(iter(groups.values())).attrs.get("config", ""),
                         **(rule_overrides or {}))
-    theory_groups = open_sweep(theory) if theory not in (None, [], ()) else {}
+    theory_groups = load_sweep(theory) if theory not in (None, [], ()) else {}
     results, theory = _name(results), _name(theory)
     if theory_groups:
         check_theory(results, theory, next(iter(groups.values())).attrs,

@@ -24,7 +24,7 @@ import numpy as np
 
 from .campaign import COMPLETED, grid_point_index, swept_coordinates
 from .figures import (ALPHA_LABEL, PRETTY, _label_names, _title, format_value, point_colors,
-                      point_label, pyplot)
+                      point_label, pyplot, wrap_title)
 from .overlaps import normalized_overlap_array
 
 def _no_run_text(avg, i: int) -> str:
@@ -40,13 +40,6 @@ def _mark_empty(ax, avg, i: int) -> None:
     if text:
         ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center",
                 color="0.4", fontsize=9)
-
-
-def _wrap(fig, text: str) -> str:
-    """``text`` broken into lines that fit the figure's width (about 11 characters per inch)."""
-    import textwrap
-
-    return "\n".join(textwrap.wrap(text, max(int(fig.get_figwidth() * 11), 40)))
 
 
 def _common_title(summaries: dict) -> str:
@@ -119,7 +112,8 @@ def plot_eg_linear(ds, avg, summary, theory_avg=None, matches=None, *, alpha_ran
     ax.set_ylim(bottom=0)
     ax.set_xlabel(ALPHA_LABEL)
     ax.set_ylabel("generalization error ε_g")
-    ax.set_title(f"{ds.attrs.get('group', '')}: ε_g, linear axes ({_title(ds)})")
+    ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: ε_g, linear axes "
+                                 f"({_title(ds)})"))
     ax.grid(True, alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=8, loc="upper right")
@@ -163,8 +157,8 @@ def plot_v(ds, avg, *, alpha_range=None):
         ax.set_xlabel(ALPHA_LABEL, fontsize=9)
     for ax in axes[:, 0]:
         ax.set_ylabel("second-layer weight v_j")
-    fig.suptitle(_wrap(fig, f"{ds.attrs.get('group', '')}: learned second layer v_j "
-                       f"(seed mean; {_title(ds)})"), fontsize=11)
+    fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: learned second layer v_j "
+                                 f"(seed mean; {_title(ds)})"), fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -229,8 +223,8 @@ def plot_normalized_overlaps(ds, avg, *, alpha_range=None, points=None):
     for ax in axes[:, 0]:
         ax.set_ylabel("r_jn = R_jn / √(Q_jj T_nn)")
     fig.legend(loc="lower center", ncol=min(K * M, 8), fontsize=8, frameon=False)
-    fig.suptitle(_wrap(fig, f"{ds.attrs.get('group', '')}: normalized overlaps (seed means, "
-                       f"students relabelled; solid: r_jj; {_title(ds)})"), fontsize=11)
+    fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: normalized overlaps (seed means, "
+                                 f"students relabelled; solid: r_jj; {_title(ds)})"), fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
@@ -269,8 +263,8 @@ def plot_final_R(ds, avg, *, points=None):
         ax.set_visible(False)
     if image is not None:
         fig.colorbar(image, ax=axes, label="final r_jn = R_jn / √(Q_jj T_nn)", shrink=0.9)
-    fig.suptitle(_wrap(fig, f"{ds.attrs.get('group', '')}: final normalized overlaps (seed "
-                       f"mean, students relabelled; {_title(ds)})"), fontsize=10)
+    fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: final normalized overlaps (seed "
+                                 f"mean, students relabelled; {_title(ds)})"), fontsize=10)
     return fig
 
 
@@ -325,7 +319,8 @@ def plot_escape_histogram(ds, runs, *, bins: int = 12):
         ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", color="0.4", fontsize=13)
     ax.set_xlabel("escape time α_esc = examples / N (runs)")
     ax.set_ylabel("runs")
-    ax.set_title(f"{ds.attrs.get('group', '')}: escape times across seeds ({_title(ds)})",
+    ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: escape times across seeds "
+                                 f"({_title(ds)})"),
                  fontsize=10)
     ax.grid(True, alpha=0.3)
     fig.tight_layout()
@@ -395,8 +390,8 @@ def plot_escape_vs_log_n(ds, summary):
     top.set_xlabel("N")
     ax.set_xlabel("ln N   (N = input dimension)")
     ax.set_ylabel("escape time α_esc = examples / N")
-    ax.set_title(_wrap(fig, f"{ds.attrs.get('group', '')}: escape time against ln N "
-                          f"({_title(ds)})"), fontsize=10, pad=28)
+    ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: escape time against ln N "
+                                 f"({_title(ds)})"), fontsize=10, pad=28)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -452,7 +447,7 @@ def plot_group_sweep(summaries: dict, name: str = "K"):
     ax_h.set_ylabel("plateau height ε_g (runs)")
     ax_e.set_title("escape from the plateau; labels: escaped / runs", fontsize=10)
     ax_h.set_title("plateau height", fontsize=10)
-    fig.suptitle(_wrap(fig, f"sweep over {name} across groups ({_common_title(summaries)})"),
+    fig.suptitle(wrap_title(fig, f"sweep over {name} across groups ({_common_title(summaries)})"),
                  fontsize=11)
     fig.tight_layout()
     return fig
@@ -550,8 +545,8 @@ def plot_train_test(ds, avg):
     ax.set_yscale("log")
     ax.set_xlabel("α = updates / N")
     ax.set_ylabel("error")
-    ax.set_title(_wrap(fig, f"{ds.attrs.get('group', '')}: training and test error, gap "
-                            f"ε_g − ε_t at α = {alpha[-1]:.4g} ({_title(ds)})"))
+    ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: training and test error, gap "
+                                 f"ε_g − ε_t at α = {alpha[-1]:.4g} ({_title(ds)})"))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()

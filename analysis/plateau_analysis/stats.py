@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import xarray as xr
@@ -23,12 +24,14 @@ def _first_value(values: np.ndarray):
     return values[0]
 
 
-def seed_average(ds, quantiles=DEFAULT_QUANTILES, *, align: bool = False) -> xr.Dataset:
+def seed_average(ds: xr.Dataset, quantiles: Sequence[float] = DEFAULT_QUANTILES, *,
+                 align: bool = False) -> xr.Dataset:
     """Mean, standard error and quantiles over seeds, per grid point, of eg, Q, R and v.
 
     A grid point is the set of runs that share every per-run coordinate except ``run_index``
     and ``seed`` (computed as ``run_index // seeds``, the schema's definition, see
-    :func:`~plateau_analysis.campaign.grid_point_index`). Only *completed* runs (status 1) enter
+    :func:`~plateau_analysis.campaign.grid_point_index`); the statistics are xarray's
+    ``groupby`` over that index along ``run``. Only *completed* runs (status 1) enter
     the statistics; diverged runs (status 2) and pending runs (status 0) are counted. This is
     the average ``plateau run`` prints.
 
@@ -60,46 +63,46 @@ def seed_average(ds, quantiles=DEFAULT_QUANTILES, *, align: bool = False) -> xr.
         the counts ``n_runs``, ``n_completed``, ``n_diverged``, ``n_pending`` (point). The
         attributes of ``ds`` are kept, plus ``quantiles`` and ``aligned``.
     """
-    quantiles = np.asarray(quantiles, dtype=float)
+    qs = np.asarray(quantiles, dtype=float)
     if align:
         ds = align_students(ds)
-    point_of_run = grid_point_index(ds)
-    points = np.unique(point_of_run)
-    status = np.asarray(ds["status"].values)
+    point = xr.DataArray(grid_point_index(ds), dims="run", name="point")
+    points = np.unique(point.values)
+    status = ds["status"]
+    completed = np.asarray(status.values) == COMPLETED
     theory = ds.attrs.get("kind") == "theory"
-    spec = specialization_index(ds).values
 
-    members = [np.flatnonzero(point_of_run == p) for p in points]
-    done = [m[status[m] == COMPLETED] for m in members]
+    def per_point(flags: xr.DataArray) -> np.ndarray:
+        """How many runs of each point have ``flags`` set."""
+        return flags.groupby(point).sum().reindex(point=points).values.astype(np.int64)
+
     counts = {
-        "n_runs": [m.size for m in members],
-        "n_completed": [d.size for d in done],
-        "n_diverged": [int(np.count_nonzero(status[m] == DIVERGED)) for m in members],
-        "n_pending": [int(np.count_nonzero(status[m] == PENDING)) for m in members],
+        "n_runs": per_point(xr.ones_like(point, dtype=bool)),
+        "n_completed": per_point(status == COMPLETED),
+        "n_diverged": per_point(status == DIVERGED),
+        "n_pending": per_point(status == PENDING),
     }
+    n = xr.DataArray(counts["n_completed"], dims="point", coords={"point": points})
+    done = point.isel(run=np.flatnonzero(completed))
 
-    def stats(values: np.ndarray):
-        """mean, sem, quantiles over axis 0 for each point."""
-        means, sems, qs = [], [], []
-        for d in done:
-            x = values[d]
-            n = x.shape[0]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                if n == 0:
-                    nan = np.full(values.shape[1:], np.nan)
-                    means.append(nan)
-                    sems.append(nan)
-                    qs.append(np.full((quantiles.size, *values.shape[1:]), np.nan))
-                    continue
-                means.append(x.mean(axis=0))
-                if n > 1:
-                    sems.append(x.std(axis=0, ddof=1) / np.sqrt(n))
-                else:
-                    sems.append(np.zeros(values.shape[1:]) if theory
-                                else np.full(values.shape[1:], np.nan))
-                qs.append(np.quantile(x, quantiles, axis=0))
-        return np.stack(means), np.stack(sems), np.stack(qs)
+    def stats(var: xr.DataArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Mean, standard error and quantiles over the completed runs of each point: arrays
+        (point, ...), (point, ...), (point, quantile, ...); NaN for a point without any."""
+        dims = var.dims[1:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if done.size == 0:
+                nan = np.full((points.size, *var.shape[1:]), np.nan)
+                return nan, nan, np.full((points.size, qs.size, *var.shape[1:]), np.nan)
+            # skipna=False: a NaN of a completed run (past its own alpha_max) stays NaN.
+            grouped = var.isel(run=np.flatnonzero(completed)).groupby(done)
+            mean = grouped.mean("run", skipna=False).reindex(point=points)
+            std = grouped.std("run", ddof=1, skipna=False).reindex(point=points)
+            q = grouped.quantile(qs, dim="run", skipna=False).reindex(point=points)
+            # sem = std / sqrt(n); one run: 0 in a theory file (exact), else unknown.
+            sem = xr.where(n > 1, std / np.sqrt(n), xr.where((n == 1) & theory, 0.0, np.nan))
+        return (mean.transpose("point", *dims).values, sem.transpose("point", *dims).values,
+                q.transpose("point", "quantile", *dims).values)
 
     data = {}
     for name in AVERAGED:
@@ -107,7 +110,7 @@ def seed_average(ds, quantiles=DEFAULT_QUANTILES, *, align: bool = False) -> xr.
             continue
         var = ds[name]
         dims = var.dims[1:]
-        mean, sem, q = stats(var.values)
+        mean, sem, q = stats(var)
         long_name = var.attrs.get("long_name", name)
         units = var.attrs.get("units", "1")
         data[f"{name}_mean"] = (("point", *dims), mean,
@@ -119,25 +122,22 @@ def seed_average(ds, quantiles=DEFAULT_QUANTILES, *, align: bool = False) -> xr.
         data[f"{name}_quantile"] = (("point", "quantile", *dims), q,
                                     {"long_name": f"{long_name} (quantiles over completed runs)",
                                      "units": units})
-    mean, _, _ = stats(spec)
+    mean, _, _ = stats(specialization_index(ds))
     data["specialization_index_mean"] = (("point", "alpha"), mean,
                                          {"long_name": "specialization index (seed mean)",
                                           "units": "1"})
     if "T" in ds:
-        T = ds["T"].values
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            data["T_mean"] = (("point", *ds["T"].dims[1:]),
-                              np.stack([T[d].mean(axis=0) if d.size else
-                                        np.full(T.shape[1:], np.nan) for d in done]))
+        mean, _, _ = stats(ds["T"])
+        data["T_mean"] = (("point", *ds["T"].dims[1:]), mean)
     for name, values in counts.items():
-        data[name] = ("point", np.asarray(values, dtype=np.int64))
+        data[name] = ("point", values)
 
-    coords = {"point": ("point", points), "alpha": ds["alpha"], "quantile": quantiles}
+    members = point.groupby(point).groups
+    coords = {"point": ("point", points), "alpha": ds["alpha"], "quantile": qs}
     for name in run_coordinates(ds):
         values = ds[name].values
-        coords[name] = ("point", np.array([_first_value(values[m]) for m in members]),
+        coords[name] = ("point", np.array([_first_value(values[members[p]]) for p in points]),
                         dict(ds[name].attrs))
     out = xr.Dataset(data, coords=coords)
-    out.attrs = dict(ds.attrs, quantiles=quantiles.tolist(), aligned=int(bool(align)))
+    out.attrs = dict(ds.attrs, quantiles=qs.tolist(), aligned=int(bool(align)))
     return out

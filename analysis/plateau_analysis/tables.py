@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import csv
 import math
+import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import xarray as xr
+
+#: A one-dimensional Dataset or its rows.
+Table = Union["xr.Dataset", list[dict[str, Any]]]
 
 
 def _python(value):
@@ -17,7 +26,7 @@ def _python(value):
     return value
 
 
-def table_rows(ds, columns=None) -> list:
+def table_rows(ds: Table, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Rows of a one-dimensional Dataset (e.g. :func:`~plateau_analysis.plateaus` output).
 
     Parameters
@@ -73,7 +82,8 @@ def format_value(value, digits: int = 4) -> str:
     return str(value)
 
 
-def write_csv(table, path, columns=None) -> Path:
+def write_csv(table: Table, path: str | os.PathLike[str],
+              columns: Sequence[str] | None = None) -> Path:
     """Write a table as CSV (comma-separated, a header row, floats with 8 significant digits).
 
     Parameters
@@ -102,7 +112,8 @@ def write_csv(table, path, columns=None) -> Path:
     return path
 
 
-def format_table(table, columns=None, headers=None) -> str:
+def format_table(table: Table, columns: Sequence[str] | None = None,
+                 headers: Sequence[str] | None = None) -> str:
     """The table as aligned plain text (right-aligned columns).
 
     Parameters

@@ -38,12 +38,12 @@ def diverging(plateau_program, tmp_path_factory):
 
 
 # --------------------------------------------------------------------------------------------
-# open_campaign
+# open_campaign / load_campaign
 
 
-def test_open_campaign_groups_and_attributes(sweep):
+def test_load_campaign_groups_and_attributes(sweep):
     path, _ = sweep
-    groups = pa.open_campaign(path)
+    groups = pa.load_campaign(path)
     assert list(groups) == ["K2_M2"]
     ds = groups["K2_M2"]
     assert dict(ds.sizes) == {"run": 8, "alpha": 60, "student": 2, "student2": 2,
@@ -65,7 +65,7 @@ def test_open_campaign_groups_and_attributes(sweep):
 
 def test_open_campaign_lazy(sweep):
     path, _ = sweep
-    ds = pa.open_campaign(path, load=False)["K2_M2"]
+    ds = pa.open_campaign(path)["K2_M2"]
     try:
         assert ds.attrs["kind"] == "simulation"
         assert np.isfinite(ds["eg"].values).all()
@@ -75,16 +75,16 @@ def test_open_campaign_lazy(sweep):
 
 def test_missing_file(tmp_path):
     with pytest.raises(pa.CampaignFileNotFoundError, match="no such file"):
-        pa.open_campaign(tmp_path / "absent.h5")
+        pa.load_campaign(tmp_path / "absent.h5")
     with pytest.raises(FileNotFoundError):
-        pa.open_campaign(tmp_path / "absent.h5")
+        pa.load_campaign(tmp_path / "absent.h5")
 
 
 def test_not_hdf5(tmp_path):
     path = tmp_path / "text.h5"
     path.write_text("alpha eps_g\n0 0.5\n")
     with pytest.raises(pa.CampaignError, match="not an HDF5 file"):
-        pa.open_campaign(path)
+        pa.load_campaign(path)
 
 
 def test_hdf5_but_not_a_campaign(tmp_path):
@@ -92,11 +92,11 @@ def test_hdf5_but_not_a_campaign(tmp_path):
     with h5py.File(path, "w") as f:
         f["x"] = np.arange(3)
     with pytest.raises(pa.CampaignError, match="not a plateau campaign file"):
-        pa.open_campaign(path)
+        pa.load_campaign(path)
     with h5py.File(path, "a") as f:
         f.attrs["schema"] = "something-else"
     with pytest.raises(pa.CampaignError, match="schema = 'something-else'"):
-        pa.open_campaign(path)
+        pa.load_campaign(path)
 
 
 def test_newer_schema_version(sweep, tmp_path):
@@ -105,7 +105,7 @@ def test_newer_schema_version(sweep, tmp_path):
     with h5py.File(path, "a") as f:
         f.attrs["schema_version"] = np.int64(2)
     with pytest.raises(pa.CampaignError, match="schema_version 2 is newer than this reader"):
-        pa.open_campaign(path)
+        pa.load_campaign(path)
 
 
 def test_unknown_kind_and_missing_variable(sweep, tmp_path):
@@ -114,22 +114,22 @@ def test_unknown_kind_and_missing_variable(sweep, tmp_path):
     with h5py.File(path, "a") as f:
         f.attrs["kind"] = "experiment"
     with pytest.raises(pa.CampaignError, match="unknown kind 'experiment'"):
-        pa.open_campaign(path)
+        pa.load_campaign(path)
     shutil.copyfile(sweep[0], path)
     with h5py.File(path, "a") as f:
         del f["K2_M2"]["R"]
     with pytest.raises(pa.CampaignError, match="lacks the variable.*R"):
-        pa.open_campaign(path)
+        pa.load_campaign(path)
 
 
 def test_pending_runs_warn(sweep, tmp_path):
     path = make_pending(sweep[0], tmp_path / "pending.h5", [1])
     with pytest.warns(pa.IncompleteCampaignWarning, match="1 of 8 run"):
-        ds = pa.open_campaign(path)["K2_M2"]
+        ds = pa.load_campaign(path)["K2_M2"]
     assert ds.attrs["pending_runs"] == 1 and ds.attrs["complete"] == 0
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        pa.open_campaign(path, warn_incomplete=False)
+        pa.load_campaign(path, warn_incomplete=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_pending_runs_warn(sweep, tmp_path):
 
 def test_seed_average_matches_the_engine_table(sweep):
     path, printed = sweep
-    ds = pa.open_campaign(path)["K2_M2"]
+    ds = pa.load_campaign(path)["K2_M2"]
     avg = pa.seed_average(ds)
     assert avg.sizes["point"] == 2 == len(printed)
     np.testing.assert_array_equal(avg["eta"].values, [0.5, 1.0])
@@ -158,7 +158,7 @@ def test_seed_average_matches_the_engine_table(sweep):
 
 def test_seed_average_by_hand(sweep):
     path, _ = sweep
-    ds = pa.open_campaign(path)["K2_M2"]
+    ds = pa.load_campaign(path)["K2_M2"]
     q = (0.1, 0.5, 0.9)
     avg = pa.seed_average(ds, quantiles=q)
     with h5py.File(path, "r") as f:
@@ -190,7 +190,7 @@ def test_seed_average_pending_and_diverged(sweep, tmp_path):
     path = make_pending(sweep[0], tmp_path / "pending.h5", [1, 2])
     path = make_diverged(path, tmp_path / "both.h5", 5, from_record=30)
     with pytest.warns(pa.IncompleteCampaignWarning):
-        ds = pa.open_campaign(path)["K2_M2"]
+        ds = pa.load_campaign(path)["K2_M2"]
     avg = pa.seed_average(ds)
     np.testing.assert_array_equal(avg["n_runs"], [4, 4])
     np.testing.assert_array_equal(avg["n_completed"], [2, 3])
@@ -204,7 +204,7 @@ def test_seed_average_pending_and_diverged(sweep, tmp_path):
 
 def test_seed_average_of_a_diverging_campaign(diverging):
     path, printed = diverging
-    ds = pa.open_campaign(path)["K2_M2"]
+    ds = pa.load_campaign(path)["K2_M2"]
     np.testing.assert_array_equal(ds["status"].values, [1, 1, 1, 2, 2, 2])
     avg = pa.seed_average(ds)
     for p, table in enumerate(printed):
@@ -231,7 +231,7 @@ def test_written_layout_reads_with_plain_xarray(tmp_path):
         assert ds["eg"].dims == ("run", "alpha")
         assert set(ds.coords) >= {"alpha", "run_index", "seed", "eta", "N"}
         assert ds["status"].values.tolist() == [1]
-    ds = pa.open_campaign(path)["K1_M1"]
+    ds = pa.load_campaign(path)["K1_M1"]
     assert ds.attrs["kind"] == "theory" and ds.attrs["K"] == 1
     avg = pa.seed_average(ds)
     assert np.isnan(avg["specialization_index_mean"]).all()  # M = 1: nothing to specialize on

@@ -61,7 +61,7 @@ def sweep_file(tmp_path):
 
 
 def test_sweep_figure_keeps_every_point(sweep_file):
-    ds = pa.open_campaign(sweep_file)["K2_M2"]
+    ds = pa.load_campaign(sweep_file)["K2_M2"]
     summary = pa.plateau_summary(ds)
     assert summary["runs_escaped"].values.tolist() == [2, 1, 0, 0]
     plt = pyplot()

@@ -27,7 +27,7 @@ def sweep(etas=(0.5, 1.0, 2.0), Ns=(50, 100), seeds=3):
 
 def test_as_grid_selects_by_value(tmp_path):
     path = write_campaign(tmp_path / "s.h5", {"K2_M2": sweep()}, kind="simulation", seeds=3)
-    g = pa.open_grid(path)["K2_M2"]
+    g = pa.load_grid(path)["K2_M2"]
     assert g["eg"].dims == ("eta", "N", "seed", "alpha")
     assert g["Q"].dims[:3] == ("eta", "N", "seed")
     # eta = 1 is the second eta, N = 100 the second N: run (1 * 2 + 1) * 3 + seed.
@@ -37,7 +37,7 @@ def test_as_grid_selects_by_value(tmp_path):
     assert float(g["noise"]) == 0.0 and "noise" not in g.dims  # not swept: a scalar
     assert g.attrs["K"] == 2 and g.attrs["kind"] == "simulation"
     # Every per-run coordinate as a dimension on request.
-    g_all = pa.as_grid(pa.open_campaign(path)["K2_M2"], all_coordinates=True)
+    g_all = pa.as_grid(pa.load_campaign(path)["K2_M2"], all_coordinates=True)
     assert g_all.sizes["noise"] == 1
 
 
@@ -63,5 +63,5 @@ def test_plain_xarray_recipe(tmp_path):
     ds = xr.open_dataset(path, group="K2_M2", engine="h5netcdf")
     plain = ds.set_index(run=["eta", "N", "seed"]).unstack("run")
     np.testing.assert_array_equal(plain.eg.sel(eta=1.0, N=100).transpose("seed", "alpha"),
-                                  pa.open_grid(path)["K2_M2"].eg.sel(eta=1.0, N=100))
+                                  pa.load_grid(path)["K2_M2"].eg.sel(eta=1.0, N=100))
     ds.close()

@@ -42,16 +42,18 @@ def test_installs_into_a_target_without_network(tmp_path):
     installed = {p.name for p in (target / "plateau_analysis").glob("*.py")}
     assert installed == {p.name for p in (ANALYSIS / "plateau_analysis").glob("*.py")}
     assert (target / "bin" / "plateau-analysis").is_file()
+    # PEP 561: the type hints are installed with the package (package-data).
+    assert (target / "plateau_analysis" / "py.typed").is_file()
     # Import it from the target only: no PYTHONPATH to the checkout, run outside it.
     env["PYTHONPATH"] = str(target)
     probe = subprocess.run(
         [sys.executable, "-c", "import plateau_analysis as pa; print(pa.__file__); "
-         "print(pa.MARGIN, callable(pa.open_campaign))"],
+         "print(pa.MARGIN, callable(pa.open_campaign), callable(pa.load_campaign))"],
         capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert probe.returncode == 0, probe.stderr
     where, values = probe.stdout.splitlines()
     assert Path(where).resolve().is_relative_to(target.resolve())
-    assert values == "0.5 True"
+    assert values == "0.5 True True"
     cli = subprocess.run([sys.executable, "-m", "plateau_analysis", "report", "--help"],
                          capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path)
     assert cli.returncode == 0 and "--theory" in cli.stdout, cli.stderr

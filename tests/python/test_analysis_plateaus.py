@@ -149,7 +149,7 @@ def test_two_plateaus_longest_reported():
 
 def test_plateaus_on_an_ode_theory_file(theory_file):
     """On the N -> infinity theory the plateau is the unspecialized fixed point."""
-    ds = pa.open_campaign(theory_file)["K2_M2"]
+    ds = pa.load_campaign(theory_file)["K2_M2"]
     assert ds.attrs["kind"] == "theory"
     table = pa.plateaus(ds)
     avg_table = pa.plateaus(pa.seed_average(ds))
@@ -174,7 +174,7 @@ def test_plateaus_on_simulations(plateau_program, tmp_path, theory_file):
     """Finite-N runs (noisy): a plateau near the theory's height in (almost) every run."""
     path = tmp_path / "sim.h5"
     stdout = run_plateau(plateau_program, path, "--seeds", 6, "--N", 200, "--alpha-max", 300)
-    ds = pa.open_campaign(path)["K2_M2"]
+    ds = pa.load_campaign(path)["K2_M2"]
     table = pa.plateaus(ds)
     assert table["found"].values.sum() >= 5
     found = table["found"].values

@@ -25,7 +25,7 @@ def relu(plateau_program, tmp_path_factory):
 def test_relu_plateaus_are_found(relu):
     """Each run has a visible plateau (a shoulder of eps_g ~ 0.07-0.1 over a factor ~2 in alpha
     before the exponential escape): found in at least 7 of 8 runs and in both seed means."""
-    ds = pa.open_campaign(relu)["K2_M2"]
+    ds = pa.load_campaign(relu)["K2_M2"]
     rule = rule_for(ds.attrs["config"])
     assert rule.min_factor < pa.PlateauRule().min_factor
     runs = pa.plateaus(ds, rule)

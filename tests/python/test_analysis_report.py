@@ -113,8 +113,8 @@ def test_report_of_a_theory_file(theory_file, tmp_path, capsys):
 def test_match_theory(sweep, theory_file):
     import plateau_analysis as pa
 
-    sim = pa.seed_average(pa.open_campaign(sweep)["K2_M2"])
-    th = pa.seed_average(pa.open_campaign(theory_file)["K2_M2"])
+    sim = pa.seed_average(pa.load_campaign(sweep)["K2_M2"])
+    th = pa.seed_average(pa.load_campaign(theory_file)["K2_M2"])
     assert match_theory(sim, th).tolist() == [0, 1]  # by eta; N differs (100 vs 0)
     assert match_theory(sim, th.isel(point=[1])).tolist() == [-1, 0]
 

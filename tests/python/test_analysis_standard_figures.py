@@ -42,7 +42,7 @@ def write(path, groups, *, learn_v="false", h="identity", gamma="1", K=2, seeds=
 
 
 def prepared(path, name="K2_M2"):
-    ds = pa.open_campaign(path)[name]
+    ds = pa.load_campaign(path)[name]
     avg = pa.seed_average(ds, align=True)
     return ds, avg, pa.plateau_summary(ds, averaged=avg)
 
@@ -66,11 +66,11 @@ def test_linear_eg_alpha_range_fixed_point(tmp_path):
     pyplot().close(fig)
 
 
-def test_titles_state_non_default_settings(tmp_path):
+def test_titles_state_the_files_settings(tmp_path):
     v = np.broadcast_to(np.linspace(1.0, 0.7, ALPHA.size)[None, :, None], (4, ALPHA.size, 2))
     path = write(tmp_path / "v.h5", {"K2_M2": group(v=v)}, learn_v="true", h="tanh", gamma="2")
-    assert settings_text(pa.open_campaign(path)["K2_M2"].attrs["config"]) == [
-        "h = tanh", "γ = 2", "learned v"]
+    assert settings_text(pa.load_campaign(path)["K2_M2"]) == [
+        "h = tanh", "γ = 2", "learned v", "s² = 0"]
     ds, avg, summary = prepared(path)
     fig = plot_v(ds, avg)
     title = fig._suptitle.get_text().replace("\n", " ")
@@ -136,7 +136,7 @@ def test_escape_against_log_n_with_fitted_slope(tmp_path):
 
 def test_sweep_over_K_across_groups(tmp_path):
     path = write(tmp_path / "k.h5", {"K2_M2": group(1), "K3_M2": group(1, K=3)})
-    groups = pa.open_campaign(path)
+    groups = pa.load_campaign(path)
     summaries = {n: pa.plateau_summary(ds) for n, ds in groups.items()}
     fig = plot_group_sweep(summaries, "K")
     ax = fig.axes[0]

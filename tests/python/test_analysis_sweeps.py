@@ -12,7 +12,7 @@ from conftest import ode_theory_file, run_plateau
 import plateau_analysis as pa
 from plateau_analysis.cli import main
 from plateau_analysis.configs import ConfigMismatchError
-from plateau_analysis.merge import open_sweep
+from plateau_analysis.merge import load_sweep
 
 COMMON = ("--N", 100, "--records", 40, "--alpha-max", 300)
 
@@ -29,20 +29,20 @@ def files(plateau_program, tmp_path_factory):
 
 def test_open_sweep_merges_files(files):
     a, b, _ = files
-    ds = open_sweep([a, b])["K2_M2"]
+    ds = load_sweep([a, b])["K2_M2"]
     assert ds.sizes["run"] == 8 and ds.attrs["seeds"] == 3
     avg = pa.seed_average(ds)
     assert avg["eta"].values.tolist() == [0.5, 1.0, 1.5]
     assert avg["n_completed"].values.tolist() == [2, 3, 3]
     # The runs are the files' runs, unchanged.
-    np.testing.assert_array_equal(ds["eg"].values[:2], pa.open_campaign(a)["K2_M2"]["eg"].values)
-    np.testing.assert_array_equal(ds["eg"].values[2:], pa.open_campaign(b)["K2_M2"]["eg"].values)
+    np.testing.assert_array_equal(ds["eg"].values[:2], pa.load_campaign(a)["K2_M2"]["eg"].values)
+    np.testing.assert_array_equal(ds["eg"].values[2:], pa.load_campaign(b)["K2_M2"]["eg"].values)
 
 
 def test_files_that_differ_in_a_fixed_setting(files):
     a, _, c = files
     with pytest.raises(ConfigMismatchError, match=r"noise = 0 \(.*a.h5\) vs 0.1 \(.*c.h5\)"):
-        open_sweep([a, c])
+        load_sweep([a, c])
 
 
 def test_report_of_several_files(files, tmp_path, capsys):

@@ -26,7 +26,7 @@ def finite_set(plateau_program, tmp_path_factory):
 
 
 def test_the_file_holds_the_training_error(finite_set):
-    ds = pa.open_campaign(finite_set)["K2_M2"]
+    ds = pa.load_campaign(finite_set)["K2_M2"]
     assert has_training_error(ds)
     assert np.isfinite(ds["eps_train"].values).all()
     # examples seen: 4 per update, alpha N updates.
@@ -41,7 +41,7 @@ def test_the_file_holds_the_training_error(finite_set):
 def test_on_line_runs_have_no_training_error(plateau_program, tmp_path):
     path = tmp_path / "online.h5"
     run_plateau(plateau_program, path, "--N", 40, "--seeds", 2, "--alpha-max", 2, "--records", 5)
-    ds = pa.open_campaign(path)["K2_M2"]
+    ds = pa.load_campaign(path)["K2_M2"]
     assert "eps_train" in ds and np.isnan(ds["eps_train"].values).all()
     assert not has_training_error(ds)
     out = tmp_path / "report"
@@ -50,7 +50,7 @@ def test_on_line_runs_have_no_training_error(plateau_program, tmp_path):
 
 
 def test_the_figure_renders_both_errors_and_the_gap(finite_set, tmp_path):
-    ds = pa.open_campaign(finite_set)["K2_M2"]
+    ds = pa.load_campaign(finite_set)["K2_M2"]
     avg = pa.seed_average(ds)
     fig = plot_train_test(ds, avg)
     ax = fig.axes[0]

@@ -1,4 +1,4 @@
-"""open_campaign on damaged campaign files: always the documented CampaignError, naming the file.
+"""load_campaign on damaged campaign files: always the documented CampaignError, naming the file.
 
 Each file is a small campaign written by ``plateau run`` and then damaged: truncated, a flipped
 byte in the superblock, a deleted variable, a status outside the flag values, NaN or inf inside
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from conftest import run_plateau
-from plateau_analysis.campaign import CampaignError, open_campaign
+from plateau_analysis.campaign import CampaignError, load_campaign
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +33,7 @@ def copy(good, tmp_path, name="bad.h5"):
 
 def expect_campaign_error(path, *words):
     with pytest.raises(CampaignError) as info:
-        open_campaign(path)
+        load_campaign(path)
     message = str(info.value)
     assert str(path) in message, message
     assert "\n" not in message, message
@@ -43,7 +43,7 @@ def expect_campaign_error(path, *words):
 
 
 def test_the_good_file_opens(good):
-    groups = open_campaign(good)
+    groups = load_campaign(good)
     assert list(groups) == ["K2_M2"]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from plateau_analysis.campaign import (CampaignError, group_name, open_campaign,
+from plateau_analysis.campaign import (CampaignError, group_name, load_campaign,
                                        parse_group_name, read_root_attributes)
 
 
@@ -193,23 +193,23 @@ def copy_with(src, dst, **attrs):
 def test_reader_accepts_any_minor_version(eta_sweep, tmp_path):
     newer = copy_with(eta_sweep, tmp_path / "newer.h5", schema_version_minor=5)
     assert read_root_attributes(newer)["schema_version_minor"] == 5
-    groups = open_campaign(newer)
+    groups = load_campaign(newer)
     assert groups["K2_M2"].attrs["schema_version_minor"] == 5
     # A file written before the minor version existed is 1.0.
     old = copy_with(eta_sweep, tmp_path / "old.h5", schema_version_minor=None)
     attrs = read_root_attributes(old)
     assert (attrs["schema_version"], attrs["schema_version_minor"]) == (1, 0)
-    assert open_campaign(old)["K2_M2"].sizes["run"] == 16
+    assert load_campaign(old)["K2_M2"].sizes["run"] == 16
 
 
 def test_reader_refuses_another_major_version(eta_sweep, tmp_path):
     newer = copy_with(eta_sweep, tmp_path / "v2.h5", schema_version=2, schema_version_minor=0)
     with pytest.raises(CampaignError, match=r"schema_version 2 is newer than this reader supports "
                                             r"\(major version 1, any minor version\)"):
-        open_campaign(newer)
+        load_campaign(newer)
     older = copy_with(eta_sweep, tmp_path / "v0.h5", schema_version=0)
     with pytest.raises(CampaignError, match="unknown schema_version 0"):
-        open_campaign(older)
+        load_campaign(older)
 
 
 def test_plateau_ode_init_from_refuses_another_major_version(eta_sweep, tmp_path):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from conftest import dataset_bytes, make_pending, run_plateau, run_program
-from plateau_analysis.campaign import open_campaign, parse_group_widths
+from plateau_analysis.campaign import load_campaign, parse_group_widths
 from plateau_analysis.detection import detect_plateau
 
 # Three layers (two hidden layers, then the output): 4x2 student and teacher, erf, small eta.
@@ -27,7 +27,7 @@ def test_group_names_with_widths():
 def test_a_three_layer_teacher_student_run_learns_through_a_plateau(plateau_program, tmp_path):
     out = tmp_path / "deep.h5"
     run_plateau(plateau_program, out, *DEEP, "--seeds", "2")
-    ds = open_campaign(out)[GROUP]
+    ds = load_campaign(out)[GROUP]
     assert ds.attrs["schema_version_minor"] >= 3
     eg = ds["eg"].values  # (run, alpha)
     alpha = ds["alpha"].values
@@ -86,7 +86,7 @@ def test_per_layer_rates_and_flags_reach_each_layer(plateau_program, tmp_path):
     run_plateau(plateau_program, out, "--K", "3x2x2", "--M", "3x2", "--N", "60", "--eta", "0.8",
                 "--eta-layers", "0.5:2", "--learn-layers", "false:true", "--learn-v",
                 "--alpha-max", "3", "--records", "6", "--eg-samples", "500", "--seeds", "2")
-    ds = open_campaign(out)["K3x2x2_M3x2"]
+    ds = load_campaign(out)["K3x2x2_M3x2"]
     assert ds.attrs["eta_layers"] == "0.5:2"
     assert ds.attrs["learn_layers"] == "false:true"
     layers = ds["student_layers"].values  # W_2 (2 x 3), W_3 (2 x 2), v (2)
@@ -103,7 +103,7 @@ def test_deep_networks_train_on_a_finite_set_with_mini_batches(plateau_program, 
     run_plateau(plateau_program, out, "--K", "3x2", "--M", "3x2", "--N", "50", "--eta", "1",
                 "--train-set", "100", "--batch", "5", "--weight-decay", "0.001", "--learn-v",
                 "--alpha-max", "40", "--records", "10", "--eg-samples", "500", "--seeds", "2")
-    ds = open_campaign(out)["K3x2_M3x2"]
+    ds = load_campaign(out)["K3x2_M3x2"]
     eps_train = ds["eps_train"].values
     assert np.isfinite(eps_train).all()
     assert (eps_train[:, -1] < 0.5 * eps_train[:, 0]).all(), eps_train

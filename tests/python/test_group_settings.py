@@ -46,7 +46,7 @@ def test_groups_of_two_files_concatenate_with_their_settings(plateau_program, tm
     run_plateau(plateau_program, a, "--N", 40, "--alpha-max", 1, "--records", 4, "--seeds", 2)
     run_plateau(plateau_program, b, "--N", 40, "--alpha-max", 1, "--records", 4, "--seeds", 2,
                 "--noise", 0.1, "--learn-v")
-    da, db = pa.open_campaign(a)["K2_M2"], pa.open_campaign(b)["K2_M2"]
+    da, db = pa.load_campaign(a)["K2_M2"], pa.load_campaign(b)["K2_M2"]
     assert float(da["noise"]) == 0.0 and float(db["noise"]) == 0.1  # scalar coordinates
     both = xr.concat([da, db], dim="run")
     np.testing.assert_array_equal(both["noise"].values, [0.0, 0.0, 0.1, 0.1])

@@ -140,14 +140,14 @@ def test_file_stores_the_outcome_and_python_agrees(files):
     for name, (path, _) in files.items():
         with h5py.File(path, "r") as f:
             assert f.attrs["schema_version_minor"] >= 1  # `outcome` since 1.1
-        for gname, ds in pa.open_campaign(path).items():
+        for gname, ds in pa.load_campaign(path).items():
             stored = pa.run_outcomes(ds)
             assert stored.attrs["source"] == "file"
             assert ds["outcome"].attrs["flag_meanings"] == " ".join(pa.OUTCOMES)
             np.testing.assert_array_equal(stored.values,
                                           pa.run_outcomes(ds, recompute=True).values,
                                           err_msg=f"{name} {gname}")
-    ds = pa.open_campaign(files["eta"][0])["K2_M2"]
+    ds = pa.load_campaign(files["eta"][0])["K2_M2"]
     assert pa.outcome_text(pa.run_outcomes(ds).values) == "learned 4, failed 8 of 12"
     assert (ds["status"].values == pa.COMPLETED).all()  # status keeps its meaning
 
@@ -158,7 +158,7 @@ def test_a_file_before_1_1_gets_the_outcome_computed(files, tmp_path):
     with h5py.File(old, "r+") as f:
         del f["K2_M2"]["outcome"]
         f.attrs["schema_version_minor"] = np.int64(0)
-    ds = pa.open_campaign(old)["K2_M2"]
+    ds = pa.load_campaign(old)["K2_M2"]
     computed = pa.run_outcomes(ds)
     assert computed.attrs["source"] == "computed"
     assert pa.outcome_names(computed.values) == ["learned"] * 4 + ["failed"] * 8
@@ -170,7 +170,7 @@ def test_outcome_outside_the_flags_is_refused(files, tmp_path):
     with h5py.File(bad, "r+") as f:
         f["K2_M2"]["outcome"][3] = 9
     with pytest.raises(CampaignError, match="outcome 9 of run_index 3 is outside the flag"):
-        pa.open_campaign(bad)
+        pa.load_campaign(bad)
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def test_outcome_outside_the_flags_is_refused(files, tmp_path):
 
 
 def test_table_and_runs_say_failed_not_plateau(files):
-    ds = pa.open_campaign(files["eta"][0])["K2_M2"]
+    ds = pa.load_campaign(files["eta"][0])["K2_M2"]
     summary = pa.plateau_summary(ds)
     rows = pa.table_rows(summary)
     assert [r["outcomes"] for r in rows] == ["learned 4 of 4", "failed 4 of 4", "failed 4 of 4"]
@@ -212,7 +212,7 @@ def test_figures_mark_failed_points(files):
 
     from plateau_analysis.figures import FAILED_STYLE, plot_eg, plot_overlaps, pyplot
 
-    ds = pa.open_campaign(files["eta"][0])["K2_M2"]
+    ds = pa.load_campaign(files["eta"][0])["K2_M2"]
     avg = pa.seed_average(ds, align=True)
     summary = pa.plateau_summary(ds, averaged=avg)
     fig = plot_eg(ds, avg, summary)
@@ -245,7 +245,7 @@ def test_figures_mark_failed_points(files):
 def test_figure_marks_diverged_runs(files):
     from plateau_analysis.figures import plot_eg, pyplot
 
-    ds = pa.open_campaign(files["relu"][0])["K2_M2"]
+    ds = pa.load_campaign(files["relu"][0])["K2_M2"]
     avg = pa.seed_average(ds)
     fig = plot_eg(ds, avg, pa.plateau_summary(ds, averaged=avg))
     ax = fig.axes[0]
@@ -258,7 +258,7 @@ def test_figure_marks_diverged_runs(files):
 def test_sweep_marks_points_whose_runs_all_failed(files):
     from plateau_analysis.figures import EDGE_MARKERS, plot_sweep, pyplot
 
-    ds = pa.open_campaign(files["eta"][0])["K2_M2"]
+    ds = pa.load_campaign(files["eta"][0])["K2_M2"]
     fig = plot_sweep(ds, pa.plateau_summary(ds), "eta")
     squares = [line for line in fig.axes[0].get_lines()
                if line.get_marker() == EDGE_MARKERS["failed"]["marker"]]

@@ -14,7 +14,7 @@ def test_swept_alpha_max_shares_the_longest_grid(plateau_program, tmp_path):
     out = tmp_path / "lengths.h5"
     run_plateau(plateau_program, out, "--N", 60, "--alpha-max", "5, 20", "--records", 20,
                 "--seeds", 2)
-    ds = pa.open_campaign(out)["K2_M2"]  # refused before: NaN in completed runs
+    ds = pa.load_campaign(out)["K2_M2"]  # refused before: NaN in completed runs
     assert list(ds["alpha_max"].values) == [5.0, 5.0, 20.0, 20.0]
     assert float(ds["alpha"].values[-1]) == 20.0
     recorded = np.isfinite(ds["eg"].values)
@@ -29,7 +29,7 @@ def test_alpha_max_scaled_with_inverse_eta(plateau_program, tmp_path):
     out = tmp_path / "scaled.h5"
     run_plateau(plateau_program, out, "--N", 60, "--eta", "0.5, 2", "--alpha-max", 10,
                 "--alpha-max-scale", "inverse-eta", "--records", 25, "--seeds", 2)
-    ds = pa.open_campaign(out)["K2_M2"]
+    ds = pa.load_campaign(out)["K2_M2"]
     np.testing.assert_array_equal(ds["alpha_max"].values, [20.0, 20.0, 5.0, 5.0])
     np.testing.assert_array_equal(ds["alpha_max"].values * ds["eta"].values, 10.0)
     last = ds["eg"].notnull().sum("alpha").values
@@ -52,7 +52,7 @@ def test_a_completed_run_with_a_hole_inside_its_range_is_still_refused(plateau_p
         row[1] = np.nan  # alpha_1 = 0.01 < alpha_max = 5
         eg[0] = row
     with pytest.raises(pa.CampaignError, match="NaN or inf in completed"):
-        pa.open_campaign(out)
+        pa.load_campaign(out)
 
 
 @pytest.mark.parametrize("dynamics", ["full", "gram"])
@@ -60,7 +60,7 @@ def test_shared_initial_conditions_across_eta(plateau_program, tmp_path, dynamic
     out = tmp_path / "shared.h5"
     run_plateau(plateau_program, out, "--N", 80, "--eta", "0.3, 1", "--alpha-max", 2,
                 "--records", 5, "--seeds", 3, "--init-seed", "shared", "--dynamics", dynamics)
-    ds = pa.open_campaign(out)["K2_M2"]
+    ds = pa.load_campaign(out)["K2_M2"]
     q0 = ds["Q"].isel(alpha=0).values
     r0 = ds["R"].isel(alpha=0).values
     np.testing.assert_array_equal(q0[:3], q0[3:])  # seed s at eta = 0.3 and at eta = 1

@@ -137,7 +137,7 @@ def test_engine_summary_counts_the_python_rule(plateau_program, tmp_path):
         stdout = run_plateau(plateau_program, path, *args, "--N", 200, "--seeds", 8,
                              "--records", 40, "--eta", "0.5,0.8")
         table = parse_summary(stdout)
-        ds = pa.open_campaign(path)[group]
+        ds = pa.load_campaign(path)[group]
         spec = pa.specialization(ds)
         completed = ds["status"].values == pa.COMPLETED
         point = ds["run_index"].values // ds.attrs["seeds"]
