@@ -73,11 +73,63 @@ CASES = {
         "--alpha-max", "0.5", "--seeds", "1", "--records", "4"]),
     "theory": ("ode", ["--N", "100", "--K", "2", "--M", "3", "--eta", "0.5,1",
                        "--alpha-max", "20", "--seeds", "2", "--records", "10"]),
+    # --- training regimes: mini-batches of fresh examples, finite training sets
+    "batch-weight-decay": ("run", [
+        "--N", "50", "--K", "3", "--M", "2", "--batch", "8", "--weight-decay", "0.01",
+        "--learn-v", "true", "--alpha-max", "2", "--seeds", "2", "--records", "6"]),
+    "alpha-train-sampling": ("run", [
+        "--N", "40", "--K", "2", "--M", "2", "--alpha-train", "1.5",
+        "--sampling", "epochs,replacement", "--batch", "4", "--noise", "0.05",
+        "--alpha-max", "2", "--seeds", "2", "--records", "6"]),
+    "train-set-batch-all": ("run", [
+        "--N", "40", "--K", "2", "--M", "2", "--train-set", "60", "--batch", "all",
+        "--weight-decay", "0.001", "--alpha-max", "1", "--seeds", "2", "--records", "6"]),
+    # --- the Gram chain
+    "gram": ("run", [
+        "--N", "30", "--K", "2", "--M", "3", "--dynamics", "gram", "--learn-v", "true",
+        "--noise", "0.05", "--weight-decay", "0.01", "--teacher-init", "gaussian", "--alpha-max", "3", "--seeds", "2",
+        "--records", "6"]),
+    # --- deeper networks
+    "deep-4x2": ("run", [
+        "--N", "40", "--K", "4x2", "--M", "4x2", "--eta-layers", "0.3,0.6",
+        "--learn-layers", "false", "--learn-v", "true", "--alpha-max", "2", "--seeds", "2",
+        "--records", "6"]),
+    "deep-4x3x2-train-set": ("run", [
+        "--N", "40", "--K", "4x3x2", "--M", "4x2", "--eta-layers", "0.3:0.2",
+        "--learn-layers", "true:false", "--train-set", "80", "--batch", "4",
+        "--weight-decay", "0.01", "--alpha-max", "2", "--seeds", "2", "--records", "6"]),
+    # --- the theory: closed-form integrals, quadrature, joint rule
+    "ode-integrals-relu-learnv": ("ode", [
+        "--N", "100", "--K", "2", "--M", "3", "--activation", "relu",
+        "--teacher-activation", "relu", "--learn-v", "true", "--noise", "0.1",
+        "--v-star", "0.8", "--alpha-max", "5", "--seeds", "2", "--records", "6"]),
+    "ode-integrals-erf-symmetric": ("ode", [
+        "--N", "100", "--K", "3", "--M", "2", "--init", "symmetric", "--r0", "0.1",
+        "--learn-v", "true", "--noise", "0.05", "--eta", "0.4,0.8", "--alpha-max", "10",
+        "--records", "8"]),
+    "ode-gram-init": ("ode", [
+        "--N", "60", "--K", "2", "--M", "3", "--dynamics", "gram", "--teacher-init",
+        "gaussian", "--alpha-max", "3", "--seeds", "2", "--records", "6"]),
+    "ode-quadrature-tanh": ("ode", [
+        "--N", "100", "--K", "2", "--M", "2", "--activation", "tanh",
+        "--teacher-activation", "tanh", "--gamma", "0.5", "--alpha-max", "1", "--seeds", "1",
+        "--records", "3"]),
+    "ode-joint-tanh-output": ("ode", [
+        "--N", "100", "--K", "2", "--M", "2", "--output-activation", "tanh",
+        "--teacher-output-activation", "tanh", "--joint-points", "1024", "--alpha-max", "2",
+        "--seeds", "1", "--records", "5"]),
+    "ode-joint-mixed-g": ("ode", [
+        "--N", "100", "--K", "2", "--M", "3", "--output-activation", "tanh",
+        "--activation", "erf", "--teacher-activation", "relu", "--learn-v", "true",
+        "--joint-points", "512", "--alpha-max", "2", "--seeds", "2", "--records", "5"]),
 }
 
 # case -> number of shards n: run every --shard i/n, merge, compare with the case's golden hashes
 SHARDED = {
     "sweep-learnv-noise-relu": 3,
+    "gram": 2,
+    "deep-4x3x2-train-set": 2,
+    "alpha-train-sampling": 4,
     "theory": 2,
 }
 
@@ -86,6 +138,19 @@ def _program() -> Path | None:
     """The built program (conftest's lookup: $PLATEAU_BUILD_DIR or build/ci), absolute."""
     path = built_program()
     return path.resolve() if path is not None else None
+
+
+def dataset_sha256(data: np.ndarray) -> str:
+    """SHA-256 of a dataset's raw bytes; variable-length strings (a swept name key's coordinate,
+    read as an object array whose raw bytes would be pointers) by their UTF-8 bytes, each
+    prefixed with its length."""
+    if data.dtype.kind != "O":
+        return hashlib.sha256(np.ascontiguousarray(data).tobytes()).hexdigest()
+    digest = hashlib.sha256()
+    for item in data.ravel():
+        raw = item if isinstance(item, bytes) else str(item).encode()
+        digest.update(len(raw).to_bytes(8, "little") + raw)
+    return digest.hexdigest()
 
 
 def fingerprint(path: Path) -> dict:
@@ -97,8 +162,7 @@ def fingerprint(path: Path) -> dict:
 
         def visit(name, obj):
             if isinstance(obj, h5py.Dataset):
-                data = np.ascontiguousarray(obj[()])
-                out[name] = hashlib.sha256(data.tobytes()).hexdigest()
+                out[name] = dataset_sha256(np.asarray(obj[()]))
 
         f.visititems(visit)
     return out
@@ -186,6 +250,16 @@ def test_differences_are_named_both_ways():
     assert "does not have" in problems[1] and "'G/new'" in problems[1]
     assert differences("x", golden, {**golden, "G/a": "9"}) == [
         "x: these differ from the golden file: ['G/a']"]
+
+
+def test_strings_are_hashed_by_their_bytes_not_their_addresses():
+    def strings(*items):
+        return np.array([i.encode() for i in items], dtype=object)
+
+    assert dataset_sha256(strings("epochs", "replacement")) == dataset_sha256(
+        strings("epochs", "replacement"))
+    assert dataset_sha256(strings("ab", "c")) != dataset_sha256(strings("a", "bc"))
+    assert dataset_sha256(np.arange(3.0)) == hashlib.sha256(np.arange(3.0).tobytes()).hexdigest()
 
 
 @golden_only
