@@ -141,7 +141,8 @@ StepRule::StepRule(const RunParams& p)
     : student(p.model.student), teacher(p.model.teacher), learn_v(p.model.learn_v),
       deep(is_deep(p.model)), layer_steps(plateau::layer_steps(p)),
       eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
-      eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)) {}
+      eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)),
+      schedule(p.training.eta_schedule), n(static_cast<double>(p.model.N)) {}
 
 bool StepRule::learns_layers() const noexcept {
     return std::ranges::any_of(layer_steps, [](const auto& step) { return step.has_value(); });
@@ -235,6 +236,8 @@ void validate(const RunParams& p) {
         require(contains(limits::eta, eta), "eta-layers", layer_list_text(p.training.eta_layers),
                 allowed(limits::eta));
     check_layer_list("learn-layers", m.learn_layers, m.student, "true:false");
+    if (const RateSchedule& r = p.training.eta_schedule; !r.valid())
+        throw ConfigError("eta-schedule", to_text(r), std::string(rate_schedule_forms));
     check_regime(p);
 
     const auto& s = p.schedule;

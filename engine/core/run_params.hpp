@@ -3,6 +3,7 @@
 #pragma once
 
 #include "engine/core/errors.hpp"
+#include "engine/core/rate_schedule.hpp"
 #include "models/network.hpp"
 
 #include <array>
@@ -175,6 +176,8 @@ struct TrainingParams {
     /// The training set's size as P/N (P = round(alpha_train N)); at most one of the two is set.
     std::optional<double> alpha_train{};
     Sampling sampling = Sampling::epochs; ///< how batches are drawn from a training set
+    /// eta(alpha) = eta s(alpha) for every learned layer (eta, eta_v, eta_l), docs/theory.md §6b.
+    RateSchedule eta_schedule{};
 
     friend bool operator==(const TrainingParams&, const TrainingParams&) = default;
 };
@@ -261,8 +264,15 @@ struct StepRule {
     std::vector<std::optional<double>> layer_steps; ///< eta_l/N of W_2..W_L (layer_steps())
     double eta_over_n;                              ///< eta/N of the first layer (Eqs. 4-5)
     double eta_v_over_n;                            ///< eta_v/N of v (Eq. 3)
+    RateSchedule schedule;                          ///< s(alpha) on every rate (§6b)
+    double n;                                       ///< N, for alpha = step/N
 
     explicit StepRule(const RunParams& p);
+    /// s(alpha) of the step from `step` to step + 1, at alpha = step/N (docs/theory.md §6b):
+    /// every rate of that step is multiplied by it. Exactly 1 for a constant schedule.
+    [[nodiscard]] double rate_factor(std::int64_t step) const noexcept {
+        return schedule.is_constant() ? 1.0 : schedule.factor(static_cast<double>(step) / n);
+    }
     /// Some W_l above the first layer is learned.
     [[nodiscard]] bool learns_layers() const noexcept;
 };

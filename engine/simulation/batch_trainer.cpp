@@ -136,19 +136,23 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
     // w^(m) <- w^(m) - (eta/N) ((1/B) sum_b de^b/dx_m xi^b + lambda w^(m)): Eq. (5) summed over
     // the batch (Eq. (7) for the whole set) and weight decay: Eq. (8) of docs/theory.md §6, as
     // W <- (1 - eta lambda/N) W - (eta/(N B)) D^T X.
+    // eta(alpha) = eta s(alpha) with alpha = step/N at the start of this update (§6b).
+    const double f = rule_.rate_factor(s.step);
+    const double eta_over_n = rule_.eta_over_n * f;
+    const double eta_v_over_n = rule_.eta_v_over_n * f;
     auto W = s.weights.topRows(K);
     if (lambda_ != 0.0)
-        W *= 1.0 - rule_.eta_over_n * lambda_;
-    W.noalias() -= (rule_.eta_over_n / static_cast<double>(B)) * errors_.transpose() * X;
+        W *= 1.0 - eta_over_n * lambda_;
+    W.noalias() -= (eta_over_n / static_cast<double>(B)) * errors_.transpose() * X;
     // W_l <- W_l - (eta_l/N) ((1/B) sum_b de^b/dW_l + lambda W_l) above the first layer of a
     // deeper student: Eq. (12.3) with the batch mean and weight decay as for v.
     for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
         if (const auto step = rule_.layer_steps[l])
-            s.layers[l] -=
-                *step * (grad_layers_sum_[l] / static_cast<double>(B) + lambda_ * s.layers[l]);
+            s.layers[l] -= (*step * f) *
+                           (grad_layers_sum_[l] / static_cast<double>(B) + lambda_ * s.layers[l]);
     // v_k <- v_k - (eta_v/N) ((1/B) sum_b de^b/dv_k + lambda v_k): Eqs. (3), (6) and (8).
     if (rule_.learn_v)
-        s.v -= rule_.eta_v_over_n * (grad_v_ / static_cast<double>(B) + lambda_ * s.v);
+        s.v -= eta_v_over_n * (grad_v_ / static_cast<double>(B) + lambda_ * s.v);
     return true;
 }
 

@@ -206,9 +206,8 @@ GramChain::Kernels kernels_of(int r) noexcept {
 } // namespace
 
 GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
-    : rule_(params), shrink_(1.0 - rule_.eta_over_n * params.training.weight_decay),
-      shrink_v_(1.0 - rule_.eta_v_over_n * params.training.weight_decay),
-      K_(params.model.student.hidden()), M_(params.model.teacher.hidden()), G_(K_ + M_, K_ + M_),
+    : rule_(params), lambda_(params.training.weight_decay), K_(params.model.student.hidden()),
+      M_(params.model.teacher.hidden()), G_(K_ + M_, K_ + M_),
       L_(Eigen::MatrixXd::Zero(K_ + M_, K_ + M_)), inv_diag_(K_ + M_), v_(initial.v),
       v_star_(initial.v_star), u_(K_ + M_), grad_fields_(K_), d_(K_), grad_v_(initial.v.size()),
       layers_(initial.layers), layers_star_(initial.layers_star), student_pass_(rule_.student),
@@ -232,7 +231,8 @@ bool GramChain::factorize() noexcept {
     return factorize_kernel_(G_.data(), L_.data(), inv_diag_.data(), K_ + M_);
 }
 
-bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexcept {
+bool GramChain::step(std::span<const double> z, double chi2, double zeta,
+                     double rate_factor) noexcept {
     const int r = K_ + M_;
     const auto K = static_cast<std::size_t>(K_);
     const auto M = static_cast<std::size_t>(M_);
@@ -265,7 +265,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
                       grad_v);
         for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
             if (const auto step = rule_.layer_steps[l])
-                layers_[l].noalias() -= *step * grad_layers_[l];
+                layers_[l].noalias() -= (*step * rate_factor) * grad_layers_[l];
     } else {
         const double tau = forward(rule_.teacher, y, {v_star_.data(), M}).output + zeta;
         const ForwardPass pass = forward(rule_.student, x, {v_.data(), K});
@@ -278,9 +278,12 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
     // d_m = -(eta/N) de/dx_m and s = 1 - eta lambda/N (1 without decay), so (Eq. (G3) of
     // docs/theory.md §7, with the decay's rescaling) Q <- s^2 Q + s (d x^T + x d^T) + |xi|^2 d d^T
     // (the lower triangle, mirrored: G stays exactly symmetric), R <- s R + d y^T, T unchanged.
-    const double s = shrink_;
+    // eta(alpha) = eta s(alpha), the rate factor of this step (docs/theory.md §6b).
+    const double eta_over_n = rule_.eta_over_n * rate_factor;
+    const double eta_v_over_n = rule_.eta_v_over_n * rate_factor;
+    const double s = 1.0 - eta_over_n * lambda_;
     for (int j = 0; j < K_; ++j)
-        d_(j) = -rule_.eta_over_n * grad_fields_(j);
+        d_(j) = -eta_over_n * grad_fields_(j);
     for (int j = 0; j < K_; ++j) {
         for (int k = 0; k <= j; ++k) {
             const double q =
@@ -297,7 +300,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta) noexce
     // v_k <- v_k - (eta_v/N) (de/dv_k + lambda v_k) (Eqs. 3 and 8), from the same fields.
     for (std::size_t k = 0; k < grad_v.size(); ++k) {
         const auto i = static_cast<Eigen::Index>(k);
-        v_(i) = shrink_v_ * v_(i) - rule_.eta_v_over_n * grad_v[k];
+        v_(i) = (1.0 - eta_v_over_n * lambda_) * v_(i) - eta_v_over_n * grad_v[k];
     }
     return true;
 }
@@ -330,7 +333,7 @@ bool GramDynamics::advance_to(double alpha) {
         draws_.fill({z_.data(), r});
         const double chi2 = 2.0 * half_chi2_(draws_); // chi^2_{N-r}, Eq. (G2)
         const double zeta = noise_sd_ > 0.0 ? noise_sd_ * noise_.next() : 0.0;
-        if (!chain_.step({z_.data(), r}, chi2, zeta))
+        if (!chain_.step({z_.data(), r}, chi2, zeta, chain_.rate_factor(step_)))
             return false;
     }
     return true;

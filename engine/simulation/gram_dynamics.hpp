@@ -71,13 +71,19 @@ public:
     /// False, leaving the factor undefined, when G is not finite or not positive semi-definite
     /// beyond rounding: the run diverged.
     [[nodiscard]] bool factorize() noexcept;
+    /// s(alpha) of the step from `step` (StepRule::rate_factor, docs/theory.md §6b).
+    [[nodiscard]] double rate_factor(std::int64_t step) const noexcept {
+        return rule_.rate_factor(step);
+    }
     /// The factor of the last factorize().
     [[nodiscard]] const Eigen::MatrixXd& factor() const noexcept { return L_; }
 
     /// One step from the factor of the last factorize(): fields (x, y) = L z, |xi|^2 = |z|^2 +
     /// chi2, label noise zeta (0 without noise), then Eq. (5)'s update of G and Eq. (3)'s of v
-    /// (docs/theory.md §7). z has r() entries. False if the output is not finite (diverged).
-    [[nodiscard]] bool step(std::span<const double> z, double chi2, double zeta) noexcept;
+    /// (docs/theory.md §7), every rate times `rate_factor`. z has r() entries. False if the
+    /// output is not finite (diverged).
+    [[nodiscard]] bool step(std::span<const double> z, double chi2, double zeta,
+                            double rate_factor = 1.0) noexcept;
 
     [[nodiscard]] const Eigen::MatrixXd& gram() const noexcept { return G_; }
     [[nodiscard]] const Eigen::VectorXd& v() const noexcept { return v_; }
@@ -92,9 +98,8 @@ public:
 private:
     bool (*factorize_kernel_)(const double*, double*, double*, int) noexcept = nullptr;
     double (*fields_kernel_)(const double*, const double*, double*, int) noexcept = nullptr;
-    StepRule rule_;   ///< the networks, what learns, the step sizes
-    double shrink_;   ///< 1 - eta lambda / N: the weight decay's rescaling of W (Eq. (8))
-    double shrink_v_; ///< 1 - eta_v lambda / N, of v when learned
+    StepRule rule_; ///< the networks, what learns, the step sizes
+    double lambda_; ///< weight decay: W <- (1 - eta lambda/N) W each step (Eq. (8))
     int K_;
     int M_;
     Eigen::MatrixXd G_;        ///< r x r, exactly symmetric

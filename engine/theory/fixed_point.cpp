@@ -207,6 +207,15 @@ Eigen::VectorXcd sorted_eigenvalues(const Eigen::MatrixXd& J) {
     return Eigen::Map<Eigen::VectorXcd>(sorted.data(), ev.size());
 }
 
+/// A fixed point belongs to an autonomous flow: a learning-rate schedule (docs/theory.md §6b)
+/// makes the flow depend on alpha, so none exists. Throws ConfigError naming eta-schedule.
+void require_constant_rates(const RunParams& params) {
+    if (!params.training.eta_schedule.is_constant())
+        throw ConfigError("eta-schedule", to_text(params.training.eta_schedule),
+                          "constant for fixed points (a flow whose rates change with alpha has "
+                          "none)");
+}
+
 double rate_of(const RunParams& params) {
     return std::max(params.training.eta, params.model.learn_v ? params.training.eta_v : 0.0);
 }
@@ -293,6 +302,7 @@ FixedPointKind classify_fixed_point(const OrderParameters& op) {
 
 FixedPoint polish_fixed_point(const RunParams& params, const OrderParameters& guess,
                               const FixedPointProgress& progress) {
+    require_constant_rates(params);
     require_theory_support(params.model);
     check_order_parameter_sizes(params.model, guess);
     PackedFlow flow(params, guess);
@@ -316,6 +326,7 @@ OrderParameters generic_start(const ModelParams& model, double amplitude) {
 
 std::vector<FixedPoint> trajectory_fixed_points(const RunParams& params,
                                                 const OrderParameters& start, double alpha_end) {
+    require_constant_rates(params);
     require_theory_support(params.model);
     check_order_parameter_sizes(params.model, start);
     PackedFlow flow(params, start);
@@ -374,6 +385,7 @@ std::vector<FixedPoint> trajectory_fixed_points(const RunParams& params,
 }
 
 EtaMax specialized_eta_max(const RunParams& params) {
+    require_constant_rates(params);
     require_theory_support(params.model);
     EtaMax out;
     const ModelParams& m = params.model;
@@ -433,6 +445,7 @@ EtaMax specialized_eta_max(const RunParams& params) {
 }
 
 FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgress& progress) {
+    require_constant_rates(params);
     require_theory_support(params.model);
     const ModelParams& m = params.model;
     const int K = m.student.hidden(), M = m.teacher.hidden();
@@ -489,7 +502,8 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
 
 TheoryPointSummary theory_point_summary(const RunParams& params) {
     TheoryPointSummary out;
-    if (params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
+    if (!params.training.eta_schedule.is_constant() ||
+        params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
         flow_method(params.model) != FlowMethod::integrals ||
         !integrals::has_closed_form(params.model.student.g.kind))
         return out;

@@ -103,35 +103,51 @@ FlowSettings flow_settings(const RunParams& p) {
     s.learn_v = p.model.learn_v;
     s.batch = static_cast<double>(p.training.batch.size);
     s.weight_decay = p.training.weight_decay;
+    s.schedule = p.training.eta_schedule;
     if (s.method == FlowMethod::joint)
         s.joint_rule = make_joint_rule(p.model.student.hidden() + p.model.teacher.hidden(),
                                        p.observer.joint_points);
     return s;
 }
 
+namespace {
+
+/// eta and eta_v at the flow's time: eta s(alpha), eta_v s(alpha) (docs/theory.md §6b); exactly
+/// eta and eta_v for a constant schedule (s = 1).
+struct Rates {
+    double eta, eta_v;
+};
+Rates rates(const FlowSettings& s) noexcept {
+    return {s.eta * s.rate_factor, s.eta_v * s.rate_factor};
+}
+
+} // namespace
+
 bool needs_second_order(const FlowSettings& s) noexcept {
-    return s.eta * s.eta / s.batch != 0.0;
+    const double eta = rates(s).eta;
+    return eta * eta / s.batch != 0.0;
 }
 
 void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd& dQ,
                    Eigen::MatrixXd& dR, Eigen::VectorXd& dv) {
     const auto K = a.cu.rows();
     const auto M = a.cu.cols() - K;
+    const auto [eta, eta_v] = rates(s);
     // dR_jn/dalpha = eta <c_j y_n> (docs/theory.md §3; Saad & Solla 1995; Biehl & Schwarze 1995).
-    dR = s.eta * a.cu.rightCols(M);
+    dR = eta * a.cu.rightCols(M);
     // dQ_jk/dalpha = eta (<c_j x_k> + <c_k x_j>) + (eta^2/B) <(e^2 + s^2) d_j d_k>: a batch of B
     // fresh examples per update divides the eta^2 term by B (docs/theory.md §3, §6; B = 1
     // divides by 1.0, exactly). Symmetric: j <= k computed.
-    const double eta2 = s.eta * s.eta / s.batch;
+    const double eta2 = eta * eta / s.batch;
     dQ.resize(K, K);
     for (Eigen::Index j = 0; j < K; ++j)
         for (Eigen::Index k = j; k < K; ++k)
             dQ(j, k) = dQ(k, j) =
-                s.eta * (a.cu(j, k) + a.cu(k, j)) + (eta2 != 0.0 ? eta2 * a.cc(j, k) : 0.0);
+                eta * (a.cu(j, k) + a.cu(k, j)) + (eta2 != 0.0 ? eta2 * a.cc(j, k) : 0.0);
     // dv_j/dalpha = eta_v <e h'(a) g(x_j)> (docs/theory.md §3; Riegler & Biehl 1995); zero for a
     // fixed second layer.
     if (s.learn_v)
-        dv = s.eta_v * a.eg;
+        dv = eta_v * a.eg;
     else
         dv.setZero(K);
 }
@@ -142,10 +158,11 @@ void add_weight_decay(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eig
     if (s.weight_decay == 0.0)
         return;
     // docs/theory.md §6: -2 eta lambda Q_jk, -eta lambda R_jn, -eta_v lambda v_j (learned v).
-    dQ -= (2.0 * s.eta * s.weight_decay) * Q;
-    dR -= (s.eta * s.weight_decay) * R;
+    const auto [eta, eta_v] = rates(s);
+    dQ -= (2.0 * eta * s.weight_decay) * Q;
+    dR -= (eta * s.weight_decay) * R;
     if (s.learn_v)
-        dv -= (s.eta_v * s.weight_decay) * v;
+        dv -= (eta_v * s.weight_decay) * v;
 }
 
 void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,

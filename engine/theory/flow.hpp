@@ -76,6 +76,11 @@ struct FlowSettings {
     bool learn_v = false;
     double batch = 1.0;        ///< B: the eta^2 terms are divided by B (docs/theory.md §6)
     double weight_decay = 0.0; ///< lambda (docs/theory.md §6)
+    /// The learning-rate schedule (docs/theory.md §6b) and its value s(alpha) at the time the
+    /// flow is evaluated: assemble_flow and add_weight_decay use eta s, eta_v s. PackedFlow sets
+    /// it from the time it is given; 1 for a constant schedule.
+    RateSchedule schedule{};
+    double rate_factor = 1.0;
     /// The fixed rule of FlowMethod::joint (docs/theory.md §10), made by flow_settings for
     /// joint-points points; null for FlowMethod::integrals (the joint path then makes its own).
     std::shared_ptr<const JointRule> joint_rule;
@@ -207,7 +212,14 @@ public:
     [[nodiscard]] const Packing& packing() const noexcept { return packing_; }
     [[nodiscard]] const FlowSettings& settings() const noexcept { return settings_; }
 
-    /// dy = f(y). Returns false if the result is not finite.
+    /// dy = f(t, y) with the learning rates at alpha = t (a schedule, docs/theory.md §6b).
+    bool operator()(double t, const Eigen::VectorXd& y, Eigen::VectorXd& dy) {
+        settings_.rate_factor = settings_.schedule.factor(t);
+        return (*this)(y, dy);
+    }
+
+    /// dy = f(y) at the rates last set (the constant rates unless a time was given). Returns
+    /// false if the result is not finite.
     bool operator()(const Eigen::VectorXd& y, Eigen::VectorXd& dy) {
         ++evaluations_;
         packing_.unpack(y, Q_, R_, v_);

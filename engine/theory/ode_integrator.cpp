@@ -30,6 +30,8 @@ namespace plateau {
 
 namespace dp {
 // (the stage times c_i = 1/5, 3/10, 4/5, 8/9, 1, 1 are not needed: the ODE is autonomous)
+// Nodes c_i of the stages (Dormand & Prince 1980): stage i is evaluated at t + c_i h.
+constexpr double c2 = 1.0 / 5, c3 = 3.0 / 10, c4 = 4.0 / 5, c5 = 8.0 / 9;
 constexpr double a21 = 1.0 / 5;
 constexpr double a31 = 3.0 / 40, a32 = 9.0 / 40;
 constexpr double a41 = 44.0 / 45, a42 = -56.0 / 15, a43 = 32.0 / 9;
@@ -48,6 +50,11 @@ constexpr double e1 = 71.0 / 57600, e3 = -71.0 / 16695, e4 = 71.0 / 1920, e5 = -
 OdeIntegrator::OdeIntegrator(Rhs rhs, OdeParams p) : OdeIntegrator(std::move(rhs), p, {}) {}
 
 OdeIntegrator::OdeIntegrator(Rhs rhs, OdeParams p, std::vector<int> classes)
+    : OdeIntegrator(TimeRhs([f = std::move(rhs)](double, const Eigen::VectorXd& y,
+                                                 Eigen::VectorXd& dy) { return f(y, dy); }),
+                    p, std::move(classes)) {}
+
+OdeIntegrator::OdeIntegrator(TimeRhs rhs, OdeParams p, std::vector<int> classes)
     : rhs_(std::move(rhs)), p_(p), classes_(std::move(classes)), h_(p.h_initial) {
     if (!(p_.rtol > 0.0) || !(p_.atol > 0.0) || !(p_.atol_asymmetry > 0.0) || !(p_.h_max > 0.0) ||
         !(p_.h_initial > 0.0) || !(p_.rk4_step > 0.0) || p_.max_steps < 1)
@@ -84,16 +91,17 @@ OdeOutcome OdeIntegrator::advance_rk4(Eigen::VectorXd& y, double& t, double t_en
     const double h = span / static_cast<double>(n);
     for (std::int64_t i = 0; i < n; ++i) {
         // Classical RK4.
-        if (!rhs_(y, k1_))
+        const double ti = t0 + static_cast<double>(i) * h;
+        if (!rhs_(ti, y, k1_))
             return OdeOutcome::failed;
         tmp_ = y + 0.5 * h * k1_;
-        if (!rhs_(tmp_, k2_))
+        if (!rhs_(ti + 0.5 * h, tmp_, k2_))
             return OdeOutcome::failed;
         tmp_ = y + 0.5 * h * k2_;
-        if (!rhs_(tmp_, k3_))
+        if (!rhs_(ti + 0.5 * h, tmp_, k3_))
             return OdeOutcome::failed;
         tmp_ = y + h * k3_;
-        if (!rhs_(tmp_, k4_))
+        if (!rhs_(ti + h, tmp_, k4_))
             return OdeOutcome::failed;
         y_new_ = y + (h / 6.0) * (k1_ + 2.0 * k2_ + 2.0 * k3_ + k4_);
         if (!y_new_.allFinite() || !guard(y_new_))
@@ -158,7 +166,7 @@ OdeOutcome OdeIntegrator::advance_dp(Eigen::VectorXd& y, double& t, double t_end
     using namespace dp;
     bool last_rejected = false;
     if (!fsal_valid_) {
-        if (!rhs_(y, k1_))
+        if (!rhs_(t, y, k1_))
             return OdeOutcome::failed;
         fsal_valid_ = true;
     }
@@ -177,26 +185,26 @@ OdeOutcome OdeIntegrator::advance_dp(Eigen::VectorXd& y, double& t, double t_end
         }
         bool ok = true;
         tmp_ = y + h * a21 * k1_;
-        ok = ok && rhs_(tmp_, k2_);
+        ok = ok && rhs_(t + c2 * h, tmp_, k2_);
         if (ok) {
             tmp_ = y + h * (a31 * k1_ + a32 * k2_);
-            ok = rhs_(tmp_, k3_);
+            ok = rhs_(t + c3 * h, tmp_, k3_);
         }
         if (ok) {
             tmp_ = y + h * (a41 * k1_ + a42 * k2_ + a43 * k3_);
-            ok = rhs_(tmp_, k4_);
+            ok = rhs_(t + c4 * h, tmp_, k4_);
         }
         if (ok) {
             tmp_ = y + h * (a51 * k1_ + a52 * k2_ + a53 * k3_ + a54 * k4_);
-            ok = rhs_(tmp_, k5_);
+            ok = rhs_(t + c5 * h, tmp_, k5_);
         }
         if (ok) {
             tmp_ = y + h * (a61 * k1_ + a62 * k2_ + a63 * k3_ + a64 * k4_ + a65 * k5_);
-            ok = rhs_(tmp_, k6_);
+            ok = rhs_(t + h, tmp_, k6_);
         }
         if (ok) {
             y_new_ = y + h * (b1 * k1_ + b3 * k3_ + b4 * k4_ + b5 * k5_ + b6 * k6_);
-            ok = rhs_(y_new_, k7_);
+            ok = rhs_(t + h, y_new_, k7_); // FSAL: k1 of the next step
         }
         double err = std::numeric_limits<double>::infinity();
         if (ok) {

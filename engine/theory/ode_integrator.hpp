@@ -1,4 +1,4 @@
-// A reusable integrator for autonomous ODEs dy/dt = f(y) on Eigen vectors: the adaptive
+// A reusable integrator for ODEs dy/dt = f(y) or dy/dt = f(t, y) on Eigen vectors: the adaptive
 // Dormand-Prince 5(4) with error control (default) or the classical fixed-step RK4. The theory
 // (engine/theory/theory.hpp) integrates the order parameters with it, the fixed point search
 // (engine/theory/fixed_point.hpp) relaxes the reduced flow with it; any other ODE can use it.
@@ -52,6 +52,8 @@ class OdeIntegrator {
 public:
     /// dy = f(y); returns false when f is not finite (or not defined) at y.
     using Rhs = std::function<bool(const Eigen::VectorXd& y, Eigen::VectorXd& dy)>;
+    /// dy = f(t, y), for a flow that depends on time (a learning-rate schedule, eta(alpha)).
+    using TimeRhs = std::function<bool(double t, const Eigen::VectorXd& y, Eigen::VectorXd& dy)>;
     /// Returns false to stop at an accepted state (e.g. a divergence threshold).
     using Guard = std::function<bool(const Eigen::VectorXd& y)>;
 
@@ -59,6 +61,8 @@ public:
     OdeIntegrator(Rhs rhs, OdeParams p);
     /// classes[i] >= 0: the symmetry class of entry i (see above).
     OdeIntegrator(Rhs rhs, OdeParams p, std::vector<int> classes);
+    /// A time-dependent right-hand side: every stage is evaluated at its own time (t + c_i h).
+    OdeIntegrator(TimeRhs rhs, OdeParams p, std::vector<int> classes = {});
 
     /// Advances (y, t) to exactly t_end. On failure (y, t) is the last accepted state.
     OdeOutcome advance(Eigen::VectorXd& y, double& t, double t_end, const Guard& guard);
@@ -72,7 +76,7 @@ private:
     double error_norm(const Eigen::VectorXd& y, const Eigen::VectorXd& y_new,
                       const Eigen::VectorXd& err);
 
-    Rhs rhs_;
+    TimeRhs rhs_;
     OdeParams p_;
     std::vector<int> classes_; ///< empty: every entry its own class
     std::vector<int> class_size_;

@@ -21,7 +21,9 @@ namespace plateau {
 struct TheoryDynamics::Impl {
     Impl(const RunParams& p, const OrderParameters& init, const OdeParams& ode)
         : params(p), rhs(p, init),
-          integrator([this](const Eigen::VectorXd& x, Eigen::VectorXd& dx) { return rhs(x, dx); },
+          // The flow at each stage's own alpha: the rates of a schedule (docs/theory.md §6b).
+          integrator(OdeIntegrator::TimeRhs([this](double t, const Eigen::VectorXd& x,
+                                                   Eigen::VectorXd& dx) { return rhs(t, x, dx); }),
                      ode, rhs.packing().classes()) {
         rhs.packing().pack(init.Q, init.R, init.v, y);
     }
