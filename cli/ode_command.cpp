@@ -61,7 +61,7 @@ public:
             eg_ = std::max(eg_, o.eg_stderr);
             if (o.eg > 0.0)
                 eg_relative_ = std::max(eg_relative_, o.eg_stderr / o.eg);
-            const auto it = o.extras.find("flow_error");
+            const auto it = o.extras.find(extra_name::flow_error);
             if (it != o.extras.end() && it->second.size() == 1 && std::isfinite(it->second(0)))
                 flow_ = std::max(flow_, it->second(0));
         }
@@ -441,9 +441,9 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             rule_errors.add(spec.point_of(run).params, result);
             if (!result.records.empty()) {
                 const auto p = static_cast<std::size_t>(&spec.point_of(run) - spec.points.data());
-                result.records.front().extras["escape_rate"] =
+                result.records.front().extras[std::string(extra_name::escape_rate)] =
                     Eigen::VectorXd::Constant(1, summaries[p].escape_rate);
-                result.records.front().extras["eta_max"] =
+                result.records.front().extras[std::string(extra_name::eta_max)] =
                     Eigen::VectorXd::Constant(1, summaries[p].eta_max);
             }
             return result;

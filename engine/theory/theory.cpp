@@ -77,7 +77,7 @@ Observables TheoryDynamics::observe() {
         const JointEstimate e = joint_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
         o.eg = e.eg;
         o.eg_stderr = e.eg_error;
-        o.extras.insert_or_assign("flow_error",
+        o.extras.insert_or_assign(std::string(extra_name::flow_error),
                                   Eigen::VectorXd::Constant(1, e.relative_flow_error()));
     } else {
         o.eg = flow_generalization_error(s, op.Q, op.R, op.T, op.v, op.v_star);
