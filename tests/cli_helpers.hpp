@@ -21,9 +21,11 @@ struct CliResult {
     std::string output; ///< stdout and stderr together
 };
 
-/// Runs `plateau ARGS` through the shell, capturing its output and exit status.
-inline CliResult run_plateau(const std::string& args) {
-    const std::string cmd = plateau_binary().string() + " " + args + " 2>&1";
+/// Runs `plateau ARGS` through the shell, capturing its output and exit status. `env`: variable
+/// assignments for the shell to put before the command ("A=1 B=2"), or empty.
+inline CliResult run_plateau(const std::string& args, const std::string& env = {}) {
+    const std::string cmd =
+        env + (env.empty() ? "" : " ") + plateau_binary().string() + " " + args + " 2>&1";
     CliResult r;
     FILE* pipe = popen(cmd.c_str(), "r");
     if (pipe == nullptr)

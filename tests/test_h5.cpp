@@ -5,6 +5,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <cstdint>
@@ -439,6 +444,105 @@ TEST_CASE("h5: errors name the object, the operation and the HDF5 call", "[h5]")
     CHECK_THAT(message, Contains("no write intent"));
     message = error_of([&] { h5::set_attribute(eg, "x", 1.0); });
     CHECK_THAT(message, Contains("attribute 'x'"));
+}
+
+namespace {
+
+/// The h5::Error `f` throws (fails the test if it throws nothing or another type).
+template <typename F>
+h5::Error thrown_by(F&& f) {
+    try {
+        f();
+    } catch (const h5::Error& e) {
+        return e;
+    }
+    FAIL("no plateau::h5::Error thrown");
+    return h5::Error("");
+}
+
+} // namespace
+
+TEST_CASE("h5: errors keep HDF5's error numbers, and their kind is decided from them", "[h5]") {
+    const TempDir dir;
+    const auto path = dir.file("kinds.h5");
+    haddr_t address = 0;
+    {
+        auto file = h5::File::create_exclusive(path);
+        auto group = file.root().create_group("g");
+        auto run = h5::create_dimension(group, "run", 2);
+        auto x =
+            h5::create_variable(group, "x", h5::ElementType::float64, {&run},
+                                std::vector<hsize_t>{1}, std::nullopt, h5::Checksum::fletcher32);
+        const std::array<double, 2> values{1.0, 2.0};
+        h5::write_slab(x, std::array<hsize_t, 1>{0}, std::array<hsize_t, 1>{2}, values.data());
+        const h5::Error not_found = thrown_by([&] { (void)group.open_dataset("nope"); });
+        CHECK(not_found.kind() == h5::ErrorKind::not_found);
+        CHECK(not_found.stack().front() == h5::ErrorNumbers{H5E_DATASET, H5E_CANTOPENOBJ});
+        // This layer's own refusals carry no HDF5 stack.
+        const h5::Error own = thrown_by([&] { (void)group.create_group("a/b"); });
+        CHECK(own.stack().empty());
+        CHECK(own.kind() == h5::ErrorKind::other);
+        std::array<hsize_t, 1> second{1};
+        unsigned mask = 0;
+        hsize_t size = 0;
+        REQUIRE(H5Dget_chunk_info_by_coord(x.id(), second.data(), &mask, &address, &size) >= 0);
+    }
+    // One flipped bit in the chunk of element 1: Fletcher-32 fails, innermost (H5E_STORAGE,
+    // H5E_READERROR), and the pipeline's (H5E_PLINE, H5E_READERROR) outside it.
+    {
+        std::fstream bytes(path, std::ios::in | std::ios::out | std::ios::binary);
+        bytes.seekg(static_cast<std::streamoff>(address + 2));
+        char byte = 0;
+        bytes.read(&byte, 1);
+        byte = static_cast<char>(byte ^ 0x10);
+        bytes.seekp(static_cast<std::streamoff>(address + 2));
+        bytes.write(&byte, 1);
+    }
+    {
+        const auto file = h5::File::open_readonly(path);
+        const auto x = file.root().open_group("g").open_dataset("x");
+        CHECK(h5::read_slab<double>(x, std::array<hsize_t, 1>{0}, std::array<hsize_t, 1>{1}) ==
+              std::vector<double>{1.0});
+        const h5::Error damaged = thrown_by([&] {
+            (void)h5::read_slab<double>(x, std::array<hsize_t, 1>{1}, std::array<hsize_t, 1>{1});
+        });
+        CHECK(damaged.kind() == h5::ErrorKind::checksum);
+        CHECK(damaged.innermost() == h5::ErrorNumbers{H5E_STORAGE, H5E_READERROR});
+        const auto& stack = damaged.stack();
+        CHECK(std::find(stack.begin(), stack.end(), h5::ErrorNumbers{H5E_PLINE, H5E_READERROR}) !=
+              stack.end());
+    }
+    // Another process's lock (HDF5 takes it with flock(); a lock on another open of the file
+    // conflicts even within this process).
+    {
+        const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        REQUIRE(fd >= 0);
+        REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+        const h5::Error locked = thrown_by([&] { (void)h5::File::open_readonly(path); });
+        ::close(fd);
+        CHECK(locked.kind() == h5::ErrorKind::file_locked);
+        CHECK(locked.innermost().minor == H5E_CANTLOCKFILE);
+    }
+    // Not HDF5.
+    const auto text = dir.file("text.h5");
+    std::ofstream(text) << "not HDF5\n";
+    CHECK(thrown_by([&] { (void)h5::File::open_readonly(text); }).kind() ==
+          h5::ErrorKind::not_hdf5);
+
+    // The rule alone: only a filter's read failure is a checksum failure; an I/O error of the
+    // disk (the sec2 driver's (H5E_IO, H5E_READERROR) under the chunk read) is not.
+    const std::vector<h5::ErrorNumbers> eio{{H5E_DATASET, H5E_READERROR},
+                                            {H5E_DATASET, H5E_READERROR},
+                                            {H5E_IO, H5E_READERROR},
+                                            {H5E_VFL, H5E_READERROR},
+                                            {H5E_IO, H5E_READERROR}};
+    CHECK(h5::classify(eio) == h5::ErrorKind::other);
+    CHECK(h5::classify({}) == h5::ErrorKind::other);
+    const std::vector<h5::ErrorNumbers> fletcher{{H5E_DATASET, H5E_READERROR},
+                                                 {H5E_DATASET, H5E_CANTFILTER},
+                                                 {H5E_PLINE, H5E_READERROR},
+                                                 {H5E_STORAGE, H5E_READERROR}};
+    CHECK(h5::classify(fletcher) == h5::ErrorKind::checksum);
 }
 
 TEST_CASE("h5: handles are move-only owners", "[h5]") {

@@ -365,6 +365,71 @@ TEST_CASE("flipped bits in a run's data are found and --resume computes the run 
     CHECK(all_of(path, "eg") == eg);
 }
 
+namespace {
+
+/// The file offset of the stored chunk of `variable` of group K2_M2 that holds `coordinate`.
+haddr_t chunk_address(const std::string& path, const std::string& variable,
+                      std::vector<hsize_t> coordinate) {
+    const h5::File f = h5::File::open_readonly(path);
+    const h5::Dataset d = f.root().open_group("K2_M2").open_dataset(variable);
+    unsigned mask = 0;
+    haddr_t address = 0;
+    hsize_t size = 0;
+    REQUIRE(H5Dget_chunk_info_by_coord(d.id(), coordinate.data(), &mask, &address, &size) >= 0);
+    return address;
+}
+
+/// The shell assignments that make `plateau` fail, with EIO, every read of the byte at `offset`
+/// (tests/preload/fail_pread.cpp). ASan (sanitizer builds) must tolerate a library preloaded
+/// before its runtime.
+std::string failing_read_at(haddr_t offset) {
+    return "PLATEAU_TEST_EIO_OFFSET=" + std::to_string(offset) +
+           " LD_PRELOAD=" + std::string(PLATEAU_FAIL_PREAD) +
+           " ASAN_OPTIONS=\"${ASAN_OPTIONS}:verify_asan_link_order=0\"";
+}
+
+} // namespace
+
+TEST_CASE("a read error that is not a checksum failure stops --resume and marks no run damaged",
+          "[output][cli][resume]") {
+    TempDir dir;
+    const std::string args = "--N 50 --alpha-max 2 --records 6 --seeds 4 --quiet -o ";
+    const std::string path = dir / "c.h5";
+    REQUIRE(run_plateau("run " + args + path).status == 0);
+    const auto Q = all_of(path, "Q");
+    const auto eg = all_of(path, "eg");
+    const haddr_t run2 = chunk_address(path, "Q", {2, 0, 0, 0});
+
+    // The disk fails the read of run 2's chunk of Q once (EIO): an error with its cause, exit
+    // status 1, and run 2 is neither marked damaged nor computed again.
+    const auto failed = run_plateau("run " + args + path + " --resume", failing_read_at(run2));
+    INFO(failed.output);
+    CHECK(failed.status == 1);
+    CHECK(failed.output.find("plateau run: error: reading Q of run_index 2 to check its checksum "
+                             "failed for another reason than a checksum (nothing marked "
+                             "damaged)") != std::string::npos);
+    CHECK(failed.output.find("file read failed") != std::string::npos);
+    CHECK(failed.output.find("fail their checksum") == std::string::npos);
+    CHECK(all_of(path, "Q") == Q);
+    {
+        const h5::File f = h5::File::open_readonly(path);
+        const auto status =
+            h5::read_all<std::int8_t>(f.root().open_group("K2_M2").open_dataset("status"));
+        CHECK(status == std::vector<std::int8_t>(4, 1)); // all still completed
+    }
+    // The disk recovered: nothing to do.
+    const auto resumed = run_plateau("run " + args + path + " --resume");
+    INFO(resumed.output);
+    CHECK(resumed.status == 0);
+    CHECK(resumed.output.find("fail their checksum") == std::string::npos);
+    CHECK(CampaignReader::open(path).damaged_runs().empty());
+    CHECK(all_of(path, "eg") == eg);
+
+    // The same chunk with a flipped bit: a checksum failure, the run is damaged.
+    flip_bit_in_chunk(path, "Q", {2, 0, 0, 0});
+    CHECK(CampaignReader::open(path).damaged_runs() == std::vector<std::int64_t>{2});
+}
+
 TEST_CASE("a file HDF5 failed to close does not crash the program at exit", "[output][cli]") {
     TempDir dir;
     const SmallDisk disk(dir.path() / "disk", "64k");

@@ -264,12 +264,27 @@ RunResult with_extras(const CampaignSpec& spec, std::int64_t run) {
     return result;
 }
 
-void write_campaign(const std::string& path, const CampaignSpec& spec, const std::string& kind,
+/// The same run with only the extras a file of `kind` holds in `table` (a theory file holds
+/// neither the trainer's `examples` nor `train_error`).
+RunResult with_extras_of(const CampaignSpec& spec, std::int64_t run, FileKind kind,
+                         std::span<const VariableSpec> table) {
+    RunResult result = with_extras(spec, run);
+    for (Observables& o : result.records)
+        std::erase_if(o.extras, [&](const auto& entry) {
+            return std::none_of(table.begin(), table.end(), [&](const VariableSpec& v) {
+                return v.name == entry.first && v.written_by.contains(kind);
+            });
+        });
+    return result;
+}
+
+void write_campaign(const std::string& path, const CampaignSpec& spec, FileKind kind,
                     std::span<const VariableSpec> table) {
-    CampaignWriter w = CampaignWriter::create(path, spec, {"c", "cmd", kind}, false, table);
+    CampaignWriter w =
+        CampaignWriter::create(path, spec, {"c", "cmd", std::string(name(kind))}, false, table);
     const std::vector<std::int64_t> runs = w.unfinished_runs();
     execute_campaign(
-        spec, runs, [&](std::int64_t r) { return with_extras(spec, r); },
+        spec, runs, [&](std::int64_t r) { return with_extras_of(spec, r, kind, table); },
         [&](FinishedRun&& f) { w.write(f); });
     w.close();
 }
@@ -283,7 +298,7 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
     CHECK(schema_version_of(table) == SchemaVersion{1, future_minor}); // a new variable bumps it
 
     const std::string sim = dir / "sim.h5";
-    write_campaign(sim, spec, "simulation", table);
+    write_campaign(sim, spec, FileKind::simulation, table);
     const CampaignReader reader = CampaignReader::open(sim, table);
     CHECK(reader.metadata().version == SchemaVersion{1, future_minor});
     for (std::int64_t run = 0; run < spec.runs(); ++run) {
@@ -320,7 +335,13 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
 
     // A theory file holds only what the table lists for theory.
     const std::string theory = dir / "theory.h5";
-    write_campaign(theory, spec, "theory", table);
+    {
+        // The simulation's train_error (and examples) is not a variable of a theory file.
+        CampaignWriter w =
+            CampaignWriter::create(dir / "refused.h5", spec, {"c", "cmd", "theory"}, false, table);
+        CHECK_THROWS_AS(w.write({0, with_extras(spec, 0)}), UnknownObservableError);
+    }
+    write_campaign(theory, spec, FileKind::theory, table);
     const CampaignReader th = CampaignReader::open(theory, table);
     const auto& vars = th.groups().front().variables;
     CHECK(std::find(vars.begin(), vars.end(), "field_norms") != vars.end());

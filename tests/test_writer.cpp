@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -130,6 +131,62 @@ TEST_CASE("the writer stores what the runs computed", "[writer]") {
     CHECK(status == std::vector<std::int8_t>{0, 1});
     CHECK(h5::read_all<std::int64_t>(g3.open_dataset("run_index")) ==
           std::vector<std::int64_t>{2, 3});
+}
+
+TEST_CASE("the writer refuses an extra observable that is not a variable of its file", "[writer]") {
+    TempDir dir;
+    CampaignSpec spec;
+    GridPoint g;
+    g.params.model.N = 50;
+    g.params.schedule.alpha_max = 2;
+    g.params.schedule.records = 4;
+    spec.points.push_back(g);
+    spec.seeds = 2;
+    const auto produced = [&](std::int64_t r) {
+        return FinishedRun{
+            r, simulate(spec.point_of(r).params, spec.master_seed, static_cast<std::uint64_t>(r))};
+    };
+    const std::string path = dir / "w.h5";
+    {
+        CampaignWriter w = CampaignWriter::create(path, spec, {"c", "cmd", "simulation"}, false);
+        FinishedRun misspelt = produced(0);
+        misspelt.result.records.back().extras["eg_trian"] = Eigen::VectorXd::Zero(1);
+        try {
+            w.write(misspelt);
+            FAIL("a record with extras[\"eg_trian\"] was written");
+        } catch (const UnknownObservableError& e) {
+            CHECK_THAT(e.what(), Catch::Contains("'eg_trian', which is not a variable of a "
+                                                 "simulation file; allowed are eps_train, "
+                                                 "examples, student_layers, teacher_layers"));
+        }
+        // A variable of the other kind of file (the theory's flow_error) is refused too.
+        FinishedRun misplaced = produced(1);
+        misplaced.result.records.front().extras[std::string(extra_name::flow_error)] =
+            Eigen::VectorXd::Zero(1);
+        CHECK_THROWS_AS(w.write(misplaced), UnknownObservableError);
+        // Nothing of either run was written.
+        CHECK(w.unfinished_runs() == std::vector<std::int64_t>{0, 1});
+        w.write(produced(1));
+        CHECK(w.unfinished_runs() == std::vector<std::int64_t>{0});
+        w.close();
+    }
+    const auto eg = h5::read_all<double>(
+        h5::File::open_readonly(path).root().open_group("K2_M2").open_dataset("eg"));
+    REQUIRE(eg.size() == 2 * 4);
+    CHECK(std::all_of(eg.begin(), eg.begin() + 4, [](double x) { return std::isnan(x); }));
+    CHECK(std::none_of(eg.begin() + 4, eg.end(), [](double x) { return std::isnan(x); }));
+}
+
+TEST_CASE("every extra_name:: constant is an extra variable of the table, and the other way round",
+          "[writer]") {
+    std::vector<std::string_view> table;
+    for (const VariableSpec& v : campaign_variables())
+        if (v.field == ObservableField::extra)
+            table.push_back(v.name);
+    std::vector<std::string_view> names(extra_name::all.begin(), extra_name::all.end());
+    std::sort(table.begin(), table.end());
+    std::sort(names.begin(), names.end());
+    CHECK(table == names);
 }
 
 TEST_CASE("plateau run: the same file for 1 and 2 threads", "[writer][cli]") {

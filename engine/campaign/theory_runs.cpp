@@ -30,9 +30,9 @@ RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial, con
             errors->add(point.params, result);
         if (!result.records.empty()) {
             const auto p = static_cast<std::size_t>(&point - spec.points.data());
-            result.records.front().extras["escape_rate"] =
+            result.records.front().extras[std::string(extra_name::escape_rate)] =
                 Eigen::VectorXd::Constant(1, summaries[p].escape_rate);
-            result.records.front().extras["eta_max"] =
+            result.records.front().extras[std::string(extra_name::eta_max)] =
                 Eigen::VectorXd::Constant(1, summaries[p].eta_max);
         }
         return result;

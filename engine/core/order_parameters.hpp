@@ -9,9 +9,11 @@
 
 #include <Eigen/Core>
 
+#include <array>
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace plateau {
 
@@ -29,6 +31,28 @@ struct OrderParameters {
     LayerWeights layers_star;
 };
 
+/// The names of the extra observables (the keys of Observables::extras), each the name of its
+/// variable in a campaign file. Producers and the file's variable table (engine/io/variables.cpp)
+/// use these constants, never a spelled-out name; the writer refuses a key that is not a variable
+/// of its file's kind (CampaignWriter::write).
+namespace extra_name {
+/// Training error on the training set (docs/theory.md §6): Trainer::measure, with a training set.
+inline constexpr std::string_view eps_train = "eps_train";
+/// Examples seen (docs/theory.md §6): Trainer::measure.
+inline constexpr std::string_view examples = "examples";
+/// Estimated relative error of the joint rule's flow (docs/theory.md §10): TheoryDynamics.
+inline constexpr std::string_view flow_error = "flow_error";
+/// Escape rate at the symmetric fixed point (docs/theory.md §11): `plateau ode`.
+inline constexpr std::string_view escape_rate = "escape_rate";
+/// Largest stable learning rate of the specialized fixed point (docs/theory.md §11): `plateau ode`.
+inline constexpr std::string_view eta_max = "eta_max";
+/// The weights above the first layer, student and teacher (docs/theory.md §12): the observer.
+inline constexpr std::string_view student_layers = "student_layers";
+inline constexpr std::string_view teacher_layers = "teacher_layers";
+inline constexpr std::array all{eps_train, examples,       flow_error,    escape_rate,
+                                eta_max,   student_layers, teacher_layers};
+} // namespace extra_name
+
 struct Observables {
     Eigen::MatrixXd Q; ///< K x K
     Eigen::MatrixXd R; ///< K x M
@@ -37,9 +61,9 @@ struct Observables {
     double eg = 0.0;
     /// Standard error of eg: 0 for a closed form, the Monte-Carlo standard error otherwise.
     double eg_stderr = 0.0;
-    /// Named extra observables: one per variable of engine/io/variables.hpp with field `extra`,
-    /// row-major over that variable's dimensions after run and alpha. An extra a run never
-    /// produced is absent here and NaN in the file.
+    /// Named extra observables, keyed by a name of `extra_name::` (a variable of
+    /// engine/io/variables.cpp with field `extra`), row-major over that variable's dimensions
+    /// after run and alpha. An extra a run never produced is absent here and NaN in the file.
     std::map<std::string, Eigen::VectorXd, std::less<>> extras{};
 };
 

@@ -11,6 +11,18 @@ namespace plateau {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+/// Why a read failed, for a message: a checksum failure (damage) or another error.
+std::string read_failure(const h5::Error& e) {
+    if (e.kind() == h5::ErrorKind::checksum)
+        return "fails its checksum (bits changed on disk); 'plateau run --resume' computes "
+               "damaged runs again";
+    return std::string("cannot be read (") + e.what() + ")";
+}
+
+} // namespace
+
 CampaignReader::CampaignReader(fs::path path, h5::File file, Metadata metadata,
                                std::vector<GroupInfo> groups, std::vector<GroupData> data)
     : path_(std::move(path)), file_(std::move(file)), metadata_(std::move(metadata)),
@@ -28,8 +40,12 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
     h5::File file = [&] {
         try {
             return h5::File::open_readonly(path);
-        } catch (const h5::Error&) {
-            throw CampaignReadError(path, "not an HDF5 file");
+        } catch (const h5::Error& e) {
+            if (e.kind() == h5::ErrorKind::file_locked)
+                throw CampaignReadError(path, "in use (a plateau writing it holds HDF5's lock)");
+            if (e.kind() == h5::ErrorKind::not_hdf5)
+                throw CampaignReadError(path, "not an HDF5 file");
+            throw CampaignReadError(path, std::string("cannot open it (") + e.what() + ")");
         }
     }();
     const h5::Group root = file.root();
@@ -129,7 +145,14 @@ std::vector<std::int64_t> CampaignReader::damaged_runs() const {
                         (void)h5::read_slab<std::int8_t>(dataset, offset, count);
                     else
                         (void)h5::read_slab<double>(dataset, offset, count);
-                } catch (const h5::Error&) {
+                } catch (const h5::Error& e) {
+                    // Only a checksum failure is damage; any other read error (an I/O error,
+                    // which may pass) is no evidence of it.
+                    if (e.kind() != h5::ErrorKind::checksum)
+                        throw CampaignReadError(path_, "run_index " +
+                                                           std::to_string(info.run_index[i]) +
+                                                           ": variable '" + std::string(spec.name) +
+                                                           "' cannot be read (" + e.what() + ")");
                     out.push_back(info.run_index[i]);
                 }
             }
@@ -146,10 +169,9 @@ std::vector<RunStatus> CampaignReader::status(std::size_t group) const {
             std::vector<std::int8_t> codes;
             try {
                 codes = h5::read_all<std::int8_t>(dataset);
-            } catch (const h5::Error&) {
+            } catch (const h5::Error& e) {
                 throw CampaignReadError(path_, "the status of group '" + groups_.at(group).name +
-                                                   "' fails its checksum or cannot be read "
-                                                   "(bits changed on disk)");
+                                                   "' " + read_failure(e));
             }
             std::vector<RunStatus> out;
             for (const std::int8_t code : codes) {
@@ -171,10 +193,9 @@ std::optional<std::vector<RunOutcome>> CampaignReader::stored_outcomes(std::size
             std::vector<std::int8_t> codes;
             try {
                 codes = h5::read_all<std::int8_t>(dataset);
-            } catch (const h5::Error&) {
+            } catch (const h5::Error& e) {
                 throw CampaignReadError(path_, "the outcome of group '" + groups_.at(group).name +
-                                                   "' fails its checksum or cannot be read "
-                                                   "(bits changed on disk)");
+                                                   "' " + read_failure(e));
             }
             std::vector<RunOutcome> out;
             for (const std::int8_t code : codes) {
@@ -226,13 +247,11 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
         const auto values = [&] {
             try {
                 return h5::read_slab<double>(dataset, offset, extent);
-            } catch (const h5::Error&) {
-                throw CampaignReadError(
-                    path_, "run_index " + std::to_string(info.run_index[where.index]) +
-                               " of group '" + info.name + "': variable '" +
-                               std::string(spec.name) +
-                               "' fails its checksum or cannot be read (bits changed on disk); "
-                               "'plateau run --resume' computes damaged runs again");
+            } catch (const h5::Error& e) {
+                throw CampaignReadError(path_, "run_index " +
+                                                   std::to_string(info.run_index[where.index]) +
+                                                   " of group '" + info.name + "': variable '" +
+                                                   std::string(spec.name) + "' " + read_failure(e));
             }
         }();
         for (std::size_t a = 0; a < n; ++a) {

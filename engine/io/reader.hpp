@@ -74,7 +74,8 @@ public:
     [[nodiscard]] std::optional<RunLocation> find_run(std::int64_t run_index) const;
     /// Global indices of the runs whose data or status fail their checksum (bits changed on
     /// disk since they were written), increasing. Reads every checksummed chunk once; a file
-    /// written before checksums has none to fail.
+    /// written before checksums has none to fail. Only a checksum failure (h5::ErrorKind::
+    /// checksum) marks a run; any other read error is no evidence of damage: CampaignReadError.
     [[nodiscard]] std::vector<std::int64_t> damaged_runs() const;
     /// The status of every run of group `group`.
     [[nodiscard]] std::vector<RunStatus> status(std::size_t group) const;

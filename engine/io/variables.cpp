@@ -46,32 +46,32 @@ constexpr std::array variables{
                  every_kind, 1, ObservableField::outcome},
     // Training regimes (docs/theory.md §6), schema 1.2; produced by the trainer
     // (Trainer::measure, engine/simulation/trainer.hpp).
-    VariableSpec{"eps_train", {Dim::run, Dim::alpha}, f64, "1",
+    VariableSpec{extra_name::eps_train, {Dim::run, Dim::alpha}, f64, "1",
                  "training error eps_t = (1/P) sum_mu e^mu on the training set (NaN without one)",
                  simulation_only, 2, ObservableField::extra},
-    VariableSpec{"examples", {Dim::run, Dim::alpha}, f64, "1",
+    VariableSpec{extra_name::examples, {Dim::run, Dim::alpha}, f64, "1",
                  "examples seen: updates (alpha N) x examples per update",
                  simulation_only, 2, ObservableField::extra},
     // The theory's joint rule (docs/theory.md §10), schema 1.3; produced by TheoryDynamics.
-    VariableSpec{"flow_error", {Dim::run, Dim::alpha}, f64, "1",
+    VariableSpec{extra_name::flow_error, {Dim::run, Dim::alpha}, f64, "1",
                  "estimated relative error of the theory's flow by the joint rule (NaN without)",
                  theory_only, 3, ObservableField::extra},
     // Fixed points of the ODEs (docs/theory.md §11), schema 1.3; produced by `plateau ode`
     // (cli/ode_command.cpp), one value per run from its grid point.
-    VariableSpec{"escape_rate", {Dim::run}, f64, "1",
+    VariableSpec{extra_name::escape_rate, {Dim::run}, f64, "1",
                  "escape rate lambda: largest real part of the linearized flow's eigenvalues at "
                  "the symmetric fixed point (NaN: no fixed point found, or not computed)",
                  theory_only, 3, ObservableField::extra},
-    VariableSpec{"eta_max", {Dim::run}, f64, "1",
+    VariableSpec{extra_name::eta_max, {Dim::run}, f64, "1",
                  "largest eta at which the specialized fixed point is linearly stable (NaN: "
                  "K != M, none found, or not computed)",
                  theory_only, 3, ObservableField::extra},
     // Deeper networks (docs/theory.md §12), schema 1.3; produced by the observer (NaN for a
     // two-layer network, and in theory files: plateau ode covers two-layer networks only).
-    VariableSpec{"student_layers", {Dim::run, Dim::alpha, Dim::student_layers}, f64, "1",
+    VariableSpec{extra_name::student_layers, {Dim::run, Dim::alpha, Dim::student_layers}, f64, "1",
                  "student weights above the first layer: W_2 row-major, ..., W_L, then v",
                  every_kind, 3, ObservableField::extra},
-    VariableSpec{"teacher_layers", {Dim::run, Dim::teacher_layers}, f64, "1",
+    VariableSpec{extra_name::teacher_layers, {Dim::run, Dim::teacher_layers}, f64, "1",
                  "teacher weights above the first layer: W*_2 row-major, ..., W*_L, then v*",
                  every_kind, 3, ObservableField::extra},
 };
@@ -175,13 +175,6 @@ SchemaVersion schema_version_of(std::span<const VariableSpec> table) noexcept {
     for (const auto& var : table)
         v.minor = std::max(v.minor, var.since_minor);
     return v;
-}
-
-const VariableSpec* find_variable(std::span<const VariableSpec> table,
-                                  std::string_view name) noexcept {
-    const auto it = std::find_if(table.begin(), table.end(),
-                                 [name](const VariableSpec& v) { return v.name == name; });
-    return it == table.end() ? nullptr : &*it;
 }
 
 void copy_out(const VariableSpec& v, const Observables& o, const GroupShape& s,

@@ -149,10 +149,6 @@ struct VariableSpec {
     return schema_version_of(campaign_variables());
 }
 
-/// The variable `name` of `table`, or nullptr.
-[[nodiscard]] const VariableSpec* find_variable(std::span<const VariableSpec> table,
-                                                std::string_view name) noexcept;
-
 /// Copies the values of float64 variable `v` from one record `o` into `out` (row-major over its
 /// dims after run and alpha, values_per_record() long). An extra the record lacks leaves `out`
 /// untouched (NaN in the file); an extra of the wrong length throws std::logic_error.

@@ -92,13 +92,6 @@ constexpr std::uint64_t memory_per_run = 6 * 8 + 1;
 
 } // namespace
 
-std::uint64_t CampaignLayout::data_bytes(std::span<const VariableSpec> table) const {
-    std::uint64_t bytes = 0;
-    for (const auto& g : groups)
-        bytes += run_bytes(g.student_widths, g.teacher_widths, records, table) * g.runs.size();
-    return bytes + metadata_bytes(groups.size());
-}
-
 CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const VariableSpec> table) {
     CampaignEstimate e;
     const auto records = static_cast<std::size_t>(spec.points.front().params.schedule.records);
@@ -474,8 +467,6 @@ void check_target(const fs::path& path, OutputMode mode) {
     }
 }
 
-/// The lock HDF5 takes on an open file (another plateau writing it, or a reader such as h5py
-/// holding it open) is what made an open fail.
 /// Why creating the file failed, in a few words (the HDF5 error stack of a full disk is long).
 std::string creation_failure(const h5::Error& e, const fs::path& tmp) {
     std::error_code ec;
@@ -529,24 +520,21 @@ void abandon(std::optional<h5::File>& file, const fs::path& tmp) noexcept {
     fs::remove(tmp, ec);
 }
 
-bool is_lock_failure(const h5::Error& e) {
-    const std::string_view what = e.what();
-    return what.find("unable to lock file") != std::string_view::npos ||
-           what.find("unable to lock the file") != std::string_view::npos;
-}
-
 h5::File open_checked(const fs::path& path, bool write) {
     try {
         return write ? h5::File::open_readwrite(path) : h5::File::open_readonly(path);
     } catch (const h5::Error& e) {
-        if (is_lock_failure(e))
+        // The lock HDF5 takes on an open file: another plateau writing it, or a reader such as
+        // h5py holding it open.
+        if (e.kind() == h5::ErrorKind::file_locked)
             throw OutputError(invalid_out(path) +
                               "it is in use (another process holds it open: a plateau writing "
                               "it, or a reader such as h5py); allowed is a file no process has "
                               "open");
-        throw OutputError(invalid_out(path) + (write ? "not an HDF5 file that can be opened for "
-                                                       "writing"
-                                                     : "not an HDF5 file"));
+        if (e.kind() == h5::ErrorKind::not_hdf5)
+            throw OutputError(invalid_out(path) + "not an HDF5 file");
+        throw OutputError(invalid_out(path) + "cannot open it" + (write ? " for writing" : "") +
+                          " (" + printable(e.what(), 300) + ")");
     }
 }
 
@@ -653,11 +641,11 @@ void check_resumable(const fs::path& path, const FileMetadata& meta, const Shard
 
 } // namespace
 
-CampaignWriter::CampaignWriter(h5::File file, CampaignLayout layout,
+CampaignWriter::CampaignWriter(h5::File file, FileKind kind, CampaignLayout layout,
                                std::vector<VariableSpec> variables,
                                std::vector<GroupHandles> groups)
-    : file_(std::move(file)), layout_(std::move(layout)), variables_(std::move(variables)),
-      groups_(std::move(groups)) {}
+    : file_(std::move(file)), kind_(kind), layout_(std::move(layout)),
+      variables_(std::move(variables)), groups_(std::move(groups)) {}
 
 std::size_t CampaignWriter::status_index() const {
     for (std::size_t i = 0; i < variables_.size(); ++i)
@@ -768,11 +756,29 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
             handles.datasets.push_back(g.open_dataset(v.name));
         groups.push_back(std::move(handles));
     }
-    CampaignWriter writer(std::move(file), std::move(layout), std::move(variables),
-                          std::move(groups));
+    CampaignWriter writer(std::move(file), *file_kind_of(meta.kind), std::move(layout),
+                          std::move(variables), std::move(groups));
     writer.find_damaged_runs();
     return writer;
 }
+
+namespace {
+
+/// A read of a run's chunk (or of a block of flags) failed: returns if its checksum failed (the
+/// chunk is damaged: its runs are computed again). Any other failure (an I/O error of the disk or
+/// of a network file system, which may pass) is no evidence of damage: rethrown, naming what was
+/// read, so that --resume stops instead of marking runs to redo.
+void require_checksum_failure(const h5::Error& e, const std::string& what) {
+    if (e.kind() == h5::ErrorKind::checksum)
+        return;
+    throw h5::Error("reading " + what +
+                        " to check its checksum failed for another reason than "
+                        "a checksum (nothing marked damaged): " +
+                        e.what(),
+                    e.stack());
+}
+
+} // namespace
 
 void CampaignWriter::find_damaged_runs() {
     damaged_.clear();
@@ -795,7 +801,10 @@ void CampaignWriter::find_damaged_runs() {
                     const std::array<hsize_t, 1> cnt{count};
                     try {
                         (void)h5::read_slab<std::int8_t>(d, off, cnt);
-                    } catch (const h5::Error&) {
+                    } catch (const h5::Error& e) {
+                        require_checksum_failure(
+                            e, std::string(variables_[k].name) + " of " + std::to_string(count) +
+                                   " runs from run_index " + std::to_string(info.runs[first]));
                         const std::vector<std::int8_t> pending(count,
                                                                status_code(RunStatus::pending));
                         h5::write_slab(d, off, cnt, pending.data());
@@ -812,7 +821,9 @@ void CampaignWriter::find_damaged_runs() {
                 offset[0] = i;
                 try {
                     (void)h5::read_slab<double>(d, offset, count);
-                } catch (const h5::Error&) {
+                } catch (const h5::Error& e) {
+                    require_checksum_failure(e, std::string(variables_[k].name) + " of run_index " +
+                                                    std::to_string(info.runs[i]));
                     bad[i] = true;
                 }
             }
@@ -840,7 +851,41 @@ std::vector<std::int64_t> CampaignWriter::unfinished_runs() const {
     return out;
 }
 
+void CampaignWriter::check_extras(const FinishedRun& run) const {
+    // The extras of this file's table, and those today's table has for its kind: a file of an
+    // older table (an older schema version, as the tests write) leaves the newer ones out, as
+    // the plateau of that version did.
+    const auto extra_of_kind = [this](const VariableSpec& v) {
+        return v.field == ObservableField::extra && v.written_by.contains(kind_);
+    };
+    const auto holds = [&](std::string_view key) {
+        const auto named = [&](const VariableSpec& v) {
+            return extra_of_kind(v) && v.name == key;
+        };
+        return std::any_of(variables_.begin(), variables_.end(), named) ||
+               std::any_of(campaign_variables().begin(), campaign_variables().end(), named);
+    };
+    for (const Observables& o : run.result.records)
+        for (const auto& entry : o.extras) {
+            if (holds(entry.first))
+                continue;
+            std::string allowed;
+            for (const VariableSpec& v : campaign_variables())
+                if (extra_of_kind(v))
+                    allowed += (allowed.empty() ? "" : ", ") + std::string(v.name);
+            for (const VariableSpec& v : variables_)
+                if (extra_of_kind(v) && allowed.find(v.name) == std::string::npos)
+                    allowed += (allowed.empty() ? "" : ", ") + std::string(v.name);
+            throw UnknownObservableError(
+                "CampaignWriter: run " + std::to_string(run.run) + " has the extra observable '" +
+                printable(entry.first, 100) + "', which is not a variable of a " +
+                std::string(name(kind_)) + " file; allowed are " +
+                (allowed.empty() ? std::string("none") : allowed));
+        }
+}
+
 void CampaignWriter::write(const FinishedRun& finished) {
+    check_extras(finished);
     const auto r = static_cast<std::size_t>(finished.run);
     GroupHandles& g = groups_[layout_.group_of[r]];
     const auto& info = layout_.groups[layout_.group_of[r]];

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -49,9 +50,6 @@ struct CampaignLayout {
     std::size_t records = 0;                  ///< length of the alpha axis
 
     [[nodiscard]] static CampaignLayout of(const CampaignSpec& spec);
-    /// Bytes of the datasets of `table` (an estimate of the file size, within a few percent).
-    [[nodiscard]] std::uint64_t
-    data_bytes(std::span<const VariableSpec> table = campaign_variables()) const;
 };
 
 /// How `plateau run -o PATH` treats PATH: a new file, replacing a regular file, or finishing one.
@@ -90,6 +88,16 @@ struct CampaignEstimate {
 estimate_campaign(const CampaignSpec& spec,
                   std::span<const VariableSpec> table = campaign_variables());
 
+/// A record holds an extra observable (a key of Observables::extras) that is not a variable of the
+/// file's kind, in the writer's table or in today's (campaign_variables(): a file written with an
+/// older table leaves today's newer extras out): a misspelt or misplaced name, a programming
+/// error. what() names the key, the file's kind and the names allowed; nothing of the run is
+/// written.
+class UnknownObservableError : public std::logic_error {
+public:
+    using std::logic_error::logic_error;
+};
+
 /// Writes the variables of a table (engine/io/variables.hpp; campaign_variables() unless a test
 /// gives another) that the file's kind writes, and root attributes `schema_version` (major) and
 /// `schema_version_minor` = schema_version_of(table).
@@ -102,7 +110,8 @@ public:
            bool replace, std::span<const VariableSpec> table = campaign_variables());
     /// Opens a campaign file left unfinished, to write its remaining runs. OutputError if it
     /// is not a campaign file of this schema version (major and minor: the same variables) or
-    /// its configuration differs from `meta`'s.
+    /// its configuration differs from `meta`'s. Reads every checksummed chunk (damaged_runs());
+    /// a read that fails for another reason than its checksum throws h5::Error.
     [[nodiscard]] static CampaignWriter
     resume(const std::filesystem::path& path, const CampaignSpec& spec, const FileMetadata& meta,
            std::span<const VariableSpec> table = campaign_variables());
@@ -110,14 +119,15 @@ public:
     /// Global indices of the runs still to do, increasing: pending, or damaged.
     [[nodiscard]] std::vector<std::int64_t> unfinished_runs() const;
     /// Runs whose data or status failed their checksum when the file was opened (flipped bits
-    /// on disk), increasing; they are redone (a run is a pure function of the configuration and
-    /// its index).
+    /// on disk: h5::ErrorKind::checksum, nothing else), increasing; they are redone (a run is a
+    /// pure function of the configuration and its index).
     [[nodiscard]] const std::vector<std::int64_t>& damaged_runs() const noexcept {
         return damaged_;
     }
 
     /// Writes one finished run (all its records, NaN past a divergence), flushes, then sets its
-    /// status and flushes again.
+    /// status and flushes again. UnknownObservableError, before anything is written, if a
+    /// record holds an extra that is not a variable of the file's kind.
     void write(const FinishedRun& run);
 
     /// Flushes and closes the file.
@@ -128,13 +138,16 @@ private:
     struct GroupHandles {
         std::vector<h5::Dataset> datasets;
     };
-    CampaignWriter(h5::File file, CampaignLayout layout, std::vector<VariableSpec> variables,
-                   std::vector<GroupHandles> groups);
+    CampaignWriter(h5::File file, FileKind kind, CampaignLayout layout,
+                   std::vector<VariableSpec> variables, std::vector<GroupHandles> groups);
     [[nodiscard]] std::size_t status_index() const;
+    /// Throws UnknownObservableError for an extra of `run` that no variable of the file holds.
+    void check_extras(const FinishedRun& run) const;
     /// Reads every checksummed chunk once and fills damaged_.
     void find_damaged_runs();
 
     h5::File file_;
+    FileKind kind_;
     CampaignLayout layout_;
     std::vector<VariableSpec> variables_; ///< the table's variables this file's kind writes
     std::vector<GroupHandles> groups_;

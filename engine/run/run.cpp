@@ -8,7 +8,7 @@ namespace {
 bool healthy(const Observables& o, double divergence_q) {
     // A deeper network's v is NaN by design; its weights above the first layer are the extra
     // student_layers (docs/theory.md §12).
-    const auto layers = o.extras.find("student_layers");
+    const auto layers = o.extras.find(extra_name::student_layers);
     const bool upper = layers == o.extras.end() ? o.v.allFinite() : layers->second.allFinite();
     return o.Q.allFinite() && o.R.allFinite() && upper && std::isfinite(o.eg) &&
            o.Q.diagonal().maxCoeff() <= divergence_q;

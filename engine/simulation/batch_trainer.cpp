@@ -194,8 +194,9 @@ void MiniBatchSgd::measure(const RunState& s, Observables& o) const {
         return;
     prepare(s);
     o.extras.insert_or_assign(
-        "eps_train", Eigen::VectorXd::Constant(1, training_error(rule_.student, s.student(),
-                                                                 s.layers, s.v, set_, labels_)));
+        std::string(extra_name::eps_train),
+        Eigen::VectorXd::Constant(
+            1, training_error(rule_.student, s.student(), s.layers, s.v, set_, labels_)));
 }
 
 } // namespace plateau

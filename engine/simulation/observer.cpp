@@ -165,8 +165,8 @@ Observables Observer::observe(OrderParameters op) {
                       e.eg,
                       e.standard_error,
                       {}};
-        o.extras.emplace("student_layers", flatten_layers(op.layers, op.v));
-        o.extras.emplace("teacher_layers", flatten_layers(op.layers_star, op.v_star));
+        o.extras.emplace(extra_name::student_layers, flatten_layers(op.layers, op.v));
+        o.extras.emplace(extra_name::teacher_layers, flatten_layers(op.layers_star, op.v_star));
         return o;
     }
     const EgEstimate e =

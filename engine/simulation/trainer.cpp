@@ -183,8 +183,9 @@ void update(double* W, std::size_t rows, std::size_t n, const double* c, const d
 void Trainer::measure(const RunState& state, Observables& o) const {
     // Examples seen, a double (exact up to 2^53, which validate() keeps alpha_max N below).
     o.extras.insert_or_assign(
-        "examples", Eigen::VectorXd::Constant(1, static_cast<double>(state.step) *
-                                                     static_cast<double>(examples_per_update())));
+        std::string(extra_name::examples),
+        Eigen::VectorXd::Constant(1, static_cast<double>(state.step) *
+                                         static_cast<double>(examples_per_update())));
 }
 
 OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run)

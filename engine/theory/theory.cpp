@@ -79,7 +79,7 @@ Observables TheoryDynamics::observe() {
         const JointEstimate e = joint_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
         o.eg = e.eg;
         o.eg_stderr = e.eg_error;
-        o.extras.insert_or_assign("flow_error",
+        o.extras.insert_or_assign(std::string(extra_name::flow_error),
                                   Eigen::VectorXd::Constant(1, e.relative_flow_error()));
     } else {
         o.eg = flow_generalization_error(s, op.Q, op.R, op.T, op.v, op.v_star);
@@ -143,7 +143,7 @@ void JointRuleErrors::add(const RunParams& params, const RunResult& result) {
         summary_.eg = std::max(summary_.eg, o.eg_stderr);
         if (o.eg > 0.0)
             summary_.eg_relative = std::max(summary_.eg_relative, o.eg_stderr / o.eg);
-        const auto it = o.extras.find("flow_error");
+        const auto it = o.extras.find(extra_name::flow_error);
         if (it != o.extras.end() && it->second.size() == 1 && std::isfinite(it->second(0)))
             summary_.flow_relative = std::max(summary_.flow_relative, it->second(0));
     }

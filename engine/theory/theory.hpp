@@ -2,14 +2,14 @@
 // (docs/theory.md §3; Saad & Solla, Phys. Rev. E 52, 4225 (1995); Riegler & Biehl,
 // J. Phys. A 28, L507 (1995) for the learned second layer) as a `Dynamics` backend, so that
 // `record_run` gives a RunResult exactly like a simulation, and symmetric initial conditions.
-// The parts: the right-hand side in engine/theory/flow.hpp, the integrator in
-// engine/theory/ode_integrator.hpp, the plateau fixed point and its escape rate in
-// engine/theory/fixed_point.hpp (all included here).
+// The parts: the right-hand side in engine/theory/flow.hpp and the integrator in
+// engine/theory/ode_integrator.hpp (both included here); the plateau fixed point and its escape
+// rate are in engine/theory/fixed_point.hpp and engine/theory/escape.hpp.
 //
-// Scope: h = h* = identity and the same hidden activation g = g* in student and teacher, with g
-// one of erf, relu, linear (the activations with the Gaussian averages of
-// models/gaussian_integrals.hpp). Label noise s^2, a learned second layer (eta_v) and K != M are
-// included.
+// Scope: every network with one hidden layer in student and teacher (theory_supports()):
+// flow_method() picks the Gaussian integrals (h = h* = identity and g = g*, docs/theory.md §9)
+// or the joint rule over all K+M fields (§10). Label noise s^2, a learned second layer (eta_v)
+// and K != M are included.
 //
 // Conventions (docs/theory.md §1): fields x_j = w^(j).xi, y_n = B_n.xi are O(1); Q = W W^T (K x K),
 // R = W B^T (K x M), T = B B^T (M x M); alpha = steps / N; w <- w - (eta/N) grad_w e.
@@ -32,12 +32,13 @@ namespace plateau {
 /// The ODEs as a run backend. advance_to(alpha) integrates to exactly alpha (a record time) and
 /// returns false, leaving the state at the last good point, if the order parameters become
 /// non-finite, a Q_jj exceeds params.observer.divergence_q, the adaptive step underflows, or
-/// max_steps is exceeded (divergence for too large eta). observe() returns eps_g from
-/// integrals::generalization_error with eg_stderr = 0.
+/// max_steps is exceeded (divergence for too large eta). observe() returns eps_g of the flow's
+/// method: with the integrals, eg_stderr = 0; with the joint rule, the rule's standard error as
+/// eg_stderr and its relative error of the flow as the extra `flow_error` (docs/theory.md §10).
 class TheoryDynamics final : public Dynamics {
 public:
-    /// Throws ConfigError if !theory_supports(params.model), std::invalid_argument for sizes of
-    /// init that do not match (K, M) of params.model.
+    /// Throws ConfigError if !theory_supports(params.model) (a deeper network),
+    /// std::invalid_argument for sizes of init that do not match (K, M) of params.model.
     TheoryDynamics(const RunParams& params, const OrderParameters& init, OdeParams ode = {});
     ~TheoryDynamics() override;
 

@@ -5,8 +5,15 @@
 namespace plateau::h5::detail {
 namespace {
 
+struct Collected {
+    std::vector<std::string> parts;
+    std::vector<ErrorNumbers> numbers;
+};
+
 herr_t collect_error(unsigned /*n*/, const H5E_error2_t* error, void* data) {
-    auto& parts = *static_cast<std::vector<std::string>*>(data);
+    auto& collected = *static_cast<Collected*>(data);
+    collected.numbers.push_back({error->maj_num, error->min_num});
+    auto& parts = collected.parts;
     std::string part;
     if (error->func_name != nullptr) {
         part += error->func_name;
@@ -35,22 +42,20 @@ void quiet() noexcept {
     }
 }
 
-/// The current thread's HDF5 error stack in one line: the outermost entry (the API call) and the
-/// innermost one (the cause), e.g. "H5Fcreate(): unable to create file; H5F_open(): file exists".
-/// Clears the stack. Must be called right after the failing call: every HDF5 API call resets it.
-std::string take_error_stack() {
-    std::vector<std::string> parts;
-    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &parts);
+ErrorStack take_error_stack() {
+    Collected collected;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect_error, &collected);
     H5Eclear2(H5E_DEFAULT);
+    const auto& parts = collected.parts;
     if (parts.empty()) {
-        return "no HDF5 error message";
+        return {"no HDF5 error message", {}};
     }
     std::string out = parts.front();
     if (parts.size() > 1) {
         out += "; " + parts.back();
     }
     std::replace(out.begin(), out.end(), '\n', ' ');
-    return out;
+    return {std::move(out), std::move(collected.numbers)};
 }
 
 /// What an identifier refers to, for messages: "dataset '/g/x' in file 'out.h5'".

@@ -1,4 +1,4 @@
-// Internal to engine/h5 (not part of the layer's interface): error checking, small HDF5 helpers
+// Internal to engine/io/h5 (not part of the layer's interface): error checking, small HDF5 helpers
 // and the attribute primitives shared by the layer's .cpp files.
 #pragma once
 
@@ -42,10 +42,16 @@ inline constexpr std::size_t kVariableSize = H5T_VARIABLE;
 /// thread-safe, so the setting is per thread).
 void quiet() noexcept;
 
-/// The current thread's HDF5 error stack in one line: the outermost entry (the API call) and the
-/// innermost one (the cause), e.g. "H5Fcreate(): unable to create file; H5F_open(): file exists".
-/// Clears the stack. Must be called right after the failing call: every HDF5 API call resets it.
-std::string take_error_stack();
+/// The current thread's HDF5 error stack: in one line, the outermost entry (the API call) and
+/// the innermost one (the cause), e.g. "H5Fcreate(): unable to create file; H5F_open(): file
+/// exists"; and the error numbers of every entry, outermost first.
+struct ErrorStack {
+    std::string text;
+    std::vector<ErrorNumbers> numbers;
+};
+/// Takes the stack and clears it. Must be called right after the failing call: every HDF5 API
+/// call resets it.
+ErrorStack take_error_stack();
 
 /// What an identifier refers to, for messages: "dataset '/g/x' in file 'out.h5'".
 std::string describe(hid_t id);
@@ -54,9 +60,10 @@ std::string describe(hid_t id);
 /// `what` runs any HDF5 call.
 template <typename Describe>
 [[noreturn]] void fail(std::string_view call, Describe&& what) {
-    std::string stack = take_error_stack();
+    ErrorStack stack = take_error_stack();
     throw Error(std::string(call) + " failed for " + std::invoke(std::forward<Describe>(what)) +
-                ": " + stack);
+                    ": " + stack.text,
+                std::move(stack.numbers));
 }
 
 template <typename Describe>

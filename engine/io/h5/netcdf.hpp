@@ -29,7 +29,8 @@ namespace plateau::h5 {
 /// variable's type) yourself to have it masked. Not allowed for float64 variables (always NaN,
 /// written as `_FillValue`) and string variables ("").
 /// With `checksum` (needs `chunk`), every chunk carries HDF5's Fletcher-32 checksum (netCDF's
-/// `fletcher32` setting): reading a chunk whose bytes changed on disk fails with an Error.
+/// `fletcher32` setting): reading a chunk whose bytes changed on disk fails with an Error of
+/// kind ErrorKind::checksum.
 enum class Checksum { none, fletcher32 };
 [[nodiscard]] Dataset create_variable(Group& group, std::string_view name, ElementType type,
                                       const std::vector<const Dataset*>& dims,
