@@ -236,8 +236,8 @@ ConfigError worker_failure(const CampaignSpec& spec, const std::string& out,
                                          : "; '" + printable(out, 300) +
                                                "' keeps every finished run: --resume finishes it";
     return {"threads", std::to_string(spec.threads),
-            "fewer threads: the system refused to start one (" + printable(cause, 200) + ")" +
-                file};
+            "fewer threads or a higher system limit: the system refused to start one (" +
+                printable(cause, 200) + ")" + file};
 }
 
 /// oneTBB's workers wake (and start) one another: a worker the system refuses to start throws on

@@ -159,11 +159,9 @@ void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>&
             // worker. The runs finished so far still reach the consumer.
             const std::lock_guard lock(shared.error_mutex);
             if (!shared.worker_error)
-                shared.worker_error =
-                    is_worker_start_failure(e)
-                        ? std::make_exception_ptr(WorkerStartError(
-                              "cannot start a worker thread: " + std::string(e.what())))
-                        : std::current_exception();
+                shared.worker_error = is_worker_start_failure(e)
+                                          ? std::make_exception_ptr(WorkerStartError(e.what()))
+                                          : std::current_exception();
             shared.stop = true;
         }
         queue.push(std::nullopt);
@@ -172,7 +170,7 @@ void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>&
     try {
         producer.emplace(producer_body);
     } catch (const std::system_error& e) {
-        throw WorkerStartError("cannot start a worker thread: " + std::string(e.what()));
+        throw WorkerStartError("pthread_create has failed: " + std::string(e.what()));
     }
 
     std::exception_ptr consumer_error;

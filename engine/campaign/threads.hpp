@@ -34,7 +34,8 @@ struct ThreadCapacity {
 /// arena (the calling thread is the consumer).
 [[nodiscard]] int worker_count(int threads) noexcept;
 
-/// A campaign's worker thread could not be started (the system refused a thread).
+/// A campaign's worker thread could not be started. what() is the system's reason as oneTBB
+/// words it, "pthread_create has failed: Resource temporarily unavailable", on every path.
 class WorkerStartError : public std::runtime_error {
 public:
     using std::runtime_error::runtime_error;

@@ -112,7 +112,8 @@ def test_a_worker_the_system_refuses_ends_in_one_line_and_a_resumable_file(tmp_p
                       address_space=limit)
     line = one_line(res)
     assert line.startswith(f"plateau run: invalid value '{threads}' for 'threads': allowed is "
-                           "fewer threads: the system refused to start one ("), line
+                           "fewer threads or a higher system limit: the system refused to start "
+                           "one (pthread_create has failed: "), line
     assert line.endswith(f"'{out}' keeps every finished run: --resume finishes it"), line
     assert out.exists()
     resumed = run_limited([*CAMPAIGN, "--threads", "2", "-q", "--resume", "-o", out], tmp_path)
