@@ -5,6 +5,7 @@
 #include "cli/progress.hpp"
 #include "cli/summary.hpp"
 #include "engine/campaign/run_message.hpp"
+#include "engine/campaign/threads.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/core/schedule.hpp"
 #include "engine/io/h5/object.hpp"
@@ -13,8 +14,10 @@
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <filesystem>
 #include <iostream>
+#include <limits>
 #include <unistd.h>
 
 namespace plateau::cli {
@@ -192,6 +195,104 @@ void check_resources(const CampaignSpec& spec, const std::string& out, OutputMod
 
 } // namespace
 
+void check_thread_count(const CampaignSpec& spec, const mpi::World world) {
+    const int workers = worker_count(spec.threads); // execute_campaign starts as many threads
+    const ThreadCapacity capacity = thread_capacity();
+    const std::string asked =
+        spec.threads > 0 ? std::string{}
+                         : " (0 asks for one per core: " + std::to_string(workers) + " here)";
+    if (!world.distributed()) {
+        if (workers > capacity.threads)
+            throw ConfigError("threads", std::to_string(spec.threads),
+                              "at most " + std::to_string(capacity.threads) +
+                                  " on this machine now: " + capacity.limit + asked);
+        return;
+    }
+    // Rank 0 writes; every other rank starts `workers` threads, and the computing ranks of one
+    // node share what it can give. Every rank learns the smallest share and refuses alike.
+    const int sharing = mpi::computing_ranks_on_node();
+    const std::int64_t share =
+        sharing > 0 ? capacity.threads / sharing : std::numeric_limits<std::int64_t>::max();
+    const std::int64_t smallest = mpi::min_over_ranks(share);
+    if (workers <= smallest)
+        return;
+    const std::string where =
+        share == smallest ? "the " + std::to_string(sharing) +
+                                " computing rank(s) on this node share what it can start now, " +
+                                std::to_string(capacity.threads) + " threads: " + capacity.limit
+                          : "the computing ranks of another node share what it can start now";
+    throw ConfigError("threads", std::to_string(spec.threads),
+                      "at most " + std::to_string(smallest) + " per computing rank: " + where +
+                          asked);
+}
+
+namespace {
+
+/// The one line of a worker thread the system refused in the middle of a campaign (exit status
+/// 2); the file keeps every finished run.
+ConfigError worker_failure(const CampaignSpec& spec, const std::string& out,
+                           std::string_view cause) {
+    const std::string file = out.empty() ? std::string{}
+                                         : "; '" + printable(out, 300) +
+                                               "' keeps every finished run: --resume finishes it";
+    return {"threads", std::to_string(spec.threads),
+            "fewer threads or a higher system limit: the system refused to start one (" +
+                printable(cause, 200) + ")" + file};
+}
+
+/// oneTBB's workers wake (and start) one another: a worker the system refuses to start throws on
+/// a oneTBB worker, where the exception ends in std::terminate. While a campaign runs, this
+/// handler turns that into the line WorkerStartError gives on the calling thread, and exit
+/// status 2, without unwinding: the file is then as after kill -9, whole runs and resumable
+/// (docs/RELIABILITY.md). Anything else keeps the previous handler (abort). The state is static
+/// because a terminate handler has no other way to reach it; it is written before the campaign
+/// starts its threads and read only by them.
+struct WorkerFailureState {
+    std::string prefix; ///< "plateau run: " (with the rank under MPI)
+    const CampaignSpec* spec = nullptr;
+    std::string out;
+    std::terminate_handler previous = nullptr;
+};
+WorkerFailureState worker_failure_state;
+
+[[noreturn]] void on_terminate() noexcept {
+    const WorkerFailureState& s = worker_failure_state;
+    if (const std::exception_ptr e = std::current_exception(); e && s.spec != nullptr) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            if (is_worker_start_failure(x)) {
+                const std::string line = s.prefix + worker_failure(*s.spec, s.out, x.what()).what();
+                std::fprintf(stderr, "%s\n", line.c_str());
+                std::fflush(stderr);
+                std::_Exit(2);
+            }
+        } catch (...) { // NOLINT(bugprone-empty-catch): not ours, the previous handler decides
+        }
+    }
+    if (s.previous != nullptr)
+        s.previous();
+    std::abort();
+}
+
+class WorkerFailureGuard {
+public:
+    WorkerFailureGuard(std::string prefix, const CampaignSpec& spec, std::string out) {
+        worker_failure_state.prefix = std::move(prefix);
+        worker_failure_state.spec = &spec;
+        worker_failure_state.out = std::move(out);
+        worker_failure_state.previous = std::set_terminate(on_terminate);
+    }
+    WorkerFailureGuard(const WorkerFailureGuard&) = delete;
+    WorkerFailureGuard& operator=(const WorkerFailureGuard&) = delete;
+    ~WorkerFailureGuard() {
+        std::set_terminate(worker_failure_state.previous);
+        worker_failure_state = {};
+    }
+};
+
+} // namespace
+
 namespace {
 
 /// An MPI rank other than 0: computes its share of the runs rank 0 broadcasts and sends each
@@ -209,10 +310,15 @@ int compute_rank(const std::string& command, const CampaignSpec& spec, const Run
     for (std::size_t i = 0; i < todo.size(); ++i)
         if (static_cast<int>(i % workers) == world.rank - 1)
             mine.push_back(todo[i]);
+    const std::string prefix = "plateau " + command + ": rank " + std::to_string(world.rank) + ": ";
     try {
+        const WorkerFailureGuard guard(prefix, spec, {});
         execute_campaign(spec, mine, run_one,
                          [](FinishedRun&& done) { mpi::send(mpi::Tag::run, encode_run(done)); });
         mpi::send(mpi::Tag::done, {});
+    } catch (const WorkerStartError& e) {
+        std::cerr << prefix << worker_failure(spec, {}, e.what()).what() << '\n';
+        mpi::abort(2); // rank 0 would wait for this rank's runs forever
     } catch (const std::exception& e) {
         std::cerr << "plateau " << command << ": rank " << world.rank
                   << ": error: " << printable(e.what(), max_message) << '\n';
@@ -332,10 +438,16 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
             mpi::abort(1); // the other ranks would wait to send forever
         }
     } else {
-        execute_campaign(spec, todo, run_one, consume,
-                         out.quiet ? Heartbeat{} : Heartbeat{progress.interval(), [&progress] {
-                                                                 progress.tick();
-                                                             }});
+        const WorkerFailureGuard guard("plateau " + command + ": ", spec, out.out);
+        try {
+            execute_campaign(spec, todo, run_one, consume,
+                             out.quiet ? Heartbeat{} : Heartbeat{progress.interval(), [&progress] {
+                                                                     progress.tick();
+                                                                 }});
+        } catch (const WorkerStartError& e) {
+            // The runs finished so far are in the file (closed as the writer unwinds).
+            throw worker_failure(spec, out.out, e.what());
+        }
     }
     progress.finish();
     if (writer)
@@ -356,8 +468,10 @@ int run_campaign(const std::string& command, const CampaignSpec& whole, const Ru
     spec.shard = parse_shard(out.shard, spec.runs());
     const mpi::World world = mpi::world();
     bool released = false;
-    if (!world.distributed())
+    if (!world.distributed()) {
+        check_thread_count(spec, world);
         return write_rank(command, spec, run_one, out, meta, unit, world, released, steps_done);
+    }
 
     // Every rank reads the same configuration and refuses it alike (rank 0 alone says so).
     spec.ranks = world.size;
@@ -368,6 +482,7 @@ int run_campaign(const std::string& command, const CampaignSpec& whole, const Ru
                               " run(s): rank 0 writes the file, each other rank computes runs");
     if (!out.out_given)
         throw UsageError("an MPI launch needs the output file: -o FILE");
+    check_thread_count(spec, world); // collective: every rank refuses alike
     if (world.rank != 0)
         return compute_rank(command, spec, run_one, world);
     try {

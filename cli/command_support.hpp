@@ -3,6 +3,7 @@
 #pragma once
 
 #include "cli/config.hpp"
+#include "cli/mpi.hpp"
 #include "cli/progress.hpp"
 #include "engine/campaign/campaign.hpp"
 #include "engine/io/writer.hpp"
@@ -49,6 +50,11 @@ inline constexpr std::string_view ode_options_header = "# plateau ode\n";
 /// otherwise. An empty text is the whole campaign.
 [[nodiscard]] Shard parse_shard(const std::string& text, std::int64_t runs);
 void add_output_options(boost::program_options::options_description& desc, OutputOptions& out);
+
+/// Refuses (ConfigError naming 'threads': exit status 2, before any file) a thread count beyond
+/// what the system can start now (engine/campaign/threads.hpp). Under MPI every rank calls it:
+/// the computing ranks of a node share the node's threads, and all ranks refuse alike.
+void check_thread_count(const CampaignSpec& spec, mpi::World world);
 
 /// Runs the pending runs of `spec` with `run_one`, writing each into `out.out` (if given;
 /// created or resumed as `out` says) and into the printed summary table.

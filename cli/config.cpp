@@ -469,7 +469,8 @@ const std::vector<KeyInfo>& keys() {
                             }}},
         {.name = "threads",
          .default_value = "0",
-         .help = "worker threads (0: all cores); never changes results",
+         .help = "worker threads (0: all cores; at most what the system can start now); never "
+                 "changes results",
          .sweepable = false,
          .hashed = Hashed::never,
          .fields = {"campaign.threads"},

@@ -70,6 +70,22 @@ void abort(int status) noexcept {
     std::_Exit(status);
 }
 
+int computing_ranks_on_node() {
+    MPI_Comm node = MPI_COMM_NULL;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    int size = 0;
+    MPI_Comm_size(node, &size);
+    int writer_here = world().rank == 0 ? 1 : 0;
+    MPI_Allreduce(MPI_IN_PLACE, &writer_here, 1, MPI_INT, MPI_MAX, node);
+    MPI_Comm_free(&node);
+    return size - writer_here;
+}
+
+std::int64_t min_over_ranks(std::int64_t x) {
+    MPI_Allreduce(MPI_IN_PLACE, &x, 1, MPI_INT64_T, MPI_MIN, MPI_COMM_WORLD);
+    return x;
+}
+
 void broadcast(int& status, std::vector<std::int64_t>& runs) {
     MPI_Bcast(&status, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (status != 0)
@@ -131,6 +147,12 @@ World world() {
 void finalize() noexcept {}
 void abort(int status) noexcept {
     std::_Exit(status);
+}
+int computing_ranks_on_node() {
+    return 0;
+}
+std::int64_t min_over_ranks(std::int64_t x) {
+    return x;
 }
 void broadcast(int&, std::vector<std::int64_t>&) {}
 void send(Tag, std::span<const std::byte>) {

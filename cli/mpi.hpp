@@ -30,6 +30,12 @@ void finalize() noexcept;
 /// campaign, which the others would wait for forever).
 [[noreturn]] void abort(int status) noexcept;
 
+/// The ranks that compute runs (every rank but 0) on this process's node (MPI-3 shared-memory
+/// split): they share what the node can start. 0 without MPI.
+[[nodiscard]] int computing_ranks_on_node();
+/// The smallest `x` of all ranks (every rank calls it); `x` itself without MPI.
+[[nodiscard]] std::int64_t min_over_ranks(std::int64_t x);
+
 /// Rank 0 to all: an exit status (0: go on) then the runs to do.
 void broadcast(int& status, std::vector<std::int64_t>& runs);
 

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace plateau::cli {
@@ -80,6 +81,9 @@ void read_ini_text(std::string text, const std::string& path, Configuration& con
     std::istringstream lines(unified);
     std::string line;
     int number = 0;
+    // The line that set each key: a key set twice in one file is refused, not overridden (it is
+    // almost always a sweep meant as a list). The command line still overrides the file.
+    std::map<std::string, int, std::less<>> set_on;
     while (std::getline(lines, line)) {
         ++number;
         // No value contains '#' or ';': either starts a comment.
@@ -90,8 +94,16 @@ void read_ini_text(std::string text, const std::string& path, Configuration& con
         if (eq == std::string::npos || t[0] == '[')
             throw UsageError(path + ":" + std::to_string(number) +
                              ": expected 'key = value', got '" + t + "'");
+        const std::string key = trim(t.substr(0, eq));
+        if (const auto first = set_on.find(key); first != set_on.end())
+            throw UsageError(path + ":" + std::to_string(number) + ": key '" + printable(key) +
+                             "' is set twice, on lines " + std::to_string(first->second) + " and " +
+                             std::to_string(number) +
+                             ": allowed is one line per key (a sweep is one list: '" +
+                             printable(key) + " = a, b, c')");
         try {
-            config.set(trim(t.substr(0, eq)), trim(t.substr(eq + 1)));
+            config.set(key, trim(t.substr(eq + 1)));
+            set_on.emplace(key, number);
         } catch (const ConfigError& e) {
             throw UsageError(path + ":" + std::to_string(number) + ": " + e.what());
         }

@@ -28,7 +28,8 @@ void reject_unregistered(const boost::program_options::parsed_options& parsed);
 
 /// Applies the 'key = value' lines of INI `text` (read from `path`, for messages) to `config`:
 /// '#' and ';' start comments, lines end in \n, \r\n or \r, a leading BOM is skipped.
-/// UsageError naming path:line for a malformed line or a bad value.
+/// UsageError naming path:line for a malformed line or a bad value, and naming both lines for a
+/// key set twice (a sweep is one list, `eta = 0.5, 0.9`; only the command line overrides).
 void read_ini_text(std::string text, const std::string& path, Configuration& config);
 
 /// Reads the optional INI file, then applies the command-line keys over it.

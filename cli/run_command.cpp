@@ -2,6 +2,7 @@
 // parallel, writes the HDF5 file (with -o) and prints a summary table of eps_g.
 #include "cli/command_support.hpp"
 #include "cli/commands.hpp"
+#include "cli/mpi.hpp"
 #include "cli/progress.hpp"
 #include "engine/campaign/cost_model.hpp"
 #include "engine/core/schedule.hpp"
@@ -141,6 +142,7 @@ int run_command(int argc, char** argv, const std::string& command_line) {
             return 0;
         }
         if (dry) {
+            check_thread_count(spec, mpi::world());
             dry_run(spec);
             return 0;
         }

@@ -1,10 +1,13 @@
 // Campaign execution: determinism across thread counts, consumer on the calling thread.
 #include "engine/campaign/campaign.hpp"
+#include "engine/campaign/threads.hpp"
 #include "engine/simulation/simulate.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <map>
+#include <stdexcept>
 #include <thread>
 
 using namespace plateau;
@@ -77,6 +80,22 @@ TEST_CASE("an exception in the consumer stops the campaign and propagates", "[ca
                                        }),
                       "disk full");
     CHECK(seen == 2);
+}
+
+TEST_CASE("the threads the system can start are counted, and a refused worker is told apart",
+          "[campaign][threads]") {
+    const ThreadCapacity capacity = thread_capacity();
+    CHECK(capacity.threads >= 1); // this process runs a thread, so one more fits
+    if (capacity.threads < std::numeric_limits<std::int64_t>::max())
+        CHECK_FALSE(capacity.limit.empty()); // the message names what binds
+    CHECK(worker_count(3) == 3);
+    CHECK(worker_count(0) >= 1);
+    // oneTBB's text when its worker launch fails (thread_monitor::launch), and ours.
+    CHECK(is_worker_start_failure(
+        std::runtime_error("pthread_create has failed: Resource temporarily unavailable")));
+    CHECK(is_worker_start_failure(WorkerStartError("cannot start a worker thread")));
+    CHECK_FALSE(is_worker_start_failure(std::runtime_error("disk full")));
+    CHECK_FALSE(is_worker_start_failure(std::runtime_error("pthread_create")));
 }
 
 TEST_CASE("init-seed shared gives seed s the same initial weights at every grid point",

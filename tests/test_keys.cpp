@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <limits>
@@ -448,6 +449,33 @@ TEST_CASE("boolean keys work as bare flags, INI lines take comments", "[keys][cl
     // --print-config names eta-v even when it follows eta (as a comment: the hashed text of
     // the results INI is unchanged).
     CHECK(read.output.find("\n# eta-v follows eta\n") != std::string::npos);
+}
+
+TEST_CASE("a key set twice in one INI file is refused, naming both lines", "[keys][cli]") {
+    using plateau::test::run_plateau;
+    plateau::test::TempDir dir;
+    const std::string ini = dir / "c.ini";
+    // A sweep meant as a list, written as two lines: the last value used to win silently.
+    std::ofstream(ini) << "# a sweep\neta = 0.5\nK = 3\n\neta = 0.9 ; meant as a list\n";
+    const std::string out = dir / "out.h5";
+    const auto twice = run_plateau("run " + ini + " --alpha-max 0.1 -o " + out);
+    CHECK(twice.status == 2);
+    CHECK(twice.output == "plateau run: " + ini +
+                              ":5: key 'eta' is set twice, on lines 2 and 5: allowed is one line "
+                              "per key (a sweep is one list: 'eta = a, b, c')\n");
+    CHECK_FALSE(std::filesystem::exists(out));
+    CHECK(std::distance(std::filesystem::directory_iterator(dir.path()),
+                        std::filesystem::directory_iterator{}) == 1); // only c.ini
+    // The same in a file with \r\n line ends: the line numbers count each line once.
+    std::ofstream(ini, std::ios::binary) << "K = 3\r\nK = 2\r\n";
+    const auto crlf = run_plateau("run " + ini + " --print-config");
+    CHECK(crlf.status == 2);
+    CHECK(crlf.output.find(":2: key 'K' is set twice, on lines 1 and 2:") != std::string::npos);
+    // Once per file, the command line still overrides it.
+    std::ofstream(ini) << "eta = 0.5\n";
+    const auto over = run_plateau("run " + ini + " --eta 0.9 --print-config");
+    CHECK(over.status == 0);
+    CHECK(over.output.find("\neta = 0.9\n") != std::string::npos);
 }
 
 TEST_CASE("hidden-layer widths: 8x4 is one value, a comma still sweeps", "[keys]") {

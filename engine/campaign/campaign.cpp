@@ -1,4 +1,5 @@
 #include "engine/campaign/campaign.hpp"
+#include "engine/campaign/threads.hpp"
 #include "engine/simulation/simulate.hpp"
 
 #include <oneapi/tbb/blocked_range.h>
@@ -15,6 +16,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 
 namespace plateau {
@@ -129,7 +131,7 @@ struct SliceBody {
 void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
                       const RunFunction& run_one, const std::function<void(FinishedRun&&)>& consume,
                       const Heartbeat& heartbeat) {
-    const int threads = spec.threads > 0 ? spec.threads : oneapi::tbb::info::default_concurrency();
+    const int threads = worker_count(spec.threads);
     // The one place that owns the workers of a campaign. More threads than cores are allowed
     // (the user asked for them; results never depend on the count): raising oneTBB's global
     // limit for the campaign's lifetime keeps it from printing a warning and ignoring them.
@@ -142,14 +144,34 @@ void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>&
     BoundedQueue<std::optional<FinishedRun>> queue(2 * static_cast<std::size_t>(threads));
     CampaignShared shared(run_indices, run_one, queue);
 
-    std::thread producer([&] {
-        arena.execute([&] {
-            oneapi::tbb::parallel_for(
-                oneapi::tbb::blocked_range<std::size_t>(0, run_indices.size(), 1),
-                SliceBody{&shared}, oneapi::tbb::simple_partitioner());
-        });
+    // A worker the system refuses (threads.hpp) is WorkerStartError here: on this thread, or on
+    // the producer, where oneTBB wakes the first workers. (oneTBB's workers wake the others; a
+    // refusal there reaches std::terminate, which the program turns into the same error.)
+    const auto producer_body = [&] {
+        try {
+            arena.execute([&] {
+                oneapi::tbb::parallel_for(
+                    oneapi::tbb::blocked_range<std::size_t>(0, run_indices.size(), 1),
+                    SliceBody{&shared}, oneapi::tbb::simple_partitioner());
+            });
+        } catch (const std::exception& e) {
+            // Not a run's error (run_slice keeps those): oneTBB's own, most likely a refused
+            // worker. The runs finished so far still reach the consumer.
+            const std::lock_guard lock(shared.error_mutex);
+            if (!shared.worker_error)
+                shared.worker_error = is_worker_start_failure(e)
+                                          ? std::make_exception_ptr(WorkerStartError(e.what()))
+                                          : std::current_exception();
+            shared.stop = true;
+        }
         queue.push(std::nullopt);
-    });
+    };
+    std::optional<std::thread> producer;
+    try {
+        producer.emplace(producer_body);
+    } catch (const std::system_error& e) {
+        throw WorkerStartError("pthread_create has failed: " + std::string(e.what()));
+    }
 
     std::exception_ptr consumer_error;
     const bool beating = heartbeat.beat && heartbeat.interval.count() > 0;
@@ -174,7 +196,7 @@ void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>&
             shared.stop = true;
         }
     }
-    producer.join();
+    producer->join();
     if (consumer_error)
         std::rethrow_exception(consumer_error);
     if (shared.worker_error)

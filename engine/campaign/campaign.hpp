@@ -111,7 +111,8 @@ struct Heartbeat {
 /// thread, one at a time, in completion order. At most a bounded number of finished runs wait
 /// for the consumer, so memory stays bounded by the runs in flight whatever the campaign size.
 /// If `consume`, `heartbeat.beat` or `run_one` throws, scheduling stops and the exception
-/// propagates once the workers have drained.
+/// propagates once the workers have drained. A thread the system refuses to start is
+/// WorkerStartError (engine/campaign/threads.hpp), after the runs finished so far were consumed.
 void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
                       const RunFunction& run_one, const std::function<void(FinishedRun&&)>& consume,
                       const Heartbeat& heartbeat = {});

@@ -8,13 +8,15 @@ Every mutant of a ``plateau run`` / ``plateau ode`` command line or INI file mus
 
 The mutants are a pure function of PLATEAU_FUZZ_SEED (default 20261202) and
 PLATEAU_FUZZ_MUTANTS (default 240 per corpus entry kind); a failure names the mutant, which can
-be replayed by hand and added to tests/fuzz/regressions.txt.
+be replayed by hand and added to tests/fuzz/regressions.txt (command lines) or
+tests/fuzz/regressions/*.ini (configuration files), replayed as they are.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import re
 import subprocess
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from conftest import _program as built_program
 REPO = Path(os.environ.get("PLATEAU_SOURCE_DIR") or Path(__file__).resolve().parents[2])
 CORPUS = REPO / "tests" / "fuzz" / "corpus"
 REGRESSIONS = REPO / "tests" / "fuzz" / "regressions.txt"
+REGRESSION_INIS = REPO / "tests" / "fuzz" / "regressions"
 SEED = int(os.environ.get("PLATEAU_FUZZ_SEED", "20261202"))
 MUTANTS = int(os.environ.get("PLATEAU_FUZZ_MUTANTS", "240"))
 TIMEOUT = 60.0  # seconds per invocation: generous for the sanitizer build; a hang is far longer
@@ -130,6 +133,8 @@ def _mutants():
             if line.strip() and not line.startswith("#"):
                 sub, *args = line.split("\t")
                 cases.append((f"regression-{n}", sub, args, None))
+    for path in sorted(REGRESSION_INIS.glob("*.ini")):
+        cases.append((f"regression-{path.stem}", "run", [], path.read_bytes()))
     return cases
 
 
@@ -153,6 +158,11 @@ def _check(program: Path, tmp_path: Path, sub: str, args: list, ini: bytes | Non
         pytest.fail(f"no answer within {TIMEOUT} s (hang); {where}")
     assert res.returncode in (0, 2), (
         f"exit status {res.returncode} (0 or 2 allowed); stderr: {res.stderr[-2000:]!r}; {where}")
+    # A regression may say which: a line "# expect exit N" in its INI file.
+    expect = re.search(rb"^# expect exit (\d)$", ini or b"", re.MULTILINE)
+    if expect:
+        assert res.returncode == int(expect.group(1)), (
+            f"exit status {res.returncode}, expected {expect.group(1).decode()}; {where}")
     if res.returncode == 2:
         err = res.stderr.decode("utf-8", "replace").rstrip("\n")
         assert err, f"exit status 2 without a message; {where}"

@@ -6,6 +6,7 @@ a single-process --resume finishes it to the same bits. As root, Open MPI needs
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -81,6 +82,28 @@ def test_bad_input_under_mpi_is_one_line_and_exit_2(plateau_program, tmp_path):
     assert r.returncode == 2
     assert sum(line.startswith("plateau run:") for line in r.stderr.splitlines()) == 1
     assert (tmp_path / "exists.h5").read_bytes() == b"keep"
+
+
+def test_the_computing_ranks_of_a_node_share_its_threads(plateau_program, tmp_path):
+    if not built_with_mpi(plateau_program, tmp_path):
+        pytest.skip("this plateau was built without MPI")
+    # What one process may start now (issue 33): its refusal of a count few machines give.
+    alone = plateau(plateau_program, "run", "--threads", "4096", "--dry-run")
+    if alone.returncode == 0:
+        pytest.skip("this machine can start 4096 threads now")
+    capacity = int(re.search(r"allowed is at most (\d+)", alone.stderr).group(1))
+    threads = max(2, capacity * 3 // 4)  # one process may start them, two ranks of a node not
+    ok = plateau(plateau_program, "run", "--threads", threads, "--seeds", "2", "--dry-run")
+    assert ok.returncode == 0, ok.stderr
+    out = tmp_path / "x.h5"
+    r = mpirun(3, plateau_program, "run", "--threads", threads, "--seeds", "2", "-q", "-o", out)
+    assert r.returncode == 2, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.startswith("plateau run:")]
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"plateau run: invalid value '{threads}' for 'threads': allowed "
+                               "is at most "), lines[0]
+    assert "per computing rank: the 2 computing rank(s) on this node share" in lines[0], lines[0]
+    assert not out.exists()
 
 
 def test_a_rank_killed_mid_campaign_then_resume(plateau_program, tmp_path):
