@@ -355,21 +355,21 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
             throw OutputError("invalid value '" + printable(out.out, 300) +
                               "' for 'out': --resume needs an existing campaign file; '" +
                               printable(stale.front().path.string(), 300) +
-                              "' is the temporary file of an interrupted creation or merge "
+                              "' is the temporary file of a creation interrupted before any run "
                               "(process " +
                               std::to_string(stale.front().pid) +
                               " is gone): remove it and run without --resume");
         check_output_path(out.out, mode);
         lock.emplace(out.out, command);
         check_resources(spec, out.out, mode);
-        // The temporary file of an interrupted creation (or merge: its parts still hold its
-        // runs) is not the campaign file: remove it, and say so.
+        // The temporary file of an interrupted creation holds no runs (that of an interrupted
+        // merge holds nothing its parts do not): remove it, and say so.
         for (const auto& s : stale) {
             std::error_code ec;
             if (std::filesystem::remove(s.path, ec))
                 std::fprintf(stderr,
-                             "plateau %s: removed '%s', the temporary file of an interrupted "
-                             "creation or merge (process %lld is gone)\n",
+                             "plateau %s: removed '%s', the temporary file of a creation "
+                             "interrupted before any run (process %lld is gone)\n",
                              command.c_str(), printable(s.path.string(), 300).c_str(),
                              static_cast<long long>(s.pid));
         }
