@@ -68,7 +68,7 @@ def written_runs(path: Path) -> int:
     try:
         with h5py.File(path, "r", locking=False) as f:
             return sum(int((f[g]["status"][...] != 0).sum()) for g in f if "status" in f[g])
-    except (OSError, KeyError):
+    except (OSError, KeyError, RuntimeError):  # not yet a whole HDF5 file
         return -1
 
 
@@ -192,13 +192,14 @@ def test_a_signal_during_merge_leaves_out_as_it_was(plateau_program, tmp_path, b
         proc = start(plateau_program, "merge", out, *parts, "-q",
                      *(["--overwrite"] if overwrite else []))
         try:
-            # While runs are copied: the file is created (before: OUT, every run pending;
-            # now: the temporary name, ".out.h5.part-PID").
+            # While runs are copied, a run or more written (before: into OUT, every other run
+            # pending; now: into the temporary name, ".out.h5.part-PID").
             def copying():
                 names = [p.name for p in tmp_path.iterdir()]
-                return (not overwrite and "out.h5" in names) or any(
-                    n.startswith(".out.h5.part-") and n.count(".part-") == 1 for n in names)
-            assert wait_for(copying), proc.stderr.read()
+                return any(written_runs(tmp_path / n) >= 1 for n in names
+                           if (n == "out.h5" and not overwrite) or
+                           (n.startswith(".out.h5.part-") and n.count(".part-") == 1))
+            assert wait_for(copying, step=0.01), proc.stderr.read()
             proc.send_signal(sig)
             assert proc.wait(timeout=60) == -sig
         finally:
