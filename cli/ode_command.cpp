@@ -177,7 +177,7 @@ void announce_fixed_point_cost(std::size_t point, const RunParams& params, bool 
                  "evaluation takes %s and the search needs thousands (%lld for its linearized "
                  "flow alone): at least ~%s; progress follows from the linearized flow on\n",
                  point, static_cast<long long>(K), static_cast<long long>(M),
-                 format_duration(one).c_str(), static_cast<long long>(2 * columns),
+                 format_duration(one).c_str(), 2 * static_cast<long long>(columns),
                  format_duration(jacobian).c_str());
 }
 
