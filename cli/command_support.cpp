@@ -8,6 +8,7 @@
 #include "engine/campaign/threads.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/core/schedule.hpp"
+#include "engine/core/sha256.hpp"
 #include "engine/io/h5/object.hpp"
 
 #include <array>
@@ -15,9 +16,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fcntl.h>
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace plateau::cli {
@@ -104,6 +108,115 @@ int guarded(const std::string& command, const std::function<int()>& body) {
         std::_Exit(status);
     }
     return status;
+}
+
+namespace {
+
+std::string describe_type(std::filesystem::file_type t) {
+    using std::filesystem::file_type;
+    switch (t) {
+    case file_type::not_found:
+        return "it does not exist";
+    case file_type::directory:
+        return "it is a directory";
+    case file_type::fifo:
+        return "it is a FIFO: opening it would wait for a writer";
+    case file_type::block:
+    case file_type::character:
+        return "it is a device";
+    case file_type::socket:
+        return "it is a socket";
+    default:
+        return "it is not a regular file";
+    }
+}
+
+/// The process id written in a lock file, or 0.
+long lock_holder(int fd) {
+    std::array<char, 32> buf{};
+    const ssize_t n = pread(fd, buf.data(), buf.size() - 1, 0);
+    if (n <= 0)
+        return 0;
+    return std::strtol(buf.data(), nullptr, 10);
+}
+
+} // namespace
+
+void require_regular_input(const std::string& key, const std::string& path) {
+    std::error_code ec;
+    const auto type = std::filesystem::status(path, ec).type();
+    if (type != std::filesystem::file_type::regular)
+        throw ConfigError(key, path, "a regular file (" + describe_type(type) + ")");
+}
+
+std::filesystem::path OutputLock::lock_path(const std::filesystem::path& path) {
+    const std::string name = path.filename().string();
+    const std::filesystem::path dir =
+        path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+    const long max = pathconf(dir.c_str(), _PC_NAME_MAX);
+    const std::string full = "." + name + ".lock";
+    const bool fits = max <= 0 || full.size() <= static_cast<std::size_t>(max);
+    return path.parent_path() /
+           (fits ? full : ".plateau-" + sha256_hex(name).substr(0, 16) + ".lock");
+}
+
+OutputLock::OutputLock(const std::filesystem::path& path, const std::string& command)
+    : lock_(lock_path(path)) {
+    const std::string invalid = "invalid value '" + printable(path.string(), 300) + "' ";
+    // Another process may remove the lock file between our open() and flock() (it ends its
+    // guard): then the lock we hold is on a file no longer there, and we try again.
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const int fd = open(lock_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0) {
+            if (errno == ENOENT || errno == EACCES || errno == EROFS || errno == ENOTDIR)
+                return; // no such directory or not writable: check_output_path says so
+            throw OutputError(invalid + "for 'out': cannot open its lock file '" +
+                              printable(lock_.string(), 300) + "' (" +
+                              std::system_category().message(errno) + ")");
+        }
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+            const int err = errno;
+            if (err == EWOULDBLOCK) {
+                const long holder = lock_holder(fd);
+                close(fd);
+                throw OutputError(
+                    invalid + "for 'out': another plateau" +
+                    (holder > 0 ? " (process " + std::to_string(holder) + ")" : std::string()) +
+                    " is writing it; allowed is a file no running plateau writes (wait for it "
+                    "to end, or choose another file)");
+            }
+            close(fd);
+            std::fprintf(stderr,
+                         "plateau %s: warning: cannot lock '%s' (%s): a second plateau writing "
+                         "the same file at the same time would not be refused\n",
+                         command.c_str(), printable(lock_.string(), 300).c_str(),
+                         std::system_category().message(err).c_str());
+            return;
+        }
+        struct stat held {};
+        struct stat named {};
+        if (fstat(fd, &held) == 0 && stat(lock_.c_str(), &named) == 0 &&
+            held.st_dev == named.st_dev && held.st_ino == named.st_ino) {
+            fd_ = fd;
+            on_signal_.emplace(lock_);
+            const std::string pid = std::to_string(getpid()) + "\n";
+            if (ftruncate(fd, 0) == 0)
+                (void)!pwrite(fd, pid.data(), pid.size(), 0);
+            return;
+        }
+        close(fd); // the file we locked was removed meanwhile
+    }
+    throw OutputError(invalid + "for 'out': cannot take its lock file '" +
+                      printable(lock_.string(), 300) + "' (it keeps being replaced)");
+}
+
+OutputLock::~OutputLock() {
+    if (fd_ < 0)
+        return;
+    // Removed while still held: a process waiting on this file finds it gone and starts over.
+    unlink(lock_.c_str());
+    on_signal_.reset();
+    close(fd_);
 }
 
 void add_output_options(po::options_description& desc, OutputOptions& out) {
@@ -338,6 +451,7 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
         throw UsageError("--shard needs the file of the shard: -o FILE");
     if (out.resume && out.overwrite)
         throw UsageError("--resume and --overwrite exclude each other");
+    std::optional<OutputLock> lock; // before `writer`: released after the file is closed
     if (out.out_given) {
         const OutputMode mode = out.resume      ? OutputMode::resume
                                 : out.overwrite ? OutputMode::overwrite
@@ -352,8 +466,10 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
                               std::to_string(stale.front().pid) +
                               " is gone): remove it and run without --resume");
         check_output_path(out.out, mode);
+        lock.emplace(out.out, command);
         check_resources(spec, out.out, mode);
-        // The temporary file of an interrupted creation holds no runs: remove it, and say so.
+        // The temporary file of an interrupted creation holds no runs (that of an interrupted
+        // merge holds nothing its parts do not): remove it, and say so.
         for (const auto& s : stale) {
             std::error_code ec;
             if (std::filesystem::remove(s.path, ec))

@@ -6,9 +6,11 @@
 #include "cli/mpi.hpp"
 #include "cli/progress.hpp"
 #include "engine/campaign/campaign.hpp"
+#include "engine/io/remove_on_signal.hpp"
 #include "engine/io/writer.hpp"
 
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <functional>
 #include <optional>
 #include <string>
@@ -30,6 +32,36 @@ struct ParsedCommand {
 /// Runs `body` and turns errors into one line on stderr, "plateau <command>: <message>", and
 /// an exit status: 2 for bad input (configuration, usage, output path), 1 otherwise.
 int guarded(const std::string& command, const std::function<int()>& body);
+
+/// Holds the output file `path` for this process, so that no second plateau (run, ode, merge,
+/// any MPI launch) writes it at the same time, --overwrite or not: an exclusive flock() on the
+/// lock file ".NAME.lock" beside it (".plateau-HASH.lock" for a name too long), held from before
+/// the checks of the path until the guard ends (after the file is closed). The lock dies with
+/// its process, so a lock file left by a killed process never blocks (it is taken over); a
+/// terminating signal removes it (RemoveOnSignal), and so does the end of the guard. Throws
+/// OutputError (exit status 2) naming the path and the process that holds it. On a file system
+/// without locks, it warns once and holds nothing.
+class OutputLock {
+public:
+    OutputLock(const std::filesystem::path& path, const std::string& command);
+    OutputLock(const OutputLock&) = delete;
+    OutputLock& operator=(const OutputLock&) = delete;
+    OutputLock(OutputLock&&) = delete;
+    OutputLock& operator=(OutputLock&&) = delete;
+    ~OutputLock();
+
+    /// The lock file of `path`.
+    [[nodiscard]] static std::filesystem::path lock_path(const std::filesystem::path& path);
+
+private:
+    std::filesystem::path lock_;
+    int fd_ = -1;
+    std::optional<RemoveOnSignal> on_signal_;
+};
+
+/// Refuses (UsageError, exit status 2) an input file of key `key` that is not a regular file
+/// (a FIFO or device would block the HDF5 open for ever; a directory is no campaign file).
+void require_regular_input(const std::string& key, const std::string& path);
 
 /// The output options both commands take.
 struct OutputOptions {

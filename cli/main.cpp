@@ -42,21 +42,21 @@ int main(int argc, char** argv) {
         const bool quote = arg.empty() || arg.find_first_of(" \t'\"$") != std::string::npos;
         command_line += (i ? " " : "") + (quote ? "'" + arg + "'" : arg);
     }
-    if (command == "run" || command == "ode") {
+    if (command == "run" || command == "ode" || command == "merge") {
         try {
             (void)plateau::cli::mpi::world(); // starts MPI under an MPI launcher
         } catch (const plateau::cli::UsageError& e) {
             std::cerr << "plateau " << command << ": " << e.what() << '\n';
             return 2;
         }
-        const int status = command == "run"
-                               ? plateau::cli::run_command(argc - 1, argv + 1, command_line)
-                               : plateau::cli::ode_command(argc - 1, argv + 1, command_line);
+        // (merge refuses an MPI launch; started here, MPI is ended below on every rank)
+        const int status =
+            command == "run"   ? plateau::cli::run_command(argc - 1, argv + 1, command_line)
+            : command == "ode" ? plateau::cli::ode_command(argc - 1, argv + 1, command_line)
+                               : plateau::cli::merge_command(argc - 1, argv + 1, command_line);
         plateau::cli::mpi::finalize();
         return status;
     }
-    if (command == "merge")
-        return plateau::cli::merge_command(argc - 1, argv + 1, command_line);
     std::cerr << "plateau: unknown command '" << command
               << "': allowed are run, ode, merge, help\n";
     return 2;

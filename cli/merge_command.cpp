@@ -5,9 +5,11 @@
 // runs finished in two parts, and (unless --allow-incomplete) runs finished in none.
 #include "cli/command_support.hpp"
 #include "cli/commands.hpp"
+#include "cli/mpi.hpp"
 #include "cli/options.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/io/reader.hpp"
+#include "engine/io/remove_on_signal.hpp"
 
 #include <cstdio>
 #include <filesystem>
@@ -42,6 +44,9 @@ struct MergeOptions {
 };
 
 int merge(const MergeOptions& o, const std::string& command_line) {
+    if (mpi::world().distributed())
+        throw UsageError("merge runs as one process (it only copies files): allowed is "
+                         "'plateau merge OUT.h5 PART.h5 ...' without an MPI launcher");
     if (o.parts.empty())
         throw UsageError("no PART files to merge: usage is plateau merge OUT.h5 PART.h5 ...");
     namespace fs = std::filesystem;
@@ -51,6 +56,9 @@ int merge(const MergeOptions& o, const std::string& command_line) {
             throw OutputError("invalid value " + quoted(o.out) +
                               " for 'out': it is one of the parts; allowed is a new file");
     check_output_path(o.out, o.overwrite ? OutputMode::overwrite : OutputMode::create);
+    const OutputLock lock(o.out, "merge"); // until OUT is in place
+    for (const auto& part : o.parts)
+        require_regular_input("part", part); // a FIFO would block the open for ever
 
     std::vector<CampaignReader> readers;
     readers.reserve(o.parts.size());
@@ -134,16 +142,37 @@ int merge(const MergeOptions& o, const std::string& command_line) {
                               "--resume, or merge with --allow-incomplete; they stay pending "
                               "and 'plateau run --resume' finishes them)");
 
-    const FileMetadata meta{first.config, command_line, std::string(name(first.kind))};
-    CampaignWriter writer = CampaignWriter::create(o.out, spec, meta, o.overwrite);
-    for (std::int64_t r = 0; r < spec.runs(); ++r) {
-        const std::size_t p = owner[static_cast<std::size_t>(r)];
-        if (p == none)
-            continue;
-        const auto where = readers[p].find_run(r);
-        writer.write(FinishedRun{r, readers[p].read_run(*where)});
+    // The temporary file of a merge (or creation) whose process is gone holds nothing that the
+    // parts do not: remove it, and say so.
+    for (const auto& stale : stale_part_files(o.out)) {
+        if (fs::remove(stale.path, ec) && !o.quiet)
+            std::fprintf(stderr,
+                         "plateau merge: removed %s, the temporary file of an interrupted "
+                         "creation or merge (process %lld is gone)\n",
+                         quoted(stale.path.string()).c_str(), static_cast<long long>(stale.pid));
     }
-    writer.close();
+    // Written whole under a temporary name, then moved into place: an interrupted merge leaves
+    // OUT as it was (absent, or the file --overwrite would have replaced), never half-merged.
+    const FileMetadata meta{first.config, command_line, std::string(name(first.kind))};
+    const fs::path tmp = temporary_path(o.out);
+    RemoveOnSignal on_signal(tmp);
+    try {
+        fs::remove(tmp, ec);
+        CampaignWriter writer = CampaignWriter::create(tmp, spec, meta, false);
+        for (std::int64_t r = 0; r < spec.runs(); ++r) {
+            const std::size_t p = owner[static_cast<std::size_t>(r)];
+            if (p == none)
+                continue;
+            const auto where = readers[p].find_run(r);
+            writer.write(FinishedRun{r, readers[p].read_run(*where)});
+        }
+        writer.close();
+        move_into_place(tmp, o.out, o.overwrite);
+        on_signal.release();
+    } catch (...) {
+        fs::remove(tmp, ec);
+        throw;
+    }
     const std::string pending =
         missing.empty() ? "" : ", " + std::to_string(missing.size()) + " pending";
     if (!o.quiet)

@@ -62,6 +62,7 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
     const auto fail = [&](const std::string& why) {
         throw UsageError("invalid value '" + path + "' for 'init-from': " + why);
     };
+    require_regular_input("init-from", path); // a FIFO would block the open for ever
     const CampaignReader file = [&] {
         try {
             return CampaignReader::open(path);
@@ -118,6 +119,38 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
         out.push_back(std::move(sum));
     }
     return out;
+}
+
+/// Before a fixed-point search that takes long, its cost at once, measured on one flow
+/// evaluation: the search relaxes the symmetric flow, solves by Newton, then linearizes the
+/// full flow with two evaluations per column of its Jacobian (engine/theory/fixed_point.hpp),
+/// and reports progress only from that last part on. Silent when the Jacobian alone takes less
+/// than 10 s (K = M <= 10 or so), and for a model the search refuses (it says why).
+void announce_fixed_point_cost(std::size_t point, const RunParams& params, bool quiet) {
+    if (quiet)
+        return;
+    const ModelParams& m = params.model;
+    const std::int64_t K = m.student.hidden();
+    const std::int64_t M = m.teacher.hidden();
+    const std::int64_t columns = K * (K + 1) / 2 + K * M + (m.learn_v ? K : 0);
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    try {
+        (void)flow(params, symmetric_initial_conditions(m, m.q0 > 0.0 ? m.q0 : 0.2, 0.0, 0.0));
+    } catch (const std::exception&) {
+        return;
+    }
+    const double one = std::chrono::duration<double>(clock::now() - start).count();
+    const double jacobian = 2.0 * static_cast<double>(columns) * one;
+    if (jacobian < 10.0)
+        return;
+    std::fprintf(stderr,
+                 "plateau ode: fixed point of grid point %zu (K = %lld, M = %lld): one flow "
+                 "evaluation takes %s and the search needs thousands (%lld for its linearized "
+                 "flow alone): at least ~%s; progress follows from the linearized flow on\n",
+                 point, static_cast<long long>(K), static_cast<long long>(M),
+                 format_duration(one).c_str(), 2 * static_cast<long long>(columns),
+                 format_duration(jacobian).c_str());
 }
 
 /// Progress of a long fixed-point search on stderr: silent for the first 2 s (small K), then a
@@ -220,6 +253,7 @@ int fixed_points(const CampaignSpec& spec, bool quiet) {
     bool all_converged = true;
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
         const GridPoint& point = spec.points[p];
+        announce_fixed_point_cost(p, point.params, quiet);
         const FixedPoint fp = symmetric_fixed_point(point.params, fixed_point_progress(p, quiet));
         std::printf("grid point %zu:%s\n", p, describe(point).c_str());
         const auto& m = point.params.model;

@@ -4,6 +4,7 @@
 #include "engine/core/schedule.hpp"
 #include "engine/core/sha256.hpp"
 #include "engine/io/h5/h5.hpp"
+#include "engine/io/remove_on_signal.hpp"
 #include "engine/simulation/make_trainer.hpp"
 #include "engine/simulation/trainer.hpp"
 #include "plateau_version.hpp"
@@ -538,74 +539,6 @@ h5::File open_checked(const fs::path& path, bool write) {
     }
 }
 
-/// While a file is being created under its temporary name, SIGINT and SIGTERM remove that file
-/// before the process dies of the signal: a Ctrl-C then leaves nothing behind. The handler may
-/// only make async-signal-safe calls, so it does no more than unlink() a path prepared before it
-/// was installed, restore the previous disposition with sigaction() and raise() the signal again
-/// (the signal is blocked while the handler runs, so the process dies of it, with the usual
-/// status, as soon as the handler returns). A flag checked by the creating code would not do:
-/// HDF5 allocates and fills one dataset in one call, which may take long. Unlinking while HDF5
-/// still writes is harmless: the process dies right after, and a name that is already moved
-/// into place is no longer the temporary name. The state is static because a signal handler has
-/// no other way to reach it; only one guard exists at a time (the writer is used from one
-/// thread).
-struct PartSignalState {
-    std::array<char, 4096> path{};
-    volatile std::sig_atomic_t armed = 0;
-    struct sigaction previous_int {};
-    struct sigaction previous_term {};
-};
-constinit PartSignalState part_signal_state{};
-
-extern "C" void remove_part_and_reraise(int sig) {
-    const int saved_errno = errno;
-    if (part_signal_state.armed != 0)
-        unlink(part_signal_state.path.data());
-    sigaction(sig,
-              sig == SIGINT ? &part_signal_state.previous_int : &part_signal_state.previous_term,
-              nullptr);
-    raise(sig);
-    errno = saved_errno;
-}
-
-class PartFileGuard {
-public:
-    explicit PartFileGuard(const fs::path& part) {
-        const std::string& p = part.native();
-        if (p.size() >= part_signal_state.path.size() || part_signal_state.armed != 0)
-            return; // cannot guard: the temporary file is still removed on every other path
-        std::copy(p.begin(), p.end(), part_signal_state.path.begin());
-        part_signal_state.path[p.size()] = '\0';
-        struct sigaction action {};
-        action.sa_handler = remove_part_and_reraise;
-        sigemptyset(&action.sa_mask);
-        sigaddset(&action.sa_mask, SIGINT);
-        sigaddset(&action.sa_mask, SIGTERM);
-        install_int_ = install(SIGINT, action, part_signal_state.previous_int);
-        install_term_ = install(SIGTERM, action, part_signal_state.previous_term);
-        part_signal_state.armed = 1;
-    }
-    PartFileGuard(const PartFileGuard&) = delete;
-    PartFileGuard& operator=(const PartFileGuard&) = delete;
-    ~PartFileGuard() {
-        if (install_int_)
-            sigaction(SIGINT, &part_signal_state.previous_int, nullptr);
-        if (install_term_)
-            sigaction(SIGTERM, &part_signal_state.previous_term, nullptr);
-        part_signal_state.armed = 0;
-    }
-
-private:
-    /// Installs `action` unless the signal is ignored (then it cannot end the process).
-    static bool install(int sig, const struct sigaction& action, struct sigaction& previous) {
-        if (sigaction(sig, nullptr, &previous) != 0 || previous.sa_handler == SIG_IGN)
-            return false;
-        return sigaction(sig, &action, nullptr) == 0;
-    }
-    bool install_int_ = false;
-    bool install_term_ = false;
-};
-
 /// Everything --resume refuses, checked on a read-only open so that a refused file keeps every
 /// byte (a read-write open of HDF5 marks the superblock).
 void check_resumable(const fs::path& path, const FileMetadata& meta, const Shard& ours_shard,
@@ -684,6 +617,26 @@ void check_output_path(const fs::path& path, OutputMode mode) {
     check_target(path, mode);
 }
 
+fs::path temporary_path(const fs::path& path) {
+    return part_path(path);
+}
+
+void move_into_place(const fs::path& tmp, const fs::path& path, bool replace) {
+    // link() refuses an existing target, so without `replace` nothing that appeared meanwhile
+    // is lost; with `replace`, rename() swaps atomically (and only a regular file is ever
+    // replaced: check_target refused anything else).
+    if (replace) {
+        if (rename(tmp.c_str(), path.c_str()) != 0)
+            throw OutputError(invalid_out(path) + "cannot replace it (" +
+                              std::system_category().message(errno) + ")");
+    } else {
+        if (link(tmp.c_str(), path.c_str()) != 0)
+            throw OutputError(invalid_out(path) + "cannot create it (" +
+                              std::system_category().message(errno) + ")");
+        fs::remove(tmp);
+    }
+}
+
 CampaignWriter CampaignWriter::create(const fs::path& path, const CampaignSpec& spec,
                                       const FileMetadata& meta, bool replace,
                                       std::span<const VariableSpec> table) {
@@ -696,7 +649,9 @@ CampaignWriter CampaignWriter::create(const fs::path& path, const CampaignSpec& 
     const fs::path tmp = part_path(path);
     std::error_code ec;
     fs::remove(tmp, ec);
-    const PartFileGuard guard(tmp);
+    // A signal that ends the process while HDF5 fills the file (one call per dataset, which may
+    // take long: a flag checked here would not do) removes the temporary file first.
+    const RemoveOnSignal guard(tmp);
     std::optional<h5::File> file;
     try {
         file.emplace(h5::File::create_exclusive(tmp));
@@ -715,19 +670,7 @@ CampaignWriter CampaignWriter::create(const fs::path& path, const CampaignSpec& 
         file->flush();
         file->close();
         file.reset();
-        // Move into place: link() refuses an existing target, so without `replace` nothing
-        // that appeared meanwhile is lost; with `replace`, rename() swaps atomically (and only
-        // a regular file is ever replaced: check_target refused anything else).
-        if (replace) {
-            if (rename(tmp.c_str(), path.c_str()) != 0)
-                throw OutputError(invalid_out(path) + "cannot replace it (" +
-                                  std::system_category().message(errno) + ")");
-        } else {
-            if (link(tmp.c_str(), path.c_str()) != 0)
-                throw OutputError(invalid_out(path) + "cannot create it (" +
-                                  std::system_category().message(errno) + ")");
-            fs::remove(tmp);
-        }
+        move_into_place(tmp, path, replace);
     } catch (const h5::Error& e) {
         const std::string why = creation_failure(e, tmp);
         abandon(file, tmp);

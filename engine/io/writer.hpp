@@ -71,6 +71,16 @@ struct StalePartFile {
 };
 [[nodiscard]] std::vector<StalePartFile> stale_part_files(const std::filesystem::path& path);
 
+/// The name a file being created at `path` has until it is complete: ".NAME.part-PID" next to
+/// it (".plateau-HASH.part-PID" when that would be longer than the file system allows), the
+/// name stale_part_files() looks for.
+[[nodiscard]] std::filesystem::path temporary_path(const std::filesystem::path& path);
+/// Moves the complete file `tmp` to `path`: without `replace` never over an existing file
+/// (link(), then unlink() of `tmp`), with it atomically (rename()). OutputError naming `path`
+/// when that fails.
+void move_into_place(const std::filesystem::path& tmp, const std::filesystem::path& path,
+                     bool replace);
+
 /// What a campaign needs, computed from its grid points and seeds only (no per-run work, so it
 /// is instant for any number of runs): for --dry-run and for the check before a campaign
 /// allocates anything per run or creates its file.
