@@ -232,11 +232,15 @@ void add_output_options(po::options_description& desc, OutputOptions& out) {
         "progress-interval",
         po::value<double>(&out.progress_interval)->notifier([](double seconds) {
             if (!(seconds > 0.0 && seconds <= 86400.0))
-                throw UsageError("invalid value for 'progress-interval': allowed is a number of "
-                                 "seconds > 0 and <= 86400");
+                throw ConfigError("progress-interval", number_text(seconds),
+                                  "a number of seconds > 0 and <= 86400");
         }),
         "seconds between progress lines on stderr (default: 0.2 on a terminal, 5 otherwise)")(
-        "shard", po::value<std::string>(&out.shard),
+        "shard", po::value<std::string>(&out.shard)->notifier([](const std::string& text) {
+            // Without --shard the whole campaign runs; an empty --shard '' is a mistake.
+            if (text.empty())
+                throw ConfigError("shard", text, "i/n with integers 0 <= i < n (shard i of n)");
+        }),
         "i/n: compute only shard i of n (the runs r with r % n = i) into -o FILE, for a job "
         "array; 'plateau merge' joins the shards' files");
 }

@@ -203,7 +203,15 @@ int merge_command(int argc, char** argv, const std::string& command_line) {
         po::options_description all;
         all.add(options).add(hidden);
         po::variables_map vm;
-        po::store(po::command_line_parser(argc, argv).options(all).positional(positional).run(),
+        // Exact option names only, as run and ode: the default style took "--over" for
+        // "--overwrite".
+        const int style =
+            po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+        po::store(po::command_line_parser(argc, argv)
+                      .options(all)
+                      .style(style)
+                      .positional(positional)
+                      .run(),
                   vm);
         if (vm.count("help")) {
             std::cout << "usage: plateau merge OUT.h5 PART.h5 ... [--overwrite] "

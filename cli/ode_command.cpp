@@ -10,10 +10,12 @@
 #include "engine/core/errors.hpp"
 #include "engine/io/reader.hpp"
 #include "engine/theory/escape.hpp"
+#include "engine/theory/ode_integrator.hpp"
 #include "engine/theory/theory.hpp"
 #include "models/gaussian_integrals.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -54,20 +56,50 @@ void print_rule_errors(const JointRuleErrors::Summary& s) {
                 s.points, static_cast<long long>(s.runs), s.eg, s.eg_relative, s.flow_relative);
 }
 
+/// The keys that decide where a run starts (its alpha = 0 order parameters): a file of other
+/// values holds the start of another campaign.
+constexpr std::array start_keys{
+    "N", "K", "M", "q0", "v0", "v-star", "teacher-init", "init-seed", "dynamics", "seed", "seeds"};
+
+/// "q0 = 0.5 there, 0.2 here; seed = ...": the start keys in which the configuration of the
+/// file (its `config` attribute) differs from `config`; empty if none.
+std::string start_differences(const std::string& file_config, const std::string& path,
+                              const Configuration& config) {
+    Configuration theirs;
+    // A theory file's text goes on with plateau ode's own options: not keys of the campaign.
+    read_ini_text(file_config.substr(0, file_config.find(ode_options_header)),
+                  path + " (attribute 'config')", theirs);
+    const auto joined = [](const std::vector<std::string>& v) {
+        std::string out;
+        for (const auto& x : v)
+            out += (out.empty() ? "" : ", ") + x;
+        return out;
+    };
+    std::string out;
+    for (const char* key : start_keys)
+        if (theirs.values(key) != config.values(key))
+            out += (out.empty() ? "" : "; ") + std::string(key) + " = " +
+                   printable(joined(theirs.values(key)), 40) + " there, " +
+                   printable(joined(config.values(key)), 40) + " here";
+    return out;
+}
+
 /// Initial conditions of every theory run from a simulation file: per run (same run indices),
 /// or averaged over each grid point's seeds (one theory run per grid point).
 std::vector<OrderParameters> initial_conditions_from_file(const std::string& path,
                                                           const CampaignSpec& spec,
+                                                          const Configuration& config,
                                                           std::int64_t sim_seeds, bool average) {
     const auto fail = [&](const std::string& why) {
-        throw UsageError("invalid value '" + path + "' for 'init-from': " + why);
+        throw UsageError("invalid value '" + printable(path, 300) + "' for 'init-from': " + why);
     };
     require_regular_input("init-from", path); // a FIFO would block the open for ever
     const CampaignReader file = [&] {
         try {
             return CampaignReader::open(path);
         } catch (const CampaignReadError& e) {
-            throw UsageError("invalid value '" + path + "' for 'init-from': " + e.reason());
+            throw UsageError("invalid value '" + printable(path, 300) +
+                             "' for 'init-from': " + e.reason());
         }
     }();
     const std::int64_t file_runs = file.metadata().runs;
@@ -78,6 +110,23 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
              " grid points x " + std::to_string(sim_seeds) +
              " seeds): use the file's own "
              "configuration");
+    // The start of another configuration would contradict the theory's own attributes.
+    std::string differences;
+    try {
+        differences = start_differences(file.metadata().config, path, config);
+    } catch (const UsageError& e) {
+        fail(std::string("its configuration cannot be read (") + e.what() + ")");
+    }
+    if (!differences.empty())
+        fail("it starts another configuration (" + differences +
+             "): allowed is a file of the same start keys (" +
+             [] {
+                 std::string names;
+                 for (const char* key : start_keys)
+                     names += (names.empty() ? "" : ", ") + std::string(key);
+                 return names;
+             }() +
+             ")");
     std::vector<OrderParameters> out;
     for (std::int64_t r = 0; r < spec.runs(); ++r) {
         const auto& m = spec.point_of(r).params.model;
@@ -335,8 +384,27 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             require_theory_support(point.params.model);
             require_theory_regime(point.params); // batch and weight-decay are covered (§6)
         }
-        if (ode.fixed_point)
+        const auto given = [&](const char* option) {
+            return cmd.options.count(option) > 0 && !cmd.options[option].defaulted();
+        };
+        if (ode.fixed_point) {
+            // The fixed-point search integrates no run and writes no file: an option for either
+            // would be ignored, so it is refused.
+            for (const char* option : {"out", "overwrite", "resume", "shard", "init", "init-from",
+                                       "init-average", "r0", "asymmetry", "rtol", "atol"})
+                if (given(option))
+                    throw UsageError(std::string("--") + option +
+                                     " does not go with --fixed-point, which prints the "
+                                     "symmetric fixed point and writes no file");
+            // Its subspace has T = I (docs/theory.md §11): a gaussian teacher is another flow.
+            for (const auto& point : spec.points)
+                if (point.params.model.teacher_init != TeacherInit::orthonormal)
+                    throw ConfigError("teacher-init",
+                                      std::string(name(point.params.model.teacher_init)),
+                                      "orthonormal with --fixed-point (the symmetric fixed point "
+                                      "is that of T = I)");
             return fixed_points(spec, out.quiet);
+        }
 
         InitKind init = InitKind::sample;
         if (!ode.init_from.empty())
@@ -347,8 +415,20 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             throw ConfigError("init", ode.init, "sample or symmetric");
         if (ode.init_average && init != InitKind::file)
             throw UsageError("--init-average goes with --init-from FILE");
-        if (!(std::isfinite(ode.rtol) && ode.rtol > 0))
-            throw ConfigError("rtol", number_text(ode.rtol), "a finite number > 0");
+        if (init == InitKind::file && given("init"))
+            throw UsageError("--init and --init-from exclude each other (--init-from starts "
+                             "where the file's runs start)");
+        for (const char* option : {"r0", "asymmetry"})
+            if (given(option) && init != InitKind::symmetric)
+                throw UsageError(std::string("--") + option +
+                                 " goes with --init symmetric (the other starts do not use it)");
+        // Below min_rtol the step control chases rounding noise and a convergent flow would
+        // end as if it diverged (engine/theory/ode_integrator.hpp).
+        if (!(std::isfinite(ode.rtol) && ode.rtol >= min_rtol))
+            throw ConfigError("rtol", number_text(ode.rtol),
+                              "a finite number >= " + number_text(min_rtol) +
+                                  " (100 x the machine epsilon: a smaller relative error cannot "
+                                  "be met in double precision)");
         if (!(std::isfinite(ode.atol) && ode.atol > 0))
             throw ConfigError("atol", number_text(ode.atol), "a finite number > 0");
         if (!std::isfinite(ode.r0))
@@ -361,18 +441,31 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             spec.seeds = 1; // one theory run per grid point
         std::vector<OrderParameters> from_file;
         if (init == InitKind::file)
-            from_file =
-                initial_conditions_from_file(ode.init_from, spec, sim_seeds, ode.init_average);
+            from_file = initial_conditions_from_file(ode.init_from, spec, cmd.config, sim_seeds,
+                                                     ode.init_average);
 
         // A symmetric start that is not a covariance (r0 too large for q0) is bad input: found
         // here, before any file exists, not by a worker after the file was created.
         if (init == InitKind::symmetric)
             for (const auto& point : spec.points) {
-                try {
-                    (void)symmetric_initial_conditions(point.params.model, point.params.model.q0,
-                                                       ode.r0, ode.asymmetry);
-                } catch (const std::invalid_argument&) {
-                    const auto& m = point.params.model;
+                const auto& m = point.params.model;
+                const auto valid = [&](double asymmetry) {
+                    try {
+                        (void)symmetric_initial_conditions(m, m.q0, ode.r0, asymmetry);
+                        return true;
+                    } catch (const std::invalid_argument&) {
+                        return false;
+                    }
+                };
+                // Blame the asymmetry when r0 alone would be a valid start.
+                if (valid(0.0) && !valid(ode.asymmetry))
+                    throw ConfigError("asymmetry", number_text(ode.asymmetry),
+                                      "a number small enough that Q - R R^T stays positive "
+                                      "semi-definite for --init symmetric (here q0 = " +
+                                          number_text(m.q0) + ", r0 = " + number_text(ode.r0) +
+                                          ", K = " + std::to_string(m.student.hidden()) +
+                                          ", M = " + std::to_string(m.teacher.hidden()) + ")");
+                if (!valid(ode.asymmetry)) {
                     throw ConfigError("r0", number_text(ode.r0),
                                       "a number with r0^2 K M <= q0 for --init symmetric (Q - R "
                                       "R^T positive semi-definite, asymmetry included; here q0 = " +

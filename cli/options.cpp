@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <system_error>
 
 namespace plateau::cli {
 
@@ -48,6 +49,11 @@ void read_ini(const std::string& path, Configuration& config) {
     // run), /dev/zero would never end, a FIFO would block before the first byte.
     std::error_code ec;
     const auto status = std::filesystem::status(path, ec);
+    if (ec == std::errc::too_many_symbolic_link_levels)
+        throw UsageError("cannot read configuration file '" + path +
+                         "': it is a loop of symbolic links");
+    if (ec && ec != std::errc::no_such_file_or_directory)
+        throw UsageError("cannot read configuration file '" + path + "': " + ec.message());
     if (ec || !std::filesystem::exists(status))
         throw UsageError("cannot read configuration file '" + path + "': it does not exist");
     if (!std::filesystem::is_regular_file(status))
@@ -93,7 +99,7 @@ void read_ini_text(std::string text, const std::string& path, Configuration& con
         const auto eq = t.find('=');
         if (eq == std::string::npos || t[0] == '[')
             throw UsageError(path + ":" + std::to_string(number) +
-                             ": expected 'key = value', got '" + t + "'");
+                             ": expected 'key = value', got '" + printable(t, 200) + "'");
         const std::string key = trim(t.substr(0, eq));
         if (const auto first = set_on.find(key); first != set_on.end())
             throw UsageError(path + ":" + std::to_string(number) + ": key '" + printable(key) +
@@ -128,7 +134,9 @@ std::vector<std::string> with_flag_values(int argc, const char* const* argv) {
                     start = end + 1;
                 }
             };
-            const bool valued = i + 1 < argc && is_value(argv[i + 1]);
+            // An empty argument ("--learn-v ''") is a value too, and refused as one: taken
+            // for the flag's absence it would mean true.
+            const bool valued = i + 1 < argc && (*argv[i + 1] == '\0' || is_value(argv[i + 1]));
             if (k != nullptr &&
                 (k->type() == ValueType::boolean || k->type() == ValueType::layer_booleans) &&
                 !valued)

@@ -381,6 +381,15 @@ TEST_CASE("ode integrator: a rotation with Dormand-Prince and RK4", "[theory]") 
     OdeParams bad;
     bad.rtol = 0.0;
     CHECK_THROWS_AS(OdeIntegrator(rotation, bad), std::invalid_argument);
+    // Below 100 machine epsilons the error estimate is rounding noise (issue 34, item 8).
+    OdeParams fine;
+    fine.rtol = min_rtol / 2;
+    CHECK_THROWS_AS(OdeIntegrator(rotation, fine), std::invalid_argument);
+    fine.rtol = min_rtol;
+    CHECK_NOTHROW(OdeIntegrator(rotation, fine));
+    fine.rtol = 1e-25;
+    fine.method = OdeMethod::rk4; // rk4 has no error control: rtol plays no part
+    CHECK_NOTHROW(OdeIntegrator(rotation, fine));
 }
 
 TEST_CASE("ode integrator: a time-dependent flow is evaluated at each stage's own time",

@@ -97,7 +97,16 @@ def _text(value) -> object:
 
 
 def _one_line(exc) -> str:
-    """An exception's text on one line (HDF5 messages may span several)."""
+    """An exception's text on one line (HDF5 messages may span several).
+
+    The file errors of h5py and xarray (OSError, KeyError, ValueError, RuntimeError) say what is wrong; any
+    other exception is a library tripping over a structure it did not expect (e.g. an
+    ``AttributeError`` "'NoneType' object has no attribute 'attrs'" for a dangling dimension
+    reference), whose text means nothing to the reader of the message: it is named, not quoted.
+    """
+    if not isinstance(exc, (OSError, KeyError, ValueError, RuntimeError)):
+        return (f"its HDF5 structure is damaged or not as plateau writes it: the reader failed "
+                f"with {type(exc).__name__}")
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
@@ -220,6 +229,8 @@ def read_root_attributes(path: PathLike) -> dict[str, Any]:
 
     path = Path(path)
     if not path.exists():
+        if path.is_symlink():
+            raise CampaignError(f"{path}: a symbolic link to nothing or a loop of symbolic links")
         raise CampaignFileNotFoundError(f"{path}: no such file")
     if path.is_dir():
         raise CampaignError(f"{path}: is a directory, not a campaign file")

@@ -43,7 +43,9 @@ AXIS_LABELS = {
     "train_set": "training-set size P",
     "alpha_train": "training-set size α_train = P / N",
 }
-ALPHA_LABEL = "training time α = examples / N"
+#: The α axis. A simulation records at update round(α N) (analysis/SCHEMA.md, `alpha`): at
+#: small N its early records lie up to 1/(2N) from their nominal α.
+ALPHA_LABEL = "training time α = examples / N (simulation: update round(α N))"
 PLATEAU_SHADE = "#fbeebb"
 #: Line style of a grid point whose completed runs all failed (analysis/SCHEMA.md, "Outcomes").
 FAILED_STYLE = "-."

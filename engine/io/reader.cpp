@@ -33,6 +33,9 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
         throw CampaignReadError(path, reason);
     };
     std::error_code ec;
+    (void)fs::status(path, ec);
+    if (ec == std::errc::too_many_symbolic_link_levels)
+        fail("a loop of symbolic links, not a file");
     if (!fs::exists(path, ec))
         fail("no such file");
     if (fs::is_directory(path, ec))

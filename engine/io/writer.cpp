@@ -494,11 +494,15 @@ void reserve_space(const fs::path& tmp, const fs::path& path, std::uint64_t esti
     if (rc != 0 && (err == ENOSPC || err == EFBIG || err == EDQUOT)) {
         std::error_code ec;
         const auto space = fs::space(directory_of(path), ec);
-        throw OutputError(
-            invalid_out(path) + "the file needs ~" + std::to_string(bytes / 1000000 + 1) +
-            " MB, its file system has " +
-            (ec ? std::string("less") : std::to_string(space.available / 1000000) + " MB") +
-            " free");
+        // In MB to 2 significant digits: a 0.1 MB file needs ~0.1 MB, not ~1 MB.
+        const auto megabytes = [](std::uint64_t n) {
+            std::array<char, 32> buf{};
+            std::snprintf(buf.data(), buf.size(), "%.2g MB", static_cast<double>(n) / 1e6);
+            return std::string(buf.data());
+        };
+        throw OutputError(invalid_out(path) + "the file needs ~" +
+                          megabytes(static_cast<std::uint64_t>(bytes)) + ", its file system has " +
+                          (ec ? std::string("less") : megabytes(space.available)) + " free");
     }
     // Other errors (a file system without fallocate): HDF5 allocates as it goes.
 }

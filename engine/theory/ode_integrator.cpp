@@ -61,6 +61,9 @@ OdeIntegrator::OdeIntegrator(TimeRhs rhs, OdeParams p, std::vector<int> classes)
         throw std::invalid_argument("plateau OdeIntegrator: OdeParams need rtol, atol, "
                                     "atol_asymmetry, h_max, h_initial, rk4_step > 0 and "
                                     "max_steps >= 1");
+    if (p_.method == OdeMethod::dormand_prince && p_.rtol < min_rtol)
+        throw std::invalid_argument("plateau OdeIntegrator: rtol below min_rtol (100 x the "
+                                    "machine epsilon) cannot be met in double precision");
     int n_classes = 0;
     for (const int c : classes_)
         n_classes = std::max(n_classes, c + 1);

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <vector>
 
 namespace plateau {
@@ -23,13 +24,18 @@ enum class OdeMethod {
     rk4,            ///< classical fixed-step Runge-Kutta 4 with step rk4_step
 };
 
+/// The smallest relative tolerance the Dormand-Prince step control accepts: 100 x the machine
+/// epsilon (2.2e-14). Below it the error estimate is the rounding noise of the stages, which no
+/// step size reduces, and a run ends as if its flow had diverged.
+inline constexpr double min_rtol = 100.0 * std::numeric_limits<double>::epsilon();
+
 /// Integrator settings. The defaults resolve asymmetries down to ~1e-12 (see ode_integrator.cpp:
 /// the error of the *deviations* of symmetry-equivalent entries from their mean is controlled with
 /// its own absolute tolerance atol_asymmetry, so a tiny asymmetry that decides when the plateau
 /// ends is integrated with a small relative error).
 struct OdeParams {
     OdeMethod method = OdeMethod::dormand_prince;
-    double rtol = 1e-10;           ///< relative tolerance per step (Dormand-Prince)
+    double rtol = 1e-10;           ///< relative tolerance per step (Dormand-Prince), >= min_rtol
     double atol = 1e-12;           ///< absolute tolerance of each entry (Dormand-Prince)
     double atol_asymmetry = 1e-16; ///< absolute tolerance of the asymmetric parts (see above)
     double h_max = 10.0;           ///< largest step in alpha (Dormand-Prince)
@@ -57,7 +63,8 @@ public:
     /// Returns false to stop at an accepted state (e.g. a divergence threshold).
     using Guard = std::function<bool(const Eigen::VectorXd& y)>;
 
-    /// Every entry its own symmetry class. Throws std::invalid_argument for bad settings.
+    /// Every entry its own symmetry class. Throws std::invalid_argument for bad settings (an rtol
+    /// below min_rtol included).
     OdeIntegrator(Rhs rhs, OdeParams p);
     /// classes[i] >= 0: the symmetry class of entry i (see above).
     OdeIntegrator(Rhs rhs, OdeParams p, std::vector<int> classes);
