@@ -13,6 +13,7 @@
 #include "models/activations/linear.hpp"
 #include "models/activations/relu.hpp"
 #include "models/activations/sigmoid.hpp"
+#include "models/activations/square.hpp"
 #include "models/activations/tanh.hpp"
 
 #include <cstddef>
@@ -34,11 +35,12 @@ enum class ActivationKind {
     sigmoid,
     relu,
     linear,
+    square,
 };
 
 /// Their evaluators, in the order of ActivationKind.
 using ActivationEvaluators =
     activations::List<activations::Erf, activations::Tanh, activations::Sigmoid, activations::Relu,
-                      activations::Linear>;
+                      activations::Linear, activations::Square>;
 
 } // namespace plateau

@@ -1,7 +1,7 @@
 // The Gaussian averages I2, I3, I4, J2 of models/gaussian_integrals.hpp by numerical quadrature,
 // for ANY hidden activation g (docs/theory.md §9). The closed forms of gaussian_integrals.hpp
-// route here for the activations without one (tanh(gamma x), sigmoid); erf, relu and linear are
-// accepted too, so that the quadrature can be tested against their closed forms.
+// route here for the activations without one (tanh(gamma x), sigmoid, square); erf, relu and linear
+// are accepted too, so that the quadrature can be tested against their closed forms.
 //
 // Method (docs/theory.md §9):
 //  * Coinciding indices are merged: the integrand is a product over the DISTINCT fields, each
