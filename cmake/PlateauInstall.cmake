@@ -16,8 +16,8 @@ install(TARGETS plateau_models plateau_engine plateau_warnings plateau_sanitizer
 install(TARGETS plateau RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # Public headers only: the HDF5 helpers' internals and the flow's private header stay behind.
 set(PLATEAU_PRIVATE_HEADERS engine/io/h5/detail.hpp engine/theory/flow_paths.hpp)
-foreach(dir models ${PLATEAU_ENGINE_FOLDERS})
-    if(NOT dir STREQUAL "models")
+foreach(dir models models/activations ${PLATEAU_ENGINE_FOLDERS})
+    if(NOT dir MATCHES "^models")
         set(dir engine/${dir})
     endif()
     file(GLOB headers RELATIVE ${PROJECT_SOURCE_DIR} ${PROJECT_SOURCE_DIR}/${dir}/*.hpp)

@@ -3,11 +3,18 @@
 namespace plateau {
 
 std::optional<ActivationKind> parse_activation(std::string_view s) noexcept {
-    if (s == "identity")
-        return ActivationKind::linear;
-    for (const auto k : all_activation_kinds)
-        if (name(k) == s)
+    for (const auto k : all_activation_kinds) {
+        const bool match = visit_activation(k, [&]<class E>(std::type_identity<E>) noexcept {
+            if (E::name == s)
+                return true;
+            for (const std::string_view alias : E::aliases)
+                if (alias == s)
+                    return true;
+            return false;
+        });
+        if (match)
             return k;
+    }
     return std::nullopt;
 }
 
@@ -22,6 +29,9 @@ std::string activation_names() {
 }
 
 std::optional<ActivationKind> parse_output(std::string_view s) noexcept {
+    for (const auto k : output_kinds)
+        if (output_name(k) == s)
+            return k;
     const auto k = parse_activation(s);
     return k && is_output_kind(*k) ? k : std::nullopt;
 }

@@ -1,64 +1,135 @@
 // Activation functions g (hidden units) and h (output) of the two-layer network, Eq. (1) in
 // docs/theory.md §1, with their derivatives g' and h' used in Eqs. (3)-(5).
+//
+// Every activation is an evaluator listed in models/activation_table.hpp; this header turns the
+// list into the enumeration's tables (all_activation_kinds, name, parse_activation,
+// output_kinds, output_name, parse_output) and the dispatch visit_activation that
+// Activation::value / derivative (and the Gaussian averages) go through.
 #pragma once
 
+#include "models/activation_table.hpp"
+
 #include <array>
-#include <cmath>
-#include <numbers>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 namespace plateau {
 
-enum class ActivationKind {
-    erf,     ///< g(x) = erf(x/sqrt(2)), the soft-committee convention of Saad & Solla
-    tanh,    ///< g(x) = tanh(gamma x)
-    sigmoid, ///< g(x) = 1/(1 + exp(-x))
-    relu,    ///< g(x) = max(0, x)
-    linear,  ///< g(x) = x; called "identity" when used as output function h
+namespace detail {
+
+template <class List>
+struct ActivationTable;
+
+template <class... E>
+struct ActivationTable<activations::List<E...>> {
+    static constexpr std::size_t size = sizeof...(E);
+    static constexpr std::array<std::string_view, size> names{E::name...};
+    static constexpr std::array<std::optional<activations::OutputRole>, size> outputs{E::output...};
+
+    /// f(std::type_identity<E>{}) for the evaluator E at index k (R{} for k past the list).
+    template <class F>
+    static constexpr decltype(auto) visit(std::size_t k, F&& f) {
+        using First = std::tuple_element_t<0, std::tuple<E...>>;
+        using R = std::invoke_result_t<F&, std::type_identity<First>>;
+        return visit_indexed<R>(k, f, std::index_sequence_for<E...>{});
+    }
+
+private:
+    // An if-chain on k that the compiler turns into a switch: each branch is the evaluator's
+    // inline code, so the hot path (Activation::value per field per step) stays inlined.
+    template <class R, class F, std::size_t... I>
+    static constexpr R visit_indexed(std::size_t k, F& f, std::index_sequence<I...>) {
+        if constexpr (std::is_void_v<R>) {
+            static_cast<void>(((k == I ? (f(std::type_identity<E>{}), true) : false) || ...));
+        } else {
+            R out{};
+            static_cast<void>(((k == I ? (out = f(std::type_identity<E>{}), true) : false) || ...));
+            return out;
+        }
+    }
 };
 
-inline constexpr std::array<ActivationKind, 5> all_activation_kinds{
-    ActivationKind::erf, ActivationKind::tanh, ActivationKind::sigmoid, ActivationKind::relu,
-    ActivationKind::linear};
+using Table = ActivationTable<ActivationEvaluators>;
+
+[[nodiscard]] constexpr std::size_t index(ActivationKind k) noexcept {
+    return static_cast<std::size_t>(k);
+}
+
+/// The number of output functions (evaluators with an OutputRole).
+[[nodiscard]] constexpr std::size_t output_count() noexcept {
+    std::size_t count = 0;
+    for (const auto& o : Table::outputs)
+        count += o ? 1 : 0;
+    return count;
+}
+
+/// True if the OutputRole orders are 0, 1, ..., output_count() - 1, each once.
+[[nodiscard]] constexpr bool output_orders_valid() noexcept {
+    for (std::size_t at = 0; at < output_count(); ++at) {
+        int uses = 0;
+        for (const auto& o : Table::outputs)
+            uses += o && o->order >= 0 && static_cast<std::size_t>(o->order) == at ? 1 : 0;
+        if (uses != 1)
+            return false;
+    }
+    return true;
+}
+static_assert(output_orders_valid(),
+              "OutputRole::order must number the output functions 0, 1, ...");
+
+/// The output functions ordered by OutputRole::order.
+[[nodiscard]] constexpr std::array<ActivationKind, output_count()> make_output_kinds() noexcept {
+    std::array<ActivationKind, output_count()> out{};
+    for (std::size_t i = 0; i < Table::size; ++i)
+        if (const auto& o = Table::outputs[i])
+            out[static_cast<std::size_t>(o->order)] = static_cast<ActivationKind>(i);
+    return out;
+}
+
+} // namespace detail
+
+/// Calls f(std::type_identity<E>{}) with the evaluator E of kind k (models/activation_table.hpp)
+/// and returns its result: the one dispatch from an ActivationKind to an evaluator.
+template <class F>
+constexpr decltype(auto) visit_activation(ActivationKind k, F&& f) {
+    return detail::Table::visit(detail::index(k), std::forward<F>(f));
+}
+
+/// Every activation, in the order of the list.
+inline constexpr auto all_activation_kinds = [] {
+    std::array<ActivationKind, detail::Table::size> out{};
+    for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] = static_cast<ActivationKind>(i);
+    return out;
+}();
 
 /// Canonical name, as used in configuration files and output attributes.
 [[nodiscard]] constexpr std::string_view name(ActivationKind k) noexcept {
-    switch (k) {
-    case ActivationKind::erf:
-        return "erf";
-    case ActivationKind::tanh:
-        return "tanh";
-    case ActivationKind::sigmoid:
-        return "sigmoid";
-    case ActivationKind::relu:
-        return "relu";
-    case ActivationKind::linear:
-        return "linear";
-    }
-    return "?";
+    const std::size_t i = detail::index(k);
+    return i < detail::Table::size ? detail::Table::names[i] : std::string_view{"?"};
 }
 
-/// Parses an activation name. The one place that knows aliases: "identity" is accepted as a
-/// synonym of "linear" (and "linear" names the output function "identity").
+/// Parses an activation name or one of its evaluator's aliases ("identity" for linear).
 [[nodiscard]] std::optional<ActivationKind> parse_activation(std::string_view s) noexcept;
-/// "erf, tanh, sigmoid, relu, linear": the allowed names, for error messages.
+/// "erf, tanh, sigmoid, relu, linear, square": the allowed names, for error messages.
 [[nodiscard]] std::string activation_names();
 
-/// Output functions h allowed by the model: identity and tanh(gamma x), in this order.
-inline constexpr std::array<ActivationKind, 2> output_kinds{ActivationKind::linear,
-                                                            ActivationKind::tanh};
+/// Output functions h allowed by the model (evaluators with an OutputRole), in their order:
+/// identity, tanh(gamma x).
+inline constexpr auto output_kinds = detail::make_output_kinds();
 
 [[nodiscard]] constexpr bool is_output_kind(ActivationKind k) noexcept {
-    for (const auto o : output_kinds)
-        if (o == k)
-            return true;
-    return false;
+    const std::size_t i = detail::index(k);
+    return i < detail::Table::size && detail::Table::outputs[i].has_value();
 }
-/// Name of an output function: "identity" for linear, name(k) otherwise.
+/// Name of an output function ("identity" for linear); name(k) for an activation that is not one.
 [[nodiscard]] constexpr std::string_view output_name(ActivationKind k) noexcept {
-    return k == ActivationKind::linear ? std::string_view{"identity"} : name(k);
+    return is_output_kind(k) ? detail::Table::outputs[detail::index(k)]->name : name(k);
 }
 /// Parses an output-function name (aliases included); nullopt for a name that is not one.
 [[nodiscard]] std::optional<ActivationKind> parse_output(std::string_view s) noexcept;
@@ -70,40 +141,16 @@ struct Activation {
     ActivationKind kind = ActivationKind::erf;
     double gamma = 1.0; ///< slope of tanh(gamma x); unused by the other kinds
 
+    /// g(x): the evaluator's value (models/activations/).
     [[nodiscard]] double value(double x) const noexcept {
-        switch (kind) {
-        case ActivationKind::erf:
-            return std::erf(x * std::numbers::sqrt2 / 2.0);
-        case ActivationKind::tanh:
-            return std::tanh(gamma * x);
-        case ActivationKind::sigmoid:
-            return 1.0 / (1.0 + std::exp(-x));
-        case ActivationKind::relu:
-            return x > 0.0 ? x : 0.0;
-        case ActivationKind::linear:
-            return x;
-        }
-        return 0.0;
+        return visit_activation(
+            kind, [&]<class E>(std::type_identity<E>) noexcept { return E::value(x, gamma); });
     }
 
+    /// g'(x): the evaluator's derivative (models/activations/).
     [[nodiscard]] double derivative(double x) const noexcept {
-        switch (kind) {
-        case ActivationKind::erf: // d/dx erf(x/sqrt 2) = sqrt(2/pi) exp(-x^2/2)
-            return std::numbers::sqrt2 * std::numbers::inv_sqrtpi * std::exp(-0.5 * x * x);
-        case ActivationKind::tanh: { // gamma (1 - tanh^2(gamma x)), docs/theory.md after Eq. (3)
-            const double t = std::tanh(gamma * x);
-            return gamma * (1.0 - t * t);
-        }
-        case ActivationKind::sigmoid: {
-            const double s = 1.0 / (1.0 + std::exp(-x));
-            return s * (1.0 - s);
-        }
-        case ActivationKind::relu:
-            return x > 0.0 ? 1.0 : 0.0;
-        case ActivationKind::linear:
-            return 1.0;
-        }
-        return 0.0;
+        return visit_activation(
+            kind, [&]<class E>(std::type_identity<E>) noexcept { return E::derivative(x, gamma); });
     }
 
     friend bool operator==(const Activation&, const Activation&) = default;

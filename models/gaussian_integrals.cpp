@@ -12,6 +12,7 @@
 #include <numbers>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -23,9 +24,9 @@ constexpr double two_over_pi = 2.0 / pi;
 constexpr double inv_two_pi = 1.0 / (2.0 * pi);
 
 [[noreturn]] void throw_no_closed_form(ActivationKind g) {
-    throw std::invalid_argument("plateau::integrals: activation '" + std::string(name(g)) +
-                                "' has no closed-form Gaussian averages (supported: erf, relu, "
-                                "linear)");
+    throw std::invalid_argument(
+        "plateau::integrals: activation '" + std::string(name(g)) +
+        "' has no closed-form Gaussian averages (supported: " + closed_form_names() + ")");
 }
 
 void check_indices(const Eigen::MatrixXd& C, std::initializer_list<int> idx) {
@@ -530,10 +531,66 @@ double relu_I4(const Eigen::MatrixXd& C, int a, int b, int c, int d) {
     return scale * integral.integrate();
 }
 
+// ---------------------------------------------------------------------------------------------
+// The closed forms of each evaluator with has_closed_form (models/activations/): one
+// specialization each, so an evaluator that claims closed forms without them does not compile.
+// ---------------------------------------------------------------------------------------------
+
+template <class E>
+struct ClosedForm; // no definition: only the specializations below exist
+
+template <>
+struct ClosedForm<activations::Erf> {
+    static double I2(const Eigen::MatrixXd& C, int a, int b) { return erf_I2(C, a, b); }
+    static double I3(const Eigen::MatrixXd& C, int a, int b, int c) { return erf_I3(C, a, b, c); }
+    static double I4(const Eigen::MatrixXd& C, int a, int b, int c, int d) {
+        return erf_I4(C, a, b, c, d);
+    }
+    static double J2(const Eigen::MatrixXd& C, int a, int b) { return erf_J2(C, a, b); }
+};
+
+template <>
+struct ClosedForm<activations::Relu> {
+    static double I2(const Eigen::MatrixXd& C, int a, int b) { return relu_I2(C, a, b); }
+    static double I3(const Eigen::MatrixXd& C, int a, int b, int c) { return relu_I3(C, a, b, c); }
+    static double I4(const Eigen::MatrixXd& C, int a, int b, int c, int d) {
+        return relu_I4(C, a, b, c, d);
+    }
+    static double J2(const Eigen::MatrixXd& C, int a, int b) { return relu_J2(C, a, b); }
+};
+
+/// linear g: exact, g' = 1.
+template <>
+struct ClosedForm<activations::Linear> {
+    /// <u_a u_b>
+    static double I2(const Eigen::MatrixXd& C, int a, int b) { return C(a, b); }
+    /// <1 u_b u_c>
+    static double I3(const Eigen::MatrixXd& C, int /*a*/, int b, int c) { return C(b, c); }
+    /// <1 1 u_c u_d>
+    static double I4(const Eigen::MatrixXd& C, int /*a*/, int /*b*/, int c, int d) {
+        return C(c, d);
+    }
+    /// <1 1>
+    static double J2(const Eigen::MatrixXd& /*C*/, int /*a*/, int /*b*/) { return 1.0; }
+};
+
+/// average(std::type_identity<ClosedForm<E>>{}) for the evaluator E of g; throws
+/// std::invalid_argument if E has no closed form.
+template <class Average>
+double closed_form(ActivationKind g, const Average& average) {
+    return visit_activation(g, [&]<class E>(std::type_identity<E>) -> double {
+        if constexpr (E::has_closed_form)
+            return average(std::type_identity<ClosedForm<E>>{});
+        else
+            throw_no_closed_form(g);
+    });
+}
+
 } // namespace
 
 bool has_closed_form(ActivationKind g) noexcept {
-    return g == ActivationKind::erf || g == ActivationKind::relu || g == ActivationKind::linear;
+    return visit_activation(
+        g, []<class E>(std::type_identity<E>) noexcept { return E::has_closed_form; });
 }
 
 bool has_closed_form(ActivationKind student_g, ActivationKind student_h, ActivationKind teacher_g,
@@ -552,58 +609,22 @@ std::string closed_form_names() {
 
 double I2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b) {
     check_indices(C, {a, b});
-    switch (g) {
-    case ActivationKind::erf:
-        return erf_I2(C, a, b);
-    case ActivationKind::relu:
-        return relu_I2(C, a, b);
-    case ActivationKind::linear: // exact: <u_a u_b>
-        return C(a, b);
-    default:
-        throw_no_closed_form(g);
-    }
+    return closed_form(g, [&]<class F>(std::type_identity<F>) { return F::I2(C, a, b); });
 }
 
 double I3(ActivationKind g, const Eigen::MatrixXd& C, int a, int b, int c) {
     check_indices(C, {a, b, c});
-    switch (g) {
-    case ActivationKind::erf:
-        return erf_I3(C, a, b, c);
-    case ActivationKind::relu:
-        return relu_I3(C, a, b, c);
-    case ActivationKind::linear: // exact: <1 u_b u_c>
-        return C(b, c);
-    default:
-        throw_no_closed_form(g);
-    }
+    return closed_form(g, [&]<class F>(std::type_identity<F>) { return F::I3(C, a, b, c); });
 }
 
 double I4(ActivationKind g, const Eigen::MatrixXd& C, int a, int b, int c, int d) {
     check_indices(C, {a, b, c, d});
-    switch (g) {
-    case ActivationKind::erf:
-        return erf_I4(C, a, b, c, d);
-    case ActivationKind::relu:
-        return relu_I4(C, a, b, c, d);
-    case ActivationKind::linear: // exact: <1 1 u_c u_d>
-        return C(c, d);
-    default:
-        throw_no_closed_form(g);
-    }
+    return closed_form(g, [&]<class F>(std::type_identity<F>) { return F::I4(C, a, b, c, d); });
 }
 
 double J2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b) {
     check_indices(C, {a, b});
-    switch (g) {
-    case ActivationKind::erf:
-        return erf_J2(C, a, b);
-    case ActivationKind::relu:
-        return relu_J2(C, a, b);
-    case ActivationKind::linear: // exact: g' = 1
-        return 1.0;
-    default:
-        throw_no_closed_form(g);
-    }
+    return closed_form(g, [&]<class F>(std::type_identity<F>) { return F::J2(C, a, b); });
 }
 
 // Activation overloads: closed forms where they exist, quadrature otherwise (docs/theory.md §9).

@@ -11,6 +11,7 @@
 #include <numbers>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace plateau::quadrature {
@@ -98,9 +99,9 @@ const Rule1d& gauss_legendre(int n) {
 // Node counts (chosen by measured error, docs/theory.md §9; see tests/test_quadrature.cpp).
 // ---------------------------------------------------------------------------------------------
 
-/// Gauss-Hermite nodes per level for linear g (polynomial integrands of degree <= 4 per variable:
-/// exact).
-constexpr int linear_nodes = 4;
+/// Gauss-Hermite nodes per level for a polynomial g (linear: integrands of degree <= 2 per
+/// variable, exact; the smallest rule used, see gauss_hermite_nodes).
+constexpr int polynomial_nodes = 4;
 /// erf, tanh, sigmoid: trapezoid rule z_k = k h, |z_k| <= trapezoid_range, weights h phi(z_k).
 /// For phi(z) f(z) with f analytic in the strip |Im z| < d and |f(x + iy)| <~ exp(b y^2 / 2) its
 /// error is ~exp(-2 pi d / h + (1 + b) d^2 / 2), plus the tail exp(-Z^2 / 2). With L = log(1/eps)
@@ -139,61 +140,38 @@ double ipow(double x, int k) {
     return out;
 }
 
-/// g'(x)^p g(x)^q x^r.
-double factor(const Activation& g, const Power& pw, double x) {
+/// g'(x)^p g(x)^q x^r for the evaluator E (models/activations/): value and slope together where
+/// E computes them so (tanh: one expm1), otherwise only the powers that are used.
+template <activations::Evaluator E>
+double factor(double gamma, const Power& pw, double x) {
     double value = 1.0, slope = 1.0;
-    switch (g.kind) {
-    case ActivationKind::tanh: {
-        // tanh(a) = -em / (2 + em), em = expm1(-2|a|) (one expm1 instead of tanh; exact to a few
-        // ulp), and g' = gamma (1 - tanh^2) = gamma 4 e / (1 + e)^2 with e = 1 + em
-        const double a = g.gamma * x;
-        const double em = std::expm1(-2.0 * std::abs(a));
-        const double t = -em / (2.0 + em);
-        value = a < 0.0 ? -t : t;
-        slope = g.gamma * (1.0 - t) * (1.0 + t);
-        break;
-    }
-    case ActivationKind::sigmoid: {
-        const double s = 1.0 / (1.0 + std::exp(-x));
-        value = s;
-        slope = s * (1.0 - s);
-        break;
-    }
-    case ActivationKind::erf:
-        value = pw.q > 0 ? g.value(x) : 0.0;
-        slope = pw.p > 0 ? g.derivative(x) : 0.0;
-        break;
-    case ActivationKind::relu:
-        value = x > 0.0 ? x : 0.0;
-        slope = x > 0.0 ? 1.0 : 0.0;
-        break;
-    case ActivationKind::linear:
-        value = x;
-        slope = 1.0;
-        break;
+    if constexpr (activations::HasValueSlope<E>) {
+        const activations::ValueSlope vs = E::value_and_slope(x, gamma);
+        value = vs.value;
+        slope = vs.slope;
+    } else {
+        value = pw.q > 0 ? E::value(x, gamma) : 0.0;
+        slope = pw.p > 0 ? E::derivative(x, gamma) : 0.0;
     }
     return ipow(slope, pw.p) * ipow(value, pw.q) * ipow(x, pw.r);
 }
 
-/// kappa: the slope of g in units of tanh, tanh(kappa x) (sigmoid(x) = 1/2 + tanh(x/2)/2).
-double sharpness(const Activation& g) {
-    switch (g.kind) {
-    case ActivationKind::tanh:
-        return std::abs(g.gamma);
-    case ActivationKind::sigmoid:
-        return 0.5;
-    default:
-        return 1.0;
-    }
+/// Gauss-Hermite nodes per level for a polynomial g of degree d: the integrand on one variable
+/// is a polynomial of degree <= 4d - 2 (I4: g'^2 g^2), which n nodes integrate exactly when
+/// 2n - 1 >= 4d - 2; at least polynomial_nodes.
+constexpr int gauss_hermite_nodes(int degree) {
+    return std::max(polynomial_nodes, 2 * degree);
 }
 
+/// The integral for the evaluator E; its rule per level follows E::quadrature.
+template <activations::Evaluator E>
 class Integral {
 public:
-    Integral(const Activation& g, Rule rule)
-        : g_(g), refine_(std::max(rule.refine, 1)),
-          log_eps_(rule.log_eps > 0.0              ? rule.log_eps
-                   : g.kind == ActivationKind::erf ? erf_log_eps
-                                                   : smooth_log_eps),
+    Integral(double gamma, Rule rule)
+        : gamma_(gamma), refine_(std::max(rule.refine, 1)),
+          log_eps_(rule.log_eps > 0.0                                      ? rule.log_eps
+                   : E::quadrature == activations::QuadratureShape::entire ? erf_log_eps
+                                                                           : smooth_log_eps),
           range_(std::sqrt(2.0 * (log_eps_ + 3.0))) {}
 
     /// Adds a factor on field `index` of C.
@@ -310,16 +288,21 @@ private:
     double trapezoid_step(double sigma, double b) const {
         const double L = log_eps_;
         const double h_gauss = pi * std::sqrt(2.0 / L);
-        if (g_.kind == ActivationKind::erf)
+        if constexpr (E::quadrature == activations::QuadratureShape::entire) {
             return h_gauss / std::sqrt(1.0 + b);
-        const double ks = sharpness(g_) * sigma;
-        if (!(ks > 0.0))
-            return h_gauss;
-        const double d = pi / (2.0 * ks);
-        return d < std::sqrt(2.0 * L) ? 2.0 * pi * d / (L + 0.5 * d * d) : h_gauss;
+        } else if constexpr (E::quadrature != activations::QuadratureShape::strip) {
+            return h_gauss; // not called: the other shapes have no trapezoid rule
+        } else {
+            const double ks = E::sharpness(gamma_) * sigma;
+            if (!(ks > 0.0))
+                return h_gauss;
+            const double d = pi / (2.0 * ks);
+            return d < std::sqrt(2.0 * L) ? 2.0 * pi * d / (L + 0.5 * d * d) : h_gauss;
+        }
     }
 
     void setup_rules() {
+        using activations::QuadratureShape;
         for (int i = 0; i < m_; ++i) {
             const auto ui = static_cast<std::size_t>(i);
             // largest slope of a factor on z_i (the linear-only field is a polynomial)
@@ -335,10 +318,9 @@ private:
             count_[ui] = 0;
             if (L_[ui][ui] <= 0.0)
                 continue;
-            switch (g_.kind) {
-            case ActivationKind::erf:
-            case ActivationKind::tanh:
-            case ActivationKind::sigmoid: {
+            switch (E::quadrature) {
+            case QuadratureShape::entire:
+            case QuadratureShape::strip: {
                 const double h = trapezoid_step(sigma, b) / refine_;
                 const int half = std::min(static_cast<int>(range_ / h), (max_trapezoid - 1) / 2);
                 int c = 0;
@@ -352,15 +334,15 @@ private:
                 count_[ui] = c;
                 break;
             }
-            case ActivationKind::linear: {
-                const Rule1d& r = gauss_hermite(linear_nodes * refine_);
+            case QuadratureShape::polynomial: {
+                const Rule1d& r = gauss_hermite(gauss_hermite_nodes(polynomial_degree()) * refine_);
                 const auto c = r.x.size();
                 std::copy(r.x.begin(), r.x.end(), nodes.begin());
                 std::copy(r.w.begin(), r.w.end(), weights.begin());
                 count_[ui] = static_cast<int>(c);
                 break;
             }
-            case ActivationKind::relu:
+            case QuadratureShape::kink_at_zero:
                 break; // per call, from the kink
             }
         }
@@ -383,10 +365,10 @@ private:
         const double s = L_[ui][ui];
         if (s <= 0.0) { // no variable of its own: the factor at the conditional mean
             z[ui] = 0.0;
-            const double f = factor(g_, pw, mu);
+            const double f = factor<E>(gamma_, pw, mu);
             return f == 0.0 ? 0.0 : f * level(i + 1, z);
         }
-        if (g_.kind == ActivationKind::relu)
+        if constexpr (E::quadrature == activations::QuadratureShape::kink_at_zero)
             return relu_level(i, z, pw, mu, s);
         double sum = 0.0;
         const int n = count_[ui];
@@ -395,14 +377,14 @@ private:
         if (i + 1 == m_ && !extra_) { // innermost level: no deeper integral
             for (int k = 0; k < n; ++k) {
                 const auto uk = static_cast<std::size_t>(k);
-                sum += weights[uk] * factor(g_, pw, mu + s * nodes[uk]);
+                sum += weights[uk] * factor<E>(gamma_, pw, mu + s * nodes[uk]);
             }
             return sum;
         }
         for (int k = 0; k < n; ++k) {
             const auto uk = static_cast<std::size_t>(k);
             z[ui] = nodes[uk];
-            const double f = factor(g_, pw, mu + s * nodes[uk]);
+            const double f = factor<E>(gamma_, pw, mu + s * nodes[uk]);
             if (f != 0.0)
                 sum += weights[uk] * f * level(i + 1, z);
         }
@@ -427,7 +409,7 @@ private:
             for (std::size_t k = 0; k < r.x.size(); ++k) {
                 const double zz = a + width * r.x[k];
                 z[ui] = zz;
-                const double f = factor(g_, pw, mu + s * zz);
+                const double f = factor<E>(gamma_, pw, mu + s * zz);
                 if (f != 0.0)
                     sum += r.w[k] * norm * std::exp(-0.5 * zz * zz) * f * level(i + 1, z);
             }
@@ -435,7 +417,15 @@ private:
         return sum * width;
     }
 
-    Activation g_;
+    /// E::degree for a polynomial, else 0 (unused).
+    static constexpr int polynomial_degree() {
+        if constexpr (E::quadrature == activations::QuadratureShape::polynomial)
+            return E::degree;
+        else
+            return 0;
+    }
+
+    double gamma_; // the Activation's gamma
     int refine_;
     double log_eps_; // L = log(1/eps) of the trapezoid rules
     double range_;   // their range |z| <= Z
@@ -461,41 +451,52 @@ void check(const Eigen::MatrixXd& C, std::initializer_list<int> idx) {
                                     std::to_string(C.rows()));
 }
 
+/// The integral of g's evaluator with the factors that `factors` adds, over N(0, C).
+template <class AddFactors>
+double integrate(const Activation& g, Rule rule, const Eigen::MatrixXd& C,
+                 const AddFactors& factors) {
+    return visit_activation(g.kind, [&]<class E>(std::type_identity<E>) {
+        Integral<E> in(g.gamma, rule);
+        factors(in);
+        return in.evaluate(C);
+    });
+}
+
 } // namespace
 
 double I2(const Activation& g, const Eigen::MatrixXd& C, int a, int b, Rule rule) {
     check(C, {a, b});
-    Integral in(g, rule);
-    in.add(a, 0, 1, 0);
-    in.add(b, 0, 1, 0);
-    return in.evaluate(C);
+    return integrate(g, rule, C, [&](auto& in) {
+        in.add(a, 0, 1, 0);
+        in.add(b, 0, 1, 0);
+    });
 }
 
 double I3(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c, Rule rule) {
     check(C, {a, b, c});
-    Integral in(g, rule);
-    in.add(a, 1, 0, 0);
-    in.add(c, 0, 1, 0);
-    in.add(b, 0, 0, 1);
-    return in.evaluate(C);
+    return integrate(g, rule, C, [&](auto& in) {
+        in.add(a, 1, 0, 0);
+        in.add(c, 0, 1, 0);
+        in.add(b, 0, 0, 1);
+    });
 }
 
 double I4(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c, int d, Rule rule) {
     check(C, {a, b, c, d});
-    Integral in(g, rule);
-    in.add(a, 1, 0, 0);
-    in.add(b, 1, 0, 0);
-    in.add(c, 0, 1, 0);
-    in.add(d, 0, 1, 0);
-    return in.evaluate(C);
+    return integrate(g, rule, C, [&](auto& in) {
+        in.add(a, 1, 0, 0);
+        in.add(b, 1, 0, 0);
+        in.add(c, 0, 1, 0);
+        in.add(d, 0, 1, 0);
+    });
 }
 
 double J2(const Activation& g, const Eigen::MatrixXd& C, int a, int b, Rule rule) {
     check(C, {a, b});
-    Integral in(g, rule);
-    in.add(a, 1, 0, 0);
-    in.add(b, 1, 0, 0);
-    return in.evaluate(C);
+    return integrate(g, rule, C, [&](auto& in) {
+        in.add(a, 1, 0, 0);
+        in.add(b, 1, 0, 0);
+    });
 }
 
 Rule1d make_gauss_legendre(int n) {

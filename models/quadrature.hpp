@@ -1,7 +1,7 @@
 // The Gaussian averages I2, I3, I4, J2 of models/gaussian_integrals.hpp by numerical quadrature,
 // for ANY hidden activation g (docs/theory.md §9). The closed forms of gaussian_integrals.hpp
-// route here for the activations without one (tanh(gamma x), sigmoid); erf, relu and linear are
-// accepted too, so that the quadrature can be tested against their closed forms.
+// route here for the activations without one (tanh(gamma x), sigmoid, square); erf, relu and linear
+// are accepted too, so that the quadrature can be tested against their closed forms.
 //
 // Method (docs/theory.md §9):
 //  * Coinciding indices are merged: the integrand is a product over the DISTINCT fields, each
@@ -15,12 +15,14 @@
 //    no variable of its own: its factor is evaluated at its conditional mean. So singular C is
 //    fine, and a zero-variance field contributes g(0), g'(0) (0 for relu, as the closed forms).
 //  * Nested one-dimensional rules: factor i depends on z_0..z_i only, so level i integrates over
-//    z_i the product of factor i and the integral of the deeper levels.
-//      - smooth g (erf, tanh, sigmoid, linear): Gauss-Hermite with a node count chosen per level
+//    z_i the product of factor i and the integral of the deeper levels. The rule follows the
+//    evaluator's QuadratureShape (models/activations/evaluator.hpp):
+//      - entire (erf) and strip (tanh, sigmoid): trapezoid rule with a step chosen per level
 //        from the largest slope of the integrand on that variable (see quadrature.cpp);
-//      - relu: each factor vanishes for u_i < 0 and is a polynomial for u_i > 0, and its kink
-//        lies on its own variable at z_i = -mu_i / L_ii: the level integrates only over
-//        [z_i*, 8.5] by composite Gauss-Legendre, so every kink is resolved exactly.
+//      - polynomial (linear, square): Gauss-Hermite with enough nodes to be exact;
+//      - kink_at_zero (relu): each factor vanishes for u_i < 0 and is a polynomial for u_i > 0,
+//        and its kink lies on its own variable at z_i = -mu_i / L_ii: the level integrates only
+//        over [z_i*, 8.5] by composite Gauss-Legendre, so every kink is resolved exactly.
 //
 // Accuracy target (tested in tests/test_quadrature.cpp):
 //  * erf and relu: every integral within 1e-10 relative (of max(|value|, 1e-3 scale)) of the closed

@@ -122,7 +122,7 @@ TEST_CASE("bad values name the key, the value and what is allowed", "[config][er
           "linspace(a, b, n) or logspace(a, b, n)");
     CHECK(plateau::test::error_of<ConfigError>([&] { c.set("activation", "softplus"); }) ==
           "invalid value 'softplus' for 'activation': allowed is one of erf, tanh, sigmoid, "
-          "relu, linear; or a comma-separated list");
+          "relu, linear, square; or a comma-separated list");
     CHECK(plateau::test::error_of<ConfigError>([&] {
               c.set("etaa", "0.1");
           }).starts_with("unknown key 'etaa' (value '0.1'): allowed keys are N, K, M, eta,"));

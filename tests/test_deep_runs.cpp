@@ -129,6 +129,7 @@ TEST_CASE("deep trainer: the on-line step equals the plain backpropagation loop"
                     validate(p);
                     const std::uint64_t run = combination;
                     RunState state = make_initial_state(p.model, seed, run);
+                    const double start = state.student().cwiseAbs().maxCoeff();
                     DeepReference ref(state);
                     OnlineSgd trainer(p, seed, run);
                     REQUIRE(trainer.advance(state, 2) == StepOutcome::ok);
@@ -141,7 +142,15 @@ TEST_CASE("deep trainer: the on-line step equals the plain backpropagation loop"
                               << " layers, g " << name(g) << " h " << output_name(h) << " learn_v "
                               << p.model.learn_v << " learn_layers " << p.model.learn_layers.size()
                               << " flags, first " << p.model.learn_layers.front());
-                    const double scale = static_cast<double>(N * steps) * u * 8.0;
+                    // Rounding of N * steps operations, amplified by the steps' Jacobian when
+                    // the weights grow: square (unbounded, degree 2) at eta = 0.9 grows the
+                    // first layer ~300x in 6 steps; bounded activations do not (growth 1).
+                    const double growth =
+                        std::max(1.0, ref.W.cwiseAbs().maxCoeff() / std::max(start, 1e-300));
+                    const double scale = static_cast<double>(N * steps) * u * 8.0 * growth;
+                    INFO("max |W| " << ref.W.cwiseAbs().maxCoeff() << " (growth " << growth
+                                    << "), diff "
+                                    << (state.student() - ref.W).cwiseAbs().maxCoeff());
                     CHECK((state.student() - ref.W).cwiseAbs().maxCoeff() <=
                           scale * ref.W.cwiseAbs().maxCoeff());
                     CHECK(max_diff(state.layers, ref.layers) <=

@@ -95,5 +95,18 @@ TEST_CASE("activation names parse and round-trip", "[model]") {
         CHECK(parse_activation(name(kind)) == kind);
     CHECK(parse_activation("identity") == ActivationKind::linear);
     CHECK_FALSE(parse_activation("softplus").has_value());
-    CHECK(activation_names() == "erf, tanh, sigmoid, relu, linear");
+    CHECK(activation_names() == "erf, tanh, sigmoid, relu, linear, square");
+    // Each enumerator names its own evaluator (the two lists of models/activation_table.hpp
+    // in the same order): one line per activation.
+    CHECK(name(ActivationKind::erf) == "erf");
+    CHECK(name(ActivationKind::tanh) == "tanh");
+    CHECK(name(ActivationKind::sigmoid) == "sigmoid");
+    CHECK(name(ActivationKind::relu) == "relu");
+    CHECK(name(ActivationKind::linear) == "linear");
+    CHECK(name(ActivationKind::square) == "square");
+    // Output functions: identity and tanh, in that order; square is not one.
+    CHECK(output_names() == "identity, tanh");
+    CHECK(parse_output("identity") == ActivationKind::linear);
+    CHECK(parse_output("linear") == ActivationKind::linear);
+    CHECK_FALSE(parse_output("square").has_value());
 }

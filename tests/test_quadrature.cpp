@@ -222,3 +222,56 @@ TEST_CASE("quadrature: the Activation overloads route tanh and sigmoid to quadra
                                    2.0 * quad::I2(tanh, C2, 0, 1));
     CHECK(gi::generalization_error(tanh, Q, R, T, one, one) == Approx(expected).epsilon(1e-14));
 }
+
+// square, g(x) = x^2, g'(x) = 2x (models/activations/square.hpp): a polynomial, so Gauss-Hermite
+// is exact and every average equals its Isserlis (Wick) value for zero-mean Gaussian fields:
+//   I2(a,b)     = <u_a^2 u_b^2>          = C_aa C_bb + 2 C_ab^2
+//   J2(a,b)     = <2u_a 2u_b>            = 4 C_ab
+//   I3(a,b,c)   = <2u_a u_b u_c^2>       = 2 (C_ab C_cc + 2 C_ac C_bc)
+//   I4(a,b,c,d) = <2u_a 2u_b u_c^2 u_d^2> = 4 [C_ab (C_cc C_dd + 2 C_cd^2)
+//                  + 2 C_ac (C_bc C_dd + 2 C_bd C_cd) + 2 C_ad (C_bd C_cc + 2 C_bc C_cd)]
+// (the 15 pairings of a, b, c, c, d, d; valid for coinciding indices too).
+TEST_CASE("quadrature: square is exact against Isserlis' theorem", "[quadrature]") {
+    const Activation g{ActivationKind::square};
+    const auto isserlis_I2 = [](const Eigen::MatrixXd& C, int a, int b) {
+        return C(a, a) * C(b, b) + 2.0 * C(a, b) * C(a, b);
+    };
+    const auto isserlis_J2 = [](const Eigen::MatrixXd& C, int a, int b) {
+        return 4.0 * C(a, b);
+    };
+    const auto isserlis_I3 = [](const Eigen::MatrixXd& C, int a, int b, int c) {
+        return 2.0 * (C(a, b) * C(c, c) + 2.0 * C(a, c) * C(b, c));
+    };
+    const auto isserlis_I4 = [](const Eigen::MatrixXd& C, int a, int b, int c, int d) {
+        return 4.0 * (C(a, b) * (C(c, c) * C(d, d) + 2.0 * C(c, d) * C(c, d)) +
+                      2.0 * C(a, c) * (C(b, c) * C(d, d) + 2.0 * C(b, d) * C(c, d)) +
+                      2.0 * C(a, d) * (C(b, d) * C(c, c) + 2.0 * C(b, c) * C(c, d)));
+    };
+    std::mt19937_64 rng(20261203);
+    double worst = 0.0;
+    const auto rel = [&](double q, double e) {
+        worst = std::max(worst, std::abs(q - e) / std::max(std::abs(e), 1e-3));
+    };
+    // 12 generic covariances (variances ~0.3 to ~4), 6 singular, 6 nearly singular
+    for (int t = 0; t < 24; ++t) {
+        const int D = t < 12 ? 6 : (t < 18 ? 2 + t % 2 : 2);
+        const Eigen::MatrixXd C = random_covariance(rng, D, 0.5 + 0.125 * (t % 12), t >= 18);
+        for (const auto& [a, b, c, d] : quads) {
+            rel(quad::I2(g, C, a, b), isserlis_I2(C, a, b));
+            rel(quad::J2(g, C, a, b), isserlis_J2(C, a, b));
+            rel(quad::I3(g, C, a, b, c), isserlis_I3(C, a, b, c));
+            rel(quad::I3(g, C, d, a, b), isserlis_I3(C, d, a, b));
+            rel(quad::I4(g, C, a, b, c, d), isserlis_I4(C, a, b, c, d));
+        }
+    }
+    INFO("square: largest relative error " << worst);
+    CHECK(worst < 1e-12); // exact up to rounding
+    // No closed form of its own: the Activation overloads (the theory's) take the quadrature,
+    // the ActivationKind ones refuse it by name.
+    Eigen::MatrixXd C(3, 3);
+    C << 0.5, 0.2, 0.1, 0.2, 0.7, 0.3, 0.1, 0.3, 1.0;
+    CHECK_FALSE(gi::has_closed_form(ActivationKind::square));
+    CHECK(gi::I4(g, C, 0, 1, 2, 2) == quad::I4(g, C, 0, 1, 2, 2));
+    CHECK_THROWS_WITH(gi::I2(ActivationKind::square, C, 0, 1),
+                      Catch::Contains("'square'") && Catch::Contains("erf, relu, linear"));
+}

@@ -286,7 +286,7 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
         {"--seeds 0", "plateau run: invalid value '0' for 'seeds': allowed is an integer >= 1\n"},
         {"--activation softplus",
          "plateau run: invalid value 'softplus' for 'activation': allowed is one of erf, tanh, "
-         "sigmoid, relu, linear; or a comma-separated list\n"},
+         "sigmoid, relu, linear, square; or a comma-separated list\n"},
         {"--eta 'linspace(0.1, 1)'",
          "plateau run: invalid value 'linspace(0.1, 1)' for 'eta': allowed is linspace(a, b, n) "
          "or logspace(a, b, n) with finite numbers a, b and an integer n\n"},

@@ -1,0 +1,31 @@
+// g(x) = erf(x / sqrt 2): the soft-committee activation of Saad & Solla (docs/theory.md §1, §2).
+#pragma once
+
+#include "models/activations/evaluator.hpp"
+
+#include <array>
+#include <cmath>
+#include <numbers>
+#include <optional>
+#include <string_view>
+
+namespace plateau::activations {
+
+struct Erf {
+    static constexpr std::string_view name = "erf";
+    static constexpr std::array<std::string_view, 0> aliases{};
+    static constexpr std::optional<OutputRole> output{};
+    static constexpr bool has_closed_form = true; // docs/theory.md §2
+    static constexpr QuadratureShape quadrature = QuadratureShape::entire;
+
+    /// g(x) = erf(x / sqrt 2), docs/theory.md §1
+    [[nodiscard]] static double value(double x, double /*gamma*/) noexcept {
+        return std::erf(x * std::numbers::sqrt2 / 2.0);
+    }
+    /// g'(x) = d/dx erf(x / sqrt 2) = sqrt(2/pi) exp(-x^2/2)
+    [[nodiscard]] static double derivative(double x, double /*gamma*/) noexcept {
+        return std::numbers::sqrt2 * std::numbers::inv_sqrtpi * std::exp(-0.5 * x * x);
+    }
+};
+
+} // namespace plateau::activations

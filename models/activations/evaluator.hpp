@@ -1,0 +1,78 @@
+// What an activation evaluator is: one struct per activation function (models/activations/*.hpp),
+// listed once in models/activation_table.hpp. Everything the engine needs to know about an
+// activation is a member of its evaluator; models/activation.hpp and the Gaussian averages
+// dispatch through the list, so adding an activation is its file plus one line in the table
+// (docs/ARCHITECTURE.md, "How to add an activation").
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace plateau::activations {
+
+/// How the nested quadrature of docs/theory.md §9 integrates a factor g'(u)^p g(u)^q u^r of this
+/// activation over one Gaussian variable: the shape picks the one-dimensional rule.
+enum class QuadratureShape : std::uint8_t {
+    /// Entire, growing like exp(b y^2 / 2) off the real axis (erf): trapezoid rule, step from b.
+    entire,
+    /// Analytic in a strip up to poles at Im x = pi / (2 kappa), kappa = E::sharpness(gamma)
+    /// (tanh(kappa x) and its relatives): trapezoid rule, step from kappa.
+    strip,
+    /// A polynomial of degree E::degree: Gauss-Hermite, exact.
+    polynomial,
+    /// Zero for x < 0, a polynomial of degree <= 1 for x > 0 (relu): composite Gauss-Legendre
+    /// from the kink.
+    kink_at_zero,
+};
+
+/// An activation used as output function h: its name there and its place in the list of output
+/// functions (output_kinds, models/activation.hpp).
+struct OutputRole {
+    std::string_view name;
+    int order = 0;
+};
+
+/// The value and slope of g at one point, for evaluators that compute both more cheaply together.
+struct ValueSlope {
+    double value = 0.0;
+    double slope = 0.0;
+};
+
+/// The members every evaluator has. gamma is the slope parameter of the Activation (used by
+/// tanh(gamma x); ignored by the others).
+template <class E>
+concept Evaluator = requires(double x, double gamma) {
+    // canonical name, in configuration files and output attributes
+    { E::name } -> std::convertible_to<std::string_view>;
+    // other names accepted by parse_activation (a range of string_view, usually empty)
+    { E::aliases.size() } -> std::convertible_to<std::size_t>;
+    // set if the activation may be the output function h
+    { E::output } -> std::convertible_to<std::optional<OutputRole>>;
+    // g and g' (docs/theory.md §1, Eqs. (3)-(5)): the hot path, keep them inline
+    { E::value(x, gamma) }
+    noexcept->std::same_as<double>;
+    { E::derivative(x, gamma) }
+    noexcept->std::same_as<double>;
+    // closed-form Gaussian averages I2, I3, I4, J2 in models/gaussian_integrals.cpp
+    { E::has_closed_form } -> std::convertible_to<bool>;
+    // what the quadrature of docs/theory.md §9 needs
+    { E::quadrature } -> std::convertible_to<QuadratureShape>;
+}
+&&(E::quadrature != QuadratureShape::strip ||
+   requires(double gamma) {
+       { E::sharpness(gamma) } -> std::same_as<double>;
+   }) &&
+    (E::quadrature != QuadratureShape::polynomial || requires {
+        { E::degree } -> std::convertible_to<int>;
+    });
+
+/// Optional: value and slope together (the quadrature's factor uses it when present).
+template <class E>
+concept HasValueSlope = requires(double x, double gamma) {
+    { E::value_and_slope(x, gamma) }
+    noexcept->std::same_as<ValueSlope>;
+};
+
+} // namespace plateau::activations

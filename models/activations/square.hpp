@@ -1,0 +1,28 @@
+// g(x) = x^2: a polynomial activation (not an output function). Its Gaussian averages have no
+// closed form here: the theory takes them from the quadrature of docs/theory.md §9 (Gauss-Hermite,
+// exact for a polynomial), the simulation's eps_g from Monte Carlo.
+#pragma once
+
+#include "models/activations/evaluator.hpp"
+
+#include <array>
+#include <optional>
+#include <string_view>
+
+namespace plateau::activations {
+
+struct Square {
+    static constexpr std::string_view name = "square";
+    static constexpr std::array<std::string_view, 0> aliases{};
+    static constexpr std::optional<OutputRole> output{};
+    static constexpr bool has_closed_form = false;
+    static constexpr QuadratureShape quadrature = QuadratureShape::polynomial;
+    static constexpr int degree = 2;
+
+    /// g(x) = x^2
+    [[nodiscard]] static double value(double x, double /*gamma*/) noexcept { return x * x; }
+    /// g'(x) = 2x
+    [[nodiscard]] static double derivative(double x, double /*gamma*/) noexcept { return 2.0 * x; }
+};
+
+} // namespace plateau::activations
