@@ -84,7 +84,9 @@ void run(benchmark::State& st) {
             rejected += integrator.rejected();
         } else {
             TheoryDynamics d(p, init);
-            const RunResult r = record_run(d, record_alphas(p.schedule), 1e6);
+            DivergenceRule rule = divergence_rule(p);
+            rule.divergence_q = 1e6;
+            const RunResult r = record_run(d, record_alphas(p.schedule), rule);
             benchmark::DoNotOptimize(r.records.data());
             evaluations += d.statistics().evaluations;
             steps += d.statistics().accepted;

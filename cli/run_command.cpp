@@ -6,13 +6,16 @@
 #include "cli/progress.hpp"
 #include "engine/campaign/cost_model.hpp"
 #include "engine/core/schedule.hpp"
+#include "engine/io/write_probe.hpp"
 #include "plateau_version.hpp"
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <optional>
 
 namespace plateau::cli {
 
@@ -54,7 +57,16 @@ void dry_run(const CampaignSpec& spec) {
     const int threads = spec.threads > 0 ? spec.threads : default_thread_count();
     // More threads than cores run no faster than the cores.
     const int workers = std::min(threads, default_thread_count());
-    const CostModel model = calibrate_cost_model(spec);
+    // The per-run writes, probed on scratch files in the temporary directory (removed at once);
+    // without one the estimate leaves them out.
+    std::optional<FileWriteProbe> writes;
+    try {
+        writes.emplace(std::filesystem::temp_directory_path());
+    } catch (const std::exception&) {
+        writes.reset();
+    }
+    const CostModel model = calibrate_cost_model(spec, {.writes = writes ? &*writes : nullptr});
+    writes.reset();
     const CampaignCost cost = predict_campaign(model, spec, workers);
     const StepCoefficients& c = model.step;
     std::printf("runs:        %lld (%zu grid point(s) x %lld seed(s)) in %zu group(s)\n",
@@ -73,10 +85,10 @@ void dry_run(const CampaignSpec& spec) {
                     "core(s) now: expect up to %.1fx longer)\n",
                     load[0], cores, std::max(1.0, (load[0] + workers) / cores));
     const double total = cost.sum.total();
-    std::printf("time split:  steps %s, records %s, Monte-Carlo eps_g %s, setup %s\n",
+    std::printf("time split:  steps %s, records %s, Monte-Carlo eps_g %s, setup %s, writes %s\n",
                 percent(cost.sum.steps, total).c_str(), percent(cost.sum.records, total).c_str(),
                 percent(cost.sum.monte_carlo, total).c_str(),
-                percent(cost.sum.setup, total).c_str());
+                percent(cost.sum.setup, total).c_str(), percent(cost.sum.write, total).c_str());
     std::printf(
         "cost model:  calibrated on this build and machine by %d probe(s) of canonical "
         "runs and %zu Monte-Carlo eps_g class(es) (%.0f ms, %.0f ms of CPU; the median CPU time "
@@ -91,6 +103,17 @@ void dry_run(const CampaignSpec& spec) {
     if (c.chain > 0.0 || c.chain_cubic > 0.0)
         std::printf("             dynamics = gram: step = %s + (K+M)^3 %s, whatever N\n",
                     time_unit(c.chain).c_str(), time_unit(c.chain_cubic).c_str());
+    if (c.batch_normal + c.batch_multiply_add + c.batch_unit > 0.0)
+        std::printf("             mini-batch step = B (N (%s + (2K+M) %s) + (K+M+1) %s)\n",
+                    time_unit(c.batch_normal).c_str(), time_unit(c.batch_multiply_add).c_str(),
+                    time_unit(c.batch_unit).c_str());
+    if (c.layer > 0.0 || c.mc_layer > 0.0)
+        std::printf("             deeper layers: %s per weight above the first layer and example, "
+                    "%s per weight and Monte-Carlo sample\n",
+                    time_unit(c.layer).c_str(), time_unit(c.mc_layer).c_str());
+    if (c.write_run > 0.0 || c.write_value > 0.0)
+        std::printf("             file writes: %s per run + %s per value\n",
+                    time_unit(c.write_run).c_str(), time_unit(c.write_value).c_str());
     for (const MonteCarloCoefficients& mc : model.monte_carlo)
         std::printf("             Monte-Carlo eps_g (g %s, h %s, g* %s, h* %s) = eg-samples x "
                     "records x (%s + (K+M) %s + (K+M)^2 %s)\n",

@@ -14,11 +14,13 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <set>
 #include <time.h>
+#include <utility>
 #include <vector>
 
 namespace plateau {
@@ -39,12 +41,42 @@ MonteCarloCoefficients CostModel::monte_carlo_for(const ActivationClass& c) cons
     return mean;
 }
 
+double deep_weights(const ModelParams& m) noexcept {
+    if (!is_deep(m))
+        return 0.0;
+    double d = 0.0;
+    for (const NetworkSpec* net : {&m.student, &m.teacher}) {
+        const std::vector<int>& w = net->widths;
+        for (std::size_t l = 1; l < w.size(); ++l)
+            d += static_cast<double>(w[l - 1]) * static_cast<double>(w[l]);
+        d += static_cast<double>(w.back()); // v (v*)
+    }
+    return d;
+}
+
+double written_values(const RunParams& p) noexcept {
+    // Per record: eg, eg_stderr, eps_train, examples, Q (K^2), R (K M), v (K), student_layers;
+    // per run: T (M^2), teacher_layers, status, outcome (analysis/SCHEMA.md, "Data variables").
+    const auto layers = [](const std::vector<int>& w) {
+        double n = static_cast<double>(w.back());
+        for (std::size_t l = 1; l < w.size(); ++l)
+            n += static_cast<double>(w[l - 1]) * static_cast<double>(w[l]);
+        return n;
+    };
+    const auto K = static_cast<double>(p.model.student.hidden());
+    const auto M = static_cast<double>(p.model.teacher.hidden());
+    const auto records = static_cast<double>(p.schedule.records);
+    return records * (4.0 + K * K + K * M + K + layers(p.model.student.widths)) + M * M +
+           layers(p.model.teacher.widths) + 2.0;
+}
+
 RunCost predict_run(const CostModel& model, const RunParams& p) {
     const StepCoefficients& c = model.step;
     const auto N = static_cast<double>(p.model.N);
     const auto K = static_cast<double>(p.model.student.hidden());
     const auto M = static_cast<double>(p.model.teacher.hidden());
     const auto units = K + M;
+    const double D = deep_weights(p.model);
     const std::int64_t steps = run_steps(p.schedule, p.model.N);
     const bool exact = eg_method(p.model) == EgMethod::closed_form;
     // A closed-form measurement is made once per distinct record step (SimulationDynamics::
@@ -54,38 +86,42 @@ RunCost predict_run(const CostModel& model, const RunParams& p) {
         exact ? std::min(records, static_cast<double>(steps) + 1.0) : records;
 
     RunCost cost;
+    if (!exact) {
+        const MonteCarloCoefficients mc = model.monte_carlo_for(activation_class(p.model));
+        cost.monte_carlo = records * static_cast<double>(p.observer.eg_samples) *
+                           (mc.sample + units * mc.unit + units * units * mc.pair + D * c.mc_layer);
+    }
+    cost.write = c.write_run + written_values(p) * c.write_value;
     if (p.dynamics == DynamicsKind::gram) {
         // The chain of the (K+M)^2 Gram matrix: nothing of length N (docs/theory.md §7).
-        cost.steps = static_cast<double>(steps) * (c.chain + units * units * units * c.chain_cubic);
+        cost.steps = static_cast<double>(steps) *
+                     (c.chain + units * units * units * c.chain_cubic + D * c.layer);
         cost.records = observations * units * units * (exact ? c.pair : 0.0);
-        if (!exact) {
-            const MonteCarloCoefficients mc = model.monte_carlo_for(activation_class(p.model));
-            cost.monte_carlo = records * static_cast<double>(p.observer.eg_samples) *
-                               (mc.sample + units * mc.unit + units * units * mc.pair);
-        }
         cost.setup = c.run + records * c.record;
         return cost;
     }
     // Training regimes (docs/theory.md §6): an update uses B examples (P with batch = all),
-    // drawn fresh (N normals each) or taken from a training set drawn once per run.
+    // drawn fresh (N normals each) or taken from a training set drawn once per run; MiniBatchSgd
+    // (any but on-line SGD) has its own coefficients where they were probed.
+    const bool batch =
+        !is_online_sgd(p) && c.batch_normal + c.batch_multiply_add + c.batch_unit > 0.0;
+    const double normal = batch ? c.batch_normal : c.normal;
+    const double multiply_add = batch ? c.batch_multiply_add : c.multiply_add;
+    const double unit = batch ? c.batch_unit : c.unit;
     const auto per_update = static_cast<double>(examples_per_update(p));
     const std::optional<std::int64_t> set = training_set_size(p);
-    const double normals = set ? 0.0 : N * c.normal;
+    const double normals = set ? 0.0 : N * normal;
     cost.steps = static_cast<double>(steps) * per_update *
-                 (normals + N * c.multiply_add * (2.0 * K + M) + c.unit * (units + 1.0));
+                 (normals + N * multiply_add * (2.0 * K + M) + unit * (units + 1.0) + D * c.layer);
     cost.records = observations * units * units * (N * c.gram + (exact ? c.pair : 0.0));
-    if (!exact) {
-        const MonteCarloCoefficients mc = model.monte_carlo_for(activation_class(p.model));
-        cost.monte_carlo = records * static_cast<double>(p.observer.eg_samples) *
-                           (mc.sample + units * mc.unit + units * units * mc.pair);
-    }
     cost.setup = units * N * c.init + c.run + records * c.record;
     if (set) {
         // The set: P N normals once; the training error: the fields of the P examples at
-        // every record.
+        // every record, and their forward passes.
         const auto P = static_cast<double>(*set);
         cost.setup += P * N * c.init;
-        cost.records += records * P * (N * c.multiply_add * units + c.unit * (units + 1.0));
+        cost.records +=
+            records * P * (N * multiply_add * units + unit * (units + 1.0) + D * c.mc_layer);
     }
     return cost;
 }
@@ -100,11 +136,13 @@ CampaignCost predict_campaign(const CostModel& model, const CampaignSpec& spec, 
         out.sum.records += seeds * run.records;
         out.sum.monte_carlo += seeds * run.monte_carlo;
         out.sum.setup += seeds * run.setup;
+        out.sum.write += seeds * run.write;
         out.longest_run = std::max(out.longest_run, run.total());
     }
     // Runs go to the workers one at a time, as they free up: the wall time is the total over
-    // the workers, but never less than the longest run.
-    out.makespan = std::max(out.sum.total() / out.workers, out.longest_run);
+    // the workers, but never less than the longest run, nor than the writes, all on the
+    // calling thread.
+    out.makespan = std::max({out.sum.total() / out.workers, out.longest_run, out.sum.write});
     return out;
 }
 
@@ -325,6 +363,268 @@ private:
     std::vector<std::int64_t> runs_;
 };
 
+/// One write probe's repetition: WriteProbe::once at its record count.
+class WriteRepetition final : public Probe {
+public:
+    WriteRepetition(WriteProbe& writes, int records) : writes_(writes), records_(records) {}
+    double once() override { return writes_.once(records_); }
+
+private:
+    WriteProbe& writes_;
+    int records_;
+};
+
+/// A group of probes fitted together: one row of counts of work per probe (the probes
+/// first .. first + rows - 1 of the calibration), and where the fitted coefficients go.
+struct FitGroup {
+    std::size_t first = 0;
+    Eigen::MatrixXd counts;
+    std::function<void(const std::vector<double>&, CostModel&)> assign;
+};
+
+/// Stage 1 of a calibration: the probes, in a fixed order (independent of the campaign's), and
+/// the fits that turn their timings into coefficients.
+struct Calibration {
+    std::vector<std::unique_ptr<Probe>> probes;
+    std::vector<FitGroup> groups;
+
+    /// Adds probes with their rows of counts (one row per probe) and the fit's destination.
+    void add(std::vector<std::unique_ptr<Probe>> group, Eigen::MatrixXd counts,
+             std::function<void(const std::vector<double>&, CostModel&)> assign) {
+        groups.push_back({probes.size(), std::move(counts), std::move(assign)});
+        for (auto& probe : group)
+            probes.push_back(std::move(probe));
+    }
+};
+
+/// Probes of `Kind` at each configuration, as a group.
+template <class Kind>
+std::vector<std::unique_ptr<Probe>> probes_of(const std::vector<RunParams>& configs,
+                                              double seconds) {
+    std::vector<std::unique_ptr<Probe>> out;
+    for (const RunParams& p : configs)
+        out.push_back(std::make_unique<Kind>(p, seconds));
+    return out;
+}
+
+/// The step configurations (N, K, M) = (1024, 1, 1), (1024, 8, 8), (32, 8, 8) and their counts
+/// per example, N, N (2K+M), K+M+1, times `examples` per step.
+std::pair<std::vector<RunParams>, Eigen::MatrixXd> step_configurations(double examples) {
+    std::vector<RunParams> configs{canonical(1024, 1, 1), canonical(1024, 8, 8),
+                                   canonical(32, 8, 8)};
+    Eigen::MatrixXd X(3, 3);
+    X << 1024.0, 1024.0 * 3.0, 3.0, 1024.0, 1024.0 * 24.0, 17.0, 32.0, 32.0 * 24.0, 17.0;
+    return {configs, examples * X};
+}
+
+/// On-line steps, records, the initial weights, the bookkeeping: every campaign's work.
+void add_common_probes(Calibration& cal, double budget) {
+    // Steps: t = N a + N (2K+M) b + (K+M+1) c.
+    auto [steps, X] = step_configurations(1.0);
+    cal.add(probes_of<StepProbe>(steps, budget), X, [](const std::vector<double>& f, CostModel& m) {
+        m.step.normal = f[0];
+        m.step.multiply_add = f[1];
+        m.step.unit = f[2];
+    });
+    // Records (closed-form eps_g): t = (K+M)^2 N gram + (K+M)^2 pair at N = 1024 and 32,
+    // K = M = 8.
+    Eigen::MatrixXd R(2, 2);
+    R << 256.0 * 1024.0, 256.0, 256.0 * 32.0, 256.0;
+    cal.add(probes_of<ObserveProbe>({canonical(1024, 8, 8), canonical(32, 8, 8)}, budget / 4.0), R,
+            [](const std::vector<double>& f, CostModel& m) {
+                m.step.gram = f[0];
+                m.step.pair = f[1];
+            });
+    // Setup: the initial weights, per weight.
+    std::vector<std::unique_ptr<Probe>> setup;
+    setup.push_back(std::make_unique<SetupProbe>(canonical(1024, 8, 8).model, budget / 4.0));
+    cal.add(std::move(setup), Eigen::MatrixXd::Constant(1, 1, 16.0 * 1024.0),
+            [](const std::vector<double>& f, CostModel& m) { m.step.init = f[0]; });
+    // Bookkeeping: t = run + records x record, from campaigns of tiny runs with 2 and 100 record
+    // times (16 steps, measured once per step: the observations themselves are negligible).
+    std::vector<std::unique_ptr<Probe>> bookkeeping;
+    bookkeeping.push_back(std::make_unique<CampaignProbe>(2));
+    bookkeeping.push_back(std::make_unique<CampaignProbe>(100));
+    Eigen::MatrixXd B(2, 2);
+    B << 1.0, 2.0, 1.0, 100.0;
+    cal.add(std::move(bookkeeping), B, [](const std::vector<double>& f, CostModel& m) {
+        m.step.run = f[0];
+        m.step.record = f[1];
+    });
+}
+
+/// Monte-Carlo eps_g, per activation class of the campaign without a closed form: per sample,
+/// t = sample + (K+M) unit + (K+M)^2 pair at K = M = 1, 3 and 8 (N = 32: the Gram product is
+/// negligible beside the samples). A class with a closed form for two-layer networks is asked
+/// for by deeper networks only: probed as K = M = h x 1 (Monte Carlo at any activations).
+void add_monte_carlo_probes(Calibration& cal, const CampaignSpec& spec, const ProbeOptions& o,
+                            CostModel& model) {
+    std::set<ActivationClass> classes;
+    for (const GridPoint& point : spec.points)
+        if (eg_method(point.params.model) == EgMethod::monte_carlo)
+            classes.insert(activation_class(point.params.model));
+    constexpr int samples = 2000;
+    constexpr std::array mc_halves{1, 3, 8}; // K = M
+    std::size_t probed = 0;
+    for (const ActivationClass& k : classes) {
+        if (probed == o.max_classes) {
+            ++model.unprobed_classes;
+            continue;
+        }
+        ++probed;
+        std::vector<RunParams> configs;
+        Eigen::MatrixXd S(3, 3);
+        for (std::size_t i = 0; i < mc_halves.size(); ++i) {
+            const int half = mc_halves[i];
+            RunParams p = canonical(32, half, half);
+            p.model.student.g.kind = k[0];
+            p.model.student.h.kind = k[1];
+            p.model.teacher.g.kind = k[2];
+            p.model.teacher.h.kind = k[3];
+            if (eg_method(p.model) == EgMethod::closed_form) {
+                p.model.student.widths = {half, 1};
+                p.model.teacher.widths = {half, 1};
+            }
+            p.observer.eg_samples = samples;
+            configs.push_back(p);
+            const double units = 2.0 * half;
+            S.row(static_cast<Eigen::Index>(i)) << samples, samples * units,
+                samples * units * units;
+        }
+        cal.add(probes_of<ObserveProbe>(configs, o.seconds_per_probe / 4.0), S,
+                [k](const std::vector<double>& f, CostModel& m) {
+                    m.monte_carlo.push_back({k, f[0], f[1], f[2]});
+                });
+    }
+}
+
+/// The Gram chain: t = chain + r^3 chain_cubic at K = M = 1 and 4 (r = 2 and 8), N = 1024 (the
+/// chain's cost does not depend on N).
+void add_chain_probes(Calibration& cal, double budget) {
+    std::vector<RunParams> configs;
+    for (const int half : {1, 4}) {
+        RunParams p = canonical(1024, half, half);
+        p.dynamics = DynamicsKind::gram;
+        configs.push_back(p);
+    }
+    Eigen::MatrixXd G(2, 2);
+    G << 1.0, 8.0, 1.0, 512.0;
+    cal.add(probes_of<ChainProbe>(configs, budget), G,
+            [](const std::vector<double>& f, CostModel& m) {
+                m.step.chain = f[0];
+                m.step.chain_cubic = f[1];
+            });
+}
+
+/// MiniBatchSgd: the step configurations with mini-batches of 8 fresh examples, per example.
+void add_batch_probes(Calibration& cal, double budget) {
+    constexpr double batch = 8.0;
+    auto [configs, X] = step_configurations(batch);
+    for (RunParams& p : configs)
+        p.training.batch.size = static_cast<std::int64_t>(batch);
+    cal.add(probes_of<StepProbe>(configs, budget), X,
+            [](const std::vector<double>& f, CostModel& m) {
+                m.step.batch_normal = f[0];
+                m.step.batch_multiply_add = f[1];
+                m.step.batch_unit = f[2];
+            });
+}
+
+/// Deeper networks: steps and Monte-Carlo eps_g of K = M = 4 x 1 and 4 x 32 x 32 at N = 32 (the
+/// square 32 x 32 layer as deeper networks have them); per step t = first + D layer, per
+/// observation t = first + samples D mc_layer.
+void add_deep_probes(Calibration& cal, double budget) {
+    constexpr int samples = 2000;
+    std::vector<RunParams> configs;
+    Eigen::MatrixXd X(2, 2);
+    Eigen::MatrixXd S(2, 2);
+    for (const std::vector<int>& widths : {std::vector<int>{4, 1}, std::vector<int>{4, 32, 32}}) {
+        RunParams p = canonical(32, 4, 4);
+        p.model.student.widths = widths;
+        p.model.teacher.widths = widths;
+        p.observer.eg_samples = samples;
+        const auto row = static_cast<Eigen::Index>(configs.size());
+        X.row(row) << 1.0, deep_weights(p.model);
+        S.row(row) << 1.0, samples * deep_weights(p.model);
+        configs.push_back(p);
+    }
+    cal.add(probes_of<StepProbe>(configs, budget), X,
+            [](const std::vector<double>& f, CostModel& m) { m.step.layer = f[1]; });
+    cal.add(probes_of<ObserveProbe>(configs, budget / 4.0), S,
+            [](const std::vector<double>& f, CostModel& m) { m.step.mc_layer = f[1]; });
+}
+
+/// Per-run file writes: t = write_run + values x write_value at the records of
+/// WriteProbe::probe_records (K = M = 1).
+void add_write_probes(Calibration& cal, WriteProbe& writes) {
+    std::vector<std::unique_ptr<Probe>> group;
+    Eigen::MatrixXd W(static_cast<Eigen::Index>(WriteProbe::probe_records.size()), 2);
+    for (std::size_t i = 0; i < WriteProbe::probe_records.size(); ++i) {
+        RunParams p = canonical(16, 1, 1);
+        p.schedule.records = WriteProbe::probe_records[i];
+        W.row(static_cast<Eigen::Index>(i)) << 1.0, written_values(p);
+        group.push_back(std::make_unique<WriteRepetition>(writes, WriteProbe::probe_records[i]));
+    }
+    cal.add(std::move(group), W, [](const std::vector<double>& f, CostModel& m) {
+        m.step.write_run = f[0];
+        m.step.write_value = f[1];
+    });
+}
+
+/// Stage 1: every probe the campaign needs.
+Calibration plan_probes(const CampaignSpec& spec, const ProbeOptions& options, CostModel& model) {
+    const double budget = options.seconds_per_probe;
+    Calibration cal;
+    add_common_probes(cal, budget);
+    model.step_probes = static_cast<int>(cal.probes.size());
+    add_monte_carlo_probes(cal, spec, options, model);
+    const auto any = [&spec](auto&& predicate) {
+        return std::ranges::any_of(spec.points,
+                                   [&](const GridPoint& g) { return predicate(g.params); });
+    };
+    if (any([](const RunParams& p) { return p.dynamics == DynamicsKind::gram; }))
+        add_chain_probes(cal, budget);
+    if (any([](const RunParams& p) {
+            return p.dynamics == DynamicsKind::full && !is_online_sgd(p);
+        }))
+        add_batch_probes(cal, budget);
+    if (any([](const RunParams& p) { return is_deep(p.model); }))
+        add_deep_probes(cal, budget);
+    if (options.writes != nullptr)
+        add_write_probes(cal, *options.writes);
+    return cal;
+}
+
+/// Stage 2: the repetitions, interleaved (a slow spell spoils one repetition of each probe),
+/// and the median of each probe's: the typical memory layout of a step (StepProbe), and
+/// neither a slow nor a fast spell of a shared machine.
+std::vector<double> median_times(const std::vector<std::unique_ptr<Probe>>& probes,
+                                 int repetitions) {
+    std::vector<std::vector<double>> times(probes.size());
+    for (int r = 0; r < repetitions; ++r)
+        for (std::size_t i = 0; i < probes.size(); ++i)
+            times[i].push_back(probes[i]->once());
+    std::vector<double> median(probes.size());
+    for (std::size_t i = 0; i < probes.size(); ++i) {
+        auto& t = times[i];
+        const auto middle = t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2);
+        std::nth_element(t.begin(), middle, t.end());
+        median[i] = *middle;
+    }
+    return median;
+}
+
+/// Stage 3: each group's non-negative least-squares fit, into the model.
+void fit_groups(const std::vector<FitGroup>& groups, const std::vector<double>& median,
+                CostModel& model) {
+    for (const FitGroup& g : groups) {
+        Eigen::VectorXd t(g.counts.rows());
+        for (Eigen::Index i = 0; i < t.size(); ++i)
+            t[i] = median[g.first + static_cast<std::size_t>(i)];
+        g.assign(fit_non_negative(g.counts, t), model);
+    }
+}
+
 } // namespace
 
 CostModel calibrate_cost_model(const CampaignSpec& spec, const ProbeOptions& options) {
@@ -332,123 +632,8 @@ CostModel calibrate_cost_model(const CampaignSpec& spec, const ProbeOptions& opt
     const double cpu_start = thread_cpu_seconds();
     CostModel model;
     model.repetitions = options.repetitions;
-    StepCoefficients& c = model.step;
-
-    // The probes, in a fixed order (independent of the campaign's), then their repetitions.
-    const double budget = options.seconds_per_probe;
-    std::vector<std::unique_ptr<Probe>> probes;
-    // Steps: t = N a + N (2K+M) b + (K+M+1) c at (N, K, M) = (1024, 1, 1), (1024, 8, 8) and
-    // (32, 8, 8).
-    probes.push_back(std::make_unique<StepProbe>(canonical(1024, 1, 1), budget));
-    probes.push_back(std::make_unique<StepProbe>(canonical(1024, 8, 8), budget));
-    probes.push_back(std::make_unique<StepProbe>(canonical(32, 8, 8), budget));
-    // Records (closed-form eps_g): t = (K+M)^2 N gram + (K+M)^2 pair at N = 1024 and 32,
-    // K = M = 8.
-    probes.push_back(std::make_unique<ObserveProbe>(canonical(1024, 8, 8), budget / 4.0));
-    probes.push_back(std::make_unique<ObserveProbe>(canonical(32, 8, 8), budget / 4.0));
-    // Setup: the initial weights, per weight.
-    probes.push_back(std::make_unique<SetupProbe>(canonical(1024, 8, 8).model, budget / 4.0));
-    // Bookkeeping: t = run + records x record, from campaigns of tiny runs with 2 and 100 record
-    // times (16 steps, measured once per step: the observations themselves are negligible).
-    probes.push_back(std::make_unique<CampaignProbe>(2));
-    probes.push_back(std::make_unique<CampaignProbe>(100));
-    model.step_probes = static_cast<int>(probes.size());
-
-    // Monte-Carlo eps_g, per activation class of the campaign without a closed form: per
-    // sample, t = sample + (K+M) unit + (K+M)^2 pair at K = M = 1, 3 and 8 (N = 32: the Gram
-    // product is negligible beside the samples).
-    std::set<ActivationClass> classes;
-    for (const GridPoint& point : spec.points)
-        if (eg_method(point.params.model) == EgMethod::monte_carlo)
-            classes.insert(activation_class(point.params.model));
-    constexpr int samples = 2000;
-    constexpr std::array mc_halves{1, 3, 8}; // K = M
-    std::vector<ActivationClass> probed;
-    for (const ActivationClass& k : classes) {
-        if (probed.size() == options.max_classes) {
-            ++model.unprobed_classes;
-            continue;
-        }
-        probed.push_back(k);
-        for (const int half : mc_halves) {
-            RunParams p = canonical(32, half, half);
-            p.model.student.g.kind = k[0];
-            p.model.student.h.kind = k[1];
-            p.model.teacher.g.kind = k[2];
-            p.model.teacher.h.kind = k[3];
-            p.observer.eg_samples = samples;
-            probes.push_back(std::make_unique<ObserveProbe>(p, budget / 4.0));
-        }
-    }
-
-    // The Gram chain, if the campaign has gram points: t = chain + r^3 chain_cubic at K = M = 1
-    // and 4 (r = 2 and 8), N = 1024 (the chain's cost does not depend on N).
-    bool any_gram = false;
-    for (const GridPoint& point : spec.points)
-        any_gram = any_gram || point.params.dynamics == DynamicsKind::gram;
-    const std::size_t chain_first = probes.size();
-    constexpr std::array chain_halves{1, 4};
-    if (any_gram)
-        for (const int half : chain_halves) {
-            RunParams p = canonical(1024, half, half);
-            p.dynamics = DynamicsKind::gram;
-            probes.push_back(std::make_unique<ChainProbe>(p, budget));
-        }
-
-    std::vector<std::vector<double>> times(probes.size());
-    for (int r = 0; r < options.repetitions; ++r) {
-        for (std::size_t i = 0; i < probes.size(); ++i)
-            times[i].push_back(probes[i]->once());
-    }
-    // The median of the repetitions: the typical memory layout of a step (StepProbe), and
-    // neither a slow nor a fast spell of a shared machine.
-    std::vector<double> best(probes.size());
-    for (std::size_t i = 0; i < probes.size(); ++i) {
-        auto& t = times[i];
-        const auto middle = t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2);
-        std::nth_element(t.begin(), middle, t.end());
-        best[i] = *middle;
-    }
-    const auto fit = [&](std::size_t first, const Eigen::MatrixXd& X) {
-        Eigen::VectorXd t(X.rows());
-        for (Eigen::Index i = 0; i < X.rows(); ++i)
-            t[i] = best[first + static_cast<std::size_t>(i)];
-        return fit_non_negative(X, t);
-    };
-
-    Eigen::MatrixXd X(3, 3);
-    X << 1024.0, 1024.0 * 3.0, 3.0, 1024.0, 1024.0 * 24.0, 17.0, 32.0, 32.0 * 24.0, 17.0;
-    const std::vector<double> step = fit(0, X);
-    c.normal = step[0];
-    c.multiply_add = step[1];
-    c.unit = step[2];
-    Eigen::MatrixXd R(2, 2);
-    R << 256.0 * 1024.0, 256.0, 256.0 * 32.0, 256.0;
-    const std::vector<double> record = fit(3, R);
-    c.gram = record[0];
-    c.pair = record[1];
-    c.init = best[5] / (16.0 * 1024.0);
-    Eigen::MatrixXd B(2, 2);
-    B << 1.0, 2.0, 1.0, 100.0;
-    const std::vector<double> bookkeeping = fit(6, B);
-    c.run = bookkeeping[0];
-    c.record = bookkeeping[1];
-    for (std::size_t k = 0; k < probed.size(); ++k) {
-        Eigen::MatrixXd S(3, 3);
-        for (Eigen::Index i = 0; i < 3; ++i) {
-            const double units = 2.0 * mc_halves[static_cast<std::size_t>(i)];
-            S.row(i) << samples, samples * units, samples * units * units;
-        }
-        const std::vector<double> mc = fit(8 + 3 * k, S);
-        model.monte_carlo.push_back({probed[k], mc[0], mc[1], mc[2]});
-    }
-    if (any_gram) {
-        Eigen::MatrixXd G(2, 2);
-        G << 1.0, 8.0, 1.0, 512.0; // r^3 at r = 2 and 8
-        const std::vector<double> chain = fit(chain_first, G);
-        c.chain = chain[0];
-        c.chain_cubic = chain[1];
-    }
+    const Calibration cal = plan_probes(spec, options, model);
+    fit_groups(cal.groups, median_times(cal.probes, options.repetitions), model);
     model.probe_seconds = seconds_since(start);
     model.probe_cpu_seconds = thread_cpu_seconds() - cpu_start;
     return model;

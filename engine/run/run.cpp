@@ -1,21 +1,79 @@
 #include "engine/run/run.hpp"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace plateau {
 
-namespace {
-bool healthy(const Observables& o, double divergence_q) {
-    // A deeper network's v is NaN by design; its weights above the first layer are the extra
-    // student_layers (docs/theory.md §12).
-    const auto layers = o.extras.find(extra_name::student_layers);
-    const bool upper = layers == o.extras.end() ? o.v.allFinite() : layers->second.allFinite();
-    return o.Q.allFinite() && o.R.allFinite() && upper && std::isfinite(o.eg) &&
-           o.Q.diagonal().maxCoeff() <= divergence_q;
+DivergenceRule divergence_rule(const RunParams& p) {
+    DivergenceRule rule;
+    rule.divergence_q = p.observer.divergence_q;
+    rule.widths = p.model.student.widths;
+    rule.learn_layers.resize(rule.widths.size() - 1);
+    for (std::size_t l = 0; l < rule.learn_layers.size(); ++l)
+        rule.learn_layers[l] = layer_value(p.model.learn_layers, l);
+    rule.learn_v = p.model.learn_v;
+    rule.deep = is_deep(p.model);
+    return rule;
 }
-} // namespace
 
-RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas, double divergence_q) {
+bool may_be_nan(std::string_view extra) noexcept {
+    // flow_error: NaN where the flow vanishes (JointEstimate::relative_flow_error);
+    // escape_rate, eta_max: NaN where no fixed point was found (per run, plateau ode).
+    constexpr std::array<std::string_view, 3> names{extra_name::flow_error, extra_name::escape_rate,
+                                                    extra_name::eta_max};
+    return std::find(names.begin(), names.end(), extra) != names.end();
+}
+
+bool within_bounds(const Observables& o, const DivergenceRule& rule) {
+    const double q = rule.divergence_q;
+    // Not a number anywhere (but where NaN is by design) ends the run.
+    if (!o.Q.allFinite() || !o.R.allFinite() || !o.T.allFinite() || !std::isfinite(o.eg) ||
+        !std::isfinite(o.eg_stderr))
+        return false;
+    for (const auto& [name, values] : o.extras)
+        if (!may_be_nan(name) && !values.allFinite())
+            return false;
+    // The first layer: Q_jj = |w_j|^2 (divergence-q, docs/theory.md §12 "Divergence").
+    if (o.Q.size() > 0 && o.Q.diagonal().maxCoeff() > q)
+        return false;
+    // The output weights: o.v, or (deeper networks, where o.v is NaN by design) the tail of
+    // student_layers after W_2..W_L.
+    Eigen::VectorXd v = o.v;
+    if (rule.deep) {
+        const auto layers = o.extras.find(extra_name::student_layers);
+        if (layers == o.extras.end())
+            throw std::logic_error("record_run: a deeper network's record has no student_layers");
+        const Eigen::VectorXd& w = layers->second;
+        Eigen::Index offset = 0;
+        for (std::size_t l = 0; l + 1 < rule.widths.size(); ++l) {
+            const Eigen::Index rows = rule.widths[l + 1];
+            const Eigen::Index cols = rule.widths[l];
+            if (offset + rows * cols > w.size())
+                throw std::logic_error("record_run: student_layers has " +
+                                       std::to_string(w.size()) + " values, fewer than W_" +
+                                       std::to_string(l + 2) + " needs");
+            // Row j of W_{l+2}: the incoming weights of unit j of that layer, |row|^2 ~ 1 at the
+            // start (entries N(0, 1/K_{l+1}), §12).
+            if (rule.learn_layers[l])
+                for (Eigen::Index j = 0; j < rows; ++j)
+                    if (w.segment(offset + j * cols, cols).squaredNorm() > q)
+                        return false;
+            offset += rows * cols;
+        }
+        v = w.tail(w.size() - offset);
+    } else if (!v.allFinite()) {
+        return false;
+    }
+    // v_j^2, v0^2 at the start.
+    return !rule.learn_v || v.size() == 0 || v.array().square().maxCoeff() <= q;
+}
+
+RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
+                     const DivergenceRule& rule) {
     RunResult result;
     result.records.reserve(alphas.size());
     for (const double alpha : alphas) {
@@ -24,7 +82,7 @@ RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas, doub
             break;
         }
         Observables o = dynamics.observe();
-        if (!healthy(o, divergence_q)) {
+        if (!within_bounds(o, rule)) {
             result.status = RunStatus::diverged;
             break;
         }

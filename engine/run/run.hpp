@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/core/order_parameters.hpp"
+#include "engine/core/run_params.hpp"
 #include "engine/run/outcome.hpp"
 
 #include <algorithm>
@@ -69,10 +70,41 @@ struct RunResult {
     RunOutcome outcome = RunOutcome::pending;
 };
 
-/// Samples `dynamics` at the record times `alphas` (increasing). A record whose Q_jj exceeds
-/// the divergence threshold, or that is not finite, ends the run as diverged. The result's
-/// outcome is assess_outcome() of its status and records.
+/// When a record ends its run as diverged (docs/theory.md §12, "Divergence"; analysis/SCHEMA.md,
+/// "Outcomes"). Every learned weight has a bound in the units of Q_jj = |w_j|^2, the squared norm
+/// of one unit's incoming weights, which starts O(1) in every layer:
+///   first layer    Q_jj                          <= divergence_q  (Q_jj(0) ~ q0)
+///   W_l (l >= 2)   |row j of W_l|^2, if learned  <= divergence_q  (~ 1 at the start)
+///   v              v_j^2, if learned             <= divergence_q  (v0^2 at the start)
+/// and every value of the record must be finite, but those NaN by design (may_be_nan()).
+/// A weight that does not learn keeps its initial value and is judged only for being finite.
+struct DivergenceRule {
+    double divergence_q = ObserverParams{}.divergence_q;
+    /// The student's hidden-layer widths from the input up: the shapes of W_2..W_L in the extra
+    /// `student_layers` (W_2 row-major, ..., W_L, then v).
+    std::vector<int> widths{1};
+    /// Which of W_2..W_L learn (one entry per layer; empty with one hidden layer).
+    std::vector<bool> learn_layers{};
+    bool learn_v = false;
+    /// The deeper-network layout of the record: v is NaN by design, the weights above the first
+    /// layer (v included) are the extra `student_layers` (student or teacher deeper, §12).
+    bool deep = false;
+};
+
+/// The rule of a run with these parameters.
+[[nodiscard]] DivergenceRule divergence_rule(const RunParams& p);
+
+/// Whether the extra observable `name` may be NaN in a record by design (an estimate that does
+/// not exist there, e.g. flow_error where the flow vanishes; engine/io/variables.cpp says which).
+[[nodiscard]] bool may_be_nan(std::string_view extra) noexcept;
+
+/// Whether a record is within the rule: false means the run diverged at this record.
+[[nodiscard]] bool within_bounds(const Observables& o, const DivergenceRule& rule);
+
+/// Samples `dynamics` at the record times `alphas` (increasing). A record outside the rule
+/// (within_bounds), or an advance that fails, ends the run as diverged; that record is absent.
+/// The result's outcome is assess_outcome() of its status and records.
 [[nodiscard]] RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
-                                   double divergence_q);
+                                   const DivergenceRule& rule);
 
 } // namespace plateau

@@ -103,7 +103,7 @@ TheoryDynamics::Statistics TheoryDynamics::statistics() const noexcept {
 RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
                            const OdeParams& ode) {
     TheoryDynamics dynamics(params, init, ode);
-    return record_run(dynamics, record_alphas(params.schedule), params.observer.divergence_q);
+    return record_run(dynamics, record_alphas(params.schedule), divergence_rule(params));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ private:
 };
 
 /// Convenience: record_run(TheoryDynamics(params, init, ode), record_alphas(params.schedule),
-/// params.observer.divergence_q).
+/// divergence_rule(params)).
 [[nodiscard]] RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
                                          const OdeParams& ode = {});
 

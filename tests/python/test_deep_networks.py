@@ -108,3 +108,29 @@ def test_deep_networks_train_on_a_finite_set_with_mini_batches(plateau_program, 
     assert np.isfinite(eps_train).all()
     assert (eps_train[:, -1] < 0.5 * eps_train[:, 0]).all(), eps_train
     assert (ds["examples"].values[:, -1] == 5 * 40 * 50).all()
+
+
+def test_a_deeper_layer_that_blows_up_ends_the_run_diverged(plateau_program, tmp_path):
+    """Issue 35: only Q_jj of the first layer was bounded. With eta-layers = 1e3, W_2's rows
+    grow (squared norms from ~1 to ~8 by alpha = 2) while Q_jj stays near 0.2: the old rule
+    recorded both runs as completed (outcome plateau) against divergence-q = 10. Every learned
+    layer is bounded now (docs/theory.md §12, "Divergence"). (At the default divergence-q = 1e8
+    the erf units saturate and W_2 stalls near |w| ~ 10 by alpha = 5: the issue's 6e305 does
+    not happen with this code.)"""
+    out = tmp_path / "blowup.h5"
+    stdout = run_plateau(plateau_program, out, "--K", "4x2", "--M", "4x2", "--eta-layers", "1e3",
+                         "--alpha-max", "5", "--seeds", "2", "--divergence-q", "10")
+    assert "runs: 0 completed, 2 diverged" in stdout, stdout
+    assert "outcomes: diverged 2 of 2" in stdout, stdout
+    ds = open_campaign(out)[GROUP]
+    assert (ds["status"].values == 2).all()
+    assert (ds["outcome"].values == 4).all()
+    # The records kept are within every bound; the ones after the divergence are NaN.
+    kept = np.isfinite(ds["eg"].values)
+    assert kept[:, 0].all() and not kept[:, -1].any()
+    layers = ds["student_layers"].values  # W_2 (2 x 4), v (2)
+    w2 = layers[:, :, :8].reshape(*layers.shape[:2], 2, 4)
+    rows = (w2 ** 2).sum(axis=-1)[kept]
+    assert (rows <= 10).all()
+    q = np.diagonal(ds["Q"].values, axis1=-2, axis2=-1)[kept]
+    assert (q < 1).all()  # the first layer never came near its bound
