@@ -7,6 +7,7 @@
 #include "cli/progress.hpp"
 #include "cli/summary.hpp"
 #include "engine/campaign/theory_runs.hpp"
+#include "engine/core/enum_table.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/io/reader.hpp"
 #include "engine/theory/escape.hpp"
@@ -17,6 +18,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -32,6 +34,11 @@ enum class InitKind {
     symmetric, ///< Q = q0 I, R = r0 + asymmetry on the "diagonal" (one run per grid point)
     file,      ///< the alpha = 0 order parameters stored in a simulation file
 };
+[[nodiscard]] constexpr auto enum_table(InitKind) noexcept {
+    return std::to_array<EnumEntry<InitKind>>({{InitKind::sample, "sample"},
+                                               {InitKind::symmetric, "symmetric"},
+                                               {InitKind::file, "file"}});
+}
 
 struct OdeOptions {
     std::string init = "sample";
@@ -304,13 +311,13 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         if (ode.fixed_point)
             return fixed_points(spec, out.quiet);
 
-        InitKind init = InitKind::sample;
-        if (!ode.init_from.empty())
-            init = InitKind::file;
-        else if (ode.init == "symmetric")
-            init = InitKind::symmetric;
-        else if (ode.init != "sample")
-            throw ConfigError("init", ode.init, "sample or symmetric");
+        // --init names sample or symmetric; --init-from FILE is the third kind.
+        const std::optional<InitKind> named = parse<InitKind>(ode.init);
+        if (!named || *named == InitKind::file)
+            throw ConfigError("init", ode.init,
+                              std::string(name(InitKind::sample)) + " or " +
+                                  std::string(name(InitKind::symmetric)));
+        const InitKind init = ode.init_from.empty() ? *named : InitKind::file;
         if (ode.init_average && init != InitKind::file)
             throw UsageError("--init-average goes with --init-from FILE");
         if (!(std::isfinite(ode.rtol) && ode.rtol > 0))
@@ -373,7 +380,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
 
         std::ostringstream text;
         text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
-             << "init = " << (init == InitKind::file ? "file" : ode.init) << '\n';
+             << "init = " << name(init) << '\n';
         if (init == InitKind::symmetric)
             text << "r0 = " << number_text(ode.r0) << "\nasymmetry = " << number_text(ode.asymmetry)
                  << '\n';

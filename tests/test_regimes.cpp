@@ -270,7 +270,7 @@ TEST_CASE("regimes: epochs visit every example once, replacement repeats them", 
     p.model.N = 4;
     p.training.train_set = 12;
     p.training.batch = {3, false};
-    for (const Sampling s : all_samplings) {
+    for (const Sampling s : all_values<Sampling>()) {
         p.training.sampling = s;
         RunState state = make_initial_state(p.model, 1, 0);
         MiniBatchSgd trainer(p, 1, 0);
