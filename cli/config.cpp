@@ -788,10 +788,6 @@ void Configuration::set(std::string_view key, std::string_view text) {
     values_[std::string(key)] = std::move(unique);
 }
 
-bool Configuration::is_set(std::string_view key) const {
-    return values_.contains(key);
-}
-
 std::vector<std::string> Configuration::values(std::string_view key) const {
     if (const auto it = values_.find(key); it != values_.end())
         return it->second;

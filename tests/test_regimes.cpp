@@ -12,7 +12,7 @@
 #include "engine/io/writer.hpp"
 #include "engine/run/run.hpp"
 #include "engine/simulation/batch_trainer.hpp"
-#include "engine/simulation/example_source.hpp"
+#include "engine/simulation/training_set.hpp"
 #include "engine/theory/flow.hpp"
 #include "engine/theory/theory.hpp"
 
