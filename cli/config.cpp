@@ -27,15 +27,6 @@ std::vector<std::string_view> names_of(const std::array<E, n>& all,
     return out;
 }
 
-/// The value of an enumeration called `text` (a canonical name, already checked).
-template <class E, std::size_t n>
-E named(const std::array<E, n>& all, std::string_view text) {
-    for (const E e : all)
-        if (name(e) == text)
-            return e;
-    return all.front();
-}
-
 std::string_view activation_name(ActivationKind k) noexcept {
     return name(k);
 }
@@ -47,26 +38,6 @@ std::optional<std::string_view> canonical_output(std::string_view token) {
     const auto k = parse_output(token);
     return k ? std::optional(output_name(*k)) : std::nullopt;
 }
-std::string_view teacher_init_name(TeacherInit t) noexcept {
-    return name(t);
-}
-std::string_view alpha_max_scale_name(AlphaMaxScale s) noexcept {
-    return name(s);
-}
-std::string_view init_seed_name(InitSeed s) noexcept {
-    return name(s);
-}
-std::string_view schedule_name(ScheduleKind s) noexcept {
-    return name(s);
-}
-std::string_view sampling_name(Sampling s) noexcept {
-    return name(s);
-}
-
-std::string_view dynamics_name(DynamicsKind d) noexcept {
-    return name(d);
-}
-
 } // namespace
 
 namespace {
@@ -222,9 +193,9 @@ const std::vector<KeyInfo>& keys() {
          .help = "batches of a training set: epochs (shuffle, then sweep) or replacement",
          .hashed = Hashed::unless_default,
          .fields = {"run.training.sampling"},
-         .kind = ChoiceKey{names_of(all_samplings, sampling_name), nullptr,
+         .kind = ChoiceKey{name_list<Sampling>(), nullptr,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.training.sampling = named(all_samplings, v);
+                               t.run.training.sampling = parse<Sampling>(v).value();
                            }}},
         {.name = "learn-v",
          .default_value = "false",
@@ -334,9 +305,9 @@ const std::vector<KeyInfo>& keys() {
          .default_value = "orthonormal",
          .help = "teacher vectors: orthonormal (T = I) or gaussian",
          .fields = {"run.model.teacher_init"},
-         .kind = ChoiceKey{names_of(all_teacher_inits, teacher_init_name), nullptr,
+         .kind = ChoiceKey{name_list<TeacherInit>(), nullptr,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.model.teacher_init = named(all_teacher_inits, v);
+                               t.run.model.teacher_init = parse<TeacherInit>(v).value();
                            }}},
         {.name = "init-seed",
          .default_value = "run",
@@ -345,9 +316,9 @@ const std::vector<KeyInfo>& keys() {
          .sweepable = false,
          .hashed = Hashed::unless_default,
          .fields = {"run.model.init_seed"},
-         .kind = ChoiceKey{names_of(all_init_seeds, init_seed_name), nullptr,
+         .kind = ChoiceKey{name_list<InitSeed>(), nullptr,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.model.init_seed = named(all_init_seeds, v);
+                               t.run.model.init_seed = parse<InitSeed>(v).value();
                            }}},
         {.name = "noise",
          .default_value = "0",
@@ -374,9 +345,9 @@ const std::vector<KeyInfo>& keys() {
          .sweepable = false,
          .hashed = Hashed::unless_default,
          .fields = {"run.schedule.alpha_max_scale", "run.schedule.alpha_max"},
-         .kind = ChoiceKey{names_of(all_alpha_max_scales, alpha_max_scale_name), nullptr,
+         .kind = ChoiceKey{name_list<AlphaMaxScale>(), nullptr,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.schedule.alpha_max_scale = named(all_alpha_max_scales, v);
+                               t.run.schedule.alpha_max_scale = parse<AlphaMaxScale>(v).value();
                            }}},
         {.name = "alpha-min",
          .default_value = "0.01",
@@ -402,9 +373,9 @@ const std::vector<KeyInfo>& keys() {
          .help = "record times: log-spaced or linear in alpha",
          .sweepable = false,
          .fields = {"run.schedule.kind"},
-         .kind = ChoiceKey{names_of(all_schedule_kinds, schedule_name), nullptr,
+         .kind = ChoiceKey{name_list<ScheduleKind>(), nullptr,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.schedule.kind = named(all_schedule_kinds, v);
+                               t.run.schedule.kind = parse<ScheduleKind>(v).value();
                            }}},
         {.name = "eg-samples",
          .default_value = "20000",
@@ -444,9 +415,9 @@ const std::vector<KeyInfo>& keys() {
                  "the same law, other random numbers)",
          .hashed = Hashed::unless_default,
          .fields = {"run.dynamics"},
-         .kind = ChoiceKey{names_of(all_dynamics_kinds, dynamics_name), nullptr,
+         .kind = ChoiceKey{name_list<DynamicsKind>(), nullptr,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.dynamics = named(all_dynamics_kinds, v);
+                               t.run.dynamics = parse<DynamicsKind>(v).value();
                            }}},
         // The campaign's own keys: checked here only (the engine has no validate(CampaignSpec)).
         {.name = "seeds",
@@ -816,10 +787,6 @@ void Configuration::set(std::string_view key, std::string_view text) {
         if (seen.insert(v).second)
             unique.push_back(std::move(v));
     values_[std::string(key)] = std::move(unique);
-}
-
-bool Configuration::is_set(std::string_view key) const {
-    return values_.contains(key);
 }
 
 std::vector<std::string> Configuration::values(std::string_view key) const {

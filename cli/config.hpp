@@ -134,7 +134,6 @@ public:
     /// cannot be swept.
     void set(std::string_view key, std::string_view text);
 
-    [[nodiscard]] bool is_set(std::string_view key) const;
     /// The values of `key` (its default when unset).
     [[nodiscard]] std::vector<std::string> values(std::string_view key) const;
     /// The single value of a key that cannot be swept.

@@ -7,6 +7,7 @@
 #include "cli/progress.hpp"
 #include "cli/summary.hpp"
 #include "engine/campaign/theory_runs.hpp"
+#include "engine/core/enum_table.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/io/reader.hpp"
 #include "engine/theory/escape.hpp"
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,6 +36,11 @@ enum class InitKind {
     symmetric, ///< Q = q0 I, R = r0 + asymmetry on the "diagonal" (one run per grid point)
     file,      ///< the alpha = 0 order parameters stored in a simulation file
 };
+[[nodiscard]] constexpr auto enum_table(InitKind) noexcept {
+    return std::to_array<EnumEntry<InitKind>>({{InitKind::sample, "sample"},
+                                               {InitKind::symmetric, "symmetric"},
+                                               {InitKind::file, "file"}});
+}
 
 struct OdeOptions {
     std::string init = "sample";
@@ -406,13 +413,13 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             return fixed_points(spec, out.quiet);
         }
 
-        InitKind init = InitKind::sample;
-        if (!ode.init_from.empty())
-            init = InitKind::file;
-        else if (ode.init == "symmetric")
-            init = InitKind::symmetric;
-        else if (ode.init != "sample")
-            throw ConfigError("init", ode.init, "sample or symmetric");
+        // --init names sample or symmetric; --init-from FILE is the third kind.
+        const std::optional<InitKind> named = parse<InitKind>(ode.init);
+        if (!named || *named == InitKind::file)
+            throw ConfigError("init", ode.init,
+                              std::string(name(InitKind::sample)) + " or " +
+                                  std::string(name(InitKind::symmetric)));
+        const InitKind init = ode.init_from.empty() ? *named : InitKind::file;
         if (ode.init_average && init != InitKind::file)
             throw UsageError("--init-average goes with --init-from FILE");
         if (init == InitKind::file && given("init"))
@@ -500,7 +507,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
 
         std::ostringstream text;
         text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
-             << "init = " << (init == InitKind::file ? "file" : ode.init) << '\n';
+             << "init = " << name(init) << '\n';
         if (init == InitKind::symmetric)
             text << "r0 = " << number_text(ode.r0) << "\nasymmetry = " << number_text(ode.asymmetry)
                  << '\n';

@@ -9,6 +9,7 @@
 #include "engine/simulation/observer.hpp"
 #include "engine/simulation/state.hpp"
 #include "engine/simulation/trainer.hpp"
+#include "engine/simulation/training_set.hpp"
 #include "models/deep_network.hpp"
 
 #include "engine/simulation/simulate.hpp"
@@ -250,7 +251,7 @@ TEST_CASE("deep mini-batches: each update is the mean backpropagated gradient wi
                                            xi);
             };
             // The training set: example mu and z^mu from its own stream
-            // (engine/simulation/example_source.hpp).
+            // (engine/simulation/training_set.hpp).
             std::vector<Eigen::VectorXd> set_xi;
             std::vector<double> set_tau;
             if (r.P) {

@@ -1,8 +1,12 @@
-// Error messages quote user input as one readable line (engine/core/errors.hpp, printable()).
+// Error messages quote user input as one readable line (engine/core/errors.hpp, printable()) and
+// write numbers through number_text().
 #include "engine/core/errors.hpp"
+#include "engine/theory/flow.hpp"
+#include "engine/theory/theory.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
 #include <string>
 
 using plateau::ConfigError;
@@ -37,4 +41,27 @@ TEST_CASE("a configuration error is one printable line whatever the value", "[er
           std::string::npos);
     const auto unknown = ConfigError::unknown_key("et\x1b[31ma", "1", "N, K");
     CHECK(std::string(unknown.what()).find('\x1b') == std::string::npos);
+}
+
+TEST_CASE("numbers in messages are written as the configuration writes them", "[errors]") {
+    // A tiny asymmetry was "0.000000" (std::to_string), a long alpha-train cut to 6 digits.
+    plateau::ModelParams m;
+    m.student.widths = {2};
+    m.teacher.widths = {2};
+    try {
+        (void)plateau::symmetric_initial_conditions(m, 0.2, 1.0, 1e-12);
+        FAIL("r0 = 1 with q0 = 0.2 is not a covariance");
+    } catch (const std::invalid_argument& e) {
+        const std::string what = e.what();
+        CHECK_THAT(what, Catch::Contains("q0 = 0.2, r0 = 1, asymmetry = 1e-12)"));
+    }
+    plateau::RunParams p;
+    p.training.alpha_train = 1.23456789;
+    try {
+        plateau::require_theory_regime(p);
+        FAIL("a training set has no theory");
+    } catch (const ConfigError& e) {
+        CHECK(e.value() == "1.23456789");
+        CHECK_THAT(std::string(e.what()), Catch::Contains("'1.23456789' for 'alpha-train'"));
+    }
 }

@@ -222,7 +222,7 @@ TEST_CASE("gram: the initial Gram matrix has the law of the full simulation's", 
     // Moments (means and second moments) of every entry of Q, R, T over many draws of each:
     // the weights of make_initial_state (full) and sample_initial_gram (gram), at small N where
     // the laws differ most from their means; orthonormal and Gaussian teachers, K != M.
-    for (const TeacherInit teacher : all_teacher_inits) {
+    for (const TeacherInit teacher : all_values<TeacherInit>()) {
         INFO("teacher " << name(teacher));
         RunParams p = params_of(12, 2, 3);
         p.model.q0 = 0.5;

@@ -12,7 +12,7 @@
 #include "engine/io/writer.hpp"
 #include "engine/run/run.hpp"
 #include "engine/simulation/batch_trainer.hpp"
-#include "engine/simulation/example_source.hpp"
+#include "engine/simulation/training_set.hpp"
 #include "engine/theory/flow.hpp"
 #include "engine/theory/theory.hpp"
 
@@ -270,7 +270,7 @@ TEST_CASE("regimes: epochs visit every example once, replacement repeats them", 
     p.model.N = 4;
     p.training.train_set = 12;
     p.training.batch = {3, false};
-    for (const Sampling s : all_samplings) {
+    for (const Sampling s : all_values<Sampling>()) {
         p.training.sampling = s;
         RunState state = make_initial_state(p.model, 1, 0);
         MiniBatchSgd trainer(p, 1, 0);

@@ -106,7 +106,7 @@ std::vector<std::string> documented(const VariableSpec& v) {
     for (const Dim d : v.dims())
         dims += std::string(dims.size() > 1 ? ", " : "") + std::string(name(d));
     std::string kinds;
-    for (const FileKind k : all_file_kinds)
+    for (const FileKind k : all_values<FileKind>())
         if (v.written_by.contains(k))
             kinds += std::string(kinds.empty() ? "" : ", ") + std::string(name(k));
     return {"`" + std::string(v.name) + "`",

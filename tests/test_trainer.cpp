@@ -1,12 +1,13 @@
 // The trainer (engine/simulation/trainer.hpp) against a plain reference loop: the fused, chunked,
 // software-pipelined step of OnlineSgd must do what Eqs. (1)-(5) of docs/theory.md say, step by
 // step, for every activation g, both output functions h, learned and fixed v, label noise, small
-// and large K, M, and N below, at and above the kernel's chunk size. And the example sources
-// (engine/simulation/example_source.hpp).
+// and large K, M, and N below, at and above the kernel's chunk size. And where the examples come
+// from: engine/simulation/example_source.hpp, engine/simulation/training_set.hpp.
 #include "engine/core/random.hpp"
 #include "engine/simulation/example_source.hpp"
 #include "engine/simulation/state.hpp"
 #include "engine/simulation/trainer.hpp"
+#include "engine/simulation/training_set.hpp"
 #include "models/network.hpp"
 
 #include <catch2/catch.hpp>
@@ -152,38 +153,6 @@ TEST_CASE("trainer: the fused step equals the plain per-example gradient loop", 
     CHECK(worst < 1.0);
 }
 
-TEST_CASE("trainer: a finite training set feeds the same fused step", "[trainer]") {
-    RunParams p;
-    p.model.N = 600;
-    p.model.student.widths = {3};
-    p.model.teacher.widths = {2};
-    p.model.learn_v = true;
-    p.model.noise = 0.05;
-    constexpr std::uint64_t seed = 5, run = 9, P = 4;
-    constexpr std::int64_t steps = 10;
-
-    RunState state = make_initial_state(p.model, seed, run);
-    ReferenceRun ref(state);
-    OnlineSgd trainer(p, seed, run, std::make_unique<FiniteTrainingSet>(P, seed, run));
-    REQUIRE(trainer.advance(state, 3) == StepOutcome::ok);
-    REQUIRE(trainer.advance(state, steps - 3) == StepOutcome::ok);
-
-    // The reference draws the same example indices from its own copy of the set.
-    FiniteTrainingSet set(P, seed, run);
-    NormalStream noise(StreamKey{seed, run, StreamPurpose::noise});
-    std::vector<std::uint64_t> seen;
-    for (std::int64_t t = 0; t < steps; ++t) {
-        ref.step(p, set.next(), noise);
-        seen.push_back(set.current());
-    }
-    std::sort(seen.begin(), seen.end());
-    CHECK(std::unique(seen.begin(), seen.end()) - seen.begin() < steps); // examples repeat
-    const double u = std::numeric_limits<double>::epsilon() / 2;
-    const double scale = 8.0 * u * static_cast<double>(p.model.N * steps);
-    CHECK(max_diff(state.student(), ref.W) <= scale * ref.W.cwiseAbs().maxCoeff());
-    CHECK((state.v - ref.v).cwiseAbs().maxCoeff() <= scale * ref.v.cwiseAbs().maxCoeff());
-}
-
 TEST_CASE("example sources: fresh examples read the examples stream", "[trainer]") {
     FreshExamples source(3, 4);
     NormalStream stream(StreamKey{3, 4, StreamPurpose::examples});
@@ -233,16 +202,20 @@ TEST_CASE("example sources: example mu of a finite set is the same whenever aske
     CHECK(std::abs(sum / n) < 5.0 / std::sqrt(n));
     CHECK(std::abs(sum_sq / n - 1.0) < 5.0 * std::sqrt(2.0 / n));
 
-    // next() hands out the examples: each one is example current(), and all mu appear.
-    FiniteTrainingSet walk(20, 11, 2);
-    std::vector<int> hits(20, 0);
-    for (int t = 0; t < 400; ++t) {
-        std::vector<double> x(N);
-        walk.next().fill(x);
-        REQUIRE(walk.current() < 20);
-        CHECK(x == first[walk.current()]);
-        ++hits[walk.current()];
+    // matrix(), the set MiniBatchSgd holds: row mu is example mu, and extra(mu) (its label
+    // noise) the next normal of example mu's stream.
+    Eigen::VectorXd extra;
+    const RowMatrix X = set.matrix(static_cast<std::int64_t>(N), extra);
+    REQUIRE(X.rows() == 20);
+    REQUIRE(X.cols() == static_cast<Eigen::Index>(N));
+    REQUIRE(extra.size() == 20);
+    for (std::uint64_t mu = 0; mu < set.size(); ++mu) {
+        const auto row = static_cast<Eigen::Index>(mu);
+        CHECK(std::vector<double>(X.row(row).begin(), X.row(row).end()) == first[mu]);
+        NormalStream stream = set.stream_of(mu);
+        std::vector<double> skip(N);
+        stream.fill(skip);
+        CHECK(extra(row) == stream.next());
     }
-    CHECK(std::count(hits.begin(), hits.end(), 0) == 0);
     CHECK_THROWS_AS(FiniteTrainingSet(0, 1, 1), std::invalid_argument);
 }

@@ -49,7 +49,7 @@ enum class StreamPurpose : std::uint64_t {
     examples = 3,
     noise = 4,
     observer = 5,
-    /// Example mu of a finite training set (engine/simulation/example_source.hpp): the stream keyed
+    /// Example mu of a finite training set (engine/simulation/training_set.hpp): the stream keyed
     /// by (master seed, run, training_set), rehashed with mu.
     training_set = 6,
     /// The order in which batches are drawn from a finite training set (shuffles of the epochs,

@@ -2,6 +2,7 @@
 // configuration files and command lines is the job of experiments/.
 #pragma once
 
+#include "engine/core/enum_table.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/core/rate_schedule.hpp"
 #include "models/network.hpp"
@@ -33,15 +34,12 @@ enum class InitSeed {
             ///< the same N, K, M (common initial conditions across a sweep)
 };
 
-inline constexpr std::array<InitSeed, 2> all_init_seeds{InitSeed::run, InitSeed::shared};
 /// How `alpha-max` sets the length of each run of a sweep.
 enum class AlphaMaxScale {
     none,        ///< every run lasts alpha_max
     inverse_eta, ///< a run with learning rate eta lasts alpha_max / eta (time in units of eta
                  ///< alpha, in which the plateau's length depends little on eta)
 };
-inline constexpr std::array<AlphaMaxScale, 2> all_alpha_max_scales{AlphaMaxScale::none,
-                                                                   AlphaMaxScale::inverse_eta};
 
 /// How a run advances (the `dynamics` key): the weights, or the exact chain of their Gram matrix.
 enum class DynamicsKind {
@@ -49,39 +47,37 @@ enum class DynamicsKind {
     gram, ///< the exact Markov chain of G = [[Q, R], [R^T, T]] and v: O((K+M)^3) per step (§7)
 };
 
-inline constexpr std::array<DynamicsKind, 2> all_dynamics_kinds{DynamicsKind::full,
-                                                                DynamicsKind::gram};
-
 /// How the batches of a finite training set are drawn (docs/theory.md §6).
 enum class Sampling {
     epochs,      ///< shuffle the set, sweep it in batches of B; then shuffle again
     replacement, ///< every batch: B indices drawn uniformly, with replacement
 };
 
-inline constexpr std::array<TeacherInit, 2> all_teacher_inits{TeacherInit::orthonormal,
-                                                              TeacherInit::gaussian};
-inline constexpr std::array<ScheduleKind, 2> all_schedule_kinds{ScheduleKind::log,
-                                                                ScheduleKind::linear};
-
-/// Canonical names, as used in configuration files and output attributes.
-[[nodiscard]] constexpr std::string_view name(TeacherInit t) noexcept {
-    return t == TeacherInit::orthonormal ? "orthonormal" : "gaussian";
+// Canonical names, as used in configuration files and output attributes: one table per
+// enumeration (engine/core/enum_table.hpp gives name(), parse<E>(), names<E>()).
+[[nodiscard]] constexpr auto enum_table(TeacherInit) noexcept {
+    return std::to_array<EnumEntry<TeacherInit>>(
+        {{TeacherInit::orthonormal, "orthonormal"}, {TeacherInit::gaussian, "gaussian"}});
 }
-[[nodiscard]] constexpr std::string_view name(AlphaMaxScale s) noexcept {
-    return s == AlphaMaxScale::none ? "none" : "inverse-eta";
+[[nodiscard]] constexpr auto enum_table(ScheduleKind) noexcept {
+    return std::to_array<EnumEntry<ScheduleKind>>(
+        {{ScheduleKind::log, "log"}, {ScheduleKind::linear, "linear"}});
 }
-[[nodiscard]] constexpr std::string_view name(InitSeed s) noexcept {
-    return s == InitSeed::run ? "run" : "shared";
+[[nodiscard]] constexpr auto enum_table(InitSeed) noexcept {
+    return std::to_array<EnumEntry<InitSeed>>(
+        {{InitSeed::run, "run"}, {InitSeed::shared, "shared"}});
 }
-[[nodiscard]] constexpr std::string_view name(ScheduleKind s) noexcept {
-    return s == ScheduleKind::log ? "log" : "linear";
+[[nodiscard]] constexpr auto enum_table(AlphaMaxScale) noexcept {
+    return std::to_array<EnumEntry<AlphaMaxScale>>(
+        {{AlphaMaxScale::none, "none"}, {AlphaMaxScale::inverse_eta, "inverse-eta"}});
 }
-[[nodiscard]] constexpr std::string_view name(DynamicsKind d) noexcept {
-    return d == DynamicsKind::full ? "full" : "gram";
+[[nodiscard]] constexpr auto enum_table(DynamicsKind) noexcept {
+    return std::to_array<EnumEntry<DynamicsKind>>(
+        {{DynamicsKind::full, "full"}, {DynamicsKind::gram, "gram"}});
 }
-inline constexpr std::array<Sampling, 2> all_samplings{Sampling::epochs, Sampling::replacement};
-[[nodiscard]] constexpr std::string_view name(Sampling s) noexcept {
-    return s == Sampling::epochs ? "epochs" : "replacement";
+[[nodiscard]] constexpr auto enum_table(Sampling) noexcept {
+    return std::to_array<EnumEntry<Sampling>>(
+        {{Sampling::epochs, "epochs"}, {Sampling::replacement, "replacement"}});
 }
 
 /// The allowed values of an integer parameter.

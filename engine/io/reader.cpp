@@ -66,9 +66,9 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
                  " is not readable by this plateau (it reads " + std::to_string(ours.major) +
                  ".x, any minor version)");
         const std::string kind = h5::get_string_attribute(root, "kind").value_or("");
-        const auto k = file_kind_of(kind);
+        const auto k = parse<FileKind>(kind);
         if (!k)
-            fail("unknown kind '" + kind + "' (expected simulation or theory)");
+            fail("unknown kind '" + kind + "' (expected " + names<FileKind>(" or ") + ")");
         meta.kind = *k;
         meta.config = h5::get_string_attribute(root, "config").value_or("");
         meta.config_sha256 = h5::get_string_attribute(root, "config_sha256").value_or("");

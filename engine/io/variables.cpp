@@ -99,35 +99,6 @@ std::string to_string(SchemaVersion v) {
     return std::to_string(v.major) + "." + std::to_string(v.minor);
 }
 
-std::optional<FileKind> file_kind_of(std::string_view text) noexcept {
-    for (const FileKind k : all_file_kinds)
-        if (name(k) == text)
-            return k;
-    return std::nullopt;
-}
-
-std::string_view name(Dim d) noexcept {
-    switch (d) {
-    case Dim::run:
-        return "run";
-    case Dim::alpha:
-        return "alpha";
-    case Dim::student:
-        return "student";
-    case Dim::student2:
-        return "student2";
-    case Dim::teacher:
-        return "teacher";
-    case Dim::teacher2:
-        return "teacher2";
-    case Dim::student_layers:
-        return "student_deep";
-    case Dim::teacher_layers:
-        return "teacher_deep";
-    }
-    return "?";
-}
-
 std::size_t GroupShape::length(Dim d) const noexcept {
     switch (d) {
     case Dim::run:

@@ -42,11 +42,10 @@ enum class FileKind : std::uint8_t {
     simulation, ///< on-line SGD runs (`plateau run`)
     theory,     ///< N -> infinity ODE integration (`plateau ode`)
 };
-inline constexpr std::array all_file_kinds{FileKind::simulation, FileKind::theory};
-[[nodiscard]] constexpr std::string_view name(FileKind k) noexcept {
-    return k == FileKind::simulation ? "simulation" : "theory";
+[[nodiscard]] constexpr auto enum_table(FileKind) noexcept {
+    return std::to_array<EnumEntry<FileKind>>(
+        {{FileKind::simulation, "simulation"}, {FileKind::theory, "theory"}});
 }
-[[nodiscard]] std::optional<FileKind> file_kind_of(std::string_view name) noexcept;
 
 /// The dimensions of a group, in the order the writer creates them.
 /// student_layers / teacher_layers (schema 1.3; named student_deep, teacher_deep in the file):
@@ -62,16 +61,18 @@ enum class Dim : std::uint8_t {
     student_layers,
     teacher_layers
 };
-inline constexpr std::array all_dims{
-    Dim::run,     Dim::alpha,    Dim::student,        Dim::student2,
-    Dim::teacher, Dim::teacher2, Dim::student_layers, Dim::teacher_layers};
-static_assert([] {
-    for (std::size_t i = 0; i < all_dims.size(); ++i)
-        if (static_cast<std::size_t>(all_dims[i]) != i)
-            return false;
-    return true;
-}()); // all_dims[i] == Dim(i): arrays of dimensions are indexed by Dim
-[[nodiscard]] std::string_view name(Dim d) noexcept;
+/// The dimensions' names in the file (arrays of dimensions are indexed by Dim: the table's order).
+[[nodiscard]] constexpr auto enum_table(Dim) noexcept {
+    return std::to_array<EnumEntry<Dim>>({{Dim::run, "run"},
+                                          {Dim::alpha, "alpha"},
+                                          {Dim::student, "student"},
+                                          {Dim::student2, "student2"},
+                                          {Dim::teacher, "teacher"},
+                                          {Dim::teacher2, "teacher2"},
+                                          {Dim::student_layers, "student_deep"},
+                                          {Dim::teacher_layers, "teacher_deep"}});
+}
+inline constexpr auto all_dims = all_values<Dim>();
 
 /// The lengths of a group's dimensions.
 struct GroupShape {

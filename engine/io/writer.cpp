@@ -163,7 +163,7 @@ void set_text(const h5::Object& o, std::string_view long_name, std::string_view 
 /// The table's variables a file of `kind` holds, in table order.
 std::vector<VariableSpec> variables_for(std::span<const VariableSpec> table,
                                         const std::string& kind) {
-    const auto k = file_kind_of(kind);
+    const auto k = parse<FileKind>(kind);
     if (!k)
         throw std::logic_error("CampaignWriter: unknown file kind '" + kind + "'");
     std::vector<VariableSpec> out;

@@ -12,6 +12,8 @@
 // bound) completes: only its outcome says it failed.
 #pragma once
 
+#include "engine/core/enum_table.hpp"
+
 #include <array>
 #include <cstdint>
 #include <span>
@@ -32,26 +34,15 @@ enum class RunOutcome : std::int8_t {
     diverged = 4, ///< status diverged: the weights blew up
 };
 
-inline constexpr std::array all_run_outcomes{RunOutcome::pending, RunOutcome::learned,
-                                             RunOutcome::plateau, RunOutcome::failed,
-                                             RunOutcome::diverged};
-
-/// The outcome's name, as the file's flag_meanings and the Python twin (OUTCOMES) spell it.
-[[nodiscard]] constexpr std::string_view name(RunOutcome o) noexcept {
-    switch (o) {
-    case RunOutcome::pending:
-        return "pending";
-    case RunOutcome::learned:
-        return "learned";
-    case RunOutcome::plateau:
-        return "plateau";
-    case RunOutcome::failed:
-        return "failed";
-    case RunOutcome::diverged:
-        return "diverged";
-    }
-    return "?";
+/// The outcomes' names, as the file's flag_meanings and the Python twin (OUTCOMES) spell them.
+[[nodiscard]] constexpr auto enum_table(RunOutcome) noexcept {
+    return std::to_array<EnumEntry<RunOutcome>>({{RunOutcome::pending, "pending"},
+                                                 {RunOutcome::learned, "learned"},
+                                                 {RunOutcome::plateau, "plateau"},
+                                                 {RunOutcome::failed, "failed"},
+                                                 {RunOutcome::diverged, "diverged"}});
 }
+inline constexpr auto all_run_outcomes = all_values<RunOutcome>();
 
 /// The thresholds of the rule (analysis/SCHEMA.md, "Outcomes"). The trend is measured over the
 /// *window*: the records with alpha >= alpha_end / window_factor (the last decade), at least

@@ -4,6 +4,7 @@
 // nothing depends on threads or on other runs.
 #pragma once
 
+#include "engine/core/enum_table.hpp"
 #include "engine/core/order_parameters.hpp"
 #include "engine/core/run_params.hpp"
 #include "engine/run/outcome.hpp"
@@ -25,16 +26,10 @@ enum class RunStatus : std::int8_t {
     diverged = 2,  ///< weights blew up; records after the divergence are absent
 };
 
-[[nodiscard]] constexpr std::string_view name(RunStatus s) noexcept {
-    switch (s) {
-    case RunStatus::pending:
-        return "pending";
-    case RunStatus::completed:
-        return "completed";
-    case RunStatus::diverged:
-        return "diverged";
-    }
-    return "?";
+[[nodiscard]] constexpr auto enum_table(RunStatus) noexcept {
+    return std::to_array<EnumEntry<RunStatus>>({{RunStatus::pending, "pending"},
+                                                {RunStatus::completed, "completed"},
+                                                {RunStatus::diverged, "diverged"}});
 }
 
 /// How a run advances. advance_to() moves to the nominal record time alpha (a simulation

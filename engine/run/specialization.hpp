@@ -6,6 +6,8 @@
 // checks that the two agree and that the numbers below are the Python constants.
 #pragma once
 
+#include "engine/core/enum_table.hpp"
+
 #include <Eigen/Core>
 
 #include <array>
@@ -34,26 +36,15 @@ enum class UnitState {
     dead,       ///< Q_jj <= dead_fraction * max_k Q_kk
 };
 
-inline constexpr std::array all_unit_states{UnitState::assigned, UnitState::shared,
-                                            UnitState::split, UnitState::unassigned,
-                                            UnitState::dead};
-
-/// The state's name, as the Python twin spells it (UNIT_STATES in overlaps.py).
-[[nodiscard]] constexpr std::string_view name(UnitState s) noexcept {
-    switch (s) {
-    case UnitState::assigned:
-        return "assigned";
-    case UnitState::shared:
-        return "shared";
-    case UnitState::split:
-        return "split";
-    case UnitState::unassigned:
-        return "unassigned";
-    case UnitState::dead:
-        return "dead";
-    }
-    return "?";
+/// The states' names, as the Python twin spells them (UNIT_STATES in overlaps.py).
+[[nodiscard]] constexpr auto enum_table(UnitState) noexcept {
+    return std::to_array<EnumEntry<UnitState>>({{UnitState::assigned, "assigned"},
+                                                {UnitState::shared, "shared"},
+                                                {UnitState::split, "split"},
+                                                {UnitState::unassigned, "unassigned"},
+                                                {UnitState::dead, "dead"}});
 }
+inline constexpr auto all_unit_states = all_values<UnitState>();
 
 /// One student unit j.
 struct UnitAssignment {

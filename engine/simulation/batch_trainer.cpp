@@ -1,5 +1,7 @@
 #include "engine/simulation/batch_trainer.hpp"
 
+#include "engine/simulation/training_set.hpp"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>

@@ -44,10 +44,6 @@ public:
 
     /// Whether the run learns from a finite training set.
     [[nodiscard]] bool has_training_set() const noexcept { return set_size_ > 0; }
-    /// The training set (P x N, row mu = xi^mu) and its labels tau^mu; empty before the first
-    /// advance() or measure() (the labels need the run's teacher) or without a training set.
-    [[nodiscard]] const RowMatrix& training_inputs() const noexcept { return set_; }
-    [[nodiscard]] const Eigen::VectorXd& training_labels() const noexcept { return labels_; }
     /// The indices of the examples of the last update's batch (training set only).
     [[nodiscard]] const std::vector<std::int64_t>& last_batch() const noexcept { return picked_; }
 

@@ -1,8 +1,8 @@
 // Trainer role: the only code that changes a run's state. `Trainer` is the seam: a run holds one
 // (engine/run/run.hpp) and calls advance(); a new way of training (mini-batches, another optimizer)
 // is a new class here, not an edit of the fused kernel. Where the examples come from is a second
-// seam, `ExampleSource` (engine/simulation/example_source.hpp): fresh Gaussian examples or a finite
-// set.
+// seam, `ExampleSource` (engine/simulation/example_source.hpp): today fresh Gaussian examples (a
+// finite training set is MiniBatchSgd's, engine/simulation/batch_trainer.hpp).
 //
 // OnlineSgd, stochastic gradient descent one example at a time: every step takes the next example
 // xi of its source (by default a fresh xi ~ N(0, I_N)) and applies the per-example gradients of

@@ -278,18 +278,6 @@ bool newton_full(PackedFlow& flow, Eigen::VectorXd& y, double tol) {
 
 } // namespace
 
-std::string_view name(FixedPointKind kind) noexcept {
-    switch (kind) {
-    case FixedPointKind::unspecialized:
-        return "unspecialized";
-    case FixedPointKind::partially:
-        return "partially specialized";
-    case FixedPointKind::specialized:
-        return "specialized";
-    }
-    return "?";
-}
-
 FixedPointKind classify_fixed_point(const OrderParameters& op) {
     if (op.R.size() == 0 || !op.R.allFinite())
         return FixedPointKind::partially;

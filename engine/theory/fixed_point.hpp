@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/core/enum_table.hpp"
 #include "engine/core/order_parameters.hpp"
 #include "engine/core/run_params.hpp"
 
@@ -22,8 +23,12 @@ enum class FixedPointKind {
     specialized,   ///< assess_specialization(Q, R, T).specialized
 };
 
-/// "unspecialized", "partially specialized", "specialized".
-[[nodiscard]] std::string_view name(FixedPointKind kind) noexcept;
+[[nodiscard]] constexpr auto enum_table(FixedPointKind) noexcept {
+    return std::to_array<EnumEntry<FixedPointKind>>(
+        {{FixedPointKind::unspecialized, "unspecialized"},
+         {FixedPointKind::partially, "partially specialized"},
+         {FixedPointKind::specialized, "specialized"}});
+}
 
 /// The kind of op: unspecialized when max R_jn - min R_jn <= 1e-6 max(1, max |R_jn|),
 /// specialized when assess_specialization (engine/run/specialization.hpp) says so, else partially.

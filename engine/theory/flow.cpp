@@ -8,7 +8,6 @@
 #include "models/gaussian_integrals.hpp"
 
 #include <limits>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -76,11 +75,8 @@ void require_theory_regime(const RunParams& p) {
         "simulate it with plateau run";
     if (p.training.train_set)
         throw ConfigError("train-set", std::to_string(*p.training.train_set), why);
-    if (p.training.alpha_train) {
-        std::ostringstream text;
-        text << *p.training.alpha_train;
-        throw ConfigError("alpha-train", text.str(), why);
-    }
+    if (p.training.alpha_train)
+        throw ConfigError("alpha-train", number_text(*p.training.alpha_train), why);
     if (p.training.batch.all)
         throw ConfigError("batch", "all",
                           "an integer >= 1 (batch = all needs a training set, "

@@ -1,6 +1,7 @@
 // The N -> infinity ODEs as a run backend; see theory.hpp and docs/theory.md §3.
 #include "engine/theory/theory.hpp"
 
+#include "engine/core/errors.hpp"
 #include "engine/core/schedule.hpp"
 #include "engine/theory/joint_rule.hpp"
 #include "models/gaussian_integrals.hpp"
@@ -127,8 +128,8 @@ OrderParameters symmetric_initial_conditions(const ModelParams& model, double q0
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C, Eigen::EigenvaluesOnly);
     if (!C.allFinite() || eig.eigenvalues().minCoeff() < -1e-12 * std::max(1.0, std::abs(q0)))
         throw std::invalid_argument(
-            "plateau theory: symmetric_initial_conditions(q0 = " + std::to_string(q0) +
-            ", r0 = " + std::to_string(r0) + ", asymmetry = " + std::to_string(asymmetry) +
+            "plateau theory: symmetric_initial_conditions(q0 = " + number_text(q0) +
+            ", r0 = " + number_text(r0) + ", asymmetry = " + number_text(asymmetry) +
             ") is not a valid covariance: need Q - R R^T positive semi-definite");
     return op;
 }

@@ -2,6 +2,7 @@
 // File (engine/io/h5/h5.hpp describes the layer).
 #pragma once
 
+#include "engine/core/enum_table.hpp"
 #include "engine/io/h5/error.hpp"
 
 #include <hdf5.h>
@@ -89,19 +90,13 @@ public:
 
 /// Element types of variables.
 enum class ElementType { float64, int64, int8, string };
-[[nodiscard]] constexpr std::string_view name(ElementType t) noexcept {
-    switch (t) {
-    case ElementType::float64:
-        return "float64";
-    case ElementType::int64:
-        return "int64";
-    case ElementType::int8:
-        return "int8";
-    case ElementType::string:
-        return "string";
-    }
-    return "?";
+[[nodiscard]] constexpr auto enum_table(ElementType) noexcept {
+    return std::to_array<EnumEntry<ElementType>>({{ElementType::float64, "float64"},
+                                                  {ElementType::int64, "int64"},
+                                                  {ElementType::int8, "int8"},
+                                                  {ElementType::string, "string"}});
 }
+using plateau::name;
 
 class Dataset : public Object {
 public:

@@ -1,13 +1,11 @@
-#include "engine/simulation/example_source.hpp"
+#include "engine/simulation/training_set.hpp"
 
 #include <stdexcept>
 
 namespace plateau {
 
 FiniteTrainingSet::FiniteTrainingSet(std::uint64_t size, std::uint64_t seed, std::uint64_t run)
-    : size_(size), base_(key_hash(StreamKey{seed, run, StreamPurpose::training_set})),
-      order_(StreamKey{seed, run, StreamPurpose::sampling}),
-      current_(StreamKey{seed, run, StreamPurpose::training_set}) {
+    : size_(size), base_(key_hash(StreamKey{seed, run, StreamPurpose::training_set})) {
     if (size == 0)
         throw std::invalid_argument("a finite training set needs at least one example");
 }
@@ -34,16 +32,6 @@ RowMatrix FiniteTrainingSet::matrix(std::int64_t N, Eigen::VectorXd& extra) cons
         extra(mu) = s.next();
     }
     return X;
-}
-
-NormalStream& FiniteTrainingSet::next() {
-    // mu = floor(u P) for u uniform on [0, 1) (a multiple of 2^-53): uniform on 0..P-1 up to a
-    // relative bias below P 2^-53.
-    current_mu_ = static_cast<std::uint64_t>(order_.next_double() * static_cast<double>(size_));
-    if (current_mu_ >= size_)
-        current_mu_ = size_ - 1;
-    current_ = stream_of(current_mu_);
-    return current_;
 }
 
 } // namespace plateau
