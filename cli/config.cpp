@@ -38,6 +38,10 @@ std::optional<std::string_view> canonical_output(std::string_view token) {
     const auto k = parse_output(token);
     return k ? std::optional(output_name(*k)) : std::nullopt;
 }
+/// A learning-rate schedule (engine/core/rate_schedule.hpp) is kept as written when it parses.
+std::optional<std::string_view> canonical_rate_schedule(std::string_view token) {
+    return parse_rate_schedule(token) ? std::optional(token) : std::nullopt;
+}
 } // namespace
 
 namespace {
@@ -144,6 +148,19 @@ const std::vector<KeyInfo>& keys() {
                          [](KeyTarget t, double x) {
                              t.run.training.weight_decay = x;
                          }}},
+        {.name = "eta-schedule",
+         .default_value = "constant",
+         .help = "learning-rate schedule s(alpha), applied to every learned layer's rate: constant, "
+                 "inverse:A (1 up to alpha = A, then A/alpha) or power:A:P ((A/alpha)^P after A); "
+                 "docs/theory.md section 6b",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.eta_schedule"},
+         .kind = ChoiceKey{{"constant", "inverse:10", "power:10:0.5"},
+                           canonical_rate_schedule,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.training.eta_schedule = *parse_rate_schedule(v);
+                           },
+                           rate_schedule_forms}},
         {.name = "batch",
          .default_value = "1",
          .unit = "examples",
@@ -479,6 +496,8 @@ std::string KeyInfo::allowed_values() const {
     case ValueType::layer_reals:
         return std::string(allowed(std::get<LayerRealsKey>(kind).range));
     case ValueType::choice: {
+        if (const auto& c = std::get<ChoiceKey>(kind); !c.allowed.empty())
+            return std::string(c.allowed);
         std::string list;
         for (const auto c : choices())
             list += (list.empty() ? "one of " : ", ") + std::string(c);

@@ -65,6 +65,9 @@ struct ChoiceKey {
     /// nullptr: only the names in `choices` are accepted.
     std::optional<std::string_view> (*canonical)(std::string_view token) = nullptr;
     void (*set)(KeyTarget, std::string_view canonical_name) = nullptr;
+    /// What may be given, for help and errors, when `choices` are examples of a form rather
+    /// than every value (eta-schedule); empty: "one of" the choices.
+    std::string_view allowed{};
 };
 
 /// The order of KeyInfo::kind.

@@ -14,6 +14,7 @@
 
 #include <Eigen/Core>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -88,6 +89,51 @@ inline Comparison compare(const RunParams& p, int seeds) {
         out.standard_error.push_back(d.standard_error());
     }
     return out;
+}
+
+/// Simulation against the ODEs, as in tests/test_theory.cpp ("theory versus simulation"): each
+/// seed's theory starts from that run's initial order parameters (either backend:
+/// sample_initial_order_parameters); the statistic at each record
+/// is the seed mean of d_s = eps_g(sim_s) - eps_g(theory_s), allowed k SE + (K+M)/N eps_g(theory)
+/// (the O(1/N) finite-size bias). S = 16 seeds, 20 records per case, 2 cases: 40 comparisons at
+/// a family-wise false alarm of 1%, k = t_15(1 - 0.01/80) = 4.77 (Bonferroni). Checks `theory`
+/// and returns the largest |mean d| / allowance against `control` (an ODE without the term under
+/// test), which must exceed 1: the comparison sees the term.
+inline double sim_vs_theory(const RunParams& p, const RunParams& theory, const RunParams& control) {
+    constexpr int seeds = 16;
+    constexpr double k = 4.77;
+    const auto alphas = record_alphas(p.schedule);
+    std::array<std::vector<Stat>, 2> diff{std::vector<Stat>(alphas.size()),
+                                          std::vector<Stat>(alphas.size())};
+    std::array<std::vector<double>, 2> mean{std::vector<double>(alphas.size(), 0.0),
+                                            std::vector<double>(alphas.size(), 0.0)};
+    for (int s = 0; s < seeds; ++s) {
+        const auto run = static_cast<std::uint64_t>(s);
+        const RunResult sim = simulate(p, 2025, run);
+        REQUIRE(sim.status == RunStatus::completed);
+        const OrderParameters init = sample_initial_order_parameters(p, 2025, run);
+        for (int c = 0; c < 2; ++c) {
+            const RunResult th = integrate_theory(c == 0 ? theory : control, init);
+            REQUIRE(th.status == RunStatus::completed);
+            for (std::size_t i = 0; i < alphas.size(); ++i) {
+                diff[c][i].add(sim.records[i].eg - th.records[i].eg);
+                mean[c][i] += th.records[i].eg / seeds;
+            }
+        }
+    }
+    double worst_control = 0.0;
+    for (std::size_t i = 1; i < alphas.size(); ++i) {
+        const auto allowance = [&](int c) {
+            return k * diff[c][i].standard_error() +
+                   4.0 / static_cast<double>(p.model.N) * mean[c][i];
+        };
+        INFO("alpha = " << alphas[i] << ": mean(sim - theory) = " << diff[0][i].mean()
+                        << ", standard error " << diff[0][i].standard_error() << ", theory "
+                        << mean[0][i] << "; control " << diff[1][i].mean());
+        CHECK(std::abs(diff[0][i].mean()) < allowance(0));
+        worst_control = std::max(worst_control, std::abs(diff[1][i].mean()) / allowance(1));
+    }
+    return worst_control;
 }
 
 } // namespace plateau::test

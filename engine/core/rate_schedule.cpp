@@ -29,10 +29,7 @@ bool RateSchedule::valid() const noexcept {
 }
 
 std::string to_text(const RateSchedule& s) {
-    std::string out;
-    for (const auto& [kind, name] : rate_schedule_names)
-        if (kind == s.kind)
-            out = name;
+    std::string out(name(s.kind));
     if (s.kind != RateScheduleKind::constant)
         out += ":" + number_text(s.alpha0);
     if (s.kind == RateScheduleKind::power)
@@ -63,14 +60,10 @@ std::optional<RateSchedule> parse_rate_schedule(std::string_view text) {
         start = colon + 1;
     }
     RateSchedule s;
-    bool known = false;
-    for (const auto& [kind, name] : rate_schedule_names)
-        if (name == parts.front()) {
-            s.kind = kind;
-            known = true;
-        }
-    if (!known)
+    const auto kind = parse<RateScheduleKind>(parts.front());
+    if (!kind)
         return std::nullopt;
+    s.kind = *kind;
     const std::size_t expected = s.kind == RateScheduleKind::constant  ? 1
                                  : s.kind == RateScheduleKind::inverse ? 2
                                                                        : 3;

@@ -5,11 +5,12 @@
 // StepRule::rate_factor, the theory through FlowSettings::rate_factor.
 #pragma once
 
+#include "engine/core/enum_table.hpp"
+
 #include <array>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <utility>
 
 namespace plateau {
 
@@ -19,10 +20,11 @@ enum class RateScheduleKind {
     power,    ///< s = 1 up to alpha0, then (alpha0/alpha)^p
 };
 
-inline constexpr std::array<std::pair<RateScheduleKind, std::string_view>, 3> rate_schedule_names{
-    {{RateScheduleKind::constant, "constant"},
-     {RateScheduleKind::inverse, "inverse"},
-     {RateScheduleKind::power, "power"}}};
+[[nodiscard]] constexpr auto enum_table(RateScheduleKind) noexcept {
+    return std::to_array<EnumEntry<RateScheduleKind>>({{RateScheduleKind::constant, "constant"},
+                                                       {RateScheduleKind::inverse, "inverse"},
+                                                       {RateScheduleKind::power, "power"}});
+}
 
 struct RateSchedule {
     RateScheduleKind kind = RateScheduleKind::constant;

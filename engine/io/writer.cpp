@@ -703,7 +703,7 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
             handles.datasets.push_back(g.open_dataset(v.name));
         groups.push_back(std::move(handles));
     }
-    CampaignWriter writer(std::move(file), *file_kind_of(meta.kind), std::move(layout),
+    CampaignWriter writer(std::move(file), *parse<FileKind>(meta.kind), std::move(layout),
                           std::move(variables), std::move(groups));
     writer.find_damaged_runs();
     return writer;
