@@ -145,6 +145,9 @@ long lock_holder(int fd) {
 void require_regular_input(const std::string& key, const std::string& path) {
     std::error_code ec;
     const auto type = std::filesystem::status(path, ec).type();
+    if (ec == std::errc::too_many_symbolic_link_levels) // ELOOP: status says only "unknown"
+        throw UsageError("invalid value '" + printable(path, 300) + "' for '" + key +
+                         "': a loop of symbolic links, not a file");
     if (type != std::filesystem::file_type::regular)
         throw ConfigError(key, path, "a regular file (" + describe_type(type) + ")");
 }

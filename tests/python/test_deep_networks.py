@@ -122,7 +122,7 @@ def test_a_deeper_layer_that_blows_up_ends_the_run_diverged(plateau_program, tmp
                          "--alpha-max", "5", "--seeds", "2", "--divergence-q", "10")
     assert "runs: 0 completed, 2 diverged" in stdout, stdout
     assert "outcomes: diverged 2 of 2" in stdout, stdout
-    ds = open_campaign(out)[GROUP]
+    ds = load_campaign(out)[GROUP]
     assert (ds["status"].values == 2).all()
     assert (ds["outcome"].values == 4).all()
     # The records kept are within every bound; the ones after the divergence are NaN.

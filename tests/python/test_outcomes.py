@@ -42,7 +42,7 @@ def test_names_are_the_engines():
     values = re.findall(r"^\s*(\w+) = (\d+),", enum, re.M)
     assert [name for name, _ in values] == list(pa.OUTCOMES)
     assert [int(v) for _, v in values] == list(range(len(pa.OUTCOMES)))
-    names = re.findall(r'case RunOutcome::(\w+):\s*return "(\w+)";', text)
+    names = re.findall(r'\{RunOutcome::(\w+), "(\w+)"\}', text)
     assert names and all(a == b for a, b in names)
 
 

@@ -32,7 +32,7 @@ def test_state_names_are_the_engines():
     enum = re.search(r"enum class UnitState \{(.*?)\};", text, re.S).group(1)
     order = re.findall(r"^\s*(\w+),", enum, re.M)
     assert tuple(order) == pa.UNIT_STATES
-    names = re.findall(r'case UnitState::(\w+):\s*return "(\w+)";', text)
+    names = re.findall(r'\{UnitState::(\w+), "(\w+)"\}', text)
     assert names and all(a == b for a, b in names)
 
 
