@@ -138,7 +138,6 @@ def _damaged_runs(path, name: str) -> list:
                 except Exception:  # noqa: BLE001 - a checksum failure is an OSError in h5py
                     run = int(run_index[i]) if run_index is not None else i
                     damaged.append((var, run))
-        damaged += _run_checksum_failures(group, run_index, {run for _, run in damaged})
     return damaged
 
 
@@ -331,10 +330,21 @@ def read_root_attributes(path: PathLike) -> dict[str, Any]:
     return attrs
 
 
-def _check_checksums(path, name: str) -> None:
-    """Raise :class:`CampaignError` naming the runs of group ``name`` that fail their checksum."""
+def _check_checksums(path, name: str, run_checksums: bool = False) -> None:
+    """Raise :class:`CampaignError` naming the runs of group ``name`` that fail their checksum:
+    Fletcher-32 of each chunk, or with ``run_checksums`` each finished run's ``run_checksum``
+    (checked after the flags and finite values, whose messages say more of a value edited in
+    place)."""
     try:
-        damaged = _damaged_runs(path, name)
+        if run_checksums:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                group = f[name]
+                run_index = group["run_index"][...] if "run_index" in group else None
+                damaged = _run_checksum_failures(group, run_index, set())
+        else:
+            damaged = _damaged_runs(path, name)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
         raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
     if damaged:
@@ -373,6 +383,7 @@ def _read_campaign(path: PathLike, *, load: bool, warn_incomplete: bool,
             _check_flags(path, name, ds)
             if load:
                 _check_finite(path, name, ds)
+                _check_checksums(path, name, run_checksums=True)
         except CampaignError:
             ds.close()
             raise
