@@ -2,6 +2,7 @@
 
 #include "engine/io/h5/h5.hpp"
 #include "engine/io/h5/netcdf.hpp"
+#include "engine/io/h5/verify.hpp"
 
 #include <algorithm>
 #include <array>
@@ -52,6 +53,13 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
             throw CampaignReadError(path, std::string("cannot open it (") + e.what() + ")");
         }
     }();
+    // Everything a reader such as h5py touches on opening (attributes, dimension scales,
+    // coordinates): damaged metadata is refused here, named, not met later.
+    try {
+        h5::verify_structure(file);
+    } catch (const h5::Error& e) {
+        fail(std::string("its HDF5 structure is damaged (") + e.what() + ")");
+    }
     const h5::Group root = file.root();
     Metadata meta;
     try {

@@ -718,7 +718,13 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
                                       const FileMetadata& meta,
                                       std::span<const VariableSpec> table) {
     check_target(path, OutputMode::resume);
-    check_resumable(path, meta, spec.shard, schema_version_of(table));
+    try {
+        check_resumable(path, meta, spec.shard, schema_version_of(table));
+    } catch (const h5::Error& e) {
+        // The root's attributes cannot be read (the file opened): its metadata are damaged.
+        throw OutputError("refusing to resume '" + shown(path) + "': it is damaged (" +
+                          printable(e.what(), 300) + ")");
+    }
     // What the reader cannot open, --resume does not finish (damaged metadata: it would leave
     // a file no reader opens and exit 0).
     try {

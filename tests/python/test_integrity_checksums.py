@@ -10,8 +10,10 @@ counts as not in the part) and ``plateau ode --init-from`` (refused, exit 2, one
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import h5py
@@ -19,7 +21,7 @@ import numpy as np
 import pytest
 
 import damage
-from conftest import _program, dataset_bytes
+from conftest import ANALYSIS, _program, dataset_bytes
 from plateau_analysis.campaign import CampaignError, load_campaign, run_checksum
 
 RUN = ["--N", "50", "--alpha-max", "2", "--records", "6", "--seeds", "3", "--eta", "0.3,0.6"]
@@ -227,3 +229,37 @@ def test_merge_of_one_build_needs_no_option(program, shards, good, tmp_path):
     r = plateau(program, "merge", out, *shards, "-q")
     assert r.returncode == 0, r.stderr
     assert dataset_bytes(out) == dataset_bytes(good)
+
+
+def _python_reads(path) -> bool:
+    """load_campaign in a child process (h5py may crash on some damaged files)."""
+    code = ("import sys; from plateau_analysis.campaign import load_campaign; "
+            f"load_campaign({str(path)!r}, warn_incomplete=False)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=120, env={**os.environ, "PYTHONPATH": str(ANALYSIS)})
+    return r.returncode == 0
+
+
+def test_resume_and_merge_never_accept_a_file_the_reader_cannot_open(program, good, tmp_path):
+    """One flipped byte at 40 places spread over the file (metadata, headers, chunk index,
+    data): --resume and merge either succeed with a file load_campaign reads, or refuse with one
+    line; never exit 0 leaving (or writing) a file no reader opens."""
+    size = good.stat().st_size
+    accepted_unreadable = []
+    for offset in range(7, size, size // 40):
+        path = tmp_path / "f.h5"
+        shutil.copyfile(good, path)
+        damage.flip_byte(path, offset)
+        for command in (["run", *RUN, "--resume", "-q", "-o", path],
+                        ["merge", tmp_path / "m.h5", path, "--overwrite", "-q",
+                         "--allow-incomplete"]):
+            r = plateau(program, *command)
+            made = path if command[0] == "run" else tmp_path / "m.h5"
+            if r.returncode == 0:
+                if not _python_reads(made):
+                    accepted_unreadable.append((offset, command[0]))
+            else:
+                assert len(r.stderr.strip().splitlines()) == 1, (offset, command[0], r.stderr)
+            if command[0] == "merge" and made.exists():
+                made.unlink()
+    assert accepted_unreadable == []
