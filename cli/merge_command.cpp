@@ -40,6 +40,7 @@ struct MergeOptions {
     std::vector<std::string> parts;
     bool overwrite = false;
     bool allow_incomplete = false;
+    bool allow_mixed_builds = false;
     bool quiet = false;
 };
 
@@ -85,6 +86,14 @@ int merge(const MergeOptions& o, const std::string& command_line) {
                                   std::string(name(m.kind)) + ", there " +
                                   printable(first.config_sha256) + " kind " +
                                   std::string(name(first.kind)) + ")");
+        // Parts of other builds hold other bits for the same runs: the merge would equal
+        // neither build's file.
+        if (m.build() != first.build() && !o.allow_mixed_builds)
+            throw ConfigError("part", o.parts[p],
+                              "a part written by the build that wrote " + quoted(o.parts.front()) +
+                                  " (it: " + printable(m.build()) +
+                                  "; there: " + printable(first.build()) +
+                                  "); merge parts of different builds with --allow-mixed-builds");
     }
 
     // The campaign, as the parts' own configuration describes it.
@@ -194,7 +203,10 @@ int merge_command(int argc, char** argv, const std::string& command_line) {
                                                      "replace an existing OUT file")(
             "allow-incomplete", po::bool_switch(&o.allow_incomplete),
             "merge even if some runs are in no part (they stay pending; 'plateau run --resume "
-            "-o OUT' finishes them)")("quiet,q", po::bool_switch(&o.quiet), "no messages");
+            "-o OUT' finishes them)")("allow-mixed-builds", po::bool_switch(&o.allow_mixed_builds),
+                                      "merge parts written by different builds of plateau "
+                                      "(software_version, git_describe, compiler)")(
+            "quiet,q", po::bool_switch(&o.quiet), "no messages");
         po::options_description hidden;
         hidden.add_options()("out", po::value<std::string>(&o.out))(
             "parts", po::value<std::vector<std::string>>(&o.parts));
@@ -215,7 +227,7 @@ int merge_command(int argc, char** argv, const std::string& command_line) {
                   vm);
         if (vm.count("help")) {
             std::cout << "usage: plateau merge OUT.h5 PART.h5 ... [--overwrite] "
-                         "[--allow-incomplete]\n\n"
+                         "[--allow-incomplete] [--allow-mixed-builds]\n\n"
                          "Joins the files of a campaign's shards (plateau run --shard i/n -o "
                          "PART.h5) into OUT.h5,\nwhose data equal a single-process run's bit for "
                          "bit.\n\n"

@@ -150,7 +150,15 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
             const auto where = file.find_run(s);
             if (!where || groups[where->group].name != gname)
                 fail("it has no run " + std::to_string(s) + " in group " + gname);
-            const Observables o = file.read_records(*where, 0, 1).front();
+            // Verified (Fletcher-32 and the run's run_checksum): a damaged run is refused, named.
+            const Observables o = [&] {
+                try {
+                    return file.read_records(*where, 0, 1).front();
+                } catch (const CampaignReadError& e) {
+                    throw UsageError("invalid value '" + printable(path, 300) +
+                                     "' for 'init-from': " + e.reason());
+                }
+            }();
             if (!o.Q.allFinite())
                 continue; // never written (pending)
             if (used++ == 0) {

@@ -695,8 +695,11 @@ double eps_g_sum(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen
     // eps_g = 1/2 c^T I2 c with c = (v, -v*), a quadratic form of the positive semi-definite
     // matrix I2: it is >= 0, and the difference of the three sums leaves a rounding residue of
     // ~1e-16 (ss + tt) that may be negative when the student has learned. That residue is not
-    // a value: clamp it at 0 (log plots would drop the point).
-    return std::max(0.0, 0.5 * (ss + tt - 2.0 * st));
+    // a value: clamp it at 0 (log plots would drop the point). A non-finite sum (weights near
+    // the largest double: -inf, or inf - inf) is not clamped: std::max(0.0, -inf) is 0, which
+    // called such a run learned; left as it is, the run is diverged (record_run, `healthy`).
+    const double eg = 0.5 * (ss + tt - 2.0 * st);
+    return std::isfinite(eg) ? std::max(0.0, eg) : eg;
 }
 
 } // namespace

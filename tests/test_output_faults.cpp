@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <csignal>
 #include <fstream>
@@ -409,6 +410,46 @@ TEST_CASE("flipped bits in a run's data are found and --resume computes the run 
     INFO(again.output);
     CHECK(again.status == 0);
     CHECK(again.output.find("4 run(s)") != std::string::npos);
+    CHECK(CampaignReader::open(path).damaged_runs().empty());
+    CHECK(all_of(path, "eg") == eg);
+}
+
+TEST_CASE("a zeroed chunk passes Fletcher-32 but not run_checksum: every reader finds it",
+          "[output][cli][resume]") {
+    TempDir dir;
+    const std::string args = "--N 50 --alpha-max 2 --records 6 --seeds 4 --quiet -o ";
+    const std::string path = dir / "c.h5";
+    REQUIRE(run_plateau("run " + args + path).status == 0);
+    const auto eg = all_of(path, "eg");
+    {
+        // Zero the whole stored chunk of eg of run 1, its Fletcher-32 trailer included: the sum
+        // of zeros is zero, so HDF5 reads it as eps_g = 0 without an error.
+        haddr_t address = 0;
+        hsize_t size = 0;
+        {
+            const h5::File f = h5::File::open_readonly(path);
+            const h5::Dataset d = f.root().open_group("K2_M2").open_dataset("eg");
+            std::array<hsize_t, 2> coordinate{1, 0};
+            unsigned mask = 0;
+            REQUIRE(H5Dget_chunk_info_by_coord(d.id(), coordinate.data(), &mask, &address, &size) >=
+                    0);
+        }
+        std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
+        file.seekp(static_cast<std::streamoff>(address));
+        const std::string zeros(size, '\0');
+        file.write(zeros.data(), static_cast<std::streamsize>(zeros.size()));
+    }
+    CHECK(all_of(path, "eg")[6] == 0.0); // the premise: HDF5 itself sees no damage
+    {
+        const CampaignReader reader = CampaignReader::open(path);
+        CHECK(reader.damaged_runs() == std::vector<std::int64_t>{1});
+        CHECK_THROWS_WITH(reader.read_run({0, 1}), Catch::Contains("run_checksum"));
+        CHECK_NOTHROW(reader.read_run({0, 0}));
+    }
+    const auto resumed = run_plateau("run " + args + path + " --resume");
+    INFO(resumed.output);
+    CHECK(resumed.status == 0);
+    CHECK(resumed.output.find("run_index 1; computing them again") != std::string::npos);
     CHECK(CampaignReader::open(path).damaged_runs().empty());
     CHECK(all_of(path, "eg") == eg);
 }

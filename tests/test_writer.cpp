@@ -4,6 +4,7 @@
 #include "cli_helpers.hpp"
 #include "engine/core/sha256.hpp"
 #include "engine/io/h5/h5.hpp"
+#include "engine/io/run_checksum.hpp"
 #include "engine/io/writer.hpp"
 #include "engine/simulation/simulate.hpp"
 
@@ -15,6 +16,8 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <span>
+#include <string_view>
 #include <thread>
 #include <unistd.h>
 
@@ -86,6 +89,18 @@ TEST_CASE("sha256 matches the FIPS 180-4 test vectors", "[writer]") {
     CHECK(sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     CHECK(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq") ==
           "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+
+TEST_CASE("Crc32 is zlib's crc32: its check value, and zeros do not sum to zero", "[writer]") {
+    const auto crc = [](std::string_view text) {
+        Crc32 c;
+        c.add(std::as_bytes(std::span(text.data(), text.size())));
+        return c.value();
+    };
+    CHECK(crc("123456789") == std::int64_t{0xCBF43926}); // CRC-32/ISO-HDLC check value
+    CHECK(crc("") == 0);
+    CHECK(crc(std::string(8, '\0')) != 0);
+    CHECK(crc(std::string(8, '\0')) != crc(std::string(16, '\0')));
 }
 
 TEST_CASE("the writer stores what the runs computed", "[writer]") {

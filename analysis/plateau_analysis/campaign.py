@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
@@ -138,6 +139,43 @@ def _damaged_runs(path, name: str) -> list:
                     run = int(run_index[i]) if run_index is not None else i
                     damaged.append((var, run))
     return damaged
+
+
+def run_checksum(values) -> int:
+    """CRC-32 (zlib's) of one run's values, in the order of ``run_checksum``'s ``covers``.
+
+    ``values``: the run's slab of each covered variable (float64 or int8 arrays); their
+    little-endian bytes are summed (analysis/SCHEMA.md, "Checksums"; engine/io/run_checksum.hpp).
+    """
+    crc = 0
+    for v in values:
+        a = np.asarray(v)
+        crc = zlib.crc32(np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes(), crc)
+    return crc
+
+
+def _run_checksum_failures(group, run_index, known) -> list:
+    """``("run_checksum", run_index)`` of every finished run whose ``run_checksum`` (schema 1.4)
+    differs from its data: a zeroed chunk, or one whose chunk-index entry changed, passes
+    Fletcher-32 but not this. Runs in ``known`` (already damaged) and pending runs are skipped."""
+    if "run_checksum" not in group:
+        return []  # a file before schema 1.4: Fletcher-32 only
+    sums = group["run_checksum"]
+    covers = _text(sums.attrs.get("covers", ""))
+    names = str(covers).split()
+    if not names:
+        raise OSError("run_checksum has no 'covers' attribute")
+    stored = sums[...]
+    status = group["status"][...]
+    data = [group[n] for n in names]
+    out = []
+    for i in range(stored.shape[0]):
+        run = int(run_index[i]) if run_index is not None else i
+        if status[i] == PENDING or run in known:
+            continue
+        if run_checksum(d[i] for d in data) != int(stored[i]):
+            out.append(("run_checksum", run))
+    return out
 
 
 def _run_index(ds) -> np.ndarray:
@@ -292,10 +330,21 @@ def read_root_attributes(path: PathLike) -> dict[str, Any]:
     return attrs
 
 
-def _check_checksums(path, name: str) -> None:
-    """Raise :class:`CampaignError` naming the runs of group ``name`` that fail their checksum."""
+def _check_checksums(path, name: str, run_checksums: bool = False) -> None:
+    """Raise :class:`CampaignError` naming the runs of group ``name`` that fail their checksum:
+    Fletcher-32 of each chunk, or with ``run_checksums`` each finished run's ``run_checksum``
+    (checked after the flags and finite values, whose messages say more of a value edited in
+    place)."""
     try:
-        damaged = _damaged_runs(path, name)
+        if run_checksums:
+            import h5py
+
+            with h5py.File(path, "r") as f:
+                group = f[name]
+                run_index = group["run_index"][...] if "run_index" in group else None
+                damaged = _run_checksum_failures(group, run_index, set())
+        else:
+            damaged = _damaged_runs(path, name)
     except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file
         raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
     if damaged:
@@ -303,7 +352,7 @@ def _check_checksums(path, name: str) -> None:
         runs = sorted({run for _, run in damaged})
         raise CampaignError(
             f"{path}: group {name!r}: data of {len(runs)} run(s) fail(s) their checksum "
-            f"(flipped bits on disk): {listed}" + (" ..." if len(damaged) > 5 else "")
+            f"(bits changed on disk: flipped, zeroed or misdirected): {listed}" + (" ..." if len(damaged) > 5 else "")
             + "; 'plateau run --resume' recomputes damaged runs"
         )
 
@@ -334,6 +383,7 @@ def _read_campaign(path: PathLike, *, load: bool, warn_incomplete: bool,
             _check_flags(path, name, ds)
             if load:
                 _check_finite(path, name, ds)
+                _check_checksums(path, name, run_checksums=True)
         except CampaignError:
             ds.close()
             raise

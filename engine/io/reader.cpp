@@ -2,8 +2,10 @@
 
 #include "engine/io/h5/h5.hpp"
 #include "engine/io/h5/netcdf.hpp"
+#include "engine/io/h5/verify.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <system_error>
 
@@ -51,6 +53,13 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
             throw CampaignReadError(path, std::string("cannot open it (") + e.what() + ")");
         }
     }();
+    // Everything a reader such as h5py touches on opening (attributes, dimension scales,
+    // coordinates): damaged metadata is refused here, named, not met later.
+    try {
+        h5::verify_structure(file);
+    } catch (const h5::Error& e) {
+        fail(std::string("its HDF5 structure is damaged (") + e.what() + ")");
+    }
     const h5::Group root = file.root();
     Metadata meta;
     try {
@@ -74,6 +83,8 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
         meta.config_sha256 = h5::get_string_attribute(root, "config_sha256").value_or("");
         meta.command_line = h5::get_string_attribute(root, "command_line").value_or("");
         meta.software_version = h5::get_string_attribute(root, "software_version").value_or("");
+        meta.git_describe = h5::get_string_attribute(root, "git_describe").value_or("");
+        meta.compiler = h5::get_string_attribute(root, "compiler").value_or("");
         meta.master_seed = h5::get_int64_attribute(root, "master_seed").value_or(0);
         meta.seeds = h5::get_int64_attribute(root, "seeds").value_or(0);
         meta.runs = h5::get_int64_attribute(root, "runs").value_or(0);
@@ -89,7 +100,7 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
                            {},    km->first,         km->second};
             info.run_index = h5::read_all<std::int64_t>(g.open_dataset("run_index"));
             info.alpha = h5::read_all<double>(g.open_dataset("alpha"));
-            GroupData gd{std::move(g), {}};
+            GroupData gd{std::move(g), {}, std::nullopt};
             for (const VariableSpec& v : table) {
                 if (!v.written_by.contains(meta.kind))
                     continue;
@@ -106,6 +117,7 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
                     return d.first.field == ObservableField::status;
                 }))
                 fail("group '" + gname + "' has no 'status'");
+            gd.checksums = RunChecksums::of(gd.group);
             groups.push_back(std::move(info));
             data.push_back(std::move(gd));
         }
@@ -146,6 +158,8 @@ std::vector<std::int64_t> CampaignReader::damaged_runs() const {
                 try {
                     if (status)
                         (void)h5::read_slab<std::int8_t>(dataset, offset, count);
+                    else if (spec.field == ObservableField::checksum)
+                        (void)h5::read_slab<std::int64_t>(dataset, offset, count);
                     else
                         (void)h5::read_slab<double>(dataset, offset, count);
                 } catch (const h5::Error& e) {
@@ -160,10 +174,40 @@ std::vector<std::int64_t> CampaignReader::damaged_runs() const {
                 }
             }
         }
+        // The run checksum of each finished run whose chunks passed (schema 1.4).
+        for (std::size_t i = 0; data_[g].checksums && i < info.run_index.size(); ++i) {
+            if (std::find(out.begin(), out.end(), info.run_index[i]) != out.end())
+                continue;
+            try {
+                if (fails_run_checksum({g, i}))
+                    out.push_back(info.run_index[i]);
+            } catch (const h5::Error& e) {
+                if (e.kind() != h5::ErrorKind::checksum)
+                    throw CampaignReadError(path_,
+                                            "run_index " + std::to_string(info.run_index[i]) +
+                                                ": its data cannot be read (" + e.what() + ")");
+                out.push_back(info.run_index[i]);
+            }
+        }
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
+}
+
+bool CampaignReader::fails_run_checksum(RunLocation where) const {
+    const GroupData& gd = data_.at(where.group);
+    if (!gd.checksums)
+        return false;
+    for (const auto& [spec, dataset] : gd.datasets)
+        if (spec.field == ObservableField::status) {
+            const std::array<hsize_t, 1> at{where.index};
+            const std::array<hsize_t, 1> one{1};
+            const auto code = h5::read_slab<std::int8_t>(dataset, at, one).at(0);
+            if (code == static_cast<std::int8_t>(RunStatus::pending))
+                return false;
+        }
+    return !gd.checksums->matches(where.index);
 }
 
 std::vector<RunStatus> CampaignReader::status(std::size_t group) const {
@@ -230,13 +274,24 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
                                            "' out of range");
     const GroupShape shape =
         group_shape(info.run_index.size(), records, info.student_widths, info.teacher_widths);
+    const auto failed = [&](const std::string& why) {
+        return CampaignReadError(path_, "run_index " + std::to_string(info.run_index[where.index]) +
+                                            " of group '" + info.name + "' " + why);
+    };
+    try {
+        if (fails_run_checksum(where))
+            throw failed("fails its run_checksum (its data changed on disk: a zeroed or "
+                         "misdirected chunk); 'plateau run --resume' computes damaged runs again");
+    } catch (const h5::Error& e) {
+        throw failed(read_failure(e));
+    }
     std::vector<Observables> out(n);
     for (const auto& entry : data_[where.group].datasets) {
         // Named references, not a structured binding: lambdas below capture them (clang 14
         // cannot capture structured bindings).
         const auto& spec = entry.first;
         const auto& dataset = entry.second;
-        if (is_flag(spec.field))
+        if (!is_observable(spec.field))
             continue;
         const std::size_t per = spec.values_per_record(shape);
         std::vector<hsize_t> offset(spec.rank, 0);

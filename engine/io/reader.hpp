@@ -4,6 +4,7 @@
 #pragma once
 
 #include "engine/io/h5/object.hpp"
+#include "engine/io/run_checksum.hpp"
 #include "engine/io/variables.hpp"
 #include "engine/run/run.hpp"
 
@@ -40,6 +41,13 @@ public:
         std::string config_sha256;
         std::string command_line;
         std::string software_version;
+        std::string git_describe; ///< of the source tree the writing plateau was built from
+        std::string compiler;     ///< that built it
+        /// What identifies the build that wrote the file: "software_version git_describe
+        /// compiler" (two files of one build hold the same bits for the same runs).
+        [[nodiscard]] std::string build() const {
+            return software_version + " " + git_describe + " " + compiler;
+        }
         std::int64_t master_seed = 0;
         std::int64_t seeds = 0;
         std::int64_t runs = 0;
@@ -73,9 +81,11 @@ public:
     /// Where global run `run_index` is, if the file has it.
     [[nodiscard]] std::optional<RunLocation> find_run(std::int64_t run_index) const;
     /// Global indices of the runs whose data or status fail their checksum (bits changed on
-    /// disk since they were written), increasing. Reads every checksummed chunk once; a file
-    /// written before checksums has none to fail. Only a checksum failure (h5::ErrorKind::
-    /// checksum) marks a run; any other read error is no evidence of damage: CampaignReadError.
+    /// disk since they were written), increasing. Reads every checksummed chunk once, and
+    /// (schema 1.4) checks each finished run's run_checksum, which also sees zeroed chunks and
+    /// chunks whose index entry was changed; a file written before checksums has none to fail. Only
+    /// a checksum failure (h5::ErrorKind:: checksum) marks a run; any other read error is no
+    /// evidence of damage: CampaignReadError.
     [[nodiscard]] std::vector<std::int64_t> damaged_runs() const;
     /// The status of every run of group `group`.
     [[nodiscard]] std::vector<RunStatus> status(std::size_t group) const;
@@ -83,7 +93,7 @@ public:
     /// Records [first, first + count) (count: to the end) of the run at `where`, as stored:
     /// NaN where never written, and every variable of the table the group holds (extras
     /// included). first + count must not exceed the group's records. CampaignReadError naming
-    /// the run if its data fail their checksum.
+    /// the run if its data fail their checksum or (schema 1.4, a finished run) its run_checksum.
     [[nodiscard]] std::vector<Observables>
     read_records(RunLocation where, std::size_t first = 0,
                  std::optional<std::size_t> count = std::nullopt) const;
@@ -99,7 +109,11 @@ private:
     struct GroupData {
         h5::Group group;
         std::vector<std::pair<VariableSpec, h5::Dataset>> datasets; ///< status included
+        std::optional<RunChecksums> checksums;                      ///< none before schema 1.4
     };
+    /// Whether the run at `where` is finished (completed or diverged) and its run checksum
+    /// (schema 1.4) fails; false for a pending run or an older file. h5::Error if a read fails.
+    [[nodiscard]] bool fails_run_checksum(RunLocation where) const;
     CampaignReader(std::filesystem::path path, h5::File file, Metadata metadata,
                    std::vector<GroupInfo> groups, std::vector<GroupData> data);
 

@@ -74,6 +74,11 @@ constexpr std::array variables{
     VariableSpec{extra_name::teacher_layers, {Dim::run, Dim::teacher_layers}, f64, "1",
                  "teacher weights above the first layer: W*_2 row-major, ..., W*_L, then v*",
                  every_kind, 3, ObservableField::extra},
+    // Per-run checksum (engine/io/run_checksum.hpp), schema 1.4: Fletcher-32 passes zeroed
+    // chunks and chunks whose index entry lost its filter mask.
+    VariableSpec{"run_checksum", {Dim::run}, ElementType::int64, "",
+                 "CRC-32 of the run's bytes of the variables named by its 'covers' attribute",
+                 every_kind, 4, ObservableField::checksum},
 };
 // clang-format on
 
@@ -172,6 +177,7 @@ void copy_out(const VariableSpec& v, const Observables& o, const GroupShape& s,
         return;
     case ObservableField::status:
     case ObservableField::outcome:
+    case ObservableField::checksum:
         throw std::logic_error("copy_out: '" + std::string(v.name) + "' is not an observable");
     case ObservableField::extra: {
         const auto it = o.extras.find(v.name);
@@ -210,6 +216,7 @@ void copy_in(const VariableSpec& v, std::span<const double> in, const GroupShape
         return;
     case ObservableField::status:
     case ObservableField::outcome:
+    case ObservableField::checksum:
         throw std::logic_error("copy_in: '" + std::string(v.name) + "' is not an observable");
     case ObservableField::extra:
         o.extras.insert_or_assign(

@@ -88,12 +88,28 @@ struct GroupShape {
 
 /// Where a variable's values come from: a core member of Observables, the run status or
 /// outcome (RunResult), or a named extra array (Observables::extras[name]).
-enum class ObservableField : std::uint8_t { eg, eg_stderr, Q, R, T, v, status, outcome, extra };
+/// `checksum`: the run's CRC-32 (engine/io/run_checksum.hpp), written from the other variables.
+enum class ObservableField : std::uint8_t {
+    eg,
+    eg_stderr,
+    Q,
+    R,
+    T,
+    v,
+    status,
+    outcome,
+    extra,
+    checksum
+};
 
 /// A per-run int8 flag variable (status, outcome): written from the RunResult, not from its
 /// records; stored in checksummed blocks of runs.
 [[nodiscard]] constexpr bool is_flag(ObservableField f) noexcept {
     return f == ObservableField::status || f == ObservableField::outcome;
+}
+/// A float64 variable whose values come from a run's records (core members or extras).
+[[nodiscard]] constexpr bool is_observable(ObservableField f) noexcept {
+    return !is_flag(f) && f != ObservableField::checksum;
 }
 
 /// Which kinds of file write a variable (a set of FileKind).

@@ -4,7 +4,9 @@
 #include "engine/core/schedule.hpp"
 #include "engine/core/sha256.hpp"
 #include "engine/io/h5/h5.hpp"
+#include "engine/io/reader.hpp"
 #include "engine/io/remove_on_signal.hpp"
+#include "engine/io/run_checksum.hpp"
 #include "engine/simulation/make_trainer.hpp"
 #include "engine/simulation/trainer.hpp"
 #include "plateau_version.hpp"
@@ -180,6 +182,22 @@ std::vector<VariableSpec> variables_for(std::span<const VariableSpec> table,
 /// Runs per chunk of a flag variable (`status`, `outcome`; each chunk carries a checksum).
 constexpr hsize_t status_block = 1024;
 
+/// What `run_checksum` covers, in the order write() sums it: the observables in table order,
+/// then `outcome` (the status is not covered: it changes after the run's data are written).
+std::string covered_names(const std::vector<VariableSpec>& variables) {
+    std::string out;
+    const auto append = [&out](std::string_view n) {
+        out += (out.empty() ? "" : " ") + std::string(n);
+    };
+    for (const auto& v : variables)
+        if (is_observable(v.field))
+            append(v.name);
+    for (const auto& v : variables)
+        if (v.field == ObservableField::outcome)
+            append(v.name);
+    return out;
+}
+
 /// The group attributes that say what its runs were: every setting that is not a per-run
 /// coordinate (named as the coordinates are, `-` as `_`), listed in the attribute `settings`.
 void write_settings(const h5::Group& g, const std::vector<Coordinate>& settings) {
@@ -308,6 +326,16 @@ h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
             h5::set_attribute(flag, "flag_values", flags.values);
             h5::set_attribute(flag, "flag_meanings", std::string_view(flags.meanings));
             h5::set_attribute(flag, "coordinates", std::string_view(coordinates));
+            continue;
+        }
+        if (v.field == ObservableField::checksum) {
+            // One chunk per run like the data: a run's write covers its own chunk only.
+            h5::Dataset sum = h5::create_variable(g, v.name, h5::ElementType::int64, dims,
+                                                  std::vector<hsize_t>{1}, std::nullopt,
+                                                  h5::Checksum::fletcher32);
+            set_text(sum, v.long_name, v.units);
+            h5::set_attribute(sum, run_checksum_covers, std::string_view(covered_names(variables)));
+            h5::set_attribute(sum, "coordinates", std::string_view(coordinates));
             continue;
         }
         if (v.dtype != h5::ElementType::float64)
@@ -690,7 +718,21 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
                                       const FileMetadata& meta,
                                       std::span<const VariableSpec> table) {
     check_target(path, OutputMode::resume);
-    check_resumable(path, meta, spec.shard, schema_version_of(table));
+    try {
+        check_resumable(path, meta, spec.shard, schema_version_of(table));
+    } catch (const h5::Error& e) {
+        // The root's attributes cannot be read (the file opened): its metadata are damaged.
+        throw OutputError("refusing to resume '" + shown(path) + "': it is damaged (" +
+                          printable(e.what(), 300) + ")");
+    }
+    // What the reader cannot open, --resume does not finish (damaged metadata: it would leave
+    // a file no reader opens and exit 0).
+    try {
+        (void)CampaignReader::open(path, table);
+    } catch (const CampaignReadError& e) {
+        throw OutputError("refusing to resume '" + shown(path) + "': it is damaged (" +
+                          printable(e.reason(), 300) + ")");
+    }
     h5::File file = open_checked(path, true);
     const h5::Group root = file.root();
     std::vector<VariableSpec> variables = variables_for(table, meta.kind);
@@ -701,6 +743,7 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
         GroupHandles handles;
         for (const auto& v : variables)
             handles.datasets.push_back(g.open_dataset(v.name));
+        handles.checksums = RunChecksums::of(g);
         groups.push_back(std::move(handles));
     }
     CampaignWriter writer(std::move(file), *parse<FileKind>(meta.kind), std::move(layout),
@@ -767,9 +810,28 @@ void CampaignWriter::find_damaged_runs() {
             for (std::size_t i = 0; i < info.runs.size(); ++i) {
                 offset[0] = i;
                 try {
-                    (void)h5::read_slab<double>(d, offset, count);
+                    if (variables_[k].field == ObservableField::checksum)
+                        (void)h5::read_slab<std::int64_t>(d, offset, count);
+                    else
+                        (void)h5::read_slab<double>(d, offset, count);
                 } catch (const h5::Error& e) {
                     require_checksum_failure(e, std::string(variables_[k].name) + " of run_index " +
+                                                    std::to_string(info.runs[i]));
+                    bad[i] = true;
+                }
+            }
+        }
+        // The run checksum (schema 1.4) of every finished run whose chunks passed Fletcher-32:
+        // it sees a zeroed chunk, or one whose index entry no longer names its filter.
+        if (const auto& sums = groups_[gi].checksums) {
+            const auto status = h5::read_all<std::int8_t>(groups_[gi].datasets[status_index()]);
+            for (std::size_t i = 0; i < info.runs.size(); ++i) {
+                if (bad[i] || status[i] == status_code(RunStatus::pending))
+                    continue;
+                try {
+                    bad[i] = !sums->matches(i);
+                } catch (const h5::Error& e) {
+                    require_checksum_failure(e, "the data of run_index " +
                                                     std::to_string(info.runs[i]));
                     bad[i] = true;
                 }
@@ -844,9 +906,10 @@ void CampaignWriter::write(const FinishedRun& finished) {
     // Whole slabs, NaN where no record exists: a rerun overwrites any partial earlier write, and
     // a slab is exactly the run's chunk, so a damaged chunk is replaced without being read.
     // A per-run variable (no alpha axis, e.g. T) comes from the first record.
+    Crc32 crc; // run_checksum: the order of covered_names()
     for (std::size_t k = 0; k < variables_.size(); ++k) {
         const VariableSpec& v = variables_[k];
-        if (is_flag(v.field))
+        if (!is_observable(v.field))
             continue;
         const std::size_t per = v.values_per_record(shape);
         const std::size_t slots = v.per_record() ? shape.records : 1;
@@ -858,6 +921,7 @@ void CampaignWriter::write(const FinishedRun& finished) {
         std::vector<hsize_t> count = v.shape(shape);
         count[0] = 1;
         h5::write_slab(g.datasets[k], offset, count, values.data());
+        crc.add(std::as_bytes(std::span(values)));
     }
     // The outcome (schema 1.1) is data of the run: written before the status marks it done.
     for (std::size_t k = 0; k < variables_.size(); ++k)
@@ -865,6 +929,13 @@ void CampaignWriter::write(const FinishedRun& finished) {
             const auto outcome = static_cast<std::int8_t>(finished.result.outcome);
             h5::write_slab(g.datasets[k], std::array<hsize_t, 1>{i}, std::array<hsize_t, 1>{1},
                            &outcome);
+            crc.add(std::as_bytes(std::span(&outcome, 1)));
+        }
+    for (std::size_t k = 0; k < variables_.size(); ++k)
+        if (variables_[k].field == ObservableField::checksum) {
+            const std::int64_t sum = crc.value();
+            h5::write_slab(g.datasets[k], std::array<hsize_t, 1>{i}, std::array<hsize_t, 1>{1},
+                           &sum);
         }
     file_.flush();
 

@@ -12,10 +12,12 @@
 
 #include "engine/campaign/campaign.hpp"
 #include "engine/io/h5/object.hpp"
+#include "engine/io/run_checksum.hpp"
 #include "engine/io/variables.hpp"
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -147,6 +149,7 @@ private:
     /// One dataset per entry of variables_ (status included), in the same order.
     struct GroupHandles {
         std::vector<h5::Dataset> datasets;
+        std::optional<RunChecksums> checksums; ///< none before schema 1.4
     };
     CampaignWriter(h5::File file, FileKind kind, CampaignLayout layout,
                    std::vector<VariableSpec> variables, std::vector<GroupHandles> groups);

@@ -2,7 +2,8 @@
 
 Each file is a small campaign written by ``plateau run`` and then damaged: truncated, a flipped
 byte in the superblock, a deleted variable, a status outside the flag values, NaN or inf inside
-a completed run, flipped bits inside the data of one run.
+a completed run, flipped bits inside the data of one run, a zeroed chunk and a flipped filter-mask
+bit in the chunk index (tests/python/damage.py).
 """
 
 from __future__ import annotations
@@ -99,3 +100,22 @@ def test_flipped_bits_in_the_data_of_a_run(good, tmp_path):
     data[offset + 3] ^= 0x10
     path.write_bytes(bytes(data))
     expect_campaign_error(path, "checksum", "Q", "run_index 5")
+
+
+def test_a_zeroed_chunk_of_a_run(good, tmp_path):
+    """Fletcher-32 of zeros is zero: the zeroed chunk passes HDF5; run_checksum names the run."""
+    import damage
+
+    path = copy(good, tmp_path)
+    damage.zero_chunk(path, "K2_M2/eg", 2)
+    expect_campaign_error(path, "checksum", "run_checksum of run_index 2")
+
+
+def test_a_flipped_filter_mask_in_the_chunk_index(good, tmp_path):
+    """The flipped mask turns Fletcher-32 off for the chunk; its flipped data bit is found by
+    run_checksum."""
+    import damage
+
+    path = copy(good, tmp_path)
+    damage.flip_chunk_filter_mask(path, "K2_M2/R", 1, and_data=True)
+    expect_campaign_error(path, "checksum", "run_checksum of run_index 1")
