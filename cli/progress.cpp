@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -81,16 +82,28 @@ void Progress::report(bool final) {
 }
 
 std::string format_duration(double seconds) {
-    char buf[64];
-    if (seconds < 60)
-        std::snprintf(buf, sizeof buf, "%.1fs", seconds);
-    else if (seconds < 3600)
-        std::snprintf(buf, sizeof buf, "%dm %02ds", static_cast<int>(seconds / 60),
-                      static_cast<int>(std::fmod(seconds, 60)));
+    // In double throughout: a campaign of N = 1e12 lasts more hours than an int holds.
+    std::array<char, 64> buf{};
+    constexpr double minute = 60.0;
+    constexpr double hour = 3600.0;
+    constexpr double day = 86400.0;
+    constexpr double year = 365.25 * day;
+    if (std::isnan(seconds) || seconds < 0.0)
+        return "unknown";
+    if (seconds < minute)
+        std::snprintf(buf.data(), buf.size(), "%.1fs", seconds);
+    else if (seconds < hour)
+        std::snprintf(buf.data(), buf.size(), "%.0fm %02.0fs", std::floor(seconds / minute),
+                      std::floor(std::fmod(seconds, minute)));
+    else if (seconds < 2.0 * day)
+        std::snprintf(buf.data(), buf.size(), "%.0fh %02.0fm", std::floor(seconds / hour),
+                      std::floor(std::fmod(seconds, hour) / minute));
+    else if (seconds < year)
+        std::snprintf(buf.data(), buf.size(), "%.0fd %02.0fh", std::floor(seconds / day),
+                      std::floor(std::fmod(seconds, day) / hour));
     else
-        std::snprintf(buf, sizeof buf, "%dh %02dm", static_cast<int>(seconds / 3600),
-                      static_cast<int>(std::fmod(seconds, 3600) / 60));
-    return buf;
+        std::snprintf(buf.data(), buf.size(), "%.3g years", seconds / year);
+    return buf.data();
 }
 
 int default_thread_count() {

@@ -45,7 +45,7 @@ private:
     std::chrono::steady_clock::time_point last_;
 };
 
-/// "1h 02m", "3m 05s", "12.3s".
+/// "12.3s", "3m 05s", "1h 02m", "3d 04h", "1.2e+03 years"; "unknown" for NaN or negative.
 [[nodiscard]] std::string format_duration(double seconds);
 /// Worker threads when --threads is 0: the cores oneTBB may use.
 [[nodiscard]] int default_thread_count();
