@@ -231,9 +231,12 @@ int run_command(int argc, char** argv, const std::string& command_line) {
             return 0;
         }
         // Memory first (a hard limit), then time (which --force may pass); the disk when the
-        // file is about to be created (run_campaign).
-        check_resources(spec, RunKind::simulation, {}, OutputMode::create,
-                        static_cast<double>(grid_points));
+        // file is about to be created (run_campaign). Under MPI, rank 0 checks in run_campaign
+        // and tells the other ranks (each rank here could see another MemAvailable and
+        // disagree), except for a grid too large to expand, which every rank refuses alike.
+        if (!mpi::world().distributed() || sampled)
+            check_resources(spec, RunKind::simulation, {}, OutputMode::create,
+                            static_cast<double>(grid_points));
         // Every MPI rank would calibrate the cost model on its own (and might disagree): the
         // bound is checked without MPI only.
         if (!mpi::world().distributed())
