@@ -10,9 +10,11 @@
 #include "engine/core/schedule.hpp"
 #include "engine/core/sha256.hpp"
 #include "engine/io/h5/object.hpp"
+#include "engine/theory/theory.hpp"
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -435,7 +437,7 @@ public:
 
 namespace {
 
-/// Progress in steps is the simulation's, in whole runs the theory's.
+/// Progress in steps is the simulation's, in whole runs or alpha the theory's.
 constexpr RunKind kind_of(ProgressUnit unit) noexcept {
     return unit == ProgressUnit::steps ? RunKind::simulation : RunKind::theory;
 }
@@ -544,6 +546,9 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
     const auto work_of = [&](std::int64_t run) -> std::int64_t {
         if (unit == ProgressUnit::runs)
             return 1;
+        if (unit == ProgressUnit::alpha)
+            return static_cast<std::int64_t>(
+                std::llround(spec.point_of(run).params.schedule.alpha_max * alpha_progress_scale));
         const auto& p = spec.point_of(run).params;
         return run_steps(p.schedule, p.model.N);
     };

@@ -609,7 +609,9 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             ode_dry_run(spec, initial, integrator);
             return 0;
         }
-        const RunFunction run_one = theory_runs(spec, std::move(initial), integrator, &rule_errors);
+        StepCounter alpha_done{0}; // progress in alpha inside long integrations
+        const RunFunction run_one =
+            theory_runs(spec, std::move(initial), integrator, &rule_errors, &alpha_done);
 
         std::ostringstream text;
         text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
@@ -622,7 +624,8 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                  << "\ninit-average = " << (ode.init_average ? "true" : "false") << '\n';
         text << "rtol = " << number_text(ode.rtol) << "\natol = " << number_text(ode.atol) << '\n';
         const FileMetadata meta{text.str(), command_line, "theory"};
-        const int status = run_campaign("ode", spec, run_one, out, meta, ProgressUnit::runs);
+        const int status =
+            run_campaign("ode", spec, run_one, out, meta, ProgressUnit::alpha, &alpha_done);
         if (!out.quiet)
             print_rule_errors(rule_errors.summary());
         return status;

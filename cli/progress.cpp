@@ -1,5 +1,7 @@
 #include "cli/progress.hpp"
 
+#include "engine/theory/theory.hpp"
+
 #include <oneapi/tbb/info.h>
 #include <unistd.h>
 
@@ -48,7 +50,7 @@ void Progress::report_if_due() {
 std::int64_t Progress::work_done() const noexcept {
     // The counter has the steps inside unfinished runs too; a diverged run's steps stop short of
     // its work, which the finished runs' sum counts in full.
-    if (steps_done_ == nullptr || unit_ != ProgressUnit::steps)
+    if (steps_done_ == nullptr || unit_ == ProgressUnit::runs)
         return work_done_;
     return std::min(work_total_,
                     std::max(work_done_, steps_done_->load(std::memory_order_relaxed)));
@@ -68,15 +70,19 @@ void Progress::report(bool final) {
     const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
     const double eta = rate > 0 ? static_cast<double>(work_total_ - done) / rate : 0.0;
     char share[32] = "";
-    if (unit_ == ProgressUnit::steps && work_total_ > 0)
+    const char* unit = unit_ == ProgressUnit::steps   ? "steps"
+                       : unit_ == ProgressUnit::alpha ? "alpha"
+                                                      : "runs";
+    if (unit_ != ProgressUnit::runs && work_total_ > 0)
         std::snprintf(
-            share, sizeof share, ", %.0f%% of steps",
-            std::floor(100.0 * static_cast<double>(done) / static_cast<double>(work_total_)));
+            share, sizeof share, ", %.0f%% of %s",
+            std::floor(100.0 * static_cast<double>(done) / static_cast<double>(work_total_)), unit);
+    // alpha is counted in units of 1 / alpha_progress_scale: its rate in alpha per second.
+    const double shown = unit_ == ProgressUnit::alpha ? rate / alpha_progress_scale : rate;
     std::fprintf(stderr, "%s[%lld/%lld runs%s] %.3g %s/s, elapsed %s, %s %s%s",
                  terminal_ ? "\r" : "", static_cast<long long>(runs_done_),
-                 static_cast<long long>(runs_total_), share, rate,
-                 unit_ == ProgressUnit::steps ? "steps" : "runs", format_duration(elapsed).c_str(),
-                 final ? "done" : "ETA",
+                 static_cast<long long>(runs_total_), share, shown, unit,
+                 format_duration(elapsed).c_str(), final ? "done" : "ETA",
                  final ? "" : (rate > 0 ? format_duration(eta) : std::string("unknown")).c_str(),
                  terminal_ && !final ? "   " : "\n");
 }

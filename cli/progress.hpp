@@ -10,14 +10,15 @@
 
 namespace plateau::cli {
 
-/// What the rate and the ETA count: simulation steps, or whole runs (theory).
-enum class ProgressUnit { steps, runs };
+/// What the rate and the ETA count: simulation steps, whole runs, or the theory's integrated
+/// alpha (in units of 1 / alpha_progress_scale, engine/theory/theory.hpp).
+enum class ProgressUnit { steps, runs, alpha };
 
 class Progress {
 public:
     /// `work`: the total in `unit`s; run_done(w) adds w of them. `interval_seconds`: between
     /// two lines (0: 0.2 s on a terminal, 5 s otherwise). `steps_done` (optional, unit steps):
-    /// the steps of all runs so far, finished or not, which tick() reports.
+    /// the steps (or alpha) of all runs so far, finished or not, which tick() reports.
     Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet,
              double interval_seconds = 0.0, const StepCounter* steps_done = nullptr);
     void run_done(std::int64_t work);

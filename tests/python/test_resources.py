@@ -128,3 +128,15 @@ def test_ode_dry_run_answers_at_once(args):
     assert re.search(r"^time: +(~|at least|not probed)", r.stdout, re.MULTILINE), r.stdout
     assert ESTIMATE.search(r.stdout), r.stdout
     assert "file size:" in r.stdout
+
+
+def test_ode_reports_progress_in_alpha_inside_its_runs(tmp_path):
+    """A theory run of seconds (tanh, gamma = 5: over 90 s at alpha = 5 in the issue) reports
+    its progress in alpha before any run has finished."""
+    r = subprocess.run([str(_program()), "ode", "--gamma", "5", "--activation", "tanh",
+                        "--alpha-max", "5", "--seeds", "2", "--threads", "1",
+                        "--progress-interval", "0.1", "-o", str(tmp_path / "g.h5")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    inside = re.findall(r"\[0/2 runs, (\d+)% of alpha\] [0-9.e+-]+ alpha/s", r.stderr)
+    assert inside and max(map(int, inside)) > 0, r.stderr
