@@ -37,6 +37,21 @@ TEST_CASE("resources: a grid is counted without expanding it, and sampled over e
     }
     CHECK(etas.size() > 500);
     CHECK(v0s.size() > 500);
+    // The command: --dry-run of 10^10 points answers at once (was: std::bad_alloc, exit 1), and
+    // a run of them is refused before the grid is made, naming its bookkeeping.
+    const std::string grid = "run --eta 'linspace(0.1,1,100000)' --v0 'linspace(0.1,1,100000)'";
+    const auto dry = test::run_plateau(grid + " --dry-run");
+    INFO(dry.output);
+    CHECK(dry.status == 0);
+    CHECK(dry.output.find("runs:        80000000000 (10000000000 grid point(s) x 8 seed(s))") !=
+          std::string::npos);
+    CHECK(dry.output.find("from a sample of 4096 grid points") != std::string::npos);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(30));
+    const auto run = test::run_plateau(grid + " --quiet");
+    INFO(run.output);
+    CHECK(run.status == 2);
+    CHECK(run.output.find("campaign too large: memory: ~") != std::string::npos);
+    CHECK(run.output.find("bookkeeping of the grid and its runs") != std::string::npos);
     // A grid no larger than the sample is the grid itself.
     Configuration small;
     small.set("eta", "0.1, 0.2, 0.3");
