@@ -10,9 +10,11 @@
 #include "engine/core/schedule.hpp"
 #include "engine/core/sha256.hpp"
 #include "engine/io/h5/object.hpp"
+#include "engine/theory/theory.hpp"
 
 #include <array>
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -276,44 +278,67 @@ std::string megabytes(std::uint64_t bytes) {
     return buf.data();
 }
 
-/// Refuses (exit status 2, with the numbers) a campaign whose per-run bookkeeping does not fit
-/// in physical memory or whose file does not fit in the free space of its directory, before
-/// anything is allocated per run or any file is created.
-void check_resources(const CampaignSpec& spec, const std::string& out, OutputMode mode) {
-    const CampaignEstimate need = estimate_campaign(spec);
-    const long pages = sysconf(_SC_PHYS_PAGES);
-    const long page = sysconf(_SC_PAGESIZE);
-    if (pages > 0 && page > 0) {
-        const auto ram = static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
-        if (need.memory_bytes > ram && need.training_bytes > 0)
-            throw OutputError(
-                "campaign too large: " + std::to_string(need.runs_in_flight) +
-                " runs in flight (one per thread) need ~" + megabytes(need.memory_bytes) +
-                " of memory, ~" + megabytes(need.training_bytes) +
-                " of it for their training sets and batches (P x N and B x N doubles each), "
-                "this machine has " +
-                megabytes(ram) +
-                "; allowed is fewer threads or a smaller train-set, alpha-train "
-                "or batch");
-        if (need.memory_bytes > ram)
-            throw OutputError("campaign too large: " + std::to_string(spec.runs()) +
-                              " runs need ~" + megabytes(need.memory_bytes) +
-                              " of memory for their bookkeeping, this machine has " +
-                              megabytes(ram) + "; allowed is fewer seeds or grid points");
-    }
+} // namespace
+
+namespace {
+
+std::string memory_breakdown(const CampaignEstimate& need) {
+    const RunMemory& r = need.largest_run;
+    return std::to_string(need.runs_in_flight) + " run(s) in flight (one per thread) ~" +
+           format_bytes(r.total()) + " each (weights " + format_bytes(r.weights) +
+           ", training sets and batches " + format_bytes(r.training) + ", matrices " +
+           format_bytes(r.chain) + ", records " + format_bytes(r.records) +
+           "), bookkeeping of the grid and its runs " +
+           format_bytes(static_cast<double>(need.bookkeeping_bytes)) + ", writer " +
+           format_bytes(static_cast<double>(need.writer_bytes)) + ", program " +
+           format_bytes(program_bytes);
+}
+
+} // namespace
+
+/// The file size and memory lines of --dry-run, with the limits a run is checked against.
+void print_sizes(const CampaignEstimate& size, std::int64_t records) {
+    std::printf("file size:   ~%s (%lld record times per run)\n",
+                format_bytes(static_cast<double>(size.file_bytes)).c_str(),
+                static_cast<long long>(records));
+    const RunMemory& r = size.largest_run;
+    std::printf("memory:      ~%s at the peak: %zu run(s) in flight (one per thread) ~%s each "
+                "(weights %s, training sets and batches %s, matrices %s, records %s), "
+                "bookkeeping %s, writer %s, program %s\n",
+                format_bytes(static_cast<double>(size.memory_bytes)).c_str(), size.runs_in_flight,
+                format_bytes(r.total()).c_str(), format_bytes(r.weights).c_str(),
+                format_bytes(r.training).c_str(), format_bytes(r.chain).c_str(),
+                format_bytes(r.records).c_str(),
+                format_bytes(static_cast<double>(size.bookkeeping_bytes)).c_str(),
+                format_bytes(static_cast<double>(size.writer_bytes)).c_str(),
+                format_bytes(program_bytes).c_str());
+    if (const auto limit = available_memory(); limit && size.memory_bytes > limit->bytes)
+        std::printf("             beyond the limit of %s (%s): a run would be refused\n",
+                    format_bytes(static_cast<double>(limit->bytes)).c_str(), limit->source.c_str());
+}
+
+void check_resources(const CampaignSpec& spec, RunKind kind, const std::string& out,
+                     OutputMode mode, double grid_points) {
+    const CampaignEstimate need = estimate_campaign(spec, {kind, grid_points});
+    if (const auto limit = available_memory(); limit && need.memory_bytes > limit->bytes)
+        throw OutputError("campaign too large: memory: ~" +
+                          format_bytes(static_cast<double>(need.memory_bytes)) + " at the peak (" +
+                          memory_breakdown(need) + "); the limit is " +
+                          format_bytes(static_cast<double>(limit->bytes)) + " (" + limit->source +
+                          "); allowed is a campaign that fits: a smaller N, K, M, train-set, "
+                          "records or grid, or fewer threads");
     if (out.empty() || mode == OutputMode::resume)
         return; // a file to resume already has its final size
     const std::filesystem::path path(out);
     std::error_code ec;
     const auto space = std::filesystem::space(
         path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path(), ec);
-    if (!ec && need.file_bytes > space.available)
+    const auto file = need.file_bytes / static_cast<std::uint64_t>(spec.shard.count);
+    if (!ec && file > space.available)
         throw OutputError("invalid value '" + printable(out, 300) +
-                          "' for 'out': the file needs ~" + megabytes(need.file_bytes) +
+                          "' for 'out': disk: the file needs ~" + megabytes(file) +
                           ", its file system has " + megabytes(space.available) + " free");
 }
-
-} // namespace
 
 void check_thread_count(const CampaignSpec& spec, const mpi::World world) {
     const int workers = worker_count(spec.threads); // execute_campaign starts as many threads
@@ -415,6 +440,11 @@ public:
 
 namespace {
 
+/// Progress in steps is the simulation's, in whole runs or alpha the theory's.
+constexpr RunKind kind_of(ProgressUnit unit) noexcept {
+    return unit == ProgressUnit::steps ? RunKind::simulation : RunKind::theory;
+}
+
 /// An MPI rank other than 0: computes its share of the runs rank 0 broadcasts and sends each
 /// to rank 0 as it finishes (blocking: a rank 0 that writes slowly holds it back, so memory
 /// stays bounded by the runs in flight).
@@ -474,7 +504,7 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
                               " is gone): remove it and run without --resume");
         check_output_path(out.out, mode);
         lock.emplace(out.out, command);
-        check_resources(spec, out.out, mode);
+        check_resources(spec, kind_of(unit), out.out, mode);
         // The temporary file of an interrupted creation holds no runs (that of an interrupted
         // merge holds nothing its parts do not): remove it, and say so.
         for (const auto& s : stale) {
@@ -487,7 +517,7 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
                              static_cast<long long>(s.pid));
         }
     } else {
-        check_resources(spec, {}, OutputMode::create);
+        check_resources(spec, kind_of(unit), {}, OutputMode::create);
     }
 
     // The output file (if any): created complete before the first run, or reopened.
@@ -519,6 +549,9 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
     const auto work_of = [&](std::int64_t run) -> std::int64_t {
         if (unit == ProgressUnit::runs)
             return 1;
+        if (unit == ProgressUnit::alpha)
+            return static_cast<std::int64_t>(
+                std::llround(spec.point_of(run).params.schedule.alpha_max * alpha_progress_scale));
         const auto& p = spec.point_of(run).params;
         return run_steps(p.schedule, p.model.N);
     };

@@ -88,6 +88,19 @@ void add_output_options(boost::program_options::options_description& desc, Outpu
 /// the computing ranks of a node share the node's threads, and all ranks refuse alike.
 void check_thread_count(const CampaignSpec& spec, mpi::World world);
 
+/// Refuses (OutputError, exit status 2: one line naming the quantity, the estimate and the
+/// limit) a campaign whose peak memory (estimate_campaign, engine/io/writer.hpp) exceeds what
+/// this process may take (available_memory: MemAvailable or the cgroup's limit), or whose file
+/// exceeds the free space of its directory (`out`, unless empty or resumed), before anything
+/// is allocated per run or any file is created. `grid_points`: the points spec.points stand
+/// for (a sample, Configuration::expand_sample), 0 for exactly them.
+void check_resources(const CampaignSpec& spec, RunKind kind, const std::string& out,
+                     OutputMode mode, double grid_points = 0.0);
+
+/// The file size and memory lines of --dry-run (`records` record times per run), and the
+/// memory limit if the estimate exceeds it.
+void print_sizes(const CampaignEstimate& size, std::int64_t records);
+
 /// Runs the pending runs of `spec` with `run_one`, writing each into `out.out` (if given;
 /// created or resumed as `out` says) and into the printed summary table.
 /// Progress counts simulation steps for `plateau run`, whole runs for `plateau ode`;

@@ -839,7 +839,47 @@ std::string Configuration::to_ini(IniScope scope) const {
     return os.str();
 }
 
+namespace {
+
+/// The grid's points: the product of the keys' list sizes, refusing more than 2^40 runs (grid
+/// points x seeds) before any product can overflow.
+std::int64_t
+count_points(const std::vector<std::pair<const KeyInfo*, std::vector<std::string>>>& lists,
+             std::int64_t seeds, const std::string& seeds_text) {
+    constexpr std::int64_t max_runs = std::int64_t{1} << 40;
+    std::int64_t points = 1;
+    for (const auto& [k, v] : lists) {
+        const auto n = static_cast<std::int64_t>(std::max<std::size_t>(1, v.size()));
+        if (points > max_runs / n)
+            throw ConfigError(std::string(k->name), std::to_string(n) + " values",
+                              "a list that keeps the campaign at most 2^40 runs (grid points x "
+                              "seeds)");
+        points *= n;
+    }
+    if (points > max_runs / seeds)
+        throw ConfigError("seeds", seeds_text, "a campaign of at most 2^40 runs");
+    return points;
+}
+
+} // namespace
+
 CampaignSpec Configuration::expand() const {
+    return expand_sample(std::numeric_limits<std::int64_t>::max());
+}
+
+std::int64_t Configuration::grid_points() const {
+    std::vector<std::pair<const KeyInfo*, std::vector<std::string>>> lists;
+    for (const auto& k : keys())
+        lists.emplace_back(&k, values(k.name));
+    CampaignSpec spec;
+    RunParams scratch;
+    for (const auto& [k, v] : lists)
+        if (!v.empty())
+            apply(*k, v.front(), {scratch, spec});
+    return count_points(lists, spec.seeds, value("seeds"));
+}
+
+CampaignSpec Configuration::expand_sample(std::int64_t max_points) const {
     CampaignSpec spec;
     // Every key's values in registry order: the grid is their Cartesian product (a single
     // value for most), the last key varying fastest.
@@ -853,19 +893,7 @@ CampaignSpec Configuration::expand() const {
         if (!v.empty())
             apply(*k, v.front(), {scratch, spec});
 
-    // Grid size, refusing more than 2^40 runs before any product can overflow.
-    constexpr std::int64_t max_runs = std::int64_t{1} << 40;
-    std::int64_t points = 1;
-    for (const auto& [k, v] : lists) {
-        const auto n = static_cast<std::int64_t>(std::max<std::size_t>(1, v.size()));
-        if (points > max_runs / n)
-            throw ConfigError(std::string(k->name), std::to_string(n) + " values",
-                              "a list that keeps the campaign at most 2^40 runs (grid points x "
-                              "seeds)");
-        points *= n;
-    }
-    if (points > max_runs / spec.seeds)
-        throw ConfigError("seeds", value("seeds"), "a campaign of at most 2^40 runs");
+    const std::int64_t points = count_points(lists, spec.seeds, value("seeds"));
 
     // Where each key's value comes from: its own list, or that of the key it follows.
     std::vector<std::size_t> source(lists.size());
@@ -878,9 +906,19 @@ CampaignSpec Configuration::expand() const {
                     source[a] = b;
     }
 
-    spec.points.reserve(static_cast<std::size_t>(points));
+    const std::int64_t made = std::min(points, std::max<std::int64_t>(1, max_points));
+    spec.points.reserve(static_cast<std::size_t>(made));
     std::vector<std::string_view> chosen(lists.size());
-    for (std::int64_t index = 0; index < points; ++index) {
+    for (std::int64_t i = 0; i < made; ++i) {
+        // A sample: the fractional parts of i / golden ratio, spread evenly over every digit of
+        // the mixed-radix index (every key's values about equally often).
+        const std::int64_t index =
+            made == points
+                ? i
+                : std::min(points - 1,
+                           static_cast<std::int64_t>(
+                               std::fmod(static_cast<double>(i) * 0.6180339887498949, 1.0) *
+                               static_cast<double>(points)));
         GridPoint point;
         auto rest = static_cast<std::size_t>(index);
         for (std::size_t a = lists.size(); a-- > 0;) {

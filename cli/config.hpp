@@ -152,6 +152,14 @@ public:
 
     /// Grid points x seeds, ready for the engine. Validates every grid point.
     [[nodiscard]] CampaignSpec expand() const;
+    /// The number of grid points expand() makes, counted without making them (ConfigError
+    /// beyond 2^40 runs, as expand()): O(grid description), whatever the grid's size.
+    [[nodiscard]] std::int64_t grid_points() const;
+    /// expand() of at most `max_points` grid points: all of them if there are no more, else a
+    /// sample of them spread over every key's values (the indices of a golden-ratio sequence),
+    /// for the estimates of --dry-run and of the check before expand() at any grid size. Only
+    /// the sampled points are validated.
+    [[nodiscard]] CampaignSpec expand_sample(std::int64_t max_points) const;
 
 private:
     std::map<std::string, std::vector<std::string>, std::less<>> values_;

@@ -51,6 +51,7 @@ struct OdeOptions {
     double rtol = OdeParams{}.rtol;
     double atol = OdeParams{}.atol;
     bool fixed_point = false;
+    bool dry_run = false;
 };
 
 /// The joint rule's largest estimated errors (engine/theory/theory.hpp), one line.
@@ -356,6 +357,104 @@ int fixed_points(const CampaignSpec& spec, bool quiet) {
     return all_converged ? 0 : 1;
 }
 
+/// Wall seconds the --dry-run probe of the theory integrates at most.
+constexpr double probe_budget = 0.5;
+/// The most points of a joint rule the probe evaluates (the times are scaled to the rule's).
+constexpr int probe_joint_points = 1 << 16;
+
+/// `plateau ode --dry-run`: runs, memory, file size, and the time extrapolated from a probe: the
+/// grid point with the most order parameters (then the longest) integrated from its start over
+/// doubling alphas, to alpha_max or for probe_budget seconds, whichever is first; every run is
+/// taken to cost what the last doubling cost per unit alpha, and at least one Dormand-Prince
+/// step (6 timed flow evaluations) per record time. Nothing is integrated for a campaign beyond
+/// the memory limit.
+void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
+                 const OdeParams& integrator) {
+    const CampaignEstimate size = estimate_campaign(spec, {RunKind::theory, 0.0});
+    std::printf("runs:        %lld (%zu grid point(s) x %lld seed(s)) in %zu group(s)\n",
+                static_cast<long long>(spec.runs()), spec.points.size(),
+                static_cast<long long>(spec.seeds), size.groups);
+    std::size_t probe = 0;
+    const auto order = [&spec](std::size_t i) {
+        const ModelParams& m = spec.points[i].params.model;
+        return std::pair{m.student.hidden() + m.teacher.hidden(),
+                         spec.points[i].params.schedule.alpha_max};
+    };
+    for (std::size_t i = 1; i < spec.points.size(); ++i)
+        if (order(i) > order(probe))
+            probe = i;
+    const int threads = spec.threads > 0 ? spec.threads : default_thread_count();
+    const int workers = std::min(threads, default_thread_count());
+    if (const auto limit = available_memory(); limit && size.memory_bytes > limit->bytes) {
+        std::printf("time:        not probed (the campaign does not fit in memory)\n");
+    } else {
+        // The joint rule's cost is linear in its points: a rule of at most 2^16 points is
+        // probed, and its times scaled (a rule of 2^26 would take minutes to probe).
+        RunParams p = spec.points[probe].params;
+        const double rule_scale =
+            static_cast<double>(p.observer.joint_points) /
+            static_cast<double>(std::min(p.observer.joint_points, probe_joint_points));
+        p.observer.joint_points = std::min(p.observer.joint_points, probe_joint_points);
+        const double alpha_max = p.schedule.alpha_max;
+        const auto start = std::chrono::steady_clock::now();
+        const auto elapsed = [&start] {
+            return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        };
+        TheoryDynamics dynamics(p, initial(static_cast<std::int64_t>(probe) * spec.seeds),
+                                integrator);
+        // Doubling targets from alpha_max / 2^20: the first costs a few evaluations only. The
+        // rate of the last doubling (the steps least held back by the targets) extrapolates.
+        double target = alpha_max / 1048576.0;
+        double last_seconds = 0.0;
+        double last_alpha = 0.0;
+        double per_alpha = 0.0;
+        int doublings = 0;
+        while (dynamics.advance_to(target)) {
+            const double now = elapsed();
+            per_alpha = (now - last_seconds) * rule_scale / (target - last_alpha);
+            ++doublings;
+            last_seconds = now;
+            last_alpha = target;
+            if (target >= alpha_max || now >= probe_budget)
+                break;
+            target = std::min(alpha_max, 2.0 * target);
+        }
+        const double seconds = elapsed() * rule_scale;
+        const double reached = dynamics.alpha();
+        // The first target alone holds the steps back to alpha_max / 2^20: no rate, a floor.
+        const bool floor_only = doublings < 2 && reached < alpha_max;
+        if (floor_only)
+            per_alpha = 0.0;
+        const auto stats = dynamics.statistics();
+        // A floor: every record time ends a step of at least 6 new evaluations (Dormand-Prince).
+        const double per_evaluation =
+            stats.evaluations > 0 ? seconds / static_cast<double>(stats.evaluations) : 0.0;
+        double sum = 0.0;
+        double longest = 0.0;
+        for (const auto& point : spec.points) {
+            const double floor =
+                per_evaluation * 6.0 * static_cast<double>(point.params.schedule.records - 1);
+            const double run = std::max(floor, per_alpha * point.params.schedule.alpha_max);
+            sum += run * static_cast<double>(spec.seeds);
+            longest = std::max(longest, run);
+        }
+        const double makespan = std::max(longest, sum / workers);
+        std::printf("time:        %s%s with %d thread(s) (%.4g s of runs on %d core(s), longest "
+                    "run %.4g s)\n",
+                    floor_only ? "at least " : "~", format_duration(makespan).c_str(), threads, sum,
+                    workers, longest);
+        std::printf("             extrapolated linearly in alpha from a probe of grid point %zu "
+                    "(K+M = %d): %lld flow evaluations, %lld accepted and %lld rejected steps, "
+                    "to alpha = %.4g of %.4g in %.3g s (%.3g s per evaluation, scaled to the "
+                    "joint rule's points); an escape from "
+                    "a plateau may need more steps\n",
+                    probe, order(probe).first, static_cast<long long>(stats.evaluations),
+                    static_cast<long long>(stats.accepted), static_cast<long long>(stats.rejected),
+                    reached, alpha_max, seconds, per_evaluation);
+    }
+    print_sizes(size, spec.points.front().params.schedule.records);
+}
+
 } // namespace
 
 int ode_command(int argc, char** argv, const std::string& command_line) {
@@ -387,6 +486,9 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             "relative tolerance of the adaptive Dormand-Prince integrator")(
             "atol", po::value<double>(&ode.atol)->default_value(ode.atol, number_text(ode.atol)),
             "absolute tolerance of the integrator")(
+            "dry-run", po::bool_switch(&ode.dry_run),
+            "print the number of runs, the memory and file size, and the time extrapolated "
+            "from a short timed integration; write nothing")(
             "fixed-point", po::bool_switch(&ode.fixed_point),
             "print the symmetric (plateau) fixed point, eps_g there and the escape rate; no "
             "integration");
@@ -394,6 +496,11 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             argc, argv, "usage: plateau ode [CONFIG.ini] [--key value ...] [-o OUT.h5]", options);
         if (cmd.help)
             return 0;
+        // Counted before expanded: a grid that does not fit is refused before it is made.
+        constexpr std::int64_t max_sample = 4096;
+        if (const std::int64_t grid_points = cmd.config.grid_points(); grid_points > max_sample)
+            check_resources(cmd.config.expand_sample(max_sample), RunKind::theory, {},
+                            OutputMode::create, static_cast<double>(grid_points));
         CampaignSpec spec = cmd.config.expand();
         for (const auto& point : spec.points) {
             require_theory_support(point.params.model);
@@ -405,8 +512,9 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         if (ode.fixed_point) {
             // The fixed-point search integrates no run and writes no file: an option for either
             // would be ignored, so it is refused.
-            for (const char* option : {"out", "overwrite", "resume", "shard", "init", "init-from",
-                                       "init-average", "r0", "asymmetry", "rtol", "atol"})
+            for (const char* option :
+                 {"out", "overwrite", "resume", "shard", "init", "init-from", "init-average", "r0",
+                  "asymmetry", "rtol", "atol", "dry-run"})
                 if (given(option))
                     throw UsageError(std::string("--") + option +
                                      " does not go with --fixed-point, which prints the "
@@ -511,7 +619,14 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             };
             break;
         }
-        const RunFunction run_one = theory_runs(spec, std::move(initial), integrator, &rule_errors);
+        if (ode.dry_run) {
+            check_thread_count(spec, mpi::world());
+            ode_dry_run(spec, initial, integrator);
+            return 0;
+        }
+        StepCounter alpha_done{0}; // progress in alpha inside long integrations
+        const RunFunction run_one =
+            theory_runs(spec, std::move(initial), integrator, &rule_errors, &alpha_done);
 
         std::ostringstream text;
         text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
@@ -524,7 +639,8 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                  << "\ninit-average = " << (ode.init_average ? "true" : "false") << '\n';
         text << "rtol = " << number_text(ode.rtol) << "\natol = " << number_text(ode.atol) << '\n';
         const FileMetadata meta{text.str(), command_line, "theory"};
-        const int status = run_campaign("ode", spec, run_one, out, meta, ProgressUnit::runs);
+        const int status =
+            run_campaign("ode", spec, run_one, out, meta, ProgressUnit::alpha, &alpha_done);
         if (!out.quiet)
             print_rule_errors(rule_errors.summary());
         return status;

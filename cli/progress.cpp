@@ -1,9 +1,12 @@
 #include "cli/progress.hpp"
 
+#include "engine/theory/theory.hpp"
+
 #include <oneapi/tbb/info.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 
@@ -47,7 +50,7 @@ void Progress::report_if_due() {
 std::int64_t Progress::work_done() const noexcept {
     // The counter has the steps inside unfinished runs too; a diverged run's steps stop short of
     // its work, which the finished runs' sum counts in full.
-    if (steps_done_ == nullptr || unit_ != ProgressUnit::steps)
+    if (steps_done_ == nullptr || unit_ == ProgressUnit::runs)
         return work_done_;
     return std::min(work_total_,
                     std::max(work_done_, steps_done_->load(std::memory_order_relaxed)));
@@ -67,30 +70,46 @@ void Progress::report(bool final) {
     const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
     const double eta = rate > 0 ? static_cast<double>(work_total_ - done) / rate : 0.0;
     char share[32] = "";
-    if (unit_ == ProgressUnit::steps && work_total_ > 0)
+    const char* unit = unit_ == ProgressUnit::steps   ? "steps"
+                       : unit_ == ProgressUnit::alpha ? "alpha"
+                                                      : "runs";
+    if (unit_ != ProgressUnit::runs && work_total_ > 0)
         std::snprintf(
-            share, sizeof share, ", %.0f%% of steps",
-            std::floor(100.0 * static_cast<double>(done) / static_cast<double>(work_total_)));
+            share, sizeof share, ", %.0f%% of %s",
+            std::floor(100.0 * static_cast<double>(done) / static_cast<double>(work_total_)), unit);
+    // alpha is counted in units of 1 / alpha_progress_scale: its rate in alpha per second.
+    const double shown = unit_ == ProgressUnit::alpha ? rate / alpha_progress_scale : rate;
     std::fprintf(stderr, "%s[%lld/%lld runs%s] %.3g %s/s, elapsed %s, %s %s%s",
                  terminal_ ? "\r" : "", static_cast<long long>(runs_done_),
-                 static_cast<long long>(runs_total_), share, rate,
-                 unit_ == ProgressUnit::steps ? "steps" : "runs", format_duration(elapsed).c_str(),
-                 final ? "done" : "ETA",
+                 static_cast<long long>(runs_total_), share, shown, unit,
+                 format_duration(elapsed).c_str(), final ? "done" : "ETA",
                  final ? "" : (rate > 0 ? format_duration(eta) : std::string("unknown")).c_str(),
                  terminal_ && !final ? "   " : "\n");
 }
 
 std::string format_duration(double seconds) {
-    char buf[64];
-    if (seconds < 60)
-        std::snprintf(buf, sizeof buf, "%.1fs", seconds);
-    else if (seconds < 3600)
-        std::snprintf(buf, sizeof buf, "%dm %02ds", static_cast<int>(seconds / 60),
-                      static_cast<int>(std::fmod(seconds, 60)));
+    // In double throughout: a campaign of N = 1e12 lasts more hours than an int holds.
+    std::array<char, 64> buf{};
+    constexpr double minute = 60.0;
+    constexpr double hour = 3600.0;
+    constexpr double day = 86400.0;
+    constexpr double year = 365.25 * day;
+    if (std::isnan(seconds) || seconds < 0.0)
+        return "unknown";
+    if (seconds < minute)
+        std::snprintf(buf.data(), buf.size(), "%.1fs", seconds);
+    else if (seconds < hour)
+        std::snprintf(buf.data(), buf.size(), "%.0fm %02.0fs", std::floor(seconds / minute),
+                      std::floor(std::fmod(seconds, minute)));
+    else if (seconds < 2.0 * day)
+        std::snprintf(buf.data(), buf.size(), "%.0fh %02.0fm", std::floor(seconds / hour),
+                      std::floor(std::fmod(seconds, hour) / minute));
+    else if (seconds < year)
+        std::snprintf(buf.data(), buf.size(), "%.0fd %02.0fh", std::floor(seconds / day),
+                      std::floor(std::fmod(seconds, day) / hour));
     else
-        std::snprintf(buf, sizeof buf, "%dh %02dm", static_cast<int>(seconds / 3600),
-                      static_cast<int>(std::fmod(seconds, 3600) / 60));
-    return buf;
+        std::snprintf(buf.data(), buf.size(), "%.3g years", seconds / year);
+    return buf.data();
 }
 
 int default_thread_count() {

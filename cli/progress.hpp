@@ -10,14 +10,15 @@
 
 namespace plateau::cli {
 
-/// What the rate and the ETA count: simulation steps, or whole runs (theory).
-enum class ProgressUnit { steps, runs };
+/// What the rate and the ETA count: simulation steps, whole runs, or the theory's integrated
+/// alpha (in units of 1 / alpha_progress_scale, engine/theory/theory.hpp).
+enum class ProgressUnit { steps, runs, alpha };
 
 class Progress {
 public:
     /// `work`: the total in `unit`s; run_done(w) adds w of them. `interval_seconds`: between
     /// two lines (0: 0.2 s on a terminal, 5 s otherwise). `steps_done` (optional, unit steps):
-    /// the steps of all runs so far, finished or not, which tick() reports.
+    /// the steps (or alpha) of all runs so far, finished or not, which tick() reports.
     Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet,
              double interval_seconds = 0.0, const StepCounter* steps_done = nullptr);
     void run_done(std::int64_t work);
@@ -45,7 +46,7 @@ private:
     std::chrono::steady_clock::time_point last_;
 };
 
-/// "1h 02m", "3m 05s", "12.3s".
+/// "12.3s", "3m 05s", "1h 02m", "3d 04h", "1.2e+03 years"; "unknown" for NaN or negative.
 [[nodiscard]] std::string format_duration(double seconds);
 /// Worker threads when --threads is 0: the cores oneTBB may use.
 [[nodiscard]] int default_thread_count();

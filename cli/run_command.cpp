@@ -3,6 +3,7 @@
 #include "cli/command_support.hpp"
 #include "cli/commands.hpp"
 #include "cli/mpi.hpp"
+#include "cli/options.hpp"
 #include "cli/progress.hpp"
 #include "engine/campaign/cost_model.hpp"
 #include "engine/core/schedule.hpp"
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -47,13 +49,46 @@ std::string percent(double part, double whole) {
     return buf.data();
 }
 
-/// The estimate of engine/campaign/cost_model.hpp, calibrated by probes of this build on this
-/// machine, whatever the order of the grid points.
-void dry_run(const CampaignSpec& spec) {
-    const CampaignEstimate size = estimate_campaign(spec); // O(grid points), not O(runs)
-    std::int64_t steps = 0;
+/// The bound on a campaign's estimated CPU time beyond which it needs --force: a year.
+constexpr double max_cpu_seconds = 365.25 * 86400.0;
+
+/// Grid points beyond which --dry-run and the checks before expand() estimate from a sample of
+/// the grid (Configuration::expand_sample): O(grid description), not O(grid points).
+constexpr std::int64_t max_sample = 4096;
+
+/// The estimate of a campaign's time: the cost model's prediction for the points of `spec`,
+/// scaled to the `grid_points` they stand for (a sample of a larger grid).
+struct TimeEstimate {
+    CampaignCost cost;  ///< sum scaled; makespan max(sum / workers, longest run)
+    double steps = 0.0; ///< all runs' steps
+    double scale = 1.0; ///< grid points per point of `spec`
+};
+
+TimeEstimate estimate_time(const CostModel& model, const CampaignSpec& spec, double grid_points,
+                           int workers) {
+    TimeEstimate t;
+    t.scale = grid_points / static_cast<double>(spec.points.size());
+    t.cost = predict_campaign(model, spec, workers);
     for (const auto& point : spec.points)
-        steps += steps_of(point.params) * spec.seeds;
+        t.steps += static_cast<double>(steps_of(point.params)) * static_cast<double>(spec.seeds);
+    t.steps *= t.scale;
+    RunCost& sum = t.cost.sum;
+    sum.steps *= t.scale;
+    sum.records *= t.scale;
+    sum.monte_carlo *= t.scale;
+    sum.setup *= t.scale;
+    t.cost.makespan =
+        std::max(t.cost.makespan, std::max(t.cost.longest_run, sum.total() / std::max(1, workers)));
+    return t;
+}
+
+/// The estimate of engine/campaign/cost_model.hpp, calibrated by probes of this build on this
+/// machine, whatever the order of the grid points; memory and disk by estimate_campaign. O(the
+/// points of `spec`), which are a sample of the `grid_points` if there are more.
+void dry_run(const CampaignSpec& spec, std::int64_t grid_points) {
+    const auto points = static_cast<double>(grid_points);
+    const bool sampled = grid_points > static_cast<std::int64_t>(spec.points.size());
+    const CampaignEstimate size = estimate_campaign(spec, {RunKind::simulation, points});
     const int threads = spec.threads > 0 ? spec.threads : default_thread_count();
     // More threads than cores run no faster than the cores.
     const int workers = std::min(threads, default_thread_count());
@@ -67,12 +102,19 @@ void dry_run(const CampaignSpec& spec) {
     }
     const CostModel model = calibrate_cost_model(spec, {.writes = writes ? &*writes : nullptr});
     writes.reset();
-    const CampaignCost cost = predict_campaign(model, spec, workers);
+    const TimeEstimate time = estimate_time(model, spec, points, workers);
+    const CampaignCost& cost = time.cost;
     const StepCoefficients& c = model.step;
-    std::printf("runs:        %lld (%zu grid point(s) x %lld seed(s)) in %zu group(s)\n",
-                static_cast<long long>(spec.runs()), spec.points.size(),
-                static_cast<long long>(spec.seeds), size.groups);
-    std::printf("steps:       %lld\n", static_cast<long long>(steps));
+    const double runs = points * static_cast<double>(spec.seeds);
+    std::printf("runs:        %.0f (%lld grid point(s) x %lld seed(s)) in %zu group(s)\n", runs,
+                static_cast<long long>(grid_points), static_cast<long long>(spec.seeds),
+                size.groups);
+    if (sampled)
+        std::printf("             (the estimates below are from a sample of %zu grid points, "
+                    "scaled)\n",
+                    spec.points.size());
+    std::printf("steps:       %s%.17g\n", sampled ? "~" : "",
+                sampled ? std::round(time.steps) : time.steps);
     std::printf("time:        ~%s with %d thread(s) (%.4g s: %.4g s of runs on %d core(s), "
                 "longest run %.4g s)\n",
                 format_duration(cost.makespan).c_str(), threads, cost.makespan, cost.sum.total(),
@@ -127,18 +169,53 @@ void dry_run(const CampaignSpec& spec) {
         std::printf("             %zu more Monte-Carlo class(es) not probed: the mean of those "
                     "above\n",
                     model.unprobed_classes);
-    std::printf("file size:   ~%.3g MB (%lld record times per run)\n",
-                static_cast<double>(size.file_bytes) / 1e6,
-                static_cast<long long>(spec.points.front().params.schedule.records));
-    if (size.training_bytes > 0)
-        std::printf("memory:      ~%.3g MB at the peak: %.3g MB of per-run bookkeeping and %.3g MB "
-                    "for the training sets of the %zu run(s) in flight\n",
-                    static_cast<double>(size.memory_bytes) / 1e6,
-                    static_cast<double>(size.memory_bytes - size.training_bytes) / 1e6,
-                    static_cast<double>(size.training_bytes) / 1e6, size.runs_in_flight);
-    else
-        std::printf("memory:      ~%.3g MB of per-run bookkeeping\n",
-                    static_cast<double>(size.memory_bytes) / 1e6);
+    print_sizes(size, spec.points.front().params.schedule.records);
+    if (cost.sum.total() > max_cpu_seconds)
+        std::printf("             beyond the bound of a year of CPU: a run needs --force\n");
+}
+
+/// Refuses (UsageError, exit status 2) a campaign whose estimated CPU time exceeds a year,
+/// unless `force`; says the estimate of every campaign longer than ten minutes as it starts.
+/// The cost model is calibrated only for a campaign whose count of multiply-adds could take
+/// more than a minute (none of the short runs pays for the probes).
+void check_duration(const CampaignSpec& spec, double grid_points, double shards, bool force,
+                    bool quiet) {
+    double work = 0.0; // multiply-adds, about a nanosecond each
+    for (const auto& point : spec.points) {
+        const RunParams& p = point.params;
+        const double units =
+            static_cast<double>(p.model.student.hidden() + p.model.teacher.hidden() + 1);
+        const double per_step = p.dynamics == DynamicsKind::gram
+                                    ? units * units * units
+                                    : units * static_cast<double>(p.model.N);
+        work += static_cast<double>(steps_of(p)) * per_step +
+                static_cast<double>(p.schedule.records) *
+                    static_cast<double>(p.observer.eg_samples) * units * units;
+    }
+    work *= static_cast<double>(spec.seeds) * grid_points /
+            static_cast<double>(spec.points.size()) / shards;
+    if (work < 6e10)
+        return;
+    const int threads = spec.threads > 0 ? spec.threads : default_thread_count();
+    const int workers = std::min(threads, default_thread_count());
+    ProbeOptions light;
+    light.repetitions = 3;
+    const TimeEstimate time =
+        estimate_time(calibrate_cost_model(spec, light), spec, grid_points / shards, workers);
+    const double cpu = time.cost.sum.total();
+    if (cpu > max_cpu_seconds && !force)
+        throw UsageError("campaign too long: ~" + format_duration(cpu) +
+                         " of CPU (the cost model's estimate, ~" +
+                         format_duration(time.cost.makespan) + " with " + std::to_string(threads) +
+                         " thread(s)), beyond the bound of a year; allowed is a campaign within "
+                         "it (a smaller alpha-max, N, records, eg-samples or grid), or --force "
+                         "to start it anyway");
+    if (!quiet && time.cost.makespan > 600.0)
+        std::fprintf(stderr,
+                     "plateau run: estimated ~%s with %d thread(s), ~%s of CPU (--dry-run for "
+                     "the details)\n",
+                     format_duration(time.cost.makespan).c_str(), threads,
+                     format_duration(cpu).c_str());
 }
 
 } // namespace
@@ -148,27 +225,50 @@ int run_command(int argc, char** argv, const std::string& command_line) {
         OutputOptions out;
         bool dry = false;
         bool print_config = false;
+        bool force = false;
         po::options_description options("Options");
         add_output_options(options, out);
         options.add_options()("dry-run", po::bool_switch(&dry),
                               "print the number of runs, steps, estimated time and file size; "
                               "run nothing")(
             "print-config", po::bool_switch(&print_config),
-            "print the fully resolved configuration as INI and exit");
+            "print the fully resolved configuration as INI and exit")(
+            "force", po::bool_switch(&force),
+            "start a campaign whose estimated CPU time exceeds a year (refused otherwise)");
         const ParsedCommand cmd = parse_command(
             argc, argv, "usage: plateau run [CONFIG.ini] [--key value ...] [-o OUT.h5]", options);
         if (cmd.help)
             return 0;
-        const CampaignSpec spec = cmd.config.expand();
+        // Counted, not expanded: a grid of any size is estimated from a sample of its points
+        // and refused before expand() if the grid itself does not fit.
+        const std::int64_t grid_points = cmd.config.grid_points();
+        const bool sampled = grid_points > max_sample;
+        CampaignSpec spec = cmd.config.expand_sample(max_sample);
         if (print_config) {
             std::cout << cmd.config.to_ini();
             return 0;
         }
         if (dry) {
             check_thread_count(spec, mpi::world());
-            dry_run(spec);
+            dry_run(spec, grid_points);
             return 0;
         }
+        // Memory first (a hard limit), then time (which --force may pass); the disk when the
+        // file is about to be created (run_campaign). Under MPI, rank 0 checks in run_campaign
+        // and tells the other ranks (each rank here could see another MemAvailable and
+        // disagree), except for a grid too large to expand, which every rank refuses alike.
+        if (!mpi::world().distributed() || sampled)
+            check_resources(spec, RunKind::simulation, {}, OutputMode::create,
+                            static_cast<double>(grid_points));
+        // Every MPI rank would calibrate the cost model on its own (and might disagree): the
+        // bound is checked without MPI only.
+        if (!mpi::world().distributed())
+            check_duration(
+                spec, static_cast<double>(grid_points),
+                static_cast<double>(parse_shard(out.shard, grid_points * spec.seeds).count), force,
+                out.quiet);
+        if (sampled)
+            spec = cmd.config.expand();
         const FileMetadata meta{cmd.config.to_ini(Configuration::IniScope::results), command_line,
                                 "simulation"};
         StepCounter steps_done{0};

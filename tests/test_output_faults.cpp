@@ -333,13 +333,13 @@ TEST_CASE("plateau run --dry-run is instant for any number of runs, and a campai
     // Per-run bookkeeping beyond any physical memory: refused with the numbers, nothing written.
     require_one_line_refusal(
         run_plateau("run --seeds 1000000000000 --quiet -o " + (dir / "huge.h5")),
-        "campaign too large: 1000000000000 runs need ~");
+        "campaign too large: memory: ~");
     CHECK_FALSE(std::filesystem::exists(dir / "huge.h5"));
     // A file larger than the free space of its directory.
     const SmallDisk disk(dir.path() / "disk", "200k");
     if (disk.mounted()) {
         require_one_line_refusal(run_plateau("run --seeds 1000 --quiet -o " + (dir / "disk/x.h5")),
-                                 "for 'out': the file needs ~");
+                                 "for 'out': disk: the file needs ~");
         CHECK(std::filesystem::is_empty(dir.path() / "disk"));
     } else {
         WARN("mounting a tmpfs is not permitted here (needs root): the disk case is skipped");

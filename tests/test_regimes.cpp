@@ -432,7 +432,7 @@ TEST_CASE("regimes: a campaign whose training sets do not fit in memory is refus
                                      "--records 2 --alpha-min 1e-5 --seeds 1 --threads 2 -o " +
                                      out);
     CHECK(r.status == 2);
-    CHECK(r.output.find("runs in flight") != std::string::npos);
+    CHECK(r.output.find("run(s) in flight") != std::string::npos);
     CHECK(r.output.find("training sets") != std::string::npos);
     CHECK(!std::filesystem::exists(out));
     // The estimate: 2 threads, each a set of P x N doubles.

@@ -16,16 +16,16 @@ InitialConditions sampled_initial_conditions(const CampaignSpec& spec) {
 }
 
 RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial, const OdeParams& ode,
-                        JointRuleErrors* errors) {
+                        JointRuleErrors* errors, StepCounter* alpha_done) {
     // Schema 1.3 (docs/theory.md §11): each run carries its grid point's escape rate and eta_max.
     std::vector<TheoryPointSummary> summaries;
     summaries.reserve(spec.points.size());
     for (const GridPoint& point : spec.points)
         summaries.push_back(theory_point_summary(point.params));
-    return [&spec, initial = std::move(initial), ode, errors,
+    return [&spec, initial = std::move(initial), ode, errors, alpha_done,
             summaries = std::move(summaries)](std::int64_t run) -> RunResult {
         const GridPoint& point = spec.point_of(run);
-        RunResult result = integrate_theory(point.params, initial(run), ode);
+        RunResult result = integrate_theory(point.params, initial(run), ode, alpha_done);
         if (errors != nullptr)
             errors->add(point.params, result);
         if (!result.records.empty()) {

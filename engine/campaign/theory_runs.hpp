@@ -24,7 +24,10 @@ using InitialConditions = std::function<OrderParameters(std::int64_t run)>;
 /// point's theory_point_summary (computed once per grid point, here) stored as the extras
 /// escape_rate and eta_max of its first record. `errors` (optional, outliving the campaign)
 /// collects the joint rule's error estimates of every run.
+/// `alpha_done` (optional, outliving the campaign) adds up the integrated alpha of all runs as
+/// they go, in units of 1 / alpha_progress_scale (engine/theory/theory.hpp).
 [[nodiscard]] RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial,
-                                      const OdeParams& ode, JointRuleErrors* errors = nullptr);
+                                      const OdeParams& ode, JointRuleErrors* errors = nullptr,
+                                      StepCounter* alpha_done = nullptr);
 
 } // namespace plateau

@@ -93,36 +93,64 @@ constexpr std::uint64_t metadata_bytes(std::size_t groups) noexcept {
 /// one per-run coordinate while a group is built (8 bytes each) and the status (1 byte).
 constexpr std::uint64_t memory_per_run = 6 * 8 + 1;
 
+/// Bytes of memory per grid point: the point (its parameters, coordinates and settings, their
+/// texts) and its line of the summary table (a sum and a sum of squares per record).
+double point_bytes(const GridPoint& g, std::size_t records) {
+    double b = sizeof(GridPoint) + 16.0 * static_cast<double>(records);
+    for (const auto* list : {&g.coordinates, &g.settings})
+        for (const auto& c : *list)
+            b += static_cast<double>(sizeof(Coordinate) + c.key.capacity() + c.text.capacity() +
+                                     c.long_name.capacity());
+    return b;
+}
+
 } // namespace
 
-CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const VariableSpec> table) {
+CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const VariableSpec> table,
+                                   const EstimateOptions& options) {
     CampaignEstimate e;
     const auto records = static_cast<std::size_t>(spec.points.front().params.schedule.records);
-    const auto seeds = static_cast<std::uint64_t>(spec.seeds);
+    const auto seeds = static_cast<double>(spec.seeds);
+    const double sample = static_cast<double>(spec.points.size());
+    const double points = options.grid_points > 0.0 ? options.grid_points : sample;
+    const double scale = points / sample; // each point of a sample stands for `scale` points
     std::set<std::pair<std::vector<int>, std::vector<int>>> shapes;
     double bytes = 0.0; // in double: a campaign too large for 64 bits is still refused
     for (const auto& p : spec.points) {
         const auto& K = p.params.model.student.widths;
         const auto& M = p.params.model.teacher.widths;
         shapes.emplace(K, M);
-        bytes += static_cast<double>(run_bytes(K, M, records, table)) * static_cast<double>(seeds);
+        bytes += static_cast<double>(run_bytes(K, M, records, table)) * seeds * scale;
     }
-    const double runs = static_cast<double>(spec.points.size()) * static_cast<double>(seeds);
-    constexpr double cap = 1.8e19;
+    const double runs = points * seeds;
+    const auto clamp = [](double x) { // within 64 bits: a campaign too large is still refused
+        constexpr double cap = 1.8e19;
+        return static_cast<std::uint64_t>(x < cap ? x : cap);
+    };
     e.groups = shapes.size();
-    e.file_bytes = static_cast<std::uint64_t>(
-        std::min(cap, bytes + static_cast<double>(metadata_bytes(shapes.size()))));
+    e.file_bytes = clamp(bytes + static_cast<double>(metadata_bytes(shapes.size())));
     // Runs in flight: one per worker thread (engine/campaign/campaign.cpp), each holding its
-    // trainer's training set and batch; the largest grid point bounds them all.
+    // weights, training set, matrices and records; the largest grid point bounds them all.
     const int threads = spec.threads > 0 ? spec.threads : oneapi::tbb::info::default_concurrency();
     const double in_flight = std::min(runs, static_cast<double>(std::max(1, threads)));
-    double training = 0.0;
-    for (const auto& p : spec.points)
-        training = std::max(training, trainer_memory_bytes(p.params));
+    for (const auto& p : spec.points) {
+        const RunMemory m = run_memory(p.params, options.kind, static_cast<std::int64_t>(records));
+        if (m.total() > e.largest_run.total())
+            e.largest_run = m;
+    }
     e.runs_in_flight = static_cast<std::size_t>(in_flight);
-    e.training_bytes = static_cast<std::uint64_t>(std::min(cap, in_flight * training));
-    e.memory_bytes = static_cast<std::uint64_t>(
-        std::min(cap, runs * static_cast<double>(memory_per_run) + in_flight * training));
+    e.training_bytes = clamp(in_flight * e.largest_run.training);
+    e.in_flight_bytes = clamp(in_flight * e.largest_run.total());
+    double per_point = 0.0;
+    for (const auto& p : spec.points)
+        per_point = std::max(per_point, point_bytes(p, records));
+    const double bookkeeping = runs * static_cast<double>(memory_per_run) + points * per_point;
+    e.bookkeeping_bytes = clamp(bookkeeping);
+    // The finished run being written and its copy in the summary, and HDF5's chunk caches.
+    const double writer = 2.0 * e.largest_run.records + 4e6;
+    e.writer_bytes = clamp(writer);
+    e.memory_bytes =
+        clamp(program_bytes + bookkeeping + in_flight * e.largest_run.total() + writer);
     return e;
 }
 

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "engine/campaign/campaign.hpp"
+#include "engine/campaign/resources.hpp"
 #include "engine/io/h5/object.hpp"
 #include "engine/io/run_checksum.hpp"
 #include "engine/io/variables.hpp"
@@ -85,20 +86,37 @@ void move_into_place(const std::filesystem::path& tmp, const std::filesystem::pa
 
 /// What a campaign needs, computed from its grid points and seeds only (no per-run work, so it
 /// is instant for any number of runs): for --dry-run and for the check before a campaign
-/// allocates anything per run or creates its file.
+/// allocates anything per run or creates its file (docs/RELIABILITY.md, "Resources").
 struct CampaignEstimate {
     std::size_t groups = 0;       ///< distinct (K, M)
     std::uint64_t file_bytes = 0; ///< the campaign file (within a few percent)
-    /// per-run bookkeeping (layout, run lists, status) plus training_bytes
+    /// The peak: the program, per-run bookkeeping, the runs in flight and the writer's buffers.
     std::uint64_t memory_bytes = 0;
     /// What the runs in flight (one per worker thread) hold for training: their training sets
     /// (P x N doubles each) and batches, at the largest grid point (trainer_memory_bytes).
     std::uint64_t training_bytes = 0;
-    std::size_t runs_in_flight = 0; ///< min(threads, runs)
+    /// What the runs in flight hold in all (run_memory at the largest grid point, times them).
+    std::uint64_t in_flight_bytes = 0;
+    RunMemory largest_run;               ///< the run of the largest grid point, by part
+    std::uint64_t bookkeeping_bytes = 0; ///< per-run bookkeeping of all runs
+    std::uint64_t writer_bytes = 0;      ///< the writer's buffers (and the summary's)
+    std::size_t runs_in_flight = 0;      ///< min(threads, runs)
+};
+/// How estimate_campaign counts.
+struct EstimateOptions {
+    RunKind kind = RunKind::simulation;
+    /// The grid points `spec.points` stand for (a sample of a larger grid: its sums are scaled,
+    /// its largest point taken as the largest); 0: exactly spec.points.
+    double grid_points = 0.0;
 };
 [[nodiscard]] CampaignEstimate
 estimate_campaign(const CampaignSpec& spec,
-                  std::span<const VariableSpec> table = campaign_variables());
+                  std::span<const VariableSpec> table = campaign_variables(),
+                  const EstimateOptions& options = {});
+[[nodiscard]] inline CampaignEstimate estimate_campaign(const CampaignSpec& spec,
+                                                        const EstimateOptions& options) {
+    return estimate_campaign(spec, campaign_variables(), options);
+}
 
 /// A record holds an extra observable (a key of Observables::extras) that is not a variable of the
 /// file's kind, in the writer's table or in today's (campaign_variables(): a file written with an

@@ -34,13 +34,16 @@ struct TheoryDynamics::Impl {
     OdeIntegrator integrator;
     Eigen::VectorXd y;
     double alpha = 0.0;
+    StepCounter* alpha_done = nullptr;
+    std::int64_t reported = 0; ///< what alpha_done got from this run
 };
 
-TheoryDynamics::TheoryDynamics(const RunParams& params, const OrderParameters& init,
-                               OdeParams ode) {
+TheoryDynamics::TheoryDynamics(const RunParams& params, const OrderParameters& init, OdeParams ode,
+                               StepCounter* alpha_done) {
     require_theory_support(params.model);
     check_order_parameter_sizes(params.model, init);
     impl_ = std::make_unique<Impl>(params, init, ode);
+    impl_->alpha_done = alpha_done;
 }
 
 TheoryDynamics::~TheoryDynamics() = default;
@@ -63,7 +66,13 @@ bool TheoryDynamics::advance_to(double alpha) {
         }
         return true;
     };
-    return m.integrator.advance(m.y, m.alpha, alpha, healthy) == OdeOutcome::ok;
+    const bool ok = m.integrator.advance(m.y, m.alpha, alpha, healthy) == OdeOutcome::ok;
+    if (m.alpha_done != nullptr) {
+        const auto now = static_cast<std::int64_t>(std::llround(m.alpha * alpha_progress_scale));
+        m.alpha_done->fetch_add(now - m.reported, std::memory_order_relaxed);
+        m.reported = now;
+    }
+    return ok;
 }
 
 Observables TheoryDynamics::observe() {
@@ -102,8 +111,8 @@ TheoryDynamics::Statistics TheoryDynamics::statistics() const noexcept {
 }
 
 RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
-                           const OdeParams& ode) {
-    TheoryDynamics dynamics(params, init, ode);
+                           const OdeParams& ode, StepCounter* alpha_done) {
+    TheoryDynamics dynamics(params, init, ode, alpha_done);
     return record_run(dynamics, record_alphas(params.schedule), divergence_rule(params));
 }
 

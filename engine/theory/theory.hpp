@@ -35,11 +35,17 @@ namespace plateau {
 /// max_steps is exceeded (divergence for too large eta). observe() returns eps_g of the flow's
 /// method: with the integrals, eg_stderr = 0; with the joint rule, the rule's standard error as
 /// eg_stderr and its relative error of the flow as the extra `flow_error` (docs/theory.md §10).
+/// Progress of the theory in alpha: counted in units of 1 / alpha_progress_scale (milli-alpha).
+inline constexpr double alpha_progress_scale = 1000.0;
+
 class TheoryDynamics final : public Dynamics {
 public:
     /// Throws ConfigError if !theory_supports(params.model) (a deeper network),
     /// std::invalid_argument for sizes of init that do not match (K, M) of params.model.
-    TheoryDynamics(const RunParams& params, const OrderParameters& init, OdeParams ode = {});
+    /// `alpha_done` (optional, outliving the dynamics): the integrated alpha, in units of
+    /// 1 / alpha_progress_scale, is added to it as each advance_to ends (a progress display).
+    TheoryDynamics(const RunParams& params, const OrderParameters& init, OdeParams ode = {},
+                   StepCounter* alpha_done = nullptr);
     ~TheoryDynamics() override;
 
     [[nodiscard]] bool advance_to(double alpha) override;
@@ -63,7 +69,8 @@ private:
 /// Convenience: record_run(TheoryDynamics(params, init, ode), record_alphas(params.schedule),
 /// divergence_rule(params)).
 [[nodiscard]] RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
-                                         const OdeParams& ode = {});
+                                         const OdeParams& ode = {},
+                                         StepCounter* alpha_done = nullptr);
 
 /// A symmetric start with a controlled asymmetry, for K = model.student.hidden() and
 /// M = model.teacher.hidden():

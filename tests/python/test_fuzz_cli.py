@@ -36,7 +36,13 @@ MAX_LINE = 1000  # characters of the one error line (the backstop of cli/command
 KEYS = ["N", "K", "M", "eta", "eta-v", "learn-v", "activation", "teacher-activation",
         "output-activation", "teacher-output-activation", "gamma", "v0", "v-star", "q0",
         "teacher-init", "noise", "alpha-max", "alpha-min", "records", "schedule", "eg-samples",
-        "divergence-q", "seeds", "seed", "threads"]
+        "divergence-q", "seeds", "seed", "threads",
+        # issue 23: the keys added since the first corpus (tests/fuzz/corpus/layers.args and
+        # train.args use them), and the output and ode options
+        "batch", "train-set", "alpha-train", "sampling", "weight-decay", "eta-layers",
+        "learn-layers", "init-seed", "alpha-max-scale", "joint-points", "dynamics",
+        "gamma-hidden", "gamma-output", "shard", "progress-interval", "init", "r0", "asymmetry",
+        "rtol", "atol", "init-average", "force"]
 
 HOSTILE_VALUES = [
     "", " ", "-1", "0", "1", "2", "-0", "1e308", "-1e308", "1e400", "nan", "NaN", "inf", "-inf",
@@ -48,6 +54,9 @@ HOSTILE_VALUES = [
     "é", "\ufeff1", "true", "yes", "false", "erf", "linear", "identity", "tanh", "8x4",
     "2x", "x2", "0.5.5", "1e", "e1", "+1", "--", "-", "=", "a=b", "'1'", '"1"', "$HOME",
     "1;2", "1#2", "%s%n", "\\", "1 2",
+    # issue 23: values of the newer keys (layer lists, shards, choices) and sizes beyond memory
+    "8x4x", "0x4", "4x0", "0.5:", ":", "0.5::0.2", "true:maybe", "all", "0/0", "1/0", "0/1",
+    "without-replacement", "shared", "inverse-eta", "gram", "1e10", "2^62", "3e9",
 ]
 
 FLAGS = ["--dry-run", "--print-config", "--overwrite", "--resume", "-q", "--quiet", "--help"]
