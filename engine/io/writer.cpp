@@ -742,6 +742,42 @@ CampaignWriter CampaignWriter::create(const fs::path& path, const CampaignSpec& 
     return resume(path, spec, meta, table);
 }
 
+namespace {
+
+/// Why the chunk index of a campaign file is inconsistent (a chunk past the end of the file, or
+/// two chunks sharing bytes), or empty. Every chunked variable of every group is checked.
+std::string
+chunk_index_damage(const h5::File& file,
+                   const std::vector<std::pair<std::string, const h5::Dataset*>>& datasets) {
+    hsize_t file_size = 0;
+    if (H5Fget_filesize(file.id(), &file_size) < 0)
+        return "its size cannot be read";
+    struct Owned {
+        h5::ChunkExtent extent;
+        std::size_t dataset;
+    };
+    std::vector<Owned> all;
+    for (std::size_t d = 0; d < datasets.size(); ++d)
+        for (const h5::ChunkExtent& e : h5::chunk_extents(*datasets[d].second))
+            all.push_back({e, d});
+    const auto name = [&](const Owned& o) {
+        return datasets[o.dataset].first;
+    };
+    std::sort(all.begin(), all.end(),
+              [](const Owned& a, const Owned& b) { return a.extent.address < b.extent.address; });
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        const h5::ChunkExtent& e = all[i].extent;
+        if (e.address == HADDR_UNDEF || e.address + e.size > file_size)
+            return "a chunk of " + name(all[i]) + " lies past the end of the file";
+        if (i + 1 < all.size() && e.address + e.size > all[i + 1].extent.address)
+            return "the chunk index of " + name(all[i]) + " and " + name(all[i + 1]) +
+                   " gives them overlapping bytes";
+    }
+    return {};
+}
+
+} // namespace
+
 CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& spec,
                                       const FileMetadata& meta,
                                       std::span<const VariableSpec> table) {
@@ -774,6 +810,17 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
         handles.checksums = RunChecksums::of(g);
         groups.push_back(std::move(handles));
     }
+    // A damaged chunk-index entry may point a chunk into another one's bytes: the checksums see
+    // the misdirected read, but rewriting that "damaged" run would overwrite the other run's
+    // chunk. The index must be consistent before anything is rewritten.
+    std::vector<std::pair<std::string, const h5::Dataset*>> chunked;
+    for (std::size_t g = 0; g < groups.size(); ++g)
+        for (std::size_t k = 0; k < variables.size(); ++k)
+            chunked.emplace_back(layout.groups[g].name + "/" + std::string(variables[k].name),
+                                 &groups[g].datasets[k]);
+    if (const std::string why = chunk_index_damage(file, chunked); !why.empty())
+        throw OutputError("refusing to resume '" + shown(path) + "': it is damaged (" + why +
+                          "); rewriting its runs would overwrite others");
     CampaignWriter writer(std::move(file), *parse<FileKind>(meta.kind), std::move(layout),
                           std::move(variables), std::move(groups));
     writer.find_damaged_runs();

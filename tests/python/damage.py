@@ -5,6 +5,9 @@
 - ``flip_chunk_filter_mask``: bit 0 of the filter mask in the chunk-index entry of one run's
   chunk set, so HDF5 no longer applies (or checks) Fletcher-32 on it; ``and_data`` flips a bit
   of the chunk's data as well (damage the filter no longer sees).
+- ``misdirect_chunk``: the address in one run's chunk-index entry replaced by the address of
+  another variable's chunk (the two then share bytes: a rewrite of the first overwrites the
+  second).
 - ``flip_byte``: one byte of the file xor-ed.
 
 Each writes the file in place and returns a short description.
@@ -76,5 +79,30 @@ def flip_chunk_filter_mask(path: Path, variable: str, run: int, and_data: bool =
                         f"{place}" + (", and a bit of its data" if and_data else ""))
         except Exception:  # noqa: BLE001 - a wrong place may break the index: try the next
             pass
+    path.write_bytes(original)
+    raise AssertionError(f"no chunk-index entry of {variable} run {run} found")
+
+
+def misdirect_chunk(path: Path, variable: str, run: int, onto: str, onto_run: int) -> str:
+    """Point run `run`'s chunk of `variable` at the bytes of run `onto_run`'s chunk of `onto`:
+    the chunk address is found by its 8 bytes in the index and replaced, and kept only if h5py
+    then reports the new address for this chunk and the others unchanged."""
+    offset, _, _, _ = _chunk(path, variable, run)
+    target, _, _, _ = _chunk(path, onto, onto_run)
+    original = path.read_bytes()
+    address = struct.pack("<Q", offset)
+    at = original.find(address)
+    while at >= 0:
+        data = bytearray(original)
+        data[at:at + 8] = struct.pack("<Q", target)
+        path.write_bytes(bytes(data))
+        try:
+            other = 1 if run == 0 else 0
+            if (_chunk(path, variable, run)[0] == target
+                    and _chunk(path, variable, other)[0] != target):
+                return f"{variable} run {run}'s chunk address set to {onto} run {onto_run}'s"
+        except Exception:  # noqa: BLE001 - a wrong place may break the index: try the next
+            pass
+        at = original.find(address, at + 1)
     path.write_bytes(original)
     raise AssertionError(f"no chunk-index entry of {variable} run {run} found")

@@ -240,6 +240,20 @@ def _python_reads(path) -> bool:
     return r.returncode == 0
 
 
+def test_resume_refuses_a_chunk_index_that_points_into_another_chunk(program, good, tmp_path):
+    """A chunk-index entry pointing run 0's eps_train chunk at run 4's v chunk: the checksums
+    see run 0 as damaged, and rewriting it would overwrite run 4's v (found once by the byte
+    flips below: --resume then left a file whose run 4 failed its checksum). --resume refuses,
+    naming the overlap, and the file keeps every byte."""
+    path = tmp_path / "f.h5"
+    shutil.copyfile(good, path)
+    damage.misdirect_chunk(path, "K2_M2/eps_train", 0, "K2_M2/v", 4)
+    before = path.read_bytes()
+    r = plateau(program, "run", *RUN, "--resume", "-q", "-o", path)
+    refused(r, "refusing to resume", "overlapping bytes", "K2_M2/eps_train", "K2_M2/v")
+    assert path.read_bytes() == before
+
+
 def test_resume_and_merge_never_accept_a_file_the_reader_cannot_open(program, good, tmp_path):
     """One flipped byte at 40 places spread over the file (metadata, headers, chunk index,
     data): --resume and merge either succeed with a file load_campaign reads, or refuse with one

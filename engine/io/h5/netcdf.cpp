@@ -250,6 +250,21 @@ Dataset create_variable(Group& group, std::string_view name, ElementType type,
 
 namespace plateau::h5 {
 
+std::vector<ChunkExtent> chunk_extents(const Dataset& dataset) {
+    quiet();
+    const Handle space{check_id(H5Dget_space(dataset.id()), "H5Dget_space", of(dataset.id()))};
+    hsize_t n = 0;
+    check(H5Dget_num_chunks(dataset.id(), space.id(), &n), "H5Dget_num_chunks", of(dataset.id()));
+    std::vector<ChunkExtent> out(static_cast<std::size_t>(n));
+    for (hsize_t i = 0; i < n; ++i) {
+        unsigned mask = 0;
+        ChunkExtent& e = out[static_cast<std::size_t>(i)];
+        check(H5Dget_chunk_info(dataset.id(), space.id(), i, nullptr, &mask, &e.address, &e.size),
+              "H5Dget_chunk_info", of(dataset.id()));
+    }
+    return out;
+}
+
 bool has_checksum(const Dataset& dataset) {
     quiet();
     const Handle dcpl{

@@ -41,4 +41,12 @@ enum class Checksum { none, fletcher32 };
 /// Whether the variable's chunks carry a Fletcher-32 checksum.
 [[nodiscard]] bool has_checksum(const Dataset& dataset);
 
+/// Where one stored chunk of a chunked dataset lies in the file (its chunk-index entry).
+struct ChunkExtent {
+    haddr_t address = 0;
+    hsize_t size = 0;
+};
+/// Every stored chunk of a chunked dataset (H5Dget_chunk_info), in the index's order.
+[[nodiscard]] std::vector<ChunkExtent> chunk_extents(const Dataset& dataset);
+
 } // namespace plateau::h5
