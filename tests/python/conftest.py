@@ -71,6 +71,17 @@ def run_program(program: Path, *args, timeout: float = 300) -> subprocess.Comple
                           timeout=timeout)
 
 
+def refused(r: subprocess.CompletedProcess, *needles: str) -> str:
+    """The promise for bad input (docs/RELIABILITY.md): exit status 2 and one line on stderr,
+    holding every needle. Returns the line."""
+    assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr)
+    err = r.stderr.rstrip("\n")
+    assert err and "\n" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
 def dataset_bytes(path: Path) -> dict:
     """The raw bytes of every dataset of an HDF5 file, by its path in the file: two files
     whose dicts are equal hold the same data bit for bit (attributes aside)."""

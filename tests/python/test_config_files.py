@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _program as built_program
+from conftest import _program as built_program, refused
 
 
 
@@ -27,14 +27,6 @@ def _program() -> Path:
 def run(*args, timeout=30):
     return subprocess.run([str(_program()), "run", *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
-
-
-def refused(res, *words):
-    assert res.returncode == 2, res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1, res.stderr
-    for w in words:
-        assert w in lines[0], lines[0]
 
 
 def test_a_directory_is_not_a_configuration_file(tmp_path):

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import damage
-from conftest import ANALYSIS, _program, dataset_bytes
+from conftest import ANALYSIS, _program, dataset_bytes, refused
 from plateau_analysis.campaign import CampaignError, load_campaign, run_checksum
 
 RUN = ["--N", "50", "--alpha-max", "2", "--records", "6", "--seeds", "3", "--eta", "0.3,0.6"]
@@ -41,15 +41,6 @@ def plateau(program, *args):
     return subprocess.run([str(program), *map(str, args)], capture_output=True, text=True,
                           timeout=120, stdin=subprocess.DEVNULL, errors="replace")
 
-
-def refused(r, *needles):
-    """Exit status 2, one line on stderr holding every needle."""
-    assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr)
-    err = r.stderr.rstrip("\n")
-    assert err and "\n" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 @pytest.fixture(scope="module")

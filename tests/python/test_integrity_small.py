@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import _program
+from conftest import _program, refused
 
 TINY = ["--N", "50", "--alpha-max", "1", "--records", "5"]
 
@@ -31,15 +31,6 @@ def plateau(program, *args, cwd=None):
                           timeout=120, cwd=cwd, stdin=subprocess.DEVNULL,
                           errors="replace")
 
-
-def refused(r, *needles):
-    """Exit status 2, one line on stderr holding every needle."""
-    assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr)
-    err = r.stderr.rstrip("\n")
-    assert err and "\n" not in err, err
-    for needle in needles:
-        assert needle in err, err
-    return err
 
 
 @pytest.fixture(scope="module")
