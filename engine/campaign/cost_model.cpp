@@ -402,6 +402,7 @@ template <class Kind>
 std::vector<std::unique_ptr<Probe>> probes_of(const std::vector<RunParams>& configs,
                                               double seconds) {
     std::vector<std::unique_ptr<Probe>> out;
+    out.reserve(configs.size());
     for (const RunParams& p : configs)
         out.push_back(std::make_unique<Kind>(p, seconds));
     return out;
