@@ -11,6 +11,7 @@
 #include "engine/core/errors.hpp"
 #include "engine/io/reader.hpp"
 #include "engine/theory/escape.hpp"
+#include "engine/theory/flow.hpp"
 #include "engine/theory/ode_integrator.hpp"
 #include "engine/theory/theory.hpp"
 #include "models/gaussian_integrals.hpp"
@@ -400,8 +401,14 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
         const auto elapsed = [&start] {
             return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         };
-        TheoryDynamics dynamics(p, initial(static_cast<std::int64_t>(probe) * spec.seeds),
-                                integrator);
+        const OrderParameters init = initial(static_cast<std::int64_t>(probe) * spec.seeds);
+        // One flow evaluation first: a Dormand-Prince step takes 6 more. When that step alone
+        // would exceed the budget (K + M in the hundreds, a sanitized build), the probe stops
+        // at the one evaluation and gives the floor (a dry-run answers at once at any size).
+        (void)flow(p, init);
+        const double one_evaluation = elapsed();
+        const bool step_too_slow = 7.0 * one_evaluation > probe_budget;
+        TheoryDynamics dynamics(p, init, integrator);
         // Doubling targets from alpha_max / 2^20: the first costs a few evaluations only. The
         // rate of the last doubling (the steps least held back by the targets) extrapolates.
         double target = alpha_max / 1048576.0;
@@ -409,7 +416,7 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
         double last_alpha = 0.0;
         double per_alpha = 0.0;
         int doublings = 0;
-        while (dynamics.advance_to(target)) {
+        while (!step_too_slow && dynamics.advance_to(target)) {
             const double now = elapsed();
             per_alpha = (now - last_seconds) * rule_scale / (target - last_alpha);
             ++doublings;
@@ -425,10 +432,12 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
         const bool floor_only = doublings < 2 && reached < alpha_max;
         if (floor_only)
             per_alpha = 0.0;
-        const auto stats = dynamics.statistics();
+        auto stats = dynamics.statistics();
+        ++stats.evaluations; // the one timed above
         // A floor: every record time ends a step of at least 6 new evaluations (Dormand-Prince).
-        const double per_evaluation =
-            stats.evaluations > 0 ? seconds / static_cast<double>(stats.evaluations) : 0.0;
+        const double per_evaluation = step_too_slow
+                                          ? one_evaluation * rule_scale
+                                          : seconds / static_cast<double>(stats.evaluations);
         double sum = 0.0;
         double longest = 0.0;
         for (const auto& point : spec.points) {
