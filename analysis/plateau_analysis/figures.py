@@ -266,10 +266,10 @@ def settings_text(ds) -> list[str]:
 
 
 def wrap_title(fig, text: str) -> str:
-    """``text`` broken into lines that fit the figure's width (about 11 characters per inch)."""
+    """``text`` broken into lines that fit the figure's width (about 8 characters per inch: an axes title over axes narrowed by an outside legend must fit too)."""
     import textwrap
 
-    return "\n".join(textwrap.wrap(text, max(int(fig.get_figwidth() * 11), 40)))
+    return "\n".join(textwrap.wrap(text, max(int(fig.get_figwidth() * 8), 40)))
 
 
 def _title(ds) -> str:
