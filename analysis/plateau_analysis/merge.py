@@ -200,7 +200,8 @@ def _pool(members: list, names: list[str]) -> tuple[list, int]:
     weights by (master seed, seed index)); runs of two files with the same master seed and the
     same key are the same random numbers. At the same grid point they are the same runs twice:
     refused. At different grid points those points are correlated: a
-    :class:`SharedStreamsWarning`.
+    :class:`SharedStreamsWarning` (not for theory files: their only random numbers are the
+    initial conditions).
 
     Returns
     -------
@@ -245,7 +246,8 @@ def _pool(members: list, names: list[str]) -> tuple[list, int]:
                         "the same random numbers: the same runs twice, not more seeds; run "
                         "the second file with another --seed")
                 pair = (os.fspath(other[0]), os.fspath(path))
-                if pair not in warned:
+                # A theory run has no noise: shared initial conditions are no correlation.
+                if pair not in warned and ds.attrs.get("kind") != "theory":
                     warned.add(pair)
                     inverse = {v: k for k, v in order.items()}
                     warnings.warn(
