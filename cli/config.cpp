@@ -3,6 +3,7 @@
 #include "engine/core/errors.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -664,6 +665,21 @@ std::string canonical(const KeyInfo& k, std::string_view token, std::string_view
     return {};
 }
 
+/// A generated range value rounded to 15 significant digits, i.e. to the shortest decimal that
+/// the arithmetic of linspace/logspace only missed by its last bits: in linspace(0.1, 1, 10),
+/// 0.1 + (8/9) * 0.9 is 0.8999999999999999, stored as 0.9 so that a file's coordinate equals
+/// the number a user types (`sel(eta=0.9)`). 15 digits always survive the round trip through a
+/// double.
+double round_generated(double x) {
+    std::array<char, 32> buf{};
+    const auto res =
+        std::to_chars(buf.data(), buf.data() + buf.size(), x, std::chars_format::general, 15);
+    double rounded = x;
+    if (res.ec != std::errc{} || std::from_chars(buf.data(), res.ptr, rounded).ec != std::errc{})
+        return x;
+    return rounded;
+}
+
 /// linspace(a, b, n) / logspace(a, b, n) -> n numbers, or nullopt if text is not a range.
 std::optional<std::vector<double>> parse_range(const KeyInfo& k, const std::string& text) {
     const bool lin = text.starts_with("linspace(");
@@ -692,8 +708,8 @@ std::optional<std::vector<double>> parse_range(const KeyInfo& k, const std::stri
     std::vector<double> out(static_cast<std::size_t>(n));
     for (std::int64_t i = 0; i < n; ++i) {
         const double t = n > 1 ? static_cast<double>(i) / static_cast<double>(n - 1) : 0.0;
-        out[static_cast<std::size_t>(i)] =
-            lin ? a + t * (b - a) : std::exp(std::log(a) + t * (std::log(b) - std::log(a)));
+        out[static_cast<std::size_t>(i)] = round_generated(
+            lin ? a + t * (b - a) : std::exp(std::log(a) + t * (std::log(b) - std::log(a))));
     }
     out.front() = a; // exact end points
     out.back() = n > 1 ? b : a;

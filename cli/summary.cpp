@@ -42,8 +42,13 @@ void SeedSummary::add(const CampaignSpec& spec, const FinishedRun& run) {
 
 std::string describe(const GridPoint& point) {
     std::string out;
-    for (const auto& c : point.coordinates)
-        out += " " + c.key + "=" + (c.text.empty() ? number_text(c.number) : c.text);
+    for (const auto& c : point.coordinates) {
+        // Integers as integers (N=100000, not the shortest form 1e+05 beside N=10000).
+        const std::string value = !c.text.empty() ? c.text
+                                  : c.is_integer  ? std::to_string(std::llround(c.number))
+                                                  : number_text(c.number);
+        out += " " + c.key + "=" + value;
+    }
     const auto& m = point.params.model;
     out += "  (K=" + widths_text(m.student.widths) + " M=" + widths_text(m.teacher.widths) +
            " g=" + std::string(name(m.student.g.kind)) + ")";

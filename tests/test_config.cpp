@@ -1,5 +1,6 @@
 // Configuration: key parsing, sweeps and their expansion, validation errors.
 #include "cli/config.hpp"
+#include "cli/summary.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/core/run_params.hpp"
 #include "engine/core/schedule.hpp"
@@ -70,6 +71,32 @@ TEST_CASE("lists and ranges expand into the Cartesian product in key order", "[c
     REQUIRE(v.size() == 10);
     CHECK(v.front() == "0.1");
     CHECK(v.back() == "1");
+}
+
+TEST_CASE("generated range values are the decimals a user would type", "[config]") {
+    Configuration lin;
+    lin.set("eta", "linspace(0.1, 1, 10)");
+    // 0.1 + (8/9) * (1 - 0.1) is 0.8999999999999999 in doubles: stored as 0.9 (sel(eta=0.9)).
+    const auto v = lin.values("eta");
+    REQUIRE(v.size() == 10);
+    CHECK(v[8] == "0.9");
+    CHECK(v[5] == "0.6");
+    const CampaignSpec spec = lin.expand();
+    REQUIRE(spec.points.size() == 10);
+    CHECK(spec.points[8].params.training.eta == 0.9);
+    CHECK(spec.points[8].coordinates[1].number == 0.9);
+    Configuration log;
+    log.set("noise", "logspace(0.001, 0.1, 3)");
+    CHECK(log.values("noise") == std::vector<std::string>{"0.001", "0.01", "0.1"});
+}
+
+TEST_CASE("the summary names integer coordinates as integers", "[config]") {
+    Configuration c;
+    c.set("N", "10000, 100000");
+    const CampaignSpec spec = c.expand();
+    REQUIRE(spec.points.size() == 2);
+    CHECK(cli::describe(spec.points[0]).starts_with(" N=10000 "));
+    CHECK(cli::describe(spec.points[1]).starts_with(" N=100000 "));
 }
 
 TEST_CASE("single-valued keys reach every grid point", "[config]") {

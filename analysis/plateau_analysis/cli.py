@@ -1,4 +1,5 @@
-"""Command line: ``python3 -m plateau_analysis report RESULTS.h5 [--theory T.h5] -o DIR``."""
+"""Command line: ``python3 -m plateau_analysis report RESULTS.h5 [--theory T.h5] -o DIR`` and
+``python3 -m plateau_analysis summary RESULTS.h5 [--long]``."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import dataclasses
 import sys
 import warnings
 
-from .campaign import CampaignError, IncompleteCampaignWarning
+from .campaign import CampaignError, IncompleteCampaignWarning, read_root_attributes
 from .configs import ConfigMismatchWarning
-from .detection import PlateauRule
+from .detection import PlateauRule, rule_for
+from .merge import SharedStreamsWarning
 from .report import report
+from .summary import summarize
 
 PROGRAM = "plateau_analysis"
 
@@ -75,7 +78,40 @@ def main(argv=None) -> int:
     rep.add_argument("--all-points", action="store_true",
                      help="one overlaps figure per grid point however many there are "
                      "(default: only up to 4 points; the per-sweep figures always)")
-    rules = rep.add_argument_group(
+    _add_rule_arguments(rep)
+    summ = sub.add_parser(
+        "summary", help="one line per grid point: outcomes, plateau height, escape time, eps_t",
+        description="One line per grid point: the runs' outcomes, the plateau height of the "
+        "seed mean, the escape time (mean ± SE over the runs that escaped) and the training "
+        "error at the end where the file has one. Files that differ only in --seed pool as "
+        "more seeds of the same grid points.")
+    summ.add_argument("results", nargs="+", help="campaign file(s) written by 'plateau run -o'")
+    summ.add_argument("--long", action="store_true",
+                      help="the full table (every column of the report's plateaus.csv)")
+    _add_rule_arguments(summ)
+    args = parser.parse_args(argv)
+    rule_overrides = {f.name: getattr(args, f"rule_{f.name}")
+                      for f in dataclasses.fields(PlateauRule)}
+    if args.command == "summary":
+        return _run(lambda: summarize(args.results, long=args.long, rule=rule_for(
+            read_root_attributes(args.results[0]).get("config", ""), **rule_overrides)))
+    alpha_range = None
+    if args.alpha_range:
+        try:
+            lo, hi = (float(x) for x in args.alpha_range.split(","))
+        except ValueError:
+            parser.error(f"--alpha-range: expected LO,HI, got {args.alpha_range!r}")
+        alpha_range = (lo, hi)
+    return _run(lambda: report(
+        args.results, args.out, args.theory, band=args.band, force_theory=args.force_theory,
+        rule_overrides=rule_overrides, alpha_range=alpha_range,
+        fixed_point_eg=args.fixed_point_eg, all_points=args.all_points,
+        formats=[f.strip() for f in args.formats.split(",") if f.strip()]))
+
+
+def _add_rule_arguments(parser) -> None:
+    """--plateau-FIELD for every field of PlateauRule."""
+    rules = parser.add_argument_group(
         "plateau detection", "parameters of the plateau rule (analysis/README.md; default: "
         "the rule's defaults, for ReLU its ReLU defaults)")
     for field in dataclasses.fields(PlateauRule):
@@ -85,31 +121,22 @@ def main(argv=None) -> int:
                            dest=f"rule_{field.name}", type=kind, default=None,
                            metavar="yes|no" if kind is _yes_no else kind.__name__.upper(),
                            help=f"PlateauRule.{field.name} (default {_shown(default)})")
-    args = parser.parse_args(argv)
-    alpha_range = None
-    if args.alpha_range:
-        try:
-            lo, hi = (float(x) for x in args.alpha_range.split(","))
-        except ValueError:
-            parser.error(f"--alpha-range: expected LO,HI, got {args.alpha_range!r}")
-        alpha_range = (lo, hi)
-    rule_overrides = {f.name: getattr(args, f"rule_{f.name}")
-                      for f in dataclasses.fields(PlateauRule)}
+
+
+def _run(action) -> int:
+    """Run ``action()`` with warnings as one line on stderr; exit status 0, 2 or 1."""
 
     def show(message, category, *_args, **_kwargs):
         # Pending runs: one line on stderr; numerical warnings of NaN data are not news.
-        if issubclass(category, (IncompleteCampaignWarning, ConfigMismatchWarning)):
+        if issubclass(category, (IncompleteCampaignWarning, ConfigMismatchWarning,
+                                 SharedStreamsWarning)):
             print(f"{PROGRAM}: warning: {message}", file=sys.stderr, flush=True)
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.showwarning = show
-            report(args.results, args.out, args.theory, band=args.band,
-                   force_theory=args.force_theory, rule_overrides=rule_overrides,
-                   alpha_range=alpha_range, fixed_point_eg=args.fixed_point_eg,
-                   all_points=args.all_points,
-                   formats=[f.strip() for f in args.formats.split(",") if f.strip()])
+            action()
     except CampaignError as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
         return 2

@@ -22,6 +22,7 @@ import numpy as np
 
 from .campaign import swept_coordinates
 from .configs import parse_config
+from .tables import format_value  # the one number formatter (tables, legends, titles)
 
 
 PRETTY = {
@@ -86,15 +87,6 @@ def pyplot():
     plt.rcParams.update({"font.size": 11, "axes.titlesize": 11, "legend.fontsize": 9,
                          "figure.dpi": 110, "savefig.dpi": 150})
     return plt
-
-
-def format_value(value) -> str:
-    """A coordinate value as text: floats to 4 significant digits, bytes decoded."""
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.4g}"
-    if isinstance(value, bytes):
-        return value.decode()
-    return str(value)
 
 
 def point_label(avg, i: int, names) -> str:

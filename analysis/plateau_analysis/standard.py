@@ -26,6 +26,7 @@ from .campaign import COMPLETED, grid_point_index, swept_coordinates
 from .figures import (ALPHA_LABEL, PRETTY, _label_names, _title, format_value, point_colors,
                       point_label, pyplot, wrap_title)
 from .overlaps import normalized_overlap_array
+from .stats import LineFit, weighted_line_fit
 
 def _no_run_text(avg, i: int) -> str:
     """``"every run diverged (4)"`` / ``"no completed run"`` for a point without data, else ""."""
@@ -327,39 +328,28 @@ def plot_escape_histogram(ds, runs, *, bins: int = 12):
     return fig
 
 
-def fit_log_n(summary):
-    """Least-squares fit escape = a + b ln N over the grid points with an escape time.
+def fit_log_n(summary) -> LineFit:
+    """Weighted least-squares fit escape = a + b ln N over the grid points with an escape time:
+    :func:`~plateau_analysis.stats.weighted_line_fit` of ``escape_runs_mean`` with weights
+    1 / ``escape_runs_sem``^2 (the standard error over the runs that escaped). Each grid point
+    counts once, however many files its seeds came from (:func:`~plateau_analysis.open_sweep`
+    pools them); a point without a standard error (fewer than two runs escaped) is left out.
 
     Returns
     -------
-    (slope, intercept, n_points) ; NaN slope for fewer than two points.
+    LineFit
+        Slope, intercept, their errors from the weights, chi^2 and the points used.
     """
-    x = np.log(summary["N"].values.astype(float))
-    y = summary["escape_runs_mean"].values
-    ok = np.isfinite(x) & np.isfinite(y)
-    if np.unique(x[ok]).size < 2:
-        return math.nan, math.nan, int(ok.sum())
-    b, a = np.polyfit(x[ok], y[ok], 1)
-    return float(b), float(a), int(ok.sum())
-
-
-def slope_stderr(summary) -> float:
-    """Standard error of the slope of :func:`fit_log_n` (NaN for fewer than three points)."""
-    x = np.log(summary["N"].values.astype(float))
-    y = summary["escape_runs_mean"].values
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3 or np.unique(x[ok]).size < 2:
-        return math.nan
-    b, a = np.polyfit(x[ok], y[ok], 1)
-    resid = y[ok] - (a + b * x[ok])
-    sxx = np.sum((x[ok] - x[ok].mean()) ** 2)
-    return float(np.sqrt(np.sum(resid ** 2) / (ok.sum() - 2) / sxx))
+    return weighted_line_fit(np.log(summary["N"].values.astype(float)),
+                             summary["escape_runs_mean"].values,
+                             summary["escape_runs_sem"].values)
 
 
 def plot_escape_vs_log_n(ds, summary):
     """Figure: escape time (mean over the runs that escaped ± SE) against ln N, with the
-    fitted straight line escape = a + b ln N (the plateau length grows like ln N) and its
-    slope b in the legend.
+    straight line escape = a + b ln N (the plateau length grows like ln N) fitted by weighted
+    least squares (:func:`fit_log_n`) and its slope b ± its error from the weights, and the
+    reduced chi^2, in the legend.
 
     Returns
     -------
@@ -371,13 +361,19 @@ def plot_escape_vs_log_n(ds, summary):
     y = summary["escape_runs_mean"].values
     ax.errorbar(x, y, yerr=np.nan_to_num(summary["escape_runs_sem"].values), marker="o", ls="", capsize=3,
                 color="tab:blue", label="runs that escaped (mean ± SE)")
-    b, a, n = fit_log_n(summary)
-    if math.isfinite(b):
+    fit = fit_log_n(summary)
+    if math.isfinite(fit.slope):
         xs = np.linspace(x.min(), x.max(), 50)
-        se = slope_stderr(summary)
-        slope = f"({b:.3g} ± {se:.2g})" if math.isfinite(se) else f"{b:.3g}"
-        ax.plot(xs, a + b * xs, color="tab:red", lw=1.5,
-                label=f"fit: α_esc = {a:.3g} + {slope} ln N  ({n} points)")
+        chi2 = (f", χ²/dof = {fit.reduced_chi2:.2g}" if math.isfinite(fit.reduced_chi2)
+                else "")
+        left = f", {fit.n_left_out} without SE left out" if fit.n_left_out else ""
+        ax.plot(xs, fit.intercept + fit.slope * xs, color="tab:red", lw=1.5,
+                label=f"weighted fit: α_esc = {fit.intercept:.3g} + ({fit.slope:.3g} ± "
+                      f"{fit.slope_err:.2g}) ln N  ({fit.n_points} points{left}{chi2})")
+    elif fit.n_left_out:
+        ax.text(0.02, 0.95, f"no weighted fit: {fit.n_points} of {fit.n_points + fit.n_left_out}"
+                " points have a standard error (two runs or more escaped)",
+                transform=ax.transAxes, fontsize=8, va="top")
     for i in range(x.size):
         ax.annotate(f"{int(summary['runs_escaped'].values[i])}/"
                     f"{int(summary['n_runs'].values[i])}",

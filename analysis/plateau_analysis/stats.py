@@ -1,7 +1,9 @@
-"""Averages over seeds: one entry per grid point."""
+"""Averages over seeds (one entry per grid point) and the weighted straight-line fit."""
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import warnings
 from collections.abc import Sequence
 
@@ -141,3 +143,69 @@ def seed_average(ds: xr.Dataset, quantiles: Sequence[float] = DEFAULT_QUANTILES,
     out = xr.Dataset(data, coords=coords)
     out.attrs = dict(ds.attrs, quantiles=qs.tolist(), aligned=int(bool(align)))
     return out
+
+
+@dataclasses.dataclass(frozen=True)
+class LineFit:
+    """A straight line y = intercept + slope * x fitted by :func:`weighted_line_fit`.
+
+    ``slope_err`` and ``intercept_err`` are the standard errors from the weights alone (the
+    points' own errors taken as known): sqrt of the diagonal of (A^T W A)^-1, not rescaled by
+    the scatter. ``chi2`` = sum of ((y - fit) / sigma)^2 over the points used, ``dof`` = n - 2,
+    ``reduced_chi2`` = chi2 / dof (NaN for dof < 1): about 1 when the points scatter as their
+    errors say; much larger means the errors understate the scatter (or the line is wrong), and
+    then ``slope_err`` * sqrt(reduced_chi2) is the more honest error. ``n_points`` points were
+    used; ``n_left_out`` had a value but no usable error (sigma not finite and > 0, e.g. a
+    single run escaped) and are not in the fit.
+    """
+
+    slope: float
+    intercept: float
+    slope_err: float
+    intercept_err: float
+    chi2: float
+    dof: int
+    n_points: int
+    n_left_out: int
+
+    @property
+    def reduced_chi2(self) -> float:
+        """chi2 / dof; NaN without degrees of freedom."""
+        return self.chi2 / self.dof if self.dof > 0 else math.nan
+
+
+def weighted_line_fit(x, y, sigma) -> LineFit:
+    """Weighted least squares fit of y = a + b x with weights w_i = 1 / sigma_i^2.
+
+    With S = sum w, Sx = sum w x, Sy = sum w y, Sxx = sum w x^2, Sxy = sum w x y and
+    D = S Sxx - Sx^2: b = (S Sxy - Sx Sy) / D, a = (Sxx Sy - Sx Sxy) / D, var(b) = S / D,
+    var(a) = Sxx / D (Press et al., Numerical Recipes, §15.2 "Fitting data to a straight
+    line"). Points whose x or y is not finite are ignored; points with a value but no usable
+    sigma are counted in ``n_left_out``.
+
+    Parameters
+    ----------
+    x, y, sigma : array_like
+        Abscissae, values and their standard errors (same length).
+
+    Returns
+    -------
+    LineFit
+        NaN slope and intercept when fewer than two distinct x remain.
+    """
+    x, y, sigma = (np.asarray(v, dtype=float).ravel() for v in (x, y, sigma))
+    valued = np.isfinite(x) & np.isfinite(y)
+    ok = valued & np.isfinite(sigma) & (sigma > 0)
+    n, left_out = int(ok.sum()), int((valued & ~ok).sum())
+    if np.unique(x[ok]).size < 2:
+        return LineFit(math.nan, math.nan, math.nan, math.nan, math.nan, max(n - 2, 0), n,
+                       left_out)
+    x, y, w = x[ok], y[ok], 1.0 / sigma[ok] ** 2
+    s, sx, sy, sxx, sxy = w.sum(), (w * x).sum(), (w * y).sum(), (w * x * x).sum(), \
+        (w * x * y).sum()
+    d = s * sxx - sx * sx
+    b = (s * sxy - sx * sy) / d
+    a = (sxx * sy - sx * sxy) / d
+    chi2 = float((w * (y - a - b * x) ** 2).sum())
+    return LineFit(float(b), float(a), float(math.sqrt(s / d)), float(math.sqrt(sxx / d)),
+                   chi2, n - 2, n, left_out)

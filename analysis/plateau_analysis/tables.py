@@ -60,7 +60,12 @@ def table_rows(ds: Table, columns: Sequence[str] | None = None) -> list[dict[str
 
 
 def format_value(value, digits: int = 4) -> str:
-    """Text of a table cell: floats with ``digits`` significant digits, NaN as ``nan``.
+    """Text of a number or a cell: the one formatter of every number the package prints (tables,
+    summaries, legends and titles).
+
+    Floats with ``digits`` significant digits, except whole numbers below 1e15, which are
+    written out as integers (``N = 100000`` beside ``N = 10000``, never ``1e+05``); NaN as
+    ``nan``; booleans as yes/no; bytes decoded.
 
     Parameters
     ----------
@@ -75,9 +80,14 @@ def format_value(value, digits: int = 4) -> str:
         return ""
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
-    if isinstance(value, float):
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, (float, np.floating)):
+        value = float(value)
         if math.isnan(value):
             return "nan"
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
         return f"{value:.{digits}g}"
     return str(value)
 

@@ -22,12 +22,15 @@ CONFIG = ("N = 100\nK = {K}\nM = 2\neta = 0.5\nlearn-v = {learn_v}\nactivation =
           "output-activation = {h}\ngamma = {gamma}\nnoise = 0\nseeds = 2\nseed = 1\n")
 
 
-def group(n_points=2, seeds=2, K=2, v=None, coord="eta", values=None, ends=None):
-    """``n_points`` grid points of ``seeds`` runs; point p's plateau ends at ends[p]."""
+def group(n_points=2, seeds=2, K=2, v=None, coord="eta", values=None, ends=None, jitter=0.0):
+    """``n_points`` grid points of ``seeds`` runs; point p's plateau ends at ends[p] (times
+    1 - jitter ... 1 + jitter across the seeds, evenly: the mean stays ends[p])."""
     values = list(values if values is not None else np.linspace(0.5, 1.5, n_points))
     ends = list(ends if ends is not None else np.linspace(30.0, 80.0, n_points))
     runs = n_points * seeds
-    eg = np.array([plateau_curve(end=ends[p]) for p in range(n_points) for _ in range(seeds)])
+    spread = np.linspace(-jitter, jitter, seeds) if seeds > 1 else np.zeros(1)
+    eg = np.array([plateau_curve(end=ends[p] * (1.0 + spread[s])) for p in range(n_points)
+                   for s in range(seeds)])
     Q = np.broadcast_to(np.eye(K) * 0.8, (runs, ALPHA.size, K, K)).copy()
     R = np.full((runs, ALPHA.size, K, 2), 0.3)
     R[:, ALPHA > 90.0, :2, :2] = np.array([[0.85, 0.02], [0.02, 0.85]])
@@ -119,14 +122,15 @@ def test_escape_against_log_n_with_fitted_slope(tmp_path):
     Ns = [50, 100, 200, 400]
     ends = [20.0 + 8.0 * math.log(n) for n in Ns]
     ds, avg, summary = prepared(write(tmp_path / "n.h5", {
-        "K2_M2": group(4, coord="N", values=Ns, ends=ends)}))
-    b, _, n = fit_log_n(summary)
+        "K2_M2": group(4, seeds=4, coord="N", values=Ns, ends=ends, jitter=0.05)}, seeds=4))
+    fit = fit_log_n(summary)
+    b, n = fit.slope, fit.n_points
     # The escape time is end * 2**(1/4) on the slope -4 flank: slope 8 * 2**(1/4).
     assert n == 4 and b == pytest.approx(8.0 * 2 ** 0.25, rel=0.02)
     fig = plot_escape_vs_log_n(ds, summary)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert any(t.startswith("fit: α_esc =") and f"{b:.3g}" in t for t in labels)
+    assert any(t.startswith("weighted fit: α_esc =") and f"{b:.3g}" in t for t in labels)
     assert ax.get_xlabel().startswith("ln N")
     pyplot().close(fig)
     out = tmp_path / "out"
