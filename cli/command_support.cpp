@@ -234,6 +234,9 @@ void add_output_options(po::options_description& desc, OutputOptions& out) {
         "resume", po::bool_switch(&out.resume),
         "finish the output file left by an interrupted run of the same configuration")(
         "quiet,q", po::bool_switch(&out.quiet), "no progress output")(
+        "table", po::bool_switch(&out.table),
+        "print the seed-mean eps_g over alpha per grid point (the long summary) instead of one "
+        "line per grid point")(
         "progress-interval",
         po::value<double>(&out.progress_interval)->notifier([](double seconds) {
             if (!(seconds > 0.0 && seconds <= 86400.0))
@@ -608,8 +611,12 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
     progress.finish();
     if (writer)
         writer->close();
-    summary.print(spec, alphas,
-                  spec.shard.runs_of(spec.runs()) - static_cast<std::int64_t>(todo.size()));
+    const std::int64_t skipped =
+        spec.shard.runs_of(spec.runs()) - static_cast<std::int64_t>(todo.size());
+    if (out.table)
+        summary.print_table(spec, alphas, skipped);
+    else
+        summary.print_compact(spec, skipped, out.out_given ? out.out : std::string());
     if (out.out_given && !out.quiet)
         std::fprintf(stderr, "plateau %s: wrote %s\n", command.c_str(), out.out.c_str());
     return 0;

@@ -70,6 +70,7 @@ struct OutputOptions {
     bool overwrite = false;
     bool resume = false;
     bool quiet = false;
+    bool table = false;             ///< --table: the seed-mean eps_g(alpha) table per grid point
     std::string shard;              ///< --shard i/n: empty for the whole campaign
     double progress_interval = 0.0; ///< seconds between progress lines; 0: by terminal
 };

@@ -5,6 +5,8 @@
 #include "engine/run/specialization.hpp"
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -36,6 +38,11 @@ void SeedSummary::add(const CampaignSpec& spec, const FinishedRun& run) {
         p.sum_sq[i] += eg * eg;
     }
     const auto& last = run.result.records.back();
+    if (const auto it = last.extras.find(extra_name::eps_train);
+        it != last.extras.end() && it->second.size() == 1 && std::isfinite(it->second[0])) {
+        p.eps_train_sum += it->second[0];
+        ++p.eps_train_runs;
+    }
     if (assess_specialization(last.Q, last.R, last.T).specialized) // analysis/SCHEMA.md
         ++p.specialized;
 }
@@ -67,8 +74,57 @@ std::string SeedSummary::outcome_counts(const Point& p) {
     return (out.empty() ? std::string("none") : out) + " of " + std::to_string(runs);
 }
 
-void SeedSummary::print(const CampaignSpec& spec, const std::vector<double>& alphas,
-                        std::int64_t skipped) const {
+namespace {
+
+/// A measured value to 3 significant digits (0.0149, 1.23e-05): a summary's numbers are means
+/// with their errors, not configuration values (those are number_text's, exact).
+std::string measured_text(double x) {
+    std::array<char, 32> buf{};
+    const auto res =
+        std::to_chars(buf.data(), buf.data() + buf.size(), x, std::chars_format::general, 3);
+    return std::string(buf.data(), res.ptr);
+}
+
+} // namespace
+
+std::pair<double, double> SeedSummary::mean_eg(const Point& p, std::size_t a) {
+    const double n = static_cast<double>(p.completed);
+    const double mean = p.sum[a] / n;
+    const double var = n > 1 ? std::max(0.0, (p.sum_sq[a] - n * mean * mean) / (n - 1.0)) : 0.0;
+    return {mean, std::sqrt(var / n)};
+}
+
+void SeedSummary::print_compact(const CampaignSpec& spec, std::int64_t skipped,
+                                const std::string& file) const {
+    if (skipped > 0)
+        std::printf("\n(%lld run(s) were already finished in the file and are not counted here)",
+                    static_cast<long long>(skipped));
+    std::printf("\n");
+    for (std::size_t i = 0; i < points_.size(); ++i) {
+        const auto& s = points_[i];
+        std::string line = "grid point " + std::to_string(i) + ":" + describe(spec.points[i]) +
+                           "  " + outcome_counts(s) + "; specialized " +
+                           std::to_string(s.specialized) + " of " + std::to_string(s.completed);
+        if (s.completed > 0 && !s.sum.empty()) {
+            const auto [mean, se] = mean_eg(s, s.sum.size() - 1);
+            line += "; eps_g(end) " + measured_text(mean) + " +- " + measured_text(se);
+        }
+        if (s.eps_train_runs > 0)
+            line += "; eps_t(end) " +
+                    measured_text(s.eps_train_sum / static_cast<double>(s.eps_train_runs));
+        std::printf("%s\n", line.c_str());
+    }
+    if (!file.empty())
+        std::printf("(plateau heights and escape times: python3 -m plateau_analysis summary %s; "
+                    "eps_g over alpha: --table)\n",
+                    file.c_str());
+    else
+        std::printf("(eps_g over alpha: --table)\n");
+    std::fflush(stdout);
+}
+
+void SeedSummary::print_table(const CampaignSpec& spec, const std::vector<double>& alphas,
+                              std::int64_t skipped) const {
     if (skipped > 0)
         std::printf("\n(%lld run(s) were already finished in the file and are not in this table)\n",
                     static_cast<long long>(skipped));
@@ -89,11 +145,8 @@ void SeedSummary::print(const CampaignSpec& spec, const std::vector<double>& alp
         for (std::size_t a = 0; a < own; ++a) {
             if (a % stride != 0 && a + 1 != own)
                 continue;
-            const double n = static_cast<double>(s.completed);
-            const double mean = s.sum[a] / n;
-            const double var =
-                n > 1 ? std::max(0.0, (s.sum_sq[a] - n * mean * mean) / (n - 1.0)) : 0.0;
-            std::printf("  %12.4g  %14.6g  %12.3g\n", alphas[a], mean, std::sqrt(var / n));
+            const auto [mean, se] = mean_eg(s, a);
+            std::printf("  %12.4g  %14.6g  %12.3g\n", alphas[a], mean, se);
         }
     }
     std::fflush(stdout);

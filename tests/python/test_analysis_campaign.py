@@ -23,7 +23,7 @@ def sweep(plateau_program, tmp_path_factory):
     """A 2-point eta sweep, 4 seeds, N = 100 (fast), and what the engine printed."""
     path = tmp_path_factory.mktemp("campaign") / "sweep.h5"
     stdout = run_plateau(plateau_program, path, "--eta", "0.5,1.0", "--seeds", SEEDS,
-                         "--N", 100, "--alpha-max", 100, "--records", 60)
+                         "--N", 100, "--alpha-max", 100, "--records", 60, "--table")
     return path, parse_summary(stdout)
 
 
@@ -33,7 +33,7 @@ def diverging(plateau_program, tmp_path_factory):
     path = tmp_path_factory.mktemp("campaign") / "diverging.h5"
     stdout = run_plateau(plateau_program, path, "--activation", "linear",
                          "--teacher-activation", "linear", "--eta", "0.5,50", "--seeds", 3,
-                         "--N", 100, "--alpha-max", 20, "--records", 30)
+                         "--N", 100, "--alpha-max", 20, "--records", 30, "--table")
     return path, parse_summary(stdout)
 
 
@@ -235,3 +235,23 @@ def test_written_layout_reads_with_plain_xarray(tmp_path):
     assert ds.attrs["kind"] == "theory" and ds.attrs["K"] == 1
     avg = pa.seed_average(ds)
     assert np.isnan(avg["specialization_index_mean"]).all()  # M = 1: nothing to specialize on
+
+
+def test_engine_summary_is_one_line_per_grid_point(plateau_program, tmp_path):
+    """The default summary of `plateau run`: one line per grid point with its outcomes, the runs
+    specialized, the seed-mean eps_g at the end and (with a training set) eps_t; the file named
+    for plateau heights and escape times. --table gives the eps_g(alpha) table instead."""
+    path = tmp_path / "finite.h5"
+    stdout = run_plateau(plateau_program, path, "--eta", "0.5,1.0", "--seeds", 2, "--N", 50,
+                         "--alpha-max", 20, "--alpha-train", 5, "--records", 20)
+    lines = [line for line in stdout.splitlines() if line.strip()]
+    points = [line for line in lines if line.startswith("grid point ")]
+    assert len(points) == 2
+    assert len(lines) == 3, stdout  # the points and the note naming the file
+    for line in points:
+        assert " of 2; specialized " in line and "eps_g(end) " in line and "eps_t(end) " in line
+    assert f"python3 -m plateau_analysis summary {path}" in lines[-1]
+    long = run_plateau(plateau_program, path, "--eta", "0.5", "--seeds", 2, "--N", 50,
+                       "--alpha-max", 20, "--records", 20, "--table")
+    rows = parse_summary(long)[0]["rows"]
+    assert rows.shape[0] >= 10 and rows[0, 0] == 0.0

@@ -187,7 +187,7 @@ def test_plateaus_on_simulations(plateau_program, tmp_path, theory_file):
     assert summary["n_completed"].values[0] == 6
     assert 30 < summary["escape"].values[0] < 300
     # Specialization agrees with the engine's count of specialized runs.
-    specialized = int(stdout.split("specialized at the end: ")[1].split()[0])
+    specialized = int(stdout.split("; specialized ")[1].split()[0])
     spec = pa.specialization(ds)
     assert spec["run_specialized"].values.sum() == specialized
     # The student specializes after the plateau begins, around the escape.

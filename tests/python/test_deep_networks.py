@@ -120,8 +120,7 @@ def test_a_deeper_layer_that_blows_up_ends_the_run_diverged(plateau_program, tmp
     out = tmp_path / "blowup.h5"
     stdout = run_plateau(plateau_program, out, "--K", "4x2", "--M", "4x2", "--eta-layers", "1e3",
                          "--alpha-max", "5", "--seeds", "2", "--divergence-q", "10")
-    assert "runs: 0 completed, 2 diverged" in stdout, stdout
-    assert "outcomes: diverged 2 of 2" in stdout, stdout
+    assert "  diverged 2 of 2; specialized 0 of 0\n" in stdout, stdout
     ds = load_campaign(out)[GROUP]
     assert (ds["status"].values == 2).all()
     assert (ds["outcome"].values == 4).all()

@@ -135,7 +135,7 @@ def test_engine_summary_counts_the_python_rule(plateau_program, tmp_path):
     for group, args in CAMPAIGNS.items():
         path = tmp_path / f"{group}.h5"
         stdout = run_plateau(plateau_program, path, *args, "--N", 200, "--seeds", 8,
-                             "--records", 40, "--eta", "0.5,0.8")
+                             "--records", 40, "--eta", "0.5,0.8", "--table")
         table = parse_summary(stdout)
         ds = pa.load_campaign(path)[group]
         spec = pa.specialization(ds)
