@@ -75,6 +75,10 @@ def main(argv=None) -> int:
     rep.add_argument("--all-points", action="store_true",
                      help="one overlaps figure per grid point however many there are "
                      "(default: only up to 4 points; the per-sweep figures always)")
+    rep.add_argument("--examples-axis", action="store_true",
+                     help="a top axis in examples/N on the eps_g and train/test figures when an "
+                     "update uses more than one example (batch > 1 or batch = all: alpha counts "
+                     "updates/N)")
     rules = rep.add_argument_group(
         "plateau detection", "parameters of the plateau rule (analysis/README.md; default: "
         "the rule's defaults, for ReLU its ReLU defaults)")
@@ -108,7 +112,7 @@ def main(argv=None) -> int:
             report(args.results, args.out, args.theory, band=args.band,
                    force_theory=args.force_theory, rule_overrides=rule_overrides,
                    alpha_range=alpha_range, fixed_point_eg=args.fixed_point_eg,
-                   all_points=args.all_points,
+                   all_points=args.all_points, examples_axis=args.examples_axis,
                    formats=[f.strip() for f in args.formats.split(",") if f.strip()])
     except CampaignError as exc:
         print(f"{PROGRAM}: error: {exc}", file=sys.stderr)
