@@ -179,7 +179,7 @@ def _sign_note(ds) -> str:
     from .overlaps import sign_symmetric
 
     if "run" in ds.dims and bool(sign_symmetric(ds).any()):
-        return "; |r| counted: odd g and learned upper layer, r = -1 is learned"
+        return "; sign symmetry: r = -1 counts as learned"
     return ""
 
 
@@ -286,11 +286,16 @@ def plot_final_R(ds, avg, *, points=None):
         _mark_empty(ax, avg, i)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
+    title = wrap_title(fig, f"{ds.attrs.get('group', '')}: final normalized overlaps (seed "
+                            f"mean, students relabelled where assigned{_sign_note(ds)}; "
+                            f"{_title(ds)})")
+    # Room for the title's lines (about 0.2 inch each) above the panels' own titles; before
+    # the colorbar, which takes its place from the panels as they are.
+    lines = title.count("\n") + 1
+    fig.subplots_adjust(top=max(0.5, 1 - (0.2 * lines + 0.35) / fig.get_figheight()))
     if image is not None:
         fig.colorbar(image, ax=axes, label="final r_jn = R_jn / √(Q_jj T_nn)", shrink=0.9)
-    fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: final normalized overlaps (seed "
-                                 f"mean, students relabelled where assigned{_sign_note(ds)}; "
-                                 f"{_title(ds)})"), fontsize=10)
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
