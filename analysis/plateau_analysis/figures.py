@@ -697,7 +697,12 @@ def plot_overlaps(ds, avg, summary, i: int, theory_avg=None, match: int = -1,
                               label="mean specialization time"))
     names = _label_names(avg)
     what = "curve" if single else f"seed mean of {n} runs, {relabel_text(ds, avg, i)}"
-    if "outcomes" in summary and _failed_runs(summary, i):
+    finite_words = _finite_set_words(ds, avg)
+    if finite_words is not None:  # a finite training set: its own words (over-fitted, ...)
+        from .outcomes import finite_set_text
+
+        what += f"; outcomes: {finite_set_text(finite_words[i])}"
+    elif "outcomes" in summary and _failed_runs(summary, i):
         what += f"; outcomes: {summary['outcomes'].values[i]}"
     fig.suptitle(f"{ds.attrs.get('group', '')}, {point_label(avg, i, names)}: overlaps "
                  f"({what})", fontsize=11)

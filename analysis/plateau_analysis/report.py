@@ -54,8 +54,9 @@ from .campaign import swept_coordinates
 from .merge import load_sweep
 from .configs import ConfigMismatchError, ConfigMismatchWarning, describe, theory_mismatches
 from .detection import PlateauRule, plateau_summary, plateaus, rule_for
-from .figures import (add_examples_axis, format_value, plot_eg, plot_overlaps, plot_sweep, pyplot,
-                      save_figure, time_unit)
+from .figures import (_finite_set_words as finite_set_words, add_examples_axis, format_value,
+                      plot_eg, plot_overlaps, plot_sweep, pyplot, save_figure, time_unit)
+from .outcomes import FINITE_SET_OUTCOMES, finite_set_outcomes, finite_set_text
 from .stats import seed_average
 from .tables import format_table, table_rows, write_csv
 
@@ -215,6 +216,18 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
     if swept == ["N"]:
         save(plot_escape_vs_log_n(ds, summary), f"escape_lnN_{gname}")
     return written
+
+
+def _minimum_is_no_plateau(row: dict) -> None:
+    """On a finite training set, a flat stretch that eps_g never escapes is the minimum of an
+    over-fitting (or converged) curve, not a plateau (analysis/SCHEMA.md, "Outcomes on a finite
+    training set"): the row says no plateau, as the eps_g figure draws none."""
+    escape = row.get("escape")
+    if row.get("found") and not (isinstance(escape, float) and math.isfinite(escape)):
+        row["found"] = False
+        for key in ("height", "start", "end", "length"):
+            if key in row:
+                row[key] = math.nan
 
 
 def print_table(rows: list, out, *, theory: bool) -> None:
@@ -384,11 +397,15 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
                                        fixed_point_eg=fixed_point_eg, all_points=all_points,
                                        max_point_figures=max_point_figures,
                                        examples_axis=examples_axis)
+        finite_words = finite_set_words(ds, avg)  # None without a finite training set
         for i, row in enumerate(table_rows(summary)):
             # What the alpha columns (start, end, length, escape, ...) count (figures.time_unit).
             row = {"group": gname, **row, "alpha_unit": time_unit(ds)}
             # The count behind esc_runs (the mean over the runs that escaped), never implicit.
             row["escaped_of_runs"] = f"{row['runs_escaped']}/{row['n_runs']}"
+            if finite_words is not None:  # over-fitted, converged, ... (analysis/SCHEMA.md)
+                row["outcomes"] = finite_set_text(finite_words[i])
+                _minimum_is_no_plateau(row)
             if th_summary is not None:
                 t = int(matches[i])
                 row["theory_height"] = float(th_summary["height"].values[t]) if t >= 0 \
@@ -396,8 +413,13 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
                 row["theory_escape"] = float(th_summary["escape"].values[t]) if t >= 0 \
                     else math.nan
             rows.append(row)
-        for row in table_rows(per_run):
-            run_rows.append({"group": gname, **row, "alpha_unit": time_unit(ds)})
+        run_words = finite_set_outcomes(ds).values if finite_words is not None else None
+        for r, row in enumerate(table_rows(per_run)):
+            row = {"group": gname, **row, "alpha_unit": time_unit(ds)}
+            if run_words is not None and run_words[r] >= 0:
+                row["finite_set_outcome"] = FINITE_SET_OUTCOMES[run_words[r]]
+                _minimum_is_no_plateau(row)
+            run_rows.append(row)
     for name in ("K", "M"):  # a sweep over K (or M): across groups
         if len({int(s.attrs[name]) for s in summaries.values()}) > 1:
             from .standard import plot_group_sweep

@@ -166,6 +166,14 @@ def test_a_training_set_sweep_gets_a_learning_curve(files, tmp_path):
     report(files["curve"], out, formats=("png",))
     assert (out / "learning_curve_K2_M2.png").stat().st_size > 0
     assert not list(out.glob("sweep_K2_M2_alpha_train*"))  # no empty escape panel
+    rows = list(csv.DictReader((out / "plateaus.csv").open()))
+    assert "over-fitted" in rows[0]["outcomes"]
+    assert not any("failed" in r["outcomes"] or "plateau" in r["outcomes"] for r in rows)
+    # No plateau at an over-fitting minimum in the table either (found only where escaped).
+    assert all(r["found"] == "no" or r["escape"] != "nan" for r in rows), rows
+    runs = list(csv.DictReader((out / "plateaus_runs.csv").open()))
+    assert {r["finite_set_outcome"] for r in runs} <= {"over-fitted", "converged",
+                                                       "not converged", "learned"}
     avg = pa.seed_average(ds, align=True)
     summary = pa.plateau_summary(ds, averaged=avg)
     fig = plot_eg(ds, avg, summary)
