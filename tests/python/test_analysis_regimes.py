@@ -193,6 +193,10 @@ def test_a_training_set_sweep_gets_a_learning_curve(files, tmp_path):
     assert len(drawn) == int(escaped.sum()) < int(summary["found"].values.sum())
     assert "detected plateau (height)" not in texts or escaped.any()
     pyplot().close(fig)
+    fig = plot_overlaps(ds, avg, summary, 0)  # the runs' words in its title too
+    title = fig._suptitle.get_text()
+    assert "outcomes: over-fitted" in title and "failed" not in title, title
+    pyplot().close(fig)
 
 
 # -- 4. deeper networks ------------------------------------------------------------------------
