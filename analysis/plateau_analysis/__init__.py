@@ -51,11 +51,13 @@ from .overlaps import (
     align_students,
     classify_units,
     normalized_overlaps,
+    sign_symmetric,
     specialization,
     specialization_index,
 )
 from .outcomes import (OUTCOMES, assess_outcome, count_outcomes, outcome_names, outcome_text,
                        run_outcomes)
+from .outcomes import FINITE_SET_OUTCOMES, finite_set_outcomes
 from .configs import ConfigMismatchError, ConfigMismatchWarning
 from .detection import (Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus,
                         rule_for)
@@ -66,6 +68,7 @@ from .tables import format_table, table_rows, write_csv
 
 __all__ = [
     "COMPLETED", "DIVERGED", "PENDING",
+    "FINITE_SET_OUTCOMES", "finite_set_outcomes", "sign_symmetric",
     "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "OUTCOMES", "UNIT_STATES",
     "CampaignError", "CampaignFileNotFoundError", "ConfigMismatchError",
     "ConfigMismatchWarning", "IncompleteCampaignWarning",

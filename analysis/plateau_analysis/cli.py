@@ -78,6 +78,10 @@ def main(argv=None) -> int:
     rep.add_argument("--all-points", action="store_true",
                      help="one overlaps figure per grid point however many there are "
                      "(default: only up to 4 points; the per-sweep figures always)")
+    rep.add_argument("--examples-axis", action="store_true",
+                     help="a top axis in examples/N on the eps_g and train/test figures when an "
+                     "update uses more than one example (batch > 1 or batch = all: alpha counts "
+                     "updates/N)")
     _add_rule_arguments(rep)
     summ = sub.add_parser(
         "summary", help="one line per grid point: outcomes, plateau height, escape time, eps_t",
@@ -106,6 +110,7 @@ def main(argv=None) -> int:
         args.results, args.out, args.theory, band=args.band, force_theory=args.force_theory,
         rule_overrides=rule_overrides, alpha_range=alpha_range,
         fixed_point_eg=args.fixed_point_eg, all_points=args.all_points,
+        examples_axis=args.examples_axis,
         formats=[f.strip() for f in args.formats.split(",") if f.strip()]))
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from .campaign import swept_coordinates
 from .configs import parse_config
+from .outcomes import FINITE_FAILED
 from .tables import format_value  # the one number formatter (tables, legends, titles)
 
 
@@ -44,8 +45,9 @@ AXIS_LABELS = {
     "train_set": "training-set size P",
     "alpha_train": "training-set size α_train = P / N",
 }
-#: The α axis. A simulation records at update round(α N) (analysis/SCHEMA.md, `alpha`): at
-#: small N its early records lie up to 1/(2N) from their nominal α.
+#: The α axis of on-line learning (one example per update). A simulation records at update
+#: round(α N) (analysis/SCHEMA.md, `alpha`): at small N its early records lie up to 1/(2N) from
+#: their nominal α. :func:`time_label` gives the label of a file's own settings.
 ALPHA_LABEL = "training time α = examples / N (simulation: update round(α N))"
 PLATEAU_SHADE = "#fbeebb"
 #: Line style of a grid point whose completed runs all failed (analysis/SCHEMA.md, "Outcomes").
@@ -70,6 +72,22 @@ def _diverged_curves(ds, avg, i: int) -> list:
         if ok.any():
             out.append((alpha[ok], eg[ok]))
     return out
+
+
+def _finite_set_words(ds, avg):
+    """Per grid point of ``avg``, the finite-set outcome codes of its runs
+    (:func:`~plateau_analysis.outcomes.finite_set_outcomes`), or None when no run of the group
+    trained on a finite training set (or ``ds`` has no runs: a seed average)."""
+    if "run" not in ds.dims or "status" not in ds:
+        return None
+    from .campaign import grid_point_index
+    from .outcomes import finite_set_outcomes, has_training_set
+
+    if not has_training_set(ds).any():
+        return None
+    codes = finite_set_outcomes(ds).values
+    point = grid_point_index(ds)
+    return [codes[point == int(p)] for p in avg["point"].values]
 
 
 def _failed_runs(summary, i: int) -> int:
@@ -264,10 +282,143 @@ def wrap_title(fig, text: str) -> str:
     return "\n".join(textwrap.wrap(text, max(int(fig.get_figwidth() * 8), 40)))
 
 
+def examples_per_update(ds) -> float | None:
+    """Examples per update of a group's runs (analysis/SCHEMA.md, `alpha` and `examples`).
+
+    1 for on-line learning (``batch = 1``, the default), B for ``batch = B``, the training-set
+    size P for ``batch = all`` (P from ``train-set``, or ``alpha-train`` × N). None when the
+    runs differ in it (``batch``, the training set or N swept with ``batch = all``), or P is
+    not known.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A campaign group or a :func:`~plateau_analysis.seed_average` result.
+
+    Returns
+    -------
+    float or None
+    """
+    cfg = file_settings(ds)
+    differ = object()
+
+    def one(name: str, default=None):
+        """The key's single value: the file setting (``default`` when the file has none), or
+        a coordinate all of whose values agree (``differ`` when they do not)."""
+        coord = name.replace("-", "_")
+        if coord in ds.coords and ds[coord].dims != ():
+            values = np.unique(np.asarray(ds[coord].values).astype(str))
+            return str(values[0]) if values.size == 1 else differ
+        return cfg.get(name, default)
+
+    batch = one("batch", "1")  # files and theories without the key: on-line learning
+    if batch is differ:
+        return None
+    batch = batch.strip().lower()
+    if batch not in ("all", "0"):
+        try:
+            return float(batch)
+        except ValueError:
+            return None
+    train, alpha_train, n = one("train-set"), one("alpha-train"), one("N")
+    for value, scale in ((train, "1"), (alpha_train, n)):
+        if differ in (value, scale) or value in (None, "none", "0") or scale is None:
+            continue
+        try:
+            return float(value) * float(scale)
+        except ValueError:
+            pass
+    return None
+
+
+def time_unit(ds) -> str:
+    """What α counts in a group: ``"examples/N"`` for on-line learning (one example per update,
+    where updates/N and examples/N are the same number), else ``"updates/N"`` (analysis/SCHEMA.md,
+    `alpha`: α counts updates; ``batch`` B > 1 or ``batch = all`` uses B or P examples per
+    update)."""
+    return "examples/N" if examples_per_update(ds) == 1.0 else "updates/N"
+
+
+def time_label(ds) -> str:
+    """The α axis label of a group, from its settings (:func:`examples_per_update`): on-line
+    learning "α = examples / N"; mini-batches "α = updates / N (B = 8 examples per update)";
+    ``batch = all`` names P; runs that differ in it say "examples per update differ"."""
+    per = examples_per_update(ds)
+    if per == 1.0:
+        return ALPHA_LABEL
+    if per is None:
+        what = "examples per update differ between runs"
+    elif file_settings(ds).get("batch", "").strip().lower() in ("all", "0"):
+        what = f"gradient descent on all P = {per:g} examples per update"
+    else:
+        what = f"B = {per:g} examples per update"
+    return f"training time α = updates / N ({what})"
+
+
+def escape_label(ds, what: str = "") -> str:
+    """"escape time α_esc = examples / N" (or updates / N, :func:`time_unit`), ``what`` added."""
+    text = f"escape time α_esc = {time_unit(ds).replace('/', ' / ')}"
+    return f"{text} {what}" if what else text
+
+
+def add_examples_axis(ax, ds) -> bool:
+    """A secondary x axis on top of ``ax`` in examples / N = α × (examples per update), when the
+    group has one number of examples per update other than 1 (:func:`examples_per_update`).
+    Returns whether it drew one."""
+    per = examples_per_update(ds)
+    if per is None or per == 1.0 or per <= 0:
+        return False
+    top = ax.secondary_xaxis("top", functions=(lambda a: a * per, lambda e: e / per))
+    top.set_xlabel(f"examples / N = {per:g} α", fontsize=9)
+    if ax.get_title():  # lift the title above the new axis
+        ax.set_title(ax.get_title(), pad=34, fontsize=ax.title.get_fontsize())
+    ax.figure.tight_layout()
+    return True
+
+
+def architecture_text(ds) -> str:
+    """``"K = 2, M = 2"``, or the hidden-layer widths of a deeper network from its group name
+    (analysis/SCHEMA.md, "Groups"): ``"K = 4x2, M = 4x2"``."""
+    from .campaign import parse_group_widths
+
+    widths = parse_group_widths(str(ds.attrs.get("group", "")))
+    if widths is not None:
+        student, teacher = ("x".join(map(str, w)) for w in widths)
+        return f"K = {student}, M = {teacher}"
+    return f"K = {ds.attrs.get('K')}, M = {ds.attrs.get('M')}"
+
+
+def relabel_text(ds, avg, i: int) -> str:
+    """What the order of the student units in an aligned seed average of grid point ``i`` means
+    (:func:`~plateau_analysis.align_students` relabels only units the specialization rule
+    assigned): "students relabelled: j learned B_j" when every completed run of the point is
+    specialized; "students in file order (no unit assigned)" when no unit of any run is; else
+    how many runs were relabelled."""
+    from .campaign import COMPLETED, grid_point_index
+    from .overlaps import specialization
+
+    if "run" not in ds.dims:
+        return "students relabelled where assigned"
+    runs = (grid_point_index(ds) == int(avg["point"].values[i])) \
+        & (np.asarray(ds["status"].values) == COMPLETED)
+    if not runs.any():
+        return "no completed run"
+    spec = specialization(ds.isel(run=np.flatnonzero(runs)))
+    full = int(np.count_nonzero(spec["run_specialized"].values))
+    some = int(np.count_nonzero(spec["specialized"].values.any(axis=1)))
+    n = int(runs.sum())
+    if full == n:
+        return "students relabelled: j learned B_j"
+    if some == 0:
+        return "students in file order (no unit assigned to a teacher unit)"
+    return (f"students relabelled where assigned ({full} of {n} runs specialized, {some} with "
+            f"an assigned unit)")
+
+
 def _title(ds) -> str:
     """K, M, g (and g*), the model settings with the file's values, seeds or theory."""
     cfg = file_settings(ds)
-    parts = [f"K = {ds.attrs.get('K')}, M = {ds.attrs.get('M')}"]
+    parts = [architecture_text(ds)]
     if "activation" in cfg:
         act = cfg["activation"]
         teacher = cfg.get("teacher-activation", act)
@@ -331,6 +482,8 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     ymin, ymax = np.inf, 0.0
     handles = []
     any_failed = False
+    finite_words = _finite_set_words(ds, avg)  # runs on a finite training set: own words
+    drew_plateau = False
     n_all_failed = sum(1 for i in range(len(colors))
                        if 0 < int(avg["n_completed"].values[i]) <= _failed_runs(summary, i))
     diverged_runs = []  # per point: (colour, [(alpha, eps_g) of each diverged run])
@@ -339,7 +492,14 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         n = int(avg["n_completed"].values[i])
         failed = _failed_runs(summary, i)
         label = point_label(avg, i, names)
-        if not single:
+        if finite_words is not None:
+            # Over-fitted or converged on a finite set is neither "failed" nor a plateau.
+            codes = finite_words[i]
+            failed = int(np.count_nonzero(codes == FINITE_FAILED))
+            from .outcomes import finite_set_text
+
+            label += f"  ({finite_set_text(codes)})"
+        elif not single:
             parts = [f"{n} runs, {int(summary['runs_escaped'].values[i])} escaped"] if n else []
             for what in ("diverged", "pending"):
                 count = int(avg[f"n_{what}"].values[i])
@@ -370,8 +530,12 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
             th = theory_avg["eg_mean"].values[matches[i]]
             tpos = theory_avg["alpha"].values > 0
             ax.plot(theory_avg["alpha"].values[tpos], th[tpos], color=color, lw=1.4, ls="--")
-        if bool(summary["found"].values[i]):
+        # On a finite training set a flat minimum that rises again (over-fitting) is no
+        # plateau: only a plateau that the curve escapes is drawn.
+        if bool(summary["found"].values[i]) and (
+                finite_words is None or math.isfinite(float(summary["escape"].values[i]))):
             h = float(summary["height"].values[i])
+            drew_plateau = True
             ax.hlines(h, summary["start"].values[i], summary["end"].values[i], color="k",
                       lw=1.2, ls=":", zorder=3)
             esc = float(summary["escape"].values[i])
@@ -396,7 +560,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
             ax.plot(a_run, e_run, color=color, lw=0.8, alpha=0.6, zorder=1)
             ax.plot(a_run[-1], min(e_run[-1], top), marker="X", ms=8, color=color, mec="k",
                     mew=0.6, ls="", clip_on=False, zorder=5)
-    ax.set_xlabel(ALPHA_LABEL)
+    ax.set_xlabel(time_label(ds))
     ax.set_ylabel("generalization error ε_g")
     ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: generalization error "
                                  f"({_title(ds)})"))
@@ -412,9 +576,10 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     if any(curves for _, curves in diverged_runs):
         style.append(Line2D([], [], color="0.3", lw=0.8, marker="X", mec="k", ms=7,
                             label="diverged run (× where it blew up)"))
-    style.append(Line2D([], [], color="k", lw=1.2, ls=":", label="detected plateau (height)"))
-    style.append(Line2D([], [], color="0.5", marker="v", mec="k", ls="",
-                        label=f"escape: ε_g = {escape_fraction:g} × height"))
+    if drew_plateau or finite_words is None:
+        style.append(Line2D([], [], color="k", lw=1.2, ls=":", label="detected plateau (height)"))
+        style.append(Line2D([], [], color="0.5", marker="v", mec="k", ls="",
+                            label=f"escape: ε_g = {escape_fraction:g} × height"))
     # Legends outside the axes (right): they never hide a curve.
     if not colorbar:  # many points: the colorbar names them
         first = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
@@ -505,7 +670,7 @@ def plot_overlaps(ds, avg, summary, i: int, theory_avg=None, match: int = -1,
         if j % ncols == 0:
             ax.set_ylabel("overlap (dimensionless)")
         if j >= K - ncols:
-            ax.set_xlabel(ALPHA_LABEL)
+            ax.set_xlabel(time_label(ds), fontsize=8)
     for ax in list(axes.flat)[K:]:
         ax.set_visible(False)
     handles = [Line2D([], [], color=tcolors[m], lw=2, label=f"R_j{m + 1} = w_j · B_{m + 1}")
@@ -523,8 +688,13 @@ def plot_overlaps(ds, avg, summary, i: int, theory_avg=None, match: int = -1,
         handles.append(Line2D([], [], color="tab:red", lw=1, ls="-.",
                               label="mean specialization time"))
     names = _label_names(avg)
-    what = "curve" if single else f"seed mean of {n} runs, students relabelled: j learned B_j"
-    if "outcomes" in summary and _failed_runs(summary, i):
+    what = "curve" if single else f"seed mean of {n} runs, {relabel_text(ds, avg, i)}"
+    finite_words = _finite_set_words(ds, avg)
+    if finite_words is not None:  # a finite training set: its own words (over-fitted, ...)
+        from .outcomes import finite_set_text
+
+        what += f"; outcomes: {finite_set_text(finite_words[i])}"
+    elif "outcomes" in summary and _failed_runs(summary, i):
         what += f"; outcomes: {summary['outcomes'].values[i]}"
     fig.suptitle(f"{ds.attrs.get('group', '')}, {point_label(avg, i, names)}: overlaps "
                  f"({what})", fontsize=11)
@@ -711,7 +881,7 @@ def plot_sweep(ds, summary, name: str, theory_summary=None, matches=None):
             values = np.unique(x_raw.astype(float))
             top.set_xticks(np.log(values), [f"{v:g}" for v in values])
             top.set_xlabel("N")
-    ax_e.set_ylabel("escape time α_esc = examples / N")
+    ax_e.set_ylabel(escape_label(ds))
     pad = 30 if name == "N" else 6  # above the N axis on top
     ax_e.set_title("escape from the plateau (ε_g = ½ height)"
                    + ("; labels: runs escaped / runs" if annotate else ""), fontsize=10, pad=pad)

@@ -157,3 +157,105 @@ def outcome_text(codes: ArrayLike) -> str:
     counts = count_outcomes(codes)
     parts = [f"{name} {n}" for name, n in counts.items() if n]
     return f"{', '.join(parts) or 'none'} of {sum(counts.values())}"
+
+
+# Runs on a finite training set (``train-set`` / ``alpha-train``) have their own words: their
+# eps_g may stop at a nonzero value (the best the set allows) or rise again after a minimum
+# (over-fitting), neither of which is a plateau or a failure (analysis/SCHEMA.md, "Outcomes on a
+# finite training set").
+
+#: Words for the runs of a finite training set, in the order of their codes.
+FINITE_SET_OUTCOMES = ("pending", "learned", "converged", "over-fitted", "not converged",
+                       "failed", "diverged")
+(FINITE_PENDING, FINITE_LEARNED, FINITE_CONVERGED, FINITE_OVERFITTED, FINITE_NOT_CONVERGED,
+ FINITE_FAILED, FINITE_DIVERGED) = range(len(FINITE_SET_OUTCOMES))
+#: Over-fitted: eps_g at the end (the late mean of the rule's window) >= this x its minimum.
+OVERFIT_RISE = 1.1
+
+
+def finite_set_outcome(outcome: int, alpha: ArrayLike, eg: ArrayLike) -> int:
+    """The outcome of a run on a finite training set, in :data:`FINITE_SET_OUTCOMES`.
+
+    From the run's outcome by the rule (:func:`assess_outcome`, stored or computed) and its
+    eps_g, with the rule's window (the last decade of alpha; ε_late and ε_early the means over
+    its last and first quarter):
+
+    - pending, diverged: as the rule says;
+    - **learned**: the rule's learned (ε_g down to 1 % of its start, or specialized);
+    - **over-fitted**: ε_late >= ``OVERFIT_RISE`` x the smallest ε_g of the run (ε_g rose again
+      after its minimum: early stopping would have done better);
+    - **failed**: the rule's failed, without such a minimum (ε_g never fell);
+    - **converged**: ε_late >= ``STATIONARY_RATIO`` x ε_early: ε_g settled at a nonzero value
+      (the best this training set allows, or where its gradient vanishes);
+    - **not converged**: ε_g still falling at the end.
+
+    Parameters
+    ----------
+    outcome : int
+        An index into :data:`OUTCOMES`.
+    alpha, eg : array_like, shape (records,)
+
+    Returns
+    -------
+    int
+        An index into :data:`FINITE_SET_OUTCOMES`.
+    """
+    outcome = int(outcome)
+    if outcome == OUTCOME_PENDING:
+        return FINITE_PENDING
+    if outcome == OUTCOME_DIVERGED:
+        return FINITE_DIVERGED
+    if outcome == OUTCOME_LEARNED:
+        return FINITE_LEARNED
+    alpha = np.asarray(alpha, dtype=float)
+    eg = np.asarray(eg, dtype=float)
+    missing = np.flatnonzero(~np.isfinite(eg))
+    n = min(int(missing[0]) if missing.size else eg.size, alpha.size)
+    if n < 2:
+        return FINITE_NOT_CONVERGED
+    start = alpha[n - 1] / WINDOW_FACTOR
+    first = 0
+    while first < n - 2 and alpha[first] < start:
+        first += 1
+    quarter = max(1, (n - first) // 4)
+    eg_early = _mean(eg[first:first + quarter])
+    eg_late = _mean(eg[n - quarter:n])
+    lowest = float(np.min(eg[:n]))
+    if eg_late >= OVERFIT_RISE * lowest and lowest < eg[0]:
+        return FINITE_OVERFITTED
+    if outcome == OUTCOME_FAILED:
+        return FINITE_FAILED
+    if eg_late >= STATIONARY_RATIO * eg_early:
+        return FINITE_CONVERGED
+    return FINITE_NOT_CONVERGED
+
+
+def has_training_set(ds: xr.Dataset) -> np.ndarray:
+    """Per run (shape (run,)): whether it trained on a finite training set (``eps_train`` finite
+    somewhere; NaN in every run on fresh examples)."""
+    if "eps_train" not in ds:
+        return np.zeros(ds.sizes["run"], dtype=bool)
+    return np.isfinite(np.asarray(ds["eps_train"].values, dtype=float)).any(axis=1)
+
+
+def finite_set_outcomes(ds: xr.Dataset) -> xr.DataArray:
+    """:func:`finite_set_outcome` of every run of a group (codes into
+    :data:`FINITE_SET_OUTCOMES`; -1 for a run without a training set)."""
+    codes = run_outcomes(ds).values
+    alpha = ds["alpha"].values
+    eg = np.asarray(ds["eg"].values, dtype=float)
+    finite = has_training_set(ds)
+    out = np.array([finite_set_outcome(codes[r], alpha, eg[r]) if finite[r] else -1
+                    for r in range(codes.size)], dtype=np.int8)
+    coords = {n: c for n, c in ds.coords.items() if c.dims == ("run",)}
+    return xr.DataArray(out, dims=("run",), coords=coords, name="finite_set_outcome",
+                        attrs={"flag_meanings": " ".join(w.replace(" ", "_")
+                                                         for w in FINITE_SET_OUTCOMES)})
+
+
+def finite_set_text(codes: ArrayLike) -> str:
+    """``"over-fitted 3, converged 1 of 4"``: the non-zero counts of finite-set outcome codes."""
+    codes = np.asarray(codes).ravel()
+    parts = [f"{name} {int(np.count_nonzero(codes == k))}"
+             for k, name in enumerate(FINITE_SET_OUTCOMES) if np.count_nonzero(codes == k)]
+    return f"{', '.join(parts) or 'none'} of {codes.size}"

@@ -10,8 +10,13 @@ their weight vectors,
 
 In the unspecialized (symmetric) phase every student unit has about the same overlap with every
 teacher unit; a specialized student unit has r_jn ~ 1 with one teacher unit and ~ 0 with the
-others. The sign is kept: a unit with r_jn ~ -1 did not learn teacher unit n (the second-layer
-weights are fixed and positive unless ``learn-v``).
+others. The sign counts when the weights above the first layer are fixed: a unit with
+r_jn ~ -1 did not learn teacher unit n (the second-layer weights are fixed and positive unless
+``learn-v``). With an odd g (erf, tanh, linear) and learned weights above the first layer
+(``learn-v``, or the first entry of ``learn-layers`` of a deeper network), flipping w_j and the
+weights its output feeds (v_j, or column j of W_2) leaves the network unchanged, so r_jn ~ -1
+is as specialized as +1: :func:`sign_symmetric` says which runs, and the rule then uses |r_jn|
+(analysis/SCHEMA.md, "Specialization").
 """
 
 from __future__ import annotations
@@ -35,6 +40,47 @@ DEAD_FRACTION = 1e-3
 #: The states of a student unit, as ``name(UnitState)`` in engine/run/specialization.hpp.
 UNIT_STATES = ("assigned", "shared", "split", "unassigned", "dead")
 _ASSIGNED, _SHARED, _SPLIT, _UNASSIGNED, _DEAD = range(len(UNIT_STATES))
+
+
+#: Activations with g(-x) = -g(x) (models/activation.hpp): with them a unit's sign can flip.
+ODD_ACTIVATIONS = ("erf", "tanh", "linear", "identity")
+
+
+def _run_values(ds: xr.Dataset, attr: str, key: str, default: str) -> np.ndarray:
+    """The text value of a run key for every run: the per-run coordinate ``attr`` when swept,
+    else the group attribute, else the ``config`` text, else ``default``."""
+    from .configs import parse_config
+
+    n = ds.sizes["run"]
+    if attr in ds.coords and ds[attr].dims == ("run",):
+        return np.array([v.decode() if isinstance(v, bytes) else str(v)
+                         for v in ds[attr].values])
+    value = ds.attrs.get(attr, parse_config(ds.attrs.get("config", "")).get(key, default))
+    if isinstance(value, bytes):
+        value = value.decode()
+    return np.full(n, str(value))
+
+
+def sign_symmetric(ds: xr.Dataset) -> np.ndarray:
+    """Per run (shape (run,)): whether a student unit's sign is a symmetry of the network, so
+    that specialization counts |r_jn| (analysis/SCHEMA.md, "Specialization").
+
+    True when the student's activation g is odd (:data:`ODD_ACTIVATIONS`) and the weights its
+    first layer feeds are learned: ``learn-v`` for a two-layer network, the first entry of
+    ``learn-layers`` (W_2) for a deeper one (``K = 4x2``). Then (w_j, column j of the next
+    layer) -> (-w_j, -column j) computes the same function, and gradient descent can reach either.
+    """
+    from .campaign import parse_group_widths
+
+    act = np.char.lower(_run_values(ds, "activation", "activation", "erf").astype(str))
+    learn_v = np.char.lower(_run_values(ds, "learn_v", "learn-v", "false").astype(str))
+    layers = np.char.lower(_run_values(ds, "learn_layers", "learn-layers", "true").astype(str))
+    # The group's name gives every width ("K4x2_M4x2"); its attribute K only the first.
+    widths = parse_group_widths(str(ds.attrs.get("group", "")))
+    deep = np.full(ds.sizes["run"], widths is not None and len(widths[0]) > 1)
+    first_layer = np.array([w.split(":")[0].strip() in ("true", "1") for w in layers])
+    learned = np.where(deep, first_layer, np.isin(learn_v, ("true", "1")))
+    return np.isin(act, ODD_ACTIVATIONS) & learned
 
 
 def _diagonal(a: np.ndarray) -> np.ndarray:
@@ -125,9 +171,10 @@ def specialization_index(ds: xr.Dataset) -> xr.DataArray:
     -------
     xarray.DataArray, dims (run, alpha)
     """
-    r = normalized_overlaps(ds)
+    r = normalized_overlaps(ds).values
+    r = np.where(sign_symmetric(ds)[:, None, None, None], np.abs(r), r)
     return xr.DataArray(
-        specialization_index_array(r.values),
+        specialization_index_array(r),
         dims=("run", "alpha"),
         coords={name: ds[name] for name in ds["eg"].coords},
         name="specialization_index",
@@ -141,7 +188,8 @@ def specialization_index(ds: xr.Dataset) -> xr.DataArray:
 
 def classify_units(Q: ArrayLike, R: ArrayLike, T: ArrayLike, *,
                    min_overlap: float = MIN_OVERLAP, margin: float = MARGIN,
-                   dead_fraction: float = DEAD_FRACTION) -> dict[str, np.ndarray]:
+                   dead_fraction: float = DEAD_FRACTION,
+                   symmetric: ArrayLike = False) -> dict[str, np.ndarray]:
     """The specialization rule (analysis/SCHEMA.md, "Specialization") on numpy arrays.
 
     The same rule, step by step, as ``assess_specialization`` in engine/run/specialization.cpp
@@ -162,6 +210,9 @@ def classify_units(Q: ArrayLike, R: ArrayLike, T: ArrayLike, *,
     T : array_like, shape (..., M, M), broadcastable against R's leading axes
     min_overlap, margin, dead_fraction : float
         The thresholds (defaults: :data:`MIN_OVERLAP`, :data:`MARGIN`, :data:`DEAD_FRACTION`).
+    symmetric : bool or array_like of bool, broadcastable against the leading axes
+        Count |r_jn| instead of r_jn: a unit's sign is a symmetry (:func:`sign_symmetric`). The
+        engine's rule (its printed count, and the outcome rule) keeps the sign: False.
 
     Returns
     -------
@@ -184,6 +235,9 @@ def classify_units(Q: ArrayLike, R: ArrayLike, T: ArrayLike, *,
         live = (qd > dead_fraction * q_max) & finite[..., None]
         # r_jn = R_jn / sqrt(Q_jj T_nn) (docs/theory.md §1), in the engine's order of operations.
         r = np.broadcast_to(R, (*lead_shape, K, M)) / np.sqrt(qd[..., :, None] * td[..., None, :])
+        # A sign that is a symmetry of the network: -r_jn is as learned as r_jn.
+        r = np.where(np.broadcast_to(np.asarray(symmetric, dtype=bool)[..., None, None],
+                                     (*lead_shape, K, M)), np.abs(r), r)
         live_r = live & np.isfinite(r).all(axis=-1)
         best = np.argmax(np.where(np.isnan(r), -np.inf, r), axis=-1)
         top = np.take_along_axis(r, best[..., None], axis=-1)[..., 0]
@@ -224,7 +278,7 @@ def _held_from(ok: np.ndarray, last: int) -> int:
 
 
 def specialization(ds: xr.Dataset, margin: float = MARGIN, *, min_overlap: float = MIN_OVERLAP,
-                   dead_fraction: float = DEAD_FRACTION) -> xr.Dataset:
+                   dead_fraction: float = DEAD_FRACTION, symmetric=None) -> xr.Dataset:
     """Which student unit learned which teacher unit, and when (analysis/SCHEMA.md).
 
     The rule is :func:`classify_units` (the same as the engine's, whose count ``plateau run``
@@ -246,6 +300,10 @@ def specialization(ds: xr.Dataset, margin: float = MARGIN, *, min_overlap: float
         escape from the plateau (eps_g halved), in K = M = 2 simulations and theory.
     min_overlap, dead_fraction : float
         The other thresholds (:data:`MIN_OVERLAP`, :data:`DEAD_FRACTION`).
+    symmetric : bool or array_like of bool (run,), optional
+        Count |r_jn| (a unit's sign is a symmetry of the network). Default:
+        :func:`sign_symmetric` of the group's settings (odd g, learned weights above the first
+        layer); False gives the engine's signed rule.
 
     Returns
     -------
@@ -261,8 +319,11 @@ def specialization(ds: xr.Dataset, margin: float = MARGIN, *, min_overlap: float
     """
     alpha = ds["alpha"].values
     T = ds["T"].values[:, None, :, :]  # T is constant in time
+    if symmetric is None:
+        symmetric = sign_symmetric(ds)
+    symmetric = np.broadcast_to(np.asarray(symmetric, dtype=bool), (ds.sizes["run"],))
     c = classify_units(ds["Q"].values, ds["R"].values, T, min_overlap=min_overlap,
-                       margin=margin, dead_fraction=dead_fraction)
+                       margin=margin, dead_fraction=dead_fraction, symmetric=symmetric[:, None])
     n_run, _, K = c["teacher"].shape
     finite = (np.isfinite(ds["Q"].values).all(axis=(-2, -1))
               & np.isfinite(ds["R"].values).all(axis=(-2, -1))
@@ -313,6 +374,9 @@ def specialization(ds: xr.Dataset, margin: float = MARGIN, *, min_overlap: float
                          {"long_name": "time from which the run is specialized", **unit}),
             "alpha_end": ("run", alpha_end),
             "status": ("run", ds["status"].values),
+            "sign_symmetric": ("run", symmetric.copy(),
+                               {"long_name": "the rule counted |r_jn|: odd g, learned weights "
+                                "above the first layer"}),
         },
         coords=coords,
         attrs={"margin": margin, "min_overlap": min_overlap, "dead_fraction": dead_fraction},
@@ -360,7 +424,10 @@ def align_students(ds: xr.Dataset, margin: float = MARGIN) -> xr.Dataset:
     Different seeds specialize in different permutations (student 0 may learn teacher 1), so a
     plain seed mean of R mixes them. After this relabelling (:func:`student_permutation` of the
     final assignment, :func:`specialization`) the seed mean of R, Q and v is meaningful. Runs
-    without an assigned unit at the end (e.g. still on the plateau) are left as they are.
+    without an assigned unit at the end (e.g. still on the plateau) are left as they are. In a
+    run whose units' sign is a symmetry (:func:`sign_symmetric`), an assigned unit with
+    r_jn < 0 is also flipped (R_j -> -R_j, Q_jk -> -Q_jk for k != j, v_j -> -v_j: the same
+    network), so that seeds that learned +B_n and -B_n average to r ~ 1, not 0.
 
     Parameters
     ----------
@@ -372,21 +439,45 @@ def align_students(ds: xr.Dataset, margin: float = MARGIN) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        A copy with ``Q`` (both student axes), ``R`` and ``v`` permuted; ``attrs["aligned"] = 1``.
+        A copy with ``Q`` (both student axes), ``R`` and ``v`` permuted (and signs flipped);
+        ``attrs["aligned"] = 1``, ``attrs["flipped_units"]``: how many units were flipped.
     """
-    perm = student_permutation(specialization(ds, margin))
+    spec = specialization(ds, margin)
+    perm = student_permutation(spec)
+    sign = _unit_signs(ds, spec)[np.arange(perm.shape[0])[:, None], perm]  # new order
     out = ds.copy()
     rows = np.arange(perm.shape[0])[:, None]
     if "R" in ds:
         R = ds["R"].values  # (run, alpha, K, M)
-        out["R"] = ds["R"].copy(data=R[rows, :, perm, :].transpose(0, 2, 1, 3))
+        R = R[rows, :, perm, :].transpose(0, 2, 1, 3) * sign[:, None, :, None]
+        out["R"] = ds["R"].copy(data=R)
     if "Q" in ds:
         Q = ds["Q"].values  # (run, alpha, K, K)
         Q = Q[rows, :, perm, :].transpose(0, 2, 1, 3)
         Q = np.take_along_axis(Q, perm[:, None, None, :], axis=3)
-        out["Q"] = ds["Q"].copy(data=Q)
+        out["Q"] = ds["Q"].copy(data=Q * sign[:, None, :, None] * sign[:, None, None, :])
     if "v" in ds:
         v = ds["v"].values  # (run, alpha, K)
-        out["v"] = ds["v"].copy(data=np.take_along_axis(v, perm[:, None, :], axis=2))
-    out.attrs = dict(ds.attrs, aligned=1)
+        v = np.take_along_axis(v, perm[:, None, :], axis=2) * sign[:, None, :]
+        out["v"] = ds["v"].copy(data=v)
+    out.attrs = dict(ds.attrs, aligned=1, flipped_units=int(np.count_nonzero(sign < 0)))
     return out
+
+
+def _unit_signs(ds: xr.Dataset, spec: xr.Dataset) -> np.ndarray:
+    """(run, K) of +-1: -1 for a unit assigned with r_jn < 0 in a run whose units' sign is a
+    symmetry (``spec["sign_symmetric"]``): flipping w_j with the weights it feeds gives the same
+    network, and makes its seed mean comparable with other seeds' +r_jn."""
+    sign = np.ones(spec["teacher"].shape)
+    if "sign_symmetric" not in spec or not bool(spec["sign_symmetric"].values.any()):
+        return sign
+    R = ds["R"].values
+    finite = np.isfinite(R).all(axis=(-2, -1))
+    for i in np.flatnonzero(spec["sign_symmetric"].values):
+        ok = np.flatnonzero(finite[i])
+        if ok.size == 0:
+            continue
+        for j in np.flatnonzero(spec["specialized"].values[i]):
+            if R[i, ok[-1], j, spec["teacher"].values[i, j]] < 0:
+                sign[i, j] = -1.0
+    return sign

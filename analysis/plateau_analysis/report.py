@@ -13,9 +13,15 @@ Writes into the output directory, per group G (``K2_M2``, ...), each figure as P
 - ``r_G``: normalized overlaps r_jn = R_jn / sqrt(Q_jj T_nn) against alpha, one panel per grid
   point (at most 12, evenly spread); ``Rfinal_G``: heat maps of the final r_jn;
 - ``v_G`` (``learn-v`` only): the second-layer weights v_j(alpha);
+- ``layers_G`` (deeper networks, ``student_layers``): the weights above the first layer against
+  alpha, one run per grid point, the teacher's as dotted lines;
 - ``escape_hist_G`` (simulations): histograms of the runs' escape times per grid point;
 - ``train_test_G`` (runs on a finite training set, ``eps_train``): training and test error
-  together, the gap eps_g - eps_train at the last record in the legend;
+  together, the gap eps_g + s^2/2 - eps_train at the last record in the legend (s^2: label
+  noise);
+- ``learning_curve_G`` (a sweep over ``alpha-train`` or ``train-set``, instead of ``sweep_G_X``):
+  final eps_g, smallest eps_g over alpha (early stopping) and final eps_train against P / N,
+  with the runs' finite-set outcomes (over-fitted, converged, ...);
 - ``overlaps_G_pP``: R_jn and Q_jk against alpha for grid point P, one panel per student unit
   (students relabelled so that student j learned teacher j), the plateau shaded; only for up to
   4 grid points (``--all-points``: always);
@@ -48,7 +54,9 @@ from .campaign import swept_coordinates
 from .merge import load_sweep
 from .configs import ConfigMismatchError, ConfigMismatchWarning, describe, theory_mismatches
 from .detection import PlateauRule, plateau_summary, plateaus, rule_for
-from .figures import format_value, plot_eg, plot_overlaps, plot_sweep, pyplot, save_figure
+from .figures import (_finite_set_words as finite_set_words, add_examples_axis, format_value,
+                      plot_eg, plot_overlaps, plot_sweep, pyplot, save_figure, time_unit)
+from .outcomes import FINITE_SET_OUTCOMES, finite_set_outcomes, finite_set_text
 from .stats import seed_average
 from .tables import format_table, table_rows, write_csv
 
@@ -119,7 +127,8 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
                         rule: PlateauRule, theory_avg=None, theory_summary=None,
                         matches=None, runs=None, alpha_range=None, fixed_point_eg=None,
                         all_points: bool = False,
-                        max_point_figures: int = MAX_POINT_FIGURES) -> list:
+                        max_point_figures: int = MAX_POINT_FIGURES,
+                        examples_axis: bool = False) -> list:
     """Write the figures of one group (the module documentation lists them).
 
     Parameters
@@ -147,15 +156,19 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
     max_point_figures : int
         Up to this many grid points, one overlaps figure per point; beyond, only the figures
         per sweep (``r_G``, ``Rfinal_G``) unless ``all_points``.
+    examples_axis : bool
+        A top axis in examples / N on the eps_g and training/test figures, when an update uses
+        more than one example (:func:`~plateau_analysis.figures.add_examples_axis`).
 
     Returns
     -------
     list of pathlib.Path
     """
     from .configs import parse_config
-    from .standard import (has_training_error, plot_eg_linear, plot_escape_histogram,
-                           plot_escape_vs_log_n, plot_final_R, plot_normalized_overlaps,
-                           plot_train_test, plot_v)
+    from .standard import (TRAINING_SET_KEYS, has_training_error, has_upper_layers,
+                           plot_eg_linear, plot_escape_histogram, plot_escape_vs_log_n,
+                           plot_final_R, plot_learning_curve, plot_normalized_overlaps,
+                           plot_train_test, plot_upper_layers, plot_v)
 
     plt = pyplot()
     written = []
@@ -165,21 +178,27 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
         written += save_figure(fig, outdir, stem, formats)
         plt.close(fig)
 
-    save(plot_eg(ds, avg, summary, theory_avg, matches, band, rule.escape_fraction),
-         f"eg_{gname}")
-    save(plot_eg_linear(ds, avg, summary, theory_avg, matches, alpha_range=alpha_range,
-                        theory_summary=theory_summary, fixed_point_eg=fixed_point_eg),
-         f"eg_linear_{gname}")
+    fig = plot_eg(ds, avg, summary, theory_avg, matches, band, rule.escape_fraction)
+    if examples_axis:
+        add_examples_axis(fig.axes[0], ds)
+    save(fig, f"eg_{gname}")
+    fig = plot_eg_linear(ds, avg, summary, theory_avg, matches, alpha_range=alpha_range,
+                         theory_summary=theory_summary, fixed_point_eg=fixed_point_eg)
+    if examples_axis:
+        add_examples_axis(fig.axes[0], ds)
+    save(fig, f"eg_linear_{gname}")
     n_points = avg.sizes["point"]
     chosen = figure_points(n_points)
     save(plot_normalized_overlaps(ds, avg, points=chosen), f"r_{gname}")
     save(plot_final_R(ds, avg, points=chosen), f"Rfinal_{gname}")
     if parse_config(ds.attrs.get("config", "")).get("learn-v", "false").lower() == "true":
         save(plot_v(ds, avg), f"v_{gname}")
+    if has_upper_layers(ds):
+        save(plot_upper_layers(ds), f"layers_{gname}")
     if runs is not None and ds.attrs.get("kind") != "theory":
         save(plot_escape_histogram(ds, runs), f"escape_hist_{gname}")
     if has_training_error(ds):
-        save(plot_train_test(ds, avg), f"train_test_{gname}")
+        save(plot_train_test(ds, avg, examples_axis=examples_axis), f"train_test_{gname}")
     if all_points or n_points <= max_point_figures:
         for i in range(n_points):
             p = int(avg["point"].values[i])
@@ -189,10 +208,26 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
                  f"overlaps_{gname}_p{p}")
     swept = swept_coordinates(avg, "point")
     for name in swept:
+        if name in TRAINING_SET_KEYS and has_training_error(ds):
+            # A sweep over the training-set size: the learning curve, not escape times.
+            save(plot_learning_curve(ds, avg), f"learning_curve_{gname}")
+            continue
         save(plot_sweep(ds, summary, name, theory_summary, matches), f"sweep_{gname}_{name}")
     if swept == ["N"]:
         save(plot_escape_vs_log_n(ds, summary), f"escape_lnN_{gname}")
     return written
+
+
+def _minimum_is_no_plateau(row: dict) -> None:
+    """On a finite training set, a flat stretch that eps_g never escapes is the minimum of an
+    over-fitting (or converged) curve, not a plateau (analysis/SCHEMA.md, "Outcomes on a finite
+    training set"): the row says no plateau, as the eps_g figure draws none."""
+    escape = row.get("escape")
+    if row.get("found") and not (isinstance(escape, float) and math.isfinite(escape)):
+        row["found"] = False
+        for key in ("height", "start", "end", "length"):
+            if key in row:
+                row[key] = math.nan
 
 
 def print_table(rows: list, out, *, theory: bool) -> None:
@@ -219,7 +254,9 @@ def print_table(rows: list, out, *, theory: bool) -> None:
     print("Plateaus per grid point (seed-mean curve of the runs that did not fail; esc/runs: "
           "runs that escaped / runs; esc_runs: mean escape time of those runs; outcomes: "
           "learned, plateau = not converged at the end, failed = completed without learning, "
-          "diverged (analysis/SCHEMA.md, Outcomes); alpha = examples/N):", file=out)
+          "diverged (analysis/SCHEMA.md, Outcomes); alpha = "
+          f"{' or '.join(sorted({str(r.get('alpha_unit', 'examples/N')) for r in rows}))}):",
+          file=out)
     print(format_table(rows, cols, heads), file=out)
 
 
@@ -280,7 +317,8 @@ def _warn_unmatched(gname: str, avg, matches, theory_path) -> None:
 def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = "quantile",
            rule: PlateauRule | None = None, out=None, force_theory: bool = False,
            rule_overrides: dict | None = None, alpha_range=None, fixed_point_eg=None,
-           all_points: bool = False, max_point_figures: int = MAX_POINT_FIGURES) -> list:
+           all_points: bool = False, max_point_figures: int = MAX_POINT_FIGURES,
+           examples_axis: bool = False) -> list:
     """Write the figures and tables of a campaign file (see the module documentation).
 
     Parameters
@@ -306,7 +344,7 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
         Overlay a theory file whose configuration differs (a warning instead of an error).
     rule_overrides : dict, optional
         :class:`PlateauRule` fields to set (None: keep), when ``rule`` is not given.
-    alpha_range, fixed_point_eg, all_points, max_point_figures
+    alpha_range, fixed_point_eg, all_points, max_point_figures, examples_axis
         See :func:`write_group_figures`.
 
     Returns
@@ -357,11 +395,17 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
                                        theory_summary=th_summary, matches=matches,
                                        runs=per_run, alpha_range=alpha_range,
                                        fixed_point_eg=fixed_point_eg, all_points=all_points,
-                                       max_point_figures=max_point_figures)
+                                       max_point_figures=max_point_figures,
+                                       examples_axis=examples_axis)
+        finite_words = finite_set_words(ds, avg)  # None without a finite training set
         for i, row in enumerate(table_rows(summary)):
-            row = {"group": gname, **row}
+            # What the alpha columns (start, end, length, escape, ...) count (figures.time_unit).
+            row = {"group": gname, **row, "alpha_unit": time_unit(ds)}
             # The count behind esc_runs (the mean over the runs that escaped), never implicit.
             row["escaped_of_runs"] = f"{row['runs_escaped']}/{row['n_runs']}"
+            if finite_words is not None:  # over-fitted, converged, ... (analysis/SCHEMA.md)
+                row["outcomes"] = finite_set_text(finite_words[i])
+                _minimum_is_no_plateau(row)
             if th_summary is not None:
                 t = int(matches[i])
                 row["theory_height"] = float(th_summary["height"].values[t]) if t >= 0 \
@@ -369,8 +413,13 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
                 row["theory_escape"] = float(th_summary["escape"].values[t]) if t >= 0 \
                     else math.nan
             rows.append(row)
-        for row in table_rows(per_run):
-            run_rows.append({"group": gname, **row})
+        run_words = finite_set_outcomes(ds).values if finite_words is not None else None
+        for r, row in enumerate(table_rows(per_run)):
+            row = {"group": gname, **row, "alpha_unit": time_unit(ds)}
+            if run_words is not None and run_words[r] >= 0:
+                row["finite_set_outcome"] = FINITE_SET_OUTCOMES[run_words[r]]
+                _minimum_is_no_plateau(row)
+            run_rows.append(row)
     for name in ("K", "M"):  # a sweep over K (or M): across groups
         if len({int(s.attrs[name]) for s in summaries.values()}) > 1:
             from .standard import plot_group_sweep

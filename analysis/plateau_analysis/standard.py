@@ -23,8 +23,9 @@ import math
 import numpy as np
 
 from .campaign import COMPLETED, grid_point_index, swept_coordinates
-from .figures import (ALPHA_LABEL, PRETTY, _label_names, _title, format_value, point_colors,
-                      point_label, pyplot, wrap_title)
+from .figures import (PRETTY, _label_names, _title, add_examples_axis, escape_label,
+                      file_settings, format_value, point_colors, point_label, pyplot,
+                      relabel_text, time_label, wrap_title)
 from .overlaps import normalized_overlap_array
 from .stats import LineFit, weighted_line_fit
 
@@ -111,7 +112,7 @@ def plot_eg_linear(ds, avg, summary, theory_avg=None, matches=None, *, alpha_ran
     if alpha_range is not None:
         ax.set_xlim(max(alpha_range[0], alpha.min()), min(alpha_range[1], alpha.max()))
     ax.set_ylim(bottom=0)
-    ax.set_xlabel(ALPHA_LABEL)
+    ax.set_xlabel(time_label(ds))
     ax.set_ylabel("generalization error ε_g")
     ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: ε_g, linear axes "
                                  f"({_title(ds)})"))
@@ -155,13 +156,32 @@ def plot_v(ds, avg, *, alpha_range=None):
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8)
     for ax in axes[-1]:
-        ax.set_xlabel(ALPHA_LABEL, fontsize=9)
+        ax.set_xlabel(time_label(ds), fontsize=9)
     for ax in axes[:, 0]:
         ax.set_ylabel("second-layer weight v_j")
     fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: learned second layer v_j "
                                  f"(seed mean; {_title(ds)})"), fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def _order_note(ds, avg, i: int) -> str:
+    """A panel's note when the student units of grid point ``i`` are in file order (no unit of
+    any run assigned: nothing to relabel), else ""."""
+    if ds.attrs.get("kind") == "theory" or int(avg["n_completed"].values[i]) == 0:
+        return ""
+    text = relabel_text(ds, avg, i)
+    return "\n(no unit assigned: file order)" if text.startswith("students in file") else ""
+
+
+def _sign_note(ds) -> str:
+    """"; |r| counted (odd g, learned upper layer)" when a unit's sign is a symmetry of the
+    runs (:func:`~plateau_analysis.overlaps.sign_symmetric`), else ""."""
+    from .overlaps import sign_symmetric
+
+    if "run" in ds.dims and bool(sign_symmetric(ds).any()):
+        return "; sign symmetry: r = -1 counts as learned"
+    return ""
 
 
 def _r_mean(avg):
@@ -205,6 +225,10 @@ def plot_normalized_overlaps(ds, avg, *, alpha_range=None, points=None):
     K, M = r.shape[-2:]
     cmap = plt.get_cmap("tab10")
     names = _label_names(avg)
+    # The whole range of r: with a sign symmetry (odd g, learned upper layer) r = -1 is learned.
+    shown = r[points][:, sel]
+    low = float(np.nanmin(shown)) if np.isfinite(shown).any() else 0.0
+    r_bottom = -0.2 if low >= -0.15 else -1.05
     for k, i in enumerate(points):
         ax = axes.flat[k]
         for j in range(K):
@@ -214,18 +238,19 @@ def plot_normalized_overlaps(ds, avg, *, alpha_range=None, points=None):
                         label=f"r_{j + 1}{m + 1}" if k == 0 else None)
         _mark_empty(ax, avg, i)
         ax.set_xscale("log")
-        ax.set_ylim(-0.2, 1.05)
-        ax.set_title(point_label(avg, i, names), fontsize=9)
+        ax.set_ylim(r_bottom, 1.05)
+        ax.set_title(point_label(avg, i, names) + _order_note(ds, avg, i), fontsize=9)
         ax.grid(True, alpha=0.3)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     for ax in axes[-1]:
-        ax.set_xlabel(ALPHA_LABEL, fontsize=9)
+        ax.set_xlabel(time_label(ds), fontsize=9)
     for ax in axes[:, 0]:
         ax.set_ylabel("r_jn = R_jn / √(Q_jj T_nn)")
     fig.legend(loc="lower center", ncol=min(K * M, 8), fontsize=8, frameon=False)
     fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: normalized overlaps (seed means, "
-                                 f"students relabelled; solid: r_jj; {_title(ds)})"), fontsize=11)
+                                 f"students relabelled where assigned{_sign_note(ds)}; solid: "
+                                 f"r_jj; {_title(ds)})"), fontsize=11)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
 
@@ -258,14 +283,20 @@ def plot_final_R(ds, avg, *, points=None):
                             color="w" if abs(final[j, m]) > 0.6 else "k")
         ax.set_xticks(range(M), [f"B_{m + 1}" for m in range(M)], fontsize=8)
         ax.set_yticks(range(K), [f"w_{j + 1}" for j in range(K)], fontsize=8)
-        ax.set_title(point_label(avg, i, names), fontsize=8)
+        ax.set_title(point_label(avg, i, names) + _order_note(ds, avg, i), fontsize=8)
         _mark_empty(ax, avg, i)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
+    title = wrap_title(fig, f"{ds.attrs.get('group', '')}: final normalized overlaps (seed "
+                            f"mean, students relabelled where assigned{_sign_note(ds)}; "
+                            f"{_title(ds)})")
+    # Room for the title's lines (about 0.2 inch each) above the panels' own titles; before
+    # the colorbar, which takes its place from the panels as they are.
+    lines = title.count("\n") + 1
+    fig.subplots_adjust(top=max(0.5, 1 - (0.2 * lines + 0.35) / fig.get_figheight()))
     if image is not None:
         fig.colorbar(image, ax=axes, label="final r_jn = R_jn / √(Q_jj T_nn)", shrink=0.9)
-    fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: final normalized overlaps (seed "
-                                 f"mean, students relabelled; {_title(ds)})"), fontsize=10)
+    fig.suptitle(title, fontsize=10)
     return fig
 
 
@@ -318,7 +349,7 @@ def plot_escape_histogram(ds, runs, *, bins: int = 12):
         if failed:
             text += f"\n({failed} of {esc.size} runs failed: no learning, no plateau)"
         ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", color="0.4", fontsize=13)
-    ax.set_xlabel("escape time α_esc = examples / N (runs)")
+    ax.set_xlabel(escape_label(ds, "(runs)"))
     ax.set_ylabel("runs")
     ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: escape times across seeds "
                                  f"({_title(ds)})"),
@@ -385,7 +416,7 @@ def plot_escape_vs_log_n(ds, summary):
     top.set_xticks(np.log(values), [f"{v:g}" for v in values])
     top.set_xlabel("N")
     ax.set_xlabel("ln N   (N = input dimension)")
-    ax.set_ylabel("escape time α_esc = examples / N")
+    ax.set_ylabel(escape_label(ds))
     ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: escape time against ln N "
                                  f"({_title(ds)})"), fontsize=10, pad=28)
     ax.grid(True, alpha=0.3)
@@ -455,18 +486,45 @@ def has_training_error(ds) -> bool:
     return "eps_train" in ds and bool(np.isfinite(np.asarray(ds["eps_train"].values)).any())
 
 
+def label_noise(ds) -> np.ndarray:
+    """The label-noise variance s² (the ``noise`` key) of every run of a group, shape (run,):
+    the per-run coordinate when swept, else the file's setting (0 when the file has none)."""
+    n_run = ds.sizes["run"]
+    if "noise" in ds.coords and ds["noise"].dims == ("run",):
+        return np.asarray(ds["noise"].values, dtype=float)
+    try:
+        value = float(file_settings(ds).get("noise", "0"))
+    except ValueError:
+        value = 0.0
+    return np.full(n_run, value)
+
+
+def gap_of(eg, eps_train, noise):
+    """The generalization gap ε_g + s²/2 − ε_t (analysis/SCHEMA.md, ``eps_train``).
+
+    ε_g (``eg``) is measured against noise-free labels, ε_t (``eps_train``) on the noisy labels
+    trained on: a label y = τ + s z adds s²/2 to the expected error of any student (Eq. (2),
+    e = (σ − y)²/2), so the test error on noisy labels, the one to compare ε_t with, is
+    ε_g + s²/2. The gap of a student that has fitted no noise is then 0, and it grows as the
+    student fits the training set's noise.
+    """
+    return eg + 0.5 * noise - eps_train
+
+
 def _train_test_means(ds):
     """Per grid point (in the order of ``seed_average``): the mean over completed runs of eg and
-    eps_train (alpha), of the gap eg - eps_train (alpha) and its standard error."""
+    eps_train (alpha), of the gap eg + s²/2 - eps_train (alpha, :func:`gap_of`) and its standard
+    error."""
     point_of_run = grid_point_index(ds)
     status = np.asarray(ds["status"].values)
     eg = np.asarray(ds["eg"].values, dtype=float)
     et = np.asarray(ds["eps_train"].values, dtype=float)
+    noise = label_noise(ds)
     out = []
     for p in np.unique(point_of_run):
         done = np.flatnonzero((point_of_run == p) & (status == COMPLETED))
         n = done.size
-        gap = eg[done] - et[done]
+        gap = gap_of(eg[done], et[done], noise[done, None])
         nan = np.full(eg.shape[1], np.nan)
         out.append({
             "eg": eg[done].mean(axis=0) if n else nan,
@@ -478,7 +536,8 @@ def _train_test_means(ds):
 
 
 def generalization_gap(ds):
-    """The generalization gap eps_g - eps_train at the last record, per grid point.
+    """The generalization gap eps_g + s^2/2 - eps_train (:func:`gap_of`) at the last record, per
+    grid point.
 
     Parameters
     ----------
@@ -494,18 +553,20 @@ def generalization_gap(ds):
     return [(float(m["gap"][-1]), float(m["gap_sem"][-1])) for m in _train_test_means(ds)]
 
 
-def plot_train_test(ds, avg):
+def plot_train_test(ds, avg, *, examples_axis: bool = False):
     """Figure: training error eps_train (dashed) and test error eps_g (solid) against alpha, seed
-    means per grid point, on log-log axes; the legend gives the gap eps_g - eps_train at the
-    last record (mean ± standard error over seeds). With label noise s^2 (the ``noise`` key),
-    eps_g + s^2/2 is drawn dotted: the expected training error of a student that has not fitted
-    the noise (eps_train counts the noisy labels, eps_g does not), so the gap of an unfitted
-    student is -s^2/2, not 0.
+    means per grid point, on log-log axes; the legend gives the generalization gap
+    eps_g + s^2/2 - eps_train (:func:`gap_of`) at the last record (mean ± standard error over
+    seeds). With label noise s^2 (the ``noise`` key), eps_g + s^2/2 is drawn dotted: the test
+    error on noisy labels, the training error of a student that has fitted no noise (eps_train
+    counts the noisy labels, eps_g does not).
 
     Parameters
     ----------
     ds, avg : xarray.Dataset
         The group (with ``eps_train``) and its ``seed_average``.
+    examples_axis : bool
+        A top axis in examples / N (:func:`~plateau_analysis.figures.add_examples_axis`).
 
     Returns
     -------
@@ -516,12 +577,9 @@ def plot_train_test(ds, avg):
     alpha = avg["alpha"].values
     colors, colorbar = point_colors(plt, avg, fig, ax)
     names = _label_names(avg)
-    from .configs import parse_config
-
-    try:
-        noise = float(parse_config(ds.attrs.get("config", "")).get("noise", "0"))
-    except ValueError:
-        noise = 0.0
+    noise_of_run = label_noise(ds)
+    point_of_run = grid_point_index(ds)
+    noisy = bool((noise_of_run > 0).any())
     pos = alpha > 0
     for i, (color, m) in enumerate(zip(colors, _train_test_means(ds))):
         gap, sem = m["gap"][-1], m["gap_sem"][-1]
@@ -529,21 +587,254 @@ def plot_train_test(ds, avg):
                                        + f": gap {gap:.3g} ± {sem:.2g}")
         ax.plot(alpha[pos], m["eg"][pos], color=color, lw=2, label=label)
         ax.plot(alpha[pos], m["eps_train"][pos], color=color, lw=1.5, ls="--")
+        runs = point_of_run == int(avg["point"].values[i])
+        noise = float(noise_of_run[runs].max()) if runs.any() else 0.0
         if noise > 0:
             ax.plot(alpha[pos], m["eg"][pos] + noise / 2, color=color, lw=1, ls=":")
         _mark_empty(ax, avg, i)
     ax.plot([], [], color="0.3", lw=2, label="test error ε_g (fresh input, no label noise)")
-    ax.plot([], [], color="0.3", lw=1.5, ls="--", label="training error ε_t on the training set")
-    if noise > 0:
+    ax.plot([], [], color="0.3", lw=1.5, ls="--",
+            label="training error ε_t on the training set" + (" (noisy labels)" if noisy else ""))
+    if noisy:
+        values = np.unique(noise_of_run[noise_of_run > 0])
+        value = f"s² = {values[0]:g}" if values.size == 1 else "s² per point"
         ax.plot([], [], color="0.3", lw=1, ls=":",
-                label=f"ε_g + s²/2 (s² = {noise:g}): ε_t of a student that fits no noise")
+                label=f"ε_g + s²/2 ({value}): test error on noisy labels")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("α = updates / N")
+    ax.set_xlabel(time_label(ds))
+    if examples_axis:
+        add_examples_axis(ax, ds)
     ax.set_ylabel("error")
+    gap_text = "ε_g + s²/2 − ε_t" if noisy else "ε_g − ε_t"
     ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: training and test error, gap "
-                                 f"ε_g − ε_t at α = {alpha[-1]:.4g} ({_title(ds)})"))
+                                 f"{gap_text} at α = {alpha[-1]:.4g} ({_title(ds)})"))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+#: The swept keys that set the size of a finite training set (``train-set`` P, ``alpha-train``
+#: P / N): a sweep over one of them is a learning curve (:func:`plot_learning_curve`).
+TRAINING_SET_KEYS = ("alpha_train", "train_set")
+
+
+def learning_curve(ds) -> list:
+    """Per grid point (in the order of ``seed_average``), over its completed runs: P / N, and
+    the mean and standard error of the final eps_g, of the smallest eps_g over alpha (early
+    stopping: the best a run reached) and of the final eps_train, with the finite-set outcome
+    codes of the point's runs (:func:`~plateau_analysis.outcomes.finite_set_outcomes`).
+
+    Returns
+    -------
+    list of dict
+        Keys ``P_over_N``, ``eg_final``, ``eg_min``, ``eps_train_final`` (each a (mean, SE)
+        pair, NaN without completed runs; SE NaN for one run), ``alpha_min`` (mean alpha of the
+        minimum), ``n`` (completed runs), ``outcomes`` (codes of every run of the point).
+    """
+    from .outcomes import finite_set_outcomes
+
+    point_of_run = grid_point_index(ds)
+    status = np.asarray(ds["status"].values)
+    alpha = ds["alpha"].values
+    eg = np.asarray(ds["eg"].values, dtype=float)
+    et = np.asarray(ds["eps_train"].values, dtype=float)
+    codes = finite_set_outcomes(ds).values
+    n_of_run = np.asarray(ds["N"].values, dtype=float) * np.ones(point_of_run.size)
+
+    def p_over_n(r: int) -> float:
+        for name, scale in (("alpha_train", 1.0), ("train_set", 1.0 / n_of_run[r])):
+            if name in ds.coords:
+                value = np.asarray(ds[name].values) * np.ones(point_of_run.size)
+                if float(value[r]) > 0:
+                    return float(value[r]) * scale
+        cfg = file_settings(ds)
+        for key, scale in (("alpha-train", 1.0), ("train-set", 1.0 / n_of_run[r])):
+            try:
+                return float(cfg.get(key, "none")) * scale
+            except ValueError:
+                continue
+        return math.nan
+
+    def mean_se(values):
+        values = np.asarray(values, dtype=float)
+        if values.size == 0:
+            return math.nan, math.nan
+        se = values.std(ddof=1) / math.sqrt(values.size) if values.size > 1 else math.nan
+        return float(values.mean()), float(se)
+
+    out = []
+    for p in np.unique(point_of_run):
+        runs = np.flatnonzero(point_of_run == p)
+        done = runs[status[runs] == COMPLETED]
+        last = [np.flatnonzero(np.isfinite(eg[r]))[-1] for r in done]
+        best = [int(np.nanargmin(eg[r])) for r in done]
+        out.append({
+            "P_over_N": p_over_n(int(runs[0])),
+            "eg_final": mean_se([eg[r, k] for r, k in zip(done, last)]),
+            "eg_min": mean_se([eg[r, k] for r, k in zip(done, best)]),
+            "eps_train_final": mean_se([et[r, k] for r, k in zip(done, last)]),
+            "alpha_min": float(np.mean(alpha[best])) if done.size else math.nan,
+            "n": int(done.size),
+            "outcomes": codes[runs],
+        })
+    return out
+
+
+def plot_learning_curve(ds, avg):
+    """Figure: the learning curve of a sweep over the training-set size (``alpha-train`` or
+    ``train-set``): against P / N, the final eps_g (test error at alpha_max), the smallest
+    eps_g over alpha (early stopping) and the final eps_train, means ± standard error over the
+    completed runs of each grid point (:func:`learning_curve`); each point is annotated with
+    its runs' finite-set outcomes (over-fitted, converged, ...). Other swept keys: one series
+    each.
+
+    Parameters
+    ----------
+    ds, avg : xarray.Dataset
+        The group (with ``eps_train``) and its ``seed_average``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .outcomes import finite_set_text
+
+    plt = pyplot()
+    curve = learning_curve(ds)
+    others = [n for n in swept_coordinates(avg, "point")
+              if n not in TRAINING_SET_KEYS and n != "N"]
+    keys = [tuple(format_value(avg[o].values[i]) for o in others) for i in range(len(curve))]
+    series = list(dict.fromkeys(keys))
+    fig, ax = plt.subplots(figsize=(10.5, 5.4))
+    cmap = plt.get_cmap("tab10")
+    x = np.array([c["P_over_N"] for c in curve])
+    styles = (("eg_final", "-", "o", "final ε_g (test error at α_max)"),
+              ("eg_min", "--", "v", "smallest ε_g over α (early stopping)"),
+              ("eps_train_final", ":", "s", "final ε_t (training error)"))
+    for k, key in enumerate(series):
+        idx = np.array([i for i, kk in enumerate(keys) if kk == key])
+        idx = idx[np.argsort(x[idx])]
+        color = cmap(k % 10)
+        prefix = ", ".join(f"{PRETTY.get(o, o)} = {v}" for o, v in zip(others, key))
+        for name, ls, marker, text in styles:
+            mean = np.array([curve[i][name][0] for i in idx])
+            se = np.nan_to_num(np.array([curve[i][name][1] for i in idx]))
+            ax.errorbar(x[idx], mean, yerr=se, color=color, ls=ls, marker=marker, capsize=3,
+                        lw=1.6, mfc="none" if name != "eg_final" else color,
+                        label=(f"{prefix}: " if prefix else "") + text)
+        for i in idx:
+            y = curve[i]["eg_final"][0]
+            if math.isfinite(y):
+                ax.annotate(finite_set_text(curve[i]["outcomes"]), (x[i], y), xytext=(6, 5),
+                            textcoords="offset points", fontsize=7.5, color=color)
+    noise = np.unique(label_noise(ds))
+    if noise.size == 1 and noise[0] > 0:  # what eps_train tends to without fitting the noise
+        ax.axhline(noise[0] / 2, color="0.4", lw=1, ls="-.",
+                   label=f"s²/2 = {noise[0] / 2:g}: ε_t − ε_g of a student that fits no noise")
+    finite = x[np.isfinite(x) & (x > 0)]
+    if finite.size and finite.max() > 8 * finite.min():
+        ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training-set size P / N (α_train)")
+    ax.set_ylabel("error")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.margins(x=0.12)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0), framealpha=0.9)
+    ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: learning curve, errors against "
+                                 f"the training-set size (means ± SE over completed runs; "
+                                 f"labels: outcomes; {_title(ds)})"), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def has_upper_layers(ds) -> bool:
+    """Whether a group records the student's weights above its first layer (``student_layers``,
+    schema 1.3: deeper networks, ``K = 4x2``) with a finite value."""
+    return "student_layers" in ds and bool(
+        np.isfinite(np.asarray(ds["student_layers"].values, dtype=float)).any())
+
+
+def layer_blocks(widths) -> list:
+    """The blocks of a flattened ``student_layers`` / ``teacher_layers`` vector (analysis/
+    SCHEMA.md): ``[(name, start, rows, cols)]`` for W_2 … W_L (row by row, K_l × K_{l−1}),
+    then v (K_L, one row)."""
+    blocks, start = [], 0
+    for layer in range(1, len(widths)):
+        rows, cols = widths[layer], widths[layer - 1]
+        blocks.append((f"W_{layer + 1}", start, rows, cols))
+        start += rows * cols
+    blocks.append(("v", start, 1, widths[-1]))
+    return blocks
+
+
+def plot_upper_layers(ds, *, points=None):
+    """Figure: the student's weights above the first layer against alpha (``student_layers``),
+    one row of panels per grid point (at most 4), one panel per layer (W_2 … W_L, then v), for
+    the first completed run of the point: each entry a line, the teacher's entries of that layer
+    (``teacher_layers``) as dotted grey lines. One run, not a seed mean: units are learned in a
+    different order (and, with an odd g, sign) in every run.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .campaign import parse_group_widths
+
+    plt = pyplot()
+    widths = parse_group_widths(str(ds.attrs.get("group", "")))
+    student, teacher = widths if widths is not None else ((ds.sizes["student"],),
+                                                          (ds.sizes["teacher"],))
+    blocks = layer_blocks(student)
+    t_blocks = {b[0]: b for b in layer_blocks(teacher)}
+    point_of_run = grid_point_index(ds)
+    status = np.asarray(ds["status"].values)
+    all_points = list(dict.fromkeys(point_of_run.tolist()))
+    chosen = all_points[:4] if points is None else [all_points[p] for p in points]
+    ncols, nrows = len(blocks), len(chosen)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.9 * ncols + 0.6, 3.0 * nrows + 1.0),
+                             sharex=True, squeeze=False)
+    alpha = ds["alpha"].values
+    pos = alpha > 0
+    cmap = plt.get_cmap("tab10")
+    names = swept_coordinates(ds) or [n for n in ("eta", "N") if n in ds.coords]
+    for row, p in enumerate(chosen):
+        runs = np.flatnonzero((point_of_run == p) & (status == COMPLETED))
+        first = int(np.flatnonzero(point_of_run == p)[0])
+        label = ", ".join(f"{PRETTY.get(n, n)} = {format_value(ds[n].values[first])}"
+                          for n in names if ds[n].dims == ("run",))
+        for col, (name, start, rows, cols) in enumerate(blocks):
+            ax = axes[row, col]
+            if runs.size == 0:
+                ax.text(0.5, 0.5, "no completed run", transform=ax.transAxes, ha="center",
+                        color="0.4")
+                continue
+            r = int(runs[0])
+            values = np.asarray(ds["student_layers"].values[r], dtype=float)
+            for e in range(rows * cols):
+                ax.plot(alpha[pos], values[pos, start + e], color=cmap((e // cols) % 10),
+                        lw=1.3, ls=("-", "--", ":", "-.")[(e % cols) % 4] if rows > 1 else "-")
+            if name in t_blocks:
+                _, t_start, t_rows, t_cols = t_blocks[name]
+                t_values = np.asarray(ds["teacher_layers"].values[r], dtype=float)
+                for e in range(t_rows * t_cols):
+                    ax.axhline(t_values[t_start + e], color="0.5", lw=0.9, ls=":")
+            ax.set_xscale("log")
+            ax.grid(True, alpha=0.3)
+            shape = f"{rows} × {cols}" if name != "v" else f"{cols}"
+            block = values[:, start:start + rows * cols]
+            if np.all(block == block[0]):  # never changed: not learned
+                shape += ", fixed"
+            seed = int(ds["seed"].values[r]) if "seed" in ds.coords else r
+            ax.set_title(f"{name} ({shape}), seed {seed}" + (f"\n{label}" if label else ""),
+                         fontsize=9)
+            if row == nrows - 1:
+                ax.set_xlabel(time_label(ds), fontsize=8)
+            if col == 0:
+                ax.set_ylabel("weight")
+    fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: weights above the first layer "
+                                 f"(one run per grid point: colour = row, line style = column of "
+                                 f"W_l; dotted grey: the teacher's; {_title(ds)})"), fontsize=10)
     fig.tight_layout()
     return fig
