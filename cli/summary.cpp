@@ -43,7 +43,8 @@ void SeedSummary::add(const CampaignSpec& spec, const FinishedRun& run) {
         p.eps_train_sum += it->second[0];
         ++p.eps_train_runs;
     }
-    if (assess_specialization(last.Q, last.R, last.T).specialized) // analysis/SCHEMA.md
+    const bool symmetric = sign_symmetric_units(spec.point_of(run.run).params.model);
+    if (assess_specialization(last.Q, last.R, last.T, {}, symmetric).specialized) // SCHEMA.md
         ++p.specialized;
 }
 

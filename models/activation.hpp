@@ -153,6 +153,13 @@ struct Activation {
             kind, [&]<class E>(std::type_identity<E>) noexcept { return E::derivative(x, gamma); });
     }
 
+    /// g's symmetry under x -> -x (the evaluator's).
+    [[nodiscard]] activations::Parity parity() const noexcept {
+        return visit_activation(kind, []<class E>(std::type_identity<E>) noexcept {
+            return static_cast<activations::Parity>(E::parity);
+        });
+    }
+
     friend bool operator==(const Activation&, const Activation&) = default;
 };
 

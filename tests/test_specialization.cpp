@@ -180,3 +180,34 @@ TEST_CASE("Specialization unit state names are distinct", "[specialization]") {
         names.insert(name(s));
     CHECK(names.size() == all_unit_states.size());
 }
+
+TEST_CASE("Specialization reads |r| only where a unit's sign is a symmetry", "[specialization]") {
+    // Student 1 learned -B_0: the same function as +B_0 for an even g, or an odd g whose
+    // upper weights flipped with it (analysis/SCHEMA.md, "Sign symmetry").
+    const auto B = rows(n, {e(n, 0), e(n, 1)});
+    const auto W = rows(n, {e(n, 1) + 0.05 * e(n, 4), -e(n, 0) + 0.05 * e(n, 3)});
+    const Eigen::MatrixXd Q = W * W.transpose();
+    const Eigen::MatrixXd R = W * B.transpose();
+    const Eigen::MatrixXd T = B * B.transpose();
+    CHECK(states(assess_specialization(Q, R, T)) == "assigned unassigned");
+    const auto s = assess_specialization(Q, R, T, {}, true);
+    CHECK(states(s) == "assigned assigned");
+    CHECK(s.units[1].teacher == 0);
+    CHECK(s.specialized);
+
+    ModelParams m;
+    CHECK_FALSE(sign_symmetric_units(m)); // erf, v fixed: -w_j is another function
+    m.learn_v = true;
+    CHECK(sign_symmetric_units(m)); // erf with learned v: (w_j, v_j) -> (-w_j, -v_j)
+    m.student.g = Activation{ActivationKind::sigmoid};
+    CHECK_FALSE(sign_symmetric_units(m)); // neither odd nor even
+    m.student.g = Activation{ActivationKind::square};
+    m.learn_v = false;
+    CHECK(sign_symmetric_units(m)); // even: -w_j changes nothing
+    ModelParams deep;
+    deep.student.widths = {4, 2};
+    deep.learn_layers = {false, true};
+    CHECK_FALSE(sign_symmetric_units(deep)); // W_2 fixed
+    deep.learn_layers = {true, false};
+    CHECK(sign_symmetric_units(deep)); // W_2 learned flips with the unit
+}

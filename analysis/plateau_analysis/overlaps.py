@@ -44,6 +44,9 @@ _ASSIGNED, _SHARED, _SPLIT, _UNASSIGNED, _DEAD = range(len(UNIT_STATES))
 
 #: Activations with g(-x) = -g(x) (models/activation.hpp): with them a unit's sign can flip.
 ODD_ACTIVATIONS = ("erf", "tanh", "linear", "identity")
+#: Activations with g(-x) = g(x): a unit's sign is a symmetry whatever is learned above it (the
+#: engine's evaluators say the same: ``parity`` in models/activations/*.hpp).
+EVEN_ACTIVATIONS = ("square",)
 
 
 def _run_values(ds: xr.Dataset, attr: str, key: str, default: str) -> np.ndarray:
@@ -65,8 +68,8 @@ def sign_symmetric(ds: xr.Dataset) -> np.ndarray:
     """Per run (shape (run,)): whether a student unit's sign is a symmetry of the network, so
     that specialization counts |r_jn| (analysis/SCHEMA.md, "Specialization").
 
-    True when the student's activation g is odd (:data:`ODD_ACTIVATIONS`) and the weights its
-    first layer feeds are learned: ``learn-v`` for a two-layer network, the first entry of
+    True when the student's activation g is even (:data:`EVEN_ACTIVATIONS`: w_j -> -w_j changes
+    nothing), or odd (:data:`ODD_ACTIVATIONS`) and the weights its first layer feeds are learned: ``learn-v`` for a two-layer network, the first entry of
     ``learn-layers`` (W_2) for a deeper one (``K = 4x2``). Then (w_j, column j of the next
     layer) -> (-w_j, -column j) computes the same function, and gradient descent can reach either.
     """
@@ -80,7 +83,7 @@ def sign_symmetric(ds: xr.Dataset) -> np.ndarray:
     deep = np.full(ds.sizes["run"], widths is not None and len(widths[0]) > 1)
     first_layer = np.array([w.split(":")[0].strip() in ("true", "1") for w in layers])
     learned = np.where(deep, first_layer, np.isin(learn_v, ("true", "1")))
-    return np.isin(act, ODD_ACTIVATIONS) & learned
+    return np.isin(act, EVEN_ACTIVATIONS) | (np.isin(act, ODD_ACTIVATIONS) & learned)
 
 
 def _diagonal(a: np.ndarray) -> np.ndarray:

@@ -5,9 +5,22 @@
 
 namespace plateau {
 
+bool sign_symmetric_units(const ModelParams& model) noexcept {
+    switch (model.student.g.parity()) {
+    case activations::Parity::even:
+        return true;
+    case activations::Parity::odd:
+        return model.student.widths.size() > 1 ? layer_value(model.learn_layers, 0) : model.learn_v;
+    case activations::Parity::none:
+        return false;
+    }
+    return false;
+}
+
 Specialization assess_specialization(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                                      const Eigen::MatrixXd& T,
-                                     const SpecializationThresholds& thresholds) {
+                                     const SpecializationThresholds& thresholds,
+                                     bool sign_symmetric) {
     const Eigen::Index K = R.rows();
     const Eigen::Index M = R.cols();
     Specialization out;
@@ -25,6 +38,8 @@ Specialization assess_specialization(const Eigen::MatrixXd& Q, const Eigen::Matr
         Eigen::VectorXd r(M);
         for (Eigen::Index n = 0; n < M; ++n)
             r(n) = R(j, n) / std::sqrt(Q(j, j) * T(n, n));
+        if (sign_symmetric)
+            r = r.cwiseAbs();
         if (!r.allFinite())
             continue; // T_nn <= 0: no direction to compare with
         Eigen::Index best = 0;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "engine/core/enum_table.hpp"
+#include "engine/core/run_params.hpp"
 
 #include <Eigen/Core>
 
@@ -65,13 +66,20 @@ struct Specialization {
     bool specialized = false;
 };
 
+/// Whether a student unit's sign is a symmetry of the network (analysis/SCHEMA.md, "Sign
+/// symmetry"): g even (w_j -> -w_j changes nothing), or g odd and the weights the first layer
+/// feeds learned (v with learn-v for one hidden layer, W_2 with learn-layers for a deeper
+/// student), so that (w_j, the weights it feeds) -> (-w_j, -those) computes the same function
+/// and gradient descent reaches either. The Python twin is `sign_symmetric` (overlaps.py).
+[[nodiscard]] bool sign_symmetric_units(const ModelParams& model) noexcept;
+
 /// The rule of analysis/SCHEMA.md, "Specialization", on Q (K x K), R (K x M), T (M x M):
 /// normalized overlaps r_jn = R_jn / sqrt(Q_jj T_nn) (docs/theory.md §1: the cosine of the
 /// angle between w_j and B_n). Any non-finite entry of Q, R or T: every unit unassigned, not
-/// specialized.
-[[nodiscard]] Specialization assess_specialization(const Eigen::MatrixXd& Q,
-                                                   const Eigen::MatrixXd& R,
-                                                   const Eigen::MatrixXd& T,
-                                                   const SpecializationThresholds& thresholds = {});
+/// specialized. With `sign_symmetric` (sign_symmetric_units) the rule reads |r_jn|: r = -1 is as
+/// specialized as +1.
+[[nodiscard]] Specialization
+assess_specialization(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                      const SpecializationThresholds& thresholds = {}, bool sign_symmetric = false);
 
 } // namespace plateau

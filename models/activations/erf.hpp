@@ -17,6 +17,7 @@ struct Erf {
     static constexpr std::optional<OutputRole> output{};
     static constexpr bool has_closed_form = true; // docs/theory.md §2
     static constexpr QuadratureShape quadrature = QuadratureShape::entire;
+    static constexpr Parity parity = Parity::odd;
 
     /// g(x) = erf(x / sqrt 2), docs/theory.md §1
     [[nodiscard]] static double value(double x, double /*gamma*/) noexcept {

@@ -27,6 +27,16 @@ enum class QuadratureShape : std::uint8_t {
     kink_at_zero,
 };
 
+/// The symmetry of g under x -> -x. It says whether flipping a student unit (w_j -> -w_j) can be
+/// undone: for an even g always, for an odd g by flipping the weights the unit feeds too (when
+/// they are learned): then r_jn = -1 is as specialized as +1 (analysis/SCHEMA.md, "Sign
+/// symmetry"; sign_symmetric_units in engine/run/specialization.hpp).
+enum class Parity : std::uint8_t {
+    none, ///< neither (sigmoid, relu)
+    odd,  ///< g(-x) = -g(x) (erf, tanh, linear)
+    even, ///< g(-x) = g(x) (square)
+};
+
 /// An activation used as output function h: its name there and its place in the list of output
 /// functions (output_kinds, models/activation.hpp).
 struct OutputRole {
@@ -59,6 +69,8 @@ concept Evaluator = requires(double x, double gamma) {
     { E::has_closed_form } -> std::convertible_to<bool>;
     // what the quadrature of docs/theory.md §9 needs
     { E::quadrature } -> std::convertible_to<QuadratureShape>;
+    // g(-x) = -g(x), g(x) or neither
+    { E::parity } -> std::convertible_to<Parity>;
 }
 &&(E::quadrature != QuadratureShape::strip ||
    requires(double gamma) {

@@ -15,6 +15,7 @@ struct Linear {
     static constexpr std::optional<OutputRole> output = OutputRole{"identity", 0};
     static constexpr bool has_closed_form = true; // exact: I2 = C_ab, ...
     static constexpr QuadratureShape quadrature = QuadratureShape::polynomial;
+    static constexpr Parity parity = Parity::odd;
     static constexpr int degree = 1;
 
     /// g(x) = x

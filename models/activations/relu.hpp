@@ -15,6 +15,7 @@ struct Relu {
     static constexpr std::optional<OutputRole> output{};
     static constexpr bool has_closed_form = true; // docs/theory.md §3b
     static constexpr QuadratureShape quadrature = QuadratureShape::kink_at_zero;
+    static constexpr Parity parity = Parity::none;
 
     /// g(x) = max(0, x)
     [[nodiscard]] static double value(double x, double /*gamma*/) noexcept {

@@ -16,6 +16,7 @@ struct Sigmoid {
     static constexpr std::optional<OutputRole> output{};
     static constexpr bool has_closed_form = false;
     static constexpr QuadratureShape quadrature = QuadratureShape::strip;
+    static constexpr Parity parity = Parity::none;
 
     /// g(x) = 1 / (1 + exp(-x))
     [[nodiscard]] static double value(double x, double /*gamma*/) noexcept {

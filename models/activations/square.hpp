@@ -17,6 +17,7 @@ struct Square {
     static constexpr std::optional<OutputRole> output{};
     static constexpr bool has_closed_form = false;
     static constexpr QuadratureShape quadrature = QuadratureShape::polynomial;
+    static constexpr Parity parity = Parity::even;
     static constexpr int degree = 2;
 
     /// g(x) = x^2

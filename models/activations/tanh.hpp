@@ -16,6 +16,7 @@ struct Tanh {
     static constexpr std::optional<OutputRole> output = OutputRole{"tanh", 1};
     static constexpr bool has_closed_form = false;
     static constexpr QuadratureShape quadrature = QuadratureShape::strip;
+    static constexpr Parity parity = Parity::odd;
 
     /// g(x) = tanh(gamma x)
     [[nodiscard]] static double value(double x, double gamma) noexcept {
