@@ -303,6 +303,14 @@ void print_escape(const RunParams& params, const FixedPoint& fp) {
                 escape_fraction, e.A, e.fit_slope, 1.0 / e.rate, e.alpha_plateau, e.c,
                 e.sigma_initial, e.sigma_noise, static_cast<long long>(params.model.N),
                 predicted_mean_escape(e, static_cast<double>(params.model.N)));
+    if (e.dimension > 1)
+        std::printf("    lambda is %d-fold (permutation symmetry): eps_0 is the norm of the "
+                    "asymmetry's projection on the unstable eigenspace, N(0, sigma^2 I_%d / N) "
+                    "(initial covariance's anisotropy %.6g); A and alpha_esc are means over %d "
+                    "directions (spread %.3g: the mean escape is uncertain by ~%.2g; fine minus "
+                    "coarse directions %.3g)\n",
+                    e.dimension, e.dimension, e.anisotropy, e.directions, e.A_spread,
+                    e.A_spread / std::sqrt(static_cast<double>(e.directions)), e.direction_shift);
 }
 
 void print_eta_max(const RunParams& params) {
