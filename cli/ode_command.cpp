@@ -303,6 +303,14 @@ void print_escape(const RunParams& params, const FixedPoint& fp) {
                 escape_fraction, e.A, e.fit_slope, 1.0 / e.rate, e.alpha_plateau, e.c,
                 e.sigma_initial, e.sigma_noise, static_cast<long long>(params.model.N),
                 predicted_mean_escape(e, static_cast<double>(params.model.N)));
+    if (e.dimension > 1)
+        std::printf("    lambda is %d-fold (permutation symmetry): eps_0 is the norm of the "
+                    "asymmetry's projection on the unstable eigenspace, N(0, sigma^2 I_%d / N) "
+                    "(initial covariance's anisotropy %.6g); A and alpha_esc are means over %d "
+                    "directions (spread %.3g: the mean escape is uncertain by ~%.2g; fine minus "
+                    "coarse directions %.3g)\n",
+                    e.dimension, e.dimension, e.anisotropy, e.directions, e.A_spread,
+                    e.A_spread / std::sqrt(static_cast<double>(e.directions)), e.direction_shift);
 }
 
 void print_eta_max(const RunParams& params) {
@@ -315,15 +323,17 @@ void print_eta_max(const RunParams& params) {
                     em.eta_max);
 }
 
+/// `plateau ode --fixed-point`: each grid point's symmetric fixed point, escape and eta_max. A grid
+/// point without a fixed point (eta too large, say) is a result of the sweep, said in one line
+/// ("no fixed point found: ..."), not a failure of the command: exit status 0, so that a sweep
+/// in a `set -e` script goes on (issue 24).
 int fixed_points(const CampaignSpec& spec, bool quiet) {
-    bool all_converged = true;
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
         const GridPoint& point = spec.points[p];
         announce_fixed_point_cost(p, point.params, quiet);
         const FixedPoint fp = symmetric_fixed_point(point.params, fixed_point_progress(p, quiet));
         std::printf("grid point %zu:%s\n", p, describe(point).c_str());
         const auto& m = point.params.model;
-        all_converged = all_converged && fp.converged;
         if (!fp.converged) {
             // Say that there is none and why, not the numbers of the last iterate (Q = 1e8...).
             const double q = fp.op.Q.size() > 0 ? fp.op.Q(0, 0) : 0.0;
@@ -355,7 +365,7 @@ int fixed_points(const CampaignSpec& spec, bool quiet) {
         print_escape(point.params, fp);
         print_eta_max(point.params);
     }
-    return all_converged ? 0 : 1;
+    return 0;
 }
 
 /// Wall seconds the --dry-run probe of the theory integrates at most.

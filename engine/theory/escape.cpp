@@ -181,9 +181,14 @@ struct Failure {
     std::string_view why;
 };
 
-/// Stage 1: the unstable mode, the left eigenvector u of the Jacobian J at the plateau for its
-/// largest eigenvalue, which must be real and simple.
-std::variant<Eigen::VectorXd, Failure> unstable_left_mode(const Eigen::MatrixXd& J) {
+/// Stage 1: the unstable modes, an orthonormal basis U (columns) of the left eigenspace of the
+/// Jacobian J at the plateau for its largest eigenvalue, which must be real. Simple (K = M = 2):
+/// U is the left eigenvector. Degenerate (K = M >= 3: the (K - 1)^2 specialization modes, equal
+/// by the permutation symmetry; docs/theory.md §11.2): the eigenvalues within 1e-6 |mu| of mu are
+/// one, and U spans the null space of J^T - mu I (its d smallest singular vectors, robust where
+/// the eigenvectors of a degenerate eigenvalue are not); a defective eigenvalue (fewer
+/// independent eigenvectors than its multiplicity: secular growth alpha e^{mu alpha}) is refused.
+std::variant<Eigen::MatrixXd, Failure> unstable_left_space(const Eigen::MatrixXd& J) {
     if (!J.allFinite())
         return Failure{"the Jacobian at the plateau is not finite"};
     const Eigen::Index n = J.rows();
@@ -193,13 +198,27 @@ std::variant<Eigen::VectorXd, Failure> unstable_left_mode(const Eigen::MatrixXd&
         if (left.eigenvalues()(i).real() > left.eigenvalues()(lead).real())
             lead = i;
     const std::complex<double> mu = left.eigenvalues()(lead);
-    for (Eigen::Index i = 0; i < n; ++i)
-        if (i != lead && std::abs(left.eigenvalues()(i) - mu) <= 1e-6 * std::abs(mu))
-            return Failure{"the largest eigenvalue is degenerate: the unstable mode is not one "
-                           "direction (the prediction needs a simple one)"};
     if (std::abs(mu.imag()) > 1e-9 * std::abs(mu))
         return Failure{"the largest eigenvalue is complex"};
-    return Eigen::VectorXd(left.eigenvectors().col(lead).real().normalized());
+    Eigen::Index d = 0;
+    double mean = 0.0;
+    for (Eigen::Index i = 0; i < n; ++i)
+        if (std::abs(left.eigenvalues()(i) - mu) <= 1e-6 * std::abs(mu)) {
+            ++d;
+            mean += left.eigenvalues()(i).real();
+        }
+    if (d == 1)
+        return Eigen::MatrixXd(left.eigenvectors().col(lead).real().normalized());
+    mean /= static_cast<double>(d);
+    const Eigen::MatrixXd shifted = J.transpose() - mean * Eigen::MatrixXd::Identity(n, n);
+    const Eigen::JacobiSVD<Eigen::MatrixXd> svd(shifted, Eigen::ComputeFullV);
+    const Eigen::VectorXd& sv = svd.singularValues(); // descending
+    // The null space has dimension d when the eigenvalue is not defective: its d smallest
+    // singular values are at the Jacobian's rounding level, the next is O(|mu|).
+    if (!(sv(n - d) <= 1e-4 * std::abs(mu)))
+        return Failure{"the largest eigenvalue is degenerate and defective (fewer eigenvectors "
+                       "than its multiplicity)"};
+    return Eigen::MatrixXd(svd.matrixV().rightCols(d));
 }
 
 /// The symmetric trajectory on the grid of step ds from y0 to where it reaches the fixed point.
@@ -254,13 +273,13 @@ std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eige
 }
 
 /// Stage 3: the adjoint of the linearized flow along the symmetric path, backwards from
-/// alpha_linear: dw/ds = -J(s)^T w, w(alpha_linear) = u, so that w(s) . delta is the projection
-/// on u at alpha_linear of a perturbation delta injected at s (RK4 with J linear between the
-/// grid points).
-std::variant<std::vector<Eigen::VectorXd>, Failure>
-adjoint_along(PackedFlow& flow, const std::vector<Eigen::VectorXd>& grid, const Eigen::VectorXd& u,
+/// alpha_linear: dW/ds = -J(s)^T W, W(alpha_linear) = U, so that W(s)^T delta is the projection
+/// on the columns of U at alpha_linear of a perturbation delta injected at s (RK4 with J linear
+/// between the grid points).
+std::variant<std::vector<Eigen::MatrixXd>, Failure>
+adjoint_along(PackedFlow& flow, const std::vector<Eigen::VectorXd>& grid, const Eigen::MatrixXd& u,
               double ds) {
-    std::vector<Eigen::VectorXd> w(grid.size());
+    std::vector<Eigen::MatrixXd> w(grid.size());
     Eigen::MatrixXd J_next = jacobian(flow, grid.back());
     w.back() = u;
     for (std::size_t k = grid.size() - 1; k-- > 0;) {
@@ -268,13 +287,20 @@ adjoint_along(PackedFlow& flow, const std::vector<Eigen::VectorXd>& grid, const 
         if (!J_k.allFinite())
             return Failure{"the Jacobian along the symmetric trajectory is not finite"};
         const Eigen::MatrixXd Jm = 0.5 * (J_k + J_next);
-        const Eigen::VectorXd& x = w[k + 1];
-        const Eigen::VectorXd k1 = J_next.transpose() * x;
-        const Eigen::VectorXd k2 = Jm.transpose() * (x + 0.5 * ds * k1);
-        const Eigen::VectorXd k3 = Jm.transpose() * (x + 0.5 * ds * k2);
-        const Eigen::VectorXd k4 = J_k.transpose() * (x + ds * k3);
+        const Eigen::MatrixXd& x = w[k + 1];
+        const Eigen::MatrixXd k1 = J_next.transpose() * x;
+        const Eigen::MatrixXd k2 = Jm.transpose() * (x + 0.5 * ds * k1);
+        const Eigen::MatrixXd k3 = Jm.transpose() * (x + 0.5 * ds * k2);
+        const Eigen::MatrixXd k4 = J_k.transpose() * (x + ds * k3);
         w[k] = x + ds / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
         J_next = J_k;
+        // Backwards, W grows like e^{lambda (alpha_linear - s)}: over a long approach (weight
+        // decay near the merger of the plateau's branches: alpha_linear ~ 10^4) it would
+        // overflow. Only its direction and its ratio to W(0) are used (everything is divided
+        // by p_ref = W(0)^T d_ref), so W is rescaled, all of it from k on, when it grows large.
+        if (const double size = w[k].norm(); size > 1e100)
+            for (std::size_t i = k; i < w.size(); ++i)
+                w[i] /= size;
     }
     return w;
 }
@@ -292,38 +318,38 @@ Eigen::VectorXd reference_asymmetry(const Packing& packing, const OrderParameter
     return d_ref;
 }
 
-/// Stage 4: sigma_initial from the initial law (orthonormal teacher, docs/theory.md §7):
-/// R_jn ~ N(0, q0/N), Var Q_jj = 2 q0^2/N, Var Q_jk = q0^2/N, independent to leading order; v
-/// deterministic.
-double initial_sigma(const Eigen::VectorXd& sensitivity, const std::vector<int>& classes,
-                     double q0) {
-    double var = 0.0;
-    for (Eigen::Index i = 0; i < sensitivity.size(); ++i) {
-        const double w2 = sensitivity(i) * sensitivity(i);
+/// Stage 4: the covariance (times N) of eps_0 from the initial law (orthonormal teacher,
+/// docs/theory.md §7): R_jn ~ N(0, q0/N), Var Q_jj = 2 q0^2/N, Var Q_jk = q0^2/N, independent to
+/// leading order; v deterministic. d x d, d = sensitivity.cols().
+Eigen::MatrixXd initial_covariance(const Eigen::MatrixXd& sensitivity,
+                                   const std::vector<int>& classes, double q0) {
+    Eigen::VectorXd var = Eigen::VectorXd::Zero(sensitivity.rows());
+    for (Eigen::Index i = 0; i < sensitivity.rows(); ++i) {
         switch (classes[static_cast<std::size_t>(i)]) {
         case 0:
-            var += w2 * 2.0 * q0 * q0;
+            var(i) = 2.0 * q0 * q0;
             break;
         case 1:
-            var += w2 * q0 * q0;
+            var(i) = q0 * q0;
             break;
         case 2:
-            var += w2 * q0;
+            var(i) = q0;
             break;
         default:
             break;
         }
     }
-    return std::sqrt(var);
+    return sensitivity.transpose() * var.asDiagonal() * sensitivity;
 }
 
 /// Stage 5: sigma_noise. Per unit alpha the packed entries receive (eta^2/(B N)) Cov(phi); its
-/// contribution to eps_0 is (eta^2/B) int_0^inf w(s)^T Cov(s) w(s) ds / N, with w(s) =
-/// e^{-lambda (s - alpha_linear)} u / p_ref beyond alpha_linear (docs/theory.md §11). Cov by
-/// Monte Carlo every `stride` grid points (it changes slowly), held in between.
+/// contribution to the covariance of eps_0 is (eta^2/B) int_0^inf W(s)^T Cov(s) W(s) ds / N,
+/// with W(s) = e^{-lambda (s - alpha_linear)} U / p_ref beyond alpha_linear (docs/theory.md §11);
+/// sigma_noise^2 is its trace / d (d = U.cols()). Cov by Monte Carlo every `stride` grid points
+/// (it changes slowly), held in between.
 double noise_sigma(const RunParams& params, const FixedPoint& plateau, PackedFlow& flow,
-                   const std::vector<Eigen::VectorXd>& grid, const std::vector<Eigen::VectorXd>& w,
-                   const Eigen::VectorXd& u, double p_ref, double lambda, double ds,
+                   const std::vector<Eigen::VectorXd>& grid, const std::vector<Eigen::MatrixXd>& w,
+                   const Eigen::MatrixXd& u, double p_ref, double lambda, double ds,
                    const EscapeSettings& settings) {
     NormalStream rng(StreamKey{0x65736361706500ULL, 0, StreamPurpose::observer});
     const std::size_t stride = 20;
@@ -334,14 +360,14 @@ double noise_sigma(const RunParams& params, const FixedPoint& plateau, PackedFlo
         if (k % stride == 0)
             cov = step_covariance(params, flow.order_parameters(grid[k]), settings.mc_samples, rng);
         const double weight = (k == 0 || k + 1 == n_grid) ? 0.5 * ds : ds; // trapezoid
-        integral += weight * w[k].dot(cov * w[k]);
+        integral += weight * (w[k].transpose() * cov * w[k]).trace();
     }
     const Eigen::MatrixXd cov_fp =
         step_covariance(params, plateau.op, settings.mc_samples_plateau, rng);
-    integral += u.dot(cov_fp * u) / (p_ref * p_ref) / (2.0 * lambda);
+    integral += (u.transpose() * cov_fp * u).trace() / (p_ref * p_ref) / (2.0 * lambda);
     const double eta = params.training.eta;
     const double B = static_cast<double>(params.training.batch.size);
-    return std::sqrt(eta * eta / B * integral);
+    return std::sqrt(eta * eta / B * integral / static_cast<double>(u.cols()));
 }
 
 /// Stage 6: the ODE's escape time against eps: eps = 10^(-9 + k/4) up to the largest for which
@@ -364,6 +390,151 @@ void escape_times(const ModelParams& m, Trajectory& traj, double lambda, double 
         out.eps.push_back(eps);
         out.alpha_esc.push_back(traj.escape_time(y, out.threshold, d_alpha, limit));
     }
+}
+
+/// Unit directions on the sphere S^{d-1} for averages over an isotropic eps_0. d = 4 (K = M = 3):
+/// the vertices of the 24-cell (coarse: a spherical 5-design, every polynomial of degree <= 5
+/// averaged exactly) or of the 600-cell (fine: 120 vertices, an 11-design); any other d: `pairs`
+/// antithetic pairs (n, -n) drawn once from a fixed stream.
+std::vector<Eigen::VectorXd> sphere_directions(Eigen::Index d, bool fine) {
+    std::vector<Eigen::VectorXd> out;
+    if (d == 4) {
+        const auto add = [&](std::array<double, 4> x) {
+            // Every sign pattern of the non-zero coordinates.
+            for (int signs = 0; signs < 16; ++signs) {
+                Eigen::VectorXd v(4);
+                bool duplicate = false;
+                for (int i = 0; i < 4; ++i) {
+                    const bool flip = ((signs >> i) & 1) != 0;
+                    duplicate = duplicate || (flip && x.at(static_cast<std::size_t>(i)) == 0.0);
+                    v(i) = flip ? -x.at(static_cast<std::size_t>(i))
+                                : x.at(static_cast<std::size_t>(i));
+                }
+                if (!duplicate)
+                    out.push_back(v.normalized());
+            }
+        };
+        for (int i = 0; i < 4; ++i) {
+            std::array<double, 4> e{};
+            e.at(static_cast<std::size_t>(i)) = 1.0;
+            add(e);
+        }
+        add({0.5, 0.5, 0.5, 0.5});
+        if (fine) {
+            // The 96 even permutations of (phi, 1, 1/phi, 0)/2, every sign.
+            const double phi = 0.5 * (1.0 + std::sqrt(5.0));
+            const std::array<double, 4> base{0.5 * phi, 0.5, 0.5 / phi, 0.0};
+            std::array<int, 4> perm{0, 1, 2, 3};
+            do {
+                int inversions = 0;
+                for (int i = 0; i < 4; ++i)
+                    for (int j = i + 1; j < 4; ++j)
+                        inversions += perm.at(static_cast<std::size_t>(i)) >
+                                      perm.at(static_cast<std::size_t>(j));
+                if (inversions % 2 != 0)
+                    continue;
+                std::array<double, 4> x{};
+                for (std::size_t i = 0; i < 4; ++i)
+                    x.at(i) = base.at(static_cast<std::size_t>(perm.at(i)));
+                add(x);
+            } while (std::next_permutation(perm.begin(), perm.end()));
+        }
+        return out;
+    }
+    const int pairs = fine ? 120 : 12;
+    NormalStream rng(StreamKey{0x65736361706500ULL, fine ? 2U : 1U, StreamPurpose::observer});
+    for (int k = 0; k < pairs; ++k) {
+        Eigen::VectorXd z(d);
+        for (Eigen::Index i = 0; i < d; ++i)
+            z(i) = rng.next();
+        out.push_back(z.normalized());
+        out.push_back(-out.back());
+    }
+    return out;
+}
+
+/// Stage 6 for a degenerate lambda (d = S.cols() > 1, docs/theory.md §11.2): the ODE's escape
+/// time against |eps_0| averaged over unit directions n of eps_0, from the symmetric start plus
+/// eps delta(n), delta(n) = S_R (S_R^T S_R)^{-1} n the least-norm perturbation of R whose
+/// projection on the unstable eigenspace (S: sensitivities, S_R their rows of R) is n. The
+/// direction matters (a standard deviation of ~45 in alpha over directions for erf K = M = 3,
+/// eta = 0.5, with a tail of slow directions) but hardly how it changes with eps: the table over
+/// eps = 10^(-7 + k/2) (while the start is a covariance, eps |delta(n)|_2 < sqrt(q0)) is the mean
+/// over the coarse directions, shifted by the fine directions' mean minus the coarse one at
+/// eps = 1e-3. out.A_spread: the standard deviation over the fine directions there.
+void escape_times_degenerate(const ModelParams& m, Trajectory& traj, double lambda, double rate,
+                             const Eigen::MatrixXd& S, EscapePrediction& out) {
+    const Packing& packing = traj.flow.packing();
+    const auto& classes = packing.classes();
+    const Eigen::Index d = S.cols();
+    const auto K = static_cast<Eigen::Index>(m.student.hidden());
+    const auto M = static_cast<Eigen::Index>(m.teacher.hidden());
+    Eigen::Index first_r = 0;
+    while (classes[static_cast<std::size_t>(first_r)] != 2)
+        ++first_r;
+    const Eigen::MatrixXd S_R = S.middleRows(first_r, K * M);
+    const Eigen::MatrixXd lift = S_R * (S_R.transpose() * S_R).inverse(); // n -> delta_R(n)
+    // The R perturbation of each direction, and the largest |delta(n)|_2 (the start is a
+    // covariance for eps below sqrt(q0) / largest).
+    const auto perturbations = [&](const std::vector<Eigen::VectorXd>& directions,
+                                   double& largest) {
+        std::vector<Eigen::MatrixXd> deltas;
+        for (const auto& n : directions) {
+            const Eigen::VectorXd delta = lift * n;
+            // Row-major (j, n) as Packing lays R out.
+            deltas.emplace_back(
+                Eigen::Map<
+                    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                    delta.data(), K, M));
+            largest = std::max(
+                largest, Eigen::JacobiSVD<Eigen::MatrixXd>(deltas.back()).singularValues()(0));
+        }
+        return deltas;
+    };
+    const OrderParameters start = symmetric_initial_conditions(m, m.q0, 0.0, 0.0);
+    const double d_alpha = 0.25 / rate;
+    const auto escape = [&](const Eigen::MatrixXd& R, double eps) {
+        const double limit = (-std::log(eps) + 20.0) / lambda + out.alpha_linear + 200.0 / rate;
+        Eigen::VectorXd y;
+        packing.pack(start.Q, start.R + eps * R, start.v, y);
+        return traj.escape_time(y, out.threshold, d_alpha, limit);
+    };
+    double largest = 0.0;
+    const std::vector<Eigen::MatrixXd> coarse = perturbations(sphere_directions(d, false), largest);
+    constexpr double eps_shift = 1e-3;
+    double coarse_at_shift = std::numeric_limits<double>::quiet_NaN();
+    for (int k = 0; k <= 13; ++k) {
+        const double eps = std::pow(10.0, -7.0 + 0.5 * k);
+        if (!(eps * largest < std::sqrt(m.q0)))
+            break;
+        double sum = 0.0;
+        for (const auto& R : coarse)
+            sum += escape(R, eps);
+        out.eps.push_back(eps);
+        out.alpha_esc.push_back(sum / static_cast<double>(coarse.size()));
+        if (std::abs(eps / eps_shift - 1.0) < 1e-9)
+            coarse_at_shift = out.alpha_esc.back();
+    }
+    double largest_fine = 0.0;
+    const std::vector<Eigen::MatrixXd> fine =
+        perturbations(sphere_directions(d, true), largest_fine);
+    std::vector<double> at_shift;
+    if (eps_shift * largest_fine < std::sqrt(m.q0))
+        for (const auto& R : fine)
+            at_shift.push_back(escape(R, eps_shift));
+    const auto n_fine = static_cast<double>(at_shift.size());
+    double mean = 0.0, var = 0.0;
+    for (const double a : at_shift)
+        mean += a / n_fine;
+    for (const double a : at_shift)
+        var += (a - mean) * (a - mean) / (n_fine - 1.0);
+    // NaN when the fine directions are missing: the prediction then fails (no finite table).
+    const double shift = mean - coarse_at_shift;
+    for (double& a : out.alpha_esc)
+        a += shift;
+    out.directions = static_cast<int>(at_shift.size());
+    out.A_spread = std::sqrt(var);
+    out.direction_shift = shift;
 }
 
 /// Stage 7: A with the slope 1/lambda from eps <= 1e-7; the free slope over eps <= 1e-4; c.
@@ -423,10 +594,11 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
     const Packing& packing = traj.flow.packing();
     Eigen::VectorXd y_fp;
     packing.pack(plateau.op.Q, plateau.op.R, plateau.op.v, y_fp);
-    auto mode = unstable_left_mode(jacobian(traj.flow, y_fp));
+    auto mode = unstable_left_space(jacobian(traj.flow, y_fp));
     if (const auto* f = std::get_if<Failure>(&mode))
         return fail(f->why);
-    const Eigen::VectorXd u = std::get<Eigen::VectorXd>(std::move(mode));
+    const Eigen::MatrixXd u = std::get<Eigen::MatrixXd>(std::move(mode));
+    out.dimension = static_cast<int>(u.cols());
 
     const double ds = 0.25 / rate;
     Eigen::VectorXd y0;
@@ -441,24 +613,44 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
     auto w_or = adjoint_along(traj.flow, path.grid, u, ds);
     if (const auto* f = std::get_if<Failure>(&w_or))
         return fail(f->why);
-    std::vector<Eigen::VectorXd> w = std::get<std::vector<Eigen::VectorXd>>(std::move(w_or));
-    const double p_ref = w.front().dot(reference_asymmetry(packing, start));
+    std::vector<Eigen::MatrixXd> w = std::get<std::vector<Eigen::MatrixXd>>(std::move(w_or));
+    // The unit of eps_0: the reference asymmetry's projection has norm 1 (signed for d = 1).
+    const Eigen::VectorXd projection = w.front().transpose() * reference_asymmetry(packing, start);
+    const double p_ref = out.dimension == 1 ? projection(0) : projection.norm();
     if (!std::isfinite(p_ref) || !(std::abs(p_ref) > 1e-12 * w.front().norm()))
         return fail("the asymmetry of symmetric_initial_conditions does not reach the unstable "
                     "mode");
     for (auto& x : w)
         x /= p_ref; // now d eps_0 / d y(s)
     out.sensitivity = w.front();
-    out.sigma_initial = initial_sigma(out.sensitivity, packing.classes(), m.q0);
+    const Eigen::MatrixXd initial = initial_covariance(out.sensitivity, packing.classes(), m.q0);
+    out.sigma_initial = std::sqrt(initial.trace() / static_cast<double>(out.dimension));
+    const Eigen::VectorXd spread =
+        Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(initial).eigenvalues();
+    out.anisotropy = spread.maxCoeff() / spread.minCoeff();
     if (settings.noise)
         out.sigma_noise =
             noise_sigma(params, plateau, traj.flow, path.grid, w, u, p_ref, lambda, ds, settings);
 
-    escape_times(m, traj, lambda, rate, out);
+    if (out.dimension == 1)
+        escape_times(m, traj, lambda, rate, out);
+    else
+        escape_times_degenerate(m, traj, lambda, rate, out.sensitivity, out);
     if (!fit_escape_law(lambda, out))
         return fail("the ODE did not escape from small asymmetries");
     out.valid = true;
     return out;
+}
+
+double mean_ln_chi(int d) {
+    if (d == 1)
+        return mean_ln_abs_normal;
+    // psi(d/2): psi(1) = -gamma, psi(1/2) = -gamma - 2 ln 2, psi(x + 1) = psi(x) + 1/x.
+    double psi =
+        d % 2 == 0 ? -std::numbers::egamma : -std::numbers::egamma - 2.0 * std::numbers::ln2;
+    for (double x = d % 2 == 0 ? 1.0 : 0.5; x < 0.5 * d - 0.25; x += 1.0)
+        psi += 1.0 / x;
+    return 0.5 * (psi + std::numbers::ln2);
 }
 
 double predicted_mean_escape(const EscapePrediction& p, double N) {
@@ -486,17 +678,24 @@ double predicted_mean_escape(const EscapePrediction& p, double N) {
         const double t = (x - le[i - 1]) / (le[i] - le[i - 1]);
         return r[i - 1] + t * (r[i] - r[i - 1]);
     };
-    // E r(sigma |Z|) = int_0^inf 2 phi(z) r(sigma z) dz, trapezoid in ln z over [1e-10, 10].
+    // E r(sigma chi_d) = int_0^inf f_d(z) r(sigma z) dz, f_1(z) = 2 phi(z), f_d(z) = z^(d-1)
+    // e^(-z^2/2) / (2^(d/2-1) Gamma(d/2)) (the chi distribution), trapezoid in ln z over
+    // [1e-10, 10].
+    const int d = p.dimension;
+    const double chi_norm = std::pow(2.0, 0.5 * d - 1.0) * std::tgamma(0.5 * d);
     const double lo = std::log(1e-10), hi = std::log(10.0);
     const int steps = 20000;
     const double du = (hi - lo) / steps;
     double e_r = 0.0;
     for (int i = 0; i <= steps; ++i) {
         const double z = std::exp(lo + i * du);
-        const double density = 2.0 * std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi) * z;
+        const double density =
+            (d == 1 ? 2.0 * std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi)
+                    : std::pow(z, d - 1) * std::exp(-0.5 * z * z) / chi_norm) *
+            z;
         e_r += (i == 0 || i == steps ? 0.5 : 1.0) * du * density * residual(sigma * z);
     }
-    return p.A - (std::log(sigma) + mean_ln_abs_normal) / lambda + e_r;
+    return p.A - (std::log(sigma) + mean_ln_chi(d)) / lambda + e_r;
 }
 
 } // namespace plateau

@@ -19,6 +19,10 @@ namespace plateau {
 /// E[ln |Z|] for Z ~ N(0, 1): -(gamma_Euler + ln 2) / 2.
 inline constexpr double mean_ln_abs_normal = -0.63518142273073908;
 
+/// E[ln chi_d] for chi_d the norm of d independent standard normals: (psi(d/2) + ln 2) / 2
+/// (psi the digamma function); mean_ln_abs_normal for d = 1.
+[[nodiscard]] double mean_ln_chi(int d);
+
 /// The escape rule shared by the ODE and the simulations (docs/PERFORMANCE.md §11): the first
 /// alpha at which eps_g falls to `fraction` times eps_g at the symmetric fixed point.
 inline constexpr double escape_fraction = 0.5;
@@ -53,11 +57,32 @@ struct EscapePrediction {
     /// sigma_initial from the law of the initial overlaps (orthonormal teacher: R_jn ~ N(0,
     /// q0/N), Var Q_jj = 2 q0^2/N, Var Q_jk = q0^2/N), sigma_noise from the fluctuations of the
     /// steps, propagated by the linearized flow along the symmetric trajectory.
+    /// For a degenerate lambda (dimension d > 1) eps_0 is the vector of the projections on the
+    /// d-dimensional unstable eigenspace, in an orthonormal basis scaled so that the reference
+    /// asymmetry of symmetric_initial_conditions has norm eps; its law is isotropic (Schur: the
+    /// eigenspace carries an irreducible representation of the permutations of students and of
+    /// teachers, and the laws of the start and of the steps are invariant), N(0, sigma^2 I_d / N)
+    /// with sigma^2 = (sigma_initial^2 + sigma_noise^2), each the trace of its covariance / d.
     double sigma_initial = 0.0;
     double sigma_noise = 0.0;
-    /// d eps_0 / d y_i at alpha = 0 for the packed entries y (Packing of engine/theory/flow.hpp).
-    Eigen::VectorXd sensitivity;
+    /// d eps_0 / d y_i at alpha = 0 for the packed entries y (Packing of engine/theory/flow.hpp):
+    /// column c for the c-th coordinate of eps_0 (one column when lambda is simple).
+    Eigen::MatrixXd sensitivity;
     double alpha_linear = 0.0; ///< where the projections on the unstable mode were taken
+    /// d: the multiplicity of lambda, the dimension of the unstable eigenspace ((K - 1)^2 for the
+    /// plateau of K = M >= 3; 1 for K = M = 2).
+    int dimension = 1;
+    /// Largest over smallest eigenvalue of the covariance of the initial eps_0 (1 when isotropic).
+    double anisotropy = 1.0;
+    /// d > 1: eps and alpha_esc above are the mean over unit directions n of eps_0 of the ODE's
+    /// escape time from the symmetric start plus eps times the least-norm R perturbation with
+    /// projection n: over coarse directions (d = 4: the 24-cell's vertices), shifted by
+    /// `direction_shift`, the fine directions' mean (`directions` of them; d = 4: the 600-cell's
+    /// 120 vertices) minus the coarse one at eps = 1e-3. A_spread: the standard deviation of the
+    /// escape time over the fine directions there (how much the direction matters).
+    int directions = 1;
+    double A_spread = 0.0;
+    double direction_shift = 0.0;
 };
 
 /// Settings of predict_escape.
@@ -68,14 +93,16 @@ struct EscapeSettings {
 };
 
 /// The prediction for params (K, M, g, eta, q0, ...; N is not used) at the plateau `plateau`
-/// (symmetric_fixed_point). Only the orthonormal teacher (T = I) and the simple largest real
-/// eigenvalue are handled; otherwise valid = false with the reason.
+/// (symmetric_fixed_point). Only the orthonormal teacher (T = I) and a real largest eigenvalue
+/// (simple, or degenerate with a non-defective eigenspace) are handled; otherwise valid = false
+/// with the reason.
 [[nodiscard]] EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plateau,
                                               const EscapeSettings& settings = {});
 
 /// The predicted mean escape time of a run at input dimension N: the mean of the ODE's escape
-/// time alpha_esc(|eps_0|) over eps_0 ~ N(0, (sigma_initial^2 + sigma_noise^2)/N), i.e.
-///   A - (ln sigma + E ln|Z|)/lambda + E r(sigma |Z|),  sigma = sqrt(... / N),
+/// time alpha_esc(|eps_0|) over eps_0 ~ N(0, (sigma_initial^2 + sigma_noise^2) I_d / N), i.e.
+///   A - (ln sigma + E ln chi_d)/lambda + E r(sigma chi_d),  sigma = sqrt(... / N),
+/// chi_d = |Z| for d = 1, the norm of d standard normals otherwise (docs/theory.md §11.2),
 /// r(eps) = alpha_esc(eps) - A + ln(eps)/lambda the ODE's departure from the asymptote at
 /// larger eps (tabulated, linear in ln eps; constant beyond the table).
 [[nodiscard]] double predicted_mean_escape(const EscapePrediction& p, double N);

@@ -449,6 +449,7 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
     const double rate = std::max(params.training.eta, m.learn_v ? params.training.eta_v : 0.0);
     ReducedFlow reduced(params);
     NewtonSystem newton_system(reduced, K > 1);
+    NewtonSystem on_identical(reduced, false); // c = q allowed: see below
     FixedPoint fp;
 
     // Generic symmetric start: Q = q_s I, R = 0, v = v0, with q_s = q0 (0.2 if q0 = 0).
@@ -478,6 +479,21 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
             break;
         solution = p;
         newton_ok = newton_system.solve(solution, rate);
+        if (!newton_ok && K > 1) {
+            // Weight decay adds -2 eta lambda (q - c) to d(q - c)/dalpha: from lambda ~ 0.003
+            // (erf, K = M = 2, eta = 0.5) it outweighs the O(eta^2) push apart of the students,
+            // the plateau's q - c = O(eta) branch merges with the c = q point, and the symmetric
+            // flow relaxes to c = q (identical students), which the deflation excludes. There
+            // the relaxed state is the plateau: Newton without deflation polishes it, accepted
+            // when it stays where the flow relaxed to (docs/theory.md §11.1).
+            Eigen::VectorXd plain = p;
+            if (on_identical.solve(plain, rate) &&
+                (plain - p).lpNorm<Eigen::Infinity>() <=
+                    1e-4 * std::max(1.0, p.lpNorm<Eigen::Infinity>())) {
+                solution = plain;
+                newton_ok = true;
+            }
+        }
     }
     if (!newton_ok && p.allFinite())
         solution = p;

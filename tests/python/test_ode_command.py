@@ -128,8 +128,34 @@ def test_an_invalid_symmetric_start_is_bad_input_and_writes_nothing(tmp_path):
 def test_no_fixed_point_is_said_not_printed_as_numbers():
     # Before: "Q_jj = 1e+08 ... eps_g = 1e+08 ... converged: NO".
     r = plateau("ode", "--fixed-point", "--eta", "1000", "--K", "2", "--M", "2", check=False)
-    assert r.returncode == 1
+    assert r.returncode == 0, r.stderr  # a point without a fixed point is a result (issue 24)
     assert "no fixed point found" in r.stdout and "eta is too large for a plateau" in r.stdout
     assert "eps_g =" not in r.stdout and "symmetric fixed point:" not in r.stdout
     ok = plateau("ode", "--fixed-point", "--eta", "0.5", "--K", "2", "--M", "2")
     assert "converged: yes" in ok.stdout
+
+
+def test_a_sweep_with_a_point_without_fixed_point_reports_it_and_goes_on(tmp_path):
+    # Issue 24: eta = 4 has no plateau (the symmetric flow diverges); over a sweep that is a
+    # result of the sweep, said in one line, exit status 0, so that a `set -e` script goes on
+    # (was: exit status 1, the script stopped).
+    script = tmp_path / "sweep.sh"
+    script.write_text(f"set -e\n'{program()}' ode --fixed-point --K 2 --M 2 --eta 4,0.5\n"
+                      "echo the script went on\n")
+    r = subprocess.run(["bash", str(script)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.rstrip().endswith("the script went on")
+    first, second = r.stdout.split("grid point 1:")
+    assert "eta=4 " in first.splitlines()[0]
+    none = [line for line in first.splitlines() if "no fixed point" in line]
+    assert len(none) == 1 and "eta is too large for a plateau" in none[0], first
+    assert "symmetric fixed point:" not in first and "eps_g =" not in first
+    # The sweep went on to eta = 0.5, which has its plateau.
+    assert "converged: yes" in second and "symmetric fixed point:" in second
+    # The theory file of the same sweep holds the fixed-point results: NaN where there is none.
+    out = tmp_path / "theory.h5"
+    plateau("ode", "--K", "2", "--M", "2", "--eta", "4,0.5", "--seeds", "1", "--alpha-max", "20",
+            "--quiet", "-o", out)
+    with xr.open_dataset(out, group="K2_M2") as ds:
+        rates = ds["escape_rate"].values.ravel()
+    assert np.isnan(rates[0]) and rates[1] == pytest.approx(0.0316182, rel=1e-5)
