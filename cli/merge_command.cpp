@@ -162,7 +162,8 @@ int merge(const MergeOptions& o, const std::string& command_line) {
     }
     // Written whole under a temporary name, then moved into place: an interrupted merge leaves
     // OUT as it was (absent, or the file --overwrite would have replaced), never half-merged.
-    const FileMetadata meta{first.config, command_line, std::string(name(first.kind))};
+    const FileMetadata meta{first.config, command_line, std::string(name(first.kind)),
+                            first.theory};
     const fs::path tmp = temporary_path(o.out);
     RemoveOnSignal on_signal(tmp);
     try {

@@ -10,6 +10,7 @@
 #include "engine/core/enum_table.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/io/reader.hpp"
+#include "engine/io/theory_attributes.hpp"
 #include "engine/theory/escape.hpp"
 #include "engine/theory/flow.hpp"
 #include "engine/theory/ode_integrator.hpp"
@@ -242,6 +243,28 @@ FixedPointProgress fixed_point_progress(std::size_t point, bool quiet) {
     };
 }
 
+/// The stages of a fixed-point search after the symmetric point (other fixed points, escape
+/// prediction, eta_max), each announced on stderr once the grid point's search has taken 2 s:
+/// the linearized flow's "~X left" is then not the last word for minutes of other work.
+class SearchStages {
+public:
+    SearchStages(std::size_t point, bool quiet) : point_(point), quiet_(quiet) {}
+    void operator()(const char* stage) const {
+        const double elapsed =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+        if (quiet_ || elapsed < 2.0)
+            return;
+        std::fflush(stdout); // what the stages before printed, first
+        std::fprintf(stderr, "plateau ode: fixed point of grid point %zu: %s (%s so far)\n", point_,
+                     stage, format_duration(elapsed).c_str());
+    }
+
+private:
+    std::size_t point_;
+    bool quiet_;
+    std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
 void print_eigenvalues(const FixedPoint& fp) {
     std::printf("  eigenvalues:");
     for (Eigen::Index i = 0; i < std::min<Eigen::Index>(fp.eigenvalues.size(), 6); ++i) {
@@ -330,6 +353,7 @@ void print_eta_max(const RunParams& params) {
 int fixed_points(const CampaignSpec& spec, bool quiet) {
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
         const GridPoint& point = spec.points[p];
+        const SearchStages stage(p, quiet);
         announce_fixed_point_cost(p, point.params, quiet);
         const FixedPoint fp = symmetric_fixed_point(point.params, fixed_point_progress(p, quiet));
         std::printf("grid point %zu:%s\n", p, describe(point).c_str());
@@ -361,8 +385,11 @@ int fixed_points(const CampaignSpec& spec, bool quiet) {
                     fp.escape_rate);
         print_eigenvalues(fp);
         std::printf("  converged: yes (residual %.3g)\n", fp.residual);
+        stage("fixed points along a trajectory from a generic start");
         print_other_fixed_points(point.params);
+        stage("escape prediction");
         print_escape(point.params, fp);
+        stage("eta_max by bisection");
         print_eta_max(point.params);
     }
     return 0;
@@ -657,7 +684,16 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             text << "init-from = " << ode.init_from
                  << "\ninit-average = " << (ode.init_average ? "true" : "false") << '\n';
         text << "rtol = " << number_text(ode.rtol) << "\natol = " << number_text(ode.atol) << '\n';
-        const FileMetadata meta{text.str(), command_line, "theory"};
+        TheoryAttributes how{theory_method_text(spec), ode.rtol, ode.atol, std::string(name(init))};
+        if (init == InitKind::symmetric) {
+            how.r0 = ode.r0;
+            how.asymmetry = ode.asymmetry;
+        }
+        if (init == InitKind::file) {
+            how.init_from = ode.init_from;
+            how.init_average = ode.init_average;
+        }
+        const FileMetadata meta{text.str(), command_line, "theory", std::move(how)};
         const int status =
             run_campaign("ode", spec, run_one, out, meta, ProgressUnit::alpha, &alpha_done);
         if (!out.quiet)

@@ -23,6 +23,7 @@ import numpy as np
 from .campaign import swept_coordinates
 from .configs import parse_config
 from .outcomes import FINITE_FAILED
+from .predictions import draw_plateau_height, plateau_height_handle
 from .tables import format_value  # the one number formatter (tables, legends, titles)
 
 
@@ -456,7 +457,9 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     summary : xarray.Dataset
         ``plateau_summary(ds)``.
     theory_avg : xarray.Dataset, optional
-        ``seed_average`` of the matching theory group.
+        ``seed_average`` of the matching theory group; with a theory file's plateau height
+        (:func:`~plateau_analysis.predictions.with_predictions`, schema 1.5) that height is
+        drawn as a horizontal line.
     matches : numpy.ndarray, optional
         :func:`match_theory` of ``avg`` and ``theory_avg``.
     band : {"quantile", "se"}
@@ -487,6 +490,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     n_all_failed = sum(1 for i in range(len(colors))
                        if 0 < int(avg["n_completed"].values[i]) <= _failed_runs(summary, i))
     diverged_runs = []  # per point: (colour, [(alpha, eps_g) of each diverged run])
+    any_height = False  # a theory file's plateau height (schema 1.5) drawn
     for i, color in enumerate(colors):
         mean = avg["eg_mean"].values[i]
         n = int(avg["n_completed"].values[i])
@@ -530,6 +534,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
             th = theory_avg["eg_mean"].values[matches[i]]
             tpos = theory_avg["alpha"].values > 0
             ax.plot(theory_avg["alpha"].values[tpos], th[tpos], color=color, lw=1.4, ls="--")
+            any_height |= draw_plateau_height(ax, theory_avg, int(matches[i]), color)
         # On a finite training set a flat minimum that rises again (over-fitting) is no
         # plateau: only a plateau that the curve escapes is drawn.
         if bool(summary["found"].values[i]) and (
@@ -570,6 +575,8 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
         style.append(Patch(color="0.3", alpha=0.22, label=band_text))
     if theory_avg is not None:
         style.append(Line2D([], [], color="0.3", lw=1.4, ls="--", label="theory (N → ∞)"))
+    if any_height:
+        style.append(plateau_height_handle())
     if any_failed:
         style.append(Line2D([], [], color="0.3", lw=2, ls=FAILED_STYLE,
                             label="every run failed: no learning, not a plateau"))

@@ -9,7 +9,9 @@ Writes into the output directory, per group G (``K2_M2``, ...), each figure as P
   spread over seeds (band: 10-90 % quantiles by default, or mean +- standard error), the theory
   (dashed) when ``--theory`` is given, and the detected plateau (dotted) with its escape time;
 - ``eg_linear_G``: eps_g(alpha) on linear axes (``--alpha-range``), the theory's plateau height
-  (the symmetric fixed point's eps_g, to ~2 %) and ``--fixed-point-eg`` as horizontal lines;
+  (the theory file's ``plateau_eg``, schema 1.5: the symmetric fixed point's eps_g; for older
+  files the height detected on its curve, to ~2 %) and ``--fixed-point-eg`` as horizontal
+  lines; ``eg_G`` draws the theory file's ``plateau_eg`` too;
 - ``r_G``: normalized overlaps r_jn = R_jn / sqrt(Q_jj T_nn) against alpha, one panel per grid
   point (at most 12, evenly spread); ``Rfinal_G``: heat maps of the final r_jn;
 - ``v_G`` (``learn-v`` only): the second-layer weights v_j(alpha);
@@ -28,7 +30,9 @@ Writes into the output directory, per group G (``K2_M2``, ...), each figure as P
 - ``sweep_G_X`` (only for a sweep over X): escape time and plateau height against X (against
   ln N for X = N); every grid point is shown (no value: an open marker at the top edge) with
   "runs escaped / runs";
-- ``escape_lnN_G`` (a sweep over N only): escape time against ln N with a fitted line;
+- ``escape_lnN_G`` (a sweep over N only): escape time against ln N with a fitted line, and
+  with ``--theory`` of schema 1.5 the theory file's predicted mean escape times (at the same N)
+  and the line of slope 1/(2 lambda) (:mod:`plateau_analysis.predictions`);
 - ``sweep_K``, ``sweep_M`` (groups of several K or M): escape time and height against K (M);
 
 and the tables ``plateaus.csv`` (one row per grid point; also printed) and ``plateaus_runs.csv``
@@ -57,6 +61,7 @@ from .detection import PlateauRule, plateau_summary, plateaus, rule_for
 from .figures import (_finite_set_words as finite_set_words, add_examples_axis, format_value,
                       plot_eg, plot_overlaps, plot_sweep, pyplot, save_figure, time_unit)
 from .outcomes import FINITE_SET_OUTCOMES, finite_set_outcomes, finite_set_text
+from .predictions import prediction, with_predictions
 from .stats import seed_average
 from .tables import format_table, table_rows, write_csv
 
@@ -214,7 +219,7 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
             continue
         save(plot_sweep(ds, summary, name, theory_summary, matches), f"sweep_{gname}_{name}")
     if swept == ["N"]:
-        save(plot_escape_vs_log_n(ds, summary), f"escape_lnN_{gname}")
+        save(plot_escape_vs_log_n(ds, summary, theory_avg, matches), f"escape_lnN_{gname}")
     return written
 
 
@@ -384,7 +389,7 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
         th = theory_groups.get(gname)
         th_avg = th_summary = matches = None
         if th is not None:
-            th_avg = seed_average(th, align=True)
+            th_avg = with_predictions(seed_average(th, align=True), th)
             th_summary = plateaus(th_avg, rule)
             matches = match_theory(avg, th_avg)
             _warn_unmatched(gname, avg, matches, theory)
@@ -412,6 +417,9 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
                     else math.nan
                 row["theory_escape"] = float(th_summary["escape"].values[t]) if t >= 0 \
                     else math.nan
+                # The theory file's own predictions (schema 1.5; NaN without).
+                row["theory_plateau_eg"] = prediction(th_avg, "plateau_eg", t)
+                row["theory_escape_predicted"] = prediction(th_avg, "escape_predicted", t)
             rows.append(row)
         run_words = finite_set_outcomes(ds).values if finite_words is not None else None
         for r, row in enumerate(table_rows(per_run)):

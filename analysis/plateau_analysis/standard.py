@@ -1,13 +1,15 @@
 """The field's standard figures beyond :mod:`plateau_analysis.figures` (matplotlib, Agg).
 
 - :func:`plot_eg_linear`: eps_g(alpha) on linear axes (an alpha range may be given), with the
-  plateau (fixed-point) eps_g as horizontal lines when the theory or the caller gives it;
+  plateau (fixed-point) eps_g as horizontal lines when the theory or the caller gives it (the
+  theory file's ``plateau_eg``, schema 1.5, else the height detected on the theory's curve);
 - :func:`plot_v`: the second-layer weights v_j(alpha) (files with ``learn-v``);
 - :func:`plot_normalized_overlaps`: r_jn = R_jn / sqrt(Q_jj T_nn) against alpha, one panel
   per grid point;
 - :func:`plot_final_R`: heat maps of the final (seed-mean, aligned) normalized overlaps;
 - :func:`plot_escape_histogram`: the escape times of the runs, one histogram per grid point;
-- :func:`plot_escape_vs_log_n`: escape time against ln N with a fitted straight line;
+- :func:`plot_escape_vs_log_n`: escape time against ln N with a fitted straight line (and the
+  theory file's predicted escape times and 1/(2 lambda) slope, schema 1.5);
 - :func:`plot_group_sweep`: escape time and plateau height against K (or M) across groups;
 - :func:`plot_train_test`: training error eps_train and test error eps_g together (files with a
   finite training set, schema 1.2), with :func:`generalization_gap` in the legend.
@@ -27,6 +29,7 @@ from .figures import (PRETTY, _label_names, _title, add_examples_axis, escape_la
                       file_settings, format_value, point_colors, point_label, pyplot,
                       relabel_text, time_label, wrap_title)
 from .overlaps import normalized_overlap_array
+from .predictions import draw_escape_prediction, draw_plateau_height, plateau_height_handle
 from .stats import LineFit, weighted_line_fit
 
 def _no_run_text(avg, i: int) -> str:
@@ -86,6 +89,7 @@ def plot_eg_linear(ds, avg, summary, theory_avg=None, matches=None, *, alpha_ran
     names = _label_names(avg)
     q = avg["eg_quantile"]
     single = ds.attrs.get("kind") == "theory"
+    exact_height = detected_height = False
     for i, color in enumerate(colors):
         empty = _no_run_text(avg, i)
         ax.plot(alpha[sel], avg["eg_mean"].values[i][sel], color=color, lw=2,
@@ -99,16 +103,22 @@ def plot_eg_linear(ds, avg, summary, theory_avg=None, matches=None, *, alpha_ran
             ta = theory_avg["alpha"].values
             ts = _alpha_mask(ta, alpha_range)
             ax.plot(ta[ts], theory_avg["eg_mean"].values[t][ts], color=color, lw=1.3, ls="--")
-            if theory_summary is not None and bool(theory_summary["found"].values[t]):
+            if draw_plateau_height(ax, theory_avg, t, color):
+                exact_height = True
+            elif theory_summary is not None and bool(theory_summary["found"].values[t]):
                 ax.axhline(float(theory_summary["height"].values[t]), color=color, lw=1,
                            ls="-.")
+                detected_height = True
     if fixed_point_eg is not None:
         ax.axhline(fixed_point_eg, color="k", lw=1.2, ls="-.",
                    label=f"fixed point ε_g = {fixed_point_eg:.4g}")
     if theory_summary is not None:
         ax.plot([], [], color="0.3", lw=1.3, ls="--", label="theory (N → ∞)")
+    if detected_height:
         ax.plot([], [], color="0.3", lw=1, ls="-.",
                 label="theory plateau ε_g (≈ symmetric fixed point)")
+    if exact_height:
+        ax.add_line(plateau_height_handle())
     if alpha_range is not None:
         ax.set_xlim(max(alpha_range[0], alpha.min()), min(alpha_range[1], alpha.max()))
     ax.set_ylim(bottom=0)
@@ -376,11 +386,14 @@ def fit_log_n(summary) -> LineFit:
                              summary["escape_runs_sem"].values)
 
 
-def plot_escape_vs_log_n(ds, summary):
+def plot_escape_vs_log_n(ds, summary, theory_avg=None, matches=None):
     """Figure: escape time (mean over the runs that escaped ± SE) against ln N, with the
     straight line escape = a + b ln N (the plateau length grows like ln N) fitted by weighted
     least squares (:func:`fit_log_n`) and its slope b ± its error from the weights, and the
-    reduced chi^2, in the legend.
+    reduced chi^2, in the legend; with a theory file of schema 1.5 (``theory_avg`` from
+    :func:`~plateau_analysis.predictions.with_predictions`, ``matches`` from
+    :func:`~plateau_analysis.report.match_theory`) also its predicted mean escape times and
+    the line of slope 1/(2 lambda) (:func:`~plateau_analysis.predictions.draw_escape_prediction`).
 
     Returns
     -------
@@ -411,6 +424,7 @@ def plot_escape_vs_log_n(ds, summary):
                     (x[i], y[i] if math.isfinite(y[i]) else 0.96),
                     xycoords="data" if math.isfinite(y[i]) else ax.get_xaxis_transform(),
                     xytext=(6, 4), textcoords="offset points", fontsize=8)
+    draw_escape_prediction(ax, summary, theory_avg, matches)
     top = ax.secondary_xaxis("top")
     values = np.unique(summary["N"].values.astype(float))
     top.set_xticks(np.log(values), [f"{v:g}" for v in values])

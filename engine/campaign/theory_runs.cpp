@@ -1,8 +1,13 @@
 #include "engine/campaign/theory_runs.hpp"
 
 #include "engine/simulation/simulate.hpp"
+#include "engine/theory/escape.hpp"
 #include "engine/theory/fixed_point.hpp"
 
+#include <cmath>
+#include <limits>
+#include <memory>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -15,25 +20,74 @@ InitialConditions sampled_initial_conditions(const CampaignSpec& spec) {
     };
 }
 
+namespace {
+
+/// What a theory file stores for a grid point besides its runs: theory_point_summary, and
+/// (schema 1.5) the predicted mean escape time at the point's N where it has an escape rate.
+struct PointPredictions {
+    TheoryPointSummary summary;
+    double escape_predicted = std::numeric_limits<double>::quiet_NaN();
+};
+
+PointPredictions point_predictions(const RunParams& params) {
+    PointPredictions out;
+    out.summary = theory_point_summary(params);
+    // A finite escape rate: the summary found the symmetric fixed point, at a cost it accepts
+    // (docs/theory.md §11); the escape prediction starts from the same point (§11).
+    if (std::isfinite(out.summary.escape_rate))
+        if (const EscapePrediction e = predict_escape(params, symmetric_fixed_point(params));
+            e.valid)
+            out.escape_predicted = predicted_mean_escape(e, static_cast<double>(params.model.N));
+    return out;
+}
+
+/// Each grid point's predictions, computed by the first of its runs to need them (on the
+/// campaign's worker threads, in parallel, while the progress display runs: the escape
+/// prediction takes about a second per point) and shared by the others. Deterministic: they
+/// are a function of the grid point's parameters only.
+class LazyPredictions {
+public:
+    explicit LazyPredictions(const CampaignSpec& spec)
+        : spec_(spec), once_(spec.points.size()), values_(spec.points.size()) {}
+    [[nodiscard]] const PointPredictions& operator[](std::size_t point) {
+        std::call_once(once_[point],
+                       [&] { values_[point] = point_predictions(spec_.points[point].params); });
+        return values_[point];
+    }
+
+private:
+    const CampaignSpec& spec_;
+    std::vector<std::once_flag> once_;
+    std::vector<PointPredictions> values_;
+};
+
+} // namespace
+
 RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial, const OdeParams& ode,
                         JointRuleErrors* errors, StepCounter* alpha_done) {
-    // Schema 1.3 (docs/theory.md §11): each run carries its grid point's escape rate and eta_max.
-    std::vector<TheoryPointSummary> summaries;
-    summaries.reserve(spec.points.size());
-    for (const GridPoint& point : spec.points)
-        summaries.push_back(theory_point_summary(point.params));
+    // Schema 1.3 (docs/theory.md §11): each run carries its grid point's escape rate and eta_max;
+    // 1.5: its plateau height and predicted mean escape time.
+    // Shared, not owned: RunFunction is a std::function, copied with its cache.
+    auto predictions = std::make_shared<LazyPredictions>(spec);
     return [&spec, initial = std::move(initial), ode, errors, alpha_done,
-            summaries = std::move(summaries)](std::int64_t run) -> RunResult {
+            predictions = std::move(predictions)](std::int64_t run) -> RunResult {
         const GridPoint& point = spec.point_of(run);
         RunResult result = integrate_theory(point.params, initial(run), ode, alpha_done);
         if (errors != nullptr)
             errors->add(point.params, result);
         if (!result.records.empty()) {
             const auto p = static_cast<std::size_t>(&point - spec.points.data());
-            result.records.front().extras[std::string(extra_name::escape_rate)] =
-                Eigen::VectorXd::Constant(1, summaries[p].escape_rate);
-            result.records.front().extras[std::string(extra_name::eta_max)] =
-                Eigen::VectorXd::Constant(1, summaries[p].eta_max);
+            const PointPredictions& predicted = (*predictions)[p];
+            const TheoryPointSummary& summary = predicted.summary;
+            auto& extras = result.records.front().extras;
+            extras[std::string(extra_name::escape_rate)] =
+                Eigen::VectorXd::Constant(1, summary.escape_rate);
+            extras[std::string(extra_name::eta_max)] =
+                Eigen::VectorXd::Constant(1, summary.eta_max);
+            extras[std::string(extra_name::plateau_eg)] =
+                Eigen::VectorXd::Constant(1, summary.plateau_eg);
+            extras[std::string(extra_name::escape_predicted)] =
+                Eigen::VectorXd::Constant(1, predicted.escape_predicted);
         }
         return result;
     };

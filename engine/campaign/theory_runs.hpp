@@ -21,8 +21,9 @@ using InitialConditions = std::function<OrderParameters(std::int64_t run)>;
 [[nodiscard]] InitialConditions sampled_initial_conditions(const CampaignSpec& spec);
 
 /// The theory of run r: integrate_theory(point_of(r).params, initial(r), ode), with its grid
-/// point's theory_point_summary (computed once per grid point, here) stored as the extras
-/// escape_rate and eta_max of its first record. `errors` (optional, outliving the campaign)
+/// point's theory_point_summary (computed once per grid point, by the first of its runs, on the
+/// campaign's threads) stored as the extras escape_rate, eta_max, plateau_eg and
+/// escape_predicted of its first record. `errors` (optional, outliving the campaign)
 /// collects the joint rule's error estimates of every run.
 /// `alpha_done` (optional, outliving the campaign) adds up the integrated alpha of all runs as
 /// they go, in units of 1 / alpha_progress_scale (engine/theory/theory.hpp).

@@ -46,11 +46,16 @@ inline constexpr std::string_view flow_error = "flow_error";
 inline constexpr std::string_view escape_rate = "escape_rate";
 /// Largest stable learning rate of the specialized fixed point (docs/theory.md §11): `plateau ode`.
 inline constexpr std::string_view eta_max = "eta_max";
+/// eps_g at the symmetric fixed point, the plateau's height (docs/theory.md §11): `plateau ode`.
+inline constexpr std::string_view plateau_eg = "plateau_eg";
+/// Predicted mean escape time at the run's N (docs/theory.md §11): `plateau ode`.
+inline constexpr std::string_view escape_predicted = "escape_predicted";
 /// The weights above the first layer, student and teacher (docs/theory.md §12): the observer.
 inline constexpr std::string_view student_layers = "student_layers";
 inline constexpr std::string_view teacher_layers = "teacher_layers";
-inline constexpr std::array all{eps_train, examples,       flow_error,    escape_rate,
-                                eta_max,   student_layers, teacher_layers};
+inline constexpr std::array all{eps_train,        examples,       flow_error,
+                                escape_rate,      eta_max,        plateau_eg,
+                                escape_predicted, student_layers, teacher_layers};
 } // namespace extra_name
 
 struct Observables {

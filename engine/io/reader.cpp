@@ -88,6 +88,7 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
         meta.master_seed = h5::get_int64_attribute(root, "master_seed").value_or(0);
         meta.seeds = h5::get_int64_attribute(root, "seeds").value_or(0);
         meta.runs = h5::get_int64_attribute(root, "runs").value_or(0);
+        meta.theory = read_theory_attributes(root);
 
         std::vector<GroupInfo> groups;
         std::vector<GroupData> data;

@@ -5,6 +5,7 @@
 
 #include "engine/io/h5/object.hpp"
 #include "engine/io/run_checksum.hpp"
+#include "engine/io/theory_attributes.hpp"
 #include "engine/io/variables.hpp"
 #include "engine/run/run.hpp"
 
@@ -51,6 +52,9 @@ public:
         std::int64_t master_seed = 0;
         std::int64_t seeds = 0;
         std::int64_t runs = 0;
+        /// How a theory file was made (root attributes theory_*, schema 1.5); nullopt for a
+        /// simulation file or an older theory file.
+        std::optional<TheoryAttributes> theory;
     };
     /// One group of runs of the same (K, M).
     struct GroupInfo {

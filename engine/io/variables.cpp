@@ -66,6 +66,16 @@ constexpr std::array variables{
                  "largest eta at which the specialized fixed point is linearly stable (NaN: "
                  "K != M, none found, or not computed)",
                  theory_only, 3, ObservableField::extra},
+    // The plateau's height and the predicted escape (docs/theory.md §11), schema 1.5; produced
+    // with escape_rate (theory_point_summary), one value per run from its grid point.
+    VariableSpec{extra_name::plateau_eg, {Dim::run}, f64, "1",
+                 "eps_g at the symmetric fixed point, the plateau height (NaN: no fixed point "
+                 "found, or not computed)",
+                 theory_only, 5, ObservableField::extra},
+    VariableSpec{extra_name::escape_predicted, {Dim::run}, f64, "1",
+                 "predicted mean escape time alpha at the run's N (NaN: no prediction, or not "
+                 "computed)",
+                 theory_only, 5, ObservableField::extra},
     // Deeper networks (docs/theory.md §12), schema 1.3; produced by the observer (NaN for a
     // two-layer network, and in theory files: plateau ode covers two-layer networks only).
     VariableSpec{extra_name::student_layers, {Dim::run, Dim::alpha, Dim::student_layers}, f64, "1",

@@ -411,6 +411,8 @@ void write_root_attributes(const h5::Group& root, const Provenance& provenance) 
     h5::set_attribute(root, "command_line", std::string_view(meta.command_line));
     h5::set_attribute(root, "runs", provenance.spec.runs());
     h5::set_attribute(root, "host", std::string_view(host_name()));
+    if (meta.theory)
+        write_theory_attributes(root, *meta.theory);
     if (const Shard& shard = provenance.spec.shard; !shard.whole())
         h5::set_attribute(root, "shard", std::string_view(shard.text()));
     if (provenance.spec.ranks > 1) {

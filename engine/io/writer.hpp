@@ -14,6 +14,7 @@
 #include "engine/campaign/resources.hpp"
 #include "engine/io/h5/object.hpp"
 #include "engine/io/run_checksum.hpp"
+#include "engine/io/theory_attributes.hpp"
 #include "engine/io/variables.hpp"
 
 #include <cstdint>
@@ -31,6 +32,9 @@ struct FileMetadata {
     std::string config_text;  ///< the resolved configuration; its SHA-256 identifies the campaign
     std::string command_line; ///< how the file was made
     std::string kind = "simulation"; ///< name() of a FileKind
+    /// How a theory file was made (schema 1.5): written as root attributes theory_*; none for a
+    /// simulation file.
+    std::optional<TheoryAttributes> theory = std::nullopt;
 };
 
 /// Where each run of a campaign goes: its group (one per (K, M)) and its index there.

@@ -513,8 +513,10 @@ TheoryPointSummary theory_point_summary(const RunParams& params) {
         return out;
     try {
         const FixedPoint fp = symmetric_fixed_point(params);
-        if (fp.converged)
+        if (fp.converged) {
             out.escape_rate = fp.escape_rate;
+            out.plateau_eg = fp.eg;
+        }
     } catch (const ConfigError&) {
         // relu with a learned second layer: no isolated symmetric fixed point (NaN)
     }

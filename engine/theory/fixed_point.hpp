@@ -120,6 +120,9 @@ struct EtaMax {
 struct TheoryPointSummary {
     double escape_rate = std::numeric_limits<double>::quiet_NaN();
     double eta_max = std::numeric_limits<double>::quiet_NaN();
+    /// eps_g at the symmetric fixed point, the plateau's height (schema 1.5); NaN where
+    /// escape_rate is.
+    double plateau_eg = std::numeric_limits<double>::quiet_NaN();
 };
 [[nodiscard]] TheoryPointSummary theory_point_summary(const RunParams& params);
 

@@ -54,7 +54,17 @@ bool TheoryDynamics::advance_to(double alpha) {
         return true;
     const double divergence_q = m.params.observer.divergence_q;
     const auto K = static_cast<Eigen::Index>(m.params.model.student.hidden());
+    // Progress moves with every accepted step, not only at the record times: a record interval
+    // can take minutes where the step size collapses (m.alpha is the integrator's time `t`).
+    const auto report = [&m] {
+        if (m.alpha_done == nullptr)
+            return;
+        const auto now = static_cast<std::int64_t>(std::llround(m.alpha * alpha_progress_scale));
+        m.alpha_done->fetch_add(now - m.reported, std::memory_order_relaxed);
+        m.reported = now;
+    };
     const auto healthy = [&](const Eigen::VectorXd& y) {
+        report(); // the step's start: the guard runs before the integrator moves `t`
         if (!y.allFinite())
             return false;
         // Q_jj are the entries 0, K, K + (K-1), ... of the packed upper triangle.
@@ -67,11 +77,7 @@ bool TheoryDynamics::advance_to(double alpha) {
         return true;
     };
     const bool ok = m.integrator.advance(m.y, m.alpha, alpha, healthy) == OdeOutcome::ok;
-    if (m.alpha_done != nullptr) {
-        const auto now = static_cast<std::int64_t>(std::llround(m.alpha * alpha_progress_scale));
-        m.alpha_done->fetch_add(now - m.reported, std::memory_order_relaxed);
-        m.reported = now;
-    }
+    report();
     return ok;
 }
 

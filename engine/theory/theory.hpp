@@ -43,7 +43,8 @@ public:
     /// Throws ConfigError if !theory_supports(params.model) (a deeper network),
     /// std::invalid_argument for sizes of init that do not match (K, M) of params.model.
     /// `alpha_done` (optional, outliving the dynamics): the integrated alpha, in units of
-    /// 1 / alpha_progress_scale, is added to it as each advance_to ends (a progress display).
+    /// 1 / alpha_progress_scale, is added to it as the integrator's steps are accepted and as
+    /// each advance_to ends (a progress display that moves inside a long record interval).
     TheoryDynamics(const RunParams& params, const OrderParameters& init, OdeParams ode = {},
                    StepCounter* alpha_done = nullptr);
     ~TheoryDynamics() override;

@@ -1,0 +1,162 @@
+"""What a theory file predicts at each grid point, and how the report draws it.
+
+Since schema 1.5 a theory file (``plateau ode``) holds, per run, its grid point's plateau height
+``plateau_eg`` (eps_g at the symmetric fixed point), escape rate ``escape_rate`` (lambda) and
+predicted mean escape time ``escape_predicted`` at the run's N (analysis/SCHEMA.md,
+docs/theory.md §11). They are NaN where the engine found no fixed point or no prediction, and
+absent from older files: then nothing is drawn.
+
+- :func:`with_predictions` puts them on a theory group's :func:`~plateau_analysis.seed_average`
+  (one value per grid point);
+- :func:`draw_plateau_height` draws the height as a horizontal line on an eps_g figure;
+- :func:`draw_escape_prediction` draws, on the escape-vs-ln N figure, the predicted points and
+  the line of slope 1/(2 lambda) in ln N that the theory gives (the escape time grows like
+  ln(N)/(2 lambda): the initial asymmetry is O(1/sqrt(N)) and grows like e^(lambda alpha)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .campaign import grid_point_index
+
+#: The per-run variables of a theory file that hold a grid point's predictions.
+PREDICTIONS = ("plateau_eg", "escape_rate", "escape_predicted")
+
+#: How the lines and points of the predictions look, on every figure.
+HEIGHT_STYLE = {"lw": 1.1, "ls": (0, (6, 2, 1, 2)), "alpha": 0.9}
+PREDICTED_STYLE = {"marker": "D", "ms": 7, "mfc": "none", "mew": 1.6, "ls": "",
+                   "color": "tab:green"}
+SLOPE_STYLE = {"color": "tab:green", "lw": 1.3, "ls": "--"}
+
+
+def with_predictions(theory_avg, theory_ds):
+    """``theory_avg`` with the variables of :data:`PREDICTIONS` the file has, over ``point``.
+
+    Parameters
+    ----------
+    theory_avg : xarray.Dataset
+        ``seed_average(theory_ds)`` (dimension ``point``, coordinate ``point``: the global
+        grid-point index).
+    theory_ds : xarray.Dataset
+        The theory group (:func:`~plateau_analysis.open_campaign`).
+
+    Returns
+    -------
+    xarray.Dataset
+        A copy with ``plateau_eg``, ``escape_rate``, ``escape_predicted`` (point) where the file
+        has them (the first finite value of the point's runs: they share it; NaN if none).
+    """
+    present = [n for n in PREDICTIONS if n in theory_ds.variables and
+               theory_ds[n].dims == ("run",)]
+    if not present:
+        return theory_avg
+    index = grid_point_index(theory_ds)
+    points = np.asarray(theory_avg["point"].values)
+    out = theory_avg.copy()
+    for name in present:
+        values = np.asarray(theory_ds[name].values, dtype=float)
+        per_point = np.full(points.size, math.nan)
+        for k, p in enumerate(points):
+            mine = values[index == p]
+            finite = mine[np.isfinite(mine)]
+            if finite.size:
+                per_point[k] = finite[0]
+        out[name] = ("point", per_point)
+    return out
+
+
+def prediction(theory_avg, name: str, t: int) -> float:
+    """Prediction ``name`` of theory point ``t`` (a position along ``point``); NaN if the file
+    has none there (or ``t`` < 0: no matching theory point)."""
+    if theory_avg is None or t < 0 or name not in theory_avg.variables:
+        return math.nan
+    return float(theory_avg[name].values[t])
+
+
+def draw_plateau_height(ax, theory_avg, t: int, color) -> bool:
+    """Draw the plateau height of theory point ``t`` (``plateau_eg``) as a horizontal line.
+
+    Returns
+    -------
+    bool
+        Whether a line was drawn (the file has a finite height there).
+    """
+    height = prediction(theory_avg, "plateau_eg", t)
+    if not (math.isfinite(height) and height > 0):
+        return False
+    ax.axhline(height, color=color, **HEIGHT_STYLE)
+    return True
+
+
+def plateau_height_handle():
+    """The legend entry of :func:`draw_plateau_height`'s lines."""
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color="0.3", label="plateau height: ε_g at the symmetric fixed point "
+                                             "(theory file)", **HEIGHT_STYLE)
+
+
+def draw_escape_prediction(ax, summary, theory_avg, matches) -> int:
+    """Draw the theory's escape prediction on an escape-time-vs-ln N axes.
+
+    For each grid point of ``summary`` whose matched theory point has the same ``N`` (the
+    prediction depends on N), the predicted mean escape time (open diamond); and the line of
+    slope 1/(2 lambda) in ln N (lambda = ``escape_rate``, the same for every N of one flow),
+    through the predicted points when there are any, else through the measured means (then it
+    shows the slope only).
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        Axes whose x is ln N and y the escape time.
+    summary : xarray.Dataset
+        ``plateau_summary`` of the simulations (``N``, ``escape_runs_mean`` over ``point``).
+    theory_avg : xarray.Dataset or None
+        :func:`with_predictions` of the theory's seed average.
+    matches : numpy.ndarray or None
+        :func:`~plateau_analysis.report.match_theory` of the simulations and the theory.
+
+    Returns
+    -------
+    int
+        The number of predicted points drawn.
+    """
+    if theory_avg is None or matches is None:
+        return 0
+    n_sim = np.asarray(summary["N"].values, dtype=float)
+    x = np.log(n_sim)
+    predicted = np.full(x.size, math.nan)
+    rates = []
+    for i, t in enumerate(np.asarray(matches, dtype=int)):
+        if t < 0:
+            continue
+        rate = prediction(theory_avg, "escape_rate", t)
+        if math.isfinite(rate) and rate > 0:
+            rates.append(rate)
+        if "N" in theory_avg.coords and float(theory_avg["N"].values[t]) == n_sim[i]:
+            predicted[i] = prediction(theory_avg, "escape_predicted", t)
+    shown = np.isfinite(predicted)
+    if shown.any():
+        ax.plot(x[shown], predicted[shown], label="theory: predicted mean escape (theory file)",
+                **PREDICTED_STYLE)
+    if not rates:
+        return int(shown.sum())
+    rate = float(np.median(rates))
+    slope = 1.0 / (2.0 * rate)
+    if shown.any():
+        anchor_x, anchor_y, through = x[shown], predicted[shown], "predicted points"
+    else:
+        measured = np.asarray(summary["escape_runs_mean"].values, dtype=float)
+        ok = np.isfinite(measured)
+        if not ok.any():
+            return 0
+        anchor_x, anchor_y, through = x[ok], measured[ok], "measured means"
+    intercept = float(np.mean(anchor_y - slope * anchor_x))
+    xs = np.linspace(x.min(), x.max(), 50) if x.size > 1 else x
+    ax.plot(xs, intercept + slope * xs,
+            label=f"theory: slope 1/(2λ) = {slope:.3g} (λ = {rate:.3g}), through the {through}",
+            **SLOPE_STYLE)
+    return int(shown.sum())
