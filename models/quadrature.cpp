@@ -114,6 +114,10 @@ constexpr int polynomial_nodes = 4;
 /// L defaults: erf 30 (the closed-form comparison, 1e-10 relative), tanh and sigmoid 17 (~1e-7,
 /// the speed of the ODE; measured errors in docs/theory.md §9). Range Z = sqrt(2 (L + 3)).
 constexpr double erf_log_eps = 30.0;
+/// tanh and sigmoid: the strip used is this fraction of the distance d to the poles (measured,
+/// docs/theory.md §9: the production rule's error against a refined rule fell from 2.4e-5 to
+/// 1.8e-6 for tanh(2x), at 1.25x the nodes per level).
+constexpr double pole_margin = 0.8;
 constexpr double smooth_log_eps = 17.0;
 constexpr int max_trapezoid = 2 * 200 + 1;
 /// relu: composite Gauss-Legendre on [z*, z_hi] (z_hi where phi(z_hi) / phi(max(z*, 0)) = e^-37)
@@ -172,7 +176,7 @@ public:
           log_eps_(rule.log_eps > 0.0                                      ? rule.log_eps
                    : E::quadrature == activations::QuadratureShape::entire ? erf_log_eps
                                                                            : smooth_log_eps),
-          range_(std::sqrt(2.0 * (log_eps_ + 3.0))) {}
+          range_(std::sqrt(2.0 * (log_eps_ + 3.0))), window_start_(std::sqrt(2.0 * log_eps_)) {}
 
     /// Adds a factor on field `index` of C.
     void add(int index, int p, int q, int r) {
@@ -205,39 +209,28 @@ public:
     }
 
 private:
-    /// Pivoted semi-definite Cholesky of the fields, largest conditional variance first; the
-    /// linear-only field (if any) last. Rows with zero conditional variance get L_ii = 0.
+    /// Semi-definite Cholesky of the fields in a FIXED order: the order in which the factors were
+    /// added (the integral's roles a, b, c, d), the linear-only field (if any) last. Rows with zero
+    /// conditional variance (at rounding level of the variance) get L_ii = 0.
+    /// Why not pivot on the largest conditional variance: the pivot order would then change where
+    /// two variances cross (Q_11 = Q_22, Q_jj = T_nn: near every specialized point), and with it
+    /// the quadrature error, so the flow would jump there (by ~1e-5 for tanh at L = 17); the
+    /// jumps of student 1's and student 2's terms point towards the crossing from both sides and
+    /// the ODE integrator stalls on it (docs/theory.md §9, "Smoothness").
     void factorize(const Eigen::MatrixXd& C, int linear_only) {
-        std::array<int, max_fields + 1> rest{};
-        int n_rest = 0;
+        m_ = 0;
+        extra_ = linear_only >= 0;
         for (int i = 0; i < n_; ++i)
             if (i != linear_only)
-                rest[static_cast<std::size_t>(n_rest++)] = i;
-        m_ = n_rest; // integration levels
-        extra_ = linear_only >= 0;
-        std::array<double, max_fields + 1> resid{};
-        for (int i = 0; i < n_; ++i) {
-            const int f = index_[static_cast<std::size_t>(i)];
-            resid[static_cast<std::size_t>(i)] = std::max(C(f, f), 0.0);
-        }
+                order_[static_cast<std::size_t>(m_++)] = i; // integration levels
+        if (extra_)
+            order_[static_cast<std::size_t>(m_)] = linear_only;
         for (auto& row : L_)
             row.fill(0.0);
         const int total = m_ + (extra_ ? 1 : 0);
         for (int k = 0; k < total; ++k) {
-            int pick = linear_only;
-            if (k < m_) {
-                // largest remaining conditional variance
-                int best = 0;
-                for (int j = 1; j < n_rest; ++j)
-                    if (resid[static_cast<std::size_t>(rest[static_cast<std::size_t>(j)])] >
-                        resid[static_cast<std::size_t>(rest[static_cast<std::size_t>(best)])])
-                        best = j;
-                pick = rest[static_cast<std::size_t>(best)];
-                rest[static_cast<std::size_t>(best)] = rest[static_cast<std::size_t>(--n_rest)];
-            }
             const auto uk = static_cast<std::size_t>(k);
-            order_[uk] = pick;
-            const int f = index_[static_cast<std::size_t>(pick)];
+            const int f = index_[static_cast<std::size_t>(order_[uk])];
             for (int l = 0; l < k; ++l) {
                 const auto ul = static_cast<std::size_t>(l);
                 if (L_[ul][ul] <= 0.0)
@@ -253,31 +246,6 @@ private:
             // conditional variance at rounding level of the variance: the field is a function of
             // the previous ones (collinear, or zero variance)
             L_[uk][uk] = d > 1e-13 * std::max(C(f, f), 0.0) && d > 0.0 ? std::sqrt(d) : 0.0;
-            // update the remaining conditional variances
-            for (int j = 0; j < n_rest; ++j) {
-                const int o = rest[static_cast<std::size_t>(j)];
-                const int fo = index_[static_cast<std::size_t>(o)];
-                double s = C(fo, f);
-                // residual covariance of o with the new variable
-                std::array<double, max_fields + 1> lo{};
-                for (int l = 0; l < k; ++l) {
-                    const auto ul = static_cast<std::size_t>(l);
-                    if (L_[ul][ul] <= 0.0)
-                        continue;
-                    double t = C(fo, index_[static_cast<std::size_t>(order_[ul])]);
-                    for (int jj = 0; jj < l; ++jj)
-                        t -=
-                            lo[static_cast<std::size_t>(jj)] * L_[ul][static_cast<std::size_t>(jj)];
-                    lo[ul] = t / L_[ul][ul];
-                    s -= lo[ul] * L_[uk][ul];
-                }
-                double dd = std::max(C(fo, fo), 0.0);
-                for (int l = 0; l < k; ++l)
-                    dd -= lo[static_cast<std::size_t>(l)] * lo[static_cast<std::size_t>(l)];
-                if (L_[uk][uk] > 0.0)
-                    dd -= (s / L_[uk][uk]) * (s / L_[uk][uk]);
-                resid[static_cast<std::size_t>(o)] = dd;
-            }
         }
     }
 
@@ -296,23 +264,46 @@ private:
             const double ks = E::sharpness(gamma_) * sigma;
             if (!(ks > 0.0))
                 return h_gauss;
-            const double d = pi / (2.0 * ks);
+            // the rule's strip: pole_margin of the distance to the poles, so that the integrand
+            // stays bounded on it (g'^2 g^2 of I4 has poles of order 6 there; at the full distance
+            // the error was ~1e-4 for tanh, gamma = 1, not e^-L)
+            const double d = pole_margin * pi / (2.0 * ks);
             return d < std::sqrt(2.0 * L) ? 2.0 * pi * d / (L + 0.5 * d * d) : h_gauss;
         }
+    }
+
+    /// The trapezoid rules' window: 1 up to |z| = window_start_, 0 from the range Z on, smooth
+    /// (C-infinity) in between. A node that enters or leaves the range as h changes then carries
+    /// weight 0 with all its derivatives, so the sum is a smooth function of h and C (a plain
+    /// cut-off jumps by ~h phi(Z) ~ 4e-10 each time the node count changes); the window costs
+    /// ~phi(window_start_) / window_start_ of the integral (e^-L / Z, below the rule's error).
+    [[nodiscard]] double edge_window(double az) const {
+        if (az <= window_start_)
+            return 1.0;
+        if (az >= range_)
+            return 0.0;
+        const double t = (az - window_start_) / (range_ - window_start_);
+        const double rise = std::exp(-1.0 / (1.0 - t)); // -> 0 at t = 1
+        const double fall = std::exp(-1.0 / t);         // -> 0 at t = 0
+        return rise / (rise + fall);
     }
 
     void setup_rules() {
         using activations::QuadratureShape;
         for (int i = 0; i < m_; ++i) {
             const auto ui = static_cast<std::size_t>(i);
-            // largest slope of a factor on z_i (the linear-only field is a polynomial)
-            double sigma = 0.0, b = 0.0;
+            // the largest slope of a factor on z_i (the linear-only field is a polynomial), as the
+            // 8-norm of the slopes: within 19% of the largest and, unlike the largest, a smooth
+            // function of C (a kink where two slopes cross would be a kink of the flow)
+            double s8 = 0.0, b = 0.0;
             for (int j = i; j < m_; ++j) {
                 const auto uj = static_cast<std::size_t>(j);
                 const Power& pw = power_[static_cast<std::size_t>(order_[uj])];
-                sigma = std::max(sigma, std::abs(L_[uj][ui]));
-                b += (pw.p + pw.q) * L_[uj][ui] * L_[uj][ui];
+                const double l2 = L_[uj][ui] * L_[uj][ui];
+                s8 += l2 * l2 * l2 * l2;
+                b += (pw.p + pw.q) * l2;
             }
+            const double sigma = std::sqrt(std::sqrt(std::sqrt(s8)));
             auto& nodes = nodes_[ui];
             auto& weights = weights_[ui];
             count_[ui] = 0;
@@ -327,8 +318,11 @@ private:
                 const double norm = h / std::sqrt(2.0 * pi);
                 for (int k = -half; k <= half; ++k) {
                     const double z = k * h;
+                    const double w = norm * std::exp(-0.5 * z * z) * edge_window(std::abs(z));
+                    if (!(w > 0.0))
+                        continue;
                     nodes[static_cast<std::size_t>(c)] = z;
-                    weights[static_cast<std::size_t>(c)] = norm * std::exp(-0.5 * z * z);
+                    weights[static_cast<std::size_t>(c)] = w;
                     ++c;
                 }
                 count_[ui] = c;
@@ -427,9 +421,10 @@ private:
 
     double gamma_; // the Activation's gamma
     int refine_;
-    double log_eps_; // L = log(1/eps) of the trapezoid rules
-    double range_;   // their range |z| <= Z
-    int n_ = 0;      // distinct fields
+    double log_eps_;      // L = log(1/eps) of the trapezoid rules
+    double range_;        // their range |z| <= Z
+    double window_start_; // where their edge window starts (edge_window)
+    int n_ = 0;           // distinct fields
     std::array<int, max_fields + 1> index_{};
     std::array<Power, max_fields + 1> power_{};
     int m_ = 0;          // integration levels

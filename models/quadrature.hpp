@@ -9,8 +9,11 @@
 //  * The linear factor u_b of I3 on a field of its own is removed analytically: with u_b last in
 //    the Cholesky order, u_b = E[u_b | other fields] + independent noise, and the noise averages
 //    to zero. I3 is therefore at most two-dimensional, I2 and J2 too; only I4 needs 3 or 4.
-//  * The sub-covariance is factored by a pivoted, semi-definite Cholesky, u_i = sum_{l<=i} L_il z_l
-//    (z iid standard normal; largest remaining conditional variance first). A field whose
+//  * The sub-covariance is factored by a semi-definite Cholesky, u_i = sum_{l<=i} L_il z_l (z iid
+//    standard normal), in the FIXED order of the integral's roles (a, b, c, d), never pivoted on
+//    the values: the result is then a smooth function of C, as the ODE integrator needs (a
+//    pivot order that changes where two variances cross made the flow jump there, and the
+//    integration of tanh stalled near the specialized point; docs/theory.md §9). A field whose
 //    conditional variance is zero (collinear fields, zero variance, rounding-level negative) gets
 //    no variable of its own: its factor is evaluated at its conditional mean. So singular C is
 //    fine, and a zero-variance field contributes g(0), g'(0) (0 for relu, as the closed forms).
@@ -18,7 +21,8 @@
 //    z_i the product of factor i and the integral of the deeper levels. The rule follows the
 //    evaluator's QuadratureShape (models/activations/evaluator.hpp):
 //      - entire (erf) and strip (tanh, sigmoid): trapezoid rule with a step chosen per level
-//        from the largest slope of the integrand on that variable (see quadrature.cpp);
+//        from the slopes of the factors on that variable (their 8-norm, a smooth stand-in for
+//        the largest), and a smooth window at the ends of its range (see quadrature.cpp);
 //      - polynomial (linear, square): Gauss-Hermite with enough nodes to be exact;
 //      - kink_at_zero (relu): each factor vanishes for u_i < 0 and is a polynomial for u_i > 0,
 //        and its kink lies on its own variable at z_i = -mu_i / L_ii: the level integrates only
@@ -27,7 +31,7 @@
 // Accuracy target (tested in tests/test_quadrature.cpp):
 //  * erf and relu: every integral within 1e-10 relative (of max(|value|, 1e-3 scale)) of the closed
 //    forms on random covariances; linear: exact to rounding;
-//  * tanh(gamma x) for gamma <= 2 and sigmoid at field variances <= 4: within 1e-9 of the same
+//  * tanh(gamma x) for gamma <= 2 and sigmoid at field variances <= 4: within 5e-6 of the same
 //    rule with twice the nodes (self-convergence), and within 5 standard errors of Monte Carlo
 //    with 10^6 samples.
 // All functions are pure and may be called concurrently. Indices outside C throw
