@@ -373,8 +373,8 @@ TEST_CASE("plateau run accepts exact option names only", "[keys][cli]") {
     // "--n" was taken for "--noise" (Program_options' prefix guessing).
     const auto guessed = plateau::test::run_plateau("run --n 0.1 --print-config");
     CHECK(guessed.status == 2);
-    CHECK(guessed.output.starts_with("plateau run: unknown key 'n' (value '0.1'): allowed keys are "
-                                     "N, K, M,"));
+    CHECK(guessed.output.starts_with("plateau run: unknown key 'n' (value '0.1'): did you mean "
+                                     "'N'? allowed keys are N, K, M,"));
     const auto exact = plateau::test::run_plateau("run --noise 0.1 --print-config");
     CHECK(exact.status == 0);
     CHECK(exact.output.find("\nnoise = 0.1\n") != std::string::npos);
