@@ -327,9 +327,6 @@ TEST_CASE("a key set to no effect in its configuration is refused", "[config][er
              "batch = all"},
             {{{"eta-layers", "0.2"}}, "eta-layers", "one hidden layer, K = 2"},
             {{{"learn-layers", "false"}}, "learn-layers", "one hidden layer, K = 2"},
-            {{{"K", "4x2"}, {"learn-layers", "false"}, {"eta-layers", "0.1"}},
-             "eta-layers",
-             "learn-layers = false"},
             {{{"eta-v", "0.3"}}, "eta-v", "learn-v = false"},
             {{{"gamma", "2"}}, "gamma", "no activation is tanh"},
             {{{"activation", "tanh"}, {"gamma-hidden", "2"}, {"gamma", "3"}},
@@ -339,6 +336,7 @@ TEST_CASE("a key set to no effect in its configuration is refused", "[config][er
             {{{"output-activation", "tanh"}, {"gamma-hidden", "2"}}, "gamma-hidden", "not tanh"},
             {{{"schedule", "linear"}, {"alpha-min", "0.1"}}, "alpha-min", "schedule = linear"},
             {{{"sampling", "epochs, replacement"}}, "sampling", "are none"}, // a sweep of it
+            {{{"teacher-upper", "equal"}}, "teacher-upper", "one hidden layer, M = 2"},
         };
     for (const auto& [lines, key, why] : refused) {
         Configuration c;
@@ -369,6 +367,7 @@ TEST_CASE("a key set to no effect in its configuration is refused", "[config][er
          {"output-activation", "tanh"},
          {"gamma-output", "3"}},
         {{"schedule", "log"}, {"alpha-min", "0.1"}},
+        {{"M", "2, 4x2"}, {"teacher-upper", "equal"}},
     };
     for (const auto& lines : accepted) {
         Configuration c;

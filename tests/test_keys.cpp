@@ -55,6 +55,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.v_star != b.model.v_star, "run.model.v_star");
     field(a.model.q0 != b.model.q0, "run.model.q0");
     field(a.model.teacher_init != b.model.teacher_init, "run.model.teacher_init");
+    field(a.model.teacher_upper != b.model.teacher_upper, "run.model.teacher_upper");
     field(a.model.init_seed != b.model.init_seed, "run.model.init_seed");
     field(a.model.noise != b.model.noise, "run.model.noise");
     field(a.training.eta != b.training.eta, "run.training.eta");
