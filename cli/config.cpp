@@ -995,8 +995,6 @@ std::optional<ConfigError> Configuration::ineffective_key() const {
         {"teacher-upper", deep_teacher,
          "the teacher has one hidden layer, M = " + value("M") +
              "; it sets the weights above the first layer of a deeper teacher such as M = 4x2"},
-        {"alpha-min", any("schedule", is("log")),
-         "it is the first record time of the log schedule, and schedule = linear"},
     };
     for (const Rule& rule : rules) {
         const auto it = values_.find(rule.key);

@@ -334,7 +334,6 @@ TEST_CASE("a key set to no effect in its configuration is refused", "[config][er
              "gamma-hidden or gamma-output"},
             {{{"activation", "tanh"}, {"gamma-output", "2"}}, "gamma-output", "are not tanh"},
             {{{"output-activation", "tanh"}, {"gamma-hidden", "2"}}, "gamma-hidden", "not tanh"},
-            {{{"schedule", "linear"}, {"alpha-min", "0.1"}}, "alpha-min", "schedule = linear"},
             {{{"sampling", "epochs, replacement"}}, "sampling", "are none"}, // a sweep of it
             {{{"teacher-upper", "equal"}}, "teacher-upper", "one hidden layer, M = 2"},
         };
@@ -366,7 +365,9 @@ TEST_CASE("a key set to no effect in its configuration is refused", "[config][er
          {"gamma", "2"},
          {"output-activation", "tanh"},
          {"gamma-output", "3"}},
-        {{"schedule", "log"}, {"alpha-min", "0.1"}},
+        // alpha-min with schedule = linear acts on nothing, but experiments/escape_vs_lnN.ini
+        // sets it so, and its files hash it: left.
+        {{"schedule", "linear"}, {"alpha-min", "0.1"}},
         {{"M", "2, 4x2"}, {"teacher-upper", "equal"}},
     };
     for (const auto& lines : accepted) {
