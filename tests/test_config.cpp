@@ -1,7 +1,7 @@
 // Configuration: key parsing, sweeps and their expansion, validation errors.
 #include "cli/config.hpp"
-#include "cli/summary.hpp"
 #include "cli/options.hpp"
+#include "cli/summary.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/core/run_params.hpp"
 #include "engine/core/schedule.hpp"
