@@ -61,6 +61,8 @@ ParsedCommand parse_command(int argc, char** argv, const std::string& usage,
         return out;
     }
     out.config = read_configuration(config_file, parsed);
+    if (auto ineffective = out.config.ineffective_key())
+        throw std::move(*ineffective);
     return out;
 }
 

@@ -117,6 +117,16 @@ struct KeyInfo {
 /// "N, K, M, ...": every key name, for error messages.
 [[nodiscard]] std::string key_names();
 
+/// The name among `names` that the unknown `typo` was most likely meant for ("did you mean"):
+/// one that differs only in case or in '_' for '-' (alpha_max for alpha-max), else the nearest
+/// by edit distance (insertions, deletions, substitutions and swaps of adjacent characters, case
+/// and '_'/'-' ignored) if at most max(1, size/3) edits away (eat for eta, etaa for eta); the
+/// first in `names` on a tie; empty if none is that close.
+[[nodiscard]] std::string_view closest_name(std::string_view typo,
+                                            const std::vector<std::string_view>& names);
+/// Every key name, in registry order (the candidates of closest_name for a key).
+[[nodiscard]] std::vector<std::string_view> key_name_list();
+
 /// Writes one canonical value of `key` (as Configuration::values returns it) into `target`.
 void apply(const KeyInfo& key, std::string_view canonical_value, KeyTarget target);
 
@@ -149,6 +159,14 @@ public:
     /// (Hashed::unless_default): that text identifies a campaign in its output file.
     using IniScope = cli::IniScope;
     [[nodiscard]] std::string to_ini(IniScope scope = IniScope::everything) const;
+
+    /// A key the user set (in the file or on the command line) to a value other than its
+    /// default that has no effect at any grid point of this configuration (sampling without a
+    /// training set, eta-layers or learn-layers on a student with one hidden layer, ...; the
+    /// rules are listed in the definition): the error naming the key, its value and why, or
+    /// nullopt. Keys left at their default, and keys that act at some point of a sweep (eta-layers
+    /// with K = 2, 4x2), are never refused.
+    [[nodiscard]] std::optional<ConfigError> ineffective_key() const;
 
     /// Grid points x seeds, ready for the engine. Validates every grid point.
     [[nodiscard]] CampaignSpec expand() const;

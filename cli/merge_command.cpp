@@ -14,6 +14,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
 
 namespace plateau::cli {
 
@@ -33,6 +36,76 @@ std::string list_runs(const std::vector<std::int64_t>& runs) {
 
 std::string quoted(const std::string& path) {
     return "'" + printable(path, 300) + "'";
+}
+
+/// The part the others are checked against: the first of the largest group of parts that agree
+/// (`same(p, q)`), the earliest group on a tie. A part that differs from it is the one a refusal
+/// names: with parts b, a, c where only b is of another campaign, b (not a).
+template <class Same>
+std::size_t reference_part(std::size_t parts, const Same& same) {
+    std::size_t best = 0;
+    std::size_t best_count = 0;
+    for (std::size_t p = 0; p < parts; ++p) {
+        std::size_t count = 0;
+        for (std::size_t q = 0; q < parts; ++q)
+            count += same(p, q) ? 1 : 0;
+        if (count > best_count) {
+            best = p;
+            best_count = count;
+        }
+    }
+    return best;
+}
+
+/// The 'key = value' lines of a file's `config` attribute (comments left out).
+std::map<std::string, std::string, std::less<>> config_lines(const std::string& text) {
+    std::map<std::string, std::string, std::less<>> out;
+    std::istringstream lines(text);
+    std::string line;
+    while (std::getline(lines, line)) {
+        const auto eq = line.find('=');
+        if (line.starts_with('#') || eq == std::string::npos)
+            continue;
+        out.emplace(trim(std::string_view(line).substr(0, eq)),
+                    trim(std::string_view(line).substr(eq + 1)));
+    }
+    return out;
+}
+
+/// "eta = 0.3 here, 0.5 there; batch = 4 here, 1 (default) there": the keys in which the
+/// configuration `here` differs from `there` (a key left out of a file's configuration is at its
+/// default); empty if none.
+std::string config_differences(const std::string& here, const std::string& there) {
+    const auto a = config_lines(here);
+    const auto b = config_lines(there);
+    const auto value = [](const auto& lines, const std::string& key) -> std::string {
+        if (const auto it = lines.find(key); it != lines.end())
+            return printable(it->second, 40);
+        const KeyInfo* k = find_key(key);
+        return k != nullptr && !k->default_value.empty()
+                   ? std::string(k->default_value) + " (default)"
+                   : "unset";
+    };
+    std::set<std::string, std::less<>> names;
+    for (const auto& [key, v] : a)
+        names.insert(key);
+    for (const auto& [key, v] : b)
+        names.insert(key);
+    std::string out;
+    std::size_t listed = 0;
+    for (const auto& key : names) {
+        const auto x = value(a, key);
+        const auto y = value(b, key);
+        if (x == y)
+            continue;
+        if (++listed > 5) {
+            out += "; ...";
+            break;
+        }
+        out +=
+            (out.empty() ? "" : "; ") + printable(key, 40) + " = " + x + " here, " + y + " there";
+    }
+    return out;
 }
 
 struct MergeOptions {
@@ -70,7 +143,6 @@ int merge(const MergeOptions& o, const std::string& command_line) {
             throw ConfigError("part", part, "a campaign file (" + e.reason() + ")");
         }
     }
-    const auto& first = readers.front().metadata();
     const SchemaVersion ours = schema_version_of(campaign_variables());
     for (std::size_t p = 0; p < readers.size(); ++p) {
         const auto& m = readers[p].metadata();
@@ -79,31 +151,56 @@ int merge(const MergeOptions& o, const std::string& command_line) {
                               "a file of schema version " + to_string(ours) + " (it has " +
                                   to_string(m.version) +
                                   "; merge with the plateau version that wrote the parts)");
-        if (m.config_sha256 != first.config_sha256 || m.kind != first.kind)
-            throw ConfigError("part", o.parts[p],
-                              "a part of the campaign of " + quoted(o.parts.front()) +
-                                  " (config_sha256 " + printable(m.config_sha256) + " kind " +
-                                  std::string(name(m.kind)) + ", there " +
-                                  printable(first.config_sha256) + " kind " +
-                                  std::string(name(first.kind)) + ")");
-        // Parts of other builds hold other bits for the same runs: the merge would equal
-        // neither build's file.
-        if (m.build() != first.build() && !o.allow_mixed_builds)
-            throw ConfigError("part", o.parts[p],
-                              "a part written by the build that wrote " + quoted(o.parts.front()) +
-                                  " (it: " + printable(m.build()) +
-                                  "; there: " + printable(first.build()) +
-                                  "); merge parts of different builds with --allow-mixed-builds");
     }
+    // The part that differs from the others is named, with what differs: the parts' campaign
+    // is that of most of them (of the first part on a tie).
+    const auto metadata = [&](std::size_t p) -> const CampaignReader::Metadata& {
+        return readers[p].metadata();
+    };
+    const std::size_t ref = reference_part(readers.size(), [&](std::size_t p, std::size_t q) {
+        return metadata(p).config_sha256 == metadata(q).config_sha256 &&
+               metadata(p).kind == metadata(q).kind;
+    });
+    const auto& first = metadata(ref);
+    for (std::size_t p = 0; p < readers.size(); ++p) {
+        const auto& m = metadata(p);
+        if (m.config_sha256 == first.config_sha256 && m.kind == first.kind)
+            continue;
+        std::string differences = m.kind != first.kind
+                                      ? "kind " + std::string(name(m.kind)) + " here, " +
+                                            std::string(name(first.kind)) + " there"
+                                      : std::string{};
+        if (const auto keys = config_differences(m.config, first.config); !keys.empty())
+            differences += (differences.empty() ? "" : "; ") + keys;
+        if (differences.empty())
+            differences = "config_sha256 " + printable(m.config_sha256) + " here, " +
+                          printable(first.config_sha256) + " there";
+        throw ConfigError("part", o.parts[p],
+                          "a part of the campaign of " + quoted(o.parts[ref]) + " (" + differences +
+                              ")");
+    }
+    // Parts of other builds hold other bits for the same runs: the merge would equal neither
+    // build's file.
+    const std::size_t build_ref = reference_part(readers.size(), [&](std::size_t p, std::size_t q) {
+        return metadata(p).build() == metadata(q).build();
+    });
+    for (std::size_t p = 0; p < readers.size() && !o.allow_mixed_builds; ++p)
+        if (metadata(p).build() != metadata(build_ref).build())
+            throw ConfigError("part", o.parts[p],
+                              "a part written by the build that wrote " +
+                                  quoted(o.parts[build_ref]) +
+                                  " (it: " + printable(metadata(p).build()) +
+                                  "; there: " + printable(metadata(build_ref).build()) +
+                                  "); merge parts of different builds with --allow-mixed-builds");
 
     // The campaign, as the parts' own configuration describes it.
     // (A theory file's text goes on with plateau ode's own options: not keys of the campaign.)
     Configuration config;
     read_ini_text(first.config.substr(0, first.config.find(ode_options_header)),
-                  o.parts.front() + " (attribute 'config')", config);
+                  o.parts[ref] + " (attribute 'config')", config);
     const CampaignSpec spec = config.expand();
     if (spec.runs() != first.runs)
-        throw ConfigError("part", o.parts.front(),
+        throw ConfigError("part", o.parts[ref],
                           "a file whose " + std::to_string(first.runs) +
                               " runs are those of its configuration (" +
                               std::to_string(spec.runs()) + ")");
@@ -112,6 +209,9 @@ int merge(const MergeOptions& o, const std::string& command_line) {
     constexpr std::size_t none = static_cast<std::size_t>(-1);
     std::vector<std::size_t> owner(static_cast<std::size_t>(spec.runs()), none);
     std::vector<std::int64_t> duplicates;
+    std::int64_t duplicate_run = -1;
+    std::size_t duplicate_part = none;  ///< the part that finished a run again ...
+    std::size_t duplicate_owner = none; ///< ... after this one
     for (std::size_t p = 0; p < readers.size(); ++p) {
         const auto damaged = readers[p].damaged_runs();
         if (!damaged.empty() && !o.quiet)
@@ -128,18 +228,26 @@ int merge(const MergeOptions& o, const std::string& command_line) {
                     std::binary_search(damaged.begin(), damaged.end(), r))
                     continue;
                 auto& o_r = owner[static_cast<std::size_t>(r)];
-                if (o_r != none)
+                if (o_r != none) {
+                    if (duplicates.empty()) {
+                        duplicate_run = r;
+                        duplicate_part = p;
+                        duplicate_owner = o_r;
+                    }
                     duplicates.push_back(r);
-                else
+                } else
                     o_r = p;
             }
         }
     }
     std::sort(duplicates.begin(), duplicates.end());
     if (!duplicates.empty())
-        throw ConfigError("part", o.parts.back(),
+        throw ConfigError("part", o.parts[duplicate_part],
                           "parts that share no finished run (run_index " + list_runs(duplicates) +
-                              " are finished in two parts: shards of one --shard i/n split)");
+                              " are finished in two parts, run_index " +
+                              std::to_string(duplicate_run) + " in this one and in " +
+                              quoted(o.parts[duplicate_owner]) +
+                              ": shards of one --shard i/n split)");
     std::vector<std::int64_t> missing;
     for (std::size_t r = 0; r < owner.size(); ++r)
         if (owner[r] == none)

@@ -168,7 +168,17 @@ void reject_unregistered(const po::parsed_options& parsed) {
             value = key.substr(eq + 1);
             key = key.substr(0, eq);
         }
-        throw ConfigError::unknown_key(key, value, key_names() + " (and the options of --help)");
+        // Did you mean: a configuration key or one of the command's own options (--overwrite).
+        std::vector<std::string> own;
+        if (parsed.description != nullptr)
+            for (const auto& option : parsed.description->options())
+                if (std::string name = option->long_name();
+                    !name.empty() && find_key(name) == nullptr)
+                    own.push_back(std::move(name));
+        std::vector<std::string_view> names = key_name_list();
+        names.insert(names.end(), own.begin(), own.end());
+        throw ConfigError::unknown_key(key, value, key_names() + " (and the options of --help)",
+                                       closest_name(key, names));
     }
 }
 

@@ -55,6 +55,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.v_star != b.model.v_star, "run.model.v_star");
     field(a.model.q0 != b.model.q0, "run.model.q0");
     field(a.model.teacher_init != b.model.teacher_init, "run.model.teacher_init");
+    field(a.model.teacher_upper != b.model.teacher_upper, "run.model.teacher_upper");
     field(a.model.init_seed != b.model.init_seed, "run.model.init_seed");
     field(a.model.noise != b.model.noise, "run.model.noise");
     field(a.training.eta != b.training.eta, "run.training.eta");
@@ -373,8 +374,8 @@ TEST_CASE("plateau run accepts exact option names only", "[keys][cli]") {
     // "--n" was taken for "--noise" (Program_options' prefix guessing).
     const auto guessed = plateau::test::run_plateau("run --n 0.1 --print-config");
     CHECK(guessed.status == 2);
-    CHECK(guessed.output.starts_with("plateau run: unknown key 'n' (value '0.1'): allowed keys are "
-                                     "N, K, M,"));
+    CHECK(guessed.output.starts_with("plateau run: unknown key 'n' (value '0.1'): did you mean "
+                                     "'N'? allowed keys are N, K, M,"));
     const auto exact = plateau::test::run_plateau("run --noise 0.1 --print-config");
     CHECK(exact.status == 0);
     CHECK(exact.output.find("\nnoise = 0.1\n") != std::string::npos);

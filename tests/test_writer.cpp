@@ -305,7 +305,8 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
         {"--eta 'linspace(0.1, 1)'",
          "plateau run: invalid value 'linspace(0.1, 1)' for 'eta': allowed is linspace(a, b, n) "
          "or logspace(a, b, n) with finite numbers a, b and an integer n\n"},
-        {"--etaa 0.1", "plateau run: unknown key 'etaa' (value '0.1'): allowed keys are " +
+        {"--etaa 0.1", "plateau run: unknown key 'etaa' (value '0.1'): did you mean 'eta'? "
+                       "allowed keys are " +
                            plateau::cli::key_names() + " (and the options of --help)\n"},
         {"a.ini b.ini", "plateau run: too many positional options have been specified on the "
                         "command line (see 'plateau run --help')\n"},

@@ -52,10 +52,13 @@ public:
                              "': allowed is " + allowed),
           key_(std::move(key)), value_(std::move(value)), allowed_(std::move(allowed)) {}
 
-    /// An unknown key: "unknown key 'foo' (value '3'): allowed keys are N, K, ...".
+    /// An unknown key: "unknown key 'foo' (value '3'): allowed keys are N, K, ...", or with the
+    /// key it was probably meant for, "unknown key 'eat' (value '3'): did you mean 'eta'?
+    /// allowed keys are ...".
     [[nodiscard]] static ConfigError unknown_key(std::string key, std::string value,
-                                                 const std::string& known) {
-        return ConfigError(std::move(key), std::move(value), known, Unknown{});
+                                                 const std::string& known,
+                                                 std::string_view suggestion = {}) {
+        return ConfigError(std::move(key), std::move(value), known, suggestion, Unknown{});
     }
 
     [[nodiscard]] const std::string& key() const noexcept { return key_; }
@@ -64,9 +67,13 @@ public:
 
 private:
     struct Unknown {};
-    ConfigError(std::string key, std::string value, const std::string& known, Unknown)
-        : std::runtime_error("unknown key '" + printable(key) + "' (value '" + printable(value) +
-                             "'): allowed keys are " + known),
+    ConfigError(std::string key, std::string value, const std::string& known,
+                std::string_view suggestion, Unknown)
+        : std::runtime_error(
+              "unknown key '" + printable(key) + "' (value '" + printable(value) + "'): " +
+              (suggestion.empty() ? std::string{}
+                                  : "did you mean '" + printable(suggestion) + "'? ") +
+              "allowed keys are " + known),
           key_(std::move(key)), value_(std::move(value)), allowed_(known) {}
 
     std::string key_;

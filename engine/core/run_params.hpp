@@ -22,6 +22,15 @@ enum class TeacherInit {
     gaussian,    ///< B_n,i ~ N(0, 1/N): T = identity + O(1/sqrt N)
 };
 
+/// The teacher's weights above its first layer, W*_2 ... W*_L of a deeper teacher (the
+/// `teacher-upper` key, docs/theory.md §12).
+enum class TeacherUpper {
+    random, ///< (W*_l)_jk ~ N(0, 1/M_{l-1}): every unit of a layer weighs the layer below its own
+            ///< way
+    equal,  ///< (W*_l)_jk = 1/sqrt(M_{l-1}): the units of every layer interchangeable, a
+            ///< symmetric plateau (docs/theory.md §12)
+};
+
 enum class ScheduleKind {
     log,    ///< alpha = 0, then records-1 points log-spaced in [alpha_min, alpha_max]
     linear, ///< records points equally spaced in [0, alpha_max]
@@ -58,6 +67,10 @@ enum class Sampling {
 [[nodiscard]] constexpr auto enum_table(TeacherInit) noexcept {
     return std::to_array<EnumEntry<TeacherInit>>(
         {{TeacherInit::orthonormal, "orthonormal"}, {TeacherInit::gaussian, "gaussian"}});
+}
+[[nodiscard]] constexpr auto enum_table(TeacherUpper) noexcept {
+    return std::to_array<EnumEntry<TeacherUpper>>(
+        {{TeacherUpper::random, "random"}, {TeacherUpper::equal, "equal"}});
 }
 [[nodiscard]] constexpr auto enum_table(ScheduleKind) noexcept {
     return std::to_array<EnumEntry<ScheduleKind>>(
@@ -139,6 +152,7 @@ struct ModelParams {
     double v_star = 1.0; ///< teacher second-layer weights v*_n
     double q0 = 0.2;     ///< student initialization w^(j)_i ~ N(0, q0/N), so Q_jj(0) ~ q0
     TeacherInit teacher_init = TeacherInit::orthonormal;
+    TeacherUpper teacher_upper = TeacherUpper::random; ///< W*_2 ... W*_L of a deeper teacher
     InitSeed init_seed = InitSeed::run; ///< what keys the streams of the initial weights
     double noise = 0.0;                 ///< label-noise variance s^2: tau gets + N(0, s^2)
 

@@ -86,8 +86,7 @@ OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
     // Deeper networks (docs/theory.md §12): the weights above the first layer are those of a full
     // run (the same streams, engine/simulation/state.hpp); they never see xi.
     op.layers = draw_layers(m.student, StreamKey{seed, init_index, StreamPurpose::student_layers});
-    op.layers_star =
-        draw_layers(m.teacher, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
+    op.layers_star = teacher_layers(m, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
     const double student_var = m.q0 / N; // w^(j)_i ~ N(0, q0/N), docs/theory.md §1
     if (m.teacher_init == TeacherInit::orthonormal) {
         // docs/theory.md §7: T = I; R_jn = w^(j).B_n i.i.d. N(0, q0/N); Q = R R^T + (q0/N) S

@@ -37,6 +37,15 @@ LayerWeights draw_layers(const NetworkSpec& net, StreamKey key) {
     return W;
 }
 
+LayerWeights teacher_layers(const ModelParams& p, StreamKey key) {
+    if (p.teacher_upper == TeacherUpper::random)
+        return draw_layers(p.teacher, key);
+    LayerWeights W = zero_layers(p.teacher);
+    for (auto& m : W) // docs/theory.md §12, Eq. (12.4): (W*_l)_jk = 1/sqrt(M_{l-1})
+        m.setConstant(1.0 / std::sqrt(static_cast<double>(m.cols())));
+    return W;
+}
+
 RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint64_t init_index) {
     fix_eigen_blocking(); // machine-independent products (engine/core/linear_algebra.hpp)
     const bool shared = p.init_seed == InitSeed::shared;
@@ -65,8 +74,7 @@ RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint6
     s.v = Eigen::VectorXd::Constant(p.student.widths.back(), p.v0);
     s.v_star = Eigen::VectorXd::Constant(p.teacher.widths.back(), p.v_star);
     s.layers = draw_layers(p.student, StreamKey{seed, init_index, StreamPurpose::student_layers});
-    s.layers_star =
-        draw_layers(p.teacher, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
+    s.layers_star = teacher_layers(p, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
     return s;
 }
 

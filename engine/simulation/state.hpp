@@ -48,6 +48,11 @@ struct RunState {
 /// Empty for one hidden layer. make_initial_state and the Gram chain draw them alike.
 [[nodiscard]] LayerWeights draw_layers(const NetworkSpec& net, StreamKey key);
 
+/// The teacher's weights above its first layer (docs/theory.md §12): draw_layers from `key` for
+/// TeacherUpper::random, every entry of W*_l equal to 1/sqrt(M_{l-1}) (rows of squared norm 1,
+/// as the random rows on average; no stream drawn) for TeacherUpper::equal.
+[[nodiscard]] LayerWeights teacher_layers(const ModelParams& p, StreamKey key);
+
 [[nodiscard]] RunState make_initial_state(const ModelParams& p, std::uint64_t seed,
                                           std::uint64_t init_index);
 

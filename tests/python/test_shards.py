@@ -7,7 +7,7 @@ from __future__ import annotations
 import h5py
 import pytest
 
-from conftest import dataset_bytes, run_program
+from conftest import dataset_bytes, refused, run_program
 
 ARGS = ["--N", "60", "--eta", "0.5, 1", "--noise", "0.01, 0", "--seeds", "3", "--alpha-max",
         "5", "--records", "12", "-q"]
@@ -65,12 +65,19 @@ def test_parts_of_another_campaign_are_refused(plateau_program, shards, tmp_path
     args = [a if a != "0.5, 1" else "0.5, 2" for a in ARGS]
     assert plateau(plateau_program, "run", *args, "--shard", "1/3", "-o", other).returncode == 0
     out = tmp_path / "m.h5"
-    r = plateau(plateau_program, "merge", out, shards / "p0.h5", other, shards / "p2.h5")
-    assert r.returncode == 2 and "config_sha256" in r.stderr
-    assert not out.exists()
-    # Twice the same shard: its runs are finished in two parts.
-    r = plateau(plateau_program, "merge", out, shards / "p0.h5", shards / "p0.h5")
-    assert r.returncode == 2 and "finished in two parts" in r.stderr
+    # The refusal names the part that differs from the others, and the key that differs,
+    # wherever that part stands: first, it was taken for the campaign and p0 was named.
+    for parts in ([shards / "p0.h5", other, shards / "p2.h5"],
+                  [other, shards / "p0.h5", shards / "p2.h5"]):
+        r = plateau(plateau_program, "merge", out, *parts)
+        refused(r, f"invalid value '{other}' for 'part': allowed is a part of the campaign of "
+                   f"'{shards / 'p0.h5'}' (eta = 0.5, 2 here, 0.5, 1 there)")
+        assert not out.exists()
+    # Twice the same shard: its runs are finished in two parts, named both.
+    r = plateau(plateau_program, "merge", out, shards / "p0.h5", shards / "p1.h5",
+                shards / "p0.h5")
+    refused(r, f"invalid value '{shards / 'p0.h5'}' for 'part'", "finished in two parts",
+            f"in this one and in '{shards / 'p0.h5'}'")
     assert not out.exists()
 
 
