@@ -107,7 +107,7 @@ TEST_CASE("deep trainer: the on-line step equals the plain backpropagation loop"
                     p.model.N = N;
                     p.model.student.widths = c.K;
                     p.model.teacher.widths = c.M;
-                    p.model.student.g = Activation{g, 1.2};
+                    p.model.student.g = typical_activation(g, 1.2);
                     p.model.teacher.g = Activation{ActivationKind::erf};
                     p.model.student.h = p.model.teacher.h = Activation{h};
                     p.model.learn_v = combination % 2 == 0;

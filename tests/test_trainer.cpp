@@ -101,10 +101,9 @@ TEST_CASE("trainer: the fused step equals the plain per-example gradient loop", 
                         p.model.teacher.widths = {M};
                         // Every g for the student; the teacher's g is the next kind, so that
                         // both sides see every activation.
-                        p.model.student.g.kind = all_activation_kinds[gi];
-                        p.model.teacher.g.kind =
-                            all_activation_kinds[(gi + 1) % all_activation_kinds.size()];
-                        p.model.student.g.gamma = p.model.teacher.g.gamma = 1.3;
+                        p.model.student.g = typical_activation(all_activation_kinds[gi], 1.3);
+                        p.model.teacher.g = typical_activation(
+                            all_activation_kinds[(gi + 1) % all_activation_kinds.size()], 1.3);
                         p.model.student.h.kind = h;
                         p.model.teacher.h.kind = (K + M) % 2 == 0 ? h : ActivationKind::linear;
                         // Learned and fixed v, with and without label noise, alternating over

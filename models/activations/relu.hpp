@@ -17,11 +17,11 @@ struct Relu {
     static constexpr QuadratureShape quadrature = QuadratureShape::kink_at_zero;
 
     /// g(x) = max(0, x)
-    [[nodiscard]] static double value(double x, double /*gamma*/) noexcept {
+    [[nodiscard]] static double value(double x, const Parameters& /*p*/) noexcept {
         return x > 0.0 ? x : 0.0;
     }
     /// g'(x) = 1[x > 0], so g'(0) = 0: a unit of zero variance contributes nothing
-    [[nodiscard]] static double derivative(double x, double /*gamma*/) noexcept {
+    [[nodiscard]] static double derivative(double x, const Parameters& /*p*/) noexcept {
         return x > 0.0 ? 1.0 : 0.0;
     }
 };
