@@ -4,6 +4,8 @@
 // quadrature, and against Monte Carlo for a student and a teacher with different polynomials.
 #include "models/polynomial_averages.hpp"
 
+#include "engine/core/errors.hpp"
+#include "engine/core/run_params.hpp"
 #include "models/activation.hpp"
 #include "models/gaussian_integrals.hpp"
 #include "models/quadrature.hpp"
@@ -195,6 +197,23 @@ TEST_CASE("poly's configuration text parses, prints canonically and refuses the 
         INFO(bad);
         CHECK_FALSE(plateau::parse_hidden_activation(bad).has_value());
     }
+}
+
+TEST_CASE("validate: poly needs finite coefficients, not all zero; the other kinds have none",
+          "[polynomial][config]") {
+    plateau::RunParams p;
+    p.model.teacher.g = plateau::typical_activation(ActivationKind::poly);
+    CHECK_NOTHROW(plateau::validate(p));
+    p.model.teacher.g.coefficients = Polynomial{};
+    CHECK_THROWS_WITH(plateau::validate(p),
+                      "invalid value 'poly:0' for 'teacher-activation': allowed is " +
+                          std::string(plateau::poly_form));
+    p.model.teacher.g.coefficients.c[2] = std::nan("");
+    CHECK_THROWS_AS(plateau::validate(p), plateau::ConfigError);
+    p.model.teacher.g = Activation{ActivationKind::erf};
+    p.model.student.g = Activation{ActivationKind::he2, 1.0, Polynomial{{0.0, 1.0}}};
+    CHECK_THROWS_WITH(plateau::validate(p), "invalid value 'he2:0:1' for 'activation': allowed is "
+                                            "he2 without coefficients (only poly has them)");
 }
 
 // Mehler's formula: for unit variances and correlation rho, <he_j(u) he_k(w)> = delta_jk rho^k;
