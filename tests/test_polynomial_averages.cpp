@@ -199,7 +199,7 @@ TEST_CASE("poly's configuration text parses, prints canonically and refuses the 
     }
 }
 
-TEST_CASE("validate: poly needs finite coefficients, not all zero; the other kinds have none",
+TEST_CASE("validate: poly needs finite coefficients, not all zero, and the other kinds none",
           "[polynomial][config]") {
     plateau::RunParams p;
     p.model.teacher.g = plateau::typical_activation(ActivationKind::poly);
