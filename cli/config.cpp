@@ -29,20 +29,29 @@ std::vector<std::string_view> names_of(const std::array<E, n>& all,
     return out;
 }
 
+/// A hidden activation's name in the list of choices; poly with example coefficients.
 std::string_view activation_name(ActivationKind k) noexcept {
-    return name(k);
+    return k == ActivationKind::poly ? poly_example : name(k);
 }
-std::optional<std::string_view> canonical_activation(std::string_view token) {
-    const auto k = parse_activation(token);
-    return k ? std::optional(name(*k)) : std::nullopt;
+/// A hidden activation: its name, or poly with its coefficients ("poly:0:1:1",
+/// models/activation.hpp).
+std::optional<std::string> canonical_activation(std::string_view token) {
+    const auto g = parse_hidden_activation(token);
+    return g ? std::optional(hidden_activation_text(*g)) : std::nullopt;
 }
-std::optional<std::string_view> canonical_output(std::string_view token) {
+std::optional<std::string> canonical_output(std::string_view token) {
     const auto k = parse_output(token);
-    return k ? std::optional(output_name(*k)) : std::nullopt;
+    return k ? std::optional(std::string(output_name(*k))) : std::nullopt;
+}
+/// Sets the kind and coefficients of g (its slope has keys of its own) from a canonical value.
+void set_hidden(Activation& g, std::string_view v) {
+    const Activation parsed = *parse_hidden_activation(v);
+    g.kind = parsed.kind;
+    g.coefficients = parsed.coefficients;
 }
 /// A learning-rate schedule (engine/core/rate_schedule.hpp) is kept as written when it parses.
-std::optional<std::string_view> canonical_rate_schedule(std::string_view token) {
-    return parse_rate_schedule(token) ? std::optional(token) : std::nullopt;
+std::optional<std::string> canonical_rate_schedule(std::string_view token) {
+    return parse_rate_schedule(token) ? std::optional(std::string(token)) : std::nullopt;
 }
 } // namespace
 
@@ -234,20 +243,22 @@ const std::vector<KeyInfo>& keys() {
          }}},
         {.name = "activation",
          .default_value = "erf",
-         .help = "student hidden activation g",
-         .fields = {"run.model.student.g.kind"},
+         .help = "student hidden activation g; poly:C0:C1:... is the polynomial C0 + C1 x + ...",
+         .fields = {"run.model.student.g.kind", "run.model.student.g.coefficients"},
          .kind = ChoiceKey{names_of(all_activation_kinds, activation_name), canonical_activation,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.model.student.g.kind = *parse_activation(v);
-                           }}},
+                               set_hidden(t.run.model.student.g, v);
+                           },
+                           hidden_activation_forms()}},
         {.name = "teacher-activation",
          .default_value = "erf",
-         .help = "teacher hidden activation g*",
-         .fields = {"run.model.teacher.g.kind"},
+         .help = "teacher hidden activation g*; poly:C0:C1:... is the polynomial C0 + C1 x + ...",
+         .fields = {"run.model.teacher.g.kind", "run.model.teacher.g.coefficients"},
          .kind = ChoiceKey{names_of(all_activation_kinds, activation_name), canonical_activation,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.model.teacher.g.kind = *parse_activation(v);
-                           }}},
+                               set_hidden(t.run.model.teacher.g, v);
+                           },
+                           hidden_activation_forms()}},
         {.name = "output-activation",
          .default_value = "identity",
          .help = "student output function h",

@@ -63,7 +63,7 @@ struct ChoiceKey {
     std::vector<std::string_view> choices{}; ///< canonical names, for help and errors
     /// The canonical name for a token (aliases included), or nullopt if it is not a choice.
     /// nullptr: only the names in `choices` are accepted.
-    std::optional<std::string_view> (*canonical)(std::string_view token) = nullptr;
+    std::optional<std::string> (*canonical)(std::string_view token) = nullptr;
     void (*set)(KeyTarget, std::string_view canonical_name) = nullptr;
     /// What may be given, for help and errors, when `choices` are examples of a form rather
     /// than every value (eta-schedule); empty: "one of" the choices.

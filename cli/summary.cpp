@@ -59,7 +59,7 @@ std::string describe(const GridPoint& point) {
     }
     const auto& m = point.params.model;
     out += "  (K=" + widths_text(m.student.widths) + " M=" + widths_text(m.teacher.widths) +
-           " g=" + std::string(name(m.student.g.kind)) + ")";
+           " g=" + hidden_activation_text(m.student.g) + ")";
     return out;
 }
 

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "models/activation_table.hpp"
+#include "models/polynomial.hpp"
 
 #include <array>
 #include <cstddef>
@@ -136,31 +137,70 @@ inline constexpr auto output_kinds = detail::make_output_kinds();
 /// "identity, tanh": the allowed output names, for error messages.
 [[nodiscard]] std::string output_names();
 
-/// An activation function with its parameter. A plain value type: cheap to copy.
-struct Activation {
+/// An activation function with its parameters (activations::Parameters: the slope gamma of
+/// tanh(gamma x); the coefficients of poly, zero for every other kind). A plain value type: cheap
+/// to copy. The evaluators read the parameters by reference (the hot path).
+struct Activation : activations::Parameters {
     ActivationKind kind = ActivationKind::erf;
-    double gamma = 1.0; ///< slope of tanh(gamma x); unused by the other kinds
+
+    constexpr Activation() noexcept = default;
+    constexpr explicit Activation(ActivationKind k, double slope = 1.0,
+                                  const Polynomial& c = {}) noexcept
+        : Parameters{slope, c}, kind(k) {}
 
     /// g(x): the evaluator's value (models/activations/).
     [[nodiscard]] double value(double x) const noexcept {
         return visit_activation(
-            kind, [&]<class E>(std::type_identity<E>) noexcept { return E::value(x, gamma); });
+            kind, [&]<class E>(std::type_identity<E>) noexcept { return E::value(x, *this); });
     }
 
     /// g'(x): the evaluator's derivative (models/activations/).
     [[nodiscard]] double derivative(double x) const noexcept {
         return visit_activation(
-            kind, [&]<class E>(std::type_identity<E>) noexcept { return E::derivative(x, gamma); });
+            kind, [&]<class E>(std::type_identity<E>) noexcept { return E::derivative(x, *this); });
     }
 
     /// g's symmetry under x -> -x (the evaluator's).
     [[nodiscard]] activations::Parity parity() const noexcept {
-        return visit_activation(kind, []<class E>(std::type_identity<E>) noexcept {
-            return static_cast<activations::Parity>(E::parity);
-        });
+        return visit_activation(
+            kind, [&]<class E>(std::type_identity<E>) noexcept { return E::parity(*this); });
     }
 
     friend bool operator==(const Activation&, const Activation&) = default;
 };
+
+/// The coefficients of poly_example.
+inline constexpr Polynomial poly_example_coefficients{{1.0, 0.0, -0.5}};
+
+/// Activation{k, gamma}, with poly_example's coefficients for poly: a usable activation of every
+/// kind (the tests' loops over all_activation_kinds).
+[[nodiscard]] constexpr Activation typical_activation(ActivationKind k,
+                                                      double gamma = 1.0) noexcept {
+    return Activation{k, gamma,
+                      k == ActivationKind::poly ? poly_example_coefficients : Polynomial{}};
+}
+
+/// The coefficients of a polynomial activation (an evaluator with QuadratureShape::polynomial:
+/// linear, square, he1..he4, poly); nullopt for the others.
+[[nodiscard]] std::optional<Polynomial> as_polynomial(const Activation& g) noexcept;
+
+/// The form of poly in the configuration: "poly:C0:C1:...:Cd", c_k the coefficient of x^k
+/// (d <= 8). ':' separates, so that a sweep's ',' lists activations (`activation = he2,
+/// poly:0:0:1`), as in eta-schedule.
+inline constexpr std::string_view poly_form =
+    "poly:C0:C1:...:Cd (the coefficients of 1, x, ..., x^d, d <= 8, not all zero)";
+inline constexpr char poly_separator = ':';
+/// A value of that form, for --help's list of choices: 1 - x^2 / 2.
+inline constexpr std::string_view poly_example = "poly:1:0:-0.5";
+
+/// A hidden activation as the configuration writes it: a name (aliases included), or
+/// poly_form with finite coefficients, not all zero. nullopt for anything else. gamma is left at
+/// its default (its own keys set it).
+[[nodiscard]] std::optional<Activation> parse_hidden_activation(std::string_view text);
+/// The canonical text of a hidden activation: its name, or for poly "poly:c0:...:cd" up to the
+/// last non-zero coefficient, each number as its shortest round-trip text.
+[[nodiscard]] std::string hidden_activation_text(const Activation& g);
+/// "one of erf, tanh, ..., he4, or poly:C0:...": what a hidden activation may be, for messages.
+[[nodiscard]] const std::string& hidden_activation_forms();
 
 } // namespace plateau

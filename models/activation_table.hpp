@@ -10,7 +10,12 @@
 
 #include "models/activations/erf.hpp"
 #include "models/activations/evaluator.hpp"
+#include "models/activations/he1.hpp"
+#include "models/activations/he2.hpp"
+#include "models/activations/he3.hpp"
+#include "models/activations/he4.hpp"
 #include "models/activations/linear.hpp"
+#include "models/activations/poly.hpp"
 #include "models/activations/relu.hpp"
 #include "models/activations/sigmoid.hpp"
 #include "models/activations/square.hpp"
@@ -36,11 +41,17 @@ enum class ActivationKind {
     relu,
     linear,
     square,
+    he1,
+    he2,
+    he3,
+    he4,
+    poly, ///< its coefficients travel in Activation::coefficients
 };
 
 /// Their evaluators, in the order of ActivationKind.
 using ActivationEvaluators =
     activations::List<activations::Erf, activations::Tanh, activations::Sigmoid, activations::Relu,
-                      activations::Linear, activations::Square>;
+                      activations::Linear, activations::Square, activations::He1, activations::He2,
+                      activations::He3, activations::He4, activations::Poly>;
 
 } // namespace plateau

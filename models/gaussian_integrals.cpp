@@ -1,6 +1,7 @@
 // Gaussian averages of the order-parameter theory; see gaussian_integrals.hpp and docs/theory.md.
 #include "models/gaussian_integrals.hpp"
 
+#include "models/polynomial_averages.hpp"
 #include "models/quadrature.hpp"
 
 #include <algorithm>
@@ -628,20 +629,37 @@ double J2(ActivationKind g, const Eigen::MatrixXd& C, int a, int b) {
 }
 
 // Activation overloads: closed forms where they exist, quadrature otherwise (docs/theory.md §9).
+// Closed forms, else the exact averages of a polynomial g (docs/theory.md §9b), else quadrature.
 double I2(const Activation& g, const Eigen::MatrixXd& C, int a, int b) {
-    return has_closed_form(g.kind) ? I2(g.kind, C, a, b) : quadrature::I2(g, C, a, b);
+    if (has_closed_form(g.kind))
+        return I2(g.kind, C, a, b);
+    if (const auto p = as_polynomial(g))
+        return polynomial_averages::I2(*p, C, a, b);
+    return quadrature::I2(g, C, a, b);
 }
 
 double I3(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c) {
-    return has_closed_form(g.kind) ? I3(g.kind, C, a, b, c) : quadrature::I3(g, C, a, b, c);
+    if (has_closed_form(g.kind))
+        return I3(g.kind, C, a, b, c);
+    if (const auto p = as_polynomial(g))
+        return polynomial_averages::I3(*p, C, a, b, c);
+    return quadrature::I3(g, C, a, b, c);
 }
 
 double I4(const Activation& g, const Eigen::MatrixXd& C, int a, int b, int c, int d) {
-    return has_closed_form(g.kind) ? I4(g.kind, C, a, b, c, d) : quadrature::I4(g, C, a, b, c, d);
+    if (has_closed_form(g.kind))
+        return I4(g.kind, C, a, b, c, d);
+    if (const auto p = as_polynomial(g))
+        return polynomial_averages::I4(*p, C, a, b, c, d);
+    return quadrature::I4(g, C, a, b, c, d);
 }
 
 double J2(const Activation& g, const Eigen::MatrixXd& C, int a, int b) {
-    return has_closed_form(g.kind) ? J2(g.kind, C, a, b) : quadrature::J2(g, C, a, b);
+    if (has_closed_form(g.kind))
+        return J2(g.kind, C, a, b);
+    if (const auto p = as_polynomial(g))
+        return polynomial_averages::J2(*p, C, a, b);
+    return quadrature::J2(g, C, a, b);
 }
 
 Eigen::MatrixXd field_covariance(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,

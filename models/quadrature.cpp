@@ -147,15 +147,15 @@ double ipow(double x, int k) {
 /// g'(x)^p g(x)^q x^r for the evaluator E (models/activations/): value and slope together where
 /// E computes them so (tanh: one expm1), otherwise only the powers that are used.
 template <activations::Evaluator E>
-double factor(double gamma, const Power& pw, double x) {
+double factor(const activations::Parameters& g, const Power& pw, double x) {
     double value = 1.0, slope = 1.0;
     if constexpr (activations::HasValueSlope<E>) {
-        const activations::ValueSlope vs = E::value_and_slope(x, gamma);
+        const activations::ValueSlope vs = E::value_and_slope(x, g);
         value = vs.value;
         slope = vs.slope;
     } else {
-        value = pw.q > 0 ? E::value(x, gamma) : 0.0;
-        slope = pw.p > 0 ? E::derivative(x, gamma) : 0.0;
+        value = pw.q > 0 ? E::value(x, g) : 0.0;
+        slope = pw.p > 0 ? E::derivative(x, g) : 0.0;
     }
     return ipow(slope, pw.p) * ipow(value, pw.q) * ipow(x, pw.r);
 }
@@ -171,8 +171,8 @@ constexpr int gauss_hermite_nodes(int degree) {
 template <activations::Evaluator E>
 class Integral {
 public:
-    Integral(double gamma, Rule rule)
-        : gamma_(gamma), refine_(std::max(rule.refine, 1)),
+    Integral(const activations::Parameters& g, Rule rule)
+        : g_(g), refine_(std::max(rule.refine, 1)),
           log_eps_(rule.log_eps > 0.0                                      ? rule.log_eps
                    : E::quadrature == activations::QuadratureShape::entire ? erf_log_eps
                                                                            : smooth_log_eps),
@@ -261,7 +261,7 @@ private:
         } else if constexpr (E::quadrature != activations::QuadratureShape::strip) {
             return h_gauss; // not called: the other shapes have no trapezoid rule
         } else {
-            const double ks = E::sharpness(gamma_) * sigma;
+            const double ks = E::sharpness(g_.gamma) * sigma;
             if (!(ks > 0.0))
                 return h_gauss;
             // the rule's strip: pole_margin of the distance to the poles, so that the integrand
@@ -359,7 +359,7 @@ private:
         const double s = L_[ui][ui];
         if (s <= 0.0) { // no variable of its own: the factor at the conditional mean
             z[ui] = 0.0;
-            const double f = factor<E>(gamma_, pw, mu);
+            const double f = factor<E>(g_, pw, mu);
             return f == 0.0 ? 0.0 : f * level(i + 1, z);
         }
         if constexpr (E::quadrature == activations::QuadratureShape::kink_at_zero)
@@ -371,14 +371,14 @@ private:
         if (i + 1 == m_ && !extra_) { // innermost level: no deeper integral
             for (int k = 0; k < n; ++k) {
                 const auto uk = static_cast<std::size_t>(k);
-                sum += weights[uk] * factor<E>(gamma_, pw, mu + s * nodes[uk]);
+                sum += weights[uk] * factor<E>(g_, pw, mu + s * nodes[uk]);
             }
             return sum;
         }
         for (int k = 0; k < n; ++k) {
             const auto uk = static_cast<std::size_t>(k);
             z[ui] = nodes[uk];
-            const double f = factor<E>(gamma_, pw, mu + s * nodes[uk]);
+            const double f = factor<E>(g_, pw, mu + s * nodes[uk]);
             if (f != 0.0)
                 sum += weights[uk] * f * level(i + 1, z);
         }
@@ -403,7 +403,7 @@ private:
             for (std::size_t k = 0; k < r.x.size(); ++k) {
                 const double zz = a + width * r.x[k];
                 z[ui] = zz;
-                const double f = factor<E>(gamma_, pw, mu + s * zz);
+                const double f = factor<E>(g_, pw, mu + s * zz);
                 if (f != 0.0)
                     sum += r.w[k] * norm * std::exp(-0.5 * zz * zz) * f * level(i + 1, z);
             }
@@ -411,15 +411,15 @@ private:
         return sum * width;
     }
 
-    /// E::degree for a polynomial, else 0 (unused).
-    static constexpr int polynomial_degree() {
+    /// The degree of a polynomial g (E::polynomial), else 0 (unused).
+    [[nodiscard]] int polynomial_degree() const noexcept {
         if constexpr (E::quadrature == activations::QuadratureShape::polynomial)
-            return E::degree;
+            return E::polynomial(g_).degree();
         else
             return 0;
     }
 
-    double gamma_; // the Activation's gamma
+    activations::Parameters g_; // the Activation's parameters
     int refine_;
     double log_eps_;      // L = log(1/eps) of the trapezoid rules
     double range_;        // their range |z| <= Z
@@ -451,7 +451,7 @@ template <class AddFactors>
 double integrate(const Activation& g, Rule rule, const Eigen::MatrixXd& C,
                  const AddFactors& factors) {
     return visit_activation(g.kind, [&]<class E>(std::type_identity<E>) {
-        Integral<E> in(g.gamma, rule);
+        Integral<E> in(g, rule);
         factors(in);
         return in.evaluate(C);
     });

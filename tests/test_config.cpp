@@ -160,7 +160,8 @@ TEST_CASE("bad values name the key, the value and what is allowed", "[config][er
           "linspace(a, b, n) or logspace(a, b, n)");
     CHECK(plateau::test::error_of<ConfigError>([&] { c.set("activation", "softplus"); }) ==
           "invalid value 'softplus' for 'activation': allowed is one of erf, tanh, sigmoid, "
-          "relu, linear, square; or a comma-separated list");
+          "relu, linear, square, he1, he2, he3, he4, or poly:C0:C1:...:Cd (the coefficients of 1, "
+          "x, ..., x^d, d <= 8, not all zero); or a comma-separated list");
     CHECK(plateau::test::error_of<ConfigError>([&] { c.set("etaa", "0.1"); })
               .starts_with("unknown key 'etaa' (value '0.1'): did you mean 'eta'? allowed keys are "
                            "N, K, M, eta,"));

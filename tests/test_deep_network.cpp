@@ -45,7 +45,7 @@ TEST_CASE("deep networks: every weight's gradient matches central finite differe
     for (const auto& widths : stacks)
         for (const auto g : all_activation_kinds)
             for (const auto h : output_kinds) {
-                const NetworkSpec net{widths, Activation{g, 0.8}, Activation{h, 1.3}};
+                const NetworkSpec net{widths, typical_activation(g, 0.8), Activation{h, 1.3}};
                 INFO("L = " << widths.size() << ", g = " << name(g) << ", h = " << output_name(h));
                 for (int trial = 0; trial < 4; ++trial) {
                     RowMatrix W1 = gaussian_matrix(rng, widths[0], N, 1.0 / std::sqrt(double(N)));
@@ -102,7 +102,7 @@ TEST_CASE("deep networks: one hidden layer is the two-layer network of Eq. (1), 
     const Eigen::Index N = 9;
     for (const auto g : all_activation_kinds)
         for (const auto h : output_kinds) {
-            const NetworkSpec net{{3}, Activation{g}, Activation{h}};
+            const NetworkSpec net{{3}, typical_activation(g), Activation{h}};
             const RowMatrix W1 = gaussian_matrix(rng, 3, N, 0.4);
             const Eigen::VectorXd v = gaussian_matrix(rng, 3, 1, 1.0);
             const Eigen::VectorXd xi = gaussian_matrix(rng, N, 1, 1.0);

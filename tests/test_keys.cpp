@@ -29,6 +29,8 @@ void diff_activation(const Activation& a, const Activation& b, const std::string
         out.insert(path + ".kind");
     if (a.gamma != b.gamma)
         out.insert(path + ".gamma");
+    if (a.coefficients != b.coefficients)
+        out.insert(path + ".coefficients");
 }
 
 void diff_network(const NetworkSpec& a, const NetworkSpec& b, const std::string& path,
@@ -118,7 +120,11 @@ std::string other_value(const KeyInfo& k) {
     case ValueType::layer_reals:
         return "0.25"; // eta-layers follows eta: no default of its own
     case ValueType::choice: {
+        // A choice with parameters (inverse:10, poly:1:0:-0.5) sets every field the key names.
         const auto default_name = Configuration{}.value(k.name);
+        for (const auto c : k.choices())
+            if (c != default_name && c.find(':') != std::string_view::npos)
+                return std::string(c);
         for (const auto c : k.choices())
             if (c != default_name)
                 return std::string(c);
@@ -265,8 +271,9 @@ TEST_CASE("activation names and their alias come from models/activation.hpp", "[
     REQUIRE(g != nullptr);
     REQUIRE(h != nullptr);
     REQUIRE(g->choices().size() == all_activation_kinds.size());
-    for (std::size_t i = 0; i < all_activation_kinds.size(); ++i)
+    for (std::size_t i = 0; i + 1 < all_activation_kinds.size(); ++i)
         CHECK(g->choices()[i] == name(all_activation_kinds[i]));
+    CHECK(g->choices().back() == "poly:1:0:-0.5"); // poly's choice is an example of its form
     REQUIRE(h->choices().size() == output_kinds.size());
     for (std::size_t i = 0; i < output_kinds.size(); ++i)
         CHECK(h->choices()[i] == output_name(output_kinds[i]));

@@ -27,8 +27,8 @@ Eigen::VectorXd gaussian_vector(std::mt19937_64& rng, Eigen::Index n, double sd)
 TEST_CASE("per-example gradients match central finite differences", "[model][gradient]") {
     std::vector<Case> cases;
     for (const auto g : all_activation_kinds) {
-        cases.push_back({Activation{g, 1.0}, Activation{ActivationKind::linear}});
-        cases.push_back({Activation{g, 0.7}, Activation{ActivationKind::tanh, 1.7}});
+        cases.push_back({typical_activation(g, 1.0), Activation{ActivationKind::linear}});
+        cases.push_back({typical_activation(g, 0.7), Activation{ActivationKind::tanh, 1.7}});
     }
     std::mt19937_64 rng(20261130);
     const Eigen::Index N = 12;
@@ -79,7 +79,7 @@ TEST_CASE("per-example gradients match central finite differences", "[model][gra
 
 TEST_CASE("activation derivatives match finite differences", "[model]") {
     for (const auto kind : all_activation_kinds) {
-        const Activation a{kind, 1.3};
+        const Activation a = typical_activation(kind, 1.3);
         for (const double x : {-2.1, -0.4, 0.3, 1.7}) {
             const double fd = (a.value(x + 1e-6) - a.value(x - 1e-6)) / 2e-6;
             INFO(name(kind) << " at " << x);
@@ -95,7 +95,8 @@ TEST_CASE("activation names parse and round-trip", "[model]") {
         CHECK(parse_activation(name(kind)) == kind);
     CHECK(parse_activation("identity") == ActivationKind::linear);
     CHECK_FALSE(parse_activation("softplus").has_value());
-    CHECK(activation_names() == "erf, tanh, sigmoid, relu, linear, square");
+    CHECK(activation_names() ==
+          "erf, tanh, sigmoid, relu, linear, square, he1, he2, he3, he4, poly");
     // Each enumerator names its own evaluator (the two lists of models/activation_table.hpp
     // in the same order): one line per activation.
     CHECK(name(ActivationKind::erf) == "erf");
@@ -104,6 +105,11 @@ TEST_CASE("activation names parse and round-trip", "[model]") {
     CHECK(name(ActivationKind::relu) == "relu");
     CHECK(name(ActivationKind::linear) == "linear");
     CHECK(name(ActivationKind::square) == "square");
+    CHECK(name(ActivationKind::he1) == "he1");
+    CHECK(name(ActivationKind::he2) == "he2");
+    CHECK(name(ActivationKind::he3) == "he3");
+    CHECK(name(ActivationKind::he4) == "he4");
+    CHECK(name(ActivationKind::poly) == "poly");
     // Output functions: identity and tanh, in that order; square is not one.
     CHECK(output_names() == "identity, tanh");
     CHECK(parse_output("identity") == ActivationKind::linear);

@@ -106,7 +106,7 @@ TEST_CASE("regimes: mini-batch and full-batch gradients are finite differences o
                 RunParams p;
                 p.model.N = 9;
                 p.model.student.widths = {3};
-                p.model.student.g.kind = g;
+                p.model.student.g = typical_activation(g);
                 p.model.student.h.kind = h;
                 p.model.learn_v = true;
                 p.model.v0 = 0.8;

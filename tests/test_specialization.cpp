@@ -204,6 +204,19 @@ TEST_CASE("Specialization reads |r| only where a unit's sign is a symmetry", "[s
     m.student.g = Activation{ActivationKind::square};
     m.learn_v = false;
     CHECK(sign_symmetric_units(m)); // even: -w_j changes nothing
+    // poly: the parity of its coefficients (x + x^3 odd, 1 + x^2 even, x + x^2 neither)
+    m.student.g = Activation{ActivationKind::poly, 1.0, Polynomial{{1.0, 0.0, 1.0}}};
+    CHECK(sign_symmetric_units(m));
+    m.student.g = Activation{ActivationKind::poly, 1.0, Polynomial{{0.0, 1.0, 1.0}}};
+    m.learn_v = true;
+    CHECK_FALSE(sign_symmetric_units(m));
+    m.student.g = Activation{ActivationKind::poly, 1.0, Polynomial{{0.0, 1.0, 0.0, 1.0}}};
+    CHECK(sign_symmetric_units(m));
+    m.student.g = Activation{ActivationKind::he2};
+    m.learn_v = false;
+    CHECK(sign_symmetric_units(m));
+    m.student.g = Activation{ActivationKind::he3};
+    CHECK_FALSE(sign_symmetric_units(m));
     ModelParams deep;
     deep.student.widths = {4, 2};
     deep.learn_layers = {false, true};

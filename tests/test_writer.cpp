@@ -301,7 +301,8 @@ TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
         {"--seeds 0", "plateau run: invalid value '0' for 'seeds': allowed is an integer >= 1\n"},
         {"--activation softplus",
          "plateau run: invalid value 'softplus' for 'activation': allowed is one of erf, tanh, "
-         "sigmoid, relu, linear, square; or a comma-separated list\n"},
+         "sigmoid, relu, linear, square, he1, he2, he3, he4, or poly:C0:C1:...:Cd (the "
+         "coefficients of 1, x, ..., x^d, d <= 8, not all zero); or a comma-separated list\n"},
         {"--eta 'linspace(0.1, 1)'",
          "plateau run: invalid value 'linspace(0.1, 1)' for 'eta': allowed is linspace(a, b, n) "
          "or logspace(a, b, n) with finite numbers a, b and an integer n\n"},

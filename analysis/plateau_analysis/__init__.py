@@ -51,6 +51,7 @@ from .overlaps import (
     align_students,
     classify_units,
     normalized_overlaps,
+    activation_parity,
     sign_symmetric,
     specialization,
     specialization_index,
@@ -68,7 +69,7 @@ from .tables import format_table, table_rows, write_csv
 
 __all__ = [
     "COMPLETED", "DIVERGED", "PENDING",
-    "FINITE_SET_OUTCOMES", "finite_set_outcomes", "sign_symmetric",
+    "FINITE_SET_OUTCOMES", "finite_set_outcomes", "sign_symmetric", "activation_parity",
     "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "OUTCOMES", "UNIT_STATES",
     "CampaignError", "CampaignFileNotFoundError", "ConfigMismatchError",
     "ConfigMismatchWarning", "IncompleteCampaignWarning",

@@ -43,10 +43,10 @@ _ASSIGNED, _SHARED, _SPLIT, _UNASSIGNED, _DEAD = range(len(UNIT_STATES))
 
 
 #: Activations with g(-x) = -g(x) (models/activation.hpp): with them a unit's sign can flip.
-ODD_ACTIVATIONS = ("erf", "tanh", "linear", "identity")
+ODD_ACTIVATIONS = ("erf", "tanh", "linear", "identity", "he1", "he3")
 #: Activations with g(-x) = g(x): a unit's sign is a symmetry whatever is learned above it (the
 #: engine's evaluators say the same: ``parity`` in models/activations/*.hpp).
-EVEN_ACTIVATIONS = ("square",)
+EVEN_ACTIVATIONS = ("square", "he2", "he4")
 
 
 def _run_values(ds: xr.Dataset, attr: str, key: str, default: str) -> np.ndarray:
@@ -64,12 +64,26 @@ def _run_values(ds: xr.Dataset, attr: str, key: str, default: str) -> np.ndarray
     return np.full(n, str(value))
 
 
+def activation_parity(name: str) -> str:
+    """``"odd"``, ``"even"`` or ``"none"``: g's symmetry under x -> -x, for an activation name as
+    the configuration writes it (``poly:C0:C1:...``: from which powers have a coefficient), the
+    twin of the evaluators' ``parity`` (models/activations/*.hpp)."""
+    name = name.strip().lower()
+    if name.startswith("poly:"):
+        powers = {k % 2 for k, c in enumerate(name.split(":")[1:]) if float(c) != 0.0}
+        return {frozenset({1}): "odd", frozenset({0}): "even"}.get(frozenset(powers), "none")
+    if name in ODD_ACTIVATIONS:
+        return "odd"
+    return "even" if name in EVEN_ACTIVATIONS else "none"
+
+
 def sign_symmetric(ds: xr.Dataset) -> np.ndarray:
     """Per run (shape (run,)): whether a student unit's sign is a symmetry of the network, so
     that specialization counts |r_jn| (analysis/SCHEMA.md, "Specialization").
 
-    True when the student's activation g is even (:data:`EVEN_ACTIVATIONS`: w_j -> -w_j changes
-    nothing), or odd (:data:`ODD_ACTIVATIONS`) and the weights its first layer feeds are learned: ``learn-v`` for a two-layer network, the first entry of
+    True when the student's activation g is even (:func:`activation_parity`: w_j -> -w_j changes
+    nothing), or odd and the weights its first layer feeds are learned: ``learn-v`` for a
+    two-layer network, the first entry of
     ``learn-layers`` (W_2) for a deeper one (``K = 4x2``). Then (w_j, column j of the next
     layer) -> (-w_j, -column j) computes the same function, and gradient descent can reach either.
     """
@@ -83,7 +97,8 @@ def sign_symmetric(ds: xr.Dataset) -> np.ndarray:
     deep = np.full(ds.sizes["run"], widths is not None and len(widths[0]) > 1)
     first_layer = np.array([w.split(":")[0].strip() in ("true", "1") for w in layers])
     learned = np.where(deep, first_layer, np.isin(learn_v, ("true", "1")))
-    return np.isin(act, EVEN_ACTIVATIONS) | (np.isin(act, ODD_ACTIVATIONS) & learned)
+    parity = np.array([activation_parity(a) for a in act])
+    return (parity == "even") | ((parity == "odd") & learned)
 
 
 def _diagonal(a: np.ndarray) -> np.ndarray:

@@ -78,6 +78,24 @@ void check_layer_list(std::string_view key, const std::vector<T>& list, const Ne
 
 void check_output(std::string_view key, const Activation& h) {
     require(is_output_kind(h.kind), key, name(h.kind), "one of " + output_names());
+    require(h.coefficients.is_zero(), key, name(h.kind), "an output function without coefficients");
+}
+
+/// The coefficients of a hidden activation: those of poly, finite and not all zero (the
+/// configuration's poly:C0:C1:..., models/activation.hpp); none for every other kind.
+void check_hidden(std::string_view key, const Activation& g) {
+    std::string text(name(g.kind));
+    bool finite = true;
+    for (int k = 0; k <= g.coefficients.degree(); ++k) {
+        const double c = g.coefficients.c[static_cast<std::size_t>(k)];
+        finite = finite && std::isfinite(c);
+        text += poly_separator + number_text(c);
+    }
+    if (g.kind == ActivationKind::poly)
+        require(finite && !g.coefficients.is_zero(), key, text, poly_form);
+    else
+        require(g.coefficients.is_zero(), key, text,
+                std::string(name(g.kind)) + " without coefficients (only poly has them)");
 }
 
 /// The training-regime keys (docs/theory.md §6): weight-decay, batch, train-set, alpha-train.
@@ -216,6 +234,8 @@ void validate(const RunParams& p) {
     check_network("M", m.teacher);
     require(m.teacher_init != TeacherInit::orthonormal || m.teacher.hidden() <= m.N, "M",
             m.teacher.hidden(), "an integer <= N for an orthonormal teacher");
+    check_hidden("activation", m.student.g);
+    check_hidden("teacher-activation", m.teacher.g);
     check_output("output-activation", m.student.h);
     check_output("teacher-output-activation", m.teacher.h);
     // The key `gamma` sets all four slopes; gamma-hidden the two g's, gamma-output the two h's.

@@ -17,14 +17,17 @@ struct Erf {
     static constexpr std::optional<OutputRole> output{};
     static constexpr bool has_closed_form = true; // docs/theory.md §2
     static constexpr QuadratureShape quadrature = QuadratureShape::entire;
-    static constexpr Parity parity = Parity::odd;
+    /// g(-x) = -g(x), g(x) or neither
+    [[nodiscard]] static constexpr Parity parity(const Parameters& /*p*/) noexcept {
+        return Parity::odd;
+    }
 
     /// g(x) = erf(x / sqrt 2), docs/theory.md §1
-    [[nodiscard]] static double value(double x, double /*gamma*/) noexcept {
+    [[nodiscard]] static double value(double x, const Parameters& /*p*/) noexcept {
         return std::erf(x * std::numbers::sqrt2 / 2.0);
     }
     /// g'(x) = d/dx erf(x / sqrt 2) = sqrt(2/pi) exp(-x^2/2)
-    [[nodiscard]] static double derivative(double x, double /*gamma*/) noexcept {
+    [[nodiscard]] static double derivative(double x, const Parameters& /*p*/) noexcept {
         return std::numbers::sqrt2 * std::numbers::inv_sqrtpi * std::exp(-0.5 * x * x);
     }
 };

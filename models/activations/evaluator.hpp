@@ -5,6 +5,8 @@
 // (docs/ARCHITECTURE.md, "How to add an activation").
 #pragma once
 
+#include "models/polynomial.hpp"
+
 #include <concepts>
 #include <cstdint>
 #include <optional>
@@ -20,7 +22,7 @@ enum class QuadratureShape : std::uint8_t {
     /// Analytic in a strip up to poles at Im x = pi / (2 kappa), kappa = E::sharpness(gamma)
     /// (tanh(kappa x) and its relatives): trapezoid rule, step from kappa.
     strip,
-    /// A polynomial of degree E::degree: Gauss-Hermite, exact.
+    /// A polynomial, E::polynomial(p): Gauss-Hermite with enough nodes for its degree, exact.
     polynomial,
     /// Zero for x < 0, a polynomial of degree <= 1 for x > 0 (relu): composite Gauss-Legendre
     /// from the kink.
@@ -50,10 +52,20 @@ struct ValueSlope {
     double slope = 0.0;
 };
 
-/// The members every evaluator has. gamma is the slope parameter of the Activation (used by
-/// tanh(gamma x); ignored by the others).
+/// What an evaluator reads besides x: the slope gamma of tanh(gamma x) and the coefficients of
+/// poly (ignored by the others). Activation (models/activation.hpp) is one, so the hot path passes
+/// it by reference.
+struct Parameters {
+    double gamma = 1.0;        ///< slope of tanh(gamma x)
+    Polynomial coefficients{}; ///< poly: c_0 + c_1 x + ... (zero for every other kind)
+
+    friend constexpr bool operator==(const Parameters&, const Parameters&) = default;
+};
+
+/// The members every evaluator has. p holds the Activation's parameters (gamma for tanh(gamma x),
+/// the coefficients for poly).
 template <class E>
-concept Evaluator = requires(double x, double gamma) {
+concept Evaluator = requires(double x, const Parameters& p) {
     // canonical name, in configuration files and output attributes
     { E::name } -> std::convertible_to<std::string_view>;
     // other names accepted by parse_activation (a range of string_view, usually empty)
@@ -61,29 +73,32 @@ concept Evaluator = requires(double x, double gamma) {
     // set if the activation may be the output function h
     { E::output } -> std::convertible_to<std::optional<OutputRole>>;
     // g and g' (docs/theory.md §1, Eqs. (3)-(5)): the hot path, keep them inline
-    { E::value(x, gamma) }
+    { E::value(x, p) }
     noexcept->std::same_as<double>;
-    { E::derivative(x, gamma) }
+    { E::derivative(x, p) }
     noexcept->std::same_as<double>;
     // closed-form Gaussian averages I2, I3, I4, J2 in models/gaussian_integrals.cpp
     { E::has_closed_form } -> std::convertible_to<bool>;
     // what the quadrature of docs/theory.md §9 needs
     { E::quadrature } -> std::convertible_to<QuadratureShape>;
     // g(-x) = -g(x), g(x) or neither
-    { E::parity } -> std::convertible_to<Parity>;
+    { E::parity(p) } -> std::same_as<Parity>;
 }
 &&(E::quadrature != QuadratureShape::strip ||
    requires(double gamma) {
        { E::sharpness(gamma) } -> std::same_as<double>;
    }) &&
-    (E::quadrature != QuadratureShape::polynomial || requires {
-        { E::degree } -> std::convertible_to<int>;
+    (E::quadrature != QuadratureShape::polynomial || requires(const Parameters& p) {
+        // its coefficients (the exact averages, models/polynomial_averages.hpp; the degree of the
+        // quadrature's Gauss-Hermite rule)
+        { E::polynomial(p) }
+        noexcept->std::same_as<Polynomial>;
     });
 
 /// Optional: value and slope together (the quadrature's factor uses it when present).
 template <class E>
-concept HasValueSlope = requires(double x, double gamma) {
-    { E::value_and_slope(x, gamma) }
+concept HasValueSlope = requires(double x, const Parameters& p) {
+    { E::value_and_slope(x, p) }
     noexcept->std::same_as<ValueSlope>;
 };
 

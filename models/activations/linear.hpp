@@ -15,13 +15,21 @@ struct Linear {
     static constexpr std::optional<OutputRole> output = OutputRole{"identity", 0};
     static constexpr bool has_closed_form = true; // exact: I2 = C_ab, ...
     static constexpr QuadratureShape quadrature = QuadratureShape::polynomial;
-    static constexpr Parity parity = Parity::odd;
-    static constexpr int degree = 1;
+    /// g(-x) = -g(x), g(x) or neither
+    [[nodiscard]] static constexpr Parity parity(const Parameters& /*p*/) noexcept {
+        return Parity::odd;
+    }
 
     /// g(x) = x
-    [[nodiscard]] static double value(double x, double /*gamma*/) noexcept { return x; }
+    [[nodiscard]] static double value(double x, const Parameters& /*p*/) noexcept { return x; }
     /// g'(x) = 1
-    [[nodiscard]] static double derivative(double /*x*/, double /*gamma*/) noexcept { return 1.0; }
+    [[nodiscard]] static double derivative(double /*x*/, const Parameters& /*p*/) noexcept {
+        return 1.0;
+    }
+    /// its coefficients (docs/theory.md §8)
+    [[nodiscard]] static constexpr Polynomial polynomial(const Parameters& /*p*/) noexcept {
+        return Polynomial{{{0.0, 1.0}}};
+    }
 };
 
 } // namespace plateau::activations

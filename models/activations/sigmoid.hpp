@@ -16,20 +16,23 @@ struct Sigmoid {
     static constexpr std::optional<OutputRole> output{};
     static constexpr bool has_closed_form = false;
     static constexpr QuadratureShape quadrature = QuadratureShape::strip;
-    static constexpr Parity parity = Parity::none;
+    /// g(-x) = -g(x), g(x) or neither
+    [[nodiscard]] static constexpr Parity parity(const Parameters& /*p*/) noexcept {
+        return Parity::none;
+    }
 
     /// g(x) = 1 / (1 + exp(-x))
-    [[nodiscard]] static double value(double x, double /*gamma*/) noexcept {
+    [[nodiscard]] static double value(double x, const Parameters& /*p*/) noexcept {
         return 1.0 / (1.0 + std::exp(-x));
     }
     /// g'(x) = g(x) (1 - g(x))
-    [[nodiscard]] static double derivative(double x, double gamma) noexcept {
-        const double s = value(x, gamma);
+    [[nodiscard]] static double derivative(double x, const Parameters& p) noexcept {
+        const double s = value(x, p);
         return s * (1.0 - s);
     }
     /// Both from one exp (the quadrature's factor).
-    [[nodiscard]] static ValueSlope value_and_slope(double x, double gamma) noexcept {
-        const double s = value(x, gamma);
+    [[nodiscard]] static ValueSlope value_and_slope(double x, const Parameters& p) noexcept {
+        const double s = value(x, p);
         return {s, s * (1.0 - s)};
     }
     /// sigmoid(x) = 1/2 + tanh(x / 2) / 2: kappa = 1/2 (docs/theory.md §9)

@@ -17,13 +17,21 @@ struct Square {
     static constexpr std::optional<OutputRole> output{};
     static constexpr bool has_closed_form = false;
     static constexpr QuadratureShape quadrature = QuadratureShape::polynomial;
-    static constexpr Parity parity = Parity::even;
-    static constexpr int degree = 2;
+    /// g(-x) = -g(x), g(x) or neither
+    [[nodiscard]] static constexpr Parity parity(const Parameters& /*p*/) noexcept {
+        return Parity::even;
+    }
 
     /// g(x) = x^2
-    [[nodiscard]] static double value(double x, double /*gamma*/) noexcept { return x * x; }
+    [[nodiscard]] static double value(double x, const Parameters& /*p*/) noexcept { return x * x; }
     /// g'(x) = 2x
-    [[nodiscard]] static double derivative(double x, double /*gamma*/) noexcept { return 2.0 * x; }
+    [[nodiscard]] static double derivative(double x, const Parameters& /*p*/) noexcept {
+        return 2.0 * x;
+    }
+    /// its coefficients (docs/theory.md §8)
+    [[nodiscard]] static constexpr Polynomial polynomial(const Parameters& /*p*/) noexcept {
+        return Polynomial{{{0.0, 0.0, 1.0}}};
+    }
 };
 
 } // namespace plateau::activations

@@ -16,24 +16,27 @@ struct Tanh {
     static constexpr std::optional<OutputRole> output = OutputRole{"tanh", 1};
     static constexpr bool has_closed_form = false;
     static constexpr QuadratureShape quadrature = QuadratureShape::strip;
-    static constexpr Parity parity = Parity::odd;
+    /// g(-x) = -g(x), g(x) or neither
+    [[nodiscard]] static constexpr Parity parity(const Parameters& /*p*/) noexcept {
+        return Parity::odd;
+    }
 
     /// g(x) = tanh(gamma x)
-    [[nodiscard]] static double value(double x, double gamma) noexcept {
-        return std::tanh(gamma * x);
+    [[nodiscard]] static double value(double x, const Parameters& p) noexcept {
+        return std::tanh(p.gamma * x);
     }
     /// g'(x) = gamma (1 - tanh^2(gamma x)), docs/theory.md after Eq. (3)
-    [[nodiscard]] static double derivative(double x, double gamma) noexcept {
-        const double t = std::tanh(gamma * x);
-        return gamma * (1.0 - t * t);
+    [[nodiscard]] static double derivative(double x, const Parameters& p) noexcept {
+        const double t = std::tanh(p.gamma * x);
+        return p.gamma * (1.0 - t * t);
     }
     /// The quadrature's form (docs/theory.md §9), one expm1 instead of tanh, exact to a few ulp:
     /// tanh(a) = -em / (2 + em) with em = expm1(-2|a|), and g' = gamma (1 - t)(1 + t).
-    [[nodiscard]] static ValueSlope value_and_slope(double x, double gamma) noexcept {
-        const double a = gamma * x;
+    [[nodiscard]] static ValueSlope value_and_slope(double x, const Parameters& p) noexcept {
+        const double a = p.gamma * x;
         const double em = std::expm1(-2.0 * std::abs(a));
         const double t = -em / (2.0 + em);
-        return {a < 0.0 ? -t : t, gamma * (1.0 - t) * (1.0 + t)};
+        return {a < 0.0 ? -t : t, p.gamma * (1.0 - t) * (1.0 + t)};
     }
     /// kappa of tanh(kappa x): the poles of g lie at Im x = pi / (2 kappa)
     [[nodiscard]] static double sharpness(double gamma) noexcept { return std::abs(gamma); }

@@ -152,3 +152,14 @@ def test_engine_summary_counts_the_python_rule(plateau_program, tmp_path):
     # The campaigns exercise the rule: specialized and not, dead, split and unassigned units.
     assert 0 < counted < total
     assert {"assigned", "dead", "split", "unassigned"} <= states_seen
+
+
+def test_activation_parity_is_the_evaluators():
+    """The twin of the evaluators' parity (models/activations/*.hpp; the engine's side is checked
+    in tests/test_specialization.cpp): poly by the powers it has."""
+    assert [pa.activation_parity(a) for a in ("erf", "tanh", "linear", "he1", "he3")] == ["odd"] * 5
+    assert [pa.activation_parity(a) for a in ("square", "he2", "he4")] == ["even"] * 3
+    assert [pa.activation_parity(a) for a in ("sigmoid", "relu")] == ["none"] * 2
+    assert pa.activation_parity("poly:0:1:0:1") == "odd"
+    assert pa.activation_parity("poly:1:0:1") == "even"
+    assert pa.activation_parity("poly:0:1:1") == "none"
