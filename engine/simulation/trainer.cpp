@@ -253,8 +253,9 @@ bool OnlineSgd::learn_from_fields(RunState& s) {
     const std::span<const double> x{fields_.data(), K};
     const std::span<const double> y{fields_.data() + K, M};
 
-    // Teacher label tau = h*(sum_n v*_n g*(y_n)) + zeta, zeta ~ N(0, s^2); student sigma, Eq. (1).
-    double tau = forward(rule_.teacher, y, {s.v_star.data(), M}).output;
+    // Label tau = tau(y) + zeta, zeta ~ N(0, s^2): the target (docs/theory.md §13), by default
+    // the committee h*(sum_n v*_n g*(y_n)); student sigma, Eq. (1).
+    double tau = rule_.target.value(rule_.teacher, y, {s.v_star.data(), M});
     if (noise_sd_ > 0.0)
         tau += noise_sd_ * noise_.next();
     const ForwardPass pass = forward(rule_.student, x, {s.v.data(), K});
