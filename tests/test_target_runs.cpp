@@ -62,9 +62,10 @@ TEST_CASE("target: the observer's eps_g of a staircase is Q/2 - R + 3/2, Eq. (13
             REQUIRE(o.eg_stderr > 0.0); // Monte Carlo: no closed form for a polynomial target
             CHECK(std::abs(o.eg - exact) < 4.0 * o.eg_stderr);
         }
-        // The student learns the target's linear part y1: the check above then covers R_11
-        // from O(1/sqrt N) to O(1).
-        CHECK(r.records.back().R(0, 0) > 0.3);
+        // The student learns the target's linear part y1, so the check above covers R_11 from
+        // O(1/sqrt N) to O(1): R_11(4) = 0.57 and 0.60 here; trained on the committee label
+        // (<y1 erf(y1/sqrt 2)> is smaller than <y1 tau> = 1) it reaches 0.30.
+        CHECK(r.records.back().R(0, 0) > 0.45);
     }
 }
 
