@@ -10,7 +10,8 @@
 
 namespace plateau {
 
-TargetSyntaxError::TargetSyntaxError(std::size_t position, std::string expected, std::string found)
+TargetSyntaxError::TargetSyntaxError(std::size_t position, std::string expected,
+                                     const std::string& found)
     : std::invalid_argument("at character " + std::to_string(position) + ": expected " + expected +
                             ", found " + found),
       position_(position), expected_(std::move(expected)) {}

@@ -24,7 +24,7 @@ namespace plateau {
 /// expected a field y1, y2, ..., found '*'". position() is 1-based (text.size() + 1: the end).
 class TargetSyntaxError : public std::invalid_argument {
 public:
-    TargetSyntaxError(std::size_t position, std::string expected, std::string found);
+    TargetSyntaxError(std::size_t position, std::string expected, const std::string& found);
     [[nodiscard]] std::size_t position() const noexcept { return position_; }
     [[nodiscard]] const std::string& expected() const noexcept { return expected_; }
 
