@@ -8,6 +8,7 @@
 // The label noise is added by the caller, as for the committee.
 #pragma once
 
+#include "models/deep_network.hpp"
 #include "models/network.hpp"
 
 #include <cstdint>
@@ -93,7 +94,8 @@ private:
 
 /// The target of a run (docs/theory.md §13): the teacher's committee of Eq. (1) (default) or a
 /// polynomial of its fields. The one place that turns the teacher's fields into the noiseless
-/// label: the trainers, the Gram chain and the observer's Monte-Carlo eps_g call value().
+/// label: the trainers, the Gram chain and the observer's Monte-Carlo eps_g call value() (or
+/// deep_value() when a network is deeper).
 struct Target {
     std::optional<PolynomialTarget> polynomial{}; ///< nullopt: the committee
 
@@ -107,6 +109,16 @@ struct Target {
     [[nodiscard]] double value(const NetworkSpec& teacher, std::span<const double> y,
                                std::span<const double> v_star) const noexcept {
         return polynomial ? polynomial->value(y) : forward(teacher, y, v_star).output;
+    }
+
+    /// The same when the student or the teacher is deeper (docs/theory.md §12): the committee
+    /// down the teacher's layers (Eq. (12.1), deep_forward on `pass`), or the polynomial (a
+    /// teacher with one hidden layer, validate()).
+    [[nodiscard]] double deep_value(const NetworkSpec& teacher, std::span<const double> y,
+                                    const LayerWeights& layers_star, std::span<const double> v_star,
+                                    DeepWorkspace& pass) const {
+        return polynomial ? polynomial->value(y)
+                          : deep_forward(teacher, y, layers_star, v_star, pass).output;
     }
 
     static constexpr std::string_view committee_name = "committee";

@@ -96,6 +96,33 @@ TEST_CASE("target: phase retrieval y1^2 is learned by a square student, full and
     }
 }
 
+TEST_CASE("target: a deeper student learns a polynomial target, full and gram", "[target]") {
+    // K = 1x1 linear (docs/theory.md §12): sigma = v W_2 x can fit 2 y1 exactly (eps_g ~ 1e-8
+    // at alpha = 40); trained on the committee label erf(y1/sqrt 2), of slope < 1, it would end
+    // near (2 - 0.6)^2/2 against the target.
+    for (const auto dynamics : {DynamicsKind::full, DynamicsKind::gram}) {
+        RunParams p = test::params_of(100, 1, 1);
+        p.model.student.widths = {1, 1};
+        p.model.student.g = Activation{ActivationKind::linear};
+        p.model.target = parse_target("2*y1");
+        p.training.eta = 0.2;
+        p.schedule.alpha_max = 40.0;
+        p.schedule.records = 3;
+        p.schedule.kind = ScheduleKind::linear;
+        p.observer.eg_samples = 4000;
+        p.dynamics = dynamics;
+        for (std::uint64_t run = 0; run < 3; ++run) {
+            const RunResult r = simulate(p, 5, run);
+            REQUIRE(r.status == RunStatus::completed);
+            const double eg0 = r.records.front().eg;
+            const double eg_end = r.records.back().eg;
+            INFO(name(dynamics) << ", run " << run << ": eps_g from " << eg0 << " to " << eg_end);
+            CHECK(eg0 > 1.0);
+            CHECK(eg_end < 0.01 * eg0);
+        }
+    }
+}
+
 TEST_CASE("target: M, deeper teachers and the theory are checked in one line", "[target]") {
     RunParams p = test::params_of(100, 2, 2);
     p.model.target = parse_target("y1*y2*y3");

@@ -253,9 +253,9 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
         rule_.learn_v ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
     if (rule_.deep) {
         const double tau_deep =
-            deep_forward(rule_.teacher, y, layers_star_,
-                         {v_star_.data(), static_cast<std::size_t>(v_star_.size())}, teacher_pass_)
-                .output +
+            rule_.target.deep_value(rule_.teacher, y, layers_star_,
+                                    {v_star_.data(), static_cast<std::size_t>(v_star_.size())},
+                                    teacher_pass_) +
             zeta;
         const std::span<const double> v{v_.data(), KL};
         const ForwardPass pass = deep_forward(rule_.student, x, layers_, v, student_pass_);

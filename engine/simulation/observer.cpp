@@ -93,7 +93,7 @@ EgEstimate deep_generalization_error(const ModelParams& m, const OrderParameters
     return monte_carlo_eg(op.Q, op.R, op.T, samples, rng, [&](const Eigen::VectorXd& u) {
         return std::pair{
             deep_forward(m.student, {u.data(), K}, op.layers, v, student).output,
-            deep_forward(m.teacher, {u.data() + K, M}, op.layers_star, v_star, teacher).output};
+            m.target.deep_value(m.teacher, {u.data() + K, M}, op.layers_star, v_star, teacher)};
     });
 }
 
