@@ -53,6 +53,24 @@ void set_hidden(Activation& g, std::string_view v) {
 std::optional<std::string> canonical_rate_schedule(std::string_view token) {
     return parse_rate_schedule(token) ? std::optional(std::string(token)) : std::nullopt;
 }
+/// What `target` accepts (docs/theory.md §13).
+constexpr std::string_view target_forms =
+    "committee or a polynomial of the teacher's fields y1 .. yM, e.g. he2(y1) or "
+    "y1 + y1*y2 (he1(yN) .. he4(yN), numbers, +, -, *, ^ and parentheses; docs/theory.md "
+    "section 13)";
+/// A target is kept as written when it parses; a text that does not is refused with the
+/// position and what was expected there.
+std::optional<std::string_view> canonical_target(std::string_view token) {
+    try {
+        (void)parse_target(token);
+    } catch (const TargetSyntaxError& e) {
+        throw ConfigError("target", std::string(token),
+                          "committee or a polynomial of the teacher's fields y1 .. yM (docs/"
+                          "theory.md section 13); " +
+                              std::string(e.what()));
+    }
+    return token;
+}
 } // namespace
 
 namespace {
@@ -275,6 +293,19 @@ const std::vector<KeyInfo>& keys() {
                            [](KeyTarget t, std::string_view v) {
                                t.run.model.teacher.h.kind = *parse_output(v);
                            }}},
+        {.name = "target",
+         .default_value = "committee",
+         .help = "the label: the teacher's committee h*(sum_n v*_n g*(y_n)), or a polynomial "
+                 "of its fields y1 .. yM such as he2(y1) or y1 + y1*y2 (M = the teacher "
+                 "directions it uses at least; docs/theory.md section 13)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.target"},
+         .kind = ChoiceKey{{"committee", "he2(y1)", "y1 + y1*y2"},
+                           canonical_target,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.target = parse_target(v);
+                           },
+                           target_forms}},
         {.name = "gamma",
          .default_value = "1",
          .help = "slope gamma of every tanh(gamma x), hidden or output",

@@ -60,6 +60,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.teacher_upper != b.model.teacher_upper, "run.model.teacher_upper");
     field(a.model.init_seed != b.model.init_seed, "run.model.init_seed");
     field(a.model.noise != b.model.noise, "run.model.noise");
+    field(a.model.target != b.model.target, "run.model.target");
     field(a.training.eta != b.training.eta, "run.training.eta");
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");
     field(a.training.eta_layers != b.training.eta_layers, "run.training.eta_layers");

@@ -156,8 +156,8 @@ std::vector<std::optional<double>> layer_steps(const RunParams& p) {
 }
 
 StepRule::StepRule(const RunParams& p)
-    : student(p.model.student), teacher(p.model.teacher), learn_v(p.model.learn_v),
-      deep(is_deep(p.model)), layer_steps(plateau::layer_steps(p)),
+    : student(p.model.student), teacher(p.model.teacher), target(p.model.target),
+      learn_v(p.model.learn_v), deep(is_deep(p.model)), layer_steps(plateau::layer_steps(p)),
       eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
       eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)),
       schedule(p.training.eta_schedule), n(static_cast<double>(p.model.N)) {}
@@ -248,6 +248,18 @@ void validate(const RunParams& p) {
     check(limits::v_star, "v-star", m.v_star);
     check(limits::q0, "q0", m.q0);
     check(limits::noise, "noise", m.noise);
+    if (const auto& poly = m.target.polynomial) {
+        // A polynomial of the first-layer fields y_1..y_M (docs/theory.md §13).
+        require(m.teacher.widths.size() == 1, "target", poly->text(),
+                "committee when the teacher has several hidden layers (M = " +
+                    widths_text(m.teacher.widths) +
+                    "): a polynomial target reads the fields of one hidden layer");
+        require(poly->fields() <= m.teacher.hidden(), "target", poly->text(),
+                "a polynomial of the teacher's fields y1 .. yM with M = " +
+                    std::to_string(m.teacher.hidden()) + " (it uses y" +
+                    std::to_string(poly->fields()) + ": set M to at least " +
+                    std::to_string(poly->fields()) + ")");
+    }
 
     check(limits::eta, "eta", p.training.eta);
     check(limits::eta, "eta-v", p.training.eta_v);

@@ -6,6 +6,7 @@
 #include "engine/core/errors.hpp"
 #include "engine/core/rate_schedule.hpp"
 #include "models/network.hpp"
+#include "models/target.hpp"
 
 #include <array>
 #include <cstdint>
@@ -155,6 +156,9 @@ struct ModelParams {
     TeacherUpper teacher_upper = TeacherUpper::random; ///< W*_2 ... W*_L of a deeper teacher
     InitSeed init_seed = InitSeed::run; ///< what keys the streams of the initial weights
     double noise = 0.0;                 ///< label-noise variance s^2: tau gets + N(0, s^2)
+    /// What the label is (docs/theory.md §13): the teacher's committee of Eq. (1), or a
+    /// polynomial of its first-layer fields y_1..y_M (then g*, h*, v* play no part in it).
+    Target target{};
 
     friend bool operator==(const ModelParams&, const ModelParams&) = default;
 };
@@ -269,8 +273,9 @@ template <class T>
 struct StepRule {
     NetworkSpec student;
     NetworkSpec teacher;
-    bool learn_v; ///< train v (Eq. 3), the output weights of any depth
-    bool deep;    ///< student or teacher with several hidden layers (§12)
+    Target target; ///< tau from the teacher's fields (docs/theory.md §13)
+    bool learn_v;  ///< train v (Eq. 3), the output weights of any depth
+    bool deep;     ///< student or teacher with several hidden layers (§12)
     std::vector<std::optional<double>> layer_steps; ///< eta_l/N of W_2..W_L (layer_steps())
     double eta_over_n;                              ///< eta/N of the first layer (Eqs. 4-5)
     double eta_v_over_n;                            ///< eta_v/N of v (Eq. 3)

@@ -75,10 +75,11 @@ double MiniBatchSgd::teacher_output(const RunState& s, const double* y) const {
     const std::span<const double> fields{y, static_cast<std::size_t>(s.M)};
     const std::span<const double> v_star{s.v_star.data(),
                                          static_cast<std::size_t>(s.v_star.size())};
-    // Eq. (1), or down a deeper teacher (docs/theory.md §12, Eq. (12.1)).
-    return rule_.deep
-               ? deep_forward(rule_.teacher, fields, s.layers_star, v_star, teacher_pass_).output
-               : forward(rule_.teacher, fields, v_star).output;
+    // The target (docs/theory.md §13: by default Eq. (1), or down a deeper teacher, §12,
+    // Eq. (12.1)).
+    return rule_.deep ? rule_.target.deep_value(rule_.teacher, fields, s.layers_star, v_star,
+                                                teacher_pass_)
+                      : rule_.target.value(rule_.teacher, fields, v_star);
 }
 
 bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd* tau) {

@@ -243,7 +243,8 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
     const std::span<const double> y{u_.data() + K_, M};
 
     // The label, the forward and backward passes of models/network.hpp, as the trainer:
-    // tau = h*(sum_n v*_n g*(y_n)) + zeta, sigma of Eq. (1), de/dx_m and de/dv_k (Eqs. 3-5).
+    // tau = tau(y) + zeta (the target, docs/theory.md §13: by default h*(sum_n v*_n g*(y_n))),
+    // sigma of Eq. (1), de/dx_m and de/dv_k (Eqs. 3-5).
     // A deeper network (docs/theory.md §12): the same from models/deep_network.hpp, and the
     // weights above the first layer updated from the same fields (Eq. (12.3)), as the trainer.
     const auto KL = static_cast<std::size_t>(v_.size());
@@ -251,9 +252,9 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
         rule_.learn_v ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
     if (rule_.deep) {
         const double tau_deep =
-            deep_forward(rule_.teacher, y, layers_star_,
-                         {v_star_.data(), static_cast<std::size_t>(v_star_.size())}, teacher_pass_)
-                .output +
+            rule_.target.deep_value(rule_.teacher, y, layers_star_,
+                                    {v_star_.data(), static_cast<std::size_t>(v_star_.size())},
+                                    teacher_pass_) +
             zeta;
         const std::span<const double> v{v_.data(), KL};
         const ForwardPass pass = deep_forward(rule_.student, x, layers_, v, student_pass_);
@@ -266,7 +267,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
             if (const auto step = rule_.layer_steps[l])
                 layers_[l].noalias() -= (*step * rate_factor) * grad_layers_[l];
     } else {
-        const double tau = forward(rule_.teacher, y, {v_star_.data(), M}).output + zeta;
+        const double tau = rule_.target.value(rule_.teacher, y, {v_star_.data(), M}) + zeta;
         const ForwardPass pass = forward(rule_.student, x, {v_.data(), K});
         if (!std::isfinite(pass.output))
             return false;

@@ -15,6 +15,8 @@ namespace plateau {
 EgMethod eg_method(const ModelParams& m) noexcept {
     if (is_deep(m)) // docs/theory.md §12: Monte Carlo over the first layer's fields
         return EgMethod::monte_carlo;
+    if (!m.target.is_committee()) // closed forms are the committee's (docs/theory.md §13)
+        return EgMethod::monte_carlo;
     return integrals::has_closed_form(m.student.g.kind, m.student.h.kind, m.teacher.g.kind,
                                       m.teacher.h.kind)
                ? EgMethod::closed_form
@@ -73,7 +75,7 @@ EgEstimate monte_carlo_generalization_error(const ModelParams& m, const Eigen::M
     const auto M = static_cast<std::size_t>(T.rows());
     return monte_carlo_eg(Q, R, T, samples, rng, [&](const Eigen::VectorXd& u) {
         return std::pair{forward(m.student, {u.data(), K}, {v.data(), K}).output,
-                         forward(m.teacher, {u.data() + K, M}, {v_star.data(), M}).output};
+                         m.target.value(m.teacher, {u.data() + K, M}, {v_star.data(), M})};
     });
 }
 
@@ -91,7 +93,7 @@ EgEstimate deep_generalization_error(const ModelParams& m, const OrderParameters
     return monte_carlo_eg(op.Q, op.R, op.T, samples, rng, [&](const Eigen::VectorXd& u) {
         return std::pair{
             deep_forward(m.student, {u.data(), K}, op.layers, v, student).output,
-            deep_forward(m.teacher, {u.data() + K, M}, op.layers_star, v_star, teacher).output};
+            m.target.deep_value(m.teacher, {u.data() + K, M}, op.layers_star, v_star, teacher)};
     });
 }
 

@@ -213,11 +213,11 @@ bool OnlineSgd::learn_deep_from_fields(RunState& s) {
     const auto M = static_cast<std::size_t>(s.M);
     const auto KL = static_cast<std::size_t>(s.v.size());
     const auto ML = static_cast<std::size_t>(s.v_star.size());
-    // Down the teacher and the student (docs/theory.md §12, Eq. (12.1)) from their first-layer
-    // fields; tau gets the label noise as in learn_from_fields.
-    double tau = deep_forward(rule_.teacher, {fields_.data() + K, M}, s.layers_star,
-                              {s.v_star.data(), ML}, teacher_pass_)
-                     .output;
+    // Down the teacher (or the polynomial target, §13) and the student (docs/theory.md §12,
+    // Eq. (12.1)) from their first-layer fields; tau gets the label noise as in
+    // learn_from_fields.
+    double tau = rule_.target.deep_value(rule_.teacher, {fields_.data() + K, M}, s.layers_star,
+                                         {s.v_star.data(), ML}, teacher_pass_);
     if (noise_sd_ > 0.0)
         tau += noise_sd_ * noise_.next();
     const std::span<const double> v{s.v.data(), KL};
@@ -253,8 +253,9 @@ bool OnlineSgd::learn_from_fields(RunState& s) {
     const std::span<const double> x{fields_.data(), K};
     const std::span<const double> y{fields_.data() + K, M};
 
-    // Teacher label tau = h*(sum_n v*_n g*(y_n)) + zeta, zeta ~ N(0, s^2); student sigma, Eq. (1).
-    double tau = forward(rule_.teacher, y, {s.v_star.data(), M}).output;
+    // Label tau = tau(y) + zeta, zeta ~ N(0, s^2): the target (docs/theory.md §13), by default
+    // the committee h*(sum_n v*_n g*(y_n)); student sigma, Eq. (1).
+    double tau = rule_.target.value(rule_.teacher, y, {s.v_star.data(), M});
     if (noise_sd_ > 0.0)
         tau += noise_sd_ * noise_.next();
     const ForwardPass pass = forward(rule_.student, x, {s.v.data(), K});

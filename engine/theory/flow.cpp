@@ -39,6 +39,11 @@ void require_theory_support(const ModelParams& m) {
                               "one hidden layer: plateau ode covers two-layer networks (deeper "
                               "networks run with plateau run)");
         }
+    // A polynomial target (docs/theory.md §13): simulations only, for now.
+    if (!m.target.is_committee())
+        throw ConfigError("target", m.target.text(),
+                          "committee with plateau ode (the theory of polynomial targets is not "
+                          "built yet; plateau run simulates them)");
     // One hidden layer: h = h* = identity with g = g* by the integrals (any g, §9), every
     // other model by the joint rule (§10).
 }
