@@ -60,7 +60,7 @@ constexpr std::string_view target_forms =
     "section 13)";
 /// A target is kept as written when it parses; a text that does not is refused with the
 /// position and what was expected there.
-std::optional<std::string_view> canonical_target(std::string_view token) {
+std::optional<std::string> canonical_target(std::string_view token) {
     try {
         (void)parse_target(token);
     } catch (const TargetSyntaxError& e) {
@@ -69,7 +69,7 @@ std::optional<std::string_view> canonical_target(std::string_view token) {
                           "theory.md section 13); " +
                               std::string(e.what()));
     }
-    return token;
+    return std::string(token);
 }
 } // namespace
 

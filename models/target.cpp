@@ -1,5 +1,7 @@
 #include "models/target.hpp"
 
+#include "models/polynomial.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -38,24 +40,18 @@ int degree_of(const Poly& p) {
 }
 
 /// Normalised probabilists' Hermite polynomials he_k(y) = He_k(y)/sqrt(k!) in the power basis,
-/// coefficient of y^i at [k][i] (docs/theory.md §13, Eq. (13.2)):
-///   he1 = y, he2 = (y^2 - 1)/sqrt 2, he3 = (y^3 - 3y)/sqrt 6, he4 = (y^4 - 6y^2 + 3)/sqrt 24.
+/// coefficient of y^i at [k][i] (docs/theory.md §13, Eq. (13.2)): the one Hermite recursion of
+/// models/polynomial.hpp (`hermite`), which the he1..he4 activations use too.
 constexpr int max_hermite = 4;
 const std::array<std::array<double, max_hermite + 1>, max_hermite + 1>& hermite_coefficients() {
     static const std::array<std::array<double, max_hermite + 1>, max_hermite + 1> table = [] {
-        const std::array<std::array<double, max_hermite + 1>, max_hermite + 1> he{{
-            {1.0, 0.0, 0.0, 0.0, 0.0},  // He_0 = 1
-            {0.0, 1.0, 0.0, 0.0, 0.0},  // He_1 = y
-            {-1.0, 0.0, 1.0, 0.0, 0.0}, // He_2 = y^2 - 1
-            {0.0, -3.0, 0.0, 1.0, 0.0}, // He_3 = y^3 - 3y
-            {3.0, 0.0, -6.0, 0.0, 1.0}, // He_4 = y^4 - 6y^2 + 3
-        }};
-        auto out = he;
+        std::array<std::array<double, max_hermite + 1>, max_hermite + 1> out{};
         double factorial = 1.0;
         for (int k = 0; k <= max_hermite; ++k) {
             factorial *= k > 0 ? k : 1;
-            for (auto& c : out[static_cast<std::size_t>(k)])
-                c /= std::sqrt(factorial);
+            const Polynomial he = hermite(k, 1.0 / std::sqrt(factorial));
+            for (std::size_t i = 0; i <= max_hermite; ++i)
+                out[static_cast<std::size_t>(k)][i] = he.c[i];
         }
         return out;
     }();
