@@ -20,15 +20,6 @@ InitialConditions sampled_initial_conditions(const CampaignSpec& spec) {
     };
 }
 
-namespace {
-
-/// What a theory file stores for a grid point besides its runs: theory_point_summary, and
-/// (schema 1.5) the predicted mean escape time at the point's N where it has an escape rate.
-struct PointPredictions {
-    TheoryPointSummary summary;
-    double escape_predicted = std::numeric_limits<double>::quiet_NaN();
-};
-
 PointPredictions point_predictions(const RunParams& params) {
     PointPredictions out;
     out.summary = theory_point_summary(params);
@@ -40,6 +31,8 @@ PointPredictions point_predictions(const RunParams& params) {
             out.escape_predicted = predicted_mean_escape(e, static_cast<double>(params.model.N));
     return out;
 }
+
+namespace {
 
 /// Each grid point's predictions, computed by the first of its runs to need them (on the
 /// campaign's worker threads, in parallel, while the progress display runs: the escape

@@ -5,11 +5,13 @@
 #pragma once
 
 #include "engine/campaign/campaign.hpp"
+#include "engine/theory/fixed_point.hpp"
 #include "engine/theory/ode_integrator.hpp"
 #include "engine/theory/theory.hpp"
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 
 namespace plateau {
 
@@ -19,6 +21,17 @@ using InitialConditions = std::function<OrderParameters(std::int64_t run)>;
 /// `--init sample`: run r starts exactly where simulation run r of the same campaign starts
 /// (sample_initial_order_parameters with the campaign's master seed and init index).
 [[nodiscard]] InitialConditions sampled_initial_conditions(const CampaignSpec& spec);
+
+/// What a theory file stores for a grid point besides its runs: theory_point_summary, and
+/// (schema 1.5) the predicted mean escape time at the point's N where it has an escape rate.
+struct PointPredictions {
+    TheoryPointSummary summary;
+    double escape_predicted = std::numeric_limits<double>::quiet_NaN();
+};
+
+/// The grid point's predictions (docs/theory.md §11): computed once per grid point by
+/// theory_runs, and timed by `plateau ode --dry-run`.
+[[nodiscard]] PointPredictions point_predictions(const RunParams& params);
 
 /// The theory of run r: integrate_theory(point_of(r).params, initial(r), ode), with its grid
 /// point's theory_point_summary (computed once per grid point, by the first of its runs, on the

@@ -140,3 +140,18 @@ def test_ode_reports_progress_in_alpha_inside_its_runs(tmp_path):
     assert r.returncode == 0, r.stderr
     inside = re.findall(r"\[0/2 runs, (\d+)% of alpha\] [0-9.e+-]+ alpha/s", r.stderr)
     assert inside and max(map(int, inside)) > 0, r.stderr
+
+
+def test_ode_dry_run_counts_the_fixed_point_predictions():
+    """Each grid point's plateau height and escape prediction (schema 1.5, about a second of CPU
+    at K = M = 2) are part of a theory campaign's time: the dry-run times them on its probe's
+    point and counts them once per grid point (issue 24: a 4-point N sweep took 3.4 s where the
+    dry-run said 0.06 s)."""
+    r = subprocess.run([str(_program()), "ode", "--N", "100,300,1000,3000", "--alpha-max", "50",
+                        "--seeds", "1", "--threads", "1", "--dry-run"], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    each = re.search(r"fixed-point predictions, once per grid point: ([0-9.e+-]+) s", r.stdout)
+    assert each and float(each.group(1)) > 0, r.stdout
+    runs = re.search(r"\(([0-9.e+-]+) s of runs on", r.stdout)
+    assert runs and float(runs.group(1)) >= 4 * float(each.group(1)), r.stdout
