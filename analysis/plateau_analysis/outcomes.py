@@ -41,6 +41,23 @@ def _mean(values) -> float:
     return total / len(values)
 
 
+def _window(alpha: ArrayLike, eg: np.ndarray) -> tuple[int, int, int] | None:
+    """The rule's window (analysis/SCHEMA.md, "Outcomes"; engine/run/outcome.cpp): ``(n, first,
+    quarter)`` with n the records up to the first missing eps_g, ``first`` the first record of
+    the last factor WINDOW_FACTOR in alpha (at least the last two records) and ``quarter`` the
+    records in its first and last quarter (at least one); None for fewer than two records."""
+    alpha = np.asarray(alpha, dtype=float)
+    missing = np.flatnonzero(~np.isfinite(eg))
+    n = min(int(missing[0]) if missing.size else eg.size, alpha.size)
+    if n < 2:
+        return None
+    start = alpha[n - 1] / WINDOW_FACTOR
+    first = 0
+    while first < n - 2 and alpha[first] < start:
+        first += 1
+    return n, first, max(1, (n - first) // 4)
+
+
 def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R: ArrayLike,
                    T: ArrayLike) -> int:
     """The outcome of one run (analysis/SCHEMA.md, "Outcomes").
@@ -69,20 +86,14 @@ def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R
         return OUTCOME_DIVERGED
     if int(status) != COMPLETED:
         raise ValueError(f"status {status} is not a flag value (0, 1, 2)")
-    alpha = np.asarray(alpha, dtype=float)
     eg = np.asarray(eg, dtype=float)
-    missing = np.flatnonzero(~np.isfinite(eg))
-    n = min(int(missing[0]) if missing.size else eg.size, alpha.size)
-    if n < 2:
+    window = _window(alpha, eg)
+    if window is None:
         return OUTCOME_PLATEAU
+    n, first, quarter = window
     Q = np.asarray(Q, dtype=float)
     R = np.asarray(R, dtype=float)
     T = np.asarray(T, dtype=float)
-    start = alpha[n - 1] / WINDOW_FACTOR
-    first = 0
-    while first < n - 2 and alpha[first] < start:
-        first += 1
-    quarter = max(1, (n - first) // 4)
     norms = [float(np.trace(Q[i])) for i in range(n)]
     eg_start = float(eg[0])
     eg_early = _mean(eg[first:first + quarter])
@@ -207,17 +218,11 @@ def finite_set_outcome(outcome: int, alpha: ArrayLike, eg: ArrayLike) -> int:
         return FINITE_DIVERGED
     if outcome == OUTCOME_LEARNED:
         return FINITE_LEARNED
-    alpha = np.asarray(alpha, dtype=float)
     eg = np.asarray(eg, dtype=float)
-    missing = np.flatnonzero(~np.isfinite(eg))
-    n = min(int(missing[0]) if missing.size else eg.size, alpha.size)
-    if n < 2:
+    window = _window(alpha, eg)
+    if window is None:
         return FINITE_NOT_CONVERGED
-    start = alpha[n - 1] / WINDOW_FACTOR
-    first = 0
-    while first < n - 2 and alpha[first] < start:
-        first += 1
-    quarter = max(1, (n - first) // 4)
+    n, first, quarter = window
     eg_early = _mean(eg[first:first + quarter])
     eg_late = _mean(eg[n - quarter:n])
     lowest = float(np.min(eg[:n]))
