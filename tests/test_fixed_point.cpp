@@ -222,7 +222,7 @@ TEST_CASE("escape prediction: predicted against simulated escape time at N = 300
 }
 
 TEST_CASE("fixed points under weight decay: the plateau of the integrated ODE, lambda 0 to 0.05",
-          "[fixed_point]") {
+          "[fixed_point][slow]") {
     // Issue 24: --weight-decay 0.005 said "Newton's method did not converge (residual 1.4e-11)".
     // Weight decay damps q - c; from lambda ~ 0.003 (erf, K = M = 2, eta = 0.5) the plateau lies
     // on c = q. Every lambda must give the plateau, and its eps_g must be where the ODE from the
@@ -262,7 +262,7 @@ TEST_CASE("fixed points under weight decay: the plateau of the integrated ODE, l
 }
 
 TEST_CASE("escape prediction: the degenerate unstable eigenspace of K = M = 3 (erf)",
-          "[fixed_point]") {
+          "[fixed_point][slow]") {
     // K = M = 3: lambda is 4-fold ((K - 1)^2 specialization modes, permutation symmetry). The
     // prediction goes through the norm of the projection on the 4-dimensional eigenspace, whose
     // initial law is isotropic (Schur's lemma): the covariance's anisotropy is 1 up to the
