@@ -25,7 +25,11 @@ PointPredictions point_predictions(const RunParams& params) {
     out.summary = theory_point_summary(params);
     // A finite escape rate: the summary found the symmetric fixed point, at a cost it accepts
     // (docs/theory.md §11); the escape prediction starts from the same point (§11).
-    if (std::isfinite(out.summary.escape_rate))
+    // K = M only: the prediction is checked against simulations there (docs/theory.md §11.2);
+    // for K != M its search can take tens of seconds (K = 2, M = 3: 23 s), which every
+    // `plateau ode` run would pay.
+    const ModelParams& m = params.model;
+    if (std::isfinite(out.summary.escape_rate) && m.student.hidden() == m.teacher.hidden())
         if (const EscapePrediction e = predict_escape(params, symmetric_fixed_point(params));
             e.valid)
             out.escape_predicted = predicted_mean_escape(e, static_cast<double>(params.model.N));
