@@ -1055,6 +1055,9 @@ std::optional<ConfigError> Configuration::ineffective_key() const {
         {"gamma-output", tanh_output,
          "it is the slope of an output tanh(gamma x), and output-activation and "
          "teacher-output-activation are not tanh"},
+        {"q0", any("constraint", is("none")),
+         "every student row starts on the sphere, Q_jj = 1 (constraint = sphere, docs/theory.md "
+         "section 14)"},
         {"teacher-upper", deep_teacher,
          "the teacher has one hidden layer, M = " + value("M") +
              "; it sets the weights above the first layer of a deeper teacher such as M = 4x2"},

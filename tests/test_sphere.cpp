@@ -344,11 +344,12 @@ TEST_CASE("sphere: plateau ode --init symmetric starts on the sphere, bad values
           "[sphere][cli]") {
     const plateau::test::TempDir dir;
     const auto ok = plateau::test::run_plateau(
-        "ode --K 2 --M 2 --q0 0.3 --constraint sphere --readout-scale inverse-k --init symmetric "
+        "ode --K 2 --M 2 --constraint sphere --readout-scale inverse-k --init symmetric "
         "--r0 0.1 --alpha-max 2 --records 3 --quiet -o " +
         (dir / "s.h5"));
     REQUIRE(ok.status == 0);
-    // Q = I (not q0 I) at the start, and Q_jj = 1 along the projected flow (docs/theory.md §14).
+    // Q = I (not q0 I, q0 = 0.2 by default) at the start, and Q_jj = 1 along the projected flow
+    // (docs/theory.md §14).
     const auto file = CampaignReader::open(dir / "s.h5");
     const auto records = file.read_records(*file.find_run(0), 0, 3);
     REQUIRE(records.size() == 3);
@@ -367,6 +368,15 @@ TEST_CASE("sphere: plateau ode --init symmetric starts on the sphere, bad values
         CHECK(std::count(bad.output.begin(), bad.output.end(), '\n') == 1);
         CHECK(!std::filesystem::exists(dir / "bad.h5"));
     }
+    // q0 has no effect on the sphere: refused when set (as every key without effect).
+    const auto q0 = plateau::test::run_plateau(
+        "run --q0 0.3 --constraint sphere --alpha-max 1 -o " + (dir / "bad.h5"));
+    INFO(q0.output);
+    CHECK(q0.status == 2);
+    CHECK(q0.output.find("q0") != std::string::npos);
+    CHECK(plateau::test::run_plateau("run --q0 0.3 --constraint none,sphere --alpha-max 1 "
+                                     "--N 20 --seeds 1 --quiet")
+              .status == 0);
     const auto deep = plateau::test::run_plateau(
         "run --K 2x2 --readout-scale inverse-k --alpha-max 1 -o " + (dir / "bad.h5"));
     CHECK(deep.status == 2);
