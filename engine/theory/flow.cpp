@@ -104,6 +104,9 @@ FlowSettings flow_settings(const RunParams& p) {
     s.learn_v = p.model.learn_v;
     s.batch = static_cast<double>(p.training.batch.size);
     s.weight_decay = p.training.weight_decay;
+    s.readout = p.model.student.readout_factor(); // docs/theory.md §14
+    s.readout_teacher = p.model.teacher.readout_factor();
+    s.sphere = p.model.constraint == Constraint::sphere;
     s.schedule = p.training.eta_schedule;
     if (s.method == FlowMethod::joint)
         s.joint_rule = make_joint_rule(p.model.student.hidden() + p.model.teacher.hidden(),
@@ -166,17 +169,52 @@ void add_weight_decay(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eig
         dv -= (eta_v * s.weight_decay) * v;
 }
 
+void add_sphere_projection(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                           const Eigen::MatrixXd& R, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR) {
+    if (!s.sphere)
+        return;
+    // docs/theory.md §14, Eq. (14.2): w^(j) <- w^(j)/sqrt(Q'_jj) after the unconstrained step
+    // (dQ, dR: its flow, eta^2 term and weight decay included), to first order in 1/N.
+    const auto K = Q.rows();
+    Eigen::VectorXd rel(K); // dQ_jj / Q_jj
+    for (Eigen::Index j = 0; j < K; ++j)
+        rel(j) = dQ(j, j) / Q(j, j);
+    for (Eigen::Index j = 0; j < K; ++j) {
+        for (Eigen::Index k = 0; k < K; ++k)
+            dQ(j, k) -= 0.5 * Q(j, k) * (rel(j) + rel(k));
+        dQ(j, j) = 0.0; // exactly: Q_jj stays 1
+        dR.row(j) -= (0.5 * rel(j)) * R.row(j);
+    }
+}
+
 void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                   const Eigen::MatrixXd& T, const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                   Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv) {
+    if (s.readout != 1.0 || s.readout_teacher != 1.0) {
+        // readout-scale = inverse-k (docs/theory.md §14, Eq. (14.1)): the flow of the model with
+        // v -> c v, v* -> c* v*, whose dv_j (eta_v <e h' g(x_j)>) gets the factor c; the weight
+        // decay of v acts on v itself, so it is added after.
+        FlowSettings scaled = s;
+        scaled.readout = scaled.readout_teacher = 1.0;
+        scaled.weight_decay = 0.0;
+        scaled.sphere = false;
+        const Eigen::VectorXd cv = s.readout * v;
+        const Eigen::VectorXd cv_star = s.readout_teacher * v_star;
+        compute_flow(scaled, Q, R, T, cv, cv_star, dQ, dR, dv);
+        dv *= s.readout;
+        add_weight_decay(s, Q, R, v, dQ, dR, dv);
+        add_sphere_projection(s, Q, R, dQ, dR);
+        return;
+    }
     switch (s.method) {
     case FlowMethod::integrals:
         compute_integral_flow(s, Q, R, T, v, v_star, dQ, dR, dv);
-        return;
+        break;
     case FlowMethod::joint:
         compute_joint_flow(s, Q, R, T, v, v_star, dQ, dR, dv);
-        return;
+        break;
     }
+    add_sphere_projection(s, Q, R, dQ, dR);
 }
 
 void compute_integral_flow(const FlowSettings& s, const Eigen::MatrixXd& Q,
@@ -199,6 +237,12 @@ void compute_integral_flow_reference(const FlowSettings& s, const Eigen::MatrixX
 double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,
                                  const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                  const Eigen::VectorXd& v, const Eigen::VectorXd& v_star) {
+    if (s.readout != 1.0 || s.readout_teacher != 1.0) { // docs/theory.md §14: c v, c* v*
+        FlowSettings scaled = s;
+        scaled.readout = scaled.readout_teacher = 1.0;
+        return flow_generalization_error(scaled, Q, R, T, s.readout * v,
+                                         s.readout_teacher * v_star);
+    }
     switch (s.method) {
     case FlowMethod::integrals:
         return integrals::generalization_error(s.g, Q, R, T, v, v_star);

@@ -76,6 +76,11 @@ struct FlowSettings {
     bool learn_v = false;
     double batch = 1.0;        ///< B: the eta^2 terms are divided by B (docs/theory.md §6)
     double weight_decay = 0.0; ///< lambda (docs/theory.md §6)
+    /// The readout factors c, c* (readout-scale, docs/theory.md §14): the averages take c v and
+    /// c* v*, and dv_j gets a factor c. Both exactly 1 by default.
+    double readout = 1.0;
+    double readout_teacher = 1.0;
+    bool sphere = false; ///< constraint = sphere: the projected flow (add_sphere_projection)
     /// The learning-rate schedule (docs/theory.md §6b) and its value s(alpha) at the time the
     /// flow is evaluated: assemble_flow and add_weight_decay use eta s, eta_v s. PackedFlow sets
     /// it from the time it is given; 1 for a constant schedule.
@@ -126,6 +131,13 @@ void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd
 void add_weight_decay(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                       const Eigen::VectorXd& v, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,
                       Eigen::VectorXd& dv);
+
+/// The projected flow of constraint = sphere (docs/theory.md §14, Eq. (14.2)): the unconstrained
+/// step followed by the rescaling of every row, to first order in 1/N,
+///   dQ_jk -= (Q_jk/2) (dQ_jj/Q_jj + dQ_kk/Q_kk),  dR_jn -= (R_jn/2) dQ_jj/Q_jj,
+/// so dQ_jj = 0. No change unless s.sphere. Applied after assemble_flow and add_weight_decay.
+void add_sphere_projection(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                           const Eigen::MatrixXd& R, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR);
 
 /// eps_g of docs/theory.md §2 at (Q, R, T, v, v*) by the method of s: the closed form or
 /// quadrature of I2 (h = identity), or the joint rule (docs/theory.md §10).
