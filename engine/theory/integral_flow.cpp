@@ -51,8 +51,8 @@ FlowAverages integral_flow_averages_reference(const FlowSettings& s, const Eigen
     if (needs_second_order(s))
         for (int j = 0; j < K; ++j)
             for (int k = j; k < K; ++k) {
-                double sum4 = 0.0;
-                for (int u = 0; u < P; ++u) {
+                double sum4 = 0.0; // 0 with ode-eta2 = noise-only (docs/theory.md §3)
+                for (int u = 0; u < P && s.eta2 == Eta2Terms::keep; ++u) {
                     if (c(u) == 0.0)
                         continue;
                     sum4 += c(u) * c(u) * integrals::I4(g, C, j, k, u, u);
@@ -95,8 +95,9 @@ FlowAverages erf_flow_averages(const FlowSettings& s, const Eigen::MatrixXd& Q,
     c.head(K) = -v;
     c.tail(M) = v_star;
     integrals::ErfSumsRequest request;
-    request.s4 = needs_second_order(s);
-    request.j2 = request.s4 && s.noise != 0.0;
+    const bool second_order = needs_second_order(s);
+    request.s4 = second_order && s.eta2 == Eta2Terms::keep; // noise-only: no e^2 term (§3)
+    request.j2 = second_order && s.noise != 0.0;
     request.s2 = s.learn_v;
     Eigen::MatrixXd s3, s4, j2;
     Eigen::VectorXd s2;
@@ -107,11 +108,12 @@ FlowAverages erf_flow_averages(const FlowSettings& s, const Eigen::MatrixXd& Q,
     a.cu = v.asDiagonal() * s3;
     // cc(j, k) = v_j v_k [ sum_{u,u'} c_u c_u' I4(j, k, u, u') + s^2 J2(j, k) ] (§3).
     a.cc = Eigen::MatrixXd::Zero(K, K);
-    if (request.s4)
+    if (second_order)
         for (int j = 0; j < K; ++j)
             for (int k = j; k < K; ++k) {
                 const double noise = s.noise != 0.0 ? s.noise * j2(j, k) : 0.0;
-                a.cc(j, k) = a.cc(k, j) = v(j) * v(k) * (s4(j, k) + noise);
+                const double e2 = request.s4 ? s4(j, k) : 0.0;
+                a.cc(j, k) = a.cc(k, j) = v(j) * v(k) * (e2 + noise);
             }
     // eg(j) = sum_u c_u I2(j, u) (§3), for a learned second layer.
     if (s.learn_v)
