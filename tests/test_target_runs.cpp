@@ -196,4 +196,17 @@ TEST_CASE("target: plateau refuses a bad target with one line and exit status 2,
     CHECK(r.output.find("invalid value 'he2(y1)' for 'target': allowed is committee for the "
                         "symmetric") != std::string::npos);
     CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    // ode-eta2 (docs/theory.md §3): plateau ode only, and only keep or noise-only.
+    for (const auto& [args, message] :
+         {std::pair{"run --ode-eta2 noise-only --alpha-max 1 -o ",
+                    "invalid value 'noise-only' for 'ode-eta2': allowed is keep with plateau run"},
+          std::pair{"ode --ode-eta2 none --alpha-max 1 -o ",
+                    "invalid value 'none' for 'ode-eta2': allowed is one of keep, noise-only"}}) {
+        INFO(args);
+        const auto e = test::run_plateau(std::string(args) + out);
+        CHECK(e.status == 2);
+        CHECK(e.output.find(message) != std::string::npos);
+        CHECK(std::count(e.output.begin(), e.output.end(), '\n') == 1);
+        CHECK(!std::filesystem::exists(out));
+    }
 }
