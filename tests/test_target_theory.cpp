@@ -5,6 +5,7 @@
 // simulations against plateau ode's integration for phase retrieval (K = 1, 2), a he3
 // single-index target and a staircase.
 #include "engine/theory/flow.hpp"
+#include "engine/theory/flow_paths.hpp"
 #include "engine/theory/joint_rule.hpp"
 #include "engine/theory/theory.hpp"
 
@@ -80,12 +81,21 @@ TEST_CASE("target theory: the flow equals the Monte-Carlo average of the trainer
         p.model.learn_v = true;
         p.training.eta = 1.0;
         p.training.eta_v = eta_v;
-        REQUIRE(flow_method(p.model) == FlowMethod::joint);
+        // A polynomial g takes the exact averages (Isserlis, Eq. (13.5)), erf the joint rule.
+        const bool exact = c.g.kind != ActivationKind::erf;
+        CHECK(flow_method(p.model) == (exact ? FlowMethod::integrals : FlowMethod::joint));
         const OrderParameters op = test::random_order_parameters(K, M, rng);
         FlowSettings s = flow_settings(p);
+        // The joint rule for every case (joint_estimate makes its own rule for the integrals).
         const JointEstimate e = joint_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
+        // The method's flow: exact for the polynomial g (its error 0 below), else the rule's.
+        JointEstimate m;
+        compute_flow(s, op.Q, op.R, op.T, op.v, op.v_star, m.dQ, m.dR, m.dv);
+        m.eg = flow_generalization_error(s, op.Q, op.R, op.T, op.v, op.v_star);
         s.eta2 = Eta2Terms::noise_only;
         const JointEstimate small = joint_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
+        JointEstimate m_small;
+        compute_flow(s, op.Q, op.R, op.T, op.v, op.v_star, m_small.dQ, m_small.dR, m_small.dv);
 
         const Eigen::MatrixXd chol = integrals::field_covariance(op.Q, op.R, op.T).llt().matrixL();
         std::normal_distribution<double> normal;
@@ -128,22 +138,64 @@ TEST_CASE("target theory: the flow equals the Monte-Carlo average of the trainer
         };
         for (int j = 0; j < K; ++j) {
             const auto js = static_cast<std::size_t>(j);
-            for (int n = 0; n < M; ++n)
-                check("dR", e.dR(j, n), e.dR_error(j, n),
-                      sR[js * Ms + static_cast<std::size_t>(n)]);
+            for (int n = 0; n < M; ++n) {
+                const Stat& mc = sR[js * Ms + static_cast<std::size_t>(n)];
+                check("dR", e.dR(j, n), e.dR_error(j, n), mc);
+                check("dR, the method", m.dR(j, n), exact ? 0.0 : e.dR_error(j, n), mc);
+            }
             for (int k = 0; k < K; ++k) {
                 const auto ks = static_cast<std::size_t>(k);
                 check("dQ", e.dQ(j, k), e.dQ_error(j, k), sQ[js * Ks + ks]);
+                check("dQ, the method", m.dQ(j, k), exact ? 0.0 : e.dQ_error(j, k),
+                      sQ[js * Ks + ks]);
                 check("dQ, noise-only", small.dQ(j, k), small.dQ_error(j, k),
                       sQ_small[js * Ks + ks]);
+                check("dQ, noise-only, the method", m_small.dQ(j, k),
+                      exact ? 0.0 : small.dQ_error(j, k), sQ_small[js * Ks + ks]);
             }
             check("dv", e.dv(j), e.dv_error(j), sv[js]);
+            check("dv, the method", m.dv(j), exact ? 0.0 : e.dv_error(j), sv[js]);
         }
         check("eps_g", e.eg, e.eg_error, eg);
+        check("eps_g, the method", m.eg, exact ? 0.0 : e.eg_error, eg);
+        CHECK(m_small.dR == m.dR);
         // noise-only changes dQ only.
         CHECK(small.dR == e.dR);
         CHECK(small.dv == e.dv);
         CHECK(small.eg == e.eg);
+    }
+}
+
+TEST_CASE("target theory: the exact eps_g of a staircase is Q/2 - R + 3/2, Eq. (13.3)",
+          "[theory][target]") {
+    // A linear student (K = 1, v = 1), T = I: the exact averages (Eq. (13.5)) against Eq. (13.3)
+    // to rounding, at several (Q, R); and at random (Q, R, T) against the joint rule within its
+    // error.
+    RunParams p =
+        target_params(100, 1, 3, Activation{ActivationKind::linear}, "y1 + y1*y2 + y1*y2*y3");
+    REQUIRE(flow_method(p.model) == FlowMethod::integrals);
+    const FlowSettings s = flow_settings(p);
+    OrderParameters op;
+    op.T = Eigen::MatrixXd::Identity(3, 3);
+    op.v = Eigen::VectorXd::Ones(1);
+    op.v_star = Eigen::VectorXd::Ones(3);
+    for (const auto& [q, r1, r2] :
+         {std::tuple{1.0, 0.3, -0.2}, std::tuple{0.5, -0.6, 0.1}, std::tuple{2.0, 1.1, 0.7}}) {
+        op.Q = Eigen::MatrixXd::Constant(1, 1, q);
+        op.R = Eigen::MatrixXd(1, 3);
+        op.R << r1, r2, 0.05;
+        CHECK(flow_generalization_error(s, op.Q, op.R, op.T, op.v, op.v_star) ==
+              Approx(q / 2.0 - r1 + 1.5).epsilon(1e-14));
+    }
+    std::mt19937_64 rng(11);
+    FlowSettings joint = s;
+    joint.method = FlowMethod::joint;
+    for (int point = 0; point < 3; ++point) {
+        const OrderParameters r = test::random_order_parameters(1, 3, rng);
+        const JointEstimate e = joint_estimate(joint, r.Q, r.R, r.T, r.v, r.v_star);
+        const double exact = flow_generalization_error(s, r.Q, r.R, r.T, r.v, r.v_star);
+        INFO("exact " << exact << ", joint " << e.eg << " +- " << e.eg_error);
+        CHECK(std::abs(exact - e.eg) < 5.0 * e.eg_error);
     }
 }
 
@@ -232,7 +284,7 @@ RunParams with_schedule(RunParams p, double eta, double alpha_max) {
 } // namespace
 
 TEST_CASE("target theory versus simulation: phase retrieval, square student, K = 1 and 2",
-          "[theory][target][slow]") {
+          "[theory][target]") {
     for (const int K : {1, 2}) {
         INFO("K = " << K);
         const RunParams p = with_schedule(
@@ -249,7 +301,7 @@ TEST_CASE("target theory versus simulation: he3 single-index target, he3 student
 }
 
 TEST_CASE("target theory versus simulation: staircase y1 + y1*y2, K = 2, learned v",
-          "[theory][target][slow]") {
+          "[theory][target]") {
     RunParams p =
         with_schedule(target_params(1000, 2, 2, poly({0.0, 1.0, 0.5}), "y1 + y1*y2"), 0.1, 30.0);
     p.model.learn_v = true;

@@ -519,7 +519,7 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
 
 TheoryPointSummary theory_point_summary(const RunParams& params) {
     TheoryPointSummary out;
-    if (!params.training.eta_schedule.is_constant() ||
+    if (!params.training.eta_schedule.is_constant() || !params.model.target.is_committee() ||
         params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
         flow_method(params.model) != FlowMethod::integrals ||
         !integrals::has_closed_form(params.model.student.g.kind))

@@ -25,10 +25,13 @@ bool theory_supports(const ModelParams& m) noexcept {
 }
 
 FlowMethod flow_method(const ModelParams& m) noexcept {
-    // A polynomial target is no committee of g* (docs/theory.md §13): the integrals of §3 do not
-    // apply, the joint rule evaluates tau at each of its points (teacher_output).
+    // A polynomial target (docs/theory.md §13): with a polynomial g and h = identity every
+    // average is exact by Isserlis' theorem (Eq. (13.5), polynomial_target_averages); otherwise
+    // the joint rule evaluates tau at each of its points (teacher_output).
     if (!m.target.is_committee())
-        return FlowMethod::joint;
+        return m.student.h.kind == ActivationKind::linear && as_polynomial(m.student.g)
+                   ? FlowMethod::integrals
+                   : FlowMethod::joint;
     const bool identity_outputs =
         m.student.h.kind == ActivationKind::linear && m.teacher.h.kind == ActivationKind::linear;
     return identity_outputs && m.student.g == m.teacher.g ? FlowMethod::integrals
@@ -214,6 +217,8 @@ double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q
                                  const Eigen::VectorXd& v, const Eigen::VectorXd& v_star) {
     switch (s.method) {
     case FlowMethod::integrals:
+        if (s.target.polynomial)
+            return polynomial_target_generalization_error(s, Q, R, T, v);
         return integrals::generalization_error(s.g, Q, R, T, v, v_star);
     case FlowMethod::joint:
         return joint_generalization_error(s, Q, R, T, v, v_star);

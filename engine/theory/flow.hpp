@@ -54,14 +54,16 @@ void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op
 enum class FlowMethod {
     /// h = h* = identity, g = g*: the flow is a sum of the 2-4 dimensional averages I2, I3, I4,
     /// J2 of models/gaussian_integrals.hpp (closed forms for erf, relu, linear; quadrature for
-    /// the other g, docs/theory.md §9), engine/theory/integral_flow.cpp
+    /// the other g, docs/theory.md §9), engine/theory/integral_flow.cpp; and a polynomial target
+    /// with a polynomial g and h = identity, exact by Isserlis' theorem (§13)
     integrals,
     /// any other h, h*, g, g*: every average over all K+M fields jointly by a fixed
     /// deterministic rule (docs/theory.md §10), engine/theory/joint_flow.cpp
     joint,
 };
 
-/// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma).
+/// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma), or for
+/// a polynomial target when h = identity and g is a polynomial (docs/theory.md §13).
 [[nodiscard]] FlowMethod flow_method(const ModelParams& model) noexcept;
 
 /// What the flow depends on besides the order parameters.
