@@ -512,6 +512,18 @@ const std::vector<KeyInfo>& keys() {
                            [](KeyTarget t, std::string_view v) {
                                t.run.dynamics = parse<DynamicsKind>(v).value();
                            }}},
+        {.name = "ode-eta2",
+         .default_value = "keep",
+         .help = "plateau ode only: the eta^2 terms of the flow, keep (all) or noise-only (the "
+                 "small-eta limit of the literature with label noise: dQ keeps "
+                 "(eta^2/B) noise <d_j d_k> and drops (eta^2/B) <e^2 d_j d_k>; docs/theory.md "
+                 "section 3)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.ode_eta2"},
+         .kind = ChoiceKey{name_list<Eta2Terms>(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.ode_eta2 = parse<Eta2Terms>(v).value();
+                           }}},
         // The campaign's own keys: checked here only (the engine has no validate(CampaignSpec)).
         {.name = "seeds",
          .default_value = "8",

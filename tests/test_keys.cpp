@@ -83,6 +83,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.observer.joint_points != b.observer.joint_points, "run.observer.joint_points");
     field(a.observer.divergence_q != b.observer.divergence_q, "run.observer.divergence_q");
     field(a.dynamics != b.dynamics, "run.dynamics");
+    field(a.ode_eta2 != b.ode_eta2, "run.ode_eta2");
     // A field of RunParams missing above would let a difference go unseen.
     if (out.empty())
         REQUIRE(a == b);

@@ -57,6 +57,13 @@ enum class DynamicsKind {
     gram, ///< the exact Markov chain of G = [[Q, R], [R^T, T]] and v: O((K+M)^3) per step (§7)
 };
 
+/// Which eta^2 terms the theory's flow keeps (the `ode-eta2` key, docs/theory.md §3 "Small-eta
+/// limit"); plateau ode only.
+enum class Eta2Terms {
+    keep,       ///< the full flow: (eta^2/B) <(e^2 + s^2) d_j d_k> in dQ_jk
+    noise_only, ///< the small-eta limit with label noise: (eta^2/B) s^2 <d_j d_k> alone
+};
+
 /// How the batches of a finite training set are drawn (docs/theory.md §6).
 enum class Sampling {
     epochs,      ///< shuffle the set, sweep it in batches of B; then shuffle again
@@ -103,6 +110,10 @@ enum class Constraint {
 [[nodiscard]] constexpr auto enum_table(ReadoutScale) noexcept {
     return std::to_array<EnumEntry<ReadoutScale>>(
         {{ReadoutScale::one, "one"}, {ReadoutScale::inverse_k, "inverse-k"}});
+}
+[[nodiscard]] constexpr auto enum_table(Eta2Terms) noexcept {
+    return std::to_array<EnumEntry<Eta2Terms>>(
+        {{Eta2Terms::keep, "keep"}, {Eta2Terms::noise_only, "noise-only"}});
 }
 [[nodiscard]] constexpr auto enum_table(Sampling) noexcept {
     return std::to_array<EnumEntry<Sampling>>(
@@ -252,6 +263,8 @@ struct RunParams {
     ObserverParams observer;
     /// How the run advances; gram samples the same law as full (docs/theory.md §7).
     DynamicsKind dynamics = DynamicsKind::full;
+    /// The eta^2 terms of the theory's flow (plateau ode; a simulation has all of them).
+    Eta2Terms ode_eta2 = Eta2Terms::keep;
 
     friend bool operator==(const RunParams&, const RunParams&) = default;
 };

@@ -25,6 +25,13 @@ bool theory_supports(const ModelParams& m) noexcept {
 }
 
 FlowMethod flow_method(const ModelParams& m) noexcept {
+    // A polynomial target (docs/theory.md §13): with a polynomial g and h = identity every
+    // average is exact by Isserlis' theorem (Eq. (13.5), polynomial_target_averages); otherwise
+    // the joint rule evaluates tau at each of its points (teacher_output).
+    if (!m.target.is_committee())
+        return m.student.h.kind == ActivationKind::linear && as_polynomial(m.student.g)
+                   ? FlowMethod::integrals
+                   : FlowMethod::joint;
     const bool identity_outputs =
         m.student.h.kind == ActivationKind::linear && m.teacher.h.kind == ActivationKind::linear;
     return identity_outputs && m.student.g == m.teacher.g ? FlowMethod::integrals
@@ -39,13 +46,8 @@ void require_theory_support(const ModelParams& m) {
                               "one hidden layer: plateau ode covers two-layer networks (deeper "
                               "networks run with plateau run)");
         }
-    // A polynomial target (docs/theory.md §13): simulations only, for now.
-    if (!m.target.is_committee())
-        throw ConfigError("target", m.target.text(),
-                          "committee with plateau ode (the theory of polynomial targets is not "
-                          "built yet; plateau run simulates them)");
     // One hidden layer: h = h* = identity with g = g* by the integrals (any g, §9), every
-    // other model by the joint rule (§10).
+    // other model, and every polynomial target (§13), by the joint rule (§10).
 }
 
 void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op) {
@@ -108,6 +110,8 @@ FlowSettings flow_settings(const RunParams& p) {
     s.readout_teacher = p.model.teacher.readout_factor();
     s.sphere = p.model.constraint == Constraint::sphere;
     s.schedule = p.training.eta_schedule;
+    s.target = p.model.target;
+    s.eta2 = p.ode_eta2;
     if (s.method == FlowMethod::joint)
         s.joint_rule = make_joint_rule(p.model.student.hidden() + p.model.teacher.hidden(),
                                        p.observer.joint_points);
@@ -129,7 +133,18 @@ Rates rates(const FlowSettings& s) noexcept {
 
 bool needs_second_order(const FlowSettings& s) noexcept {
     const double eta = rates(s).eta;
-    return eta * eta / s.batch != 0.0;
+    // With ode-eta2 = noise-only the eta^2 term is (eta^2/B) s^2 <d_j d_k> (§3): zero for s = 0.
+    return eta * eta / s.batch != 0.0 && (s.eta2 == Eta2Terms::keep || s.noise != 0.0);
+}
+
+double teacher_output(const FlowSettings& s, std::span<const double> y,
+                      const Eigen::VectorXd& v_star) noexcept {
+    if (s.target.polynomial)
+        return s.target.polynomial->value(y); // Eq. (13.1)
+    double b = 0.0;                           // Eq. (1): h*(sum_n v*_n g*(y_n))
+    for (std::size_t m = 0; m < y.size(); ++m)
+        b += v_star(static_cast<Eigen::Index>(m)) * s.g_teacher.value(y[m]);
+    return s.h_teacher.value(b);
 }
 
 void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd& dQ,
@@ -141,7 +156,8 @@ void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd
     dR = eta * a.cu.rightCols(M);
     // dQ_jk/dalpha = eta (<c_j x_k> + <c_k x_j>) + (eta^2/B) <(e^2 + s^2) d_j d_k>: a batch of B
     // fresh examples per update divides the eta^2 term by B (docs/theory.md §3, §6; B = 1
-    // divides by 1.0, exactly). Symmetric: j <= k computed.
+    // divides by 1.0, exactly). With ode-eta2 = noise-only the method's cc is s^2 <d_j d_k>
+    // alone (§3, "Small-eta limit"). Symmetric: j <= k computed.
     const double eta2 = eta * eta / s.batch;
     dQ.resize(K, K);
     for (Eigen::Index j = 0; j < K; ++j)
@@ -245,6 +261,8 @@ double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q
     }
     switch (s.method) {
     case FlowMethod::integrals:
+        if (s.target.polynomial)
+            return polynomial_target_generalization_error(s, Q, R, T, v);
         return integrals::generalization_error(s.g, Q, R, T, v, v_star);
     case FlowMethod::joint:
         return joint_generalization_error(s, Q, R, T, v, v_star);

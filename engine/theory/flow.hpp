@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace plateau {
@@ -53,14 +54,16 @@ void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op
 enum class FlowMethod {
     /// h = h* = identity, g = g*: the flow is a sum of the 2-4 dimensional averages I2, I3, I4,
     /// J2 of models/gaussian_integrals.hpp (closed forms for erf, relu, linear; quadrature for
-    /// the other g, docs/theory.md §9), engine/theory/integral_flow.cpp
+    /// the other g, docs/theory.md §9), engine/theory/integral_flow.cpp; and a polynomial target
+    /// with a polynomial g and h = identity, exact by Isserlis' theorem (§13)
     integrals,
     /// any other h, h*, g, g*: every average over all K+M fields jointly by a fixed
     /// deterministic rule (docs/theory.md §10), engine/theory/joint_flow.cpp
     joint,
 };
 
-/// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma).
+/// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma), or for
+/// a polynomial target when h = identity and g is a polynomial (docs/theory.md §13).
 [[nodiscard]] FlowMethod flow_method(const ModelParams& model) noexcept;
 
 /// What the flow depends on besides the order parameters.
@@ -89,7 +92,19 @@ struct FlowSettings {
     /// The fixed rule of FlowMethod::joint (docs/theory.md §10), made by flow_settings for
     /// joint-points points; null for FlowMethod::integrals (the joint path then makes its own).
     std::shared_ptr<const JointRule> joint_rule;
+    /// The label tau: the teacher's committee (g_teacher, h_teacher, v*) or a polynomial of the
+    /// teacher's fields (docs/theory.md §13); teacher_output evaluates it.
+    Target target{};
+    /// Which eta^2 terms the flow keeps (docs/theory.md §3, "Small-eta limit"): with noise_only
+    /// every method returns FlowAverages::cc = s^2 <d_j d_k>.
+    Eta2Terms eta2 = Eta2Terms::keep;
 };
+
+/// tau without label noise at the teacher fields y (M entries), the one place where the flow's
+/// methods compute it (docs/theory.md §10, §13): the committee h*(sum_n v*_n g*(y_n)) (Eq. (1))
+/// or the polynomial target of s (Eq. (13.1)).
+[[nodiscard]] double teacher_output(const FlowSettings& s, std::span<const double> y,
+                                    const Eigen::VectorXd& v_star) noexcept;
 
 /// Throws ConfigError (key "train-set", "alpha-train" or "batch") when the run learns from a
 /// finite training set: the ODEs have no closed form for it (docs/theory.md §6).

@@ -160,15 +160,14 @@ JointEstimate joint_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
     for (int r = 0; r < rule->shifts(); ++r) {
         U.noalias() = S * rule->nodes().middleCols(static_cast<Eigen::Index>(r) * n, n);
         for (int i = 0; i < n; ++i) {
-            double a = 0.0, b = 0.0;
+            double a = 0.0;
             for (int j = 0; j < K; ++j) {
                 Gx(j, i) = s.g.value(U(j, i));
                 a += v(j) * Gx(j, i);
             }
-            for (int m = 0; m < M; ++m)
-                b += v_star(m) * s.g_teacher.value(U(K + m, i));
+            const double tau = teacher_output(s, {&U(K, i), static_cast<std::size_t>(M)}, v_star);
             // e = tau - sigma = -de/dsigma (models/loss.hpp)
-            const double e = -Loss::error(s.h.value(a), s.h_teacher.value(b));
+            const double e = -Loss::error(s.h.value(a), tau);
             const double hp = s.h.derivative(a);
             for (int j = 0; j < K; ++j) {
                 Dm(j, i) = hp * v(j) * s.g.derivative(U(j, i));
@@ -184,7 +183,10 @@ JointEstimate joint_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
         a.cu.resize(K, P);
         a.cu.rightCols(M) = (Cm * U.bottomRows(M).transpose()) * inv_n; // <c_j y_n>
         a.cu.leftCols(K) = (Cm * U.topRows(K).transpose()) * inv_n;     // <c_j x_k>
-        a.cc = (Dm * (e2.array() + s.noise).matrix().asDiagonal() * Dm.transpose()) * inv_n;
+        // <(e^2 + s^2) d_j d_k>, or s^2 <d_j d_k> with ode-eta2 = noise-only (docs/theory.md §3)
+        a.cc = s.eta2 == Eta2Terms::keep
+                   ? (Dm * (e2.array() + s.noise).matrix().asDiagonal() * Dm.transpose()) * inv_n
+                   : ((s.noise * inv_n) * (Dm * Dm.transpose())).eval();
         a.eg = (Gx * e_hp) * inv_n; // <e h'(a) g(x_j)>
         assemble_flow(s, a, dQ, dR, dv);
         Eigen::Index row = 0;
