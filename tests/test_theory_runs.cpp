@@ -65,6 +65,34 @@ TEST_CASE("theory runs: each run carries its grid point's escape rate and eta_ma
     }
 }
 
+TEST_CASE("theory runs: predictions = none stores NaN and leaves the runs as they were",
+          "[theory][campaign]") {
+    const CampaignSpec spec = theory_campaign(ActivationKind::linear);
+    const RunFunction with = theory_runs(spec, sampled_initial_conditions(spec), OdeParams{});
+    const RunFunction without = theory_runs(spec, sampled_initial_conditions(spec), OdeParams{},
+                                            nullptr, nullptr, PredictionMode::none);
+    CHECK(name(PredictionMode::automatic) == "auto");
+    CHECK(parse<PredictionMode>("none") == PredictionMode::none);
+    for (std::int64_t r = 0; r < spec.runs(); ++r) {
+        const RunResult a = with(r);
+        const RunResult b = without(r);
+        // The linear case has every prediction finite: NaN here is the mode's doing.
+        REQUIRE(std::isfinite(a.records.front().extras.at("escape_rate")(0)));
+        const auto& extras = b.records.front().extras;
+        for (const char* key : {"escape_rate", "eta_max", "plateau_eg", "escape_predicted"}) {
+            INFO(key);
+            REQUIRE(extras.count(key) == 1);
+            CHECK(std::isnan(extras.at(key)(0)));
+        }
+        REQUIRE(a.records.size() == b.records.size());
+        for (std::size_t k = 0; k < a.records.size(); ++k) {
+            CHECK(a.records[k].eg == b.records[k].eg);
+            CHECK(a.records[k].Q == b.records[k].Q);
+            CHECK(a.records[k].R == b.records[k].R);
+        }
+    }
+}
+
 TEST_CASE("theory runs: the joint rule's errors are summed up in the engine",
           "[theory][campaign]") {
     const CampaignSpec spec = theory_campaign(ActivationKind::tanh);
