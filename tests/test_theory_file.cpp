@@ -119,8 +119,10 @@ TEST_CASE("theory file: plateau ode writes its options as attributes, and merge 
     CHECK(run_value(dir / "sym.h5", "plateau_eg", 0) > 0.0);
     CHECK(run_value(dir / "sym.h5", "escape_predicted", 0) > 0.0);
 
-    // The default start, in two shards merged: the merged file says what the parts say.
-    const std::string sample = config + " --activation tanh --teacher-activation tanh --seeds 2";
+    // The default start, in two shards merged: the merged file says what the parts say
+    // (without the predictions: their attribute is merged too).
+    const std::string sample =
+        config + " --activation tanh --teacher-activation tanh --seeds 2 --predictions none";
     REQUIRE(run_plateau("ode " + sample + " --shard 0/2 -o " + dir / "p0.h5").status == 0);
     REQUIRE(run_plateau("ode " + sample + " --shard 1/2 -o " + dir / "p1.h5").status == 0);
     r = run_plateau("merge " + dir / "m.h5" + " " + dir / "p0.h5" + " " + dir / "p1.h5");
@@ -133,12 +135,13 @@ TEST_CASE("theory file: plateau ode writes its options as attributes, and merge 
     CHECK(part->rtol == OdeParams{}.rtol);
     CHECK(part->atol == OdeParams{}.atol);
     CHECK_FALSE(part->r0.has_value());
+    CHECK(part->predictions == PredictionMode::none);
     CHECK(CampaignReader::open(dir / "m.h5").metadata().theory == part);
 
     // Started from a simulation file, averaged over its seeds.
     REQUIRE(run_plateau("run " + config + " --N 50 --seeds 2 -o " + dir / "sim.h5").status == 0);
     r = run_plateau("ode " + config + " --N 50 --seeds 2 --init-from " + dir / "sim.h5" +
-                    " --init-average -o " + dir / "avg.h5");
+                    " --init-average --predictions none -o " + dir / "avg.h5");
     INFO(r.output);
     REQUIRE(r.status == 0);
     const auto avg = CampaignReader::open(dir / "avg.h5").metadata().theory;
