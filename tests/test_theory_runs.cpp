@@ -43,7 +43,7 @@ TEST_CASE("theory runs: each run carries its grid point's escape rate and eta_ma
           "[theory][campaign]") {
     const CampaignSpec spec = theory_campaign(ActivationKind::linear);
     const RunFunction run = theory_runs(spec, sampled_initial_conditions(spec), OdeParams{});
-    // Once per grid point (about 1 s each, 10 under ASan), as theory_runs computes it.
+    // Once per grid point (about 1 s each, about 7 under ASan), as theory_runs computes it.
     std::vector<TheoryPointSummary> summaries;
     for (const GridPoint& point : spec.points)
         summaries.push_back(theory_point_summary(point.params));
