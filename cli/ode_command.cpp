@@ -54,6 +54,7 @@ struct OdeOptions {
     double atol = OdeParams{}.atol;
     bool fixed_point = false;
     bool dry_run = false;
+    std::string predictions = "auto";
 };
 
 /// The joint rule's largest estimated errors (engine/theory/theory.hpp), one line.
@@ -407,7 +408,7 @@ constexpr int probe_joint_points = 1 << 16;
 /// step (6 timed flow evaluations) per record time. Nothing is integrated for a campaign beyond
 /// the memory limit.
 void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
-                 const OdeParams& integrator) {
+                 const OdeParams& integrator, PredictionMode prediction_mode) {
     const CampaignEstimate size = estimate_campaign(spec, {RunKind::theory, 0.0});
     std::printf("runs:        %lld (%zu grid point(s) x %lld seed(s)) in %zu group(s)\n",
                 static_cast<long long>(spec.runs()), spec.points.size(),
@@ -479,7 +480,7 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
         // prediction, eta_max; about a second at K = M = 2) are computed once, by its first run:
         // timed here on the probe's point, and counted once per grid point.
         double predictions = 0.0;
-        if (!step_too_slow) {
+        if (!step_too_slow && prediction_mode == PredictionMode::automatic) {
             const double before = elapsed();
             (void)point_predictions(spec.points[probe].params);
             predictions = elapsed() - before;
@@ -506,9 +507,12 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
                     probe, order(probe).first, static_cast<long long>(stats.evaluations),
                     static_cast<long long>(stats.accepted), static_cast<long long>(stats.rejected),
                     reached, alpha_max, seconds, per_evaluation);
-        std::printf("             plus the fixed-point predictions, once per grid point: %.3g s "
-                    "on grid point %zu\n",
-                    predictions, probe);
+        if (prediction_mode == PredictionMode::automatic)
+            std::printf("             plus the fixed-point predictions, once per grid point: "
+                        "%.3g s on grid point %zu\n",
+                        predictions, probe);
+        else
+            std::printf("             without the fixed-point predictions (--predictions none)\n");
     }
     print_sizes(size, spec.points.front().params.schedule.records);
 }
@@ -544,6 +548,11 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             "relative tolerance of the adaptive Dormand-Prince integrator")(
             "atol", po::value<double>(&ode.atol)->default_value(ode.atol, number_text(ode.atol)),
             "absolute tolerance of the integrator")(
+            "predictions", po::value<std::string>(&ode.predictions)->default_value(ode.predictions),
+            "each grid point's fixed-point predictions (escape_rate, eta_max, plateau_eg, "
+            "escape_predicted; about 0.75 s per grid point at K = M = 2): 'auto' (computed where "
+            "they apply) or 'none' (not computed: stored as NaN, and the file's attribute "
+            "theory_predictions says so)")(
             "dry-run", po::bool_switch(&ode.dry_run),
             "print the number of runs, the memory and file size, and the time extrapolated "
             "from a short timed integration; write nothing")(
@@ -572,7 +581,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             // would be ignored, so it is refused.
             for (const char* option :
                  {"out", "overwrite", "resume", "shard", "init", "init-from", "init-average", "r0",
-                  "asymmetry", "rtol", "atol", "dry-run"})
+                  "asymmetry", "rtol", "atol", "dry-run", "predictions"})
                 if (given(option))
                     throw UsageError(std::string("--") + option +
                                      " does not go with --fixed-point, which prints the "
@@ -618,6 +627,11 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                                   "be met in double precision)");
         if (!(std::isfinite(ode.atol) && ode.atol > 0))
             throw ConfigError("atol", number_text(ode.atol), "a finite number > 0");
+        const std::optional<PredictionMode> predictions = parse<PredictionMode>(ode.predictions);
+        if (!predictions)
+            throw ConfigError("predictions", ode.predictions,
+                              std::string(name(PredictionMode::automatic)) + " or " +
+                                  std::string(name(PredictionMode::none)));
         if (!std::isfinite(ode.r0))
             throw ConfigError("r0", number_text(ode.r0), "a finite number");
         if (!std::isfinite(ode.asymmetry))
@@ -687,12 +701,12 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         }
         if (ode.dry_run) {
             check_thread_count(spec, mpi::world());
-            ode_dry_run(spec, initial, integrator);
+            ode_dry_run(spec, initial, integrator, *predictions);
             return 0;
         }
         StepCounter alpha_done{0}; // progress in alpha inside long integrations
-        const RunFunction run_one =
-            theory_runs(spec, std::move(initial), integrator, &rule_errors, &alpha_done);
+        const RunFunction run_one = theory_runs(spec, std::move(initial), integrator, &rule_errors,
+                                                &alpha_done, *predictions);
 
         std::ostringstream text;
         text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
@@ -704,6 +718,10 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             text << "init-from = " << ode.init_from
                  << "\ninit-average = " << (ode.init_average ? "true" : "false") << '\n';
         text << "rtol = " << number_text(ode.rtol) << "\natol = " << number_text(ode.atol) << '\n';
+        // Only when not computed: the text (and config_sha256) of a file with predictions is
+        // that of the files written before the key existed.
+        if (*predictions != PredictionMode::automatic)
+            text << "predictions = " << name(*predictions) << '\n';
         TheoryAttributes how{theory_method_text(spec), ode.rtol, ode.atol, std::string(name(init))};
         if (init == InitKind::symmetric) {
             how.r0 = ode.r0;
@@ -713,6 +731,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             how.init_from = ode.init_from;
             how.init_average = ode.init_average;
         }
+        how.predictions = *predictions;
         const FileMetadata meta{text.str(), command_line, "theory", std::move(how)};
         const int status =
             run_campaign("ode", spec, run_one, out, meta, ProgressUnit::alpha, &alpha_done);

@@ -143,8 +143,9 @@ TEST_CASE("fixed points: Newton on the full flow finds the specialized point and
     CHECK_FALSE(none.converged);
 }
 
+// [heavy]: about 13 s of CPU under ASan (1.2 s in the ci build).
 TEST_CASE("eta_max: the specialized point's stability edge agrees with a direct ODE sweep",
-          "[fixed_point]") {
+          "[fixed_point][heavy]") {
     // eta_max from the eigenvalues (bisection) for erf K = M = 2 and 3, then the ODE from a small
     // perturbation of the specialized point on a grid of eta (step 0.05): it learns at every grid
     // eta below eta_max and not at any above, and right next to eta_max (+-2 %) as well.
@@ -177,8 +178,9 @@ TEST_CASE("eta_max: the specialized point's stability edge agrees with a direct 
     }
 }
 
+// [heavy]: about 20 s of CPU under ASan (1.2 s in the ci build).
 TEST_CASE("escape prediction: the ODE's escape against the asymmetry (K = M = 2, erf)",
-          "[fixed_point]") {
+          "[fixed_point][heavy]") {
     const RunParams p = erf_params(2, 2, 0.5);
     const FixedPoint fp = symmetric_fixed_point(p);
     const EscapePrediction e = predict_escape(p, fp);

@@ -203,7 +203,8 @@ Eigen::MatrixXd random_covariance(std::uint64_t seed, int d, double delta) {
 
 } // namespace
 
-TEST_CASE("Gaussian averages match Monte Carlo on random covariances", "[integrals]") {
+// [heavy]: 3 x 2 million samples, about 15 s of CPU under ASan (2.7 s in the ci build).
+TEST_CASE("Gaussian averages match Monte Carlo on random covariances", "[integrals][heavy]") {
     constexpr long samples = 2'000'000;
     SECTION("well-conditioned covariance") {
         const Eigen::MatrixXd C = random_covariance(20240601, 4, 0.1);

@@ -175,7 +175,9 @@ TEST_CASE("theory: order parameters of a state and symmetric starts", "[theory]"
 // parts of dQ are separated (flow at eta = 1 and 2: F = eta L + eta^2 D) so that each is tested on
 // its own. Every entry must agree within 5 standard errors (a deterministic test with a fixed
 // seed; for 84 comparisons a 5-sigma excursion has probability ~5e-5 in all).
-TEST_CASE("theory: the flow equals the Monte-Carlo average of the microscopic update", "[theory]") {
+// [heavy]: about 4 s of CPU under ASan (2.4 s in the ci build).
+TEST_CASE("theory: the flow equals the Monte-Carlo average of the microscopic update",
+          "[theory][heavy]") {
     std::mt19937_64 rng(20240611);
     constexpr std::int64_t samples = 1'000'000;
     constexpr double noise = 0.3, eta_v = 0.4;

@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
@@ -118,8 +119,10 @@ TEST_CASE("theory file: plateau ode writes its options as attributes, and merge 
     CHECK(run_value(dir / "sym.h5", "plateau_eg", 0) > 0.0);
     CHECK(run_value(dir / "sym.h5", "escape_predicted", 0) > 0.0);
 
-    // The default start, in two shards merged: the merged file says what the parts say.
-    const std::string sample = config + " --activation tanh --teacher-activation tanh --seeds 2";
+    // The default start, in two shards merged: the merged file says what the parts say
+    // (without the predictions: their attribute is merged too).
+    const std::string sample =
+        config + " --activation tanh --teacher-activation tanh --seeds 2 --predictions none";
     REQUIRE(run_plateau("ode " + sample + " --shard 0/2 -o " + dir / "p0.h5").status == 0);
     REQUIRE(run_plateau("ode " + sample + " --shard 1/2 -o " + dir / "p1.h5").status == 0);
     r = run_plateau("merge " + dir / "m.h5" + " " + dir / "p0.h5" + " " + dir / "p1.h5");
@@ -132,12 +135,13 @@ TEST_CASE("theory file: plateau ode writes its options as attributes, and merge 
     CHECK(part->rtol == OdeParams{}.rtol);
     CHECK(part->atol == OdeParams{}.atol);
     CHECK_FALSE(part->r0.has_value());
+    CHECK(part->predictions == PredictionMode::none);
     CHECK(CampaignReader::open(dir / "m.h5").metadata().theory == part);
 
     // Started from a simulation file, averaged over its seeds.
     REQUIRE(run_plateau("run " + config + " --N 50 --seeds 2 -o " + dir / "sim.h5").status == 0);
     r = run_plateau("ode " + config + " --N 50 --seeds 2 --init-from " + dir / "sim.h5" +
-                    " --init-average -o " + dir / "avg.h5");
+                    " --init-average --predictions none -o " + dir / "avg.h5");
     INFO(r.output);
     REQUIRE(r.status == 0);
     const auto avg = CampaignReader::open(dir / "avg.h5").metadata().theory;
@@ -146,6 +150,55 @@ TEST_CASE("theory file: plateau ode writes its options as attributes, and merge 
     CHECK(avg->init_from == dir / "sim.h5");
     CHECK(avg->init_average == true);
     CHECK_FALSE(avg->asymmetry.has_value());
+}
+
+TEST_CASE("theory file: plateau ode --predictions none stores NaN and says so",
+          "[theory][writer][cli]") {
+    TempDir dir;
+    // One grid point: its predictions take about 1 s of CPU (about 7 under ASan).
+    const std::string config = "ode --K 2 --M 2 --eta 0.5 --seeds 2 --alpha-max 3 --records 4 "
+                               "--quiet";
+    REQUIRE(run_plateau(config + " --predictions auto -o " + dir / "auto.h5").status == 0);
+    const auto r = run_plateau(config + " --predictions none -o " + dir / "none.h5");
+    INFO(r.output);
+    REQUIRE(r.status == 0);
+    const auto with = CampaignReader::open(dir / "auto.h5").metadata().theory;
+    const auto without = CampaignReader::open(dir / "none.h5").metadata().theory;
+    REQUIRE(with.has_value());
+    REQUIRE(without.has_value());
+    CHECK(with->predictions == PredictionMode::automatic);
+    CHECK(without->predictions == PredictionMode::none);
+    {
+        const h5::File f = h5::File::open_readonly(dir / "none.h5");
+        CHECK(h5::get_string_attribute(f.root(), "theory_predictions") == "none");
+        const h5::File g = h5::File::open_readonly(dir / "auto.h5");
+        CHECK_FALSE(h5::get_string_attribute(g.root(), "theory_predictions").has_value());
+    }
+    for (std::size_t run = 0; run < 2; ++run) {
+        CHECK(run_value(dir / "auto.h5", "plateau_eg", run) > 0.0);
+        for (const char* name : {"escape_rate", "eta_max", "plateau_eg", "escape_predicted"}) {
+            INFO(name);
+            CHECK(std::isnan(run_value(dir / "none.h5", name, run)));
+        }
+    }
+    {
+        const h5::File a = h5::File::open_readonly(dir / "auto.h5");
+        const h5::File b = h5::File::open_readonly(dir / "none.h5");
+        CHECK(h5::read_all<double>(a.root().open_group("K2_M2").open_dataset("eg")) ==
+              h5::read_all<double>(b.root().open_group("K2_M2").open_dataset("eg")));
+    }
+    // Bad input: one line naming the key, the value and what is allowed; exit 2; no file.
+    const auto bad = run_plateau(config + " --predictions some -o " + dir / "bad.h5");
+    CHECK(bad.status == 2);
+    CHECK(bad.output ==
+          "plateau ode: invalid value 'some' for 'predictions': allowed is auto or none\n");
+    CHECK_FALSE(std::filesystem::exists(dir / "bad.h5"));
+    const auto fixed = run_plateau("ode --fixed-point --predictions none");
+    CHECK(fixed.status == 2);
+    CHECK(fixed.output.find("--predictions does not go with --fixed-point") != std::string::npos);
+    // A file is resumed with the setting it was written with.
+    const auto resumed = run_plateau(config + " --resume -o " + dir / "none.h5");
+    CHECK(resumed.status == 2);
 }
 
 // [slow]: three escape predictions and an integration to alpha = 3000, about 5 s of CPU.

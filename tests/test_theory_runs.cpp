@@ -43,9 +43,13 @@ TEST_CASE("theory runs: each run carries its grid point's escape rate and eta_ma
           "[theory][campaign]") {
     const CampaignSpec spec = theory_campaign(ActivationKind::linear);
     const RunFunction run = theory_runs(spec, sampled_initial_conditions(spec), OdeParams{});
+    // Once per grid point (about 1 s each, about 7 under ASan), as theory_runs computes it.
+    std::vector<TheoryPointSummary> summaries;
+    for (const GridPoint& point : spec.points)
+        summaries.push_back(theory_point_summary(point.params));
     for (std::int64_t r = 0; r < spec.runs(); ++r) {
         const RunParams& params = spec.point_of(r).params;
-        const TheoryPointSummary expected = theory_point_summary(params);
+        const TheoryPointSummary& expected = summaries[static_cast<std::size_t>(r / spec.seeds)];
         REQUIRE(std::isfinite(expected.escape_rate));
         REQUIRE(std::isfinite(expected.eta_max));
         const RunResult result = run(r);
@@ -62,6 +66,35 @@ TEST_CASE("theory runs: each run carries its grid point's escape rate and eta_ma
         REQUIRE(plain.records.size() == result.records.size());
         for (std::size_t k = 0; k < plain.records.size(); ++k)
             CHECK(plain.records[k].eg == result.records[k].eg);
+    }
+}
+
+TEST_CASE("theory runs: predictions = none stores NaN and leaves the runs as they were",
+          "[theory][campaign]") {
+    // The linear case has its predictions finite (the test above): NaN is the mode's doing.
+    const CampaignSpec spec = theory_campaign(ActivationKind::linear);
+    const RunFunction without = theory_runs(spec, sampled_initial_conditions(spec), OdeParams{},
+                                            nullptr, nullptr, PredictionMode::none);
+    CHECK(name(PredictionMode::automatic) == "auto");
+    CHECK(parse<PredictionMode>("none") == PredictionMode::none);
+    for (std::int64_t r = 0; r < spec.runs(); ++r) {
+        const RunParams& params = spec.point_of(r).params;
+        const RunResult a =
+            integrate_theory(params, sample_initial_order_parameters(
+                                         params, spec.master_seed, static_cast<std::uint64_t>(r)));
+        const RunResult b = without(r);
+        const auto& extras = b.records.front().extras;
+        for (const char* key : {"escape_rate", "eta_max", "plateau_eg", "escape_predicted"}) {
+            INFO(key);
+            REQUIRE(extras.count(key) == 1);
+            CHECK(std::isnan(extras.at(key)(0)));
+        }
+        REQUIRE(a.records.size() == b.records.size());
+        for (std::size_t k = 0; k < a.records.size(); ++k) {
+            CHECK(a.records[k].eg == b.records[k].eg);
+            CHECK(a.records[k].Q == b.records[k].Q);
+            CHECK(a.records[k].R == b.records[k].R);
+        }
     }
 }
 

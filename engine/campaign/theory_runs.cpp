@@ -46,18 +46,22 @@ namespace {
 /// campaign's worker threads, in parallel, while the progress display runs: the escape
 /// prediction takes about a second per point) and shared by the others. Deterministic: they
 /// are a function of the grid point's parameters only.
+/// With PredictionMode::none every point's predictions stay NaN (PointPredictions' defaults).
 class LazyPredictions {
 public:
-    explicit LazyPredictions(const CampaignSpec& spec)
-        : spec_(spec), once_(spec.points.size()), values_(spec.points.size()) {}
+    LazyPredictions(const CampaignSpec& spec, PredictionMode mode)
+        : spec_(spec), mode_(mode), once_(spec.points.size()), values_(spec.points.size()) {}
     [[nodiscard]] const PointPredictions& operator[](std::size_t point) {
-        std::call_once(once_[point],
-                       [&] { values_[point] = point_predictions(spec_.points[point].params); });
+        std::call_once(once_[point], [&] {
+            if (mode_ == PredictionMode::automatic)
+                values_[point] = point_predictions(spec_.points[point].params);
+        });
         return values_[point];
     }
 
 private:
     const CampaignSpec& spec_;
+    PredictionMode mode_;
     std::vector<std::once_flag> once_;
     std::vector<PointPredictions> values_;
 };
@@ -65,11 +69,12 @@ private:
 } // namespace
 
 RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial, const OdeParams& ode,
-                        JointRuleErrors* errors, StepCounter* alpha_done) {
+                        JointRuleErrors* errors, StepCounter* alpha_done,
+                        PredictionMode predictions_mode) {
     // Schema 1.3 (docs/theory.md §11): each run carries its grid point's escape rate and eta_max;
     // 1.5: its plateau height and predicted mean escape time.
     // Shared, not owned: RunFunction is a std::function, copied with its cache.
-    auto predictions = std::make_shared<LazyPredictions>(spec);
+    auto predictions = std::make_shared<LazyPredictions>(spec, predictions_mode);
     return [&spec, initial = std::move(initial), ode, errors, alpha_done,
             predictions = std::move(predictions)](std::int64_t run) -> RunResult {
         const GridPoint& point = spec.point_of(run);

@@ -5,10 +5,12 @@
 #pragma once
 
 #include "engine/campaign/campaign.hpp"
+#include "engine/core/enum_table.hpp"
 #include "engine/theory/fixed_point.hpp"
 #include "engine/theory/ode_integrator.hpp"
 #include "engine/theory/theory.hpp"
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -29,6 +31,20 @@ struct PointPredictions {
     double escape_predicted = std::numeric_limits<double>::quiet_NaN();
 };
 
+/// Whether theory_runs computes each grid point's predictions (`plateau ode --predictions`).
+enum class PredictionMode {
+    /// "auto": computed where they apply (docs/theory.md §11; about 0.75 s per grid point at
+    /// K = M = 2)
+    automatic,
+    /// "none": not computed; the four extras are NaN, and the file says why (root attribute
+    /// theory_predictions = "none", analysis/SCHEMA.md)
+    none,
+};
+[[nodiscard]] constexpr auto enum_table(PredictionMode) noexcept {
+    return std::to_array<EnumEntry<PredictionMode>>(
+        {{PredictionMode::automatic, "auto"}, {PredictionMode::none, "none"}});
+}
+
 /// The grid point's predictions (docs/theory.md §11): computed once per grid point by
 /// theory_runs, and timed by `plateau ode --dry-run`.
 [[nodiscard]] PointPredictions point_predictions(const RunParams& params);
@@ -40,8 +56,11 @@ struct PointPredictions {
 /// collects the joint rule's error estimates of every run.
 /// `alpha_done` (optional, outliving the campaign) adds up the integrated alpha of all runs as
 /// they go, in units of 1 / alpha_progress_scale (engine/theory/theory.hpp).
+/// `predictions` = none: the summary is not computed and the four extras are NaN (a sweep over
+/// many grid points that does not need them, and tests that do not look at them).
 [[nodiscard]] RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial,
                                       const OdeParams& ode, JointRuleErrors* errors = nullptr,
-                                      StepCounter* alpha_done = nullptr);
+                                      StepCounter* alpha_done = nullptr,
+                                      PredictionMode predictions = PredictionMode::automatic);
 
 } // namespace plateau

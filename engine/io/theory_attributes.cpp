@@ -19,6 +19,7 @@ constexpr std::string_view r0_name = "theory_r0";
 constexpr std::string_view asymmetry_name = "theory_asymmetry";
 constexpr std::string_view init_from_name = "theory_init_from";
 constexpr std::string_view init_average_name = "theory_init_average";
+constexpr std::string_view predictions_name = "theory_predictions";
 
 } // namespace
 
@@ -56,6 +57,8 @@ void write_theory_attributes(const h5::Object& object, const TheoryAttributes& a
     if (a.init_average)
         h5::set_attribute(object, init_average_name,
                           std::string_view(*a.init_average ? "true" : "false"));
+    if (a.predictions != PredictionMode::automatic)
+        h5::set_attribute(object, predictions_name, name(a.predictions));
 }
 
 std::optional<TheoryAttributes> read_theory_attributes(const h5::Object& object) {
@@ -72,6 +75,8 @@ std::optional<TheoryAttributes> read_theory_attributes(const h5::Object& object)
     a.init_from = h5::get_string_attribute(object, init_from_name);
     if (const auto average = h5::get_string_attribute(object, init_average_name))
         a.init_average = *average == "true";
+    if (const auto predictions = h5::get_string_attribute(object, predictions_name))
+        a.predictions = parse<PredictionMode>(*predictions).value_or(PredictionMode::automatic);
     return a;
 }
 

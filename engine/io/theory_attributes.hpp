@@ -5,6 +5,7 @@
 #pragma once
 
 #include "engine/campaign/campaign.hpp"
+#include "engine/campaign/theory_runs.hpp"
 #include "engine/core/enum_table.hpp"
 #include "engine/io/h5/object.hpp"
 
@@ -44,6 +45,9 @@ struct TheoryAttributes {
     std::optional<double> asymmetry = std::nullopt;      ///< init = symmetric only
     std::optional<std::string> init_from = std::nullopt; ///< init = file only
     std::optional<bool> init_average = std::nullopt;     ///< init = file only
+    /// `plateau ode --predictions`: written only when none (theory_predictions = "none"); a file
+    /// without the attribute computed them
+    PredictionMode predictions = PredictionMode::automatic;
     friend bool operator==(const TheoryAttributes&, const TheoryAttributes&) = default;
 };
 

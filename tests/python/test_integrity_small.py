@@ -67,7 +67,7 @@ def test_init_from_the_same_configuration_is_accepted(program, simulation, tmp_p
     """Keys that do not decide the start (eta, alpha-max) may differ."""
     out = tmp_path / "t.h5"
     r = plateau(program, "ode", *TINY, "--q0", "0.5", "--seeds", "3", "--eta", "0.3",
-                "--init-from", simulation, "-q", "-o", out)
+                "--init-from", simulation, "--predictions", "none", "-q", "-o", out)
     assert r.returncode == 0, r.stderr
     assert out.exists()
 
@@ -85,7 +85,7 @@ def test_an_rtol_below_100_machine_epsilons_is_refused(program, tmp_path, rtol):
 
 def test_the_smallest_rtol_allowed_integrates_a_convergent_flow(program):
     r = plateau(program, "ode", "--alpha-max", "10", "--rtol", "2.3e-14", "--atol", "1e-25",
-                "-q")
+                "--predictions", "none", "-q")
     assert r.returncode == 0, r.stderr
     points = [line for line in r.stdout.splitlines() if line.startswith("grid point ")]
     assert points and not any("diverged" in line for line in points), r.stdout

@@ -60,7 +60,8 @@ def test_three_ranks_write_the_single_process_file(plateau_program, tmp_path):
         assert int(f.attrs["mpi_ranks"][0]) == 3
         assert int(f.attrs["mpi_threads"][0]) == 0  # --threads not given: all cores
     # plateau ode the same way.
-    ode = ["--eta", "0.5, 1", "--seeds", "2", "--alpha-max", "5", "--records", "10", "-q"]
+    ode = ["--eta", "0.5, 1", "--seeds", "2", "--alpha-max", "5", "--records", "10", "-q",
+           "--predictions", "none"]
     assert plateau(plateau_program, "ode", *ode, "-o", tmp_path / "t1.h5").returncode == 0
     r = mpirun(3, plateau_program, "ode", *ode, "-o", tmp_path / "t3.h5")
     assert r.returncode == 0, r.stderr

@@ -99,7 +99,8 @@ def test_bad_shards_and_a_shard_resumed_as_another(plateau_program, shards, tmp_
 
 def test_theory_shards_merge_too(plateau_program, tmp_path):
     # A theory file's config text goes on with plateau ode's own options (init, rtol, ...).
-    ode = ["--eta", "0.5, 1", "--seeds", "2", "--alpha-max", "5", "--records", "10", "-q"]
+    ode = ["--eta", "0.5, 1", "--seeds", "2", "--alpha-max", "5", "--records", "10", "-q",
+           "--predictions", "none"]
     assert plateau(plateau_program, "ode", *ode, "-o", tmp_path / "whole.h5").returncode == 0
     for i in range(2):
         r = plateau(plateau_program, "ode", *ode, "--shard", f"{i}/2", "-o", tmp_path / f"t{i}.h5")
