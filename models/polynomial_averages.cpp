@@ -160,6 +160,29 @@ double average_of_square(std::span<const Factor> factors, std::span<const Term> 
     return sum;
 }
 
+std::vector<Term> committee_terms(const Polynomial& g_star, const Eigen::VectorXd& v_star, int K) {
+    std::vector<Term> terms;
+    for (Eigen::Index n = 0; n < v_star.size(); ++n)
+        terms.push_back({v_star(n), {{K + static_cast<int>(n), g_star}}});
+    return terms;
+}
+
+double generalization_error(const Polynomial& g, std::span<const Term> tau,
+                            const Eigen::MatrixXd& C, const Eigen::VectorXd& v) {
+    // Eq. (13.4): eps_g = (<tau^2> - 2 sum_j v_j <g_j tau> + sum_jk v_j v_k <g_j g_k>) / 2.
+    const auto K = static_cast<int>(v.size());
+    double sum = average_of_square({}, tau, C);
+    for (int j = 0; j < K; ++j) {
+        const std::array<Factor, 1> gj{{{j, g}}};
+        sum -= 2.0 * v(j) * average(gj, tau, C);
+        for (int k = 0; k < K; ++k) {
+            const std::array<Factor, 2> jk{{{j, g}, {k, g}}};
+            sum += v(j) * v(k) * average(jk, C);
+        }
+    }
+    return 0.5 * sum;
+}
+
 double I2(const Polynomial& g, const Eigen::MatrixXd& C, int a, int b) {
     const std::array<Factor, 2> f{{{a, g}, {b, g}}};
     return average(f, C);

@@ -56,6 +56,18 @@ struct Term {
 [[nodiscard]] double average_of_square(std::span<const Factor> factors, std::span<const Term> terms,
                                        const Eigen::MatrixXd& C);
 
+/// The teacher output sum_n v*_n g*(u_{K+n}) of a committee with a polynomial g* as terms (the
+/// fields of the teachers follow the K students'). v_star carries any readout factor.
+[[nodiscard]] std::vector<Term> committee_terms(const Polynomial& g_star,
+                                                const Eigen::VectorXd& v_star, int K);
+
+/// eps_g = (<tau^2> - 2 sum_j v_j <g(x_j) tau> + sum_jk v_j v_k <g(x_j) g(x_k)>)/2 (docs/theory.md
+/// Eq. (13.4)) for a student sum_j v_j g(x_j) with a polynomial g (h = identity; v carries any
+/// readout factor) and a teacher output tau = sum_t terms[t] (target_terms or committee_terms),
+/// exactly; C = [[Q, R], [R^T, T]] with the K students first.
+[[nodiscard]] double generalization_error(const Polynomial& g, std::span<const Term> tau,
+                                          const Eigen::MatrixXd& C, const Eigen::VectorXd& v);
+
 /// The averages of docs/theory.md §2 with the polynomial g on every field:
 /// <g(u_a) g(u_b)>
 [[nodiscard]] double I2(const Polynomial& g, const Eigen::MatrixXd& C, int a, int b);

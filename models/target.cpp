@@ -398,6 +398,22 @@ int PolynomialTarget::degree() const noexcept {
     return d;
 }
 
+std::vector<polynomial_averages::Term> PolynomialTarget::terms(int first_field) const {
+    // y_n^a as factors of degree <= Polynomial::max_degree each (docs/theory.md Eq. (13.5)).
+    std::vector<polynomial_averages::Term> out;
+    for (const Monomial& m : monomials()) {
+        polynomial_averages::Term t{m.coefficient, {}};
+        for (const Factor& f : m.factors)
+            for (int left = f.power; left > 0; left -= Polynomial::max_degree) {
+                Polynomial power;
+                power.c[static_cast<std::size_t>(std::min(left, Polynomial::max_degree))] = 1.0;
+                t.factors.push_back({first_field + f.field, power});
+            }
+        out.push_back(std::move(t));
+    }
+    return out;
+}
+
 std::vector<PolynomialTarget::Monomial> PolynomialTarget::monomials() const {
     std::vector<Monomial> out;
     for (std::size_t m = 0; m < coefficients_.size(); ++m)

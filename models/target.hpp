@@ -10,6 +10,7 @@
 
 #include "models/deep_network.hpp"
 #include "models/network.hpp"
+#include "models/polynomial_averages.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -76,6 +77,9 @@ public:
     [[nodiscard]] int degree() const noexcept;
     /// The expansion, monomials in a fixed (lexicographic) order.
     [[nodiscard]] std::vector<Monomial> monomials() const;
+    /// The expansion as terms of exact Gaussian averages (models/polynomial_averages.hpp):
+    /// y_n is the field first_field + n - 1 (first_field = K: the students' fields come first).
+    [[nodiscard]] std::vector<polynomial_averages::Term> terms(int first_field) const;
     /// The text it was parsed from.
     [[nodiscard]] const std::string& text() const noexcept { return text_; }
 

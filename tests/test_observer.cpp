@@ -25,7 +25,11 @@ Estimate microscopic_eg(const ModelParams& m, const RunState& s, int n, std::uin
     for (int i = 0; i < n; ++i) {
         rng.fill({xi.data(), static_cast<std::size_t>(xi.size())});
         const double sigma = network_output(m.student, s.student(), s.v, xi);
-        const double tau = network_output(m.teacher, s.teacher(), s.v_star, xi);
+        const Eigen::VectorXd y = s.teacher() * xi; // the teacher's fields (Eq. (13.1))
+        const double tau =
+            m.target.is_committee()
+                ? network_output(m.teacher, s.teacher(), s.v_star, xi)
+                : m.target.polynomial->value({y.data(), static_cast<std::size_t>(y.size())});
         const double e = 0.5 * (sigma - tau) * (sigma - tau);
         sum += e;
         sum_sq += e * e;
@@ -89,6 +93,44 @@ TEST_CASE("closed-form eps_g equals the average cost over fresh examples",
         const EgEstimate fmc =
             monte_carlo_generalization_error(m, Q, R, T, s.v, s.v_star, 200000, rng);
         CHECK(std::abs(exact - fmc.eg) < 5 * fmc.standard_error);
+    }
+}
+
+// Polynomial g with a polynomial g* (g = g* and g != g*), with inverse-k readouts and with a
+// polynomial target: exact by Isserlis' theorem (docs/theory.md Eq. (13.4)).
+TEST_CASE("exact polynomial eps_g equals the average cost over fresh examples",
+          "[observer][mc][heavy]") {
+    struct Case {
+        ActivationKind g, gs;
+        ReadoutScale readout;
+        const char* target;
+    };
+    for (const Case c :
+         {Case{ActivationKind::square, ActivationKind::square, ReadoutScale::one, nullptr},
+          Case{ActivationKind::he3, ActivationKind::he2, ReadoutScale::inverse_k, nullptr},
+          Case{ActivationKind::square, ActivationKind::erf, ReadoutScale::one, "y1^2 + y1*y2"}}) {
+        ModelParams m;
+        m.N = 60;
+        m.student.widths = {3};
+        m.teacher.widths = {2};
+        m.student.g.kind = c.g;
+        m.teacher.g.kind = c.gs;
+        m.student.readout = m.teacher.readout = c.readout;
+        if (c.target)
+            m.target.polynomial = PolynomialTarget::parse(c.target);
+        m.q0 = 0.8;
+        REQUIRE(eg_method(m) == EgMethod::closed_form);
+        const RunState s = generic_state(m, 11);
+        NormalStream unused(StreamKey{1, 1, StreamPurpose::observer});
+        const Eigen::MatrixXd Q = s.student() * s.student().transpose();
+        const Eigen::MatrixXd R = s.student() * s.teacher().transpose();
+        const Eigen::MatrixXd T = s.teacher() * s.teacher().transpose();
+        const EgEstimate exact = generalization_error(m, Q, R, T, s.v, s.v_star, 100, unused);
+        CHECK(exact.standard_error == 0.0);
+        const Estimate mc = microscopic_eg(m, s, 200000, 3);
+        INFO(name(c.g) << " / " << name(c.gs) << (c.target ? c.target : "") << ": exact "
+                       << exact.eg << ", MC " << mc.mean << " +- " << mc.se);
+        CHECK(std::abs(exact.eg - mc.mean) < 5 * mc.se);
     }
 }
 

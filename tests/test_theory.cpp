@@ -617,8 +617,12 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
                     CHECK(theory);
                     CHECK(flow_method(m) ==
                           (identity && g == gs ? FlowMethod::integrals : FlowMethod::joint));
-                    CHECK((eg_method(m) == EgMethod::closed_form) ==
-                          (identity && g == gs && integrals::has_closed_form(g)));
+                    // Exact eps_g: the closed forms (§2), or polynomials by Isserlis (§13).
+                    const bool polynomials = as_polynomial(Activation{g}).has_value() &&
+                                             as_polynomial(Activation{gs}).has_value();
+                    CHECK(
+                        (eg_method(m) == EgMethod::closed_form) ==
+                        (identity && ((g == gs && integrals::has_closed_form(g)) || polynomials)));
                     closed += eg_method(m) == EgMethod::closed_form ? 1 : 0;
                     if (theory) {
                         ++covered;
@@ -629,7 +633,13 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
                 }
     const auto n = static_cast<int>(all_activation_kinds.size());
     CHECK(covered == n * n * 2 * 2); // every two-layer model
-    CHECK(closed == 3);              // erf, relu, linear with identity outputs
+    int polynomial_kinds = 0; // linear, square, he1..he4, poly (as_polynomial)
+    for (const auto g : all_activation_kinds)
+        polynomial_kinds += as_polynomial(Activation{g}).has_value() ? 1 : 0;
+    CHECK(polynomial_kinds == 7);
+    // erf and relu with g = g*, and every pair of polynomials (linear's closed form among them),
+    // with identity outputs
+    CHECK(closed == 2 + polynomial_kinds * polynomial_kinds);
     CHECK(integrals::closed_form_names() == "erf, relu, linear");
 }
 

@@ -2,6 +2,7 @@
 
 #include "models/gaussian_integrals.hpp"
 #include "models/loss.hpp"
+#include "models/polynomial_averages.hpp"
 
 #include <Eigen/Eigenvalues>
 #include <algorithm>
@@ -12,15 +13,28 @@
 
 namespace plateau {
 
+namespace {
+
+/// Whether eps_g is an exact polynomial in (Q, R, T) by Isserlis' theorem (docs/theory.md §13,
+/// Eq. (13.4)): a polynomial g with h = identity learning a polynomial target, or a committee
+/// with a polynomial g* and h* = identity.
+bool polynomial_eg(const ModelParams& m) noexcept {
+    if (m.student.h.kind != ActivationKind::linear || !as_polynomial(m.student.g))
+        return false;
+    if (!m.target.is_committee())
+        return true;
+    return m.teacher.h.kind == ActivationKind::linear && as_polynomial(m.teacher.g).has_value();
+}
+
+} // namespace
+
 EgMethod eg_method(const ModelParams& m) noexcept {
     if (is_deep(m)) // docs/theory.md §12: Monte Carlo over the first layer's fields
         return EgMethod::monte_carlo;
-    if (!m.target.is_committee()) // closed forms are the committee's (docs/theory.md §13)
-        return EgMethod::monte_carlo;
-    return integrals::has_closed_form(m.student.g.kind, m.student.h.kind, m.teacher.g.kind,
-                                      m.teacher.h.kind)
-               ? EgMethod::closed_form
-               : EgMethod::monte_carlo;
+    if (m.target.is_committee() && integrals::has_closed_form(m.student.g.kind, m.student.h.kind,
+                                                              m.teacher.g.kind, m.teacher.h.kind))
+        return EgMethod::closed_form;
+    return polynomial_eg(m) ? EgMethod::closed_form : EgMethod::monte_carlo;
 }
 
 EgEstimate generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
@@ -29,12 +43,29 @@ EgEstimate generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
                                 int samples, NormalStream& rng) {
     if (eg_method(m) == EgMethod::closed_form) {
         // The closed forms take the readout factors in v and v* (docs/theory.md §14).
-        if (m.student.readout != ReadoutScale::one || m.teacher.readout != ReadoutScale::one)
-            return {integrals::generalization_error(m.student.g.kind, Q, R, T,
-                                                    m.student.readout_factor() * v,
-                                                    m.teacher.readout_factor() * v_star),
-                    0.0};
-        return {integrals::generalization_error(m.student.g.kind, Q, R, T, v, v_star), 0.0};
+        const bool scaled =
+            m.student.readout != ReadoutScale::one || m.teacher.readout != ReadoutScale::one;
+        if (m.target.is_committee() &&
+            integrals::has_closed_form(m.student.g.kind, m.student.h.kind, m.teacher.g.kind,
+                                       m.teacher.h.kind)) {
+            if (scaled)
+                return {integrals::generalization_error(m.student.g.kind, Q, R, T,
+                                                        m.student.readout_factor() * v,
+                                                        m.teacher.readout_factor() * v_star),
+                        0.0};
+            return {integrals::generalization_error(m.student.g.kind, Q, R, T, v, v_star), 0.0};
+        }
+        // A polynomial g (and target or g*): exact by Isserlis' theorem (Eq. (13.4)).
+        const auto K = static_cast<int>(Q.rows());
+        const std::vector<polynomial_averages::Term> tau =
+            m.target.is_committee()
+                ? polynomial_averages::committee_terms(*as_polynomial(m.teacher.g),
+                                                       m.teacher.readout_factor() * v_star, K)
+                : m.target.polynomial->terms(K);
+        return {polynomial_averages::generalization_error(*as_polynomial(m.student.g), tau,
+                                                          integrals::field_covariance(Q, R, T),
+                                                          m.student.readout_factor() * v),
+                0.0};
     }
     return monte_carlo_generalization_error(m, Q, R, T, v, v_star, samples, rng);
 }

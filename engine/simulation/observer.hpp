@@ -19,7 +19,8 @@ namespace plateau {
 [[nodiscard]] OrderParameters order_parameters_of(const RunState& state);
 
 enum class EgMethod {
-    closed_form, ///< docs/theory.md section 2/3b: h = h* = identity, g = g* in {erf, relu, linear}
+    closed_form, ///< exact: docs/theory.md section 2/3b (h = h* = identity, g = g* in {erf, relu,
+                 ///< linear}) or a polynomial g with a polynomial target or g* (section 13)
     monte_carlo, ///< average over the (K+M) Gaussian fields with covariance [[Q,R],[R^T,T]]
 };
 

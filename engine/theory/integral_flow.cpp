@@ -143,18 +143,8 @@ struct PolynomialModel {
     std::vector<Term> tau;
 
     PolynomialModel(const FlowSettings& s, int K)
-        : g(as_polynomial(s.g).value()), dg(g.derivative()) {
+        : g(as_polynomial(s.g).value()), dg(g.derivative()), tau(s.target.polynomial->terms(K)) {
         x.c[1] = 1.0;
-        for (const PolynomialTarget::Monomial& m : s.target.polynomial->monomials()) {
-            Term t{m.coefficient, {}};
-            for (const PolynomialTarget::Factor& f : m.factors)
-                for (int left = f.power; left > 0; left -= Polynomial::max_degree) {
-                    Polynomial power;
-                    power.c[static_cast<std::size_t>(std::min(left, Polynomial::max_degree))] = 1.0;
-                    t.factors.push_back({K + f.field, power});
-                }
-            tau.push_back(std::move(t));
-        }
     }
 };
 
@@ -228,20 +218,10 @@ FlowAverages polynomial_target_averages(const FlowSettings& s, const Eigen::Matr
 double polynomial_target_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,
                                               const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                               const Eigen::VectorXd& v) {
-    // eps_g = (<tau^2> - 2 sum_j v_j <g_j tau> + sum_jk v_j v_k <g_j g_k>)/2 (Eq. (13.4)).
-    const auto K = static_cast<int>(Q.rows());
-    const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
-    const PolynomialModel pm(s, K);
-    double sum = polynomial_averages::average_of_square({}, pm.tau, C);
-    for (int j = 0; j < K; ++j) {
-        const std::array<Factor, 1> gj{Factor{j, pm.g}};
-        sum -= 2.0 * v(j) * polynomial_averages::average(gj, pm.tau, C);
-        for (int k = 0; k < K; ++k) {
-            const std::array<Factor, 2> jk{Factor{j, pm.g}, Factor{k, pm.g}};
-            sum += v(j) * v(k) * polynomial_averages::average(jk, C);
-        }
-    }
-    return 0.5 * sum;
+    // Eq. (13.4), exactly (models/polynomial_averages.hpp).
+    const PolynomialModel pm(s, static_cast<int>(Q.rows()));
+    return polynomial_averages::generalization_error(pm.g, pm.tau,
+                                                     integrals::field_covariance(Q, R, T), v);
 }
 
 FlowAverages integral_flow_averages(const FlowSettings& s, const Eigen::MatrixXd& Q,

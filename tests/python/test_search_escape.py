@@ -2,14 +2,12 @@
 "first alpha with eps_g <= 0.99 eps_g(0)" on hand-made curves with a known answer, censoring,
 per-point statistics and the K-ratio; and on a real Gram-chain phase-retrieval campaign."""
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import run_plateau
 from plateau_analysis import search
 from plateau_analysis.synthetic import make_group
 from plateau_analysis.standard import fit_log_n
@@ -95,26 +93,23 @@ def test_ratio_with_propagated_error():
     np.testing.assert_allclose(r["ratio_sem"].values, 2 * math.sqrt(2) / 5, rtol=1e-12)
 
 
-def test_gram_chain_phase_retrieval(tmp_path):
-    """A real campaign: phase retrieval (square student and teacher, K = M = 1) with the Gram
-    chain: every run starts at eps_g(0) ~ 1.3 and escapes; the escape times grow with N."""
-    build = os.environ.get("PLATEAU_BUILD_DIR")
-    if not build:
-        pytest.skip("PLATEAU_BUILD_DIR not set")
+def test_gram_chain_phase_retrieval(plateau_program, tmp_path):
+    """A real campaign: phase retrieval (square student and teacher, K = M = 1, on the sphere)
+    with the Gram chain: every run starts at eps_g(0) ~ 2 and escapes, and the larger N escapes
+    later by about ln(100) / (2 rate) (docs/theory.md §13), far beyond the spread."""
     out = tmp_path / "pr.h5"
-    subprocess.run([str(Path(build) / "plateau"), "run", "--N", "100, 10000", "--K", "1",
-                    "--M", "1", "--activation", "square", "--teacher-activation", "square",
-                    "--constraint", "sphere",
-                    "--eta", "0.1", "--dynamics", "gram", "--alpha-max", "200",
-                    "--schedule", "log", "--alpha-min", "0.1", "--records", "60",
-                    "--seeds", "8", "-q", "-o", str(out)], check=True)
+    run_plateau(plateau_program, out, "--N", "100, 10000", "--K", "1", "--M", "1",
+                "--activation", "square", "--teacher-activation", "square",
+                "--constraint", "sphere", "--eta", "0.1", "--dynamics", "gram",
+                "--alpha-max", "80", "--schedule", "log", "--alpha-min", "0.1",
+                "--records", "60", "--seeds", "8")
     from plateau_analysis import load_campaign
     ds = load_campaign(out)["K1_M1"]
     s = search.search_summary(ds)
     assert list(s["runs_escaped"].values) == [8, 8]
+    np.testing.assert_allclose(s["eg0_mean"].values, 2.0, atol=0.1)
     t = s["escape_runs_mean"].values
     se = s["escape_runs_sem"].values
-    # ln(1e4 / 1e2) / (2 * rate) apart: the larger N escapes later, well beyond the spread
     assert t[1] - t[0] > 4.0 * math.hypot(se[0], se[1])
 
 

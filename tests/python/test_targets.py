@@ -23,7 +23,7 @@ def test_a_sweep_over_targets_is_read_by_the_analysis(plateau_program, tmp_path)
         assert list(ds.target.values) == ["y1^2", "y1^2", "he2(y1) + y1*y2", "he2(y1) + y1*y2"]
         assert (ds.status == 1).all(), dynamics
         assert np.isfinite(ds.eg.values).all(), dynamics
-        assert (ds.eg_stderr > 0).all(), dynamics  # Monte Carlo: no closed form
+        assert (ds.eg_stderr == 0).all(), dynamics  # exact: Isserlis, docs/theory.md Eq. (13.4)
         config = parse_config(ds.attrs["config"])
         assert config["target"] == "y1^2, he2(y1) + y1*y2"
         assert is_sweep(config["target"])
