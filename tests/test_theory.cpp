@@ -86,7 +86,11 @@ TEST_CASE("theory: supported models and the error for the others", "[theory]") {
     m.student.g.gamma = m.teacher.g.gamma = 2.0;
     CHECK(theory_supports(m));
     CHECK(key_of(m) == "(no error)");
+    // K + M = 4: the tensor rule (docs/theory.md §9 "Smoothness"); K + M > 4: the quadrature.
+    CHECK(flow_method(m) == FlowMethod::tensor);
+    m.student.widths = {3};
     CHECK(flow_method(m) == FlowMethod::integrals);
+    m.student.widths = {2};
     m.teacher.g.gamma = 0.7; // another gamma is another g: the joint rule (docs/theory.md §10)
     CHECK(theory_supports(m));
     CHECK(flow_method(m) == FlowMethod::joint);
@@ -613,8 +617,16 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
                     INFO(name(g) << " " << name(gs) << " " << name(h) << " " << name(hs));
                     // Every two-layer model (§9, §10); closed-form eps_g for the subset.
                     CHECK(theory);
-                    CHECK(flow_method(m) ==
-                          (identity && g == gs ? FlowMethod::integrals : FlowMethod::joint));
+                    // docs/theory.md §8: tanh, sigmoid (K + M = 4) and polynomial g != g* by the
+                    // tensor rule.
+                    const bool smooth = g == ActivationKind::tanh || g == ActivationKind::sigmoid;
+                    const bool polynomials = as_polynomial(m.student.g).has_value() &&
+                                             as_polynomial(m.teacher.g).has_value();
+                    const FlowMethod expected =
+                        !identity ? FlowMethod::joint
+                        : g == gs ? (smooth ? FlowMethod::tensor : FlowMethod::integrals)
+                                  : (polynomials ? FlowMethod::tensor : FlowMethod::joint);
+                    CHECK(flow_method(m) == expected);
                     CHECK((eg_method(m) == EgMethod::closed_form) ==
                           (identity && g == gs && integrals::has_closed_form(g)));
                     closed += eg_method(m) == EgMethod::closed_form ? 1 : 0;

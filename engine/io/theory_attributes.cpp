@@ -23,8 +23,14 @@ constexpr std::string_view init_average_name = "theory_init_average";
 } // namespace
 
 TheoryMethod theory_method(const ModelParams& model) noexcept {
-    if (flow_method(model) == FlowMethod::joint)
+    switch (flow_method(model)) {
+    case FlowMethod::joint:
         return TheoryMethod::joint;
+    case FlowMethod::tensor:
+        return TheoryMethod::tensor;
+    case FlowMethod::integrals:
+        break;
+    }
     return integrals::has_closed_form(model.student.g.kind) ? TheoryMethod::closed_form
                                                             : TheoryMethod::quadrature;
 }

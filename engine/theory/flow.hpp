@@ -23,7 +23,8 @@
 
 namespace plateau {
 
-class JointRule; // engine/theory/joint_rule.hpp
+class JointRule;  // engine/theory/joint_rule.hpp
+class TensorRule; // engine/theory/tensor_rule.hpp
 
 /// True when the ODEs cover the model: every network with one hidden layer (student and
 /// teacher), by FlowMethod::integrals or FlowMethod::joint.
@@ -58,9 +59,20 @@ enum class FlowMethod {
     /// any other h, h*, g, g*: every average over all K+M fields jointly by a fixed
     /// deterministic rule (docs/theory.md §10), engine/theory/joint_flow.cpp
     joint,
+    /// h = h* = identity with g = g* in {tanh, sigmoid} and K + M <= 4, or with polynomial
+    /// g != g*: every average over all K+M fields by a tensor rule symmetric in each standard
+    /// normal, with e = tau - sigma at each node (docs/theory.md §9 "Smoothness", §8),
+    /// engine/theory/tensor_rule.cpp
+    tensor,
 };
 
-/// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma).
+/// The largest number of nodes a tensor Gauss-Hermite rule may have (polynomial g != g*); more
+/// fields or higher degrees take the joint rule.
+inline constexpr double max_tensor_nodes = 262144.0;
+
+/// The method for a model (docs/theory.md §8): h = h* = identity with g = g* (kind and gamma):
+/// tensor for tanh and sigmoid when K + M <= 4, else integrals; identity outputs with polynomial
+/// g != g*: tensor (Gauss-Hermite, exact) up to max_tensor_nodes nodes; everything else joint.
 [[nodiscard]] FlowMethod flow_method(const ModelParams& model) noexcept;
 
 /// What the flow depends on besides the order parameters.
@@ -84,6 +96,9 @@ struct FlowSettings {
     /// The fixed rule of FlowMethod::joint (docs/theory.md §10), made by flow_settings for
     /// joint-points points; null for FlowMethod::integrals (the joint path then makes its own).
     std::shared_ptr<const JointRule> joint_rule;
+    /// The fixed rule of FlowMethod::tensor (docs/theory.md §9), made by flow_settings; null
+    /// for the other methods.
+    std::shared_ptr<const TensorRule> tensor_rule;
 };
 
 /// Throws ConfigError (key "train-set", "alpha-train" or "batch") when the run learns from a
