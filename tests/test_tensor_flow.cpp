@@ -95,11 +95,16 @@ double max_abs_difference(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
     return (a - b).cwiseAbs().maxCoeff();
 }
 
+/// Largest |difference| of the flow (dQ, dR) between two estimates.
+double flow_difference(const TensorEstimate& a, const TensorEstimate& b) {
+    return std::max(max_abs_difference(a.dQ, b.dQ), max_abs_difference(a.dR, b.dR));
+}
+
 } // namespace
 
 TEST_CASE("tensor rule: weights sum to 1, odd moments vanish, Gauss-Hermite is exact",
           "[theory][tensor]") {
-    const TensorRule trap(4, TensorRule::Trapezoid{0.7, 6.0});
+    const TensorRule trap(4, TensorRule::Trapezoid{0.7, 6.0, false});
     CHECK(std::abs(trap.weights().sum() - 1.0) < 1e-12); // rounding of ~2e4 terms
     CHECK(trap.weights().minCoeff() > 0.0);
     // Ball-pruned: about pi^2/32 of the cube's 17^4 nodes.
@@ -121,8 +126,31 @@ TEST_CASE("tensor rule: weights sum to 1, odd moments vanish, Gauss-Hermite is e
     const Eigen::ArrayXd w = gh.weights().array();
     CHECK(std::abs((w * z0.pow(4) * z1.square()).sum() - 3.0) < 1e-13);
     CHECK(std::abs((w * z0.pow(5) * z1).sum()) < 1e-13);
-    CHECK_THROWS_AS(TensorRule(4, TensorRule::Trapezoid{0.0, 6.0}), std::invalid_argument);
+    CHECK_THROWS_AS(TensorRule(4, TensorRule::Trapezoid{0.0, 6.0, false}), std::invalid_argument);
     CHECK_THROWS_AS(TensorRule(4, 0), std::invalid_argument);
+}
+
+TEST_CASE("tensor flow: the folded rule (odd g, g*, h, h*) equals the whole rule",
+          "[theory][tensor]") {
+    // tanh: every average is over an even function of z, so one node of each pair (z, -z) with
+    // twice the weight gives the same sums up to rounding. sigmoid is not odd: not folded.
+    RunParams p = tensor_params(ActivationKind::tanh, ActivationKind::tanh);
+    p.model.learn_v = true;
+    p.training.eta_v = 0.3;
+    p.model.noise = 0.1;
+    FlowSettings s = flow_settings(p);
+    const TensorRule::Trapezoid production = production_trapezoid(s.g);
+    const TensorRule whole(4, production);
+    REQUIRE(s.tensor_rule->points() == (whole.points() + 1) / 2); // folded
+    const OrderParameters op = generic_point(p.model);
+    const TensorEstimate folded = tensor_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
+    s.tensor_rule = std::make_shared<const TensorRule>(whole);
+    const TensorEstimate all = tensor_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
+    CHECK(flow_difference(folded, all) < 1e-13); // rounding of ~1e4 terms
+    CHECK(max_abs_difference(folded.dv, all.dv) < 1e-13);
+    CHECK(std::abs(folded.eg - all.eg) < 1e-13);
+    const RunParams ps = tensor_params(ActivationKind::sigmoid, ActivationKind::sigmoid);
+    CHECK(flow_settings(ps).tensor_rule->points() == whole.points());
 }
 
 TEST_CASE("tensor flow: which models take it", "[theory][tensor]") {
@@ -194,11 +222,6 @@ TEST_CASE("tensor flow: square student, he2 teacher equals Isserlis' theorem to 
 }
 
 namespace {
-
-/// Largest |difference| of the flow (dQ, dR) and of eps_g between two estimates.
-double flow_difference(const TensorEstimate& a, const TensorEstimate& b) {
-    return std::max(max_abs_difference(a.dQ, b.dQ), max_abs_difference(a.dR, b.dR));
-}
 
 /// The points of the accuracy table of docs/theory.md §9 "Smoothness": generic (students half
 /// way), the plateau (symmetric, R ~ 0.1), and near the end (Q, R within 1e-2 of T).
@@ -283,13 +306,15 @@ TEST_CASE("tensor flow: the accuracy table of h and Z (docs/theory.md §9)", "[.
         const RunParams p = tensor_params(kind, kind);
         FlowSettings s = flow_settings(p);
         const auto points = table_points(p.model);
-        s.tensor_rule = std::make_shared<const TensorRule>(4, TensorRule::Trapezoid{0.4, 8.0});
+        s.tensor_rule =
+            std::make_shared<const TensorRule>(4, TensorRule::Trapezoid{0.4, 8.0, true});
         std::vector<TensorEstimate> ref;
         for (const auto& op : points)
             ref.push_back(tensor_estimate(s, op.Q, op.R, op.T, op.v, op.v_star));
         for (const double h : {0.6, 0.65, 0.7, 0.75, 0.8, 0.9})
             for (const double Z : {4.5, 5.0, 5.5, 6.0}) {
-                s.tensor_rule = std::make_shared<const TensorRule>(4, TensorRule::Trapezoid{h, Z});
+                s.tensor_rule = std::make_shared<const TensorRule>(
+                    4, TensorRule::Trapezoid{h, Z, kind == ActivationKind::tanh});
                 double flow_error = 0.0, eg_error = 0.0;
                 const auto start = std::chrono::steady_clock::now();
                 for (std::size_t i = 0; i < points.size(); ++i) {

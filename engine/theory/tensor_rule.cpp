@@ -45,13 +45,19 @@ TensorRule::TensorRule(int dimension, Trapezoid t) {
     std::vector<double> z, w;
     for_each_index(dimension, n, [&](const std::vector<int>& k) {
         double norm2 = 0.0;
-        for (const int kl : k)
+        int first = 0; // the first non-zero centred index: its sign picks one of (z, -z)
+        for (const int kl : k) {
             norm2 += (kl - half) * t.h * (kl - half) * t.h;
-        if (norm2 > r2)
+            if (first == 0)
+                first = kl - half;
+        }
+        if (norm2 > r2 || (t.even && first < 0))
             return;
         for (const int kl : k)
             z.push_back((kl - half) * t.h);
-        w.push_back(std::exp(-0.5 * norm2)); // prod_l phi(z_l), up to the normalisation
+        // prod_l phi(z_l), up to the normalisation; twice for the pair (z, -z) when folded
+        const double pair = t.even && first > 0 ? 2.0 : 1.0;
+        w.push_back(pair * std::exp(-0.5 * norm2));
     });
     const auto points = static_cast<Eigen::Index>(w.size());
     z_ = Eigen::Map<const Eigen::MatrixXd>(z.data(), dimension, points);
@@ -85,7 +91,7 @@ TensorRule::Trapezoid production_trapezoid(const Activation& g) noexcept {
     constexpr double h0 = 0.7;
     constexpr double radius = 5.0;
     const double kappa = g.kind == ActivationKind::sigmoid ? 0.5 : 1.0;
-    return {h0 / std::max(1.0, kappa * std::abs(g.gamma)), radius};
+    return {h0 / std::max(1.0, kappa * std::abs(g.gamma)), radius, false};
 }
 
 int tensor_gauss_hermite_nodes(const Activation& g, const Activation& g_teacher) noexcept {
@@ -105,7 +111,12 @@ std::shared_ptr<const TensorRule> make_tensor_rule(const ModelParams& m) {
     const int gh = tensor_gauss_hermite_nodes(m.student.g, m.teacher.g);
     if (gh > 0)
         return std::make_shared<const TensorRule>(P, gh);
-    return std::make_shared<const TensorRule>(P, production_trapezoid(m.student.g));
+    TensorRule::Trapezoid t = production_trapezoid(m.student.g);
+    const auto odd = [](const Activation& f) {
+        return f.parity() == activations::Parity::odd;
+    };
+    t.even = odd(m.student.g) && odd(m.teacher.g) && odd(m.student.h) && odd(m.teacher.h);
+    return std::make_shared<const TensorRule>(P, t);
 }
 
 TensorEstimate tensor_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,

@@ -24,6 +24,10 @@ public:
     struct Trapezoid {
         double h = 0.0;
         double radius = 0.0;
+        /// The integrand is even under z -> -z (odd g, g*, h, h*: then e, c_j, u_b, g(x_j) are
+        /// odd and d_j even, so every average of the flow is over an even function): one node of
+        /// each pair (z, -z), with twice the weight. The same sums, half the nodes.
+        bool even = false;
     };
     /// The ball-pruned tensor trapezoid rule in `dimension` variables. Throws
     /// std::invalid_argument for dimension < 1 or h, Z not positive.
@@ -54,7 +58,8 @@ private:
 [[nodiscard]] int tensor_gauss_hermite_nodes(const Activation& g,
                                              const Activation& g_teacher) noexcept;
 
-/// The rule FlowMethod::tensor uses for (K + M) fields and the model's activations.
+/// The rule FlowMethod::tensor uses for (K + M) fields and the model's activations (folded,
+/// Trapezoid::even, when g, g*, h, h* are all odd).
 [[nodiscard]] std::shared_ptr<const TensorRule> make_tensor_rule(const ModelParams& m);
 
 /// The averages of the tensor rule at one point (docs/theory.md §10 "Equations"): the flow
