@@ -306,6 +306,27 @@ const std::vector<KeyInfo>& keys() {
                                t.run.model.target = parse_target(v);
                            },
                            target_forms}},
+        {.name = "readout-scale",
+         .default_value = "one",
+         .help = "scale c of the readout h(c sum_j v_j g(x_j)): one (c = 1) or inverse-k (c = 1/K; "
+                 "the teacher's committee 1/M); docs/theory.md section 14",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.student.readout", "run.model.teacher.readout"},
+         .kind = ChoiceKey{name_list<ReadoutScale>(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.student.readout = t.run.model.teacher.readout =
+                                   parse<ReadoutScale>(v).value();
+                           }}},
+        {.name = "constraint",
+         .default_value = "none",
+         .help = "none, or sphere: each student row starts on |w_j|^2 = 1 (Q_jj = 1; q0 unused) "
+                 "and is rescaled to it after every update; docs/theory.md section 14",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.constraint"},
+         .kind = ChoiceKey{name_list<Constraint>(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.constraint = parse<Constraint>(v).value();
+                           }}},
         {.name = "gamma",
          .default_value = "1",
          .help = "slope gamma of every tanh(gamma x), hidden or output",
@@ -490,6 +511,18 @@ const std::vector<KeyInfo>& keys() {
          .kind = ChoiceKey{name_list<DynamicsKind>(), nullptr,
                            [](KeyTarget t, std::string_view v) {
                                t.run.dynamics = parse<DynamicsKind>(v).value();
+                           }}},
+        {.name = "ode-eta2",
+         .default_value = "keep",
+         .help = "plateau ode only: the eta^2 terms of the flow, keep (all) or noise-only (the "
+                 "small-eta limit of the literature with label noise: dQ keeps "
+                 "(eta^2/B) noise <d_j d_k> and drops (eta^2/B) <e^2 d_j d_k>; docs/theory.md "
+                 "section 3)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.ode_eta2"},
+         .kind = ChoiceKey{name_list<Eta2Terms>(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.ode_eta2 = parse<Eta2Terms>(v).value();
                            }}},
         // The campaign's own keys: checked here only (the engine has no validate(CampaignSpec)).
         {.name = "seeds",
@@ -1034,6 +1067,9 @@ std::optional<ConfigError> Configuration::ineffective_key() const {
         {"gamma-output", tanh_output,
          "it is the slope of an output tanh(gamma x), and output-activation and "
          "teacher-output-activation are not tanh"},
+        {"q0", any("constraint", is("none")),
+         "every student row starts on the sphere, Q_jj = 1 (constraint = sphere, docs/theory.md "
+         "section 14)"},
         {"teacher-upper", deep_teacher,
          "the teacher has one hidden layer, M = " + value("M") +
              "; it sets the weights above the first layer of a deeper teacher such as M = 4x2"},

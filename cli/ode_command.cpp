@@ -578,12 +578,18 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                                      " does not go with --fixed-point, which prints the "
                                      "symmetric fixed point and writes no file");
             // Its subspace has T = I (docs/theory.md §11): a gaussian teacher is another flow.
-            for (const auto& point : spec.points)
+            for (const auto& point : spec.points) {
+                if (point.params.model.constraint != Constraint::none)
+                    throw ConfigError("constraint",
+                                      std::string(name(point.params.model.constraint)),
+                                      "none with --fixed-point (the fixed points of the projected "
+                                      "flow on the sphere are not searched yet)");
                 if (point.params.model.teacher_init != TeacherInit::orthonormal)
                     throw ConfigError("teacher-init",
                                       std::string(name(point.params.model.teacher_init)),
                                       "orthonormal with --fixed-point (the symmetric fixed point "
                                       "is that of T = I)");
+            }
             return fixed_points(spec, out.quiet);
         }
 
@@ -632,7 +638,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                 const auto& m = point.params.model;
                 const auto valid = [&](double asymmetry) {
                     try {
-                        (void)symmetric_initial_conditions(m, m.q0, ode.r0, asymmetry);
+                        (void)symmetric_initial_conditions(m, initial_q(m), ode.r0, asymmetry);
                         return true;
                     } catch (const std::invalid_argument&) {
                         return false;
@@ -643,14 +649,15 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                     throw ConfigError("asymmetry", number_text(ode.asymmetry),
                                       "a number small enough that Q - R R^T stays positive "
                                       "semi-definite for --init symmetric (here q0 = " +
-                                          number_text(m.q0) + ", r0 = " + number_text(ode.r0) +
+                                          number_text(initial_q(m)) +
+                                          ", r0 = " + number_text(ode.r0) +
                                           ", K = " + std::to_string(m.student.hidden()) +
                                           ", M = " + std::to_string(m.teacher.hidden()) + ")");
                 if (!valid(ode.asymmetry)) {
                     throw ConfigError("r0", number_text(ode.r0),
                                       "a number with r0^2 K M <= q0 for --init symmetric (Q - R "
                                       "R^T positive semi-definite, asymmetry included; here q0 = " +
-                                          number_text(m.q0) +
+                                          number_text(initial_q(m)) +
                                           ", K = " + std::to_string(m.student.hidden()) +
                                           ", M = " + std::to_string(m.teacher.hidden()) + ")");
                 }
@@ -668,7 +675,8 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         case InitKind::symmetric:
             initial = [&spec, r0 = ode.r0, asymmetry = ode.asymmetry](std::int64_t run) {
                 const ModelParams& m = spec.point_of(run).params.model;
-                return symmetric_initial_conditions(m, m.q0, r0, asymmetry);
+                // Q = q0 I, or I on the sphere (docs/theory.md §14).
+                return symmetric_initial_conditions(m, initial_q(m), r0, asymmetry);
             };
             break;
         case InitKind::file:

@@ -239,6 +239,11 @@ int run_command(int argc, char** argv, const std::string& command_line) {
             argc, argv, "usage: plateau run [CONFIG.ini] [--key value ...] [-o OUT.h5]", options);
         if (cmd.help)
             return 0;
+        // The theory's approximation (docs/theory.md §3): a simulation has every eta^2 term.
+        if (const std::string eta2 = cmd.config.value("ode-eta2"); eta2 != "keep")
+            throw ConfigError("ode-eta2", eta2,
+                              "keep with plateau run (noise-only changes the flow of plateau ode; "
+                              "a simulation has every eta^2 term)");
         // Counted, not expanded: a grid of any size is estimated from a sample of its points
         // and refused before expand() if the grid itself does not fit.
         const std::int64_t grid_points = cmd.config.grid_points();

@@ -59,8 +59,13 @@ std::string describe(const GridPoint& point) {
     }
     const auto& m = point.params.model;
     out += "  (K=" + widths_text(m.student.widths) + " M=" + widths_text(m.teacher.widths) +
-           " g=" + hidden_activation_text(m.student.g) + ")";
-    return out;
+           " g=" + hidden_activation_text(m.student.g);
+    // The readout scale and the sphere change the model: named when set (docs/theory.md §14).
+    if (m.student.readout != ReadoutScale::one)
+        out += " readout-scale=" + std::string(name(m.student.readout));
+    if (m.constraint != Constraint::none)
+        out += " constraint=" + std::string(name(m.constraint));
+    return out + ")";
 }
 
 std::string SeedSummary::outcome_counts(const Point& p) {

@@ -133,6 +133,33 @@ double average(std::span<const Factor> factors, const Eigen::MatrixXd& C) {
     return constant * sum;
 }
 
+double average(std::span<const Factor> factors, std::span<const Term> terms,
+               const Eigen::MatrixXd& C) {
+    std::vector<Factor> all(factors.begin(), factors.end());
+    double sum = 0.0;
+    for (const Term& t : terms) {
+        all.resize(factors.size());
+        all.insert(all.end(), t.factors.begin(), t.factors.end());
+        sum += t.coefficient * average(all, C);
+    }
+    return sum;
+}
+
+double average_of_square(std::span<const Factor> factors, std::span<const Term> terms,
+                         const Eigen::MatrixXd& C) {
+    std::vector<Factor> all(factors.begin(), factors.end());
+    double sum = 0.0;
+    for (std::size_t t = 0; t < terms.size(); ++t)
+        for (std::size_t r = t; r < terms.size(); ++r) {
+            all.resize(factors.size());
+            all.insert(all.end(), terms[t].factors.begin(), terms[t].factors.end());
+            all.insert(all.end(), terms[r].factors.begin(), terms[r].factors.end());
+            const double pair = (t == r ? 1.0 : 2.0) * terms[t].coefficient * terms[r].coefficient;
+            sum += pair * average(all, C);
+        }
+    return sum;
+}
+
 double I2(const Polynomial& g, const Eigen::MatrixXd& C, int a, int b) {
     const std::array<Factor, 2> f{{{a, g}, {b, g}}};
     return average(f, C);

@@ -27,6 +27,7 @@
 #include <Eigen/Core>
 
 #include <span>
+#include <vector>
 
 namespace plateau::polynomial_averages {
 
@@ -39,6 +40,21 @@ struct Factor {
 /// E[ prod_i factors[i].p(u_{factors[i].field}) ] for u ~ N(0, C), exactly (Eq. (9b.1)). The
 /// product of no factors is 1.
 [[nodiscard]] double average(std::span<const Factor> factors, const Eigen::MatrixXd& C);
+
+/// One term c prod_i factors[i].p(u_{factors[i].field}) of a polynomial of several fields (a
+/// monomial of a polynomial target, docs/theory.md §13). No factors: the constant c.
+struct Term {
+    double coefficient = 0.0;
+    std::vector<Factor> factors;
+};
+
+/// E[ prod_i factors[i] * sum_t terms[t] ], term by term by Eq. (9b.1) (docs/theory.md §13,
+/// Eq. (13.5)).
+[[nodiscard]] double average(std::span<const Factor> factors, std::span<const Term> terms,
+                             const Eigen::MatrixXd& C);
+/// E[ prod_i factors[i] * (sum_t terms[t])^2 ], over the pairs of terms (Eq. (13.5)).
+[[nodiscard]] double average_of_square(std::span<const Factor> factors, std::span<const Term> terms,
+                                       const Eigen::MatrixXd& C);
 
 /// The averages of docs/theory.md §2 with the polynomial g on every field:
 /// <g(u_a) g(u_b)>

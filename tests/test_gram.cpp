@@ -16,6 +16,7 @@
 #include "engine/simulation/trainer.hpp"
 #include "engine/theory/theory.hpp"
 #include "run_helpers.hpp"
+#include "stat_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -71,35 +72,6 @@ double z_score(const std::vector<double>& a, const std::vector<double>& b) {
     const Moments mb = moments(b);
     return std::abs(ma.mean - mb.mean) / std::sqrt(ma.var / static_cast<double>(a.size()) +
                                                    mb.var / static_cast<double>(b.size()));
-}
-
-/// Two-sample Kolmogorov-Smirnov test: the p-value of the largest distance between the
-/// empirical distribution functions (asymptotic Kolmogorov distribution with the effective size
-/// n m / (n + m) and Stephens' correction; conservative with ties).
-double ks_p_value(std::vector<double> a, std::vector<double> b) {
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    const auto n = static_cast<double>(a.size());
-    const auto m = static_cast<double>(b.size());
-    std::size_t i = 0;
-    std::size_t j = 0;
-    double d = 0.0;
-    while (i < a.size() && j < b.size()) {
-        const double t = std::min(a[i], b[j]);
-        while (i < a.size() && a[i] <= t)
-            ++i;
-        while (j < b.size() && b[j] <= t)
-            ++j;
-        d = std::max(d, std::abs(static_cast<double>(i) / n - static_cast<double>(j) / m));
-    }
-    if (d == 0.0)
-        return 1.0;
-    const double en = std::sqrt(n * m / (n + m));
-    const double lambda = (en + 0.12 + 0.11 / en) * d;
-    double p = 0.0;
-    for (int k = 1; k <= 100; ++k)
-        p += 2.0 * ((k % 2 == 1) ? 1.0 : -1.0) * std::exp(-2.0 * k * k * lambda * lambda);
-    return std::clamp(p, 0.0, 1.0);
 }
 
 } // namespace
@@ -481,13 +453,13 @@ TEST_CASE("gram: whole runs have the law of full runs (two-sample KS)", "[gram][
             for (const auto& [what, a, b] : {std::tuple{"Q_11", &gram.q11[i], &full.q11[i]},
                                              std::tuple{"R_11", &gram.r11[i], &full.r11[i]},
                                              std::tuple{"eps_g", &gram.eg[i], &full.eg[i]}}) {
-                const double pv = ks_p_value(*a, *b);
+                const double pv = test::ks_p_value(*a, *b);
                 INFO(what << ": p = " << pv);
                 CHECK(pv > per_test);
                 smallest = std::min(smallest, pv);
             }
         }
-        const double pv = ks_p_value(gram.escape, full.escape);
+        const double pv = test::ks_p_value(gram.escape, full.escape);
         INFO("escape time: p = " << pv << ", mean gram " << moments(gram.escape).mean << ", full "
                                  << moments(full.escape).mean);
         CHECK(pv > per_test);

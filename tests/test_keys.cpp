@@ -39,6 +39,8 @@ void diff_network(const NetworkSpec& a, const NetworkSpec& b, const std::string&
         out.insert(path + ".widths");
     diff_activation(a.g, b.g, path + ".g", out);
     diff_activation(a.h, b.h, path + ".h", out);
+    if (a.readout != b.readout)
+        out.insert(path + ".readout");
 }
 
 /// The fields, as "run.<path>", in which two RunParams differ.
@@ -61,6 +63,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.init_seed != b.model.init_seed, "run.model.init_seed");
     field(a.model.noise != b.model.noise, "run.model.noise");
     field(a.model.target != b.model.target, "run.model.target");
+    field(a.model.constraint != b.model.constraint, "run.model.constraint");
     field(a.training.eta != b.training.eta, "run.training.eta");
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");
     field(a.training.eta_layers != b.training.eta_layers, "run.training.eta_layers");
@@ -80,6 +83,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.observer.joint_points != b.observer.joint_points, "run.observer.joint_points");
     field(a.observer.divergence_q != b.observer.divergence_q, "run.observer.divergence_q");
     field(a.dynamics != b.dynamics, "run.dynamics");
+    field(a.ode_eta2 != b.ode_eta2, "run.ode_eta2");
     // A field of RunParams missing above would let a difference go unseen.
     if (out.empty())
         REQUIRE(a == b);

@@ -5,6 +5,7 @@
 #include "cli_helpers.hpp"
 #include "engine/run/run.hpp"
 #include "engine/simulation/simulate.hpp"
+#include "engine/theory/fixed_point.hpp"
 #include "engine/theory/flow.hpp"
 #include "run_helpers.hpp"
 
@@ -140,14 +141,19 @@ TEST_CASE("target: M, deeper teachers and the theory are checked in one line", "
     CHECK_THROWS_WITH(validate(p), Catch::Contains("for 'target'") &&
                                        Catch::Contains("several hidden layers (M = 3x2)"));
     p.model.teacher.widths = {3};
+    // The theory integrates polynomial targets by the joint rule (docs/theory.md §13), but its
+    // symmetric and specialized fixed points are a committee's.
+    CHECK_NOTHROW(require_theory_support(p.model));
+    CHECK(flow_method(p.model) == FlowMethod::joint);
+    p.model.student.widths = {3};
     try {
-        require_theory_support(p.model);
-        FAIL("the theory accepted a polynomial target");
+        (void)symmetric_fixed_point(p);
+        FAIL("the fixed-point search accepted a polynomial target");
     } catch (const ConfigError& e) {
         CHECK(e.key() == "target");
-        CHECK(std::string(e.what()).find("plateau ode") != std::string::npos);
+        CHECK(std::string(e.what()).find("committee for the symmetric") != std::string::npos);
     }
-    CHECK_NOTHROW(require_theory_support(RunParams{}.model)); // the committee
+    CHECK_THROWS_AS(specialized_eta_max(p), ConfigError);
 }
 
 TEST_CASE("target: the key parses, sweeps and names the position of a bad expression", "[target]") {
@@ -177,13 +183,30 @@ TEST_CASE("target: plateau refuses a bad target with one line and exit status 2,
           "[target]") {
     const test::TempDir dir;
     const std::string out = dir / "t.h5";
-    for (const char* args : {"run --target 'y1 +' --alpha-max 1 -o ", "run --target y3 -o ",
-                             "ode --target 'he2(y1)' --alpha-max 1 -o "}) {
+    for (const char* args : {"run --target 'y1 +' --alpha-max 1 -o ", "run --target y3 -o "}) {
         INFO(args);
         const auto r = test::run_plateau(std::string(args) + out);
         CHECK(r.status == 2);
         CHECK(r.output.find("for 'target'") != std::string::npos);
         CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+        CHECK(!std::filesystem::exists(out));
+    }
+    const auto r = test::run_plateau("ode --target 'he2(y1)' --M 1 --fixed-point");
+    CHECK(r.status == 2);
+    CHECK(r.output.find("invalid value 'he2(y1)' for 'target': allowed is committee for the "
+                        "symmetric") != std::string::npos);
+    CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+    // ode-eta2 (docs/theory.md §3): plateau ode only, and only keep or noise-only.
+    for (const auto& [args, message] :
+         {std::pair{"run --ode-eta2 noise-only --alpha-max 1 -o ",
+                    "invalid value 'noise-only' for 'ode-eta2': allowed is keep with plateau run"},
+          std::pair{"ode --ode-eta2 none --alpha-max 1 -o ",
+                    "invalid value 'none' for 'ode-eta2': allowed is one of keep, noise-only"}}) {
+        INFO(args);
+        const auto e = test::run_plateau(std::string(args) + out);
+        CHECK(e.status == 2);
+        CHECK(e.output.find(message) != std::string::npos);
+        CHECK(std::count(e.output.begin(), e.output.end(), '\n') == 1);
         CHECK(!std::filesystem::exists(out));
     }
 }

@@ -63,11 +63,13 @@ from .configs import ConfigMismatchError, ConfigMismatchWarning
 from .detection import (Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus,
                         rule_for)
 from .merge import load_sweep, open_sweep
+from .search import escape_ratio, first_fall, search_escapes, search_summary
 from .grid import as_grid, grid_dimensions, load_grid, open_grid
 from .stats import seed_average
 from .tables import format_table, table_rows, write_csv
 
 __all__ = [
+    "escape_ratio", "first_fall", "search_escapes", "search_summary",
     "COMPLETED", "DIVERGED", "PENDING",
     "FINITE_SET_OUTCOMES", "finite_set_outcomes", "sign_symmetric", "activation_parity",
     "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "OUTCOMES", "UNIT_STATES",

@@ -293,6 +293,18 @@ def _runs(mask: np.ndarray) -> list:
     return list(zip(starts.tolist(), stops.tolist()))
 
 
+def log_crossing(a0: float, a1: float, e0: float, e1: float, level: float) -> float:
+    """Where the straight line through (ln a0, ln e0) and (ln a1, ln e1) crosses ln ``level``
+    (a0, a1, e0, e1 > 0; the crossing clipped to [a0, a1]; a1 for a flat segment): the time at
+    which a falling curve between two records reaches ``level``, on the log-log scale of the
+    rules.
+    """
+    y0, y1 = math.log(e0), math.log(e1)
+    t = (y0 - math.log(level)) / (y0 - y1) if y0 != y1 else 1.0
+    u0, u1 = math.log(a0), math.log(a1)
+    return math.exp(u0 + min(max(t, 0.0), 1.0) * (u1 - u0))
+
+
 def detect_plateau(alpha: ArrayLike, eg: ArrayLike, spec: ArrayLike | None = None,
                    rule: PlateauRule | None = None) -> Plateau:
     """Find the plateau of one eps_g(alpha) curve.
@@ -395,9 +407,7 @@ def detect_plateau(alpha: ArrayLike, eg: ArrayLike, spec: ArrayLike | None = Non
         below = np.flatnonzero(e[hi + 1:] <= level)
         if below.size:
             k = hi + 1 + int(below[0])
-            y0, y1 = y[k - 1], y[k]
-            t = (y0 - math.log(level)) / (y0 - y1) if y0 != y1 else 1.0
-            escape = math.exp(u[k - 1] + min(max(t, 0.0), 1.0) * (u[k] - u[k - 1]))
+            escape = log_crossing(a[k - 1], a[k], max(e[k - 1], floor), max(e[k], floor), level)
             escaped = True
         else:
             if not (spec_med <= rule.unspecialized_max):  # NaN: unknown -> rejected

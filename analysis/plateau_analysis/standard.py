@@ -387,7 +387,9 @@ def fit_log_n(summary) -> LineFit:
 
 
 def plot_escape_vs_log_n(ds, summary, theory_avg=None, matches=None):
-    """Figure: escape time (mean over the runs that escaped ± SE) against ln N, with the
+    """Figure: escape time (mean over the runs that escaped ± SE) against ln N, from a
+    ``plateau_summary`` or a :func:`~plateau_analysis.search.search_summary` (escape from the
+    search phase; its rule in the axis label, no theory prediction), with the
     straight line escape = a + b ln N (the plateau length grows like ln N) fitted by weighted
     least squares (:func:`fit_log_n`) and its slope b ± its error from the weights, and the
     reduced chi^2, in the legend; with a theory file of schema 1.5 (``theory_avg`` from
@@ -403,6 +405,11 @@ def plot_escape_vs_log_n(ds, summary, theory_avg=None, matches=None):
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     x = np.log(summary["N"].values.astype(float))
     y = summary["escape_runs_mean"].values
+    # A search_summary (plateau_analysis.search) measures the escape from the start, not from
+    # a plateau: say which rule, and no plateau-escape prediction applies.
+    fraction = summary.attrs.get("fraction")
+    if fraction is not None:
+        theory_avg = matches = None
     ax.errorbar(x, y, yerr=np.nan_to_num(summary["escape_runs_sem"].values), marker="o", ls="", capsize=3,
                 color="tab:blue", label="runs that escaped (mean ± SE)")
     fit = fit_log_n(summary)
@@ -430,7 +437,8 @@ def plot_escape_vs_log_n(ds, summary, theory_avg=None, matches=None):
     top.set_xticks(np.log(values), [f"{v:g}" for v in values])
     top.set_xlabel("N")
     ax.set_xlabel("ln N   (N = input dimension)")
-    ax.set_ylabel(escape_label(ds))
+    ax.set_ylabel(escape_label(ds) if fraction is None else
+                  escape_label(ds, f"(first ε_g ≤ {float(fraction):g} ε_g(0))"))
     ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: escape time against ln N "
                                  f"({_title(ds)})"), fontsize=10, pad=28)
     ax.grid(True, alpha=0.3)

@@ -22,6 +22,10 @@ InitialConditions sampled_initial_conditions(const CampaignSpec& spec) {
 
 PointPredictions point_predictions(const RunParams& params) {
     PointPredictions out;
+    // The fixed points of the projected flow (constraint = sphere, docs/theory.md §14) are not
+    // searched: NaN.
+    if (params.model.constraint == Constraint::sphere)
+        return out;
     out.summary = theory_point_summary(params);
     // A finite escape rate: the summary found the symmetric fixed point, at a cost it accepts
     // (docs/theory.md §11); the escape prediction starts from the same point (§11).

@@ -157,7 +157,8 @@ std::vector<std::optional<double>> layer_steps(const RunParams& p) {
 
 StepRule::StepRule(const RunParams& p)
     : student(p.model.student), teacher(p.model.teacher), target(p.model.target),
-      learn_v(p.model.learn_v), deep(is_deep(p.model)), layer_steps(plateau::layer_steps(p)),
+      learn_v(p.model.learn_v), deep(is_deep(p.model)),
+      sphere(p.model.constraint == Constraint::sphere), layer_steps(plateau::layer_steps(p)),
       eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
       eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)),
       schedule(p.training.eta_schedule), n(static_cast<double>(p.model.N)) {}
@@ -260,6 +261,13 @@ void validate(const RunParams& p) {
                     std::to_string(poly->fields()) + ": set M to at least " +
                     std::to_string(poly->fields()) + ")");
     }
+    // readout-scale = inverse-k divides the committee of Eq. (1) by K (M): two-layer networks
+    // only (docs/theory.md §14).
+    if (m.student.readout != ReadoutScale::one || m.teacher.readout != ReadoutScale::one)
+        require(!is_deep(m), "readout-scale", name(ReadoutScale::inverse_k),
+                "one with a deeper network (K = " + widths_text(m.student.widths) +
+                    ", M = " + widths_text(m.teacher.widths) +
+                    "): the readout scale is built for two-layer networks");
 
     check(limits::eta, "eta", p.training.eta);
     check(limits::eta, "eta-v", p.training.eta_v);

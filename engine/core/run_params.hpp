@@ -57,10 +57,23 @@ enum class DynamicsKind {
     gram, ///< the exact Markov chain of G = [[Q, R], [R^T, T]] and v: O((K+M)^3) per step (§7)
 };
 
+/// Which eta^2 terms the theory's flow keeps (the `ode-eta2` key, docs/theory.md §3 "Small-eta
+/// limit"); plateau ode only.
+enum class Eta2Terms {
+    keep,       ///< the full flow: (eta^2/B) <(e^2 + s^2) d_j d_k> in dQ_jk
+    noise_only, ///< the small-eta limit with label noise: (eta^2/B) s^2 <d_j d_k> alone
+};
+
 /// How the batches of a finite training set are drawn (docs/theory.md §6).
 enum class Sampling {
     epochs,      ///< shuffle the set, sweep it in batches of B; then shuffle again
     replacement, ///< every batch: B indices drawn uniformly, with replacement
+};
+
+/// A constraint on the student's first-layer rows (the `constraint` key, docs/theory.md §14).
+enum class Constraint {
+    none,   ///< unconstrained SGD
+    sphere, ///< after every update (and at the start) each row rescaled to |w_j|^2 = 1, Q_jj = 1
 };
 
 // Canonical names, as used in configuration files and output attributes: one table per
@@ -88,6 +101,19 @@ enum class Sampling {
 [[nodiscard]] constexpr auto enum_table(DynamicsKind) noexcept {
     return std::to_array<EnumEntry<DynamicsKind>>(
         {{DynamicsKind::full, "full"}, {DynamicsKind::gram, "gram"}});
+}
+[[nodiscard]] constexpr auto enum_table(Constraint) noexcept {
+    return std::to_array<EnumEntry<Constraint>>(
+        {{Constraint::none, "none"}, {Constraint::sphere, "sphere"}});
+}
+/// ReadoutScale is defined in models/network.hpp (below the engine); its names here.
+[[nodiscard]] constexpr auto enum_table(ReadoutScale) noexcept {
+    return std::to_array<EnumEntry<ReadoutScale>>(
+        {{ReadoutScale::one, "one"}, {ReadoutScale::inverse_k, "inverse-k"}});
+}
+[[nodiscard]] constexpr auto enum_table(Eta2Terms) noexcept {
+    return std::to_array<EnumEntry<Eta2Terms>>(
+        {{Eta2Terms::keep, "keep"}, {Eta2Terms::noise_only, "noise-only"}});
 }
 [[nodiscard]] constexpr auto enum_table(Sampling) noexcept {
     return std::to_array<EnumEntry<Sampling>>(
@@ -159,6 +185,9 @@ struct ModelParams {
     /// What the label is (docs/theory.md §13): the teacher's committee of Eq. (1), or a
     /// polynomial of its first-layer fields y_1..y_M (then g*, h*, v* play no part in it).
     Target target{};
+    /// Projected SGD on the sphere (docs/theory.md §14): the student's rows start on |w_j|^2 = 1
+    /// (q0 then plays no part) and are rescaled to it after every update.
+    Constraint constraint = Constraint::none;
 
     friend bool operator==(const ModelParams&, const ModelParams&) = default;
 };
@@ -234,6 +263,8 @@ struct RunParams {
     ObserverParams observer;
     /// How the run advances; gram samples the same law as full (docs/theory.md §7).
     DynamicsKind dynamics = DynamicsKind::full;
+    /// The eta^2 terms of the theory's flow (plateau ode; a simulation has all of them).
+    Eta2Terms ode_eta2 = Eta2Terms::keep;
 
     friend bool operator==(const RunParams&, const RunParams&) = default;
 };
@@ -244,6 +275,12 @@ struct RunParams {
 
 /// Examples per update: B, or P for batch = all.
 [[nodiscard]] std::int64_t examples_per_update(const RunParams& p) noexcept;
+
+/// Q_jj at the start of a run: 1 on the sphere (constraint = sphere, docs/theory.md §14), q0
+/// otherwise. The symmetric start of `plateau ode --init symmetric` takes it.
+[[nodiscard]] inline double initial_q(const ModelParams& m) noexcept {
+    return m.constraint == Constraint::sphere ? 1.0 : m.q0;
+}
 
 /// Whether either network has more than one hidden layer (docs/theory.md §12).
 [[nodiscard]] bool is_deep(const ModelParams& m) noexcept;
@@ -276,6 +313,7 @@ struct StepRule {
     Target target; ///< tau from the teacher's fields (docs/theory.md §13)
     bool learn_v;  ///< train v (Eq. 3), the output weights of any depth
     bool deep;     ///< student or teacher with several hidden layers (§12)
+    bool sphere;   ///< constraint = sphere: rows rescaled to |w_j|^2 = 1 after the step (§14)
     std::vector<std::optional<double>> layer_steps; ///< eta_l/N of W_2..W_L (layer_steps())
     double eta_over_n;                              ///< eta/N of the first layer (Eqs. 4-5)
     double eta_v_over_n;                            ///< eta_v/N of v (Eq. 3)

@@ -147,6 +147,9 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
     if (lambda_ != 0.0)
         W *= 1.0 - eta_over_n * lambda_;
     W.noalias() -= (eta_over_n / static_cast<double>(B)) * errors_.transpose() * X;
+    if (rule_.sphere) // projected SGD: every row back on |w^(m)| = 1 (docs/theory.md §14)
+        step_kernels::project_rows(W.data(), static_cast<std::size_t>(K),
+                                   static_cast<std::size_t>(n_), nullptr);
     // W_l <- W_l - (eta_l/N) ((1/B) sum_b de^b/dW_l + lambda W_l) above the first layer of a
     // deeper student: Eq. (12.3) with the batch mean and weight decay as for v.
     for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)

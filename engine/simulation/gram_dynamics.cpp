@@ -69,8 +69,10 @@ Eigen::MatrixXd wishart_bartlett(NormalStream& rng, int p, double dof) {
     return S;
 }
 
-OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
-                                    std::uint64_t init_index) {
+namespace {
+/// sample_initial_gram without the constraint.
+OrderParameters sample_unconstrained_gram(const RunParams& params, std::uint64_t seed,
+                                          std::uint64_t init_index) {
     const auto& m = params.model;
     const int K = m.student.hidden();
     const int M = m.teacher.hidden();
@@ -120,6 +122,43 @@ OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
     op.R = G.topRightCorner(K, M);
     op.T = G.bottomRightCorner(M, M);
     return op;
+}
+} // namespace
+
+OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
+                                    std::uint64_t init_index) {
+    OrderParameters op = sample_unconstrained_gram(params, seed, init_index);
+    if (params.model.constraint == Constraint::sphere) {
+        // The students rescaled onto the sphere, as in a full run (docs/theory.md §14): a
+        // function of G, so still its exact law.
+        const auto K = op.Q.rows();
+        Eigen::MatrixXd G(K + op.T.rows(), K + op.T.rows());
+        G << op.Q, op.R, op.R.transpose(), op.T;
+        project_gram_to_sphere(G, static_cast<int>(K));
+        op.Q = G.topLeftCorner(K, K);
+        op.R = G.topRightCorner(K, op.T.rows());
+    }
+    return op;
+}
+
+void project_gram_to_sphere(Eigen::MatrixXd& G, int K) noexcept {
+    // docs/theory.md §14: w^(j) <- w^(j)/|w^(j)| for the K students multiplies row and column j
+    // of G by 1/sqrt(G_jj); the teacher rows stay. The lower triangle, mirrored (G stays exactly
+    // symmetric), and G_jj = 1 exactly.
+    const auto r = G.rows();
+    Eigen::VectorXd scale = Eigen::VectorXd::Ones(r);
+    for (Eigen::Index j = 0; j < K; ++j)
+        scale(j) = 1.0 / std::sqrt(G(j, j));
+    for (Eigen::Index i = 0; i < r; ++i)
+        for (Eigen::Index j = 0; j < i; ++j) {
+            if (i >= K && j >= K)
+                continue;
+            const double g = G(i, j) * scale(i) * scale(j);
+            G(i, j) = g;
+            G(j, i) = g;
+        }
+    for (Eigen::Index j = 0; j < K; ++j)
+        G(j, j) = 1.0;
 }
 
 namespace {
@@ -302,6 +341,8 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
         const auto i = static_cast<Eigen::Index>(k);
         v_(i) = (1.0 - eta_v_over_n * lambda_) * v_(i) - eta_v_over_n * grad_v[k];
     }
+    if (rule_.sphere) // rows rescaled: their rows and columns of G (docs/theory.md §14)
+        project_gram_to_sphere(G_, K_);
     return true;
 }
 

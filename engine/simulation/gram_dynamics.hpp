@@ -49,6 +49,10 @@ private:
 /// drawn row by row. dof > p - 1. Exactly symmetric.
 [[nodiscard]] Eigen::MatrixXd wishart_bartlett(NormalStream& rng, int p, double dof);
 
+/// constraint = sphere on a Gram matrix (docs/theory.md §14): rows and columns j < K (the
+/// students) multiplied by 1/sqrt(G_jj), so G_jj = 1 exactly; G stays exactly symmetric.
+void project_gram_to_sphere(Eigen::MatrixXd& G, int K) noexcept;
+
 /// The initial order parameters keyed by (seed, init_index) (the run index, or the seed index
 /// with init-seed = shared: CampaignSpec::init_index_of), drawn from their exact law at this N
 /// (docs/theory.md §7) from stream purpose gram_initial (gram_initial_shared): the start of the

@@ -27,8 +27,15 @@ EgEstimate generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
                                 const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                 const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                                 int samples, NormalStream& rng) {
-    if (eg_method(m) == EgMethod::closed_form)
+    if (eg_method(m) == EgMethod::closed_form) {
+        // The closed forms take the readout factors in v and v* (docs/theory.md §14).
+        if (m.student.readout != ReadoutScale::one || m.teacher.readout != ReadoutScale::one)
+            return {integrals::generalization_error(m.student.g.kind, Q, R, T,
+                                                    m.student.readout_factor() * v,
+                                                    m.teacher.readout_factor() * v_star),
+                    0.0};
         return {integrals::generalization_error(m.student.g.kind, Q, R, T, v, v_star), 0.0};
+    }
     return monte_carlo_generalization_error(m, Q, R, T, v, v_star, samples, rng);
 }
 

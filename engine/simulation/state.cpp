@@ -67,6 +67,9 @@ RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint6
         StreamKey{seed, init_index,
                   shared ? StreamPurpose::student_init_shared : StreamPurpose::student_init});
     fill_normal(student_rng, student, std::sqrt(p.q0) * inv_sqrt_n);
+    if (p.constraint == Constraint::sphere) // on the sphere from the start (docs/theory.md §14)
+        for (Eigen::Index j = 0; j < s.K; ++j)
+            student.row(j) /= student.row(j).norm();
 
     s.weights.resize(s.K + s.M, N);
     s.weights.topRows(s.K) = student;

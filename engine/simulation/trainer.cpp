@@ -178,6 +178,22 @@ void update(double* W, std::size_t rows, std::size_t n, const double* c, const d
         update_rows<1>(W + r * n, n, c + r, x);
 }
 
+void project_rows(double* W, std::size_t rows, std::size_t n, double* fields) noexcept {
+    // Projected SGD on the sphere (docs/theory.md §14): w^(j) <- w^(j) / |w^(j)|, so Q_jj = 1 to
+    // rounding; a field w^(j) . xi computed before the rescaling is rescaled with its row.
+    for (std::size_t r = 0; r < rows; ++r) {
+        double* const w = W + r * n;
+        double q = 0.0;
+        for (std::size_t i = 0; i < n; ++i)
+            q += w[i] * w[i];
+        const double inv = 1.0 / std::sqrt(q);
+        for (std::size_t i = 0; i < n; ++i)
+            w[i] *= inv;
+        if (fields != nullptr)
+            fields[r] *= inv;
+    }
+}
+
 } // namespace step_kernels
 
 void Trainer::measure(const RunState& state, Observables& o) const {
@@ -301,11 +317,15 @@ StepOutcome OnlineSgd::advance(RunState& s, std::int64_t steps) {
             return StepOutcome::diverged;
         if (t == steps) {
             step_kernels::update(student, K, n, coef_.data(), xi_.data());
+            if (rule_.sphere)
+                step_kernels::project_rows(student, K, n, nullptr);
             ++s.step;
             return StepOutcome::ok;
         }
         step_kernels::sweep(student, K + M, K, n, coef_.data(), xi_.data(), xi_next_.data(),
                             fields_.data(), &examples_->next(), scratch_.data());
+        if (rule_.sphere) // the updated rows and the next example's fields with them (§14)
+            step_kernels::project_rows(student, K, n, fields_.data());
         xi_.swap(xi_next_);
         ++s.step;
     }

@@ -70,6 +70,10 @@ void sweep(double* W, std::size_t rows, std::size_t updated, std::size_t n, cons
 /// W_r += c[r] x for r < rows (the rank-one update of Eq. 5 alone).
 void update(double* W, std::size_t rows, std::size_t n, const double* c, const double* x) noexcept;
 
+/// The projection of constraint = sphere (docs/theory.md §14): each of the `rows` rows W_r
+/// divided by its norm, so |W_r|^2 = 1 to rounding, and fields[r] with it (fields may be null).
+void project_rows(double* W, std::size_t rows, std::size_t n, double* fields) noexcept;
+
 } // namespace step_kernels
 
 /// How a run's weights change. The only role that writes a RunState.

@@ -609,6 +609,8 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
         return fail("no symmetric fixed point");
     if (m.teacher_init != TeacherInit::orthonormal)
         return fail("the prediction covers the orthonormal teacher (T = I) only");
+    if (!m.target.is_committee()) // step_covariance's tau is the committee's
+        return fail("the prediction covers the committee target only");
     out.rate = plateau.escape_rate;
     out.eg_plateau = plateau.eg;
     out.threshold = escape_fraction * plateau.eg;

@@ -216,6 +216,17 @@ void require_constant_rates(const RunParams& params) {
                           "none)");
 }
 
+/// The symmetric subspace and the specialized point are those of a committee, whose teacher
+/// units are interchangeable (docs/theory.md §11); a polynomial target (§13) has neither. Throws
+/// ConfigError naming target.
+void require_committee_target(const RunParams& params) {
+    if (!params.model.target.is_committee())
+        throw ConfigError("target", params.model.target.text(),
+                          "committee for the symmetric and specialized fixed points (their "
+                          "subspaces assume interchangeable teacher units; plateau ode "
+                          "integrates polynomial targets)");
+}
+
 double rate_of(const RunParams& params) {
     return std::max(params.training.eta, params.model.learn_v ? params.training.eta_v : 0.0);
 }
@@ -382,6 +393,7 @@ std::vector<FixedPoint> trajectory_fixed_points(const RunParams& params,
 EtaMax specialized_eta_max(const RunParams& params) {
     require_constant_rates(params);
     require_theory_support(params.model);
+    require_committee_target(params);
     EtaMax out;
     const ModelParams& m = params.model;
     if (m.student.hidden() != m.teacher.hidden()) {
@@ -442,6 +454,7 @@ EtaMax specialized_eta_max(const RunParams& params) {
 FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgress& progress) {
     require_constant_rates(params);
     require_theory_support(params.model);
+    require_committee_target(params);
     const ModelParams& m = params.model;
     const int K = m.student.hidden(), M = m.teacher.hidden();
     if (K < 1 || M < 1)
@@ -513,7 +526,7 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
 
 TheoryPointSummary theory_point_summary(const RunParams& params) {
     TheoryPointSummary out;
-    if (!params.training.eta_schedule.is_constant() ||
+    if (!params.training.eta_schedule.is_constant() || !params.model.target.is_committee() ||
         params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
         flow_method(params.model) != FlowMethod::integrals ||
         !integrals::has_closed_form(params.model.student.g.kind))

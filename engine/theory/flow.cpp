@@ -27,6 +27,13 @@ bool theory_supports(const ModelParams& m) noexcept {
 }
 
 FlowMethod flow_method(const ModelParams& m) noexcept {
+    // A polynomial target (docs/theory.md §13): with a polynomial g and h = identity every
+    // average is exact by Isserlis' theorem (Eq. (13.5), polynomial_target_averages); otherwise
+    // the joint rule evaluates tau at each of its points (teacher_output).
+    if (!m.target.is_committee())
+        return m.student.h.kind == ActivationKind::linear && as_polynomial(m.student.g)
+                   ? FlowMethod::integrals
+                   : FlowMethod::joint;
     const bool identity_outputs =
         m.student.h.kind == ActivationKind::linear && m.teacher.h.kind == ActivationKind::linear;
     if (!identity_outputs)
@@ -55,13 +62,8 @@ void require_theory_support(const ModelParams& m) {
                               "one hidden layer: plateau ode covers two-layer networks (deeper "
                               "networks run with plateau run)");
         }
-    // A polynomial target (docs/theory.md §13): simulations only, for now.
-    if (!m.target.is_committee())
-        throw ConfigError("target", m.target.text(),
-                          "committee with plateau ode (the theory of polynomial targets is not "
-                          "built yet; plateau run simulates them)");
     // One hidden layer: h = h* = identity with g = g* by the integrals (any g, §9), every
-    // other model by the joint rule (§10).
+    // other model, and every polynomial target (§13), by the joint rule (§10).
 }
 
 void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op) {
@@ -120,7 +122,12 @@ FlowSettings flow_settings(const RunParams& p) {
     s.learn_v = p.model.learn_v;
     s.batch = static_cast<double>(p.training.batch.size);
     s.weight_decay = p.training.weight_decay;
+    s.readout = p.model.student.readout_factor(); // docs/theory.md §14
+    s.readout_teacher = p.model.teacher.readout_factor();
+    s.sphere = p.model.constraint == Constraint::sphere;
     s.schedule = p.training.eta_schedule;
+    s.target = p.model.target;
+    s.eta2 = p.ode_eta2;
     if (s.method == FlowMethod::joint)
         s.joint_rule = make_joint_rule(p.model.student.hidden() + p.model.teacher.hidden(),
                                        p.observer.joint_points);
@@ -144,7 +151,18 @@ Rates rates(const FlowSettings& s) noexcept {
 
 bool needs_second_order(const FlowSettings& s) noexcept {
     const double eta = rates(s).eta;
-    return eta * eta / s.batch != 0.0;
+    // With ode-eta2 = noise-only the eta^2 term is (eta^2/B) s^2 <d_j d_k> (§3): zero for s = 0.
+    return eta * eta / s.batch != 0.0 && (s.eta2 == Eta2Terms::keep || s.noise != 0.0);
+}
+
+double teacher_output(const FlowSettings& s, std::span<const double> y,
+                      const Eigen::VectorXd& v_star) noexcept {
+    if (s.target.polynomial)
+        return s.target.polynomial->value(y); // Eq. (13.1)
+    double b = 0.0;                           // Eq. (1): h*(sum_n v*_n g*(y_n))
+    for (std::size_t m = 0; m < y.size(); ++m)
+        b += v_star(static_cast<Eigen::Index>(m)) * s.g_teacher.value(y[m]);
+    return s.h_teacher.value(b);
 }
 
 void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd& dQ,
@@ -156,7 +174,8 @@ void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd
     dR = eta * a.cu.rightCols(M);
     // dQ_jk/dalpha = eta (<c_j x_k> + <c_k x_j>) + (eta^2/B) <(e^2 + s^2) d_j d_k>: a batch of B
     // fresh examples per update divides the eta^2 term by B (docs/theory.md §3, §6; B = 1
-    // divides by 1.0, exactly). Symmetric: j <= k computed.
+    // divides by 1.0, exactly). With ode-eta2 = noise-only the method's cc is s^2 <d_j d_k>
+    // alone (§3, "Small-eta limit"). Symmetric: j <= k computed.
     const double eta2 = eta * eta / s.batch;
     dQ.resize(K, K);
     for (Eigen::Index j = 0; j < K; ++j)
@@ -184,20 +203,55 @@ void add_weight_decay(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eig
         dv -= (eta_v * s.weight_decay) * v;
 }
 
+void add_sphere_projection(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                           const Eigen::MatrixXd& R, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR) {
+    if (!s.sphere)
+        return;
+    // docs/theory.md §14, Eq. (14.2): w^(j) <- w^(j)/sqrt(Q'_jj) after the unconstrained step
+    // (dQ, dR: its flow, eta^2 term and weight decay included), to first order in 1/N.
+    const auto K = Q.rows();
+    Eigen::VectorXd rel(K); // dQ_jj / Q_jj
+    for (Eigen::Index j = 0; j < K; ++j)
+        rel(j) = dQ(j, j) / Q(j, j);
+    for (Eigen::Index j = 0; j < K; ++j) {
+        for (Eigen::Index k = 0; k < K; ++k)
+            dQ(j, k) -= 0.5 * Q(j, k) * (rel(j) + rel(k));
+        dQ(j, j) = 0.0; // exactly: Q_jj stays 1
+        dR.row(j) -= (0.5 * rel(j)) * R.row(j);
+    }
+}
+
 void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                   const Eigen::MatrixXd& T, const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
                   Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR, Eigen::VectorXd& dv) {
+    if (s.readout != 1.0 || s.readout_teacher != 1.0) {
+        // readout-scale = inverse-k (docs/theory.md §14, Eq. (14.1)): the flow of the model with
+        // v -> c v, v* -> c* v*, whose dv_j (eta_v <e h' g(x_j)>) gets the factor c; the weight
+        // decay of v acts on v itself, so it is added after.
+        FlowSettings scaled = s;
+        scaled.readout = scaled.readout_teacher = 1.0;
+        scaled.weight_decay = 0.0;
+        scaled.sphere = false;
+        const Eigen::VectorXd cv = s.readout * v;
+        const Eigen::VectorXd cv_star = s.readout_teacher * v_star;
+        compute_flow(scaled, Q, R, T, cv, cv_star, dQ, dR, dv);
+        dv *= s.readout;
+        add_weight_decay(s, Q, R, v, dQ, dR, dv);
+        add_sphere_projection(s, Q, R, dQ, dR);
+        return;
+    }
     switch (s.method) {
     case FlowMethod::integrals:
         compute_integral_flow(s, Q, R, T, v, v_star, dQ, dR, dv);
-        return;
+        break;
     case FlowMethod::joint:
         compute_joint_flow(s, Q, R, T, v, v_star, dQ, dR, dv);
-        return;
+        break;
     case FlowMethod::tensor:
         compute_tensor_flow(s, Q, R, T, v, v_star, dQ, dR, dv);
-        return;
+        break;
     }
+    add_sphere_projection(s, Q, R, dQ, dR);
 }
 
 void compute_integral_flow(const FlowSettings& s, const Eigen::MatrixXd& Q,
@@ -220,8 +274,16 @@ void compute_integral_flow_reference(const FlowSettings& s, const Eigen::MatrixX
 double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,
                                  const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                  const Eigen::VectorXd& v, const Eigen::VectorXd& v_star) {
+    if (s.readout != 1.0 || s.readout_teacher != 1.0) { // docs/theory.md §14: c v, c* v*
+        FlowSettings scaled = s;
+        scaled.readout = scaled.readout_teacher = 1.0;
+        return flow_generalization_error(scaled, Q, R, T, s.readout * v,
+                                         s.readout_teacher * v_star);
+    }
     switch (s.method) {
     case FlowMethod::integrals:
+        if (s.target.polynomial)
+            return polynomial_target_generalization_error(s, Q, R, T, v);
         return integrals::generalization_error(s.g, Q, R, T, v, v_star);
     case FlowMethod::joint:
         return joint_generalization_error(s, Q, R, T, v, v_star);

@@ -19,6 +19,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace plateau {
@@ -54,7 +55,8 @@ void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op
 enum class FlowMethod {
     /// h = h* = identity, g = g*: the flow is a sum of the 2-4 dimensional averages I2, I3, I4,
     /// J2 of models/gaussian_integrals.hpp (closed forms for erf, relu, linear; quadrature for
-    /// the other g, docs/theory.md §9), engine/theory/integral_flow.cpp
+    /// the other g, docs/theory.md §9), engine/theory/integral_flow.cpp; and a polynomial target
+    /// with a polynomial g and h = identity, exact by Isserlis' theorem (§13)
     integrals,
     /// any other h, h*, g, g*: every average over all K+M fields jointly by a fixed
     /// deterministic rule (docs/theory.md §10), engine/theory/joint_flow.cpp
@@ -73,6 +75,8 @@ inline constexpr double max_tensor_nodes = 262144.0;
 /// The method for a model (docs/theory.md §8): h = h* = identity with g = g* (kind and gamma):
 /// tensor for tanh and sigmoid when K + M <= 4, else integrals; identity outputs with polynomial
 /// g != g*: tensor (Gauss-Hermite, exact) up to max_tensor_nodes nodes; everything else joint.
+/// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma), or for
+/// a polynomial target when h = identity and g is a polynomial (docs/theory.md §13).
 [[nodiscard]] FlowMethod flow_method(const ModelParams& model) noexcept;
 
 /// What the flow depends on besides the order parameters.
@@ -88,6 +92,11 @@ struct FlowSettings {
     bool learn_v = false;
     double batch = 1.0;        ///< B: the eta^2 terms are divided by B (docs/theory.md §6)
     double weight_decay = 0.0; ///< lambda (docs/theory.md §6)
+    /// The readout factors c, c* (readout-scale, docs/theory.md §14): the averages take c v and
+    /// c* v*, and dv_j gets a factor c. Both exactly 1 by default.
+    double readout = 1.0;
+    double readout_teacher = 1.0;
+    bool sphere = false; ///< constraint = sphere: the projected flow (add_sphere_projection)
     /// The learning-rate schedule (docs/theory.md §6b) and its value s(alpha) at the time the
     /// flow is evaluated: assemble_flow and add_weight_decay use eta s, eta_v s. PackedFlow sets
     /// it from the time it is given; 1 for a constant schedule.
@@ -99,7 +108,19 @@ struct FlowSettings {
     /// The fixed rule of FlowMethod::tensor (docs/theory.md §9), made by flow_settings; null
     /// for the other methods.
     std::shared_ptr<const TensorRule> tensor_rule;
+    /// The label tau: the teacher's committee (g_teacher, h_teacher, v*) or a polynomial of the
+    /// teacher's fields (docs/theory.md §13); teacher_output evaluates it.
+    Target target{};
+    /// Which eta^2 terms the flow keeps (docs/theory.md §3, "Small-eta limit"): with noise_only
+    /// every method returns FlowAverages::cc = s^2 <d_j d_k>.
+    Eta2Terms eta2 = Eta2Terms::keep;
 };
+
+/// tau without label noise at the teacher fields y (M entries), the one place where the flow's
+/// methods compute it (docs/theory.md §10, §13): the committee h*(sum_n v*_n g*(y_n)) (Eq. (1))
+/// or the polynomial target of s (Eq. (13.1)).
+[[nodiscard]] double teacher_output(const FlowSettings& s, std::span<const double> y,
+                                    const Eigen::VectorXd& v_star) noexcept;
 
 /// Throws ConfigError (key "train-set", "alpha-train" or "batch") when the run learns from a
 /// finite training set: the ODEs have no closed form for it (docs/theory.md §6).
@@ -141,6 +162,13 @@ void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd
 void add_weight_decay(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
                       const Eigen::VectorXd& v, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,
                       Eigen::VectorXd& dv);
+
+/// The projected flow of constraint = sphere (docs/theory.md §14, Eq. (14.2)): the unconstrained
+/// step followed by the rescaling of every row, to first order in 1/N,
+///   dQ_jk -= (Q_jk/2) (dQ_jj/Q_jj + dQ_kk/Q_kk),  dR_jn -= (R_jn/2) dQ_jj/Q_jj,
+/// so dQ_jj = 0. No change unless s.sphere. Applied after assemble_flow and add_weight_decay.
+void add_sphere_projection(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                           const Eigen::MatrixXd& R, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR);
 
 /// eps_g of docs/theory.md §2 at (Q, R, T, v, v*) by the method of s: the closed form or
 /// quadrature of I2 (h = identity), or the joint rule (docs/theory.md §10).

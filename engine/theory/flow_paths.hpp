@@ -16,6 +16,21 @@ namespace plateau {
                                                   const Eigen::VectorXd& v,
                                                   const Eigen::VectorXd& v_star);
 
+/// FlowMethod::integrals for a polynomial target with a polynomial g and h = identity
+/// (docs/theory.md §13, Eqs. (13.4), (13.5)): every average exact by Isserlis' theorem
+/// (models/polynomial_averages.hpp). integral_flow_averages calls it for such a target.
+[[nodiscard]] FlowAverages polynomial_target_averages(const FlowSettings& s,
+                                                      const Eigen::MatrixXd& Q,
+                                                      const Eigen::MatrixXd& R,
+                                                      const Eigen::MatrixXd& T,
+                                                      const Eigen::VectorXd& v);
+/// eps_g of Eq. (13.4) for the same models, exact.
+[[nodiscard]] double polynomial_target_generalization_error(const FlowSettings& s,
+                                                            const Eigen::MatrixXd& Q,
+                                                            const Eigen::MatrixXd& R,
+                                                            const Eigen::MatrixXd& T,
+                                                            const Eigen::VectorXd& v);
+
 /// The same averages by the generic loop over the Activation overloads of I2, I3, I4, J2 (one
 /// call per term). For tests and benchmarks of the erf sums (models/erf_sums.hpp).
 [[nodiscard]] FlowAverages

@@ -10,6 +10,11 @@
 #include "engine/theory/flow_paths.hpp"
 #include "models/erf_sums.hpp"
 #include "models/gaussian_integrals.hpp"
+#include "models/polynomial_averages.hpp"
+
+#include <algorithm>
+#include <array>
+#include <vector>
 
 namespace plateau {
 
@@ -51,8 +56,8 @@ FlowAverages integral_flow_averages_reference(const FlowSettings& s, const Eigen
     if (needs_second_order(s))
         for (int j = 0; j < K; ++j)
             for (int k = j; k < K; ++k) {
-                double sum4 = 0.0;
-                for (int u = 0; u < P; ++u) {
+                double sum4 = 0.0; // 0 with ode-eta2 = noise-only (docs/theory.md §3)
+                for (int u = 0; u < P && s.eta2 == Eta2Terms::keep; ++u) {
                     if (c(u) == 0.0)
                         continue;
                     sum4 += c(u) * c(u) * integrals::I4(g, C, j, k, u, u);
@@ -95,8 +100,9 @@ FlowAverages erf_flow_averages(const FlowSettings& s, const Eigen::MatrixXd& Q,
     c.head(K) = -v;
     c.tail(M) = v_star;
     integrals::ErfSumsRequest request;
-    request.s4 = needs_second_order(s);
-    request.j2 = request.s4 && s.noise != 0.0;
+    const bool second_order = needs_second_order(s);
+    request.s4 = second_order && s.eta2 == Eta2Terms::keep; // noise-only: no e^2 term (§3)
+    request.j2 = second_order && s.noise != 0.0;
     request.s2 = s.learn_v;
     Eigen::MatrixXd s3, s4, j2;
     Eigen::VectorXd s2;
@@ -107,11 +113,12 @@ FlowAverages erf_flow_averages(const FlowSettings& s, const Eigen::MatrixXd& Q,
     a.cu = v.asDiagonal() * s3;
     // cc(j, k) = v_j v_k [ sum_{u,u'} c_u c_u' I4(j, k, u, u') + s^2 J2(j, k) ] (§3).
     a.cc = Eigen::MatrixXd::Zero(K, K);
-    if (request.s4)
+    if (second_order)
         for (int j = 0; j < K; ++j)
             for (int k = j; k < K; ++k) {
                 const double noise = s.noise != 0.0 ? s.noise * j2(j, k) : 0.0;
-                a.cc(j, k) = a.cc(k, j) = v(j) * v(k) * (s4(j, k) + noise);
+                const double e2 = request.s4 ? s4(j, k) : 0.0;
+                a.cc(j, k) = a.cc(k, j) = v(j) * v(k) * (e2 + noise);
             }
     // eg(j) = sum_u c_u I2(j, u) (§3), for a learned second layer.
     if (s.learn_v)
@@ -123,9 +130,125 @@ FlowAverages erf_flow_averages(const FlowSettings& s, const Eigen::MatrixXd& Q,
 
 } // namespace
 
+namespace {
+
+using polynomial_averages::Factor;
+using polynomial_averages::Term;
+
+/// A polynomial g with a polynomial target (docs/theory.md §13): g, g', x and the target's
+/// monomials (Eq. (13.1)) as terms over u = (x_1..x_K, y_1..y_M), y_n the field K + n - 1. A
+/// power above Polynomial::max_degree is split into several factors of the same field.
+struct PolynomialModel {
+    Polynomial g, dg, x;
+    std::vector<Term> tau;
+
+    PolynomialModel(const FlowSettings& s, int K)
+        : g(as_polynomial(s.g).value()), dg(g.derivative()) {
+        x.c[1] = 1.0;
+        for (const PolynomialTarget::Monomial& m : s.target.polynomial->monomials()) {
+            Term t{m.coefficient, {}};
+            for (const PolynomialTarget::Factor& f : m.factors)
+                for (int left = f.power; left > 0; left -= Polynomial::max_degree) {
+                    Polynomial power;
+                    power.c[static_cast<std::size_t>(std::min(left, Polynomial::max_degree))] = 1.0;
+                    t.factors.push_back({K + f.field, power});
+                }
+            tau.push_back(std::move(t));
+        }
+    }
+};
+
+} // namespace
+
+FlowAverages polynomial_target_averages(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                        const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                        const Eigen::VectorXd& v) {
+    using polynomial_averages::average;
+    using polynomial_averages::average_of_square;
+    const auto K = static_cast<int>(Q.rows());
+    const auto M = static_cast<int>(T.rows());
+    const int P = K + M;
+    const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
+    const PolynomialModel pm(s, K);
+    const auto f = [](int field, const Polynomial& p) {
+        return Factor{field, p};
+    };
+    // e = tau(y) - sum_k v_k g(x_k), d_j = v_j g'(x_j), c_j = e d_j (docs/theory.md Eq. (13.4));
+    // every average a sum of Gaussian moments by Isserlis' theorem (Eq. (13.5)).
+    FlowAverages a;
+    a.cu.resize(K, P); // <c_j u_b> = v_j (<g'_j u_b tau> - sum_k v_k <g'_j u_b g_k>)
+    for (int j = 0; j < K; ++j)
+        for (int b = 0; b < P; ++b) {
+            const std::array<Factor, 2> jb{f(j, pm.dg), f(b, pm.x)};
+            double sum = average(jb, pm.tau, C);
+            for (int k = 0; k < K; ++k) {
+                const std::array<Factor, 3> jbk{f(j, pm.dg), f(b, pm.x), f(k, pm.g)};
+                sum -= v(k) * polynomial_averages::average(jbk, C);
+            }
+            a.cu(j, b) = v(j) * sum;
+        }
+    // <(e^2 + s^2) d_j d_k> = v_j v_k (<g'_j g'_k tau^2> - 2 sum_l v_l <g'_j g'_k g_l tau> +
+    // sum_lm v_l v_m <g'_j g'_k g_l g_m> + s^2 <g'_j g'_k>); s^2 alone with ode-eta2 =
+    // noise-only (§3).
+    a.cc = Eigen::MatrixXd::Zero(K, K);
+    if (needs_second_order(s))
+        for (int j = 0; j < K; ++j)
+            for (int k = j; k < K; ++k) {
+                const std::array<Factor, 2> jk{f(j, pm.dg), f(k, pm.dg)};
+                double sum = s.noise * polynomial_averages::average(jk, C);
+                if (s.eta2 == Eta2Terms::keep) {
+                    sum += average_of_square(jk, pm.tau, C);
+                    for (int l = 0; l < K; ++l) {
+                        const std::array<Factor, 3> jkl{f(j, pm.dg), f(k, pm.dg), f(l, pm.g)};
+                        sum -= 2.0 * v(l) * average(jkl, pm.tau, C);
+                        for (int m = 0; m < K; ++m) {
+                            const std::array<Factor, 4> jklm{f(j, pm.dg), f(k, pm.dg), f(l, pm.g),
+                                                             f(m, pm.g)};
+                            sum += v(l) * v(m) * polynomial_averages::average(jklm, C);
+                        }
+                    }
+                }
+                a.cc(j, k) = a.cc(k, j) = v(j) * v(k) * sum;
+            }
+    // <e g(x_j)> = <g_j tau> - sum_k v_k <g_j g_k>, for a learned second layer.
+    a.eg.setZero(K);
+    if (s.learn_v)
+        for (int j = 0; j < K; ++j) {
+            const std::array<Factor, 1> gj{f(j, pm.g)};
+            double sum = average(gj, pm.tau, C);
+            for (int k = 0; k < K; ++k) {
+                const std::array<Factor, 2> jk{f(j, pm.g), f(k, pm.g)};
+                sum -= v(k) * polynomial_averages::average(jk, C);
+            }
+            a.eg(j) = sum;
+        }
+    return a;
+}
+
+double polynomial_target_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                              const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                              const Eigen::VectorXd& v) {
+    // eps_g = (<tau^2> - 2 sum_j v_j <g_j tau> + sum_jk v_j v_k <g_j g_k>)/2 (Eq. (13.4)).
+    const auto K = static_cast<int>(Q.rows());
+    const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
+    const PolynomialModel pm(s, K);
+    double sum = polynomial_averages::average_of_square({}, pm.tau, C);
+    for (int j = 0; j < K; ++j) {
+        const std::array<Factor, 1> gj{Factor{j, pm.g}};
+        sum -= 2.0 * v(j) * polynomial_averages::average(gj, pm.tau, C);
+        for (int k = 0; k < K; ++k) {
+            const std::array<Factor, 2> jk{Factor{j, pm.g}, Factor{k, pm.g}};
+            sum += v(j) * v(k) * polynomial_averages::average(jk, C);
+        }
+    }
+    return 0.5 * sum;
+}
+
 FlowAverages integral_flow_averages(const FlowSettings& s, const Eigen::MatrixXd& Q,
                                     const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                     const Eigen::VectorXd& v, const Eigen::VectorXd& v_star) {
+    if (s.target.polynomial)
+        return polynomial_target_averages(s, Q, R, T, v);
     if (s.g.kind == ActivationKind::erf)
         return erf_flow_averages(s, Q, R, T, v, v_star);
     return integral_flow_averages_reference(s, Q, R, T, v, v_star);

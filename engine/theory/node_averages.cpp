@@ -9,11 +9,9 @@ namespace plateau {
 
 double node_target(const FlowSettings& s, const Eigen::MatrixXd& U, Eigen::Index i, Eigen::Index K,
                    const Eigen::VectorXd& v_star) noexcept {
-    // tau = h*(b), b = sum_n v*_n g*(y_n) (docs/theory.md §10, "Equations")
-    double b = 0.0;
-    for (Eigen::Index m = 0; m < v_star.size(); ++m)
-        b += v_star(m) * s.g_teacher.value(U(K + m, i));
-    return s.h_teacher.value(b);
+    // tau without label noise (teacher_output, engine/theory/flow.hpp: the committee or a
+    // polynomial target, docs/theory.md §10, §13) at the teacher fields of node i
+    return teacher_output(s, {&U(K, i), static_cast<std::size_t>(U.rows() - K)}, v_star);
 }
 
 void evaluate_nodes(const FlowSettings& s, const Eigen::MatrixXd& U, const Eigen::VectorXd& v,
@@ -58,14 +56,22 @@ FlowAverages average_nodes(const FlowSettings& s, const Eigen::MatrixXd& U, cons
         const double inv_n = 1.0 / static_cast<double>(U.cols());
         a.cu.rightCols(M) = (n.c * U.bottomRows(M).transpose()) * inv_n; // <c_j y_n>
         a.cu.leftCols(K) = (n.c * U.topRows(K).transpose()) * inv_n;     // <c_j x_k>
-        a.cc = (n.d * (n.e2.array() + s.noise).matrix().asDiagonal() * n.d.transpose()) * inv_n;
+        // <(e^2 + s^2) d_j d_k>, or s^2 <d_j d_k> with ode-eta2 = noise-only (docs/theory.md §3)
+        a.cc =
+            s.eta2 == Eta2Terms::keep
+                ? (n.d * (n.e2.array() + s.noise).matrix().asDiagonal() * n.d.transpose()) * inv_n
+                : ((s.noise * inv_n) * (n.d * n.d.transpose())).eval();
         a.eg = (n.gx * n.e_hp) * inv_n;
         return a;
     }
     const Eigen::MatrixXd cw = n.c * weights.asDiagonal();
     a.cu.noalias() = cw * U.transpose();
     if (needs_second_order(s)) {
-        const Eigen::VectorXd w2 = (n.e2.array() + s.noise).matrix().cwiseProduct(weights);
+        // <(e^2 + s^2) d_j d_k>, or s^2 <d_j d_k> with ode-eta2 = noise-only (docs/theory.md §3)
+        const Eigen::VectorXd w2 =
+            s.eta2 == Eta2Terms::keep
+                ? (n.e2.array() + s.noise).matrix().cwiseProduct(weights).eval()
+                : (s.noise * weights).eval();
         a.cc.noalias() = n.d * w2.asDiagonal() * n.d.transpose();
     } else {
         a.cc.setZero(K, K);

@@ -92,7 +92,9 @@ Observables TheoryDynamics::observe() {
     if (s.method == FlowMethod::joint) {
         // The joint rule's estimates and their errors (docs/theory.md §10): eg_stderr is the
         // rule's standard error of eps_g, flow_error its relative error of the flow.
-        const JointEstimate e = joint_estimate(s, op.Q, op.R, op.T, op.v, op.v_star);
+        // The readout factors in v, v* (docs/theory.md §14; 1 by default).
+        const JointEstimate e =
+            joint_estimate(s, op.Q, op.R, op.T, s.readout * op.v, s.readout_teacher * op.v_star);
         o.eg = e.eg;
         o.eg_stderr = e.eg_error;
         o.extras.insert_or_assign(std::string(extra_name::flow_error),
