@@ -24,52 +24,6 @@ constexpr int max_fields = 4; // distinct fields carrying a factor (I4)
 // One-dimensional rules.
 // ---------------------------------------------------------------------------------------------
 
-/// Gauss-Hermite for the standard normal weight (probabilists'), sum w = 1: nodes are the
-/// eigenvalues of the Jacobi matrix (off-diagonal sqrt k), polished by Newton on the orthonormal
-/// recurrence; weights by the Christoffel function w_i = 1 / sum_k p_k(x_i)^2 (stable for n <=
-/// 200).
-Rule1d make_gauss_hermite(int n) {
-    Rule1d r;
-    const auto un = static_cast<std::size_t>(n);
-    r.x.resize(un);
-    r.w.resize(un);
-    if (n == 1) {
-        r.x[0] = 0.0;
-        r.w[0] = 1.0;
-        return r;
-    }
-    Eigen::VectorXd diag = Eigen::VectorXd::Zero(n), sub(n - 1);
-    for (int k = 1; k < n; ++k)
-        sub(k - 1) = std::sqrt(static_cast<double>(k));
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es;
-    es.computeFromTridiagonal(diag, sub, Eigen::EigenvaluesOnly);
-    for (int i = 0; i < n; ++i) {
-        double x = es.eigenvalues()(i);
-        double sum = 0.0;
-        for (int it = 0; it < 3; ++it) {
-            // orthonormal p_k = He_k / sqrt(k!): p_{k+1} = (x p_k - sqrt(k) p_{k-1}) / sqrt(k+1)
-            double p0 = 1.0, pm = 0.0;
-            sum = 1.0;
-            for (int k = 0; k + 1 < n; ++k) {
-                const double p1 = (x * p0 - std::sqrt(static_cast<double>(k)) * pm) /
-                                  std::sqrt(static_cast<double>(k + 1));
-                pm = p0;
-                p0 = p1;
-                sum += p0 * p0;
-            }
-            // p_n and p_n' = sqrt(n) p_{n-1}
-            const double pn = (x * p0 - std::sqrt(static_cast<double>(n - 1)) * pm) /
-                              std::sqrt(static_cast<double>(n));
-            const double dpn = std::sqrt(static_cast<double>(n)) * p0;
-            x -= pn / dpn;
-        }
-        const auto ui = static_cast<std::size_t>(i);
-        r.x[ui] = x;
-        r.w[ui] = 1.0 / sum;
-    }
-    return r;
-}
-
 constexpr int max_gh = 64;
 
 /// Gauss-Hermite rules 1..max_gh, built once.
@@ -518,6 +472,52 @@ Rule1d make_gauss_legendre(int n) {
         const auto ui = static_cast<std::size_t>(i);
         r.x[ui] = 0.5 * (1.0 - z);
         r.w[ui] = 1.0 / ((1.0 - z * z) * dp * dp);
+    }
+    return r;
+}
+
+// Gauss-Hermite for the standard normal weight (probabilists'), sum w = 1: nodes are the
+// eigenvalues of the Jacobi matrix (off-diagonal sqrt k), polished by Newton on the orthonormal
+// recurrence; weights by the Christoffel function w_i = 1 / sum_k p_k(x_i)^2 (stable for n <=
+// 200).
+Rule1d make_gauss_hermite(int n) {
+    Rule1d r;
+    const auto un = static_cast<std::size_t>(n);
+    r.x.resize(un);
+    r.w.resize(un);
+    if (n == 1) {
+        r.x[0] = 0.0;
+        r.w[0] = 1.0;
+        return r;
+    }
+    Eigen::VectorXd diag = Eigen::VectorXd::Zero(n), sub(n - 1);
+    for (int k = 1; k < n; ++k)
+        sub(k - 1) = std::sqrt(static_cast<double>(k));
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es;
+    es.computeFromTridiagonal(diag, sub, Eigen::EigenvaluesOnly);
+    for (int i = 0; i < n; ++i) {
+        double x = es.eigenvalues()(i);
+        double sum = 0.0;
+        for (int it = 0; it < 3; ++it) {
+            // orthonormal p_k = He_k / sqrt(k!): p_{k+1} = (x p_k - sqrt(k) p_{k-1}) / sqrt(k+1)
+            double p0 = 1.0, pm = 0.0;
+            sum = 1.0;
+            for (int k = 0; k + 1 < n; ++k) {
+                const double p1 = (x * p0 - std::sqrt(static_cast<double>(k)) * pm) /
+                                  std::sqrt(static_cast<double>(k + 1));
+                pm = p0;
+                p0 = p1;
+                sum += p0 * p0;
+            }
+            // p_n and p_n' = sqrt(n) p_{n-1}
+            const double pn = (x * p0 - std::sqrt(static_cast<double>(n - 1)) * pm) /
+                              std::sqrt(static_cast<double>(n));
+            const double dpn = std::sqrt(static_cast<double>(n)) * p0;
+            x -= pn / dpn;
+        }
+        const auto ui = static_cast<std::size_t>(i);
+        r.x[ui] = x;
+        r.w[ui] = 1.0 / sum;
     }
     return r;
 }

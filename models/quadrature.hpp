@@ -76,5 +76,8 @@ struct Rule1d {
 /// The n-point Gauss-Legendre rule on [0, 1] (Newton on the Legendre recurrence); also the
 /// closed-form integrals' I4 (models/gaussian_integrals.cpp).
 [[nodiscard]] Rule1d make_gauss_legendre(int n);
+/// The n-point Gauss-Hermite rule for the standard normal weight (probabilists', weights sum to
+/// 1; n <= 200): exact for polynomials of degree <= 2n - 1.
+[[nodiscard]] Rule1d make_gauss_hermite(int n);
 
 } // namespace plateau::quadrature

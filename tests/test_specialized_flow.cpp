@@ -2,10 +2,9 @@
 // the exact flow vanishes there (tau - sigma = 0 for every input) and, just inside the PSD cone,
 // points back at it. A rule whose error is proportional to e = tau - sigma keeps both; per-term
 // averages (each I3, I4 on its own) do not, which moves the flow's zero off the specialized point
-// and stalls plateau ode for tanh at alpha ~ 236 (issue 24).
-//
-// Hidden ([.]): the quadrature path fails both checks today (see docs/theory.md §9, "what is
-// left"); run with `build/ci/tests/plateau_tests "[specialized-flow]"`. Un-hide with the fix.
+// and stalls plateau ode for tanh at alpha ~ 236 (issue 24). The flow takes the tensor rule there
+// (FlowMethod::tensor, engine/theory/tensor_rule.hpp); the nested quadrature of §9 fails both
+// checks (|dQ| = 2.3e-6 at the point, dQ_jj < 0 just inside).
 #include "engine/theory/theory.hpp"
 
 #include <catch2/catch.hpp>
@@ -42,9 +41,10 @@ OrderParameters shrunk_teacher(const ModelParams& m, double delta) {
 
 TEST_CASE("theory: the tanh/sigmoid flow vanishes at the specialized point and points at it "
           "just inside",
-          "[.][specialized-flow][theory][quadrature]") {
+          "[specialized-flow][theory][tensor]") {
     for (const auto g : {ActivationKind::tanh, ActivationKind::sigmoid}) {
         const RunParams p = specialized_model(g);
+        REQUIRE(flow_method(p.model) == FlowMethod::tensor);
         const OrderParameters at = shrunk_teacher(p.model, 0.0);
         const OrderParameters d0 = flow(p, at);
         INFO(name(g) << ": |dQ| " << d0.Q.norm() << ", |dR| " << d0.R.norm() << ", |dv| "

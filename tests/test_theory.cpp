@@ -86,7 +86,11 @@ TEST_CASE("theory: supported models and the error for the others", "[theory]") {
     m.student.g.gamma = m.teacher.g.gamma = 2.0;
     CHECK(theory_supports(m));
     CHECK(key_of(m) == "(no error)");
+    // K + M = 4: the tensor rule (docs/theory.md §9 "Smoothness"); K + M > 4: the quadrature.
+    CHECK(flow_method(m) == FlowMethod::tensor);
+    m.student.widths = {3};
     CHECK(flow_method(m) == FlowMethod::integrals);
+    m.student.widths = {2};
     m.teacher.g.gamma = 0.7; // another gamma is another g: the joint rule (docs/theory.md §10)
     CHECK(theory_supports(m));
     CHECK(flow_method(m) == FlowMethod::joint);
@@ -615,11 +619,17 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
                     INFO(name(g) << " " << name(gs) << " " << name(h) << " " << name(hs));
                     // Every two-layer model (§9, §10); closed-form eps_g for the subset.
                     CHECK(theory);
-                    CHECK(flow_method(m) ==
-                          (identity && g == gs ? FlowMethod::integrals : FlowMethod::joint));
+                    // docs/theory.md §8: tanh, sigmoid (K + M = 4) and polynomial g != g* by the
+                    // tensor rule.
+                    const bool smooth = g == ActivationKind::tanh || g == ActivationKind::sigmoid;
+                    const bool polynomials = as_polynomial(m.student.g).has_value() &&
+                                             as_polynomial(m.teacher.g).has_value();
+                    const FlowMethod expected =
+                        !identity ? FlowMethod::joint
+                        : g == gs ? (smooth ? FlowMethod::tensor : FlowMethod::integrals)
+                                  : (polynomials ? FlowMethod::tensor : FlowMethod::joint);
+                    CHECK(flow_method(m) == expected);
                     // Exact eps_g: the closed forms (§2), or polynomials by Isserlis (§13).
-                    const bool polynomials = as_polynomial(Activation{g}).has_value() &&
-                                             as_polynomial(Activation{gs}).has_value();
                     CHECK(
                         (eg_method(m) == EgMethod::closed_form) ==
                         (identity && ((g == gs && integrals::has_closed_form(g)) || polynomials)));
@@ -633,7 +643,7 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
                 }
     const auto n = static_cast<int>(all_activation_kinds.size());
     CHECK(covered == n * n * 2 * 2); // every two-layer model
-    int polynomial_kinds = 0; // linear, square, he1..he4, poly (as_polynomial)
+    int polynomial_kinds = 0;        // linear, square, he1..he4, poly (as_polynomial)
     for (const auto g : all_activation_kinds)
         polynomial_kinds += as_polynomial(Activation{g}).has_value() ? 1 : 0;
     CHECK(polynomial_kinds == 7);

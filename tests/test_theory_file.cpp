@@ -54,12 +54,15 @@ TEST_CASE("theory file: theory_method names the method of the flow of every grid
     spec.points[1].params.model.student.g.kind = ActivationKind::tanh;
     spec.points[1].params.model.teacher.g.kind = ActivationKind::tanh;
     spec.points[2].params.model.student.h.kind = ActivationKind::tanh;
-    CHECK(theory_method(spec.points[1].params.model) == TheoryMethod::quadrature);
+    CHECK(theory_method(spec.points[1].params.model) == TheoryMethod::tensor);
     CHECK(theory_method(spec.points[2].params.model) == TheoryMethod::joint);
     // Several methods: one word per grid point, in grid-point order.
-    CHECK(theory_method_text(spec) == "closed-form quadrature joint");
+    CHECK(theory_method_text(spec) == "closed-form tensor joint");
     spec.points.erase(spec.points.begin());
     spec.points.pop_back();
+    CHECK(theory_method_text(spec) == "tensor");
+    // K + M > 4: tanh by the nested quadrature (docs/theory.md §9).
+    spec.points[0].params.model.student.widths = {3};
     CHECK(theory_method_text(spec) == "quadrature");
 }
 
@@ -130,7 +133,7 @@ TEST_CASE("theory file: plateau ode writes its options as attributes, and merge 
     REQUIRE(r.status == 0);
     const auto part = CampaignReader::open(dir / "p0.h5").metadata().theory;
     REQUIRE(part.has_value());
-    CHECK(part->method == "quadrature");
+    CHECK(part->method == "tensor");
     CHECK(part->init == "sample");
     CHECK(part->rtol == OdeParams{}.rtol);
     CHECK(part->atol == OdeParams{}.atol);

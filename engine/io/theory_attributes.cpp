@@ -24,8 +24,14 @@ constexpr std::string_view predictions_name = "theory_predictions";
 } // namespace
 
 TheoryMethod theory_method(const ModelParams& model) noexcept {
-    if (flow_method(model) == FlowMethod::joint)
+    switch (flow_method(model)) {
+    case FlowMethod::joint:
         return TheoryMethod::joint;
+    case FlowMethod::tensor:
+        return TheoryMethod::tensor;
+    case FlowMethod::integrals:
+        break;
+    }
     return integrals::has_closed_form(model.student.g.kind) ? TheoryMethod::closed_form
                                                             : TheoryMethod::quadrature;
 }

@@ -20,11 +20,13 @@ enum class TheoryMethod {
     closed_form, ///< h = h* = identity, g = g* with a closed form (erf, relu, linear), §3
     quadrature,  ///< h = h* = identity, g = g* by numerical quadrature (tanh, sigmoid, ...), §9
     joint,       ///< any other h, h*, g, g*: the joint rule of joint-points points, §10
+    tensor,      ///< tanh/sigmoid (K + M <= 4) or polynomial g != g*: the tensor rule, §9, §8
 };
 [[nodiscard]] constexpr auto enum_table(TheoryMethod) noexcept {
     return std::to_array<EnumEntry<TheoryMethod>>({{TheoryMethod::closed_form, "closed-form"},
                                                    {TheoryMethod::quadrature, "quadrature"},
-                                                   {TheoryMethod::joint, "joint"}});
+                                                   {TheoryMethod::joint, "joint"},
+                                                   {TheoryMethod::tensor, "tensor"}});
 }
 
 /// The method of the flow of `model` (flow_method, and has_closed_form for the integrals).

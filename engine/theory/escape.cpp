@@ -62,6 +62,9 @@ struct Trajectory {
         ode.rtol = 1e-12;
         ode.atol = 1e-14;
         ode.h_max = h_max;
+        // The first trial step: the largest (the step control shrinks it if needed); a fresh
+        // integrator per sampling interval otherwise climbs from 1e-4 every time.
+        ode.h_initial = h_max;
         return {[this](const Eigen::VectorXd& x, Eigen::VectorXd& dx) { return flow(x, dx); }, ode,
                 flow.packing().classes()};
     }
@@ -82,17 +85,42 @@ struct Trajectory {
     }
 
     /// The escape time of the trajectory from y (at alpha = 0): first alpha with eps_g <=
-    /// threshold, sampled every d_alpha, interpolated in ln eps_g; NaN by alpha_limit.
+    /// threshold, sampled every d_alpha, interpolated in ln eps_g; NaN by alpha_limit. The
+    /// trajectory is first sampled every coarse_factor d_alpha (eps_g falls through the
+    /// threshold once: the plateau's eps_g stays above it until the escape), then the coarse
+    /// interval of the crossing again every d_alpha: the same samples near the crossing at a
+    /// fraction of the steps and eps_g evaluations (each a whole flow evaluation for the tensor
+    /// and joint rules, docs/theory.md §9, §10).
     double escape_time(Eigen::VectorXd y, double threshold, double d_alpha, double alpha_limit) {
+        constexpr int coarse_factor = 8;
+        const auto finite = [](const Eigen::VectorXd& x) {
+            return x.allFinite();
+        };
         OdeIntegrator ode = integrator();
         double t = 0.0;
-        double a_prev = 0.0, e_prev = eg(y);
-        if (e_prev <= threshold)
+        if (eg(y) <= threshold)
             return 0.0;
+        // Coarse: the last state above the threshold.
+        Eigen::VectorXd y_above = y;
+        double t_above = 0.0;
+        while (true) {
+            if (t_above >= alpha_limit)
+                return nan;
+            const double t_next = std::min(alpha_limit, t_above + coarse_factor * d_alpha);
+            if (ode.advance(y, t, t_next, finite) != OdeOutcome::ok)
+                return nan;
+            if (eg(y) <= threshold)
+                break;
+            y_above = y;
+            t_above = t;
+        }
+        // Fine: from the last coarse state above, every d_alpha.
+        OdeIntegrator fine = integrator();
+        y = y_above;
+        t = t_above;
+        double a_prev = t, e_prev = eg(y);
         while (t < alpha_limit) {
-            if (ode.advance(y, t, t + d_alpha, [](const Eigen::VectorXd& x) {
-                    return x.allFinite();
-                }) != OdeOutcome::ok)
+            if (fine.advance(y, t, t + d_alpha, finite) != OdeOutcome::ok)
                 return nan;
             const double e = eg(y);
             if (e <= threshold) {

@@ -88,7 +88,8 @@ using FixedPointProgress = std::function<void(std::int64_t done, std::int64_t to
                                             const FixedPointProgress& progress = {});
 
 /// Trajectory-guided search (docs/theory.md §11): integrate the ODEs from `start` to alpha_end,
-/// sample the speed s(alpha) = max |dy/dalpha| on a grid of step 0.5 / max(eta, eta_v); every
+/// sample the speed s(alpha) = max |dy/dalpha| on a grid of step max(0.5 / max(eta, eta_v),
+/// alpha / 100), stopping early where s <= 1e-12 max s (converged to a fixed point); every
 /// local minimum of s below 1e-2 max s (and the end point, if s is that small there) is
 /// polished by polish_fixed_point. Returns the converged ones, distinct (max-norm distance
 /// > 1e-6), in the order the trajectory met them, each with its alpha.

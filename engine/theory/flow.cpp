@@ -5,8 +5,10 @@
 #include "engine/core/linear_algebra.hpp"
 #include "engine/theory/flow_paths.hpp"
 #include "engine/theory/joint_rule.hpp"
+#include "engine/theory/tensor_rule.hpp"
 #include "models/gaussian_integrals.hpp"
 
+#include <cmath>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -34,8 +36,22 @@ FlowMethod flow_method(const ModelParams& m) noexcept {
                    : FlowMethod::joint;
     const bool identity_outputs =
         m.student.h.kind == ActivationKind::linear && m.teacher.h.kind == ActivationKind::linear;
-    return identity_outputs && m.student.g == m.teacher.g ? FlowMethod::integrals
-                                                          : FlowMethod::joint;
+    if (!identity_outputs)
+        return FlowMethod::joint;
+    const int fields = m.student.hidden() + m.teacher.hidden();
+    if (m.student.g == m.teacher.g) {
+        // tanh, sigmoid: the nested quadrature's per-integral bias stalls the flow near the
+        // specialized point; the tensor rule's error is proportional to e (docs/theory.md §9
+        // "Smoothness"). Its cost grows like n^(K+M): K + M <= 4 only.
+        const ActivationKind k = m.student.g.kind;
+        const bool smooth = k == ActivationKind::tanh || k == ActivationKind::sigmoid;
+        return smooth && fields <= 4 ? FlowMethod::tensor : FlowMethod::integrals;
+    }
+    // Polynomial g != g*: the tensor Gauss-Hermite rule is exact (docs/theory.md §8).
+    const int gh = tensor_gauss_hermite_nodes(m.student.g, m.teacher.g);
+    return gh > 0 && std::pow(static_cast<double>(gh), fields) <= max_tensor_nodes
+               ? FlowMethod::tensor
+               : FlowMethod::joint;
 }
 
 void require_theory_support(const ModelParams& m) {
@@ -115,6 +131,8 @@ FlowSettings flow_settings(const RunParams& p) {
     if (s.method == FlowMethod::joint)
         s.joint_rule = make_joint_rule(p.model.student.hidden() + p.model.teacher.hidden(),
                                        p.observer.joint_points);
+    if (s.method == FlowMethod::tensor)
+        s.tensor_rule = make_tensor_rule(p.model);
     return s;
 }
 
@@ -229,6 +247,9 @@ void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::
     case FlowMethod::joint:
         compute_joint_flow(s, Q, R, T, v, v_star, dQ, dR, dv);
         break;
+    case FlowMethod::tensor:
+        compute_tensor_flow(s, Q, R, T, v, v_star, dQ, dR, dv);
+        break;
     }
     add_sphere_projection(s, Q, R, dQ, dR);
 }
@@ -266,6 +287,8 @@ double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q
         return integrals::generalization_error(s.g, Q, R, T, v, v_star);
     case FlowMethod::joint:
         return joint_generalization_error(s, Q, R, T, v, v_star);
+    case FlowMethod::tensor:
+        return tensor_generalization_error(s, Q, R, T, v, v_star);
     }
     return std::numeric_limits<double>::quiet_NaN();
 }

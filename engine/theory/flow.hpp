@@ -24,7 +24,8 @@
 
 namespace plateau {
 
-class JointRule; // engine/theory/joint_rule.hpp
+class JointRule;  // engine/theory/joint_rule.hpp
+class TensorRule; // engine/theory/tensor_rule.hpp
 
 /// True when the ODEs cover the model: every network with one hidden layer (student and
 /// teacher), by FlowMethod::integrals or FlowMethod::joint.
@@ -60,8 +61,20 @@ enum class FlowMethod {
     /// any other h, h*, g, g*: every average over all K+M fields jointly by a fixed
     /// deterministic rule (docs/theory.md §10), engine/theory/joint_flow.cpp
     joint,
+    /// h = h* = identity with g = g* in {tanh, sigmoid} and K + M <= 4, or with polynomial
+    /// g != g*: every average over all K+M fields by a tensor rule symmetric in each standard
+    /// normal, with e = tau - sigma at each node (docs/theory.md §9 "Smoothness", §8),
+    /// engine/theory/tensor_rule.cpp
+    tensor,
 };
 
+/// The largest number of nodes a tensor Gauss-Hermite rule may have (polynomial g != g*); more
+/// fields or higher degrees take the joint rule.
+inline constexpr double max_tensor_nodes = 262144.0;
+
+/// The method for a model (docs/theory.md §8): h = h* = identity with g = g* (kind and gamma):
+/// tensor for tanh and sigmoid when K + M <= 4, else integrals; identity outputs with polynomial
+/// g != g*: tensor (Gauss-Hermite, exact) up to max_tensor_nodes nodes; everything else joint.
 /// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma), or for
 /// a polynomial target when h = identity and g is a polynomial (docs/theory.md §13).
 [[nodiscard]] FlowMethod flow_method(const ModelParams& model) noexcept;
@@ -92,6 +105,9 @@ struct FlowSettings {
     /// The fixed rule of FlowMethod::joint (docs/theory.md §10), made by flow_settings for
     /// joint-points points; null for FlowMethod::integrals (the joint path then makes its own).
     std::shared_ptr<const JointRule> joint_rule;
+    /// The fixed rule of FlowMethod::tensor (docs/theory.md §9), made by flow_settings; null
+    /// for the other methods.
+    std::shared_ptr<const TensorRule> tensor_rule;
     /// The label tau: the teacher's committee (g_teacher, h_teacher, v*) or a polynomial of the
     /// teacher's fields (docs/theory.md §13); teacher_output evaluates it.
     Target target{};

@@ -64,4 +64,17 @@ void compute_joint_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const E
                                                 const Eigen::VectorXd& v,
                                                 const Eigen::VectorXd& v_star);
 
+/// FlowMethod::tensor (engine/theory/tensor_rule.cpp): docs/theory.md §9 "Smoothness", every
+/// average over all K+M fields by the tensor rule of s, plus add_weight_decay.
+void compute_tensor_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+                         const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
+                         const Eigen::VectorXd& v_star, Eigen::MatrixXd& dQ, Eigen::MatrixXd& dR,
+                         Eigen::VectorXd& dv);
+
+/// eps_g by the tensor rule.
+[[nodiscard]] double tensor_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                                 const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                                 const Eigen::VectorXd& v,
+                                                 const Eigen::VectorXd& v_star);
+
 } // namespace plateau

@@ -1,10 +1,8 @@
 // The joint rule of docs/theory.md §10; see joint_rule.hpp.
 #include "engine/theory/joint_rule.hpp"
 
+#include "engine/theory/node_averages.hpp"
 #include "models/gaussian_integrals.hpp"
-#include "models/loss.hpp"
-
-#include <Eigen/Eigenvalues>
 
 #include <algorithm>
 #include <cmath>
@@ -136,59 +134,24 @@ JointEstimate joint_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
         rule = own.get();
     }
 
-    // u = S z with S = C^(1/2), the symmetric square root from the eigen-decomposition (negative
-    // eigenvalues from rounding clamped to 0): defined for a semi-definite C, and a smooth
-    // function of C even where eigenvalues coincide (the symmetric plateau), unlike a factor
-    // built from the eigenvectors alone or a pivoted Cholesky factor.
-    const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
-    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);
-    const Eigen::MatrixXd S = eig.eigenvectors() *
-                              eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal() *
-                              eig.eigenvectors().transpose();
+    // u = S z with S = C^(1/2) (symmetric_sqrt, engine/theory/node_averages.hpp).
+    const Eigen::MatrixXd S = symmetric_sqrt(integrals::field_covariance(Q, R, T));
 
-    // Per shift, the flow entries (docs/theory.md §10): with e = tau - sigma, d_j = h'(a) v_j
-    // g'(x_j) and c_j = e d_j (the field error of student j, sign of the update w += (eta/N) c xi):
-    //   dR_jn = eta <c_j y_n>,  dQ_jk = eta <c_j x_k + c_k x_j> + (eta^2/B) <(e^2 + s^2) d_j d_k>,
-    //   dv_j = eta_v <e h'(a) g(x_j)>,  eps_g = <e^2>/2.
+    // Per shift, the flow entries (docs/theory.md §10) from the per-node integrand of
+    // evaluate_nodes (shared with the tensor rule), assembled into the flow by the one rule for
+    // the step sizes and the regime (assemble_flow, engine/theory/flow.cpp).
     const int n = rule->per_shift();
     const int entries = K * M + K * K + K + 1;
     Eigen::MatrixXd per_shift(entries, rule->shifts());
     Eigen::MatrixXd dQ, dR;
     Eigen::VectorXd dv;
-    Eigen::MatrixXd U(P, n), Cm(K, n), Dm(K, n), Gx(K, n);
-    Eigen::VectorXd e_hp(n), e2(n);
+    Eigen::MatrixXd U(P, n);
+    NodeValues values;
+    const Eigen::VectorXd plain_mean; // empty: the plain mean over the copy's points
     for (int r = 0; r < rule->shifts(); ++r) {
         U.noalias() = S * rule->nodes().middleCols(static_cast<Eigen::Index>(r) * n, n);
-        for (int i = 0; i < n; ++i) {
-            double a = 0.0;
-            for (int j = 0; j < K; ++j) {
-                Gx(j, i) = s.g.value(U(j, i));
-                a += v(j) * Gx(j, i);
-            }
-            const double tau = teacher_output(s, {&U(K, i), static_cast<std::size_t>(M)}, v_star);
-            // e = tau - sigma = -de/dsigma (models/loss.hpp)
-            const double e = -Loss::error(s.h.value(a), tau);
-            const double hp = s.h.derivative(a);
-            for (int j = 0; j < K; ++j) {
-                Dm(j, i) = hp * v(j) * s.g.derivative(U(j, i));
-                Cm(j, i) = e * Dm(j, i);
-            }
-            e_hp(i) = e * hp;
-            e2(i) = e * e;
-        }
-        const double inv_n = 1.0 / static_cast<double>(n);
-        // The shift's averages (docs/theory.md §10), assembled into the flow by the one rule
-        // for the step sizes and the regime (assemble_flow, engine/theory/flow.cpp).
-        FlowAverages a;
-        a.cu.resize(K, P);
-        a.cu.rightCols(M) = (Cm * U.bottomRows(M).transpose()) * inv_n; // <c_j y_n>
-        a.cu.leftCols(K) = (Cm * U.topRows(K).transpose()) * inv_n;     // <c_j x_k>
-        // <(e^2 + s^2) d_j d_k>, or s^2 <d_j d_k> with ode-eta2 = noise-only (docs/theory.md §3)
-        a.cc = s.eta2 == Eta2Terms::keep
-                   ? (Dm * (e2.array() + s.noise).matrix().asDiagonal() * Dm.transpose()) * inv_n
-                   : ((s.noise * inv_n) * (Dm * Dm.transpose())).eval();
-        a.eg = (Gx * e_hp) * inv_n; // <e h'(a) g(x_j)>
-        assemble_flow(s, a, dQ, dR, dv);
+        evaluate_nodes(s, U, v, v_star, values);
+        assemble_flow(s, average_nodes(s, U, values, plain_mean), dQ, dR, dv);
         Eigen::Index row = 0;
         for (int j = 0; j < K; ++j)
             for (int m = 0; m < M; ++m)
@@ -198,7 +161,7 @@ JointEstimate joint_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
                 per_shift(row++, r) = dQ(j, k);
         for (int j = 0; j < K; ++j)
             per_shift(row++, r) = dv(j);
-        per_shift(row, r) = 0.5 * e2.mean();
+        per_shift(row, r) = average_eg(values, plain_mean);
     }
 
     Eigen::VectorXd mean, error;

@@ -10,8 +10,9 @@ the file carries:
   (``train-set`` / ``alpha-train``, both samplings, ``batch = all``); ``dynamics = gram``; deeper
   networks (``K = 4x2``, ``4x3x2`` with per-layer ``eta-layers`` / ``learn-layers``);
 - the theory (``plateau ode``): the closed-form integrals (erf, relu; sampled and symmetric
-  initial conditions, initial conditions of a gram run), the quadrature (tanh) and the joint rule
-  (tanh outputs, g != g*);
+  initial conditions, initial conditions of a gram run), the quadrature (tanh, K + M = 5), the
+  tensor rule (tanh at K + M = 4; square student, he2 teacher) and the joint rule (tanh outputs,
+  g != g*);
 - shards: ``SHARDED`` cases run every ``--shard i/n`` and ``plateau merge`` the parts; the merged
   file must carry exactly the hashes of the unsharded case.
 
@@ -98,7 +99,7 @@ CASES = {
         "--N", "40", "--K", "4x3x2", "--M", "4x2", "--eta-layers", "0.3:0.2",
         "--learn-layers", "true:false", "--train-set", "80", "--batch", "4",
         "--weight-decay", "0.01", "--alpha-max", "2", "--seeds", "2", "--records", "6"]),
-    # --- the theory: closed-form integrals, quadrature, joint rule
+    # --- the theory: closed-form integrals, quadrature, tensor rule, joint rule
     "ode-integrals-relu-learnv": ("ode", [
         "--N", "100", "--K", "2", "--M", "3", "--activation", "relu",
         "--teacher-activation", "relu", "--learn-v", "true", "--noise", "0.1",
@@ -111,9 +112,17 @@ CASES = {
         "--N", "60", "--K", "2", "--M", "3", "--dynamics", "gram", "--teacher-init",
         "gaussian", "--alpha-max", "3", "--seeds", "2", "--records", "6"]),
     "ode-quadrature-tanh": ("ode", [
+        "--N", "100", "--K", "3", "--M", "2", "--activation", "tanh",
+        "--teacher-activation", "tanh", "--gamma", "0.5", "--alpha-max", "1", "--seeds", "1",
+        "--records", "3"]),
+    "ode-tensor-tanh": ("ode", [
         "--N", "100", "--K", "2", "--M", "2", "--activation", "tanh",
         "--teacher-activation", "tanh", "--gamma", "0.5", "--alpha-max", "1", "--seeds", "1",
         "--records", "3"]),
+    "ode-tensor-square-he2": ("ode", [
+        "--N", "100", "--K", "2", "--M", "2", "--activation", "square",
+        "--teacher-activation", "he2", "--learn-v", "true", "--noise", "0.1",
+        "--alpha-max", "1", "--seeds", "1", "--records", "3"]),
     "ode-joint-tanh-output": ("ode", [
         "--N", "100", "--K", "2", "--M", "2", "--output-activation", "tanh",
         "--teacher-output-activation", "tanh", "--joint-points", "1024", "--alpha-max", "2",
