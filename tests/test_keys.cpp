@@ -61,6 +61,14 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.init_seed != b.model.init_seed, "run.model.init_seed");
     field(a.model.noise != b.model.noise, "run.model.noise");
     field(a.model.target != b.model.target, "run.model.target");
+    field(a.model.inputs != b.model.inputs, "run.model.inputs");
+    {
+        Mixture x = a.model.mixture; // every field of the mixture but the variance
+        x.variance = b.model.mixture.variance;
+        field(x != b.model.mixture, "run.model.mixture.clusters");
+    }
+    field(a.model.mixture.variance != b.model.mixture.variance, "run.model.mixture.variance");
+    field(a.model.loss != b.model.loss, "run.model.loss");
     field(a.training.eta != b.training.eta, "run.training.eta");
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");
     field(a.training.eta_layers != b.training.eta_layers, "run.training.eta_layers");

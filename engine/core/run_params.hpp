@@ -5,6 +5,8 @@
 #include "engine/core/enum_table.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/core/rate_schedule.hpp"
+#include "models/loss.hpp"
+#include "models/mixture.hpp"
 #include "models/network.hpp"
 #include "models/target.hpp"
 
@@ -63,6 +65,12 @@ enum class Sampling {
     replacement, ///< every batch: B indices drawn uniformly, with replacement
 };
 
+/// What an example is (the `inputs` key, docs/theory.md §1 and §14).
+enum class InputKind {
+    gaussian, ///< xi ~ N(0, I_N), labelled by the target (the teacher)
+    mixture,  ///< xi = mu_c + sqrt(Delta) z, labelled y_c by its cluster c (§14)
+};
+
 // Canonical names, as used in configuration files and output attributes: one table per
 // enumeration (engine/core/enum_table.hpp gives name(), parse<E>(), names<E>()).
 [[nodiscard]] constexpr auto enum_table(TeacherInit) noexcept {
@@ -88,6 +96,10 @@ enum class Sampling {
 [[nodiscard]] constexpr auto enum_table(DynamicsKind) noexcept {
     return std::to_array<EnumEntry<DynamicsKind>>(
         {{DynamicsKind::full, "full"}, {DynamicsKind::gram, "gram"}});
+}
+[[nodiscard]] constexpr auto enum_table(InputKind) noexcept {
+    return std::to_array<EnumEntry<InputKind>>(
+        {{InputKind::gaussian, "gaussian"}, {InputKind::mixture, "mixture"}});
 }
 [[nodiscard]] constexpr auto enum_table(Sampling) noexcept {
     return std::to_array<EnumEntry<Sampling>>(
@@ -136,6 +148,7 @@ inline constexpr RealRange weight_decay = RealRange::non_negative;              
 inline constexpr IntRange batch{1, std::numeric_limits<std::int64_t>::max()};     ///< B
 inline constexpr IntRange train_set{1, std::numeric_limits<std::int64_t>::max()}; ///< P
 inline constexpr RealRange alpha_train = RealRange::positive;                     ///< P/N
+inline constexpr RealRange cluster_variance = RealRange::positive;                ///< Delta of §14
 } // namespace limits
 
 /// Student and teacher networks and the data they see.
@@ -159,6 +172,13 @@ struct ModelParams {
     /// What the label is (docs/theory.md §13): the teacher's committee of Eq. (1), or a
     /// polynomial of its first-layer fields y_1..y_M (then g*, h*, v* play no part in it).
     Target target{};
+    /// What an example is: Gaussian (labelled by `target`), or a Gaussian mixture whose
+    /// clusters give the labels (docs/theory.md §14; the teacher is then drawn but unused).
+    InputKind inputs = InputKind::gaussian;
+    Mixture mixture = Mixture::exclusive_or(); ///< the clusters, with inputs = mixture
+    /// The per-example loss e(sigma, tau) that is minimised and that eps_g averages (Eq. (2),
+    /// or the logistic loss of Eq. (14.3)).
+    Loss loss{};
 
     friend bool operator==(const ModelParams&, const ModelParams&) = default;
 };
@@ -274,6 +294,7 @@ struct StepRule {
     NetworkSpec student;
     NetworkSpec teacher;
     Target target; ///< tau from the teacher's fields (docs/theory.md §13)
+    Loss loss;     ///< e(sigma, tau) whose derivative starts the backward pass
     bool learn_v;  ///< train v (Eq. 3), the output weights of any depth
     bool deep;     ///< student or teacher with several hidden layers (§12)
     std::vector<std::optional<double>> layer_steps; ///< eta_l/N of W_2..W_L (layer_steps())

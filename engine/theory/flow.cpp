@@ -44,6 +44,14 @@ void require_theory_support(const ModelParams& m) {
         throw ConfigError("target", m.target.text(),
                           "committee with plateau ode (the theory of polynomial targets is not "
                           "built yet; plateau run simulates them)");
+    // Mixture inputs and the logistic loss (docs/theory.md §14): simulations only, for now.
+    if (m.inputs != InputKind::gaussian)
+        throw ConfigError("inputs", std::string(name(m.inputs)),
+                          "gaussian with plateau ode (theory of mixture inputs: not built yet)");
+    if (m.loss.kind() != LossKind::squared)
+        throw ConfigError("loss", std::string(loss_name(m.loss.kind())),
+                          "squared with plateau ode (the theory of the logistic loss: not built "
+                          "yet)");
     // One hidden layer: h = h* = identity with g = g* by the integrals (any g, §9), every
     // other model by the joint rule (§10).
 }

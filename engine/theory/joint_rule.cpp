@@ -167,8 +167,8 @@ JointEstimate joint_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
             }
             for (int m = 0; m < M; ++m)
                 b += v_star(m) * s.g_teacher.value(U(K + m, i));
-            // e = tau - sigma = -de/dsigma (models/loss.hpp)
-            const double e = -Loss::error(s.h.value(a), s.h_teacher.value(b));
+            // e = tau - sigma = -de/dsigma (models/loss.hpp; the theory is the squared loss's)
+            const double e = -SquaredLoss::error(s.h.value(a), s.h_teacher.value(b));
             const double hp = s.h.derivative(a);
             for (int j = 0; j < K; ++j) {
                 Dm(j, i) = hp * v(j) * s.g.derivative(U(j, i));
