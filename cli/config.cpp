@@ -72,11 +72,11 @@ std::optional<std::string> canonical_target(std::string_view token) {
     }
     return std::string(token);
 }
-/// Mixture inputs (docs/theory.md §14): the clusters of `clusters`, a built-in name or the
-/// path of a clusters file (§14), read and parsed; a bad file is refused with the line.
+/// Mixture inputs (docs/theory.md §15): the clusters of `clusters`, a built-in name or the
+/// path of a clusters file (§15), read and parsed; a bad file is refused with the line.
 constexpr std::string_view cluster_forms =
     "xor, two or the path of a clusters file (lines 'label m_1 .. m_D [weight w]', "
-    "docs/theory.md section 14)";
+    "docs/theory.md section 15)";
 Mixture read_clusters(std::string_view token) {
     if (token == "xor")
         return Mixture::exclusive_or();
@@ -341,12 +341,12 @@ const std::vector<KeyInfo>& keys() {
                                t.run.model.target = parse_target(v);
                            },
                            target_forms}},
-        // Gaussian-mixture inputs and the loss (docs/theory.md §14).
+        // Gaussian-mixture inputs and the loss (docs/theory.md §15).
         {.name = "inputs",
          .default_value = "gaussian",
          .help = "what an example is: gaussian (labelled by the target) or mixture (the "
                  "clusters' means plus noise, labelled +-1 by their cluster; the teacher is "
-                 "drawn but unused; docs/theory.md section 14)",
+                 "drawn but unused; docs/theory.md section 15)",
          .hashed = Hashed::unless_default,
          .fields = {"run.model.inputs"},
          .kind = ChoiceKey{name_list<InputKind>(), nullptr,

@@ -2,7 +2,7 @@
 // network's output, the error signal that every gradient (Eqs. (3)-(5), §12), every Monte-Carlo
 // eps_g, the training error and the joint rule (§10) start from: the loss seam. One evaluator
 // per loss, each with its value and its derivative, listed once in `LossKind` and its table;
-// `Loss` is the one object every path holds (the run's `loss` key, docs/theory.md §14a).
+// `Loss` is the one object every path holds (the run's `loss` key, docs/theory.md §15a).
 #pragma once
 
 #include <array>
@@ -27,16 +27,16 @@ struct SquaredLoss {
     }
 };
 
-/// e = log(1 + exp(-tau sigma)) on labels tau = +-1, Eq. (14.3) of docs/theory.md §14a.
+/// e = log(1 + exp(-tau sigma)) on labels tau = +-1, Eq. (15.3) of docs/theory.md §15a.
 struct LogisticLoss {
     static constexpr std::string_view name = "logistic";
-    /// e(sigma, tau) = log(1 + exp(-tau sigma)), Eq. (14.3), without overflow for large
+    /// e(sigma, tau) = log(1 + exp(-tau sigma)), Eq. (15.3), without overflow for large
     /// |tau sigma|: max(0, -m) + log1p(exp(-|m|)) with m = tau sigma.
     [[nodiscard]] static double value(double sigma, double tau) noexcept {
         const double m = tau * sigma;
         return std::max(0.0, -m) + std::log1p(std::exp(-std::abs(m)));
     }
-    /// de/dsigma = -tau / (1 + exp(tau sigma)), Eq. (14.3).
+    /// de/dsigma = -tau / (1 + exp(tau sigma)), Eq. (15.3).
     [[nodiscard]] static double error(double sigma, double tau) noexcept {
         const double m = tau * sigma;
         // -tau sigmoid(-m), written so that neither branch overflows.
@@ -51,7 +51,7 @@ struct LogisticLoss {
 /// The losses, in the order of their table.
 enum class LossKind {
     squared,  ///< SquaredLoss, Eq. (2): every closed form and the theory
-    logistic, ///< LogisticLoss, Eq. (14.3): classification on +-1 labels (simulation only)
+    logistic, ///< LogisticLoss, Eq. (15.3): classification on +-1 labels (simulation only)
 };
 
 /// The names of the losses (the `loss` key and the file's `loss` attribute). models/ is below
@@ -80,7 +80,7 @@ public:
 
     [[nodiscard]] constexpr LossKind kind() const noexcept { return kind_; }
 
-    /// e(sigma, tau): Eq. (2) or Eq. (14.3).
+    /// e(sigma, tau): Eq. (2) or Eq. (15.3).
     [[nodiscard]] double value(double sigma, double tau) const noexcept {
         return kind_ == LossKind::squared ? SquaredLoss::value(sigma, tau)
                                           : LogisticLoss::value(sigma, tau);

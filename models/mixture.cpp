@@ -10,7 +10,7 @@
 namespace plateau {
 
 Mixture Mixture::exclusive_or() {
-    // Eq. (14.4): +-e_1 labelled +1, +-e_2 labelled -1.
+    // Eq. (15.4): +-e_1 labelled +1, +-e_2 labelled -1.
     Mixture m;
     m.source = "xor";
     m.dims = 2;
@@ -21,7 +21,7 @@ Mixture Mixture::exclusive_or() {
 }
 
 Mixture Mixture::two() {
-    // Eq. (14.5): +e_1 labelled +1, -e_1 labelled -1.
+    // Eq. (15.5): +e_1 labelled +1, -e_1 labelled -1.
     Mixture m;
     m.source = "two";
     m.dims = 1;
@@ -96,7 +96,7 @@ Mixture Mixture::parse(std::string_view text, std::string source) {
         }
         if (norm2 == 0.0)
             throw fail("the mean is zero (it is scaled to unit norm)");
-        for (const double x : mu) // |mu_c| = 1 (docs/theory.md §14)
+        for (const double x : mu) // |mu_c| = 1 (docs/theory.md §15)
             m.means.push_back(x / std::sqrt(norm2));
         m.labels.push_back(*label);
         m.weights.push_back(weight);
@@ -119,7 +119,7 @@ double normal_cdf(double x) noexcept {
 }
 
 double xor_bayes_error(double delta) noexcept {
-    // Eq. (14.6): the Bayes classifier says +1 iff |x_1| > |x_2|; with a = (x_1 + x_2)/sqrt 2,
+    // Eq. (15.6): the Bayes classifier says +1 iff |x_1| > |x_2|; with a = (x_1 + x_2)/sqrt 2,
     // b = (x_1 - x_2)/sqrt 2, independent N(1/sqrt 2, Delta) given the cluster +e_1, it errs
     // iff a b < 0.
     const double p = normal_cdf(-1.0 / std::sqrt(2.0 * delta));
@@ -127,7 +127,7 @@ double xor_bayes_error(double delta) noexcept {
 }
 
 double two_bayes_error(double delta) noexcept {
-    // Eq. (14.7): the Bayes classifier is sign(mu . x); mu . x = 1 + sqrt(Delta) z.
+    // Eq. (15.7): the Bayes classifier is sign(mu . x); mu . x = 1 + sqrt(Delta) z.
     return normal_cdf(-1.0 / std::sqrt(delta));
 }
 
@@ -141,7 +141,7 @@ std::optional<double> closed_form_bayes_error(const Mixture& m) noexcept {
 
 double posterior_minority(const Mixture& m, const double* x) noexcept {
     // p(y, x) = sum_{c: y_c = y} p_c exp(-|x - mu_c|^2 / (2 Delta)) up to a common factor
-    // (Eq. (14.8)); shifted by the largest exponent against underflow.
+    // (Eq. (15.8)); shifted by the largest exponent against underflow.
     const std::size_t C = m.clusters();
     double top = -std::numeric_limits<double>::infinity();
     std::vector<double> e(C);

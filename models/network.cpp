@@ -38,7 +38,7 @@ PerExampleGradient per_example_gradient(const NetworkSpec& net, const RowMatrix&
 
 double per_example_cost(const NetworkSpec& net, const RowMatrix& W, const Eigen::VectorXd& v,
                         const Eigen::VectorXd& xi, double tau, Loss loss) {
-    return loss.value(network_output(net, W, v, xi), tau); // Eq. (2) or (14.3)
+    return loss.value(network_output(net, W, v, xi), tau); // Eq. (2) or (15.3)
 }
 
 } // namespace plateau

@@ -54,7 +54,7 @@ struct ForwardPass {
 }
 
 /// Backward pass of the per-example cost e(sigma, tau) of `loss` (Eq. (2): (sigma - tau)^2 / 2;
-/// or the logistic loss, Eq. (14.3)).
+/// or the logistic loss, Eq. (15.3)).
 ///   delta = (de/dsigma) h'(a), (sigma - tau) h'(a) for Eq. (2)   shorthand of Eq. (3)
 ///   de/dv_k = delta g(x_k)                                   Eq. (3)  -> grad_v[k]
 ///   de/dx_m = delta v_m g'(x_m), so grad_{w^(m)} e = de/dx_m xi   Eqs. (4), (5) -> grad_fields[m]
@@ -88,7 +88,7 @@ struct PerExampleGradient {
                                                       const Eigen::VectorXd& xi, double tau,
                                                       Loss loss = Loss{});
 
-/// Per-example cost e(sigma, tau) of `loss`: Eq. (2) by default, or Eq. (14.3).
+/// Per-example cost e(sigma, tau) of `loss`: Eq. (2) by default, or Eq. (15.3).
 [[nodiscard]] double per_example_cost(const NetworkSpec& net, const RowMatrix& W,
                                       const Eigen::VectorXd& v, const Eigen::VectorXd& xi,
                                       double tau, Loss loss = Loss{});

@@ -1,4 +1,4 @@
-// Gaussian-mixture inputs and the logistic loss (docs/theory.md §14): the sampler's moments, the
+// Gaussian-mixture inputs and the logistic loss (docs/theory.md §15): the sampler's moments, the
 // logistic loss's gradients, the Bayes error's closed forms against direct integrals and its
 // Monte Carlo, the trainers on mixture data and short XOR runs.
 #include "engine/core/run_params.hpp"
@@ -160,11 +160,11 @@ TEST_CASE("logistic loss: value and gradients against central finite differences
 TEST_CASE("mixture: the Bayes error's closed forms against direct integrals", "[mixture]") {
     for (const double delta : {0.05, 0.2, 0.5}) {
         // XOR: the integral over the plane of min(f_+, f_-), f_y the density of (x_1, x_2) and
-        // the label y (Eq. (14.8)), by the midpoint rule in the rotated coordinates
+        // the label y (Eq. (15.8)), by the midpoint rule in the rotated coordinates
         // u = (x_1 + x_2)/sqrt 2, w = (x_1 - x_2)/sqrt 2, where min switches on the cell edges
         // u = 0 and w = 0 (|x_1| = |x_2|): a smooth integrand in every cell, so the rule's
         // error is c h^2 + O(h^4), and Richardson's (4 I(h/2) - I(h))/3 removes the h^2 term
-        // (measured: within 4e-10 of Eq. (14.6); without it, 2e-5).
+        // (measured: within 4e-10 of Eq. (15.6); without it, 2e-5).
         const double L = 1.0 + 9.0 * std::sqrt(delta);
         const auto midpoint = [&](int n) {
             const double h = 2.0 * L / n;

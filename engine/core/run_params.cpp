@@ -267,7 +267,7 @@ void validate(const RunParams& p) {
     }
     check(limits::cluster_variance, "cluster-variance", m.mixture.variance);
     if (m.inputs == InputKind::mixture) {
-        // docs/theory.md §14: the clusters label the examples; the teacher is drawn, unused.
+        // docs/theory.md §15: the clusters label the examples; the teacher is drawn, unused.
         require(!m.target.polynomial.has_value(), "target", m.target.text(),
                 "committee with inputs = mixture (the clusters give the labels)");
         require(!is_deep(m), "K", widths_text(m.student.widths),

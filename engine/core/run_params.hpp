@@ -65,10 +65,10 @@ enum class Sampling {
     replacement, ///< every batch: B indices drawn uniformly, with replacement
 };
 
-/// What an example is (the `inputs` key, docs/theory.md §1 and §14).
+/// What an example is (the `inputs` key, docs/theory.md §1 and §15).
 enum class InputKind {
     gaussian, ///< xi ~ N(0, I_N), labelled by the target (the teacher)
-    mixture,  ///< xi = mu_c + sqrt(Delta) z, labelled y_c by its cluster c (§14)
+    mixture,  ///< xi = mu_c + sqrt(Delta) z, labelled y_c by its cluster c (§15)
 };
 
 // Canonical names, as used in configuration files and output attributes: one table per
@@ -148,7 +148,7 @@ inline constexpr RealRange weight_decay = RealRange::non_negative;              
 inline constexpr IntRange batch{1, std::numeric_limits<std::int64_t>::max()};     ///< B
 inline constexpr IntRange train_set{1, std::numeric_limits<std::int64_t>::max()}; ///< P
 inline constexpr RealRange alpha_train = RealRange::positive;                     ///< P/N
-inline constexpr RealRange cluster_variance = RealRange::positive;                ///< Delta of §14
+inline constexpr RealRange cluster_variance = RealRange::positive;                ///< Delta of §15
 } // namespace limits
 
 /// Student and teacher networks and the data they see.
@@ -173,11 +173,11 @@ struct ModelParams {
     /// polynomial of its first-layer fields y_1..y_M (then g*, h*, v* play no part in it).
     Target target{};
     /// What an example is: Gaussian (labelled by `target`), or a Gaussian mixture whose
-    /// clusters give the labels (docs/theory.md §14; the teacher is then drawn but unused).
+    /// clusters give the labels (docs/theory.md §15; the teacher is then drawn but unused).
     InputKind inputs = InputKind::gaussian;
     Mixture mixture = Mixture::exclusive_or(); ///< the clusters, with inputs = mixture
     /// The per-example loss e(sigma, tau) that is minimised and that eps_g averages (Eq. (2),
-    /// or the logistic loss of Eq. (14.3)).
+    /// or the logistic loss of Eq. (15.3)).
     Loss loss{};
 
     friend bool operator==(const ModelParams&, const ModelParams&) = default;

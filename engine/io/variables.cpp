@@ -84,7 +84,7 @@ constexpr std::array variables{
     VariableSpec{extra_name::teacher_layers, {Dim::run, Dim::teacher_layers}, f64, "1",
                  "teacher weights above the first layer: W*_2 row-major, ..., W*_L, then v*",
                  every_kind, 3, ObservableField::extra},
-    // Gaussian-mixture inputs (docs/theory.md §14), schema 1.6; produced by the observer (NaN
+    // Gaussian-mixture inputs (docs/theory.md §15), schema 1.6; produced by the observer (NaN
     // for Gaussian inputs).
     VariableSpec{extra_name::class_error, {Dim::run, Dim::alpha}, f64, "1",
                  "classification error P(sign sigma != y) on fresh inputs (NaN without mixture "

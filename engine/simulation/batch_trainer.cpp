@@ -31,8 +31,8 @@ void MiniBatchSgd::prepare(const RunState& s) const {
     if (set_size_ == 0 || set_.rows() == set_size_)
         return;
     if (mixture_) {
-        // Mixture inputs (§14): example mu from its own stream (N normals, the uniform that
-        // picks its cluster c, Eq. (14.1)), then the normal of its label noise; tau^mu = y_c.
+        // Mixture inputs (§15): example mu from its own stream (N normals, the uniform that
+        // picks its cluster c, Eq. (15.1)), then the normal of its label noise; tau^mu = y_c.
         FiniteTrainingSet set(static_cast<std::uint64_t>(set_size_), seed_, run_);
         set_.resize(set_size_, n_);
         labels_.resize(set_size_);
@@ -186,7 +186,7 @@ StepOutcome MiniBatchSgd::advance(RunState& s, std::int64_t steps) {
     for (std::int64_t t = 0; t < steps; ++t) {
         bool ok = false;
         if (!has_training_set() && mixture_) {
-            // B fresh mixture examples (§14), each N normals and a uniform of the stream, and
+            // B fresh mixture examples (§15), each N normals and a uniform of the stream, and
             // their clusters' labels (with label noise from the noise stream).
             block_.resize(batch_, n_);
             block_labels_.resize(batch_);

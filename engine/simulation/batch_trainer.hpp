@@ -72,7 +72,7 @@ private:
     NormalStream examples_;
     NormalStream noise_;
     UniformStream order_;
-    /// With mixture inputs (docs/theory.md §14): the examples and their clusters' labels.
+    /// With mixture inputs (docs/theory.md §15): the examples and their clusters' labels.
     std::optional<MixtureSampler> mixture_;
     // The training set, drawn at the first use (prepare() from measure() is const: the set is a
     // function of the run's key and teacher, not state).

@@ -3,7 +3,7 @@
 // docs/theory.md §1: the trainer draws exactly N values from that stream, in order, before it
 // asks for the next one, so a source costs nothing per column and the fused step kernel
 // (engine/simulation/trainer.cpp) can draw the example chunk by chunk, just before it uses it),
-// or writes the whole example itself (a mixture, §14) and may give its label.
+// or writes the whole example itself (a mixture, §15) and may give its label.
 //
 //   FreshExamples       on-line learning: every step a new example, the next N normals of the
 //                       run's "examples" stream.
@@ -34,7 +34,7 @@ public:
     /// the caller draws them), or nullptr after writing the example into x (N values).
     [[nodiscard]] virtual NormalStream* draw(std::span<double> x) = 0;
 
-    /// The label of the example drawn last, when the source gives it (a cluster's y_c, §14);
+    /// The label of the example drawn last, when the source gives it (a cluster's y_c, §15);
     /// nullopt: the target labels it from the teacher's fields.
     [[nodiscard]] virtual std::optional<double> label() const noexcept { return std::nullopt; }
 };

@@ -20,7 +20,7 @@ std::size_t MixtureSampler::cluster(double u) const noexcept {
 std::size_t MixtureSampler::draw(NormalStream& stream, std::span<double> x) const noexcept {
     stream.fill(x);
     const std::size_t c = cluster(stream.uniform().next_double());
-    // Eq. (14.1): xi = mu_c + sqrt(Delta) z, mu_c on the first D coordinate axes.
+    // Eq. (15.1): xi = mu_c + sqrt(Delta) z, mu_c on the first D coordinate axes.
     for (double& xi : x)
         xi *= sd_;
     for (std::size_t d = 0; d < mixture_.dims; ++d)
@@ -32,7 +32,7 @@ Eigen::MatrixXd MixtureSampler::mean_overlaps(const Eigen::Ref<const RowMatrix>&
     const auto C = static_cast<Eigen::Index>(mixture_.clusters());
     const auto D = static_cast<Eigen::Index>(mixture_.dims);
     Eigen::MatrixXd M = Eigen::MatrixXd::Zero(W.rows(), C);
-    for (Eigen::Index c = 0; c < C; ++c) // M_jc = w_j . mu_c, Eq. (14.2)
+    for (Eigen::Index c = 0; c < C; ++c) // M_jc = w_j . mu_c, Eq. (15.2)
         for (Eigen::Index d = 0; d < D; ++d)
             M.col(c) +=
                 W.col(d) * mixture_.mean(static_cast<std::size_t>(c), static_cast<std::size_t>(d));
@@ -49,7 +49,7 @@ std::unique_ptr<ExampleSource> make_example_source(const RunParams& params, std:
 BayesError bayes_error(const Mixture& m, std::int64_t samples) {
     if (const auto exact = closed_form_bayes_error(m))
         return {*exact, 0.0};
-    // E_x[min_y P(y | x)] over x from the mixture (Eq. (14.8)), in the D-space of the means
+    // E_x[min_y P(y | x)] over x from the mixture (Eq. (15.8)), in the D-space of the means
     // (the other N - D directions carry the same noise for every cluster and drop out). A fixed
     // stream: the same mixture gives the same value.
     const MixtureSampler sampler(m);

@@ -1,4 +1,4 @@
-// Gaussian-mixture examples (docs/theory.md §14): the one sampler of Eq. (14.1) that on-line SGD
+// Gaussian-mixture examples (docs/theory.md §15): the one sampler of Eq. (15.1) that on-line SGD
 // (MixtureExamples), fresh mini-batches and finite training sets (MiniBatchSgd) share, the
 // students' overlaps with the means, and the mixture's Bayes error by Monte Carlo where it has
 // no closed form.
@@ -19,7 +19,7 @@
 
 namespace plateau {
 
-/// Draws examples of a mixture, Eq. (14.1).
+/// Draws examples of a mixture, Eq. (15.1).
 class MixtureSampler {
 public:
     explicit MixtureSampler(const Mixture& m);
@@ -34,7 +34,7 @@ public:
     [[nodiscard]] const Mixture& mixture() const noexcept { return mixture_; }
 
     /// The overlaps M_jc = w_j . mu_c of the rows of W (K x N) with the means (K x C):
-    /// normalised as Q and R are (docs/theory.md §14).
+    /// normalised as Q and R are (docs/theory.md §15).
     [[nodiscard]] Eigen::MatrixXd mean_overlaps(const Eigen::Ref<const RowMatrix>& W) const;
 
 private:
@@ -72,9 +72,9 @@ struct BayesError {
     double standard_error = 0.0; ///< 0 for a closed form
 };
 
-/// The mixture's Bayes error (docs/theory.md §14b): the closed form of Eqs. (14.6)-(14.7) for
+/// The mixture's Bayes error (docs/theory.md §15b): the closed form of Eqs. (15.6)-(15.7) for
 /// the built-in mixtures; otherwise the Monte-Carlo mean of min_y P(y | x) over `samples` draws
-/// of x from the mixture in the means' D-space (Eq. (14.8)), from a fixed stream (the same
+/// of x from the mixture in the means' D-space (Eq. (15.8)), from a fixed stream (the same
 /// value for the same mixture), with its standard error.
 [[nodiscard]] BayesError bayes_error(const Mixture& m, std::int64_t samples = 1 << 20);
 

@@ -18,7 +18,7 @@ EgMethod eg_method(const ModelParams& m) noexcept {
         return EgMethod::monte_carlo;
     if (!m.target.is_committee()) // closed forms are the committee's (docs/theory.md §13)
         return EgMethod::monte_carlo;
-    if (m.loss.kind() != LossKind::squared || m.inputs != InputKind::gaussian) // §14
+    if (m.loss.kind() != LossKind::squared || m.inputs != InputKind::gaussian) // §15
         return EgMethod::monte_carlo;
     return integrals::has_closed_form(m.student.g.kind, m.student.h.kind, m.teacher.g.kind,
                                       m.teacher.h.kind)
@@ -58,7 +58,7 @@ EgEstimate monte_carlo_eg(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
         rng.fill({z.data(), static_cast<std::size_t>(z.size())});
         u.noalias() = L * z;
         const auto [sigma, tau] = outputs(u);
-        const double e = loss.value(sigma, tau); // Eq. (2) or (14.3)
+        const double e = loss.value(sigma, tau); // Eq. (2) or (15.3)
         sum += e;
         sum_sq += e * e;
     }
@@ -130,7 +130,7 @@ double training_error(const NetworkSpec& student, const Eigen::Ref<const RowMatr
         const std::span<const double> x{fields.row(mu).data(), K};
         const double sigma = deep ? deep_forward(student, x, layers, out, pass).output
                                   : forward(student, x, out).output;
-        sum += loss.value(sigma, labels(mu)); // Eq. (2) or (14.3)
+        sum += loss.value(sigma, labels(mu)); // Eq. (2) or (15.3)
     }
     return sum / static_cast<double>(X.rows());
 }
@@ -164,9 +164,9 @@ Observables Observer::observe(const RunState& s) {
 
 Observables Observer::observe_mixture(OrderParameters op, const Eigen::MatrixXd& means) {
     // Given cluster c the student's fields are x = M_c + sqrt(Delta) L z with L L^T = Q and
-    // z ~ N(0, I_K) (Eq. (14.2)); every draw z serves every cluster, weighted by p_c:
+    // z ~ N(0, I_K) (Eq. (15.2)); every draw z serves every cluster, weighted by p_c:
     // eps_g = sum_c p_c <e(sigma(x), y_c)> and the classification error
-    // sum_c p_c P(sign sigma(x) != y_c) (Eq. (14.9)).
+    // sum_c p_c P(sign sigma(x) != y_c) (Eq. (15.9)).
     const Mixture& m = mixture_->mixture();
     const auto K = static_cast<std::size_t>(op.Q.rows());
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(op.Q);

@@ -82,8 +82,8 @@ public:
     [[nodiscard]] Observables observe(OrderParameters op);
 
 private:
-    /// Mixture inputs (docs/theory.md §14): eps_g and the classification error by Monte Carlo
-    /// over the fields given each cluster, N(M_c, Delta Q) (Eq. (14.2)).
+    /// Mixture inputs (docs/theory.md §15): eps_g and the classification error by Monte Carlo
+    /// over the fields given each cluster, N(M_c, Delta Q) (Eq. (15.2)).
     [[nodiscard]] Observables observe_mixture(OrderParameters op, const Eigen::MatrixXd& means);
 
     ModelParams model_;

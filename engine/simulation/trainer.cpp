@@ -256,7 +256,7 @@ bool OnlineSgd::learn_from_fields(RunState& s) {
 
     // Label tau = tau(y) + zeta, zeta ~ N(0, s^2): the target (docs/theory.md §13), by default
     // the committee h*(sum_n v*_n g*(y_n)); student sigma, Eq. (1).
-    // With mixture inputs (§14) the source gives the label y_c of the example's cluster.
+    // With mixture inputs (§15) the source gives the label y_c of the example's cluster.
     const std::optional<double> given = examples_->label();
     double tau = given ? *given : rule_.target.value(rule_.teacher, y, {s.v_star.data(), M});
     if (noise_sd_ > 0.0)

@@ -44,7 +44,7 @@ void require_theory_support(const ModelParams& m) {
         throw ConfigError("target", m.target.text(),
                           "committee with plateau ode (the theory of polynomial targets is not "
                           "built yet; plateau run simulates them)");
-    // Mixture inputs and the logistic loss (docs/theory.md §14): simulations only, for now.
+    // Mixture inputs and the logistic loss (docs/theory.md §15): simulations only, for now.
     if (m.inputs != InputKind::gaussian)
         throw ConfigError("inputs", std::string(name(m.inputs)),
                           "gaussian with plateau ode (theory of mixture inputs: not built yet)");

@@ -124,7 +124,7 @@ CASES = {
         "--N", "100", "--K", "2", "--M", "3", "--output-activation", "tanh",
         "--activation", "erf", "--teacher-activation", "relu", "--learn-v", "true",
         "--joint-points", "512", "--alpha-max", "2", "--seeds", "2", "--records", "5"]),
-    # --- Gaussian-mixture inputs (docs/theory.md §14): on-line, logistic loss, training set
+    # --- Gaussian-mixture inputs (docs/theory.md §15): on-line, logistic loss, training set
     "mixture-xor": ("run", [
         "--N", "40", "--K", "3", "--M", "1", "--inputs", "mixture", "--activation", "relu",
         "--learn-v", "true", "--cluster-variance", "0.1,0.3", "--loss", "squared,logistic",

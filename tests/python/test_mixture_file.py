@@ -1,4 +1,4 @@
-"""Gaussian-mixture inputs in a campaign file (schema 1.6, docs/theory.md section 14): the file
+"""Gaussian-mixture inputs in a campaign file (schema 1.6, docs/theory.md section 15): the file
 holds the classification error and the Bayes error, the reader finds the mixture runs, and what
 is not built yet (plateau ode, dynamics = gram) or bad (a clusters file) is refused with one
 line."""
@@ -15,7 +15,7 @@ from conftest import refused, run_plateau, run_program
 
 
 def _xor_bayes(delta: float) -> float:
-    # Eq. (14.6): 2 q (1 - q), q = Phi(-1/sqrt(2 Delta)).
+    # Eq. (15.6): 2 q (1 - q), q = Phi(-1/sqrt(2 Delta)).
     q = 0.5 * math.erfc(1.0 / math.sqrt(2.0 * delta) / math.sqrt(2.0))
     return 2.0 * q * (1.0 - q)
 
