@@ -269,7 +269,7 @@ struct Parts {
         const std::span<const double> y{fields.data() + k, k};
         const double tau = forward(params.model.teacher, y, {state.v_star.data(), k}).output;
         const ForwardPass pass = forward(params.model.student, x, {state.v.data(), k});
-        backward(params.model.student, x, {state.v.data(), k}, pass, tau, coef, {});
+        backward(params.model.student, x, {state.v.data(), k}, pass, tau, coef, {}, Loss{});
         return pass.output;
     }
 };

@@ -7,6 +7,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <sstream>
 #include <unordered_set>
@@ -69,6 +70,40 @@ std::optional<std::string> canonical_target(std::string_view token) {
                           "theory.md section 13); " +
                               std::string(e.what()));
     }
+    return std::string(token);
+}
+/// Mixture inputs (docs/theory.md §15): the clusters of `clusters`, a built-in name or the
+/// path of a clusters file (§15), read and parsed; a bad file is refused with the line.
+constexpr std::string_view cluster_forms =
+    "xor, two or the path of a clusters file (lines 'label m_1 .. m_D [weight w]', "
+    "docs/theory.md section 15)";
+Mixture read_clusters(std::string_view token) {
+    if (token == "xor")
+        return Mixture::exclusive_or();
+    if (token == "two")
+        return Mixture::two();
+    std::ifstream in{std::string(token)};
+    if (!in)
+        throw ConfigError("clusters", std::string(token),
+                          std::string(cluster_forms) + "; the file cannot be read");
+    std::ostringstream text;
+    text << in.rdbuf();
+    try {
+        return Mixture::parse(text.str(), std::string(token));
+    } catch (const MixtureSyntaxError& e) {
+        throw ConfigError("clusters", std::string(token),
+                          std::string(cluster_forms) + "; " + e.what());
+    }
+}
+/// The names of the losses, from their table (models/loss.hpp).
+std::vector<std::string_view> loss_choices() {
+    std::vector<std::string_view> out;
+    for (const auto& entry : loss_names)
+        out.push_back(entry.second);
+    return out;
+}
+std::optional<std::string> canonical_clusters(std::string_view token) {
+    (void)read_clusters(token);
     return std::string(token);
 }
 } // namespace
@@ -326,6 +361,53 @@ const std::vector<KeyInfo>& keys() {
          .kind = ChoiceKey{name_list<Constraint>(), nullptr,
                            [](KeyTarget t, std::string_view v) {
                                t.run.model.constraint = parse<Constraint>(v).value();
+                           }}},
+        // Gaussian-mixture inputs and the loss (docs/theory.md §15).
+        {.name = "inputs",
+         .default_value = "gaussian",
+         .help = "what an example is: gaussian (labelled by the target) or mixture (the "
+                 "clusters' means plus noise, labelled +-1 by their cluster; the teacher is "
+                 "drawn but unused; docs/theory.md section 15)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.inputs"},
+         .kind = ChoiceKey{name_list<InputKind>(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.inputs = parse<InputKind>(v).value();
+                           }}},
+        {.name = "clusters",
+         .default_value = "xor",
+         .help = "the clusters of inputs = mixture: xor (means +-e1 labelled +1, +-e2 labelled "
+                 "-1), two (+-e1 labelled +-1) or a clusters file",
+         .sweepable = false, // one cluster axis a file (analysis/SCHEMA.md)
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.mixture.clusters"},
+         .kind = ChoiceKey{{"xor", "two"},
+                           canonical_clusters,
+                           [](KeyTarget t, std::string_view v) {
+                               const double delta = t.run.model.mixture.variance;
+                               t.run.model.mixture = read_clusters(v);
+                               t.run.model.mixture.variance = delta;
+                           },
+                           cluster_forms}},
+        {.name = "cluster-variance",
+         .default_value = "0.1",
+         .help = "the variance Delta of every cluster of inputs = mixture (xi = mu_c + "
+                 "sqrt(Delta) z)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.mixture.variance"},
+         .kind = RealKey{limits::cluster_variance,
+                         [](KeyTarget t, double x) {
+                             t.run.model.mixture.variance = x;
+                         }}},
+        {.name = "loss",
+         .default_value = "squared",
+         .help = "the per-example loss minimised and averaged by eg: squared (sigma - tau)^2/2 "
+                 "or logistic log(1 + exp(-tau sigma)) (labels +-1)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.loss"},
+         .kind = ChoiceKey{loss_choices(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.loss = Loss{parse_loss(v).value()};
                            }}},
         {.name = "gamma",
          .default_value = "1",

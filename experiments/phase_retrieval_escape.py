@@ -83,6 +83,7 @@ def main():
                   f"{s['escape_runs_median'].values[i]:8.3f} {t_ode:8.3f}")
     fits = {}
     for K, (ds, s) in summaries.items():
+        config = parse_config(ds.attrs.get("config", ""))
         fit = weighted_line_fit(np.log(s["N"].values.astype(float)), s["escape_runs_mean"].values,
                                 s["escape_runs_sem"].values)
         fits[K] = fit
@@ -93,6 +94,11 @@ def main():
         if all(math.isfinite(t) for t in ode) and len(ode) > 1:
             b = np.polyfit(np.log(s["N"].values.astype(float)), ode, 1)[0]
             line += f"; ODE slope {b:.4f}"
+        if K == 1 and config.get("constraint") == "sphere" and config.get(
+                "activation") == "square":
+            # docs/theory.md §14: lambda = 4 eta - 24 eta^2 - 2 eta^2 s^2 for K = M = 1
+            eta, s2 = float(config.get("eta", "nan")), float(config.get("noise", "0"))
+            line += f"; closed form 1/(2 lambda) = {1 / (2 * (4 * eta - 24 * eta**2 - 2 * eta**2 * s2)):.4f}"
         print(line)
     ratio = None
     if 1 in summaries and 2 in summaries:
@@ -126,10 +132,16 @@ def main():
     ax.legend(fontsize=7)
     ax.set_title("phase retrieval, square student on the sphere, readout 1/K, η = "
                  f"{parse_config(next(iter(summaries.values()))[0].attrs.get('config', '')).get('eta', '?')}",
-                 fontsize=9)
+                 fontsize=9, pad=34)
     if ratio is not None:
-        bx.errorbar(np.log(ratio["N"].values.astype(float)), ratio["ratio"].values,
-                    yerr=ratio["ratio_sem"].values, fmt="s", capsize=3, color="k")
+        lr = np.log(ratio["N"].values.astype(float))
+        bx.errorbar(lr, ratio["ratio"].values, yerr=ratio["ratio_sem"].values, fmt="s",
+                    capsize=3, color="k", label="Gram chain (mean ± SE)")
+        ode_ratio = np.array([theory[(2, int(n))] / theory[(1, int(n))]
+                              for n in ratio["N"].values])
+        if np.isfinite(ode_ratio).any():
+            bx.plot(lr, ode_ratio, "x--", color="0.4", label="ODE from R(0) = 0.530/√N")
+        bx.legend(fontsize=7)
         bx.set_xlabel("ln N")
         bx.set_ylabel("α_esc(K = 2) / α_esc(K = 1)")
         bx.set_title("over-parameterisation: ratio of mean escape times", fontsize=9)

@@ -45,11 +45,11 @@ ForwardPass deep_forward(const NetworkSpec& net, std::span<const double> fields,
 
 double deep_backward(const NetworkSpec& net, const LayerWeights& W, std::span<const double> v,
                      const ForwardPass& pass, double tau, DeepWorkspace& ws,
-                     std::span<double> grad_fields, LayerWeights* grad_W,
-                     std::span<double> grad_v) {
+                     std::span<double> grad_fields, LayerWeights* grad_W, std::span<double> grad_v,
+                     Loss loss) {
     const std::size_t L = ws.h.size();
     // Up again (§12, Eq. (12.2)): delta at the output, then one error vector d_l per layer.
-    const double delta = Loss::error(pass.output, tau) * net.h.derivative(pass.preactivation);
+    const double delta = loss.error(pass.output, tau) * net.h.derivative(pass.preactivation);
     for (Eigen::Index k = 0; k < ws.d[L - 1].size(); ++k)
         ws.d[L - 1][k] = delta * v[static_cast<std::size_t>(k)] * net.g.derivative(ws.h[L - 1][k]);
     for (std::size_t k = 0; k < grad_v.size(); ++k)
@@ -103,7 +103,7 @@ DeepGradient deep_per_example_gradient(const NetworkSpec& net, const RowMatrix& 
     Eigen::VectorXd grad_fields(W1.rows());
     deep_backward(net, W, as_span(v), pass, tau, ws,
                   {grad_fields.data(), static_cast<std::size_t>(grad_fields.size())}, &out.dW,
-                  {out.dv.data(), static_cast<std::size_t>(out.dv.size())});
+                  {out.dv.data(), static_cast<std::size_t>(out.dv.size())}, Loss{});
     out.dW1 = grad_fields * xi.transpose(); // Eq. (5): outer product with the input
     return out;
 }

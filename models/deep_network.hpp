@@ -49,7 +49,8 @@ ForwardPass deep_forward(const NetworkSpec& net, std::span<const double> fields,
 /// grad_v = de/dv (if not empty).
 double deep_backward(const NetworkSpec& net, const LayerWeights& W, std::span<const double> v,
                      const ForwardPass& pass, double tau, DeepWorkspace& ws,
-                     std::span<double> grad_fields, LayerWeights* grad_W, std::span<double> grad_v);
+                     std::span<double> grad_fields, LayerWeights* grad_W, std::span<double> grad_v,
+                     Loss loss);
 
 /// Reference implementations on explicit weights (tests, small tools): the output, the cost
 /// (Eq. 2) and every weight's gradient for input xi and target tau.

@@ -70,16 +70,18 @@ struct ForwardPass {
     return {a, net.h.value(a)};
 }
 
-/// Backward pass of the per-example cost e = (sigma - tau)^2 / 2, Eq. (2).
-///   delta = (sigma - tau) h'(a) c                            shorthand of Eq. (3)
+/// Backward pass of the per-example cost e(sigma, tau) of `loss` (Eq. (2): (sigma - tau)^2 / 2;
+/// or the logistic loss, Eq. (15.3)).
+///   delta = (de/dsigma) h'(a), (sigma - tau) h'(a) for Eq. (2)   shorthand of Eq. (3)
 ///   de/dv_k = delta g(x_k)                                   Eq. (3)  -> grad_v[k]
 ///   de/dx_m = delta v_m g'(x_m), so grad_{w^(m)} e = de/dx_m xi   Eqs. (4), (5) -> grad_fields[m]
 /// with c the readout factor (1, or 1/K: docs/theory.md §14, the gradients carry it).
 /// Returns delta. grad_v may be empty when the second layer is fixed.
 inline double backward(const NetworkSpec& net, std::span<const double> fields,
                        std::span<const double> v, const ForwardPass& pass, double tau,
-                       std::span<double> grad_fields, std::span<double> grad_v) noexcept {
-    double delta = Loss::error(pass.output, tau) * net.h.derivative(pass.preactivation);
+                       std::span<double> grad_fields, std::span<double> grad_v,
+                       Loss loss) noexcept {
+    double delta = loss.error(pass.output, tau) * net.h.derivative(pass.preactivation);
     if (net.readout != ReadoutScale::one)
         delta *= net.readout_factor();
     for (std::size_t m = 0; m < fields.size(); ++m)
@@ -103,11 +105,12 @@ struct PerExampleGradient {
 };
 [[nodiscard]] PerExampleGradient per_example_gradient(const NetworkSpec& net, const RowMatrix& W,
                                                       const Eigen::VectorXd& v,
-                                                      const Eigen::VectorXd& xi, double tau);
+                                                      const Eigen::VectorXd& xi, double tau,
+                                                      Loss loss = Loss{});
 
-/// Per-example cost e = (sigma - tau)^2 / 2, Eq. (2).
+/// Per-example cost e(sigma, tau) of `loss`: Eq. (2) by default, or Eq. (15.3).
 [[nodiscard]] double per_example_cost(const NetworkSpec& net, const RowMatrix& W,
                                       const Eigen::VectorXd& v, const Eigen::VectorXd& xi,
-                                      double tau);
+                                      double tau, Loss loss = Loss{});
 
 } // namespace plateau

@@ -49,8 +49,8 @@ static_assert(!enum_detail::is_named<static_cast<DynamicsKind>(2)>());
 
 TEMPLATE_TEST_CASE("every value of a tabled enumeration has one name that parses back",
                    "[enum_table]", TeacherInit, TeacherUpper, ScheduleKind, InitSeed, AlphaMaxScale,
-                   DynamicsKind, Sampling, RunStatus, RunOutcome, UnitState, FixedPointKind,
-                   FileKind, Dim, h5::ElementType) {
+                   DynamicsKind, Sampling, InputKind, RunStatus, RunOutcome, UnitState,
+                   FixedPointKind, FileKind, Dim, h5::ElementType) {
     using E = TestType;
     std::set<std::string_view> seen;
     std::string list;

@@ -180,7 +180,7 @@ TEST_CASE("joint flow: tanh outputs equal the Monte-Carlo average of the trainer
                 std::sqrt(noise) * normal(rng);
             const ForwardPass pass = forward(p.model.student, x, {op.v.data(), std::size_t{2}});
             (void)backward(p.model.student, x, {op.v.data(), std::size_t{2}}, pass, tau, grad,
-                           grad_v);
+                           grad_v, Loss{});
             for (int j = 0; j < K; ++j) {
                 for (int n = 0; n < M; ++n)
                     sR[static_cast<std::size_t>(j * M + n)].add(-grad[j] * y[n]);

@@ -64,6 +64,14 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.noise != b.model.noise, "run.model.noise");
     field(a.model.target != b.model.target, "run.model.target");
     field(a.model.constraint != b.model.constraint, "run.model.constraint");
+    field(a.model.inputs != b.model.inputs, "run.model.inputs");
+    {
+        Mixture x = a.model.mixture; // every field of the mixture but the variance
+        x.variance = b.model.mixture.variance;
+        field(x != b.model.mixture, "run.model.mixture.clusters");
+    }
+    field(a.model.mixture.variance != b.model.mixture.variance, "run.model.mixture.variance");
+    field(a.model.loss != b.model.loss, "run.model.loss");
     field(a.training.eta != b.training.eta, "run.training.eta");
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");
     field(a.training.eta_layers != b.training.eta_layers, "run.training.eta_layers");

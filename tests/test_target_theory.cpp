@@ -115,7 +115,8 @@ TEST_CASE("target theory: the flow equals the Monte-Carlo average of the trainer
             const double clean = p.model.target.value(p.model.teacher, y, {op.v_star.data(), Ms});
             const double tau = clean + std::sqrt(noise) * normal(rng);
             const ForwardPass pass = forward(p.model.student, x, {op.v.data(), Ks});
-            (void)backward(p.model.student, x, {op.v.data(), Ks}, pass, tau, grad, grad_v);
+            (void)backward(p.model.student, x, {op.v.data(), Ks}, pass, tau, grad, grad_v,
+                           p.model.loss);
             eg.add(0.5 * (clean - pass.output) * (clean - pass.output));
             for (std::size_t j = 0; j < Ks; ++j)
                 d[j] = op.v(static_cast<Eigen::Index>(j)) * c.g.derivative(x[j]);

@@ -36,8 +36,10 @@ from .campaign import (
     CampaignError,
     CampaignFileNotFoundError,
     IncompleteCampaignWarning,
+    MIXTURE_VARIABLES,
     grid_point_index,
     load_campaign,
+    mixture_runs,
     open_campaign,
     read_root_attributes,
     run_coordinates,
@@ -70,7 +72,7 @@ from .tables import format_table, table_rows, write_csv
 
 __all__ = [
     "escape_ratio", "first_fall", "search_escapes", "search_summary",
-    "COMPLETED", "DIVERGED", "PENDING",
+    "COMPLETED", "DIVERGED", "PENDING", "MIXTURE_VARIABLES", "mixture_runs",
     "FINITE_SET_OUTCOMES", "finite_set_outcomes", "sign_symmetric", "activation_parity",
     "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "OUTCOMES", "UNIT_STATES",
     "CampaignError", "CampaignFileNotFoundError", "ConfigMismatchError",

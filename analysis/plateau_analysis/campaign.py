@@ -510,6 +510,20 @@ def load_campaign(path: PathLike, *, warn_incomplete: bool = True,
     return _read_campaign(path, load=True, warn_incomplete=warn_incomplete, open_kwargs=kwargs)
 
 
+#: Variables of classification on Gaussian-mixture inputs (schema 1.6, simulation files;
+#: analysis/SCHEMA.md): NaN for runs on Gaussian inputs, absent from older files.
+MIXTURE_VARIABLES = ("class_error", "bayes_error", "bayes_error_stderr")
+
+
+def mixture_runs(ds: xr.Dataset) -> np.ndarray:
+    """Per run (shape (run,)): whether it learned from Gaussian-mixture inputs
+    (``inputs = mixture``, docs/theory.md section 15): its ``bayes_error`` is a number. All
+    False for Gaussian inputs, theory files and files before schema 1.6."""
+    if "bayes_error" not in ds.variables:
+        return np.zeros(ds.sizes["run"], dtype=bool)
+    return np.isfinite(np.asarray(ds["bayes_error"].values, dtype=float))
+
+
 def with_settings(ds: xr.Dataset) -> xr.Dataset:
     """``ds`` with every setting of its group (the group attribute ``settings`` lists them:
     each run key that is not a per-run coordinate, e.g. ``noise``, ``activation``) as a scalar

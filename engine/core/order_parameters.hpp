@@ -53,9 +53,20 @@ inline constexpr std::string_view escape_predicted = "escape_predicted";
 /// The weights above the first layer, student and teacher (docs/theory.md §12): the observer.
 inline constexpr std::string_view student_layers = "student_layers";
 inline constexpr std::string_view teacher_layers = "teacher_layers";
-inline constexpr std::array all{eps_train,        examples,       flow_error,
-                                escape_rate,      eta_max,        plateau_eg,
-                                escape_predicted, student_layers, teacher_layers};
+/// The classification error P(sign sigma != y) on fresh inputs (docs/theory.md §15): the
+/// observer, with mixture inputs.
+inline constexpr std::string_view class_error = "class_error";
+/// The students' overlaps with the mixture's means, M_jc = w_j . mu_c (docs/theory.md §15),
+/// K x C row-major: the observer, with mixture inputs.
+inline constexpr std::string_view mean_overlaps = "mean_overlaps";
+/// The mixture's Bayes error and its Monte-Carlo standard error (docs/theory.md §15b): the
+/// observer, one value per run from its grid point.
+inline constexpr std::string_view bayes_error = "bayes_error";
+inline constexpr std::string_view bayes_error_stderr = "bayes_error_stderr";
+inline constexpr std::array all{eps_train,         examples,    flow_error,       escape_rate,
+                                eta_max,           plateau_eg,  escape_predicted, student_layers,
+                                teacher_layers,    class_error, mean_overlaps,    bayes_error,
+                                bayes_error_stderr};
 } // namespace extra_name
 
 struct Observables {

@@ -157,7 +157,7 @@ std::vector<std::optional<double>> layer_steps(const RunParams& p) {
 
 StepRule::StepRule(const RunParams& p)
     : student(p.model.student), teacher(p.model.teacher), target(p.model.target),
-      learn_v(p.model.learn_v), deep(is_deep(p.model)),
+      loss(p.model.loss), learn_v(p.model.learn_v), deep(is_deep(p.model)),
       sphere(p.model.constraint == Constraint::sphere), layer_steps(plateau::layer_steps(p)),
       eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
       eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)),
@@ -225,6 +225,10 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     if (t.batch.all || t.batch.size != 1)
         return ConfigError("batch", t.batch.all ? "all" : std::to_string(t.batch.size),
                            "1 with dynamics = gram (one example a step)");
+    if (m.inputs == InputKind::mixture)
+        return ConfigError("inputs", "mixture",
+                           "gaussian with dynamics = gram (the Gram chain of mixture inputs: not "
+                           "built yet)");
     return std::nullopt;
 }
 
@@ -268,6 +272,17 @@ void validate(const RunParams& p) {
                 "one with a deeper network (K = " + widths_text(m.student.widths) +
                     ", M = " + widths_text(m.teacher.widths) +
                     "): the readout scale is built for two-layer networks");
+    check(limits::cluster_variance, "cluster-variance", m.mixture.variance);
+    if (m.inputs == InputKind::mixture) {
+        // docs/theory.md §15: the clusters label the examples; the teacher is drawn, unused.
+        require(!m.target.polynomial.has_value(), "target", m.target.text(),
+                "committee with inputs = mixture (the clusters give the labels)");
+        require(!is_deep(m), "K", widths_text(m.student.widths),
+                "one hidden layer (student and teacher) with inputs = mixture (deeper networks "
+                "on mixtures: not built yet)");
+        require(static_cast<std::int64_t>(m.mixture.dims) <= m.N, "clusters", m.mixture.source,
+                "means with at most N = " + std::to_string(m.N) + " coordinates");
+    }
 
     check(limits::eta, "eta", p.training.eta);
     check(limits::eta, "eta-v", p.training.eta_v);

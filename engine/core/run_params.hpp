@@ -5,6 +5,8 @@
 #include "engine/core/enum_table.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/core/rate_schedule.hpp"
+#include "models/loss.hpp"
+#include "models/mixture.hpp"
 #include "models/network.hpp"
 #include "models/target.hpp"
 
@@ -76,6 +78,12 @@ enum class Constraint {
     sphere, ///< after every update (and at the start) each row rescaled to |w_j|^2 = 1, Q_jj = 1
 };
 
+/// What an example is (the `inputs` key, docs/theory.md §1 and §15).
+enum class InputKind {
+    gaussian, ///< xi ~ N(0, I_N), labelled by the target (the teacher)
+    mixture,  ///< xi = mu_c + sqrt(Delta) z, labelled y_c by its cluster c (§15)
+};
+
 // Canonical names, as used in configuration files and output attributes: one table per
 // enumeration (engine/core/enum_table.hpp gives name(), parse<E>(), names<E>()).
 [[nodiscard]] constexpr auto enum_table(TeacherInit) noexcept {
@@ -114,6 +122,10 @@ enum class Constraint {
 [[nodiscard]] constexpr auto enum_table(Eta2Terms) noexcept {
     return std::to_array<EnumEntry<Eta2Terms>>(
         {{Eta2Terms::keep, "keep"}, {Eta2Terms::noise_only, "noise-only"}});
+}
+[[nodiscard]] constexpr auto enum_table(InputKind) noexcept {
+    return std::to_array<EnumEntry<InputKind>>(
+        {{InputKind::gaussian, "gaussian"}, {InputKind::mixture, "mixture"}});
 }
 [[nodiscard]] constexpr auto enum_table(Sampling) noexcept {
     return std::to_array<EnumEntry<Sampling>>(
@@ -162,6 +174,7 @@ inline constexpr RealRange weight_decay = RealRange::non_negative;              
 inline constexpr IntRange batch{1, std::numeric_limits<std::int64_t>::max()};     ///< B
 inline constexpr IntRange train_set{1, std::numeric_limits<std::int64_t>::max()}; ///< P
 inline constexpr RealRange alpha_train = RealRange::positive;                     ///< P/N
+inline constexpr RealRange cluster_variance = RealRange::positive;                ///< Delta of §15
 } // namespace limits
 
 /// Student and teacher networks and the data they see.
@@ -188,6 +201,13 @@ struct ModelParams {
     /// Projected SGD on the sphere (docs/theory.md §14): the student's rows start on |w_j|^2 = 1
     /// (q0 then plays no part) and are rescaled to it after every update.
     Constraint constraint = Constraint::none;
+    /// What an example is: Gaussian (labelled by `target`), or a Gaussian mixture whose
+    /// clusters give the labels (docs/theory.md §15; the teacher is then drawn but unused).
+    InputKind inputs = InputKind::gaussian;
+    Mixture mixture = Mixture::exclusive_or(); ///< the clusters, with inputs = mixture
+    /// The per-example loss e(sigma, tau) that is minimised and that eps_g averages (Eq. (2),
+    /// or the logistic loss of Eq. (15.3)).
+    Loss loss{};
 
     friend bool operator==(const ModelParams&, const ModelParams&) = default;
 };
@@ -311,6 +331,7 @@ struct StepRule {
     NetworkSpec student;
     NetworkSpec teacher;
     Target target; ///< tau from the teacher's fields (docs/theory.md §13)
+    Loss loss;     ///< e(sigma, tau) whose derivative starts the backward pass
     bool learn_v;  ///< train v (Eq. 3), the output weights of any depth
     bool deep;     ///< student or teacher with several hidden layers (§12)
     bool sphere;   ///< constraint = sphere: rows rescaled to |w_j|^2 = 1 after the step (§14)

@@ -98,9 +98,11 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
                 fail("group '" + gname + "' is not named K<K>_M<M>");
             h5::Group g = root.open_group(gname);
             GroupInfo info{gname, km->first.front(), km->second.front(), {}, {},
-                           {},    km->first,         km->second};
+                           {},    km->first,         km->second,         1};
             info.run_index = h5::read_all<std::int64_t>(g.open_dataset("run_index"));
             info.alpha = h5::read_all<double>(g.open_dataset("alpha"));
+            if (g.has(name(Dim::cluster))) // schema 1.6
+                info.clusters = h5::read_all<double>(g.open_dataset(name(Dim::cluster))).size();
             GroupData gd{std::move(g), {}, std::nullopt};
             for (const VariableSpec& v : table) {
                 if (!v.written_by.contains(meta.kind))
@@ -145,8 +147,9 @@ std::vector<std::int64_t> CampaignReader::damaged_runs() const {
     std::vector<std::int64_t> out;
     for (std::size_t g = 0; g < groups_.size(); ++g) {
         const GroupInfo& info = groups_[g];
-        const GroupShape shape = group_shape(info.run_index.size(), info.alpha.size(),
-                                             info.student_widths, info.teacher_widths);
+        const GroupShape shape =
+            group_shape(info.run_index.size(), info.alpha.size(), info.student_widths,
+                        info.teacher_widths, info.clusters);
         for (const auto& [spec, dataset] : data_[g].datasets) {
             if (!h5::has_checksum(dataset))
                 continue;
@@ -273,8 +276,8 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
                                            std::to_string(first + n) + ") of run " +
                                            std::to_string(where.index) + " of group '" + info.name +
                                            "' out of range");
-    const GroupShape shape =
-        group_shape(info.run_index.size(), records, info.student_widths, info.teacher_widths);
+    const GroupShape shape = group_shape(info.run_index.size(), records, info.student_widths,
+                                         info.teacher_widths, info.clusters);
     const auto failed = [&](const std::string& why) {
         return CampaignReadError(path_, "run_index " + std::to_string(info.run_index[where.index]) +
                                             " of group '" + info.name + "' " + why);

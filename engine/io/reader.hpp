@@ -66,6 +66,7 @@ public:
         std::vector<std::string> variables;  ///< the table's variables the group holds
         std::vector<int> student_widths{};   ///< hidden-layer widths from the group name ({K})
         std::vector<int> teacher_widths{};   ///< ({M})
+        std::size_t clusters = 1;            ///< length of the `cluster` axis (1 before 1.6)
     };
     struct RunLocation {
         std::size_t group = 0;

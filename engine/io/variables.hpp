@@ -59,7 +59,8 @@ enum class Dim : std::uint8_t {
     teacher,
     teacher2,
     student_layers,
-    teacher_layers
+    teacher_layers,
+    cluster, ///< the clusters of a Gaussian mixture (schema 1.6; length 1 for Gaussian inputs)
 };
 /// The dimensions' names in the file (arrays of dimensions are indexed by Dim: the table's order).
 [[nodiscard]] constexpr auto enum_table(Dim) noexcept {
@@ -70,7 +71,8 @@ enum class Dim : std::uint8_t {
                                           {Dim::teacher, "teacher"},
                                           {Dim::teacher2, "teacher2"},
                                           {Dim::student_layers, "student_deep"},
-                                          {Dim::teacher_layers, "teacher_deep"}});
+                                          {Dim::teacher_layers, "teacher_deep"},
+                                          {Dim::cluster, "cluster"}});
 }
 inline constexpr auto all_dims = all_values<Dim>();
 
@@ -83,6 +85,8 @@ struct GroupShape {
     /// student_layers, teacher_layers: layer_parameters() of the widths (K, M with one layer).
     std::size_t student_layers = K;
     std::size_t teacher_layers = M;
+    /// cluster: the clusters C of the file's mixture (1 for Gaussian inputs).
+    std::size_t clusters = 1;
     [[nodiscard]] std::size_t length(Dim d) const noexcept;
 };
 
@@ -189,9 +193,10 @@ parse_group_widths(std::string_view name);
 /// The weights above the first layer of a network of these widths: sum_l w_l w_{l-1} + w_L (the
 /// length of student_layers / teacher_layers; w_1 = K for one layer: v alone).
 [[nodiscard]] std::size_t layer_parameters(const std::vector<int>& widths) noexcept;
-/// The shape of a group of `runs` runs of `records` records with these widths.
+/// The shape of a group of `runs` runs of `records` records with these widths and C clusters.
 [[nodiscard]] GroupShape group_shape(std::size_t runs, std::size_t records,
                                      const std::vector<int>& student,
-                                     const std::vector<int>& teacher) noexcept;
+                                     const std::vector<int>& teacher,
+                                     std::size_t clusters) noexcept;
 
 } // namespace plateau

@@ -53,9 +53,13 @@ CampaignLayout CampaignLayout::of(const CampaignSpec& spec) {
                                      key.second.front(),
                                      {},
                                      key.first,
-                                     key.second});
+                                     key.second,
+                                     1});
         }
         auto& g = layout.groups[it->second];
+        // The cluster axis: the mixture's clusters (`clusters` is not swept, so one C a file).
+        if (m.inputs == InputKind::mixture)
+            g.clusters = std::max(g.clusters, m.mixture.clusters());
         layout.group_of[r] = it->second;
         layout.index_in_group[r] = static_cast<std::int64_t>(g.runs.size());
         g.runs.push_back(static_cast<std::int64_t>(r));
@@ -72,7 +76,7 @@ constexpr std::uint64_t chunk_index_bytes = 48;
 /// its per-run coordinates (run_index, seed, N, eta).
 std::uint64_t run_bytes(const std::vector<int>& K, const std::vector<int>& M, std::size_t records,
                         std::span<const VariableSpec> table) {
-    const GroupShape shape = group_shape(1, records, K, M);
+    const GroupShape shape = group_shape(1, records, K, M, 1);
     std::uint64_t per_run = std::uint64_t{8} * 4;
     for (const auto& v : table) {
         const std::uint64_t element = v.dtype == h5::ElementType::int8 ? 1 : 8;

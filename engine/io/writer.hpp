@@ -46,9 +46,10 @@ struct CampaignLayout {
         std::vector<std::int64_t> runs;    ///< global run indices, increasing
         std::vector<int> student_widths{}; ///< hidden-layer widths from the input up ({K})
         std::vector<int> teacher_widths{}; ///< ({M})
+        std::size_t clusters = 1;          ///< C of the campaign's mixture (1: Gaussian inputs)
         /// The group's shape with `records` records.
         [[nodiscard]] GroupShape shape(std::size_t records) const noexcept {
-            return group_shape(runs.size(), records, student_widths, teacher_widths);
+            return group_shape(runs.size(), records, student_widths, teacher_widths, clusters);
         }
     };
     std::vector<GroupInfo> groups;

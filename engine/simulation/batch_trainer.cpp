@@ -21,6 +21,8 @@ MiniBatchSgd::MiniBatchSgd(const RunParams& params, std::uint64_t seed, std::uin
       order_(StreamKey{seed, run, StreamPurpose::sampling}), student_pass_(params.model.student),
       teacher_pass_(params.model.teacher), grad_layers_(zero_layers(params.model.student)),
       grad_layers_sum_(zero_layers(params.model.student)) {
+    if (params.model.inputs == InputKind::mixture)
+        mixture_.emplace(params.model.mixture);
     assert(batch_ >= 1);
     assert(set_size_ == 0 || batch_ <= set_size_);
 }
@@ -28,6 +30,23 @@ MiniBatchSgd::MiniBatchSgd(const RunParams& params, std::uint64_t seed, std::uin
 void MiniBatchSgd::prepare(const RunState& s) const {
     if (set_size_ == 0 || set_.rows() == set_size_)
         return;
+    if (mixture_) {
+        // Mixture inputs (§15): example mu from its own stream (N normals, the uniform that
+        // picks its cluster c, Eq. (15.1)), then the normal of its label noise; tau^mu = y_c.
+        FiniteTrainingSet set(static_cast<std::uint64_t>(set_size_), seed_, run_);
+        set_.resize(set_size_, n_);
+        labels_.resize(set_size_);
+        for (Eigen::Index mu = 0; mu < set_size_; ++mu) {
+            NormalStream stream = set.stream_of(static_cast<std::uint64_t>(mu));
+            const std::size_t c =
+                mixture_->draw(stream, {set_.row(mu).data(), static_cast<std::size_t>(n_)});
+            labels_(mu) = mixture_->label(c);
+            const double z = stream.next();
+            if (noise_sd_ > 0.0)
+                labels_(mu) += noise_sd_ * z;
+        }
+        return;
+    }
     // The set: example mu and the normal z^mu after it from example mu's own stream.
     Eigen::VectorXd z;
     set_ = FiniteTrainingSet(static_cast<std::uint64_t>(set_size_), seed_, run_).matrix(n_, z);
@@ -122,7 +141,7 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
             if (!std::isfinite(pass.output))
                 return false;
             deep_backward(rule_.student, s.layers, v, pass, label, student_pass_, errors,
-                          rule_.learns_layers() ? &grad_layers_ : nullptr, grad_v);
+                          rule_.learns_layers() ? &grad_layers_ : nullptr, grad_v, rule_.loss);
             if (rule_.learns_layers())
                 for (std::size_t l = 0; l < grad_layers_.size(); ++l)
                     grad_layers_sum_[l] += grad_layers_[l];
@@ -131,7 +150,7 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
             if (!std::isfinite(pass.output))
                 return false;
             // Eqs. (3)-(5): the field errors de^b/dx_m (row b of D) and de^b/dv_k.
-            backward(rule_.student, {f, k}, v, pass, label, errors, grad_v);
+            backward(rule_.student, {f, k}, v, pass, label, errors, grad_v, rule_.loss);
         }
         if (rule_.learn_v)
             grad_v_ += gv;
@@ -169,7 +188,20 @@ StepOutcome MiniBatchSgd::advance(RunState& s, std::int64_t steps) {
     prepare(s);
     for (std::int64_t t = 0; t < steps; ++t) {
         bool ok = false;
-        if (!has_training_set()) {
+        if (!has_training_set() && mixture_) {
+            // B fresh mixture examples (§15), each N normals and a uniform of the stream, and
+            // their clusters' labels (with label noise from the noise stream).
+            block_.resize(batch_, n_);
+            block_labels_.resize(batch_);
+            for (Eigen::Index b = 0; b < batch_; ++b) {
+                const std::size_t c =
+                    mixture_->draw(examples_, {block_.row(b).data(), static_cast<std::size_t>(n_)});
+                block_labels_(b) = mixture_->label(c);
+                if (noise_sd_ > 0.0)
+                    block_labels_(b) += noise_sd_ * noise_.next();
+            }
+            ok = update(s, block_, &block_labels_);
+        } else if (!has_training_set()) {
             // B fresh examples: the next B N normals of the stream, example after example.
             block_.resize(batch_, n_);
             examples_.fill({block_.data(), static_cast<std::size_t>(block_.size())});
@@ -201,8 +233,8 @@ void MiniBatchSgd::measure(const RunState& s, Observables& o) const {
     prepare(s);
     o.extras.insert_or_assign(
         std::string(extra_name::eps_train),
-        Eigen::VectorXd::Constant(
-            1, training_error(rule_.student, s.student(), s.layers, s.v, set_, labels_)));
+        Eigen::VectorXd::Constant(1, training_error(rule_.student, s.student(), s.layers, s.v, set_,
+                                                    labels_, rule_.loss)));
 }
 
 } // namespace plateau

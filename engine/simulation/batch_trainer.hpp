@@ -26,6 +26,7 @@
 // multiplies the training set itself.
 #pragma once
 
+#include "engine/simulation/mixture_source.hpp"
 #include "engine/simulation/trainer.hpp"
 
 #include <cstdint>
@@ -71,6 +72,8 @@ private:
     NormalStream examples_;
     NormalStream noise_;
     UniformStream order_;
+    /// With mixture inputs (docs/theory.md §15): the examples and their clusters' labels.
+    std::optional<MixtureSampler> mixture_;
     // The training set, drawn at the first use (prepare() from measure() is const: the set is a
     // function of the run's key and teacher, not state).
     mutable RowMatrix set_;

@@ -301,7 +301,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
             return false;
         deep_backward(rule_.student, layers_, v, pass, tau_deep, student_pass_,
                       {grad_fields_.data(), K}, rule_.learns_layers() ? &grad_layers_ : nullptr,
-                      grad_v);
+                      grad_v, rule_.loss);
         for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
             if (const auto step = rule_.layer_steps[l])
                 layers_[l].noalias() -= (*step * rate_factor) * grad_layers_[l];
@@ -310,7 +310,8 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
         const ForwardPass pass = forward(rule_.student, x, {v_.data(), K});
         if (!std::isfinite(pass.output))
             return false;
-        backward(rule_.student, x, {v_.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
+        backward(rule_.student, x, {v_.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v,
+                 rule_.loss);
     }
 
     // Eq. (5) with the weight decay of Eq. (8): w^(m) <- s w^(m) + d_m xi with

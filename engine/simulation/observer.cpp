@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -30,6 +31,8 @@ bool polynomial_eg(const ModelParams& m) noexcept {
 
 EgMethod eg_method(const ModelParams& m) noexcept {
     if (is_deep(m)) // docs/theory.md §12: Monte Carlo over the first layer's fields
+        return EgMethod::monte_carlo;
+    if (m.loss.kind() != LossKind::squared || m.inputs != InputKind::gaussian) // §15
         return EgMethod::monte_carlo;
     if (m.target.is_committee() && integrals::has_closed_form(m.student.g.kind, m.student.h.kind,
                                                               m.teacher.g.kind, m.teacher.h.kind))
@@ -79,7 +82,7 @@ namespace {
 /// returns (sigma, tau) for one draw. Returns the mean and its standard error.
 template <class Outputs>
 EgEstimate monte_carlo_eg(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
-                          const Eigen::MatrixXd& T, int samples, NormalStream& rng,
+                          const Eigen::MatrixXd& T, int samples, NormalStream& rng, Loss loss,
                           Outputs&& outputs) {
     const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(C);
@@ -93,7 +96,7 @@ EgEstimate monte_carlo_eg(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
         rng.fill({z.data(), static_cast<std::size_t>(z.size())});
         u.noalias() = L * z;
         const auto [sigma, tau] = outputs(u);
-        const double e = Loss::value(sigma, tau); // Eq. (2)
+        const double e = loss.value(sigma, tau); // Eq. (2) or (15.3)
         sum += e;
         sum_sq += e * e;
     }
@@ -111,7 +114,7 @@ EgEstimate monte_carlo_generalization_error(const ModelParams& m, const Eigen::M
                                             int samples, NormalStream& rng) {
     const auto K = static_cast<std::size_t>(Q.rows());
     const auto M = static_cast<std::size_t>(T.rows());
-    return monte_carlo_eg(Q, R, T, samples, rng, [&](const Eigen::VectorXd& u) {
+    return monte_carlo_eg(Q, R, T, samples, rng, m.loss, [&](const Eigen::VectorXd& u) {
         return std::pair{forward(m.student, {u.data(), K}, {v.data(), K}).output,
                          m.target.value(m.teacher, {u.data() + K, M}, {v_star.data(), M})};
     });
@@ -128,7 +131,7 @@ EgEstimate deep_generalization_error(const ModelParams& m, const OrderParameters
     const std::span<const double> v{op.v.data(), static_cast<std::size_t>(op.v.size())};
     const std::span<const double> v_star{op.v_star.data(),
                                          static_cast<std::size_t>(op.v_star.size())};
-    return monte_carlo_eg(op.Q, op.R, op.T, samples, rng, [&](const Eigen::VectorXd& u) {
+    return monte_carlo_eg(op.Q, op.R, op.T, samples, rng, m.loss, [&](const Eigen::VectorXd& u) {
         return std::pair{
             deep_forward(m.student, {u.data(), K}, op.layers, v, student).output,
             m.target.deep_value(m.teacher, {u.data() + K, M}, op.layers_star, v_star, teacher)};
@@ -151,7 +154,7 @@ Eigen::VectorXd flatten_layers(const LayerWeights& layers, const Eigen::VectorXd
 
 double training_error(const NetworkSpec& student, const Eigen::Ref<const RowMatrix>& W,
                       const LayerWeights& layers, const Eigen::VectorXd& v, const RowMatrix& X,
-                      const Eigen::VectorXd& labels) {
+                      const Eigen::VectorXd& labels, Loss loss) {
     // The fields of every example at once (one GEMM), then e^mu = (sigma^mu - tau^mu)^2 / 2,
     // Eqs. (1)-(2) (down a deeper student: Eq. (12.1) of docs/theory.md §12), averaged over the
     // set.
@@ -165,14 +168,17 @@ double training_error(const NetworkSpec& student, const Eigen::Ref<const RowMatr
         const std::span<const double> x{fields.row(mu).data(), K};
         const double sigma = deep ? deep_forward(student, x, layers, out, pass).output
                                   : forward(student, x, out).output;
-        sum += Loss::value(sigma, labels(mu)); // Eq. (2)
+        sum += loss.value(sigma, labels(mu)); // Eq. (2) or (15.3)
     }
     return sum / static_cast<double>(X.rows());
 }
 
 Observer::Observer(const RunParams& params, std::uint64_t seed, std::uint64_t run)
     : model_(params.model), samples_(params.observer.eg_samples),
-      rng_(StreamKey{seed, run, StreamPurpose::observer}) {}
+      rng_(StreamKey{seed, run, StreamPurpose::observer}) {
+    if (model_.inputs == InputKind::mixture)
+        mixture_.emplace(model_.mixture);
+}
 
 OrderParameters order_parameters_of(const RunState& s) {
     OrderParameters op;
@@ -189,10 +195,65 @@ OrderParameters order_parameters_of(const RunState& s) {
 }
 
 Observables Observer::observe(const RunState& s) {
+    if (mixture_)
+        return observe_mixture(order_parameters_of(s), mixture_->mean_overlaps(s.student()));
     return observe(order_parameters_of(s));
 }
 
+Observables Observer::observe_mixture(OrderParameters op, const Eigen::MatrixXd& means) {
+    // Given cluster c the student's fields are x = M_c + sqrt(Delta) L z with L L^T = Q and
+    // z ~ N(0, I_K) (Eq. (15.2)); every draw z serves every cluster, weighted by p_c:
+    // eps_g = sum_c p_c <e(sigma(x), y_c)> and the classification error
+    // sum_c p_c P(sign sigma(x) != y_c) (Eq. (15.9)).
+    const Mixture& m = mixture_->mixture();
+    const auto K = static_cast<std::size_t>(op.Q.rows());
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(op.Q);
+    const Eigen::MatrixXd L = std::sqrt(m.variance) * eig.eigenvectors() *
+                              eig.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
+    Eigen::VectorXd z(op.Q.rows());
+    Eigen::VectorXd noise(op.Q.rows());
+    Eigen::VectorXd x(op.Q.rows());
+    const std::span<const double> v{op.v.data(), K};
+    double sum = 0.0;
+    double sum_sq = 0.0;
+    double wrong = 0.0;
+    for (int i = 0; i < samples_; ++i) {
+        rng_.fill({z.data(), K});
+        noise.noalias() = L * z;
+        double e = 0.0;
+        for (std::size_t c = 0; c < m.clusters(); ++c) {
+            x = means.col(static_cast<Eigen::Index>(c)) + noise;
+            const double sigma = forward(model_.student, {x.data(), K}, v).output;
+            e += m.weights[c] * model_.loss.value(sigma, m.labels[c]);
+            // sign(sigma) != y_c; a tie sigma = 0 (v = 0, say) is a coin toss: half an error.
+            const double margin = m.labels[c] * sigma;
+            wrong += m.weights[c] * (margin > 0.0 ? 0.0 : margin < 0.0 ? 1.0 : 0.5);
+        }
+        sum += e;
+        sum_sq += e * e;
+    }
+    const auto n = static_cast<double>(samples_);
+    const double mean = sum / n;
+    const double var = std::max(0.0, (sum_sq - n * mean * mean) / (n - 1.0));
+    Observables o{std::move(op.Q),   std::move(op.R), std::move(op.T), std::move(op.v), mean,
+                  std::sqrt(var / n)};
+    o.extras.emplace(extra_name::class_error, Eigen::VectorXd::Constant(1, wrong / n));
+    // M_jc, K x C row-major (the file's (student, cluster) axes).
+    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows = means;
+    o.extras.emplace(extra_name::mean_overlaps,
+                     Eigen::Map<const Eigen::VectorXd>(rows.data(), rows.size()));
+    if (!bayes_) // once per run: a per-run variable, written from the first record
+        bayes_ = bayes_error(m);
+    o.extras.emplace(extra_name::bayes_error, Eigen::VectorXd::Constant(1, bayes_->value));
+    o.extras.emplace(extra_name::bayes_error_stderr,
+                     Eigen::VectorXd::Constant(1, bayes_->standard_error));
+    return o;
+}
+
 Observables Observer::observe(OrderParameters op) {
+    if (mixture_)
+        throw std::logic_error("Observer::observe(OrderParameters): mixture inputs need the "
+                               "students' overlaps with the means");
     if (is_deep(model_)) {
         // Deeper networks (§12): eps_g by Monte Carlo over the first-layer fields; `v` (a K-vector
         // of the two-layer net) is NaN, the weights above the first layer go to the extras.

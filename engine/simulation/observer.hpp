@@ -7,9 +7,11 @@
 #include "engine/core/order_parameters.hpp"
 #include "engine/core/random.hpp"
 #include "engine/core/run_params.hpp"
+#include "engine/simulation/mixture_source.hpp"
 #include "engine/simulation/state.hpp"
 
 #include <Eigen/Core>
+#include <optional>
 
 namespace plateau {
 
@@ -19,8 +21,9 @@ namespace plateau {
 [[nodiscard]] OrderParameters order_parameters_of(const RunState& state);
 
 enum class EgMethod {
-    closed_form, ///< exact: docs/theory.md section 2/3b (h = h* = identity, g = g* in {erf, relu,
-                 ///< linear}) or a polynomial g with a polynomial target or g* (section 13)
+    closed_form, ///< exact, squared loss and Gaussian inputs: docs/theory.md section 2/3b (h = h*
+                 ///< = identity, g = g* in {erf, relu, linear}) or a polynomial g with a
+                 ///< polynomial target or g* (section 13)
     monte_carlo, ///< average over the (K+M) Gaussian fields with covariance [[Q,R],[R^T,T]]
 };
 
@@ -28,9 +31,9 @@ enum class EgMethod {
 /// otherwise.
 [[nodiscard]] EgMethod eg_method(const ModelParams& m) noexcept;
 
-/// Generalization error from order parameters: exact where a closed form exists, otherwise a
-/// Monte-Carlo average of (sigma - tau)^2/2 over `samples` draws of the fields (x, y) ~
-/// N(0, [[Q,R],[R^T,T]]) taken from `rng`. Returns {eg, standard error}.
+/// Generalization error from order parameters (Gaussian inputs): exact where a closed form
+/// exists, otherwise a Monte-Carlo average of the loss e(sigma, tau) over `samples` draws of the
+/// fields (x, y) ~ N(0, [[Q,R],[R^T,T]]) taken from `rng`. Returns {eg, standard error}.
 struct EgEstimate {
     double eg = 0.0;
     double standard_error = 0.0;
@@ -59,14 +62,14 @@ monte_carlo_generalization_error(const ModelParams& m, const Eigen::MatrixXd& Q,
 /// `student_layers` / `teacher_layers` (analysis/SCHEMA.md): W_2 row-major, ..., W_L, then v.
 [[nodiscard]] Eigen::VectorXd flatten_layers(const LayerWeights& layers, const Eigen::VectorXd& v);
 
-/// The training error eps_t = (1/P) sum_mu e^mu = E/P (Eq. (2) over the P examples of a
+/// The training error eps_t = (1/P) sum_mu e^mu = E/P (Eq. (2), or `loss`, over the P examples of a
 /// training set), exact: row mu of X is xi^mu, labels(mu) its target tau^mu (label noise
 /// included), W the student rows (K x N), `layers` the weights above the first layer of a deeper
 /// student (empty for two layers), v the output weights.
 [[nodiscard]] double training_error(const NetworkSpec& student,
                                     const Eigen::Ref<const RowMatrix>& W,
                                     const LayerWeights& layers, const Eigen::VectorXd& v,
-                                    const RowMatrix& X, const Eigen::VectorXd& labels);
+                                    const RowMatrix& X, const Eigen::VectorXd& labels, Loss loss);
 
 class Observer {
 public:
@@ -76,12 +79,19 @@ public:
     [[nodiscard]] Observables observe(const RunState& state);
     /// The same from order parameters (a backend without weights,
     /// engine/simulation/gram_dynamics.hpp): observe(state) is observe(order_parameters_of(state)).
+    /// Gaussian inputs only (a mixture needs the weights' overlaps with the means).
     [[nodiscard]] Observables observe(OrderParameters op);
 
 private:
+    /// Mixture inputs (docs/theory.md §15): eps_g and the classification error by Monte Carlo
+    /// over the fields given each cluster, N(M_c, Delta Q) (Eq. (15.2)).
+    [[nodiscard]] Observables observe_mixture(OrderParameters op, const Eigen::MatrixXd& means);
+
     ModelParams model_;
     int samples_;
     NormalStream rng_;
+    std::optional<MixtureSampler> mixture_; ///< with inputs = mixture
+    std::optional<BayesError> bayes_;       ///< its Bayes error, at the first record
 };
 
 } // namespace plateau

@@ -1,6 +1,7 @@
 #include "engine/simulation/trainer.hpp"
 
 #include "engine/core/linear_algebra.hpp"
+#include "engine/simulation/mixture_source.hpp"
 
 #include <algorithm>
 #include <cassert>
@@ -205,7 +206,7 @@ void Trainer::measure(const RunState& state, Observables& o) const {
 }
 
 OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run)
-    : OnlineSgd(params, seed, run, std::make_unique<FreshExamples>(seed, run)) {}
+    : OnlineSgd(params, seed, run, make_example_source(params, seed, run)) {}
 
 OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run,
                      std::unique_ptr<ExampleSource> examples)
@@ -245,7 +246,7 @@ bool OnlineSgd::learn_deep_from_fields(RunState& s) {
     const std::span<double> grad_v =
         rule_.learn_v ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
     deep_backward(rule_.student, s.layers, v, pass, tau, student_pass_, {grad_fields_.data(), K},
-                  rule_.learns_layers() ? &grad_layers_ : nullptr, grad_v);
+                  rule_.learns_layers() ? &grad_layers_ : nullptr, grad_v, rule_.loss);
     const double f = rule_.rate_factor(s.step); // s(alpha) of this step, docs/theory.md §6b
     const double eta_over_n = rule_.eta_over_n * f;
     const double eta_v_over_n = rule_.eta_v_over_n * f;
@@ -271,7 +272,9 @@ bool OnlineSgd::learn_from_fields(RunState& s) {
 
     // Label tau = tau(y) + zeta, zeta ~ N(0, s^2): the target (docs/theory.md §13), by default
     // the committee h*(sum_n v*_n g*(y_n)); student sigma, Eq. (1).
-    double tau = rule_.target.value(rule_.teacher, y, {s.v_star.data(), M});
+    // With mixture inputs (§15) the source gives the label y_c of the example's cluster.
+    const std::optional<double> given = examples_->label();
+    double tau = given ? *given : rule_.target.value(rule_.teacher, y, {s.v_star.data(), M});
     if (noise_sd_ > 0.0)
         tau += noise_sd_ * noise_.next();
     const ForwardPass pass = forward(rule_.student, x, {s.v.data(), K});
@@ -281,7 +284,8 @@ bool OnlineSgd::learn_from_fields(RunState& s) {
     // Eqs. (3)-(5): field errors delta v_m g'(x_m) and, if v is learned, de/dv_k = delta g(x_k).
     const std::span<double> grad_v =
         rule_.learn_v ? std::span<double>{grad_v_.data(), K} : std::span<double>{};
-    backward(rule_.student, x, {s.v.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v);
+    backward(rule_.student, x, {s.v.data(), K}, pass, tau, {grad_fields_.data(), K}, grad_v,
+             rule_.loss);
 
     // Descent: w^(m) <- w^(m) - (eta/N) grad_{w^(m)} e = w^(m) - (eta/N) (de/dx_m) xi  (Eq. 5);
     // the row coefficients here, the rows in advance().
@@ -311,7 +315,7 @@ StepOutcome OnlineSgd::advance(RunState& s, std::int64_t steps) {
     // is drawn and its fields computed here; from then on the one sweep that applies the update
     // of step t also draws example t+1 (chunk by chunk) and computes its fields.
     step_kernels::sweep(student, K + M, 0, n, nullptr, nullptr, xi_.data(), fields_.data(),
-                        &examples_->next(), scratch_.data());
+                        examples_->draw({xi_.data(), n}), scratch_.data());
     for (std::int64_t t = 1;; ++t) {
         if (!learn_from_fields(s))
             return StepOutcome::diverged;
@@ -323,7 +327,7 @@ StepOutcome OnlineSgd::advance(RunState& s, std::int64_t steps) {
             return StepOutcome::ok;
         }
         step_kernels::sweep(student, K + M, K, n, coef_.data(), xi_.data(), xi_next_.data(),
-                            fields_.data(), &examples_->next(), scratch_.data());
+                            fields_.data(), examples_->draw({xi_next_.data(), n}), scratch_.data());
         if (rule_.sphere) // the updated rows and the next example's fields with them (§14)
             step_kernels::project_rows(student, K, n, fields_.data());
         xi_.swap(xi_next_);

@@ -182,7 +182,8 @@ Eigen::MatrixXd step_covariance(const RunParams& params, const OrderParameters& 
                            (noise_sd > 0.0 ? noise_sd * rng.next() : 0.0);
         const ForwardPass pass = forward(m.student, x, {op.v.data(), K});
         backward(m.student, x, {op.v.data(), K}, pass, tau, {grad_x.data(), K},
-                 m.learn_v ? std::span<double>{grad_v.data(), K} : std::span<double>{});
+                 m.learn_v ? std::span<double>{grad_v.data(), K} : std::span<double>{},
+                 Loss{}); // the theory is the squared loss's (require_theory_support)
         Eigen::Index i = 0;
         for (std::size_t j = 0; j < K; ++j)
             for (std::size_t k = j; k < K; ++k) {

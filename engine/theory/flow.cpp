@@ -62,6 +62,14 @@ void require_theory_support(const ModelParams& m) {
                               "one hidden layer: plateau ode covers two-layer networks (deeper "
                               "networks run with plateau run)");
         }
+    // Mixture inputs and the logistic loss (docs/theory.md §15): simulations only, for now.
+    if (m.inputs != InputKind::gaussian)
+        throw ConfigError("inputs", std::string(name(m.inputs)),
+                          "gaussian with plateau ode (theory of mixture inputs: not built yet)");
+    if (m.loss.kind() != LossKind::squared)
+        throw ConfigError("loss", std::string(loss_name(m.loss.kind())),
+                          "squared with plateau ode (the theory of the logistic loss: not built "
+                          "yet)");
     // One hidden layer: h = h* = identity with g = g* by the integrals (any g, §9), every
     // other model, and every polynomial target (§13), by the joint rule (§10).
 }

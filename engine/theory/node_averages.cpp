@@ -32,7 +32,7 @@ void evaluate_nodes(const FlowSettings& s, const Eigen::MatrixXd& U, const Eigen
         }
         const double tau = node_target(s, U, i, K, v_star);
         // e = tau - sigma = -de/dsigma (models/loss.hpp)
-        const double e = -Loss::error(s.h.value(a), tau);
+        const double e = -SquaredLoss::error(s.h.value(a), tau); // the theory is the squared loss's
         const double hp = s.h.derivative(a);
         for (Eigen::Index j = 0; j < K; ++j) {
             out.d(j, i) = hp * v(j) * s.g.derivative(U(j, i));

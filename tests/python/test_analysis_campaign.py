@@ -48,7 +48,8 @@ def test_load_campaign_groups_and_attributes(sweep):
     ds = groups["K2_M2"]
     assert dict(ds.sizes) == {"run": 8, "alpha": 60, "student": 2, "student2": 2,
                               "teacher": 2, "teacher2": 2,
-                              "student_deep": 2, "teacher_deep": 2}  # 1.3: v, v* for K = M = 2
+                              "student_deep": 2, "teacher_deep": 2,  # 1.3: v, v* for K = M = 2
+                              "cluster": 1}  # 1.6: one for Gaussian inputs
     attrs = ds.attrs
     assert attrs["kind"] == "simulation"
     assert attrs["schema"] == "plateau-campaign" and attrs["schema_version"] == 1

@@ -42,7 +42,8 @@ def test_dimensions_coordinates_and_variables(eta_sweep):
     ds = xr.open_dataset(eta_sweep, group="K2_M2", engine="h5netcdf")
     assert dict(ds.sizes) == {"run": 16, "alpha": 25, "student": 2, "student2": 2,
                               "teacher": 2, "teacher2": 2,
-                              "student_deep": 2, "teacher_deep": 2}  # 1.3: v, v* for K = M = 2
+                              "student_deep": 2, "teacher_deep": 2,  # 1.3: v, v* for K = M = 2
+                              "cluster": 1}  # 1.6: one for Gaussian inputs
     for name in ["alpha", "run_index", "seed", "N", "eta"]:
         assert name in ds.coords, name
     assert ds.eg.dims == ("run", "alpha")
@@ -108,7 +109,7 @@ def test_root_attributes(eta_sweep):
         assert a["schema_version"] == 1
         # 1.3: flow_error, escape_rate, eta_max, student_layers, teacher_layers; 1.4:
         # run_checksum; 1.5: plateau_eg, escape_predicted (SCHEMA.md)
-        assert a["schema_version_minor"] == 5
+        assert a["schema_version_minor"] == 6
         assert text(a["kind"]) == "simulation"
         assert a["master_seed"] == 1 and a["seeds"] == 8 and a["runs"] == 16
         config = text(a["config"])

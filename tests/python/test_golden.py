@@ -9,6 +9,8 @@ the file carries:
   written before the wave-2 refactors); mini-batches with weight decay; finite training sets
   (``train-set`` / ``alpha-train``, both samplings, ``batch = all``); ``dynamics = gram``; deeper
   networks (``K = 4x2``, ``4x3x2`` with per-layer ``eta-layers`` / ``learn-layers``);
+  Gaussian-mixture inputs (``inputs = mixture``: XOR with both losses, two clusters on a
+  training set);
 - the theory (``plateau ode``): the closed-form integrals (erf, relu; sampled and symmetric
   initial conditions, initial conditions of a gram run), the quadrature (tanh, K + M = 5), the
   tensor rule (tanh at K + M = 4; square student, he2 teacher) and the joint rule (tanh outputs,
@@ -131,6 +133,15 @@ CASES = {
         "--N", "100", "--K", "2", "--M", "3", "--output-activation", "tanh",
         "--activation", "erf", "--teacher-activation", "relu", "--learn-v", "true",
         "--joint-points", "512", "--alpha-max", "2", "--seeds", "2", "--records", "5"]),
+    # --- Gaussian-mixture inputs (docs/theory.md §15): on-line, logistic loss, training set
+    "mixture-xor": ("run", [
+        "--N", "40", "--K", "3", "--M", "1", "--inputs", "mixture", "--activation", "relu",
+        "--learn-v", "true", "--cluster-variance", "0.1,0.3", "--loss", "squared,logistic",
+        "--alpha-max", "2", "--seeds", "2", "--records", "5", "--eg-samples", "500"]),
+    "mixture-two-train-set": ("run", [
+        "--N", "40", "--K", "2", "--M", "1", "--inputs", "mixture", "--clusters", "two",
+        "--alpha-train", "1.5", "--batch", "4", "--noise", "0.05", "--alpha-max", "2",
+        "--seeds", "2", "--records", "5", "--eg-samples", "500"]),
 }
 
 # case -> number of shards n: run every --shard i/n, merge, compare with the case's golden hashes
@@ -140,6 +151,7 @@ SHARDED = {
     "deep-4x3x2-train-set": 2,
     "alpha-train-sampling": 4,
     "theory": 2,
+    "mixture-xor": 2,
 }
 
 
