@@ -24,8 +24,8 @@ def test_square_simulation_full_and_gram(plateau_program, tmp_path):
         assert (ds.status == 1).all(), dynamics
         for name in ["Q", "R", "v", "eg", "eg_stderr"]:
             assert np.isfinite(ds[name].values).all(), (dynamics, name)
-        # no closed form: eps_g is the observer's Monte-Carlo estimate, with its error
-        assert (ds.eg_stderr > 0).all(), dynamics
+        # a polynomial g = g*: eps_g is exact (Isserlis, docs/theory.md Eq. (13.4))
+        assert (ds.eg_stderr == 0).all(), dynamics
 
 
 def test_square_theory_starts_at_the_simulation_eg(plateau_program, tmp_path):
@@ -37,12 +37,11 @@ def test_square_theory_starts_at_the_simulation_eg(plateau_program, tmp_path):
     assert (t.status == 1).all()
     for name in ["Q", "R", "v", "eg"]:
         assert np.isfinite(t[name].values).all(), name
-    # Same initial weights: the theory's exact eps_g (quadrature) against the simulation's
-    # Monte-Carlo estimate at alpha = 0, within 5 of its standard errors.
+    # Same initial weights: the theory's exact eps_g against the simulation's, also exact for a
+    # polynomial g = g* (Isserlis in both): equal to rounding at alpha = 0.
     eg_sim = s.eg.isel(alpha=0).values
-    se = s.eg_stderr.isel(alpha=0).values
     eg_th = t.eg.isel(alpha=0).values
-    assert (np.abs(eg_th - eg_sim) < 5 * se).all(), (eg_th, eg_sim, se)
+    np.testing.assert_allclose(eg_th, eg_sim, rtol=1e-12)
 
 
 def test_square_is_not_an_output_function(plateau_program, tmp_path):
@@ -69,8 +68,9 @@ def test_hermite_and_poly_in_both_backends_and_the_theory(plateau_program, tmp_p
             ds = dataset(out)
             assert (ds.status == 1).all(), (student, teacher, dynamics)
             assert np.isfinite(ds.eg.values).all(), (student, teacher, dynamics)
-    # g = g*: the theory's eps_g at alpha = 0 (exact) against the simulation's Monte Carlo on the
-    # same initial weights, within 5 standard errors.
+    # g = g*: the theory's eps_g at alpha = 0 (Isserlis) against the simulation's on the same
+    # initial weights (exact too, by the observer's own sum, docs/theory.md Eq. (13.4)): equal to
+    # rounding.
     sim, theory = tmp_path / "sim.h5", tmp_path / "theory.h5"
     args = [*POLY, "--activation", "poly:0.1:1:0.5", "--teacher-activation", "poly:0.1:1:0.5",
             "--eg-samples", "100000"]
@@ -79,9 +79,9 @@ def test_hermite_and_poly_in_both_backends_and_the_theory(plateau_program, tmp_p
     assert r.returncode == 0, r.stderr
     s, t = dataset(sim), dataset(theory)
     eg_sim = s.eg.isel(alpha=0).values
-    se = s.eg_stderr.isel(alpha=0).values
     eg_th = t.eg.isel(alpha=0).values
-    assert (np.abs(eg_th - eg_sim) < 5 * se).all(), (eg_th, eg_sim, se)
+    assert (s.eg_stderr.values == 0).all()
+    np.testing.assert_allclose(eg_th, eg_sim, rtol=1e-12)
 
 
 def test_a_sweep_over_polynomials_is_a_list(plateau_program, tmp_path):
