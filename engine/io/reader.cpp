@@ -42,6 +42,12 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
         fail("no such file");
     if (fs::is_directory(path, ec))
         fail("is a directory, not a campaign file");
+    // A damage HDF5 itself does not survive (a corrupt global heap: a segmentation fault in
+    // the library) is met in a child process first (engine/io/h5/verify.hpp).
+    if (const int signal = h5::crash_signal_of_verification(path); signal != 0)
+        fail("its HDF5 structure is damaged (the HDF5 library crashed reading its metadata: "
+             "signal " +
+             std::to_string(signal) + ")");
     h5::File file = [&] {
         try {
             return h5::File::open_readonly(path);

@@ -269,3 +269,30 @@ def test_resume_and_merge_never_accept_a_file_the_reader_cannot_open(program, go
             if command[0] == "merge" and made.exists():
                 made.unlink()
     assert accepted_unreadable == []
+
+
+def test_a_corrupt_global_heap_is_refused_not_a_crash(program, good, tmp_path):
+    """The dimension scales' DIMENSION_LIST attributes are variable-length references kept in
+    the file's global heap (signature GCOL). An object size there that points past the
+    collection makes the HDF5 library itself copy past its buffer (H5HG_read: a segmentation
+    fault, found by the flipped byte at offset 14467 above on one file layout). The reader meets
+    it in a child process first (engine/io/h5/verify.hpp): --resume and merge refuse the file
+    with one line and exit status 2, and leave it as it was."""
+    data = bytearray(good.read_bytes())
+    at = data.find(b"GCOL")
+    assert at > 0
+    # collection: GCOL, version, 3 reserved, 8-byte size (16 bytes); then objects of 24 bytes
+    # (index, refcount, reserved, 8-byte size, 8 bytes of data). Object 35's size, bit 4 of its
+    # fourth byte (+256 MiB): the flipped byte that crashed (HDF5 refuses some other sizes)
+    offset = at + 16 + 24 * 34 + 8 + 3
+    assert int.from_bytes(data[offset - 3: offset + 5], "little") == 8
+    data[offset] ^= 0x10
+    path = tmp_path / "f.h5"
+    path.write_bytes(bytes(data))
+    before = path.read_bytes()
+    r = plateau(program, "run", *RUN, "--resume", "-q", "-o", path)
+    refused(r, "refusing to resume", "damaged", "HDF5 library crashed")
+    assert path.read_bytes() == before
+    r = plateau(program, "merge", tmp_path / "m.h5", path, "-q", "--allow-incomplete")
+    refused(r, "damaged", "HDF5 library crashed")
+    assert not (tmp_path / "m.h5").exists()
