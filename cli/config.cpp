@@ -98,6 +98,7 @@ Mixture read_clusters(std::string_view token) {
 /// The names of the losses, from their table (models/loss.hpp).
 std::vector<std::string_view> loss_choices() {
     std::vector<std::string_view> out;
+    out.reserve(loss_names.size());
     for (const auto& entry : loss_names)
         out.push_back(entry.second);
     return out;
