@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <csignal>
 
+#include <cstddef>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace plateau::h5 {
@@ -112,6 +114,17 @@ constexpr int verification_threw = 97;
 } // namespace
 
 int crash_signal_of_verification(const std::filesystem::path& path) {
+    // A child of a process with other threads may inherit a lock one of them held (malloc's,
+    // a sanitizer allocator's: the child then waits forever). Fork only a single-threaded process
+    // (the `plateau` program opens files before it starts its workers); otherwise the caller's
+    // own verification runs unprotected, as before.
+    std::error_code ec;
+    std::ptrdiff_t threads = 0;
+    for (auto it = std::filesystem::directory_iterator("/proc/self/task", ec);
+         !ec && it != std::filesystem::directory_iterator(); it.increment(ec))
+        ++threads;
+    if (ec || threads != 1)
+        return 0;
     const pid_t child = fork();
     if (child < 0)
         return 0; // no child: the caller's own verification runs unprotected, as before

@@ -20,6 +20,8 @@ void verify_structure(const File& file);
 /// child, not the program. Returns 0 when the child finished (whether it found the file good or
 /// threw: the caller's own open and verify_structure then say which), else the signal that
 /// ended it. Call it before any HDF5 handle of the file is open, from the thread that owns HDF5.
+/// Only a single-threaded process forks (a child of a multi-threaded one can inherit a lock held
+/// by another thread and wait forever); in any other it returns 0 without a child.
 [[nodiscard]] int crash_signal_of_verification(const std::filesystem::path& path);
 
 } // namespace plateau::h5
