@@ -47,6 +47,39 @@ RunState generic_state(const ModelParams& m, std::uint64_t seed) {
     return s;
 }
 
+/// A two-layer model with K = 3, M = 2, N = 60 and q0 = 0.8 (the generic state below).
+ModelParams small_model(ActivationKind g, ActivationKind g_star) {
+    ModelParams m;
+    m.N = 60;
+    m.student.widths = {3};
+    m.teacher.widths = {2};
+    m.student.g.kind = g;
+    m.teacher.g.kind = g_star;
+    m.q0 = 0.8;
+    return m;
+}
+
+/// The observer's exact eps_g at a generic state of m, beside the average cost over 200000 fresh
+/// examples of that state.
+struct ExactAndFresh {
+    RunState state;
+    Eigen::MatrixXd Q, R, T;
+    EgEstimate exact;
+    Estimate fresh;
+};
+ExactAndFresh exact_and_fresh(const ModelParams& m) {
+    REQUIRE(eg_method(m) == EgMethod::closed_form);
+    ExactAndFresh out{generic_state(m, 11), {}, {}, {}, {}, {}};
+    const RunState& s = out.state;
+    out.Q = s.student() * s.student().transpose();
+    out.R = s.student() * s.teacher().transpose();
+    out.T = s.teacher() * s.teacher().transpose();
+    NormalStream unused(StreamKey{1, 1, StreamPurpose::observer});
+    out.exact = generalization_error(m, out.Q, out.R, out.T, s.v, s.v_star, 100, unused);
+    out.fresh = microscopic_eg(m, s, 200000, 3);
+    return out;
+}
+
 } // namespace
 
 TEST_CASE("order parameters are the overlaps of the weight vectors", "[observer]") {
@@ -70,28 +103,18 @@ TEST_CASE("order parameters are the overlaps of the weight vectors", "[observer]
 TEST_CASE("closed-form eps_g equals the average cost over fresh examples",
           "[observer][mc][heavy]") {
     for (const auto g : {ActivationKind::erf, ActivationKind::relu, ActivationKind::linear}) {
-        ModelParams m;
-        m.N = 60;
-        m.student.widths = {3};
-        m.teacher.widths = {2};
-        m.student.g.kind = m.teacher.g.kind = g;
-        m.q0 = 0.8;
-        REQUIRE(eg_method(m) == EgMethod::closed_form);
-        const RunState s = generic_state(m, 11);
-        NormalStream unused(StreamKey{1, 1, StreamPurpose::observer});
-        const Eigen::MatrixXd Q = s.student() * s.student().transpose();
-        const Eigen::MatrixXd R = s.student() * s.teacher().transpose();
-        const Eigen::MatrixXd T = s.teacher() * s.teacher().transpose();
-        const double exact = generalization_error(m, Q, R, T, s.v, s.v_star, 100, unused).eg;
-        const Estimate mc = microscopic_eg(m, s, 200000, 3);
+        const ModelParams m = small_model(g, g);
+        const ExactAndFresh e = exact_and_fresh(m);
+        const double exact = e.exact.eg;
+        const Estimate& mc = e.fresh;
         INFO("g = " << name(g) << ": closed form " << exact << ", MC " << mc.mean << " +- "
                     << mc.se);
         CHECK(std::abs(exact - mc.mean) < 5 * mc.se);
 
         // The observer's generic field-space Monte Carlo agrees too.
         NormalStream rng(StreamKey{4, 0, StreamPurpose::observer});
-        const EgEstimate fmc =
-            monte_carlo_generalization_error(m, Q, R, T, s.v, s.v_star, 200000, rng);
+        const EgEstimate fmc = monte_carlo_generalization_error(m, e.Q, e.R, e.T, e.state.v,
+                                                                e.state.v_star, 200000, rng);
         CHECK(std::abs(exact - fmc.eg) < 5 * fmc.standard_error);
     }
 }
@@ -109,28 +132,15 @@ TEST_CASE("exact polynomial eps_g equals the average cost over fresh examples",
          {Case{ActivationKind::square, ActivationKind::square, ReadoutScale::one, nullptr},
           Case{ActivationKind::he3, ActivationKind::he2, ReadoutScale::inverse_k, nullptr},
           Case{ActivationKind::square, ActivationKind::erf, ReadoutScale::one, "y1^2 + y1*y2"}}) {
-        ModelParams m;
-        m.N = 60;
-        m.student.widths = {3};
-        m.teacher.widths = {2};
-        m.student.g.kind = c.g;
-        m.teacher.g.kind = c.gs;
+        ModelParams m = small_model(c.g, c.gs);
         m.student.readout = m.teacher.readout = c.readout;
         if (c.target)
             m.target.polynomial = PolynomialTarget::parse(c.target);
-        m.q0 = 0.8;
-        REQUIRE(eg_method(m) == EgMethod::closed_form);
-        const RunState s = generic_state(m, 11);
-        NormalStream unused(StreamKey{1, 1, StreamPurpose::observer});
-        const Eigen::MatrixXd Q = s.student() * s.student().transpose();
-        const Eigen::MatrixXd R = s.student() * s.teacher().transpose();
-        const Eigen::MatrixXd T = s.teacher() * s.teacher().transpose();
-        const EgEstimate exact = generalization_error(m, Q, R, T, s.v, s.v_star, 100, unused);
-        CHECK(exact.standard_error == 0.0);
-        const Estimate mc = microscopic_eg(m, s, 200000, 3);
+        const ExactAndFresh e = exact_and_fresh(m);
+        CHECK(e.exact.standard_error == 0.0);
         INFO(name(c.g) << " / " << name(c.gs) << (c.target ? c.target : "") << ": exact "
-                       << exact.eg << ", MC " << mc.mean << " +- " << mc.se);
-        CHECK(std::abs(exact.eg - mc.mean) < 5 * mc.se);
+                       << e.exact.eg << ", MC " << e.fresh.mean << " +- " << e.fresh.se);
+        CHECK(std::abs(e.exact.eg - e.fresh.mean) < 5 * e.fresh.se);
     }
 }
 

@@ -119,21 +119,34 @@ std::shared_ptr<const TensorRule> make_tensor_rule(const ModelParams& m) {
     return std::make_shared<const TensorRule>(P, t);
 }
 
-TensorEstimate tensor_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
-                               const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
-                               const Eigen::VectorXd& v, const Eigen::VectorXd& v_star) {
+namespace {
+
+/// The rule of s and the per-node values at (Q, R, T, v, v*) (docs/theory.md §10): u = C^(1/2) z.
+const TensorRule& evaluate_tensor_nodes(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                                        const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                                        const Eigen::VectorXd& v, const Eigen::VectorXd& v_star,
+                                        Eigen::MatrixXd& U, NodeValues& values) {
     const TensorRule* rule = s.tensor_rule.get();
     const auto P = Q.rows() + T.rows();
     if (rule == nullptr || rule->dimension() != P)
         throw std::invalid_argument("plateau theory: the tensor rule is missing or has the wrong "
                                     "dimension");
-    // u = C^(1/2) z (node_averages.hpp), the per-node integrand of docs/theory.md §10.
-    const Eigen::MatrixXd U = symmetric_sqrt(integrals::field_covariance(Q, R, T)) * rule->nodes();
-    NodeValues values;
+    U = symmetric_sqrt(integrals::field_covariance(Q, R, T)) * rule->nodes();
     evaluate_nodes(s, U, v, v_star, values);
+    return *rule;
+}
+
+} // namespace
+
+TensorEstimate tensor_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
+                               const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
+                               const Eigen::VectorXd& v, const Eigen::VectorXd& v_star) {
+    Eigen::MatrixXd U;
+    NodeValues values;
+    const TensorRule& rule = evaluate_tensor_nodes(s, Q, R, T, v, v_star, U, values);
     TensorEstimate out;
-    assemble_flow(s, average_nodes(s, U, values, rule->weights()), out.dQ, out.dR, out.dv);
-    out.eg = average_eg(values, rule->weights());
+    assemble_flow(s, average_nodes(s, U, values, rule.weights()), out.dQ, out.dR, out.dv);
+    out.eg = average_eg(values, rule.weights());
     return out;
 }
 
@@ -151,7 +164,11 @@ void compute_tensor_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const 
 double tensor_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q,
                                    const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                    const Eigen::VectorXd& v, const Eigen::VectorXd& v_star) {
-    return tensor_estimate(s, Q, R, T, v, v_star).eg;
+    // eps_g alone (at every record): the node values, without the flow's averages.
+    Eigen::MatrixXd U;
+    NodeValues values;
+    const TensorRule& rule = evaluate_tensor_nodes(s, Q, R, T, v, v_star, U, values);
+    return average_eg(values, rule.weights());
 }
 
 } // namespace plateau
