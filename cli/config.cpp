@@ -588,7 +588,8 @@ const std::vector<KeyInfo>& keys() {
          .default_value = "full",
          .help = "how a run advances: full (the K+M weight vectors, O((K+M) N) per step) or "
                  "gram (the exact chain of their Gram matrix, O((K+M)^3) per step, any N > K+M; "
-                 "the same law, other random numbers)",
+                 "with inputs = mixture the means' D axes are rows too, N > K+M+D; the same "
+                 "law, other random numbers)",
          .hashed = Hashed::unless_default,
          .fields = {"run.dynamics"},
          .kind = ChoiceKey{name_list<DynamicsKind>(), nullptr,

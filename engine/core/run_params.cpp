@@ -209,8 +209,16 @@ std::string_view allowed(RealRange r) noexcept {
 std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     const auto& m = params.model;
     const std::int64_t r = m.student.hidden() + static_cast<std::int64_t>(m.teacher.hidden());
-    // docs/theory.md §7: the part of xi orthogonal to the K + M rows carries chi^2_{N-r}.
-    if (m.N <= r)
+    // docs/theory.md §7: the part of xi orthogonal to the K + M rows carries chi^2_{N-r}; with
+    // mixture inputs the D axes of the means are rows too (§15d).
+    if (m.inputs == InputKind::mixture) {
+        const auto D = static_cast<std::int64_t>(m.mixture.dims);
+        if (m.N <= r + D)
+            return ConfigError("N", std::to_string(m.N),
+                               "an integer > K + M + D = " + std::to_string(r + D) +
+                                   " with dynamics = gram and inputs = mixture (D = " +
+                                   std::to_string(D) + " axes of the means)");
+    } else if (m.N <= r)
         return ConfigError("N", std::to_string(m.N),
                            "an integer > K + M = " + std::to_string(r) + " with dynamics = gram");
     // The chain is the law of on-line steps on fresh Gaussian examples (one a step): a reused
@@ -225,10 +233,6 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     if (t.batch.all || t.batch.size != 1)
         return ConfigError("batch", t.batch.all ? "all" : std::to_string(t.batch.size),
                            "1 with dynamics = gram (one example a step)");
-    if (m.inputs == InputKind::mixture)
-        return ConfigError("inputs", "mixture",
-                           "gaussian with dynamics = gram (the Gram chain of mixture inputs: not "
-                           "built yet)");
     return std::nullopt;
 }
 

@@ -360,9 +360,10 @@ struct StepRule {
 /// bad one.
 void validate(const RunParams& p);
 
-/// Why a run with these parameters cannot be sampled exactly by the Gram chain (N <= K + M
-/// today; every later option that breaks exactness, docs/theory.md §7, adds its condition
-/// here), or nullopt. validate() throws it when dynamics = gram.
+/// Why a run with these parameters cannot be sampled exactly by the Gram chain (N <= K + M, or
+/// K + M + D with mixture inputs, docs/theory.md §15d; every later option that breaks exactness,
+/// docs/theory.md §7, adds its condition here), or nullopt. validate() throws it when dynamics =
+/// gram.
 [[nodiscard]] std::optional<ConfigError> gram_exactness_error(const RunParams& params);
 
 } // namespace plateau

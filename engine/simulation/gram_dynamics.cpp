@@ -3,10 +3,13 @@
 #include "engine/core/schedule.hpp"
 #include "engine/simulation/state.hpp"
 
+#include <Eigen/Cholesky>
+
 #include <algorithm>
 #include <array>
 #include <cassert>
 #include <cmath>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
@@ -123,10 +126,103 @@ OrderParameters sample_unconstrained_gram(const RunParams& params, std::uint64_t
     op.T = G.bottomRightCorner(M, M);
     return op;
 }
+
+/// sample_initial_mixture_gram without the constraint.
+MixtureStart sample_unconstrained_mixture_gram(const RunParams& params, std::uint64_t seed,
+                                               std::uint64_t init_index) {
+    const auto& m = params.model;
+    const int K = m.student.hidden();
+    const int M = m.teacher.hidden();
+    const auto D = static_cast<int>(m.mixture.dims);
+    const int p = M + D; // the fixed rows: teachers, then axes
+    const auto N = static_cast<double>(m.N);
+    assert(m.N > K + p);
+    NormalStream rng(StreamKey{seed, init_index,
+                               m.init_seed == InitSeed::shared ? StreamPurpose::gram_initial_shared
+                                                               : StreamPurpose::gram_initial});
+    MixtureStart start;
+    OrderParameters& op = start.op;
+    op.v = Eigen::VectorXd::Constant(m.student.widths.back(), m.v0);
+    op.v_star = Eigen::VectorXd::Constant(m.teacher.widths.back(), m.v_star);
+    // One hidden layer (validate() refuses deeper networks on mixtures): no layers above.
+    op.layers = draw_layers(m.student, StreamKey{seed, init_index, StreamPurpose::student_layers});
+    op.layers_star = teacher_layers(m, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
+
+    // The teacher rows and the axes, Eq. (15d.5): Z (M x N) i.i.d. N(0, 1) with Z_E = Z E^T
+    // (M x D) its components on the axes and Z Z^T = Z_E Z_E^T + S_B, S_B ~ Wishart_M(N - D),
+    // independent of Z_E. Gaussian teacher B = Z/sqrt(N); orthonormal teacher B = L_C^-1 Z, the
+    // Gram-Schmidt of Z's rows (as engine/simulation/state.cpp), L_C the Cholesky factor of
+    // Z Z^T.
+    Eigen::MatrixXd ZE(M, D);
+    for (int n = 0; n < M; ++n)
+        for (int d = 0; d < D; ++d)
+            ZE(n, d) = rng.next();
+    const Eigen::MatrixXd SB = wishart_bartlett(rng, M, N - D);
+    Eigen::MatrixXd BE(M, D); // B E^T
+    if (m.teacher_init == TeacherInit::orthonormal) {
+        const Eigen::MatrixXd C = ZE * ZE.transpose() + SB;
+        const Eigen::LLT<Eigen::MatrixXd> chol(C);
+        BE = chol.matrixL().solve(ZE);
+        op.T = Eigen::MatrixXd::Identity(M, M);
+    } else {
+        BE = ZE / std::sqrt(N);
+        op.T = (ZE * ZE.transpose() + SB) / N;
+    }
+    // H, the Gram matrix of the fixed rows [B; E] (p x p), and H = L_H L_H^T.
+    Eigen::MatrixXd H(p, p);
+    H << op.T, BE, BE.transpose(), Eigen::MatrixXd::Identity(D, D);
+    const Eigen::LLT<Eigen::MatrixXd> chol_h(H);
+    const Eigen::MatrixXd LH = chol_h.matrixL();
+
+    // The students, Eq. (15d.6): independent of [B; E] = L_H U^T (U: N x p, orthonormal
+    // columns), w_j = U y_j + w_j,perp with y_j ~ N(0, (q0/N) I_p), so [R, W E^T] = Y L_H^T and
+    // Q = Y Y^T + (q0/N) S_W, S_W ~ Wishart_K(N - p) (the parts orthogonal to the fixed rows).
+    const double student_var = m.q0 / N; // w^(j)_i ~ N(0, q0/N), docs/theory.md §1
+    const double sd = std::sqrt(student_var);
+    Eigen::MatrixXd Y(K, p);
+    for (int j = 0; j < K; ++j)
+        for (int a = 0; a < p; ++a)
+            Y(j, a) = sd * rng.next();
+    const Eigen::MatrixXd SW = wishart_bartlett(rng, K, N - p);
+    const Eigen::MatrixXd fixed = Y * LH.transpose(); // K x p: [R, W E^T]
+    op.R = fixed.leftCols(M);
+    op.Q.resize(K, K);
+    for (int j = 0; j < K; ++j)
+        for (int k = 0; k <= j; ++k)
+            op.Q(j, k) = op.Q(k, j) = Y.row(j).dot(Y.row(k)) + student_var * SW(j, k);
+    start.axes.resize(K + M, D);
+    start.axes.topRows(K) = fixed.rightCols(D);
+    start.axes.bottomRows(M) = BE;
+    return start;
+}
 } // namespace
+
+MixtureStart sample_initial_mixture_gram(const RunParams& params, std::uint64_t seed,
+                                         std::uint64_t init_index) {
+    MixtureStart start = sample_unconstrained_mixture_gram(params, seed, init_index);
+    if (params.model.constraint == Constraint::sphere) {
+        // The students rescaled onto the sphere, as in a full run (docs/theory.md §14): a
+        // function of the Gram matrix of (students, teachers, axes), so still its exact law.
+        OrderParameters& op = start.op;
+        const auto K = op.Q.rows();
+        const auto M = op.T.rows();
+        const auto D = start.axes.cols();
+        Eigen::MatrixXd G = Eigen::MatrixXd::Identity(K + M + D, K + M + D);
+        G.topLeftCorner(K + M, K + M) << op.Q, op.R, op.R.transpose(), op.T;
+        G.topRightCorner(K + M, D) = start.axes;
+        G.bottomLeftCorner(D, K + M) = start.axes.transpose();
+        project_gram_to_sphere(G, static_cast<int>(K));
+        op.Q = G.topLeftCorner(K, K);
+        op.R = G.block(0, K, K, M);
+        start.axes = G.topRightCorner(K + M, D);
+    }
+    return start;
+}
 
 OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
                                     std::uint64_t init_index) {
+    if (params.model.inputs == InputKind::mixture)
+        return sample_initial_mixture_gram(params, seed, init_index).op;
     OrderParameters op = sample_unconstrained_gram(params, seed, init_index);
     if (params.model.constraint == Constraint::sphere) {
         // The students rescaled onto the sphere, as in a full run (docs/theory.md §14): a
@@ -244,40 +340,88 @@ GramChain::Kernels kernels_of(int r) noexcept {
 } // namespace
 
 GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
+    : GramChain(params, initial, Eigen::MatrixXd(initial.Q.rows() + initial.T.rows(), 0)) {}
+
+GramChain::GramChain(const RunParams& params, const OrderParameters& initial,
+                     const Eigen::MatrixXd& axes)
     : rule_(params), lambda_(params.training.weight_decay), K_(params.model.student.hidden()),
-      M_(params.model.teacher.hidden()), G_(K_ + M_, K_ + M_),
-      L_(Eigen::MatrixXd::Zero(K_ + M_, K_ + M_)), inv_diag_(K_ + M_), v_(initial.v),
-      v_star_(initial.v_star), u_(K_ + M_), grad_fields_(K_), d_(K_), grad_v_(initial.v.size()),
+      M_(params.model.teacher.hidden()), D_(static_cast<int>(axes.cols())),
+      mixture_(params.model.inputs == InputKind::mixture
+                   ? std::optional<Mixture>(params.model.mixture)
+                   : std::nullopt),
+      G_(r(), r()), L_(Eigen::MatrixXd::Zero(r(), r())), inv_diag_(r()), v_(initial.v),
+      v_star_(initial.v_star), u_(r()), grad_fields_(K_), d_(K_), grad_v_(initial.v.size()),
       layers_(initial.layers), layers_star_(initial.layers_star), student_pass_(rule_.student),
       teacher_pass_(rule_.teacher), grad_layers_(zero_layers(rule_.student)) {
     assert(initial.Q.rows() == K_ && initial.T.rows() == M_);
-    const Kernels k = kernels_of(K_ + M_);
+    if (axes.rows() != K_ + M_ || D_ != (mixture_ ? static_cast<int>(mixture_->dims) : 0))
+        throw std::logic_error("GramChain: the rows' overlaps with the axes must be (K + M) x D "
+                               "with mixture inputs, empty otherwise");
+    const Kernels k = kernels_of(r());
     factorize_kernel_ = k.factorize;
     fields_kernel_ = k.fields;
+    // Rows: students, teachers, then the mixture's axes e_1 .. e_D (docs/theory.md §15d).
     G_.topLeftCorner(K_, K_) = initial.Q;
-    G_.topRightCorner(K_, M_) = initial.R;
-    G_.bottomLeftCorner(M_, K_) = initial.R.transpose();
-    G_.bottomRightCorner(M_, M_) = initial.T;
+    G_.block(0, K_, K_, M_) = initial.R;
+    G_.block(K_, 0, M_, K_) = initial.R.transpose();
+    G_.block(K_, K_, M_, M_) = initial.T;
+    G_.topRightCorner(K_ + M_, D_) = axes;
+    G_.bottomLeftCorner(D_, K_ + M_) = axes.transpose();
+    G_.bottomRightCorner(D_, D_).setIdentity(); // e_d . e_d' = delta_dd'
     // Exactly symmetric (a T computed from weights may not be in its last bit); a no-op on
     // sample_initial_gram's G.
-    for (int i = 0; i < K_ + M_; ++i)
+    for (int i = 0; i < r(); ++i)
         for (int j = 0; j < i; ++j)
             G_(i, j) = G_(j, i) = 0.5 * (G_(i, j) + G_(j, i));
 }
 
 bool GramChain::factorize() noexcept {
-    return factorize_kernel_(G_.data(), L_.data(), inv_diag_.data(), K_ + M_);
+    return factorize_kernel_(G_.data(), L_.data(), inv_diag_.data(), r());
 }
 
 bool GramChain::step(std::span<const double> z, double chi2, double zeta,
                      double rate_factor) noexcept {
-    const int r = K_ + M_;
-    const auto K = static_cast<std::size_t>(K_);
-    const auto M = static_cast<std::size_t>(M_);
-    assert(z.size() == static_cast<std::size_t>(r));
+    assert(!mixture_ && z.size() == static_cast<std::size_t>(r()));
     // Fields (x, y) = L z, Eq. (G1), and |xi|^2 = |z|^2 + chi^2_{N-r}, Eq. (G2) (docs/theory.md
     // §7).
-    const double xi2 = chi2 + fields_kernel_(L_.data(), z.data(), u_.data(), r);
+    const double xi2 = chi2 + fields_kernel_(L_.data(), z.data(), u_.data(), r());
+    return learn(xi2, std::nullopt, zeta, rate_factor);
+}
+
+bool GramChain::mixture_step(std::span<const double> z, double chi2, std::size_t cluster,
+                             double zeta, double rate_factor) noexcept {
+    assert(mixture_ && z.size() == static_cast<std::size_t>(r()) && cluster < mixture_->clusters());
+    const Mixture& m = *mixture_;
+    const int axes = K_ + M_; // the first axis row
+    // docs/theory.md §15d: xi = mu_c + sqrt(Delta) z_full with mu_c = sum_d m_cd e_d. The rows'
+    // projections of z_full are L z (Eq. (G1)), the axes' ones among them; then
+    // A xi = A mu_c + sqrt(Delta) L z with A mu_c = sum_d m_cd G_{., e_d} (Eq. (15d.2)), and
+    // |xi|^2 = |mu_c|^2 + 2 sqrt(Delta) mu_c . z_full + Delta (|z|^2 + chi^2_{N-r})
+    // (Eq. (15d.3)).
+    const double zz = fields_kernel_(L_.data(), z.data(), u_.data(), r());
+    const double sd = std::sqrt(m.variance);
+    double mu2 = 0.0;
+    double mu_z = 0.0;
+    for (int d = 0; d < D_; ++d) {
+        const double mcd = m.mean(cluster, static_cast<std::size_t>(d));
+        mu2 += mcd * mcd;
+        mu_z += mcd * u_(axes + d);
+    }
+    for (int i = 0; i < r(); ++i) {
+        double mean = 0.0;
+        for (int d = 0; d < D_; ++d)
+            mean += m.mean(cluster, static_cast<std::size_t>(d)) * G_(i, axes + d);
+        u_(i) = mean + sd * u_(i);
+    }
+    const double xi2 = mu2 + 2.0 * sd * mu_z + m.variance * (zz + chi2);
+    return learn(xi2, m.labels[cluster], zeta, rate_factor);
+}
+
+bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
+                      double rate_factor) noexcept {
+    const int rows = r();
+    const auto K = static_cast<std::size_t>(K_);
+    const auto M = static_cast<std::size_t>(M_);
     const std::span<const double> x{u_.data(), K};
     const std::span<const double> y{u_.data() + K_, M};
 
@@ -306,7 +450,9 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
             if (const auto step = rule_.layer_steps[l])
                 layers_[l].noalias() -= (*step * rate_factor) * grad_layers_[l];
     } else {
-        const double tau = rule_.target.value(rule_.teacher, y, {v_star_.data(), M}) + zeta;
+        // With mixture inputs (docs/theory.md §15) the label is the cluster's y_c.
+        const double tau =
+            (label ? *label : rule_.target.value(rule_.teacher, y, {v_star_.data(), M})) + zeta;
         const ForwardPass pass = forward(rule_.student, x, {v_.data(), K});
         if (!std::isfinite(pass.output))
             return false;
@@ -317,7 +463,9 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
     // Eq. (5) with the weight decay of Eq. (8): w^(m) <- s w^(m) + d_m xi with
     // d_m = -(eta/N) de/dx_m and s = 1 - eta lambda/N (1 without decay), so (Eq. (G3) of
     // docs/theory.md §7, with the decay's rescaling) Q <- s^2 Q + s (d x^T + x d^T) + |xi|^2 d d^T
-    // (the lower triangle, mirrored: G stays exactly symmetric), R <- s R + d y^T, T unchanged.
+    // (the lower triangle, mirrored: G stays exactly symmetric), R <- s R + d y^T, T unchanged;
+    // with mixture inputs the students' overlaps with the axes likewise, w_j . e_d <- s (w_j .
+    // e_d) + d_j (xi . e_d) (Eq. (15d.4)), and the teachers' and axes' block unchanged.
     // eta(alpha) = eta s(alpha), the rate factor of this step (docs/theory.md §6b).
     const double eta_over_n = rule_.eta_over_n * rate_factor;
     const double eta_v_over_n = rule_.eta_v_over_n * rate_factor;
@@ -331,7 +479,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
             G_(j, k) = q;
             G_(k, j) = q;
         }
-        for (int n = K_; n < r; ++n) {
+        for (int n = K_; n < rows; ++n) {
             const double rn = s * G_(j, n) + d_(j) * u_(n);
             G_(j, n) = rn;
             G_(n, j) = rn;
@@ -349,21 +497,51 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
 
 OrderParameters GramChain::order_parameters() const {
     return {G_.topLeftCorner(K_, K_),
-            G_.topRightCorner(K_, M_),
-            G_.bottomRightCorner(M_, M_),
+            G_.block(0, K_, K_, M_),
+            G_.block(K_, K_, M_, M_),
             v_,
             v_star_,
             layers_,
             layers_star_};
 }
 
+Eigen::MatrixXd GramChain::mean_overlaps() const {
+    assert(mixture_);
+    const Mixture& m = *mixture_;
+    const auto C = static_cast<Eigen::Index>(m.clusters());
+    Eigen::MatrixXd overlaps = Eigen::MatrixXd::Zero(K_, C);
+    // M_jc = w_j . mu_c = sum_d m_cd (w_j . e_d), Eq. (15d.4) (as MixtureSampler::mean_overlaps).
+    for (Eigen::Index c = 0; c < C; ++c)
+        for (int d = 0; d < D_; ++d)
+            overlaps.col(c) += G_.block(0, K_ + M_ + d, K_, 1) *
+                               m.mean(static_cast<std::size_t>(c), static_cast<std::size_t>(d));
+    return overlaps;
+}
+
+namespace {
+
+/// The chain of a gram run from its initial law: sample_initial_gram, or with mixture inputs
+/// sample_initial_mixture_gram and the axes' rows.
+GramChain initial_chain(const RunParams& params, std::uint64_t seed, std::uint64_t init_index) {
+    if (params.model.inputs == InputKind::mixture) {
+        const MixtureStart start = sample_initial_mixture_gram(params, seed, init_index);
+        return {params, start.op, start.axes};
+    }
+    return {params, sample_initial_gram(params, seed, init_index)};
+}
+
+} // namespace
+
 GramDynamics::GramDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run,
                            std::uint64_t init_index)
-    : chain_(params, sample_initial_gram(params, seed, init_index)), N_(params.model.N),
+    : chain_(initial_chain(params, seed, init_index)), N_(params.model.N),
       half_chi2_(0.5 * (static_cast<double>(params.model.N) - static_cast<double>(chain_.r()))),
       noise_sd_(std::sqrt(params.model.noise)),
       draws_(StreamKey{seed, run, StreamPurpose::gram_steps}),
       noise_(StreamKey{seed, run, StreamPurpose::noise}), observer_(params, seed, run),
+      clusters_(params.model.inputs == InputKind::mixture
+                    ? std::optional<MixtureSampler>(params.model.mixture)
+                    : std::nullopt),
       z_(chain_.r()), eg_exact_(eg_method(params.model) == EgMethod::closed_form) {}
 
 bool GramDynamics::advance_to(double alpha) {
@@ -373,6 +551,16 @@ bool GramDynamics::advance_to(double alpha) {
         if (!chain_.factorize())
             return false;
         draws_.fill({z_.data(), r});
+        if (clusters_) {
+            // Mixture inputs (docs/theory.md §15d): the cluster from one uniform of the same
+            // stream, as MixtureSampler::draw picks it, then chi^2_{N-r}.
+            const std::size_t c = clusters_->cluster(draws_.uniform().next_double());
+            const double chi2 = 2.0 * half_chi2_(draws_);
+            const double zeta = noise_sd_ > 0.0 ? noise_sd_ * noise_.next() : 0.0;
+            if (!chain_.mixture_step({z_.data(), r}, chi2, c, zeta, chain_.rate_factor(step_)))
+                return false;
+            continue;
+        }
         const double chi2 = 2.0 * half_chi2_(draws_); // chi^2_{N-r}, Eq. (G2)
         const double zeta = noise_sd_ > 0.0 ? noise_sd_ * noise_.next() : 0.0;
         if (!chain_.step({z_.data(), r}, chi2, zeta, chain_.rate_factor(step_)))
@@ -384,7 +572,8 @@ bool GramDynamics::advance_to(double alpha) {
 Observables GramDynamics::observe() {
     if (last_ && last_->first == step_ && eg_exact_)
         return last_->second;
-    Observables o = observer_.observe(chain_.order_parameters());
+    Observables o = clusters_ ? observer_.observe(chain_.order_parameters(), chain_.mean_overlaps())
+                              : observer_.observe(chain_.order_parameters());
     last_.emplace(step_, o);
     return o;
 }

@@ -4,16 +4,21 @@
 // G = [[Q, R], [R^T, T]], and of v: (G, v) is a Markov chain whose transition is sampled exactly
 // in O((K+M)^3), whatever N. A gram run has the law of a full run of the same configuration at
 // every N (not its random numbers: the two backends draw different samples of the same law).
+// With mixture inputs (docs/theory.md §15d) the D axes e_1 .. e_D of the means are rows of the
+// Gram matrix too (students, teachers, axes: r = K + M + D), and the chain stays exact.
 //
 // Streams of run (seed, run): the initial Gram matrix from purpose gram_initial (8); the r field
 // normals z and the chi^2_{N-r} of every step from purpose gram_steps (9); the label noise from
-// purpose noise (4), as the trainer; Monte-Carlo eps_g from the observer's stream (5).
+// purpose noise (4), as the trainer; Monte-Carlo eps_g from the observer's stream (5). With
+// mixture inputs a step draws, from purpose 9, the r normals z, then one uniform (the cluster,
+// as MixtureSampler::cluster), then the chi^2.
 #pragma once
 
 #include "engine/core/errors.hpp"
 #include "engine/core/random.hpp"
 #include "engine/core/run_params.hpp"
 #include "engine/run/run.hpp"
+#include "engine/simulation/mixture_source.hpp"
 #include "engine/simulation/observer.hpp"
 
 #include <Eigen/Core>
@@ -57,18 +62,37 @@ void project_gram_to_sphere(Eigen::MatrixXd& G, int K) noexcept;
 /// with init-seed = shared: CampaignSpec::init_index_of), drawn from their exact law at this N
 /// (docs/theory.md §7) from stream purpose gram_initial (gram_initial_shared): the start of the
 /// gram run, and of `plateau ode --init sample` when dynamics = gram. Needs N > K + M.
+/// With inputs = mixture: the Q, R, T of sample_initial_mixture_gram.
 [[nodiscard]] OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
                                                   std::uint64_t init_index);
+
+/// The start of a gram run with mixture inputs (docs/theory.md §15d): the order parameters and
+/// the overlaps of the K + M rows (students, then teachers) with the axes e_1 .. e_D of the
+/// means, `axes` ((K + M) x D: w_j . e_d, B_n . e_d), drawn jointly from their exact law at this
+/// N (Eqs. (15d.5)-(15d.7)) from stream purpose gram_initial (gram_initial_shared). The rows
+/// w_j . mu_c of the means follow: M_jc = sum_d m_cd (w_j . e_d). Needs N > K + M + D.
+struct MixtureStart {
+    OrderParameters op;
+    Eigen::MatrixXd axes;
+};
+[[nodiscard]] MixtureStart sample_initial_mixture_gram(const RunParams& params, std::uint64_t seed,
+                                                       std::uint64_t init_index);
 
 /// The chain's state and its transition, without random numbers: step() is fed the draws, so
 /// that a test can feed it the (z, chi^2) of an explicit example.
 class GramChain {
 public:
+    /// Gaussian inputs.
     GramChain(const RunParams& params, const OrderParameters& initial);
+    /// Mixture inputs (docs/theory.md §15d): `axes` ((K + M) x D) are the overlaps of the
+    /// students' and teachers' rows with the means' axes e_1 .. e_D (MixtureStart::axes).
+    GramChain(const RunParams& params, const OrderParameters& initial, const Eigen::MatrixXd& axes);
 
     [[nodiscard]] int K() const noexcept { return K_; }
     [[nodiscard]] int M() const noexcept { return M_; }
-    [[nodiscard]] int r() const noexcept { return K_ + M_; }
+    /// The mixture's D axes as rows of G (0 for Gaussian inputs).
+    [[nodiscard]] int D() const noexcept { return D_; }
+    [[nodiscard]] int r() const noexcept { return K_ + M_ + D_; }
 
     /// L with G = L L^T, lower triangular: the Cholesky factor, with the pivots that are zero
     /// up to rounding (|p| <= 1e-14 G_jj: a rank-deficient G) set to zero with their column.
@@ -88,10 +112,20 @@ public:
     /// output is not finite (diverged).
     [[nodiscard]] bool step(std::span<const double> z, double chi2, double zeta,
                             double rate_factor = 1.0) noexcept;
+    /// One step with mixture inputs (docs/theory.md §15d), an example of `cluster`: fields
+    /// A mu_c + sqrt(Delta) L z (Eq. (15d.2)), |xi|^2 from z and chi2 by Eq. (15d.3), the label
+    /// y_c + zeta, then the update of step(). z has r() entries, chi2 is chi^2_{N-r}.
+    [[nodiscard]] bool mixture_step(std::span<const double> z, double chi2, std::size_t cluster,
+                                    double zeta, double rate_factor = 1.0) noexcept;
 
     [[nodiscard]] const Eigen::MatrixXd& gram() const noexcept { return G_; }
     [[nodiscard]] const Eigen::VectorXd& v() const noexcept { return v_; }
     [[nodiscard]] OrderParameters order_parameters() const;
+    /// With mixture inputs, the students' overlaps with the means, M_jc = w_j . mu_c (K x C,
+    /// Eq. (15d.4)).
+    [[nodiscard]] Eigen::MatrixXd mean_overlaps() const;
+    /// The mixture, with mixture inputs.
+    [[nodiscard]] const std::optional<Mixture>& mixture() const noexcept { return mixture_; }
 
     /// The dense kernels for this r (unrolled for small r).
     struct Kernels {
@@ -100,15 +134,22 @@ public:
     };
 
 private:
+    /// The passes and the update of G and v from the fields u_ and |xi|^2 of this step's
+    /// example, its label `label` (mixtures) or the target's, plus zeta.
+    [[nodiscard]] bool learn(double xi2, std::optional<double> label, double zeta,
+                             double rate_factor) noexcept;
+
     bool (*factorize_kernel_)(const double*, double*, double*, int) noexcept = nullptr;
     double (*fields_kernel_)(const double*, const double*, double*, int) noexcept = nullptr;
     StepRule rule_; ///< the networks, what learns, the step sizes
     double lambda_; ///< weight decay: W <- (1 - eta lambda/N) W each step (Eq. (8))
     int K_;
     int M_;
-    Eigen::MatrixXd G_;        ///< r x r, exactly symmetric
-    Eigen::MatrixXd L_;        ///< r x r, lower triangular
-    Eigen::VectorXd inv_diag_; ///< 1/L_jj, 0 for a zero pivot
+    int D_;                          ///< the mixture's axes (0 for Gaussian inputs)
+    std::optional<Mixture> mixture_; ///< with inputs = mixture
+    Eigen::MatrixXd G_;              ///< r x r, exactly symmetric
+    Eigen::MatrixXd L_;              ///< r x r, lower triangular
+    Eigen::VectorXd inv_diag_;       ///< 1/L_jj, 0 for a zero pivot
     Eigen::VectorXd v_;
     Eigen::VectorXd v_star_;
     // Scratch: the r fields, the K field errors and row coefficients d, de/dv.
@@ -147,6 +188,7 @@ private:
     NormalStream draws_;
     NormalStream noise_;
     Observer observer_;
+    std::optional<MixtureSampler> clusters_; ///< with mixture inputs: the cluster of a uniform
     Eigen::VectorXd z_;
     std::int64_t step_ = 0;
     /// As SimulationDynamics: record times that round to the same step are observed once when

@@ -250,6 +250,13 @@ Observables Observer::observe_mixture(OrderParameters op, const Eigen::MatrixXd&
     return o;
 }
 
+Observables Observer::observe(OrderParameters op, const Eigen::MatrixXd& mean_overlaps) {
+    if (!mixture_)
+        throw std::logic_error("Observer::observe(OrderParameters, mean overlaps): Gaussian "
+                               "inputs have no means");
+    return observe_mixture(std::move(op), mean_overlaps);
+}
+
 Observables Observer::observe(OrderParameters op) {
     if (mixture_)
         throw std::logic_error("Observer::observe(OrderParameters): mixture inputs need the "

@@ -81,6 +81,9 @@ public:
     /// engine/simulation/gram_dynamics.hpp): observe(state) is observe(order_parameters_of(state)).
     /// Gaussian inputs only (a mixture needs the weights' overlaps with the means).
     [[nodiscard]] Observables observe(OrderParameters op);
+    /// The same with mixture inputs, from order parameters and the students' overlaps with the
+    /// means, M_jc = w_j . mu_c (K x C): the Gram chain's (docs/theory.md §15d).
+    [[nodiscard]] Observables observe(OrderParameters op, const Eigen::MatrixXd& mean_overlaps);
 
 private:
     /// Mixture inputs (docs/theory.md §15): eps_g and the classification error by Monte Carlo

@@ -1,7 +1,7 @@
 """Gaussian-mixture inputs in a campaign file (schema 1.6, docs/theory.md section 15): the file
 holds the classification error and the Bayes error, the reader finds the mixture runs, and what
-is not built yet (plateau ode, dynamics = gram) or bad (a clusters file) is refused with one
-line."""
+is not built yet (plateau ode) or bad (a clusters file, N <= K + M + D with dynamics = gram) is
+refused with one line."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_what_is_not_built_yet_or_bad_is_refused(plateau_program, tmp_path):
     refused(run_program(plateau_program, "ode", "--inputs", "mixture", "--N", 40, "-o", out),
             "inputs", "mixture", "theory of mixture inputs: not built yet")
     refused(run_program(plateau_program, "run", "--inputs", "mixture", "--dynamics", "gram",
-                        "--N", 40, "-o", out), "inputs", "not built yet")
+                        "--N", 5, "-o", out), "'N'", "K + M + D")
     refused(run_program(plateau_program, "ode", "--loss", "logistic", "--N", 40, "-o", out),
             "loss", "logistic")
     bad = tmp_path / "bad.txt"
