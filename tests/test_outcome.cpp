@@ -83,10 +83,8 @@ RunOutcome outcome_of(const Series& s, const OutcomeModel& model = {}) {
     return assess_outcome(completed(s, alphas), alphas, model);
 }
 
-/// A search-phase model (OutcomeModel), with or without the sign symmetry.
-OutcomeModel search_model(bool sign_symmetric) {
-    return {.search_phase = true, .sign_symmetric = sign_symmetric};
-}
+/// A search-phase model (OutcomeModel).
+constexpr OutcomeModel search_model{.search_phase = true};
 
 } // namespace
 
@@ -189,8 +187,6 @@ TEST_CASE("Outcome: which models have a search phase", "[outcome]") {
     CHECK_FALSE(outcome_model(m).search_phase);
     m.target = parse_target("y1 + y1*y2"); // any polynomial target
     CHECK(outcome_model(m).search_phase);
-    m.student.g = Activation{ActivationKind::square}; // even: the sign is a symmetry
-    CHECK(outcome_model(m).sign_symmetric);
 }
 
 TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never plateau",
@@ -206,10 +202,8 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
         return W;
     };
     Series pr{falls_to(1.5, 0.05), shared, teachers(1)};
-    CHECK(outcome_of(pr) == RunOutcome::plateau); // the classic committee's word
-    CHECK(outcome_of(pr, search_model(true)) == RunOutcome::learned);
-    // Without the sign symmetry the second unit (r = -0.98) does not count, the first does.
-    CHECK(outcome_of(pr, search_model(false)) == RunOutcome::learned);
+    CHECK(outcome_of(pr) == RunOutcome::plateau);               // the classic committee's word
+    CHECK(outcome_of(pr, search_model) == RunOutcome::learned); // the span has B_1, signs aside
     // Still in the search phase at the end: eps_g within 1 % of its start, up by 0.5 % (a
     // fluctuation): searching, where the committee's rule says failed.
     pr.eg = [](double a) {
@@ -222,14 +216,15 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
         return W;
     };
     CHECK(outcome_of(pr) == RunOutcome::failed);
-    CHECK(outcome_of(pr, search_model(true)) == RunOutcome::searching);
+    CHECK(outcome_of(pr, search_model) == RunOutcome::searching);
     // Up by 2 %: failed for both.
     pr.eg = [](double a) {
         return 1.5 * (1.0 + 0.02 * std::min(1.0, a / 30.0));
     };
-    CHECK(outcome_of(pr, search_model(true)) == RunOutcome::failed);
-    // A staircase y1 + y1*y2 (K = 2, M = 2) between its steps: y1 found, y2 not, eps_g flat at
-    // half its start: escaped. Once y2 is found too: learned.
+    CHECK(outcome_of(pr, search_model) == RunOutcome::failed);
+    // A staircase y1 + y1*y2 (K = 2, M = 2) between its steps: y1 captured by the students'
+    // span, y2 not (|P B_2|^2 = 0.03), eps_g flat at half its start: escaped. Units on
+    // (y1 +- y2)/sqrt 2 capture both: learned.
     Series stairs{falls_to(1.0, 0.5),
                   [](double) {
                       Eigen::MatrixXd W(2, n);
@@ -238,7 +233,7 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
                       return W;
                   },
                   teachers(2)};
-    CHECK(outcome_of(stairs, search_model(false)) == RunOutcome::escaped);
+    CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
     stairs.W = [](double) {
         Eigen::MatrixXd W(2, n);
         W.row(0) = 0.7 * (e(0) + e(1)) + 0.1 * e(2);
@@ -246,12 +241,29 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
         return W;
     };
     stairs.eg = falls_to(1.0, 0.02);
-    CHECK(outcome_of(stairs, search_model(false)) == RunOutcome::learned);
-    // Every direction found but eps_g still falling by half over the last decade: escaped.
+    CHECK(outcome_of(stairs, search_model) == RunOutcome::learned);
+    // Stuck between the steps as simulations are (N = 300, sphere): both units near
+    // 0.85 y1 + 0.5 y2, each overlapping B_2 by 0.5, but their span holds a quarter of B_2
+    // (|P B_2|^2 = 0.26): escaped, not learned.
+    stairs.W = [](double) {
+        Eigen::MatrixXd W(2, n);
+        W.row(0) = 0.85 * e(0) + 0.5 * e(1) + 0.17 * e(2);
+        W.row(1) = 0.85 * e(0) + 0.5 * e(1) + 0.17 * e(3);
+        return W;
+    };
+    stairs.eg = falls_to(2.95, 0.53);
+    CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
+    stairs.W = [](double) {
+        Eigen::MatrixXd W(2, n);
+        W.row(0) = 0.7 * (e(0) + e(1)) + 0.1 * e(2);
+        W.row(1) = 0.7 * (e(0) - e(1)) + 0.1 * e(3);
+        return W;
+    };
+    // Every direction captured but eps_g still falling by half over the last decade: escaped.
     stairs.eg = [](double a) {
         return 1.0 / std::sqrt(1.0 + a / 3.0);
     };
-    CHECK(outcome_of(stairs, search_model(false)) == RunOutcome::escaped);
+    CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
 }
 
 TEST_CASE("Outcome of simulations: phase retrieval with label noise is learned", "[outcome]") {

@@ -34,6 +34,7 @@ GROWTH = 1.5              # failed: sum Q_jj (late) >= 1.5 sum Q_jj (early) ...
 EXCESS = 10.0             # ... and >= 10 sum T_nn ...
 SLOW_RATIO = 0.1          # ... while eps_g (late) > 0.1 eps_g (early)
 SEARCH_FRACTION = 0.99    # searching (search-phase model): eps_g (late) > 0.99 eps_g(0)
+CAPTURED_FRACTION = 0.5   # learned (search-phase model): |P B_n|^2 / |B_n|^2 >= 0.5 for all n
 
 #: Activations without a linear part (<g(u) u> = 0, u ~ N(0, 1)): a committee of them is a
 #: search-phase model (``lacks_linear_part`` in engine/run/outcome.cpp).
@@ -101,22 +102,23 @@ def _window(alpha: ArrayLike, eg: np.ndarray) -> tuple[int, int, int] | None:
     return n, first, max(1, (n - first) // 4)
 
 
-def _every_direction_found(Q: np.ndarray, R: np.ndarray, T: np.ndarray, symmetric: bool) -> bool:
-    """max_j r_jn >= MIN_OVERLAP for every teacher direction n (|r_jn| when ``symmetric``)."""
-    from .overlaps import MIN_OVERLAP
-
-    if not (np.isfinite(Q).all() and np.isfinite(R).all() and np.isfinite(T).all()):
+def _every_direction_captured(Q: np.ndarray, R: np.ndarray, T: np.ndarray) -> bool:
+    """Every teacher direction B_n captured by the students' span: R_n^T Q^+ R_n / T_nn >=
+    CAPTURED_FRACTION (Q^+ dropping eigenvalues below 1e-10 of the largest; the engine's
+    ``every_direction_captured``)."""
+    if not (np.isfinite(Q).all() and np.isfinite(R).all() and np.isfinite(T).all()) or not R.size:
         return False
+    lam, U = np.linalg.eigh(Q)
+    cut = 1e-10 * np.abs(lam).max()
+    inverse = np.where(lam > cut, 1.0 / np.where(lam > cut, lam, 1.0), 0.0)
+    projected = U.T @ R
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = R / np.sqrt(np.outer(np.diagonal(Q), np.diagonal(T)))
-    if symmetric:
-        r = np.abs(r)
-    r = np.where(np.isfinite(r), r, -np.inf)
-    return bool(R.size and (r.max(axis=0) >= MIN_OVERLAP).all())
+        captured = (projected ** 2 * inverse[:, None]).sum(axis=0) / np.diagonal(T)
+    return bool((captured >= CAPTURED_FRACTION).all())
 
 
 def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R: ArrayLike,
-                   T: ArrayLike, *, search: bool = False, symmetric: bool = False) -> int:
+                   T: ArrayLike, *, search: bool = False) -> int:
     """The outcome of one run (analysis/SCHEMA.md, "Outcomes").
 
     Parameters
@@ -134,9 +136,6 @@ def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R
     search : bool
         A search-phase model (:func:`search_phase`): the words searching and escaped instead of
         plateau.
-    symmetric : bool
-        A unit's sign is a symmetry (:func:`~plateau_analysis.overlaps.sign_symmetric`): the
-        search-phase rule reads |r_jn|.
 
     Returns
     -------
@@ -177,7 +176,7 @@ def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R
         if eg_late > SEARCH_FRACTION * eg_start:
             return OUTCOME_SEARCHING
         if eg_late >= STATIONARY_RATIO * eg_early and (
-                _every_direction_found(Q[n - 1], R[n - 1], T, symmetric) or K < M):
+                _every_direction_captured(Q[n - 1], R[n - 1], T) or K < M):
             return OUTCOME_LEARNED
         return OUTCOME_ESCAPED
     if bool(classify_units(Q[n - 1], R[n - 1], T)["specialized"]):
@@ -189,15 +188,13 @@ def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R
 
 def computed_outcomes(ds: xr.Dataset) -> np.ndarray:
     """The rule applied to every run of a campaign group (int8 codes, shape (run,)), with each
-    run's model (:func:`search_phase`, :func:`~plateau_analysis.overlaps.sign_symmetric`)."""
-    from .overlaps import sign_symmetric
-
+    run's model (:func:`search_phase`)."""
     status = np.asarray(ds["status"].values)
     alpha = ds["alpha"].values
     eg, Q, R, T = (ds[name].values for name in ("eg", "Q", "R", "T"))
-    search, symmetric = search_phase(ds), sign_symmetric(ds)
+    search = search_phase(ds)
     return np.array([assess_outcome(status[r], alpha, eg[r], Q[r], R[r], T[r],
-                                    search=bool(search[r]), symmetric=bool(symmetric[r]))
+                                    search=bool(search[r]))
                      for r in range(status.size)], dtype=np.int8)
 
 

@@ -5,6 +5,8 @@
 
 #include "models/activation.hpp"
 
+#include <Eigen/Eigenvalues>
+
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -40,21 +42,27 @@ bool lacks_linear_part(const Activation& g) noexcept {
     return std::abs(sum) <= 1e-12 * scale;
 }
 
-/// Every teacher direction n found by some live student unit: max_j r_jn >= min_overlap, with
-/// r_jn = R_jn / sqrt(Q_jj T_nn) (docs/theory.md §1; |r_jn| when the sign is a symmetry).
-bool every_direction_found(const Observables& o, bool sign_symmetric) {
-    const SpecializationThresholds unit_rule;
+/// Every teacher direction B_n captured by the students' span: |P B_n|^2 / |B_n|^2 =
+/// R_n^T Q^+ R_n / T_nn >= fraction (R_n: column n of R = W B^T, Q = W W^T, docs/theory.md §1;
+/// Q^+ the pseudo-inverse, eigenvalues below 1e-10 of the largest dropped: units that coincide).
+/// Units may share a direction (phase retrieval, K > M) or mix several (a staircase's units on
+/// (y1 +- y2)/sqrt 2): the span says it either way, and the sign of a unit does not matter.
+bool every_direction_captured(const Observables& o, double fraction) {
     const Eigen::Index K = o.R.rows(), M = o.R.cols();
     if (K == 0 || M == 0 || !o.Q.allFinite() || !o.R.allFinite() || !o.T.allFinite())
         return false;
+    const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(o.Q);
+    const Eigen::VectorXd& lambda = eig.eigenvalues();
+    const double cut = 1e-10 * lambda.cwiseAbs().maxCoeff();
+    Eigen::VectorXd inverse = Eigen::VectorXd::Zero(K);
+    for (Eigen::Index k = 0; k < K; ++k)
+        if (lambda(k) > cut)
+            inverse(k) = 1.0 / lambda(k);
+    const Eigen::MatrixXd projected = eig.eigenvectors().transpose() * o.R; // U^T R
     for (Eigen::Index n = 0; n < M; ++n) {
-        double best = -std::numeric_limits<double>::infinity();
-        for (Eigen::Index j = 0; j < K; ++j) {
-            const double r = o.R(j, n) / std::sqrt(o.Q(j, j) * o.T(n, n));
-            if (std::isfinite(r))
-                best = std::max(best, sign_symmetric ? std::abs(r) : r);
-        }
-        if (!(best >= unit_rule.min_overlap))
+        const double captured =
+            (projected.col(n).array().square() * inverse.array()).sum() / o.T(n, n);
+        if (!(captured >= fraction))
             return false;
     }
     return true;
@@ -65,7 +73,6 @@ bool every_direction_found(const Observables& o, bool sign_symmetric) {
 OutcomeModel outcome_model(const ModelParams& model) {
     OutcomeModel out;
     out.search_phase = !model.target.is_committee() || lacks_linear_part(model.teacher.g);
-    out.sign_symmetric = sign_symmetric_units(model);
     return out;
 }
 
@@ -122,14 +129,14 @@ RunOutcome assess_outcome(const RunResult& result, std::span<const double> alpha
     if (eg_late <= thresholds.learned_fraction * eg_start)
         return RunOutcome::learned;
     if (model.search_phase) {
-        // Still in the search phase; learned when every teacher direction is found and eps_g
+        // Still in the search phase; learned when every teacher direction is captured and eps_g
         // is stationary (its floor: label noise, the eta^2 noise of SGD, a staircase's residue
         // a student too small cannot fit); escaped otherwise (analysis/SCHEMA.md, "Outcomes").
         if (eg_late > thresholds.search_fraction * eg_start)
             return RunOutcome::searching;
         const bool stationary = eg_late >= thresholds.stationary_ratio * eg_early;
-        if (stationary &&
-            (every_direction_found(last, model.sign_symmetric) || last.R.rows() < last.R.cols()))
+        if (stationary && (every_direction_captured(last, thresholds.captured_fraction) ||
+                           last.R.rows() < last.R.cols()))
             return RunOutcome::learned;
         return RunOutcome::escaped;
     }

@@ -75,22 +75,24 @@ struct OutcomeThresholds {
     /// record, the escape rule of analysis/plateau_analysis/search.py (DEFAULT_FRACTION) ...
     double search_fraction = 0.99;
     /// ... unless eps_g (late) > eps_g (start) / search_fraction: it rose, failed.
+    /// learned (a search-phase model): every teacher direction B_n lies at least this much in
+    /// the students' span, |P B_n|^2 / |B_n|^2 = R_n^T Q^+ R_n / T_nn (cos^2 of its angle to the
+    /// span: 45 degrees) ...
+    double captured_fraction = 0.5;
 };
 
-/// The two facts of a run's model the rule needs beside its records (analysis/SCHEMA.md,
+/// The fact of a run's model the rule needs beside its records (analysis/SCHEMA.md,
 /// "Outcomes"); the default is a classic committee's (the rule of schema 1.1 to 1.6).
 struct OutcomeModel {
     /// The overlaps start at O(1/sqrt N) and grow only after a search phase (docs/theory.md §13,
     /// §14b): a polynomial target (`target`), or a committee whose teacher activation g* has no
     /// linear part (<g*(u) u> = 0 for u ~ N(0, 1): square, he2, he3, he4, such a poly). Its
-    /// runs are learned when every teacher direction is found, searching or escaped otherwise;
-    /// never plateau.
+    /// runs are learned when every teacher direction is captured by the students' span at a
+    /// stationary eps_g, searching or escaped otherwise; never plateau.
     bool search_phase = false;
-    /// A unit's sign is a symmetry (sign_symmetric_units): the search-phase rule reads |r_jn|.
-    bool sign_symmetric = false;
 };
 
-/// The OutcomeModel of a model: search_phase and sign_symmetric as defined there.
+/// The OutcomeModel of a model: search_phase as defined there.
 [[nodiscard]] OutcomeModel outcome_model(const ModelParams& model);
 
 /// The rule of analysis/SCHEMA.md, "Outcomes", on the records of one run (alphas[i] is the
