@@ -86,7 +86,8 @@ void run(benchmark::State& st) {
             TheoryDynamics d(p, init);
             DivergenceRule rule = divergence_rule(p);
             rule.divergence_q = 1e6;
-            const RunResult r = record_run(d, record_alphas(p.schedule), rule);
+            const RunResult r =
+                record_run(d, record_alphas(p.schedule), rule, outcome_model(p.model));
             benchmark::DoNotOptimize(r.records.data());
             evaluations += d.statistics().evaluations;
             steps += d.statistics().accepted;

@@ -225,7 +225,7 @@ void BM_RunSplit(benchmark::State& st) {
     std::uint64_t run = 0;
     for (auto _ : st) {
         TimedDynamics d(p, bench_seed, run++);
-        RunResult r = record_run(d, alphas, divergence_rule(p));
+        RunResult r = record_run(d, alphas, divergence_rule(p), outcome_model(p.model));
         if (r.status != RunStatus::completed) {
             st.SkipWithError("run did not complete");
             break;

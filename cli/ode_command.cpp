@@ -314,6 +314,13 @@ void print_other_fixed_points(const RunParams& params) {
 
 /// The escape prediction of engine/theory/escape.hpp at the grid point's N.
 void print_escape(const RunParams& params, const FixedPoint& fp) {
+    if (params.model.constraint == Constraint::sphere) {
+        // Its start and SGD-noise covariance are the unconstrained flow's (docs/theory.md §11.2).
+        std::printf("  escape time: no prediction (the prediction of docs/theory.md §11.2 is the "
+                    "unconstrained flow's; on the sphere the escape grows like ln(N)/(2 lambda), "
+                    "measured by plateau_analysis.search: §14b)\n");
+        return;
+    }
     const EscapePrediction e = predict_escape(params, fp);
     if (!e.valid) {
         std::printf("  escape time: no prediction (%s)\n", e.why.c_str());
@@ -588,11 +595,6 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                                      "symmetric fixed point and writes no file");
             // Its subspace has T = I (docs/theory.md §11): a gaussian teacher is another flow.
             for (const auto& point : spec.points) {
-                if (point.params.model.constraint != Constraint::none)
-                    throw ConfigError("constraint",
-                                      std::string(name(point.params.model.constraint)),
-                                      "none with --fixed-point (the fixed points of the projected "
-                                      "flow on the sphere are not searched yet)");
                 if (point.params.model.teacher_init != TeacherInit::orthonormal)
                     throw ConfigError("teacher-init",
                                       std::string(name(point.params.model.teacher_init)),

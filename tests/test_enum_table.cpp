@@ -86,6 +86,6 @@ TEST_CASE("enum tables: the names files and configurations use", "[enum_table]")
     CHECK(name(FixedPointKind::partially) == "partially specialized");
     CHECK(name(Dim::student_layers) == "student_deep");
     CHECK(names<FileKind>(" or ") == "simulation or theory");
-    CHECK(names<RunOutcome>() == "pending, learned, plateau, failed, diverged");
+    CHECK(names<RunOutcome>() == "pending, learned, plateau, failed, diverged, searching, escaped");
     CHECK(names<Complete>() == "a, b, c");
 }

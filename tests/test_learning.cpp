@@ -125,7 +125,7 @@ TEST_CASE("record times that round to the same step are observed once", "[learni
     REQUIRE(distinct < static_cast<std::int64_t>(alphas.size()));
 
     SimulationDynamics dynamics(p, 3, 1, 1);
-    const RunResult r = record_run(dynamics, alphas, divergence_rule(p));
+    const RunResult r = record_run(dynamics, alphas, divergence_rule(p), outcome_model(p.model));
     REQUIRE(r.status == RunStatus::completed);
     CHECK(dynamics.statistics().observations == distinct);
     // The repeated records are the same measurement.

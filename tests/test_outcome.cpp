@@ -10,6 +10,8 @@
 #include "engine/run/outcome.hpp"
 #include "engine/run/run.hpp"
 #include "engine/simulation/simulate.hpp"
+#include "models/target.hpp"
+#include "run_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -76,10 +78,13 @@ Eigen::MatrixXd symmetric(double) {
     return W;
 }
 
-RunOutcome outcome_of(const Series& s) {
+RunOutcome outcome_of(const Series& s, const OutcomeModel& model = {}) {
     const auto alphas = log_alphas();
-    return assess_outcome(completed(s, alphas), alphas);
+    return assess_outcome(completed(s, alphas), alphas, model);
 }
+
+/// A search-phase model (OutcomeModel).
+constexpr OutcomeModel search_model{.search_phase = true};
 
 } // namespace
 
@@ -161,6 +166,135 @@ TEST_CASE("Outcome: the symmetric plateau at the end is plateau and a K < M asym
     CHECK(outcome_of(s) == RunOutcome::learned);
 }
 
+TEST_CASE("Outcome: which models have a search phase", "[outcome]") {
+    ModelParams m;
+    CHECK_FALSE(outcome_model(m).search_phase); // erf committee
+    for (const auto k :
+         {ActivationKind::square, ActivationKind::he2, ActivationKind::he3, ActivationKind::he4}) {
+        INFO(name(k));
+        m.teacher.g = Activation{k};
+        CHECK(outcome_model(m).search_phase); // no linear part: <g*(u) u> = 0
+    }
+    for (const auto k : {ActivationKind::linear, ActivationKind::he1, ActivationKind::relu,
+                         ActivationKind::tanh, ActivationKind::sigmoid}) {
+        INFO(name(k));
+        m.teacher.g = Activation{k};
+        CHECK_FALSE(outcome_model(m).search_phase);
+    }
+    m.teacher.g = *parse_hidden_activation("poly:0:-3:0:1"); // x^3 - 3x: <g u> = 3 - 3 = 0
+    CHECK(outcome_model(m).search_phase);
+    m.teacher.g = *parse_hidden_activation("poly:0:1:0.5");
+    CHECK_FALSE(outcome_model(m).search_phase);
+    m.target = parse_target("y1 + y1*y2"); // any polynomial target
+    CHECK(outcome_model(m).search_phase);
+}
+
+TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never plateau",
+          "[outcome]") {
+    // Phase retrieval, K = 2 students on the one teacher direction (inverse-k readout, label
+    // noise): eps_g 1.5 -> 0.05, flat at the floor of the noise (3 % of its start). Both units
+    // share the direction, so the committee's rule (specialization) says plateau: wrong.
+    const auto shared = [](double a) {
+        const double m = std::min(0.98, 0.03 * std::exp(a / 3.0));
+        Eigen::MatrixXd W(2, n);
+        W.row(0) = m * e(0) + std::sqrt(1.0 - m * m) * e(1);
+        W.row(1) = -m * e(0) + std::sqrt(1.0 - m * m) * e(2); // r = -m: the sign of a square
+        return W;
+    };
+    Series pr{falls_to(1.5, 0.05), shared, teachers(1)};
+    CHECK(outcome_of(pr) == RunOutcome::plateau);               // the classic committee's word
+    CHECK(outcome_of(pr, search_model) == RunOutcome::learned); // the span has B_1, signs aside
+    // Still in the search phase at the end: eps_g within 1 % of its start, up by 0.5 % (a
+    // fluctuation): searching, where the committee's rule says failed.
+    pr.eg = [](double a) {
+        return 1.5 * (1.0 + 0.005 * a / 300.0);
+    };
+    pr.W = [](double) {
+        Eigen::MatrixXd W(2, n);
+        W.row(0) = 0.03 * e(0) + std::sqrt(1.0 - 0.03 * 0.03) * e(1);
+        W.row(1) = 0.03 * e(0) + std::sqrt(1.0 - 0.03 * 0.03) * e(2);
+        return W;
+    };
+    CHECK(outcome_of(pr) == RunOutcome::failed);
+    CHECK(outcome_of(pr, search_model) == RunOutcome::searching);
+    // Up by 2 %: failed for both.
+    pr.eg = [](double a) {
+        return 1.5 * (1.0 + 0.02 * std::min(1.0, a / 30.0));
+    };
+    CHECK(outcome_of(pr, search_model) == RunOutcome::failed);
+    // A staircase y1 + y1*y2 (K = 2, M = 2) between its steps: y1 captured by the students'
+    // span, y2 not (|P B_2|^2 = 0.03), eps_g flat at half its start: escaped. Units on
+    // (y1 +- y2)/sqrt 2 capture both: learned.
+    Series stairs{falls_to(1.0, 0.5),
+                  [](double) {
+                      Eigen::MatrixXd W(2, n);
+                      W.row(0) = 0.9 * e(0) + 0.05 * e(1) + 0.43 * e(2);
+                      W.row(1) = 0.9 * e(0) - 0.05 * e(1) + 0.43 * e(3);
+                      return W;
+                  },
+                  teachers(2)};
+    CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
+    stairs.W = [](double) {
+        Eigen::MatrixXd W(2, n);
+        W.row(0) = 0.7 * (e(0) + e(1)) + 0.1 * e(2);
+        W.row(1) = 0.7 * (e(0) - e(1)) + 0.1 * e(3);
+        return W;
+    };
+    stairs.eg = falls_to(1.0, 0.02);
+    CHECK(outcome_of(stairs, search_model) == RunOutcome::learned);
+    // Stuck between the steps as simulations are (N = 300, sphere): both units near
+    // 0.85 y1 + 0.5 y2, each overlapping B_2 by 0.5, but their span holds a quarter of B_2
+    // (|P B_2|^2 = 0.26): escaped, not learned.
+    stairs.W = [](double) {
+        Eigen::MatrixXd W(2, n);
+        W.row(0) = 0.85 * e(0) + 0.5 * e(1) + 0.17 * e(2);
+        W.row(1) = 0.85 * e(0) + 0.5 * e(1) + 0.17 * e(3);
+        return W;
+    };
+    stairs.eg = falls_to(2.95, 0.53);
+    CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
+    stairs.W = [](double) {
+        Eigen::MatrixXd W(2, n);
+        W.row(0) = 0.7 * (e(0) + e(1)) + 0.1 * e(2);
+        W.row(1) = 0.7 * (e(0) - e(1)) + 0.1 * e(3);
+        return W;
+    };
+    // Every direction captured but eps_g still falling by half over the last decade: escaped.
+    stairs.eg = [](double a) {
+        return 1.0 / std::sqrt(1.0 + a / 3.0);
+    };
+    CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
+}
+
+TEST_CASE("Outcome of simulations: phase retrieval with label noise is learned", "[outcome]") {
+    // experiments/phase_retrieval_escape.ini at N = 1000 (Gram chain) with more label noise:
+    // square student and teacher, K = 1 and 2, M = 1, inverse-k, sphere, eta = 0.1, s^2 = 0.5.
+    // Every run escapes by alpha ~ 100 and ends at eps_g's floor (~0.12 for K = 1, ~0.035 for
+    // K = 2: above 1 % of its start), its units on the teacher direction, m -> +-1 (both units
+    // for K = 2: shared). The old rule said plateau for all K = 2 runs (not specialized) and
+    // for the K = 1 runs at m -> -1 (it kept the sign of r). At alpha = 2 none has escaped.
+    for (const int K : {1, 2}) {
+        RunParams p = test::params_of(1000, K, 1);
+        p.model.student.g = p.model.teacher.g = Activation{ActivationKind::square};
+        p.model.student.readout = p.model.teacher.readout = ReadoutScale::inverse_k;
+        p.model.constraint = Constraint::sphere;
+        p.model.noise = 0.5;
+        p.training.eta = 0.1;
+        p.dynamics = DynamicsKind::gram;
+        p.schedule.alpha_max = 1000.0;
+        p.schedule.records = 40;
+        for (std::uint64_t run = 0; run < 8; ++run) {
+            INFO("K = " << K << ", run " << run);
+            const RunResult r = simulate(p, 7, run);
+            REQUIRE(r.status == RunStatus::completed);
+            CHECK(r.records.back().eg > 0.01 * r.records.front().eg); // the floor of the noise
+            CHECK(r.outcome == RunOutcome::learned);
+        }
+        p.schedule.alpha_max = 2.0;
+        CHECK(simulate(p, 7, 0).outcome == RunOutcome::searching);
+    }
+}
+
 TEST_CASE("Outcome: pending and diverged runs keep their status", "[outcome]") {
     const auto alphas = log_alphas();
     RunResult r = completed({falls_to(0.45, 0.24), symmetric, teachers(2)}, alphas);
@@ -235,7 +369,7 @@ TEST_CASE("Outcome in the file: stored since 1.1 and computed for a 1.0 file", "
         const h5::File f = h5::File::open_readonly(now);
         const h5::Dataset d = f.root().open_group("K2_M2").open_dataset("outcome");
         CHECK(h5::get_string_attribute(d, "flag_meanings") ==
-              "pending learned plateau failed diverged");
+              "pending learned plateau failed diverged searching escaped");
         CHECK(h5::read_all<std::int8_t>(d) == std::vector<std::int8_t>{1, 1, 3, 3});
         CHECK_FALSE(h5::File::open_readonly(old).root().open_group("K2_M2").has("outcome"));
     }

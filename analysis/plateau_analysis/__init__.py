@@ -59,7 +59,7 @@ from .overlaps import (
     specialization_index,
 )
 from .outcomes import (OUTCOMES, assess_outcome, count_outcomes, outcome_names, outcome_text,
-                       run_outcomes)
+                       run_outcomes, search_phase)
 from .outcomes import FINITE_SET_OUTCOMES, finite_set_outcomes
 from .configs import ConfigMismatchError, ConfigMismatchWarning
 from .detection import (Plateau, PlateauRule, detect_plateau, plateau_summary, plateaus,
@@ -82,7 +82,7 @@ __all__ = [
     "detect_plateau", "format_table",
     "grid_dimensions", "grid_point_index", "load_campaign", "load_grid", "load_sweep",
     "normalized_overlaps", "open_campaign", "open_grid", "open_sweep", "outcome_names",
-    "outcome_text", "plateau_summary", "plateaus", "read_root_attributes",
+    "outcome_text", "search_phase", "plateau_summary", "plateaus", "read_root_attributes",
     "rule_for", "run_outcomes",
     "run_coordinates", "seed_average", "specialization",
     "specialization_index", "swept_coordinates", "table_rows", "write_csv",

@@ -199,13 +199,15 @@ def _check_flags(path, name: str, ds) -> None:
         )
     if "outcome" in ds.variables:  # schema 1.1: the flags of analysis/SCHEMA.md, "Outcomes"
         outcome = np.asarray(ds["outcome"].values)
-        bad = ~np.isin(outcome, np.arange(5))
+        from .outcomes import OUTCOMES
+
+        bad = ~np.isin(outcome, np.arange(len(OUTCOMES)))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
+            flags = ", ".join(f"{k} {word}" for k, word in enumerate(OUTCOMES))
             raise CampaignError(
                 f"{path}: group {name!r}: outcome {outcome[i]} of run_index {int(run_index[i])} "
-                f"is outside the flag values (0 pending, 1 learned, 2 plateau, 3 failed, "
-                f"4 diverged); {int(bad.sum())} run(s) affected"
+                f"is outside the flag values ({flags}); {int(bad.sum())} run(s) affected"
             )
 
 

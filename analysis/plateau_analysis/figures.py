@@ -91,6 +91,35 @@ def _finite_set_words(ds, avg):
     return [codes[point == int(p)] for p in avg["point"].values]
 
 
+def _search_words(ds, avg):
+    """Per grid point of ``avg``, the outcome codes of its runs when the group is a search-phase
+    model (:func:`~plateau_analysis.outcomes.search_phase`: learned, searching, escaped, failed,
+    never plateau; analysis/SCHEMA.md, "Outcomes of a search-phase model"), or None (a classic
+    committee, or ``ds`` without runs). Its figures say these words instead of the plateau
+    rule's count of "escaped" runs (the escape from a detected plateau, another thing)."""
+    if "run" not in ds.dims or "status" not in ds:
+        return None
+    from .campaign import grid_point_index
+    from .outcomes import run_outcomes, search_phase
+
+    if not search_phase(ds).all():
+        return None
+    codes = run_outcomes(ds).values
+    point = grid_point_index(ds)
+    return [codes[point == int(p)] for p in avg["point"].values]
+
+
+def _on_sphere(ds) -> bool:
+    """Every run of the group keeps |w_j| = 1 (``constraint = sphere``): R_jn is then the
+    cosine m_jn (docs/theory.md §14)."""
+    from .overlaps import _run_values
+
+    if "run" not in ds.dims:
+        return file_settings(ds).get("constraint", "none") == "sphere"
+    return bool((np.char.lower(_run_values(ds, "constraint", "constraint", "none")) ==
+                 "sphere").all())
+
+
 def _failed_runs(summary, i: int) -> int:
     """Failed runs of grid point ``i`` of a ``plateau_summary`` (0 without outcome counts)."""
     return int(summary["n_failed"].values[i]) if "n_failed" in summary else 0
@@ -206,7 +235,8 @@ TITLE_SETTINGS = {
     "output-activation": "h", "teacher-output-activation": "h*",
     "gamma": "γ", "gamma-hidden": "γ_g", "gamma-output": "γ_h",
     "learn-v": None, "eta-v": "η_v", "v0": "v₀", "v-star": "v*", "q0": "q₀",
-    "teacher-init": "teacher", "noise": "s²",
+    "teacher-init": "teacher", "noise": "s²", "readout-scale": "readout",
+    "constraint": "constraint",
 }
 #: The unit kinds with a slope gamma, tanh(gamma x) (models/activation.hpp: unused by the others).
 SLOPED_KINDS = ("tanh",)
@@ -255,11 +285,17 @@ def settings_text(ds) -> list[str]:
                                                "output-activation", "teacher-output-activation")}
     sloped = bool(kinds & set(SLOPED_KINDS))
     learned = cfg.get("learn-v", "").lower() == "true"
+    # A polynomial target (docs/theory.md §13) has no committee: g*, h*, v* play no part.
+    polynomial = cfg.get("target", "committee").strip() != "committee"
     parts = []
     for key, pretty in TITLE_SETTINGS.items():
         value = cfg.get(key)
         if value is None or value == "":
             continue
+        if polynomial and key in ("teacher-output-activation", "v-star"):
+            continue
+        if (key, value) in (("readout-scale", "one"), ("constraint", "none")):
+            continue  # the classic model: named only when set otherwise
         if key == "teacher-output-activation" and value == cfg.get("output-activation"):
             continue
         if key.startswith("gamma") and not sloped:
@@ -420,10 +456,16 @@ def _title(ds) -> str:
     """K, M, g (and g*), the model settings with the file's values, seeds or theory."""
     cfg = file_settings(ds)
     parts = [architecture_text(ds)]
+    target = cfg.get("target", "committee").strip()
     if "activation" in cfg:
         act = cfg["activation"]
         teacher = cfg.get("teacher-activation", act)
-        parts.append(f"g = {act}" if teacher == act else f"g = {act}, g* = {teacher}")
+        if target != "committee":  # g* plays no part in a polynomial target (§13)
+            parts.append(f"g = {act}, target = {target}")
+        else:
+            parts.append(f"g = {act}" if teacher == act else f"g = {act}, g* = {teacher}")
+    elif target != "committee":
+        parts.append(f"target = {target}")
     parts += settings_text(ds)
     if ds.attrs.get("kind") == "theory":
         parts.append("theory (N → ∞)")
@@ -486,6 +528,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     handles = []
     any_failed = False
     finite_words = _finite_set_words(ds, avg)  # runs on a finite training set: own words
+    search_words = None if finite_words is not None else _search_words(ds, avg)
     drew_plateau = False
     n_all_failed = sum(1 for i in range(len(colors))
                        if 0 < int(avg["n_completed"].values[i]) <= _failed_runs(summary, i))
@@ -503,6 +546,12 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
             from .outcomes import finite_set_text
 
             label += f"  ({finite_set_text(codes)})"
+        elif search_words is not None:
+            # learned / searching / escaped (the search phase), not the plateau rule's escapes
+            from .outcomes import OUTCOME_FAILED, outcome_text
+
+            failed = int(np.count_nonzero(search_words[i] == OUTCOME_FAILED))
+            label += f"\n({outcome_text(search_words[i])})"  # a second line: the legend's width
         elif not single:
             parts = [f"{n} runs, {int(summary['runs_escaped'].values[i])} escaped"] if n else []
             for what in ("diverged", "pending"):
@@ -583,7 +632,7 @@ def plot_eg(ds, avg, summary, theory_avg=None, matches=None, band: str = "quanti
     if any(curves for _, curves in diverged_runs):
         style.append(Line2D([], [], color="0.3", lw=0.8, marker="X", mec="k", ms=7,
                             label="diverged run (× where it blew up)"))
-    if drew_plateau or finite_words is None:
+    if drew_plateau or (finite_words is None and search_words is None):
         style.append(Line2D([], [], color="k", lw=1.2, ls=":", label="detected plateau (height)"))
         style.append(Line2D([], [], color="0.5", marker="v", mec="k", ls="",
                             label=f"escape: ε_g = {escape_fraction:g} × height"))
@@ -680,9 +729,12 @@ def plot_overlaps(ds, avg, summary, i: int, theory_avg=None, match: int = -1,
             ax.set_xlabel(time_label(ds), fontsize=8)
     for ax in list(axes.flat)[K:]:
         ax.set_visible(False)
-    handles = [Line2D([], [], color=tcolors[m], lw=2, label=f"R_j{m + 1} = w_j · B_{m + 1}")
+    sphere = _on_sphere(ds)  # R_jn is the cosine m_jn (docs/theory.md §14)
+    handles = [Line2D([], [], color=tcolors[m], lw=2,
+                      label=f"R_j{m + 1} = w_j · B_{m + 1}" + (f" = m_j{m + 1}" if sphere else ""))
                for m in range(M)]
-    handles += [Line2D([], [], color="k", lw=1.8, label="Q_jj = |w_j|²")]
+    handles += [Line2D([], [], color="k", lw=1.8,
+                       label="Q_jj = |w_j|² = 1 (sphere)" if sphere else "Q_jj = |w_j|²")]
     if K > 1:
         handles += [Line2D([], [], color="0.55", lw=1.3, label="Q_jk = w_j · w_k, k ≠ j")]
     if not single and n > 1:
@@ -697,14 +749,19 @@ def plot_overlaps(ds, avg, summary, i: int, theory_avg=None, match: int = -1,
     names = _label_names(avg)
     what = "curve" if single else f"seed mean of {n} runs, {relabel_text(ds, avg, i)}"
     finite_words = _finite_set_words(ds, avg)
+    search_words = None if finite_words is not None else _search_words(ds, avg)
     if finite_words is not None:  # a finite training set: its own words (over-fitted, ...)
         from .outcomes import finite_set_text
 
         what += f"; outcomes: {finite_set_text(finite_words[i])}"
+    elif search_words is not None:  # a search phase: learned / searching / escaped, always
+        from .outcomes import outcome_text
+
+        what += f"; outcomes: {outcome_text(search_words[i])}"
     elif "outcomes" in summary and _failed_runs(summary, i):
         what += f"; outcomes: {summary['outcomes'].values[i]}"
-    fig.suptitle(f"{ds.attrs.get('group', '')}, {point_label(avg, i, names)}: overlaps "
-                 f"({what})", fontsize=11)
+    fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}, {point_label(avg, i, names)}: "
+                                 f"overlaps ({what})"), fontsize=11)
     fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 4),
                bbox_to_anchor=(0.5, 0.0), frameon=False)
     fig.tight_layout(rect=(0, 0.1 + 0.03 * (len(handles) > 4), 1, 0.97))

@@ -1,4 +1,5 @@
-"""What became of each run: learned, plateau, failed, diverged (analysis/SCHEMA.md, "Outcomes").
+"""What became of each run: learned, plateau, failed, diverged, and for a search-phase model
+searching or escaped (analysis/SCHEMA.md, "Outcomes").
 
 The Python twin of the engine's rule (``assess_outcome``, engine/run/outcome.hpp), with the same
 thresholds under the same names in upper case. Files of schema 1.1 and later store the engine's
@@ -21,8 +22,9 @@ from .overlaps import classify_units
 
 #: Outcome names in flag-value order (the ``flag_meanings`` of ``outcome``; RunOutcome in
 #: engine/run/outcome.hpp).
-OUTCOMES = ("pending", "learned", "plateau", "failed", "diverged")
-OUTCOME_PENDING, OUTCOME_LEARNED, OUTCOME_PLATEAU, OUTCOME_FAILED, OUTCOME_DIVERGED = range(5)
+OUTCOMES = ("pending", "learned", "plateau", "failed", "diverged", "searching", "escaped")
+(OUTCOME_PENDING, OUTCOME_LEARNED, OUTCOME_PLATEAU, OUTCOME_FAILED, OUTCOME_DIVERGED,
+ OUTCOME_SEARCHING, OUTCOME_ESCAPED) = range(7)
 
 #: The thresholds of the rule (OutcomeThresholds in engine/run/outcome.hpp; analysis/SCHEMA.md).
 WINDOW_FACTOR = 10.0      # the trend is measured over the last decade of alpha
@@ -31,6 +33,48 @@ STATIONARY_RATIO = 0.8    # K < M: eps_g (late) >= 0.8 eps_g (early) is its asym
 GROWTH = 1.5              # failed: sum Q_jj (late) >= 1.5 sum Q_jj (early) ...
 EXCESS = 10.0             # ... and >= 10 sum T_nn ...
 SLOW_RATIO = 0.1          # ... while eps_g (late) > 0.1 eps_g (early)
+SEARCH_FRACTION = 0.99    # searching (search-phase model): eps_g (late) > 0.99 eps_g(0)
+CAPTURED_FRACTION = 0.5   # learned (search-phase model): |P B_n|^2 / |B_n|^2 >= 0.5 for all n
+
+#: Activations without a linear part (<g(u) u> = 0, u ~ N(0, 1)): a committee of them is a
+#: search-phase model (``lacks_linear_part`` in engine/run/outcome.cpp).
+_POLYNOMIALS = {"linear": (0.0, 1.0), "identity": (0.0, 1.0), "square": (0.0, 0.0, 1.0),
+                "he1": (0.0, 1.0), "he2": (-1 / np.sqrt(2), 0.0, 1 / np.sqrt(2)),
+                "he3": (0.0, -3 / np.sqrt(6), 0.0, 1 / np.sqrt(6)),
+                "he4": (3 / np.sqrt(24), 0.0, -6 / np.sqrt(24), 0.0, 1 / np.sqrt(24))}
+
+
+def lacks_linear_part(activation: str) -> bool:
+    """Whether <g(u) u> = 0 for u ~ N(0, 1): for a polynomial g (``square``, ``he1`` ...
+    ``he4``, ``poly:C0:C1:...``) sum over odd k of C_k k!! vanishes (to 1e-12 of its terms);
+    every other activation is monotone increasing (<g u> = <g'> > 0). The twin of the engine's
+    ``lacks_linear_part`` (engine/run/outcome.cpp)."""
+    name = activation.strip().lower()
+    if name.startswith("poly:"):
+        coefficients = [float(c) for c in name.split(":")[1:]]
+    elif name in _POLYNOMIALS:
+        coefficients = list(_POLYNOMIALS[name])
+    else:
+        return False
+    total = scale = 0.0
+    double_factorial = 1.0
+    for k in range(1, len(coefficients), 2):
+        total += coefficients[k] * double_factorial
+        scale += abs(coefficients[k]) * double_factorial
+        double_factorial *= k + 2
+    return abs(total) <= 1e-12 * scale
+
+
+def search_phase(ds: xr.Dataset) -> np.ndarray:
+    """Per run (shape (run,)): whether its model is a search-phase model (analysis/SCHEMA.md,
+    "Outcomes"; ``OutcomeModel`` in engine/run/outcome.hpp): a polynomial ``target``, or a
+    committee whose ``teacher-activation`` has no linear part (:func:`lacks_linear_part`)."""
+    from .overlaps import _run_values
+
+    target = _run_values(ds, "target", "target", "committee")
+    teacher = _run_values(ds, "teacher_activation", "teacher-activation", "erf")
+    return np.array([t.strip() != "committee" or lacks_linear_part(g)
+                     for t, g in zip(target, teacher)], dtype=bool)
 
 
 def _mean(values) -> float:
@@ -58,8 +102,23 @@ def _window(alpha: ArrayLike, eg: np.ndarray) -> tuple[int, int, int] | None:
     return n, first, max(1, (n - first) // 4)
 
 
+def _every_direction_captured(Q: np.ndarray, R: np.ndarray, T: np.ndarray) -> bool:
+    """Every teacher direction B_n captured by the students' span: R_n^T Q^+ R_n / T_nn >=
+    CAPTURED_FRACTION (Q^+ dropping eigenvalues below 1e-10 of the largest; the engine's
+    ``every_direction_captured``)."""
+    if not (np.isfinite(Q).all() and np.isfinite(R).all() and np.isfinite(T).all()) or not R.size:
+        return False
+    lam, U = np.linalg.eigh(Q)
+    cut = 1e-10 * np.abs(lam).max()
+    inverse = np.where(lam > cut, 1.0 / np.where(lam > cut, lam, 1.0), 0.0)
+    projected = U.T @ R
+    with np.errstate(invalid="ignore", divide="ignore"):
+        captured = (projected ** 2 * inverse[:, None]).sum(axis=0) / np.diagonal(T)
+    return bool((captured >= CAPTURED_FRACTION).all())
+
+
 def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R: ArrayLike,
-                   T: ArrayLike) -> int:
+                   T: ArrayLike, *, search: bool = False) -> int:
     """The outcome of one run (analysis/SCHEMA.md, "Outcomes").
 
     Parameters
@@ -74,6 +133,9 @@ def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R
     Q : array_like, shape (records, K, K)
     R : array_like, shape (records, K, M)
     T : array_like, shape (M, M)
+    search : bool
+        A search-phase model (:func:`search_phase`): the words searching and escaped instead of
+        plateau.
 
     Returns
     -------
@@ -101,27 +163,38 @@ def assess_outcome(status: int, alpha: ArrayLike, eg: ArrayLike, Q: ArrayLike, R
     q_early = _mean(norms[first:first + quarter])
     q_late = _mean(norms[n - quarter:n])
     teacher_norm = float(np.trace(T))
-    if eg_late >= eg_start and eg_late > 0.0:
+    no_progress = eg_start / SEARCH_FRACTION if search else eg_start
+    if eg_late >= no_progress and eg_late > 0.0:
         return OUTCOME_FAILED
     if q_late >= GROWTH * q_early and q_late >= EXCESS * teacher_norm \
             and eg_late > SLOW_RATIO * eg_early:
         return OUTCOME_FAILED
     if eg_late <= LEARNED_FRACTION * eg_start:
         return OUTCOME_LEARNED
+    K, M = R.shape[-2:]
+    if search:
+        if eg_late > SEARCH_FRACTION * eg_start:
+            return OUTCOME_SEARCHING
+        if eg_late >= STATIONARY_RATIO * eg_early and (
+                _every_direction_captured(Q[n - 1], R[n - 1], T) or K < M):
+            return OUTCOME_LEARNED
+        return OUTCOME_ESCAPED
     if bool(classify_units(Q[n - 1], R[n - 1], T)["specialized"]):
         return OUTCOME_LEARNED
-    K, M = R.shape[-2:]
     if K < M and eg_late >= STATIONARY_RATIO * eg_early:
         return OUTCOME_LEARNED
     return OUTCOME_PLATEAU
 
 
 def computed_outcomes(ds: xr.Dataset) -> np.ndarray:
-    """The rule applied to every run of a campaign group (int8 codes, shape (run,))."""
+    """The rule applied to every run of a campaign group (int8 codes, shape (run,)), with each
+    run's model (:func:`search_phase`)."""
     status = np.asarray(ds["status"].values)
     alpha = ds["alpha"].values
     eg, Q, R, T = (ds[name].values for name in ("eg", "Q", "R", "T"))
-    return np.array([assess_outcome(status[r], alpha, eg[r], Q[r], R[r], T[r])
+    search = search_phase(ds)
+    return np.array([assess_outcome(status[r], alpha, eg[r], Q[r], R[r], T[r],
+                                    search=bool(search[r]))
                      for r in range(status.size)], dtype=np.int8)
 
 

@@ -267,7 +267,9 @@ def print_table(rows: list, out, *, theory: bool) -> None:
     print("Plateaus per grid point (seed-mean curve of the runs that did not fail; esc/runs: "
           "runs that escaped / runs; esc_runs: mean escape time of those runs; outcomes: "
           "learned, plateau = not converged at the end, failed = completed without learning, "
-          "diverged (analysis/SCHEMA.md, Outcomes); alpha = "
+          "diverged; a search-phase model (polynomial target, teacher g* without a linear part): "
+          "searching = eps_g still within 1 % of its start, escaped = fell, not learned yet "
+          "(analysis/SCHEMA.md, Outcomes); alpha = "
           f"{' or '.join(sorted({str(r.get('alpha_unit', 'examples/N')) for r in rows}))}):",
           file=out)
     print(format_table(rows, cols, heads), file=out)

@@ -264,7 +264,7 @@ std::optional<std::vector<RunOutcome>> CampaignReader::stored_outcomes(std::size
                                                        "': outcome " + std::to_string(code) +
                                                        " is outside the flag values (0 pending, "
                                                        "1 learned, 2 plateau, 3 failed, 4 "
-                                                       "diverged)");
+                                                       "diverged, 5 searching, 6 escaped)");
                 out.push_back(*known);
             }
             return out;

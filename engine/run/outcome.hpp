@@ -1,10 +1,10 @@
 // What became of a run: the one definition of "learned", "still on a plateau", "failed" (the
-// rule in words: analysis/SCHEMA.md, section "Outcomes"). A pure function of a run's status and
-// recorded series (alpha, eps_g, Q, R, T: docs/theory.md §1), so it can be computed again from a
-// file. The Python twin is analysis/plateau_analysis/outcomes.py (`assess_outcome`,
-// `run_outcomes`) with the same thresholds as constants of the same names in upper case;
-// tests/python/test_outcomes.py checks that the two agree and that the numbers below are the
-// Python constants.
+// rule in words: analysis/SCHEMA.md, section "Outcomes"). A pure function of a run's status,
+// recorded series (alpha, eps_g, Q, R, T: docs/theory.md §1) and two facts of its model
+// (OutcomeModel), so it can be computed again from a file. The Python twin is
+// analysis/plateau_analysis/outcomes.py (`assess_outcome`, `run_outcomes`) with the same thresholds
+// as constants of the same names in upper case; tests/python/test_outcomes.py checks that the two
+// agree and that the numbers below are the Python constants.
 //
 // `status` (pending / completed / diverged) says whether the run reached alpha_max; the
 // outcome says whether it learned. Bounded activations (erf, tanh, sigmoid) never overflow, so
@@ -13,6 +13,7 @@
 #pragma once
 
 #include "engine/core/enum_table.hpp"
+#include "engine/core/run_params.hpp"
 
 #include <array>
 #include <cstdint>
@@ -32,6 +33,12 @@ enum class RunOutcome : std::int8_t {
     failed = 3,   ///< completed without learning: eps_g not below its start, or eps_g stalling
                   ///< while the weights grow far beyond the teacher's
     diverged = 4, ///< status diverged: the weights blew up
+    /// (a search-phase model only, OutcomeModel) eps_g at the end still within 1 % of its
+    /// start: the overlaps are still growing from O(1/sqrt N)
+    searching = 5,
+    /// (a search-phase model only) eps_g fell below 99 % of its start but the run has not
+    /// learned (yet): between the steps of a staircase, or still descending
+    escaped = 6,
 };
 
 /// The outcomes' names, as the file's flag_meanings and the Python twin (OUTCOMES) spell them.
@@ -40,7 +47,9 @@ enum class RunOutcome : std::int8_t {
                                                  {RunOutcome::learned, "learned"},
                                                  {RunOutcome::plateau, "plateau"},
                                                  {RunOutcome::failed, "failed"},
-                                                 {RunOutcome::diverged, "diverged"}});
+                                                 {RunOutcome::diverged, "diverged"},
+                                                 {RunOutcome::searching, "searching"},
+                                                 {RunOutcome::escaped, "escaped"}});
 }
 inline constexpr auto all_run_outcomes = all_values<RunOutcome>();
 
@@ -62,12 +71,36 @@ struct OutcomeThresholds {
     double excess = 10.0;
     /// ... while eps_g (late) > slow_ratio * eps_g (early): it fell by less than a factor 10.
     double slow_ratio = 0.1;
+    /// searching (a search-phase model): eps_g (late) > search_fraction * eps_g at the first
+    /// record, the escape rule of analysis/plateau_analysis/search.py (DEFAULT_FRACTION) ...
+    double search_fraction = 0.99;
+    /// ... unless eps_g (late) > eps_g (start) / search_fraction: it rose, failed.
+    /// learned (a search-phase model): every teacher direction B_n lies at least this much in
+    /// the students' span, |P B_n|^2 / |B_n|^2 = R_n^T Q^+ R_n / T_nn (cos^2 of its angle to the
+    /// span: 45 degrees) ...
+    double captured_fraction = 0.5;
 };
+
+/// The fact of a run's model the rule needs beside its records (analysis/SCHEMA.md,
+/// "Outcomes"); the default is a classic committee's (the rule of schema 1.1 to 1.6).
+struct OutcomeModel {
+    /// The overlaps start at O(1/sqrt N) and grow only after a search phase (docs/theory.md §13,
+    /// §14b): a polynomial target (`target`), or a committee whose teacher activation g* has no
+    /// linear part (<g*(u) u> = 0 for u ~ N(0, 1): square, he2, he3, he4, such a poly). Its
+    /// runs are learned when every teacher direction is captured by the students' span at a
+    /// stationary eps_g, searching or escaped otherwise; never plateau.
+    bool search_phase = false;
+};
+
+/// The OutcomeModel of a model: search_phase as defined there.
+[[nodiscard]] OutcomeModel outcome_model(const ModelParams& model);
 
 /// The rule of analysis/SCHEMA.md, "Outcomes", on the records of one run (alphas[i] is the
 /// record time of records[i]; only the first records.size() entries are used):
-/// pending and diverged runs keep their status; a completed run is failed, learned or plateau.
+/// pending and diverged runs keep their status; a completed run is failed, learned or plateau
+/// (a classic committee), failed, learned, searching or escaped (a search-phase model).
 [[nodiscard]] RunOutcome assess_outcome(const RunResult& result, std::span<const double> alphas,
+                                        const OutcomeModel& model = {},
                                         const OutcomeThresholds& thresholds = {});
 
 } // namespace plateau

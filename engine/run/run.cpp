@@ -75,7 +75,7 @@ bool within_bounds(const Observables& o, const DivergenceRule& rule) {
 }
 
 RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
-                     const DivergenceRule& rule) {
+                     const DivergenceRule& rule, const OutcomeModel& model) {
     RunResult result;
     result.records.reserve(alphas.size());
     for (const double alpha : alphas) {
@@ -92,7 +92,7 @@ RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
     }
     if (result.status != RunStatus::diverged)
         result.status = RunStatus::completed;
-    result.outcome = assess_outcome(result, alphas); // analysis/SCHEMA.md, "Outcomes"
+    result.outcome = assess_outcome(result, alphas, model); // analysis/SCHEMA.md, "Outcomes"
     return result;
 }
 

@@ -98,8 +98,9 @@ struct DivergenceRule {
 
 /// Samples `dynamics` at the record times `alphas` (increasing). A record outside the rule
 /// (within_bounds), or an advance that fails, ends the run as diverged; that record is absent.
-/// The result's outcome is assess_outcome() of its status and records.
+/// The result's outcome is assess_outcome() of its status and records, for `model`
+/// (outcome_model(params.model)).
 [[nodiscard]] RunResult record_run(Dynamics& dynamics, const std::vector<double>& alphas,
-                                   const DivergenceRule& rule);
+                                   const DivergenceRule& rule, const OutcomeModel& model);
 
 } // namespace plateau

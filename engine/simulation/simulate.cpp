@@ -49,11 +49,11 @@ RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t ru
     switch (params.dynamics) {
     case DynamicsKind::full: {
         SimulationDynamics dynamics(params, seed, run, init_index, steps_done);
-        return record_run(dynamics, alphas, divergence_rule(params));
+        return record_run(dynamics, alphas, divergence_rule(params), outcome_model(params.model));
     }
     case DynamicsKind::gram: {
         GramDynamics dynamics(params, seed, run, init_index);
-        return record_run(dynamics, alphas, divergence_rule(params));
+        return record_run(dynamics, alphas, divergence_rule(params), outcome_model(params.model));
     }
     }
     return {};

@@ -23,7 +23,8 @@ namespace plateau {
 // ---------------------------------------------------------------------------------------------
 // The symmetric fixed point.
 //
-// Reduced coordinates p = (q, c, r[, v]) (c absent for K = 1): Q_jj = q, Q_jk = c, R_jn = r,
+// Reduced coordinates p = (q, c, r[, v]) (c absent for K = 1; q absent on the sphere, where the
+// projected flow keeps Q_jj = 1, docs/theory.md §14): Q_jj = q, Q_jk = c, R_jn = r,
 // v_j = v, with T = I and v*_n = v_star. The subspace is invariant under the flow (the flow is
 // equivariant under independent permutations of students and of teachers), so the reduced flow
 // is the full flow read off at (0,0), (0,1), R(0,0), v(0).
@@ -35,15 +36,16 @@ class ReducedFlow {
 public:
     explicit ReducedFlow(const RunParams& p)
         : settings_(flow_settings(p)), K_(p.model.student.hidden()), M_(p.model.teacher.hidden()),
-          learn_v_(p.model.learn_v), v0_(p.model.v0), v_star_(p.model.v_star) {}
+          learn_v_(p.model.learn_v), sphere_(p.model.constraint == Constraint::sphere),
+          v0_(p.model.v0), v_star_(p.model.v_star) {}
 
     [[nodiscard]] Eigen::Index size() const noexcept {
-        return 2 + (K_ > 1 ? 1 : 0) + (learn_v_ ? 1 : 0);
+        return 2 + (K_ > 1 ? 1 : 0) + (learn_v_ ? 1 : 0) - (sphere_ ? 1 : 0);
     }
 
     [[nodiscard]] OrderParameters expand(const Eigen::VectorXd& p) const {
         Eigen::Index i = 0;
-        const double q = p(i++);
+        const double q = sphere_ ? 1.0 : p(i++);
         const double c = K_ > 1 ? p(i++) : 0.0;
         const double r = p(i++);
         const double v = learn_v_ ? p(i) : v0_;
@@ -60,7 +62,8 @@ public:
     [[nodiscard]] Eigen::VectorXd reduce(const OrderParameters& op) const {
         Eigen::VectorXd p(size());
         Eigen::Index i = 0;
-        p(i++) = op.Q(0, 0);
+        if (!sphere_)
+            p(i++) = op.Q(0, 0);
         if (K_ > 1)
             p(i++) = op.Q(0, 1);
         p(i++) = op.R(0, 0);
@@ -83,6 +86,7 @@ private:
     FlowSettings settings_;
     int K_, M_;
     bool learn_v_;
+    bool sphere_; ///< constraint = sphere: q = 1, not a coordinate
     double v0_, v_star_;
 };
 
@@ -197,6 +201,48 @@ private:
     bool deflate_;
 };
 
+/// The packed entries that Newton on the full flow and the linearization vary: all of them, or on
+/// the sphere (docs/theory.md §14, Eq. (14.2)) all but the Q_jj, which the projected flow keeps
+/// at 1: dQ_jj/dalpha = 0 identically, so their rows of the Jacobian vanish, and their columns
+/// would add K zero eigenvalues that are no direction of the flow on the sphere.
+class TangentFlow {
+public:
+    TangentFlow(PackedFlow& flow, const Eigen::VectorXd& at, bool sphere) : flow_(flow), at_(at) {
+        const std::vector<int>& classes = flow.packing().classes(); // 0: a diagonal Q_jj
+        for (Eigen::Index i = 0; i < at.size(); ++i)
+            if (!sphere || classes[static_cast<std::size_t>(i)] != 0)
+                free_.push_back(i);
+    }
+    [[nodiscard]] Eigen::VectorXd reduce(const Eigen::VectorXd& y) const {
+        Eigen::VectorXd x(static_cast<Eigen::Index>(free_.size()));
+        for (std::size_t i = 0; i < free_.size(); ++i)
+            x(static_cast<Eigen::Index>(i)) = y(free_[i]);
+        return x;
+    }
+    [[nodiscard]] Eigen::VectorXd expand(const Eigen::VectorXd& x) const {
+        Eigen::VectorXd y = at_;
+        for (std::size_t i = 0; i < free_.size(); ++i)
+            y(free_[i]) = x(static_cast<Eigen::Index>(i));
+        return y;
+    }
+    bool operator()(const Eigen::VectorXd& x, Eigen::VectorXd& fx) {
+        Eigen::VectorXd f;
+        if (!flow_(expand(x), f))
+            return false;
+        fx = reduce(f);
+        return true;
+    }
+
+private:
+    PackedFlow& flow_;
+    Eigen::VectorXd at_;
+    std::vector<Eigen::Index> free_;
+};
+
+bool on_sphere(const RunParams& params) noexcept {
+    return params.model.constraint == Constraint::sphere;
+}
+
 /// Eigenvalues of J sorted by real part, descending.
 Eigen::VectorXcd sorted_eigenvalues(const Eigen::MatrixXd& J) {
     const Eigen::EigenSolver<Eigen::MatrixXd> eig(J, false);
@@ -245,7 +291,9 @@ void linearize(const RunParams& params, FixedPoint& fp, const FixedPointProgress
     const bool finite = y.allFinite() && full(y, fy);
     fp.residual = finite ? fy.lpNorm<Eigen::Infinity>() : std::numeric_limits<double>::infinity();
     Eigen::MatrixXd J;
-    if (finite && numerical_jacobian(full, y, default_steps(y), J, progress)) {
+    TangentFlow tangent(full, y, on_sphere(params));
+    const Eigen::VectorXd x = tangent.reduce(y);
+    if (finite && numerical_jacobian(tangent, x, default_steps(x), J, progress)) {
         fp.eigenvalues = sorted_eigenvalues(J);
         fp.escape_rate = fp.eigenvalues(0).real();
     } else {
@@ -255,8 +303,11 @@ void linearize(const RunParams& params, FixedPoint& fp, const FixedPointProgress
     fp.kind = classify_fixed_point(fp.op);
 }
 
-/// Newton on the full packed flow from y; true when max |flow| <= tol at the result.
-bool newton_full(PackedFlow& flow, Eigen::VectorXd& y, double tol) {
+/// Newton on the full packed flow from y (its tangent coordinates on the sphere); true when
+/// max |flow| <= tol at the result.
+bool newton_full(PackedFlow& packed, Eigen::VectorXd& y_full, double tol, bool sphere) {
+    TangentFlow flow(packed, y_full, sphere);
+    Eigen::VectorXd y = flow.reduce(y_full);
     Eigen::VectorXd f;
     if (!flow(y, f))
         return false;
@@ -284,6 +335,7 @@ bool newton_full(PackedFlow& flow, Eigen::VectorXd& y, double tol) {
         y = y_new;
         f = f_new;
     }
+    y_full = flow.expand(y);
     return f.lpNorm<Eigen::Infinity>() <= tol;
 }
 
@@ -308,14 +360,14 @@ FixedPoint polish_fixed_point(const RunParams& params, const OrderParameters& gu
     Eigen::VectorXd y;
     flow.packing().pack(guess.Q, guess.R, guess.v, y);
     FixedPoint fp;
-    fp.converged = newton_full(flow, y, 1e-11 * rate_of(params));
+    fp.converged = newton_full(flow, y, 1e-11 * rate_of(params), on_sphere(params));
     fp.op = flow.order_parameters(y);
     linearize(params, fp, progress);
     return fp;
 }
 
 OrderParameters generic_start(const ModelParams& model, double amplitude) {
-    OrderParameters op = symmetric_initial_conditions(model, model.q0, 0.0, 0.0);
+    OrderParameters op = symmetric_initial_conditions(model, initial_q(model), 0.0, 0.0);
     const auto M = op.R.cols();
     for (Eigen::Index j = 0; j < op.R.rows(); ++j)
         for (Eigen::Index n = 0; n < M; ++n)
@@ -468,7 +520,9 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
                           "fixed point)");
     const double rate = std::max(params.training.eta, m.learn_v ? params.training.eta_v : 0.0);
     ReducedFlow reduced(params);
-    NewtonSystem newton_system(reduced, K > 1);
+    // On the sphere (q = 1) Newton solves for (c, r[, v]) without the deflation (the relaxed
+    // plateau has c well below 1).
+    NewtonSystem newton_system(reduced, K > 1 && !on_sphere(params));
     NewtonSystem on_identical(reduced, false); // c = q allowed: see below
     FixedPoint fp;
 

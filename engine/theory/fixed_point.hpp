@@ -66,6 +66,11 @@ struct FixedPoint {
 /// unstable also in the direction q - c. The plateau that trajectories visit has q - c = O(eta)
 /// > 0 and tends to Saad & Solla's point as eta -> 0; the deflation keeps Newton off c = q.
 ///
+/// On the sphere (constraint = sphere, docs/theory.md §14) q = 1 is no unknown: the reduced
+/// flow is (c, r[, v]), Newton runs without the deflation, and Newton on the full flow and the
+/// linearization vary every packed entry but the Q_jj (the projected flow's tangent space), so
+/// the eigenvalues are those of the flow on the sphere.
+///
 /// For linear g the result is a point of the eps_g = 0 manifold (no plateau; escape_rate ~ 0).
 /// converged = false (no throw) when the reduced flow diverges or Newton fails. Throws ConfigError
 /// for an unsupported model, and (key "learn-v") for relu with a learned second layer: relu is
@@ -96,7 +101,8 @@ using FixedPointProgress = std::function<void(std::int64_t done, std::int64_t to
 [[nodiscard]] std::vector<FixedPoint>
 trajectory_fixed_points(const RunParams& params, const OrderParameters& start, double alpha_end);
 
-/// A generic start for trajectory_fixed_points: symmetric_initial_conditions(model, q0, 0, 0)
+/// A generic start for trajectory_fixed_points: symmetric_initial_conditions(model,
+/// initial_q(model), 0, 0) (Q = I on the sphere)
 /// plus amplitude * sin(1 + j M + n) on R_jn (every student unit different, so that no
 /// permutation symmetry survives).
 [[nodiscard]] OrderParameters generic_start(const ModelParams& model, double amplitude);

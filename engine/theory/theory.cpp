@@ -121,7 +121,8 @@ TheoryDynamics::Statistics TheoryDynamics::statistics() const noexcept {
 RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
                            const OdeParams& ode, StepCounter* alpha_done) {
     TheoryDynamics dynamics(params, init, ode, alpha_done);
-    return record_run(dynamics, record_alphas(params.schedule), divergence_rule(params));
+    return record_run(dynamics, record_alphas(params.schedule), divergence_rule(params),
+                      outcome_model(params.model));
 }
 
 // ---------------------------------------------------------------------------------------------

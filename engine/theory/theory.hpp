@@ -68,7 +68,7 @@ private:
 };
 
 /// Convenience: record_run(TheoryDynamics(params, init, ode), record_alphas(params.schedule),
-/// divergence_rule(params)).
+/// divergence_rule(params), outcome_model(params.model)).
 [[nodiscard]] RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
                                          const OdeParams& ode = {},
                                          StepCounter* alpha_done = nullptr);

@@ -194,7 +194,7 @@ def test_a_training_set_sweep_gets_a_learning_curve(files, tmp_path):
     assert "detected plateau (height)" not in texts or escaped.any()
     pyplot().close(fig)
     fig = plot_overlaps(ds, avg, summary, 0)  # the runs' words in its title too
-    title = fig._suptitle.get_text()
+    title = fig._suptitle.get_text().replace("\n", " ")  # wrapped
     assert "outcomes: over-fitted" in title and "failed" not in title, title
     pyplot().close(fig)
 
@@ -271,6 +271,6 @@ def test_no_relabelling_claim_without_an_assigned_unit(files):
     avg = pa.seed_average(ds, align=True)
     summary = pa.plateau_summary(ds, averaged=avg)
     fig = plot_overlaps(ds, avg, summary, 0)
-    title = fig._suptitle.get_text()
+    title = fig._suptitle.get_text().replace("\n", " ")  # wrapped
     assert "j learned B_j" not in title and "file order" in title
     pyplot().close(fig)

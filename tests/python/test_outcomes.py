@@ -33,7 +33,8 @@ def test_thresholds_are_the_engines():
     assert {k.upper(): float(v) for k, v in found.items()} == {
         "WINDOW_FACTOR": oc.WINDOW_FACTOR, "LEARNED_FRACTION": oc.LEARNED_FRACTION,
         "STATIONARY_RATIO": oc.STATIONARY_RATIO, "GROWTH": oc.GROWTH, "EXCESS": oc.EXCESS,
-        "SLOW_RATIO": oc.SLOW_RATIO}
+        "SLOW_RATIO": oc.SLOW_RATIO, "SEARCH_FRACTION": oc.SEARCH_FRACTION,
+        "CAPTURED_FRACTION": oc.CAPTURED_FRACTION}
 
 
 def test_names_are_the_engines():
@@ -57,13 +58,15 @@ def e(i):
     return np.eye(N_DIM)[i]
 
 
-def assess(eg, W, M=2, status=pa.COMPLETED):
-    """The rule on eps_g(alpha) and student vectors W(alpha) against teachers e_0 .. e_{M-1}."""
+def assess(eg, W, M=2, status=pa.COMPLETED, **model):
+    """The rule on eps_g(alpha) and student vectors W(alpha) against teachers e_0 .. e_{M-1}
+    (``model``: search)."""
     B = np.eye(N_DIM)[:M]
     Ws = [np.atleast_2d(W(a)) for a in ALPHA]
     Q = np.stack([w @ w.T for w in Ws])
     R = np.stack([w @ B.T for w in Ws])
-    return pa.OUTCOMES[pa.assess_outcome(status, ALPHA, [eg(a) for a in ALPHA], Q, R, B @ B.T)]
+    return pa.OUTCOMES[pa.assess_outcome(status, ALPHA, [eg(a) for a in ALPHA], Q, R, B @ B.T,
+                                         **model)]
 
 
 def falls_to(start, level):
@@ -99,6 +102,44 @@ def test_rule_on_hand_built_series():
     assert assess(stall, symmetric, status=pa.PENDING) == "pending"
 
 
+def test_search_phase_rule_on_hand_built_series():
+    """The C++ cases of "a search-phase model is learned, searching or escaped"."""
+    def shared(a):
+        m = min(0.98, 0.03 * np.exp(a / 3))
+        rest = np.sqrt(1 - m * m)
+        return np.array([m * e(0) + rest * e(1), -m * e(0) + rest * e(2)])
+
+    pr = falls_to(1.5, 0.05)
+    assert assess(pr, shared, M=1) == "plateau"  # the committee's word: wrong here
+    assert assess(pr, shared, M=1, search=True) == "learned"
+    start = lambda a: np.array([0.03 * e(0) + np.sqrt(1 - 0.03 ** 2) * e(1),  # noqa: E731
+                                0.03 * e(0) + np.sqrt(1 - 0.03 ** 2) * e(2)])
+    flat = lambda a: 1.5 * (1 + 0.005 * a / 300)  # noqa: E731
+    assert assess(flat, start, M=1) == "failed"
+    assert assess(flat, start, M=1, search=True) == "searching"
+    rising = lambda a: 1.5 * (1 + 0.02 * min(1.0, a / 30))  # noqa: E731
+    assert assess(rising, start, M=1, search=True) == "failed"
+    step = lambda a: np.array([0.9 * e(0) + 0.05 * e(1) + 0.43 * e(2),  # noqa: E731
+                               0.9 * e(0) - 0.05 * e(1) + 0.43 * e(3)])
+    assert assess(falls_to(1.0, 0.5), step, search=True) == "escaped"
+    mixed = lambda a: np.array([0.7 * (e(0) + e(1)) + 0.1 * e(2),  # noqa: E731
+                                0.7 * (e(0) - e(1)) + 0.1 * e(3)])
+    assert assess(falls_to(1.0, 0.02), mixed, search=True) == "learned"
+    stuck = lambda a: np.array([0.85 * e(0) + 0.5 * e(1) + 0.17 * e(2),  # noqa: E731
+                                0.85 * e(0) + 0.5 * e(1) + 0.17 * e(3)])
+    assert assess(falls_to(2.95, 0.53), stuck, search=True) == "escaped"  # |P B_2|^2 = 0.26
+    assert assess(lambda a: 1 / np.sqrt(1 + a / 3), mixed, search=True) == "escaped"
+
+
+def test_which_models_have_a_search_phase():
+    for g in ("square", "he2", "he3", "he4", "poly:0:-3:0:1", "poly:1:0:2"):
+        assert oc.lacks_linear_part(g), g
+    for g in ("erf", "tanh", "sigmoid", "relu", "linear", "he1", "poly:0:1:0.5"):
+        assert not oc.lacks_linear_part(g), g
+    text = (REPO / "engine" / "run" / "outcome.cpp").read_text()
+    assert "lacks_linear_part" in text  # the engine's twin
+
+
 # --------------------------------------------------------------------------------------------
 # The engine's verdict: stored, printed, and equal to the Python rule
 
@@ -114,6 +155,16 @@ def files(plateau_program, tmp_path_factory):
         "small": ["--K", "1", "--eta", "0.5"],
         "noise": ["--eta", "0.5", "--noise", "0.1"],
         "relu": ["--eta", "4", "--activation", "relu", "--teacher-activation", "relu"],
+        # phase retrieval (search phase), label noise s^2 = 0.5 (eps_g's floor ~0.12 and 0.035,
+        # 6 % and 2 % of its start): learned by alpha = 1000 with K = 1 (m -> -1 in some runs)
+        # and K = 2 (both units on the one teacher direction); the old rule said plateau for
+        # both. Still searching at alpha = 1.
+        "search": ["--K", "1,2", "--M", "1", "--activation", "square", "--teacher-activation",
+                   "square", "--readout-scale", "inverse-k", "--constraint", "sphere", "--eta",
+                   "0.1", "--noise", "0.5", "--dynamics", "gram", "--alpha-max", "1000"],
+        "searching": ["--K", "2", "--M", "1", "--activation", "square", "--teacher-activation",
+                      "square", "--readout-scale", "inverse-k", "--constraint", "sphere",
+                      "--eta", "0.1", "--dynamics", "gram", "--alpha-max", "1"],
     }
     out = {}
     for name, args in cases.items():
@@ -135,6 +186,9 @@ def test_summary_says_failed_for_eta_4(files):
     assert _summary_outcomes(files["small"][1]) == ["learned 4 of 4"]  # its asymptote
     assert _summary_outcomes(files["noise"][1]) == ["learned 4 of 4"]  # its asymptote
     assert _summary_outcomes(files["relu"][1]) == ["diverged 4 of 4"]
+    # search-phase models: never plateau (analysis/SCHEMA.md, "Outcomes of a search-phase model")
+    assert _summary_outcomes(files["search"][1]) == ["learned 4 of 4", "learned 4 of 4"]
+    assert _summary_outcomes(files["searching"][1]) == ["searching 4 of 4"]
 
 
 def test_file_stores_the_outcome_and_python_agrees(files):
@@ -237,7 +291,7 @@ def test_figures_mark_failed_points(files):
     # The overlaps of a failed point: no plateau shading; the title names the outcome.
     fig = plot_overlaps(ds, avg, summary, 1)
     assert sum(len(a.patches) for a in fig.axes) == 0  # axvspan: the only patches
-    assert "failed 4 of 4" in fig._suptitle.get_text()
+    assert "failed 4 of 4" in fig._suptitle.get_text().replace("\n", " ")  # wrapped
     pyplot().close(fig)
     fig = plot_overlaps(ds, avg, summary, 0)  # eta = 0.5: its plateau is shaded
     assert sum(len(a.patches) for a in fig.axes) == 2

@@ -8,6 +8,7 @@ must reproduce it (the exact polynomial averages and the sphere's projected flow
 independently). And the simulation (Gram chain, exact at finite N) agrees with `plateau ode` run
 from each run's own start (seed means within 4 SE + 2 %)."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -63,3 +64,37 @@ def test_simulation_against_theory_on_the_sphere(plateau_program, tmp_path):
         theory = b.mean(axis=0)
         bad = np.abs(mean - theory) > 4.0 * se + 0.02 * np.abs(theory)
         assert not bad.any(), (name, s["alpha"].values[bad], mean[bad], theory[bad], se[bad])
+
+
+def rate_k2(eta, noise):
+    """The small-m growth rate of each unit's overlap for K = 2 units with the readout 1/2 on one
+    direction (docs/theory.md §14b): at Q = I, R = 0 the gradient gives dR_j = eta R_j and the
+    projection -(m/2) dQ_jj with dQ_jj = -2 eta + 5 eta^2 + eta^2 s^2."""
+    return 2.0 * eta - 2.5 * eta**2 - 0.5 * eta**2 * noise
+
+
+@pytest.mark.parametrize("eta,noise,K", [(0.1, 0.0, 1), (0.05, 0.3, 1), (0.15, 0.01, 1),
+                                         (0.1, 0.01, 2), (0.2, 0.3, 2)])
+def test_fixed_point_on_the_sphere_has_the_closed_form_rate(plateau_program, eta, noise, K):
+    """`plateau ode --fixed-point` on the sphere (docs/theory.md §14b): the plateau is m = 0 with
+    Q_jj = 1 and its escape rate is lambda = 4 eta - 24 eta^2 - 2 eta^2 s^2 (K = 1), from the
+    linearization on the sphere's tangent space: one eigenvalue (m), no zero eigenvalue of the
+    frozen Q_11. K = 2 (inverse-k readout, one teacher direction): lambda_2 = 2 eta - 5/2 eta^2
+    - 1/2 eta^2 s^2, twice (R_11, R_21), and the eigenvalue of Q_12."""
+    args = [a if a != "1" or i != 1 else str(K) for i, a in enumerate(BASE)]  # --K K
+    r = run_program(plateau_program, "ode", *args, "--readout-scale", "inverse-k",
+                    "--eta", eta, "--noise", noise, "--fixed-point")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert re.search(r"symmetric fixed point: Q_jj = 1 ", out), out
+    assert float(re.search(r"R_jn = (\S+)", out).group(1)) == pytest.approx(0.0, abs=1e-12)
+    lam = float(re.search(r"escape rate \(largest real part.*?\): (\S+)", out).group(1))
+    eigenvalues = [float(x) for x in re.search(r"eigenvalues: (.*)", out).group(1).split()]
+    if K == 1:
+        assert lam == pytest.approx(rate(eta, noise), rel=1e-6)
+        assert len(eigenvalues) == 1  # m only: Q_11 = 1 is not a direction on the sphere
+    else:
+        assert lam == pytest.approx(rate_k2(eta, noise), rel=1e-6)
+        assert len(eigenvalues) == 3  # R_11, R_21, Q_12
+        assert eigenvalues[1] == pytest.approx(lam, rel=1e-6)
+    assert "escape time: no prediction" in out  # the prediction is the unconstrained flow's
