@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 using namespace plateau;
@@ -356,4 +357,22 @@ TEST_CASE("escape prediction: K = M = 3 predicted against simulated escape time 
         CHECK(s.escaped == 200);
         CHECK(std::abs(predicted - s.mean) <= 2.0 * s.se);
     }
+}
+
+TEST_CASE("escape prediction: a plateau approached too slowly is refused early (sigmoid)",
+          "[fixed_point][slow]") {
+    // sigmoid, K = M = 2, eta = 0.5: the slowest stable eigenvalue inside the symmetric subspace
+    // is -8.9e-6, so the symmetric trajectory comes within 1e-5 of the plateau only after
+    // ~10^6 in alpha, far beyond the path's limit 2e4/eta (the prediction needs it there). The
+    // extrapolation of the slow mode says so at alpha = 100/eta (about 10 s of CPU) instead of
+    // after 4e4 in alpha of flow evaluations (minutes): the reason names the slow approach.
+    RunParams p = erf_params(2, 2, 0.5);
+    p.model.student.g.kind = ActivationKind::sigmoid;
+    p.model.teacher.g.kind = ActivationKind::sigmoid;
+    const FixedPoint fp = symmetric_fixed_point(p);
+    REQUIRE(fp.converged);
+    const EscapePrediction e = predict_escape(p, fp, EscapeSettings{.noise = false});
+    CAPTURE(e.why);
+    CHECK_FALSE(e.valid);
+    CHECK(e.why.find("approaches the plateau too slowly") != std::string::npos);
 }

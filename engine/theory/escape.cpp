@@ -296,7 +296,8 @@ struct SymmetricPath {
 /// alpha}) until every entry is within 1e-5 of the fixed point (the approach is slow: the
 /// slowest stable eigenvalue within the symmetric subspace is small).
 std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eigen::VectorXd& y0,
-                                                    const Eigen::VectorXd& y_fp, double eg_plateau,
+                                                    const Eigen::VectorXd& y_fp,
+                                                    const Eigen::MatrixXd& J_fp, double eg_plateau,
                                                     double ds, double rate) {
     const Packing& packing = traj.flow.packing();
     const Eigen::Index n = packing.size();
@@ -317,6 +318,52 @@ std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eige
     Eigen::VectorXd y = y0;
     double t = 0.0;
     const double limit = 2e4 / rate;
+    // Too slow to arrive: every `window` grid points (100/rate in alpha) the distance's decay
+    // over the last window is extrapolated; the approach is a sum of decaying exponentials whose
+    // slowest dominates later, so the extrapolation can only be too early. When even it arrives
+    // after twice the limit, stop now rather than after minutes of flow evaluations (sigmoid,
+    // K = M = 2, eta = 0.5: the slowest stable eigenvalue is -8.9e-6; within 1e-5 after ~10^6).
+    // And the slowest stable mode inside the symmetric subspace (the class-constant vectors, an
+    // orthonormal basis B; B^T J B is the flow's Jacobian there): the deviation's component on
+    // it, c r (right eigenvector r, left l, c = l.B^T(y - y*) / l.r), takes ln(|c B r| / 1e-5) /
+    // |mu| more; when that exceeds ten times the limit, stop too.
+    constexpr std::size_t window = 400;
+    std::vector<double> distance{(y0 - y_fp).lpNorm<Eigen::Infinity>()};
+    std::array<Eigen::Index, 4> column{-1, -1, -1, -1};
+    Eigen::Index n_sym = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+        auto& col = column.at(static_cast<std::size_t>(classes[static_cast<std::size_t>(i)]));
+        if (col < 0)
+            col = n_sym++;
+    }
+    Eigen::MatrixXd B = Eigen::MatrixXd::Zero(n, n_sym);
+    for (Eigen::Index i = 0; i < n; ++i)
+        B(i, column.at(static_cast<std::size_t>(classes[static_cast<std::size_t>(i)]))) = 1.0;
+    for (Eigen::Index c = 0; c < n_sym; ++c)
+        B.col(c).normalize();
+    const Eigen::MatrixXd J_sym = B.transpose() * J_fp * B;
+    const Eigen::EigenSolver<Eigen::MatrixXd> right(J_sym), left(J_sym.transpose());
+    Eigen::Index slow = -1;
+    for (Eigen::Index i = 0; i < n_sym; ++i) {
+        const std::complex<double> mu = right.eigenvalues()(i);
+        if (mu.real() < 0.0 && std::abs(mu.imag()) <= 1e-9 * std::abs(mu) &&
+            (slow < 0 || mu.real() > right.eigenvalues()(slow).real()))
+            slow = i;
+    }
+    // The slow mode's share of a deviation from y*, in max norm; NaN if there is none.
+    const auto slow_share = [&](const Eigen::VectorXd& at) {
+        if (slow < 0 || !J_sym.allFinite())
+            return nan;
+        const std::complex<double> mu = right.eigenvalues()(slow);
+        Eigen::Index match = 0;
+        for (Eigen::Index i = 1; i < n_sym; ++i)
+            if (std::abs(left.eigenvalues()(i) - mu) < std::abs(left.eigenvalues()(match) - mu))
+                match = i;
+        const Eigen::VectorXd r = right.eigenvectors().col(slow).real();
+        const Eigen::VectorXd l = left.eigenvectors().col(match).real();
+        const double c = l.dot(B.transpose() * (at - y_fp)) / l.dot(r);
+        return std::abs(c) * (B * r).lpNorm<Eigen::Infinity>();
+    };
     bool reached = false;
     while (t < limit && !reached) {
         if (!traj.advance(y, t, t + ds))
@@ -327,7 +374,20 @@ std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eige
         if (std::isnan(path.alpha_plateau) &&
             std::abs(traj.eg(y) - eg_plateau) <= 0.01 * eg_plateau)
             path.alpha_plateau = t;
-        reached = (y - y_fp).lpNorm<Eigen::Infinity>() <= 1e-5;
+        distance.push_back((y - y_fp).lpNorm<Eigen::Infinity>());
+        reached = distance.back() <= 1e-5;
+        const std::size_t k = distance.size() - 1;
+        if (!reached && k % window == 0) {
+            const double before = distance[k - window], now = distance[k];
+            const double decay = std::log(before / now) / (static_cast<double>(window) * ds);
+            const double share = slow_share(y);
+            const double mu = slow >= 0 ? right.eigenvalues()(slow).real() : nan;
+            if ((decay > 0.0 && t + std::log(now / 1e-5) / decay > 2.0 * limit) ||
+                (share > 1e-5 && t + std::log(share / 1e-5) / -mu > 10.0 * limit))
+                return Failure{"the symmetric trajectory approaches the plateau too slowly: "
+                               "extrapolated, it comes within 1e-5 of it long after alpha = "
+                               "2e4/eta (a stable eigenvalue close to 0)"};
+        }
     }
     if (!reached)
         return Failure{"the symmetric trajectory does not reach the plateau"};
@@ -347,7 +407,7 @@ Eigen::VectorXd jacobian_times(PackedFlow& flow, const Eigen::VectorXd& y,
 }
 
 /// Stage 3 when the unstable eigenspace is the whole of its symmetry type (docs/theory.md §11.2,
-/// "The adjoint in one number"): the flow is equivariant under the permutations of students and
+/// "Cost"): the flow is equivariant under the permutations of students and
 /// of teachers and the symmetric path is fixed by them, so every J(s) maps each isotypic
 /// component of the packed entries into itself; when span(U) is such a component by itself (the
 /// specialization modes of K = M: R's asymmetries with zero row and column sums, which Q and v
@@ -786,7 +846,8 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
     const Packing& packing = traj.flow.packing();
     Eigen::VectorXd y_fp;
     packing.pack(plateau.op.Q, plateau.op.R, plateau.op.v, y_fp);
-    auto mode = unstable_left_space(jacobian(traj.flow, y_fp));
+    const Eigen::MatrixXd J_fp = jacobian(traj.flow, y_fp);
+    auto mode = unstable_left_space(J_fp);
     if (const auto* f = std::get_if<Failure>(&mode))
         return fail(f->why);
     const Eigen::MatrixXd u = std::get<Eigen::MatrixXd>(std::move(mode));
@@ -795,7 +856,7 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
     const double ds = 0.25 / rate;
     Eigen::VectorXd y0;
     packing.pack(start.Q, start.R, start.v, y0);
-    auto path_or = symmetric_path(traj, y0, y_fp, out.eg_plateau, ds, rate);
+    auto path_or = symmetric_path(traj, y0, y_fp, J_fp, out.eg_plateau, ds, rate);
     if (const auto* f = std::get_if<Failure>(&path_or))
         return fail(f->why);
     const SymmetricPath path = std::get<SymmetricPath>(std::move(path_or));
