@@ -11,9 +11,11 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 using namespace plateau;
@@ -203,6 +205,40 @@ TEST_CASE("escape prediction: the ODE's escape against the asymmetry (K = M = 2,
     CHECK(e.A == Approx(e.alpha_plateau + std::log(e.c) / e.rate).epsilon(1e-12));
 }
 
+TEST_CASE("escape prediction: the fast path against the whole computation (K = M = 2, erf)",
+          "[fixed_point][heavy]") {
+    // The fast path (docs/theory.md §11.2, "Cost"): the adjoint in one number (checked against
+    // the Jacobian at every grid point), escapes from eps <= 1e-6 continued from the symmetric
+    // path once the linearized asymmetry reaches 1e-5 (offset measured at eps = 1e-6), escape
+    // integrations at rtol 1e-8 with the crossing found by bisection. The reference: the whole
+    // Jacobian at every grid point and every escape integrated from its start at rtol 1e-12.
+    const RunParams p = erf_params(2, 2, 0.5);
+    const FixedPoint fp = symmetric_fixed_point(p);
+    const EscapePrediction fast = predict_escape(p, fp);
+    const EscapePrediction whole = predict_escape(
+        p, fp,
+        EscapeSettings{.scalar_adjoint = false, .linear_phase = false, .escape_rtol = 1e-12});
+    REQUIRE(fast.valid);
+    REQUIRE(whole.valid);
+    // The same Monte-Carlo draws and the same adjoint up to the Jacobian's rounding.
+    CHECK(fast.sigma_noise == Approx(whole.sigma_noise).epsilon(1e-8));
+    CHECK(fast.sigma_initial == Approx(whole.sigma_initial).epsilon(1e-10));
+    CHECK((fast.sensitivity - whole.sensitivity).lpNorm<Eigen::Infinity>() < 1e-9);
+    // Escape times: measured within 2.4e-5 in alpha (the tolerance's share) at every eps.
+    REQUIRE(fast.eps.size() == whole.eps.size());
+    double worst = 0.0;
+    for (std::size_t i = 0; i < fast.eps.size(); ++i)
+        worst = std::max(worst, std::abs(fast.alpha_esc[i] - whole.alpha_esc[i]));
+    std::printf("fast path against the whole computation: largest |alpha_esc difference| %.3g, "
+                "A %.10g vs %.10g\n",
+                worst, fast.A, whole.A);
+    CHECK(worst < 1e-4);
+    CHECK(std::abs(fast.A - whole.A) < 1e-4);
+    CHECK(fast.fit_slope == Approx(whole.fit_slope).epsilon(1e-6));
+    for (const double N : {300.0, 10000.0})
+        CHECK(std::abs(predicted_mean_escape(fast, N) - predicted_mean_escape(whole, N)) < 1e-4);
+}
+
 TEST_CASE("escape prediction: predicted against simulated escape time at N = 300, 1000, 3000",
           "[fixed_point][slow]") {
     // K = M = 2, erf, eta = 0.5 (docs/PERFORMANCE.md §11), dynamics = gram: 300 runs per N,
@@ -321,4 +357,22 @@ TEST_CASE("escape prediction: K = M = 3 predicted against simulated escape time 
         CHECK(s.escaped == 200);
         CHECK(std::abs(predicted - s.mean) <= 2.0 * s.se);
     }
+}
+
+TEST_CASE("escape prediction: a plateau approached too slowly is refused early (sigmoid)",
+          "[fixed_point][slow]") {
+    // sigmoid, K = M = 2, eta = 0.5: the slowest stable eigenvalue inside the symmetric subspace
+    // is -8.9e-6, so the symmetric trajectory comes within 1e-5 of the plateau only after
+    // ~10^6 in alpha, far beyond the path's limit 2e4/eta (the prediction needs it there). The
+    // extrapolation of the slow mode says so at alpha = 100/eta (about 10 s of CPU) instead of
+    // after 4e4 in alpha of flow evaluations (minutes): the reason names the slow approach.
+    RunParams p = erf_params(2, 2, 0.5);
+    p.model.student.g.kind = ActivationKind::sigmoid;
+    p.model.teacher.g.kind = ActivationKind::sigmoid;
+    const FixedPoint fp = symmetric_fixed_point(p);
+    REQUIRE(fp.converged);
+    const EscapePrediction e = predict_escape(p, fp, EscapeSettings{.noise = false});
+    CAPTURE(e.why);
+    CHECK_FALSE(e.valid);
+    CHECK(e.why.find("approaches the plateau too slowly") != std::string::npos);
 }

@@ -17,6 +17,7 @@
 #include <complex>
 #include <limits>
 #include <numbers>
+#include <optional>
 #include <stdexcept>
 #include <string_view>
 #include <variant>
@@ -44,8 +45,8 @@ namespace {
 
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
-/// The ODEs on packed vectors with a tight integrator: differences of trajectories that start
-/// 1e-6 apart are resolved to ~1e-6 relative.
+/// The ODEs on packed vectors: a tight integrator (rtol 1e-12) for the symmetric path, whose
+/// states are the linearization's grid, and the escape integrations at escape_rtol.
 struct Trajectory {
     Trajectory(const RunParams& params, const OrderParameters& fixed)
         : flow(params, fixed), settings(flow_settings(params)), fixed_op(fixed),
@@ -55,16 +56,18 @@ struct Trajectory {
     PackedFlow flow;
     FlowSettings settings;
     OrderParameters fixed_op;
-    double h_max; ///< 0.5/eta: the flow's time scale is 1/eta in alpha
+    double h_max;              ///< 0.5/eta: the flow's time scale is 1/eta in alpha
+    double escape_rtol = 1e-8; ///< EscapeSettings::escape_rtol
 
-    [[nodiscard]] OdeIntegrator integrator() {
+    /// rtol (atol = rtol / 100) and the largest step.
+    [[nodiscard]] OdeIntegrator integrator(double rtol = 1e-12, double largest = 0.0) {
         OdeParams ode;
-        ode.rtol = 1e-12;
-        ode.atol = 1e-14;
-        ode.h_max = h_max;
+        ode.rtol = rtol;
+        ode.atol = 1e-2 * rtol;
+        ode.h_max = largest > 0.0 ? largest : h_max;
         // The first trial step: the largest (the step control shrinks it if needed); a fresh
         // integrator per sampling interval otherwise climbs from 1e-4 every time.
-        ode.h_initial = h_max;
+        ode.h_initial = ode.h_max;
         return {[this](const Eigen::VectorXd& x, Eigen::VectorXd& dx) { return flow(x, dx); }, ode,
                 flow.packing().classes()};
     }
@@ -86,53 +89,84 @@ struct Trajectory {
 
     /// The escape time of the trajectory from y (at alpha = 0): first alpha with eps_g <=
     /// threshold, sampled every d_alpha, interpolated in ln eps_g; NaN by alpha_limit. The
-    /// trajectory is first sampled every coarse_factor d_alpha (eps_g falls through the
-    /// threshold once: the plateau's eps_g stays above it until the escape), then the coarse
-    /// interval of the crossing again every d_alpha: the same samples near the crossing at a
-    /// fraction of the steps and eps_g evaluations (each a whole flow evaluation for the tensor
-    /// and joint rules, docs/theory.md §9, §10).
-    double escape_time(Eigen::VectorXd y, double threshold, double d_alpha, double alpha_limit) {
-        constexpr int coarse_factor = 8;
+    /// trajectory is first sampled every coarse_factor d_alpha, with steps up to that long (eps_g
+    /// falls through the threshold once: the plateau's eps_g stays above it until the escape),
+    /// then the coarse interval of the crossing is bisected on the d_alpha grid down to the two
+    /// neighbouring samples that bracket the crossing: the same samples as a scan every d_alpha,
+    /// at a fraction of the steps and eps_g evaluations (each a whole flow evaluation for the
+    /// tensor and joint rules, docs/theory.md §9, §10). coarse_factor: at least 8, and
+    /// 0.5/(lambda d_alpha) for a slow escape (sigmoid: lambda ~ eta/400).
+    double escape_time(Eigen::VectorXd y, double threshold, double d_alpha, double alpha_limit,
+                       int coarse_factor) {
         const auto finite = [](const Eigen::VectorXd& x) {
             return x.allFinite();
         };
-        OdeIntegrator ode = integrator();
+        const double coarse = coarse_factor * d_alpha;
+        OdeIntegrator ode = integrator(escape_rtol, coarse);
         double t = 0.0;
-        if (eg(y) <= threshold)
+        double e_above = eg(y);
+        if (e_above <= threshold)
             return 0.0;
-        // Coarse: the last state above the threshold.
+        // Coarse: the last state above the threshold and the first below.
         Eigen::VectorXd y_above = y;
-        double t_above = 0.0;
+        double t_above = 0.0, e_below = nan;
         while (true) {
             if (t_above >= alpha_limit)
                 return nan;
-            const double t_next = std::min(alpha_limit, t_above + coarse_factor * d_alpha);
+            const double t_next = std::min(alpha_limit, t_above + coarse);
             if (ode.advance(y, t, t_next, finite) != OdeOutcome::ok)
-                return nan;
-            if (eg(y) <= threshold)
-                break;
-            y_above = y;
-            t_above = t;
-        }
-        // Fine: from the last coarse state above, every d_alpha.
-        OdeIntegrator fine = integrator();
-        y = y_above;
-        t = t_above;
-        double a_prev = t, e_prev = eg(y);
-        while (t < alpha_limit) {
-            if (fine.advance(y, t, t + d_alpha, finite) != OdeOutcome::ok)
                 return nan;
             const double e = eg(y);
             if (e <= threshold) {
-                const std::array<double, 2> a{a_prev, t}, g{e_prev, e};
-                return first_crossing(a, g, threshold);
+                e_below = e;
+                break;
             }
-            a_prev = t;
-            e_prev = e;
+            y_above = y;
+            t_above = t;
+            e_above = e;
         }
-        return nan;
+        // Bisection on the grid t_above + i d_alpha, i = 0 .. n (the last at or beyond t).
+        int lo = 0;
+        auto hi = static_cast<int>(std::ceil((t - t_above) / d_alpha - 1e-9));
+        {
+            // The sample at hi: the coarse end is on the grid unless cut at alpha_limit.
+            const double t_hi = t_above + hi * d_alpha;
+            if (std::abs(t_hi - t) > 1e-9 * std::max(1.0, t)) {
+                Eigen::VectorXd y_hi = y;
+                OdeIntegrator rest = integrator(escape_rtol, coarse);
+                double t_end = t;
+                if (rest.advance(y_hi, t_end, t_hi, finite) != OdeOutcome::ok)
+                    return nan;
+                e_below = eg(y_hi);
+            }
+        }
+        while (hi - lo > 1) {
+            const int mid = lo + (hi - lo) / 2;
+            Eigen::VectorXd y_mid = y_above;
+            OdeIntegrator part = integrator(escape_rtol, coarse);
+            double t_mid = t_above + lo * d_alpha;
+            if (part.advance(y_mid, t_mid, t_above + mid * d_alpha, finite) != OdeOutcome::ok)
+                return nan;
+            const double e = eg(y_mid);
+            if (e <= threshold) {
+                hi = mid;
+                e_below = e;
+            } else {
+                lo = mid;
+                y_above = y_mid;
+                e_above = e;
+            }
+        }
+        const std::array<double, 2> a{t_above + lo * d_alpha, t_above + hi * d_alpha},
+            g{e_above, e_below};
+        return first_crossing(a, g, threshold);
     }
 };
+
+/// The coarse sampling of escape_time (see there).
+int escape_coarse_factor(double lambda, double d_alpha) {
+    return std::max(8, static_cast<int>(0.5 / (lambda * d_alpha)));
+}
 
 /// Central-difference Jacobian of the packed flow at y.
 Eigen::MatrixXd jacobian(PackedFlow& flow, const Eigen::VectorXd& y) {
@@ -262,7 +296,8 @@ struct SymmetricPath {
 /// alpha}) until every entry is within 1e-5 of the fixed point (the approach is slow: the
 /// slowest stable eigenvalue within the symmetric subspace is small).
 std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eigen::VectorXd& y0,
-                                                    const Eigen::VectorXd& y_fp, double eg_plateau,
+                                                    const Eigen::VectorXd& y_fp,
+                                                    const Eigen::MatrixXd& J_fp, double eg_plateau,
                                                     double ds, double rate) {
     const Packing& packing = traj.flow.packing();
     const Eigen::Index n = packing.size();
@@ -283,6 +318,52 @@ std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eige
     Eigen::VectorXd y = y0;
     double t = 0.0;
     const double limit = 2e4 / rate;
+    // Too slow to arrive: every `window` grid points (100/rate in alpha) the distance's decay
+    // over the last window is extrapolated; the approach is a sum of decaying exponentials whose
+    // slowest dominates later, so the extrapolation can only be too early. When even it arrives
+    // after twice the limit, stop now rather than after minutes of flow evaluations (sigmoid,
+    // K = M = 2, eta = 0.5: the slowest stable eigenvalue is -8.9e-6; within 1e-5 after ~10^6).
+    // And the slowest stable mode inside the symmetric subspace (the class-constant vectors, an
+    // orthonormal basis B; B^T J B is the flow's Jacobian there): the deviation's component on
+    // it, c r (right eigenvector r, left l, c = l.B^T(y - y*) / l.r), takes ln(|c B r| / 1e-5) /
+    // |mu| more; when that exceeds ten times the limit, stop too.
+    constexpr std::size_t window = 400;
+    std::vector<double> distance{(y0 - y_fp).lpNorm<Eigen::Infinity>()};
+    std::array<Eigen::Index, 4> column{-1, -1, -1, -1};
+    Eigen::Index n_sym = 0;
+    for (Eigen::Index i = 0; i < n; ++i) {
+        auto& col = column.at(static_cast<std::size_t>(classes[static_cast<std::size_t>(i)]));
+        if (col < 0)
+            col = n_sym++;
+    }
+    Eigen::MatrixXd B = Eigen::MatrixXd::Zero(n, n_sym);
+    for (Eigen::Index i = 0; i < n; ++i)
+        B(i, column.at(static_cast<std::size_t>(classes[static_cast<std::size_t>(i)]))) = 1.0;
+    for (Eigen::Index c = 0; c < n_sym; ++c)
+        B.col(c).normalize();
+    const Eigen::MatrixXd J_sym = B.transpose() * J_fp * B;
+    const Eigen::EigenSolver<Eigen::MatrixXd> right(J_sym), left(J_sym.transpose());
+    Eigen::Index slow = -1;
+    for (Eigen::Index i = 0; i < n_sym; ++i) {
+        const std::complex<double> mu = right.eigenvalues()(i);
+        if (mu.real() < 0.0 && std::abs(mu.imag()) <= 1e-9 * std::abs(mu) &&
+            (slow < 0 || mu.real() > right.eigenvalues()(slow).real()))
+            slow = i;
+    }
+    // The slow mode's share of a deviation from y*, in max norm; NaN if there is none.
+    const auto slow_share = [&](const Eigen::VectorXd& at) {
+        if (slow < 0 || !J_sym.allFinite())
+            return nan;
+        const std::complex<double> mu = right.eigenvalues()(slow);
+        Eigen::Index match = 0;
+        for (Eigen::Index i = 1; i < n_sym; ++i)
+            if (std::abs(left.eigenvalues()(i) - mu) < std::abs(left.eigenvalues()(match) - mu))
+                match = i;
+        const Eigen::VectorXd r = right.eigenvectors().col(slow).real();
+        const Eigen::VectorXd l = left.eigenvectors().col(match).real();
+        const double c = l.dot(B.transpose() * (at - y_fp)) / l.dot(r);
+        return std::abs(c) * (B * r).lpNorm<Eigen::Infinity>();
+    };
     bool reached = false;
     while (t < limit && !reached) {
         if (!traj.advance(y, t, t + ds))
@@ -293,12 +374,99 @@ std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eige
         if (std::isnan(path.alpha_plateau) &&
             std::abs(traj.eg(y) - eg_plateau) <= 0.01 * eg_plateau)
             path.alpha_plateau = t;
-        reached = (y - y_fp).lpNorm<Eigen::Infinity>() <= 1e-5;
+        distance.push_back((y - y_fp).lpNorm<Eigen::Infinity>());
+        reached = distance.back() <= 1e-5;
+        const std::size_t k = distance.size() - 1;
+        if (!reached && k % window == 0) {
+            const double before = distance[k - window], now = distance[k];
+            const double decay = std::log(before / now) / (static_cast<double>(window) * ds);
+            const double share = slow_share(y);
+            const double mu = slow >= 0 ? right.eigenvalues()(slow).real() : nan;
+            if ((decay > 0.0 && t + std::log(now / 1e-5) / decay > 2.0 * limit) ||
+                (share > 1e-5 && t + std::log(share / 1e-5) / -mu > 10.0 * limit))
+                return Failure{"the symmetric trajectory approaches the plateau too slowly: "
+                               "extrapolated, it comes within 1e-5 of it long after alpha = "
+                               "2e4/eta (a stable eigenvalue close to 0)"};
+        }
     }
     if (!reached)
         return Failure{"the symmetric trajectory does not reach the plateau"};
     path.alpha_linear = t;
     return path;
+}
+
+/// J(y) e by central differences along the unit vector e (two flow evaluations); NaN if the flow
+/// fails.
+Eigen::VectorXd jacobian_times(PackedFlow& flow, const Eigen::VectorXd& y,
+                               const Eigen::VectorXd& e) {
+    const double h = 1e-7 * std::max(1.0, y.lpNorm<Eigen::Infinity>());
+    Eigen::VectorXd fp, fm;
+    if (!flow(y + h * e, fp) || !flow(y - h * e, fm))
+        return Eigen::VectorXd::Constant(y.size(), nan);
+    return (fp - fm) / (2.0 * h);
+}
+
+/// Stage 3 when the unstable eigenspace is the whole of its symmetry type (docs/theory.md §11.2,
+/// "Cost"): the flow is equivariant under the permutations of students and
+/// of teachers and the symmetric path is fixed by them, so every J(s) maps each isotypic
+/// component of the packed entries into itself; when span(U) is such a component by itself (the
+/// specialization modes of K = M: R's asymmetries with zero row and column sums, which Q and v
+/// do not have), J(s) and J(s)^T act on it as a number a(s) (Schur), and W(s) = w(s) U with
+/// dw/ds = -a(s) w: one directional derivative a(s) = u^T J(s) u per grid point (two flow
+/// evaluations) instead of the whole Jacobian (two per entry). Checked, not assumed: J(s) u must
+/// equal a(s) u at every grid point (to 1e-6 of the largest |a|), else nullopt (the full
+/// adjoint). w by the exact solution for a linear between the grid points (the full adjoint's
+/// RK4 uses J linear between them too).
+std::optional<std::vector<Eigen::MatrixXd>> scalar_adjoint(PackedFlow& flow,
+                                                           const std::vector<Eigen::VectorXd>& grid,
+                                                           const Eigen::MatrixXd& u, double ds,
+                                                           std::vector<double>& growth) {
+    const Eigen::VectorXd e = u.col(0);
+    std::vector<double> a(grid.size());
+    double scale = 0.0, worst = 0.0;
+    for (std::size_t k = 0; k < grid.size(); ++k) {
+        const Eigen::VectorXd Je = jacobian_times(flow, grid[k], e);
+        if (!Je.allFinite())
+            return std::nullopt;
+        a[k] = e.dot(Je);
+        scale = std::max(scale, std::abs(a[k]));
+        worst = std::max(worst, (Je - a[k] * e).lpNorm<Eigen::Infinity>());
+    }
+    if (!(worst <= 1e-6 * scale))
+        return std::nullopt;
+    // growth[k] = int_0^{s_k} a: an asymmetry x u at s = 0 is x e^{growth[k]} u at s_k, to first
+    // order (the linear phase of stage 6).
+    // Fourth order: each interval by the cubic through the four nearest grid values (the
+    // quadratic through three at the ends); the trapezoid's error, ~1e-3 in growth over the fast
+    // start, would move the linear phase's escapes by ~1e-3/lambda.
+    growth.assign(grid.size(), 0.0);
+    const std::size_t n_grid = grid.size();
+    for (std::size_t k = 0; k + 1 < n_grid; ++k) {
+        double step = 0.0;
+        if (n_grid < 3)
+            step = 0.5 * ds * (a[k] + a[k + 1]);
+        else if (k == 0)
+            step = ds * (5.0 * a[0] + 8.0 * a[1] - a[2]) / 12.0;
+        else if (k + 2 == n_grid)
+            step = ds * (5.0 * a[k + 1] + 8.0 * a[k] - a[k - 1]) / 12.0;
+        else
+            step = ds * (13.0 * (a[k] + a[k + 1]) - a[k - 1] - a[k + 2]) / 24.0;
+        growth[k + 1] = growth[k] + step;
+    }
+    std::vector<Eigen::MatrixXd> w(grid.size());
+    double wk = 1.0;
+    w.back() = u;
+    for (std::size_t k = grid.size() - 1; k-- > 0;) {
+        wk *= std::exp(0.5 * ds * (a[k] + a[k + 1]));
+        w[k] = wk * u;
+        // Rescaled as in the full adjoint (only ratios to W(0) are used).
+        if (wk > 1e100) {
+            for (std::size_t i = k; i < w.size(); ++i)
+                w[i] /= wk;
+            wk = 1.0;
+        }
+    }
+    return w;
 }
 
 /// Stage 3: the adjoint of the linearized flow along the symmetric path, backwards from
@@ -307,7 +475,11 @@ std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eige
 /// between the grid points).
 std::variant<std::vector<Eigen::MatrixXd>, Failure>
 adjoint_along(PackedFlow& flow, const std::vector<Eigen::VectorXd>& grid, const Eigen::MatrixXd& u,
-              double ds) {
+              double ds, bool scalar, std::vector<double>& growth) {
+    growth.clear();
+    if (scalar)
+        if (auto w = scalar_adjoint(flow, grid, u, ds, growth))
+            return std::move(*w);
     std::vector<Eigen::MatrixXd> w(grid.size());
     Eigen::MatrixXd J_next = jacobian(flow, grid.back());
     w.back() = u;
@@ -399,12 +571,32 @@ double noise_sigma(const RunParams& params, const FixedPoint& plateau, PackedFlo
     return std::sqrt(eta * eta / B * integral / static_cast<double>(u.cols()));
 }
 
+/// The linear phase of stage 6 (docs/theory.md §11.2, "Cost"): what the symmetric path and the
+/// scalar adjoint give the escapes from small asymmetries.
+struct LinearPhase {
+    const std::vector<Eigen::VectorXd>* grid = nullptr; ///< the symmetric path, step ds
+    const std::vector<double>* growth = nullptr;        ///< int_0^s a on the grid
+    Eigen::VectorXd u;                                  ///< the unit unstable mode
+    double p0 = 0.0;                                    ///< u . d_ref
+};
+
 /// Stage 6: the ODE's escape time against eps: eps = 10^(-9 + k/4) up to the largest for which
-/// the symmetric start is a covariance (fills out.eps, out.alpha_esc).
+/// the symmetric start is a covariance (fills out.eps, out.alpha_esc). For eps <= linear_eps (and
+/// a scalar adjoint) the start's asymmetry eps p0 u grows along the symmetric path as
+/// eps p0 e^{growth(s)} u to first order: the escape is integrated from the first grid point s_k
+/// where that reaches linear_switch, from y_s(s_k) + x_k u, and s_k added. Exact to first order
+/// in x_k (the u-component has no quadratic term: u is odd under a permutation that fixes the
+/// path) and in eps (the start's symmetric part, eps/K on every R_jn, shifts the path by O(eps),
+/// left out); measured against the whole integration below.
+constexpr double linear_eps = 1.0001e-6;
+constexpr double linear_switch = 1e-5;
+
 void escape_times(const ModelParams& m, Trajectory& traj, double lambda, double rate,
-                  EscapePrediction& out) {
+                  const LinearPhase& linear, EscapePrediction& out) {
     const Packing& packing = traj.flow.packing();
     const double d_alpha = 0.25 / rate;
+    const int coarse_factor = escape_coarse_factor(lambda, d_alpha);
+    std::size_t n_linear = 0;
     for (int k = 0; k <= 34; ++k) {
         const double eps = std::pow(10.0, -9.0 + 0.25 * k);
         OrderParameters op;
@@ -413,11 +605,38 @@ void escape_times(const ModelParams& m, Trajectory& traj, double lambda, double 
         } catch (const std::invalid_argument&) {
             break;
         }
-        Eigen::VectorXd y;
-        packing.pack(op.Q, op.R, op.v, y);
         const double limit = (-std::log(eps) + 20.0) / lambda + out.alpha_linear + 200.0 / rate;
         out.eps.push_back(eps);
-        out.alpha_esc.push_back(traj.escape_time(y, out.threshold, d_alpha, limit));
+        const bool use_linear = linear.growth != nullptr && !linear.growth->empty();
+        if (use_linear && eps <= linear_eps) {
+            const std::vector<double>& g = *linear.growth;
+            std::size_t i = 0;
+            while (i + 1 < g.size() && std::abs(eps * linear.p0) * std::exp(g[i]) < linear_switch)
+                ++i;
+            const double s_i = static_cast<double>(i) * d_alpha;
+            const Eigen::VectorXd y =
+                (*linear.grid)[i] + eps * linear.p0 * std::exp(g[i]) * linear.u;
+            out.alpha_esc.push_back(
+                s_i + traj.escape_time(y, out.threshold, d_alpha, limit - s_i, coarse_factor));
+            ++n_linear;
+            if (eps * std::pow(10.0, 0.25) > linear_eps) {
+                // The largest linear eps also integrated whole: the offset of the linear phase
+                // (the growth's quadrature error over the fast start, ~2e-3 in alpha for erf)
+                // measured there and taken off every linear eps.
+                Eigen::VectorXd y0;
+                packing.pack(op.Q, op.R, op.v, y0);
+                const double whole =
+                    traj.escape_time(y0, out.threshold, d_alpha, limit, coarse_factor);
+                const double offset = whole - out.alpha_esc.back();
+                for (std::size_t j = out.alpha_esc.size() - n_linear; j < out.alpha_esc.size(); ++j)
+                    out.alpha_esc[j] += offset;
+            }
+        } else {
+            Eigen::VectorXd y;
+            packing.pack(op.Q, op.R, op.v, y);
+            out.alpha_esc.push_back(
+                traj.escape_time(y, out.threshold, d_alpha, limit, coarse_factor));
+        }
     }
 }
 
@@ -526,7 +745,8 @@ void escape_times_degenerate(const ModelParams& m, Trajectory& traj, double lamb
         const double limit = (-std::log(eps) + 20.0) / lambda + out.alpha_linear + 200.0 / rate;
         Eigen::VectorXd y;
         packing.pack(start.Q, start.R + eps * R, start.v, y);
-        return traj.escape_time(y, out.threshold, d_alpha, limit);
+        return traj.escape_time(y, out.threshold, d_alpha, limit,
+                                escape_coarse_factor(lambda, d_alpha));
     };
     double largest = 0.0;
     const std::vector<Eigen::MatrixXd> coarse = perturbations(sphere_directions(d, false), largest);
@@ -622,10 +842,12 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
 
     const OrderParameters start = symmetric_initial_conditions(m, m.q0, 0.0, 0.0);
     Trajectory traj(params, start);
+    traj.escape_rtol = settings.escape_rtol;
     const Packing& packing = traj.flow.packing();
     Eigen::VectorXd y_fp;
     packing.pack(plateau.op.Q, plateau.op.R, plateau.op.v, y_fp);
-    auto mode = unstable_left_space(jacobian(traj.flow, y_fp));
+    const Eigen::MatrixXd J_fp = jacobian(traj.flow, y_fp);
+    auto mode = unstable_left_space(J_fp);
     if (const auto* f = std::get_if<Failure>(&mode))
         return fail(f->why);
     const Eigen::MatrixXd u = std::get<Eigen::MatrixXd>(std::move(mode));
@@ -634,14 +856,15 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
     const double ds = 0.25 / rate;
     Eigen::VectorXd y0;
     packing.pack(start.Q, start.R, start.v, y0);
-    auto path_or = symmetric_path(traj, y0, y_fp, out.eg_plateau, ds, rate);
+    auto path_or = symmetric_path(traj, y0, y_fp, J_fp, out.eg_plateau, ds, rate);
     if (const auto* f = std::get_if<Failure>(&path_or))
         return fail(f->why);
     const SymmetricPath path = std::get<SymmetricPath>(std::move(path_or));
     out.alpha_plateau = path.alpha_plateau;
     out.alpha_linear = path.alpha_linear;
 
-    auto w_or = adjoint_along(traj.flow, path.grid, u, ds);
+    std::vector<double> growth; // empty unless the adjoint is scalar
+    auto w_or = adjoint_along(traj.flow, path.grid, u, ds, settings.scalar_adjoint, growth);
     if (const auto* f = std::get_if<Failure>(&w_or))
         return fail(f->why);
     std::vector<Eigen::MatrixXd> w = std::get<std::vector<Eigen::MatrixXd>>(std::move(w_or));
@@ -663,9 +886,16 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
         out.sigma_noise =
             noise_sigma(params, plateau, traj.flow, path.grid, w, u, p_ref, lambda, ds, settings);
 
-    if (out.dimension == 1)
-        escape_times(m, traj, lambda, rate, out);
-    else
+    if (out.dimension == 1) {
+        LinearPhase linear;
+        if (settings.linear_phase && !growth.empty()) {
+            linear.grid = &path.grid;
+            linear.growth = &growth;
+            linear.u = u.col(0);
+            linear.p0 = linear.u.dot(reference_asymmetry(packing, start));
+        }
+        escape_times(m, traj, lambda, rate, linear, out);
+    } else
         escape_times_degenerate(m, traj, lambda, rate, out.sensitivity, out);
     if (!fit_escape_law(lambda, out))
         return fail("the ODE did not escape from small asymmetries");

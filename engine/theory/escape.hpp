@@ -90,6 +90,18 @@ struct EscapeSettings {
     bool noise = true;      ///< include sigma_noise (else 0)
     int mc_samples = 20000; ///< Monte-Carlo samples of the step covariance per trajectory point
     int mc_samples_plateau = 400000; ///< ... at the fixed point (it weighs most)
+    /// The adjoint in one number where the symmetry makes it exact, checked at every grid point
+    /// (docs/theory.md §11.2, "Cost"); false: the whole Jacobian at every grid point.
+    bool scalar_adjoint = true;
+    /// Escapes from eps <= 1e-6 continued from the symmetric path once the linearized asymmetry
+    /// reaches 1e-5 (needs the scalar adjoint and a simple lambda); false: every escape
+    /// integrated from its start.
+    bool linear_phase = true;
+    /// rtol of the escape integrations. The escape time depends on the asymmetry's relative
+    /// accuracy, which the integrator's symmetry classes control (ode_integrator.cpp, norm (b)):
+    /// at 1e-8 the escape times of erf, K = M = 2, eta = 0.5 are those of 1e-12 to 1.1e-5 in
+    /// alpha (eps = 1e-9 ... 10^-0.5) at a quarter of the flow evaluations.
+    double escape_rtol = 1e-8;
 };
 
 /// The prediction for params (K, M, g, eta, q0, ...; N is not used) at the plateau `plateau`
