@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace plateau {
@@ -88,6 +89,9 @@ MixtureFlowSettings mixture_flow_settings(const RunParams& p) {
         s.directions =
             make_joint_rule(K, std::max(2 * JointRule::shift_count, p.observer.joint_points / 32));
         s.legendre = quadrature::make_gauss_legendre(6);
+        s.unit_directions = s.directions->nodes();
+        for (Eigen::Index i = 0; i < s.unit_directions.cols(); ++i)
+            s.unit_directions.col(i).normalize();
     }
     return s;
 }
@@ -166,82 +170,81 @@ NodeSet plain_nodes(const JointRule& rule) {
     return out;
 }
 
-/// The radial rule of a kinked g (docs/theory.md §15c, "Averages"): zeta = rho u for the
-/// directions u of `directions` (its points normalised) and rho on the whole line with density
-/// |rho|^(K-1) e^(-rho^2/2) / (2^(K/2) Gamma(K/2)) (u and -u at once), cut at |rho| <= R. The
-/// line is split at fixed panels of width 2, at 0 and at every kink of cluster c's fields,
-/// x_j = M_jc + sqrt(Delta) rho (S u)_j = 0, with Gauss-Legendre nodes on every piece: every
-/// kink is resolved exactly, so the averages are smooth functions of (Q, M, v), as the
-/// integrator needs. Each direction's weights are normalised to sum 1 / per_shift.
-NodeSet radial_nodes(const JointRule& directions, const Eigen::MatrixXd& S,
-                     const Eigen::VectorXd& m, double root_delta,
-                     const quadrature::Rule1d& legendre) {
+/// The radial rule of a kinked g (docs/theory.md §15c, "Averages"): zeta = rho u for the unit
+/// directions u (s.unit_directions) and rho on the whole line with density
+/// |rho|^(K-1) e^(-rho^2/2) / (2^(K/2) Gamma(K/2)) (u and -u at once), cut at |rho| <= R =
+/// sqrt(K) + 6. The line is split at fixed panels of width 2, at 0 and at every kink of cluster
+/// c's fields, x_j = M_jc + sqrt(Delta) rho (S u)_j = 0, with Gauss-Legendre nodes on every
+/// piece: every kink is resolved exactly, so the averages are smooth functions of (Q, M, v), as
+/// the integrator needs. Each direction's weights are normalised to sum 1 / per_shift. Fills
+/// `out` (its storage is reused).
+void radial_nodes(const MixtureFlowSettings& s, const Eigen::MatrixXd& S, const Eigen::VectorXd& m,
+                  double root_delta, NodeSet& out, std::vector<double>& cuts) {
+    const Eigen::MatrixXd& U = s.unit_directions;
     const Eigen::Index K = S.rows();
-    const double k = static_cast<double>(K);
-    const double radius = std::sqrt(k) + 8.0;
+    const auto k = static_cast<double>(K);
+    const double radius = std::sqrt(k) + 6.0;
     const double log_norm = 0.5 * k * std::log(2.0) + std::lgamma(0.5 * k);
-    const double per_direction = 1.0 / static_cast<double>(directions.per_shift());
-    NodeSet out;
-    std::vector<double> cuts, rho, weight;
-    std::vector<Eigen::Index> owner; // the direction of each node
-    const Eigen::Index points = directions.points();
-    Eigen::MatrixXd U = directions.nodes();
-    for (Eigen::Index i = 0; i < points; ++i)
-        U.col(i).normalize();
-    const Eigen::MatrixXd A = S * U; // (S u)_j per direction
+    const Eigen::Index per_shift = s.directions->per_shift();
+    const double per_direction = 1.0 / static_cast<double>(per_shift);
+    const Eigen::Index points = U.cols();
+    const auto q_count = static_cast<Eigen::Index>(s.legendre.x.size());
+    const auto panels = static_cast<Eigen::Index>(std::ceil(radius)) + 2;
+    const Eigen::Index capacity = points * (panels + K + 2) * q_count;
+    if (out.zeta.cols() < capacity) {
+        out.zeta.resize(K, capacity);
+        out.weight.resize(capacity);
+    }
+    out.begin.clear();
+    const Eigen::MatrixXd A = root_delta * (S * U); // the slopes of x_j along each direction
+    Eigen::Index n = 0;
     for (Eigen::Index i = 0; i < points; ++i) {
-        if (i % directions.per_shift() == 0)
-            out.begin.push_back(static_cast<Eigen::Index>(rho.size()));
+        if (i % per_shift == 0)
+            out.begin.push_back(n);
         cuts.clear();
         for (double x = -radius; x < radius; x += 2.0)
             cuts.push_back(x);
         cuts.push_back(radius);
         cuts.push_back(0.0);
-        for (Eigen::Index j = 0; j < K; ++j) {
-            const double slope = root_delta * A(j, i);
-            if (slope != 0.0) {
-                const double kink = -m(j) / slope;
+        for (Eigen::Index j = 0; j < K; ++j)
+            if (A(j, i) != 0.0) {
+                const double kink = -m(j) / A(j, i);
                 if (std::abs(kink) < radius)
                     cuts.push_back(kink);
             }
-        }
         std::sort(cuts.begin(), cuts.end());
-        const std::size_t first = rho.size();
+        const Eigen::Index first = n;
         double total = 0.0;
         for (std::size_t p = 0; p + 1 < cuts.size(); ++p) {
             const double lo = cuts[p], hi = cuts[p + 1];
             if (!(hi > lo))
                 continue;
-            for (std::size_t q = 0; q < legendre.x.size(); ++q) {
-                const double r = lo + (hi - lo) * legendre.x[q];
-                const double density =
-                    std::pow(std::abs(r), k - 1.0) * std::exp(-0.5 * r * r - log_norm);
-                rho.push_back(r);
-                weight.push_back((hi - lo) * legendre.w[q] * density);
-                owner.push_back(i);
-                total += weight.back();
+            for (Eigen::Index q = 0; q < q_count; ++q) {
+                const auto qu = static_cast<std::size_t>(q);
+                const double r = lo + (hi - lo) * s.legendre.x[qu];
+                double power = 1.0; // |r|^(K-1)
+                for (Eigen::Index j = 1; j < K; ++j)
+                    power *= std::abs(r);
+                const double w =
+                    (hi - lo) * s.legendre.w[qu] * power * std::exp(-0.5 * r * r - log_norm);
+                out.zeta.col(n) = r * U.col(i);
+                out.weight(n) = w;
+                total += w;
+                ++n;
             }
         }
-        for (std::size_t q = first; q < rho.size(); ++q)
-            weight[q] *= per_direction / total;
+        out.weight.segment(first, n - first) *= per_direction / total;
     }
-    out.begin.push_back(static_cast<Eigen::Index>(rho.size()));
-    const auto n = static_cast<Eigen::Index>(rho.size());
-    out.zeta.resize(K, n);
-    out.weight.resize(n);
-    for (Eigen::Index q = 0; q < n; ++q) {
-        const auto qu = static_cast<std::size_t>(q);
-        out.zeta.col(q) = rho[qu] * U.col(owner[qu]);
-        out.weight(q) = weight[qu];
-    }
-    return out;
+    out.begin.push_back(n);
 }
 
 } // namespace
 
 MixtureEstimate mixture_estimate(const MixtureFlowSettings& s, const Eigen::MatrixXd& Q,
                                  const Eigen::MatrixXd& M, const Eigen::VectorXd& v,
-                                 bool with_class_error) {
+                                 bool with_class_error, MixtureWorkspace* workspace) {
+    MixtureWorkspace own;
+    MixtureWorkspace& ws = workspace != nullptr ? *workspace : own;
     const Eigen::Index K = Q.rows();
     const Eigen::Index C = s.means.rows();
     if (M.rows() != K || M.cols() != C || v.size() != K || s.rule == nullptr ||
@@ -279,11 +282,24 @@ MixtureEstimate mixture_estimate(const MixtureFlowSettings& s, const Eigen::Matr
     const auto visit = [&](Eigen::Index c, const NodeSet& nodes, bool flow, bool classify) {
         const double p = s.weights(c);
         const double y = s.labels(c);
-        const Eigen::Index points = nodes.zeta.cols();
+        const Eigen::Index points = nodes.begin.back();
+        const auto zeta = nodes.zeta.leftCols(points);
         // x = M_c + sqrt(Delta) S zeta, Eq. (15.2)
-        const Eigen::MatrixXd X = (root_delta * (S * nodes.zeta)).colwise() + M.col(c);
-        Eigen::MatrixXd Cn(K, points), Dn(K, points), Gx(K, points);
-        Eigen::VectorXd nu(points), value(points), miss(points);
+        for (Eigen::MatrixXd* m : {&ws.X, &ws.Cn, &ws.Dn, &ws.Gx})
+            if (m->rows() != K || m->cols() < points)
+                m->resize(K, points);
+        for (Eigen::VectorXd* m : {&ws.nu, &ws.value, &ws.miss})
+            if (m->size() < points)
+                m->resize(points);
+        auto X = ws.X.leftCols(points);
+        auto Cn = ws.Cn.leftCols(points);
+        auto Dn = ws.Dn.leftCols(points);
+        auto Gx = ws.Gx.leftCols(points);
+        auto nu = ws.nu.head(points);
+        auto value = ws.value.head(points);
+        auto miss = ws.miss.head(points);
+        X.noalias() = root_delta * (S * zeta);
+        X.colwise() += M.col(c);
         for (Eigen::Index i = 0; i < points; ++i) {
             double a = 0.0;
             for (Eigen::Index j = 0; j < K; ++j) {
@@ -314,7 +330,7 @@ MixtureEstimate mixture_estimate(const MixtureFlowSettings& s, const Eigen::Matr
                 continue;
             const Eigen::MatrixXd Cw = Cn.middleCols(first, n) * (p * w).asDiagonal();
             cx[ru].noalias() += Cw * X.middleCols(first, n).transpose();
-            cz[ru].noalias() += Cw * nodes.zeta.middleCols(first, n).transpose();
+            cz[ru].noalias() += Cw * zeta.middleCols(first, n).transpose();
             cm[ru].col(c) = Cn.middleCols(first, n) * w;
             if (second_order) {
                 const auto Db = Dn.middleCols(first, n);
@@ -329,15 +345,20 @@ MixtureEstimate mixture_estimate(const MixtureFlowSettings& s, const Eigen::Matr
             eg[ru] += p * value.segment(first, n).dot(w);
         }
     };
+    NodeSet line{std::move(ws.zeta), std::move(ws.weight), std::move(ws.begin)};
     for (Eigen::Index c = 0; c < C; ++c) {
         if (radial) {
-            visit(c, radial_nodes(*s.directions, S, M.col(c), root_delta, s.legendre), true, false);
+            radial_nodes(s, S, M.col(c), root_delta, line, ws.cuts);
+            visit(c, line, true, false);
             if (with_class_error)
                 visit(c, plain, false, true);
         } else {
             visit(c, plain, true, with_class_error);
         }
     }
+    ws.zeta = std::move(line.zeta);
+    ws.weight = std::move(line.weight);
+    ws.begin = std::move(line.begin);
 
     // The flow per shift (docs/theory.md §15c):
     std::vector<Eigen::MatrixXd> dQ(count), dM(count), dv(count);
@@ -413,19 +434,14 @@ MixtureFlow::MixtureFlow(const RunParams& p, const OrderParameters& init)
             std::to_string(K_) + " x " + std::to_string(C_) + "); got " +
             std::to_string(init.mean_overlaps.rows()) + " x " +
             std::to_string(init.mean_overlaps.cols()));
-    // Symmetry classes (engine/theory/ode_integrator.hpp): 0 = Q_jj, 1 = Q_jk, 2 = M_jc, 3 = v_j.
-    for (Eigen::Index j = 0; j < K_; ++j)
-        for (Eigen::Index k = j; k < K_; ++k)
-            classes_.push_back(j == k ? 0 : 1);
-    for (Eigen::Index i = 0; i < K_ * C_; ++i)
-        classes_.push_back(2);
-    if (settings_.learn_v)
-        for (Eigen::Index j = 0; j < K_; ++j)
-            classes_.push_back(3);
+    // No symmetry classes (engine/theory/ode_integrator.hpp): every entry is controlled on its
+    // own (the classes of the Gaussian flow, student and teacher permutations, made the step
+    // control of the mixture flow take ~1.6x the steps for the same result).
+    size_ = K_ * (K_ + 1) / 2 + K_ * C_ + (settings_.learn_v ? K_ : 0);
 }
 
 void MixtureFlow::pack(const OrderParameters& op, Eigen::VectorXd& y) const {
-    y.resize(static_cast<Eigen::Index>(classes_.size()));
+    y.resize(size_);
     Eigen::Index i = 0;
     for (Eigen::Index j = 0; j < K_; ++j)
         for (Eigen::Index k = j; k < K_; ++k)
@@ -471,7 +487,7 @@ bool MixtureFlow::operator()(double t, const Eigen::VectorXd& y, Eigen::VectorXd
     unpack(y, Q, M, v);
     if (!Q.allFinite() || !M.allFinite() || !v.allFinite())
         return false;
-    const MixtureEstimate e = mixture_estimate(settings_, Q, M, v, false);
+    const MixtureEstimate e = mixture_estimate(settings_, Q, M, v, false, &workspace_);
     OrderParameters d;
     d.Q = e.dQ;
     d.mean_overlaps = e.dM;

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 namespace plateau {
 
@@ -59,6 +60,7 @@ struct MixtureFlowSettings {
     /// A kinked g (relu): the directions of the radial rule (docs/theory.md §15c, "Averages")
     /// and its Gauss-Legendre rule on [0, 1]; null for a smooth g.
     std::shared_ptr<const JointRule> directions;
+    Eigen::MatrixXd unit_directions; ///< its points normalised (K x points)
     quadrature::Rule1d legendre;
 };
 
@@ -81,12 +83,23 @@ struct MixtureEstimate {
     [[nodiscard]] double relative_flow_error() const;
 };
 
+/// Storage that mixture_estimate reuses from call to call (the node sets and per-node values:
+/// megabytes, which an allocation per call would page in again each time).
+struct MixtureWorkspace {
+    Eigen::MatrixXd zeta, X, Cn, Dn, Gx;
+    Eigen::VectorXd weight, nu, value, miss;
+    std::vector<Eigen::Index> begin;
+    std::vector<double> cuts;
+};
+
 /// Evaluates the rules of s at (Q, M, v): the flow with weight decay and the sphere's
 /// projection (both exact), eps_g and (unless with_class_error is false: NaN) class_error.
+/// `workspace` (optional) is storage only: the result does not depend on it.
 [[nodiscard]] MixtureEstimate mixture_estimate(const MixtureFlowSettings& s,
                                                const Eigen::MatrixXd& Q, const Eigen::MatrixXd& M,
                                                const Eigen::VectorXd& v,
-                                               bool with_class_error = true);
+                                               bool with_class_error = true,
+                                               MixtureWorkspace* workspace = nullptr);
 
 /// The flow as derivatives in an OrderParameters (dR, dT, dv* zero; dM in mean_overlaps).
 [[nodiscard]] OrderParameters mixture_flow(const RunParams& params, const OrderParameters& op);
@@ -97,7 +110,6 @@ class MixtureFlow {
 public:
     MixtureFlow(const RunParams& p, const OrderParameters& init);
 
-    [[nodiscard]] const std::vector<int>& classes() const noexcept { return classes_; }
     [[nodiscard]] const MixtureFlowSettings& settings() const noexcept { return settings_; }
     void pack(const OrderParameters& op, Eigen::VectorXd& y) const;
     [[nodiscard]] OrderParameters order_parameters(const Eigen::VectorXd& y) const;
@@ -113,8 +125,9 @@ private:
 
     MixtureFlowSettings settings_;
     Eigen::Index K_, C_;
-    std::vector<int> classes_;
+    Eigen::Index size_ = 0; ///< entries of y
     OrderParameters fixed_; ///< R, T, v, v* of the start
+    MixtureWorkspace workspace_;
     std::int64_t evaluations_ = 0;
 };
 

@@ -34,7 +34,7 @@ struct TheoryDynamics::Impl {
                          [this](double t, const Eigen::VectorXd& x, Eigen::VectorXd& dx) {
                              return mixture ? (*mixture)(t, x, dx) : (*rhs)(t, x, dx);
                          }),
-                     ode, mixture ? mixture->classes() : rhs->packing().classes()) {
+                     ode, mixture ? std::vector<int>{} : rhs->packing().classes()) {
         if (mixture)
             mixture->pack(init, y);
         else
