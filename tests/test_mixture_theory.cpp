@@ -258,3 +258,53 @@ TEST_CASE("mixture theory versus simulation: K = 4, squared loss, relu and erf, 
         compare_with_simulation(p, 8);
     }
 }
+
+TEST_CASE("mixture flow: smooth in the order parameters for relu (every kink split)",
+          "[theory][mixture]") {
+    // The adaptive integrator needs a right-hand side that is smooth in (Q, M, v) (docs/theory.md
+    // §9 "Smoothness"): along a line of states, the second differences of the relu flow at step
+    // h are O(h^2) when the radial rule splits its lines at every kink; a rule whose nodes cross
+    // the kinks jumps by ~1/(nodes per shift) of the flow, far above h^2.
+    constexpr int K = 3;
+    RunParams p = mixture_params(K, ActivationKind::relu, LossKind::squared, 100);
+    p.model.learn_v = true;
+    p.training.eta = 1.0;
+    p.training.eta_v = 1.0;
+    p.observer.joint_points = 4096;
+    const MixtureFlowSettings s = mixture_flow_settings(p);
+    std::mt19937_64 rng(5);
+    std::normal_distribution<double> normal;
+    Eigen::MatrixXd W(K, 6), dW(K, 6);
+    for (Eigen::Index i = 0; i < W.size(); ++i) {
+        W(i) = 0.5 * normal(rng);
+        dW(i) = 0.5 * normal(rng);
+    }
+    const Eigen::MatrixXd means = s.means; // C x D on the first D columns
+    const auto state = [&](double t) {
+        const Eigen::MatrixXd w = W + t * dW;
+        return std::pair{Eigen::MatrixXd(w * w.transpose()),
+                         Eigen::MatrixXd(w.leftCols(means.cols()) * means.transpose())};
+    };
+    const Eigen::VectorXd v = Eigen::Vector3d(0.8, -0.5, 0.6);
+    constexpr double h = 1e-3;
+    constexpr int steps = 60;
+    std::vector<Eigen::VectorXd> f;
+    for (int i = 0; i <= steps; ++i) {
+        const auto [Q, M] = state(i * h);
+        const MixtureEstimate e = mixture_estimate(s, Q, M, v, false);
+        Eigen::VectorXd x(e.dQ.size() + e.dM.size() + e.dv.size());
+        x << e.dQ.reshaped(), e.dM.reshaped(), e.dv;
+        f.push_back(x);
+    }
+    double scale = 0.0, second = 0.0;
+    for (int i = 1; i < steps; ++i) {
+        scale = std::max(scale, f[static_cast<std::size_t>(i)].cwiseAbs().maxCoeff());
+        second = std::max(second, (f[static_cast<std::size_t>(i + 1)] -
+                                   2.0 * f[static_cast<std::size_t>(i)] +
+                                   f[static_cast<std::size_t>(i - 1)])
+                                      .cwiseAbs()
+                                      .maxCoeff());
+    }
+    INFO("largest second difference " << second << ", flow scale " << scale);
+    CHECK(second <= 1e-4 * scale);
+}
