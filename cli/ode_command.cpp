@@ -165,16 +165,33 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
             }();
             if (!o.Q.allFinite())
                 continue; // never written (pending)
+            // Mixture inputs: the students' overlaps with the means (docs/theory.md §15c), K x C
+            // row-major in the file.
+            Eigen::MatrixXd means;
+            if (m.inputs == InputKind::mixture) {
+                const auto K = static_cast<Eigen::Index>(m.student.hidden());
+                const auto C = static_cast<Eigen::Index>(m.mixture.clusters());
+                const auto it = o.extras.find(extra_name::mean_overlaps);
+                if (it == o.extras.end() || it->second.size() != K * C || !it->second.allFinite())
+                    fail("run " + std::to_string(s) + " has no mean_overlaps (K x C = " +
+                         std::to_string(K) + " x " + std::to_string(C) + ") at alpha = 0");
+                means = Eigen::Map<
+                    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+                    it->second.data(), K, C);
+            }
             if (used++ == 0) {
                 sum.Q = o.Q;
                 sum.R = o.R;
                 sum.T = o.T;
                 sum.v = o.v;
+                sum.mean_overlaps = means;
             } else {
                 sum.Q += o.Q;
                 sum.R += o.R;
                 sum.T += o.T;
                 sum.v += o.v;
+                if (means.size() > 0)
+                    sum.mean_overlaps += means;
             }
         }
         if (used == 0)
@@ -183,6 +200,8 @@ std::vector<OrderParameters> initial_conditions_from_file(const std::string& pat
         sum.R /= used;
         sum.T /= used;
         sum.v /= used;
+        if (sum.mean_overlaps.size() > 0)
+            sum.mean_overlaps /= used;
         sum.v_star = Eigen::VectorXd::Constant(m.teacher.hidden(), m.v_star);
         out.push_back(std::move(sum));
     }
@@ -595,6 +614,11 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                                      "symmetric fixed point and writes no file");
             // Its subspace has T = I (docs/theory.md §11): a gaussian teacher is another flow.
             for (const auto& point : spec.points) {
+                if (point.params.model.inputs != InputKind::gaussian)
+                    throw ConfigError("inputs", std::string(name(point.params.model.inputs)),
+                                      "gaussian with --fixed-point (the fixed points of the "
+                                      "mixture flow are not searched yet, docs/theory.md "
+                                      "section 15c)");
                 if (point.params.model.teacher_init != TeacherInit::orthonormal)
                     throw ConfigError("teacher-init",
                                       std::string(name(point.params.model.teacher_init)),
@@ -652,6 +676,12 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         if (init == InitKind::symmetric)
             for (const auto& point : spec.points) {
                 const auto& m = point.params.model;
+                // Mixture inputs start from M_jc of a run (docs/theory.md §15c): M = 0 is a
+                // fixed point of the XOR flow, so a symmetric start would never learn.
+                if (m.inputs == InputKind::mixture)
+                    throw ConfigError("init", ode.init,
+                                      "sample or --init-from FILE with inputs = mixture (the "
+                                      "students' overlaps with the means start from a run)");
                 const auto valid = [&](double asymmetry) {
                     try {
                         (void)symmetric_initial_conditions(m, initial_q(m), ode.r0, asymmetry);

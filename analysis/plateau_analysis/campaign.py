@@ -519,8 +519,9 @@ MIXTURE_VARIABLES = ("class_error", "bayes_error", "bayes_error_stderr")
 
 def mixture_runs(ds: xr.Dataset) -> np.ndarray:
     """Per run (shape (run,)): whether it learned from Gaussian-mixture inputs
-    (``inputs = mixture``, docs/theory.md section 15): its ``bayes_error`` is a number. All
-    False for Gaussian inputs, theory files and files before schema 1.6."""
+    (``inputs = mixture``, docs/theory.md section 15): its ``bayes_error`` is a number (in
+    simulation and theory files, section 15c). All False for Gaussian inputs and files before
+    schema 1.6."""
     if "bayes_error" not in ds.variables:
         return np.zeros(ds.sizes["run"], dtype=bool)
     return np.isfinite(np.asarray(ds["bayes_error"].values, dtype=float))

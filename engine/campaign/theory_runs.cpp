@@ -1,5 +1,6 @@
 #include "engine/campaign/theory_runs.hpp"
 
+#include "engine/simulation/mixture_source.hpp"
 #include "engine/simulation/simulate.hpp"
 #include "engine/theory/escape.hpp"
 #include "engine/theory/fixed_point.hpp"
@@ -8,6 +9,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -25,6 +27,9 @@ PointPredictions point_predictions(const RunParams& params) {
     // The fixed points of the projected flow (constraint = sphere, docs/theory.md §14) are not
     // searched: NaN.
     if (params.model.constraint == Constraint::sphere)
+        return out;
+    // Nor those of the mixture flow (docs/theory.md §15c): NaN.
+    if (params.model.inputs == InputKind::mixture)
         return out;
     out.summary = theory_point_summary(params);
     // A finite escape rate: the summary found the symmetric fixed point, at a cost it accepts
@@ -50,20 +55,35 @@ namespace {
 class LazyPredictions {
 public:
     LazyPredictions(const CampaignSpec& spec, PredictionMode mode)
-        : spec_(spec), mode_(mode), once_(spec.points.size()), values_(spec.points.size()) {}
+        : spec_(spec), mode_(mode), once_(spec.points.size()), values_(spec.points.size()),
+          bayes_(spec.points.size()) {}
     [[nodiscard]] const PointPredictions& operator[](std::size_t point) {
-        std::call_once(once_[point], [&] {
-            if (mode_ == PredictionMode::automatic)
-                values_[point] = point_predictions(spec_.points[point].params);
-        });
+        compute(point);
         return values_[point];
+    }
+    /// The Bayes error of the point's mixture (docs/theory.md §15b), whatever the mode: the
+    /// theory file records it as the simulation file does; empty for Gaussian inputs.
+    [[nodiscard]] const std::optional<BayesError>& bayes(std::size_t point) {
+        compute(point);
+        return bayes_[point];
     }
 
 private:
+    void compute(std::size_t point) {
+        std::call_once(once_[point], [&] {
+            const RunParams& params = spec_.points[point].params;
+            if (mode_ == PredictionMode::automatic)
+                values_[point] = point_predictions(params);
+            if (params.model.inputs == InputKind::mixture)
+                bayes_[point] = bayes_error(params.model.mixture);
+        });
+    }
+
     const CampaignSpec& spec_;
     PredictionMode mode_;
     std::vector<std::once_flag> once_;
     std::vector<PointPredictions> values_;
+    std::vector<std::optional<BayesError>> bayes_;
 };
 
 } // namespace
@@ -94,6 +114,12 @@ RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial, con
                 Eigen::VectorXd::Constant(1, summary.plateau_eg);
             extras[std::string(extra_name::escape_predicted)] =
                 Eigen::VectorXd::Constant(1, predicted.escape_predicted);
+            if (const auto& bayes = predictions->bayes(p)) { // mixture inputs, §15b
+                extras[std::string(extra_name::bayes_error)] =
+                    Eigen::VectorXd::Constant(1, bayes->value);
+                extras[std::string(extra_name::bayes_error_stderr)] =
+                    Eigen::VectorXd::Constant(1, bayes->standard_error);
+            }
         }
         return result;
     };

@@ -29,6 +29,9 @@ struct OrderParameters {
     /// first layer's Q, R, T determine eps_g. Empty with one hidden layer.
     LayerWeights layers;
     LayerWeights layers_star;
+    /// Mixture inputs (docs/theory.md §15, §15c): the students' overlaps with the means,
+    /// M_jc = w^(j).mu_c (K x C), an order parameter of the mixture theory. Empty otherwise.
+    Eigen::MatrixXd mean_overlaps{};
 };
 
 /// The names of the extra observables (the keys of Observables::extras), each the name of its

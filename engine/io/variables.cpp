@@ -84,22 +84,22 @@ constexpr std::array variables{
     VariableSpec{extra_name::teacher_layers, {Dim::run, Dim::teacher_layers}, f64, "1",
                  "teacher weights above the first layer: W*_2 row-major, ..., W*_L, then v*",
                  every_kind, 3, ObservableField::extra},
-    // Gaussian-mixture inputs (docs/theory.md §15), schema 1.6; produced by the observer (NaN
-    // for Gaussian inputs).
+    // Gaussian-mixture inputs (docs/theory.md §15), schema 1.6; produced by the observer and,
+    // in theory files, by TheoryDynamics and theory_runs (§15c) (NaN for Gaussian inputs).
     VariableSpec{extra_name::class_error, {Dim::run, Dim::alpha}, f64, "1",
                  "classification error P(sign sigma != y) on fresh inputs (NaN without mixture "
                  "inputs)",
-                 simulation_only, 6, ObservableField::extra},
+                 every_kind, 6, ObservableField::extra},
     VariableSpec{extra_name::mean_overlaps, {Dim::run, Dim::alpha, Dim::student, Dim::cluster},
                  f64, "1", "student-mean overlaps M_jc = w_j . mu_c (NaN without mixture inputs)",
-                 simulation_only, 6, ObservableField::extra},
+                 every_kind, 6, ObservableField::extra},
     VariableSpec{extra_name::bayes_error, {Dim::run}, f64, "1",
                  "Bayes error of the run's mixture: closed form or Monte Carlo (NaN without "
                  "mixture inputs)",
-                 simulation_only, 6, ObservableField::extra},
+                 every_kind, 6, ObservableField::extra},
     VariableSpec{extra_name::bayes_error_stderr, {Dim::run}, f64, "1",
                  "Monte-Carlo standard error of bayes_error (0 for a closed form)",
-                 simulation_only, 6, ObservableField::extra},
+                 every_kind, 6, ObservableField::extra},
     // Per-run checksum (engine/io/run_checksum.hpp), schema 1.4: Fletcher-32 passes zeroed
     // chunks and chunks whose index entry lost its filter mask.
     VariableSpec{"run_checksum", {Dim::run}, ElementType::int64, "",

@@ -3,6 +3,7 @@
 #include "engine/core/schedule.hpp"
 #include "engine/simulation/gram_dynamics.hpp"
 #include "engine/simulation/make_trainer.hpp"
+#include "engine/simulation/mixture_source.hpp"
 
 #include <algorithm>
 
@@ -63,7 +64,11 @@ OrderParameters sample_initial_order_parameters(const RunParams& params, std::ui
                                                 std::uint64_t init_index) {
     if (params.dynamics == DynamicsKind::gram)
         return sample_initial_gram(params, seed, init_index);
-    return order_parameters_of(make_initial_state(params.model, seed, init_index));
+    const RunState state = make_initial_state(params.model, seed, init_index);
+    OrderParameters op = order_parameters_of(state);
+    if (params.model.inputs == InputKind::mixture) // the mixture theory's M_jc (§15c)
+        op.mean_overlaps = MixtureSampler(params.model.mixture).mean_overlaps(state.student());
+    return op;
 }
 
 } // namespace plateau

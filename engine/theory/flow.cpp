@@ -5,6 +5,7 @@
 #include "engine/core/linear_algebra.hpp"
 #include "engine/theory/flow_paths.hpp"
 #include "engine/theory/joint_rule.hpp"
+#include "engine/theory/mixture_flow.hpp"
 #include "engine/theory/tensor_rule.hpp"
 #include "models/gaussian_integrals.hpp"
 
@@ -27,6 +28,9 @@ bool theory_supports(const ModelParams& m) noexcept {
 }
 
 FlowMethod flow_method(const ModelParams& m) noexcept {
+    // Mixture inputs: the joint rule over the K student fields, per cluster (docs/theory.md §15c).
+    if (m.inputs == InputKind::mixture)
+        return FlowMethod::joint;
     // A polynomial target (docs/theory.md §13): with a polynomial g and h = identity every
     // average is exact by Isserlis' theorem (Eq. (13.5), polynomial_target_averages); otherwise
     // the joint rule evaluates tau at each of its points (teacher_output).
@@ -62,14 +66,15 @@ void require_theory_support(const ModelParams& m) {
                               "one hidden layer: plateau ode covers two-layer networks (deeper "
                               "networks run with plateau run)");
         }
-    // Mixture inputs and the logistic loss (docs/theory.md §15): simulations only, for now.
-    if (m.inputs != InputKind::gaussian)
-        throw ConfigError("inputs", std::string(name(m.inputs)),
-                          "gaussian with plateau ode (theory of mixture inputs: not built yet)");
-    if (m.loss.kind() != LossKind::squared)
+    // Mixture inputs (docs/theory.md §15c): their own flow (engine/theory/mixture_flow.hpp),
+    // either loss. With Gaussian inputs the logistic loss has no theory here.
+    if (m.inputs == InputKind::mixture)
+        require_mixture_theory_support(m);
+    else if (m.loss.kind() != LossKind::squared)
         throw ConfigError("loss", std::string(loss_name(m.loss.kind())),
-                          "squared with plateau ode (the theory of the logistic loss: not built "
-                          "yet)");
+                          "squared with plateau ode and inputs = gaussian (the theory of the "
+                          "logistic loss is built for mixture inputs only, docs/theory.md "
+                          "section 15c)");
     // One hidden layer: h = h* = identity with g = g* by the integrals (any g, §9), every
     // other model, and every polynomial target (§13), by the joint rule (§10).
 }
@@ -118,6 +123,12 @@ FlowSettings flow_settings(const RunParams& p) {
     fix_eigen_blocking(); // machine-independent products (engine/core/linear_algebra.hpp)
     require_theory_support(p.model);
     require_theory_regime(p);
+    // The flow of Q, R, v for Gaussian inputs: mixture inputs take MixtureFlow (§15c), which
+    // has no fixed-point search, escape prediction or eta_max yet.
+    if (p.model.inputs == InputKind::mixture)
+        throw ConfigError("inputs", std::string(name(p.model.inputs)),
+                          "gaussian here: fixed points, the escape prediction and eta_max are "
+                          "built for Gaussian inputs only (docs/theory.md section 15c)");
     FlowSettings s;
     s.g = p.model.student.g;
     s.g_teacher = p.model.teacher.g;
@@ -302,6 +313,8 @@ double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q
 }
 
 OrderParameters flow(const RunParams& params, const OrderParameters& op) {
+    if (params.model.inputs == InputKind::mixture) // docs/theory.md §15c
+        return mixture_flow(params, op);
     const FlowSettings s = flow_settings(params);
     check_order_parameter_sizes(params.model, op);
     OrderParameters d;

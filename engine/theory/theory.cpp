@@ -4,12 +4,14 @@
 #include "engine/core/errors.hpp"
 #include "engine/core/schedule.hpp"
 #include "engine/theory/joint_rule.hpp"
+#include "engine/theory/mixture_flow.hpp"
 #include "models/gaussian_integrals.hpp"
 
 #include <Eigen/Eigenvalues>
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -21,16 +23,27 @@ namespace plateau {
 
 struct TheoryDynamics::Impl {
     Impl(const RunParams& p, const OrderParameters& init, const OdeParams& ode)
-        : params(p), rhs(p, init),
+        : params(p),
+          // Mixture inputs (docs/theory.md §15c) have their own order parameters (Q, M, v).
+          mixture(p.model.inputs == InputKind::mixture
+                      ? std::optional<MixtureFlow>(std::in_place, p, init)
+                      : std::nullopt),
+          rhs(mixture ? std::nullopt : std::optional<PackedFlow>(std::in_place, p, init)),
           // The flow at each stage's own alpha: the rates of a schedule (docs/theory.md §6b).
-          integrator(OdeIntegrator::TimeRhs([this](double t, const Eigen::VectorXd& x,
-                                                   Eigen::VectorXd& dx) { return rhs(t, x, dx); }),
-                     ode, rhs.packing().classes()) {
-        rhs.packing().pack(init.Q, init.R, init.v, y);
+          integrator(OdeIntegrator::TimeRhs(
+                         [this](double t, const Eigen::VectorXd& x, Eigen::VectorXd& dx) {
+                             return mixture ? (*mixture)(t, x, dx) : (*rhs)(t, x, dx);
+                         }),
+                     ode, mixture ? std::vector<int>{} : rhs->packing().classes()) {
+        if (mixture)
+            mixture->pack(init, y);
+        else
+            rhs->packing().pack(init.Q, init.R, init.v, y);
     }
 
     RunParams params;
-    PackedFlow rhs;
+    std::optional<MixtureFlow> mixture;
+    std::optional<PackedFlow> rhs;
     OdeIntegrator integrator;
     Eigen::VectorXd y;
     double alpha = 0.0;
@@ -88,7 +101,24 @@ Observables TheoryDynamics::observe() {
     o.R = op.R;
     o.T = op.T;
     o.v = op.v;
-    const FlowSettings& s = impl_->rhs.settings();
+    if (impl_->mixture) {
+        // Mixture inputs (docs/theory.md §15c): eps_g and class_error of Eq. (15.9) by the same
+        // rule as the flow, with their errors; M_jc as the simulation's observer records it.
+        const MixtureEstimate e =
+            mixture_estimate(impl_->mixture->settings(), op.Q, op.mean_overlaps, op.v);
+        o.eg = e.eg;
+        o.eg_stderr = e.eg_error;
+        o.extras.insert_or_assign(std::string(extra_name::flow_error),
+                                  Eigen::VectorXd::Constant(1, e.relative_flow_error()));
+        o.extras.insert_or_assign(std::string(extra_name::class_error),
+                                  Eigen::VectorXd::Constant(1, e.class_error));
+        const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> rows =
+            op.mean_overlaps; // K x C row-major (the file's (student, cluster) axes)
+        o.extras.insert_or_assign(std::string(extra_name::mean_overlaps),
+                                  Eigen::Map<const Eigen::VectorXd>(rows.data(), rows.size()));
+        return o;
+    }
+    const FlowSettings& s = impl_->rhs->settings();
     if (s.method == FlowMethod::joint) {
         // The joint rule's estimates and their errors (docs/theory.md §10): eg_stderr is the
         // rule's standard error of eps_g, flow_error its relative error of the flow.
@@ -111,11 +141,13 @@ double TheoryDynamics::alpha() const noexcept {
 }
 
 OrderParameters TheoryDynamics::order_parameters() const {
-    return impl_->rhs.order_parameters(impl_->y);
+    return impl_->mixture ? impl_->mixture->order_parameters(impl_->y)
+                          : impl_->rhs->order_parameters(impl_->y);
 }
 
 TheoryDynamics::Statistics TheoryDynamics::statistics() const noexcept {
-    return {impl_->rhs.evaluations(), impl_->integrator.accepted(), impl_->integrator.rejected()};
+    return {impl_->mixture ? impl_->mixture->evaluations() : impl_->rhs->evaluations(),
+            impl_->integrator.accepted(), impl_->integrator.rejected()};
 }
 
 RunResult integrate_theory(const RunParams& params, const OrderParameters& init,

@@ -14,7 +14,7 @@ the file carries:
 - the theory (``plateau ode``): the closed-form integrals (erf, relu; sampled and symmetric
   initial conditions, initial conditions of a gram run), the quadrature (tanh, K + M = 5), the
   tensor rule (tanh at K + M = 4; square student, he2 teacher) and the joint rule (tanh outputs,
-  g != g*);
+  g != g*); Gaussian-mixture inputs (erf and relu, both losses);
 - shards: ``SHARDED`` cases run every ``--shard i/n`` and ``plateau merge`` the parts; the merged
   file must carry exactly the hashes of the unsharded case.
 
@@ -142,6 +142,11 @@ CASES = {
         "--N", "40", "--K", "2", "--M", "1", "--inputs", "mixture", "--clusters", "two",
         "--alpha-train", "1.5", "--batch", "4", "--noise", "0.05", "--alpha-max", "2",
         "--seeds", "2", "--records", "5", "--eg-samples", "500"]),
+    # the mixture theory (docs/theory.md §15c): erf on the joint rule, relu on the radial rule
+    "ode-mixture-xor": ("ode", [
+        "--N", "40", "--K", "3", "--M", "1", "--inputs", "mixture", "--activation", "erf,relu",
+        "--learn-v", "true", "--v0", "0.3", "--loss", "squared,logistic", "--joint-points",
+        "1024", "--alpha-max", "2", "--seeds", "2", "--records", "5"]),
 }
 
 # case -> number of shards n: run every --shard i/n, merge, compare with the case's golden hashes

@@ -1,6 +1,7 @@
 """Gaussian-mixture inputs in a campaign file (schema 1.6, docs/theory.md section 15): the file
 holds the classification error and the Bayes error, the reader finds the mixture runs, and what
-is not built yet (plateau ode) or bad (a clusters file, N <= K + M + D with dynamics = gram) is
+is not built yet (a symmetric start of plateau ode) or bad (a clusters file, N <= K + M + D with
+dynamics = gram) is
 refused with one line."""
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def test_gaussian_runs_have_no_mixture_values(plateau_program, tmp_path):
 
 def test_what_is_not_built_yet_or_bad_is_refused(plateau_program, tmp_path):
     out = tmp_path / "x.h5"
-    refused(run_program(plateau_program, "ode", "--inputs", "mixture", "--N", 40, "-o", out),
-            "inputs", "mixture", "theory of mixture inputs: not built yet")
+    refused(run_program(plateau_program, "ode", "--inputs", "mixture", "--N", 40,
+                        "--init", "symmetric", "-o", out), "init", "symmetric", "mixture")
     refused(run_program(plateau_program, "run", "--inputs", "mixture", "--dynamics", "gram",
                         "--N", 5, "-o", out), "'N'", "K + M + D")
     refused(run_program(plateau_program, "ode", "--loss", "logistic", "--N", 40, "-o", out),

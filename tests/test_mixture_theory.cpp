@@ -1,0 +1,310 @@
+// The ODEs of on-line SGD on Gaussian-mixture inputs (docs/theory.md §15c,
+// engine/theory/mixture_flow.hpp): the flow's averages against the Monte-Carlo average of the
+// trainer's own update at a random state (squared loss with label noise and erf; logistic loss
+// with relu), eps_g and class_error against the observer, the refusals, and the theory against
+// simulations at N = 1000 (K = 4, squared loss, relu and erf on two clusters).
+#include "engine/theory/joint_rule.hpp"
+#include "engine/theory/mixture_flow.hpp"
+#include "engine/theory/theory.hpp"
+
+#include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
+#include "engine/run/run.hpp"
+#include "engine/simulation/make_trainer.hpp"
+#include "engine/simulation/mixture_source.hpp"
+#include "engine/simulation/observer.hpp"
+#include "engine/simulation/simulate.hpp"
+#include "engine/simulation/state.hpp"
+#include "engine/simulation/trainer.hpp"
+
+#include "stat_helpers.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <Eigen/Dense>
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace plateau;
+using plateau::test::Stat;
+
+namespace {
+
+RunParams mixture_params(int K, ActivationKind g, LossKind loss, std::int64_t N) {
+    RunParams p;
+    p.model.N = N;
+    p.model.student.widths = {K};
+    p.model.teacher.widths = {1};
+    p.model.student.g.kind = g;
+    p.model.teacher.g.kind = g;
+    p.model.inputs = InputKind::mixture;
+    p.model.mixture = Mixture::exclusive_or();
+    p.model.loss = Loss(loss);
+    return p;
+}
+
+/// A flat row-major K x C vector of an extra as a matrix.
+Eigen::MatrixXd rows_of(const Eigen::VectorXd& flat, Eigen::Index K, Eigen::Index C) {
+    return Eigen::Map<const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
+        flat.data(), K, C);
+}
+
+} // namespace
+
+TEST_CASE("mixture flow: equals the Monte-Carlo average of the trainer's update",
+          "[theory][mixture]") {
+    // At a random state (student rows with O(1) components on the means' axes e_1, e_2 and a
+    // random rest), the trainer's own step (OnlineSgd on MixtureExamples) is taken from the
+    // same state `samples` times: N dQ = N (W'W'^T - W W^T), N dM_jc = N (w'_j - w_j) . mu_c,
+    // N dv. Their means against mixture_estimate within 5 combined standard errors (Monte Carlo
+    // and the rule's) plus the finite-N bias of the eta^2 term: |xi|^2/N = Delta + O((K + 3)/N)
+    // where it correlates with the fields, an allowance (K + 3)/N of the entry's scale.
+    struct Case {
+        ActivationKind g;
+        LossKind loss;
+        double noise;
+    };
+    for (const Case& k : {Case{ActivationKind::erf, LossKind::squared, 0.1},
+                          Case{ActivationKind::relu, LossKind::logistic, 0.0}}) {
+        constexpr int K = 3;
+        constexpr std::int64_t N = 2000;
+        constexpr int samples = 60'000;
+        INFO("g = " << name(k.g) << ", loss = " << loss_name(k.loss));
+        RunParams p = mixture_params(K, k.g, k.loss, N);
+        p.model.mixture.variance = 0.2;
+        p.model.noise = k.noise;
+        p.model.learn_v = true;
+        p.training.eta = 1.5;
+        p.training.eta_v = 0.5;
+        RunState state = make_initial_state(p.model, 11, 0);
+        std::mt19937_64 rng(20261206);
+        std::normal_distribution<double> normal;
+        std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+        for (int j = 0; j < K; ++j) {
+            for (std::int64_t i = 0; i < N; ++i)
+                state.weights(j, i) = normal(rng) * std::sqrt(0.6 / static_cast<double>(N));
+            state.weights(j, 0) = uniform(rng);
+            state.weights(j, 1) = uniform(rng);
+            state.v(j) = (j % 2 == 0 ? 1.0 : -1.0) * (0.6 + 0.4 * uniform(rng));
+        }
+        const MixtureSampler sampler(p.model.mixture);
+        const Eigen::MatrixXd W0 = state.student();
+        const Eigen::VectorXd v0 = state.v;
+        const Eigen::MatrixXd Q = W0 * W0.transpose();
+        const Eigen::MatrixXd M = sampler.mean_overlaps(state.student());
+        const MixtureEstimate e = mixture_estimate(mixture_flow_settings(p), Q, M, v0);
+
+        const auto trainer = make_trainer(p, 11, 0);
+        const auto C = static_cast<Eigen::Index>(p.model.mixture.clusters());
+        std::vector<Stat> dQ(K * K), dM(static_cast<std::size_t>(K * C)), dv(K);
+        const auto n = static_cast<double>(N);
+        for (int s = 0; s < samples; ++s) {
+            REQUIRE(trainer->advance(state, 1) == StepOutcome::ok);
+            const Eigen::MatrixXd W1 = state.student();
+            const Eigen::MatrixXd Q1 = W1 * W1.transpose();
+            const Eigen::MatrixXd M1 = sampler.mean_overlaps(state.student());
+            for (int j = 0; j < K; ++j) {
+                for (int l = 0; l < K; ++l)
+                    dQ[static_cast<std::size_t>(j * K + l)].add(n * (Q1(j, l) - Q(j, l)));
+                for (Eigen::Index c = 0; c < C; ++c)
+                    dM[static_cast<std::size_t>(j * C + c)].add(n * (M1(j, c) - M(j, c)));
+                dv[static_cast<std::size_t>(j)].add(n * (state.v(j) - v0(j)));
+            }
+            state.weights.topRows(K) = W0; // the same state at every sample
+            state.v = v0;
+        }
+        const double bias = (K + 3.0) / n;
+        const auto check = [&](const char* what, const Stat& mc, double theory, double rule_error,
+                               double scale) {
+            INFO(what << ": Monte Carlo " << mc.mean() << " +- " << mc.standard_error()
+                      << ", theory " << theory << " +- " << rule_error);
+            CHECK(std::abs(mc.mean() - theory) <=
+                  5.0 * std::hypot(mc.standard_error(), rule_error) + bias * scale);
+        };
+        const double q_scale = e.dQ.cwiseAbs().maxCoeff();
+        for (int j = 0; j < K; ++j) {
+            for (int l = 0; l < K; ++l)
+                check("dQ", dQ[static_cast<std::size_t>(j * K + l)], e.dQ(j, l), e.dQ_error(j, l),
+                      q_scale);
+            for (Eigen::Index c = 0; c < C; ++c)
+                check("dM", dM[static_cast<std::size_t>(j * C + c)], e.dM(j, c), e.dM_error(j, c),
+                      0.0);
+            check("dv", dv[static_cast<std::size_t>(j)], e.dv(j), e.dv_error(j), 0.0);
+        }
+        // The flow is not trivially small here: the test has power.
+        CHECK(e.dM.cwiseAbs().maxCoeff() > 0.05);
+        CHECK(q_scale > 0.01);
+    }
+}
+
+TEST_CASE("mixture flow: eps_g and class_error equal the observer's Monte Carlo",
+          "[theory][mixture]") {
+    // The observer measures eps_g and class_error of a state by Monte Carlo over the fields
+    // (Eq. (15.9), engine/simulation/observer.cpp); the theory's rule must agree within 5
+    // combined standard errors (a class_error allowance of 5 sqrt(p(1-p)/n) from the observer).
+    std::mt19937_64 rng(7);
+    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+    for (const LossKind loss : {LossKind::squared, LossKind::logistic}) {
+        constexpr int K = 4;
+        RunParams p = mixture_params(K, ActivationKind::relu, loss, 500);
+        p.observer.eg_samples = 200'000;
+        RunState state = make_initial_state(p.model, 3, 0);
+        for (int j = 0; j < K; ++j) {
+            state.weights(j, 0) += uniform(rng);
+            state.weights(j, 1) += uniform(rng);
+            state.v(j) = uniform(rng);
+        }
+        Observer observer(p, 3, 0);
+        const Observables o = observer.observe(state);
+        const Eigen::MatrixXd M = rows_of(o.extras.at(std::string(extra_name::mean_overlaps)), K,
+                                          static_cast<Eigen::Index>(4));
+        const MixtureEstimate e = mixture_estimate(mixture_flow_settings(p), o.Q, M, o.v);
+        INFO("loss = " << loss_name(loss) << ": eps_g " << o.eg << " +- " << o.eg_stderr << " vs "
+                       << e.eg << " +- " << e.eg_error);
+        CHECK(std::abs(o.eg - e.eg) <= 5.0 * std::hypot(o.eg_stderr, e.eg_error));
+        const double ce = o.extras.at(std::string(extra_name::class_error))(0);
+        const double ce_se = std::sqrt(ce * (1.0 - ce) / p.observer.eg_samples);
+        INFO("class_error " << ce << " +- " << ce_se << " vs " << e.class_error << " +- "
+                            << e.class_error_error);
+        CHECK(std::abs(ce - e.class_error) <= 5.0 * std::hypot(ce_se, e.class_error_error));
+    }
+}
+
+TEST_CASE("mixture theory: refusals name the key, the value and the limit", "[theory][mixture]") {
+    RunParams p = mixture_params(4, ActivationKind::erf, LossKind::logistic, 100);
+    p.model.noise = 0.1;
+    try {
+        require_theory_support(p.model);
+        FAIL("logistic loss with label noise accepted");
+    } catch (const ConfigError& e) {
+        CHECK(std::string(e.what()).find("noise") != std::string::npos);
+    }
+    p.model.noise = 0.0;
+    p.model.student.widths = {max_mixture_theory_units + 1};
+    CHECK_THROWS_AS(require_theory_support(p.model), ConfigError);
+    p.model.student.widths = {4};
+    CHECK_NOTHROW(require_theory_support(p.model));
+    // The Gaussian flow (fixed points, escape) refuses mixture inputs: one line, not a wrong flow.
+    CHECK_THROWS_AS((void)flow_settings(p), ConfigError);
+    // A logistic loss with Gaussian inputs has no theory.
+    p.model.inputs = InputKind::gaussian;
+    CHECK_THROWS_AS(require_theory_support(p.model), ConfigError);
+}
+
+namespace {
+
+/// Seed means of simulation and theory (each theory run from its simulation's initial order
+/// parameters) of the XOR mixture; every record of eps_g and class_error within 4 standard
+/// errors of the simulations' seed mean plus 2 % of the theory (plus the rule's own error).
+void compare_with_simulation(const RunParams& p, int seeds) {
+    const std::vector<double> alphas = record_alphas(p.schedule);
+    std::vector<Stat> eg_sim(alphas.size()), ce_sim(alphas.size());
+    std::vector<double> eg_theory(alphas.size(), 0.0), ce_theory(alphas.size(), 0.0);
+    std::vector<double> eg_rule(alphas.size(), 0.0);
+    for (int s = 0; s < seeds; ++s) {
+        const auto run = static_cast<std::uint64_t>(s);
+        const RunResult sim = simulate(p, 5, run);
+        const RunResult theory = integrate_theory(p, sample_initial_order_parameters(p, 5, run));
+        REQUIRE(sim.records.size() == alphas.size());
+        REQUIRE(theory.records.size() == alphas.size());
+        for (std::size_t i = 0; i < alphas.size(); ++i) {
+            eg_sim[i].add(sim.records[i].eg);
+            ce_sim[i].add(sim.records[i].extras.at(std::string(extra_name::class_error))(0));
+            eg_theory[i] += theory.records[i].eg / seeds;
+            eg_rule[i] += theory.records[i].eg_stderr / seeds;
+            ce_theory[i] +=
+                theory.records[i].extras.at(std::string(extra_name::class_error))(0) / seeds;
+        }
+    }
+    double eg_drop = eg_theory.front() - eg_theory.back();
+    for (std::size_t i = 0; i < alphas.size(); ++i) {
+        INFO("alpha = " << alphas[i] << ": eps_g simulation " << eg_sim[i].mean() << " +- "
+                        << eg_sim[i].standard_error() << ", theory " << eg_theory[i]
+                        << "; class_error simulation " << ce_sim[i].mean() << " +- "
+                        << ce_sim[i].standard_error() << ", theory " << ce_theory[i]);
+        CHECK(std::abs(eg_sim[i].mean() - eg_theory[i]) <=
+              4.0 * eg_sim[i].standard_error() + 0.02 * eg_theory[i] + 3.0 * eg_rule[i]);
+        CHECK(std::abs(ce_sim[i].mean() - ce_theory[i]) <=
+              4.0 * ce_sim[i].standard_error() + 0.02 * ce_theory[i] + 0.005);
+    }
+    // The runs learn: the comparison is not of two flat lines.
+    CHECK(eg_drop > 0.2 * eg_theory.front());
+}
+
+} // namespace
+
+TEST_CASE("mixture theory versus simulation: K = 4, squared loss, relu and erf, two clusters",
+          "[theory][mixture][heavy]") {
+    // The two-cluster mixture, which both learn within a few alpha (an erf student, odd in xi,
+    // cannot learn XOR's even labels; relu on XOR escapes its plateau at alpha ~ 20-30 with
+    // eta = 2, where the flow is stiff: 210 s of CPU for 8 theory runs, docs/theory.md §15c).
+    for (const ActivationKind g : {ActivationKind::relu, ActivationKind::erf}) {
+        INFO("g = " << name(g));
+        RunParams p = mixture_params(4, g, LossKind::squared, 1000);
+        p.model.mixture = Mixture::two();
+        p.training.eta = 1.0;
+        p.model.learn_v = true;
+        p.model.v0 = 0.1;
+        p.training.eta_v = 1.0;
+        p.schedule.alpha_max = 8.0;
+        p.schedule.records = 5;
+        p.schedule.kind = ScheduleKind::linear;
+        p.observer.joint_points = 4096;
+        p.observer.eg_samples = 2000;
+        compare_with_simulation(p, 8);
+    }
+}
+
+TEST_CASE("mixture flow: smooth in the order parameters for relu (every kink split)",
+          "[theory][mixture]") {
+    // The adaptive integrator needs a right-hand side that is smooth in (Q, M, v) (docs/theory.md
+    // §9 "Smoothness"): along a line of states, the second differences of the relu flow at step
+    // h are O(h^2) when the radial rule splits its lines at every kink; a rule whose nodes cross
+    // the kinks jumps by ~1/(nodes per shift) of the flow, far above h^2.
+    constexpr int K = 3;
+    RunParams p = mixture_params(K, ActivationKind::relu, LossKind::squared, 100);
+    p.model.learn_v = true;
+    p.training.eta = 1.0;
+    p.training.eta_v = 1.0;
+    p.observer.joint_points = 4096;
+    const MixtureFlowSettings s = mixture_flow_settings(p);
+    std::mt19937_64 rng(5);
+    std::normal_distribution<double> normal;
+    Eigen::MatrixXd W(K, 6), dW(K, 6);
+    for (Eigen::Index i = 0; i < W.size(); ++i) {
+        W(i) = 0.5 * normal(rng);
+        dW(i) = 0.5 * normal(rng);
+    }
+    const Eigen::MatrixXd means = s.means; // C x D on the first D columns
+    const auto state = [&](double t) {
+        const Eigen::MatrixXd w = W + t * dW;
+        return std::pair{Eigen::MatrixXd(w * w.transpose()),
+                         Eigen::MatrixXd(w.leftCols(means.cols()) * means.transpose())};
+    };
+    const Eigen::VectorXd v = Eigen::Vector3d(0.8, -0.5, 0.6);
+    constexpr double h = 1e-3;
+    constexpr int steps = 60;
+    std::vector<Eigen::VectorXd> f;
+    for (int i = 0; i <= steps; ++i) {
+        const auto [Q, M] = state(i * h);
+        const MixtureEstimate e = mixture_estimate(s, Q, M, v, false);
+        Eigen::VectorXd x(e.dQ.size() + e.dM.size() + e.dv.size());
+        x << e.dQ.reshaped(), e.dM.reshaped(), e.dv;
+        f.push_back(x);
+    }
+    double scale = 0.0, second = 0.0;
+    for (int i = 1; i < steps; ++i) {
+        scale = std::max(scale, f[static_cast<std::size_t>(i)].cwiseAbs().maxCoeff());
+        second = std::max(second, (f[static_cast<std::size_t>(i + 1)] -
+                                   2.0 * f[static_cast<std::size_t>(i)] +
+                                   f[static_cast<std::size_t>(i - 1)])
+                                      .cwiseAbs()
+                                      .maxCoeff());
+    }
+    INFO("largest second difference " << second << ", flow scale " << scale);
+    CHECK(second <= 1e-4 * scale);
+}
