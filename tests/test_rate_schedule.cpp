@@ -160,7 +160,7 @@ TEST_CASE("rate schedules: simulations follow the time-dependent ODEs",
     CHECK(test::sim_vs_theory(p, p, control) > 1.0);
 }
 
-// cosine:FLOOR, steps:A=F:.. and table:PATH (docs/theory.md §6b, Eqs. 6b.1-6b.3): values at
+// cosine:FLOOR, steps:A=F:.. and table:PATH (docs/theory.md §6b, Eqs. 6b.1-6b.2): values at
 // chosen alpha, continuity, the text, and the forms refused. Checked against breaks: cos(pi
 // alpha/(2 alpha_max)) in the cosine, steps taking F_i only for alpha > A_i, the table
 // interpolating from the wrong end (w and 1 - w swapped) each fail here.
