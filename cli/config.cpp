@@ -50,9 +50,28 @@ void set_hidden(Activation& g, std::string_view v) {
     g.kind = parsed.kind;
     g.coefficients = parsed.coefficients;
 }
-/// A learning-rate schedule (engine/core/rate_schedule.hpp) is kept as written when it parses.
+/// A learning-rate schedule (engine/core/rate_schedule.hpp, docs/theory.md §6b); `table:PATH`
+/// reads and parses the file PATH, a bad one refused with its line (as `clusters = FILE`).
+std::optional<RateSchedule> read_rate_schedule(std::string_view token) {
+    if (!token.starts_with(rate_table_prefix))
+        return parse_rate_schedule(token);
+    const std::string path(token.substr(rate_table_prefix.size()));
+    std::ifstream in{path};
+    if (path.empty() || !in)
+        throw ConfigError("eta-schedule", std::string(token),
+                          std::string(rate_schedule_forms) + "; the file cannot be read");
+    std::ostringstream text;
+    text << in.rdbuf();
+    try {
+        return parse_rate_table(text.str(), path);
+    } catch (const RateTableError& e) {
+        throw ConfigError("eta-schedule", std::string(token),
+                          std::string(rate_schedule_forms) + "; " + e.what());
+    }
+}
+/// A schedule is kept as written when it parses (a table's path, not its content, is hashed).
 std::optional<std::string> canonical_rate_schedule(std::string_view token) {
-    return parse_rate_schedule(token) ? std::optional(std::string(token)) : std::nullopt;
+    return read_rate_schedule(token) ? std::optional(std::string(token)) : std::nullopt;
 }
 /// What `target` accepts (docs/theory.md §13).
 constexpr std::string_view target_forms =
@@ -216,14 +235,16 @@ const std::vector<KeyInfo>& keys() {
         {.name = "eta-schedule",
          .default_value = "constant",
          .help = "learning-rate schedule s(alpha), applied to every learned layer's rate: constant, "
-                 "inverse:A (1 up to alpha = A, then A/alpha) or power:A:P ((A/alpha)^P after A); "
-                 "docs/theory.md section 6b",
+                 "inverse:A (1 up to alpha = A, then A/alpha), power:A:P ((A/alpha)^P after A), "
+                 "cosine:FLOOR (half a cosine from 1 to FLOOR at alpha-max), steps:A1=F1:A2=F2.. "
+                 "(F_i from alpha = A_i) or table:PATH (a file of 'alpha factor' lines, linear "
+                 "between them); docs/theory.md section 6b",
          .hashed = Hashed::unless_default,
          .fields = {"run.training.eta_schedule"},
-         .kind = ChoiceKey{{"constant", "inverse:10", "power:10:0.5"},
+         .kind = ChoiceKey{{"constant", "inverse:10", "power:10:0.5", "cosine:0.1", "steps:50=0.1"},
                            canonical_rate_schedule,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.training.eta_schedule = *parse_rate_schedule(v);
+                               t.run.training.eta_schedule = *read_rate_schedule(v);
                            },
                            rate_schedule_forms}},
         {.name = "batch",

@@ -161,7 +161,8 @@ StepRule::StepRule(const RunParams& p)
       sphere(p.model.constraint == Constraint::sphere), layer_steps(plateau::layer_steps(p)),
       eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
       eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)),
-      schedule(p.training.eta_schedule), n(static_cast<double>(p.model.N)) {}
+      schedule(p.training.eta_schedule.with_horizon(p.schedule.alpha_max)),
+      n(static_cast<double>(p.model.N)) {}
 
 bool StepRule::learns_layers() const noexcept {
     return std::ranges::any_of(layer_steps, [](const auto& step) { return step.has_value(); });

@@ -144,7 +144,7 @@ FlowSettings flow_settings(const RunParams& p) {
     s.readout = p.model.student.readout_factor(); // docs/theory.md §14
     s.readout_teacher = p.model.teacher.readout_factor();
     s.sphere = p.model.constraint == Constraint::sphere;
-    s.schedule = p.training.eta_schedule;
+    s.schedule = p.training.eta_schedule.with_horizon(p.schedule.alpha_max); // cosine: §6b
     s.target = p.model.target;
     s.eta2 = p.ode_eta2;
     if (s.method == FlowMethod::joint)
