@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>
+#include <string_view>
 
 namespace plateau {
 
@@ -176,8 +177,11 @@ std::span<const VariableSpec> campaign_variables() noexcept {
 
 SchemaVersion schema_version_of(std::span<const VariableSpec> table) noexcept {
     SchemaVersion v{1, 0};
-    for (const auto& var : table)
+    for (const auto& var : table) {
         v.minor = std::max(v.minor, var.since_minor);
+        if (std::string_view(var.name) == "outcome")
+            v.minor = std::max(v.minor, outcome_values_revised_minor);
+    }
     return v;
 }
 

@@ -164,7 +164,14 @@ struct VariableSpec {
 /// The variables of today's campaign files (the data variables and `status`).
 [[nodiscard]] std::span<const VariableSpec> campaign_variables() noexcept;
 
-/// The schema version the writer writes: major 1, minor = the newest `since_minor` of `table`.
+/// Minor 7 added no variable: it extended `outcome`'s flag values (5 searching, 6 escaped, the
+/// outcomes of search-phase models) and wrote the mixture variables into theory files
+/// (analysis/SCHEMA.md, "Versions"). A table that holds `outcome` is at least this version, so
+/// `--resume` refuses a 1.6 file, whose finished runs were judged by the older rule.
+inline constexpr std::int64_t outcome_values_revised_minor = 7;
+
+/// The schema version the writer writes: major 1, minor = the newest `since_minor` of `table`
+/// (at least outcome_values_revised_minor if it holds `outcome`).
 [[nodiscard]] SchemaVersion schema_version_of(std::span<const VariableSpec> table) noexcept;
 [[nodiscard]] inline SchemaVersion campaign_schema_version() noexcept {
     return schema_version_of(campaign_variables());
