@@ -172,7 +172,7 @@ TEST_CASE("tensor flow: which models take it", "[theory][tensor]") {
     p = tensor_params(ActivationKind::relu, ActivationKind::square); // not both polynomials
     CHECK(flow_method(p.model) == FlowMethod::joint);
     p = tensor_params(ActivationKind::tanh, ActivationKind::tanh);
-    p.model.student.h.kind = ActivationKind::tanh; // tanh outputs: the joint rule
+    p.model.student.h.kind = ActivationKind::tanh; // tanh output, h* = identity: the joint rule
     CHECK(flow_method(p.model) == FlowMethod::joint);
 }
 

@@ -619,13 +619,16 @@ TEST_CASE("one rule says which models have closed forms: the observer and the th
                     INFO(name(g) << " " << name(gs) << " " << name(h) << " " << name(hs));
                     // Every two-layer model (§9, §10); closed-form eps_g for the subset.
                     CHECK(theory);
-                    // docs/theory.md §8: tanh, sigmoid (K + M = 4) and polynomial g != g* by the
-                    // tensor rule.
+                    // docs/theory.md §8: tanh, sigmoid (K + M = 4), polynomial g != g* and tanh
+                    // outputs on smooth g = g* by the tensor rule.
                     const bool smooth = g == ActivationKind::tanh || g == ActivationKind::sigmoid;
                     const bool polynomials = as_polynomial(m.student.g).has_value() &&
                                              as_polynomial(m.teacher.g).has_value();
+                    // Outputs h = h* = tanh on g = g* in {erf, tanh, sigmoid}: the tensor rule.
+                    const bool smooth_outputs =
+                        g == gs && h == hs && (smooth || g == ActivationKind::erf);
                     const FlowMethod expected =
-                        !identity ? FlowMethod::joint
+                        !identity ? (smooth_outputs ? FlowMethod::tensor : FlowMethod::joint)
                         : g == gs ? (smooth ? FlowMethod::tensor : FlowMethod::integrals)
                                   : (polynomials ? FlowMethod::tensor : FlowMethod::joint);
                     CHECK(flow_method(m) == expected);

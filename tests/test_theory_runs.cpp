@@ -100,7 +100,11 @@ TEST_CASE("theory runs: predictions = none stores NaN and leaves the runs as the
 
 TEST_CASE("theory runs: the joint rule's errors are summed up in the engine",
           "[theory][campaign]") {
-    const CampaignSpec spec = theory_campaign(ActivationKind::tanh);
+    CampaignSpec spec = theory_campaign(ActivationKind::tanh);
+    // A tanh student on an identity teacher (h != h*): the joint rule (tanh outputs h = h* take
+    // the tensor rule, docs/theory.md §8).
+    for (GridPoint& point : spec.points)
+        point.params.model.teacher.h.kind = ActivationKind::linear;
     JointRuleErrors errors;
     const RunFunction run =
         theory_runs(spec, sampled_initial_conditions(spec), OdeParams{}, &errors);

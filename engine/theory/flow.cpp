@@ -9,7 +9,9 @@
 #include "engine/theory/tensor_rule.hpp"
 #include "models/gaussian_integrals.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <initializer_list>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -40,9 +42,21 @@ FlowMethod flow_method(const ModelParams& m) noexcept {
                    : FlowMethod::joint;
     const bool identity_outputs =
         m.student.h.kind == ActivationKind::linear && m.teacher.h.kind == ActivationKind::linear;
-    if (!identity_outputs)
-        return FlowMethod::joint;
     const int fields = m.student.hidden() + m.teacher.hidden();
+    if (!identity_outputs) {
+        // Smooth outputs h = h* in {tanh, sigmoid} on smooth g = g* in {erf, tanh, sigmoid}: the
+        // tensor rule with e = tau - sigma at each node (docs/theory.md §9 "Smoothness", §10),
+        // exact to rounding at the specialized point, where the joint rule's noise is not.
+        const auto smooth = [](ActivationKind k, std::initializer_list<ActivationKind> kinds) {
+            return std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+        };
+        const bool tensor =
+            m.student.g == m.teacher.g && m.student.h == m.teacher.h &&
+            smooth(m.student.g.kind,
+                   {ActivationKind::erf, ActivationKind::tanh, ActivationKind::sigmoid}) &&
+            smooth(m.student.h.kind, {ActivationKind::tanh, ActivationKind::sigmoid});
+        return tensor && fields <= 4 ? FlowMethod::tensor : FlowMethod::joint;
+    }
     if (m.student.g == m.teacher.g) {
         // tanh, sigmoid: the nested quadrature's per-integral bias stalls the flow near the
         // specialized point; the tensor rule's error is proportional to e (docs/theory.md §9

@@ -62,7 +62,8 @@ enum class FlowMethod {
     /// deterministic rule (docs/theory.md §10), engine/theory/joint_flow.cpp
     joint,
     /// h = h* = identity with g = g* in {tanh, sigmoid} and K + M <= 4, or with polynomial
-    /// g != g*: every average over all K+M fields by a tensor rule symmetric in each standard
+    /// g != g*; h = h* in {tanh, sigmoid} with g = g* in {erf, tanh, sigmoid}, K + M <= 4: every
+    /// average over all K+M fields by a tensor rule symmetric in each standard
     /// normal, with e = tau - sigma at each node (docs/theory.md §9 "Smoothness", §8),
     /// engine/theory/tensor_rule.cpp
     tensor,
@@ -74,7 +75,9 @@ inline constexpr double max_tensor_nodes = 262144.0;
 
 /// The method for a model (docs/theory.md §8): h = h* = identity with g = g* (kind and gamma):
 /// tensor for tanh and sigmoid when K + M <= 4, else integrals; identity outputs with polynomial
-/// g != g*: tensor (Gauss-Hermite, exact) up to max_tensor_nodes nodes; everything else joint.
+/// g != g*: tensor (Gauss-Hermite, exact) up to max_tensor_nodes nodes; outputs h = h* in {tanh,
+/// sigmoid} with g = g* in {erf, tanh, sigmoid} and K + M <= 4: tensor (trapezoid); everything
+/// else joint.
 /// The method for a model: integrals when h = h* = identity and g = g* (kind and gamma), or for
 /// a polynomial target when h = identity and g is a polynomial (docs/theory.md §13).
 [[nodiscard]] FlowMethod flow_method(const ModelParams& model) noexcept;

@@ -85,13 +85,28 @@ TensorRule::TensorRule(int dimension, int gauss_hermite_nodes) {
     w_ = Eigen::Map<const Eigen::VectorXd>(w.data(), points);
 }
 
-TensorRule::Trapezoid production_trapezoid(const Activation& g) noexcept {
-    // docs/theory.md §9 "Smoothness": the accuracy table there chose h0 and Z for unit slope;
-    // the poles of tanh(kappa gamma u) come closer as 1/(kappa gamma), h with them.
-    constexpr double h0 = 0.7;
+TensorRule::Trapezoid production_trapezoid(const Activation& g, const Activation& h) noexcept {
+    // docs/theory.md §9 "Smoothness": the accuracy tables there chose h0 and Z for unit slope;
+    // the poles of tanh(kappa gamma u) come closer as 1/(kappa gamma), h with them. A tanh or
+    // sigmoid output h(a), a = sum_j v_j g(x_j), adds the poles of h: h0 by the table of
+    // "Tanh and sigmoid outputs" (~1e-5 absolute), by g's kind (erf is entire).
     constexpr double radius = 5.0;
-    const double kappa = g.kind == ActivationKind::sigmoid ? 0.5 : 1.0;
-    return {h0 / std::max(1.0, kappa * std::abs(g.gamma)), radius, false};
+    double h0 = 0.7;
+    if (h.kind == ActivationKind::tanh || h.kind == ActivationKind::sigmoid)
+        h0 = g.kind == ActivationKind::erf ? 0.65 : g.kind == ActivationKind::tanh ? 0.55 : 0.7;
+    const auto scale = [](const Activation& f) {
+        switch (f.kind) {
+        case ActivationKind::sigmoid:
+            return 0.5 * std::abs(f.gamma);
+        case ActivationKind::tanh:
+            return std::abs(f.gamma);
+        case ActivationKind::erf: // erf(x / sqrt 2): no slope parameter
+            return 1.0;
+        default:
+            return 0.0;
+        }
+    };
+    return {h0 / std::max({1.0, scale(g), scale(h)}), radius, false};
 }
 
 int tensor_gauss_hermite_nodes(const Activation& g, const Activation& g_teacher) noexcept {
@@ -111,7 +126,7 @@ std::shared_ptr<const TensorRule> make_tensor_rule(const ModelParams& m) {
     const int gh = tensor_gauss_hermite_nodes(m.student.g, m.teacher.g);
     if (gh > 0)
         return std::make_shared<const TensorRule>(P, gh);
-    TensorRule::Trapezoid t = production_trapezoid(m.student.g);
+    TensorRule::Trapezoid t = production_trapezoid(m.student.g, m.student.h);
     const auto odd = [](const Activation& f) {
         return f.parity() == activations::Parity::odd;
     };

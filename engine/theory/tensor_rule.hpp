@@ -5,7 +5,8 @@
 // proportional to e and vanishes at the specialized point Q = R = T, v = v*).
 //   - trapezoid: z_k = k h per coordinate, the product pruned to the ball |z|^2 <= Z^2, weights
 //     proportional to prod_l phi(z_l) normalised to sum 1 (constants exact, odd moments 0);
-//     for smooth g = g* (tanh, sigmoid) and K + M <= 4.
+//     for smooth g = g* (tanh, sigmoid; erf too with outputs h = h* in {tanh, sigmoid}) and
+//     K + M <= 4.
 //   - Gauss-Hermite: the full product of n-node rules, exact for polynomials of degree <= 2n - 1
 //     in each variable; for polynomial g != g* (n from the degrees, tensor_gauss_hermite_nodes).
 #pragma once
@@ -47,10 +48,14 @@ private:
     Eigen::VectorXd w_;
 };
 
-/// The production trapezoid rule for g = g* in {tanh(gamma x), sigmoid} (docs/theory.md §9,
-/// "Smoothness": h and Z chosen by the measured table there): h = h0 / max(1, kappa gamma) with
-/// kappa = 1 for tanh, 1/2 for sigmoid (sigmoid(x) = (1 + tanh(x/2))/2), Z fixed.
-[[nodiscard]] TensorRule::Trapezoid production_trapezoid(const Activation& g) noexcept;
+/// The production trapezoid rule for g = g* in {tanh(gamma x), sigmoid, erf} and outputs
+/// h = h* in {identity, tanh, sigmoid} (docs/theory.md §9, "Smoothness": h and Z chosen by the
+/// measured tables there): h = h0 / max(1, kappa gamma of g, kappa gamma of h) with kappa = 1 for
+/// tanh and erf (gamma 1), 1/2 for sigmoid (sigmoid(x) = (1 + tanh(x/2))/2), 0 for identity;
+/// h0 = 0.7 (identity outputs, or sigmoid g), 0.65 (erf g), 0.55 (tanh g); Z = 5.
+[[nodiscard]] TensorRule::Trapezoid production_trapezoid(const Activation& g,
+                                                         const Activation& h = Activation{
+                                                             ActivationKind::linear}) noexcept;
 
 /// Gauss-Hermite nodes per variable that make the tensor rule exact for identity outputs with
 /// polynomial g, g* (degrees dg, dg*, D = max(dg, dg*)): the integrands have degree at most

@@ -13,8 +13,8 @@ the file carries:
   training set);
 - the theory (``plateau ode``): the closed-form integrals (erf, relu; sampled and symmetric
   initial conditions, initial conditions of a gram run), the quadrature (tanh, K + M = 5), the
-  tensor rule (tanh at K + M = 4; square student, he2 teacher) and the joint rule (tanh outputs,
-  g != g*); Gaussian-mixture inputs (erf and relu, both losses);
+  tensor rule (tanh at K + M = 4; square student, he2 teacher; erf with tanh outputs) and the
+  joint rule (g != g*); Gaussian-mixture inputs (erf and relu, both losses);
 - shards: ``SHARDED`` cases run every ``--shard i/n`` and ``plateau merge`` the parts; the merged
   file must carry exactly the hashes of the unsharded case.
 
@@ -125,10 +125,10 @@ CASES = {
         "--N", "100", "--K", "2", "--M", "2", "--activation", "square",
         "--teacher-activation", "he2", "--learn-v", "true", "--noise", "0.1",
         "--alpha-max", "1", "--seeds", "1", "--records", "3"]),
-    "ode-joint-tanh-output": ("ode", [
+    "ode-tensor-tanh-output": ("ode", [
         "--N", "100", "--K", "2", "--M", "2", "--output-activation", "tanh",
-        "--teacher-output-activation", "tanh", "--joint-points", "1024", "--alpha-max", "2",
-        "--seeds", "1", "--records", "5"]),
+        "--teacher-output-activation", "tanh", "--alpha-max", "2", "--seeds", "1",
+        "--records", "5"]),
     "ode-joint-mixed-g": ("ode", [
         "--N", "100", "--K", "2", "--M", "3", "--output-activation", "tanh",
         "--activation", "erf", "--teacher-activation", "relu", "--learn-v", "true",
