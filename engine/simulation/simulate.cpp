@@ -62,8 +62,17 @@ RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t ru
 
 OrderParameters sample_initial_order_parameters(const RunParams& params, std::uint64_t seed,
                                                 std::uint64_t init_index) {
-    if (params.dynamics == DynamicsKind::gram)
-        return sample_initial_gram(params, seed, init_index);
+    if (params.dynamics == DynamicsKind::gram) {
+        if (params.model.inputs != InputKind::mixture)
+            return sample_initial_gram(params, seed, init_index);
+        // The gram run's start, with its M_jc = sum_d m_cd (w_j . e_d) (Eq. (15d.1)): the
+        // students' rows of the axes' overlaps play W's first D columns.
+        MixtureStart start = sample_initial_mixture_gram(params, seed, init_index);
+        const auto K = static_cast<Eigen::Index>(start.op.Q.rows());
+        start.op.mean_overlaps =
+            MixtureSampler(params.model.mixture).mean_overlaps(start.axes.topRows(K));
+        return start.op;
+    }
     const RunState state = make_initial_state(params.model, seed, init_index);
     OrderParameters op = order_parameters_of(state);
     if (params.model.inputs == InputKind::mixture) // the mixture theory's M_jc (§15c)

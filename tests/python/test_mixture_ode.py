@@ -54,6 +54,20 @@ def test_the_theory_file_holds_the_simulation_variables(plateau_program, tmp_pat
         assert np.array_equal(a[name].values, t[name].values), name
 
 
+def test_the_theory_of_a_gram_configuration_starts_at_the_gram_runs(plateau_program, tmp_path):
+    """`plateau ode` given a configuration with dynamics = gram samples each start as the gram run
+    does, M_jc included (it stopped with exit 1, 'need the initial mean overlaps ... got 0 x 0')."""
+    args = [*XOR, *SHORT, "--N", 300, "--seeds", 2, "--dynamics", "gram"]
+    sim = tmp_path / "gram.h5"
+    run_plateau(plateau_program, sim, *args, "--eg-samples", 2000)
+    theory = _ode(plateau_program, tmp_path / "ode.h5", *args)
+    s = pa.load_campaign(sim)["K4_M1"]
+    t = pa.load_campaign(theory)["K4_M1"]
+    for name in ("Q", "mean_overlaps", "v"):
+        assert np.array_equal(t[name].isel(alpha=0).values, s[name].isel(alpha=0).values), name
+    assert np.isfinite(t["class_error"].values).all()
+
+
 def test_the_theory_follows_the_simulations_of_two_clusters(plateau_program, tmp_path):
     # 8 seeds at N = 1000 from the same starts (erf, which learns two clusters; it cannot learn
     # XOR, an even task for an odd network): the seed means of eg and class_error within 4
