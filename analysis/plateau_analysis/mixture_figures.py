@@ -26,6 +26,22 @@ CLUSTER_NAMES = {"xor": ("+e₁ (y = +1)", "−e₁ (y = +1)", "+e₂ (y = −1)
                  "two": ("+e₁ (y = +1)", "−e₁ (y = −1)")}
 
 
+def mixture_title(ds, avg) -> str:
+    """The figure title's settings (:func:`~plateau_analysis.figures._title`) without the
+    teacher's (it labels nothing on a mixture), led by the mixture: ``xor mixture, Δ = 0.05``
+    (Δ only when every grid point has the same)."""
+    from .campaign import swept_coordinates
+    from .configs import parse_config
+
+    cfg = parse_config(ds.attrs.get("config", ""))
+    head = f"{cfg.get('clusters', 'xor').strip()} mixture"
+    if "cluster_variance" not in swept_coordinates(avg, "point"):
+        head += f", Δ = {cfg.get('cluster-variance', '0.1').strip()}"
+    parts = [p for p in _title(ds).split(", ")
+             if not p.startswith(("g* =", "v* =", "teacher =", "M = "))]
+    return ", ".join([head] + parts)
+
+
 def point_bayes_errors(ds, avg) -> np.ndarray:
     """The Bayes error of each grid point of ``avg`` (shape (point,)): the ``bayes_error`` of
     the point's first run (every run of a point has the same mixture); NaN without one."""
@@ -116,7 +132,7 @@ def plot_class_error(ds, avg, theory_avg=None, matches=None, band: str = "quanti
     ax.set_xlabel(time_label(ds))
     ax.set_ylabel("classification error P(sign σ ≠ y)")
     ax.set_title(wrap_title(fig, f"{ds.attrs.get('group', '')}: classification error on fresh "
-                                 f"inputs ({_title(ds)})"))
+                                 f"inputs ({mixture_title(ds, avg)})"))
     ax.grid(True, alpha=0.3)
     if not colorbar:
         first = ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0),
@@ -169,7 +185,7 @@ def plot_mean_overlaps(ds, avg, i: int, theory=None):
     K = ds.sizes["student"]
     cols = min(K, 4)
     rows = -(-K // cols)
-    legend_width = 2.9  # inches, on the right
+    legend_width = 2.2  # inches, on the right
     fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols + legend_width, 2.5 * rows + 1.6),
                              sharex=True, sharey=True, squeeze=False)
     alpha = ds["alpha"].values
@@ -210,8 +226,8 @@ def plot_mean_overlaps(ds, avg, i: int, theory=None):
     label = point_label(avg, i, _label_names(avg))
     fig.suptitle(wrap_title(fig, f"{ds.attrs.get('group', '')}: student overlaps with the "
                                  f"mixture's means, one run (seed {seed}) of {label} "
-                                 f"({_title(ds)}); seeds are not averaged: their units align "
-                                 "with different clusters"), fontsize=9)
+                                 f"({mixture_title(ds, avg)}); seeds are not averaged: their "
+                                 "units align with different clusters"), fontsize=9)
     fig.supxlabel(time_label(ds), fontsize=9)
     fig.supylabel("overlap with the mean, M_jc = w_j·μ_c", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1 - legend_width / fig.get_figwidth(), 1))
