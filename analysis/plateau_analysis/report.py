@@ -34,6 +34,11 @@ Writes into the output directory, per group G (``K2_M2``, ...), each figure as P
   with ``--theory`` of schema 1.5 the theory file's predicted mean escape times (at the same N)
   and the line of slope 1/(2 lambda) (:mod:`plateau_analysis.predictions`);
 - ``sweep_K``, ``sweep_M`` (groups of several K or M): escape time and height against K (M);
+- ``class_error_G`` (groups with Gaussian-mixture runs, ``inputs = mixture``, schema 1.6): the
+  classification error against alpha with the Bayes error as a horizontal line and the theory
+  (dashed) when ``--theory`` is given; ``mean_overlaps_G_pP``: the overlaps M_jc of each student
+  unit with the mixture's means, one run of grid point P (as many points as ``overlaps_G_pP``;
+  :mod:`plateau_analysis.mixture_figures`);
 
 and the tables ``plateaus.csv`` (one row per grid point; also printed) and ``plateaus_runs.csv``
 (one row per run).
@@ -54,7 +59,7 @@ import numpy as np
 
 import warnings
 
-from .campaign import swept_coordinates
+from .campaign import mixture_runs, swept_coordinates
 from .merge import load_sweep
 from .configs import ConfigMismatchError, ConfigMismatchWarning, describe, theory_mismatches
 from .detection import PlateauRule, plateau_summary, plateaus, rule_for
@@ -228,6 +233,31 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
             if np.any(search["runs_escaped"].values):
                 lnn_summary = search
         save(plot_escape_vs_log_n(ds, lnn_summary, theory_avg, matches), f"escape_lnN_{gname}")
+    return written
+
+
+def write_mixture_figures(gname: str, ds, avg, outdir: Path, *, formats, band: str,
+                          theory=None, theory_avg=None, matches=None, all_points: bool = False,
+                          max_point_figures: int = MAX_POINT_FIGURES) -> list:
+    """The figures of a group with Gaussian-mixture runs (the module documentation lists
+    them): ``class_error_G`` and ``mean_overlaps_G_pP``. ``theory`` is the matching theory
+    group, ``theory_avg`` its seed average; the other parameters as for
+    :func:`write_group_figures`."""
+    from .mixture_figures import plot_class_error, plot_mean_overlaps
+
+    plt = pyplot()
+    written = []
+    fig = plot_class_error(ds, avg, theory_avg, matches, band)
+    written += save_figure(fig, outdir, f"class_error_{gname}", formats)
+    plt.close(fig)
+    n_points = avg.sizes["point"]
+    if "mean_overlaps" in ds and (all_points or n_points <= max_point_figures):
+        for i in range(n_points):
+            fig = plot_mean_overlaps(ds, avg, i, theory)
+            written += save_figure(fig, outdir,
+                                   f"mean_overlaps_{gname}_p{int(avg['point'].values[i])}",
+                                   formats)
+            plt.close(fig)
     return written
 
 
@@ -412,6 +442,11 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
                                        fixed_point_eg=fixed_point_eg, all_points=all_points,
                                        max_point_figures=max_point_figures,
                                        examples_axis=examples_axis)
+        if mixture_runs(ds).any():
+            written += write_mixture_figures(gname, ds, avg, outdir, formats=formats, band=band,
+                                             theory=th, theory_avg=th_avg, matches=matches,
+                                             all_points=all_points,
+                                             max_point_figures=max_point_figures)
         finite_words = finite_set_words(ds, avg)  # None without a finite training set
         for i, row in enumerate(table_rows(summary)):
             # What the alpha columns (start, end, length, escape, ...) count (figures.time_unit).

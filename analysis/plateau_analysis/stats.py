@@ -10,12 +10,15 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from .campaign import COMPLETED, DIVERGED, PENDING, grid_point_index, run_coordinates
+from .campaign import (COMPLETED, DIVERGED, PENDING, grid_point_index, mixture_runs,
+                       run_coordinates)
 from .overlaps import align_students, specialization_index
 
 DEFAULT_QUANTILES = (0.1, 0.5, 0.9)
 #: Variables averaged by :func:`seed_average`, with their per-run dimensions after ``run``.
 AVERAGED = ("eg", "Q", "R", "v")
+#: Averaged too in a file with Gaussian-mixture runs (:func:`~plateau_analysis.mixture_runs`).
+MIXTURE_AVERAGED = ("class_error",)
 
 
 def _first_value(values: np.ndarray):
@@ -59,6 +62,8 @@ def seed_average(ds: xr.Dataset, quantiles: Sequence[float] = DEFAULT_QUANTILES,
         - ``X_sem``: standard error of the mean, std (ddof = 1) / sqrt(n); NaN for n < 2 in a
           simulation, 0 in a theory file (``kind = "theory"``: a single exact run);
         - ``X_quantile`` (point, quantile, alpha, ...): the quantiles over completed runs.
+
+        In a group with Gaussian-mixture runs (schema 1.6) also for X = ``class_error``.
 
         Also ``specialization_index_mean`` (point, alpha) (mean of the per-run,
         permutation-invariant :func:`~plateau_analysis.specialization_index`), ``T_mean``, and
@@ -107,7 +112,8 @@ def seed_average(ds: xr.Dataset, quantiles: Sequence[float] = DEFAULT_QUANTILES,
                 q.transpose("point", "quantile", *dims).values)
 
     data = {}
-    for name in AVERAGED:
+    averaged = AVERAGED + (MIXTURE_AVERAGED if mixture_runs(ds).any() else ())
+    for name in averaged:
         if name not in ds:
             continue
         var = ds[name]
