@@ -56,7 +56,7 @@ Eigen::MatrixXd rows_of(const Eigen::VectorXd& flat, Eigen::Index K, Eigen::Inde
 } // namespace
 
 TEST_CASE("mixture flow: equals the Monte-Carlo average of the trainer's update",
-          "[theory][mixture]") {
+          "[theory][mixture][heavy]") {
     // At a random state (student rows with O(1) components on the means' axes e_1, e_2 and a
     // random rest), the trainer's own step (OnlineSgd on MixtureExamples) is taken from the
     // same state `samples` times: N dQ = N (W'W'^T - W W^T), N dM_jc = N (w'_j - w_j) . mu_c,

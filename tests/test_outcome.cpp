@@ -266,7 +266,7 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
     CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
 }
 
-TEST_CASE("Outcome of simulations: phase retrieval with label noise is learned", "[outcome]") {
+TEST_CASE("Outcome of simulations: phase retrieval with label noise is learned", "[outcome][heavy]") {
     // experiments/phase_retrieval_escape.ini at N = 1000 (Gram chain) with more label noise:
     // square student and teacher, K = 1 and 2, M = 1, inverse-k, sphere, eta = 0.1, s^2 = 0.5.
     // Every run escapes by alpha ~ 100 and ends at eps_g's floor (~0.12 for K = 1, ~0.035 for

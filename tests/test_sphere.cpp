@@ -262,7 +262,7 @@ TEST_CASE("sphere: the Gram chain has the law of full runs, square student with 
 }
 
 TEST_CASE("sphere: simulations follow plateau ode's projected and scaled flow (erf)",
-          "[sphere][theory]") {
+          "[sphere][theory][heavy]") {
     // Each full run against the ODE integrated from its own initial order parameters (plateau
     // ode --init sample): the seed mean of eps_g, Q_12 and R_11 within 4 standard errors of the
     // paired difference plus 2 % of the theory's value (the O(1/N) finite-size bias), at every

@@ -297,7 +297,7 @@ RunParams with_schedule(RunParams p, double eta, double alpha_max) {
 } // namespace
 
 TEST_CASE("target theory versus simulation: phase retrieval, square student, K = 1 and 2",
-          "[theory][target]") {
+          "[theory][target][heavy]") {
     for (const int K : {1, 2}) {
         INFO("K = " << K);
         const RunParams p = with_schedule(
