@@ -387,9 +387,11 @@ TEST_CASE("hidden manifold: the recorded Q, R against Monte Carlo on fresh input
         RunParams p = manifold_params(N, N, 2, 2, map);
         p.model.q0 = 1.0;
         RunState s = make_initial_state(p.model, 13, 0);
-        // A student half aligned with the teacher through the latent space: W += B F / D.
-        s.weights.topRows(2) +=
-            (s.manifold->teacher * s.manifold->features / static_cast<double>(N)).eval();
+        // A student aligned with the teacher through the latent space: W += sqrt(D) B F / N, so
+        // that S = W F^T / sqrt D gains B F F^T / N ~ B (F F^T ~ N I_D) and R ~ a1 I.
+        s.weights.topRows(2) += (std::sqrt(static_cast<double>(N)) / static_cast<double>(N) *
+                                 s.manifold->teacher * s.manifold->features)
+                                    .eval();
         const OrderParameters op = manifold_order_parameters(s);
         NormalStream stream(StreamKey{13, 0, StreamPurpose::observer});
         RowMatrix C, X, Nu;
@@ -427,8 +429,10 @@ TEST_CASE("hidden manifold: eps_g on fresh inputs against the Gaussian-equivalen
         p.model.q0 = 1.0;
         p.observer.eg_samples = 20000;
         RunState s = make_initial_state(p.model, 17, 1);
-        s.weights.topRows(2) +=
-            (s.manifold->teacher * s.manifold->features / static_cast<double>(N / 2)).eval();
+        // Aligned with the teacher through the latent space (as above, D = N/2).
+        s.weights.topRows(2) += (std::sqrt(static_cast<double>(N / 2)) / static_cast<double>(N) *
+                                 s.manifold->teacher * s.manifold->features)
+                                    .eval();
         Observer observer(p, 17, 1);
         const Observables o = observer.observe(s);
         const double closed =
