@@ -185,6 +185,12 @@ TEST_CASE("hidden manifold: the state holds F and the teacher in the latent spac
     NormalStream f(StreamKey{5, 1, StreamPurpose::features});
     CHECK(s.manifold->features(0, 0) == f.next());
     CHECK(s.manifold->features(0, 1) == f.next());
+    // init-seed = shared: F (and the teacher) keyed by the seed index, shared by the points of
+    // a sweep, from purpose features_shared.
+    RunParams shared = p;
+    shared.model.init_seed = InitSeed::shared;
+    NormalStream fs(StreamKey{5, 1, StreamPurpose::features_shared});
+    CHECK(make_initial_state(shared.model, 5, 1).manifold->features(0, 0) == fs.next());
     // The student is drawn as for Gaussian inputs.
     RunParams g = p;
     g.model.inputs = InputKind::gaussian;
