@@ -596,12 +596,6 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                             OutputMode::create, static_cast<double>(grid_points));
         CampaignSpec spec = cmd.config.expand();
         for (const auto& point : spec.points) {
-            // Hidden-manifold inputs (docs/theory.md §16): their ODEs (§16b) are not here yet.
-            if (point.params.model.inputs == InputKind::hidden_manifold)
-                throw ConfigError("inputs", "hidden-manifold",
-                                  "gaussian or mixture with plateau ode (the ODEs of "
-                                  "hidden-manifold inputs, docs/theory.md section 16b, are not "
-                                  "built yet)");
             require_theory_support(point.params.model);
             require_theory_regime(point.params); // batch and weight-decay are covered (§6)
         }
