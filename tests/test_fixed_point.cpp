@@ -239,6 +239,37 @@ TEST_CASE("escape prediction: the fast path against the whole computation (K = M
         CHECK(std::abs(predicted_mean_escape(fast, N) - predicted_mean_escape(whole, N)) < 1e-4);
 }
 
+TEST_CASE("escape prediction: the adaptive path grid against the uniform one (K = M = 2, erf)",
+          "[fixed_point][heavy]") {
+    // The symmetric path's grid grows from 0.25/eta to 0.25/lambda where the path is slow, and is
+    // integrated at rtol 1e-10 (docs/theory.md §11.2, "Cost"); the reference keeps 0.25/eta
+    // throughout at rtol 1e-12. The growth integral is exact for cubics on any spacing, so the
+    // escape times may move only by the integrations' tolerance (measured 1e-5 in alpha; bound
+    // 1e-4, as the fast path's); sigma_noise is a Monte-Carlo quadrature on each grid (every 20th
+    // point, the same draws): the grids differ, so it moves by its own quadrature error
+    // (measured 2.7e-4 relative; bound 1e-3).
+    const RunParams p = erf_params(2, 2, 0.5);
+    const FixedPoint fp = symmetric_fixed_point(p);
+    const EscapePrediction adaptive = predict_escape(p, fp);
+    const EscapePrediction uniform = predict_escape(p, fp, EscapeSettings{.adaptive_path = false});
+    REQUIRE(adaptive.valid);
+    REQUIRE(uniform.valid);
+    REQUIRE(adaptive.eps.size() == uniform.eps.size());
+    double worst = 0.0;
+    for (std::size_t i = 0; i < adaptive.eps.size(); ++i)
+        worst = std::max(worst, std::abs(adaptive.alpha_esc[i] - uniform.alpha_esc[i]));
+    std::printf("adaptive against uniform path grid: largest |alpha_esc difference| %.3g, A %.10g "
+                "vs %.10g, sigma_noise %.8g vs %.8g\n",
+                worst, adaptive.A, uniform.A, adaptive.sigma_noise, uniform.sigma_noise);
+    CHECK(worst < 1e-4);
+    CHECK(std::abs(adaptive.A - uniform.A) < 1e-4);
+    CHECK(adaptive.sigma_initial == Approx(uniform.sigma_initial).epsilon(1e-6));
+    CHECK(adaptive.sigma_noise == Approx(uniform.sigma_noise).epsilon(1e-3));
+    for (const double N : {300.0, 10000.0})
+        CHECK(predicted_mean_escape(adaptive, N) ==
+              Approx(predicted_mean_escape(uniform, N)).epsilon(1e-4));
+}
+
 TEST_CASE("escape prediction: predicted against simulated escape time at N = 300, 1000, 3000",
           "[fixed_point][slow]") {
     // K = M = 2, erf, eta = 0.5 (docs/PERFORMANCE.md §11), dynamics = gram: 300 runs per N,

@@ -45,7 +45,7 @@ namespace {
 
 constexpr double nan = std::numeric_limits<double>::quiet_NaN();
 
-/// The ODEs on packed vectors: a tight integrator (rtol 1e-12) for the symmetric path, whose
+/// The ODEs on packed vectors: a tight integrator (rtol path_rtol) for the symmetric path, whose
 /// states are the linearization's grid, and the escape integrations at escape_rtol.
 struct Trajectory {
     Trajectory(const RunParams& params, const OrderParameters& fixed)
@@ -58,9 +58,12 @@ struct Trajectory {
     OrderParameters fixed_op;
     double h_max;              ///< 0.5/eta: the flow's time scale is 1/eta in alpha
     double escape_rtol = 1e-8; ///< EscapeSettings::escape_rtol
+    /// The symmetric path's: 1e-10 with EscapeSettings::adaptive_path (tanh, K = M = 2: the
+    /// predictions of 1e-12 to every printed digit at half the path's time), else 1e-12.
+    double path_rtol = 1e-12;
 
     /// rtol (atol = rtol / 100) and the largest step.
-    [[nodiscard]] OdeIntegrator integrator(double rtol = 1e-12, double largest = 0.0) {
+    [[nodiscard]] OdeIntegrator integrator(double rtol, double largest = 0.0) {
         OdeParams ode;
         ode.rtol = rtol;
         ode.atol = 1e-2 * rtol;
@@ -77,11 +80,12 @@ struct Trajectory {
         return flow_generalization_error(settings, op.Q, op.R, op.T, op.v, op.v_star);
     }
 
-    /// Integrates y from t0 to t1; false on failure.
-    bool advance(Eigen::VectorXd& y, double t0, double t1) {
+    /// Integrates y from t0 to t1 (at path_rtol, steps up to `largest`, h_max if 0); false on
+    /// failure.
+    bool advance(Eigen::VectorXd& y, double t0, double t1, double largest = 0.0) {
         if (!(t1 > t0))
             return true;
-        OdeIntegrator ode = integrator();
+        OdeIntegrator ode = integrator(path_rtol, largest);
         double t = t0;
         return ode.advance(y, t, t1, [](const Eigen::VectorXd& x) { return x.allFinite(); }) ==
                OdeOutcome::ok;
@@ -284,9 +288,10 @@ std::variant<Eigen::MatrixXd, Failure> unstable_left_space(const Eigen::MatrixXd
     return Eigen::MatrixXd(svd.matrixV().rightCols(d));
 }
 
-/// The symmetric trajectory on the grid of step ds from y0 to where it reaches the fixed point.
+/// The symmetric trajectory on a grid from y0 to where it reaches the fixed point.
 struct SymmetricPath {
-    std::vector<Eigen::VectorXd> grid; ///< packed states at s = 0, ds, 2 ds, ... alpha_linear
+    std::vector<Eigen::VectorXd> grid; ///< packed states at s[0] = 0 < s[1] < ... = alpha_linear
+    std::vector<double> s;             ///< the grid's alpha: steps of ds0, longer where slow
     double alpha_plateau = nan;        ///< eps_g within 1 % of the plateau's
     double alpha_linear = 0.0;         ///< every entry within 1e-5 of the fixed point
 };
@@ -294,11 +299,15 @@ struct SymmetricPath {
 /// Stage 2: the symmetric trajectory, kept exactly symmetric (every entry set to its class mean
 /// after each step: rounding would otherwise seed an asymmetry that grows like e^{lambda
 /// alpha}) until every entry is within 1e-5 of the fixed point (the approach is slow: the
-/// slowest stable eigenvalue within the symmetric subspace is small).
+/// slowest stable eigenvalue within the symmetric subspace is small). The grid follows the
+/// path's own time scale (docs/theory.md §11.2, "Cost"): steps of ds0 = 0.25/eta while the state
+/// moves by more than path_change per step (the fast start), doubled while it moves by less
+/// than a quarter of it, up to ds_max (a fraction of 1/lambda) on the slow approach.
+constexpr double path_change = 1e-3;
 std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eigen::VectorXd& y0,
                                                     const Eigen::VectorXd& y_fp,
                                                     const Eigen::MatrixXd& J_fp, double eg_plateau,
-                                                    double ds, double rate) {
+                                                    double ds0, double ds_max, double rate) {
     const Packing& packing = traj.flow.packing();
     const Eigen::Index n = packing.size();
     const auto& classes = packing.classes();
@@ -315,10 +324,11 @@ std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eige
     };
     SymmetricPath path;
     path.grid.push_back(y0);
+    path.s.push_back(0.0);
     Eigen::VectorXd y = y0;
     double t = 0.0;
     const double limit = 2e4 / rate;
-    // Too slow to arrive: every `window` grid points (100/rate in alpha) the distance's decay
+    // Too slow to arrive: every `window` in alpha (100/rate) the distance's decay
     // over the last window is extrapolated; the approach is a sum of decaying exponentials whose
     // slowest dominates later, so the extrapolation can only be too early. When even it arrives
     // after twice the limit, stop now rather than after minutes of flow evaluations (sigmoid,
@@ -327,8 +337,8 @@ std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eige
     // orthonormal basis B; B^T J B is the flow's Jacobian there): the deviation's component on
     // it, c r (right eigenvector r, left l, c = l.B^T(y - y*) / l.r), takes ln(|c B r| / 1e-5) /
     // |mu| more; when that exceeds ten times the limit, stop too.
-    constexpr std::size_t window = 400;
-    std::vector<double> distance{(y0 - y_fp).lpNorm<Eigen::Infinity>()};
+    const double window = 100.0 / rate;
+    double check_t = 0.0, check_distance = (y0 - y_fp).lpNorm<Eigen::Infinity>();
     std::array<Eigen::Index, 4> column{-1, -1, -1, -1};
     Eigen::Index n_sym = 0;
     for (Eigen::Index i = 0; i < n; ++i) {
@@ -365,21 +375,28 @@ std::variant<SymmetricPath, Failure> symmetric_path(Trajectory& traj, const Eige
         return std::abs(c) * (B * r).lpNorm<Eigen::Infinity>();
     };
     bool reached = false;
+    double ds = ds0;
     while (t < limit && !reached) {
-        if (!traj.advance(y, t, t + ds))
+        if (!traj.advance(y, t, t + ds, ds))
             return Failure{"the symmetric trajectory failed"};
         t += ds;
         symmetrize(y);
+        const double change = (y - path.grid.back()).lpNorm<Eigen::Infinity>();
         path.grid.push_back(y);
+        path.s.push_back(t);
+        if (change < 0.25 * path_change)
+            ds = std::min(2.0 * ds, ds_max);
+        else if (change > path_change)
+            ds = std::max(ds0, 0.5 * ds);
         if (std::isnan(path.alpha_plateau) &&
             std::abs(traj.eg(y) - eg_plateau) <= 0.01 * eg_plateau)
             path.alpha_plateau = t;
-        distance.push_back((y - y_fp).lpNorm<Eigen::Infinity>());
-        reached = distance.back() <= 1e-5;
-        const std::size_t k = distance.size() - 1;
-        if (!reached && k % window == 0) {
-            const double before = distance[k - window], now = distance[k];
-            const double decay = std::log(before / now) / (static_cast<double>(window) * ds);
+        const double now = (y - y_fp).lpNorm<Eigen::Infinity>();
+        reached = now <= 1e-5;
+        if (!reached && t - check_t >= window) {
+            const double decay = std::log(check_distance / now) / (t - check_t);
+            check_t = t;
+            check_distance = now;
             const double share = slow_share(y);
             const double mu = slow >= 0 ? right.eigenvalues()(slow).real() : nan;
             if ((decay > 0.0 && t + std::log(now / 1e-5) / decay > 2.0 * limit) ||
@@ -417,9 +434,36 @@ Eigen::VectorXd jacobian_times(PackedFlow& flow, const Eigen::VectorXd& y,
 /// equal a(s) u at every grid point (to 1e-6 of the largest |a|), else nullopt (the full
 /// adjoint). w by the exact solution for a linear between the grid points (the full adjoint's
 /// RK4 uses J linear between them too).
+/// int_{s_k}^{s_k+1} of the polynomial through the grid values a around the interval: the cubic
+/// through the four nearest (the quadratic through three at the ends, the line through two on
+/// a grid of two), by two-point Gauss-Legendre, exact for these degrees on any spacing.
+double interval_integral(const std::vector<double>& s, const std::vector<double>& a,
+                         std::size_t k) {
+    const std::size_t n = s.size();
+    const double h = s[k + 1] - s[k];
+    if (n < 3)
+        return 0.5 * h * (a[k] + a[k + 1]);
+    const std::size_t lo = k == 0 ? 0 : k - 1;
+    const std::size_t hi = std::min(n - 1, k + 2);
+    const auto p = [&](double x) {
+        double sum = 0.0;
+        for (std::size_t i = lo; i <= hi; ++i) {
+            double l = 1.0;
+            for (std::size_t j = lo; j <= hi; ++j)
+                if (j != i)
+                    l *= (x - s[j]) / (s[i] - s[j]);
+            sum += l * a[i];
+        }
+        return sum;
+    };
+    const double mid = 0.5 * (s[k] + s[k + 1]), d = 0.5 * h / std::numbers::sqrt3;
+    return 0.5 * h * (p(mid - d) + p(mid + d));
+}
+
 std::optional<std::vector<Eigen::MatrixXd>> scalar_adjoint(PackedFlow& flow,
                                                            const std::vector<Eigen::VectorXd>& grid,
-                                                           const Eigen::MatrixXd& u, double ds,
+                                                           const std::vector<double>& s,
+                                                           const Eigen::MatrixXd& u,
                                                            std::vector<double>& growth) {
     const Eigen::VectorXd e = u.col(0);
     std::vector<double> a(grid.size());
@@ -440,24 +484,13 @@ std::optional<std::vector<Eigen::MatrixXd>> scalar_adjoint(PackedFlow& flow,
     // quadratic through three at the ends); the trapezoid's error, ~1e-3 in growth over the fast
     // start, would move the linear phase's escapes by ~1e-3/lambda.
     growth.assign(grid.size(), 0.0);
-    const std::size_t n_grid = grid.size();
-    for (std::size_t k = 0; k + 1 < n_grid; ++k) {
-        double step = 0.0;
-        if (n_grid < 3)
-            step = 0.5 * ds * (a[k] + a[k + 1]);
-        else if (k == 0)
-            step = ds * (5.0 * a[0] + 8.0 * a[1] - a[2]) / 12.0;
-        else if (k + 2 == n_grid)
-            step = ds * (5.0 * a[k + 1] + 8.0 * a[k] - a[k - 1]) / 12.0;
-        else
-            step = ds * (13.0 * (a[k] + a[k + 1]) - a[k - 1] - a[k + 2]) / 24.0;
-        growth[k + 1] = growth[k] + step;
-    }
+    for (std::size_t k = 0; k + 1 < grid.size(); ++k)
+        growth[k + 1] = growth[k] + interval_integral(s, a, k);
     std::vector<Eigen::MatrixXd> w(grid.size());
     double wk = 1.0;
     w.back() = u;
     for (std::size_t k = grid.size() - 1; k-- > 0;) {
-        wk *= std::exp(0.5 * ds * (a[k] + a[k + 1]));
+        wk *= std::exp(0.5 * (s[k + 1] - s[k]) * (a[k] + a[k + 1]));
         w[k] = wk * u;
         // Rescaled as in the full adjoint (only ratios to W(0) are used).
         if (wk > 1e100) {
@@ -474,26 +507,42 @@ std::optional<std::vector<Eigen::MatrixXd>> scalar_adjoint(PackedFlow& flow,
 /// on the columns of U at alpha_linear of a perturbation delta injected at s (RK4 with J linear
 /// between the grid points).
 std::variant<std::vector<Eigen::MatrixXd>, Failure>
-adjoint_along(PackedFlow& flow, const std::vector<Eigen::VectorXd>& grid, const Eigen::MatrixXd& u,
-              double ds, bool scalar, std::vector<double>& growth) {
+adjoint_along(PackedFlow& flow, const std::vector<Eigen::VectorXd>& grid,
+              const std::vector<double>& s, const Eigen::MatrixXd& u, bool scalar,
+              std::vector<double>& growth) {
     growth.clear();
     if (scalar)
-        if (auto w = scalar_adjoint(flow, grid, u, ds, growth))
+        if (auto w = scalar_adjoint(flow, grid, s, u, growth))
             return std::move(*w);
     std::vector<Eigen::MatrixXd> w(grid.size());
+    const double h_sub = grid.size() > 1 ? s[1] - s[0] : 1.0;
     Eigen::MatrixXd J_next = jacobian(flow, grid.back());
     w.back() = u;
     for (std::size_t k = grid.size() - 1; k-- > 0;) {
         const Eigen::MatrixXd J_k = jacobian(flow, grid[k]);
         if (!J_k.allFinite())
             return Failure{"the Jacobian along the symmetric trajectory is not finite"};
-        const Eigen::MatrixXd Jm = 0.5 * (J_k + J_next);
-        const Eigen::MatrixXd& x = w[k + 1];
-        const Eigen::MatrixXd k1 = J_next.transpose() * x;
-        const Eigen::MatrixXd k2 = Jm.transpose() * (x + 0.5 * ds * k1);
-        const Eigen::MatrixXd k3 = Jm.transpose() * (x + 0.5 * ds * k2);
-        const Eigen::MatrixXd k4 = J_k.transpose() * (x + ds * k3);
-        w[k] = x + ds / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+        // RK4 in steps no longer than the grid's first (0.25/eta): J has stable eigenvalues of
+        // O(eta), beyond RK4's stability over the longer intervals of the slow approach.
+        const double h = s[k + 1] - s[k];
+        const int steps = std::max(1, static_cast<int>(std::ceil(h / h_sub - 1e-9)));
+        const double dh = h / steps;
+        // J at the fraction f of the way back from s_{k+1} to s_k (linear between them).
+        const auto J_at = [&](double f) -> Eigen::MatrixXd {
+            return (1.0 - f) * J_next + f * J_k;
+        };
+        Eigen::MatrixXd x = w[k + 1];
+        for (int i = 0; i < steps; ++i) {
+            const double f0 = static_cast<double>(i) / steps;
+            const double f1 = static_cast<double>(i + 1) / steps;
+            const Eigen::MatrixXd Ja = J_at(f0), Jm = J_at(0.5 * (f0 + f1)), Jb = J_at(f1);
+            const Eigen::MatrixXd k1 = Ja.transpose() * x;
+            const Eigen::MatrixXd k2 = Jm.transpose() * (x + 0.5 * dh * k1);
+            const Eigen::MatrixXd k3 = Jm.transpose() * (x + 0.5 * dh * k2);
+            const Eigen::MatrixXd k4 = Jb.transpose() * (x + dh * k3);
+            x += dh / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4);
+        }
+        w[k] = std::move(x);
         J_next = J_k;
         // Backwards, W grows like e^{lambda (alpha_linear - s)}: over a long approach (weight
         // decay near the merger of the plateau's branches: alpha_linear ~ 10^4) it would
@@ -549,9 +598,9 @@ Eigen::MatrixXd initial_covariance(const Eigen::MatrixXd& sensitivity,
 /// sigma_noise^2 is its trace / d (d = U.cols()). Cov by Monte Carlo every `stride` grid points
 /// (it changes slowly), held in between.
 double noise_sigma(const RunParams& params, const FixedPoint& plateau, PackedFlow& flow,
-                   const std::vector<Eigen::VectorXd>& grid, const std::vector<Eigen::MatrixXd>& w,
-                   const Eigen::MatrixXd& u, double p_ref, double lambda, double ds,
-                   const EscapeSettings& settings) {
+                   const std::vector<Eigen::VectorXd>& grid, const std::vector<double>& s,
+                   const std::vector<Eigen::MatrixXd>& w, const Eigen::MatrixXd& u, double p_ref,
+                   double lambda, const EscapeSettings& settings) {
     NormalStream rng(StreamKey{0x65736361706500ULL, 0, StreamPurpose::observer});
     const std::size_t stride = 20;
     const std::size_t n_grid = grid.size();
@@ -560,7 +609,9 @@ double noise_sigma(const RunParams& params, const FixedPoint& plateau, PackedFlo
     for (std::size_t k = 0; k < n_grid; ++k) {
         if (k % stride == 0)
             cov = step_covariance(params, flow.order_parameters(grid[k]), settings.mc_samples, rng);
-        const double weight = (k == 0 || k + 1 == n_grid) ? 0.5 * ds : ds; // trapezoid
+        // The trapezoid on the path's grid.
+        const double weight =
+            0.5 * ((k + 1 < n_grid ? s[k + 1] : s[k]) - (k > 0 ? s[k - 1] : s[k]));
         integral += weight * (w[k].transpose() * cov * w[k]).trace();
     }
     const Eigen::MatrixXd cov_fp =
@@ -574,7 +625,8 @@ double noise_sigma(const RunParams& params, const FixedPoint& plateau, PackedFlo
 /// The linear phase of stage 6 (docs/theory.md §11.2, "Cost"): what the symmetric path and the
 /// scalar adjoint give the escapes from small asymmetries.
 struct LinearPhase {
-    const std::vector<Eigen::VectorXd>* grid = nullptr; ///< the symmetric path, step ds
+    const std::vector<Eigen::VectorXd>* grid = nullptr; ///< the symmetric path
+    const std::vector<double>* s = nullptr;             ///< its grid's alpha
     const std::vector<double>* growth = nullptr;        ///< int_0^s a on the grid
     Eigen::VectorXd u;                                  ///< the unit unstable mode
     double p0 = 0.0;                                    ///< u . d_ref
@@ -613,9 +665,20 @@ void escape_times(const ModelParams& m, Trajectory& traj, double lambda, double 
             std::size_t i = 0;
             while (i + 1 < g.size() && std::abs(eps * linear.p0) * std::exp(g[i]) < linear_switch)
                 ++i;
-            const double s_i = static_cast<double>(i) * d_alpha;
-            const Eigen::VectorXd y =
-                (*linear.grid)[i] + eps * linear.p0 * std::exp(g[i]) * linear.u;
+            // Continued to the next multiple of d_alpha first, so that its eps_g is sampled at
+            // the same alpha as an escape integrated whole (the crossing is interpolated between
+            // samples: another phase of the samples would move it by ~1e-4 in alpha).
+            double s_i = (*linear.s)[i];
+            Eigen::VectorXd y = (*linear.grid)[i] + eps * linear.p0 * std::exp(g[i]) * linear.u;
+            const double aligned = std::ceil(s_i / d_alpha - 1e-9) * d_alpha;
+            OdeIntegrator to_aligned = traj.integrator(traj.escape_rtol, d_alpha);
+            if (aligned > s_i && to_aligned.advance(y, s_i, aligned, [](const Eigen::VectorXd& x) {
+                    return x.allFinite();
+                }) != OdeOutcome::ok) {
+                out.alpha_esc.push_back(nan);
+                ++n_linear;
+                continue;
+            }
             out.alpha_esc.push_back(
                 s_i + traj.escape_time(y, out.threshold, d_alpha, limit - s_i, coarse_factor));
             ++n_linear;
@@ -843,6 +906,7 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
     const OrderParameters start = symmetric_initial_conditions(m, m.q0, 0.0, 0.0);
     Trajectory traj(params, start);
     traj.escape_rtol = settings.escape_rtol;
+    traj.path_rtol = settings.adaptive_path ? 1e-10 : 1e-12;
     const Packing& packing = traj.flow.packing();
     Eigen::VectorXd y_fp;
     packing.pack(plateau.op.Q, plateau.op.R, plateau.op.v, y_fp);
@@ -853,10 +917,12 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
     const Eigen::MatrixXd u = std::get<Eigen::MatrixXd>(std::move(mode));
     out.dimension = static_cast<int>(u.cols());
 
-    const double ds = 0.25 / rate;
+    const double ds0 = 0.25 / rate;
     Eigen::VectorXd y0;
     packing.pack(start.Q, start.R, start.v, y0);
-    auto path_or = symmetric_path(traj, y0, y_fp, J_fp, out.eg_plateau, ds, rate);
+    auto path_or =
+        symmetric_path(traj, y0, y_fp, J_fp, out.eg_plateau, ds0,
+                       settings.adaptive_path ? std::max(ds0, 0.25 / lambda) : ds0, rate);
     if (const auto* f = std::get_if<Failure>(&path_or))
         return fail(f->why);
     const SymmetricPath path = std::get<SymmetricPath>(std::move(path_or));
@@ -864,7 +930,7 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
     out.alpha_linear = path.alpha_linear;
 
     std::vector<double> growth; // empty unless the adjoint is scalar
-    auto w_or = adjoint_along(traj.flow, path.grid, u, ds, settings.scalar_adjoint, growth);
+    auto w_or = adjoint_along(traj.flow, path.grid, path.s, u, settings.scalar_adjoint, growth);
     if (const auto* f = std::get_if<Failure>(&w_or))
         return fail(f->why);
     std::vector<Eigen::MatrixXd> w = std::get<std::vector<Eigen::MatrixXd>>(std::move(w_or));
@@ -883,13 +949,14 @@ EscapePrediction predict_escape(const RunParams& params, const FixedPoint& plate
         Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd>(initial).eigenvalues();
     out.anisotropy = spread.maxCoeff() / spread.minCoeff();
     if (settings.noise)
-        out.sigma_noise =
-            noise_sigma(params, plateau, traj.flow, path.grid, w, u, p_ref, lambda, ds, settings);
+        out.sigma_noise = noise_sigma(params, plateau, traj.flow, path.grid, path.s, w, u, p_ref,
+                                      lambda, settings);
 
     if (out.dimension == 1) {
         LinearPhase linear;
         if (settings.linear_phase && !growth.empty()) {
             linear.grid = &path.grid;
+            linear.s = &path.s;
             linear.growth = &growth;
             linear.u = u.col(0);
             linear.p0 = linear.u.dot(reference_asymmetry(packing, start));

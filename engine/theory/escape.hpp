@@ -102,6 +102,10 @@ struct EscapeSettings {
     /// at 1e-8 the escape times of erf, K = M = 2, eta = 0.5 are those of 1e-12 to 1.1e-5 in
     /// alpha (eps = 1e-9 ... 10^-0.5) at a quarter of the flow evaluations.
     double escape_rtol = 1e-8;
+    /// The symmetric path on a grid that follows its time scale, steps of 0.25/eta on the fast
+    /// start growing to 0.25/lambda on the slow approach, integrated at rtol 1e-10 (docs/theory.md
+    /// §11.2, "Cost"); false: steps of 0.25/eta throughout at rtol 1e-12 (the reference).
+    bool adaptive_path = true;
 };
 
 /// The prediction for params (K, M, g, eta, q0, ...; N is not used) at the plateau `plateau`
