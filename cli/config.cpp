@@ -387,9 +387,11 @@ const std::vector<KeyInfo>& keys() {
         // Gaussian-mixture inputs and the loss (docs/theory.md §15).
         {.name = "inputs",
          .default_value = "gaussian",
-         .help = "what an example is: gaussian (labelled by the target) or mixture (the "
+         .help = "what an example is: gaussian (labelled by the target), mixture (the "
                  "clusters' means plus noise, labelled +-1 by their cluster; the teacher is "
-                 "drawn but unused; docs/theory.md section 15)",
+                 "drawn but unused; docs/theory.md section 15) or hidden-manifold (x = "
+                 "f(F^T c/sqrt D) of a latent c ~ N(0, I_D), labelled by the target on the "
+                 "teacher's fields b_n . c/sqrt D; docs/theory.md section 16)",
          .hashed = Hashed::unless_default,
          .fields = {"run.model.inputs"},
          .kind = ChoiceKey{name_list<InputKind>(), nullptr,
@@ -421,6 +423,44 @@ const std::vector<KeyInfo>& keys() {
                          [](KeyTarget t, double x) {
                              t.run.model.mixture.variance = x;
                          }}},
+        // Hidden-manifold inputs (docs/theory.md §16).
+        {.name = "latent-dim",
+         .default_value = "none",
+         .help = "the latent dimension D of inputs = hidden-manifold (instead of latent-ratio)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.manifold.latent_dim"},
+         .kind = IntegerKey{limits::latent_dim,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.model.manifold.latent_dim = x;
+                            },
+                            "none",
+                            [](KeyTarget t) {
+                                t.run.model.manifold.latent_dim.reset();
+                            }}},
+        {.name = "latent-ratio",
+         .default_value = "none",
+         .help = "the latent dimension of inputs = hidden-manifold as delta = D/N (D = "
+                 "round(delta N); instead of latent-dim)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.manifold.latent_ratio"},
+         .kind = RealKey{limits::latent_ratio,
+                         [](KeyTarget t, double x) {
+                             t.run.model.manifold.latent_ratio = x;
+                         },
+                         "none",
+                         [](KeyTarget t) {
+                             t.run.model.manifold.latent_ratio.reset();
+                         }}},
+        {.name = "feature-map",
+         .default_value = "sign",
+         .help = "the feature map f of inputs = hidden-manifold, centred: sign, erf (erf(u/sqrt "
+                 "2)), relu (max(0, u) - 1/sqrt(2 pi)) or linear",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.manifold.feature_map"},
+         .kind = ChoiceKey{name_list<FeatureMap>(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.manifold.feature_map = parse<FeatureMap>(v).value();
+                           }}},
         {.name = "loss",
          .default_value = "squared",
          .help = "the per-example loss minimised and averaged by eg: squared (sigma - tau)^2/2 "
@@ -1138,6 +1178,11 @@ std::optional<ConfigError> Configuration::ineffective_key() const {
     const bool tanh_hidden = any("activation", is("tanh")) || any("teacher-activation", is("tanh"));
     const bool tanh_output =
         any("output-activation", is("tanh")) || any("teacher-output-activation", is("tanh"));
+    const bool manifold = any("inputs", is("hidden-manifold"));
+    const std::string manifold_why =
+        "it shapes the inputs of inputs = hidden-manifold (docs/theory.md section 16), and "
+        "inputs = " +
+        value("inputs");
     const bool gamma_hidden_set = values_.contains("gamma-hidden");
     const bool gamma_output_set = values_.contains("gamma-output");
 
@@ -1175,6 +1220,9 @@ std::optional<ConfigError> Configuration::ineffective_key() const {
         {"q0", any("constraint", is("none")),
          "every student row starts on the sphere, Q_jj = 1 (constraint = sphere, docs/theory.md "
          "section 14)"},
+        {"latent-dim", manifold, manifold_why},
+        {"latent-ratio", manifold, manifold_why},
+        {"feature-map", manifold, manifold_why},
         {"teacher-upper", deep_teacher,
          "the teacher has one hidden layer, M = " + value("M") +
              "; it sets the weights above the first layer of a deeper teacher such as M = 4x2"},

@@ -71,6 +71,12 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
         field(x != b.model.mixture, "run.model.mixture.clusters");
     }
     field(a.model.mixture.variance != b.model.mixture.variance, "run.model.mixture.variance");
+    field(a.model.manifold.latent_dim != b.model.manifold.latent_dim,
+          "run.model.manifold.latent_dim");
+    field(a.model.manifold.latent_ratio != b.model.manifold.latent_ratio,
+          "run.model.manifold.latent_ratio");
+    field(a.model.manifold.feature_map != b.model.manifold.feature_map,
+          "run.model.manifold.feature_map");
     field(a.model.loss != b.model.loss, "run.model.loss");
     field(a.training.eta != b.training.eta, "run.training.eta");
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");

@@ -130,6 +130,41 @@ void check_regime(const RunParams& p) {
             "an integer <= the training set's size P = " + std::to_string(P.value_or(0)));
 }
 
+/// The hidden-manifold keys (docs/theory.md §16): latent-dim or latent-ratio, one of them with
+/// inputs = hidden-manifold.
+void check_manifold(const ModelParams& m) {
+    const HiddenManifold& h = m.manifold;
+    if (h.latent_dim)
+        require(limits::latent_dim.contains(*h.latent_dim), "latent-dim", *h.latent_dim,
+                limits::latent_dim.allowed() + " or none");
+    if (h.latent_ratio)
+        require(contains(limits::latent_ratio, *h.latent_ratio), "latent-ratio", *h.latent_ratio,
+                std::string(allowed(limits::latent_ratio)) + " or none");
+    require(!(h.latent_dim && h.latent_ratio), "latent-ratio", h.latent_ratio.value_or(0.0),
+            "none when latent-dim is set (the latent dimension is given once: latent-dim = D or "
+            "latent-ratio = D/N)");
+    if (m.inputs != InputKind::hidden_manifold)
+        return;
+    require(h.latent_dim || h.latent_ratio, "latent-dim", "none",
+            limits::latent_dim.allowed() +
+                " (inputs = hidden-manifold needs latent-dim = D or latent-ratio = D/N)");
+    const std::int64_t D = latent_dimension(m);
+    if (h.latent_ratio)
+        require(D >= 1 && D <= limits::latent_dim.max, "latent-ratio", *h.latent_ratio,
+                "a number with 1 <= round(latent-ratio x N) <= " +
+                    std::to_string(limits::latent_dim.max) + " (here N = " + std::to_string(m.N) +
+                    ")");
+    // The teacher acts on the latent vector c (docs/theory.md §16): its rows b_n live in R^D.
+    require(m.teacher_init != TeacherInit::orthonormal || m.teacher.hidden() <= D, "M",
+            m.teacher.hidden(),
+            "an integer <= D = " + std::to_string(D) +
+                " for an orthonormal teacher with inputs = hidden-manifold (its rows lie in the "
+                "latent space)");
+    require(!is_deep(m), "K", widths_text(m.student.widths),
+            "one hidden layer (student and teacher) with inputs = hidden-manifold (deeper "
+            "networks on the hidden manifold: not built yet)");
+}
+
 } // namespace
 
 std::optional<std::int64_t> training_set_size(const RunParams& p) noexcept {
@@ -212,6 +247,11 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     const std::int64_t r = m.student.hidden() + static_cast<std::int64_t>(m.teacher.hidden());
     // docs/theory.md §7: the part of xi orthogonal to the K + M rows carries chi^2_{N-r}; with
     // mixture inputs the D axes of the means are rows too (§15d).
+    // Hidden-manifold inputs (docs/theory.md §16) are not Gaussian: no chain samples them.
+    if (m.inputs == InputKind::hidden_manifold)
+        return ConfigError("inputs", "hidden-manifold",
+                           "gaussian or mixture with dynamics = gram (the chain samples "
+                           "Gaussian fields; hidden-manifold inputs need dynamics = full)");
     if (m.inputs == InputKind::mixture) {
         const auto D = static_cast<std::int64_t>(m.mixture.dims);
         if (m.N <= r + D)
@@ -288,6 +328,8 @@ void validate(const RunParams& p) {
         require(static_cast<std::int64_t>(m.mixture.dims) <= m.N, "clusters", m.mixture.source,
                 "means with at most N = " + std::to_string(m.N) + " coordinates");
     }
+
+    check_manifold(m);
 
     check(limits::eta, "eta", p.training.eta);
     check(limits::eta, "eta-v", p.training.eta_v);

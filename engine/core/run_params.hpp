@@ -5,6 +5,7 @@
 #include "engine/core/enum_table.hpp"
 #include "engine/core/errors.hpp"
 #include "engine/core/rate_schedule.hpp"
+#include "models/hidden_manifold.hpp"
 #include "models/loss.hpp"
 #include "models/mixture.hpp"
 #include "models/network.hpp"
@@ -82,6 +83,9 @@ enum class Constraint {
 enum class InputKind {
     gaussian, ///< xi ~ N(0, I_N), labelled by the target (the teacher)
     mixture,  ///< xi = mu_c + sqrt(Delta) z, labelled y_c by its cluster c (§15)
+    /// x = f(F^T c / sqrt D), c ~ N(0, I_D), labelled by the target on the teacher's latent
+    /// fields b_n . c / sqrt D (§16)
+    hidden_manifold,
 };
 
 // Canonical names, as used in configuration files and output attributes: one table per
@@ -124,8 +128,16 @@ enum class InputKind {
         {{Eta2Terms::keep, "keep"}, {Eta2Terms::noise_only, "noise-only"}});
 }
 [[nodiscard]] constexpr auto enum_table(InputKind) noexcept {
-    return std::to_array<EnumEntry<InputKind>>(
-        {{InputKind::gaussian, "gaussian"}, {InputKind::mixture, "mixture"}});
+    return std::to_array<EnumEntry<InputKind>>({{InputKind::gaussian, "gaussian"},
+                                                {InputKind::mixture, "mixture"},
+                                                {InputKind::hidden_manifold, "hidden-manifold"}});
+}
+/// FeatureMap is defined in models/hidden_manifold.hpp (below the engine); its names here.
+[[nodiscard]] constexpr auto enum_table(FeatureMap) noexcept {
+    return std::to_array<EnumEntry<FeatureMap>>({{FeatureMap::sign, "sign"},
+                                                 {FeatureMap::erf, "erf"},
+                                                 {FeatureMap::relu, "relu"},
+                                                 {FeatureMap::linear, "linear"}});
 }
 [[nodiscard]] constexpr auto enum_table(Sampling) noexcept {
     return std::to_array<EnumEntry<Sampling>>(
@@ -175,6 +187,8 @@ inline constexpr IntRange batch{1, std::numeric_limits<std::int64_t>::max()};   
 inline constexpr IntRange train_set{1, std::numeric_limits<std::int64_t>::max()}; ///< P
 inline constexpr RealRange alpha_train = RealRange::positive;                     ///< P/N
 inline constexpr RealRange cluster_variance = RealRange::positive;                ///< Delta of §15
+inline constexpr IntRange latent_dim{1, std::numeric_limits<int>::max()};         ///< D of §16
+inline constexpr RealRange latent_ratio = RealRange::positive; ///< delta = D/N of §16
 } // namespace limits
 
 /// Student and teacher networks and the data they see.
@@ -205,6 +219,8 @@ struct ModelParams {
     /// clusters give the labels (docs/theory.md §15; the teacher is then drawn but unused).
     InputKind inputs = InputKind::gaussian;
     Mixture mixture = Mixture::exclusive_or(); ///< the clusters, with inputs = mixture
+    /// The latent dimension and feature map of inputs = hidden-manifold (docs/theory.md §16).
+    HiddenManifold manifold{};
     /// The per-example loss e(sigma, tau) that is minimised and that eps_g averages (Eq. (2),
     /// or the logistic loss of Eq. (15.3)).
     Loss loss{};
@@ -295,6 +311,12 @@ struct RunParams {
 
 /// Examples per update: B, or P for batch = all.
 [[nodiscard]] std::int64_t examples_per_update(const RunParams& p) noexcept;
+
+/// D, the latent dimension of inputs = hidden-manifold (docs/theory.md §16): latent-dim, or
+/// round(latent-ratio N); 0 when neither is set.
+[[nodiscard]] inline std::int64_t latent_dimension(const ModelParams& m) noexcept {
+    return latent_dimension(m.manifold, m.N);
+}
 
 /// Q_jj at the start of a run: 1 on the sphere (constraint = sphere, docs/theory.md §14), q0
 /// otherwise. The symmetric start of `plateau ode --init symmetric` takes it.
