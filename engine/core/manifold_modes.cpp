@@ -39,9 +39,9 @@ ManifoldModes resolve_manifold_modes(const Eigen::MatrixXd& W, const Eigen::Matr
     const Eigen::Index K = W.rows(), N = W.cols(), M = B.rows(), D = F.rows();
     if (F.cols() != N || B.cols() != D || K < 1 || M < 1 || D < 1)
         throw std::invalid_argument(
-            "resolve_manifold_modes: need W K x N, B M x D, F D x N; got W " +
-            std::to_string(K) + "x" + std::to_string(N) + ", B " + std::to_string(M) + "x" +
-            std::to_string(B.cols()) + ", F " + std::to_string(D) + "x" + std::to_string(F.cols()));
+            "resolve_manifold_modes: need W K x N, B M x D, F D x N; got W " + std::to_string(K) +
+            "x" + std::to_string(N) + ", B " + std::to_string(M) + "x" + std::to_string(B.cols()) +
+            ", F " + std::to_string(D) + "x" + std::to_string(F.cols()));
     fix_eigen_blocking();
     const double Nd = static_cast<double>(N), Dd = static_cast<double>(D);
     const double delta = Dd / Nd;

@@ -23,14 +23,12 @@ void require_manifold_theory_support(const ModelParams& m) {
     const std::string why = " for plateau ode with inputs = hidden-manifold (closed-form averages "
                             "of the Gaussian-equivalent fields, docs/theory.md section 16b)";
     if (s.h.kind != ActivationKind::linear || s.h != t.h)
-        throw ConfigError(s.h.kind != ActivationKind::linear ? "output-activation"
-                                                             : "teacher-output-activation",
-                          std::string(name(s.h.kind != ActivationKind::linear ? s.h.kind
-                                                                              : t.h.kind)),
-                          "linear" + why);
+        throw ConfigError(
+            s.h.kind != ActivationKind::linear ? "output-activation" : "teacher-output-activation",
+            std::string(name(s.h.kind != ActivationKind::linear ? s.h.kind : t.h.kind)),
+            "linear" + why);
     if (!integrals::has_closed_form(s.g.kind, s.h.kind, t.g.kind, t.h.kind))
-        throw ConfigError("activation", std::string(name(s.g.kind)),
-                          "erf, relu or linear" + why);
+        throw ConfigError("activation", std::string(name(s.g.kind)), "erf, relu or linear" + why);
     if (s.g != t.g)
         throw ConfigError("teacher-activation", std::string(name(t.g.kind)),
                           "the student's activation and gamma" + why);
@@ -150,8 +148,8 @@ double manifold_generalization_error(const FlowSettings& s, const ManifoldModes&
                                      const Eigen::VectorXd& v_star) {
     const Eigen::Index K = v.size(), M = v_star.size();
     // Eq. (16b.10): the Gaussian fields' eps_g (docs/theory.md §2) at (Q, R, T).
-    return flow_generalization_error(s, modes.field_covariance(K), modes.teacher_overlaps(K, M),
-                                     T, v, v_star);
+    return flow_generalization_error(s, modes.field_covariance(K), modes.teacher_overlaps(K, M), T,
+                                     v, v_star);
 }
 
 void check_manifold_modes(const ModelParams& m, const OrderParameters& op) {

@@ -134,8 +134,8 @@ Observables TheoryDynamics::observe() {
     if (impl_->manifold) {
         // Hidden-manifold inputs (docs/theory.md §16b): eps_g of the Gaussian-equivalent fields
         // at (Q, R, T), Eq. (16b.10), a closed form.
-        o.eg = manifold_generalization_error(impl_->manifold->settings(), op.manifold, op.T,
-                                             op.v, op.v_star);
+        o.eg = manifold_generalization_error(impl_->manifold->settings(), op.manifold, op.T, op.v,
+                                             op.v_star);
         o.eg_stderr = 0.0;
         return o;
     }
@@ -172,8 +172,7 @@ TheoryDynamics::Statistics TheoryDynamics::statistics() const noexcept {
     const std::int64_t evaluations = impl_->mixture    ? impl_->mixture->evaluations()
                                      : impl_->manifold ? impl_->manifold->evaluations()
                                                        : impl_->rhs->evaluations();
-    return {evaluations,
-            impl_->integrator.accepted(), impl_->integrator.rejected()};
+    return {evaluations, impl_->integrator.accepted(), impl_->integrator.rejected()};
 }
 
 RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
