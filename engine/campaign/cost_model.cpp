@@ -123,6 +123,23 @@ RunCost predict_run(const CostModel& model, const RunParams& p) {
         cost.records +=
             records * P * (N * multiply_add * units + unit * (units + 1.0) + D * c.mc_layer);
     }
+    if (p.model.inputs == InputKind::hidden_manifold) {
+        // docs/theory.md §16: an example is D normals (not N) and the D N multiply-adds of
+        // x = f(F^T c / sqrt D), a GEMM over a block of examples (the batch rate where probed,
+        // else the sweep's, slower: an overestimate); eps_g is always the Monte Carlo over such
+        // examples and the student's K N fields.
+        const auto latent = static_cast<double>(latent_dimension(p.model));
+        const double gemm = c.batch_multiply_add > 0.0 ? c.batch_multiply_add : c.multiply_add;
+        const double example = latent * N * gemm + (latent - N) * normal;
+        if (set)
+            cost.setup += static_cast<double>(*set) * (example + N * normal);
+        else
+            cost.steps += static_cast<double>(steps) * per_update * example;
+        const MonteCarloCoefficients mc = model.monte_carlo_for(activation_class(p.model));
+        cost.monte_carlo =
+            records * static_cast<double>(p.observer.eg_samples) *
+            (latent * normal + latent * N * gemm + K * N * gemm + mc.sample + units * mc.unit);
+    }
     return cost;
 }
 

@@ -45,6 +45,10 @@ RunMemory run_memory(const RunParams& p, RunKind kind, std::int64_t records) noe
         m.weights = d * (2.0 * units * N + layers + 2.0 * N); // + the example xi and the next one
     else
         m.weights = d * layers;
+    // Hidden-manifold inputs (docs/theory.md §16): the run's feature matrix F (D x N) and the
+    // teacher's rows in R^D, once per run in the state.
+    if (p.model.inputs == InputKind::hidden_manifold)
+        m.weights += d * static_cast<double>(latent_dimension(p.model)) * (N + M);
     // The Gram chain's r x r matrices (G, L, the Wishart factor, a product) or the Monte-Carlo
     // eps_g's field covariance and its factors: about four (K+M)^2 (measured for r = 1200).
     m.chain = d * 4.0 * units * units;

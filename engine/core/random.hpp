@@ -70,6 +70,10 @@ enum class StreamPurpose : std::uint64_t {
     student_layers = 13,
     /// The teacher's weights above the first layer of a deeper network, keyed as student_layers.
     teacher_layers = 14,
+    /// The feature matrix F of hidden-manifold inputs (docs/theory.md §16), keyed as the teacher:
+    /// by the run index, or by the seed index with init-seed = shared (features_shared).
+    features = 15,
+    features_shared = 16,
 };
 
 /// Identifies a random stream: (master seed, run index, purpose).

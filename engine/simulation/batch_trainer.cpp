@@ -1,5 +1,6 @@
 #include "engine/simulation/batch_trainer.hpp"
 
+#include "engine/simulation/manifold_source.hpp"
 #include "engine/simulation/training_set.hpp"
 
 #include <algorithm>
@@ -30,6 +31,30 @@ MiniBatchSgd::MiniBatchSgd(const RunParams& params, std::uint64_t seed, std::uin
 void MiniBatchSgd::prepare(const RunState& s) const {
     if (set_size_ == 0 || set_.rows() == set_size_)
         return;
+    if (s.manifold) {
+        // Hidden-manifold inputs (§16): example mu from its own stream (D normals, its latent
+        // vector c, Eq. (16.1)), then the normal of its label noise; the set keeps x^mu and the
+        // fixed label tau^mu from the teacher's fields b_n . c^mu (c is not kept).
+        FiniteTrainingSet set(static_cast<std::uint64_t>(set_size_), seed_, run_);
+        const Eigen::Index D = s.manifold->latent();
+        RowMatrix C(set_size_, D);
+        Eigen::VectorXd z(set_size_);
+        for (Eigen::Index mu = 0; mu < set_size_; ++mu) {
+            NormalStream stream = set.stream_of(static_cast<std::uint64_t>(mu));
+            stream.fill({C.row(mu).data(), static_cast<std::size_t>(D)});
+            z(mu) = stream.next();
+        }
+        RowMatrix y;
+        set_.resize(set_size_, n_);
+        s.manifold->examples(C, set_, y);
+        labels_.resize(set_size_);
+        for (Eigen::Index mu = 0; mu < set_size_; ++mu) {
+            labels_(mu) = teacher_output(s, y.row(mu).data());
+            if (noise_sd_ > 0.0)
+                labels_(mu) += noise_sd_ * z(mu);
+        }
+        return;
+    }
     if (mixture_) {
         // Mixture inputs (§15): example mu from its own stream (N normals, the uniform that
         // picks its cluster c, Eq. (15.1)), then the normal of its label noise; tau^mu = y_c.
@@ -197,6 +222,17 @@ StepOutcome MiniBatchSgd::advance(RunState& s, std::int64_t steps) {
                 const std::size_t c =
                     mixture_->draw(examples_, {block_.row(b).data(), static_cast<std::size_t>(n_)});
                 block_labels_(b) = mixture_->label(c);
+                if (noise_sd_ > 0.0)
+                    block_labels_(b) += noise_sd_ * noise_.next();
+            }
+            ok = update(s, block_, &block_labels_);
+        } else if (!has_training_set() && s.manifold) {
+            // B fresh hidden-manifold examples (§16): B latent vectors from the stream, example
+            // after example; labels from the teacher's fields b_n . c (noise from its stream).
+            draw_manifold_examples(*s.manifold, examples_, batch_, latent_, block_, block_fields_);
+            block_labels_.resize(batch_);
+            for (Eigen::Index b = 0; b < batch_; ++b) {
+                block_labels_(b) = teacher_output(s, block_fields_.row(b).data());
                 if (noise_sd_ > 0.0)
                     block_labels_(b) += noise_sd_ * noise_.next();
             }

@@ -84,6 +84,8 @@ private:
     // Scratch: the batch block, its labels, fields, field errors, dv.
     RowMatrix block_;
     Eigen::VectorXd block_labels_;
+    RowMatrix latent_;       ///< hidden manifold (§16): the batch's latent vectors c
+    RowMatrix block_fields_; ///< and the teacher's fields b_n . c
     RowMatrix fields_;
     RowMatrix errors_;
     Eigen::VectorXd grad_v_;

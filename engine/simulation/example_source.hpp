@@ -9,6 +9,8 @@
 //                       run's "examples" stream.
 //   MixtureExamples     a Gaussian mixture's examples and their clusters' labels
 //                       (engine/simulation/mixture_source.hpp).
+//   ManifoldExamples    hidden-manifold examples x = f(F^T c / sqrt D) and the teacher's fields
+//                       on the latent vector c (engine/simulation/manifold_source.hpp).
 //
 // A finite training set is not a source: MiniBatchSgd draws it once per run
 // (engine/simulation/training_set.hpp).
@@ -23,6 +25,8 @@
 
 namespace plateau {
 
+struct RunState; // engine/simulation/state.hpp
+
 class ExampleSource {
 public:
     ExampleSource() = default;
@@ -33,6 +37,17 @@ public:
     /// The next example: either the stream whose next N normals are the example (x untouched:
     /// the caller draws them), or nullptr after writing the example into x (N values).
     [[nodiscard]] virtual NormalStream* draw(std::span<double> x) = 0;
+
+    /// Called by the trainer before it draws examples for `state`: a source whose examples
+    /// depend on the run's fixed random part (the hidden manifold's F, §16) reads it here.
+    virtual void attach(const RunState& /*state*/) {}
+
+    /// The teacher's first-layer fields of the example drawn last, when the source gives them
+    /// (the hidden manifold's nu_n = b_n . c, §16); empty: the trainer computes them from the
+    /// teacher rows of the weights and the example.
+    [[nodiscard]] virtual std::span<const double> teacher_fields() const noexcept { return {}; }
+    /// Whether teacher_fields() gives the teacher's fields of every example.
+    [[nodiscard]] virtual bool gives_teacher_fields() const noexcept { return false; }
 
     /// The label of the example drawn last, when the source gives it (a cluster's y_c, §15);
     /// nullopt: the target labels it from the teacher's fields.

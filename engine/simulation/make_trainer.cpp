@@ -2,12 +2,20 @@
 
 #include "engine/core/linear_algebra.hpp"
 #include "engine/simulation/batch_trainer.hpp"
+#include "engine/simulation/manifold_source.hpp"
 
 namespace plateau {
 
 double trainer_memory_bytes(const RunParams& p) noexcept {
+    // Hidden-manifold inputs (docs/theory.md §16) draw their examples in blocks: a block's
+    // latent vectors (D), inputs (N) and teacher fields (M) per example.
+    const bool manifold = p.model.inputs == InputKind::hidden_manifold;
+    const auto D = static_cast<double>(manifold ? latent_dimension(p.model) : 0);
     if (is_online_sgd(p))
-        return 0.0;
+        return manifold ? 8.0 * static_cast<double>(ManifoldExamples::block) *
+                              (D + static_cast<double>(p.model.N) +
+                               static_cast<double>(p.model.teacher.hidden()))
+                        : 0.0;
     const auto N = static_cast<double>(p.model.N);
     const auto K = static_cast<double>(p.model.student.hidden());
     const auto M = static_cast<double>(p.model.teacher.hidden());
@@ -19,6 +27,8 @@ double trainer_memory_bytes(const RunParams& p) noexcept {
     // itself), its labels, fields (K + M) and field errors (K).
     const double block_rows = p.training.batch.all ? 0.0 : B;
     values += block_rows * (N + 1.0) + B * (K + M + K);
+    // The latent vectors of the training set while it is drawn (P x D), or of a fresh batch.
+    values += D * (P > 0.0 ? P : B);
     return 8.0 * values;
 }
 

@@ -1,5 +1,7 @@
 #include "engine/simulation/mixture_source.hpp"
 
+#include "engine/simulation/manifold_source.hpp"
+
 #include <algorithm>
 #include <cmath>
 
@@ -43,6 +45,8 @@ std::unique_ptr<ExampleSource> make_example_source(const RunParams& params, std:
                                                    std::uint64_t run) {
     if (params.model.inputs == InputKind::mixture)
         return std::make_unique<MixtureExamples>(params.model.mixture, seed, run);
+    if (params.model.inputs == InputKind::hidden_manifold) // docs/theory.md §16
+        return std::make_unique<ManifoldExamples>(seed, run);
     return std::make_unique<FreshExamples>(seed, run);
 }
 

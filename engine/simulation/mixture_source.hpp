@@ -62,8 +62,9 @@ private:
     double label_ = 0.0;
 };
 
-/// The source of on-line SGD for `params`: FreshExamples, or MixtureExamples with inputs =
-/// mixture.
+/// The source of on-line SGD for `params`: FreshExamples, MixtureExamples with inputs =
+/// mixture, or ManifoldExamples with inputs = hidden-manifold
+/// (engine/simulation/manifold_source.hpp).
 [[nodiscard]] std::unique_ptr<ExampleSource>
 make_example_source(const RunParams& params, std::uint64_t seed, std::uint64_t run);
 

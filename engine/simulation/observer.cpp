@@ -1,5 +1,6 @@
 #include "engine/simulation/observer.hpp"
 
+#include "engine/simulation/manifold_source.hpp"
 #include "models/gaussian_integrals.hpp"
 #include "models/loss.hpp"
 #include "models/polynomial_averages.hpp"
@@ -195,6 +196,14 @@ OrderParameters order_parameters_of(const RunState& s) {
 }
 
 Observables Observer::observe(const RunState& s) {
+    if (s.manifold) {
+        // Hidden-manifold inputs (docs/theory.md §16): Q, R, T by the Gaussian equivalence
+        // (Eq. (16.4)); eps_g by Monte Carlo on fresh examples of the manifold.
+        OrderParameters op = manifold_order_parameters(s);
+        const EgEstimate e = manifold_generalization_error(model_, s, samples_, rng_);
+        return {std::move(op.Q), std::move(op.R), std::move(op.T), std::move(op.v), e.eg,
+                e.standard_error};
+    }
     if (mixture_)
         return observe_mixture(order_parameters_of(s), mixture_->mean_overlaps(s.student()));
     return observe(order_parameters_of(s));
@@ -258,6 +267,9 @@ Observables Observer::observe(OrderParameters op, const Eigen::MatrixXd& mean_ov
 }
 
 Observables Observer::observe(OrderParameters op) {
+    if (model_.inputs == InputKind::hidden_manifold)
+        throw std::logic_error("Observer::observe(OrderParameters): hidden-manifold inputs need "
+                               "the weights and the manifold");
     if (mixture_)
         throw std::logic_error("Observer::observe(OrderParameters): mixture inputs need the "
                                "students' overlaps with the means");

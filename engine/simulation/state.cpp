@@ -55,12 +55,24 @@ RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint6
     const auto N = static_cast<Eigen::Index>(p.N);
     const double inv_sqrt_n = 1.0 / std::sqrt(static_cast<double>(p.N));
 
-    RowMatrix teacher(s.M, N);
+    // The teacher's rows live in R^N, or in the latent space R^D of hidden-manifold inputs
+    // (docs/theory.md §16), where the teacher rows of the weights stay zero.
+    const bool manifold = p.inputs == InputKind::hidden_manifold;
+    const Eigen::Index teacher_dims = manifold ? latent_dimension(p) : N;
+    RowMatrix teacher(s.M, teacher_dims);
     NormalStream teacher_rng(StreamKey{
         seed, init_index, shared ? StreamPurpose::teacher_shared : StreamPurpose::teacher});
-    fill_normal(teacher_rng, teacher, inv_sqrt_n);
+    fill_normal(teacher_rng, teacher, 1.0 / std::sqrt(static_cast<double>(teacher_dims)));
     if (p.teacher_init == TeacherInit::orthonormal)
         orthonormalize_rows(teacher);
+    if (manifold) {
+        ManifoldFrame frame{RowMatrix(teacher_dims, N), std::move(teacher), p.manifold.feature_map};
+        NormalStream features_rng(StreamKey{
+            seed, init_index, shared ? StreamPurpose::features_shared : StreamPurpose::features});
+        fill_normal(features_rng, frame.features, 1.0);
+        s.manifold.emplace(std::move(frame));
+        teacher = RowMatrix::Zero(s.M, N);
+    }
 
     RowMatrix student(s.K, N);
     NormalStream student_rng(

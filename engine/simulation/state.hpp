@@ -5,9 +5,11 @@
 #include "engine/core/random.hpp"
 #include "engine/core/run_params.hpp"
 #include "models/deep_network.hpp"
+#include "models/hidden_manifold.hpp"
 #include "models/network.hpp"
 
 #include <cstdint>
+#include <optional>
 
 namespace plateau {
 
@@ -21,6 +23,10 @@ struct RunState {
     /// layer (W_l is K_l x K_{l-1}), and the teacher's (constant). Empty with one hidden layer.
     LayerWeights layers;
     LayerWeights layers_star;
+    /// Hidden-manifold inputs (docs/theory.md §16): the feature matrix F and the teacher's rows
+    /// in the latent space, fixed for the run. The teacher rows of `weights` are then zero and
+    /// unused (the teacher acts on the latent vector c, not on x). Empty for other inputs.
+    std::optional<ManifoldFrame> manifold;
     int K = 0;
     int M = 0;
     std::int64_t step = 0; ///< examples seen so far; alpha = step / N
@@ -53,6 +59,11 @@ struct RunState {
 /// as the random rows on average; no stream drawn) for TeacherUpper::equal.
 [[nodiscard]] LayerWeights teacher_layers(const ModelParams& p, StreamKey key);
 
+/// With inputs = hidden-manifold (docs/theory.md §16) the teacher is drawn as above in R^D
+/// instead of R^N (from the same stream: orthonormal rows, or entries N(0, 1/D)), and the
+/// feature matrix F (D x N, entries N(0, 1), row after row) from purpose "features" (15), or
+/// "features_shared" (16) with init-seed = shared, keyed as the teacher; the teacher rows of
+/// the weights are zero.
 [[nodiscard]] RunState make_initial_state(const ModelParams& p, std::uint64_t seed,
                                           std::uint64_t init_index);
 

@@ -268,7 +268,11 @@ bool OnlineSgd::learn_from_fields(RunState& s) {
     const auto K = static_cast<std::size_t>(s.K);
     const auto M = static_cast<std::size_t>(s.M);
     const std::span<const double> x{fields_.data(), K};
-    const std::span<const double> y{fields_.data() + K, M};
+    // The teacher's fields: from the teacher rows and the example, or from the source (the
+    // hidden manifold's b_n . c, docs/theory.md §16).
+    const std::span<const double> given_fields = examples_->teacher_fields();
+    const std::span<const double> y =
+        given_fields.empty() ? std::span<const double>{fields_.data() + K, M} : given_fields;
 
     // Label tau = tau(y) + zeta, zeta ~ N(0, s^2): the target (docs/theory.md §13), by default
     // the committee h*(sum_n v*_n g*(y_n)); student sigma, Eq. (1).
@@ -310,11 +314,15 @@ StepOutcome OnlineSgd::advance(RunState& s, std::int64_t steps) {
     const std::size_t n = n_;
     assert(s.weights.cols() == static_cast<Eigen::Index>(n));
     double* const student = s.weights.data();
+    examples_->attach(s);
+    // The rows whose fields the sweeps compute: students and teachers, or the students alone
+    // when the source gives the teacher's fields (hidden manifold, §16).
+    const std::size_t rows = examples_->gives_teacher_fields() ? K : K + M;
 
     // Step t needs the fields of its example from the weights after step t-1. The first example
     // is drawn and its fields computed here; from then on the one sweep that applies the update
     // of step t also draws example t+1 (chunk by chunk) and computes its fields.
-    step_kernels::sweep(student, K + M, 0, n, nullptr, nullptr, xi_.data(), fields_.data(),
+    step_kernels::sweep(student, rows, 0, n, nullptr, nullptr, xi_.data(), fields_.data(),
                         examples_->draw({xi_.data(), n}), scratch_.data());
     for (std::int64_t t = 1;; ++t) {
         if (!learn_from_fields(s))
@@ -326,7 +334,7 @@ StepOutcome OnlineSgd::advance(RunState& s, std::int64_t steps) {
             ++s.step;
             return StepOutcome::ok;
         }
-        step_kernels::sweep(student, K + M, K, n, coef_.data(), xi_.data(), xi_next_.data(),
+        step_kernels::sweep(student, rows, K, n, coef_.data(), xi_.data(), xi_next_.data(),
                             fields_.data(), examples_->draw({xi_next_.data(), n}), scratch_.data());
         if (rule_.sphere) // the updated rows and the next example's fields with them (§14)
             step_kernels::project_rows(student, K, n, fields_.data());

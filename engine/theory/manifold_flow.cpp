@@ -143,9 +143,9 @@ void compute_manifold_flow(const FlowSettings& s, const ManifoldModes& modes,
     d.dR = moved.teacher_overlaps(K, M);
 }
 
-double manifold_generalization_error(const FlowSettings& s, const ManifoldModes& modes,
-                                     const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
-                                     const Eigen::VectorXd& v_star) {
+double manifold_flow_generalization_error(const FlowSettings& s, const ManifoldModes& modes,
+                                          const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
+                                          const Eigen::VectorXd& v_star) {
     const Eigen::Index K = v.size(), M = v_star.size();
     // Eq. (16b.10): the Gaussian fields' eps_g (docs/theory.md §2) at (Q, R, T).
     return flow_generalization_error(s, modes.field_covariance(K), modes.teacher_overlaps(K, M), T,

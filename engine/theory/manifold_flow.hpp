@@ -49,11 +49,11 @@ void compute_manifold_flow(const FlowSettings& s, const ManifoldModes& modes,
                            const Eigen::VectorXd& v_star, ManifoldDerivatives& d);
 
 /// eps_g at the point: that of Gaussian fields with covariance (Q, R, T) (Eq. (16b.10)).
-[[nodiscard]] double manifold_generalization_error(const FlowSettings& s,
-                                                   const ManifoldModes& modes,
-                                                   const Eigen::MatrixXd& T,
-                                                   const Eigen::VectorXd& v,
-                                                   const Eigen::VectorXd& v_star);
+[[nodiscard]] double manifold_flow_generalization_error(const FlowSettings& s,
+                                                        const ManifoldModes& modes,
+                                                        const Eigen::MatrixXd& T,
+                                                        const Eigen::VectorXd& v,
+                                                        const Eigen::VectorXd& v_star);
 
 /// The flow as derivatives in an OrderParameters: dQ, dR, dv, and dq, dr in manifold (its
 /// kappa and share those of op, t zero); dT, dv* zero.

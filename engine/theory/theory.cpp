@@ -134,8 +134,8 @@ Observables TheoryDynamics::observe() {
     if (impl_->manifold) {
         // Hidden-manifold inputs (docs/theory.md §16b): eps_g of the Gaussian-equivalent fields
         // at (Q, R, T), Eq. (16b.10), a closed form.
-        o.eg = manifold_generalization_error(impl_->manifold->settings(), op.manifold, op.T, op.v,
-                                             op.v_star);
+        o.eg = manifold_flow_generalization_error(impl_->manifold->settings(), op.manifold, op.T,
+                                                  op.v, op.v_star);
         o.eg_stderr = 0.0;
         return o;
     }

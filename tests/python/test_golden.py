@@ -10,7 +10,8 @@ the file carries:
   (``train-set`` / ``alpha-train``, both samplings, ``batch = all``); ``dynamics = gram``; deeper
   networks (``K = 4x2``, ``4x3x2`` with per-layer ``eta-layers`` / ``learn-layers``);
   Gaussian-mixture inputs (``inputs = mixture``: XOR with both losses, two clusters on a
-  training set);
+  training set); hidden-manifold inputs (``inputs = hidden-manifold``: relu features at two
+  latent ratios, sign features on a training set with mini-batches and weight decay);
 - the theory (``plateau ode``): the closed-form integrals (erf, relu; sampled and symmetric
   initial conditions, initial conditions of a gram run), the quadrature (tanh, K + M = 5), the
   tensor rule (tanh at K + M = 4; square student, he2 teacher; erf with tanh outputs) and the
@@ -142,6 +143,16 @@ CASES = {
         "--N", "40", "--K", "2", "--M", "1", "--inputs", "mixture", "--clusters", "two",
         "--alpha-train", "1.5", "--batch", "4", "--noise", "0.05", "--alpha-max", "2",
         "--seeds", "2", "--records", "5", "--eg-samples", "500"]),
+    # --- hidden-manifold inputs (docs/theory.md §16): on-line (two D, relu), a training set
+    "hidden-manifold": ("run", [
+        "--N", "40", "--K", "3", "--M", "2", "--inputs", "hidden-manifold",
+        "--latent-ratio", "0.5,2", "--feature-map", "relu", "--learn-v", "true", "--noise",
+        "0.01", "--alpha-max", "2", "--seeds", "2", "--records", "5", "--eg-samples", "500"]),
+    "hidden-manifold-train-set": ("run", [
+        "--N", "40", "--K", "2", "--M", "2", "--inputs", "hidden-manifold", "--latent-dim",
+        "15", "--feature-map", "sign", "--alpha-train", "1.5", "--batch", "4",
+        "--weight-decay", "0.01", "--alpha-max", "2", "--seeds", "2", "--records", "5",
+        "--eg-samples", "500"]),
     # the mixture theory (docs/theory.md §15c): erf on the joint rule, relu on the radial rule
     "ode-mixture-xor": ("ode", [
         "--N", "40", "--K", "3", "--M", "1", "--inputs", "mixture", "--activation", "erf,relu",
@@ -157,6 +168,7 @@ SHARDED = {
     "alpha-train-sampling": 4,
     "theory": 2,
     "mixture-xor": 2,
+    "hidden-manifold": 2,
 }
 
 
