@@ -15,6 +15,7 @@
 #include "models/hidden_manifold.hpp"
 #include "models/network.hpp"
 #include "models/quadrature.hpp"
+#include "models/target.hpp"
 
 #include "run_helpers.hpp"
 
@@ -185,6 +186,12 @@ TEST_CASE("hidden manifold: the state holds F and the teacher in the latent spac
     NormalStream f(StreamKey{5, 1, StreamPurpose::features});
     CHECK(s.manifold->features(0, 0) == f.next());
     CHECK(s.manifold->features(0, 1) == f.next());
+    // init-seed = shared: F (and the teacher) keyed by the seed index, shared by the points of
+    // a sweep, from purpose features_shared.
+    RunParams shared = p;
+    shared.model.init_seed = InitSeed::shared;
+    NormalStream fs(StreamKey{5, 1, StreamPurpose::features_shared});
+    CHECK(make_initial_state(shared.model, 5, 1).manifold->features(0, 0) == fs.next());
     // The student is drawn as for Gaussian inputs.
     RunParams g = p;
     g.model.inputs = InputKind::gaussian;
@@ -289,6 +296,8 @@ TEST_CASE("hidden manifold: on-line steps follow the finite-difference gradient"
         RunParams p = manifold_params(30, 12, 2, 2, map);
         p.model.noise = 0.01;
         p.model.learn_v = map == FeatureMap::relu; // v learned in one case
+        if (map == FeatureMap::erf) // a polynomial target of the latent fields (§13) in one
+            p.model.target = parse_target("he2(y1) + y1*y2");
         p.training.eta = 0.8;
         p.training.eta_v = 0.8;
         p.model.q0 = 1.0;
@@ -320,6 +329,18 @@ TEST_CASE("hidden manifold: on-line steps follow the finite-difference gradient"
         CHECK((s.student() - W).cwiseAbs().maxCoeff() < 1e-8 * W.cwiseAbs().maxCoeff());
         CHECK((s.v - v).cwiseAbs().maxCoeff() < 1e-8 * v.cwiseAbs().maxCoeff());
     }
+}
+
+TEST_CASE("hidden manifold: the sphere keeps |w_j| = 1 on manifold inputs", "[manifold]") {
+    RunParams p = manifold_params(60, 30, 3, 2, FeatureMap::relu);
+    p.model.constraint = Constraint::sphere;
+    RunState s = make_initial_state(p.model, 8, 0);
+    OnlineSgd trainer(p, 8, 0);
+    const RowMatrix start = s.student();
+    REQUIRE(trainer.advance(s, 50) == StepOutcome::ok);
+    CHECK(s.student() != start);
+    for (Eigen::Index j = 0; j < 3; ++j)
+        CHECK(s.student().row(j).squaredNorm() == Approx(1.0).epsilon(1e-12));
 }
 
 TEST_CASE("hidden manifold: mini-batches and training sets draw from the manifold", "[manifold]") {

@@ -48,7 +48,6 @@ def test_what_hidden_manifold_inputs_refuse_is_one_line_naming_the_key(plateau_p
         (["run", *hm, "--latent-ratio", "0.5", "--dynamics", "gram"], "'inputs'"),
         (["run", *hm, "--latent-ratio", "0.5", "--K", "4x2"], "'K'"),
         (["run", "--latent-ratio", "0.5"], "'latent-ratio'"),  # no effect on Gaussian inputs
-        (["ode", *hm, "--latent-ratio", "0.5"], "'inputs'"),
     ]
     for args, key in cases:
         out = tmp_path / "x.h5"
