@@ -82,7 +82,8 @@ void require_theory_support(const ModelParams& m) {
                               "networks run with plateau run)");
         }
     // Mixture inputs (docs/theory.md §15c): their own flow (engine/theory/mixture_flow.hpp),
-    // either loss. With Gaussian inputs the logistic loss has no theory here.
+    // either loss; hidden-manifold inputs: theirs (engine/theory/manifold_flow.hpp, §16b). With
+    // other inputs than mixtures the logistic loss has no theory here.
     if (m.inputs == InputKind::mixture)
         require_mixture_theory_support(m);
     else if (m.inputs == InputKind::hidden_manifold)
