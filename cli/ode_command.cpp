@@ -640,6 +640,16 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         if (init == InitKind::file && given("init"))
             throw UsageError("--init and --init-from exclude each other (--init-from starts "
                              "where the file's runs start)");
+        // Hidden-manifold inputs (docs/theory.md §16b): the theory's state is each run's weights
+        // resolved by input mode, which only --init sample regenerates (a file holds Q, R).
+        if (init != InitKind::sample)
+            for (const auto& point : spec.points)
+                if (point.params.model.inputs == InputKind::hidden_manifold)
+                    throw ConfigError(init == InitKind::file ? "init-from" : "init",
+                                      init == InitKind::file ? ode.init_from : ode.init,
+                                      "--init sample with inputs = hidden-manifold (the theory "
+                                      "starts from each run's weights resolved by input mode, "
+                                      "docs/theory.md section 16b)");
         for (const char* option : {"r0", "asymmetry"})
             if (given(option) && init != InitKind::symmetric)
                 throw UsageError(std::string("--") + option +

@@ -5,6 +5,7 @@
 // (theory/) and the file's variable table (io/) all speak in these types.
 #pragma once
 
+#include "engine/core/manifold_modes.hpp"
 #include "models/deep_network.hpp"
 
 #include <Eigen/Core>
@@ -32,6 +33,9 @@ struct OrderParameters {
     /// Mixture inputs (docs/theory.md §15, §15c): the students' overlaps with the means,
     /// M_jc = w^(j).mu_c (K x C), an order parameter of the mixture theory. Empty otherwise.
     Eigen::MatrixXd mean_overlaps{};
+    /// Hidden-manifold inputs (docs/theory.md §16b): the order parameters resolved by the
+    /// eigenmodes of the inputs' covariance, the state of the manifold theory. Empty otherwise.
+    ManifoldModes manifold{};
 };
 
 /// The names of the extra observables (the keys of Observables::extras), each the name of its

@@ -75,8 +75,14 @@ OrderParameters sample_initial_order_parameters(const RunParams& params, std::ui
         return start.op;
     }
     const RunState state = make_initial_state(params.model, seed, init_index);
-    if (state.manifold) // Q, R, T of hidden-manifold inputs, Eq. (16.4)
-        return manifold_order_parameters(state);
+    if (state.manifold) { // Q, R, T of hidden-manifold inputs, Eq. (16.4)
+        OrderParameters op = manifold_order_parameters(state);
+        // The theory's state (docs/theory.md §16b): the weights resolved by input mode.
+        const FeatureConstants c = FeatureEvaluator{state.manifold->map}.constants();
+        op.manifold = resolve_manifold_modes(state.student(), state.manifold->teacher,
+                                             state.manifold->features, c.a1, c.a_star_sq());
+        return op;
+    }
     OrderParameters op = order_parameters_of(state);
     if (params.model.inputs == InputKind::mixture) // the mixture theory's M_jc (§15c)
         op.mean_overlaps = MixtureSampler(params.model.mixture).mean_overlaps(state.student());

@@ -63,7 +63,8 @@ private:
 /// The exact initial order parameters of simulation run `run_index` whose initial state is keyed
 /// by `init_index` (CampaignSpec::init_index_of): order_parameters_of(make_initial_state(...))
 /// for dynamics = full, sample_initial_gram(...) for dynamics = gram. The start of `plateau ode
-/// --init sample` (docs/theory.md §7).
+/// --init sample` (docs/theory.md §7); with hidden-manifold inputs also the weights resolved by
+/// input mode, OrderParameters::manifold (§16b: an eigendecomposition of min(D, N) modes).
 [[nodiscard]] OrderParameters sample_initial_order_parameters(const RunParams& params,
                                                               std::uint64_t seed,
                                                               std::uint64_t init_index);

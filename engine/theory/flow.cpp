@@ -5,6 +5,7 @@
 #include "engine/core/linear_algebra.hpp"
 #include "engine/theory/flow_paths.hpp"
 #include "engine/theory/joint_rule.hpp"
+#include "engine/theory/manifold_flow.hpp"
 #include "engine/theory/mixture_flow.hpp"
 #include "engine/theory/tensor_rule.hpp"
 #include "models/gaussian_integrals.hpp"
@@ -81,12 +82,15 @@ void require_theory_support(const ModelParams& m) {
                               "networks run with plateau run)");
         }
     // Mixture inputs (docs/theory.md §15c): their own flow (engine/theory/mixture_flow.hpp),
-    // either loss. With Gaussian inputs the logistic loss has no theory here.
+    // either loss; hidden-manifold inputs: theirs (engine/theory/manifold_flow.hpp, §16b). With
+    // other inputs than mixtures the logistic loss has no theory here.
     if (m.inputs == InputKind::mixture)
         require_mixture_theory_support(m);
-    else if (m.loss.kind() != LossKind::squared)
+    else if (m.inputs == InputKind::hidden_manifold)
+        require_manifold_theory_support(m); // docs/theory.md §16b
+    if (m.inputs != InputKind::mixture && m.loss.kind() != LossKind::squared)
         throw ConfigError("loss", std::string(loss_name(m.loss.kind())),
-                          "squared with plateau ode and inputs = gaussian (the theory of the "
+                          "squared with plateau ode and these inputs (the theory of the "
                           "logistic loss is built for mixture inputs only, docs/theory.md "
                           "section 15c)");
     // One hidden layer: h = h* = identity with g = g* by the integrals (any g, §9), every
@@ -134,15 +138,20 @@ void require_theory_regime(const RunParams& p) {
 }
 
 FlowSettings flow_settings(const RunParams& p) {
+    // The flow of Q, R, v for Gaussian inputs: mixture inputs take MixtureFlow (§15c) and
+    // hidden-manifold inputs ManifoldFlow (§16b), which have no fixed-point search, escape
+    // prediction or eta_max yet.
+    if (p.model.inputs != InputKind::gaussian)
+        throw ConfigError("inputs", std::string(name(p.model.inputs)),
+                          "gaussian here: fixed points, the escape prediction and eta_max are "
+                          "built for Gaussian inputs only (docs/theory.md sections 15c, 16b)");
+    return gaussian_field_flow_settings(p);
+}
+
+FlowSettings gaussian_field_flow_settings(const RunParams& p) {
     fix_eigen_blocking(); // machine-independent products (engine/core/linear_algebra.hpp)
     require_theory_support(p.model);
     require_theory_regime(p);
-    // The flow of Q, R, v for Gaussian inputs: mixture inputs take MixtureFlow (§15c), which
-    // has no fixed-point search, escape prediction or eta_max yet.
-    if (p.model.inputs == InputKind::mixture)
-        throw ConfigError("inputs", std::string(name(p.model.inputs)),
-                          "gaussian here: fixed points, the escape prediction and eta_max are "
-                          "built for Gaussian inputs only (docs/theory.md section 15c)");
     FlowSettings s;
     s.g = p.model.student.g;
     s.g_teacher = p.model.teacher.g;
@@ -329,6 +338,8 @@ double flow_generalization_error(const FlowSettings& s, const Eigen::MatrixXd& Q
 OrderParameters flow(const RunParams& params, const OrderParameters& op) {
     if (params.model.inputs == InputKind::mixture) // docs/theory.md §15c
         return mixture_flow(params, op);
+    if (params.model.inputs == InputKind::hidden_manifold) // docs/theory.md §16b
+        return manifold_flow(params, op);
     const FlowSettings s = flow_settings(params);
     check_order_parameter_sizes(params.model, op);
     OrderParameters d;

@@ -133,6 +133,11 @@ void require_theory_regime(const RunParams& p);
 /// for an unsupported model or a finite training set.
 [[nodiscard]] FlowSettings flow_settings(const RunParams& p);
 
+/// The settings of the flow of K+M jointly Gaussian fields, whatever the inputs that make them
+/// (the Gaussian-equivalent fields of hidden-manifold inputs, docs/theory.md §16b, take it):
+/// flow_settings without its refusal of inputs other than gaussian.
+[[nodiscard]] FlowSettings gaussian_field_flow_settings(const RunParams& p);
+
 /// The flow without checks or allocation of the result: fills dQ (K x K, symmetric), dR (K x M),
 /// dv (K) with the derivatives d/dalpha of docs/theory.md §3.
 void compute_flow(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,

@@ -4,6 +4,7 @@
 #include "engine/core/errors.hpp"
 #include "engine/core/schedule.hpp"
 #include "engine/theory/joint_rule.hpp"
+#include "engine/theory/manifold_flow.hpp"
 #include "engine/theory/mixture_flow.hpp"
 #include "models/gaussian_integrals.hpp"
 
@@ -28,21 +29,31 @@ struct TheoryDynamics::Impl {
           mixture(p.model.inputs == InputKind::mixture
                       ? std::optional<MixtureFlow>(std::in_place, p, init)
                       : std::nullopt),
-          rhs(mixture ? std::nullopt : std::optional<PackedFlow>(std::in_place, p, init)),
+          // Hidden-manifold inputs (docs/theory.md §16b): the flow of the input modes' groups.
+          manifold(p.model.inputs == InputKind::hidden_manifold
+                       ? std::optional<ManifoldFlow>(std::in_place, p, init)
+                       : std::nullopt),
+          rhs(mixture || manifold ? std::nullopt
+                                  : std::optional<PackedFlow>(std::in_place, p, init)),
           // The flow at each stage's own alpha: the rates of a schedule (docs/theory.md §6b).
           integrator(OdeIntegrator::TimeRhs(
                          [this](double t, const Eigen::VectorXd& x, Eigen::VectorXd& dx) {
-                             return mixture ? (*mixture)(t, x, dx) : (*rhs)(t, x, dx);
+                             if (mixture)
+                                 return (*mixture)(t, x, dx);
+                             return manifold ? (*manifold)(t, x, dx) : (*rhs)(t, x, dx);
                          }),
-                     ode, mixture ? std::vector<int>{} : rhs->packing().classes()) {
+                     ode, rhs ? rhs->packing().classes() : std::vector<int>{}) {
         if (mixture)
             mixture->pack(init, y);
+        else if (manifold)
+            manifold->pack(init, y);
         else
             rhs->packing().pack(init.Q, init.R, init.v, y);
     }
 
     RunParams params;
     std::optional<MixtureFlow> mixture;
+    std::optional<ManifoldFlow> manifold;
     std::optional<PackedFlow> rhs;
     OdeIntegrator integrator;
     Eigen::VectorXd y;
@@ -80,6 +91,8 @@ bool TheoryDynamics::advance_to(double alpha) {
         report(); // the step's start: the guard runs before the integrator moves `t`
         if (!y.allFinite())
             return false;
+        if (m.manifold) // Q_jj = sum_g share_g kappa_g q_g,jj (docs/theory.md Eq. (16b.6))
+            return !(m.manifold->max_field_variance(y) > divergence_q);
         // Q_jj are the entries 0, K, K + (K-1), ... of the packed upper triangle.
         Eigen::Index i = 0;
         for (Eigen::Index j = 0; j < K; ++j) {
@@ -118,6 +131,14 @@ Observables TheoryDynamics::observe() {
                                   Eigen::Map<const Eigen::VectorXd>(rows.data(), rows.size()));
         return o;
     }
+    if (impl_->manifold) {
+        // Hidden-manifold inputs (docs/theory.md §16b): eps_g of the Gaussian-equivalent fields
+        // at (Q, R, T), Eq. (16b.10), a closed form.
+        o.eg = manifold_flow_generalization_error(impl_->manifold->settings(), op.manifold, op.T,
+                                                  op.v, op.v_star);
+        o.eg_stderr = 0.0;
+        return o;
+    }
     const FlowSettings& s = impl_->rhs->settings();
     if (s.method == FlowMethod::joint) {
         // The joint rule's estimates and their errors (docs/theory.md §10): eg_stderr is the
@@ -141,13 +162,17 @@ double TheoryDynamics::alpha() const noexcept {
 }
 
 OrderParameters TheoryDynamics::order_parameters() const {
-    return impl_->mixture ? impl_->mixture->order_parameters(impl_->y)
-                          : impl_->rhs->order_parameters(impl_->y);
+    if (impl_->mixture)
+        return impl_->mixture->order_parameters(impl_->y);
+    return impl_->manifold ? impl_->manifold->order_parameters(impl_->y)
+                           : impl_->rhs->order_parameters(impl_->y);
 }
 
 TheoryDynamics::Statistics TheoryDynamics::statistics() const noexcept {
-    return {impl_->mixture ? impl_->mixture->evaluations() : impl_->rhs->evaluations(),
-            impl_->integrator.accepted(), impl_->integrator.rejected()};
+    const std::int64_t evaluations = impl_->mixture    ? impl_->mixture->evaluations()
+                                     : impl_->manifold ? impl_->manifold->evaluations()
+                                                       : impl_->rhs->evaluations();
+    return {evaluations, impl_->integrator.accepted(), impl_->integrator.rejected()};
 }
 
 RunResult integrate_theory(const RunParams& params, const OrderParameters& init,
