@@ -28,8 +28,8 @@ PointPredictions point_predictions(const RunParams& params) {
     // searched: NaN.
     if (params.model.constraint == Constraint::sphere)
         return out;
-    // Nor those of the mixture flow (docs/theory.md §15c): NaN.
-    if (params.model.inputs == InputKind::mixture)
+    // Nor those of the mixture flow (docs/theory.md §15c), nor of several teachers (§17b): NaN.
+    if (params.model.inputs == InputKind::mixture || params.model.teachers > 1)
         return out;
     out.summary = theory_point_summary(params);
     // A finite escape rate: the summary found the symmetric fixed point, at a cost it accepts
