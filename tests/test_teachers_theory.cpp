@@ -11,6 +11,8 @@
 #include "engine/run/run.hpp"
 #include "models/gaussian_integrals.hpp"
 
+#include "cli_helpers.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <Eigen/Dense>
@@ -330,4 +332,25 @@ TEST_CASE("teachers theory: what it does not build is refused in one line", "[th
     OrderParameters start = random_start(2, 2, 2, 0.0, 1);
     start.R = start.R.leftCols(2).eval();
     CHECK_THROWS_AS(TheoryDynamics(p, start), std::invalid_argument);
+}
+
+TEST_CASE("plateau ode with several teachers: the starts it does not build, one line, exit 2",
+          "[theory][teachers][cli]") {
+    // --init symmetric and --init-from have no start for every teacher's R, T, v* and heads;
+    // --fixed-point is one teacher's (flow_settings). Nothing written.
+    const test::TempDir dir;
+    const std::string common = "--teachers 2 --switch-at 2 --alpha-max 3 --seeds 1 --quiet ";
+    for (const std::string& extra :
+         {std::string("--init symmetric -o ") + (dir.path() / "a.h5").string(),
+          std::string("--init-from ") + (dir.path() / "none.h5").string() + " -o " +
+              (dir.path() / "b.h5").string(),
+          std::string("--fixed-point")}) {
+        INFO(extra);
+        const auto r = test::run_plateau("ode " + common + extra);
+        INFO(r.output);
+        CHECK(r.status == 2);
+        CHECK(std::count(r.output.begin(), r.output.end(), '\n') == 1);
+        CHECK(r.output.find("'teachers'") != std::string::npos);
+    }
+    CHECK(std::filesystem::is_empty(dir.path()));
 }
