@@ -153,6 +153,7 @@ TEST_CASE("teachers: eps_g on every teacher agrees with Monte Carlo over fresh i
     const auto trainer = make_trainer(p, 11, 0);
     REQUIRE(trainer->advance(s, 64 * 3) == StepOutcome::ok); // one alpha past the switch
     REQUIRE(s.task == 1);
+    s.heads.col(0) *= 0.3; // heads far apart: eps_g on teacher 1 must use head 1, not v
     Observer observer(p, 11, 0);
     const Observables o = observer.observe(s);
     const Eigen::VectorXd eg = o.extras.at(std::string(extra_name::eg_tasks));
