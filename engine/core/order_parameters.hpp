@@ -85,10 +85,10 @@ inline constexpr std::string_view current_task = "current_task";
 inline constexpr std::string_view R_teachers = "R_teachers";
 inline constexpr std::string_view T_teachers = "T_teachers";
 inline constexpr std::string_view switch_alpha = "switch_alpha";
-inline constexpr std::array all{eps_train,         examples,    flow_error,       escape_rate,
-                                eta_max,           plateau_eg,  escape_predicted, student_layers,
-                                teacher_layers,    class_error, mean_overlaps,    bayes_error,
-                                bayes_error_stderr};
+inline constexpr std::array all{
+    eps_train,          examples,       flow_error,     escape_rate, eta_max,       plateau_eg,
+    escape_predicted,   student_layers, teacher_layers, class_error, mean_overlaps, bayes_error,
+    bayes_error_stderr, eg_tasks,       current_task,   R_teachers,  T_teachers,    switch_alpha};
 } // namespace extra_name
 
 struct Observables {

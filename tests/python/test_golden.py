@@ -142,6 +142,13 @@ CASES = {
         "--N", "40", "--K", "2", "--M", "1", "--inputs", "mixture", "--clusters", "two",
         "--alpha-train", "1.5", "--batch", "4", "--noise", "0.05", "--alpha-max", "2",
         "--seeds", "2", "--records", "5", "--eg-samples", "500"]),
+    # --- several teachers (docs/theory.md §17): a switch, per-task heads, a threshold, both
+    # simulation backends
+    "teachers-switch": ("run", [
+        "--N", "40", "--teachers", "2", "--teacher-overlap", "0.5", "--readout-overlap", "0.5",
+        "--switch-at", "1", "--switch-eg-below", "0.02", "--heads", "per-task", "--learn-v",
+        "true", "--dynamics", "full,gram", "--alpha-max", "3", "--seeds", "2", "--records", "7",
+        "--schedule", "linear"]),
     # the mixture theory (docs/theory.md §15c): erf on the joint rule, relu on the radial rule
     "ode-mixture-xor": ("ode", [
         "--N", "40", "--K", "3", "--M", "1", "--inputs", "mixture", "--activation", "erf,relu",
@@ -157,6 +164,7 @@ SHARDED = {
     "alpha-train-sampling": 4,
     "theory": 2,
     "mixture-xor": 2,
+    "teachers-switch": 2,
 }
 
 
