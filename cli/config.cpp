@@ -114,6 +114,41 @@ Mixture read_clusters(std::string_view token) {
                           std::string(cluster_forms) + "; " + e.what());
     }
 }
+/// What `switch-at` accepts (docs/theory.md §17).
+constexpr std::string_view switch_forms =
+    "none or the alpha of each switch, > 0 and strictly increasing, ':'-separated (10:20)";
+/// "none" -> no switch, "10:20" -> {10, 20}; nullopt if the text is not such a list.
+std::optional<std::vector<double>> parse_switch_points(std::string_view token) {
+    std::vector<double> out;
+    if (token == "none")
+        return out;
+    std::size_t start = 0;
+    for (;;) {
+        const auto end = token.find(layer_separator, start);
+        const std::string_view part = token.substr(start, end - start);
+        double x = 0.0;
+        const auto res = std::from_chars(part.data(), part.data() + part.size(), x);
+        if (part.empty() || res.ec != std::errc{} || res.ptr != part.data() + part.size() ||
+            !contains(limits::alpha, x) || (!out.empty() && x <= out.back()))
+            return std::nullopt;
+        out.push_back(x);
+        if (end == std::string_view::npos)
+            return out;
+        start = end + 1;
+    }
+}
+/// The canonical text of a switch list: "none" or the numbers as the configuration writes them.
+std::optional<std::string> canonical_switch_points(std::string_view token) {
+    const auto points = parse_switch_points(token);
+    if (!points)
+        return std::nullopt;
+    if (points->empty())
+        return std::string("none");
+    std::string out;
+    for (const double x : *points)
+        out += (out.empty() ? "" : std::string(1, layer_separator)) + number_text(x);
+    return out;
+}
 /// The names of the losses, from their table (models/loss.hpp).
 std::vector<std::string_view> loss_choices() {
     std::vector<std::string_view> out;
@@ -545,6 +580,77 @@ const std::vector<KeyInfo>& keys() {
          .kind = ChoiceKey{name_list<TeacherUpper>(), nullptr,
                            [](KeyTarget t, std::string_view v) {
                                t.run.model.teacher_upper = parse<TeacherUpper>(v).value();
+                           }}},
+        // Several teachers (docs/theory.md §17): continual learning, task switches.
+        {.name = "teachers",
+         .default_value = "1",
+         .help = "teachers of M units each on the same inputs; the task (which one gives the "
+                 "labels) switches at switch-at (docs/theory.md section 17)",
+         .sweepable = false, // one task axis a file (analysis/SCHEMA.md)
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.teachers"},
+         .kind = IntegerKey{limits::teachers,
+                            [](KeyTarget t, std::int64_t x) {
+                                t.run.model.teachers = static_cast<int>(x);
+                            }}},
+        {.name = "teacher-overlap",
+         .default_value = "0",
+         .help = "cosine rho of teacher t's first-layer vectors with teacher 1's: b^t_n = rho "
+                 "b^1_n + sqrt(1 - rho^2) b^(t,perp)_n (exact for an orthonormal teacher)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.teacher_overlap"},
+         .kind = RealKey{limits::overlap,
+                         [](KeyTarget t, double x) {
+                             t.run.model.teacher_overlap = x;
+                         }}},
+        {.name = "readout-overlap",
+         .default_value = "1",
+         .help = "cosine rho_v of teacher t's second layer with teacher 1's: v*^t = rho_v v*^1 + "
+                 "sqrt(1 - rho_v^2) |v*^1| u_perp (u_perp a unit vector orthogonal to v*^1)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.readout_overlap"},
+         .kind = RealKey{limits::overlap,
+                         [](KeyTarget t, double x) {
+                             t.run.model.readout_overlap = x;
+                         }}},
+        {.name = "switch-at",
+         .default_value = "none",
+         .unit = "examples/N",
+         .help = "the alpha of each switch to the next teacher, ':'-separated and increasing "
+                 "(10:20), at most teachers - 1; a switch happens at the first step with alpha "
+                 ">= its point",
+         .sweepable = false, // a per-run list, not a sweep
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.switch_at"},
+         .kind = ChoiceKey{{"none", "10", "10:20"},
+                           canonical_switch_points,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.switch_at = *parse_switch_points(v);
+                           },
+                           switch_forms}},
+        {.name = "switch-eg-below",
+         .default_value = "none",
+         .help = "also switch to the next teacher when eps_g of the current task, measured at a "
+                 "record time, is below this",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.switch_below"},
+         .kind = RealKey{limits::switch_below,
+                         [](KeyTarget t, double x) {
+                             t.run.model.switch_below = x;
+                         },
+                         "none",
+                         [](KeyTarget t) {
+                             t.run.model.switch_below.reset();
+                         }}},
+        {.name = "heads",
+         .default_value = "shared",
+         .help = "the student's second layer with several teachers: shared (one v) or per-task "
+                 "(one head v^t per task, used for task t; only the current task's head learns)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.model.heads"},
+         .kind = ChoiceKey{name_list<Heads>(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.model.heads = parse<Heads>(v).value();
                            }}},
         {.name = "init-seed",
          .default_value = "run",

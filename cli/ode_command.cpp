@@ -673,6 +673,19 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         if (!std::isfinite(ode.asymmetry))
             throw ConfigError("asymmetry", number_text(ode.asymmetry), "a finite number");
 
+        // Several teachers (docs/theory.md §17b): R, T and v* over every teacher and the heads
+        // start where a run starts.
+        if (init != InitKind::sample)
+            for (const auto& point : spec.points)
+                if (const int n = point.params.model.teachers; n > 1)
+                    throw ConfigError(
+                        "teachers", std::to_string(n),
+                        std::string("1 with ") +
+                            (init == InitKind::file ? "--init-from" : "--init symmetric") +
+                            " (several teachers start from a run's order "
+                            "parameters: --init sample, docs/theory.md section "
+                            "17b)");
+
         const std::int64_t sim_seeds = spec.seeds;
         if (init == InitKind::symmetric || (init == InitKind::file && ode.init_average))
             spec.seeds = 1; // one theory run per grid point

@@ -78,6 +78,12 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.model.manifold.feature_map != b.model.manifold.feature_map,
           "run.model.manifold.feature_map");
     field(a.model.loss != b.model.loss, "run.model.loss");
+    field(a.model.teachers != b.model.teachers, "run.model.teachers");
+    field(a.model.teacher_overlap != b.model.teacher_overlap, "run.model.teacher_overlap");
+    field(a.model.readout_overlap != b.model.readout_overlap, "run.model.readout_overlap");
+    field(a.model.switch_at != b.model.switch_at, "run.model.switch_at");
+    field(a.model.switch_below != b.model.switch_below, "run.model.switch_below");
+    field(a.model.heads != b.model.heads, "run.model.heads");
     field(a.training.eta != b.training.eta, "run.training.eta");
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");
     field(a.training.eta_layers != b.training.eta_layers, "run.training.eta_layers");
@@ -131,6 +137,8 @@ std::string other_value(const KeyInfo& k) {
         if (k.default_value.empty() || k.default_value == std::get<RealKey>(k.kind).word)
             return "0.25";
         const double d = std::stod(std::string(k.default_value));
+        if (std::get<RealKey>(k.kind).range == RealRange::unit_interval)
+            return d != 0.5 ? "0.5" : "0.25"; // a cosine (teacher-overlap): within [0, 1]
         return number_text(d != 0.0 ? 2.0 * d : 0.5);
     }
     case ValueType::boolean:
@@ -157,11 +165,14 @@ std::string other_value(const KeyInfo& k) {
 } // namespace
 
 TEST_CASE("every key sets the fields it names and nothing else", "[keys]") {
-    const CampaignSpec base = Configuration{}.expand();
     for (const auto& k : keys()) {
         const std::string v = other_value(k);
         INFO("key " << k.name << " = " << v);
+        // switch-at = 10:20 needs three teachers (at most teachers - 1 switches), set in both.
         Configuration c;
+        if (k.name == "switch-at")
+            c.set("teachers", "3");
+        const CampaignSpec base = c.expand();
         c.set(k.name, v);
         const FieldSet named(k.fields.begin(), k.fields.end());
         CHECK(differing_fields(base, c.expand()) == named);

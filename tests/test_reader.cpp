@@ -359,8 +359,10 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
     const CampaignReader from_old = CampaignReader::open(old, table);
     CHECK(from_old.groups().front().variables.size() ==
           static_cast<std::size_t>(std::count_if(
-              campaign_variables().begin(), campaign_variables().end(),
-              [](const VariableSpec& v) { return v.written_by.contains(FileKind::simulation); })));
+              campaign_variables().begin(), campaign_variables().end(), [](const VariableSpec& v) {
+                  // a one-teacher campaign leaves out those of several teachers (schema 1.8)
+                  return v.written_by.contains(FileKind::simulation) && !only_with_teachers(v);
+              })));
     std::vector<VariableSpec> strict = table;
     strict.back().since_minor = 0;
     CHECK_THAT(open_error(old, strict),

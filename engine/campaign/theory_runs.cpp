@@ -28,9 +28,9 @@ PointPredictions point_predictions(const RunParams& params) {
     // searched: NaN.
     if (params.model.constraint == Constraint::sphere)
         return out;
-    // Nor those of the mixture flow (docs/theory.md §15c), nor of hidden-manifold inputs
-    // (§16): NaN.
-    if (params.model.inputs != InputKind::gaussian)
+    // Nor those of the mixture flow (docs/theory.md §15c), of hidden-manifold inputs (§16b) or
+    // of several teachers (§17b): NaN.
+    if (params.model.inputs != InputKind::gaussian || params.model.teachers > 1)
         return out;
     out.summary = theory_point_summary(params);
     // A finite escape rate: the summary found the symmetric fixed point, at a cost it accepts

@@ -36,6 +36,13 @@ struct OrderParameters {
     /// Hidden-manifold inputs (docs/theory.md §16b): the order parameters resolved by the
     /// eigenmodes of the inputs' covariance, the state of the manifold theory. Empty otherwise.
     ManifoldModes manifold{};
+    /// Several teachers (docs/theory.md §17): R is K x (teachers M) and T (teachers M)^2 over
+    /// every teacher's units (block t: columns t M .. t M + M - 1), v_star their second layers
+    /// end to end; `task` is the current task (0-based), and with heads = per-task `heads` holds
+    /// every task's head (K x teachers; column `task` is v, the head that learns). Empty `heads`:
+    /// one shared v.
+    int task = 0;
+    Eigen::MatrixXd heads{};
 };
 
 /// The names of the extra observables (the keys of Observables::extras), each the name of its
@@ -70,10 +77,22 @@ inline constexpr std::string_view mean_overlaps = "mean_overlaps";
 /// observer, one value per run from its grid point.
 inline constexpr std::string_view bayes_error = "bayes_error";
 inline constexpr std::string_view bayes_error_stderr = "bayes_error_stderr";
-inline constexpr std::array all{eps_train,         examples,    flow_error,       escape_rate,
-                                eta_max,           plateau_eg,  escape_predicted, student_layers,
-                                teacher_layers,    class_error, mean_overlaps,    bayes_error,
-                                bayes_error_stderr};
+/// Several teachers (docs/theory.md §17), schema 1.8 (NaN with one teacher). Per record:
+/// eps_g of the student on every teacher t (head t with heads = per-task), `teachers` values;
+/// the current task (0-based; `current_task`, the dimension `task` being the teachers), 1 value; R
+/// with every teacher unit, K x (teachers M) row-major. Per run: T over every teacher unit,
+/// (teachers M)^2; the alpha of each switch made (into task t = 1, 2, ... at entry t - 1; NaN
+/// padded to `teachers` entries). In the file R (K x M) holds the overlaps with the current task's
+/// teacher and T (M x M) teacher 1's block, so that eg, Q, R, T describe the task being learned.
+inline constexpr std::string_view eg_tasks = "eg_tasks";
+inline constexpr std::string_view current_task = "current_task";
+inline constexpr std::string_view R_teachers = "R_teachers";
+inline constexpr std::string_view T_teachers = "T_teachers";
+inline constexpr std::string_view switch_alpha = "switch_alpha";
+inline constexpr std::array all{
+    eps_train,          examples,       flow_error,     escape_rate, eta_max,       plateau_eg,
+    escape_predicted,   student_layers, teacher_layers, class_error, mean_overlaps, bayes_error,
+    bayes_error_stderr, eg_tasks,       current_task,   R_teachers,  T_teachers,    switch_alpha};
 } // namespace extra_name
 
 struct Observables {

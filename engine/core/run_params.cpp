@@ -6,6 +6,7 @@
 #include <cmath>
 #include <sstream>
 #include <type_traits>
+#include <utility>
 
 namespace plateau {
 
@@ -165,6 +166,50 @@ void check_manifold(const ModelParams& m) {
             "networks on the hidden manifold: not built yet)");
 }
 
+/// Several teachers (docs/theory.md §17): the keys teachers, teacher-overlap, readout-overlap,
+/// switch-at, switch-eg-below, and the combinations that are not built.
+void check_teachers(const RunParams& p) {
+    const auto& m = p.model;
+    check(limits::teachers, "teachers", m.teachers);
+    check(limits::overlap, "teacher-overlap", m.teacher_overlap);
+    check(limits::overlap, "readout-overlap", m.readout_overlap);
+    if (m.switch_below)
+        require(contains(limits::switch_below, *m.switch_below), "switch-eg-below", *m.switch_below,
+                std::string(allowed(limits::switch_below)) + " or none");
+    const auto switches = m.switch_at.size();
+    bool increasing = true;
+    for (std::size_t i = 0; i < switches; ++i)
+        increasing = increasing && contains(limits::alpha, m.switch_at[i]) &&
+                     (i == 0 || m.switch_at[i] > m.switch_at[i - 1]);
+    if (!m.switch_at.empty())
+        require(increasing && std::cmp_less(switches, m.teachers), "switch-at",
+                layer_list_text(m.switch_at),
+                "none or at most teachers - 1 = " + std::to_string(m.teachers - 1) +
+                    " values of alpha > 0, strictly increasing, as 10:20");
+    if (m.teachers == 1)
+        return;
+    const auto refuse = [&](bool bad, const std::string& why) {
+        require(!bad, "teachers", m.teachers, "1 " + why);
+    };
+    refuse(m.inputs == InputKind::mixture,
+           "with inputs = mixture (the clusters give the labels; docs/theory.md section 17)");
+    refuse(m.inputs == InputKind::hidden_manifold,
+           "with inputs = hidden-manifold (several teachers on the latent space: not built yet)");
+    refuse(is_deep(m), "with a deeper network (K = " + widths_text(m.student.widths) +
+                           ", M = " + widths_text(m.teacher.widths) +
+                           "): several teachers are built for two-layer networks");
+    refuse(!is_online_sgd(p), "without on-line SGD (batch = 1, weight-decay = 0, fresh examples): "
+                              "several teachers are built for on-line learning");
+    require(m.teacher_init != TeacherInit::orthonormal ||
+                static_cast<std::int64_t>(teacher_units(m)) <= m.N,
+            "teachers", m.teachers,
+            "an integer with teachers x M <= N = " + std::to_string(m.N) +
+                " for an orthonormal teacher");
+    require(m.readout_overlap == 1.0 || m.teacher.widths.back() > 1, "readout-overlap",
+            m.readout_overlap,
+            "1 with M = 1 (no second-layer direction orthogonal to v*; docs/theory.md section 17)");
+}
+
 } // namespace
 
 std::optional<std::int64_t> training_set_size(const RunParams& p) noexcept {
@@ -197,10 +242,30 @@ StepRule::StepRule(const RunParams& p)
       eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
       eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)),
       schedule(p.training.eta_schedule.with_horizon(p.schedule.alpha_max)),
-      n(static_cast<double>(p.model.N)) {}
+      n(static_cast<double>(p.model.N)), teachers(p.model.teachers) {
+    for (const double a : p.model.switch_at) { // the first step with alpha = step/N >= a
+        if (a * n > max_run_steps) { // beyond any run (validate() keeps alpha_max N <= 2^53)
+            switch_steps.push_back(std::numeric_limits<std::int64_t>::max());
+            continue;
+        }
+        auto step = static_cast<std::int64_t>(std::ceil(a * n));
+        while (step > 0 && static_cast<double>(step - 1) / n >= a)
+            --step;
+        while (static_cast<double>(step) / n < a)
+            ++step;
+        switch_steps.push_back(step);
+    }
+}
 
 bool StepRule::learns_layers() const noexcept {
     return std::ranges::any_of(layer_steps, [](const auto& step) { return step.has_value(); });
+}
+
+int task_at(const RunParams& p, double alpha) noexcept {
+    // docs/theory.md §17: task t from the t-th switch point on; no cycling.
+    const auto passed =
+        std::ranges::count_if(p.model.switch_at, [alpha](double a) { return alpha >= a; });
+    return static_cast<int>(std::min<std::ptrdiff_t>(passed, p.model.teachers - 1));
 }
 
 bool is_deep(const ModelParams& m) noexcept {
@@ -226,6 +291,8 @@ bool contains(RealRange r, double x) noexcept {
         return std::isfinite(x) && x >= 0.0;
     case RealRange::positive:
         return std::isfinite(x) && x > 0.0;
+    case RealRange::unit_interval:
+        return std::isfinite(x) && x >= 0.0 && x <= 1.0;
     }
     return false;
 }
@@ -238,15 +305,18 @@ std::string_view allowed(RealRange r) noexcept {
         return "a finite number >= 0";
     case RealRange::positive:
         return "a finite number > 0";
+    case RealRange::unit_interval:
+        return "a finite number from 0 to 1";
     }
     return "?";
 }
 
 std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     const auto& m = params.model;
-    const std::int64_t r = m.student.hidden() + static_cast<std::int64_t>(m.teacher.hidden());
+    const std::int64_t r = m.student.hidden() + static_cast<std::int64_t>(teacher_units(m));
     // docs/theory.md §7: the part of xi orthogonal to the K + M rows carries chi^2_{N-r}; with
-    // mixture inputs the D axes of the means are rows too (§15d).
+    // mixture inputs the D axes of the means are rows too (§15d); with several teachers every
+    // teacher's M rows are rows (r = K + teachers M, §17).
     // Hidden-manifold inputs (docs/theory.md §16) are not Gaussian: no chain samples them.
     if (m.inputs == InputKind::hidden_manifold)
         return ConfigError("inputs", "hidden-manifold",
@@ -260,8 +330,10 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
                                    " with dynamics = gram and inputs = mixture (D = " +
                                    std::to_string(D) + " axes of the means)");
     } else if (m.N <= r)
-        return ConfigError("N", std::to_string(m.N),
-                           "an integer > K + M = " + std::to_string(r) + " with dynamics = gram");
+        return ConfigError(
+            "N", std::to_string(m.N),
+            (m.teachers > 1 ? "an integer > K + teachers x M = " : "an integer > K + M = ") +
+                std::to_string(r) + " with dynamics = gram");
     // The chain is the law of on-line steps on fresh Gaussian examples (one a step): a reused
     // example (a training set) or a batch's mean gradient is not a step of it.
     const auto& t = params.training;
@@ -330,6 +402,7 @@ void validate(const RunParams& p) {
     }
 
     check_manifold(m);
+    check_teachers(p);
 
     check(limits::eta, "eta", p.training.eta);
     check(limits::eta, "eta-v", p.training.eta_v);

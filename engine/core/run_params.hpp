@@ -11,6 +11,7 @@
 #include "models/network.hpp"
 #include "models/target.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <limits>
@@ -52,6 +53,12 @@ enum class AlphaMaxScale {
     none,        ///< every run lasts alpha_max
     inverse_eta, ///< a run with learning rate eta lasts alpha_max / eta (time in units of eta
                  ///< alpha, in which the plateau's length depends little on eta)
+};
+
+/// The student's second layer with several teachers (the `heads` key, docs/theory.md §17).
+enum class Heads {
+    shared,   ///< one v for every task
+    per_task, ///< one head v^t per task: task t's output uses v^t; only the active head learns
 };
 
 /// How a run advances (the `dynamics` key): the weights, or the exact chain of their Gram matrix.
@@ -139,6 +146,10 @@ enum class InputKind {
                                                  {FeatureMap::relu, "relu"},
                                                  {FeatureMap::linear, "linear"}});
 }
+[[nodiscard]] constexpr auto enum_table(Heads) noexcept {
+    return std::to_array<EnumEntry<Heads>>(
+        {{Heads::shared, "shared"}, {Heads::per_task, "per-task"}});
+}
 [[nodiscard]] constexpr auto enum_table(Sampling) noexcept {
     return std::to_array<EnumEntry<Sampling>>(
         {{Sampling::epochs, "epochs"}, {Sampling::replacement, "replacement"}});
@@ -157,9 +168,10 @@ struct IntRange {
 };
 
 /// The allowed values of a real parameter; NaN and infinities are never allowed.
-enum class RealRange { finite, non_negative, positive };
+enum class RealRange { finite, non_negative, positive, unit_interval };
 [[nodiscard]] bool contains(RealRange r, double x) noexcept;
-/// "a finite number", "a finite number >= 0", "a finite number > 0".
+/// "a finite number", "a finite number >= 0", "a finite number > 0", "a finite number from 0 to
+/// 1".
 [[nodiscard]] std::string_view allowed(RealRange r) noexcept;
 
 /// The range of every bounded field of RunParams, typed once. validate() checks the fields
@@ -189,6 +201,10 @@ inline constexpr RealRange alpha_train = RealRange::positive;                   
 inline constexpr RealRange cluster_variance = RealRange::positive;                ///< Delta of §15
 inline constexpr IntRange latent_dim{1, std::numeric_limits<int>::max()};         ///< D of §16
 inline constexpr RealRange latent_ratio = RealRange::positive; ///< delta = D/N of §16
+/// Several teachers (docs/theory.md §17): how many, their cosines, the eps_g threshold.
+inline constexpr IntRange teachers{1, 16};
+inline constexpr RealRange overlap = RealRange::unit_interval; ///< teacher- and readout-overlap
+inline constexpr RealRange switch_below = RealRange::positive;
 } // namespace limits
 
 /// Student and teacher networks and the data they see.
@@ -224,6 +240,21 @@ struct ModelParams {
     /// The per-example loss e(sigma, tau) that is minimised and that eps_g averages (Eq. (2),
     /// or the logistic loss of Eq. (15.3)).
     Loss loss{};
+    /// Several teachers (docs/theory.md §17): `teachers` teachers of M units each, teacher t's
+    /// first layer b^t_n = rho b^1_n + sqrt(1 - rho^2) b^{t,perp}_n (rho = teacher_overlap) and
+    /// second layer v*^t = rho_v v*^1 + sqrt(1 - rho_v^2) |v*^1| u_perp (rho_v = readout_overlap).
+    /// The state holds them as one teacher of teachers x M units (teacher_units()), rows
+    /// K + t M .. K + (t+1) M - 1 for task t; the label of task t is the target of block t.
+    int teachers = 1;
+    double teacher_overlap = 0.0;
+    double readout_overlap = 1.0;
+    /// The alpha of each switch to the next task, strictly increasing, at most teachers - 1:
+    /// the task of a step at alpha is the number of points <= alpha (task_at()).
+    std::vector<double> switch_at{};
+    /// Also switch to the next task when eps_g of the current task, measured at a record, is
+    /// below this (it acts at record times only).
+    std::optional<double> switch_below{};
+    Heads heads = Heads::shared; ///< one student head for all tasks, or one per task
 
     friend bool operator==(const ModelParams&, const ModelParams&) = default;
 };
@@ -324,6 +355,17 @@ struct RunParams {
     return m.constraint == Constraint::sphere ? 1.0 : m.q0;
 }
 
+/// The teacher rows of a run: teachers x M (docs/theory.md §17), M with one teacher.
+[[nodiscard]] inline int teacher_units(const ModelParams& m) noexcept {
+    return m.teachers * m.teacher.hidden();
+}
+
+/// The task (0-based teacher index) of the fixed schedule at alpha (docs/theory.md §17): the
+/// number of switch points <= alpha, at most teachers - 1. A simulation's step from `step` to
+/// step + 1 has alpha = step/N, so the switch to task t happens at the first step with
+/// alpha >= switch_at[t-1]. Threshold switches (switch_below) come on top of it.
+[[nodiscard]] int task_at(const RunParams& p, double alpha) noexcept;
+
 /// Whether either network has more than one hidden layer (docs/theory.md §12).
 [[nodiscard]] bool is_deep(const ModelParams& m) noexcept;
 
@@ -362,8 +404,21 @@ struct StepRule {
     double eta_v_over_n;                            ///< eta_v/N of v (Eq. 3)
     RateSchedule schedule;                          ///< s(alpha) on every rate (§6b)
     double n;                                       ///< N, for alpha = step/N
+    /// Several teachers (docs/theory.md §17): the label of task t is the target of teacher
+    /// block t; the first step of each task after the first by the fixed schedule: the first
+    /// step s with s/N >= switch_at[t-1] (task_at(p, s/N) = t).
+    int teachers;
+    std::vector<std::int64_t> switch_steps;
 
     explicit StepRule(const RunParams& p);
+    /// The task of the step from `step` (docs/theory.md §17): the switch points passed plus the
+    /// threshold switches made, at most teachers - 1.
+    [[nodiscard]] int task(std::int64_t step, int threshold_switches) const noexcept {
+        int t = threshold_switches;
+        for (const std::int64_t s : switch_steps)
+            t += step >= s ? 1 : 0;
+        return std::min(t, teachers - 1);
+    }
     /// s(alpha) of the step from `step` to step + 1, at alpha = step/N (docs/theory.md §6b):
     /// every rate of that step is multiplied by it. Exactly 1 for a constant schedule.
     [[nodiscard]] double rate_factor(std::int64_t step) const noexcept {

@@ -109,12 +109,16 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
             info.alpha = h5::read_all<double>(g.open_dataset("alpha"));
             if (g.has(name(Dim::cluster))) // schema 1.6
                 info.clusters = h5::read_all<double>(g.open_dataset(name(Dim::cluster))).size();
+            if (g.has(name(Dim::task))) // schema 1.8
+                info.tasks = h5::read_all<double>(g.open_dataset(name(Dim::task))).size();
             GroupData gd{std::move(g), {}, std::nullopt};
             for (const VariableSpec& v : table) {
                 if (!v.written_by.contains(meta.kind))
                     continue;
                 if (!gd.group.has(v.name)) {
-                    if (v.since_minor <= meta.version.minor)
+                    // A file of one teacher has no variables of several (only_with_teachers).
+                    if (v.since_minor <= meta.version.minor &&
+                        !(only_with_teachers(v) && !gd.group.has(name(Dim::task))))
                         fail("group '" + gname + "' lacks the variable '" + std::string(v.name) +
                              "' of schema version " + to_string(meta.version));
                     continue; // added after the file's minor version
@@ -155,7 +159,7 @@ std::vector<std::int64_t> CampaignReader::damaged_runs() const {
         const GroupInfo& info = groups_[g];
         const GroupShape shape =
             group_shape(info.run_index.size(), info.alpha.size(), info.student_widths,
-                        info.teacher_widths, info.clusters);
+                        info.teacher_widths, info.clusters, info.tasks);
         for (const auto& [spec, dataset] : data_[g].datasets) {
             if (!h5::has_checksum(dataset))
                 continue;
@@ -283,7 +287,7 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
                                            std::to_string(where.index) + " of group '" + info.name +
                                            "' out of range");
     const GroupShape shape = group_shape(info.run_index.size(), records, info.student_widths,
-                                         info.teacher_widths, info.clusters);
+                                         info.teacher_widths, info.clusters, info.tasks);
     const auto failed = [&](const std::string& why) {
         return CampaignReadError(path_, "run_index " + std::to_string(info.run_index[where.index]) +
                                             " of group '" + info.name + "' " + why);

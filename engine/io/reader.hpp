@@ -67,6 +67,7 @@ public:
         std::vector<int> student_widths{};   ///< hidden-layer widths from the group name ({K})
         std::vector<int> teacher_widths{};   ///< ({M})
         std::size_t clusters = 1;            ///< length of the `cluster` axis (1 before 1.6)
+        std::size_t tasks = 1;               ///< length of the `task` axis (1 before 1.8)
     };
     struct RunLocation {
         std::size_t group = 0;

@@ -101,6 +101,25 @@ constexpr std::array variables{
     VariableSpec{extra_name::bayes_error_stderr, {Dim::run}, f64, "1",
                  "Monte-Carlo standard error of bayes_error (0 for a closed form)",
                  every_kind, 6, ObservableField::extra},
+    // Several teachers (docs/theory.md §17), schema 1.8; produced by the observer (simulation,
+    // SimulationDynamics and GramDynamics for switch_alpha) and by the theory of §17b (NaN
+    // with one teacher). R and T above hold the current task's and teacher 1's blocks.
+    VariableSpec{extra_name::eg_tasks, {Dim::run, Dim::alpha, Dim::task}, f64, "1",
+                 "generalization error on every teacher t (head t with heads = per-task)",
+                 every_kind, 8, ObservableField::extra},
+    VariableSpec{extra_name::current_task, {Dim::run, Dim::alpha}, f64, "1",
+                 "the task (0-based teacher) the student has been learning up to this record",
+                 every_kind, 8, ObservableField::extra},
+    VariableSpec{extra_name::switch_alpha, {Dim::run, Dim::alpha, Dim::task}, f64, "1",
+                 "alpha at which task t began, as known at this record (entry 0 is 0; NaN: not "
+                 "reached yet)",
+                 every_kind, 8, ObservableField::extra},
+    VariableSpec{extra_name::R_teachers, {Dim::run, Dim::alpha, Dim::student, Dim::task_unit},
+                 f64, "1", "student overlaps with every teacher's units, R_j(tM+n) = w_j . b^t_n",
+                 every_kind, 8, ObservableField::extra},
+    VariableSpec{extra_name::T_teachers, {Dim::run, Dim::task_unit, Dim::task_unit2}, f64, "1",
+                 "overlaps of every teacher's units, b^s_m . b^t_n",
+                 every_kind, 8, ObservableField::extra},
     // Per-run checksum (engine/io/run_checksum.hpp), schema 1.4: Fletcher-32 passes zeroed
     // chunks and chunks whose index entry lost its filter mask.
     VariableSpec{"run_checksum", {Dim::run}, ElementType::int64, "",
@@ -149,6 +168,11 @@ std::size_t GroupShape::length(Dim d) const noexcept {
         return teacher_layers;
     case Dim::cluster:
         return clusters;
+    case Dim::task:
+        return tasks;
+    case Dim::task_unit:
+    case Dim::task_unit2:
+        return tasks * M;
     }
     return 0;
 }
@@ -169,6 +193,11 @@ std::vector<hsize_t> VariableSpec::shape(const GroupShape& s) const {
     for (const Dim d : dims())
         out.push_back(static_cast<hsize_t>(s.length(d)));
     return out;
+}
+
+bool only_with_teachers(const VariableSpec& v) noexcept {
+    return v.name == extra_name::current_task ||
+           std::ranges::any_of(v.dims(), [](Dim d) { return only_with_teachers(d); });
 }
 
 std::span<const VariableSpec> campaign_variables() noexcept {
@@ -319,12 +348,14 @@ std::size_t layer_parameters(const std::vector<int>& widths) noexcept {
 }
 
 GroupShape group_shape(std::size_t runs, std::size_t records, const std::vector<int>& student,
-                       const std::vector<int>& teacher, std::size_t clusters) noexcept {
+                       const std::vector<int>& teacher, std::size_t clusters,
+                       std::size_t tasks) noexcept {
     GroupShape s{runs, records, static_cast<std::size_t>(student.front()),
                  static_cast<std::size_t>(teacher.front())};
     s.student_layers = layer_parameters(student);
     s.teacher_layers = layer_parameters(teacher);
     s.clusters = clusters;
+    s.tasks = tasks;
     return s;
 }
 

@@ -61,6 +61,11 @@ enum class Dim : std::uint8_t {
     student_layers,
     teacher_layers,
     cluster, ///< the clusters of a Gaussian mixture (schema 1.6; length 1 for Gaussian inputs)
+    /// Several teachers (schema 1.8, docs/theory.md §17): the teachers (tasks), and every
+    /// teacher's units, teachers x M (task_unit, task_unit2). Length 1 and M with one teacher.
+    task,
+    task_unit,
+    task_unit2,
 };
 /// The dimensions' names in the file (arrays of dimensions are indexed by Dim: the table's order).
 [[nodiscard]] constexpr auto enum_table(Dim) noexcept {
@@ -72,7 +77,10 @@ enum class Dim : std::uint8_t {
                                           {Dim::teacher2, "teacher2"},
                                           {Dim::student_layers, "student_deep"},
                                           {Dim::teacher_layers, "teacher_deep"},
-                                          {Dim::cluster, "cluster"}});
+                                          {Dim::cluster, "cluster"},
+                                          {Dim::task, "task"},
+                                          {Dim::task_unit, "task_unit"},
+                                          {Dim::task_unit2, "task_unit2"}});
 }
 inline constexpr auto all_dims = all_values<Dim>();
 
@@ -87,6 +95,8 @@ struct GroupShape {
     std::size_t teacher_layers = M;
     /// cluster: the clusters C of the file's mixture (1 for Gaussian inputs).
     std::size_t clusters = 1;
+    /// task: the teachers of the file (1: one teacher); task_unit: tasks x M.
+    std::size_t tasks = 1;
     [[nodiscard]] std::size_t length(Dim d) const noexcept;
 };
 
@@ -161,6 +171,14 @@ struct VariableSpec {
     [[nodiscard]] std::vector<hsize_t> shape(const GroupShape& s) const;
 };
 
+/// The variables of several teachers (schema 1.8, docs/theory.md §17: eg_tasks, current_task,
+/// switch_alpha, R_teachers, T_teachers) and their dimensions task, task_unit, task_unit2: a
+/// file whose campaign has one teacher leaves them out, so that its datasets stay those of 1.7.
+[[nodiscard]] bool only_with_teachers(const VariableSpec& v) noexcept;
+[[nodiscard]] constexpr bool only_with_teachers(Dim d) noexcept {
+    return d == Dim::task || d == Dim::task_unit || d == Dim::task_unit2;
+}
+
 /// The variables of today's campaign files (the data variables and `status`).
 [[nodiscard]] std::span<const VariableSpec> campaign_variables() noexcept;
 
@@ -203,7 +221,7 @@ parse_group_widths(std::string_view name);
 /// The shape of a group of `runs` runs of `records` records with these widths and C clusters.
 [[nodiscard]] GroupShape group_shape(std::size_t runs, std::size_t records,
                                      const std::vector<int>& student,
-                                     const std::vector<int>& teacher,
-                                     std::size_t clusters) noexcept;
+                                     const std::vector<int>& teacher, std::size_t clusters,
+                                     std::size_t tasks = 1) noexcept;
 
 } // namespace plateau

@@ -60,6 +60,8 @@ CampaignLayout CampaignLayout::of(const CampaignSpec& spec) {
         // The cluster axis: the mixture's clusters (`clusters` is not swept, so one C a file).
         if (m.inputs == InputKind::mixture)
             g.clusters = std::max(g.clusters, m.mixture.clusters());
+        // The task axis: the teachers (`teachers` is not swept, so one count a file).
+        g.tasks = std::max(g.tasks, static_cast<std::size_t>(m.teachers));
         layout.group_of[r] = it->second;
         layout.index_in_group[r] = static_cast<std::int64_t>(g.runs.size());
         g.runs.push_back(static_cast<std::int64_t>(r));
@@ -194,15 +196,24 @@ void set_text(const h5::Object& o, std::string_view long_name, std::string_view 
         h5::set_attribute(o, "units", units);
 }
 
-/// The table's variables a file of `kind` holds, in table order.
+/// The teachers of a campaign (`teachers` is not swept: one count a file).
+std::size_t teachers_of(const CampaignSpec& spec) {
+    int n = 1;
+    for (const auto& point : spec.points)
+        n = std::max(n, point.params.model.teachers);
+    return static_cast<std::size_t>(n);
+}
+
+/// The table's variables a file of `kind` holds, in table order: those of several teachers only
+/// when the campaign has them (only_with_teachers).
 std::vector<VariableSpec> variables_for(std::span<const VariableSpec> table,
-                                        const std::string& kind) {
+                                        const std::string& kind, std::size_t teachers) {
     const auto k = parse<FileKind>(kind);
     if (!k)
         throw std::logic_error("CampaignWriter: unknown file kind '" + kind + "'");
     std::vector<VariableSpec> out;
     for (const auto& v : table)
-        if (v.written_by.contains(*k))
+        if (v.written_by.contains(*k) && (teachers > 1 || !only_with_teachers(v)))
             out.push_back(v);
     if (std::count_if(out.begin(), out.end(), [](const VariableSpec& v) {
             return v.field == ObservableField::status;
@@ -283,12 +294,15 @@ h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
     // The dimensions, in the order of all_dims; alpha is a coordinate variable.
     std::vector<h5::Dataset> dimensions;
     dimensions.reserve(all_dims.size());
-    for (const Dim d : all_dims)
+    for (const Dim d : all_dims) {
+        if (only_with_teachers(d) && shape.tasks == 1)
+            break; // the last dimensions: none with one teacher (only_with_teachers)
         dimensions.push_back(
             d == Dim::alpha
                 ? h5::create_coordinate(g, name(d), alphas,
                                         "examples per input dimension, alpha = steps/N", "1")
                 : h5::create_dimension(g, name(d), static_cast<hsize_t>(shape.length(d))));
+    }
     const auto dim = [&](Dim d) -> const h5::Dataset* {
         return &dimensions[static_cast<std::size_t>(d)];
     };
@@ -707,7 +721,7 @@ CampaignWriter CampaignWriter::create(const fs::path& path, const CampaignSpec& 
                                       const FileMetadata& meta, bool replace,
                                       std::span<const VariableSpec> table) {
     check_target(path, replace ? OutputMode::overwrite : OutputMode::create);
-    const std::vector<VariableSpec> variables = variables_for(table, meta.kind);
+    const std::vector<VariableSpec> variables = variables_for(table, meta.kind, teachers_of(spec));
     CampaignLayout layout = CampaignLayout::of(spec);
     const std::vector<double> alphas = record_grid(spec.points.front().params.schedule);
 
@@ -805,7 +819,7 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
     }
     h5::File file = open_checked(path, true);
     const h5::Group root = file.root();
-    std::vector<VariableSpec> variables = variables_for(table, meta.kind);
+    std::vector<VariableSpec> variables = variables_for(table, meta.kind, teachers_of(spec));
     CampaignLayout layout = CampaignLayout::of(spec);
     std::vector<GroupHandles> groups;
     for (const auto& info : layout.groups) {

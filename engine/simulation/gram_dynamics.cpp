@@ -9,6 +9,7 @@
 #include <array>
 #include <cassert>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -73,10 +74,103 @@ Eigen::MatrixXd wishart_bartlett(NormalStream& rng, int p, double dof) {
 }
 
 namespace {
+
+/// Several teachers (docs/theory.md §17): the teachers' rows as combinations of nM basis rows
+/// (teacher 1's, then each later teacher's fresh part), b = A basis: block row t of A is
+/// rho I at block 0 and sqrt(1 - rho^2) I at block t (Eq. (17.1)); teacher 1's is I.
+Eigen::MatrixXd teacher_mixing(const ModelParams& m) {
+    const int M = m.teacher.hidden();
+    const int nM = teacher_units(m);
+    const double rho = m.teacher_overlap;
+    Eigen::MatrixXd A = Eigen::MatrixXd::Zero(nM, nM);
+    A.topLeftCorner(M, M).setIdentity();
+    for (int t = 1; t < m.teachers; ++t) {
+        A.block(t * M, 0, M, M).diagonal().setConstant(rho);
+        A.block(t * M, t * M, M, M).diagonal().setConstant(std::sqrt(1.0 - rho * rho));
+    }
+    return A;
+}
+
+/// The second layers of every teacher (Eq. (17.2)), from the stream `rng` after the first
+/// layer's draws, as make_initial_state: M normals for u_perp per later teacher when
+/// readout-overlap < 1.
+Eigen::VectorXd teacher_readouts(const ModelParams& m, NormalStream& rng) {
+    const Eigen::Index M = m.teacher.hidden();
+    const Eigen::VectorXd v1 = Eigen::VectorXd::Constant(M, m.v_star);
+    Eigen::VectorXd out(teacher_units(m));
+    out.head(M) = v1;
+    const double rho_v = m.readout_overlap;
+    for (Eigen::Index t = 1; t < m.teachers; ++t) {
+        Eigen::VectorXd vt = v1;
+        if (rho_v < 1.0) {
+            Eigen::VectorXd u(M);
+            rng.fill({u.data(), static_cast<std::size_t>(M)});
+            if (const double n1 = v1.norm(); n1 > 0.0)
+                u -= (u.dot(v1) / (n1 * n1)) * v1;
+            u /= u.norm();
+            vt = rho_v * v1 + std::sqrt(1.0 - rho_v * rho_v) * v1.norm() * u;
+        }
+        out.segment(t * M, M) = vt;
+    }
+    return out;
+}
+
+/// sample_unconstrained_gram with several teachers (docs/theory.md §17): the nM basis rows are
+/// orthonormal (orthonormal teacher: teacher 1's rows and the Gram-Schmidt of the fresh parts,
+/// a uniformly random frame independent of the students) or i.i.d. N(0, I/N) rows (gaussian
+/// teacher), as in the one-teacher law of §7 with M -> nM; the teachers are A times them
+/// (teacher_mixing): R = R_basis A^T, T = A T_basis A^T.
+OrderParameters sample_teachers_gram(const RunParams& params, std::uint64_t seed,
+                                     std::uint64_t init_index) {
+    const auto& m = params.model;
+    const int K = m.student.hidden();
+    const int nM = teacher_units(m);
+    const int r = K + nM;
+    const auto N = static_cast<double>(m.N);
+    assert(m.N > r);
+    NormalStream rng(StreamKey{seed, init_index,
+                               m.init_seed == InitSeed::shared ? StreamPurpose::gram_initial_shared
+                                                               : StreamPurpose::gram_initial});
+    OrderParameters op;
+    op.v = Eigen::VectorXd::Constant(m.student.widths.back(), m.v0);
+    const double student_var = m.q0 / N; // w^(j)_i ~ N(0, q0/N), docs/theory.md §1
+    Eigen::MatrixXd R_basis(K, nM);
+    Eigen::MatrixXd T_basis;
+    if (m.teacher_init == TeacherInit::orthonormal) {
+        const double sd = std::sqrt(student_var);
+        for (int j = 0; j < K; ++j)
+            for (int n = 0; n < nM; ++n)
+                R_basis(j, n) = sd * rng.next();
+        const Eigen::MatrixXd S = wishart_bartlett(rng, K, N - nM);
+        op.Q = R_basis * R_basis.transpose() + student_var * S;
+        op.Q = 0.5 * (op.Q + op.Q.transpose()).eval();
+        T_basis = Eigen::MatrixXd::Identity(nM, nM);
+    } else {
+        const Eigen::MatrixXd S = wishart_bartlett(rng, r, N);
+        Eigen::VectorXd sd(r);
+        for (int a = 0; a < r; ++a)
+            sd(a) = std::sqrt(a < K ? student_var : 1.0 / N);
+        const Eigen::MatrixXd G = sd.asDiagonal() * S * sd.asDiagonal();
+        op.Q = G.topLeftCorner(K, K);
+        R_basis = G.topRightCorner(K, nM);
+        T_basis = G.bottomRightCorner(nM, nM);
+    }
+    const Eigen::MatrixXd A = teacher_mixing(m);
+    op.R = R_basis * A.transpose();
+    op.T = A * T_basis * A.transpose();
+    op.T = 0.5 * (op.T + op.T.transpose()).eval();
+    op.v_star = teacher_readouts(m, rng);
+    if (m.heads == Heads::per_task)
+        op.heads = op.v.replicate(1, m.teachers);
+    return op;
+}
+
 /// sample_initial_gram without the constraint.
 OrderParameters sample_unconstrained_gram(const RunParams& params, std::uint64_t seed,
                                           std::uint64_t init_index) {
     const auto& m = params.model;
+    if (m.teachers > 1)
+        return sample_teachers_gram(params, seed, init_index);
     const int K = m.student.hidden();
     const int M = m.teacher.hidden();
     const int r = K + M;
@@ -345,14 +439,15 @@ GramChain::GramChain(const RunParams& params, const OrderParameters& initial)
 GramChain::GramChain(const RunParams& params, const OrderParameters& initial,
                      const Eigen::MatrixXd& axes)
     : rule_(params), lambda_(params.training.weight_decay), K_(params.model.student.hidden()),
-      M_(params.model.teacher.hidden()), D_(static_cast<int>(axes.cols())),
+      M_(teacher_units(params.model)), D_(static_cast<int>(axes.cols())),
       mixture_(params.model.inputs == InputKind::mixture
                    ? std::optional<Mixture>(params.model.mixture)
                    : std::nullopt),
       G_(r(), r()), L_(Eigen::MatrixXd::Zero(r(), r())), inv_diag_(r()), v_(initial.v),
       v_star_(initial.v_star), u_(r()), grad_fields_(K_), d_(K_), grad_v_(initial.v.size()),
       layers_(initial.layers), layers_star_(initial.layers_star), student_pass_(rule_.student),
-      teacher_pass_(rule_.teacher), grad_layers_(zero_layers(rule_.student)) {
+      teacher_pass_(rule_.teacher), grad_layers_(zero_layers(rule_.student)),
+      units_(params.model.teacher.hidden()), task_(initial.task), heads_(initial.heads) {
     assert(initial.Q.rows() == K_ && initial.T.rows() == M_);
     if (axes.rows() != K_ + M_ || D_ != (mixture_ ? static_cast<int>(mixture_->dims) : 0))
         throw std::logic_error("GramChain: the rows' overlaps with the axes must be (K + M) x D "
@@ -421,9 +516,11 @@ bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
                       double rate_factor) noexcept {
     const int rows = r();
     const auto K = static_cast<std::size_t>(K_);
-    const auto M = static_cast<std::size_t>(M_);
+    const auto M = static_cast<std::size_t>(units_);
     const std::span<const double> x{u_.data(), K};
-    const std::span<const double> y{u_.data() + K_, M};
+    // Several teachers (docs/theory.md §17): the current task's block labels.
+    const auto block = static_cast<std::size_t>(task_) * M;
+    const std::span<const double> y{u_.data() + K_ + block, M};
 
     // The label, the forward and backward passes of models/network.hpp, as the trainer:
     // tau = tau(y) + zeta (the target, docs/theory.md §13: by default h*(sum_n v*_n g*(y_n))),
@@ -452,7 +549,8 @@ bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
     } else {
         // With mixture inputs (docs/theory.md §15) the label is the cluster's y_c.
         const double tau =
-            (label ? *label : rule_.target.value(rule_.teacher, y, {v_star_.data(), M})) + zeta;
+            (label ? *label : rule_.target.value(rule_.teacher, y, {v_star_.data() + block, M})) +
+            zeta;
         const ForwardPass pass = forward(rule_.student, x, {v_.data(), K});
         if (!std::isfinite(pass.output))
             return false;
@@ -496,13 +594,29 @@ bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
 }
 
 OrderParameters GramChain::order_parameters() const {
-    return {G_.topLeftCorner(K_, K_),
-            G_.block(0, K_, K_, M_),
-            G_.block(K_, K_, M_, M_),
-            v_,
-            v_star_,
-            layers_,
-            layers_star_};
+    OrderParameters op{G_.topLeftCorner(K_, K_),
+                       G_.block(0, K_, K_, M_),
+                       G_.block(K_, K_, M_, M_),
+                       v_,
+                       v_star_,
+                       layers_,
+                       layers_star_};
+    op.task = task_;
+    if (heads_.size() > 0) { // per-task heads: every head, the learning one included
+        op.heads = heads_;
+        op.heads.col(task_) = v_;
+    }
+    return op;
+}
+
+void GramChain::switch_task(int task) noexcept {
+    if (task == task_)
+        return;
+    if (heads_.size() > 0) { // as switch_task(RunState&) (engine/simulation/state.hpp)
+        heads_.col(task_) = v_;
+        v_ = heads_.col(task);
+    }
+    task_ = task;
 }
 
 Eigen::MatrixXd GramChain::mean_overlaps() const {
@@ -542,12 +656,24 @@ GramDynamics::GramDynamics(const RunParams& params, std::uint64_t seed, std::uin
       clusters_(params.model.inputs == InputKind::mixture
                     ? std::optional<MixtureSampler>(params.model.mixture)
                     : std::nullopt),
-      z_(chain_.r()), eg_exact_(eg_method(params.model) == EgMethod::closed_form) {}
+      z_(chain_.r()), eg_exact_(eg_method(params.model) == EgMethod::closed_form), params_(params) {
+    if (params.model.teachers > 1) {
+        task_start_.assign(static_cast<std::size_t>(params.model.teachers),
+                           std::numeric_limits<double>::quiet_NaN());
+        task_start_.front() = 0.0;
+    }
+}
 
 bool GramDynamics::advance_to(double alpha) {
     const std::int64_t target = record_step(alpha, N_);
     const auto r = static_cast<std::size_t>(chain_.r());
     for (; step_ < target; ++step_) {
+        // Several teachers (docs/theory.md §17): the task of this step, as OnlineSgd.
+        if (const int task = chain_.task_of(step_, threshold_switches_); task != chain_.task()) {
+            chain_.switch_task(task);
+            task_start_.at(static_cast<std::size_t>(task)) =
+                static_cast<double>(step_) / static_cast<double>(N_);
+        }
         if (!chain_.factorize())
             return false;
         draws_.fill({z_.data(), r});
@@ -574,6 +700,18 @@ Observables GramDynamics::observe() {
         return last_->second;
     Observables o = clusters_ ? observer_.observe(chain_.order_parameters(), chain_.mean_overlaps())
                               : observer_.observe(chain_.order_parameters());
+    if (params_.model.teachers > 1) {
+        o.extras.emplace(extra_name::switch_alpha, task_starts(task_start_));
+        // switch-eg-below (docs/theory.md §17): the next task from this record on.
+        if (threshold_switch(params_, o.eg, chain_.task())) {
+            ++threshold_switches_;
+            const double alpha = static_cast<double>(step_) / static_cast<double>(N_);
+            const int task =
+                std::min(task_at(params_, alpha) + threshold_switches_, params_.model.teachers - 1);
+            chain_.switch_task(task);
+            task_start_.at(static_cast<std::size_t>(task)) = alpha;
+        }
+    }
     last_.emplace(step_, o);
     return o;
 }

@@ -121,6 +121,14 @@ public:
     [[nodiscard]] const Eigen::MatrixXd& gram() const noexcept { return G_; }
     [[nodiscard]] const Eigen::VectorXd& v() const noexcept { return v_; }
     [[nodiscard]] OrderParameters order_parameters() const;
+    /// Several teachers (docs/theory.md §17): the current task, the task of the step from
+    /// `step` (StepRule::task), and the switch to `task` (per-task heads swapped as in a full
+    /// run).
+    [[nodiscard]] int task() const noexcept { return task_; }
+    [[nodiscard]] int task_of(std::int64_t step, int threshold_switches) const noexcept {
+        return rule_.task(step, threshold_switches);
+    }
+    void switch_task(int task) noexcept;
     /// With mixture inputs, the students' overlaps with the means, M_jc = w_j . mu_c (K x C,
     /// Eq. (15d.4)).
     [[nodiscard]] Eigen::MatrixXd mean_overlaps() const;
@@ -164,6 +172,10 @@ private:
     DeepWorkspace student_pass_;
     DeepWorkspace teacher_pass_;
     LayerWeights grad_layers_;
+    // Several teachers (docs/theory.md §17): M of one teacher, the current task, the heads.
+    int units_;
+    int task_;
+    Eigen::MatrixXd heads_;
 };
 
 /// The backend: the chain from sample_initial_gram(), advanced with the run's streams, observed
@@ -195,6 +207,9 @@ private:
     /// eps_g is exact.
     std::optional<std::pair<std::int64_t, Observables>> last_;
     bool eg_exact_ = false;
+    RunParams params_;               ///< the task schedule (docs/theory.md §17)
+    int threshold_switches_ = 0;     ///< switches made by switch-eg-below
+    std::vector<double> task_start_; ///< the alpha at which each task began (switch_alpha)
 };
 
 } // namespace plateau

@@ -192,6 +192,11 @@ OrderParameters order_parameters_of(const RunState& s) {
     op.v_star = s.v_star;
     op.layers = s.layers;
     op.layers_star = s.layers_star;
+    op.task = s.task;
+    if (s.heads.size() > 0) { // per-task heads (docs/theory.md §17): every head, v included
+        op.heads = s.heads;
+        op.heads.col(s.task) = s.v;
+    }
     return op;
 }
 
@@ -289,10 +294,42 @@ Observables Observer::observe(OrderParameters op) {
         o.extras.emplace(extra_name::teacher_layers, flatten_layers(op.layers_star, op.v_star));
         return o;
     }
+    if (model_.teachers > 1)
+        return observe_teachers(std::move(op));
     const EgEstimate e =
         generalization_error(model_, op.Q, op.R, op.T, op.v, op.v_star, samples_, rng_);
     return {std::move(op.Q), std::move(op.R), std::move(op.T), std::move(op.v), e.eg,
             e.standard_error};
+}
+
+Observables Observer::observe_teachers(OrderParameters op) {
+    // docs/theory.md §17: eps_g on every teacher t is the one-teacher eps_g of (Q, R^t, T^tt,
+    // head t, v*^t), R^t and T^tt teacher t's blocks; eg is the current task's.
+    const int n = model_.teachers;
+    const auto M = static_cast<Eigen::Index>(model_.teacher.hidden());
+    Eigen::VectorXd eg(n);
+    double eg_stderr = 0.0;
+    for (int t = 0; t < n; ++t) {
+        const Eigen::Index at = t * M;
+        const Eigen::VectorXd head = op.heads.size() > 0 ? Eigen::VectorXd(op.heads.col(t)) : op.v;
+        const EgEstimate e =
+            generalization_error(model_, op.Q, op.R.middleCols(at, M), op.T.block(at, at, M, M),
+                                 head, op.v_star.segment(at, M), samples_, rng_);
+        eg[t] = e.eg;
+        if (t == op.task)
+            eg_stderr = e.standard_error;
+    }
+    const Eigen::Index task = op.task;
+    Observables o{op.Q,     op.R.middleCols(task * M, M), op.T.topLeftCorner(M, M), op.v, eg[task],
+                  eg_stderr};
+    o.extras.emplace(extra_name::eg_tasks, eg);
+    o.extras.emplace(extra_name::current_task,
+                     Eigen::VectorXd::Constant(1, static_cast<double>(task)));
+    const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> R = op.R;
+    o.extras.emplace(extra_name::R_teachers, Eigen::Map<const Eigen::VectorXd>(R.data(), R.size()));
+    o.extras.emplace(extra_name::T_teachers,
+                     Eigen::Map<const Eigen::VectorXd>(op.T.data(), op.T.size())); // symmetric
+    return o;
 }
 
 } // namespace plateau

@@ -90,6 +90,10 @@ private:
     /// over the fields given each cluster, N(M_c, Delta Q) (Eq. (15.2)).
     [[nodiscard]] Observables observe_mixture(OrderParameters op, const Eigen::MatrixXd& means);
 
+    /// Several teachers (docs/theory.md §17): eps_g on every teacher (head t for teacher t),
+    /// the current task's as eg; R the current task's block, T teacher 1's.
+    [[nodiscard]] Observables observe_teachers(OrderParameters op);
+
     ModelParams model_;
     int samples_;
     NormalStream rng_;

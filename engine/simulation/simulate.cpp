@@ -15,7 +15,8 @@ SimulationDynamics::SimulationDynamics(const RunParams& params, std::uint64_t se
                                        StepCounter* steps_done)
     : state_(make_initial_state(params.model, seed, init_index)),
       trainer_(make_trainer(params, seed, run)), observer_(params, seed, run),
-      eg_exact_(eg_method(params.model) == EgMethod::closed_form), steps_done_(steps_done) {}
+      eg_exact_(eg_method(params.model) == EgMethod::closed_form), steps_done_(steps_done),
+      params_(params) {}
 
 bool SimulationDynamics::advance_to(double alpha) {
     const std::int64_t target = record_step(alpha, state_.N());
@@ -41,6 +42,16 @@ Observables SimulationDynamics::observe() {
     ++statistics_.observations;
     Observables o = observer_.observe(state_);
     trainer_->measure(state_, o); // what only the trainer knows: examples seen, eps_train
+    if (state_.teachers > 1) {
+        o.extras.emplace(extra_name::switch_alpha, task_starts(state_.task_start));
+        // switch-eg-below (docs/theory.md §17): the next task from this record on.
+        if (threshold_switch(params_, o.eg, state_.task)) {
+            ++state_.threshold_switches;
+            switch_task(state_,
+                        std::min(task_at(params_, state_.alpha()) + state_.threshold_switches,
+                                 state_.teachers - 1));
+        }
+    }
     last_.emplace(state_.step, o);
     return o;
 }

@@ -46,6 +46,7 @@ private:
     bool eg_exact_ = false;
     Statistics statistics_;
     StepCounter* steps_done_ = nullptr;
+    RunParams params_; ///< the task schedule (docs/theory.md §17)
 };
 
 /// One simulated run of a campaign, by the backend params.dynamics selects (SimulationDynamics

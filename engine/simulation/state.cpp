@@ -4,6 +4,8 @@
 #include "engine/core/random.hpp"
 
 #include <cmath>
+#include <limits>
+#include <utility>
 
 namespace plateau {
 
@@ -23,7 +25,90 @@ void orthonormalize_rows(RowMatrix& B) {
     }
 }
 
+/// Teachers 2 .. n (docs/theory.md §17, Eqs. (17.1)-(17.2)) after teacher 1 (`first`, M x N),
+/// from the teachers' stream, which continues where teacher 1 ended: for t = 2 .. n, M fresh
+/// Gaussian rows g, then (readout-overlap < 1) M normals for u_perp.
+///   first layer  b^t_n = rho b^1_n + sqrt(1 - rho^2) b^{t,perp}_n: for an orthonormal teacher
+///                b^{t,perp}_n is g_n made orthonormal to teacher 1's rows and every earlier
+///                b^{s,perp} (Gram-Schmidt), so T^{1t} = rho I and T^{st} = rho^2 I exactly (s, t
+///                >= 2, s != t); for a gaussian teacher b^{t,perp}_n = g_n ~ N(0, I/N), the same
+///                overlaps to O(1/sqrt N);
+///   second layer v*^t = rho_v v*^1 + sqrt(1 - rho_v^2) |v*^1| u_perp, u_perp the unit vector of
+///                the normals' part orthogonal to v*^1 (no draw when rho_v = 1: v*^t = v*^1).
+/// `first` becomes (n M) x N, teacher after teacher; `v_star` (n M).
+void add_teachers(const ModelParams& p, NormalStream& rng, RowMatrix& first,
+                  Eigen::VectorXd& v_star) {
+    const Eigen::Index M = first.rows();
+    const Eigen::Index N = first.cols();
+    const auto n = static_cast<Eigen::Index>(p.teachers);
+    const double rho = p.teacher_overlap;
+    const double rho_perp = std::sqrt(1.0 - rho * rho);
+    const double rho_v = p.readout_overlap;
+    const bool orthonormal = p.teacher_init == TeacherInit::orthonormal;
+    const double inv_sqrt_n = 1.0 / std::sqrt(static_cast<double>(N));
+    RowMatrix all(n * M, N);
+    all.topRows(M) = first;
+    RowMatrix basis(n * M, N); // teacher 1's rows, then every b^{t,perp}: orthonormal rows
+    basis.topRows(M) = first;
+    const Eigen::VectorXd v1 = v_star;
+    Eigen::VectorXd stars(n * M);
+    stars.head(M) = v1;
+    const double norm_v1 = v1.norm();
+    for (Eigen::Index t = 1; t < n; ++t) {
+        RowMatrix fresh(M, N);
+        fill_normal(rng, fresh, inv_sqrt_n);
+        if (orthonormal)
+            for (Eigen::Index m = 0; m < M; ++m) { // modified Gram-Schmidt against all before
+                const Eigen::Index row = t * M + m;
+                basis.row(row) = fresh.row(m);
+                for (Eigen::Index b = 0; b < row; ++b)
+                    basis.row(row) -= basis.row(b).dot(basis.row(row)) * basis.row(b);
+                basis.row(row) /= basis.row(row).norm();
+            }
+        else
+            basis.middleRows(t * M, M) = fresh;
+        // Eq. (17.1): b^t = rho b^1 + sqrt(1 - rho^2) b^{t,perp}
+        all.middleRows(t * M, M) = rho * first + rho_perp * basis.middleRows(t * M, M);
+        Eigen::VectorXd vt = v1;
+        if (rho_v < 1.0) { // Eq. (17.2)
+            Eigen::VectorXd u(M);
+            rng.fill({u.data(), static_cast<std::size_t>(M)});
+            if (norm_v1 > 0.0)
+                u -= (u.dot(v1) / (norm_v1 * norm_v1)) * v1;
+            u /= u.norm();
+            vt = rho_v * v1 + std::sqrt(1.0 - rho_v * rho_v) * norm_v1 * u;
+        }
+        stars.segment(t * M, M) = vt;
+    }
+    first = std::move(all);
+    v_star = std::move(stars);
+}
+
 } // namespace
+
+void switch_task(RunState& s, int task) {
+    if (task == s.task)
+        return;
+    if (s.heads.size() > 0) { // per-task heads: the learning head goes back to its column
+        s.heads.col(s.task) = s.v;
+        s.v = s.heads.col(task);
+    }
+    s.task = task;
+    s.task_start.at(static_cast<std::size_t>(task)) = s.alpha();
+}
+
+Eigen::VectorXd task_head(const RunState& s, int t) {
+    return s.heads.size() == 0 || t == s.task ? s.v : Eigen::VectorXd(s.heads.col(t));
+}
+
+bool threshold_switch(const RunParams& params, double eg, int task) noexcept {
+    const auto& m = params.model;
+    return m.switch_below.has_value() && eg < *m.switch_below && task < m.teachers - 1;
+}
+
+Eigen::VectorXd task_starts(const std::vector<double>& start) {
+    return Eigen::Map<const Eigen::VectorXd>(start.data(), static_cast<Eigen::Index>(start.size()));
+}
 
 LayerWeights draw_layers(const NetworkSpec& net, StreamKey key) {
     NormalStream rng(key);
@@ -73,6 +158,11 @@ RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint6
         s.manifold.emplace(std::move(frame));
         teacher = RowMatrix::Zero(s.M, N);
     }
+    Eigen::VectorXd v_star = Eigen::VectorXd::Constant(p.teacher.widths.back(), p.v_star);
+    if (p.teachers > 1)
+        add_teachers(p, teacher_rng, teacher, v_star);
+    s.M = static_cast<int>(teacher.rows());
+    s.teachers = p.teachers;
 
     RowMatrix student(s.K, N);
     NormalStream student_rng(
@@ -87,7 +177,14 @@ RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint6
     s.weights.topRows(s.K) = student;
     s.weights.bottomRows(s.M) = teacher;
     s.v = Eigen::VectorXd::Constant(p.student.widths.back(), p.v0);
-    s.v_star = Eigen::VectorXd::Constant(p.teacher.widths.back(), p.v_star);
+    s.v_star = std::move(v_star);
+    if (p.teachers > 1) {
+        s.task_start.assign(static_cast<std::size_t>(p.teachers),
+                            std::numeric_limits<double>::quiet_NaN());
+        s.task_start.front() = 0.0;
+        if (p.heads == Heads::per_task)
+            s.heads = s.v.replicate(1, p.teachers);
+    }
     s.layers = draw_layers(p.student, StreamKey{seed, init_index, StreamPurpose::student_layers});
     s.layers_star = teacher_layers(p, StreamKey{seed, init_index, StreamPurpose::teacher_layers});
     return s;

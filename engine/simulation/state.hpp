@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 namespace plateau {
 
@@ -28,12 +29,23 @@ struct RunState {
     /// unused (the teacher acts on the latent vector c, not on x). Empty for other inputs.
     std::optional<ManifoldFrame> manifold;
     int K = 0;
-    int M = 0;
+    int M = 0;             ///< every teacher row: teachers x M_1 (docs/theory.md §17)
     std::int64_t step = 0; ///< examples seen so far; alpha = step / N
+    /// Several teachers (docs/theory.md §17): teacher t is rows K + t M_1 .. K + (t+1) M_1 - 1
+    /// (M_1 = M / teachers) and v_star's entries t M_1 .. (t+1) M_1 - 1.
+    int teachers = 1;
+    int task = 0;               ///< the current task (the teacher that labels), 0-based
+    int threshold_switches = 0; ///< switches made by switch-eg-below so far
+    /// heads = per-task: every task's head (K x teachers); v is the current task's, which
+    /// learns, and its column here is written back at the switch (switch_task). Empty: shared.
+    Eigen::MatrixXd heads;
+    /// The alpha at which each task began (entry 0 is 0), NaN for a task not reached yet.
+    std::vector<double> task_start;
 
     [[nodiscard]] std::int64_t N() const noexcept { return weights.cols(); }
     [[nodiscard]] auto student() const noexcept { return weights.topRows(K); }
     [[nodiscard]] auto teacher() const noexcept { return weights.bottomRows(M); }
+    [[nodiscard]] int units_per_teacher() const noexcept { return M / teachers; }
     [[nodiscard]] double alpha() const noexcept {
         return static_cast<double>(step) / static_cast<double>(N());
     }
@@ -58,6 +70,21 @@ struct RunState {
 /// TeacherUpper::random, every entry of W*_l equal to 1/sqrt(M_{l-1}) (rows of squared norm 1,
 /// as the random rows on average; no stream drawn) for TeacherUpper::equal.
 [[nodiscard]] LayerWeights teacher_layers(const ModelParams& p, StreamKey key);
+
+/// Makes `task` the current task at the state's step (docs/theory.md §17): with per-task heads
+/// v goes back to its column of `heads` and task's head becomes v; task_start records alpha.
+void switch_task(RunState& s, int task);
+
+/// The head of task t (docs/theory.md §17): v for the current task or shared heads, else the
+/// stored head of t.
+[[nodiscard]] Eigen::VectorXd task_head(const RunState& s, int t);
+
+/// switch-eg-below (docs/theory.md §17): whether a record with eps_g `eg` on the current task
+/// `task` switches to the next task (there is one, and eg is below the threshold).
+[[nodiscard]] bool threshold_switch(const RunParams& params, double eg, int task) noexcept;
+
+/// The extra switch_alpha of a record: the alpha at which each task began (NaN: not yet).
+[[nodiscard]] Eigen::VectorXd task_starts(const std::vector<double>& start);
 
 /// With inputs = hidden-manifold (docs/theory.md §16) the teacher is drawn as above in R^D
 /// instead of R^N (from the same stream: orthonormal rows, or entries N(0, 1/D)), and the

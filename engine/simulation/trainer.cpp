@@ -214,11 +214,11 @@ OnlineSgd::OnlineSgd(const RunParams& params, std::uint64_t seed, std::uint64_t 
       n_(static_cast<std::size_t>(params.model.N)), examples_(std::move(examples)),
       noise_(StreamKey{seed, run, StreamPurpose::noise}), xi_(params.model.N),
       xi_next_(params.model.N),
-      fields_(params.model.student.hidden() + params.model.teacher.hidden()),
+      fields_(params.model.student.hidden() + teacher_units(params.model)),
       grad_fields_(params.model.student.hidden()), coef_(params.model.student.hidden()),
       grad_v_(params.model.student.widths.back()),
       scratch_(
-          static_cast<std::size_t>(params.model.student.hidden() + params.model.teacher.hidden()) *
+          static_cast<std::size_t>(params.model.student.hidden() + teacher_units(params.model)) *
           step_kernels::scratch_per_row),
       student_pass_(params.model.student), teacher_pass_(params.model.teacher),
       grad_layers_(zero_layers(params.model.student)) {
@@ -266,19 +266,27 @@ bool OnlineSgd::learn_from_fields(RunState& s) {
     if (rule_.deep)
         return learn_deep_from_fields(s);
     const auto K = static_cast<std::size_t>(s.K);
-    const auto M = static_cast<std::size_t>(s.M);
+    const auto M = static_cast<std::size_t>(s.units_per_teacher());
     const std::span<const double> x{fields_.data(), K};
+    // Several teachers (docs/theory.md §17): the task of this step labels, from its block of
+    // the teacher rows (and, with per-task heads, the student answers with its head).
+    if (rule_.teachers > 1)
+        if (const int task = rule_.task(s.step, s.threshold_switches); task != s.task)
+            switch_task(s, task);
+    const auto block = static_cast<std::size_t>(s.task) * M;
     // The teacher's fields: from the teacher rows and the example, or from the source (the
-    // hidden manifold's b_n . c, docs/theory.md §16).
+    // hidden manifold's b_n . c, docs/theory.md §16; one teacher there).
     const std::span<const double> given_fields = examples_->teacher_fields();
-    const std::span<const double> y =
-        given_fields.empty() ? std::span<const double>{fields_.data() + K, M} : given_fields;
+    const std::span<const double> y = given_fields.empty()
+                                          ? std::span<const double>{fields_.data() + K + block, M}
+                                          : given_fields;
 
     // Label tau = tau(y) + zeta, zeta ~ N(0, s^2): the target (docs/theory.md §13), by default
     // the committee h*(sum_n v*_n g*(y_n)); student sigma, Eq. (1).
     // With mixture inputs (§15) the source gives the label y_c of the example's cluster.
     const std::optional<double> given = examples_->label();
-    double tau = given ? *given : rule_.target.value(rule_.teacher, y, {s.v_star.data(), M});
+    double tau =
+        given ? *given : rule_.target.value(rule_.teacher, y, {s.v_star.data() + block, M});
     if (noise_sd_ > 0.0)
         tau += noise_sd_ * noise_.next();
     const ForwardPass pass = forward(rule_.student, x, {s.v.data(), K});

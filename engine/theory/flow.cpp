@@ -43,7 +43,8 @@ FlowMethod flow_method(const ModelParams& m) noexcept {
                    : FlowMethod::joint;
     const bool identity_outputs =
         m.student.h.kind == ActivationKind::linear && m.teacher.h.kind == ActivationKind::linear;
-    const int fields = m.student.hidden() + m.teacher.hidden();
+    // Several teachers (docs/theory.md §17b): one teacher of nM units.
+    const int fields = m.student.hidden() + m.teachers * m.teacher.hidden();
     if (!identity_outputs) {
         // Smooth outputs h = h* in {tanh, sigmoid} on smooth g = g* in {erf, tanh, sigmoid}: the
         // tensor rule with e = tau - sigma at each node (docs/theory.md §9 "Smoothness", §10),
@@ -98,7 +99,9 @@ void require_theory_support(const ModelParams& m) {
 }
 
 void check_order_parameter_sizes(const ModelParams& m, const OrderParameters& op) {
-    const Eigen::Index K = m.student.hidden(), M = m.teacher.hidden();
+    // Several teachers (docs/theory.md §17b): R, T and v* over all nM teacher units.
+    const Eigen::Index K = m.student.hidden(),
+                       M = static_cast<Eigen::Index>(m.teachers) * m.teacher.hidden();
     if (op.Q.rows() != K || op.Q.cols() != K || op.R.rows() != K || op.R.cols() != M ||
         op.T.rows() != M || op.T.cols() != M || op.v.size() != K || op.v_star.size() != M)
         throw std::invalid_argument(
@@ -145,6 +148,12 @@ FlowSettings flow_settings(const RunParams& p) {
         throw ConfigError("inputs", std::string(name(p.model.inputs)),
                           "gaussian here: fixed points, the escape prediction and eta_max are "
                           "built for Gaussian inputs only (docs/theory.md sections 15c, 16b)");
+    // Several teachers (docs/theory.md §17b) take TeachersFlow, with the settings of one teacher
+    // of nM units (widened_teacher_params); nothing else is built for them.
+    if (p.model.teachers > 1)
+        throw ConfigError("teachers", std::to_string(p.model.teachers),
+                          "1 here: fixed points, the escape prediction and eta_max are built for "
+                          "one teacher (docs/theory.md section 17b)");
     return gaussian_field_flow_settings(p);
 }
 

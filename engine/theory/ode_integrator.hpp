@@ -74,6 +74,11 @@ public:
     /// Advances (y, t) to exactly t_end. On failure (y, t) is the last accepted state.
     OdeOutcome advance(Eigen::VectorXd& y, double& t, double t_end, const Guard& guard);
 
+    /// The right-hand side changed at the current time (a task switch, docs/theory.md §17b):
+    /// the next advance evaluates f at its start instead of reusing the last step's final stage
+    /// (first same as last), so no step carries the old flow past the switch.
+    void restart() noexcept { fsal_valid_ = false; }
+
     [[nodiscard]] std::int64_t accepted() const noexcept { return accepted_; }
     [[nodiscard]] std::int64_t rejected() const noexcept { return rejected_; }
 

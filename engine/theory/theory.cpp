@@ -6,12 +6,14 @@
 #include "engine/theory/joint_rule.hpp"
 #include "engine/theory/manifold_flow.hpp"
 #include "engine/theory/mixture_flow.hpp"
+#include "engine/theory/teachers_flow.hpp"
 #include "models/gaussian_integrals.hpp"
 
 #include <Eigen/Eigenvalues>
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -21,6 +23,28 @@ namespace plateau {
 // ---------------------------------------------------------------------------------------------
 // TheoryDynamics
 // ---------------------------------------------------------------------------------------------
+
+namespace {
+
+/// The heads of a start (docs/theory.md §17b), K x H: the start's heads (per-task heads of a
+/// sampled start), else every head the start's v (the simulation starts every head at v0, §17).
+Eigen::MatrixXd initial_heads(const RunParams& p, const OrderParameters& init) {
+    const Eigen::Index H = p.model.heads == Heads::per_task ? p.model.teachers : 1;
+    if (H > 1 && init.heads.cols() == H)
+        return init.heads;
+    return init.v.replicate(1, H);
+}
+
+/// The integrator's symmetry classes (engine/theory/ode_integrator.hpp): none for the flows of
+/// mixture and hidden-manifold inputs (`unclassed`).
+std::vector<int> integrator_classes(bool unclassed, const std::optional<TeachersFlow>& teachers,
+                                    const std::optional<PackedFlow>& rhs) {
+    if (unclassed)
+        return {};
+    return teachers ? teachers->classes() : rhs->packing().classes();
+}
+
+} // namespace
 
 struct TheoryDynamics::Impl {
     Impl(const RunParams& p, const OrderParameters& init, const OdeParams& ode)
@@ -33,29 +57,96 @@ struct TheoryDynamics::Impl {
           manifold(p.model.inputs == InputKind::hidden_manifold
                        ? std::optional<ManifoldFlow>(std::in_place, p, init)
                        : std::nullopt),
-          rhs(mixture || manifold ? std::nullopt
-                                  : std::optional<PackedFlow>(std::in_place, p, init)),
+          // Several teachers (docs/theory.md §17b): R with every teacher, one v per head.
+          teachers(!mixture && !manifold && p.model.teachers > 1
+                       ? std::optional<TeachersFlow>(std::in_place, p, init, initial_heads(p, init))
+                       : std::nullopt),
+          rhs(mixture || manifold || teachers ? std::nullopt
+                                              : std::optional<PackedFlow>(std::in_place, p, init)),
           // The flow at each stage's own alpha: the rates of a schedule (docs/theory.md §6b).
           integrator(OdeIntegrator::TimeRhs(
                          [this](double t, const Eigen::VectorXd& x, Eigen::VectorXd& dx) {
                              if (mixture)
                                  return (*mixture)(t, x, dx);
-                             return manifold ? (*manifold)(t, x, dx) : (*rhs)(t, x, dx);
+                             if (manifold)
+                                 return (*manifold)(t, x, dx);
+                             return teachers ? (*teachers)(t, x, dx) : (*rhs)(t, x, dx);
                          }),
-                     ode, rhs ? rhs->packing().classes() : std::vector<int>{}) {
-        if (mixture)
+                     ode, integrator_classes(mixture || manifold, teachers, rhs)) {
+        if (mixture) {
             mixture->pack(init, y);
-        else if (manifold)
+        } else if (manifold) {
             manifold->pack(init, y);
-        else
+        } else if (teachers) {
+            teachers->pack(init.Q, init.R, initial_heads(p, init), y);
+            task_start.assign(static_cast<std::size_t>(teachers->teachers()),
+                              std::numeric_limits<double>::quiet_NaN());
+            task_start.front() = 0.0;
+        } else {
             rhs->packing().pack(init.Q, init.R, init.v, y);
+        }
+    }
+
+    /// The task at alpha (docs/theory.md §17, §17b), as the simulation's step takes it: the
+    /// fixed schedule's points <= alpha (task_at) plus the threshold switches made, at most
+    /// teachers - 1. When it changes, the integrator restarts, so that no step carries the old
+    /// flow past the switch, and the task's start is kept.
+    void update_task() {
+        const int t =
+            std::min(task_at(params, alpha) + threshold_switches, teachers->teachers() - 1);
+        if (t == teachers->task())
+            return;
+        teachers->set_task(t);
+        integrator.restart();
+        task_start[static_cast<std::size_t>(t)] = alpha;
+    }
+
+    /// A record of several teachers (docs/theory.md §17b), laid out as the simulation's observer
+    /// lays it out (docs/theory.md §17): eg of the active task and every task's eps_g
+    /// (Eq. (17b.2)), R the active task's block, T teacher 1's, R and T over all nM units as
+    /// extras, the tasks' starts; then switch-eg-below acts on this record, as in the simulation.
+    Observables observe_teachers(Observables o) {
+        const TeachersFlow& f = *teachers;
+        const int task = f.task();
+        const auto M = static_cast<Eigen::Index>(params.model.teacher.hidden());
+        Eigen::VectorXd errors;
+        const Eigen::VectorXd eg = f.task_errors(y, &errors);
+        o.eg = eg(task);
+        o.eg_stderr = errors(task);
+        const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> R = o.R;
+        o.extras.insert_or_assign(std::string(extra_name::R_teachers),
+                                  Eigen::Map<const Eigen::VectorXd>(R.data(), R.size()));
+        o.extras.insert_or_assign(std::string(extra_name::T_teachers),
+                                  Eigen::Map<const Eigen::VectorXd>(o.T.data(), o.T.size()));
+        o.R = R.middleCols(task * M, M);
+        o.T = Eigen::MatrixXd(o.T.topLeftCorner(M, M));
+        o.extras.insert_or_assign(std::string(extra_name::eg_tasks), eg);
+        o.extras.insert_or_assign(std::string(extra_name::current_task),
+                                  Eigen::VectorXd::Constant(1, static_cast<double>(task)));
+        o.extras.insert_or_assign(
+            std::string(extra_name::switch_alpha),
+            Eigen::Map<const Eigen::VectorXd>(task_start.data(),
+                                              static_cast<Eigen::Index>(task_start.size())));
+        // switch-eg-below (docs/theory.md §17, §17b): the next task from this record on.
+        const auto& below = params.model.switch_below;
+        if (below && o.eg < *below && task < f.teachers() - 1) {
+            ++threshold_switches;
+            update_task();
+        }
+        return o;
     }
 
     RunParams params;
     std::optional<MixtureFlow> mixture;
     std::optional<ManifoldFlow> manifold;
+    std::optional<TeachersFlow> teachers;
     std::optional<PackedFlow> rhs;
     OdeIntegrator integrator;
+    std::size_t next_switch = 0; ///< the first entry of switch_at not acted on yet
+    int threshold_switches = 0;  ///< switches made by switch-eg-below so far
+    /// The alpha at which each task began (entry 0 is 0), NaN for a task not reached yet, as the
+    /// simulation's RunState::task_start (docs/theory.md §17b).
+    std::vector<double> task_start;
     Eigen::VectorXd y;
     double alpha = 0.0;
     StepCounter* alpha_done = nullptr;
@@ -102,6 +193,23 @@ bool TheoryDynamics::advance_to(double alpha) {
         }
         return true;
     };
+    if (m.teachers) {
+        // The fixed schedule (docs/theory.md §17b): the integrator stops exactly at each switch
+        // point a before alpha (no step straddles it), and the next task starts there. As in the
+        // simulation, whose first step with alpha >= a switches, a switch point at a record time
+        // acts after that record.
+        const std::vector<double>& at = m.params.model.switch_at;
+        while (m.next_switch < at.size() && at[m.next_switch] < alpha) {
+            const double a = at[m.next_switch];
+            if (m.integrator.advance(m.y, m.alpha, a, healthy) != OdeOutcome::ok) {
+                report();
+                return false;
+            }
+            m.alpha = std::max(m.alpha, a); // exactly a: advance lands on it
+            ++m.next_switch;
+            m.update_task();
+        }
+    }
     const bool ok = m.integrator.advance(m.y, m.alpha, alpha, healthy) == OdeOutcome::ok;
     report();
     return ok;
@@ -139,6 +247,8 @@ Observables TheoryDynamics::observe() {
         o.eg_stderr = 0.0;
         return o;
     }
+    if (impl_->teachers)
+        return impl_->observe_teachers(std::move(o));
     const FlowSettings& s = impl_->rhs->settings();
     if (s.method == FlowMethod::joint) {
         // The joint rule's estimates and their errors (docs/theory.md §10): eg_stderr is the
@@ -164,13 +274,16 @@ double TheoryDynamics::alpha() const noexcept {
 OrderParameters TheoryDynamics::order_parameters() const {
     if (impl_->mixture)
         return impl_->mixture->order_parameters(impl_->y);
-    return impl_->manifold ? impl_->manifold->order_parameters(impl_->y)
+    if (impl_->manifold)
+        return impl_->manifold->order_parameters(impl_->y);
+    return impl_->teachers ? impl_->teachers->order_parameters(impl_->y)
                            : impl_->rhs->order_parameters(impl_->y);
 }
 
 TheoryDynamics::Statistics TheoryDynamics::statistics() const noexcept {
     const std::int64_t evaluations = impl_->mixture    ? impl_->mixture->evaluations()
                                      : impl_->manifold ? impl_->manifold->evaluations()
+                                     : impl_->teachers ? impl_->teachers->evaluations()
                                                        : impl_->rhs->evaluations();
     return {evaluations, impl_->integrator.accepted(), impl_->integrator.rejected()};
 }

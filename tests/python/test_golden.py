@@ -153,6 +153,13 @@ CASES = {
         "15", "--feature-map", "sign", "--alpha-train", "1.5", "--batch", "4",
         "--weight-decay", "0.01", "--alpha-max", "2", "--seeds", "2", "--records", "5",
         "--eg-samples", "500"]),
+    # --- several teachers (docs/theory.md §17): a switch, per-task heads, a threshold, both
+    # simulation backends
+    "teachers-switch": ("run", [
+        "--N", "40", "--teachers", "2", "--teacher-overlap", "0.5", "--readout-overlap", "0.5",
+        "--switch-at", "1", "--switch-eg-below", "0.02", "--heads", "per-task", "--learn-v",
+        "true", "--dynamics", "full,gram", "--alpha-max", "3", "--seeds", "2", "--records", "7",
+        "--schedule", "linear"]),
     # the mixture theory (docs/theory.md §15c): erf on the joint rule, relu on the radial rule
     "ode-mixture-xor": ("ode", [
         "--N", "40", "--K", "3", "--M", "1", "--inputs", "mixture", "--activation", "erf,relu",
@@ -169,6 +176,7 @@ SHARDED = {
     "theory": 2,
     "mixture-xor": 2,
     "hidden-manifold": 2,
+    "teachers-switch": 2,
 }
 
 
