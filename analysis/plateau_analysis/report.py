@@ -39,6 +39,9 @@ Writes into the output directory, per group G (``K2_M2``, ...), each figure as P
   (dashed) when ``--theory`` is given; ``mean_overlaps_G_pP``: the overlaps M_jc of each student
   unit with the mixture's means, one run of grid point P (as many points as ``overlaps_G_pP``;
   :mod:`plateau_analysis.mixture_figures`);
+- ``task_errors_G`` (groups with several teachers, ``teachers = n``, schema 1.8): eps_g on every
+  teacher against alpha, seed mean per grid point, the switches dotted
+  (:mod:`plateau_analysis.teachers`, which also gives forgetting and transfer);
 
 and the tables ``plateaus.csv`` (one row per grid point; also printed) and ``plateaus_runs.csv``
 (one row per run).
@@ -69,6 +72,7 @@ from .outcomes import FINITE_SET_OUTCOMES, finite_set_outcomes, finite_set_text
 from .predictions import prediction, with_predictions
 from .search import search_summary
 from .stats import seed_average
+from .teachers import teacher_runs
 from .tables import format_table, table_rows, write_csv
 
 
@@ -447,6 +451,11 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
                                              theory=th, theory_avg=th_avg, matches=matches,
                                              all_points=all_points,
                                              max_point_figures=max_point_figures)
+        if teacher_runs(ds).any():  # several teachers (docs/theory.md section 17)
+            from .teachers import plot_task_errors
+            fig = plot_task_errors(ds)
+            written += save_figure(fig, outdir, f"task_errors_{gname}", formats)
+            pyplot().close(fig)
         finite_words = finite_set_words(ds, avg)  # None without a finite training set
         for i, row in enumerate(table_rows(summary)):
             # What the alpha columns (start, end, length, escape, ...) count (figures.time_unit).

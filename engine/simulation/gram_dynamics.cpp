@@ -79,12 +79,12 @@ namespace {
 /// (teacher 1's, then each later teacher's fresh part), b = A basis: block row t of A is
 /// rho I at block 0 and sqrt(1 - rho^2) I at block t (Eq. (17.1)); teacher 1's is I.
 Eigen::MatrixXd teacher_mixing(const ModelParams& m) {
-    const int M = m.teacher.hidden();
-    const int nM = teacher_units(m);
+    const Eigen::Index M = m.teacher.hidden();
+    const Eigen::Index nM = teacher_units(m);
     const double rho = m.teacher_overlap;
     Eigen::MatrixXd A = Eigen::MatrixXd::Zero(nM, nM);
     A.topLeftCorner(M, M).setIdentity();
-    for (int t = 1; t < m.teachers; ++t) {
+    for (Eigen::Index t = 1; t < m.teachers; ++t) {
         A.block(t * M, 0, M, M).diagonal().setConstant(rho);
         A.block(t * M, t * M, M, M).diagonal().setConstant(std::sqrt(1.0 - rho * rho));
     }
