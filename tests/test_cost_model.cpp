@@ -296,7 +296,7 @@ std::vector<Kind> kinds_of_work() {
 } // namespace
 
 TEST_CASE("the estimate is within 2x of the measured CPU time for every kind of work",
-          "[cost_model][slow]") {
+          "[cost_model][slow][timing]") {
     // The stated factor of docs/PERFORMANCE.md, "Cost model": 2. The measured ratios there.
     constexpr double factor = 2.0;
     const std::vector<Kind> kinds = kinds_of_work();
