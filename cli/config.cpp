@@ -16,7 +16,6 @@ namespace plateau::cli {
 
 namespace {
 
-constexpr auto int_max = std::numeric_limits<int>::max();
 constexpr auto int64_max = std::numeric_limits<std::int64_t>::max();
 
 /// The names of every value of an enumeration, from its table and its name().

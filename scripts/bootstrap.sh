@@ -10,7 +10,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(
     g++ cmake make git pkg-config
     libtbb-dev libeigen3-dev libhdf5-dev hdf5-tools libboost-program-options-dev catch2
-    libbenchmark-dev netcdf-bin clang-tidy clang-format libopenmpi-dev openmpi-bin
+    libbenchmark-dev netcdf-bin clang-tidy clang-format clang libclang-rt-dev libopenmpi-dev
+    openmpi-bin
     python3 python3-numpy python3-scipy python3-h5py python3-xarray python3-h5netcdf
     python3-matplotlib python3-pytest
 )

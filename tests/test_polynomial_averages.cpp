@@ -73,9 +73,9 @@ Rule gauss_hermite(int n) {
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(J);
     Rule r;
     for (int i = 0; i < n; ++i) {
-        r.x.push_back(es.eigenvalues()(i));
+        r.x.push_back(static_cast<long double>(es.eigenvalues()(i)));
         const double v = es.eigenvectors()(0, i);
-        r.w.push_back(static_cast<long double>(v) * v);
+        r.w.push_back(static_cast<long double>(v) * static_cast<long double>(v));
     }
     return r;
 }
@@ -109,8 +109,8 @@ long double tensor_reference(const std::vector<pa::Factor>& factors, const Eigen
         const Eigen::VectorXd u = S * z;
         long double f = w;
         for (const auto& fac : factors)
-            f *= magnitude ? absolute(fac.p).value(std::abs(u(fac.field)))
-                           : fac.p.value(u(fac.field));
+            f *= static_cast<long double>(magnitude ? absolute(fac.p).value(std::abs(u(fac.field)))
+                                                    : fac.p.value(u(fac.field)));
         sum += f;
         int d = 0;
         while (d < dim && ++idx[static_cast<std::size_t>(d)] == n)

@@ -256,7 +256,9 @@ TEST_CASE("rate schedules: a table file", "[schedule]") {
         {"0 1\n5 1\n3 0.5\n", "r.txt:3: alpha 3 is not greater than the previous line's 5"},
         {"# nothing\n\n", "r.txt: no 'alpha factor' line"},
     };
-    for (const auto& [text, message] : refused) {
+    for (const auto& entry : refused) {
+        const std::string& text = entry.first;     // not a structured binding: Clang 14 cannot
+        const std::string& message = entry.second; // capture one in the lambda below
         INFO(text);
         CHECK(test::error_of<RateTableError>([&] { (void)parse_rate_table(text, "r.txt"); }) ==
               message);

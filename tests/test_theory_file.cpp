@@ -295,6 +295,6 @@ TEST_CASE("theory progress: alpha_done moves inside one record interval, step by
     REQUIRE(dynamics.statistics().accepted > 100);
     // Values strictly between the start and the end were seen while it integrated.
     CHECK(std::count_if(seen.begin(), seen.end(),
-                        [end](std::int64_t v) { return v > 0 && v < end; }) > 0);
+                        [&](std::int64_t v) { return v > 0 && v < end; }) > 0);
     CHECK(std::is_sorted(seen.begin(), seen.end()));
 }

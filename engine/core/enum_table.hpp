@@ -39,12 +39,26 @@ concept TabledEnum = std::is_enum_v<E> && requires(E e) {
 namespace enum_detail {
 
 /// Whether V is a named enumerator of its type. The compiler writes the template argument into
-/// the function's signature: a named value as `E::x`, any other value as `(E)2` (GCC and Clang).
+/// the function's signature: a named value as `E::x`, any other value as a cast, `(E)2` (GCC and
+/// Clang). The named form can start with a parenthesis too (Clang spells an anonymous namespace
+/// `(anonymous namespace)::E::x`), so the test is the cast's end: `)` and then only digits.
 template <auto V>
 consteval bool is_named() {
     const std::string_view signature = __PRETTY_FUNCTION__;
     const std::size_t at = signature.find("V = ");
-    return at != std::string_view::npos && at + 4 < signature.size() && signature[at + 4] != '(';
+    if (at == std::string_view::npos)
+        return false;
+    const std::size_t end = signature.find_first_of("];", at);
+    std::string_view value = signature.substr(
+        at + 4, end == std::string_view::npos ? std::string_view::npos : end - at - 4);
+    std::size_t digits = value.size();
+    while (digits > 0 && value[digits - 1] >= '0' && value[digits - 1] <= '9')
+        --digits;
+    if (digits == value.size()) // no trailing digits: a name
+        return !value.empty();
+    if (digits > 0 && value[digits - 1] == '-')
+        --digits;
+    return digits > 0 && value[digits - 1] != ')'; // `(E)2`, `(E)-1` or a bare number: no name
 }
 
 /// The table's rules (see the top of this file).
