@@ -261,11 +261,18 @@ bool StepRule::learns_layers() const noexcept {
     return std::ranges::any_of(layer_steps, [](const auto& step) { return step.has_value(); });
 }
 
-int task_at(const RunParams& p, double alpha) noexcept {
-    // docs/theory.md §17: task t from the t-th switch point on; no cycling.
+int task_at(const RunParams& p, double alpha, int threshold_switches) noexcept {
+    // docs/theory.md §17: task t from the t-th switch point on, plus the threshold switches;
+    // no cycling.
     const auto passed =
         std::ranges::count_if(p.model.switch_at, [alpha](double a) { return alpha >= a; });
-    return static_cast<int>(std::min<std::ptrdiff_t>(passed, p.model.teachers - 1));
+    return static_cast<int>(
+        std::min<std::ptrdiff_t>(passed + threshold_switches, p.model.teachers - 1));
+}
+
+bool switches_below(const RunParams& p, double eg, int task) noexcept {
+    const auto& m = p.model;
+    return m.switch_below.has_value() && eg < *m.switch_below && task < m.teachers - 1;
 }
 
 bool is_deep(const ModelParams& m) noexcept {

@@ -360,11 +360,16 @@ struct RunParams {
     return m.teachers * m.teacher.hidden();
 }
 
-/// The task (0-based teacher index) of the fixed schedule at alpha (docs/theory.md §17): the
-/// number of switch points <= alpha, at most teachers - 1. A simulation's step from `step` to
-/// step + 1 has alpha = step/N, so the switch to task t happens at the first step with
-/// alpha >= switch_at[t-1]. Threshold switches (switch_below) come on top of it.
-[[nodiscard]] int task_at(const RunParams& p, double alpha) noexcept;
+/// The task (0-based teacher index) at alpha (docs/theory.md §17): the number of switch points
+/// <= alpha plus the threshold switches made so far (switch-eg-below), at most teachers - 1. A
+/// simulation's step from `step` to step + 1 has alpha = step/N, so the switch to task t happens
+/// at the first step with alpha >= switch_at[t-1] (StepRule::task counts it in steps).
+[[nodiscard]] int task_at(const RunParams& p, double alpha, int threshold_switches = 0) noexcept;
+
+/// switch-eg-below (docs/theory.md §17, §17b): whether a record whose active task `task` has
+/// eps_g = `eg` moves the run on to the next task (a threshold is set, eg is below it, and a
+/// next task exists). The simulation, the Gram chain and the theory all ask here.
+[[nodiscard]] bool switches_below(const RunParams& p, double eg, int task) noexcept;
 
 /// Whether either network has more than one hidden layer (docs/theory.md §12).
 [[nodiscard]] bool is_deep(const ModelParams& m) noexcept;

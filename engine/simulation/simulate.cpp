@@ -45,11 +45,9 @@ Observables SimulationDynamics::observe() {
     if (state_.teachers > 1) {
         o.extras.emplace(extra_name::switch_alpha, task_starts(state_.task_start));
         // switch-eg-below (docs/theory.md §17): the next task from this record on.
-        if (threshold_switch(params_, o.eg, state_.task)) {
+        if (switches_below(params_, o.eg, state_.task)) {
             ++state_.threshold_switches;
-            switch_task(state_,
-                        std::min(task_at(params_, state_.alpha()) + state_.threshold_switches,
-                                 state_.teachers - 1));
+            switch_task(state_, task_at(params_, state_.alpha(), state_.threshold_switches));
         }
     }
     last_.emplace(state_.step, o);

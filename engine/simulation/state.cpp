@@ -101,11 +101,6 @@ Eigen::VectorXd task_head(const RunState& s, int t) {
     return s.heads.size() == 0 || t == s.task ? s.v : Eigen::VectorXd(s.heads.col(t));
 }
 
-bool threshold_switch(const RunParams& params, double eg, int task) noexcept {
-    const auto& m = params.model;
-    return m.switch_below.has_value() && eg < *m.switch_below && task < m.teachers - 1;
-}
-
 Eigen::VectorXd task_starts(const std::vector<double>& start) {
     return Eigen::Map<const Eigen::VectorXd>(start.data(), static_cast<Eigen::Index>(start.size()));
 }

@@ -79,10 +79,6 @@ void switch_task(RunState& s, int task);
 /// stored head of t.
 [[nodiscard]] Eigen::VectorXd task_head(const RunState& s, int t);
 
-/// switch-eg-below (docs/theory.md §17): whether a record with eps_g `eg` on the current task
-/// `task` switches to the next task (there is one, and eg is below the threshold).
-[[nodiscard]] bool threshold_switch(const RunParams& params, double eg, int task) noexcept;
-
 /// The extra switch_alpha of a record: the alpha at which each task began (NaN: not yet).
 [[nodiscard]] Eigen::VectorXd task_starts(const std::vector<double>& start);
 

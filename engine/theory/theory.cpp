@@ -92,8 +92,7 @@ struct TheoryDynamics::Impl {
     /// teachers - 1. When it changes, the integrator restarts, so that no step carries the old
     /// flow past the switch, and the task's start is kept.
     void update_task() {
-        const int t =
-            std::min(task_at(params, alpha) + threshold_switches, teachers->teachers() - 1);
+        const int t = task_at(params, alpha, threshold_switches);
         if (t == teachers->task())
             return;
         teachers->set_task(t);
@@ -128,8 +127,7 @@ struct TheoryDynamics::Impl {
             Eigen::Map<const Eigen::VectorXd>(task_start.data(),
                                               static_cast<Eigen::Index>(task_start.size())));
         // switch-eg-below (docs/theory.md §17, §17b): the next task from this record on.
-        const auto& below = params.model.switch_below;
-        if (below && o.eg < *below && task < f.teachers() - 1) {
+        if (switches_below(params, o.eg, task)) {
             ++threshold_switches;
             update_task();
         }
