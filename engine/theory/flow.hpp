@@ -192,19 +192,25 @@ void add_sphere_projection(const FlowSettings& s, const Eigen::MatrixXd& Q,
 // classes are the orbits of the entries under permutations of the student units and,
 // independently, of the teacher units; at a symmetric point (the plateau) all entries of a class
 // are equal, and their deviations from the class mean are the asymmetries.
+// Several teachers (docs/theory.md §17b): R is K x nM, its columns in n blocks of M, one class
+// per block (2 + t); v is K x H, the output weights of H heads, head by head, one class per head
+// (2 + n + h). One teacher and one head is the layout above.
 // ---------------------------------------------------------------------------------------------
 
 class Packing {
 public:
-    Packing(int K, int M, bool learn_v) : K_(K), M_(M), learn_v_(learn_v) {
+    Packing(int K, int M, bool learn_v, int teachers = 1, int heads = 1)
+        : K_(K), units_(M * teachers), heads_(heads), learn_v_(learn_v) {
         for (int j = 0; j < K; ++j)
             for (int k = j; k < K; ++k)
                 classes_.push_back(j == k ? 0 : 1);
-        for (int i = 0; i < K * M; ++i)
-            classes_.push_back(2);
+        for (int j = 0; j < K; ++j)
+            for (int u = 0; u < units_; ++u)
+                classes_.push_back(2 + u / M);
         if (learn_v)
-            for (int j = 0; j < K; ++j)
-                classes_.push_back(3);
+            for (int h = 0; h < heads; ++h)
+                for (int j = 0; j < K; ++j)
+                    classes_.push_back(2 + teachers + h);
     }
 
     [[nodiscard]] Eigen::Index size() const noexcept {
@@ -212,7 +218,32 @@ public:
     }
     [[nodiscard]] const std::vector<int>& classes() const noexcept { return classes_; }
 
+    /// v: K entries per head (a vector of K for one head, a K x H matrix otherwise).
     void pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::VectorXd& v,
+              Eigen::VectorXd& y) const {
+        pack(Q, R, v.data(), y);
+    }
+    void pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::MatrixXd& v,
+              Eigen::VectorXd& y) const {
+        pack(Q, R, v.data(), y);
+    }
+
+    /// Q, R and (if learned) v from y; v is left alone for a fixed second layer.
+    void unpack(const Eigen::VectorXd& y, Eigen::MatrixXd& Q, Eigen::MatrixXd& R,
+                Eigen::VectorXd& v) const {
+        if (learn_v_)
+            v.resize(static_cast<Eigen::Index>(K_) * heads_);
+        unpack(y, Q, R, learn_v_ ? v.data() : nullptr);
+    }
+    void unpack(const Eigen::VectorXd& y, Eigen::MatrixXd& Q, Eigen::MatrixXd& R,
+                Eigen::MatrixXd& v) const {
+        if (learn_v_)
+            v.resize(K_, heads_);
+        unpack(y, Q, R, learn_v_ ? v.data() : nullptr);
+    }
+
+private:
+    void pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const double* v,
               Eigen::VectorXd& y) const {
         y.resize(size());
         Eigen::Index i = 0;
@@ -220,18 +251,15 @@ public:
             for (int k = j; k < K_; ++k)
                 y(i++) = Q(j, k);
         for (int j = 0; j < K_; ++j)
-            for (int n = 0; n < M_; ++n)
-                y(i++) = R(j, n);
+            for (int u = 0; u < units_; ++u)
+                y(i++) = R(j, u);
         if (learn_v_)
-            for (int j = 0; j < K_; ++j)
-                y(i++) = v(j);
+            for (int e = 0; e < K_ * heads_; ++e) // column-major: head by head
+                y(i++) = v[e];
     }
-
-    /// Q, R and (if learned) v from y; v is left alone for a fixed second layer.
-    void unpack(const Eigen::VectorXd& y, Eigen::MatrixXd& Q, Eigen::MatrixXd& R,
-                Eigen::VectorXd& v) const {
+    void unpack(const Eigen::VectorXd& y, Eigen::MatrixXd& Q, Eigen::MatrixXd& R, double* v) const {
         Q.resize(K_, K_);
-        R.resize(K_, M_);
+        R.resize(K_, units_);
         Eigen::Index i = 0;
         for (int j = 0; j < K_; ++j)
             for (int k = j; k < K_; ++k) {
@@ -239,15 +267,14 @@ public:
                 ++i;
             }
         for (int j = 0; j < K_; ++j)
-            for (int n = 0; n < M_; ++n)
-                R(j, n) = y(i++);
-        if (learn_v_)
-            for (int j = 0; j < K_; ++j)
-                v(j) = y(i++);
+            for (int u = 0; u < units_; ++u)
+                R(j, u) = y(i++);
+        if (v != nullptr)
+            for (int e = 0; e < K_ * heads_; ++e)
+                v[e] = y(i++);
     }
 
-private:
-    int K_, M_;
+    int K_, units_, heads_;
     bool learn_v_;
     std::vector<int> classes_;
 };

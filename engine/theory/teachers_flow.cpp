@@ -41,7 +41,10 @@ RunParams widened_teacher_params(const RunParams& p) {
 TeachersFlow::TeachersFlow(const RunParams& p, const OrderParameters& init,
                            const Eigen::MatrixXd& heads)
     : K_(p.model.student.hidden()), M_(p.model.teacher.hidden()), n_(p.model.teachers),
-      heads_(p.model.heads == Heads::per_task ? p.model.teachers : 1), learn_v_(p.model.learn_v) {
+      heads_(p.model.heads == Heads::per_task ? p.model.teachers : 1), learn_v_(p.model.learn_v),
+      // Symmetry classes (engine/theory/ode_integrator.hpp): Q_jj, Q_jk, R of each teacher's
+      // block, each head.
+      packing_(K_, M_, learn_v_, n_, heads_) {
     settings_ = flow_settings(widened_teacher_params(p));
     const Eigen::Index nM = static_cast<Eigen::Index>(n_) * M_;
     if (init.Q.rows() != K_ || init.Q.cols() != K_ || init.R.rows() != K_ || init.R.cols() != nM ||
@@ -68,18 +71,6 @@ TeachersFlow::TeachersFlow(const RunParams& p, const OrderParameters& init,
         targets_.push_back(shifted_target(p.model.target, t * M_)); // Eq. (17b.3)
     }
     settings_.target = targets_.front();
-    // Symmetry classes (engine/theory/ode_integrator.hpp): Q_jj, Q_jk, R of each teacher's
-    // block, each head.
-    for (int j = 0; j < K_; ++j)
-        for (int k = j; k < K_; ++k)
-            classes_.push_back(j == k ? 0 : 1);
-    for (int j = 0; j < K_; ++j)
-        for (Eigen::Index u = 0; u < nM; ++u)
-            classes_.push_back(2 + static_cast<int>(u / M_));
-    if (learn_v_)
-        for (int h = 0; h < heads_; ++h)
-            for (int j = 0; j < K_; ++j)
-                classes_.push_back(2 + n_ + h);
 }
 
 void TeachersFlow::set_task(int t) {
@@ -90,44 +81,11 @@ void TeachersFlow::set_task(int t) {
     settings_.target = targets_[static_cast<std::size_t>(t)];
 }
 
-void TeachersFlow::pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
-                        const Eigen::MatrixXd& heads, Eigen::VectorXd& y) const {
-    y.resize(size());
-    Eigen::Index i = 0;
-    for (int j = 0; j < K_; ++j)
-        for (int k = j; k < K_; ++k)
-            y(i++) = Q(j, k);
-    for (int j = 0; j < K_; ++j)
-        for (Eigen::Index u = 0; u < R.cols(); ++u)
-            y(i++) = R(j, u);
-    if (learn_v_)
-        for (int h = 0; h < heads_; ++h)
-            for (int j = 0; j < K_; ++j)
-                y(i++) = heads(j, h);
-}
-
 void TeachersFlow::unpack(const Eigen::VectorXd& y, Eigen::MatrixXd& Q, Eigen::MatrixXd& R,
                           Eigen::MatrixXd& heads) const {
-    const Eigen::Index nM = static_cast<Eigen::Index>(n_) * M_;
-    Q.resize(K_, K_);
-    R.resize(K_, nM);
-    Eigen::Index i = 0;
-    for (int j = 0; j < K_; ++j)
-        for (int k = j; k < K_; ++k) {
-            Q(j, k) = Q(k, j) = y(i);
-            ++i;
-        }
-    for (int j = 0; j < K_; ++j)
-        for (Eigen::Index u = 0; u < nM; ++u)
-            R(j, u) = y(i++);
-    if (!learn_v_) {
+    if (!learn_v_)
         heads = fixed_heads_;
-        return;
-    }
-    heads.resize(K_, heads_);
-    for (int h = 0; h < heads_; ++h)
-        for (int j = 0; j < K_; ++j)
-            heads(j, h) = y(i++);
+    packing_.unpack(y, Q, R, heads);
 }
 
 bool TeachersFlow::operator()(double t, const Eigen::VectorXd& y, Eigen::VectorXd& dy) {

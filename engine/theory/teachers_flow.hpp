@@ -37,7 +37,7 @@ public:
 
     [[nodiscard]] const FlowSettings& settings() const noexcept { return settings_; }
     [[nodiscard]] int teachers() const noexcept { return n_; }
-    [[nodiscard]] const std::vector<int>& classes() const noexcept { return classes_; }
+    [[nodiscard]] const std::vector<int>& classes() const noexcept { return packing_.classes(); }
 
     /// The task that gives the labels (0-based), and the head it uses and trains.
     [[nodiscard]] int task() const noexcept { return task_; }
@@ -47,12 +47,13 @@ public:
     void set_task(int t);
 
     void pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::MatrixXd& heads,
-              Eigen::VectorXd& y) const;
+              Eigen::VectorXd& y) const {
+        packing_.pack(Q, R, heads, y);
+    }
+    /// Q, R (K x nM) and the heads; the fixed heads when v does not learn.
     void unpack(const Eigen::VectorXd& y, Eigen::MatrixXd& Q, Eigen::MatrixXd& R,
                 Eigen::MatrixXd& heads) const;
-    [[nodiscard]] Eigen::Index size() const noexcept {
-        return static_cast<Eigen::Index>(classes_.size());
-    }
+    [[nodiscard]] Eigen::Index size() const noexcept { return packing_.size(); }
 
     /// dy = f(t, y) of the active task (Eq. (17b.1)); false if not finite.
     bool operator()(double t, const Eigen::VectorXd& y, Eigen::VectorXd& dy);
@@ -85,7 +86,7 @@ private:
     std::vector<Eigen::VectorXd> masked_;
     std::vector<Target> targets_; ///< each task's target over the nM fields (Eq. (17b.3))
     Eigen::MatrixXd fixed_heads_; ///< the heads when v does not learn
-    std::vector<int> classes_;
+    Packing packing_;             ///< the layout of y: Q, R over all nM units, the heads
     int task_ = 0;
     Eigen::MatrixXd Q_, R_, V_, dQ_, dR_, dV_;
     Eigen::VectorXd v_, dv_;
