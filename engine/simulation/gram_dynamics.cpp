@@ -115,64 +115,16 @@ Eigen::VectorXd teacher_readouts(const ModelParams& m, NormalStream& rng) {
     return out;
 }
 
-/// sample_unconstrained_gram with several teachers (docs/theory.md §17): the nM basis rows are
-/// orthonormal (orthonormal teacher: teacher 1's rows and the Gram-Schmidt of the fresh parts,
-/// a uniformly random frame independent of the students) or i.i.d. N(0, I/N) rows (gaussian
-/// teacher), as in the one-teacher law of §7 with M -> nM; the teachers are A times them
-/// (teacher_mixing): R = R_basis A^T, T = A T_basis A^T.
-OrderParameters sample_teachers_gram(const RunParams& params, std::uint64_t seed,
-                                     std::uint64_t init_index) {
-    const auto& m = params.model;
-    const int K = m.student.hidden();
-    const int nM = teacher_units(m);
-    const int r = K + nM;
-    const auto N = static_cast<double>(m.N);
-    assert(m.N > r);
-    NormalStream rng(StreamKey{seed, init_index,
-                               m.init_seed == InitSeed::shared ? StreamPurpose::gram_initial_shared
-                                                               : StreamPurpose::gram_initial});
-    OrderParameters op;
-    op.v = Eigen::VectorXd::Constant(m.student.widths.back(), m.v0);
-    const double student_var = m.q0 / N; // w^(j)_i ~ N(0, q0/N), docs/theory.md §1
-    Eigen::MatrixXd R_basis(K, nM);
-    Eigen::MatrixXd T_basis;
-    if (m.teacher_init == TeacherInit::orthonormal) {
-        const double sd = std::sqrt(student_var);
-        for (int j = 0; j < K; ++j)
-            for (int n = 0; n < nM; ++n)
-                R_basis(j, n) = sd * rng.next();
-        const Eigen::MatrixXd S = wishart_bartlett(rng, K, N - nM);
-        op.Q = R_basis * R_basis.transpose() + student_var * S;
-        op.Q = 0.5 * (op.Q + op.Q.transpose()).eval();
-        T_basis = Eigen::MatrixXd::Identity(nM, nM);
-    } else {
-        const Eigen::MatrixXd S = wishart_bartlett(rng, r, N);
-        Eigen::VectorXd sd(r);
-        for (int a = 0; a < r; ++a)
-            sd(a) = std::sqrt(a < K ? student_var : 1.0 / N);
-        const Eigen::MatrixXd G = sd.asDiagonal() * S * sd.asDiagonal();
-        op.Q = G.topLeftCorner(K, K);
-        R_basis = G.topRightCorner(K, nM);
-        T_basis = G.bottomRightCorner(nM, nM);
-    }
-    const Eigen::MatrixXd A = teacher_mixing(m);
-    op.R = R_basis * A.transpose();
-    op.T = A * T_basis * A.transpose();
-    op.T = 0.5 * (op.T + op.T.transpose()).eval();
-    op.v_star = teacher_readouts(m, rng);
-    if (m.heads == Heads::per_task)
-        op.heads = op.v.replicate(1, m.teachers);
-    return op;
-}
-
-/// sample_initial_gram without the constraint.
+/// sample_initial_gram without the constraint. Several teachers (docs/theory.md §17): the law of
+/// §7 with M -> nM draws the nM basis rows (orthonormal teacher: teacher 1's rows and the
+/// Gram-Schmidt of the fresh parts, a uniformly random frame independent of the students; gaussian
+/// teacher: i.i.d. N(0, I/N) rows); the teachers are A times them (teacher_mixing): R = R_basis
+/// A^T, T = A T_basis A^T, and their readouts come from the same stream after (Eq. (17.2)).
 OrderParameters sample_unconstrained_gram(const RunParams& params, std::uint64_t seed,
                                           std::uint64_t init_index) {
     const auto& m = params.model;
-    if (m.teachers > 1)
-        return sample_teachers_gram(params, seed, init_index);
     const int K = m.student.hidden();
-    const int M = m.teacher.hidden();
+    const int M = teacher_units(m); // every teacher's units: nM
     const int r = K + M;
     const auto N = static_cast<double>(m.N);
     assert(m.N > r);
@@ -206,18 +158,28 @@ OrderParameters sample_unconstrained_gram(const RunParams& params, std::uint64_t
                     q += op.R(j, n) * op.R(k, n);
                 op.Q(j, k) = op.Q(k, j) = q + student_var * S(j, k);
             }
-        return op;
+    } else {
+        // Gaussian teacher, docs/theory.md §7: all r rows independent, row a with i.i.d.
+        // N(0, D_a) components (D = q0/N for students, 1/N for teachers): G = D^1/2 S D^1/2,
+        // S ~ Wishart_r(N).
+        const Eigen::MatrixXd S = wishart_bartlett(rng, r, N);
+        Eigen::VectorXd sd(r);
+        for (int a = 0; a < r; ++a)
+            sd(a) = std::sqrt(a < K ? student_var : 1.0 / N);
+        const Eigen::MatrixXd G = sd.asDiagonal() * S * sd.asDiagonal();
+        op.Q = G.topLeftCorner(K, K);
+        op.R = G.topRightCorner(K, M);
+        op.T = G.bottomRightCorner(M, M);
     }
-    // Gaussian teacher, docs/theory.md §7: all r rows independent, row a with i.i.d. N(0, D_a)
-    // components (D = q0/N for students, 1/N for teachers): G = D^1/2 S D^1/2, S ~ Wishart_r(N).
-    const Eigen::MatrixXd S = wishart_bartlett(rng, r, N);
-    Eigen::VectorXd sd(r);
-    for (int a = 0; a < r; ++a)
-        sd(a) = std::sqrt(a < K ? student_var : 1.0 / N);
-    const Eigen::MatrixXd G = sd.asDiagonal() * S * sd.asDiagonal();
-    op.Q = G.topLeftCorner(K, K);
-    op.R = G.topRightCorner(K, M);
-    op.T = G.bottomRightCorner(M, M);
+    if (m.teachers > 1) {
+        const Eigen::MatrixXd A = teacher_mixing(m);
+        op.R = (op.R * A.transpose()).eval();
+        op.T = (A * op.T * A.transpose()).eval();
+        op.T = 0.5 * (op.T + op.T.transpose()).eval();
+        op.v_star = teacher_readouts(m, rng);
+        if (m.heads == Heads::per_task)
+            op.heads = op.v.replicate(1, m.teachers);
+    }
     return op;
 }
 
@@ -703,11 +665,10 @@ Observables GramDynamics::observe() {
     if (params_.model.teachers > 1) {
         o.extras.emplace(extra_name::switch_alpha, task_starts(task_start_));
         // switch-eg-below (docs/theory.md §17): the next task from this record on.
-        if (threshold_switch(params_, o.eg, chain_.task())) {
+        if (switches_below(params_, o.eg, chain_.task())) {
             ++threshold_switches_;
             const double alpha = static_cast<double>(step_) / static_cast<double>(N_);
-            const int task =
-                std::min(task_at(params_, alpha) + threshold_switches_, params_.model.teachers - 1);
+            const int task = task_at(params_, alpha, threshold_switches_);
             chain_.switch_task(task);
             task_start_.at(static_cast<std::size_t>(task)) = alpha;
         }
