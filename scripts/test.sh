@@ -3,7 +3,7 @@
 #   1. ci      (portable, warnings as errors): every test, C++ and Python, slow ones included,
 #              the golden-file bit-identity check, the install check, clang-tidy
 #   2. asan    (AddressSanitizer + UndefinedBehaviorSanitizer, built by Clang with warnings as
-#              errors: a second compiler, and 2/3 of GCC's build time and 0.55x its sanitized
+#              errors: a second compiler, and 2/3 of GCC's build time and 0.6x its sanitized
 #              test time, docs/PERFORMANCE.md; -march=native): the fast C++ tests
 #              but the [heavy] ones, and the hostile-input replay (tests/fuzz) against the
 #              sanitized program, in one ctest call. Host code, so that a failure that only FMA
