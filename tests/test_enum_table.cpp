@@ -44,6 +44,13 @@ static_assert(!enum_detail::complete<SameName>());
 static_assert(!enum_detail::complete<OutOfOrder>());
 static_assert(enum_detail::is_named<DynamicsKind::gram>());
 static_assert(!enum_detail::is_named<static_cast<DynamicsKind>(2)>());
+// The spellings is_named reads (GCC and Clang): an enumerator whose name ends in digits, one in
+// an anonymous namespace (Clang writes "(anonymous namespace)::E::x"), a negative cast.
+enum class Digits { x2, y10 };
+static_assert(enum_detail::is_named<Digits::x2>() && enum_detail::is_named<Digits::y10>());
+static_assert(enum_detail::is_named<Complete::c>());
+static_assert(!enum_detail::is_named<static_cast<Complete>(3)>());
+static_assert(!enum_detail::is_named<static_cast<Complete>(-1)>());
 
 } // namespace
 
