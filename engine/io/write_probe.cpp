@@ -77,14 +77,15 @@ double FileWriteProbe::once(int records) {
         // repetitions and leave the caches cold, where a campaign's consumer writes the runs
         // that finished meanwhile back to back (timed cold, the fixed part per run came out
         // 0.28 ms, warm 0.20 ms; tests/test_cost_model.cpp measures back-to-back writes).
-        t.writer->write(t.run);
-        t.run.run = (t.run.run + 1) % t.runs;
-        constexpr int runs = 4;
-        const double start = thread_cpu_seconds();
-        for (int i = 0; i < runs; ++i) {
+        const auto write_next = [&t] {
             t.writer->write(t.run);
             t.run.run = (t.run.run + 1) % t.runs;
-        }
+        };
+        write_next();
+        constexpr int runs = 4;
+        const double start = thread_cpu_seconds();
+        for (int i = 0; i < runs; ++i)
+            write_next();
         return (thread_cpu_seconds() - start) / runs;
     }
     return 0.0;

@@ -173,8 +173,8 @@ OrderParameters sample_unconstrained_gram(const RunParams& params, std::uint64_t
     }
     if (m.teachers > 1) {
         const Eigen::MatrixXd A = teacher_mixing(m);
-        op.R = (op.R * A.transpose()).eval();
-        op.T = (A * op.T * A.transpose()).eval();
+        op.R = op.R * A.transpose(); // products evaluate into a temporary: no aliasing
+        op.T = A * op.T * A.transpose();
         op.T = 0.5 * (op.T + op.T.transpose()).eval();
         op.v_star = teacher_readouts(m, rng);
         if (m.heads == Heads::per_task)

@@ -219,13 +219,20 @@ public:
     [[nodiscard]] const std::vector<int>& classes() const noexcept { return classes_; }
 
     /// v: K entries per head (a vector of K for one head, a K x H matrix otherwise).
-    void pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::VectorXd& v,
-              Eigen::VectorXd& y) const {
-        pack(Q, R, v.data(), y);
-    }
-    void pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const Eigen::MatrixXd& v,
-              Eigen::VectorXd& y) const {
-        pack(Q, R, v.data(), y);
+    void pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R,
+              const Eigen::Ref<const Eigen::MatrixXd>& v, Eigen::VectorXd& y) const {
+        y.resize(size());
+        Eigen::Index i = 0;
+        for (int j = 0; j < K_; ++j)
+            for (int k = j; k < K_; ++k)
+                y(i++) = Q(j, k);
+        for (int j = 0; j < K_; ++j)
+            for (int u = 0; u < units_; ++u)
+                y(i++) = R(j, u);
+        if (learn_v_)
+            for (int h = 0; h < heads_; ++h) // head by head
+                for (int j = 0; j < K_; ++j)
+                    y(i++) = v(j, h);
     }
 
     /// Q, R and (if learned) v from y; v is left alone for a fixed second layer.
@@ -243,20 +250,6 @@ public:
     }
 
 private:
-    void pack(const Eigen::MatrixXd& Q, const Eigen::MatrixXd& R, const double* v,
-              Eigen::VectorXd& y) const {
-        y.resize(size());
-        Eigen::Index i = 0;
-        for (int j = 0; j < K_; ++j)
-            for (int k = j; k < K_; ++k)
-                y(i++) = Q(j, k);
-        for (int j = 0; j < K_; ++j)
-            for (int u = 0; u < units_; ++u)
-                y(i++) = R(j, u);
-        if (learn_v_)
-            for (int e = 0; e < K_ * heads_; ++e) // column-major: head by head
-                y(i++) = v[e];
-    }
     void unpack(const Eigen::VectorXd& y, Eigen::MatrixXd& Q, Eigen::MatrixXd& R, double* v) const {
         Q.resize(K_, K_);
         R.resize(K_, units_);
