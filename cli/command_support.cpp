@@ -13,8 +13,10 @@
 #include "engine/theory/theory.hpp"
 
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -22,6 +24,7 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
+#include <string_view>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -144,6 +147,24 @@ long lock_holder(int fd) {
     return std::strtol(buf.data(), nullptr, 10);
 }
 
+/// Whether process `pid` runs (exists and is no zombie). A process of another user counts.
+bool running(long pid) {
+    if (pid <= 0 || pid > std::numeric_limits<pid_t>::max())
+        return false;
+    if (kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM)
+        return false;
+    std::array<char, 256> buf{};
+    const std::string stat = "/proc/" + std::to_string(pid) + "/stat";
+    const int fd = open(stat.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true; // no /proc: kill said it exists
+    const ssize_t n = read(fd, buf.data(), buf.size() - 1);
+    close(fd);
+    const std::string_view line(buf.data(), n > 0 ? static_cast<std::size_t>(n) : 0);
+    const auto paren = line.rfind(')'); // the state follows the command's name in parentheses
+    return paren == std::string_view::npos || paren + 2 >= line.size() || line[paren + 2] != 'Z';
+}
+
 } // namespace
 
 void require_regular_input(const std::string& key, const std::string& path) {
@@ -172,7 +193,11 @@ OutputLock::OutputLock(const std::filesystem::path& path, const std::string& com
     const std::string invalid = "invalid value '" + printable(path.string(), 300) + "' ";
     // Another process may remove the lock file between our open() and flock() (it ends its
     // guard): then the lock we hold is on a file no longer there, and we try again.
-    for (int attempt = 0; attempt < 100; ++attempt) {
+    // A lock whose recorded holder no longer runs is waited for a moment (up to 2 s) before it
+    // is refused: its process has died and the lock is on its way out, or a new holder has
+    // locked it and not yet written its pid (then the refusal after the wait names it).
+    int grace = 100;
+    for (int replaced = 0; replaced < 100;) {
         const int fd = open(lock_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
         if (fd < 0) {
             if (errno == ENOENT || errno == EACCES || errno == EROFS || errno == ENOTDIR)
@@ -186,6 +211,10 @@ OutputLock::OutputLock(const std::filesystem::path& path, const std::string& com
             if (err == EWOULDBLOCK) {
                 const long holder = lock_holder(fd);
                 close(fd);
+                if (!running(holder) && grace-- > 0) {
+                    usleep(20000);
+                    continue;
+                }
                 throw OutputError(
                     invalid + "for 'out': another plateau" +
                     (holder > 0 ? " (process " + std::to_string(holder) + ")" : std::string()) +
@@ -212,6 +241,7 @@ OutputLock::OutputLock(const std::filesystem::path& path, const std::string& com
             return;
         }
         close(fd); // the file we locked was removed meanwhile
+        ++replaced;
     }
     throw OutputError(invalid + "for 'out': cannot take its lock file '" +
                       printable(lock_.string(), 300) + "' (it keeps being replaced)");

@@ -2,22 +2,29 @@
 // slabs, strings and attributes through a closed and reopened file; fill values of unwritten
 // elements; netCDF dimension ids; exclusive creation; error messages.
 #include "engine/io/h5/h5.hpp"
+#include "engine/io/h5/verify.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -572,4 +579,112 @@ TEST_CASE("h5: handles are move-only owners", "[h5]") {
     // Everything is closed: the file can be opened again.
     const auto again = h5::File::open_readonly(path);
     CHECK(again.root().child_groups() == std::vector<std::string>{"g"});
+}
+
+namespace {
+
+/// The children of process `parent` (from /proc/PID/stat: the parent pid follows the state).
+std::vector<pid_t> children_of(pid_t parent) {
+    std::vector<pid_t> found;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator("/proc", ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+        const std::string name = it->path().filename().string();
+        if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos)
+            continue;
+        std::ifstream stat(it->path() / "stat");
+        std::string line;
+        std::getline(stat, line);
+        const auto close = line.rfind(')');
+        if (close == std::string::npos)
+            continue;
+        std::istringstream rest(line.substr(close + 1));
+        char state = 0;
+        long ppid = 0;
+        if (rest >> state >> ppid && ppid == parent)
+            found.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+    return found;
+}
+
+/// Whether process `pid` has a descriptor open on the file `target` (same device and inode).
+bool holds_descriptor_on(pid_t pid, const fs::path& target) {
+    struct stat want {};
+    if (::stat(target.c_str(), &want) != 0)
+        return false;
+    std::error_code ec;
+    const fs::path fds = fs::path("/proc") / std::to_string(pid) / "fd";
+    for (auto it = fs::directory_iterator(fds, ec); !ec && it != fs::directory_iterator();
+         it.increment(ec)) {
+        struct stat got {};
+        if (::stat(it->path().c_str(), &got) == 0 && got.st_dev == want.st_dev &&
+            got.st_ino == want.st_ino)
+            return true;
+    }
+    return false;
+}
+
+/// Whether process `pid` is gone or a zombie (ended, not yet reaped).
+bool ended(pid_t pid) {
+    std::ifstream stat(fs::path("/proc") / std::to_string(pid) / "stat");
+    std::string line;
+    if (!std::getline(stat, line))
+        return true;
+    const auto close = line.rfind(')');
+    return close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z';
+}
+
+/// Polls `done` every 10 ms for at most 10 s; returns its last value.
+template <typename Done>
+bool wait_for(Done&& done) {
+    for (int tick = 0; tick < 1000; ++tick) {
+        if (done())
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return done();
+}
+
+} // namespace
+
+// The `plateau` program holds a flock() on its output's lock file while it verifies an existing
+// output in a forked child. A flock belongs to the open file description, which fork shares: a
+// child that kept the descriptor kept the lock when its parent was killed with -9, and the
+// `--resume` that followed was refused as "another plateau is writing it". Here a process in the
+// program's role locks a file and verifies a FIFO (its child blocks opening it, for as long as
+// the test wants); the test kills that process and checks the lock is free and the child gone.
+TEST_CASE("h5: a verification child keeps no lock of its parent's and dies with it", "[h5]") {
+    const TempDir dir;
+    const fs::path lock = dir.file("out.nc.lock");
+    const fs::path fifo = dir.file("out.nc");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const pid_t program = ::fork();
+    REQUIRE(program >= 0);
+    if (program == 0) {
+        const int fd = ::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0 || ::flock(fd, LOCK_EX) != 0)
+            ::_exit(3);
+        (void)h5::crash_signal_of_verification(fifo); // blocks: its child waits on the FIFO
+        ::_exit(0);
+    }
+    pid_t child = 0;
+    const bool started = wait_for([&] {
+        const auto found = children_of(program);
+        child = found.empty() ? 0 : found.front();
+        return child != 0;
+    });
+    // Once the child has dropped what it inherited, it holds no descriptor on the lock file.
+    const bool dropped = started && wait_for([&] { return !holds_descriptor_on(child, lock); });
+    ::kill(program, SIGKILL);
+    int status = 0;
+    while (::waitpid(program, &status, 0) < 0 && errno == EINTR) {
+    }
+    REQUIRE(started);
+    CHECK(dropped);
+    const int fd = ::open(lock.c_str(), O_RDWR | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    CHECK(::flock(fd, LOCK_EX | LOCK_NB) == 0); // the `--resume` after a kill -9 is not refused
+    ::close(fd);
+    CHECK(wait_for([&] { return ended(child); })); // the orphan died with its parent
+    ::kill(child, SIGKILL); // whatever the checks said, nothing is left blocked on the FIFO
 }

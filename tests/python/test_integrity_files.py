@@ -3,7 +3,8 @@ terminating signal, no hangs.
 
 - A file a running plateau writes (run, ode, merge, an MPI launch) is refused to a second one,
   --overwrite or not: one line, exit 2, and the first campaign finishes untouched. The lock dies
-  with its process: a lock file left by kill -9 never blocks.
+  with its process: a lock file left by kill -9 never blocks (a lock whose recorded holder has
+  ended is waited for up to 2 s before it is refused).
 - merge writes OUT under a temporary name and moves it into place: interrupted, OUT is as it was.
 - Every signal that ends the process by default leaves no `.NAME.part-PID` (or lock) file, during
   the file's creation, a run, ode or merge; the campaign file stays resumable.
@@ -19,6 +20,7 @@ import select
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -132,6 +134,52 @@ def test_a_lock_left_by_kill_9_never_blocks(plateau_program, tmp_path):
     r = run_program(plateau_program, "run", *LONG[:-1], "-o", out, "--resume")
     assert r.returncode == 0, r.stderr
     assert debris(tmp_path) == []
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def hold_lock(lock: Path, pid: int):
+    """An open descriptor holding flock() on `lock`, which records `pid` as its holder."""
+    import fcntl
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{pid}\n".encode(), 0)
+    return fd
+
+
+def test_a_lock_whose_recorded_holder_has_ended_is_waited_for(plateau_program, tmp_path):
+    # The recorded holder has ended but the lock is still held for a moment (its release on the
+    # way, or a new holder about to write its pid): taken once free, not refused.
+    out = tmp_path / "s.h5"
+    fd = hold_lock(tmp_path / ".s.h5.lock", dead_pid())
+    release = threading.Timer(0.5, os.close, [fd])
+    release.start()
+    try:
+        r = run_program(plateau_program, "run", "--seeds", "1", "--alpha-max", "1", "-q",
+                        "-o", out, timeout=60)
+    finally:
+        release.join()
+    assert r.returncode == 0, r.stderr
+    assert debris(tmp_path) == []
+
+
+def test_a_lock_held_past_the_wait_is_refused_naming_its_holder(plateau_program, tmp_path):
+    out = tmp_path / "s.h5"
+    gone = dead_pid()
+    fd = hold_lock(tmp_path / ".s.h5.lock", gone)
+    try:
+        r = run_program(plateau_program, "run", "--seeds", "1", "--alpha-max", "1", "-q",
+                        "-o", out, timeout=60)
+    finally:
+        os.close(fd)
+    one_line_refusal(r, "run", f"another plateau (process {gone}) is writing it")
+    assert not out.exists()
 
 
 @pytest.mark.skipif(MPIRUN is None, reason="mpirun is not installed")

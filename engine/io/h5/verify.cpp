@@ -5,6 +5,7 @@
 
 #include <H5DSpublic.h>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -112,6 +113,15 @@ void verify_structure(const File& file) {
 namespace {
 /// The child's exit status when verify_structure threw (an error the parent reports itself).
 constexpr int verification_threw = 97;
+/// Closes every descriptor above stderr (close_range, or one by one where the kernel lacks it).
+void close_inherited_descriptors() noexcept {
+    if (close_range(STDERR_FILENO + 1, ~0U, 0) == 0)
+        return;
+    const long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = STDERR_FILENO + 1; fd < (max > 0 ? max : 1024); ++fd)
+        (void)::close(static_cast<int>(fd));
+}
+
 } // namespace
 
 int crash_signal_of_verification(const std::filesystem::path& path) {
@@ -126,10 +136,19 @@ int crash_signal_of_verification(const std::filesystem::path& path) {
         ++threads;
     if (ec || threads != 1)
         return 0;
+    const pid_t parent = getpid();
     const pid_t child = fork();
     if (child < 0)
         return 0; // no child: the caller's own verification runs unprotected, as before
     if (child == 0) {
+        // The child holds nothing of the parent's: a descriptor shares its open file description
+        // across fork, and with it a flock() lock (the output's lock file, HDF5's own file
+        // locks). Kept, a parent killed with -9 while the child reads would leave the lock held
+        // by the orphan, and the `--resume` that follows refused as "another plateau is
+        // writing it". And the child dies with its parent: nothing outlives the program.
+        close_inherited_descriptors();
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(0);
         // The child: only _exit (no destructors, no atexit: HDF5's and the parent's state are
         // the parent's to close). Its stderr goes nowhere: what it would print as it crashes
         // (glibc's "double free or corruption", a sanitizer's report) is the parent's one line
