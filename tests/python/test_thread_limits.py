@@ -28,6 +28,10 @@ from conftest import dataset_bytes
 
 NOBODY = 65534
 CAMPAIGN = ["--N", "50", "--alpha-max", "5", "--records", "6", "--eta", "0.5, 1", "--seeds", "8"]
+# Runs enough (200, ~0.3 s on one core) that oneTBB asks for every worker before the work is
+# done: it starts them as the work demands, and the 16 runs of CAMPAIGN could all end on the
+# first workers before the one the system refuses was asked for (seen once in CI: exit 0).
+BUSY = ["--N", "100", "--alpha-max", "20", "--records", "6", "--eta", "0.5, 1", "--seeds", "100"]
 
 
 def _program() -> Path:
@@ -96,7 +100,7 @@ def test_more_threads_than_ulimit_u_allows_are_refused_before_any_file(shared_di
 def _address_space_for_one_thread(tmp_path) -> int:
     """The smallest of a few address-space limits under which a one-thread campaign runs."""
     for mib in (64, 96, 128, 192, 256, 384, 512, 768, 1024, 2048):
-        res = run_limited([*CAMPAIGN, "--threads", "1", "-q", "--overwrite", "-o",
+        res = run_limited([*BUSY, "--threads", "1", "-q", "--overwrite", "-o",
                            tmp_path / "probe.h5"], tmp_path, address_space=mib << 20)
         if res.returncode == 0:
             return mib << 20
@@ -108,7 +112,7 @@ def test_a_worker_the_system_refuses_ends_in_one_line_and_a_resumable_file(tmp_p
     # Far more workers than their stacks (4 MiB each for oneTBB) can fit in that address space.
     threads = (limit >> 22) + 16
     out = tmp_path / "refused.h5"
-    res = run_limited([*CAMPAIGN, "--threads", threads, "-q", "-o", out], tmp_path,
+    res = run_limited([*BUSY, "--threads", threads, "-q", "-o", out], tmp_path,
                       address_space=limit)
     line = one_line(res)
     assert line.startswith(f"plateau run: invalid value '{threads}' for 'threads': allowed is "
@@ -116,9 +120,9 @@ def test_a_worker_the_system_refuses_ends_in_one_line_and_a_resumable_file(tmp_p
                            "one (pthread_create has failed: "), line
     assert line.endswith(f"'{out}' keeps every finished run: --resume finishes it"), line
     assert out.exists()
-    resumed = run_limited([*CAMPAIGN, "--threads", "2", "-q", "--resume", "-o", out], tmp_path)
+    resumed = run_limited([*BUSY, "--threads", "2", "-q", "--resume", "-o", out], tmp_path)
     assert resumed.returncode == 0, resumed.stderr
-    clean = run_limited([*CAMPAIGN, "--threads", "2", "-q", "-o", tmp_path / "clean.h5"],
+    clean = run_limited([*BUSY, "--threads", "2", "-q", "-o", tmp_path / "clean.h5"],
                         tmp_path)
     assert clean.returncode == 0, clean.stderr
     assert dataset_bytes(out) == dataset_bytes(tmp_path / "clean.h5")
