@@ -266,6 +266,17 @@ const std::vector<KeyInfo>& keys() {
                          [](KeyTarget t, double x) {
                              t.run.training.weight_decay = x;
                          }}},
+        {.name = "momentum",
+         .default_value = "0",
+         .help = "heavy-ball momentum beta in [0, 1) on every learned weight: u <- beta u - (eta/N) "
+                 "grad, w <- w + u; the N -> infinity flow is SGD's at eta/(1 - beta) "
+                 "(docs/theory.md section 6c)",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.momentum"},
+         .kind = RealKey{limits::momentum,
+                         [](KeyTarget t, double x) {
+                             t.run.training.momentum = x;
+                         }}},
         {.name = "eta-schedule",
          .default_value = "constant",
          .help = "learning-rate schedule s(alpha), applied to every learned layer's rate: constant, "

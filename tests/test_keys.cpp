@@ -88,6 +88,7 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.training.eta_v != b.training.eta_v, "run.training.eta_v");
     field(a.training.eta_layers != b.training.eta_layers, "run.training.eta_layers");
     field(a.training.weight_decay != b.training.weight_decay, "run.training.weight_decay");
+    field(a.training.momentum != b.training.momentum, "run.training.momentum");
     field(a.training.eta_schedule != b.training.eta_schedule, "run.training.eta_schedule");
     field(a.training.batch != b.training.batch, "run.training.batch");
     field(a.training.train_set != b.training.train_set, "run.training.train_set");

@@ -105,6 +105,10 @@ void check_hidden(std::string_view key, const Activation& g) {
 void check_regime(const RunParams& p) {
     const auto& t = p.training;
     check(limits::weight_decay, "weight-decay", t.weight_decay);
+    check(limits::momentum, "momentum", t.momentum);
+    // Momentum moves the rows off the sphere between projections: no rule for it here.
+    require(t.momentum == 0.0 || p.model.constraint == Constraint::none, "momentum", t.momentum,
+            "0 with constraint = sphere (projected SGD has no velocity)");
     require(t.batch.all || limits::batch.contains(t.batch.size), "batch", t.batch.size,
             limits::batch.allowed() + " or all");
     if (t.train_set)
@@ -198,8 +202,8 @@ void check_teachers(const RunParams& p) {
     refuse(is_deep(m), "with a deeper network (K = " + widths_text(m.student.widths) +
                            ", M = " + widths_text(m.teacher.widths) +
                            "): several teachers are built for two-layer networks");
-    refuse(!is_online_sgd(p), "without on-line SGD (batch = 1, weight-decay = 0, fresh examples): "
-                              "several teachers are built for on-line learning");
+    refuse(!is_online_sgd(p), "without on-line SGD (batch = 1, weight-decay = 0, momentum = 0, "
+                              "fresh examples): several teachers are built for on-line learning");
     require(m.teacher_init != TeacherInit::orthonormal ||
                 static_cast<std::int64_t>(teacher_units(m)) <= m.N,
             "teachers", m.teachers,
@@ -279,9 +283,13 @@ bool is_deep(const ModelParams& m) noexcept {
     return m.student.widths.size() > 1 || m.teacher.widths.size() > 1;
 }
 
+double momentum_gain(const TrainingParams& t) noexcept {
+    return 1.0 / (1.0 - t.momentum); // Eq. (6c.3)
+}
+
 bool is_online_sgd(const RunParams& p) noexcept {
     return !p.training.batch.all && p.training.batch.size == 1 && p.training.weight_decay == 0.0 &&
-           !training_set_size(p).has_value();
+           p.training.momentum == 0.0 && !training_set_size(p).has_value();
 }
 
 std::string IntRange::allowed() const {
@@ -300,6 +308,8 @@ bool contains(RealRange r, double x) noexcept {
         return std::isfinite(x) && x > 0.0;
     case RealRange::unit_interval:
         return std::isfinite(x) && x >= 0.0 && x <= 1.0;
+    case RealRange::below_one:
+        return std::isfinite(x) && x >= 0.0 && x < 1.0;
     }
     return false;
 }
@@ -314,6 +324,8 @@ std::string_view allowed(RealRange r) noexcept {
         return "a finite number > 0";
     case RealRange::unit_interval:
         return "a finite number from 0 to 1";
+    case RealRange::below_one:
+        return "a finite number >= 0 and < 1";
     }
     return "?";
 }
@@ -353,6 +365,10 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     if (t.batch.all || t.batch.size != 1)
         return ConfigError("batch", t.batch.all ? "all" : std::to_string(t.batch.size),
                            "1 with dynamics = gram (one example a step)");
+    if (t.momentum != 0.0)
+        return ConfigError("momentum", number_text(t.momentum),
+                           "0 with dynamics = gram (the chain has no velocity rows: use dynamics "
+                           "= full)");
     return std::nullopt;
 }
 

@@ -168,10 +168,10 @@ struct IntRange {
 };
 
 /// The allowed values of a real parameter; NaN and infinities are never allowed.
-enum class RealRange { finite, non_negative, positive, unit_interval };
+enum class RealRange { finite, non_negative, positive, unit_interval, below_one };
 [[nodiscard]] bool contains(RealRange r, double x) noexcept;
 /// "a finite number", "a finite number >= 0", "a finite number > 0", "a finite number from 0 to
-/// 1".
+/// 1", "a finite number >= 0 and < 1".
 [[nodiscard]] std::string_view allowed(RealRange r) noexcept;
 
 /// The range of every bounded field of RunParams, typed once. validate() checks the fields
@@ -194,7 +194,8 @@ inline constexpr RealRange q0 = RealRange::non_negative;
 inline constexpr RealRange noise = RealRange::non_negative;
 inline constexpr RealRange alpha = RealRange::positive; ///< alpha_max and alpha_min
 inline constexpr RealRange divergence_q = RealRange::positive;
-inline constexpr RealRange weight_decay = RealRange::non_negative;                ///< lambda
+inline constexpr RealRange weight_decay = RealRange::non_negative; ///< lambda
+inline constexpr RealRange momentum = RealRange::below_one;        ///< beta of docs/theory.md §6c
 inline constexpr IntRange batch{1, std::numeric_limits<std::int64_t>::max()};     ///< B
 inline constexpr IntRange train_set{1, std::numeric_limits<std::int64_t>::max()}; ///< P
 inline constexpr RealRange alpha_train = RealRange::positive;                     ///< P/N
@@ -288,6 +289,9 @@ struct TrainingParams {
     Sampling sampling = Sampling::epochs; ///< how batches are drawn from a training set
     /// eta(alpha) = eta s(alpha) for every learned layer (eta, eta_v, eta_l), docs/theory.md §6b.
     RateSchedule eta_schedule{};
+    /// Heavy-ball momentum beta (docs/theory.md §6c) on every learned weight: u <- beta u +
+    /// (the step without momentum), w <- w + u. 0: plain SGD.
+    double momentum = 0.0;
 
     friend bool operator==(const TrainingParams&, const TrainingParams&) = default;
 };
@@ -433,7 +437,11 @@ struct StepRule {
     [[nodiscard]] bool learns_layers() const noexcept;
 };
 
-/// Whether the run is today's on-line SGD (B = 1, lambda = 0, fresh examples).
+/// 1/(1 - beta) for momentum beta (docs/theory.md §6c, Eq. (6c.3)): the factor on every rate of
+/// the N -> infinity flow, whose limit is SGD's at eta/(1 - beta). Exactly 1 for beta = 0.
+[[nodiscard]] double momentum_gain(const TrainingParams& t) noexcept;
+
+/// Whether the run is today's on-line SGD (B = 1, lambda = 0, no momentum, fresh examples).
 [[nodiscard]] bool is_online_sgd(const RunParams& p) noexcept;
 
 /// Checks every field against its range in `limits` and the invariants between fields (M <= N

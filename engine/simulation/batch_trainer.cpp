@@ -12,7 +12,7 @@
 namespace plateau {
 
 MiniBatchSgd::MiniBatchSgd(const RunParams& params, std::uint64_t seed, std::uint64_t run)
-    : rule_(params), lambda_(params.training.weight_decay),
+    : rule_(params), lambda_(params.training.weight_decay), beta_(params.training.momentum),
       noise_sd_(std::sqrt(params.model.noise)), n_(params.model.N),
       batch_(plateau::examples_per_update(params)),
       set_size_(training_set_size(params).value_or(0)), full_batch_(params.training.batch.all),
@@ -188,6 +188,28 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
     const double eta_over_n = rule_.eta_over_n * f;
     const double eta_v_over_n = rule_.eta_v_over_n * f;
     auto W = s.weights.topRows(K);
+    if (beta_ != 0.0) {
+        // Heavy ball, Eq. (6c.1): u <- beta u + (the step of the lines below), w <- w + u, for
+        // the rows, the layers above the first and v alike (the sphere is refused with it).
+        Velocity& u = *s.velocity;
+        const auto Bd = static_cast<double>(B);
+        u.W *= beta_;
+        if (lambda_ != 0.0)
+            u.W.noalias() -= (eta_over_n * lambda_) * W;
+        u.W.noalias() -= (eta_over_n / Bd) * errors_.transpose() * X;
+        W += u.W;
+        for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
+            if (const auto step = rule_.layer_steps[l]) {
+                u.layers[l] = beta_ * u.layers[l] -
+                              (*step * f) * (grad_layers_sum_[l] / Bd + lambda_ * s.layers[l]);
+                s.layers[l] += u.layers[l];
+            }
+        if (rule_.learn_v) {
+            u.v = beta_ * u.v - eta_v_over_n * (grad_v_ / Bd + lambda_ * s.v);
+            s.v += u.v;
+        }
+        return true;
+    }
     if (lambda_ != 0.0)
         W *= 1.0 - eta_over_n * lambda_;
     W.noalias() -= (eta_over_n / static_cast<double>(B)) * errors_.transpose() * X;
@@ -211,6 +233,9 @@ StepOutcome MiniBatchSgd::advance(RunState& s, std::int64_t steps) {
         return StepOutcome::ok;
     assert(s.N() == n_);
     prepare(s);
+    if (beta_ != 0.0 && !s.velocity) // at rest at the start (docs/theory.md §6c)
+        s.velocity = Velocity{RowMatrix::Zero(s.K, n_), Eigen::VectorXd::Zero(s.v.size()),
+                              zero_layers(rule_.student)};
     for (std::int64_t t = 0; t < steps; ++t) {
         bool ok = false;
         if (!has_training_set() && mixture_) {

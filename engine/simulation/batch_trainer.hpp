@@ -24,6 +24,10 @@
 // errors D (B x K, D_bm = de^b/dx_m, Eqs. (3)-(5) by backward()), W <- (1 - eta lambda/N) W -
 // (eta/(N B)) D^T X. A batch from a training set is first gathered into its own block; B = all
 // multiplies the training set itself.
+//
+// With momentum beta (docs/theory.md §6c, Eq. (6c.1)) the step above is a velocity's increment:
+// u <- beta u + (the step), w <- w + u, for every learned weight (rows, W_l, v); on-line SGD
+// with momentum is this trainer with B = 1.
 #pragma once
 
 #include "engine/simulation/mixture_source.hpp"
@@ -61,6 +65,7 @@ private:
 
     StepRule rule_; ///< the networks, what learns, the step sizes
     double lambda_;
+    double beta_; ///< momentum (docs/theory.md §6c); 0: none
     double noise_sd_;
     std::int64_t n_;
     std::int64_t batch_;    ///< examples per update (B, or P for batch = all)

@@ -29,6 +29,9 @@ double trainer_memory_bytes(const RunParams& p) noexcept {
     values += block_rows * (N + 1.0) + B * (K + M + K);
     // The latent vectors of the training set while it is drawn (P x D), or of a fresh batch.
     values += D * (P > 0.0 ? P : B);
+    // Momentum's velocities (docs/theory.md §6c): the rows' and v's (the layers' are small).
+    if (p.training.momentum != 0.0)
+        values += K * N + static_cast<double>(p.model.student.widths.back());
     return 8.0 * values;
 }
 

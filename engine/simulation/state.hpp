@@ -14,6 +14,14 @@
 
 namespace plateau {
 
+/// Heavy-ball momentum (docs/theory.md §6c): the velocity of every learned weight, shaped as the
+/// student's rows (K x N), its output weights v and its layers W_2..W_L. Zero at the start.
+struct Velocity {
+    RowMatrix W;
+    Eigen::VectorXd v;
+    LayerWeights layers;
+};
+
 struct RunState {
     /// (K+M) x N, one contiguous block: rows 0..K-1 are the student vectors w^(j), rows
     /// K..K+M-1 the teacher vectors B_n, so that one pass computes all K+M fields.
@@ -41,6 +49,9 @@ struct RunState {
     Eigen::MatrixXd heads;
     /// The alpha at which each task began (entry 0 is 0), NaN for a task not reached yet.
     std::vector<double> task_start;
+    /// With momentum > 0 (docs/theory.md §6c): the velocities, made by the trainer at its first
+    /// step. Empty without momentum.
+    std::optional<Velocity> velocity;
 
     [[nodiscard]] std::int64_t N() const noexcept { return weights.cols(); }
     [[nodiscard]] auto student() const noexcept { return weights.topRows(K); }

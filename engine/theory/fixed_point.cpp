@@ -260,6 +260,12 @@ void require_constant_rates(const RunParams& params) {
         throw ConfigError("eta-schedule", to_text(params.training.eta_schedule),
                           "constant for fixed points (a flow whose rates change with alpha has "
                           "none)");
+    // Momentum's flow is SGD's at eta/(1 - beta) (docs/theory.md §6c): that run has the same
+    // fixed points; the searches here bound their steps and eta_max by eta itself.
+    if (params.training.momentum != 0.0)
+        throw ConfigError("momentum", number_text(params.training.momentum),
+                          "0 for fixed points (the flow with momentum beta is SGD's at eta/(1 - "
+                          "beta): search that run's fixed points)");
 }
 
 /// The symmetric subspace and the specialized point are those of a committee, whose teacher
@@ -580,7 +586,8 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
 
 TheoryPointSummary theory_point_summary(const RunParams& params) {
     TheoryPointSummary out;
-    if (!params.training.eta_schedule.is_constant() || !params.model.target.is_committee() ||
+    if (!params.training.eta_schedule.is_constant() || params.training.momentum != 0.0 ||
+        !params.model.target.is_committee() ||
         params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
         flow_method(params.model) != FlowMethod::integrals ||
         !integrals::has_closed_form(params.model.student.g.kind))

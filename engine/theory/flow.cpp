@@ -167,8 +167,9 @@ FlowSettings gaussian_field_flow_settings(const RunParams& p) {
     s.h = p.model.student.h;
     s.h_teacher = p.model.teacher.h;
     s.method = flow_method(p.model);
-    s.eta = p.training.eta;
-    s.eta_v = p.training.eta_v;
+    // Momentum's N -> infinity limit is SGD at eta/(1 - beta) (docs/theory.md §6c).
+    s.eta = p.training.eta * momentum_gain(p.training);
+    s.eta_v = p.training.eta_v * momentum_gain(p.training);
     s.noise = p.model.noise;
     s.learn_v = p.model.learn_v;
     s.batch = static_cast<double>(p.training.batch.size);
