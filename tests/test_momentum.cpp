@@ -4,15 +4,19 @@
 // N -> infinity flow, SGD's at eta/(1 - beta) (Eq. 6c.3), with a control the statistic refuses.
 #include "cli/config.hpp"
 #include "engine/core/errors.hpp"
+#include "engine/core/schedule.hpp"
 #include "engine/simulation/batch_trainer.hpp"
+#include "engine/simulation/gram_dynamics.hpp"
 #include "engine/simulation/make_trainer.hpp"
 #include "engine/theory/fixed_point.hpp"
 #include "engine/theory/flow.hpp"
 #include "models/network.hpp"
+#include "stat_helpers.hpp"
 #include "theory_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -143,9 +147,12 @@ TEST_CASE("momentum: the key, its range and the options it refuses", "[momentum]
     RunParams sphere = p;
     sphere.model.constraint = Constraint::sphere;
     refused(sphere, "momentum", "constraint = sphere");
-    RunParams gram = p;
+    RunParams gram = p; // the velocity rows count: N > 2K + M
     gram.dynamics = DynamicsKind::gram;
-    refused(gram, "momentum", "dynamics = full");
+    gram.model.N = 6;
+    refused(gram, "N", "an integer > 2K + M = 6 with dynamics = gram and momentum");
+    gram.model.N = 7;
+    validate(gram);
     RunParams teachers = p;
     teachers.model.teachers = 2;
     refused(teachers, "teachers", "momentum = 0");
@@ -208,4 +215,173 @@ TEST_CASE("momentum: simulations follow SGD's flow at eta/(1 - beta)", "[momentu
     RunParams control = p;
     control.training.momentum = 0.0;
     CHECK(test::sim_vs_theory(p, p, control) > 1.0);
+}
+
+namespace {
+
+/// z with L z = u, L lower triangular; z_i = 0 where the pivot L_ii is zero (row i is in the span
+/// of the rows before it, and u_i follows from them: any z_i serves, docs/theory.md §7).
+Eigen::VectorXd solve_with_zero_pivots(const Eigen::MatrixXd& L, const Eigen::VectorXd& u) {
+    Eigen::VectorXd z = Eigen::VectorXd::Zero(u.size());
+    for (Eigen::Index i = 0; i < u.size(); ++i) {
+        if (L(i, i) == 0.0)
+            continue;
+        double s = u(i);
+        for (Eigen::Index k = 0; k < i; ++k)
+            s -= L(i, k) * z(k);
+        z(i) = s / L(i, i);
+    }
+    return z;
+}
+
+} // namespace
+
+// The chain with momentum (docs/theory.md §6c, r = 2K + M: students, teachers, velocities) fed
+// the fields of the trainer's own examples must give, step after step, the Gram matrix of the
+// trainer's rows and velocities, and its v. From rest: the velocity rows start at zero (zero
+// pivots), rank K + M, then fill up. Breaks checked: the velocity rows not moved (u' = u), or
+// decayed by s instead of s - 1, fail here at the first or second step.
+TEST_CASE("momentum: the Gram chain's steps are the Gram matrices of the trainer's rows",
+          "[momentum][gram]") {
+    struct Case {
+        const char* what;
+        std::vector<int> K;
+        std::vector<int> M;
+        bool learn_v;
+        double noise;
+        double weight_decay;
+        double momentum = 0.7;
+    };
+    // The last two: a deeper student (W_2 learned, with weight decay), with and without momentum
+    // (the chain's W_2 step without momentum once lacked the decay the trainer applies).
+    const Case cases[] = {
+        {"erf K = M = 2", {2}, {2}, false, 0.0, 0.0},
+        {"erf K = 3, M = 2, learned v, noise, weight decay", {3}, {2}, true, 0.3, 2.0},
+        {"K = 3x2, M = 2x2, learned v, weight decay", {3, 2}, {2, 2}, true, 0.0, 2.0},
+        {"K = 3x2, M = 2x2, weight decay, no momentum", {3, 2}, {2, 2}, true, 0.0, 2.0, 0.0}};
+    for (const Case& c : cases) {
+        INFO(c.what);
+        RunParams p;
+        p.model.N = 50;
+        p.model.student.widths = c.K;
+        p.model.teacher.widths = c.M;
+        p.model.learn_v = c.learn_v;
+        p.model.noise = c.noise;
+        p.model.q0 = 1.0;
+        p.model.v0 = 0.7;
+        p.training.eta = 1.5;
+        p.training.eta_v = 0.8;
+        p.training.weight_decay = c.weight_decay;
+        p.training.momentum = c.momentum;
+        p.dynamics = DynamicsKind::gram;
+        validate(p);
+        const int K = c.K.front();
+        const int M = c.M.front();
+        const int V = c.momentum != 0.0 ? K : 0;
+        constexpr std::uint64_t seed = 11;
+        for (std::uint64_t run = 0; run < 3; ++run) {
+            RunState s = make_initial_state(p.model, seed, run);
+            GramChain chain(p, order_parameters_of(s));
+            REQUIRE(chain.r() == K + M + V);
+            const auto trainer = make_trainer(p, seed, run);
+            NormalStream examples(StreamKey{seed, run, StreamPurpose::examples});
+            NormalStream noise(StreamKey{seed, run, StreamPurpose::noise});
+            const auto rows_of = [&](const RunState& state) {
+                RowMatrix A = RowMatrix::Zero(chain.r(), p.model.N);
+                A.topRows(K + M) = state.weights;
+                if (state.velocity)
+                    A.bottomRows(K) = state.velocity->W;
+                return A;
+            };
+            for (int t = 0; t < 6; ++t) {
+                INFO("step " << t);
+                const RowMatrix A = rows_of(s);
+                Eigen::VectorXd xi(p.model.N);
+                examples.fill({xi.data(), static_cast<std::size_t>(xi.size())});
+                const double zeta = c.noise > 0.0 ? std::sqrt(c.noise) * noise.next() : 0.0;
+                REQUIRE(trainer->advance(s, 1) == StepOutcome::ok);
+                REQUIRE(chain.factorize());
+                const Eigen::VectorXd z = solve_with_zero_pivots(chain.factor(), A * xi);
+                REQUIRE(chain.step({z.data(), static_cast<std::size_t>(z.size())},
+                                   xi.squaredNorm() - z.squaredNorm(), zeta));
+                const RowMatrix after = rows_of(s);
+                const Eigen::MatrixXd expected = after * after.transpose();
+                const double scale = expected.cwiseAbs().maxCoeff();
+                CHECK((chain.gram() - expected).cwiseAbs().maxCoeff() < 1e-12 * scale);
+                CHECK((chain.v() - s.v).cwiseAbs().maxCoeff() < 1e-13);
+                CHECK(chain.gram() == chain.gram().transpose());
+                const OrderParameters op = chain.order_parameters();
+                for (std::size_t l = 0; l < s.layers.size(); ++l)
+                    CHECK((op.layers[l] - s.layers[l]).cwiseAbs().maxCoeff() < 1e-13);
+            }
+            if (V > 0) // the velocities moved the weights
+                CHECK(s.velocity->W.norm() > 1e-3);
+        }
+    }
+}
+
+// Whole runs of the chain with momentum against full runs (docs/theory.md §6c): 500 runs of each
+// backend, N = 50, erf K = M = 2, beta = 0.5 at eta = 0.5; KS tests on Q_11, R_11 and eps_g at
+// alpha = 5, 40, 100 and on the escape time (the first record after alpha = 1 with eps_g <
+// 0.01): 10 tests, Bonferroni at a family-wise 1e-3, as the chain's own test
+// (tests/test_gram.cpp, "whole runs have the law of full runs").
+TEST_CASE("momentum: gram runs have the law of full runs (two-sample KS)",
+          "[momentum][gram][slow]") {
+    RunParams p;
+    p.model.N = 50;
+    p.training.eta = 0.5;
+    p.training.momentum = 0.5;
+    p.schedule.kind = ScheduleKind::linear;
+    p.schedule.alpha_max = 200.0;
+    p.schedule.records = 201;
+    const std::vector<std::size_t> at{5, 40, 100};
+    const std::vector<double> alphas = record_alphas(p.schedule);
+    constexpr int runs = 500;
+    struct Sample {
+        std::vector<std::vector<double>> q11, r11, eg;
+        std::vector<double> escape;
+    };
+    const auto sample = [&](DynamicsKind kind) {
+        RunParams q = p;
+        q.dynamics = kind;
+        Sample s;
+        s.q11.resize(at.size());
+        s.r11.resize(at.size());
+        s.eg.resize(at.size());
+        for (int run = 0; run < runs; ++run) {
+            const RunResult res = simulate(q, 91, static_cast<std::uint64_t>(run));
+            REQUIRE(res.status == RunStatus::completed);
+            for (std::size_t i = 0; i < at.size(); ++i) {
+                s.q11[i].push_back(res.records[at[i]].Q(0, 0));
+                s.r11[i].push_back(res.records[at[i]].R(0, 0));
+                s.eg[i].push_back(res.records[at[i]].eg);
+            }
+            double escape = p.schedule.alpha_max + 1.0;
+            for (std::size_t k = 0; k < alphas.size(); ++k)
+                if (alphas[k] > 1.0 && res.records[k].eg < 0.01) {
+                    escape = alphas[k];
+                    break;
+                }
+            s.escape.push_back(escape);
+        }
+        return s;
+    };
+    const Sample gram = sample(DynamicsKind::gram);
+    const Sample full = sample(DynamicsKind::full);
+    const double per_test = 1e-3 / 10.0;
+    double smallest = 1.0;
+    for (std::size_t i = 0; i < at.size(); ++i)
+        for (const auto& [what, a, b] : {std::tuple{"Q_11", &gram.q11[i], &full.q11[i]},
+                                         std::tuple{"R_11", &gram.r11[i], &full.r11[i]},
+                                         std::tuple{"eps_g", &gram.eg[i], &full.eg[i]}}) {
+            const double pv = test::ks_p_value(*a, *b);
+            INFO(what << " at record " << at[i] << ": p = " << pv);
+            CHECK(pv > per_test);
+            smallest = std::min(smallest, pv);
+        }
+    const double pv = test::ks_p_value(gram.escape, full.escape);
+    INFO("escape time: p = " << pv);
+    CHECK(pv > per_test);
+    smallest = std::min(smallest, pv);
+    WARN("smallest KS p-value of 10: " << smallest);
 }

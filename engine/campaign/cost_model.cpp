@@ -93,9 +93,11 @@ RunCost predict_run(const CostModel& model, const RunParams& p) {
     }
     cost.write = c.write_run + written_values(p) * c.write_value;
     if (p.dynamics == DynamicsKind::gram) {
-        // The chain of the (K+M)^2 Gram matrix: nothing of length N (docs/theory.md §7).
-        cost.steps = static_cast<double>(steps) *
-                     (c.chain + units * units * units * c.chain_cubic + D * c.layer);
+        // The chain of the r^2 Gram matrix, r = K + M (+ K velocity rows with momentum,
+        // docs/theory.md §6c): nothing of length N (docs/theory.md §7).
+        const double r = units + (p.training.momentum != 0.0 ? K : 0.0);
+        cost.steps =
+            static_cast<double>(steps) * (c.chain + r * r * r * c.chain_cubic + D * c.layer);
         cost.records = observations * units * units * (exact ? c.pair : 0.0);
         cost.setup = c.run + records * c.record;
         return cost;

@@ -51,7 +51,10 @@ RunMemory run_memory(const RunParams& p, RunKind kind, std::int64_t records) noe
         m.weights += d * static_cast<double>(latent_dimension(p.model)) * (N + M);
     // The Gram chain's r x r matrices (G, L, the Wishart factor, a product) or the Monte-Carlo
     // eps_g's field covariance and its factors: about four (K+M)^2 (measured for r = 1200).
-    m.chain = d * 4.0 * units * units;
+    const double rows = units + (p.training.momentum != 0.0 && p.dynamics == DynamicsKind::gram
+                                     ? static_cast<double>(p.model.student.hidden())
+                                     : 0.0); // + the velocity rows (docs/theory.md §6c)
+    m.chain = d * 4.0 * rows * rows;
     if (kind == RunKind::simulation) {
         m.training = trainer_memory_bytes(p);
     } else {

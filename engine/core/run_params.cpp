@@ -332,7 +332,10 @@ std::string_view allowed(RealRange r) noexcept {
 
 std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     const auto& m = params.model;
-    const std::int64_t r = m.student.hidden() + static_cast<std::int64_t>(teacher_units(m));
+    // With momentum the K velocity rows are rows too (§6c): r = 2K + M.
+    const std::int64_t velocity = params.training.momentum != 0.0 ? m.student.hidden() : 0;
+    const std::int64_t r =
+        m.student.hidden() + static_cast<std::int64_t>(teacher_units(m)) + velocity;
     // docs/theory.md §7: the part of xi orthogonal to the K + M rows carries chi^2_{N-r}; with
     // mixture inputs the D axes of the means are rows too (§15d); with several teachers every
     // teacher's M rows are rows (r = K + teachers M, §17).
@@ -345,14 +348,20 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
         const auto D = static_cast<std::int64_t>(m.mixture.dims);
         if (m.N <= r + D)
             return ConfigError("N", std::to_string(m.N),
-                               "an integer > K + M + D = " + std::to_string(r + D) +
+                               std::string(velocity > 0 ? "an integer > 2K + M + D = "
+                                                        : "an integer > K + M + D = ") +
+                                   std::to_string(r + D) +
                                    " with dynamics = gram and inputs = mixture (D = " +
                                    std::to_string(D) + " axes of the means)");
     } else if (m.N <= r)
-        return ConfigError(
-            "N", std::to_string(m.N),
-            (m.teachers > 1 ? "an integer > K + teachers x M = " : "an integer > K + M = ") +
-                std::to_string(r) + " with dynamics = gram");
+        return ConfigError("N", std::to_string(m.N),
+                           std::string(m.teachers > 1 ? "an integer > K + teachers x M = "
+                                       : velocity > 0 ? "an integer > 2K + M = "
+                                                      : "an integer > K + M = ") +
+                               std::to_string(r) + " with dynamics = gram" +
+                               (velocity > 0
+                                    ? " and momentum (the velocity rows, docs/theory.md section 6c)"
+                                    : ""));
     // The chain is the law of on-line steps on fresh Gaussian examples (one a step): a reused
     // example (a training set) or a batch's mean gradient is not a step of it.
     const auto& t = params.training;
@@ -365,10 +374,6 @@ std::optional<ConfigError> gram_exactness_error(const RunParams& params) {
     if (t.batch.all || t.batch.size != 1)
         return ConfigError("batch", t.batch.all ? "all" : std::to_string(t.batch.size),
                            "1 with dynamics = gram (one example a step)");
-    if (t.momentum != 0.0)
-        return ConfigError("momentum", number_text(t.momentum),
-                           "0 with dynamics = gram (the chain has no velocity rows: use dynamics "
-                           "= full)");
     return std::nullopt;
 }
 

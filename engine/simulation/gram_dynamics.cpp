@@ -402,14 +402,17 @@ GramChain::GramChain(const RunParams& params, const OrderParameters& initial,
                      const Eigen::MatrixXd& axes)
     : rule_(params), lambda_(params.training.weight_decay), K_(params.model.student.hidden()),
       M_(teacher_units(params.model)), D_(static_cast<int>(axes.cols())),
-      mixture_(params.model.inputs == InputKind::mixture
-                   ? std::optional<Mixture>(params.model.mixture)
-                   : std::nullopt),
+      V_(params.training.momentum != 0.0 ? params.model.student.hidden() : 0),
+      beta_(params.training.momentum), mixture_(params.model.inputs == InputKind::mixture
+                                                    ? std::optional<Mixture>(params.model.mixture)
+                                                    : std::nullopt),
       G_(r(), r()), L_(Eigen::MatrixXd::Zero(r(), r())), inv_diag_(r()), v_(initial.v),
       v_star_(initial.v_star), u_(r()), grad_fields_(K_), d_(K_), grad_v_(initial.v.size()),
-      layers_(initial.layers), layers_star_(initial.layers_star), student_pass_(rule_.student),
-      teacher_pass_(rule_.teacher), grad_layers_(zero_layers(rule_.student)),
-      units_(params.model.teacher.hidden()), task_(initial.task), heads_(initial.heads) {
+      velocity_v_(Eigen::VectorXd::Zero(initial.v.size())),
+      velocity_layers_(zero_layers(rule_.student)), layers_(initial.layers),
+      layers_star_(initial.layers_star), student_pass_(rule_.student), teacher_pass_(rule_.teacher),
+      grad_layers_(zero_layers(rule_.student)), units_(params.model.teacher.hidden()),
+      task_(initial.task), heads_(initial.heads) {
     assert(initial.Q.rows() == K_ && initial.T.rows() == M_);
     if (axes.rows() != K_ + M_ || D_ != (mixture_ ? static_cast<int>(mixture_->dims) : 0))
         throw std::logic_error("GramChain: the rows' overlaps with the axes must be (K + M) x D "
@@ -417,14 +420,17 @@ GramChain::GramChain(const RunParams& params, const OrderParameters& initial,
     const Kernels k = kernels_of(r());
     factorize_kernel_ = k.factorize;
     fields_kernel_ = k.fields;
-    // Rows: students, teachers, then the mixture's axes e_1 .. e_D (docs/theory.md §15d).
+    // Rows: students, teachers, then the mixture's axes e_1 .. e_D (docs/theory.md §15d), then
+    // with momentum the velocities (§6c), zero at the start.
+    const int KM = K_ + M_;
+    G_.setZero();
     G_.topLeftCorner(K_, K_) = initial.Q;
     G_.block(0, K_, K_, M_) = initial.R;
     G_.block(K_, 0, M_, K_) = initial.R.transpose();
     G_.block(K_, K_, M_, M_) = initial.T;
-    G_.topRightCorner(K_ + M_, D_) = axes;
-    G_.bottomLeftCorner(D_, K_ + M_) = axes.transpose();
-    G_.bottomRightCorner(D_, D_).setIdentity(); // e_d . e_d' = delta_dd'
+    G_.block(0, KM, KM, D_) = axes;
+    G_.block(KM, 0, D_, KM) = axes.transpose();
+    G_.block(KM, KM, D_, D_).setIdentity(); // e_d . e_d' = delta_dd'
     // Exactly symmetric (a T computed from weights may not be in its last bit); a no-op on
     // sample_initial_gram's G.
     for (int i = 0; i < r(); ++i)
@@ -505,9 +511,21 @@ bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
         deep_backward(rule_.student, layers_, v, pass, tau_deep, student_pass_,
                       {grad_fields_.data(), K}, rule_.learns_layers() ? &grad_layers_ : nullptr,
                       grad_v, rule_.loss);
+        // W_l <- W_l - (eta_l/N) (de/dW_l + lambda W_l), Eq. (12.3) with the decay of Eq. (8)
+        // as the trainer (MiniBatchSgd); with momentum the velocity's step (Eq. (6c.1)).
         for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
-            if (const auto step = rule_.layer_steps[l])
-                layers_[l].noalias() -= (*step * rate_factor) * grad_layers_[l];
+            if (const auto step = rule_.layer_steps[l]) {
+                const double c = *step * rate_factor;
+                if (V_ > 0) {
+                    velocity_layers_[l] =
+                        beta_ * velocity_layers_[l] - c * (grad_layers_[l] + lambda_ * layers_[l]);
+                    layers_[l] += velocity_layers_[l];
+                } else if (lambda_ != 0.0) {
+                    layers_[l] -= c * (grad_layers_[l] + lambda_ * layers_[l]);
+                } else {
+                    layers_[l].noalias() -= c * grad_layers_[l];
+                }
+            }
     } else {
         // With mixture inputs (docs/theory.md §15) the label is the cluster's y_c.
         const double tau =
@@ -532,6 +550,10 @@ bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
     const double s = 1.0 - eta_over_n * lambda_;
     for (int j = 0; j < K_; ++j)
         d_(j) = -eta_over_n * grad_fields_(j);
+    if (V_ > 0) {
+        learn_with_momentum(xi2, s, eta_v_over_n, grad_v);
+        return true;
+    }
     for (int j = 0; j < K_; ++j) {
         for (int k = 0; k <= j; ++k) {
             const double q =
@@ -553,6 +575,63 @@ bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
     if (rule_.sphere) // rows rescaled: their rows and columns of G (docs/theory.md §14)
         project_gram_to_sphere(G_, K_);
     return true;
+}
+
+void GramChain::learn_with_momentum(double xi2, double s, double eta_v_over_n,
+                                    std::span<const double> grad_v) noexcept {
+    // Eq. (6c.1) on the rows (docs/theory.md §6c): with the step d_j xi + (s - 1) w_j of plain
+    // SGD (s = 1 - eta lambda/N),
+    //     u_j' = beta u_j + (s - 1) w_j + d_j xi,      w_j' = w_j + u_j' = s w_j + beta u_j + d_j
+    //     xi.
+    // Every moving row a' = P a + d_j xi with P a = c_w w_j + c_u u_j ((s, beta) for w_j,
+    // (s - 1, beta) for u_j), the fixed rows (teachers, axes) unchanged, so
+    //     a' . b' = (P a) . (P b) + d_a (P b) . xi + d_b (P a) . xi + |xi|^2 d_a d_b,
+    //     a' . f  = (P a) . f + d_a (f . xi),
+    // from G before the step and the fields u_ (which hold every row's, the velocities' too).
+    const int fixed_end = K_ + M_ + D_; // the first velocity row
+    G_before_ = G_;
+    const auto mover = [&](int i) {
+        return i < K_ ? i : fixed_end + (i - K_);
+    }; // 0..2K-1
+    const auto unit = [&](int i) {
+        return i < K_ ? i : i - K_;
+    };
+    const auto c_w = [&](int i) {
+        return i < K_ ? s : s - 1.0;
+    };
+    const auto projected_field = [&](int i) { // (P a) . xi
+        const int j = unit(i);
+        return c_w(i) * u_(j) + beta_ * u_(fixed_end + j);
+    };
+    const auto projected = [&](int i, int row) { // (P a) . (row `row` before the step)
+        const int j = unit(i);
+        return c_w(i) * G_before_(j, row) + beta_ * G_before_(fixed_end + j, row);
+    };
+    for (int i = 0; i < 2 * K_; ++i) {
+        const int a = mover(i);
+        const double da = d_(unit(i));
+        const double pa_xi = projected_field(i);
+        for (int k = 0; k <= i; ++k) {
+            const int b = mover(k);
+            const int jb = unit(k);
+            const double pa_pb = c_w(k) * projected(i, jb) + beta_ * projected(i, fixed_end + jb);
+            const double db = d_(jb);
+            const double g = pa_pb + da * projected_field(k) + db * pa_xi + xi2 * da * db;
+            G_(a, b) = g;
+            G_(b, a) = g;
+        }
+        for (int f = K_; f < fixed_end; ++f) {
+            const double g = projected(i, f) + da * u_(f);
+            G_(a, f) = g;
+            G_(f, a) = g;
+        }
+    }
+    // v: the velocity's step of Eqs. (3), (8) and (6c.1).
+    for (std::size_t k = 0; k < grad_v.size(); ++k) {
+        const auto i = static_cast<Eigen::Index>(k);
+        velocity_v_(i) = beta_ * velocity_v_(i) - eta_v_over_n * (grad_v[k] + lambda_ * v_(i));
+        v_(i) += velocity_v_(i);
+    }
 }
 
 OrderParameters GramChain::order_parameters() const {

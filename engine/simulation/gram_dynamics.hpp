@@ -5,7 +5,8 @@
 // in O((K+M)^3), whatever N. A gram run has the law of a full run of the same configuration at
 // every N (not its random numbers: the two backends draw different samples of the same law).
 // With mixture inputs (docs/theory.md §15d) the D axes e_1 .. e_D of the means are rows of the
-// Gram matrix too (students, teachers, axes: r = K + M + D), and the chain stays exact.
+// Gram matrix too (students, teachers, axes: r = K + M + D), and the chain stays exact. With
+// momentum (docs/theory.md §6c) the K velocity rows come last (r = 2K + M + D): exact as well.
 //
 // Streams of run (seed, run): the initial Gram matrix from purpose gram_initial (8); the r field
 // normals z and the chi^2_{N-r} of every step from purpose gram_steps (9); the label noise from
@@ -92,7 +93,10 @@ public:
     [[nodiscard]] int M() const noexcept { return M_; }
     /// The mixture's D axes as rows of G (0 for Gaussian inputs).
     [[nodiscard]] int D() const noexcept { return D_; }
-    [[nodiscard]] int r() const noexcept { return K_ + M_ + D_; }
+    /// With momentum (docs/theory.md §6c): the K velocity rows u_j, after every other row
+    /// (0 without momentum).
+    [[nodiscard]] int V() const noexcept { return V_; }
+    [[nodiscard]] int r() const noexcept { return K_ + M_ + D_ + V_; }
 
     /// L with G = L L^T, lower triangular: the Cholesky factor, with the pivots that are zero
     /// up to rounding (|p| <= 1e-14 G_jj: a rank-deficient G) set to zero with their column.
@@ -146,6 +150,10 @@ private:
     /// example, its label `label` (mixtures) or the target's, plus zeta.
     [[nodiscard]] bool learn(double xi2, std::optional<double> label, double zeta,
                              double rate_factor) noexcept;
+    /// learn()'s update of G and v with momentum (docs/theory.md §6c), from the row
+    /// coefficients d_, the decay factor s = 1 - eta lambda/N and de/dv.
+    void learn_with_momentum(double xi2, double s, double eta_v_over_n,
+                             std::span<const double> grad_v) noexcept;
 
     bool (*factorize_kernel_)(const double*, double*, double*, int) noexcept = nullptr;
     double (*fields_kernel_)(const double*, const double*, double*, int) noexcept = nullptr;
@@ -154,6 +162,8 @@ private:
     int K_;
     int M_;
     int D_;                          ///< the mixture's axes (0 for Gaussian inputs)
+    int V_;                          ///< velocity rows: K with momentum, else 0
+    double beta_;                    ///< momentum (docs/theory.md §6c)
     std::optional<Mixture> mixture_; ///< with inputs = mixture
     Eigen::MatrixXd G_;              ///< r x r, exactly symmetric
     Eigen::MatrixXd L_;              ///< r x r, lower triangular
@@ -165,6 +175,10 @@ private:
     Eigen::VectorXd grad_fields_;
     Eigen::VectorXd d_;
     Eigen::VectorXd grad_v_;
+    // Momentum: G before the step, the velocities of v and of W_2..W_L (their rows' are in G).
+    Eigen::MatrixXd G_before_;
+    Eigen::VectorXd velocity_v_;
+    LayerWeights velocity_layers_;
     // Deeper networks: the weights above the first layer (student, teacher), the passes'
     // workspaces and the gradient of W_2..W_L.
     LayerWeights layers_;
