@@ -22,6 +22,7 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace plateau;
@@ -355,4 +356,92 @@ TEST_CASE("rate schedules: simulations follow the ODEs with a cosine schedule",
     RunParams control = p;
     control.training.eta_schedule = {};
     CHECK(test::sim_vs_theory(p, p, control) > 1.0);
+}
+
+namespace {
+
+/// Linear K = M = 1, label noise 0.1, eta = eta0/alpha after alpha = 10 (docs/theory.md §6b,
+/// "The 1/alpha law"), records at 0, alpha_min and alpha_max on a log schedule.
+RunParams linear_inverse(double eta0, double alpha_min, double alpha_max) {
+    RunParams p;
+    p.model.student.widths = {1};
+    p.model.teacher.widths = {1};
+    p.model.student.g.kind = p.model.teacher.g.kind = ActivationKind::linear;
+    p.model.noise = 0.1;
+    p.training.eta = eta0 / 10.0;
+    p.training.eta_schedule = *parse_rate_schedule("inverse:10");
+    p.schedule.kind = ScheduleKind::log;
+    p.schedule.alpha_min = alpha_min;
+    p.schedule.alpha_max = alpha_max;
+    p.schedule.records = 3; // alpha = 0, alpha_min, alpha_max
+    return p;
+}
+
+/// C(eta0) of Eq. (6b.4).
+double limit_of(double eta0, double noise) {
+    return eta0 * eta0 * noise / (2.0 * (2.0 * eta0 - 1.0));
+}
+
+} // namespace
+
+// The ODE against Eqs. (6b.4)-(6b.5) at alpha = 10^5 and 10^6: alpha eps_g -> C(eta0) for eta0 =
+// 1, 2, 4 (0.1 % at 10^6: the start's memory is down to 0.02 % at eta0 = 1); the slope -2 eta0 of
+// ln eps_g at eta0 = 0.3; alpha eps_g - (s^2/8) ln alpha constant at eta0 = 1/2. A schedule applied
+// to the drift alone (or to the eta^2 term alone) moves C by far more.
+TEST_CASE("rate schedules: the 1/alpha law of linear networks", "[schedule][theory]") {
+    const auto records = [&](double eta0) {
+        const RunParams p = linear_inverse(eta0, 1e5, 1e6);
+        const OrderParameters start = order_parameters_of(make_initial_state(p.model, 1, 0));
+        const RunResult r = integrate_theory(p, start);
+        REQUIRE(r.status == RunStatus::completed);
+        REQUIRE(r.records.size() == 3); // alpha = 0, 1e5, 1e6
+        return std::pair{r.records[1].eg, r.records[2].eg};
+    };
+    for (const double eta0 : {1.0, 2.0, 4.0}) {
+        const auto [at5, at6] = records(eta0);
+        INFO("eta0 = " << eta0 << ": alpha eps_g = " << 1e6 * at6
+                       << ", C = " << limit_of(eta0, 0.1));
+        CHECK(std::abs(1e6 * at6 / limit_of(eta0, 0.1) - 1.0) < 1e-3);
+    }
+    {
+        const auto [at5, at6] = records(0.3);
+        INFO("slope " << std::log(at6 / at5) / std::log(10.0));
+        CHECK(std::abs(std::log(at6 / at5) / std::log(10.0) + 0.6) < 1e-3);
+    }
+    {
+        const auto [at5, at6] = records(0.5);
+        const double c5 = 1e5 * at5 - 0.1 / 8.0 * std::log(1e5);
+        const double c6 = 1e6 * at6 - 0.1 / 8.0 * std::log(1e6);
+        INFO("alpha eps_g - (s^2/8) ln alpha: " << c5 << " at 1e5, " << c6 << " at 1e6");
+        CHECK(std::abs(c6 / c5 - 1.0) < 1e-3);
+        CHECK(std::abs(1e6 * at6 / (1e5 * at5) - 1.0) > 1e-2); // the ln alpha term is seen
+    }
+}
+
+// The exact Gram chain at N = 1000 (16 seeds) to alpha = 2000 for eta0 = 2 and 4 (their start is
+// forgotten as alpha^-4 and alpha^-8): the seed mean of alpha eps_g against C(eta0) (1 + 2/N)
+// (docs/theory.md §6b, the E|xi|^4 correction), within k = 3.02 standard errors (two tests at a
+// family-wise 1 %, t_15 with Bonferroni) plus 0.5 % of C.
+TEST_CASE("rate schedules: simulations reach the 1/alpha law", "[schedule][gram][slow]") {
+    for (const double eta0 : {2.0, 4.0}) {
+        RunParams p = linear_inverse(eta0, 1000, 2000);
+        p.model.N = 1000;
+        p.dynamics = DynamicsKind::gram;
+        std::vector<double> scaled;
+        for (std::uint64_t run = 0; run < 16; ++run) {
+            const RunResult r = simulate(p, 2026, run);
+            REQUIRE(r.status == RunStatus::completed);
+            scaled.push_back(2000.0 * r.records.back().eg);
+        }
+        double mean = 0.0;
+        for (const double x : scaled)
+            mean += x / 16.0;
+        double ss = 0.0;
+        for (const double x : scaled)
+            ss += (x - mean) * (x - mean);
+        const double se = std::sqrt(ss / 15.0 / 16.0);
+        const double C = limit_of(eta0, 0.1) * (1.0 + 2.0 / 1000.0);
+        INFO("eta0 = " << eta0 << ": alpha eps_g = " << mean << " +- " << se << ", C = " << C);
+        CHECK(std::abs(mean - C) < 3.02 * se + 0.005 * C);
+    }
 }
