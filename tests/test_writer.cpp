@@ -211,14 +211,12 @@ TEST_CASE("plateau run: the same file for 1 and 2 threads", "[writer][cli]") {
     require_same_data(dir / "a.h5", dir / "b.h5");
 }
 
-TEST_CASE("plateau run: kill -9 in the middle, then --resume, equals an uninterrupted run",
-          "[writer][cli][resume]") {
-    TempDir dir;
-    // About 2 s of work on 1 thread: 40 runs of 40 000 steps at N = 500. The interrupted
-    // process uses one thread (so it cannot finish before the poll below sees it working), the
-    // resume and the reference use two: the data must not depend on that either.
-    const std::string args = "--N 500 --alpha-max 80 --records 40 --seeds 20 --eta 0.3,0.7 "
-                             "--quiet -o ";
+namespace {
+
+/// `plateau run ARGS-o killed.h5` on one thread, killed with -9 once at least 5 runs (not all)
+/// are written; then --resume on two threads must give the file of an uninterrupted run. ARGS
+/// end with "-o ".
+void check_kill_and_resume(const TempDir& dir, const std::string& args) {
     const std::string killed = dir / "killed.h5";
     const pid_t pid = fork();
     REQUIRE(pid >= 0);
@@ -271,6 +269,20 @@ TEST_CASE("plateau run: kill -9 in the middle, then --resume, equals an uninterr
     REQUIRE(resumed.status == 0);
     REQUIRE(run_plateau("run --threads 2 " + args + (dir / "whole.h5")).status == 0);
     require_same_data(killed, dir / "whole.h5");
+}
+
+} // namespace
+
+TEST_CASE("plateau run: kill -9 in the middle, then --resume, equals an uninterrupted run",
+          "[writer][cli][resume]") {
+    TempDir dir;
+    // About 2 s of work on 1 thread: 40 runs of 40 000 steps at N = 500. The interrupted
+    // process uses one thread (so it cannot finish before the poll below sees it working), the
+    // resume and the reference use two: the data must not depend on that either.
+    const std::string args = "--N 500 --alpha-max 80 --records 40 --seeds 20 --eta 0.3,0.7 "
+                             "--quiet -o ";
+    check_kill_and_resume(dir, args);
+    const std::string killed = dir / "killed.h5";
 
     // A different configuration is refused, and the file stays as it was.
     const std::string bytes = plateau::test::read_file(killed);
@@ -281,6 +293,17 @@ TEST_CASE("plateau run: kill -9 in the middle, then --resume, equals an uninterr
     CHECK(other.status == 2);
     CHECK(other.output.find("refusing to resume") != std::string::npos);
     CHECK(plateau::test::read_file(killed) == bytes);
+}
+
+// The same with a learning-rate schedule and momentum (issue 29; docs/theory.md §6b, §6c): the
+// rate is a function of the step count and the velocities start at rest in every run, so a
+// resumed file is bit for bit an uninterrupted one. 40 runs of 20 000 steps (the momentum trainer
+// is MiniBatchSgd, slower a step than the fused on-line kernel).
+TEST_CASE("plateau run: kill -9 and --resume with a schedule and momentum",
+          "[writer][cli][resume][momentum]") {
+    TempDir dir;
+    check_kill_and_resume(dir, "--N 500 --alpha-max 40 --records 40 --seeds 20 --eta 0.3,0.7 "
+                               "--eta-schedule inverse:5 --momentum 0.5 --quiet -o ");
 }
 
 TEST_CASE("plateau run: bad input gives one line, exit status 2 and no file",
