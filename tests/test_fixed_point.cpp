@@ -6,6 +6,7 @@
 #include "engine/theory/fixed_point.hpp"
 #include "engine/theory/flow.hpp"
 #include "engine/theory/theory.hpp"
+#include "stat_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,7 +16,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <numbers>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace plateau;
@@ -36,6 +39,9 @@ struct EscapeSample {
     double mean = 0.0;
     double se = 0.0;
     int escaped = 0;
+    std::vector<double> times; ///< the escape times of the runs that escaped
+    double sd = 0.0;           ///< their standard deviation (ddof = 1)
+    double sd_se = 0.0;        ///< its standard error, sqrt((m4 - s^4)/n) / (2 s)
 };
 EscapeSample simulated_escape(RunParams p, std::int64_t N, int seeds, std::uint64_t seed,
                               double threshold, double alpha_limit) {
@@ -76,7 +82,30 @@ EscapeSample simulated_escape(RunParams p, std::int64_t N, int seeds, std::uint6
     for (const double t : times)
         var += (t - s.mean) * (t - s.mean) / (n - 1.0);
     s.se = std::sqrt(var / n);
+    s.sd = std::sqrt(var);
+    double m4 = 0.0;
+    for (const double t : times)
+        m4 += std::pow(t - s.mean, 4) / n;
+    s.sd_se = std::sqrt((m4 - var * var) / n) / (2.0 * s.sd);
+    s.times = std::move(times);
     return s;
+}
+
+/// The predicted law (docs/theory.md §11.2b) against a sample: the standard deviation within 3
+/// of its standard errors, and a two-sample KS test against ~20 000 points of the law
+/// (predicted_escape_points: the law itself to ~1/40000) with p > p_min. Returns the KS p-value.
+double check_escape_law(const EscapePrediction& e, double N, const EscapeSample& s, double p_min) {
+    const double sd = predicted_escape_sd(e, N);
+    const std::vector<double> law =
+        predicted_escape_points(e, N, std::max(1, 20000 / std::max(1, e.directions)));
+    const double pv = test::ks_p_value(s.times, law);
+    std::printf("  N = %g: standard deviation predicted %.2f, simulated %.2f +- %.2f; quantiles "
+                "10/50/90 %% predicted %.1f %.1f %.1f; KS p = %.3g\n",
+                N, sd, s.sd, s.sd_se, predicted_escape_quantile(e, N, 0.1),
+                predicted_escape_quantile(e, N, 0.5), predicted_escape_quantile(e, N, 0.9), pv);
+    CHECK(std::abs(sd - s.sd) <= 3.0 * s.sd_se);
+    CHECK(pv > p_min);
+    return pv;
 }
 
 /// Whether the ODE learns from the specialized point of K = M perturbed (R = 0.999 T + 1e-4
@@ -96,6 +125,44 @@ bool learns_near_specialized(const RunParams& p, double alpha_end) {
 }
 
 } // namespace
+
+// The law of the escape time from a prediction whose ODE is its asymptote (r = 0): alpha_esc =
+// A - ln(sigma chi_d)/lambda, so its quantiles are those of chi_d mapped, and its standard
+// deviation sqrt(Var ln chi_d)/lambda: Var ln|Z| = pi^2/8 (d = 1), psi'(2)/4 = (pi^2/6 - 1)/4
+// (d = 4). Quantiles of chi_1: Phi^-1((1 + p)/2); the median of chi^2_4 solves
+// 1 - e^(-x/2) (1 + x/2) = 1/2. Checked against breaks: the quantile at q instead of 1 - q, or
+// sigma without the 1/N, fail here.
+TEST_CASE("escape prediction: the law's quantiles and spread in closed form", "[fixed_point]") {
+    EscapePrediction e;
+    e.valid = true;
+    e.rate = 0.05;
+    e.A = 100.0;
+    e.sigma_initial = 0.6;
+    e.sigma_noise = 0.8; // sigma^2 = 1/N
+    for (const double eps : {1e-9, 1e-6, 1e-3}) {
+        e.eps.push_back(eps);
+        e.alpha_esc.push_back(e.A - std::log(eps) / e.rate);
+    }
+    const double N = 400.0;
+    const double sigma = 1.0 / std::sqrt(N);
+    const auto at = [&](double chi) {
+        return e.A - std::log(sigma * chi) / e.rate;
+    };
+    e.dimension = 1;
+    CHECK(predicted_escape_quantile(e, N, 0.5) == Approx(at(0.6744897501960817)).epsilon(1e-12));
+    CHECK(predicted_escape_quantile(e, N, 0.1) == Approx(at(1.6448536269514722)).epsilon(1e-12));
+    CHECK(predicted_escape_quantile(e, N, 0.9) == Approx(at(0.12566134685507402)).epsilon(1e-11));
+    CHECK(predicted_escape_sd(e, N) ==
+          Approx(std::numbers::pi / std::sqrt(8.0) / e.rate).epsilon(1e-6));
+    CHECK(predicted_mean_escape(e, N) == Approx(at(std::exp(mean_ln_chi(1)))).epsilon(1e-12));
+    CHECK(std::isnan(predicted_escape_quantile(e, N, 1.0)));
+    e.dimension = 4;
+    CHECK(predicted_escape_quantile(e, N, 0.5) ==
+          Approx(at(std::sqrt(3.356693980033322))).epsilon(1e-10));
+    CHECK(predicted_escape_sd(e, N) ==
+          Approx(std::sqrt((std::numbers::pi * std::numbers::pi / 6.0 - 1.0) / 4.0) / e.rate)
+              .epsilon(1e-6));
+}
 
 TEST_CASE("fixed points: the trajectory passes the plateau and ends at the specialized point",
           "[fixed_point]") {
@@ -287,6 +354,8 @@ TEST_CASE("escape prediction: predicted against simulated escape time at N = 300
                     static_cast<long long>(N), predicted, s.mean, s.se, s.escaped);
         CHECK(s.escaped == 300);
         CHECK(std::abs(predicted - s.mean) <= 2.0 * s.se);
+        // The law (issue 30): 3 KS tests at a family-wise 1e-3.
+        (void)check_escape_law(e, static_cast<double>(N), s, 1e-3 / 3.0);
     }
 }
 
@@ -387,6 +456,7 @@ TEST_CASE("escape prediction: K = M = 3 predicted against simulated escape time 
                     static_cast<long long>(N), predicted, s.mean, s.se, s.escaped);
         CHECK(s.escaped == 200);
         CHECK(std::abs(predicted - s.mean) <= 2.0 * s.se);
+        (void)check_escape_law(e, static_cast<double>(N), s, 1e-3 / 2.0); // the law, d = 4
     }
 }
 

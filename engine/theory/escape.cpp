@@ -845,6 +845,9 @@ void escape_times_degenerate(const ModelParams& m, Trajectory& traj, double lamb
     for (double& a : out.alpha_esc)
         a += shift;
     out.directions = static_cast<int>(at_shift.size());
+    out.direction_offsets.clear();
+    for (const double a : at_shift)
+        out.direction_offsets.push_back(a - mean);
     out.A_spread = std::sqrt(var);
     out.direction_shift = shift;
 }
@@ -981,49 +984,191 @@ double mean_ln_chi(int d) {
     return 0.5 * (psi + std::numbers::ln2);
 }
 
+namespace {
+
+/// The escape time of a run at input dimension N as a function of chi, the norm of its
+/// standardized asymmetry (chi ~ chi_d): alpha_esc(sigma chi) = A - ln(sigma chi)/lambda +
+/// r(sigma chi), sigma = sqrt((sigma_initial^2 + sigma_noise^2)/N), with r(eps) = alpha_esc(eps)
+/// - A + ln(eps)/lambda the ODE's departure from the asymptote (docs/theory.md §11.2),
+/// tabulated, linear in ln eps between the tabulated eps, its first value below the smallest,
+/// its last finite value above the largest.
+class EscapeMap {
+public:
+    EscapeMap(const EscapePrediction& p, double N)
+        : p_(p), sigma_(std::sqrt(
+                     (p.sigma_initial * p.sigma_initial + p.sigma_noise * p.sigma_noise) / N)) {
+        for (std::size_t i = 0; i < p.eps.size(); ++i)
+            if (std::isfinite(p.alpha_esc[i])) {
+                le_.push_back(std::log(p.eps[i]));
+                r_.push_back(p.alpha_esc[i] - p.A + std::log(p.eps[i]) / p.rate);
+            }
+    }
+    [[nodiscard]] double sigma() const noexcept { return sigma_; }
+    [[nodiscard]] double residual(double eps) const {
+        const double x = std::log(eps);
+        if (x <= le_.front())
+            return r_.front();
+        if (x >= le_.back())
+            return r_.back();
+        const auto it = std::upper_bound(le_.begin(), le_.end(), x);
+        const auto i = static_cast<std::size_t>(it - le_.begin());
+        const double t = (x - le_[i - 1]) / (le_[i] - le_[i - 1]);
+        return r_[i - 1] + t * (r_[i] - r_[i - 1]);
+    }
+    /// alpha_esc for the standardized norm chi.
+    [[nodiscard]] double operator()(double chi) const {
+        return p_.A - std::log(sigma_ * chi) / p_.rate + residual(sigma_ * chi);
+    }
+
+private:
+    const EscapePrediction& p_;
+    double sigma_;
+    std::vector<double> le_, r_;
+};
+
+/// The density of chi_d at z: f_1(z) = 2 phi(z), f_d(z) = z^(d-1) e^(-z^2/2) / (2^(d/2-1)
+/// Gamma(d/2)) (the chi distribution).
+double chi_density(int d, double z) {
+    if (d == 1)
+        return 2.0 * std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi);
+    const double norm = std::pow(2.0, 0.5 * d - 1.0) * std::tgamma(0.5 * d);
+    return std::pow(z, d - 1) * std::exp(-0.5 * z * z) / norm;
+}
+
+/// P(chi_d <= z) = P(chi^2_d <= x), x = z^2, in closed form: for even d, 1 - e^(-x/2)
+/// sum_{k < d/2} (x/2)^k / k!; for odd d, erf(sqrt(x/2)) - e^(-x/2) sum_{k <= (d-3)/2}
+/// (x/2)^(k+1/2) / Gamma(k + 3/2).
+double chi_cdf(int d, double z) {
+    const double h = 0.5 * z * z;
+    double sum = 0.0;
+    if (d % 2 == 0) {
+        double term = 1.0;
+        for (int k = 0; k < d / 2; ++k) {
+            sum += term;
+            term *= h / (k + 1);
+        }
+        return 1.0 - std::exp(-h) * sum;
+    }
+    double term = std::sqrt(h) / std::tgamma(1.5);
+    for (int k = 0; k <= (d - 3) / 2; ++k) {
+        sum += term;
+        term *= h / (k + 1.5);
+    }
+    return std::erf(std::sqrt(h)) - std::exp(-h) * sum;
+}
+
+/// The p-quantile of chi_d, 0 < p < 1: bisection of chi_cdf in ln z over [1e-12, 40] to
+/// relative 1e-13.
+double chi_quantile(int d, double p) {
+    double lo = std::log(1e-12);
+    double hi = std::log(40.0);
+    while (hi - lo > 1e-13) {
+        const double mid = 0.5 * (lo + hi);
+        (chi_cdf(d, std::exp(mid)) < p ? lo : hi) = mid;
+    }
+    return std::exp(0.5 * (lo + hi));
+}
+
+/// E g(chi) for chi ~ chi_d: the trapezoid in ln z over [1e-10, 10] (20 000 steps).
+template <typename G>
+double chi_expectation(int d, G&& g) {
+    const double lo = std::log(1e-10);
+    const double hi = std::log(10.0);
+    const int steps = 20000;
+    const double du = (hi - lo) / steps;
+    double sum = 0.0;
+    for (int i = 0; i <= steps; ++i) {
+        const double z = std::exp(lo + i * du);
+        const double density = chi_density(d, z) * z; // per unit of ln z
+        sum += (i == 0 || i == steps ? 0.5 : 1.0) * du * density * g(z);
+    }
+    return sum;
+}
+
+} // namespace
+
 double predicted_mean_escape(const EscapePrediction& p, double N) {
     if (!p.valid || p.eps.empty())
         return nan;
-    const double lambda = p.rate;
-    const double sigma =
-        std::sqrt((p.sigma_initial * p.sigma_initial + p.sigma_noise * p.sigma_noise) / N);
-    // r(eps) = alpha_esc(eps) - A + ln(eps)/lambda, linear in ln eps between the tabulated eps,
-    // 0 below the smallest, the last finite value above the largest.
-    std::vector<double> le, r;
-    for (std::size_t i = 0; i < p.eps.size(); ++i)
-        if (std::isfinite(p.alpha_esc[i])) {
-            le.push_back(std::log(p.eps[i]));
-            r.push_back(p.alpha_esc[i] - p.A + std::log(p.eps[i]) / lambda);
-        }
-    const auto residual = [&](double eps) {
-        const double x = std::log(eps);
-        if (x <= le.front())
-            return r.front();
-        if (x >= le.back())
-            return r.back();
-        const auto it = std::upper_bound(le.begin(), le.end(), x);
-        const auto i = static_cast<std::size_t>(it - le.begin());
-        const double t = (x - le[i - 1]) / (le[i] - le[i - 1]);
-        return r[i - 1] + t * (r[i] - r[i - 1]);
-    };
-    // E r(sigma chi_d) = int_0^inf f_d(z) r(sigma z) dz, f_1(z) = 2 phi(z), f_d(z) = z^(d-1)
-    // e^(-z^2/2) / (2^(d/2-1) Gamma(d/2)) (the chi distribution), trapezoid in ln z over
-    // [1e-10, 10].
-    const int d = p.dimension;
-    const double chi_norm = std::pow(2.0, 0.5 * d - 1.0) * std::tgamma(0.5 * d);
-    const double lo = std::log(1e-10), hi = std::log(10.0);
-    const int steps = 20000;
-    const double du = (hi - lo) / steps;
-    double e_r = 0.0;
-    for (int i = 0; i <= steps; ++i) {
-        const double z = std::exp(lo + i * du);
-        const double density =
-            (d == 1 ? 2.0 * std::exp(-0.5 * z * z) / std::sqrt(2.0 * std::numbers::pi)
-                    : std::pow(z, d - 1) * std::exp(-0.5 * z * z) / chi_norm) *
-            z;
-        e_r += (i == 0 || i == steps ? 0.5 : 1.0) * du * density * residual(sigma * z);
+    const EscapeMap map(p, N);
+    // The mean of alpha_esc(sigma chi_d): A - (ln sigma + E ln chi_d)/lambda + E r(sigma chi_d).
+    const double e_r =
+        chi_expectation(p.dimension, [&](double z) { return map.residual(map.sigma() * z); });
+    return p.A - (std::log(map.sigma()) + mean_ln_chi(p.dimension)) / p.rate + e_r;
+}
+
+namespace {
+
+/// The directions' offsets of the law: {0} for d = 1.
+std::vector<double> offsets_of(const EscapePrediction& p) {
+    return p.direction_offsets.empty() ? std::vector<double>{0.0} : p.direction_offsets;
+}
+
+/// chi with map(chi) = a (map decreases in chi): bisection in ln chi over [1e-12, 40].
+double chi_at(const EscapeMap& map, double a) {
+    double lo = std::log(1e-12);
+    double hi = std::log(40.0);
+    for (int i = 0; i < 200 && hi - lo > 1e-14; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        (map(std::exp(mid)) > a ? lo : hi) = mid;
     }
-    return p.A - (std::log(sigma) + mean_ln_chi(d)) / lambda + e_r;
+    return std::exp(0.5 * (lo + hi));
+}
+
+} // namespace
+
+double predicted_escape_sd(const EscapePrediction& p, double N) {
+    if (!p.valid || p.eps.empty())
+        return nan;
+    const EscapeMap map(p, N);
+    // Var = E (alpha_esc(sigma chi) - mean)^2 + the offsets' variance (docs/theory.md §11.2b); the
+    // mean by the same rule, so that the two cancel to the rule's accuracy.
+    const double mean = chi_expectation(p.dimension, [&](double z) { return map(z); });
+    double var = chi_expectation(p.dimension, [&](double z) {
+        const double a = map(z) - mean;
+        return a * a;
+    });
+    const std::vector<double> offsets = offsets_of(p);
+    for (const double o : offsets)
+        var += o * o / static_cast<double>(offsets.size());
+    return std::sqrt(var);
+}
+
+double predicted_escape_quantile(const EscapePrediction& p, double N, double q) {
+    if (!p.valid || p.eps.empty() || !(q > 0.0 && q < 1.0))
+        return nan;
+    const EscapeMap map(p, N);
+    const std::vector<double> offsets = offsets_of(p);
+    // P(alpha <= a) = mean over directions of P(chi >= chi*(a - o)), chi* inverting the map.
+    const auto cdf = [&](double a) {
+        double sum = 0.0;
+        for (const double o : offsets)
+            sum += 1.0 - chi_cdf(p.dimension, chi_at(map, a - o));
+        return sum / static_cast<double>(offsets.size());
+    };
+    const auto [low, high] = std::minmax_element(offsets.begin(), offsets.end());
+    double lo = map(40.0) + *low;
+    double hi = map(1e-12) + *high;
+    for (int i = 0; i < 200 && hi - lo > 1e-12 * std::abs(hi); ++i) {
+        const double mid = 0.5 * (lo + hi);
+        (cdf(mid) < q ? lo : hi) = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+std::vector<double> predicted_escape_points(const EscapePrediction& p, double N,
+                                            int per_direction) {
+    std::vector<double> out;
+    if (!p.valid || p.eps.empty() || per_direction < 1)
+        return out;
+    const EscapeMap map(p, N);
+    for (int j = 0; j < per_direction; ++j) {
+        const double a = map(chi_quantile(p.dimension, 1.0 - (j + 0.5) / per_direction));
+        for (const double o : offsets_of(p))
+            out.push_back(a + o);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 } // namespace plateau

@@ -83,6 +83,10 @@ struct EscapePrediction {
     int directions = 1;
     double A_spread = 0.0;
     double direction_shift = 0.0;
+    /// d > 1: each fine direction's escape time at eps = 1e-3 minus their mean: the part of the
+    /// escape-time law that the direction of eps_0 (uniform, independent of its norm) adds
+    /// (docs/theory.md §11.2b). Empty for d = 1.
+    std::vector<double> direction_offsets;
 };
 
 /// Settings of predict_escape.
@@ -122,5 +126,22 @@ struct EscapeSettings {
 /// r(eps) = alpha_esc(eps) - A + ln(eps)/lambda the ODE's departure from the asymptote at
 /// larger eps (tabulated, linear in ln eps; constant beyond the table).
 [[nodiscard]] double predicted_mean_escape(const EscapePrediction& p, double N);
+
+/// The law of the escape time at input dimension N (docs/theory.md §11.2b): alpha_esc(sigma
+/// chi_d) + o, chi_d the norm of eps_0 in units of sigma, o the offset of its direction (one of
+/// direction_offsets, equally likely, independent of chi_d; 0 for d = 1). Its standard
+/// deviation: to leading order pi/(sqrt(8) lambda) for d = 1 (Var ln|Z| = pi^2/8), whatever N;
+/// for d > 1 the directions' spread adds in quadrature.
+[[nodiscard]] double predicted_escape_sd(const EscapePrediction& p, double N);
+
+/// Its q-quantile, 0 < q < 1 (bisection of its distribution function; alpha_esc falls as the
+/// asymmetry grows). NaN for q outside (0, 1) or no prediction.
+[[nodiscard]] double predicted_escape_quantile(const EscapePrediction& p, double N, double q);
+
+/// The law as `per_direction` x (number of directions) equally likely points, sorted: for each
+/// direction, alpha_esc at the chi_d quantiles (j + 1/2)/per_direction plus its offset (a sample
+/// of the law without randomness, for comparisons with simulated escape times).
+[[nodiscard]] std::vector<double> predicted_escape_points(const EscapePrediction& p, double N,
+                                                          int per_direction);
 
 } // namespace plateau
