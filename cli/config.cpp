@@ -1299,6 +1299,10 @@ std::optional<ConfigError> Configuration::ineffective_key() const {
         "it shapes the inputs of inputs = hidden-manifold (docs/theory.md section 16), and "
         "inputs = " +
         value("inputs");
+    const bool several_teachers = any("teachers", is_not("1"));
+    const std::string teachers_why =
+        "it shapes several teachers (docs/theory.md section 17), and teachers = " +
+        value("teachers");
     const bool gamma_hidden_set = values_.contains("gamma-hidden");
     const bool gamma_output_set = values_.contains("gamma-output");
 
@@ -1339,6 +1343,11 @@ std::optional<ConfigError> Configuration::ineffective_key() const {
         {"latent-dim", manifold, manifold_why},
         {"latent-ratio", manifold, manifold_why},
         {"feature-map", manifold, manifold_why},
+        {"teacher-overlap", several_teachers, teachers_why},
+        {"readout-overlap", several_teachers, teachers_why},
+        {"switch-at", several_teachers, teachers_why},
+        {"switch-eg-below", several_teachers, teachers_why},
+        {"heads", several_teachers, teachers_why},
         {"teacher-upper", deep_teacher,
          "the teacher has one hidden layer, M = " + value("M") +
              "; it sets the weights above the first layer of a deeper teacher such as M = 4x2"},

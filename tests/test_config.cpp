@@ -337,6 +337,12 @@ TEST_CASE("a key set to no effect in its configuration is refused", "[config][er
             {{{"output-activation", "tanh"}, {"gamma-hidden", "2"}}, "gamma-hidden", "not tanh"},
             {{{"sampling", "epochs, replacement"}}, "sampling", "are none"}, // a sweep of it
             {{{"teacher-upper", "equal"}}, "teacher-upper", "one hidden layer, M = 2"},
+            // Several teachers' keys with one teacher (issue 28).
+            {{{"teacher-overlap", "0.5"}}, "teacher-overlap", "and teachers = 1"},
+            {{{"readout-overlap", "0.5"}}, "readout-overlap", "and teachers = 1"},
+            {{{"switch-at", "10"}}, "switch-at", "and teachers = 1"},
+            {{{"switch-eg-below", "0.01"}}, "switch-eg-below", "and teachers = 1"},
+            {{{"heads", "per-task"}}, "heads", "and teachers = 1"},
         };
     for (const auto& [lines, key, why] : refused) {
         Configuration c;
@@ -370,6 +376,8 @@ TEST_CASE("a key set to no effect in its configuration is refused", "[config][er
         // sets it so, and its files hash it: left.
         {{"schedule", "linear"}, {"alpha-min", "0.1"}},
         {{"M", "2, 4x2"}, {"teacher-upper", "equal"}},
+        {{"teachers", "2"}, {"teacher-overlap", "0.5"}, {"heads", "per-task"}},
+        {{"teachers", "3"}, {"switch-at", "10:20"}, {"switch-eg-below", "0.01"}},
     };
     for (const auto& lines : accepted) {
         Configuration c;
