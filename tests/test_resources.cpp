@@ -70,6 +70,10 @@ TEST_CASE("resources: the peak memory counts every allocation of the runs in fli
     CHECK(e.runs_in_flight == 4);
     // The (K+M) x N weights, twice while the initial state is made, and the example xi, xi'.
     CHECK(e.largest_run.weights == Approx(8.0 * (2 * 5 + 2) * 1e6));
+    // Several teachers (docs/theory.md §17): every teacher's M rows, K + 3 M = 9 rows.
+    Configuration three = c;
+    three.set("teachers", "3");
+    CHECK(estimate_campaign(three.expand()).largest_run.weights == Approx(8.0 * (2 * 9 + 2) * 1e6));
     CHECK(static_cast<double>(e.memory_bytes) >= 4 * e.largest_run.total() + program_bytes);
     // The Gram chain keeps no (K+M) x N weights: (K+M)^2 matrices only.
     c.set("dynamics", "gram");

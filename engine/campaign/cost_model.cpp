@@ -74,7 +74,8 @@ RunCost predict_run(const CostModel& model, const RunParams& p) {
     const StepCoefficients& c = model.step;
     const auto N = static_cast<double>(p.model.N);
     const auto K = static_cast<double>(p.model.student.hidden());
-    const auto M = static_cast<double>(p.model.teacher.hidden());
+    // Every teacher's rows are swept (several teachers: teachers x M, docs/theory.md §17).
+    const auto M = static_cast<double>(teacher_units(p.model));
     const auto units = K + M;
     const double D = deep_weights(p.model);
     const std::int64_t steps = run_steps(p.schedule, p.model.N);

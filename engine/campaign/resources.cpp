@@ -32,7 +32,8 @@ double record_values(double K, double M) noexcept {
 RunMemory run_memory(const RunParams& p, RunKind kind, std::int64_t records) noexcept {
     const auto N = static_cast<double>(p.model.N);
     const auto K = static_cast<double>(p.model.student.hidden());
-    const auto M = static_cast<double>(p.model.teacher.hidden());
+    // The state and the flow hold every teacher's rows (several teachers: teachers x M).
+    const auto M = static_cast<double>(teacher_units(p.model));
     const double units = K + M;
     const double layers = deep_weights(p.model.student) + deep_weights(p.model.teacher);
     constexpr double d = 8.0; // bytes per double
