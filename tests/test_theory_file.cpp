@@ -227,9 +227,18 @@ TEST_CASE("theory file: each run carries its grid point's plateau height and pre
         CHECK(extras.at("escape_rate")(0) == fp.escape_rate);
         escape.push_back(extras.at("escape_predicted")(0));
         // At the run's own N.
-        CHECK(escape.back() ==
-              predicted_mean_escape(prediction,
-                                    static_cast<double>(spec.point_of(r).params.model.N)));
+        const auto N = static_cast<double>(spec.point_of(r).params.model.N);
+        CHECK(escape.back() == predicted_mean_escape(prediction, N));
+        // The law (schema 1.9, docs/theory.md §11.2b): its spread and quantiles at that N.
+        CHECK(extras.at("escape_predicted_sd")(0) == predicted_escape_sd(prediction, N));
+        CHECK(extras.at("escape_predicted_q10")(0) ==
+              predicted_escape_quantile(prediction, N, 0.1));
+        CHECK(extras.at("escape_predicted_q50")(0) ==
+              predicted_escape_quantile(prediction, N, 0.5));
+        CHECK(extras.at("escape_predicted_q90")(0) ==
+              predicted_escape_quantile(prediction, N, 0.9));
+        CHECK(extras.at("escape_predicted_q10")(0) < extras.at("escape_predicted_q50")(0));
+        CHECK(extras.at("escape_predicted_q50")(0) < extras.at("escape_predicted_q90")(0));
     }
     // The escape grows like ln(N) / (2 lambda) (docs/theory.md §11): 100 times N, ln(100) /
     // (2 lambda) later, up to the escape law's departure from its asymptote at these

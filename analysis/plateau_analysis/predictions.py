@@ -23,7 +23,8 @@ import numpy as np
 from .campaign import grid_point_index
 
 #: The per-run variables of a theory file that hold a grid point's predictions.
-PREDICTIONS = ("plateau_eg", "escape_rate", "escape_predicted")
+PREDICTIONS = ("plateau_eg", "escape_rate", "escape_predicted", "escape_predicted_sd",
+               "escape_predicted_q10", "escape_predicted_q50", "escape_predicted_q90")
 
 #: How the lines and points of the predictions look, on every figure.
 HEIGHT_STYLE = {"lw": 1.1, "ls": (0, (6, 2, 1, 2)), "alpha": 0.9}
@@ -129,6 +130,8 @@ def draw_escape_prediction(ax, summary, theory_avg, matches) -> int:
     n_sim = np.asarray(summary["N"].values, dtype=float)
     x = np.log(n_sim)
     predicted = np.full(x.size, math.nan)
+    q10 = np.full(x.size, math.nan)  # the law's 10 and 90 % quantiles (schema 1.9)
+    q90 = np.full(x.size, math.nan)
     rates = []
     for i, t in enumerate(np.asarray(matches, dtype=int)):
         if t < 0:
@@ -138,10 +141,17 @@ def draw_escape_prediction(ax, summary, theory_avg, matches) -> int:
             rates.append(rate)
         if "N" in theory_avg.coords and float(theory_avg["N"].values[t]) == n_sim[i]:
             predicted[i] = prediction(theory_avg, "escape_predicted", t)
+            if "escape_predicted_q10" in theory_avg:
+                q10[i] = prediction(theory_avg, "escape_predicted_q10", t)
+                q90[i] = prediction(theory_avg, "escape_predicted_q90", t)
     shown = np.isfinite(predicted)
     if shown.any():
         ax.plot(x[shown], predicted[shown], label="theory: predicted mean escape (theory file)",
                 **PREDICTED_STYLE)
+    spread = np.isfinite(q10) & np.isfinite(q90)
+    if spread.any():
+        ax.vlines(x[spread], q10[spread], q90[spread], color=PREDICTED_STYLE["color"], lw=2.5,
+                  alpha=0.45, label="theory: 10–90 % of the predicted escape times")
     if not rates:
         return int(shown.sum())
     rate = float(np.median(rates))

@@ -41,8 +41,14 @@ PointPredictions point_predictions(const RunParams& params) {
     const ModelParams& m = params.model;
     if (std::isfinite(out.summary.escape_rate) && m.student.hidden() == m.teacher.hidden())
         if (const EscapePrediction e = predict_escape(params, symmetric_fixed_point(params));
-            e.valid)
-            out.escape_predicted = predicted_mean_escape(e, static_cast<double>(params.model.N));
+            e.valid) {
+            const auto N = static_cast<double>(params.model.N);
+            out.escape_predicted = predicted_mean_escape(e, N);
+            out.escape_sd = predicted_escape_sd(e, N); // the law, docs/theory.md §11.2b
+            out.escape_quantiles = {predicted_escape_quantile(e, N, 0.1),
+                                    predicted_escape_quantile(e, N, 0.5),
+                                    predicted_escape_quantile(e, N, 0.9)};
+        }
     return out;
 }
 
@@ -115,6 +121,14 @@ RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial, con
                 Eigen::VectorXd::Constant(1, summary.plateau_eg);
             extras[std::string(extra_name::escape_predicted)] =
                 Eigen::VectorXd::Constant(1, predicted.escape_predicted);
+            extras[std::string(extra_name::escape_predicted_sd)] =
+                Eigen::VectorXd::Constant(1, predicted.escape_sd);
+            extras[std::string(extra_name::escape_predicted_q10)] =
+                Eigen::VectorXd::Constant(1, predicted.escape_quantiles[0]);
+            extras[std::string(extra_name::escape_predicted_q50)] =
+                Eigen::VectorXd::Constant(1, predicted.escape_quantiles[1]);
+            extras[std::string(extra_name::escape_predicted_q90)] =
+                Eigen::VectorXd::Constant(1, predicted.escape_quantiles[2]);
             if (const auto& bayes = predictions->bayes(p)) { // mixture inputs, §15b
                 extras[std::string(extra_name::bayes_error)] =
                     Eigen::VectorXd::Constant(1, bayes->value);

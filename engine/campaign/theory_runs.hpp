@@ -29,6 +29,11 @@ using InitialConditions = std::function<OrderParameters(std::int64_t run)>;
 struct PointPredictions {
     TheoryPointSummary summary;
     double escape_predicted = std::numeric_limits<double>::quiet_NaN();
+    /// (schema 1.9) the law's standard deviation and 10, 50, 90 % quantiles (§11.2b).
+    double escape_sd = std::numeric_limits<double>::quiet_NaN();
+    std::array<double, 3> escape_quantiles{std::numeric_limits<double>::quiet_NaN(),
+                                           std::numeric_limits<double>::quiet_NaN(),
+                                           std::numeric_limits<double>::quiet_NaN()};
 };
 
 /// Whether theory_runs computes each grid point's predictions (`plateau ode --predictions`).

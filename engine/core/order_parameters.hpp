@@ -64,6 +64,12 @@ inline constexpr std::string_view eta_max = "eta_max";
 inline constexpr std::string_view plateau_eg = "plateau_eg";
 /// Predicted mean escape time at the run's N (docs/theory.md §11): `plateau ode`.
 inline constexpr std::string_view escape_predicted = "escape_predicted";
+/// The predicted law of the escape time at the run's N (docs/theory.md §11.2b), schema 1.9: its
+/// standard deviation and its 10, 50 and 90 % quantiles.
+inline constexpr std::string_view escape_predicted_sd = "escape_predicted_sd";
+inline constexpr std::string_view escape_predicted_q10 = "escape_predicted_q10";
+inline constexpr std::string_view escape_predicted_q50 = "escape_predicted_q50";
+inline constexpr std::string_view escape_predicted_q90 = "escape_predicted_q90";
 /// The weights above the first layer, student and teacher (docs/theory.md §12): the observer.
 inline constexpr std::string_view student_layers = "student_layers";
 inline constexpr std::string_view teacher_layers = "teacher_layers";
@@ -89,10 +95,28 @@ inline constexpr std::string_view current_task = "current_task";
 inline constexpr std::string_view R_teachers = "R_teachers";
 inline constexpr std::string_view T_teachers = "T_teachers";
 inline constexpr std::string_view switch_alpha = "switch_alpha";
-inline constexpr std::array all{
-    eps_train,          examples,       flow_error,     escape_rate, eta_max,       plateau_eg,
-    escape_predicted,   student_layers, teacher_layers, class_error, mean_overlaps, bayes_error,
-    bayes_error_stderr, eg_tasks,       current_task,   R_teachers,  T_teachers,    switch_alpha};
+inline constexpr std::array all{eps_train,
+                                examples,
+                                flow_error,
+                                escape_rate,
+                                eta_max,
+                                plateau_eg,
+                                escape_predicted,
+                                escape_predicted_sd,
+                                escape_predicted_q10,
+                                escape_predicted_q50,
+                                escape_predicted_q90,
+                                student_layers,
+                                teacher_layers,
+                                class_error,
+                                mean_overlaps,
+                                bayes_error,
+                                bayes_error_stderr,
+                                eg_tasks,
+                                current_task,
+                                R_teachers,
+                                T_teachers,
+                                switch_alpha};
 } // namespace extra_name
 
 struct Observables {

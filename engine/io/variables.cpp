@@ -77,6 +77,24 @@ constexpr std::array variables{
                  "predicted mean escape time alpha at the run's N (NaN: no prediction, or not "
                  "computed)",
                  theory_only, 5, ObservableField::extra},
+    // The predicted law of the escape time (docs/theory.md §11.2b), schema 1.9; produced with
+    // escape_predicted, NaN where it is.
+    VariableSpec{extra_name::escape_predicted_sd, {Dim::run}, f64, "1",
+                 "predicted standard deviation of the escape time alpha at the run's N (NaN: "
+                 "no prediction, or not computed)",
+                 theory_only, 9, ObservableField::extra},
+    VariableSpec{extra_name::escape_predicted_q10, {Dim::run}, f64, "1",
+                 "predicted 10 % quantile of the escape time alpha at the run's N (NaN: no "
+                 "prediction, or not computed)",
+                 theory_only, 9, ObservableField::extra},
+    VariableSpec{extra_name::escape_predicted_q50, {Dim::run}, f64, "1",
+                 "predicted median escape time alpha at the run's N (NaN: no prediction, or not "
+                 "computed)",
+                 theory_only, 9, ObservableField::extra},
+    VariableSpec{extra_name::escape_predicted_q90, {Dim::run}, f64, "1",
+                 "predicted 90 % quantile of the escape time alpha at the run's N (NaN: no "
+                 "prediction, or not computed)",
+                 theory_only, 9, ObservableField::extra},
     // Deeper networks (docs/theory.md §12), schema 1.3; produced by the observer (NaN for a
     // two-layer network, and in theory files: plateau ode covers two-layer networks only).
     VariableSpec{extra_name::student_layers, {Dim::run, Dim::alpha, Dim::student_layers}, f64, "1",

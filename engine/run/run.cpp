@@ -22,12 +22,20 @@ DivergenceRule divergence_rule(const RunParams& p) {
 
 bool may_be_nan(std::string_view extra) noexcept {
     // flow_error: NaN where the flow vanishes (JointEstimate::relative_flow_error);
-    // escape_rate, eta_max, plateau_eg, escape_predicted: NaN where no fixed point or no
+    // escape_rate, eta_max, plateau_eg, escape_predicted(_sd, _q10, _q50, _q90): NaN where no
+    // fixed point or no
     // prediction was found (per run, plateau ode); switch_alpha: NaN for a task not reached yet
     // (docs/theory.md §17).
-    constexpr std::array<std::string_view, 6> names{
-        extra_name::flow_error, extra_name::escape_rate,      extra_name::eta_max,
-        extra_name::plateau_eg, extra_name::escape_predicted, extra_name::switch_alpha};
+    constexpr std::array<std::string_view, 10> names{extra_name::flow_error,
+                                                     extra_name::escape_rate,
+                                                     extra_name::eta_max,
+                                                     extra_name::plateau_eg,
+                                                     extra_name::escape_predicted,
+                                                     extra_name::escape_predicted_sd,
+                                                     extra_name::escape_predicted_q10,
+                                                     extra_name::escape_predicted_q50,
+                                                     extra_name::escape_predicted_q90,
+                                                     extra_name::switch_alpha};
     return std::find(names.begin(), names.end(), extra) != names.end();
 }
 
