@@ -1,5 +1,5 @@
-"""A theory file's own predictions (schema 1.5: plateau_eg, escape_rate, escape_predicted; root
-attributes theory_*) and how the report uses them: the plateau-height line on the eps_g figures,
+"""A theory file's own predictions (schema 1.5: plateau_eg, escape_rate, escape_predicted; 1.9:
+the escape-time law's quantiles; root attributes theory_*) and how the report uses them: the plateau-height line on the eps_g figures,
 the predicted points and the 1/(2 lambda) slope on the escape-vs-ln N figure, the CSV columns."""
 
 from __future__ import annotations
@@ -43,6 +43,11 @@ def files(tmp_path, *, with_predictions_=True):
         th["plateau_eg"] = ("run", np.array(HEIGHTS))
         th["escape_rate"] = ("run", np.array([LAMBDA] * 3 + [math.nan]))
         th["escape_predicted"] = ("run", np.array([predicted(n) for n in NS[:3]] + [math.nan]))
+        # Schema 1.9: the law's 10 and 90 % quantiles (synthetic: the mean -+ 20, 30).
+        th["escape_predicted_q10"] = ("run", np.array([predicted(n) - 20 for n in NS[:3]] +
+                                                      [math.nan]))
+        th["escape_predicted_q90"] = ("run", np.array([predicted(n) + 30 for n in NS[:3]] +
+                                                      [math.nan]))
     theory = write_campaign(tmp_path / "theory.h5", {"K2_M2": th}, kind="theory", seeds=1,
                             attrs=config)
     return sim, theory
@@ -86,6 +91,15 @@ def test_escape_against_log_n_shows_predicted_points_and_slope(tmp_path):
     assert (y[-1] - y[0]) / (x[-1] - x[0]) == pytest.approx(1 / (2 * LAMBDA), rel=1e-12)
     # Through the predicted points (they lie on it exactly here).
     assert np.interp(math.log(100), x, y) == pytest.approx(predicted(100), rel=1e-9)
+    # The law's 10-90 % range at each predicted point (schema 1.9).
+    assert "theory: 10–90 % of the predicted escape times" in labels
+    ranges = [c for c in ax.collections
+              if c.get_label() == "theory: 10–90 % of the predicted escape times"]
+    segments = ranges[0].get_segments()
+    assert len(segments) == 3
+    for seg, n in zip(segments, NS[:3]):
+        np.testing.assert_allclose(seg[:, 0], [math.log(n)] * 2)
+        np.testing.assert_allclose(sorted(seg[:, 1]), [predicted(n) - 20, predicted(n) + 30])
     pyplot().close(fig)
 
     # Without a theory file: neither.
