@@ -1,6 +1,7 @@
 """A theory file's own predictions (schema 1.5: plateau_eg, escape_rate, escape_predicted; 1.9:
-the escape-time law's quantiles; root attributes theory_*) and how the report uses them: the plateau-height line on the eps_g figures,
-the predicted points and the 1/(2 lambda) slope on the escape-vs-ln N figure, the CSV columns."""
+the escape-time law's quantiles; root attributes theory_*) and how the report uses them: the
+plateau-height line on the eps_g figures, the predicted points, their 10-90 % range and the
+1/(2 lambda) slope on the escape-vs-ln N figure, the CSV columns."""
 
 from __future__ import annotations
 
