@@ -374,45 +374,6 @@ TEST_CASE("gram: plateau ode --init sample starts where the gram run starts", "[
     }
 }
 
-namespace {
-
-/// Record values of many runs of one backend: Q_11, R_11, eps_g at chosen record indices, and
-/// the escape time (first record time after alpha = 1 with eps_g below a threshold under the
-/// plateau's, ~0.019 here; alpha_max + 1 if never).
-struct Sample {
-    std::vector<std::vector<double>> q11, r11, eg; ///< [time][run]
-    std::vector<double> escape;
-};
-
-Sample sample_runs(const RunParams& p, int runs, const std::vector<std::size_t>& at,
-                   double escape_eg) {
-    const std::vector<double> alphas = record_alphas(p.schedule);
-    Sample s;
-    s.q11.resize(at.size());
-    s.r11.resize(at.size());
-    s.eg.resize(at.size());
-    for (int run = 0; run < runs; ++run) {
-        const RunResult res = simulate(p, 77, static_cast<std::uint64_t>(run));
-        REQUIRE(res.status == RunStatus::completed);
-        for (std::size_t i = 0; i < at.size(); ++i) {
-            const Observables& o = res.records[at[i]];
-            s.q11[i].push_back(o.Q(0, 0));
-            s.r11[i].push_back(o.R(0, 0));
-            s.eg[i].push_back(o.eg);
-        }
-        double escape = p.schedule.alpha_max + 1.0;
-        for (std::size_t k = 0; k < alphas.size(); ++k)
-            if (alphas[k] > 1.0 && res.records[k].eg < escape_eg) {
-                escape = alphas[k];
-                break;
-            }
-        s.escape.push_back(escape);
-    }
-    return s;
-}
-
-} // namespace
-
 TEST_CASE("gram: whole runs have the law of full runs (two-sample KS)", "[gram][slow]") {
     // 500 runs of each backend per case; KS tests on Q_11, R_11, eps_g at 3 record times and on
     // the escape time: 10 tests per case, 3 cases, Bonferroni at a family-wise level of 1e-3:
@@ -446,25 +407,12 @@ TEST_CASE("gram: whole runs have the law of full runs (two-sample KS)", "[gram][
         p.schedule.records = 201;
         // alpha = 5 (the drop), 40 (the plateau), 100 (the escape of N = 200)
         const std::vector<std::size_t> at{5, 40, 100};
-        const Sample gram = sample_runs(p, runs, at, c.escape_eg);
+        const test::Sample gram = test::sample_runs(p, runs, at, c.escape_eg);
         p.dynamics = DynamicsKind::full;
-        const Sample full = sample_runs(p, runs, at, c.escape_eg);
-        for (std::size_t i = 0; i < at.size(); ++i) {
-            INFO("record " << at[i]);
-            for (const auto& [what, a, b] : {std::tuple{"Q_11", &gram.q11[i], &full.q11[i]},
-                                             std::tuple{"R_11", &gram.r11[i], &full.r11[i]},
-                                             std::tuple{"eps_g", &gram.eg[i], &full.eg[i]}}) {
-                const double pv = test::ks_p_value(*a, *b);
-                INFO(what << ": p = " << pv);
-                CHECK(pv > per_test);
-                smallest = std::min(smallest, pv);
-            }
-        }
-        const double pv = test::ks_p_value(gram.escape, full.escape);
-        INFO("escape time: p = " << pv << ", mean gram " << moments(gram.escape).mean << ", full "
-                                 << moments(full.escape).mean);
-        CHECK(pv > per_test);
-        smallest = std::min(smallest, pv);
+        const test::Sample full = test::sample_runs(p, runs, at, c.escape_eg);
+        INFO("escape time: mean gram " << moments(gram.escape).mean << ", full "
+                                       << moments(full.escape).mean);
+        smallest = std::min(smallest, test::check_same_law(gram, full, at, per_test));
     }
     WARN("smallest KS p-value of 30: " << smallest);
 }

@@ -11,6 +11,7 @@
 #include "engine/theory/fixed_point.hpp"
 #include "engine/theory/flow.hpp"
 #include "models/network.hpp"
+#include "run_helpers.hpp"
 #include "stat_helpers.hpp"
 #include "theory_helpers.hpp"
 
@@ -335,53 +336,12 @@ TEST_CASE("momentum: gram runs have the law of full runs (two-sample KS)",
     p.schedule.alpha_max = 200.0;
     p.schedule.records = 201;
     const std::vector<std::size_t> at{5, 40, 100};
-    const std::vector<double> alphas = record_alphas(p.schedule);
     constexpr int runs = 500;
-    struct Sample {
-        std::vector<std::vector<double>> q11, r11, eg;
-        std::vector<double> escape;
-    };
-    const auto sample = [&](DynamicsKind kind) {
-        RunParams q = p;
-        q.dynamics = kind;
-        Sample s;
-        s.q11.resize(at.size());
-        s.r11.resize(at.size());
-        s.eg.resize(at.size());
-        for (int run = 0; run < runs; ++run) {
-            const RunResult res = simulate(q, 91, static_cast<std::uint64_t>(run));
-            REQUIRE(res.status == RunStatus::completed);
-            for (std::size_t i = 0; i < at.size(); ++i) {
-                s.q11[i].push_back(res.records[at[i]].Q(0, 0));
-                s.r11[i].push_back(res.records[at[i]].R(0, 0));
-                s.eg[i].push_back(res.records[at[i]].eg);
-            }
-            double escape = p.schedule.alpha_max + 1.0;
-            for (std::size_t k = 0; k < alphas.size(); ++k)
-                if (alphas[k] > 1.0 && res.records[k].eg < 0.01) {
-                    escape = alphas[k];
-                    break;
-                }
-            s.escape.push_back(escape);
-        }
-        return s;
-    };
-    const Sample gram = sample(DynamicsKind::gram);
-    const Sample full = sample(DynamicsKind::full);
-    const double per_test = 1e-3 / 10.0;
-    double smallest = 1.0;
-    for (std::size_t i = 0; i < at.size(); ++i)
-        for (const auto& [what, a, b] : {std::tuple{"Q_11", &gram.q11[i], &full.q11[i]},
-                                         std::tuple{"R_11", &gram.r11[i], &full.r11[i]},
-                                         std::tuple{"eps_g", &gram.eg[i], &full.eg[i]}}) {
-            const double pv = test::ks_p_value(*a, *b);
-            INFO(what << " at record " << at[i] << ": p = " << pv);
-            CHECK(pv > per_test);
-            smallest = std::min(smallest, pv);
-        }
-    const double pv = test::ks_p_value(gram.escape, full.escape);
-    INFO("escape time: p = " << pv);
-    CHECK(pv > per_test);
-    smallest = std::min(smallest, pv);
+    RunParams q = p;
+    q.dynamics = DynamicsKind::gram;
+    const test::Sample gram = test::sample_runs(q, runs, at, 0.01, 91);
+    q.dynamics = DynamicsKind::full;
+    const test::Sample full = test::sample_runs(q, runs, at, 0.01, 91);
+    const double smallest = test::check_same_law(gram, full, at, 1e-3 / 10.0);
     WARN("smallest KS p-value of 10: " << smallest);
 }
