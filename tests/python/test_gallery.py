@@ -1,0 +1,28 @@
+"""The gallery of published results (experiments/, issue 31), re-run at reduced size: each entry's
+numbers against the published or closed-form values it prints, within the tolerance stated here.
+
+- Saad & Solla 1995, the symmetric plateau's height (experiments/saad_solla_plateaus.py): at
+  K = 2, 3 the Richardson extrapolation eta -> 0 of `plateau ode --fixed-point` from eta = 0.01
+  and 0.005 is within 1e-4 (relative) of (K/pi)(pi/6 - K arcsin(1/(2K))) (measured 1.0e-5 and
+  2.9e-5: the O(eta^2) left by the extrapolation). A plateau height off by a term linear in eta,
+  or the closed form's arcsin(1/K), fails it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SOURCE = Path(__file__).resolve().parents[2]
+
+
+def test_saad_solla_plateau_heights(plateau_program):
+    r = subprocess.run([sys.executable, str(SOURCE / "experiments" / "saad_solla_plateaus.py"),
+                        "--plateau", str(plateau_program), "--K", "2", "3", "--check", "1e-4"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()[1:]]
+    assert [row[0] for row in rows] == ["2", "3"]
+    for row in rows:
+        assert float(row[5]) < 1e-4, row
