@@ -4,8 +4,9 @@ numbers against the published or closed-form values it prints, within the tolera
 - Saad & Solla 1995, the symmetric plateau's height (experiments/saad_solla_plateaus.py): at
   K = 2, 3 the Richardson extrapolation eta -> 0 of `plateau ode --fixed-point` from eta = 0.01
   and 0.005 is within 1e-4 (relative) of (K/pi)(pi/6 - K arcsin(1/(2K))) (measured 1.0e-5 and
-  2.9e-5: the O(eta^2) left by the extrapolation). A plateau height off by a term linear in eta,
-  or the closed form's arcsin(1/K), fails it.
+  2.9e-5: the O(eta^2) left by the extrapolation). A flow whose eta -> 0 plateau differs by
+  1e-4 of its height, or the closed form with arcsin(1/K), fails it (a wrong term linear in eta
+  would not: the extrapolation removes it).
 """
 
 from __future__ import annotations
