@@ -170,3 +170,25 @@ def draw_escape_prediction(ax, summary, theory_avg, matches) -> int:
             label=f"theory: slope 1/(2λ) = {slope:.3g} (λ = {rate:.3g}), through the {through}",
             **SLOPE_STYLE)
     return int(shown.sum())
+
+
+def draw_escape_law(ax, theory_avg, t: int, n_sim: float, color) -> bool:
+    """Draw the predicted law of the escape time of theory point ``t`` (schema 1.9,
+    docs/theory.md §11.2b) on an escape-time histogram: its median (dashed line) and 10-90 %
+    range (a light band), where the theory point has them at the simulation's ``N``.
+
+    Returns
+    -------
+    bool
+        Whether anything was drawn.
+    """
+    if theory_avg is None or t < 0:
+        return False
+    if "N" in theory_avg.coords and float(theory_avg["N"].values[t]) != float(n_sim):
+        return False  # predicted at another N
+    q10, q50, q90 = (prediction(theory_avg, f"escape_predicted_q{q}", t) for q in (10, 50, 90))
+    if not all(math.isfinite(q) for q in (q10, q50, q90)):
+        return False
+    ax.axvspan(q10, q90, color=color, alpha=0.12, lw=0)
+    ax.axvline(q50, color=color, lw=1.4, ls="--")
+    return True

@@ -17,7 +17,8 @@ Writes into the output directory, per group G (``K2_M2``, ...), each figure as P
 - ``v_G`` (``learn-v`` only): the second-layer weights v_j(alpha);
 - ``layers_G`` (deeper networks, ``student_layers``): the weights above the first layer against
   alpha, one run per grid point, the teacher's as dotted lines;
-- ``escape_hist_G`` (simulations): histograms of the runs' escape times per grid point;
+- ``escape_hist_G`` (simulations): histograms of the runs' escape times per grid point, and with
+  ``--theory`` of schema 1.9 each point's predicted median and 10-90 % range at its N;
 - ``train_test_G`` (runs on a finite training set, ``eps_train``): training and test error
   together, the gap eps_g + s^2/2 - eps_train at the last record in the legend (s^2: label
   noise);
@@ -211,7 +212,8 @@ def write_group_figures(gname: str, ds, avg, summary, outdir: Path, *, formats, 
     if has_upper_layers(ds):
         save(plot_upper_layers(ds), f"layers_{gname}")
     if runs is not None and ds.attrs.get("kind") != "theory":
-        save(plot_escape_histogram(ds, runs), f"escape_hist_{gname}")
+        save(plot_escape_histogram(ds, runs, theory_avg=theory_avg, matches=matches),
+             f"escape_hist_{gname}")
     if has_training_error(ds):
         save(plot_train_test(ds, avg, examples_axis=examples_axis), f"train_test_{gname}")
     if all_points or n_points <= max_point_figures:

@@ -7,7 +7,8 @@
 - :func:`plot_normalized_overlaps`: r_jn = R_jn / sqrt(Q_jj T_nn) against alpha, one panel
   per grid point;
 - :func:`plot_final_R`: heat maps of the final (seed-mean, aligned) normalized overlaps;
-- :func:`plot_escape_histogram`: the escape times of the runs, one histogram per grid point;
+- :func:`plot_escape_histogram`: the escape times of the runs, one histogram per grid point (and
+  the predicted law's median and 10-90 % range from a theory file);
 - :func:`plot_escape_vs_log_n`: escape time against ln N with a fitted straight line (and the
   theory file's predicted escape times and 1/(2 lambda) slope, schema 1.5);
 - :func:`plot_group_sweep`: escape time and plateau height against K (or M) across groups;
@@ -29,7 +30,8 @@ from .figures import (PRETTY, _label_names, _title, add_examples_axis, escape_la
                       file_settings, format_value, point_colors, point_label, pyplot,
                       relabel_text, time_label, wrap_title)
 from .overlaps import normalized_overlap_array
-from .predictions import draw_escape_prediction, draw_plateau_height, plateau_height_handle
+from .predictions import (draw_escape_law, draw_escape_prediction, draw_plateau_height,
+                          plateau_height_handle)
 from .stats import LineFit, weighted_line_fit
 
 def _no_run_text(avg, i: int) -> str:
@@ -310,13 +312,19 @@ def plot_final_R(ds, avg, *, points=None):
     return fig
 
 
-def plot_escape_histogram(ds, runs, *, bins: int = 12):
-    """Figure: histograms of the runs' escape times, one step outline per grid point.
+def plot_escape_histogram(ds, runs, *, bins: int = 12, theory_avg=None, matches=None):
+    """Figure: histograms of the runs' escape times, one step outline per grid point; with a
+    theory file of schema 1.9, each point's predicted median (dashed) and 10-90 % range (band) of
+    the escape time at its N (docs/theory.md §11.2b).
 
     Parameters
     ----------
     runs : xarray.Dataset
         :func:`~plateau_analysis.plateaus` of the group (per run).
+    theory_avg, matches : optional
+        :func:`~plateau_analysis.predictions.with_predictions` of the theory's seed average and
+        :func:`~plateau_analysis.report.match_theory` (one theory point per grid point, in the
+        order of the grid points).
 
     Returns
     -------
@@ -334,6 +342,7 @@ def plot_escape_histogram(ds, runs, *, bins: int = 12):
     if finite.size:
         edges = np.geomspace(finite.min() / 1.05, finite.max() * 1.05, bins + 1)
         colors = plt.get_cmap("tab10" if len(points) <= 10 else "viridis")
+        drew_law = False
         for k, p in enumerate(points):
             sel = point == p
             values = esc[sel]
@@ -347,7 +356,15 @@ def plot_escape_histogram(ds, runs, *, bins: int = 12):
             ax.hist(values[ok], bins=edges, histtype="step", lw=1.8, color=color,
                     label=f"{label}  ({ok.sum()}/{sel.sum()} escaped"
                     + (f", {failed} failed" if failed else "") + ")")
+            if matches is not None and k < len(matches):
+                n_sim = float(ds["N"].values[first]) if "N" in ds.coords else float(
+                    ds.attrs.get("N", math.nan))
+                drew_law = draw_escape_law(ax, theory_avg, int(matches[k]), n_sim, color) \
+                    or drew_law
         ax.set_xscale("log")
+        if drew_law:
+            ax.plot([], [], color="0.3", lw=1.4, ls="--",
+                    label="theory: predicted median and 10–90 % of the escape time")
         ax.legend(fontsize=8)
         from matplotlib.ticker import MaxNLocator
 

@@ -17,7 +17,7 @@ import plateau_analysis as pa
 from plateau_analysis.figures import plot_eg, pyplot
 from plateau_analysis.predictions import HEIGHT_STYLE, PREDICTED_STYLE, with_predictions
 from plateau_analysis.report import match_theory, report
-from plateau_analysis.standard import plot_eg_linear, plot_escape_vs_log_n
+from plateau_analysis.standard import plot_eg_linear, plot_escape_histogram, plot_escape_vs_log_n
 from plateau_analysis.synthetic import write_campaign
 
 from conftest import _program, symmetric_fixed_point
@@ -48,6 +48,8 @@ def files(tmp_path, *, with_predictions_=True):
         th["escape_predicted_q10"] = ("run", np.array([predicted(n) - 20 for n in NS[:3]] +
                                                       [math.nan]))
         th["escape_predicted_q90"] = ("run", np.array([predicted(n) + 30 for n in NS[:3]] +
+                                                      [math.nan]))
+        th["escape_predicted_q50"] = ("run", np.array([predicted(n) - 5 for n in NS[:3]] +
                                                       [math.nan]))
     theory = write_campaign(tmp_path / "theory.h5", {"K2_M2": th}, kind="theory", seeds=1,
                             attrs=config)
@@ -173,3 +175,22 @@ def test_plateau_ode_writes_how_and_what(tmp_path):
     rates = [float(x) for x in re.findall(r"escape rate \(largest real part[^:]*\): (\S+)",
                                           printed.stdout)]
     assert ds["escape_rate"].values == pytest.approx(rates, rel=1e-5)
+
+
+def test_escape_histogram_draws_the_predicted_law(tmp_path):
+    ds, _, _, th_avg, matches = theory_parts(*files(tmp_path))
+    fig = plot_escape_histogram(ds, pa.plateaus(ds), theory_avg=th_avg, matches=matches)
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "theory: predicted median and 10–90 % of the escape time" in labels
+    # The three grid points with a law at their own N: a dashed median and a band each.
+    medians = sorted(float(line.get_xdata()[0]) for line in ax.get_lines()
+                     if line.get_linestyle() == "--" and len(line.get_xdata()) == 2)
+    np.testing.assert_allclose(medians, sorted(predicted(n) - 5 for n in NS[:3]))
+    assert len([p for p in ax.patches if p.get_alpha() == 0.12]) == 3
+    pyplot().close(fig)
+    # Without a theory file, none.
+    fig = plot_escape_histogram(ds, pa.plateaus(ds))
+    assert not [t for t in fig.axes[0].get_legend().get_texts()
+                if t.get_text().startswith("theory")]
+    pyplot().close(fig)
