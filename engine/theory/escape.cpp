@@ -1162,9 +1162,10 @@ std::vector<double> predicted_escape_points(const EscapePrediction& p, double N,
     if (!p.valid || p.eps.empty() || per_direction < 1)
         return out;
     const EscapeMap map(p, N);
+    const std::vector<double> offsets = offsets_of(p);
     for (int j = 0; j < per_direction; ++j) {
         const double a = map(chi_quantile(p.dimension, 1.0 - (j + 0.5) / per_direction));
-        for (const double o : offsets_of(p))
+        for (const double o : offsets)
             out.push_back(a + o);
     }
     std::sort(out.begin(), out.end());
