@@ -49,28 +49,49 @@ void set_hidden(Activation& g, std::string_view v) {
     g.kind = parsed.kind;
     g.coefficients = parsed.coefficients;
 }
-/// A learning-rate schedule (engine/core/rate_schedule.hpp, docs/theory.md §6b); `table:PATH`
-/// reads and parses the file PATH, a bad one refused with its line (as `clusters = FILE`).
-std::optional<RateSchedule> read_rate_schedule(std::string_view token) {
+/// A learning-rate schedule (engine/core/rate_schedule.hpp, docs/theory.md §6b) of the key
+/// `key`; `table:PATH` reads and parses the file PATH, a bad one refused with its line (as
+/// `clusters = FILE`).
+std::optional<RateSchedule> read_rate_schedule(std::string_view token, std::string_view key) {
     if (!token.starts_with(rate_table_prefix))
         return parse_rate_schedule(token);
     const std::string path(token.substr(rate_table_prefix.size()));
     std::ifstream in{path};
     if (path.empty() || !in)
-        throw ConfigError("eta-schedule", std::string(token),
+        throw ConfigError(std::string(key), std::string(token),
                           std::string(rate_schedule_forms) + "; the file cannot be read");
     std::ostringstream text;
     text << in.rdbuf();
     try {
         return parse_rate_table(text.str(), path);
     } catch (const RateTableError& e) {
-        throw ConfigError("eta-schedule", std::string(token),
+        throw ConfigError(std::string(key), std::string(token),
                           std::string(rate_schedule_forms) + "; " + e.what());
     }
 }
 /// A schedule is kept as written when it parses (a table's path, not its content, is hashed).
 std::optional<std::string> canonical_rate_schedule(std::string_view token) {
-    return read_rate_schedule(token) ? std::optional(std::string(token)) : std::nullopt;
+    return read_rate_schedule(token, "eta-schedule") ? std::optional(std::string(token))
+                                                     : std::nullopt;
+}
+/// The per-layer forms (docs/theory.md §6b): `same` (eta-schedule's) or a schedule.
+constexpr std::string_view same_schedule = "same";
+/// nullopt for `same`; the token has passed canonical_layer_schedule.
+std::optional<RateSchedule> read_layer_schedule(std::string_view token, std::string_view key) {
+    if (token == same_schedule)
+        return std::nullopt;
+    return read_rate_schedule(token, key).value();
+}
+template <std::size_t N>
+struct KeyName { // a key's name as a template argument, for a captureless canonical()
+    char text[N]{};
+    constexpr KeyName(const char (&s)[N]) { std::copy_n(s, N, text); } // NOLINT: implicit
+};
+template <KeyName key>
+std::optional<std::string> canonical_layer_schedule(std::string_view token) {
+    if (token == same_schedule || read_rate_schedule(token, key.text))
+        return std::string(token);
+    return std::nullopt;
 }
 /// What `target` accepts (docs/theory.md §13).
 constexpr std::string_view target_forms =
@@ -201,6 +222,9 @@ void share_record_grid(CampaignSpec& spec) {
 
 const std::vector<KeyInfo>& keys() {
     // Field paths in `fields` name what each setter writes; tests/test_keys.cpp checks them.
+    // What the per-layer schedules take: eta-schedule's forms or `same` (docs/theory.md §6b).
+    static const std::string layer_schedule_forms =
+        "same (eta-schedule's) or " + std::string(rate_schedule_forms);
     static const std::vector<KeyInfo> registry{
         {.name = "N",
          .default_value = "500",
@@ -289,9 +313,36 @@ const std::vector<KeyInfo>& keys() {
          .kind = ChoiceKey{{"constant", "inverse:10", "power:10:0.5", "cosine:0.1", "steps:50=0.1"},
                            canonical_rate_schedule,
                            [](KeyTarget t, std::string_view v) {
-                               t.run.training.eta_schedule = *read_rate_schedule(v);
+                               t.run.training.eta_schedule = *read_rate_schedule(v, "eta-schedule");
                            },
                            rate_schedule_forms}},
+        {.name = "eta-v-schedule",
+         .default_value = "same",
+         .help = "the schedule of eta_v alone (learn-v): same (eta-schedule's) or any form of "
+                 "eta-schedule, e.g. constant to keep eta_v fixed while eta decays; "
+                 "docs/theory.md section 6b",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.eta_v_schedule"},
+         .kind = ChoiceKey{{"same", "constant", "inverse:10"},
+                           canonical_layer_schedule<"eta-v-schedule">,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.training.eta_v_schedule =
+                                   read_layer_schedule(v, "eta-v-schedule");
+                           },
+                           layer_schedule_forms}},
+        {.name = "eta-layers-schedule",
+         .default_value = "same",
+         .help = "the schedule of the eta_l of the layers above the first (a deeper student): "
+                 "same (eta-schedule's) or any form of eta-schedule; docs/theory.md section 6b",
+         .hashed = Hashed::unless_default,
+         .fields = {"run.training.eta_layers_schedule"},
+         .kind = ChoiceKey{{"same", "constant", "inverse:10"},
+                           canonical_layer_schedule<"eta-layers-schedule">,
+                           [](KeyTarget t, std::string_view v) {
+                               t.run.training.eta_layers_schedule =
+                                   read_layer_schedule(v, "eta-layers-schedule");
+                           },
+                           layer_schedule_forms}},
         {.name = "batch",
          .default_value = "1",
          .unit = "examples",

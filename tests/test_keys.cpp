@@ -90,6 +90,9 @@ FieldSet differing_fields(const RunParams& a, const RunParams& b) {
     field(a.training.weight_decay != b.training.weight_decay, "run.training.weight_decay");
     field(a.training.momentum != b.training.momentum, "run.training.momentum");
     field(a.training.eta_schedule != b.training.eta_schedule, "run.training.eta_schedule");
+    field(a.training.eta_v_schedule != b.training.eta_v_schedule, "run.training.eta_v_schedule");
+    field(a.training.eta_layers_schedule != b.training.eta_layers_schedule,
+          "run.training.eta_layers_schedule");
     field(a.training.batch != b.training.batch, "run.training.batch");
     field(a.training.train_set != b.training.train_set, "run.training.train_set");
     field(a.training.alpha_train != b.training.alpha_train, "run.training.alpha_train");
@@ -169,10 +172,15 @@ TEST_CASE("every key sets the fields it names and nothing else", "[keys]") {
     for (const auto& k : keys()) {
         const std::string v = other_value(k);
         INFO("key " << k.name << " = " << v);
-        // switch-at = 10:20 needs three teachers (at most teachers - 1 switches), set in both.
+        // switch-at = 10:20 needs three teachers (at most teachers - 1 switches), a per-layer
+        // schedule its rate (docs/theory.md §6b): set in both.
         Configuration c;
         if (k.name == "switch-at")
             c.set("teachers", "3");
+        if (k.name == "eta-v-schedule")
+            c.set("learn-v", "true");
+        if (k.name == "eta-layers-schedule")
+            c.set("K", "3x2");
         const CampaignSpec base = c.expand();
         c.set(k.name, v);
         const FieldSet named(k.fields.begin(), k.fields.end());

@@ -7,10 +7,13 @@
 #include "cli/config.hpp"
 #include "cli_helpers.hpp"
 #include "engine/core/errors.hpp"
+#include "engine/simulation/simulate.hpp"
 #include "engine/simulation/state.hpp"
 #include "engine/simulation/trainer.hpp"
 #include "engine/theory/fixed_point.hpp"
 #include "engine/theory/flow.hpp"
+#include "engine/theory/mixture_flow.hpp"
+#include "engine/theory/theory.hpp"
 #include "models/network.hpp"
 #include "theory_helpers.hpp"
 
@@ -22,6 +25,8 @@
 #include <fstream>
 #include <limits>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -82,62 +87,74 @@ TEST_CASE("rate schedules: the configuration key", "[schedule][keys]") {
 // and eta_v s(t/N) at step t. Tolerance from rounding as in tests/test_trainer.cpp
 // (c u N S max|W|); a schedule that is ignored, or applied one step late, differs by far more
 // (checked: the constant-rate run is refused by the same bound).
+// With a per-layer form (eta-v-schedule) v takes eta_v s_v(t/N) instead: `constant` keeps
+// eta_v, `inverse:0.01` decays it sooner than eta.
 TEST_CASE("rate schedules: the on-line step uses eta s(t/N) at step t", "[schedule][trainer]") {
     constexpr std::uint64_t seed = 5;
     constexpr std::int64_t steps = 40;
     constexpr double u = std::numeric_limits<double>::epsilon() / 2;
     for (const char* form : {"inverse:0.05", "power:0.02:1.5"})
-        for (const std::int64_t N : {64, 600}) {
-            RunParams p;
-            p.model.N = N;
-            p.model.student.widths = {3};
-            p.model.teacher.widths = {2};
-            p.model.learn_v = true;
-            p.model.noise = 0.1;
-            p.training.eta = 2.0;
-            p.training.eta_v = 1.0;
-            p.training.eta_schedule = *parse_rate_schedule(form);
-            const std::uint64_t run = 3;
-            RunState state = make_initial_state(p.model, seed, run);
-            RunState unscheduled = state;
-            RowMatrix W = state.student();
-            const RowMatrix B = state.teacher();
-            Eigen::VectorXd v = state.v;
-            OnlineSgd trainer(p, seed, run);
-            REQUIRE(trainer.advance(state, steps) == StepOutcome::ok);
-            RunParams constant = p;
-            constant.training.eta_schedule = {};
-            OnlineSgd plain(constant, seed, run);
-            REQUIRE(plain.advance(unscheduled, steps) == StepOutcome::ok);
+        for (const char* v_form : {"same", "constant", "inverse:0.01"})
+            for (const std::int64_t N : {64, 600}) {
+                RunParams p;
+                p.model.N = N;
+                p.model.student.widths = {3};
+                p.model.teacher.widths = {2};
+                p.model.learn_v = true;
+                p.model.noise = 0.1;
+                p.training.eta = 2.0;
+                p.training.eta_v = 1.0;
+                p.training.eta_schedule = *parse_rate_schedule(form);
+                if (std::string_view(v_form) != "same")
+                    p.training.eta_v_schedule = *parse_rate_schedule(v_form);
+                const RateSchedule v_schedule =
+                    p.training.eta_v_schedule.value_or(p.training.eta_schedule);
+                const std::uint64_t run = 3;
+                RunState state = make_initial_state(p.model, seed, run);
+                RunState unscheduled = state;
+                RowMatrix W = state.student();
+                const RowMatrix B = state.teacher();
+                Eigen::VectorXd v = state.v;
+                OnlineSgd trainer(p, seed, run);
+                REQUIRE(trainer.advance(state, steps) == StepOutcome::ok);
+                RunParams constant = p;
+                constant.training.eta_schedule = {};
+                constant.training.eta_v_schedule.reset();
+                OnlineSgd plain(constant, seed, run);
+                REQUIRE(plain.advance(unscheduled, steps) == StepOutcome::ok);
 
-            NormalStream examples(StreamKey{seed, run, StreamPurpose::examples});
-            NormalStream noise(StreamKey{seed, run, StreamPurpose::noise});
-            const double n = static_cast<double>(N);
-            for (std::int64_t t = 0; t < steps; ++t) {
-                Eigen::VectorXd xi(N);
-                examples.fill({xi.data(), static_cast<std::size_t>(N)});
-                const Eigen::VectorXd y = B * xi;
-                const double tau =
-                    forward(p.model.teacher, {y.data(), 2}, {state.v_star.data(), 2}).output +
-                    std::sqrt(p.model.noise) * noise.next();
-                const PerExampleGradient g = per_example_gradient(p.model.student, W, v, xi, tau);
-                const double s = p.training.eta_schedule.factor(static_cast<double>(t) / n);
-                W -= (p.training.eta * s / n) * g.dW;
-                v -= (p.training.eta_v * s / n) * g.dv;
+                NormalStream examples(StreamKey{seed, run, StreamPurpose::examples});
+                NormalStream noise(StreamKey{seed, run, StreamPurpose::noise});
+                const double n = static_cast<double>(N);
+                for (std::int64_t t = 0; t < steps; ++t) {
+                    Eigen::VectorXd xi(N);
+                    examples.fill({xi.data(), static_cast<std::size_t>(N)});
+                    const Eigen::VectorXd y = B * xi;
+                    const double tau =
+                        forward(p.model.teacher, {y.data(), 2}, {state.v_star.data(), 2}).output +
+                        std::sqrt(p.model.noise) * noise.next();
+                    const PerExampleGradient g =
+                        per_example_gradient(p.model.student, W, v, xi, tau);
+                    const double s = p.training.eta_schedule.factor(static_cast<double>(t) / n);
+                    const double s_v = v_schedule.factor(static_cast<double>(t) / n);
+                    W -= (p.training.eta * s / n) * g.dW;
+                    v -= (p.training.eta_v * s_v / n) * g.dv;
+                }
+                const double tolerance = 8.0 * u * n * steps * W.cwiseAbs().maxCoeff();
+                INFO(form << ", eta-v-schedule = " << v_form << ", N = " << N);
+                CHECK((state.student() - W).cwiseAbs().maxCoeff() < tolerance);
+                CHECK((state.v - v).cwiseAbs().maxCoeff() < tolerance);
+                CHECK((unscheduled.student() - W).cwiseAbs().maxCoeff() > 100.0 * tolerance);
             }
-            const double tolerance = 8.0 * u * n * steps * W.cwiseAbs().maxCoeff();
-            INFO(form << ", N = " << N);
-            CHECK((state.student() - W).cwiseAbs().maxCoeff() < tolerance);
-            CHECK((state.v - v).cwiseAbs().maxCoeff() < tolerance);
-            CHECK((unscheduled.student() - W).cwiseAbs().maxCoeff() > 100.0 * tolerance);
-        }
 }
 
 // Simulation against the ODEs with eta(alpha) = eta alpha0/alpha (inverse:2), erf K = M = 2,
 // label noise s^2 = 0.1, N = 1000, to alpha = 20 (eta falls to a tenth): on-line SGD, mini-batches
 // of 4 with weight decay 0.02, and the Gram chain. The statistic of tests/theory_helpers.hpp
 // (sim_vs_theory: 16 seeds, k = 4.77 SE + 4/N eps_g at each record); the control is the same ODE
-// with constant rates, which the statistic must refuse (the comparison sees the schedule).
+// with constant rates, which the statistic must refuse (the comparison sees the schedule). With
+// learned v and eta-v-schedule = constant (v keeps eta_v while eta decays) the control is the ODE
+// whose v follows eta's schedule.
 TEST_CASE("rate schedules: simulations follow the time-dependent ODEs",
           "[schedule][theory][slow]") {
     RunParams p;
@@ -156,8 +173,19 @@ TEST_CASE("rate schedules: simulations follow the time-dependent ODEs",
     SECTION("the Gram chain") {
         p.dynamics = DynamicsKind::gram;
     }
+    bool per_layer = false;
+    SECTION("learned v keeping its rate (eta-v-schedule = constant)") {
+        p.model.learn_v = true;
+        p.model.v0 = 0.2; // v far from v* = 1: its rate matters
+        p.training.eta_v_schedule = RateSchedule{};
+        per_layer = true;
+    }
+    // The control: rates constant, or here v's rate decaying with eta's.
     RunParams control = p;
-    control.training.eta_schedule = {};
+    if (per_layer)
+        control.training.eta_v_schedule.reset();
+    else
+        control.training.eta_schedule = {};
     CHECK(test::sim_vs_theory(p, p, control) > 1.0);
 }
 
@@ -273,13 +301,26 @@ TEST_CASE("rate schedules: cosine ends at the run's alpha-max", "[schedule]") {
     p.model.N = 100;
     p.schedule.alpha_max = 20;
     p.training.eta_schedule = *parse_rate_schedule("cosine:0.1");
+    p.training.eta_v_schedule = *parse_rate_schedule("cosine:0.2");
+    p.model.learn_v = true;
     const StepRule rule(p);
-    CHECK(rule.rate_factor(0) == 1.0);
-    CHECK(rule.rate_factor(1000) == Approx(0.55).epsilon(1e-14));
-    CHECK(rule.rate_factor(2000) == 0.1);
+    CHECK(rule.rate_factors(0) == RateFactors{1.0, 1.0, 1.0});
+    CHECK(rule.rate_factors(1000).w == Approx(0.55).epsilon(1e-14));
+    CHECK(rule.rate_factors(1000).v == Approx(0.6).epsilon(1e-14));
+    CHECK(rule.rate_factors(2000) == RateFactors{0.1, 0.2, 0.1});
     const FlowSettings s = flow_settings(p);
-    CHECK(s.schedule.factor(10.0) == Approx(0.55).epsilon(1e-14));
-    CHECK(s.schedule.factor(20.0) == 0.1);
+    CHECK(s.schedules.w.factor(10.0) == Approx(0.55).epsilon(1e-14));
+    CHECK(s.schedules.v.factor(10.0) == Approx(0.6).epsilon(1e-14));
+    CHECK(s.schedules.w.factor(20.0) == 0.1);
+    // The mixture flow too (its settings once kept the schedule without the horizon: s = FLOOR
+    // from alpha = 0).
+    p.model.inputs = InputKind::mixture;
+    p.model.mixture = Mixture::exclusive_or();
+    p.model.teacher.widths = {1};
+    const MixtureFlowSettings m = mixture_flow_settings(p);
+    CHECK(m.schedules.w.factor(0.0) == 1.0);
+    CHECK(m.schedules.w.factor(10.0) == Approx(0.55).epsilon(1e-14));
+    CHECK(m.schedules.v.factor(10.0) == Approx(0.6).epsilon(1e-14));
 }
 
 TEST_CASE("rate schedules: the new forms through the configuration and the CLI",
@@ -444,4 +485,183 @@ TEST_CASE("rate schedules: simulations reach the 1/alpha law", "[schedule][gram]
         INFO("eta0 = " << eta0 << ": alpha eps_g = " << mean << " +- " << se << ", C = " << C);
         CHECK(std::abs(mean - C) < 3.02 * se + 0.005 * C);
     }
+}
+
+// The per-layer forms (docs/theory.md §6b) reach the rate they name and no other, in every
+// dynamics and every flow: a form `steps:0=0.5` (s = 1/2 from the start) is exactly the run with
+// that rate halved (eta_v/N 0.5 and (eta_v/2)/N are the same double), and differs from the run
+// without it. Checked against breaks: the Gram chain, the trainers or a flow reading s_w for v
+// (or s_v for the layers) each fail here.
+TEST_CASE("rate schedules: a per-layer form scales its own rate alone",
+          "[schedule][gram][theory]") {
+    const RateSchedule half = *parse_rate_schedule("steps:0=0.5");
+    const auto same_records = [](const RunResult& a, const RunResult& b) {
+        REQUIRE(a.records.size() == b.records.size());
+        for (std::size_t i = 0; i < a.records.size(); ++i)
+            if (a.records[i].eg != b.records[i].eg || a.records[i].R != b.records[i].R)
+                return false;
+        return true;
+    };
+    RunParams p;
+    p.model.N = 200;
+    p.model.student.widths = {3};
+    p.model.teacher.widths = {2};
+    p.model.learn_v = true;
+    p.model.noise = 0.05;
+    p.training.eta = 1.0;
+    p.training.eta_v = 0.5;
+    p.training.eta_schedule = *parse_rate_schedule("inverse:1");
+    p.schedule.kind = ScheduleKind::linear;
+    p.schedule.alpha_max = 3;
+    p.schedule.records = 4;
+    struct Form {
+        const char* what;
+        bool layers; ///< eta-layers-schedule (a deeper student), else eta-v-schedule
+    };
+    for (const Form form : {Form{"eta-v-schedule", false}, Form{"eta-layers-schedule", true}}) {
+        RunParams q = p;
+        if (form.layers) {
+            q.model.student.widths = {3, 2};
+            q.model.teacher.widths = {2, 2};
+            q.training.eta_layers = {0.8};
+        }
+        for (const auto& [what, dynamics, batch, momentum] :
+             {std::tuple{"on-line SGD", DynamicsKind::full, 1, 0.0},
+              std::tuple{"mini-batches of 3 with momentum", DynamicsKind::full, 3, 0.5},
+              std::tuple{"the Gram chain with momentum", DynamicsKind::gram, 1, 0.5}}) {
+            INFO(form.what << ", " << what);
+            RunParams scheduled = q;
+            scheduled.dynamics = dynamics;
+            scheduled.training.batch = {batch, false};
+            scheduled.training.momentum = momentum;
+            RunParams halved = scheduled;
+            RunParams plain = scheduled; // the rate whole, with a constant schedule
+            if (form.layers) {
+                scheduled.training.eta_layers_schedule = half;
+                halved.training.eta_layers = {0.4};
+                halved.training.eta_layers_schedule = RateSchedule{};
+                plain.training.eta_layers_schedule = RateSchedule{};
+            } else {
+                scheduled.training.eta_v_schedule = half;
+                halved.training.eta_v = 0.25;
+                halved.training.eta_v_schedule = RateSchedule{};
+                plain.training.eta_v_schedule = RateSchedule{};
+            }
+            validate(scheduled);
+            const RunResult a = simulate(scheduled, 7, 1);
+            const RunResult b = simulate(halved, 7, 1);
+            const RunResult c = simulate(plain, 7, 1);
+            REQUIRE(a.status == RunStatus::completed);
+            CHECK(same_records(a, b));
+            CHECK_FALSE(same_records(a, c));
+        }
+    }
+    // The flows: eta-v-schedule = steps:0=0.5 is eta_v/2 with v's rate constant, for Gaussian
+    // inputs, mixtures, the hidden manifold and two teachers.
+    RunParams gaussian = p;
+    RunParams mixture = p;
+    mixture.model.inputs = InputKind::mixture;
+    mixture.model.mixture = Mixture::exclusive_or();
+    mixture.model.teacher.widths = {1};
+    RunParams manifold = p;
+    manifold.model.inputs = InputKind::hidden_manifold;
+    manifold.model.manifold.latent_ratio = 0.5;
+    RunParams teachers = p;
+    teachers.model.teachers = 2;
+    teachers.model.switch_at = {1.5};
+    for (const auto& [what, base] :
+         {std::pair{"Gaussian inputs", gaussian}, std::pair{"mixture", mixture},
+          std::pair{"hidden manifold", manifold}, std::pair{"two teachers", teachers}}) {
+        INFO(what);
+        RunParams scheduled = base;
+        scheduled.training.eta_v_schedule = half;
+        validate(scheduled);
+        RunParams halved = base;
+        halved.training.eta_v = 0.25;
+        halved.training.eta_v_schedule = RateSchedule{};
+        RunParams plain = halved;
+        plain.training.eta_v = 0.5;
+        const OrderParameters init = sample_initial_order_parameters(base, 7, 1);
+        const RunResult a = integrate_theory(scheduled, init);
+        REQUIRE(a.status == RunStatus::completed);
+        CHECK(same_records(a, integrate_theory(halved, init)));
+        CHECK_FALSE(same_records(a, integrate_theory(plain, init)));
+    }
+    // A form that changes in time: at alpha = 4 the flow with eta s(4) = eta/4 (inverse:1) and
+    // eta_v kept (eta-v-schedule = constant) is the flow at those constant rates.
+    RunParams kept = p;
+    kept.training.eta_v_schedule = RateSchedule{};
+    RunParams frozen = p;
+    frozen.training.eta = 0.25;
+    frozen.training.eta_schedule = RateSchedule{};
+    const OrderParameters init = sample_initial_order_parameters(p, 7, 1);
+    PackedFlow f(kept, init);
+    PackedFlow g(frozen, init);
+    Eigen::VectorXd y;
+    f.packing().pack(init.Q, init.R, init.v, y);
+    Eigen::VectorXd df;
+    Eigen::VectorXd dg;
+    REQUIRE(f(4.0, y, df));
+    REQUIRE(g(y, dg));
+    CHECK(df == dg);
+    REQUIRE(f(2.0, y, df));
+    CHECK(df != dg);
+}
+
+// eta-v-schedule and eta-layers-schedule (docs/theory.md §6b): `same` by default (eta-schedule's
+// s for every rate), any form of eta-schedule otherwise; a form for a rate that is not used is
+// refused (it would change nothing), as is a bad form, with its key named; fixed points refuse a
+// per-layer form that is not constant.
+TEST_CASE("rate schedules: the per-layer keys", "[schedule][keys][cli]") {
+    cli::Configuration defaults;
+    const RunParams d = defaults.expand().points.front().params;
+    CHECK_FALSE(d.training.eta_v_schedule.has_value());
+    CHECK_FALSE(d.training.eta_layers_schedule.has_value());
+    CHECK(rate_schedules(d).is_constant());
+
+    cli::Configuration c;
+    c.set("learn-v", "true");
+    c.set("K", "3x2");
+    c.set("eta-schedule", "inverse:5");
+    c.set("eta-v-schedule", "same, constant, cosine:0.1");
+    c.set("eta-layers-schedule", "steps:2=0.5");
+    const CampaignSpec spec = c.expand();
+    REQUIRE(spec.points.size() == 3);
+    const LayerSchedules first = rate_schedules(spec.points[0].params);
+    CHECK(first.v == first.w);
+    CHECK(to_text(first.layers) == "steps:2=0.5");
+    CHECK(rate_schedules(spec.points[1].params).v.is_constant());
+    const LayerSchedules third = rate_schedules(spec.points[2].params);
+    CHECK(to_text(third.v) == "cosine:0.1");
+    CHECK(third.v.horizon == spec.points[2].params.schedule.alpha_max);
+    CHECK(third.factors(8.0).w == 5.0 / 8.0);
+
+    const auto refused = [](const std::string& settings, const std::string& key,
+                            const std::string& allowed) {
+        INFO(settings);
+        const auto r = test::run_plateau("run " + settings + " -o /nonexistent-dir/x.h5");
+        CHECK(r.status == 2);
+        CHECK(std::ranges::count(r.output, '\n') == 1);
+        CHECK(r.output.find("'" + key + "'") != std::string::npos);
+        CHECK(r.output.find(allowed) != std::string::npos);
+    };
+    refused("--eta-v-schedule inverse:0", "eta-v-schedule", "same (eta-schedule's) or");
+    refused("--learn-v true --eta-layers-schedule cosine:3", "eta-layers-schedule",
+            "0 <= FLOOR <= 1");
+    refused("--eta-v-schedule constant", "eta-v-schedule", "learn-v = false");
+    refused("--learn-v true --eta-layers-schedule inverse:2", "eta-layers-schedule",
+            "without a learned layer above the first");
+    refused("--K 3x2 --learn-layers false --eta-layers-schedule inverse:2", "eta-layers-schedule",
+            "without a learned layer above the first");
+    refused("--learn-v true --eta-v-schedule table:/nonexistent-dir/r.txt", "eta-v-schedule",
+            "the file cannot be read");
+
+    RunParams p;
+    p.model.learn_v = true;
+    p.training.eta_v_schedule = *parse_rate_schedule("inverse:10");
+    CHECK_THROWS_WITH(symmetric_fixed_point(p),
+                      Catch::Contains("'eta-v-schedule'") && Catch::Contains("inverse:10"));
+    CHECK(std::isnan(theory_point_summary(p).escape_rate));
+    p.training.eta_v_schedule = RateSchedule{}; // constant: a fixed point exists
+    CHECK_NOTHROW(validate(p));
 }

@@ -2,7 +2,8 @@
 // eta_l) is multiplied by s(alpha), a function of alpha = steps/N alone, so that records,
 // resume, shards and the Gram chain stay exact and bit-identical. A step rule's row
 // (docs/ARCHITECTURE.md, "How to add a step-rule row"): simulation and Gram chain read it through
-// StepRule::rate_factor, the theory through FlowSettings::rate_factor.
+// StepRule::rate_factors, the theory through FlowSettings::rate_factors (both from
+// rate_schedules, engine/core/run_params.hpp, with the per-layer forms).
 #pragma once
 
 #include "engine/core/enum_table.hpp"
@@ -64,6 +65,33 @@ struct RateSchedule {
     [[nodiscard]] RateSchedule with_horizon(double alpha_max) const;
 
     friend bool operator==(const RateSchedule&, const RateSchedule&) = default;
+};
+
+/// The factors s(alpha) of one step (or one flow time) on each learned layer's rate (docs/theory.md
+/// §6b): eta of the first layer, eta_v of v, eta_l of the layers W_2..W_L above the first.
+struct RateFactors {
+    double w = 1.0;
+    double v = 1.0;
+    double layers = 1.0;
+    friend bool operator==(const RateFactors&, const RateFactors&) = default;
+};
+
+/// The schedules of the three rates (docs/theory.md §6b): eta-schedule on eta, and on eta_v and
+/// the eta_l the per-layer forms eta-v-schedule and eta-layers-schedule, which follow
+/// eta-schedule unless set (rate_schedules in engine/core/run_params.hpp makes them).
+struct LayerSchedules {
+    RateSchedule w{};
+    RateSchedule v{};
+    RateSchedule layers{};
+
+    /// Each rate's s(alpha); exactly 1 for a constant schedule.
+    [[nodiscard]] RateFactors factors(double alpha) const noexcept {
+        return {w.factor(alpha), v.factor(alpha), layers.factor(alpha)};
+    }
+    [[nodiscard]] bool is_constant() const noexcept {
+        return w.is_constant() && v.is_constant() && layers.is_constant();
+    }
+    friend bool operator==(const LayerSchedules&, const LayerSchedules&) = default;
 };
 
 /// The configuration text: "constant", "inverse:ALPHA0", "power:ALPHA0:P", "cosine:FLOOR",

@@ -99,6 +99,29 @@ void check_hidden(std::string_view key, const Activation& g) {
                 std::string(name(g.kind)) + " without coefficients (only poly has them)");
 }
 
+/// eta-schedule and its per-layer forms (docs/theory.md §6b): each a valid form; a per-layer
+/// form only for a rate that is used (learn-v, a learned layer above the first), since it would
+/// change nothing otherwise.
+void check_rate_schedules(const RunParams& p) {
+    const auto& t = p.training;
+    const auto valid = [](std::string_view key, const RateSchedule& r) {
+        require(r.valid(), key, to_text(r), rate_schedule_forms);
+    };
+    valid("eta-schedule", t.eta_schedule);
+    if (t.eta_v_schedule) {
+        valid("eta-v-schedule", *t.eta_v_schedule);
+        require(p.model.learn_v, "eta-v-schedule", to_text(*t.eta_v_schedule),
+                "same (the default) with learn-v = false: v is not learned");
+    }
+    if (t.eta_layers_schedule) {
+        valid("eta-layers-schedule", *t.eta_layers_schedule);
+        require(std::ranges::any_of(layer_steps(p), [](const auto& l) { return l.has_value(); }),
+                "eta-layers-schedule", to_text(*t.eta_layers_schedule),
+                "same (the default) without a learned layer above the first (a deeper student, "
+                "learn-layers)");
+    }
+}
+
 /// The training-regime keys (docs/theory.md §6): weight-decay, batch, train-set, alpha-train.
 /// A key that also takes a word (batch = all, train-set = none) names it in its allowed text, as
 /// the registry does.
@@ -244,8 +267,7 @@ StepRule::StepRule(const RunParams& p)
       loss(p.model.loss), learn_v(p.model.learn_v), deep(is_deep(p.model)),
       sphere(p.model.constraint == Constraint::sphere), layer_steps(plateau::layer_steps(p)),
       eta_over_n(p.training.eta / static_cast<double>(p.model.N)),
-      eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)),
-      schedule(p.training.eta_schedule.with_horizon(p.schedule.alpha_max)),
+      eta_v_over_n(p.training.eta_v / static_cast<double>(p.model.N)), schedules(rate_schedules(p)),
       n(static_cast<double>(p.model.N)), teachers(p.model.teachers) {
     for (const double a : p.model.switch_at) { // the first step with alpha = step/N >= a
         if (a * n > max_run_steps) { // beyond any run (validate() keeps alpha_max N <= 2^53)
@@ -281,6 +303,14 @@ bool switches_below(const RunParams& p, double eg, int task) noexcept {
 
 bool is_deep(const ModelParams& m) noexcept {
     return m.student.widths.size() > 1 || m.teacher.widths.size() > 1;
+}
+
+LayerSchedules rate_schedules(const RunParams& p) {
+    const TrainingParams& t = p.training;
+    const double end = p.schedule.alpha_max; // cosine: the run's alpha_max, §6b Eq. (6b.1)
+    return {.w = t.eta_schedule.with_horizon(end),
+            .v = t.eta_v_schedule.value_or(t.eta_schedule).with_horizon(end),
+            .layers = t.eta_layers_schedule.value_or(t.eta_schedule).with_horizon(end)};
 }
 
 double momentum_gain(const TrainingParams& t) noexcept {
@@ -439,8 +469,7 @@ void validate(const RunParams& p) {
         require(contains(limits::eta, eta), "eta-layers", layer_list_text(p.training.eta_layers),
                 allowed(limits::eta));
     check_layer_list("learn-layers", m.learn_layers, m.student, "true:false");
-    if (const RateSchedule& r = p.training.eta_schedule; !r.valid())
-        throw ConfigError("eta-schedule", to_text(r), std::string(rate_schedule_forms));
+    check_rate_schedules(p);
     check_regime(p);
 
     const auto& s = p.schedule;

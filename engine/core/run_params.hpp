@@ -287,8 +287,13 @@ struct TrainingParams {
     /// The training set's size as P/N (P = round(alpha_train N)); at most one of the two is set.
     std::optional<double> alpha_train{};
     Sampling sampling = Sampling::epochs; ///< how batches are drawn from a training set
-    /// eta(alpha) = eta s(alpha) for every learned layer (eta, eta_v, eta_l), docs/theory.md §6b.
+    /// eta(alpha) = eta s(alpha) for every learned layer (eta, eta_v, eta_l), docs/theory.md §6b,
+    /// unless a per-layer form below is set.
     RateSchedule eta_schedule{};
+    /// The per-layer forms (docs/theory.md §6b): eta_v(alpha) = eta_v s_v(alpha) and eta_l(alpha)
+    /// = eta_l s_l(alpha); nullopt (the default): eta_schedule's s. rate_schedules() resolves them.
+    std::optional<RateSchedule> eta_v_schedule{};
+    std::optional<RateSchedule> eta_layers_schedule{};
     /// Heavy-ball momentum beta (docs/theory.md §6c) on every learned weight: u <- beta u +
     /// (the step without momentum), w <- w + u. 0: plain SGD.
     double momentum = 0.0;
@@ -411,7 +416,7 @@ struct StepRule {
     std::vector<std::optional<double>> layer_steps; ///< eta_l/N of W_2..W_L (layer_steps())
     double eta_over_n;                              ///< eta/N of the first layer (Eqs. 4-5)
     double eta_v_over_n;                            ///< eta_v/N of v (Eq. 3)
-    RateSchedule schedule;                          ///< s(alpha) on every rate (§6b)
+    LayerSchedules schedules;                       ///< s(alpha) of each rate (§6b)
     double n;                                       ///< N, for alpha = step/N
     /// Several teachers (docs/theory.md §17): the label of task t is the target of teacher
     /// block t; the first step of each task after the first by the fixed schedule: the first
@@ -428,14 +433,20 @@ struct StepRule {
             t += step >= s ? 1 : 0;
         return std::min(t, teachers - 1);
     }
-    /// s(alpha) of the step from `step` to step + 1, at alpha = step/N (docs/theory.md §6b):
-    /// every rate of that step is multiplied by it. Exactly 1 for a constant schedule.
-    [[nodiscard]] double rate_factor(std::int64_t step) const noexcept {
-        return schedule.is_constant() ? 1.0 : schedule.factor(static_cast<double>(step) / n);
+    /// Each rate's s(alpha) for the step from `step` to step + 1, at alpha = step/N
+    /// (docs/theory.md §6b): eta by .w, eta_v by .v, every eta_l by .layers. Exactly 1 for a
+    /// constant schedule.
+    [[nodiscard]] RateFactors rate_factors(std::int64_t step) const noexcept {
+        return schedules.factors(static_cast<double>(step) / n);
     }
     /// Some W_l above the first layer is learned.
     [[nodiscard]] bool learns_layers() const noexcept;
 };
+
+/// The run's schedules of eta, eta_v and the eta_l (docs/theory.md §6b): eta-schedule, and the
+/// per-layer forms where set, each ending a cosine at the run's alpha_max (with_horizon). The one
+/// place the step rule and every theory flow take them from.
+[[nodiscard]] LayerSchedules rate_schedules(const RunParams& p);
 
 /// 1/(1 - beta) for momentum beta (docs/theory.md §6c, Eq. (6c.3)): the factor on every rate of
 /// the N -> infinity flow, whose limit is SGD's at eta/(1 - beta). Exactly 1 for beta = 0.

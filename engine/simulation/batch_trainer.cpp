@@ -184,9 +184,9 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
     // the batch (Eq. (7) for the whole set) and weight decay: Eq. (8) of docs/theory.md §6, as
     // W <- (1 - eta lambda/N) W - (eta/(N B)) D^T X.
     // eta(alpha) = eta s(alpha) with alpha = step/N at the start of this update (§6b).
-    const double f = rule_.rate_factor(s.step);
-    const double eta_over_n = rule_.eta_over_n * f;
-    const double eta_v_over_n = rule_.eta_v_over_n * f;
+    const RateFactors f = rule_.rate_factors(s.step);
+    const double eta_over_n = rule_.eta_over_n * f.w;
+    const double eta_v_over_n = rule_.eta_v_over_n * f.v;
     auto W = s.weights.topRows(K);
     if (beta_ != 0.0) {
         // Heavy ball, Eq. (6c.1): u <- beta u + (the step of the lines below), w <- w + u, for
@@ -200,8 +200,8 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
         W += u.W;
         for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
             if (const auto step = rule_.layer_steps[l]) {
-                u.layers[l] = beta_ * u.layers[l] -
-                              (*step * f) * (grad_layers_sum_[l] / Bd + lambda_ * s.layers[l]);
+                u.layers[l] = beta_ * u.layers[l] - (*step * f.layers) * (grad_layers_sum_[l] / Bd +
+                                                                          lambda_ * s.layers[l]);
                 s.layers[l] += u.layers[l];
             }
         if (rule_.learn_v) {
@@ -220,7 +220,7 @@ bool MiniBatchSgd::update(RunState& s, const RowMatrix& X, const Eigen::VectorXd
     // deeper student: Eq. (12.3) with the batch mean and weight decay as for v.
     for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
         if (const auto step = rule_.layer_steps[l])
-            s.layers[l] -= (*step * f) *
+            s.layers[l] -= (*step * f.layers) *
                            (grad_layers_sum_[l] / static_cast<double>(B) + lambda_ * s.layers[l]);
     // v_k <- v_k - (eta_v/N) ((1/B) sum_b de^b/dv_k + lambda v_k): Eqs. (3), (6) and (8).
     if (rule_.learn_v)

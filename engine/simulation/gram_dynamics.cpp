@@ -443,16 +443,16 @@ bool GramChain::factorize() noexcept {
 }
 
 bool GramChain::step(std::span<const double> z, double chi2, double zeta,
-                     double rate_factor) noexcept {
+                     RateFactors rates) noexcept {
     assert(!mixture_ && z.size() == static_cast<std::size_t>(r()));
     // Fields (x, y) = L z, Eq. (G1), and |xi|^2 = |z|^2 + chi^2_{N-r}, Eq. (G2) (docs/theory.md
     // §7).
     const double xi2 = chi2 + fields_kernel_(L_.data(), z.data(), u_.data(), r());
-    return learn(xi2, std::nullopt, zeta, rate_factor);
+    return learn(xi2, std::nullopt, zeta, rates);
 }
 
 bool GramChain::mixture_step(std::span<const double> z, double chi2, std::size_t cluster,
-                             double zeta, double rate_factor) noexcept {
+                             double zeta, RateFactors rates) noexcept {
     assert(mixture_ && z.size() == static_cast<std::size_t>(r()) && cluster < mixture_->clusters());
     const Mixture& m = *mixture_;
     const int axes = K_ + M_; // the first axis row
@@ -477,11 +477,11 @@ bool GramChain::mixture_step(std::span<const double> z, double chi2, std::size_t
         u_(i) = mean + sd * u_(i);
     }
     const double xi2 = mu2 + 2.0 * sd * mu_z + m.variance * (zz + chi2);
-    return learn(xi2, m.labels[cluster], zeta, rate_factor);
+    return learn(xi2, m.labels[cluster], zeta, rates);
 }
 
 bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
-                      double rate_factor) noexcept {
+                      RateFactors rates) noexcept {
     const int rows = r();
     const auto K = static_cast<std::size_t>(K_);
     const auto M = static_cast<std::size_t>(units_);
@@ -515,7 +515,7 @@ bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
         // as the trainer (MiniBatchSgd); with momentum the velocity's step (Eq. (6c.1)).
         for (std::size_t l = 0; l < rule_.layer_steps.size(); ++l)
             if (const auto step = rule_.layer_steps[l]) {
-                const double c = *step * rate_factor;
+                const double c = *step * rates.layers;
                 if (V_ > 0) {
                     velocity_layers_[l] =
                         beta_ * velocity_layers_[l] - c * (grad_layers_[l] + lambda_ * layers_[l]);
@@ -544,9 +544,9 @@ bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
     // (the lower triangle, mirrored: G stays exactly symmetric), R <- s R + d y^T, T unchanged;
     // with mixture inputs the students' overlaps with the axes likewise, w_j . e_d <- s (w_j .
     // e_d) + d_j (xi . e_d) (Eq. (15d.4)), and the teachers' and axes' block unchanged.
-    // eta(alpha) = eta s(alpha), the rate factor of this step (docs/theory.md §6b).
-    const double eta_over_n = rule_.eta_over_n * rate_factor;
-    const double eta_v_over_n = rule_.eta_v_over_n * rate_factor;
+    // eta(alpha) = eta s(alpha), eta_v(alpha) = eta_v s_v(alpha): this step's factors (§6b).
+    const double eta_over_n = rule_.eta_over_n * rates.w;
+    const double eta_v_over_n = rule_.eta_v_over_n * rates.v;
     const double s = 1.0 - eta_over_n * lambda_;
     for (int j = 0; j < K_; ++j)
         d_(j) = -eta_over_n * grad_fields_(j);
@@ -724,13 +724,13 @@ bool GramDynamics::advance_to(double alpha) {
             const std::size_t c = clusters_->cluster(draws_.uniform().next_double());
             const double chi2 = 2.0 * half_chi2_(draws_);
             const double zeta = noise_sd_ > 0.0 ? noise_sd_ * noise_.next() : 0.0;
-            if (!chain_.mixture_step({z_.data(), r}, chi2, c, zeta, chain_.rate_factor(step_)))
+            if (!chain_.mixture_step({z_.data(), r}, chi2, c, zeta, chain_.rate_factors(step_)))
                 return false;
             continue;
         }
         const double chi2 = 2.0 * half_chi2_(draws_); // chi^2_{N-r}, Eq. (G2)
         const double zeta = noise_sd_ > 0.0 ? noise_sd_ * noise_.next() : 0.0;
-        if (!chain_.step({z_.data(), r}, chi2, zeta, chain_.rate_factor(step_)))
+        if (!chain_.step({z_.data(), r}, chi2, zeta, chain_.rate_factors(step_)))
             return false;
     }
     return true;

@@ -103,24 +103,25 @@ public:
     /// False, leaving the factor undefined, when G is not finite or not positive semi-definite
     /// beyond rounding: the run diverged.
     [[nodiscard]] bool factorize() noexcept;
-    /// s(alpha) of the step from `step` (StepRule::rate_factor, docs/theory.md §6b).
-    [[nodiscard]] double rate_factor(std::int64_t step) const noexcept {
-        return rule_.rate_factor(step);
+    /// Each rate's s(alpha) for the step from `step` (StepRule::rate_factors, docs/theory.md
+    /// §6b).
+    [[nodiscard]] RateFactors rate_factors(std::int64_t step) const noexcept {
+        return rule_.rate_factors(step);
     }
     /// The factor of the last factorize().
     [[nodiscard]] const Eigen::MatrixXd& factor() const noexcept { return L_; }
 
     /// One step from the factor of the last factorize(): fields (x, y) = L z, |xi|^2 = |z|^2 +
     /// chi2, label noise zeta (0 without noise), then Eq. (5)'s update of G and Eq. (3)'s of v
-    /// (docs/theory.md §7), every rate times `rate_factor`. z has r() entries. False if the
+    /// (docs/theory.md §7), each rate times its factor of `rates`. z has r() entries. False if the
     /// output is not finite (diverged).
     [[nodiscard]] bool step(std::span<const double> z, double chi2, double zeta,
-                            double rate_factor = 1.0) noexcept;
+                            RateFactors rates = {}) noexcept;
     /// One step with mixture inputs (docs/theory.md §15d), an example of `cluster`: fields
     /// A mu_c + sqrt(Delta) L z (Eq. (15d.2)), |xi|^2 from z and chi2 by Eq. (15d.3), the label
     /// y_c + zeta, then the update of step(). z has r() entries, chi2 is chi^2_{N-r}.
     [[nodiscard]] bool mixture_step(std::span<const double> z, double chi2, std::size_t cluster,
-                                    double zeta, double rate_factor = 1.0) noexcept;
+                                    double zeta, RateFactors rates = {}) noexcept;
 
     [[nodiscard]] const Eigen::MatrixXd& gram() const noexcept { return G_; }
     [[nodiscard]] const Eigen::VectorXd& v() const noexcept { return v_; }
@@ -149,7 +150,7 @@ private:
     /// The passes and the update of G and v from the fields u_ and |xi|^2 of this step's
     /// example, its label `label` (mixtures) or the target's, plus zeta.
     [[nodiscard]] bool learn(double xi2, std::optional<double> label, double zeta,
-                             double rate_factor) noexcept;
+                             RateFactors rates) noexcept;
     /// learn()'s update of G and v with momentum (docs/theory.md §6c), from the row
     /// coefficients d_, the decay factor s = 1 - eta lambda/N and de/dv.
     void learn_with_momentum(double xi2, double s, double eta_v_over_n,

@@ -247,16 +247,16 @@ bool OnlineSgd::learn_deep_from_fields(RunState& s) {
         rule_.learn_v ? std::span<double>{grad_v_.data(), KL} : std::span<double>{};
     deep_backward(rule_.student, s.layers, v, pass, tau, student_pass_, {grad_fields_.data(), K},
                   rule_.learns_layers() ? &grad_layers_ : nullptr, grad_v, rule_.loss);
-    const double f = rule_.rate_factor(s.step); // s(alpha) of this step, docs/theory.md §6b
-    const double eta_over_n = rule_.eta_over_n * f;
-    const double eta_v_over_n = rule_.eta_v_over_n * f;
+    const RateFactors f = rule_.rate_factors(s.step); // s(alpha) of this step, docs/theory.md §6b
+    const double eta_over_n = rule_.eta_over_n * f.w;
+    const double eta_v_over_n = rule_.eta_v_over_n * f.v;
     for (std::size_t m = 0; m < K; ++m) // Eq. (5) for the first layer, rows in advance()
         coef_[static_cast<Eigen::Index>(m)] =
             -eta_over_n * grad_fields_[static_cast<Eigen::Index>(m)];
     for (std::size_t l = 0; l < rule_.layer_steps.size();
          ++l) // W_l -= (eta_l/N) de/dW_l, Eq. (12.3)
         if (const auto step = rule_.layer_steps[l])
-            s.layers[l].noalias() -= (*step * f) * grad_layers_[l];
+            s.layers[l].noalias() -= (*step * f.layers) * grad_layers_[l];
     for (std::size_t k = 0; k < grad_v.size(); ++k) // v <- v - (eta_v/N) de/dv, Eq. (12.3)
         s.v[static_cast<Eigen::Index>(k)] -= eta_v_over_n * grad_v[k];
     return true;
@@ -302,9 +302,9 @@ bool OnlineSgd::learn_from_fields(RunState& s) {
     // Descent: w^(m) <- w^(m) - (eta/N) grad_{w^(m)} e = w^(m) - (eta/N) (de/dx_m) xi  (Eq. 5);
     // the row coefficients here, the rows in advance().
     // eta(alpha) = eta s(alpha) with alpha = step/N at the start of this step (§6b).
-    const double f = rule_.rate_factor(s.step);
-    const double eta_over_n = rule_.eta_over_n * f;
-    const double eta_v_over_n = rule_.eta_v_over_n * f;
+    const RateFactors f = rule_.rate_factors(s.step);
+    const double eta_over_n = rule_.eta_over_n * f.w;
+    const double eta_v_over_n = rule_.eta_v_over_n * f.v;
     for (std::size_t m = 0; m < K; ++m)
         coef_[static_cast<Eigen::Index>(m)] =
             -eta_over_n * grad_fields_[static_cast<Eigen::Index>(m)];

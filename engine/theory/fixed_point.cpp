@@ -15,7 +15,9 @@
 #include <cmath>
 #include <complex>
 #include <limits>
+#include <optional>
 #include <stdexcept>
+#include <utility>
 #include <vector>
 
 namespace plateau {
@@ -254,12 +256,17 @@ Eigen::VectorXcd sorted_eigenvalues(const Eigen::MatrixXd& J) {
 }
 
 /// A fixed point belongs to an autonomous flow: a learning-rate schedule (docs/theory.md §6b)
-/// makes the flow depend on alpha, so none exists. Throws ConfigError naming eta-schedule.
+/// makes the flow depend on alpha, so none exists. Throws ConfigError naming eta-schedule or the
+/// per-layer form that is not constant.
 void require_constant_rates(const RunParams& params) {
-    if (!params.training.eta_schedule.is_constant())
-        throw ConfigError("eta-schedule", to_text(params.training.eta_schedule),
-                          "constant for fixed points (a flow whose rates change with alpha has "
-                          "none)");
+    const TrainingParams& t = params.training;
+    for (const auto& [key, schedule] : {std::pair{"eta-schedule", std::optional(t.eta_schedule)},
+                                        std::pair{"eta-v-schedule", t.eta_v_schedule},
+                                        std::pair{"eta-layers-schedule", t.eta_layers_schedule}})
+        if (schedule && !schedule->is_constant())
+            throw ConfigError(key, to_text(*schedule),
+                              "constant for fixed points (a flow whose rates change with alpha "
+                              "has none)");
     // Momentum's flow is SGD's at eta/(1 - beta) (docs/theory.md §6c): that run has the same
     // fixed points; the searches here bound their steps and eta_max by eta itself.
     if (params.training.momentum != 0.0)
@@ -586,7 +593,7 @@ FixedPoint symmetric_fixed_point(const RunParams& params, const FixedPointProgre
 
 TheoryPointSummary theory_point_summary(const RunParams& params) {
     TheoryPointSummary out;
-    if (!params.training.eta_schedule.is_constant() || params.training.momentum != 0.0 ||
+    if (!rate_schedules(params).is_constant() || params.training.momentum != 0.0 ||
         !params.model.target.is_committee() ||
         params.model.student.hidden() + params.model.teacher.hidden() > 8 ||
         flow_method(params.model) != FlowMethod::integrals ||

@@ -177,7 +177,7 @@ FlowSettings gaussian_field_flow_settings(const RunParams& p) {
     s.readout = p.model.student.readout_factor(); // docs/theory.md §14
     s.readout_teacher = p.model.teacher.readout_factor();
     s.sphere = p.model.constraint == Constraint::sphere;
-    s.schedule = p.training.eta_schedule.with_horizon(p.schedule.alpha_max); // cosine: §6b
+    s.schedules = rate_schedules(p); // §6b, each cosine ending at alpha_max
     s.target = p.model.target;
     s.eta2 = p.ode_eta2;
     if (s.method == FlowMethod::joint)
@@ -196,7 +196,7 @@ struct Rates {
     double eta, eta_v;
 };
 Rates rates(const FlowSettings& s) noexcept {
-    return {s.eta * s.rate_factor, s.eta_v * s.rate_factor};
+    return {s.eta * s.rate_factors.w, s.eta_v * s.rate_factors.v};
 }
 
 } // namespace

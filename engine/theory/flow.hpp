@@ -100,11 +100,11 @@ struct FlowSettings {
     double readout = 1.0;
     double readout_teacher = 1.0;
     bool sphere = false; ///< constraint = sphere: the projected flow (add_sphere_projection)
-    /// The learning-rate schedule (docs/theory.md §6b) and its value s(alpha) at the time the
-    /// flow is evaluated: assemble_flow and add_weight_decay use eta s, eta_v s. PackedFlow sets
-    /// it from the time it is given; 1 for a constant schedule.
-    RateSchedule schedule{};
-    double rate_factor = 1.0;
+    /// The learning-rate schedules (docs/theory.md §6b, rate_schedules) and their values s(alpha)
+    /// at the time the flow is evaluated: assemble_flow and add_weight_decay use eta s_w, eta_v
+    /// s_v. PackedFlow sets them from the time it is given; 1 for constant schedules.
+    LayerSchedules schedules{};
+    RateFactors rate_factors{};
     /// The fixed rule of FlowMethod::joint (docs/theory.md §10), made by flow_settings for
     /// joint-points points; null for FlowMethod::integrals (the joint path then makes its own).
     std::shared_ptr<const JointRule> joint_rule;
@@ -285,7 +285,7 @@ public:
 
     /// dy = f(t, y) with the learning rates at alpha = t (a schedule, docs/theory.md §6b).
     bool operator()(double t, const Eigen::VectorXd& y, Eigen::VectorXd& dy) {
-        settings_.rate_factor = settings_.schedule.factor(t);
+        settings_.rate_factors = settings_.schedules.factors(t);
         return (*this)(y, dy);
     }
 

@@ -71,7 +71,7 @@ struct Rates {
     double eta, eta_v;
 };
 Rates rates(const FlowSettings& s) noexcept {
-    return {s.eta * s.rate_factor, s.eta_v * s.rate_factor};
+    return {s.eta * s.rate_factors.w, s.eta_v * s.rate_factors.v};
 }
 
 } // namespace
@@ -273,7 +273,7 @@ double ManifoldFlow::max_field_variance(const Eigen::VectorXd& y) const {
 
 bool ManifoldFlow::operator()(double t, const Eigen::VectorXd& y, Eigen::VectorXd& dy) {
     ++evaluations_;
-    settings_.rate_factor = settings_.schedule.factor(t); // docs/theory.md §6b
+    settings_.rate_factors = settings_.schedules.factors(t); // docs/theory.md §6b
     unpack(y, modes_, v_);
     if (!modes_.q.allFinite() || !modes_.r.allFinite() || !v_.allFinite())
         return false;

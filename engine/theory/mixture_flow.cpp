@@ -65,7 +65,7 @@ MixtureFlowSettings mixture_flow_settings(const RunParams& p) {
     s.weight_decay = p.training.weight_decay;
     s.readout = p.model.student.readout_factor(); // docs/theory.md §14
     s.sphere = p.model.constraint == Constraint::sphere;
-    s.schedule = p.training.eta_schedule;
+    s.schedules = rate_schedules(p); // §6b, each cosine ending at alpha_max
     s.eta2 = p.ode_eta2;
     const Mixture& mix = p.model.mixture;
     const auto C = static_cast<Eigen::Index>(mix.clusters());
@@ -253,8 +253,8 @@ MixtureEstimate mixture_estimate(const MixtureFlowSettings& s, const Eigen::Matr
         throw std::invalid_argument("plateau theory: the mixture flow needs Q K x K, M K x C, v K "
                                     "and rules in K dimensions");
     const int shifts = s.rule->shifts();
-    const double eta = s.eta * s.rate_factor;     // docs/theory.md §6b
-    const double eta_v = s.eta_v * s.rate_factor; // docs/theory.md §6b
+    const double eta = s.eta * s.rate_factors.w;     // docs/theory.md §6b
+    const double eta_v = s.eta_v * s.rate_factors.v; // docs/theory.md §6b
     const double delta = s.variance;
     const double root_delta = std::sqrt(delta);
     const bool second_order =
@@ -482,7 +482,7 @@ OrderParameters MixtureFlow::order_parameters(const Eigen::VectorXd& y) const {
 
 bool MixtureFlow::operator()(double t, const Eigen::VectorXd& y, Eigen::VectorXd& dy) {
     ++evaluations_;
-    settings_.rate_factor = settings_.schedule.factor(t); // docs/theory.md §6b
+    settings_.rate_factors = settings_.schedules.factors(t); // docs/theory.md §6b
     Eigen::MatrixXd Q, M;
     Eigen::VectorXd v;
     unpack(y, Q, M, v);

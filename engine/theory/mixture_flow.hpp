@@ -45,8 +45,9 @@ struct MixtureFlowSettings {
     double weight_decay = 0.0;
     double readout = 1.0; ///< c of readout-scale (docs/theory.md §14): sigma = h(c sum v g)
     bool sphere = false;
-    RateSchedule schedule{};
-    double rate_factor = 1.0;
+    /// The schedules (docs/theory.md §6b, rate_schedules) and their values at the flow's time.
+    LayerSchedules schedules{};
+    RateFactors rate_factors{};
     Eta2Terms eta2 = Eta2Terms::keep;
     // The mixture: C x D means (unit rows), labels, weights, Delta; Gamma = means means^T.
     Eigen::MatrixXd means;

@@ -90,7 +90,7 @@ void TeachersFlow::unpack(const Eigen::VectorXd& y, Eigen::MatrixXd& Q, Eigen::M
 
 bool TeachersFlow::operator()(double t, const Eigen::VectorXd& y, Eigen::VectorXd& dy) {
     ++evaluations_;
-    settings_.rate_factor = settings_.schedule.factor(t); // docs/theory.md §6b
+    settings_.rate_factors = settings_.schedules.factors(t); // docs/theory.md §6b
     unpack(y, Q_, R_, V_);
     if (!Q_.allFinite() || !R_.allFinite() || !V_.allFinite())
         return false;
