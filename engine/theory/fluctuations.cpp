@@ -48,7 +48,9 @@ Eigen::Index q_index(Eigen::Index K, Eigen::Index j, Eigen::Index k) {
 }
 
 /// A square root S of the PSD matrix G (S S^T = G), by its eigendecomposition: a rank-deficient
-/// G (a symmetric start, Q_jk = Q_jj) is fine.
+/// G (a symmetric start, Q_jk = Q_jj) is fine. Not node_averages' symmetric_sqrt: with the
+/// tensor Gauss-Hermite rule the eigenvector-aligned factor is the more accurate one here (<g>
+/// against the erf flow at 12 nodes: 8e-7 against 9e-6 with the symmetric root).
 Eigen::MatrixXd psd_sqrt(const Eigen::MatrixXd& G) {
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> es(G);
     return es.eigenvectors() * es.eigenvalues().cwiseMax(0.0).cwiseSqrt().asDiagonal();
