@@ -72,12 +72,6 @@ double deep_backward(const NetworkSpec& net, const LayerWeights& W, std::span<co
     return delta;
 }
 
-namespace {
-std::span<const double> as_span(const Eigen::VectorXd& x) noexcept {
-    return {x.data(), static_cast<std::size_t>(x.size())};
-}
-} // namespace
-
 double deep_network_output(const NetworkSpec& net, const RowMatrix& W1, const LayerWeights& W,
                            const Eigen::VectorXd& v, const Eigen::VectorXd& xi) {
     const Eigen::VectorXd fields = W1 * xi;

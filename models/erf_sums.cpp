@@ -22,6 +22,8 @@
 // gaussian_integrals.cpp.
 #include "models/erf_sums.hpp"
 
+#include "models/erf_constants.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -30,12 +32,7 @@
 namespace plateau::integrals {
 
 namespace {
-constexpr double two_over_pi = 2.0 / std::numbers::pi;
 constexpr double four_over_pi2 = 4.0 / (std::numbers::pi * std::numbers::pi);
-
-double clamp1(double x) {
-    return std::clamp(x, -1.0, 1.0);
-}
 
 // fdlibm e_asin.c: (arcsin(x) - x) / x^3 = p(t) / q(t), t = x^2, minimax on |x| <= 1/2.
 constexpr double pS0 = 1.66666666666666657415e-01, pS1 = -3.25565818622400915405e-01,

@@ -1,6 +1,7 @@
 // Gaussian averages of the order-parameter theory; see gaussian_integrals.hpp and docs/theory.md.
 #include "models/gaussian_integrals.hpp"
 
+#include "models/erf_constants.hpp"
 #include "models/polynomial_averages.hpp"
 #include "models/quadrature.hpp"
 
@@ -21,7 +22,6 @@ namespace plateau::integrals {
 namespace {
 
 constexpr double pi = std::numbers::pi;
-constexpr double two_over_pi = 2.0 / pi;
 constexpr double inv_two_pi = 1.0 / (2.0 * pi);
 
 [[noreturn]] void throw_no_closed_form(ActivationKind g) {
@@ -43,10 +43,6 @@ void check_indices(const Eigen::MatrixXd& C, std::initializer_list<int> idx) {
 /// Diagonal entry, with a slightly negative (rounding) variance read as zero.
 double var(const Eigen::MatrixXd& C, int i) {
     return std::max(C(i, i), 0.0);
-}
-
-double clamp1(double x) {
-    return std::clamp(x, -1.0, 1.0);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,12 +9,6 @@ std::string widths_text(std::span<const int> widths) {
     return out;
 }
 
-namespace {
-std::span<const double> as_span(const Eigen::VectorXd& x) noexcept {
-    return {x.data(), static_cast<std::size_t>(x.size())};
-}
-} // namespace
-
 double network_output(const NetworkSpec& net, const RowMatrix& W, const Eigen::VectorXd& v,
                       const Eigen::VectorXd& xi) {
     const Eigen::VectorXd fields = W * xi;

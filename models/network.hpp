@@ -14,6 +14,7 @@
 #include "models/loss.hpp"
 
 #include <Eigen/Core>
+#include <cstddef>
 #include <span>
 #include <string>
 #include <vector>
@@ -21,6 +22,11 @@
 namespace plateau {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+/// A vector's entries as a span, without a copy.
+[[nodiscard]] inline std::span<const double> as_span(const Eigen::VectorXd& x) noexcept {
+    return {x.data(), static_cast<std::size_t>(x.size())};
+}
 
 /// The scale of the readout (the `readout-scale` key, docs/theory.md §14): the output of a
 /// two-layer network is h(c sum_j v_j g(x_j)) with c = 1 (`one`, Eq. (1)) or c = 1/K

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <sys/wait.h>
 
@@ -38,14 +39,19 @@ inline CliResult run_plateau(const std::string& args, const std::string& env = {
     return r;
 }
 
-/// A fresh directory under the system temp directory, removed with the object.
+/// A fresh directory under the system temp directory (created here, never one that existed),
+/// removed with everything in it.
 class TempDir {
 public:
     TempDir() {
         std::random_device rd;
-        path_ = std::filesystem::temp_directory_path() /
-                ("plateau-test-" + std::to_string(rd()) + std::to_string(rd()));
-        std::filesystem::create_directories(path_);
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            path_ = std::filesystem::temp_directory_path() /
+                    ("plateau-test-" + std::to_string(rd()) + std::to_string(rd()));
+            if (std::filesystem::create_directory(path_))
+                return;
+        }
+        throw std::runtime_error("cannot create a temporary directory");
     }
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
@@ -57,6 +63,7 @@ public:
     [[nodiscard]] std::string operator/(const std::string& name) const {
         return (path_ / name).string();
     }
+    [[nodiscard]] std::filesystem::path file(const std::string& name) const { return path_ / name; }
 
 private:
     std::filesystem::path path_;

@@ -34,7 +34,7 @@ using plateau::cli::Configuration;
 
 namespace {
 
-RunParams params_of(std::int64_t N, int K, int M) {
+RunParams gram_params(std::int64_t N, int K, int M) {
     RunParams p = test::params_of(N, K, M);
     p.dynamics = DynamicsKind::gram;
     return p;
@@ -103,7 +103,7 @@ TEST_CASE("gram: one step of the chain is the Gram matrix of the trainer's updat
     };
     for (const Case& c : cases) {
         INFO(c.what);
-        RunParams p = params_of(50, c.K, c.M);
+        RunParams p = gram_params(50, c.K, c.M);
         p.model.learn_v = c.learn_v;
         p.model.noise = c.noise;
         p.model.q0 = 1.0;
@@ -145,7 +145,7 @@ TEST_CASE("gram: a run draws z then chi^2 with N - K - M degrees of freedom from
     // The wiring of GramDynamics, step by step: its first steps equal the chain fed by hand with
     // r normals and 2 Gamma((N - r)/2) from the run's gram_steps stream and the label noise
     // from its noise stream (a wrong number of degrees of freedom changes |xi|^2, Eq. (G2)).
-    RunParams p = params_of(7, 2, 3);
+    RunParams p = gram_params(7, 2, 3);
     p.model.noise = 0.2;
     p.training.eta = 2.0;
     GramDynamics dynamics(p, 4, 1, 1);
@@ -196,7 +196,7 @@ TEST_CASE("gram: the initial Gram matrix has the law of the full simulation's", 
     // the laws differ most from their means; orthonormal and Gaussian teachers, K != M.
     for (const TeacherInit teacher : all_values<TeacherInit>()) {
         INFO("teacher " << name(teacher));
-        RunParams p = params_of(12, 2, 3);
+        RunParams p = gram_params(12, 2, 3);
         p.model.q0 = 0.5;
         p.model.teacher_init = teacher;
         const int draws = 4000;
@@ -240,7 +240,7 @@ TEST_CASE("gram: the initial Gram matrix has the law of the full simulation's", 
 }
 
 TEST_CASE("gram: N <= K + M is refused naming N", "[gram][errors]") {
-    RunParams p = params_of(4, 2, 2);
+    RunParams p = gram_params(4, 2, 2);
     CHECK(plateau::test::error_of<ConfigError>([&] { validate(p); }) ==
           "invalid value '4' for 'N': allowed is an integer > K + M = 4 with dynamics = gram");
     p.model.N = 5;
@@ -278,7 +278,7 @@ TEST_CASE("gram: a training set or a batch is refused naming its key", "[gram][e
 }
 
 TEST_CASE("gram: a G that is not positive semi-definite or not finite is a divergence", "[gram]") {
-    RunParams p = params_of(50, 2, 2);
+    RunParams p = gram_params(50, 2, 2);
     OrderParameters op = sample_initial_gram(p, 1, 0);
     op.Q(1, 1) = -0.5;
     GramChain bad(p, op);
@@ -296,7 +296,7 @@ TEST_CASE("gram: a G that is not positive semi-definite or not finite is a diver
 
     // Whole runs: a learning rate far too large with unbounded g blows the weights up; the run
     // is diverged, whatever the backend, and never crashes.
-    RunParams wild = params_of(50, 2, 2);
+    RunParams wild = gram_params(50, 2, 2);
     wild.model.student.g.kind = wild.model.teacher.g.kind = ActivationKind::relu;
     wild.training.eta = 60.0;
     wild.schedule.alpha_max = 50.0;
@@ -308,7 +308,7 @@ TEST_CASE("gram: runs converge to the teacher without a false divergence", "[gra
     // K = M, no noise: w^(j) -> B_j, G becomes singular to rounding; the semi-definite
     // factorization keeps the run going (q0 = 0 starts singular).
     for (const double q0 : {0.0, 0.2}) {
-        RunParams p = params_of(20, 2, 2);
+        RunParams p = gram_params(20, 2, 2);
         p.model.q0 = q0;
         p.training.eta = 1.0;
         p.schedule.alpha_max = 3000.0;
@@ -330,7 +330,7 @@ TEST_CASE("gram: runs converge to the teacher without a false divergence", "[gra
 }
 
 TEST_CASE("gram: a run is a pure function of its arguments and swept as a coordinate", "[gram]") {
-    RunParams p = params_of(100, 2, 2);
+    RunParams p = gram_params(100, 2, 2);
     p.schedule.alpha_max = 5.0;
     p.schedule.records = 10;
     const RunResult a = simulate(p, 9, 3);
@@ -397,7 +397,7 @@ TEST_CASE("gram: whole runs have the law of full runs (two-sample KS)", "[gram][
     double smallest = 1.0;
     for (const Case& c : cases) {
         INFO(c.what);
-        RunParams p = params_of(c.N, c.K, c.M);
+        RunParams p = gram_params(c.N, c.K, c.M);
         p.model.learn_v = c.learn_v;
         p.model.noise = c.noise;
         p.training.eta = 1.0;
@@ -422,7 +422,7 @@ TEST_CASE("gram: seed means at N = 10^4 follow the theory", "[gram][slow]") {
     // sample): the paired differences' mean at every record time within 5 standard errors (plus
     // 1e-3 for the O(1/N) finite-size bias). Before the escape, where the fluctuations that
     // decide it have not yet grown (alpha <= 40 at eta = 1, q0 = 0.2).
-    RunParams p = params_of(10000, 2, 2);
+    RunParams p = gram_params(10000, 2, 2);
     p.training.eta = 1.0;
     p.schedule.alpha_max = 40.0;
     p.schedule.records = 30;

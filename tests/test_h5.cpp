@@ -1,6 +1,7 @@
 // Tests of the HDF5 / netCDF-4 layer (engine/io/h5/h5.hpp): round trips of dimensions, variables,
 // slabs, strings and attributes through a closed and reopened file; fill values of unwritten
 // elements; netCDF dimension ids; exclusive creation; error messages.
+#include "cli_helpers.hpp"
 #include "engine/io/h5/h5.hpp"
 #include "engine/io/h5/verify.hpp"
 
@@ -27,38 +28,12 @@
 #include <thread>
 #include <vector>
 
+using plateau::test::TempDir;
+
 namespace {
 
 namespace h5 = plateau::h5;
 namespace fs = std::filesystem;
-
-/// A fresh directory under the system temp directory, removed with everything in it.
-class TempDir {
-public:
-    TempDir() {
-        std::random_device device;
-        std::mt19937_64 engine((static_cast<std::uint64_t>(device()) << 32) ^ device());
-        for (int attempt = 0; attempt < 100; ++attempt) {
-            const auto candidate = fs::temp_directory_path() /
-                                   ("plateau_test_h5_" + std::to_string(engine() % 1000000000000));
-            if (fs::create_directory(candidate)) {
-                path_ = candidate;
-                return;
-            }
-        }
-        throw std::runtime_error("cannot create a temporary directory");
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
-    ~TempDir() {
-        std::error_code ignored;
-        fs::remove_all(path_, ignored);
-    }
-    [[nodiscard]] fs::path file(const std::string& name) const { return path_ / name; }
-
-private:
-    fs::path path_;
-};
 
 std::string read_bytes(const fs::path& path) {
     std::string bytes(static_cast<std::size_t>(fs::file_size(path)), '\0');

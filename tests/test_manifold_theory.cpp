@@ -35,7 +35,7 @@ using plateau::test::Stat;
 
 namespace {
 
-RunParams manifold_params(int K, int M, std::int64_t N, double delta, FeatureMap map) {
+RunParams theory_manifold_params(int K, int M, std::int64_t N, double delta, FeatureMap map) {
     RunParams p;
     p.model.N = N;
     p.model.student.widths = {K};
@@ -100,7 +100,7 @@ TEST_CASE("manifold flow: isotropic inputs give the Gaussian flow", "[theory][ma
     for (const ActivationKind g :
          {ActivationKind::erf, ActivationKind::relu, ActivationKind::linear}) {
         INFO("g = " << name(g));
-        RunParams p = manifold_params(3, 2, 200, 1.0, FeatureMap::erf);
+        RunParams p = theory_manifold_params(3, 2, 200, 1.0, FeatureMap::erf);
         p.model.student.g.kind = p.model.teacher.g.kind = g;
         p.model.noise = 0.05;
         p.model.learn_v = true;
@@ -155,7 +155,7 @@ TEST_CASE("manifold flow: equals the Monte-Carlo average of the trainer's update
         constexpr std::int64_t N = 400;
         constexpr int samples = 30'000;
         INFO("feature map " << static_cast<int>(c.map) << ", delta = " << c.delta);
-        RunParams p = manifold_params(K, M, N, c.delta, c.map);
+        RunParams p = theory_manifold_params(K, M, N, c.delta, c.map);
         p.model.noise = 0.1;
         p.model.learn_v = true;
         p.training.eta = 1.5;
@@ -256,7 +256,7 @@ TEST_CASE("manifold flow: equals the Monte-Carlo average of the trainer's update
 }
 
 TEST_CASE("manifold theory: refusals name the key, the value and the limit", "[theory][manifold]") {
-    RunParams p = manifold_params(2, 2, 100, 0.5, FeatureMap::sign);
+    RunParams p = theory_manifold_params(2, 2, 100, 0.5, FeatureMap::sign);
     CHECK_NOTHROW(require_theory_support(p.model));
     const auto refused = [&](const char* key) {
         try {
@@ -348,7 +348,7 @@ TEST_CASE("manifold theory versus simulation: K = M = 2, erf, sign features, del
     };
     for (const Case c : {Case{0.25, 60.0, 8}, Case{1.0, 30.0, 8}, Case{2.0, 30.0, 6}}) {
         INFO("delta = " << c.delta);
-        RunParams p = manifold_params(2, 2, 500, c.delta, FeatureMap::sign);
+        RunParams p = theory_manifold_params(2, 2, 500, c.delta, FeatureMap::sign);
         p.training.eta = 1.0;
         p.schedule.alpha_max = c.alpha_max;
         p.schedule.records = 6;
@@ -366,7 +366,7 @@ TEST_CASE("manifold theory versus simulation: K = 3, M = 2, erf features, learne
     };
     for (const Case c : {Case{0.25, 40.0, 8}, Case{1.0, 20.0, 8}, Case{2.0, 20.0, 6}}) {
         INFO("delta = " << c.delta);
-        RunParams p = manifold_params(3, 2, 500, c.delta, FeatureMap::erf);
+        RunParams p = theory_manifold_params(3, 2, 500, c.delta, FeatureMap::erf);
         p.training.eta = 1.0;
         p.model.learn_v = true;
         p.training.eta_v = 0.5;

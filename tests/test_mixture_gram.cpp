@@ -36,7 +36,7 @@ namespace {
 
 /// A mixture of three clusters with unequal weights on D = 3 axes, means not orthogonal (the
 /// clusters-file mixture of tests/test_mixture.cpp).
-Mixture file_mixture(double delta) {
+Mixture clusters_file_mixture(double delta) {
     Mixture m = Mixture::parse(" 1  2 0 0  weight 2\n"
                                "-1  0 1 1  weight 1\n"
                                "-1  1 0 -3 weight 1\n",
@@ -143,11 +143,11 @@ TEST_CASE("mixture gram: one step of the chain is the Gram matrix of the trainer
         {"xor relu K=4 squared", xor_mixture, 4, ActivationKind::relu, LossKind::squared},
         {"xor relu K=4 logistic noise", xor_mixture, 4, ActivationKind::relu, LossKind::logistic,
          true, 0.2},
-        {"file erf K=3 squared fixed v", file_mixture(0.3), 3, ActivationKind::erf,
+        {"file erf K=3 squared fixed v", clusters_file_mixture(0.3), 3, ActivationKind::erf,
          LossKind::squared, false},
         {"xor erf K=2 logistic sphere", xor_mixture, 2, ActivationKind::erf, LossKind::logistic,
          true, 0.0, Constraint::sphere},
-        {"file relu K=3 squared weight decay", file_mixture(0.1), 3, ActivationKind::relu,
+        {"file relu K=3 squared weight decay", clusters_file_mixture(0.1), 3, ActivationKind::relu,
          LossKind::squared, true, 0.0, Constraint::none, 4.0},
     };
     for (const Case& c : cases) {
@@ -206,7 +206,7 @@ TEST_CASE("mixture gram: a run draws z, the cluster's uniform, then chi^2_{N-r} 
     // The wiring of GramDynamics: its first steps equal the chain fed by hand with r normals, one
     // uniform (the cluster, MixtureSampler::cluster) and 2 Gamma((N - r)/2) from the run's
     // gram_steps stream, the label noise from its noise stream; r = K + M + D.
-    RunParams p = mixture_params(11, 2, 1, file_mixture(0.2));
+    RunParams p = mixture_params(11, 2, 1, clusters_file_mixture(0.2));
     p.model.noise = 0.2;
     p.training.eta = 2.0;
     GramDynamics dynamics(p, 4, 1, 1);
@@ -272,7 +272,7 @@ TEST_CASE("mixture gram: the initial Gram matrix with the axes has the full simu
                          Case{TeacherInit::gaussian, Constraint::none},
                          Case{TeacherInit::orthonormal, Constraint::sphere}}) {
         INFO("teacher " << name(c.teacher) << ", constraint " << name(c.constraint));
-        RunParams p = mixture_params(10, 2, 2, file_mixture(0.1));
+        RunParams p = mixture_params(10, 2, 2, clusters_file_mixture(0.1));
         p.model.q0 = c.constraint == Constraint::sphere ? p.model.q0 : 0.5;
         p.model.teacher_init = c.teacher;
         p.model.constraint = c.constraint;
@@ -339,12 +339,12 @@ namespace {
 
 /// What the KS test compares, per run at each record of `at`: Q_11, Q_12, M_11 = w_1 . mu_1, v_1
 /// and the classification error.
-struct Sample {
+struct ChainSample {
     std::vector<std::vector<double>> q11, q12, m11, v1, class_error;
 };
 
-Sample sample_runs(const RunParams& p, int runs, const std::vector<std::size_t>& at) {
-    Sample s;
+ChainSample chain_sample_runs(const RunParams& p, int runs, const std::vector<std::size_t>& at) {
+    ChainSample s;
     for (auto* v : {&s.q11, &s.q12, &s.m11, &s.v1, &s.class_error})
         v->resize(at.size());
     for (int run = 0; run < runs; ++run) {
@@ -362,15 +362,15 @@ Sample sample_runs(const RunParams& p, int runs, const std::vector<std::size_t>&
     return s;
 }
 
-/// KS tests of gram against full runs of `p` on every variable of Sample at records 1 and 2
+/// KS tests of gram against full runs of `p` on every variable of ChainSample at records 1 and 2
 /// (Q_11 = 1 on the sphere: left out); each must pass at `per_test`. Returns the smallest p-value.
 double ks_gram_against_full(RunParams p, int runs, double per_test) {
     const std::vector<std::size_t> at{1, 2};
     const bool sphere = p.model.constraint == Constraint::sphere;
     p.dynamics = DynamicsKind::gram;
-    const Sample gram = sample_runs(p, runs, at);
+    const ChainSample gram = chain_sample_runs(p, runs, at);
     p.dynamics = DynamicsKind::full;
-    const Sample full = sample_runs(p, runs, at);
+    const ChainSample full = chain_sample_runs(p, runs, at);
     double smallest = 1.0;
     for (std::size_t i = 0; i < at.size(); ++i) {
         INFO("record " << at[i]);

@@ -200,7 +200,7 @@ namespace {
 /// Seed means of simulation and theory (each theory run from its simulation's initial order
 /// parameters) of the XOR mixture; every record of eps_g and class_error within 4 standard
 /// errors of the simulations' seed mean plus 2 % of the theory (plus the rule's own error).
-void compare_with_simulation(const RunParams& p, int seeds) {
+void compare_mixture_with_simulation(const RunParams& p, int seeds) {
     const std::vector<double> alphas = record_alphas(p.schedule);
     std::vector<Stat> eg_sim(alphas.size()), ce_sim(alphas.size());
     std::vector<double> eg_theory(alphas.size(), 0.0), ce_theory(alphas.size(), 0.0);
@@ -255,7 +255,7 @@ TEST_CASE("mixture theory versus simulation: K = 4, squared loss, relu and erf, 
         p.schedule.kind = ScheduleKind::linear;
         p.observer.joint_points = 4096;
         p.observer.eg_samples = 2000;
-        compare_with_simulation(p, 8);
+        compare_mixture_with_simulation(p, 8);
     }
 }
 

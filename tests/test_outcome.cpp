@@ -57,12 +57,12 @@ RunResult completed(const Series& s, const std::vector<double>& alphas) {
     return r;
 }
 
-constexpr Eigen::Index n = 8;
+constexpr Eigen::Index input_dim = 8;
 Eigen::RowVectorXd e(Eigen::Index i) {
-    return Eigen::RowVectorXd::Unit(n, i);
+    return Eigen::RowVectorXd::Unit(input_dim, i);
 }
 Eigen::MatrixXd teachers(Eigen::Index M) {
-    return Eigen::MatrixXd::Identity(M, n);
+    return Eigen::MatrixXd::Identity(M, input_dim);
 }
 /// eps_g falling from `start` to `level` around alpha = 3, then flat.
 std::function<double(double)> falls_to(double start, double level) {
@@ -72,7 +72,7 @@ std::function<double(double)> falls_to(double start, double level) {
 }
 /// The symmetric plateau of K = M = 2: both units at r_jn = 0.68 with both teacher units.
 Eigen::MatrixXd symmetric(double) {
-    Eigen::MatrixXd W(2, n);
+    Eigen::MatrixXd W(2, input_dim);
     W.row(0) = 0.48 * (e(0) + e(1)) + 0.2 * e(2);
     W.row(1) = 0.48 * (e(0) + e(1)) + 0.2 * e(3);
     return W;
@@ -95,7 +95,7 @@ TEST_CASE("Outcome: eps_g stalling while the weights grow far beyond the teacher
     Series s{falls_to(0.45, 0.24),
              [](double a) {
                  const double len = std::sqrt(0.2 + 4.0 * std::sqrt(a));
-                 Eigen::MatrixXd W(2, n);
+                 Eigen::MatrixXd W(2, input_dim);
                  W.row(0) = len * (0.8 * e(0) + 0.6 * e(4));
                  W.row(1) = len * (0.8 * e(1) + 0.6 * e(5));
                  return W;
@@ -105,7 +105,7 @@ TEST_CASE("Outcome: eps_g stalling while the weights grow far beyond the teacher
     // The same curve with the weights at the teacher's length: specialized, so learned (eps_g at
     // 0.24 is then the asymptote, e.g. of label noise).
     s.W = [](double) {
-        Eigen::MatrixXd W(2, n);
+        Eigen::MatrixXd W(2, input_dim);
         W.row(0) = 0.8 * e(0) + 0.6 * e(4);
         W.row(1) = 0.8 * e(1) + 0.6 * e(5);
         return W;
@@ -114,7 +114,7 @@ TEST_CASE("Outcome: eps_g stalling while the weights grow far beyond the teacher
     // Growing by 1.9 to below 10 times the teacher's squared length is not enough to fail.
     s.W = [](double a) {
         const double len = std::sqrt(1.0 + 0.9 * std::min(1.0, std::max(0.0, (a - 30) / 270)));
-        Eigen::MatrixXd W(2, n);
+        Eigen::MatrixXd W(2, input_dim);
         W.row(0) = len * (0.8 * e(0) + 0.6 * e(4));
         W.row(1) = len * (0.8 * e(1) + 0.6 * e(5));
         return W;
@@ -150,7 +150,7 @@ TEST_CASE("Outcome: the symmetric plateau at the end is plateau and a K < M asym
     // K = 1, M = 2: one unit on both teacher units at a flat eps_g (0.031) is its asymptote...
     Series small{falls_to(0.39, 0.031),
                  [](double) {
-                     Eigen::MatrixXd W(1, n);
+                     Eigen::MatrixXd W(1, input_dim);
                      W.row(0) = 0.97 * (e(0) + e(1)) + 0.1 * e(2);
                      return W;
                  },
@@ -196,7 +196,7 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
     // share the direction, so the committee's rule (specialization) says plateau: wrong.
     const auto shared = [](double a) {
         const double m = std::min(0.98, 0.03 * std::exp(a / 3.0));
-        Eigen::MatrixXd W(2, n);
+        Eigen::MatrixXd W(2, input_dim);
         W.row(0) = m * e(0) + std::sqrt(1.0 - m * m) * e(1);
         W.row(1) = -m * e(0) + std::sqrt(1.0 - m * m) * e(2); // r = -m: the sign of a square
         return W;
@@ -210,7 +210,7 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
         return 1.5 * (1.0 + 0.005 * a / 300.0);
     };
     pr.W = [](double) {
-        Eigen::MatrixXd W(2, n);
+        Eigen::MatrixXd W(2, input_dim);
         W.row(0) = 0.03 * e(0) + std::sqrt(1.0 - 0.03 * 0.03) * e(1);
         W.row(1) = 0.03 * e(0) + std::sqrt(1.0 - 0.03 * 0.03) * e(2);
         return W;
@@ -227,7 +227,7 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
     // (y1 +- y2)/sqrt 2 capture both: learned.
     Series stairs{falls_to(1.0, 0.5),
                   [](double) {
-                      Eigen::MatrixXd W(2, n);
+                      Eigen::MatrixXd W(2, input_dim);
                       W.row(0) = 0.9 * e(0) + 0.05 * e(1) + 0.43 * e(2);
                       W.row(1) = 0.9 * e(0) - 0.05 * e(1) + 0.43 * e(3);
                       return W;
@@ -235,7 +235,7 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
                   teachers(2)};
     CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
     stairs.W = [](double) {
-        Eigen::MatrixXd W(2, n);
+        Eigen::MatrixXd W(2, input_dim);
         W.row(0) = 0.7 * (e(0) + e(1)) + 0.1 * e(2);
         W.row(1) = 0.7 * (e(0) - e(1)) + 0.1 * e(3);
         return W;
@@ -246,7 +246,7 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
     // 0.85 y1 + 0.5 y2, each overlapping B_2 by 0.5, but their span holds a quarter of B_2
     // (|P B_2|^2 = 0.26): escaped, not learned.
     stairs.W = [](double) {
-        Eigen::MatrixXd W(2, n);
+        Eigen::MatrixXd W(2, input_dim);
         W.row(0) = 0.85 * e(0) + 0.5 * e(1) + 0.17 * e(2);
         W.row(1) = 0.85 * e(0) + 0.5 * e(1) + 0.17 * e(3);
         return W;
@@ -254,7 +254,7 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
     stairs.eg = falls_to(2.95, 0.53);
     CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
     stairs.W = [](double) {
-        Eigen::MatrixXd W(2, n);
+        Eigen::MatrixXd W(2, input_dim);
         W.row(0) = 0.7 * (e(0) + e(1)) + 0.1 * e(2);
         W.row(1) = 0.7 * (e(0) - e(1)) + 0.1 * e(3);
         return W;
@@ -266,7 +266,8 @@ TEST_CASE("Outcome: a search-phase model is learned, searching or escaped, never
     CHECK(outcome_of(stairs, search_model) == RunOutcome::escaped);
 }
 
-TEST_CASE("Outcome of simulations: phase retrieval with label noise is learned", "[outcome][heavy]") {
+TEST_CASE("Outcome of simulations: phase retrieval with label noise is learned",
+          "[outcome][heavy]") {
     // experiments/phase_retrieval_escape.ini at N = 1000 (Gram chain) with more label noise:
     // square student and teacher, K = 1 and 2, M = 1, inverse-k, sphere, eta = 0.1, s^2 = 0.5.
     // Every run escapes by alpha ~ 100 and ends at eps_g's floor (~0.12 for K = 1, ~0.035 for

@@ -121,14 +121,14 @@ long double tensor_reference(const std::vector<pa::Factor>& factors, const Eigen
     return sum;
 }
 
-constexpr std::array<std::array<int, 4>, 8> quads{{{0, 1, 2, 3},
-                                                   {2, 3, 0, 1},
-                                                   {0, 0, 1, 2},
-                                                   {1, 2, 3, 3},
-                                                   {0, 0, 2, 2},
-                                                   {1, 1, 1, 1},
-                                                   {0, 1, 1, 1},
-                                                   {2, 0, 1, 2}}};
+constexpr std::array<std::array<int, 4>, 8> polynomial_quads{{{0, 1, 2, 3},
+                                                              {2, 3, 0, 1},
+                                                              {0, 0, 1, 2},
+                                                              {1, 2, 3, 3},
+                                                              {0, 0, 2, 2},
+                                                              {1, 1, 1, 1},
+                                                              {0, 1, 1, 1},
+                                                              {2, 0, 1, 2}}};
 
 } // namespace
 
@@ -255,7 +255,7 @@ TEST_CASE("polynomial averages: exact against a tensor Gauss-Hermite rule on ran
             ++compared;
         };
         const Polynomial x{{0.0, 1.0}};
-        for (const auto& [a, b, c, d] : quads) {
+        for (const auto& [a, b, c, d] : polynomial_quads) {
             const auto at = [&](int i) {
                 return g[static_cast<std::size_t>(i)];
             };
@@ -284,7 +284,7 @@ TEST_CASE("polynomial averages: the theory's averages of he1..he4 and poly equal
         const Eigen::MatrixXd C = random_covariance(rng, 4, t < 4 ? 6 : 2, 0.6 + 0.1 * t);
         for (const Activation& g : kinds) {
             const Polynomial p = *plateau::as_polynomial(g);
-            for (const auto& [a, b, c, d] : quads) {
+            for (const auto& [a, b, c, d] : polynomial_quads) {
                 // gaussian_integrals routes every polynomial activation to the exact averages
                 CHECK(gi::I4(g, C, a, b, c, d) == pa::I4(p, C, a, b, c, d));
                 const auto rel = [&](double q, double e) {

@@ -44,28 +44,28 @@ Eigen::MatrixXd random_covariance(std::mt19937_64& rng, int D, double scale, boo
     return C;
 }
 
-constexpr std::array<std::array<int, 4>, 12> quads{{{0, 1, 2, 3},
-                                                    {2, 3, 0, 1},
-                                                    {3, 1, 2, 0},
-                                                    {0, 0, 1, 2},
-                                                    {1, 2, 3, 3},
-                                                    {0, 0, 2, 2},
-                                                    {0, 1, 0, 1},
-                                                    {1, 1, 1, 1},
-                                                    {0, 1, 1, 1},
-                                                    {3, 0, 3, 3},
-                                                    {1, 2, 1, 3},
-                                                    {2, 0, 1, 2}}};
+constexpr std::array<std::array<int, 4>, 12> rule_quads{{{0, 1, 2, 3},
+                                                         {2, 3, 0, 1},
+                                                         {3, 1, 2, 0},
+                                                         {0, 0, 1, 2},
+                                                         {1, 2, 3, 3},
+                                                         {0, 0, 2, 2},
+                                                         {0, 1, 0, 1},
+                                                         {1, 1, 1, 1},
+                                                         {0, 1, 1, 1},
+                                                         {3, 0, 3, 3},
+                                                         {1, 2, 1, 3},
+                                                         {2, 0, 1, 2}}};
 
 /// Largest |quadrature - closed form| / max(|closed form|, 1e-3) over I2, I3, I4, J2 at all
-/// index tuples of `quads` (their first 2 and 3 entries for I2, J2, I3).
+/// index tuples of `rule_quads` (their first 2 and 3 entries for I2, J2, I3).
 double max_relative_error(ActivationKind k, const Eigen::MatrixXd& C, bool with_I4 = true) {
     const Activation g{k};
     double worst = 0.0;
     const auto rel = [&](double q, double e) {
         worst = std::max(worst, std::abs(q - e) / std::max(std::abs(e), 1e-3));
     };
-    for (const auto& [a, b, c, d] : quads) {
+    for (const auto& [a, b, c, d] : rule_quads) {
         rel(quad::I2(g, C, a, b), gi::I2(k, C, a, b));
         rel(quad::J2(g, C, a, b), gi::J2(k, C, a, b));
         rel(quad::I3(g, C, a, b, c), gi::I3(k, C, a, b, c));
@@ -259,7 +259,7 @@ TEST_CASE("quadrature: square is exact against Isserlis' theorem", "[quadrature]
     for (int t = 0; t < 24; ++t) {
         const int D = t < 12 ? 6 : (t < 18 ? 2 + t % 2 : 2);
         const Eigen::MatrixXd C = random_covariance(rng, D, 0.5 + 0.125 * (t % 12), t >= 18);
-        for (const auto& [a, b, c, d] : quads) {
+        for (const auto& [a, b, c, d] : rule_quads) {
             rel(quad::I2(g, C, a, b), isserlis_I2(C, a, b));
             rel(quad::J2(g, C, a, b), isserlis_J2(C, a, b));
             rel(quad::I3(g, C, a, b, c), isserlis_I3(C, a, b, c));

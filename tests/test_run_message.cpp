@@ -12,7 +12,7 @@ using namespace plateau;
 
 namespace {
 
-bool same_bits(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
+bool same_matrix_bits(const Eigen::MatrixXd& a, const Eigen::MatrixXd& b) {
     return a.rows() == b.rows() && a.cols() == b.cols() &&
            std::memcmp(a.data(), b.data(), static_cast<std::size_t>(a.size()) * sizeof(double)) ==
                0;
@@ -42,15 +42,15 @@ TEST_CASE("a finished run survives encode and decode bit for bit", "[mpi]") {
     for (std::size_t i = 0; i < run.result.records.size(); ++i) {
         const auto& a = run.result.records[i];
         const auto& b = back.result.records[i];
-        CHECK(same_bits(a.Q, b.Q));
-        CHECK(same_bits(a.R, b.R));
-        CHECK(same_bits(a.T, b.T));
-        CHECK(same_bits(a.v, b.v));
+        CHECK(same_matrix_bits(a.Q, b.Q));
+        CHECK(same_matrix_bits(a.R, b.R));
+        CHECK(same_matrix_bits(a.T, b.T));
+        CHECK(same_matrix_bits(a.v, b.v));
         CHECK(std::memcmp(&a.eg, &b.eg, sizeof a.eg) == 0);
         CHECK(std::memcmp(&a.eg_stderr, &b.eg_stderr, sizeof a.eg) == 0);
         REQUIRE(a.extras.size() == b.extras.size());
         for (const auto& [name, values] : a.extras)
-            CHECK(same_bits(values, b.extras.at(name)));
+            CHECK(same_matrix_bits(values, b.extras.at(name)));
     }
     // A cut or padded message is refused, not misread.
     CHECK_THROWS_AS(decode_run(std::span(bytes).first(bytes.size() - 1)), std::invalid_argument);

@@ -41,14 +41,15 @@ std::string states(const Specialization& s) {
     return out;
 }
 
-constexpr Eigen::Index n = 8; // input dimension of the hand-built vectors
+constexpr Eigen::Index dim = 8; // input dimension of the hand-built vectors
 
 } // namespace
 
 TEST_CASE("Specialization K equal M: one teacher unit each in any order", "[specialization]") {
     // Student 0 learned teacher 1 and student 1 teacher 0, with small errors and unequal norms.
-    const auto B = rows(n, {e(n, 0), e(n, 1)});
-    const auto W = rows(n, {1.2 * e(n, 1) + 0.1 * e(n, 0), 0.9 * e(n, 0) - 0.05 * e(n, 5)});
+    const auto B = rows(dim, {e(dim, 0), e(dim, 1)});
+    const auto W =
+        rows(dim, {1.2 * e(dim, 1) + 0.1 * e(dim, 0), 0.9 * e(dim, 0) - 0.05 * e(dim, 5)});
     const auto s = assess(W, B);
     CHECK(states(s) == "assigned assigned");
     CHECK(s.units[0].teacher == 1);
@@ -63,9 +64,9 @@ TEST_CASE("Specialization K equal M: the symmetric plateau is split and not spec
     // On the plateau every unit overlaps both teacher units (r ~ 0.7 each). A tiny asymmetry
     // makes each unit's largest overlap point at a different teacher: an argmax rule would
     // call this specialized.
-    const auto B = rows(n, {e(n, 0), e(n, 1)});
-    const auto W = rows(n, {0.4 * (e(n, 0) + e(n, 1)) + 0.01 * e(n, 0) + 0.3 * e(n, 2),
-                            0.4 * (e(n, 0) + e(n, 1)) + 0.01 * e(n, 1) + 0.3 * e(n, 3)});
+    const auto B = rows(dim, {e(dim, 0), e(dim, 1)});
+    const auto W = rows(dim, {0.4 * (e(dim, 0) + e(dim, 1)) + 0.01 * e(dim, 0) + 0.3 * e(dim, 2),
+                              0.4 * (e(dim, 0) + e(dim, 1)) + 0.01 * e(dim, 1) + 0.3 * e(dim, 3)});
     const auto s = assess(W, B);
     CHECK(states(s) == "split split");
     CHECK(s.units[0].teacher == -1);
@@ -76,23 +77,23 @@ TEST_CASE("Specialization K equal M: the symmetric plateau is split and not spec
 TEST_CASE("Specialization K less than M: stuck with each unit on two teacher units",
           "[specialization]") {
     // K = 2, M = 4: student 0 ~ B0 + B1, student 1 ~ B2 + B3 (largest overlaps distinct).
-    const auto B = rows(n, {e(n, 0), e(n, 1), e(n, 2), e(n, 3)});
-    const auto W = rows(n, {e(n, 0) + 0.95 * e(n, 1), e(n, 2) + 0.9 * e(n, 3)});
+    const auto B = rows(dim, {e(dim, 0), e(dim, 1), e(dim, 2), e(dim, 3)});
+    const auto W = rows(dim, {e(dim, 0) + 0.95 * e(dim, 1), e(dim, 2) + 0.9 * e(dim, 3)});
     const auto s = assess(W, B);
     CHECK(states(s) == "split split");
     CHECK_FALSE(s.specialized);
 }
 
 TEST_CASE("Specialization K less than M: every unit on its own teacher unit", "[specialization]") {
-    const auto B = rows(n, {e(n, 0), e(n, 1), e(n, 2)});
-    const auto W = rows(n, {e(n, 2) + 0.1 * e(n, 0), e(n, 0) + 0.2 * e(n, 6)});
+    const auto B = rows(dim, {e(dim, 0), e(dim, 1), e(dim, 2)});
+    const auto W = rows(dim, {e(dim, 2) + 0.1 * e(dim, 0), e(dim, 0) + 0.2 * e(dim, 6)});
     const auto s = assess(W, B);
     CHECK(states(s) == "assigned assigned");
     CHECK(s.units[0].teacher == 2);
     CHECK(s.units[1].teacher == 0);
     CHECK(s.specialized);
     // A dead unit: only one of the min(K, M) = 2 teacher units is learned.
-    const auto dead = rows(n, {e(n, 2), 1e-3 * e(n, 0)});
+    const auto dead = rows(dim, {e(dim, 2), 1e-3 * e(dim, 0)});
     const auto d = assess(dead, B);
     CHECK(states(d) == "assigned dead");
     CHECK_FALSE(d.specialized);
@@ -102,8 +103,9 @@ TEST_CASE("Specialization K greater than M: a dead surplus unit is specialized",
           "[specialization]") {
     // K = 3, M = 2: unit 2 died (Q_22 -> 0) but still points at teacher 0, the direction unit
     // 1 learned; an argmax rule sees two units on teacher 0.
-    const auto B = rows(n, {e(n, 0), e(n, 1)});
-    const auto W = rows(n, {e(n, 1), 0.98 * e(n, 0) + 0.1 * e(n, 4), 1e-4 * (e(n, 0) + e(n, 5))});
+    const auto B = rows(dim, {e(dim, 0), e(dim, 1)});
+    const auto W =
+        rows(dim, {e(dim, 1), 0.98 * e(dim, 0) + 0.1 * e(dim, 4), 1e-4 * (e(dim, 0) + e(dim, 5))});
     const auto s = assess(W, B);
     CHECK(states(s) == "assigned assigned dead");
     CHECK(s.units[2].teacher == -1);
@@ -112,7 +114,7 @@ TEST_CASE("Specialization K greater than M: a dead surplus unit is specialized",
     // Dead is relative to the largest Q_jj: just above the threshold the unit is live.
     const double q = 1.0; // Q_11 = 0.98^2 + 0.1^2 < 1 = Q_00
     const auto live =
-        rows(n, {e(n, 1), 0.98 * e(n, 0) + 0.1 * e(n, 4), std::sqrt(2e-3 * q) * e(n, 5)});
+        rows(dim, {e(dim, 1), 0.98 * e(dim, 0) + 0.1 * e(dim, 4), std::sqrt(2e-3 * q) * e(dim, 5)});
     const auto l = assess(live, B);
     CHECK(states(l) == "assigned assigned unassigned");
     CHECK_FALSE(l.specialized);
@@ -120,8 +122,8 @@ TEST_CASE("Specialization K greater than M: a dead surplus unit is specialized",
 
 TEST_CASE("Specialization K greater than M: two live units on one teacher unit are shared",
           "[specialization]") {
-    const auto B = rows(n, {e(n, 0), e(n, 1)});
-    const auto W = rows(n, {e(n, 0), e(n, 1), 0.5 * e(n, 0) + 0.05 * e(n, 3)});
+    const auto B = rows(dim, {e(dim, 0), e(dim, 1)});
+    const auto W = rows(dim, {e(dim, 0), e(dim, 1), 0.5 * e(dim, 0) + 0.05 * e(dim, 3)});
     const auto s = assess(W, B);
     CHECK(states(s) == "shared assigned shared");
     CHECK(s.units[0].teacher == 0);
@@ -130,25 +132,25 @@ TEST_CASE("Specialization K greater than M: two live units on one teacher unit a
 }
 
 TEST_CASE("Specialization thresholds: overlap and margin", "[specialization]") {
-    const auto B = rows(n, {e(n, 0), e(n, 1)});
+    const auto B = rows(dim, {e(dim, 0), e(dim, 1)});
     // r = (0.8, 0.35): above min_overlap, lead 0.45 < margin 0.5: not assigned, not split.
     const double c = std::sqrt(1.0 - 0.8 * 0.8 - 0.35 * 0.35);
-    const auto W = rows(n, {0.8 * e(n, 0) + 0.35 * e(n, 1) + c * e(n, 2), e(n, 1)});
+    const auto W = rows(dim, {0.8 * e(dim, 0) + 0.35 * e(dim, 1) + c * e(dim, 2), e(dim, 1)});
     CHECK(states(assess(W, B)) == "unassigned assigned");
     SpecializationThresholds looser;
     looser.margin = 0.4;
     CHECK(states(assess(W, B, looser)) == "assigned assigned");
     CHECK(assess(W, B, looser).specialized);
     // Anti-aligned with every teacher unit: lead large, overlap negative.
-    const auto anti = rows(n, {-e(n, 0) - 0.2 * e(n, 1), e(n, 1)});
+    const auto anti = rows(dim, {-e(dim, 0) - 0.2 * e(dim, 1), e(dim, 1)});
     CHECK(states(assess(anti, B)) == "unassigned assigned");
 }
 
 TEST_CASE("Specialization normalizes by the teacher norms", "[specialization]") {
     // Teacher units of norms 3 and 0.5 (T not the identity): R alone would point unit 1 at
     // teacher 0, r_jn = R_jn / sqrt(Q_jj T_nn) at teacher 1.
-    const auto B = rows(n, {3.0 * e(n, 0), 0.5 * e(n, 1)});
-    const auto W = rows(n, {e(n, 0), 0.2 * e(n, 0) + e(n, 1)});
+    const auto B = rows(dim, {3.0 * e(dim, 0), 0.5 * e(dim, 1)});
+    const auto W = rows(dim, {e(dim, 0), 0.2 * e(dim, 0) + e(dim, 1)});
     const auto s = assess(W, B);
     CHECK(states(s) == "assigned assigned");
     CHECK(s.units[1].teacher == 1);
@@ -156,17 +158,17 @@ TEST_CASE("Specialization normalizes by the teacher norms", "[specialization]") 
 }
 
 TEST_CASE("Specialization with one teacher unit", "[specialization]") {
-    const auto B = rows(n, {e(n, 0)});
-    CHECK(assess(rows(n, {e(n, 0) + 0.1 * e(n, 1)}), B).specialized);
-    CHECK_FALSE(assess(rows(n, {-e(n, 0)}), B).specialized);
+    const auto B = rows(dim, {e(dim, 0)});
+    CHECK(assess(rows(dim, {e(dim, 0) + 0.1 * e(dim, 1)}), B).specialized);
+    CHECK_FALSE(assess(rows(dim, {-e(dim, 0)}), B).specialized);
     // K = 2, M = 1: the second unit must be dead.
-    CHECK(assess(rows(n, {e(n, 0), 1e-3 * e(n, 1)}), B).specialized);
-    CHECK(states(assess(rows(n, {e(n, 0), 0.7 * e(n, 0)}), B)) == "shared shared");
+    CHECK(assess(rows(dim, {e(dim, 0), 1e-3 * e(dim, 1)}), B).specialized);
+    CHECK(states(assess(rows(dim, {e(dim, 0), 0.7 * e(dim, 0)}), B)) == "shared shared");
 }
 
 TEST_CASE("Specialization of non-finite order parameters", "[specialization]") {
-    const auto B = rows(n, {e(n, 0), e(n, 1)});
-    const auto W = rows(n, {e(n, 0), e(n, 1)});
+    const auto B = rows(dim, {e(dim, 0), e(dim, 1)});
+    const auto W = rows(dim, {e(dim, 0), e(dim, 1)});
     Eigen::MatrixXd Q = W * W.transpose();
     Q(1, 1) = std::numeric_limits<double>::quiet_NaN();
     const auto s = assess_specialization(Q, W * B.transpose(), B * B.transpose());
@@ -184,8 +186,8 @@ TEST_CASE("Specialization unit state names are distinct", "[specialization]") {
 TEST_CASE("Specialization reads |r| only where a unit's sign is a symmetry", "[specialization]") {
     // Student 1 learned -B_0: the same function as +B_0 for an even g, or an odd g whose
     // upper weights flipped with it (analysis/SCHEMA.md, "Sign symmetry").
-    const auto B = rows(n, {e(n, 0), e(n, 1)});
-    const auto W = rows(n, {e(n, 1) + 0.05 * e(n, 4), -e(n, 0) + 0.05 * e(n, 3)});
+    const auto B = rows(dim, {e(dim, 0), e(dim, 1)});
+    const auto W = rows(dim, {e(dim, 1) + 0.05 * e(dim, 4), -e(dim, 0) + 0.05 * e(dim, 3)});
     const Eigen::MatrixXd Q = W * W.transpose();
     const Eigen::MatrixXd R = W * B.transpose();
     const Eigen::MatrixXd T = B * B.transpose();

@@ -35,7 +35,7 @@ using namespace plateau;
 
 namespace {
 
-Eigen::VectorXd gaussian_vector(std::mt19937_64& rng, Eigen::Index n, double sd) {
+Eigen::VectorXd sphere_gaussian_vector(std::mt19937_64& rng, Eigen::Index n, double sd) {
     std::normal_distribution<double> d(0.0, sd);
     Eigen::VectorXd x(n);
     for (Eigen::Index i = 0; i < n; ++i)
@@ -71,10 +71,11 @@ TEST_CASE("sphere: readout-scale inverse-k gradients match central finite differ
             for (int trial = 0; trial < 4; ++trial) {
                 RowMatrix W(K, N);
                 for (int j = 0; j < K; ++j)
-                    W.row(j) = gaussian_vector(rng, N, 1.0 / std::sqrt(double(N))).transpose();
-                const Eigen::VectorXd v = gaussian_vector(rng, K, 1.0);
-                const Eigen::VectorXd xi = gaussian_vector(rng, N, 1.0);
-                const double tau = gaussian_vector(rng, 1, 1.0)[0];
+                    W.row(j) =
+                        sphere_gaussian_vector(rng, N, 1.0 / std::sqrt(double(N))).transpose();
+                const Eigen::VectorXd v = sphere_gaussian_vector(rng, K, 1.0);
+                const Eigen::VectorXd xi = sphere_gaussian_vector(rng, N, 1.0);
+                const double tau = sphere_gaussian_vector(rng, 1, 1.0)[0];
                 const PerExampleGradient grad = per_example_gradient(net, W, v, xi, tau);
                 // The same network written with v/K and readout one: same output, same dW.
                 const PerExampleGradient same = per_example_gradient(plain, W, v / K, xi, tau);

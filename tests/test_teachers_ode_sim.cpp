@@ -140,7 +140,7 @@ namespace {
 /// Seed means of simulation and theory (each theory run from its simulation's initial order
 /// parameters): every record of every task's eps_g within 4 standard errors of the
 /// simulations' seed mean plus 2 % of the theory.
-void compare_with_simulation(const RunParams& p, int seeds) {
+void compare_teachers_with_simulation(const RunParams& p, int seeds) {
     const std::vector<double> alphas = record_alphas(p.schedule);
     const int n = p.model.teachers;
     std::vector<std::vector<Stat>> sim(alphas.size(), std::vector<Stat>(n));
@@ -191,7 +191,7 @@ TEST_CASE("teachers theory versus simulation through a switch: shared heads",
           "[theory][teachers][heavy]") {
     for (const double rho : {0.0, 0.5, 1.0}) {
         INFO("teacher-overlap = " << rho);
-        compare_with_simulation(continual(Heads::shared, rho), 12);
+        compare_teachers_with_simulation(continual(Heads::shared, rho), 12);
     }
 }
 
@@ -199,6 +199,6 @@ TEST_CASE("teachers theory versus simulation through a switch: per-task heads",
           "[theory][teachers][heavy]") {
     for (const double rho : {0.0, 0.5, 1.0}) {
         INFO("teacher-overlap = " << rho);
-        compare_with_simulation(continual(Heads::per_task, rho), 12);
+        compare_teachers_with_simulation(continual(Heads::per_task, rho), 12);
     }
 }

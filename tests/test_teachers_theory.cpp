@@ -29,7 +29,7 @@ using namespace plateau;
 
 namespace {
 
-RunParams two_teachers(int K, int M, Heads heads) {
+RunParams two_teacher_params(int K, int M, Heads heads) {
     RunParams p;
     p.model.student.widths = {K};
     p.model.teacher.widths = {M};
@@ -96,7 +96,7 @@ TEST_CASE("teachers flow: the active task's part is the one-teacher flow of its 
     for (const double rho : {0.5, 1.0}) {
         for (const Heads heads : {Heads::shared, Heads::per_task}) {
             constexpr int K = 3, M = 2;
-            RunParams p = two_teachers(K, M, heads);
+            RunParams p = two_teacher_params(K, M, heads);
             OrderParameters start = random_start(K, M, 2, rho, 7);
             start.v_star << 1.0, 0.8, -0.6, 1.3; // v*^2 != v*^1
             if (rho == 1.0)
@@ -156,7 +156,7 @@ TEST_CASE("teachers flow: a polynomial target of block t is the polynomial of it
           Approx(std::pow(-1.2, 12)).epsilon(1e-15));
 
     constexpr int K = 2, M = 2;
-    RunParams p = two_teachers(K, M, Heads::shared);
+    RunParams p = two_teacher_params(K, M, Heads::shared);
     p.model.student.g.kind = p.model.teacher.g.kind = ActivationKind::linear;
     p.model.target = target;
     const OrderParameters start = random_start(K, M, 2, 0.5, 4);
@@ -230,7 +230,7 @@ TEST_CASE("teachers theory: the task switches exactly at switch-at, between reco
         for (const Heads heads : {Heads::shared, Heads::per_task}) {
             INFO("method " << (method == OdeMethod::rk4 ? "rk4" : "dormand-prince") << ", heads "
                            << (heads == Heads::shared ? "shared" : "per-task"));
-            RunParams p = two_teachers(2, 2, heads);
+            RunParams p = two_teacher_params(2, 2, heads);
             p.model.switch_at = {2.5};
             p.model.teacher_overlap = 0.5;
             p.schedule.kind = ScheduleKind::linear;
@@ -281,7 +281,7 @@ TEST_CASE("teachers theory: a switch point at a record time acts after that reco
           "[theory][teachers]") {
     // The simulation switches at its first step with alpha >= 2 (after the record at 2), so
     // the theory's record at 2 is still task 0's, and the one at 3 task 1's.
-    RunParams p = two_teachers(2, 2, Heads::shared);
+    RunParams p = two_teacher_params(2, 2, Heads::shared);
     p.model.switch_at = {2.0};
     p.schedule.kind = ScheduleKind::linear;
     p.schedule.alpha_max = 3.0;
@@ -300,7 +300,7 @@ TEST_CASE("teachers theory: switch-eg-below switches at the first record below i
           "[theory][teachers]") {
     // The record whose eps_g of task 0 is below the threshold still reports task 0 (as the
     // simulation's does); the next records are task 1's, and its start is that record's alpha.
-    RunParams p = two_teachers(2, 2, Heads::per_task);
+    RunParams p = two_teacher_params(2, 2, Heads::per_task);
     p.schedule.kind = ScheduleKind::linear;
     p.schedule.alpha_max = 40.0;
     p.schedule.records = 41;
@@ -325,7 +325,7 @@ TEST_CASE("teachers theory: switch-eg-below switches at the first record below i
 }
 
 TEST_CASE("teachers theory: what it does not build is refused in one line", "[theory][teachers]") {
-    RunParams p = two_teachers(2, 2, Heads::shared);
+    RunParams p = two_teacher_params(2, 2, Heads::shared);
     // Fixed points, the escape prediction and eta_max (flow_settings) are one teacher's.
     CHECK_THROWS_AS((void)flow_settings(p), ConfigError);
     // The sizes: R must hold every teacher.

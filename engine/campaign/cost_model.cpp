@@ -2,6 +2,7 @@
 
 #include "engine/simulation/gram_dynamics.hpp"
 
+#include "engine/core/cpu_time.hpp"
 #include "engine/core/schedule.hpp"
 #include "engine/run/run.hpp"
 #include "engine/simulation/observer.hpp"
@@ -19,7 +20,6 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <time.h>
 #include <utility>
 #include <vector>
 
@@ -172,21 +172,6 @@ using clock = std::chrono::steady_clock;
 
 double seconds_since(clock::time_point start) {
     return std::chrono::duration<double>(clock::now() - start).count();
-}
-
-/// CPU time of the calling thread: a probe preempted by other work on a shared machine is not
-/// charged for the time it waited.
-double thread_cpu_seconds() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-/// CPU time of the process, all threads (a campaign's workers too).
-double process_cpu_seconds() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
 /// How many units of work of `seconds_each` fill one probe (at least `least`).

@@ -26,7 +26,7 @@ struct SignalState {
     std::array<bool, NSIG> installed{};
     int live = 0; ///< guards alive (handlers are installed while > 0)
 };
-constinit SignalState state{};
+constinit SignalState signal_state{};
 
 /// A fault raised by the instruction itself (not sent by kill): returning re-executes it, and
 /// it faults again under the restored default action, with its own address and core dump.
@@ -38,12 +38,12 @@ bool is_fault(int sig, const siginfo_t* info) noexcept {
 
 extern "C" void remove_and_reraise(int sig, siginfo_t* info, void* /*context*/) {
     const int saved_errno = errno;
-    for (auto& slot : state.slots)
+    for (auto& slot : signal_state.slots)
         if (slot.armed.load() != 0)
             unlink(slot.path.data());
     // The previous disposition is the default one (only those are replaced): the process ends
     // of the signal once the handler returns (it is blocked while the handler runs).
-    sigaction(sig, &state.previous[static_cast<std::size_t>(sig)], nullptr);
+    sigaction(sig, &signal_state.previous[static_cast<std::size_t>(sig)], nullptr);
     if (!is_fault(sig, info))
         raise(sig);
     errno = saved_errno;
@@ -61,12 +61,12 @@ void install_handlers() noexcept {
     for (const int sig : terminating_signals()) {
         const auto i = static_cast<std::size_t>(sig);
         struct sigaction previous {};
-        state.installed[i] = false;
+        signal_state.installed[i] = false;
         if (sigaction(sig, nullptr, &previous) != 0 || (previous.sa_flags & SA_SIGINFO) != 0 ||
             previous.sa_handler != SIG_DFL)
             continue; // ignored, or handled by someone else: not ours to change
-        state.previous[i] = previous;
-        state.installed[i] = sigaction(sig, &action, nullptr) == 0;
+        signal_state.previous[i] = previous;
+        signal_state.installed[i] = sigaction(sig, &action, nullptr) == 0;
     }
 }
 
@@ -74,9 +74,9 @@ void restore_handlers() noexcept {
     for (const int sig : terminating_signals()) {
         const auto i = static_cast<std::size_t>(sig);
         struct sigaction current {};
-        if (state.installed[i] && sigaction(sig, nullptr, &current) == 0 && is_ours(current))
-            sigaction(sig, &state.previous[i], nullptr);
-        state.installed[i] = false;
+        if (signal_state.installed[i] && sigaction(sig, nullptr, &current) == 0 && is_ours(current))
+            sigaction(sig, &signal_state.previous[i], nullptr);
+        signal_state.installed[i] = false;
     }
 }
 
@@ -103,15 +103,15 @@ std::span<const int> terminating_signals() noexcept {
 
 RemoveOnSignal::RemoveOnSignal(const std::filesystem::path& path) noexcept {
     const std::string& p = path.native();
-    for (std::size_t i = 0; i < state.slots.size(); ++i) {
-        Slot& slot = state.slots[i];
+    for (std::size_t i = 0; i < signal_state.slots.size(); ++i) {
+        Slot& slot = signal_state.slots[i];
         if (slot.armed.load() != 0 || p.size() >= slot.path.size())
             continue;
         std::copy(p.begin(), p.end(), slot.path.begin());
         slot.path[p.size()] = '\0';
         slot.armed.store(1);
         slot_ = static_cast<int>(i);
-        if (state.live++ == 0)
+        if (signal_state.live++ == 0)
             install_handlers();
         return;
     }
@@ -120,9 +120,9 @@ RemoveOnSignal::RemoveOnSignal(const std::filesystem::path& path) noexcept {
 void RemoveOnSignal::release() noexcept {
     if (slot_ < 0)
         return;
-    state.slots[static_cast<std::size_t>(slot_)].armed.store(0);
+    signal_state.slots[static_cast<std::size_t>(slot_)].armed.store(0);
     slot_ = -1;
-    if (--state.live == 0)
+    if (--signal_state.live == 0)
         restore_handlers();
 }
 

@@ -17,7 +17,7 @@ using h5::ElementType;
 constexpr auto f64 = ElementType::float64;
 constexpr KindSet simulation_only{true, false};
 constexpr KindSet theory_only{false, true};
-constexpr std::array variables{
+constexpr std::array schema_variables{
     //           name, dims, type, units,
     //           long_name,
     //           written by, since (minor), source
@@ -219,7 +219,7 @@ bool only_with_teachers(const VariableSpec& v) noexcept {
 }
 
 std::span<const VariableSpec> campaign_variables() noexcept {
-    return variables;
+    return schema_variables;
 }
 
 SchemaVersion schema_version_of(std::span<const VariableSpec> table) noexcept {

@@ -1,19 +1,14 @@
 #include "engine/io/write_probe.hpp"
 
+#include "engine/core/cpu_time.hpp"
+
 #include <string>
 #include <system_error>
-#include <time.h>
 #include <unistd.h>
 
 namespace plateau {
 
 namespace {
-
-double thread_cpu_seconds() noexcept {
-    timespec ts{};
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
 
 /// A completed run of K = M = 1 with `records` records of plain numbers.
 RunResult tiny_run(int records) {

@@ -188,21 +188,8 @@ FlowSettings gaussian_field_flow_settings(const RunParams& p) {
     return s;
 }
 
-namespace {
-
-/// eta and eta_v at the flow's time: eta s(alpha), eta_v s(alpha) (docs/theory.md §6b); exactly
-/// eta and eta_v for a constant schedule (s = 1).
-struct Rates {
-    double eta, eta_v;
-};
-Rates rates(const FlowSettings& s) noexcept {
-    return {s.eta * s.rate_factors.w, s.eta_v * s.rate_factors.v};
-}
-
-} // namespace
-
 bool needs_second_order(const FlowSettings& s) noexcept {
-    const double eta = rates(s).eta;
+    const double eta = s.eta_now();
     // With ode-eta2 = noise-only the eta^2 term is (eta^2/B) s^2 <d_j d_k> (§3): zero for s = 0.
     return eta * eta / s.batch != 0.0 && (s.eta2 == Eta2Terms::keep || s.noise != 0.0);
 }
@@ -221,7 +208,7 @@ void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd
                    Eigen::MatrixXd& dR, Eigen::VectorXd& dv) {
     const auto K = a.cu.rows();
     const auto M = a.cu.cols() - K;
-    const auto [eta, eta_v] = rates(s);
+    const double eta = s.eta_now(), eta_v = s.eta_v_now();
     // dR_jn/dalpha = eta <c_j y_n> (docs/theory.md §3; Saad & Solla 1995; Biehl & Schwarze 1995).
     dR = eta * a.cu.rightCols(M);
     // dQ_jk/dalpha = eta (<c_j x_k> + <c_k x_j>) + (eta^2/B) <(e^2 + s^2) d_j d_k>: a batch of B
@@ -248,7 +235,7 @@ void add_weight_decay(const FlowSettings& s, const Eigen::MatrixXd& Q, const Eig
     if (s.weight_decay == 0.0)
         return;
     // docs/theory.md §6: -2 eta lambda Q_jk, -eta lambda R_jn, -eta_v lambda v_j (learned v).
-    const auto [eta, eta_v] = rates(s);
+    const double eta = s.eta_now(), eta_v = s.eta_v_now();
     dQ -= (2.0 * eta * s.weight_decay) * Q;
     dR -= (eta * s.weight_decay) * R;
     if (s.learn_v)

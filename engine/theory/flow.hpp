@@ -105,6 +105,10 @@ struct FlowSettings {
     /// s_v. PackedFlow sets them from the time it is given; 1 for constant schedules.
     LayerSchedules schedules{};
     RateFactors rate_factors{};
+    /// eta s_w(alpha) and eta_v s_v(alpha), the rates at the flow's time (docs/theory.md §6b):
+    /// exactly eta and eta_v for constant schedules (s = 1).
+    [[nodiscard]] double eta_now() const noexcept { return eta * rate_factors.w; }
+    [[nodiscard]] double eta_v_now() const noexcept { return eta_v * rate_factors.v; }
     /// The fixed rule of FlowMethod::joint (docs/theory.md §10), made by flow_settings for
     /// joint-points points; null for FlowMethod::integrals (the joint path then makes its own).
     std::shared_ptr<const JointRule> joint_rule;

@@ -64,18 +64,6 @@ FlowSettings manifold_flow_settings(const RunParams& p) {
     return s;
 }
 
-namespace {
-
-/// eta and eta_v at the flow's time (docs/theory.md §6b), as flow.cpp's assemble_flow takes them.
-struct Rates {
-    double eta, eta_v;
-};
-Rates rates(const FlowSettings& s) noexcept {
-    return {s.eta * s.rate_factors.w, s.eta_v * s.rate_factors.v};
-}
-
-} // namespace
-
 void compute_manifold_flow(const FlowSettings& s, const ManifoldModes& modes,
                            const Eigen::MatrixXd& T, const Eigen::VectorXd& v,
                            const Eigen::VectorXd& v_star, ManifoldDerivatives& d) {
@@ -91,7 +79,7 @@ void compute_manifold_flow(const FlowSettings& s, const ManifoldModes& modes,
     // direction psi of the inputs, <c_j psi.x> = sum_b A_jb Cov(u_b, psi.x).
     const Eigen::MatrixXd C = integrals::field_covariance(Q, R, T);
     const Eigen::MatrixXd A = C.ldlt().solve(a.cu.transpose()).transpose(); // K x (K+M)
-    const auto [eta, eta_v] = rates(s);
+    const double eta = s.eta_now(), eta_v = s.eta_v_now();
     const double eta2 = needs_second_order(s) ? eta * eta / s.batch : 0.0;
     const double lambda = s.weight_decay;
     d.dq.resize(K * K, G);
