@@ -14,7 +14,19 @@ fi
 # The static analyzer (clang-analyzer-*) in its shallow mode: it inlines less across calls and
 # takes 40-60 % of the deep mode's time per file (engine/io/writer.cpp 23 -> 9 s, escape.cpp
 # 23 -> 13 s), most of clang-tidy's time (docs/PERFORMANCE.md §21).
-run-clang-tidy -quiet -p "$build" -j "$(nproc)" -extra-arg=-Wno-unknown-warning-option \
+# clang-tidy checks each source alone (the path-sensitive analyzer skips the functions of an
+# included file), so a unity build's database (one entry per batch of sources, the ci and asan
+# presets: docs/PERFORMANCE.md §25) is expanded into one entry per source it includes, with the
+# batch's command: the same flags as the build, which also checks that every source compiles
+# alone (includes what it uses).
+db=$build
+if grep -q '/Unity/unity_' "$build/compile_commands.json"; then
+    db=$build/tidy-db
+    mkdir -p "$db"
+    python3 "$root/scripts/unity_compile_commands.py" "$build/compile_commands.json" \
+        > "$db/compile_commands.json"
+fi
+run-clang-tidy -quiet -p "$db" -j "$(nproc)" -extra-arg=-Wno-unknown-warning-option \
     -extra-arg=-Xclang -extra-arg=-analyzer-config -extra-arg=-Xclang -extra-arg=mode=shallow \
     "$root/(engine|models|cli)/.*\.cpp$" > "$build/clang-tidy.log" 2>&1 || status=$?
 if [ "${status:-0}" -ne 0 ] || grep -q "warning:\|error:" "$build/clang-tidy.log"; then
