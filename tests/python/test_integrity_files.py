@@ -212,9 +212,11 @@ def test_a_file_an_mpi_launch_writes_is_refused(plateau_program, tmp_path):
 
 @pytest.fixture(scope="module")
 def big_parts(plateau_program, tmp_path_factory):
-    """Two shards of a campaign whose merge takes a second or so, and their merge."""
+    """Two shards of a campaign whose merge takes about a second (half of it reading and checking
+    the parts, half copying their runs: the signal comes while a run or more is copied), and
+    their merge. 1000 runs: 2000 took 4 s per signal, most of it the reading before the copy."""
     d = tmp_path_factory.mktemp("parts")
-    args = ["--N", "50", "--alpha-max", "1", "--records", "100", "--seeds", "2000", "--K", "3",
+    args = ["--N", "50", "--alpha-max", "1", "--records", "100", "--seeds", "1000", "--K", "3",
             "-q"]
     parts = [d / "p0.h5", d / "p1.h5"]
     for i, p in enumerate(parts):
