@@ -3,6 +3,7 @@
 
 #include "engine/core/random.hpp"
 #include "engine/theory/flow.hpp"
+#include "engine/theory/numerical_jacobian.hpp"
 #include "engine/theory/ode_integrator.hpp"
 #include "engine/theory/theory.hpp"
 #include "models/gaussian_integrals.hpp"
@@ -172,20 +173,15 @@ int escape_coarse_factor(double lambda, double d_alpha) {
     return std::max(8, static_cast<int>(0.5 / (lambda * d_alpha)));
 }
 
-/// Central-difference Jacobian of the packed flow at y.
+/// Central-difference Jacobian of the packed flow at y (steps 1e-7 max(1, |y_i|)); NaN where the
+/// flow is not defined.
 Eigen::MatrixXd jacobian(PackedFlow& flow, const Eigen::VectorXd& y) {
-    const Eigen::Index n = y.size();
-    Eigen::MatrixXd J(n, n);
-    Eigen::VectorXd yp = y, ym = y, fp, fm;
-    for (Eigen::Index i = 0; i < n; ++i) {
-        const double h = 1e-7 * std::max(1.0, std::abs(y(i)));
-        yp(i) = y(i) + h;
-        ym(i) = y(i) - h;
-        if (!flow(yp, fp) || !flow(ym, fm))
-            return Eigen::MatrixXd::Constant(n, n, nan);
-        J.col(i) = (fp - fm) / (yp(i) - ym(i));
-        yp(i) = ym(i) = y(i);
-    }
+    Eigen::MatrixXd J;
+    const auto f = [&flow](const Eigen::VectorXd& x, Eigen::VectorXd& out) {
+        return flow(x, out);
+    };
+    if (!numerical_jacobian(f, y, jacobian_steps(y, 1e-7), J))
+        return Eigen::MatrixXd::Constant(y.size(), y.size(), nan);
     return J;
 }
 

@@ -4,6 +4,7 @@
 #include "engine/core/errors.hpp"
 #include "engine/run/specialization.hpp"
 #include "engine/theory/flow.hpp"
+#include "engine/theory/numerical_jacobian.hpp"
 #include "engine/theory/ode_integrator.hpp"
 #include "engine/theory/theory.hpp"
 #include "models/gaussian_integrals.hpp"
@@ -92,30 +93,9 @@ private:
     double v0_, v_star_;
 };
 
-/// Central-difference Jacobian of f at x with steps h_i.
-template <class F>
-bool numerical_jacobian(F&& f, const Eigen::VectorXd& x, const Eigen::VectorXd& h,
-                        Eigen::MatrixXd& J, const FixedPointProgress& progress = {}) {
-    const Eigen::Index n = x.size();
-    J.resize(n, n);
-    Eigen::VectorXd xp = x, xm = x, fp, fm;
-    for (Eigen::Index i = 0; i < n; ++i) {
-        xp(i) = x(i) + h(i);
-        xm(i) = x(i) - h(i);
-        if (!f(xp, fp) || !f(xm, fm))
-            return false;
-        J.col(i) = (fp - fm) / (xp(i) - xm(i));
-        xp(i) = xm(i) = x(i);
-        if (progress)
-            progress(i + 1, n);
-    }
-    return true;
-}
-
-/// Steps 1e-7 max(1, |x_i|): central differences with truncation error ~1e-14 and rounding error
-/// ~1e-16 |f| / 1e-7 ~ 1e-9 relative.
+/// Steps 1e-7 max(1, |x_i|) (numerical_jacobian.hpp).
 Eigen::VectorXd default_steps(const Eigen::VectorXd& x) {
-    return 1e-7 * x.cwiseAbs().cwiseMax(1.0);
+    return jacobian_steps(x, 1e-7);
 }
 
 /// The equations solved by Newton. Unknowns x = (q, d, r[, v]) with c = q - d (K >= 2) or
@@ -306,7 +286,11 @@ void linearize(const RunParams& params, FixedPoint& fp, const FixedPointProgress
     Eigen::MatrixXd J;
     TangentFlow tangent(full, y, on_sphere(params));
     const Eigen::VectorXd x = tangent.reduce(y);
-    if (finite && numerical_jacobian(tangent, x, default_steps(x), J, progress)) {
+    if (finite && numerical_jacobian(tangent, x, default_steps(x), J,
+                                     [&progress](Eigen::Index done, Eigen::Index total) {
+                                         if (progress)
+                                             progress(done, total);
+                                     })) {
         fp.eigenvalues = sorted_eigenvalues(J);
         fp.escape_rate = fp.eigenvalues(0).real();
     } else {

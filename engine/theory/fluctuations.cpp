@@ -3,6 +3,7 @@
 
 #include "engine/core/errors.hpp"
 #include "engine/theory/flow.hpp"
+#include "engine/theory/numerical_jacobian.hpp"
 #include "engine/theory/tensor_rule.hpp"
 #include "models/network.hpp"
 #include "models/quadrature.hpp"
@@ -188,25 +189,14 @@ CovariancePath integrate_covariance(const RunParams& p, const OrderParameters& i
                                     " x " + std::to_string(dim));
 
     // The mean flow at time t, and J = df/dx by central differences (step 1e-5 max(1, |x_i|)).
-    Eigen::VectorXd fx(dim), fp(dim), fm(dim);
     const auto drift = [&](double t, const Eigen::VectorXd& x, Eigen::VectorXd& out) {
         return flow(t, x, out);
     };
     const auto jacobian = [&](double t, const Eigen::VectorXd& x, Eigen::MatrixXd& J) {
-        J.resize(dim, dim);
-        Eigen::VectorXd y = x;
-        for (Eigen::Index i = 0; i < dim; ++i) {
-            const double h = 1e-5 * std::max(1.0, std::abs(x(i)));
-            y(i) = x(i) + h;
-            if (!drift(t, y, fp))
-                return false;
-            y(i) = x(i) - h;
-            if (!drift(t, y, fm))
-                return false;
-            y(i) = x(i);
-            J.col(i) = (fp - fm) / (2.0 * h);
-        }
-        return true;
+        const auto f = [&](const Eigen::VectorXd& y, Eigen::VectorXd& out) {
+            return drift(t, y, out);
+        };
+        return numerical_jacobian(f, x, jacobian_steps(x, 1e-5), J);
     };
     // d(x, Sigma)/dt: the flow and Eq. (11.12).
     Eigen::MatrixXd J;
