@@ -13,6 +13,7 @@
 #include "engine/io/theory_attributes.hpp"
 #include "engine/theory/escape.hpp"
 #include "engine/theory/flow.hpp"
+#include "engine/theory/fluctuations.hpp"
 #include "engine/theory/ode_integrator.hpp"
 #include "engine/theory/theory.hpp"
 #include "models/gaussian_integrals.hpp"
@@ -55,6 +56,7 @@ struct OdeOptions {
     bool fixed_point = false;
     bool dry_run = false;
     std::string predictions = "auto";
+    bool fluctuations = false;
 };
 
 /// The joint rule's largest estimated errors (engine/theory/theory.hpp), one line.
@@ -442,7 +444,7 @@ constexpr int probe_joint_points = 1 << 16;
 /// step (6 timed flow evaluations) per record time. Nothing is integrated for a campaign beyond
 /// the memory limit.
 void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
-                 const OdeParams& integrator, PredictionMode prediction_mode) {
+                 const OdeParams& integrator, PredictionMode prediction_mode, bool fluctuations) {
     const CampaignEstimate size = estimate_campaign(spec, {RunKind::theory, 0.0});
     std::printf("runs:        %lld (%zu grid point(s) x %lld seed(s)) in %zu group(s)\n",
                 static_cast<long long>(spec.runs()), spec.points.size(),
@@ -519,12 +521,28 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
             (void)point_predictions(spec.points[probe].params);
             predictions = elapsed() - before;
         }
+        // --fluctuations (docs/theory.md §11.2c): per RK4 step of FluctuationSettings::step,
+        // four stages of one step-moment rule (timed here once, at the start) and 2 dim + 1
+        // flow evaluations (the drift and the Jacobian's central differences).
+        double per_stage = 0.0;
+        if (fluctuations && !step_too_slow) {
+            const double before = elapsed();
+            (void)step_moments(p, init, 0.0);
+            const auto dim = static_cast<double>(
+                Packing(p.model.student.hidden(), p.model.teacher.hidden(), p.model.learn_v)
+                    .size());
+            per_stage = elapsed() - before + (2.0 * dim + 1.0) * per_evaluation;
+        }
         double sum = 0.0;
         double longest = 0.0;
         for (const auto& point : spec.points) {
             const double floor =
                 per_evaluation * 6.0 * static_cast<double>(point.params.schedule.records - 1);
-            const double run = std::max(floor, per_alpha * point.params.schedule.alpha_max);
+            const double rk4_steps =
+                std::ceil(point.params.schedule.alpha_max / FluctuationSettings{}.step) +
+                static_cast<double>(point.params.schedule.records);
+            const double run = std::max(floor, per_alpha * point.params.schedule.alpha_max) +
+                               4.0 * rk4_steps * per_stage;
             sum += run * static_cast<double>(spec.seeds) + predictions;
             longest = std::max(longest, run + predictions);
         }
@@ -547,6 +565,10 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
                         predictions, probe);
         else
             std::printf("             without the fixed-point predictions (--predictions none)\n");
+        if (fluctuations)
+            std::printf("             with the fluctuations: %.3g s per RK4 stage (one step "
+                        "covariance and the Jacobian), 4 stages per step of %.3g in alpha\n",
+                        per_stage, FluctuationSettings{}.step);
     }
     print_sizes(size, spec.points.front().params.schedule.records);
 }
@@ -587,6 +609,11 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             "escape_predicted; about 0.75 s per grid point at K = M = 2): 'auto' (computed where "
             "they apply) or 'none' (not computed: stored as NaN, and the file's attribute "
             "theory_predictions says so)")(
+            "fluctuations", po::bool_switch(&ode.fluctuations),
+            "also the order parameters' standard deviations at each run's N along its "
+            "trajectory (Q_sd, R_sd, v_sd; the linear-noise approximation, docs/theory.md "
+            "11.2c): over seeds from --init symmetric or --init-average, the step noise's "
+            "alone from a run's own start (--init sample, --init-from)")(
             "dry-run", po::bool_switch(&ode.dry_run),
             "print the number of runs, the memory and file size, and the time extrapolated "
             "from a short timed integration; write nothing")(
@@ -615,7 +642,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             // would be ignored, so it is refused.
             for (const char* option :
                  {"out", "overwrite", "resume", "shard", "init", "init-from", "init-average", "r0",
-                  "asymmetry", "rtol", "atol", "dry-run", "predictions"})
+                  "asymmetry", "rtol", "atol", "dry-run", "predictions", "fluctuations"})
                 if (given(option))
                     throw UsageError(std::string("--") + option +
                                      " does not go with --fixed-point, which prints the "
@@ -740,6 +767,17 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                 }
             }
 
+        // --fluctuations (docs/theory.md §11.2c): refused, naming the key, for a model the
+        // linear-noise approximation does not cover, before any file exists.
+        std::optional<FluctuationStart> fluctuations;
+        if (ode.fluctuations) {
+            for (const auto& point : spec.points)
+                require_fluctuation_support(point.params);
+            fluctuations = init == InitKind::symmetric || ode.init_average
+                               ? FluctuationStart::random_draw
+                               : FluctuationStart::fixed;
+        }
+
         OdeParams integrator;
         integrator.rtol = ode.rtol;
         integrator.atol = ode.atol;
@@ -764,12 +802,12 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         }
         if (ode.dry_run) {
             check_thread_count(spec, mpi::world());
-            ode_dry_run(spec, initial, integrator, *predictions);
+            ode_dry_run(spec, initial, integrator, *predictions, fluctuations.has_value());
             return 0;
         }
         StepCounter alpha_done{0}; // progress in alpha inside long integrations
         const RunFunction run_one = theory_runs(spec, std::move(initial), integrator, &rule_errors,
-                                                &alpha_done, *predictions);
+                                                &alpha_done, *predictions, fluctuations);
 
         std::ostringstream text;
         text << cmd.config.to_ini(Configuration::IniScope::results) << ode_options_header
@@ -785,6 +823,9 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         // that of the files written before the key existed.
         if (*predictions != PredictionMode::automatic)
             text << "predictions = " << name(*predictions) << '\n';
+        // Likewise only when asked (schema 1.10): where Sigma starts says what the spread is.
+        if (fluctuations)
+            text << "fluctuations = " << name(*fluctuations) << '\n';
         TheoryAttributes how{theory_method_text(spec), ode.rtol, ode.atol, std::string(name(init))};
         if (init == InitKind::symmetric) {
             how.r0 = ode.r0;

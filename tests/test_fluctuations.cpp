@@ -3,11 +3,15 @@
 // the order parameters along a trajectory against the sample covariance of exact Gram-chain runs.
 #include "engine/theory/fluctuations.hpp"
 
+#include "engine/campaign/theory_runs.hpp"
+#include "engine/core/schedule.hpp"
+
 #include "engine/core/errors.hpp"
 #include "engine/core/random.hpp"
 #include "engine/simulation/gram_dynamics.hpp"
 #include "engine/simulation/simulate.hpp"
 #include "engine/theory/flow.hpp"
+#include "engine/theory/theory.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -211,5 +215,79 @@ TEST_CASE("fluctuations: the covariance along a trajectory is the Gram chain's",
                           4.0 * n * s.standard_error(a, b));
                 }
         }
+    }
+}
+
+// `plateau ode --fluctuations` (schema 1.10): the extras Q_sd, R_sd, v_sd of a theory run's
+// records are sqrt(Sigma_ii / N) of integrate_covariance, unpacked entry by entry as Q, R and v
+// are. K = 2, M = 3: R_sd is not square, so a transposed or shifted unpacking fails. At alpha = 0
+// from the random draw they are Eq. (11.13)'s closed forms; from a fixed start, 0.
+TEST_CASE("fluctuations: a theory run's records carry the covariance path's standard deviations",
+          "[theory][fluctuations]") {
+    RunParams p;
+    p.model.N = 1000;
+    p.model.student.widths = {2};
+    p.model.teacher.widths = {3};
+    p.model.learn_v = true;
+    p.training.eta = 0.5;
+    p.training.eta_v = 0.3;
+    p.schedule.kind = ScheduleKind::linear;
+    p.schedule.alpha_max = 1.0;
+    p.schedule.records = 3;
+    const int K = 2, M = 3;
+    const double N = 1000.0, q0 = p.model.q0;
+    const OrderParameters start = symmetric_initial_conditions(p.model, q0, 0.0, 1e-3);
+    const std::vector<double> alphas = record_alphas(p.schedule);
+    for (const FluctuationStart from : {FluctuationStart::random_draw, FluctuationStart::fixed}) {
+        INFO("from " << name(from));
+        RunResult result;
+        result.records.resize(alphas.size());
+        add_fluctuations(p, start, from, result);
+        const Eigen::Index dim = K * (K + 1) / 2 + K * M + K;
+        const Eigen::MatrixXd sigma0 = from == FluctuationStart::random_draw
+                                           ? initial_covariance(p, start)
+                                           : Eigen::MatrixXd::Zero(dim, dim);
+        const CovariancePath path = integrate_covariance(p, start, sigma0, alphas);
+        REQUIRE(path.covariance.size() == alphas.size());
+        for (std::size_t r = 0; r < alphas.size(); ++r) {
+            const auto& extras = result.records[r].extras;
+            const Eigen::VectorXd& Q_sd = extras.at(std::string(extra_name::Q_sd));
+            const Eigen::VectorXd& R_sd = extras.at(std::string(extra_name::R_sd));
+            const Eigen::VectorXd& v_sd = extras.at(std::string(extra_name::v_sd));
+            REQUIRE(Q_sd.size() == K * K);
+            REQUIRE(R_sd.size() == K * M);
+            REQUIRE(v_sd.size() == K);
+            const auto sd = [&](Eigen::Index i) {
+                return std::sqrt(path.covariance[r](i, i) / N);
+            };
+            // The packed order: Q_jk (j <= k) row by row, R_jn row by row, v_j (Packing).
+            Eigen::Index i = 0;
+            for (int j = 0; j < K; ++j)
+                for (int k = j; k < K; ++k) {
+                    CHECK(Q_sd(j * K + k) == sd(i));
+                    CHECK(Q_sd(k * K + j) == sd(i));
+                    ++i;
+                }
+            for (int j = 0; j < K; ++j)
+                for (int n = 0; n < M; ++n)
+                    CHECK(R_sd(j * M + n) == sd(i++));
+            for (int j = 0; j < K; ++j)
+                CHECK(v_sd(j) == sd(i++));
+            if (r != 0)
+                continue;
+            // alpha = 0: Var Q_jj = 2 q0^2 / N, Var Q_jk = q0^2 / N, Var R_jn = q0 T_nn / N
+            // (T = I), v fixed at the start; or nothing at all from a fixed start.
+            const bool draw = from == FluctuationStart::random_draw;
+            for (int j = 0; j < K; ++j)
+                for (int k = 0; k < K; ++k)
+                    CHECK(Q_sd(j * K + k) ==
+                          Approx(draw ? q0 * std::sqrt((j == k ? 2.0 : 1.0) / N) : 0.0)
+                              .margin(1e-15));
+            for (Eigen::Index e = 0; e < R_sd.size(); ++e)
+                CHECK(R_sd(e) == Approx(draw ? std::sqrt(q0 / N) : 0.0).margin(1e-15));
+            CHECK(v_sd.isZero(0.0));
+        }
+        // The spread grows from the step noise: nonzero after the start, from either start.
+        CHECK(result.records.back().extras.at(std::string(extra_name::R_sd)).minCoeff() > 0.0);
     }
 }

@@ -167,7 +167,7 @@ TEST_CASE("CampaignReader refuses another major version and accepts any minor", 
     SECTION("a file of this major and a higher minor opens") {
         set_int_attribute(path, "schema_version_minor", 9);
         const CampaignReader r = CampaignReader::open(path);
-        CHECK(r.metadata().version == SchemaVersion{1, 9});
+        CHECK(r.metadata().version == SchemaVersion{1, 10});
         CHECK(r.metadata().kind == FileKind::theory);
     }
     SECTION("a file without a minor (written before it existed) is 1.0") {

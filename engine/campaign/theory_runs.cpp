@@ -1,15 +1,21 @@
 #include "engine/campaign/theory_runs.hpp"
 
+#include "engine/core/schedule.hpp"
 #include "engine/simulation/mixture_source.hpp"
 #include "engine/simulation/simulate.hpp"
 #include "engine/theory/escape.hpp"
 #include "engine/theory/fixed_point.hpp"
+#include "engine/theory/flow.hpp"
+#include "engine/theory/fluctuations.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -50,6 +56,47 @@ PointPredictions point_predictions(const RunParams& params) {
                                     predicted_escape_quantile(e, N, 0.9)};
         }
     return out;
+}
+
+namespace {
+
+/// A matrix's entries row by row, as a record's extras hold them (Observables::extras).
+Eigen::VectorXd row_major(const Eigen::MatrixXd& m) {
+    Eigen::VectorXd out(m.size());
+    Eigen::Index i = 0;
+    for (Eigen::Index r = 0; r < m.rows(); ++r)
+        for (Eigen::Index c = 0; c < m.cols(); ++c)
+            out(i++) = m(r, c);
+    return out;
+}
+
+} // namespace
+
+void add_fluctuations(const RunParams& params, const OrderParameters& start, FluctuationStart from,
+                      RunResult& result) {
+    if (result.records.empty())
+        return;
+    const int K = params.model.student.hidden();
+    const int M = params.model.teacher.hidden();
+    const Packing packing(K, M, params.model.learn_v);
+    const std::vector<double> all = record_alphas(params.schedule);
+    const std::span<const double> alphas(all.data(), std::min(all.size(), result.records.size()));
+    const Eigen::MatrixXd sigma0 = from == FluctuationStart::random_draw
+                                       ? initial_covariance(params, start)
+                                       : Eigen::MatrixXd::Zero(packing.size(), packing.size());
+    const CovariancePath path = integrate_covariance(params, start, sigma0, alphas);
+    const auto N = static_cast<double>(params.model.N);
+    for (std::size_t i = 0; i < path.covariance.size(); ++i) {
+        // sd_i = sqrt(Sigma_ii / N), unpacked as the order parameters are (Cov = Sigma / N).
+        const Eigen::VectorXd sd = (path.covariance[i].diagonal() / N).cwiseMax(0.0).cwiseSqrt();
+        Eigen::MatrixXd Q_sd, R_sd;
+        Eigen::VectorXd v_sd = Eigen::VectorXd::Zero(K); // a fixed second layer: exactly 0
+        packing.unpack(sd, Q_sd, R_sd, v_sd);
+        auto& extras = result.records[i].extras;
+        extras[std::string(extra_name::Q_sd)] = row_major(Q_sd);
+        extras[std::string(extra_name::R_sd)] = row_major(R_sd);
+        extras[std::string(extra_name::v_sd)] = v_sd;
+    }
 }
 
 namespace {
@@ -97,15 +144,19 @@ private:
 
 RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial, const OdeParams& ode,
                         JointRuleErrors* errors, StepCounter* alpha_done,
-                        PredictionMode predictions_mode) {
+                        PredictionMode predictions_mode,
+                        std::optional<FluctuationStart> fluctuations) {
     // Schema 1.3 (docs/theory.md §11): each run carries its grid point's escape rate and eta_max;
     // 1.5: its plateau height and predicted mean escape time.
     // Shared, not owned: RunFunction is a std::function, copied with its cache.
     auto predictions = std::make_shared<LazyPredictions>(spec, predictions_mode);
     return [&spec, initial = std::move(initial), ode, errors, alpha_done,
-            predictions = std::move(predictions)](std::int64_t run) -> RunResult {
+            predictions = std::move(predictions), fluctuations](std::int64_t run) -> RunResult {
         const GridPoint& point = spec.point_of(run);
-        RunResult result = integrate_theory(point.params, initial(run), ode, alpha_done);
+        const OrderParameters start = initial(run);
+        RunResult result = integrate_theory(point.params, start, ode, alpha_done);
+        if (fluctuations) // schema 1.10, docs/theory.md §11.2c
+            add_fluctuations(point.params, start, *fluctuations, result);
         if (errors != nullptr)
             errors->add(point.params, result);
         if (!result.records.empty()) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <limits>
+#include <optional>
 
 namespace plateau {
 
@@ -50,6 +51,20 @@ enum class PredictionMode {
         {{PredictionMode::automatic, "auto"}, {PredictionMode::none, "none"}});
 }
 
+/// Where the fluctuations of `plateau ode --fluctuations` start (docs/theory.md §11.2c).
+enum class FluctuationStart {
+    /// Sigma(0) = 0: the run's own start is given (--init sample, --init-from FILE run by run),
+    /// and the spread is the step noise's alone.
+    fixed,
+    /// Sigma(0) of the student's random draw (Eq. (11.13)): the start is the draw's mean
+    /// (--init symmetric, --init-from FILE --init-average), and the spread is over seeds.
+    random_draw,
+};
+[[nodiscard]] constexpr auto enum_table(FluctuationStart) noexcept {
+    return std::to_array<EnumEntry<FluctuationStart>>(
+        {{FluctuationStart::fixed, "fixed"}, {FluctuationStart::random_draw, "random-draw"}});
+}
+
 /// The grid point's predictions (docs/theory.md §11): computed once per grid point by
 /// theory_runs, and timed by `plateau ode --dry-run`.
 [[nodiscard]] PointPredictions point_predictions(const RunParams& params);
@@ -63,9 +78,20 @@ enum class PredictionMode {
 /// they go, in units of 1 / alpha_progress_scale (engine/theory/theory.hpp).
 /// `predictions` = none: the summary is not computed and the four extras are NaN (a sweep over
 /// many grid points that does not need them, and tests that do not look at them).
+/// `fluctuations` (schema 1.10, `plateau ode --fluctuations`; every grid point must pass
+/// require_fluctuation_support): each record also carries the extras Q_sd, R_sd and v_sd, the
+/// order parameters' standard deviations at the point's N (docs/theory.md §11.2c), integrated
+/// from the run's start with Sigma(0) as `fluctuations` says; absent: not computed (NaN).
 [[nodiscard]] RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial,
                                       const OdeParams& ode, JointRuleErrors* errors = nullptr,
                                       StepCounter* alpha_done = nullptr,
-                                      PredictionMode predictions = PredictionMode::automatic);
+                                      PredictionMode predictions = PredictionMode::automatic,
+                                      std::optional<FluctuationStart> fluctuations = std::nullopt);
+
+/// The extras Q_sd, R_sd, v_sd of `result`'s records (docs/theory.md §11.2c): the order
+/// parameters' standard deviations at params' N along the trajectory from `start`, Sigma(0) as
+/// `from` says. Records beyond the end of the covariance's trajectory get none (NaN in a file).
+void add_fluctuations(const RunParams& params, const OrderParameters& start, FluctuationStart from,
+                      RunResult& result);
 
 } // namespace plateau

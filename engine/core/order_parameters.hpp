@@ -70,6 +70,12 @@ inline constexpr std::string_view escape_predicted_sd = "escape_predicted_sd";
 inline constexpr std::string_view escape_predicted_q10 = "escape_predicted_q10";
 inline constexpr std::string_view escape_predicted_q50 = "escape_predicted_q50";
 inline constexpr std::string_view escape_predicted_q90 = "escape_predicted_q90";
+/// The order parameters' standard deviations at the run's N along its trajectory, the
+/// linear-noise approximation of docs/theory.md §11.2c (`plateau ode --fluctuations`), schema
+/// 1.10: sqrt(Sigma_ii / N) of Q (K x K), R (K x M) and v (K; 0 for a fixed second layer).
+inline constexpr std::string_view Q_sd = "Q_sd";
+inline constexpr std::string_view R_sd = "R_sd";
+inline constexpr std::string_view v_sd = "v_sd";
 /// The weights above the first layer, student and teacher (docs/theory.md §12): the observer.
 inline constexpr std::string_view student_layers = "student_layers";
 inline constexpr std::string_view teacher_layers = "teacher_layers";

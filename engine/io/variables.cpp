@@ -95,6 +95,21 @@ constexpr std::array schema_variables{
                  "predicted 90 % quantile of the escape time alpha at the run's N (NaN: no "
                  "prediction, or not computed)",
                  theory_only, 9, ObservableField::extra},
+    // The order parameters' fluctuations at the run's N (docs/theory.md §11.2c), schema 1.10;
+    // produced by `plateau ode --fluctuations` (theory_runs), one value set per record.
+    VariableSpec{extra_name::Q_sd, {Dim::run, Dim::alpha, Dim::student, Dim::student2}, f64, "1",
+                 "standard deviation of Q_jk over runs at the run's N, linear-noise "
+                 "approximation (NaN: not computed, or past the trajectory's end)",
+                 theory_only, 10, ObservableField::extra},
+    VariableSpec{extra_name::R_sd, {Dim::run, Dim::alpha, Dim::student, Dim::teacher}, f64, "1",
+                 "standard deviation of R_jn over runs at the run's N, linear-noise "
+                 "approximation (NaN: not computed, or past the trajectory's end)",
+                 theory_only, 10, ObservableField::extra},
+    VariableSpec{extra_name::v_sd, {Dim::run, Dim::alpha, Dim::student}, f64, "1",
+                 "standard deviation of v_j over runs at the run's N, linear-noise "
+                 "approximation (0 for a fixed second layer; NaN: not computed, or past the "
+                 "trajectory's end)",
+                 theory_only, 10, ObservableField::extra},
     // Deeper networks (docs/theory.md §12), schema 1.3; produced by the observer (NaN for a
     // two-layer network, and in theory files: plateau ode covers two-layer networks only).
     VariableSpec{extra_name::student_layers, {Dim::run, Dim::alpha, Dim::student_layers}, f64, "1",
