@@ -8,7 +8,9 @@
 # Extra arguments go to both `plateau run` and `plateau ode` (e.g. --eta 0.3,0.5 --N 1000).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-"$root/scripts/bootstrap.sh" release
+# The program alone: the tests and benchmarks are the test command's (scripts/test.sh) and
+# `cmake --build build/release`'s to build.
+"$root/scripts/bootstrap.sh" release --target plateau
 out="$root/results"
 mkdir -p "$out"
 plateau="$root/build/release/plateau"
