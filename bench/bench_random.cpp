@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace {
@@ -29,6 +30,76 @@ void BM_NormalFill(benchmark::State& state) {
     state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_NormalFill)->Arg(1000)->Arg(10000);
+
+// The same at each instruction-set level of the kernels (engine/core/random_simd.hpp): the
+// same values, side by side; scalar is the generator before the vector kernels.
+void BM_NormalFillLevel(benchmark::State& state) {
+    const auto level = static_cast<plateau::SimdLevel>(state.range(0));
+    if (!plateau::simd_level_supported(level)) {
+        state.SkipWithError("not supported by this CPU");
+        return;
+    }
+    state.SetLabel(std::string(plateau::name(level)));
+    NormalStream normals(bench_key, level);
+    std::vector<double> out(1000);
+    for (auto _ : state) {
+        normals.fill(out);
+        benchmark::DoNotOptimize(out.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(state.iterations() * 1000);
+}
+BENCHMARK(BM_NormalFillLevel)->DenseRange(0, 2);
+
+// The uniform block refill alone, per 64-bit word, at each level.
+void BM_RefillLevel(benchmark::State& state) {
+    const auto level = static_cast<plateau::SimdLevel>(state.range(0));
+    if (!plateau::simd_level_supported(level)) {
+        state.SkipWithError("not supported by this CPU");
+        return;
+    }
+    state.SetLabel(std::string(plateau::name(level)));
+    std::uint64_t s[4][4];
+    std::uint64_t z = 1;
+    for (auto& word : s)
+        for (auto& lane : word)
+            lane = plateau::splitmix64_mix(++z);
+    std::vector<std::uint64_t> block(256);
+    for (auto _ : state) {
+        plateau::detail::xoshiro_refill(level, s, block.data(), block.size());
+        benchmark::DoNotOptimize(block.data());
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(state.iterations() * 256);
+}
+BENCHMARK(BM_RefillLevel)->DenseRange(0, 2);
+
+// The ziggurat's fast path alone over a block of words that all pass it, per draw.
+void BM_FastRunLevel(benchmark::State& state) {
+    const auto level = static_cast<plateau::SimdLevel>(state.range(0));
+    if (!plateau::simd_level_supported(level)) {
+        state.SkipWithError("not supported by this CPU");
+        return;
+    }
+    state.SetLabel(std::string(plateau::name(level)));
+    const auto* layers = plateau::detail::ziggurat_tables().layer.data();
+    UniformStream uniform(bench_key);
+    std::vector<std::uint64_t> words;
+    while (words.size() < 256) {
+        const std::uint64_t u = uniform.next_u64();
+        if ((u >> 11) < layers[u & 0xff].k)
+            words.push_back(u);
+    }
+    std::vector<double> out(256);
+    for (auto _ : state) {
+        const std::size_t m = plateau::detail::ziggurat_fast_run(level, words.data(), words.size(),
+                                                                 layers, out.data());
+        benchmark::DoNotOptimize(m);
+        benchmark::ClobberMemory();
+    }
+    state.SetItemsProcessed(state.iterations() * 256);
+}
+BENCHMARK(BM_FastRunLevel)->DenseRange(0, 2);
 
 void BM_NormalNext(benchmark::State& state) {
     NormalStream normals(bench_key);

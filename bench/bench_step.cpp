@@ -6,6 +6,8 @@
 //   Step/reference  a plain, tight Eigen loop (ReferenceLoop below): fill xi from the same
 //                   NormalStream, one GEMV for the K+M fields of the stacked [W; B], erf/exp on the
 //                   fields, one rank-one update of W
+//   Step/reference_scalar  the same loop with the normals' scalar kernels (the generator before
+//                   the vector kernels of engine/core/random_simd.hpp: the same values)
 //   Run/simulate    simulate(): a whole run with recording on the default schedule (100 log-spaced
 //                   records, alpha_max = 300; alpha_max = 10 for N = 10000, to keep it short)
 //   Run/split       the same run through record_run() with a Dynamics that times advance_to()
@@ -86,10 +88,11 @@ double now_seconds() {
 // as a plain loop over Eigen expressions.
 class ReferenceLoop {
 public:
-    ReferenceLoop(const RunParams& p, std::uint64_t seed, std::uint64_t run)
+    ReferenceLoop(const RunParams& p, std::uint64_t seed, std::uint64_t run,
+                  plateau::SimdLevel level = plateau::best_simd_level())
         : K_(p.model.student.hidden()), M_(p.model.teacher.hidden()),
           eta_over_n_(p.training.eta / static_cast<double>(p.model.N)),
-          examples_(StreamKey{seed, run, StreamPurpose::examples}) {
+          examples_(StreamKey{seed, run, StreamPurpose::examples}, level) {
         const RunState s = make_initial_state(p.model, seed, run);
         wb_ = s.weights;
         v_ = s.v;
@@ -161,9 +164,9 @@ void BM_StepDeep3(benchmark::State& st) {
     bench::online_sgd_steps(st, p, p.model.N);
 }
 
-void BM_StepReference(benchmark::State& st) {
+void BM_StepReference(benchmark::State& st, plateau::SimdLevel level) {
     const RunParams p = make_params(st.range(0), static_cast<int>(st.range(1)));
-    ReferenceLoop ref(p, bench_seed, 0);
+    ReferenceLoop ref(p, bench_seed, 0, level);
     const std::int64_t batch = p.model.N;
     for (auto _ : st) {
         ref.advance(batch);
@@ -358,7 +361,14 @@ void cases(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_StepEngine)->Name("Step/engine")->Apply(cases)->MinTime(0.5);
-BENCHMARK(BM_StepReference)->Name("Step/reference")->Apply(cases)->MinTime(0.5);
+BENCHMARK_CAPTURE(BM_StepReference, best, plateau::best_simd_level())
+    ->Name("Step/reference")
+    ->Apply(cases)
+    ->MinTime(0.5);
+BENCHMARK_CAPTURE(BM_StepReference, scalar, plateau::SimdLevel::scalar)
+    ->Name("Step/reference_scalar")
+    ->Apply(cases)
+    ->MinTime(0.5);
 BENCHMARK(BM_StepDeep3)
     ->Name("Step/deep3")
     ->ArgNames({"N", "K"})

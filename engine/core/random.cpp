@@ -18,7 +18,7 @@ double half_gauss(double x) {
 // ---------------------------------------------------------------------------------------------
 // UniformStream
 
-UniformStream::UniformStream(StreamKey key) noexcept : block_{} {
+UniformStream::UniformStream(StreamKey key, SimdLevel level) noexcept : block_{}, level_(level) {
     // SplitMix64 expansion of the key hash: 16 consecutive outputs, word-major. The outputs of
     // a SplitMix64 sequence are distinct (bijective mixer of distinct inputs), so no lane can
     // start in the forbidden all-zero state.
@@ -32,41 +32,7 @@ UniformStream::UniformStream(StreamKey key) noexcept : block_{} {
 }
 
 void UniformStream::refill() noexcept {
-    // Local copies so that the compiler keeps the 4 state vectors in registers. The inner loop
-    // over the lanes must stay a loop for GCC's loop vectorizer to turn it into one 256-bit (AVX2)
-    // or two 128-bit (SSE2) operations per step: fully unrolled, GCC 12 leaves it scalar (the
-    // SLP vectorizer does not handle the loop-carried state), hence "unroll 1". Checked in the
-    // assembly at -O2 and -O3, with and without -march=native.
-    alignas(32) std::uint64_t s0[lanes];
-    alignas(32) std::uint64_t s1[lanes];
-    alignas(32) std::uint64_t s2[lanes];
-    alignas(32) std::uint64_t s3[lanes];
-    for (std::size_t l = 0; l < lanes; ++l) {
-        s0[l] = s_[0][l];
-        s1[l] = s_[1][l];
-        s2[l] = s_[2][l];
-        s3[l] = s_[3][l];
-    }
-    for (std::size_t k = 0; k < block_size; k += lanes) {
-#pragma GCC unroll 1
-        for (std::size_t l = 0; l < lanes; ++l) {
-            // xoshiro256++ (Blackman & Vigna, reference implementation xoshiro256plusplus.c).
-            block_[k + l] = std::rotl(s0[l] + s3[l], 23) + s0[l];
-            const std::uint64_t t = s1[l] << 17;
-            s2[l] ^= s0[l];
-            s3[l] ^= s1[l];
-            s1[l] ^= s2[l];
-            s0[l] ^= s3[l];
-            s2[l] ^= t;
-            s3[l] = std::rotl(s3[l], 45);
-        }
-    }
-    for (std::size_t l = 0; l < lanes; ++l) {
-        s_[0][l] = s0[l];
-        s_[1][l] = s1[l];
-        s_[2][l] = s2[l];
-        s_[3][l] = s3[l];
-    }
+    detail::xoshiro_refill(level_, s_, block_, block_size);
     pos_ = 0;
 }
 
@@ -138,8 +104,8 @@ double ziggurat_tail(UniformStream& uniform) noexcept {
 // ---------------------------------------------------------------------------------------------
 // NormalStream
 
-NormalStream::NormalStream(StreamKey key) noexcept
-    : uniform_(key), layers_(detail::ziggurat_tables().layer.data()) {}
+NormalStream::NormalStream(StreamKey key, SimdLevel level) noexcept
+    : uniform_(key, level), layers_(detail::ziggurat_tables().layer.data()) {}
 
 double NormalStream::slow(std::uint64_t u) noexcept {
     const auto& t = detail::ziggurat_tables();
@@ -164,10 +130,10 @@ double NormalStream::slow(std::uint64_t u) noexcept {
 
 void NormalStream::fill(std::span<double> out) noexcept {
     // The loop of next(), reorganized for speed: runs of fast-path draws are taken straight from
-    // the uniform block with the read position in a register (next() reloads and stores it for
-    // every draw, a loop-carried store-to-load dependency that costs about as much as the rest).
-    // The words are consumed in the same order, so the values are those of next().
-    const auto* const layers = layers_;
+    // the uniform block (by the vector kernel of the stream's level), with the read position in a
+    // register (next() reloads and stores it for every draw, a loop-carried store-to-load
+    // dependency that costs about as much as the rest). The words are consumed in the same order,
+    // so the values are those of next().
     UniformStream& src = uniform_;
     std::size_t n = 0;
     while (n < out.size()) {
@@ -175,16 +141,8 @@ void NormalStream::fill(std::span<double> out) noexcept {
             src.refill();
         const std::uint64_t* const words = src.block_ + src.pos_;
         const std::size_t avail = std::min(out.size() - n, UniformStream::block_size - src.pos_);
-        double* const dst = out.data() + n;
-        std::size_t m = 0;
-        for (; m < avail; ++m) {
-            const std::uint64_t u = words[m];
-            const std::uint64_t j = u >> 11;
-            const auto& layer = layers[u & 0xff];
-            if (j >= layer.k) [[unlikely]]
-                break;
-            dst[m] = with_sign(static_cast<double>(static_cast<std::int64_t>(j)) * layer.w, u);
-        }
+        const std::size_t m =
+            detail::ziggurat_fast_run(src.level_, words, avail, layers_, out.data() + n);
         src.pos_ += m;
         n += m;
         if (m < avail) { // words[m] failed the fast test: it is consumed, then the slow path

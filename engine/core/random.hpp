@@ -20,6 +20,10 @@
 // (bit 8) and a 53-bit magnitude (bits 11..63); 98.5% of the draws are accepted by a single integer
 // comparison. The tables are built once, at first use, and are immutable.
 //
+// Vector kernels. The refill and the fast path of fill() run at the widest instruction set the CPU
+// offers (AVX2 or AVX-512, chosen at run time: engine/core/random_simd.hpp), with the values of
+// the scalar code, bit for bit.
+//
 // Determinism: the same key followed by the same sequence of calls yields the same values. This
 // holds bit for bit across compilers, optimization levels and instruction sets (portable or
 // -march=native: the code avoids expressions a compiler could fuse into FMAs), given the same C
@@ -31,6 +35,8 @@
 //
 // None of these classes is thread-safe; give each thread its own stream (its own key).
 #pragma once
+
+#include "engine/core/random_simd.hpp"
 
 #include <array>
 #include <bit>
@@ -109,7 +115,9 @@ public:
     static constexpr std::size_t lanes = 4;
     static constexpr std::size_t block_size = 256; ///< uint64 per refill (a multiple of lanes)
 
-    explicit UniformStream(StreamKey key) noexcept;
+    /// The stream of a key. level: the refill kernel (engine/core/random_simd.hpp); every level
+    /// gives the same values, the CPU's best by default.
+    explicit UniformStream(StreamKey key, SimdLevel level = best_simd_level()) noexcept;
 
     /// 64 uniformly distributed bits.
     [[nodiscard]] std::uint64_t next_u64() noexcept {
@@ -134,6 +142,7 @@ private:
     alignas(64) std::uint64_t block_[block_size];
     alignas(32) std::uint64_t s_[4][lanes]; ///< s_[word][lane]
     std::size_t pos_ = block_size;
+    SimdLevel level_;
 };
 
 namespace detail {
@@ -147,10 +156,7 @@ struct ZigguratTables {
     static constexpr double r = 3.6541528853610088;
 
     /// What the fast path needs, side by side in one 16-byte record.
-    struct Layer {
-        std::uint64_t k; ///< accept at once iff magnitude (53 bits) < k: floor(2^53 x[i+1]/x[i])
-        double w;        ///< x[i] * 2^-53: magnitude -> abscissa
-    };
+    using Layer = ZigguratLayer;
 
     double v = 0.0;              ///< common layer area, = r f(r) + int_r^inf f
     std::array<double, 257> x{}; ///< layer edges, decreasing; x[0] = v/f(r), x[256] = 0
@@ -170,7 +176,9 @@ struct ZigguratTables {
 /// Standard normal random numbers (mean 0, variance 1) by the ziggurat method.
 class NormalStream {
 public:
-    explicit NormalStream(StreamKey key) noexcept;
+    /// The stream of a key. level: the kernels of fill() and of the uniform refill
+    /// (engine/core/random_simd.hpp); every level gives the same values, the CPU's best by default.
+    explicit NormalStream(StreamKey key, SimdLevel level = best_simd_level()) noexcept;
 
     /// One standard normal.
     [[nodiscard]] double next() noexcept {
