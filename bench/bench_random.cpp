@@ -31,15 +31,22 @@ void BM_NormalFill(benchmark::State& state) {
 }
 BENCHMARK(BM_NormalFill)->Arg(1000)->Arg(10000);
 
+/// Labels the benchmark with the level's name, or skips it (false) when the CPU lacks the level.
+bool usable(benchmark::State& state, plateau::SimdLevel level) {
+    if (!plateau::simd_level_supported(level)) {
+        state.SkipWithError("not supported by this CPU");
+        return false;
+    }
+    state.SetLabel(std::string(plateau::name(level)));
+    return true;
+}
+
 // The same at each instruction-set level of the kernels (engine/core/random_simd.hpp): the
 // same values, side by side; scalar is the generator before the vector kernels.
 void BM_NormalFillLevel(benchmark::State& state) {
     const auto level = static_cast<plateau::SimdLevel>(state.range(0));
-    if (!plateau::simd_level_supported(level)) {
-        state.SkipWithError("not supported by this CPU");
+    if (!usable(state, level))
         return;
-    }
-    state.SetLabel(std::string(plateau::name(level)));
     NormalStream normals(bench_key, level);
     std::vector<double> out(1000);
     for (auto _ : state) {
@@ -54,11 +61,8 @@ BENCHMARK(BM_NormalFillLevel)->DenseRange(0, 2);
 // The uniform block refill alone, per 64-bit word, at each level.
 void BM_RefillLevel(benchmark::State& state) {
     const auto level = static_cast<plateau::SimdLevel>(state.range(0));
-    if (!plateau::simd_level_supported(level)) {
-        state.SkipWithError("not supported by this CPU");
+    if (!usable(state, level))
         return;
-    }
-    state.SetLabel(std::string(plateau::name(level)));
     std::uint64_t s[4][4];
     std::uint64_t z = 1;
     for (auto& word : s)
@@ -77,11 +81,8 @@ BENCHMARK(BM_RefillLevel)->DenseRange(0, 2);
 // The ziggurat's fast path alone over a block of words that all pass it, per draw.
 void BM_FastRunLevel(benchmark::State& state) {
     const auto level = static_cast<plateau::SimdLevel>(state.range(0));
-    if (!plateau::simd_level_supported(level)) {
-        state.SkipWithError("not supported by this CPU");
+    if (!usable(state, level))
         return;
-    }
-    state.SetLabel(std::string(plateau::name(level)));
     const auto* layers = plateau::detail::ziggurat_tables().layer.data();
     UniformStream uniform(bench_key);
     std::vector<std::uint64_t> words;

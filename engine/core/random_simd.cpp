@@ -88,28 +88,35 @@ __attribute__((target("avx2"))) __m256i rotl_avx2(__m256i x, int r) {
     return _mm256_or_si256(_mm256_slli_epi64(x, r), _mm256_srli_epi64(x, 64 - r));
 }
 
+// refill_scalar's loop with the 4 lanes of each state word in one 256-bit register (the body of
+// the AVX2 and AVX-512 refills, which differ in the rotation alone: ROTL(x, r) rotates each
+// 64-bit lane of x left by the constant r). A macro, because each copy must be compiled inside a
+// function of its own instruction set.
+#define PLATEAU_REFILL_4_LANES(ROTL)                                                               \
+    __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[0]));                       \
+    __m256i s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[1]));                       \
+    __m256i s2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[2]));                       \
+    __m256i s3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[3]));                       \
+    for (std::size_t k = 0; k < block_size; k += refill_lanes) {                                   \
+        /* xoshiro256++, as refill_scalar */                                                       \
+        const __m256i out = _mm256_add_epi64(ROTL(_mm256_add_epi64(s0, s3), 23), s0);              \
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(block + k), out);                           \
+        const __m256i t = _mm256_slli_epi64(s1, 17);                                               \
+        s2 = _mm256_xor_si256(s2, s0);                                                             \
+        s3 = _mm256_xor_si256(s3, s1);                                                             \
+        s1 = _mm256_xor_si256(s1, s2);                                                             \
+        s0 = _mm256_xor_si256(s0, s3);                                                             \
+        s2 = _mm256_xor_si256(s2, t);                                                              \
+        s3 = ROTL(s3, 45);                                                                         \
+    }                                                                                              \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[0]), s0);                                     \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[1]), s1);                                     \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[2]), s2);                                     \
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[3]), s3)
+
 __attribute__((target("avx2"))) void refill_avx2(std::uint64_t (&s)[4][4], std::uint64_t* block,
                                                  std::size_t block_size) {
-    __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[0]));
-    __m256i s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[1]));
-    __m256i s2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[2]));
-    __m256i s3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[3]));
-    for (std::size_t k = 0; k < block_size; k += refill_lanes) {
-        // xoshiro256++, as refill_scalar, 4 lanes at once.
-        const __m256i out = _mm256_add_epi64(rotl_avx2(_mm256_add_epi64(s0, s3), 23), s0);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(block + k), out);
-        const __m256i t = _mm256_slli_epi64(s1, 17);
-        s2 = _mm256_xor_si256(s2, s0);
-        s3 = _mm256_xor_si256(s3, s1);
-        s1 = _mm256_xor_si256(s1, s2);
-        s0 = _mm256_xor_si256(s0, s3);
-        s2 = _mm256_xor_si256(s2, t);
-        s3 = rotl_avx2(s3, 45);
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[0]), s0);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[1]), s1);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[2]), s2);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[3]), s3);
+    PLATEAU_REFILL_4_LANES(rotl_avx2);
 }
 
 __attribute__((target("avx2"))) std::size_t fast_run_avx2(const std::uint64_t* words, std::size_t n,
@@ -160,27 +167,10 @@ __attribute__((target("avx2"))) std::size_t fast_run_avx2(const std::uint64_t* w
 
 __attribute__((target("avx512f,avx512dq,avx512vl"))) void
 refill_avx512(std::uint64_t (&s)[4][4], std::uint64_t* block, std::size_t block_size) {
-    __m256i s0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[0]));
-    __m256i s1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[1]));
-    __m256i s2 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[2]));
-    __m256i s3 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s[3]));
-    for (std::size_t k = 0; k < block_size; k += refill_lanes) {
-        // xoshiro256++, as refill_scalar, 4 lanes at once.
-        const __m256i out = _mm256_add_epi64(_mm256_rol_epi64(_mm256_add_epi64(s0, s3), 23), s0);
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(block + k), out);
-        const __m256i t = _mm256_slli_epi64(s1, 17);
-        s2 = _mm256_xor_si256(s2, s0);
-        s3 = _mm256_xor_si256(s3, s1);
-        s1 = _mm256_xor_si256(s1, s2);
-        s0 = _mm256_xor_si256(s0, s3);
-        s2 = _mm256_xor_si256(s2, t);
-        s3 = _mm256_rol_epi64(s3, 45);
-    }
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[0]), s0);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[1]), s1);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[2]), s2);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[3]), s3);
+    PLATEAU_REFILL_4_LANES(_mm256_rol_epi64); // VL's one-instruction rotate
 }
+
+#undef PLATEAU_REFILL_4_LANES
 
 __attribute__((target("avx512f,avx512dq,avx512vl"))) std::size_t
 fast_run_avx512(const std::uint64_t* words, std::size_t n, const detail::ZigguratLayer* layers,
