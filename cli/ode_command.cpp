@@ -243,20 +243,31 @@ void announce_fixed_point_cost(std::size_t point, const RunParams& params, bool 
 }
 
 /// Progress of a long fixed-point search on stderr: silent for the first 2 s (small K), then a
-/// line every 5 s with the columns of the Jacobian done and the time left at the rate so far.
+/// line every 5 s with the columns of the Jacobian done and the time left at the rate of this
+/// Jacobian's columns so far (timed from its first column: the search before it, which can
+/// take far longer than a column, is not a column's cost; a new Jacobian starts over).
 FixedPointProgress fixed_point_progress(std::size_t point, bool quiet) {
     if (quiet)
         return {};
     using clock = std::chrono::steady_clock;
     const auto start = clock::now();
     auto last = start;
+    auto first = start;          // when the current Jacobian's first reported column was done
+    std::int64_t first_done = 0; // ... and its count; 0: no Jacobian yet
     return [=](std::int64_t done, std::int64_t total) mutable {
         const auto now = clock::now();
+        if (first_done == 0 || done <= first_done) { // the first column of a Jacobian
+            first = now;
+            first_done = done;
+            return;
+        }
         const double elapsed = std::chrono::duration<double>(now - start).count();
         if (elapsed < 2.0 || std::chrono::duration<double>(now - last).count() < 5.0)
             return;
         last = now;
-        const double left = elapsed * static_cast<double>(total - done) / static_cast<double>(done);
+        const double per_column = std::chrono::duration<double>(now - first).count() /
+                                  static_cast<double>(done - first_done);
+        const double left = per_column * static_cast<double>(total - done);
         std::fprintf(stderr,
                      "plateau ode: fixed point of grid point %zu: linearized flow, column %lld of "
                      "%lld, ~%s left\n",
