@@ -112,7 +112,8 @@ __attribute__((target("avx2"))) __m256i rotl_avx2(__m256i x, int r) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[0]), s0);                                     \
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[1]), s1);                                     \
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[2]), s2);                                     \
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[3]), s3)
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(s[3]), s3);                                     \
+    _mm256_zeroupper() /* clean upper halves for the SSE code after: see fast_run_avx512 */
 
 __attribute__((target("avx2"))) void refill_avx2(std::uint64_t (&s)[4][4], std::uint64_t* block,
                                                  std::size_t block_size) {
@@ -153,11 +154,13 @@ __attribute__((target("avx2"))) std::size_t fast_run_avx2(const std::uint64_t* w
         }
         alignas(32) double lanes[4];
         _mm256_store_pd(lanes, y);
+        _mm256_zeroupper(); // see fast_run_avx512
         const auto run = static_cast<std::size_t>(std::countr_one(static_cast<unsigned>(accepted)));
         for (std::size_t l = 0; l < run; ++l)
             out[m + l] = lanes[l];
         return m + run;
     }
+    _mm256_zeroupper(); // see fast_run_avx512
     return m + fast_run_scalar(words + m, n - m, layers, out + m);
 }
 
@@ -202,8 +205,14 @@ fast_run_avx512(const std::uint64_t* words, std::size_t n, const detail::Ziggura
         }
         const auto run = static_cast<unsigned>(std::countr_one(static_cast<unsigned>(accepted)));
         _mm512_mask_storeu_pd(out + m, static_cast<__mmask8>((1U << run) - 1U), y);
+        _mm256_zeroupper();
         return m + run;
     }
+    // Clean upper register halves before the SSE code that follows (the scalar tail here, the
+    // caller's code after the return): GCC 12 leaves out its own vzeroupper on this path, and
+    // SSE code after dirty upper halves ran ~3x slower here (an SSE2 Eigen GEMM after the
+    // normals of a training set: docs/PERFORMANCE.md §26).
+    _mm256_zeroupper();
     return m + fast_run_scalar(words + m, n - m, layers, out + m);
 }
 
