@@ -160,6 +160,17 @@ struct Activation : activations::Parameters {
             kind, [&]<class E>(std::type_identity<E>) noexcept { return E::derivative(x, *this); });
     }
 
+    /// (g(x), g'(x)): the values of value() and derivative(), bit for bit, from one evaluation of
+    /// their shared part where the evaluator has one (activations::HasValueDerivative).
+    [[nodiscard]] activations::ValueSlope value_and_derivative(double x) const noexcept {
+        return visit_activation(kind, [&]<class E>(std::type_identity<E>) noexcept {
+            if constexpr (activations::HasValueDerivative<E>)
+                return E::value_and_derivative(x, *this);
+            else
+                return activations::ValueSlope{E::value(x, *this), E::derivative(x, *this)};
+        });
+    }
+
     /// g's symmetry under x -> -x (the evaluator's).
     [[nodiscard]] activations::Parity parity() const noexcept {
         return visit_activation(

@@ -27,15 +27,18 @@ void evaluate_nodes(const FlowSettings& s, const Eigen::MatrixXd& U, const Eigen
     for (Eigen::Index i = 0; i < n; ++i) {
         double a = 0.0;
         for (Eigen::Index j = 0; j < K; ++j) {
-            out.gx(j, i) = s.g.value(U(j, i));
-            a += v(j) * out.gx(j, i);
+            const activations::ValueSlope g = s.g.value_and_derivative(U(j, i));
+            out.gx(j, i) = g.value;
+            out.d(j, i) = g.slope; // g'(x_j), times h'(a) v_j below
+            a += v(j) * g.value;
         }
         const double tau = node_target(s, U, i, K, v_star);
         // e = tau - sigma = -de/dsigma (models/loss.hpp)
-        const double e = -SquaredLoss::error(s.h.value(a), tau); // the theory is the squared loss's
-        const double hp = s.h.derivative(a);
+        const activations::ValueSlope h = s.h.value_and_derivative(a); // h(a), h'(a)
+        const double e = -SquaredLoss::error(h.value, tau); // the theory is the squared loss's
+        const double hp = h.slope;
         for (Eigen::Index j = 0; j < K; ++j) {
-            out.d(j, i) = hp * v(j) * s.g.derivative(U(j, i));
+            out.d(j, i) = hp * v(j) * out.d(j, i);
             out.c(j, i) = e * out.d(j, i);
         }
         out.e_hp(i) = e * hp;

@@ -102,4 +102,13 @@ concept HasValueSlope = requires(double x, const Parameters& p) {
     noexcept->std::same_as<ValueSlope>;
 };
 
+/// Optional: g and g' together with the values of value() and derivative(), bit for bit, for
+/// evaluators whose two share their costly part (tanh: one tanh instead of two). Activation::
+/// value_and_derivative falls back to the two calls.
+template <class E>
+concept HasValueDerivative = requires(double x, const Parameters& p) {
+    { E::value_and_derivative(x, p) }
+    noexcept->std::same_as<ValueSlope>;
+};
+
 } // namespace plateau::activations

@@ -27,13 +27,16 @@ struct Sigmoid {
     }
     /// g'(x) = g(x) (1 - g(x))
     [[nodiscard]] static double derivative(double x, const Parameters& p) noexcept {
-        const double s = value(x, p);
-        return s * (1.0 - s);
+        return value_and_derivative(x, p).slope;
     }
-    /// Both from one exp (the quadrature's factor).
-    [[nodiscard]] static ValueSlope value_and_slope(double x, const Parameters& p) noexcept {
+    /// Both from one exp: the values of value() and derivative().
+    [[nodiscard]] static ValueSlope value_and_derivative(double x, const Parameters& p) noexcept {
         const double s = value(x, p);
         return {s, s * (1.0 - s)};
+    }
+    /// The quadrature's factor: the same.
+    [[nodiscard]] static ValueSlope value_and_slope(double x, const Parameters& p) noexcept {
+        return value_and_derivative(x, p);
     }
     /// sigmoid(x) = 1/2 + tanh(x / 2) / 2: kappa = 1/2 (docs/theory.md §9)
     [[nodiscard]] static double sharpness(double /*gamma*/) noexcept { return 0.5; }

@@ -27,8 +27,12 @@ struct Tanh {
     }
     /// g'(x) = gamma (1 - tanh^2(gamma x)), docs/theory.md after Eq. (3)
     [[nodiscard]] static double derivative(double x, const Parameters& p) noexcept {
+        return value_and_derivative(x, p).slope;
+    }
+    /// g and g' from one tanh: the values of value() and derivative().
+    [[nodiscard]] static ValueSlope value_and_derivative(double x, const Parameters& p) noexcept {
         const double t = std::tanh(p.gamma * x);
-        return p.gamma * (1.0 - t * t);
+        return {t, p.gamma * (1.0 - t * t)};
     }
     /// The quadrature's form (docs/theory.md §9), one expm1 instead of tanh, exact to a few ulp:
     /// tanh(a) = -em / (2 + em) with em = expm1(-2|a|), and g' = gamma (1 - t)(1 + t).
