@@ -146,9 +146,24 @@ const TensorRule& evaluate_tensor_nodes(const FlowSettings& s, const Eigen::Matr
     if (rule == nullptr || rule->dimension() != P)
         throw std::invalid_argument("plateau theory: the tensor rule is missing or has the wrong "
                                     "dimension");
-    U = symmetric_sqrt(integrals::field_covariance(Q, R, T)) * rule->nodes();
+    U.noalias() = symmetric_sqrt(integrals::field_covariance(Q, R, T)) * rule->nodes();
     evaluate_nodes(s, U, v, v_star, values);
     return *rule;
+}
+
+/// The node matrix and values of one evaluation, reused by the next on the same thread: they
+/// are megabytes at the rule's sizes, and allocated afresh for every right-hand side the
+/// allocator returned them to the system and page-faulted them back in each time (28 % of a
+/// quadrature theory run's time: docs/PERFORMANCE.md §28). Every entry is overwritten by each
+/// evaluation, so nothing of one evaluation reaches the next.
+struct TensorScratch {
+    Eigen::MatrixXd U;
+    NodeValues values;
+};
+
+TensorScratch& tensor_scratch() {
+    thread_local TensorScratch scratch;
+    return scratch;
 }
 
 } // namespace
@@ -156,12 +171,13 @@ const TensorRule& evaluate_tensor_nodes(const FlowSettings& s, const Eigen::Matr
 TensorEstimate tensor_estimate(const FlowSettings& s, const Eigen::MatrixXd& Q,
                                const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                const Eigen::VectorXd& v, const Eigen::VectorXd& v_star) {
-    Eigen::MatrixXd U;
-    NodeValues values;
-    const TensorRule& rule = evaluate_tensor_nodes(s, Q, R, T, v, v_star, U, values);
+    TensorScratch& scratch = tensor_scratch();
+    const TensorRule& rule =
+        evaluate_tensor_nodes(s, Q, R, T, v, v_star, scratch.U, scratch.values);
     TensorEstimate out;
-    assemble_flow(s, average_nodes(s, U, values, rule.weights()), out.dQ, out.dR, out.dv);
-    out.eg = average_eg(values, rule.weights());
+    assemble_flow(s, average_nodes(s, scratch.U, scratch.values, rule.weights()), out.dQ, out.dR,
+                  out.dv);
+    out.eg = average_eg(scratch.values, rule.weights());
     return out;
 }
 
@@ -180,10 +196,10 @@ double tensor_generalization_error(const FlowSettings& s, const Eigen::MatrixXd&
                                    const Eigen::MatrixXd& R, const Eigen::MatrixXd& T,
                                    const Eigen::VectorXd& v, const Eigen::VectorXd& v_star) {
     // eps_g alone (at every record): the node values, without the flow's averages.
-    Eigen::MatrixXd U;
-    NodeValues values;
-    const TensorRule& rule = evaluate_tensor_nodes(s, Q, R, T, v, v_star, U, values);
-    return average_eg(values, rule.weights());
+    TensorScratch& scratch = tensor_scratch();
+    const TensorRule& rule =
+        evaluate_tensor_nodes(s, Q, R, T, v, v_star, scratch.U, scratch.values);
+    return average_eg(scratch.values, rule.weights());
 }
 
 } // namespace plateau
