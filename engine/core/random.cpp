@@ -114,16 +114,17 @@ double NormalStream::slow(std::uint64_t u) noexcept {
         const std::uint64_t j = u >> 11;
         const auto& layer = t.layer[i];
         if (j < layer.k) // a retry accepted at once
-            return with_sign(static_cast<double>(static_cast<std::int64_t>(j)) * layer.w, u);
+            return detail::with_sign_bit8(
+                static_cast<double>(static_cast<std::int64_t>(j)) * layer.w, u);
         if (i == 0) // beyond r in the base strip: the tail
-            return with_sign(detail::ziggurat_tail(uniform_), u);
+            return detail::with_sign_bit8(detail::ziggurat_tail(uniform_), u);
         // Wedge: the point (x, y) is uniform in [x[i+1], x[i]] x [f(x[i]), f(x[i+1])]; accept
         // if y < f(x), tested as y - f(x[i]) < f(x) - f(x[i]) so that no product feeds an
         // addition (an FMA here would make -march=native builds accept different points).
         const double x = static_cast<double>(static_cast<std::int64_t>(j)) * layer.w;
         const double dy = uniform_.next_double() * (t.f[i + 1] - t.f[i]);
         if (dy < half_gauss(x) - t.f[i])
-            return with_sign(x, u);
+            return detail::with_sign_bit8(x, u);
         u = uniform_.next_u64();
     }
 }

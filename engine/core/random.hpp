@@ -187,7 +187,8 @@ public:
         const std::uint64_t j = u >> 11;
         const auto& layer = layers_[i];
         if (j < layer.k) [[likely]]
-            return with_sign(static_cast<double>(static_cast<std::int64_t>(j)) * layer.w, u);
+            return detail::with_sign_bit8(
+                static_cast<double>(static_cast<std::int64_t>(j)) * layer.w, u);
         return slow(u);
     }
 
@@ -199,10 +200,6 @@ public:
     [[nodiscard]] const UniformStream& uniform() const noexcept { return uniform_; }
 
 private:
-    /// Gives a >= 0 the sign bit 8 of u.
-    [[nodiscard]] static double with_sign(double a, std::uint64_t u) noexcept {
-        return std::bit_cast<double>(std::bit_cast<std::uint64_t>(a) ^ ((u & 0x100) << 55));
-    }
     /// Wedge and tail tests for a draw u rejected by the fast test, then retries until accepted.
     [[nodiscard]] double slow(std::uint64_t u) noexcept;
 

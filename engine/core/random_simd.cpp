@@ -15,11 +15,6 @@ namespace {
 
 constexpr std::size_t refill_lanes = 4;
 
-/// Gives a >= 0 the sign bit 8 of u (as NormalStream::with_sign).
-[[nodiscard]] double signed_by_bit8(double a, std::uint64_t u) noexcept {
-    return std::bit_cast<double>(std::bit_cast<std::uint64_t>(a) ^ ((u & 0x100) << 55));
-}
-
 // ---------------------------------------------------------------------------------------------
 // Scalar kernels: the reference every level reproduces.
 
@@ -70,7 +65,8 @@ std::size_t fast_run_scalar(const std::uint64_t* words, std::size_t n,
         const auto& layer = layers[u & 0xff];
         if (j >= layer.k) [[unlikely]]
             break;
-        out[m] = signed_by_bit8(static_cast<double>(static_cast<std::int64_t>(j)) * layer.w, u);
+        out[m] =
+            detail::with_sign_bit8(static_cast<double>(static_cast<std::int64_t>(j)) * layer.w, u);
     }
     return m;
 }

@@ -13,6 +13,7 @@
 #include "engine/core/enum_table.hpp"
 
 #include <array>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 
@@ -48,6 +49,11 @@ struct ZigguratLayer {
 /// 4k + l < block_size; s[word][lane] is the state, advanced by block_size / 4 steps.
 void xoshiro_refill(SimdLevel level, std::uint64_t (&s)[4][4], std::uint64_t* block,
                     std::size_t block_size) noexcept;
+
+/// Gives a >= 0 the sign bit 8 of u: the ziggurat's sign, for the scalar paths of every level.
+[[nodiscard]] inline double with_sign_bit8(double a, std::uint64_t u) noexcept {
+    return std::bit_cast<double>(std::bit_cast<std::uint64_t>(a) ^ ((u & 0x100) << 55));
+}
 
 /// The ziggurat's fast path over words[0, n): for each word u in order, layer i = u & 0xff,
 /// magnitude j = u >> 11; while j < layers[i].k, out[m] = j * layers[i].w with the sign of bit
