@@ -8,7 +8,7 @@ shift || true
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
 packages=(
-    g++ cmake make git pkg-config
+    g++ cmake ninja-build make git pkg-config
     libtbb-dev libeigen3-dev libhdf5-dev hdf5-tools libboost-program-options-dev catch2
     libbenchmark-dev netcdf-bin clang-tidy clang-format clang libclang-rt-dev libopenmpi-dev
     openmpi-bin
@@ -28,5 +28,13 @@ if ((${#missing[@]})); then
 fi
 
 cd "$root"
+# The presets use Ninja (it starts a target's sources before the libraries they link are linked:
+# the ci build 317 -> 255 s on 2 cores, docs/PERFORMANCE.md §29). A build folder configured
+# earlier with another generator is configured afresh (CMake refuses to switch in place).
+cache="build/$preset/CMakeCache.txt"
+if [ -f "$cache" ] && ! grep -q '^CMAKE_GENERATOR:INTERNAL=Ninja$' "$cache"; then
+    echo "bootstrap: build/$preset was configured with another generator: configuring it afresh" >&2
+    rm -rf "build/$preset/CMakeCache.txt" "build/$preset/CMakeFiles"
+fi
 cmake --preset "$preset" >/dev/null
 cmake --build --preset "$preset" -j "$(nproc)" "$@"
