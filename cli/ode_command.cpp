@@ -487,13 +487,15 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
             return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         };
         const OrderParameters init = initial(static_cast<std::int64_t>(probe) * spec.seeds);
-        // One flow evaluation first: a Dormand-Prince step takes 6 more. When that step alone
-        // would exceed the budget (K + M in the hundreds, a sanitized build), the probe stops
-        // at the one evaluation and gives the floor (a dry-run answers at once at any size).
-        (void)flow(p, init);
+        // One evaluation of the run's own flow first (the one the runs integrate: several
+        // teachers, mixtures, the manifold's modes too): a Dormand-Prince step takes 6 more. When
+        // that step alone would exceed the budget (K + M in the hundreds, a sanitized build), the
+        // probe stops at the one evaluation and gives the floor (a dry-run answers at once at
+        // any size).
+        TheoryDynamics dynamics(p, init, integrator);
+        (void)dynamics.derivative();
         const double one_evaluation = elapsed();
         const bool step_too_slow = 7.0 * one_evaluation > probe_budget;
-        TheoryDynamics dynamics(p, init, integrator);
         // Doubling targets from alpha_max / 2^20: the first costs a few evaluations only. The
         // rate of the last doubling (the steps least held back by the targets) extrapolates.
         double target = alpha_max / 1048576.0;
@@ -517,8 +519,7 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
         const bool floor_only = doublings < 2 && reached < alpha_max;
         if (floor_only)
             per_alpha = 0.0;
-        auto stats = dynamics.statistics();
-        ++stats.evaluations; // the one timed above
+        const auto stats = dynamics.statistics(); // the one timed above included
         // A floor: every record time ends a step of at least 6 new evaluations (Dormand-Prince).
         const double per_evaluation = step_too_slow
                                           ? one_evaluation * rule_scale

@@ -64,15 +64,10 @@ struct TheoryDynamics::Impl {
           rhs(mixture || manifold || teachers ? std::nullopt
                                               : std::optional<PackedFlow>(std::in_place, p, init)),
           // The flow at each stage's own alpha: the rates of a schedule (docs/theory.md §6b).
-          integrator(OdeIntegrator::TimeRhs(
-                         [this](double t, const Eigen::VectorXd& x, Eigen::VectorXd& dx) {
-                             if (mixture)
-                                 return (*mixture)(t, x, dx);
-                             if (manifold)
-                                 return (*manifold)(t, x, dx);
-                             return teachers ? (*teachers)(t, x, dx) : (*rhs)(t, x, dx);
-                         }),
-                     ode, integrator_classes(mixture || manifold, teachers, rhs)) {
+          integrator(
+              OdeIntegrator::TimeRhs([this](double t, const Eigen::VectorXd& x,
+                                            Eigen::VectorXd& dx) { return derivative(t, x, dx); }),
+              ode, integrator_classes(mixture || manifold, teachers, rhs)) {
         if (mixture) {
             mixture->pack(init, y);
         } else if (manifold) {
@@ -85,6 +80,15 @@ struct TheoryDynamics::Impl {
         } else {
             rhs->packing().pack(init.Q, init.R, init.v, y);
         }
+    }
+
+    /// The right-hand side of the run's model (the flow at alpha = t of the packed state x).
+    bool derivative(double t, const Eigen::VectorXd& x, Eigen::VectorXd& dx) {
+        if (mixture)
+            return (*mixture)(t, x, dx);
+        if (manifold)
+            return (*manifold)(t, x, dx);
+        return teachers ? (*teachers)(t, x, dx) : (*rhs)(t, x, dx);
     }
 
     /// The task at alpha (docs/theory.md §17, §17b), as the simulation's step takes it: the
@@ -276,6 +280,12 @@ OrderParameters TheoryDynamics::order_parameters() const {
         return impl_->manifold->order_parameters(impl_->y);
     return impl_->teachers ? impl_->teachers->order_parameters(impl_->y)
                            : impl_->rhs->order_parameters(impl_->y);
+}
+
+Eigen::VectorXd TheoryDynamics::derivative() {
+    Eigen::VectorXd dx(impl_->y.size());
+    (void)impl_->derivative(impl_->alpha, impl_->y, dx);
+    return dx;
 }
 
 TheoryDynamics::Statistics TheoryDynamics::statistics() const noexcept {

@@ -54,6 +54,10 @@ public:
 
     [[nodiscard]] double alpha() const noexcept;
     [[nodiscard]] OrderParameters order_parameters() const;
+    /// The packed right-hand side at the current state: one evaluation of the run's own flow
+    /// (any input model, several teachers), counted in statistics(); `plateau ode --dry-run`
+    /// times it.
+    [[nodiscard]] Eigen::VectorXd derivative();
 
     struct Statistics {
         std::int64_t evaluations = 0; ///< flow evaluations

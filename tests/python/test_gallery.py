@@ -7,6 +7,11 @@ numbers against the published or closed-form values it prints, within the tolera
   2.9e-5: the O(eta^2) left by the extrapolation). A flow whose eta -> 0 plateau differs by
   1e-4 of its height, or the closed form with arcsin(1/K), fails it (a wrong term linear in eta
   would not: the extrapolation removes it).
+- Every configuration under experiments/ stays runnable: `plateau run --dry-run` and `plateau ode
+  --dry-run` accept each one (exit 0, no file), so a key renamed or a refusal widened cannot
+  leave a gallery entry that no longer starts. (The ode dry run of experiments/continual.ini,
+  several teachers, was refused while its run was accepted, until its probe timed the run's own
+  flow.)
 """
 
 from __future__ import annotations
@@ -14,6 +19,10 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from conftest import run_program
 
 SOURCE = Path(__file__).resolve().parents[2]
 
@@ -27,3 +36,14 @@ def test_saad_solla_plateau_heights(plateau_program):
     assert [row[0] for row in rows] == ["2", "3"]
     for row in rows:
         assert float(row[5]) < 1e-4, row
+
+
+@pytest.mark.parametrize("config", sorted((SOURCE / "experiments").glob("*.ini")),
+                         ids=lambda path: path.stem)
+@pytest.mark.parametrize("command", ["run", "ode"])
+def test_every_gallery_configuration_is_accepted(plateau_program, tmp_path, command, config):
+    out = tmp_path / "out.h5"
+    r = run_program(plateau_program, command, config, "-o", out, "--dry-run", timeout=120)
+    assert r.returncode == 0, (config.name, r.stderr)
+    assert r.stdout.startswith("runs:"), r.stdout
+    assert not out.exists() and not list(tmp_path.iterdir())
