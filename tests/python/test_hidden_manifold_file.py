@@ -1,9 +1,13 @@
 """Hidden-manifold inputs from the command line (docs/theory.md §16): the file records Q, R, T
-through the manifold and eps_g on fresh inputs; runs are bit-identical for any thread count and
-after --resume; what the model refuses is one line naming the key, exit 2, no file.
+through the manifold and eps_g on fresh inputs; runs are bit-identical for any thread count, after
+--resume, split into shards (merged) and over MPI ranks, for the simulation and for the theory;
+what the model refuses is one line naming the key, exit 2, no file.
 """
 
 from __future__ import annotations
+
+import shutil
+import subprocess
 
 import numpy as np
 
@@ -34,6 +38,38 @@ def test_manifold_runs_are_identical_for_any_thread_count_and_after_resume(plate
     T = ds["T"].values
     assert np.allclose(T, np.eye(2)[None], atol=1e-12)
     assert np.isfinite(ds["Q"].values).all() and np.isfinite(ds["R"].values).all()
+
+
+def test_manifold_shards_and_mpi_ranks_give_the_single_process_file(plateau_program, tmp_path):
+    # Each run's feature matrix F comes from its own stream (seed, run index): a run computed
+    # in a shard or on another rank is the run computed alone. The theory too (each run from
+    # its own F's modes, docs/theory.md section 16b).
+    args = [*ARGS[:-1], "2", "-q"]  # 2 seeds x 2 latent ratios
+    for command in ("run", "ode"):
+        extra = args
+        whole = tmp_path / f"{command}_whole.h5"
+        r = run_program(plateau_program, command, *extra, "-o", whole)
+        assert r.returncode == 0, r.stderr
+        parts = []
+        for i in range(2):
+            parts.append(tmp_path / f"{command}_p{i}.h5")
+            r = run_program(plateau_program, command, *extra, "--shard", f"{i}/2", "-o", parts[-1])
+            assert r.returncode == 0, r.stderr
+        merged = tmp_path / f"{command}_merged.h5"
+        r = run_program(plateau_program, "merge", merged, *parts)
+        assert r.returncode == 0, r.stderr
+        assert dataset_bytes(merged) == dataset_bytes(whole), command
+        mpirun = shutil.which("mpirun")
+        if mpirun is None:
+            continue
+        ranks = tmp_path / f"{command}_mpi.h5"
+        r = subprocess.run([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "3",
+                            str(plateau_program), command, *map(str, extra), "-o", str(ranks)],
+                           capture_output=True, text=True, timeout=300)
+        if "built without MPI" in r.stderr:
+            continue
+        assert r.returncode == 0, r.stderr
+        assert dataset_bytes(ranks) == dataset_bytes(whole), command
 
 
 def test_what_hidden_manifold_inputs_refuse_is_one_line_naming_the_key(plateau_program,
