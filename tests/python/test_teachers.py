@@ -106,8 +106,8 @@ def run_watched(program, args, out, kill_when=None):
                 proc.send_signal(signal.SIGKILL)
                 assert proc.wait(timeout=60) == -signal.SIGKILL
                 return done, None
-        assert proc.wait(timeout=60) == 0, "the campaign ended before it was killed: " + (
-            "make its runs longer" if kill_when else "")
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert not kill_when, "the campaign ended before it was killed: make its runs longer"
         return written, (times[-1] - times[0]) / (len(times) - 1)
     finally:
         stop(proc)
@@ -132,17 +132,19 @@ def test_kill_9_before_and_after_the_switches_then_resume_gives_the_same_bits(dy
     assert ((starts[:, 2] > 5) & (starts[:, 2] < 11)).all(), starts  # the threshold switch
 
     def within(low, high):  # in a run, with one written before it and one after it
-        return lambda done, runs, t: 1 <= done < runs - 1 and low < t / seconds < high
+        return lambda done, runs, t: 1 <= done < runs - 1 and low <= t / seconds < high
 
     out = tmp_path / "killed.h5"
-    first, _ = run_watched(program, args, out, within(0.02, 0.2))  # task 1
+    first, _ = run_watched(program, args, out, within(0, 0.2))  # task 1
     assert written_runs(out) == first
-    resumed, _ = run_watched(program, [*args, "--resume"], out, within(0.7, 0.95))  # task 3
+    resumed, _ = run_watched(program, [*args, "--resume"], out, within(0.7, 2))  # task 3
     assert written_runs(out) == first + resumed < 5
     r = run_program(program, "run", *args, "--resume", "-o", out)
     assert r.returncode == 0, r.stderr
     assert f"{5 - first - resumed} run(s) to do of 5" in r.stderr
-    assert dataset_bytes(out) == dataset_bytes(clean)
+    got, want = dataset_bytes(out), dataset_bytes(clean)
+    assert got.keys() == want.keys()
+    assert [name for name in want if got[name] != want[name]] == []
     # A file of this campaign is not finished under another switch schedule.
     for other in (resumable(dynamics, n, switch_at="4"), resumable(dynamics, n, below="0.04")):
         refused(run_program(program, "run", *other, "-q", "--resume", "-o", out),
