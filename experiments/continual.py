@@ -4,6 +4,8 @@
     /usr/bin/python3 experiments/continual.py continual_sim.h5 continual_ode.h5 \
         [--overlap 0.15] [-o continual.png]
 
+The simulation file may be the full simulation's or the Gram chain's (``--dynamics gram``).
+
 Left: eps_1 and eps_2 (the student's error on teacher 1 with head 1 and on teacher 2 with head 2,
 the file's ``eg_tasks``) against alpha at one teacher overlap, seed means of the simulation
 (points with standard errors) and of the theory from each run's start (lines), the switch

@@ -1,15 +1,22 @@
 """Several teachers in the analysis package (docs/theory.md section 17): switch times,
 forgetting and transfer from a real two-teacher file, against the file's own numbers, and the
-report's ``task_errors`` figure."""
+report's ``task_errors`` figure. A campaign of three teachers with a fixed and a threshold switch
+killed with -9 before and after its switches and finished by --resume: the bits of an
+uninterrupted campaign, in the full simulation and the Gram chain."""
 
 from __future__ import annotations
 
+import re
+import signal
 import subprocess
+import time
 
 import numpy as np
 import pytest
 
 from conftest import _program as built_program
+from conftest import dataset_bytes, refused, run_program
+from test_integrity_files import start, stop, written_runs
 
 from plateau_analysis.campaign import load_campaign
 from plateau_analysis.report import report
@@ -58,3 +65,87 @@ def test_one_teacher_files_have_no_teacher_runs(tmp_path):
 def test_report_draws_the_task_errors(two_teachers, tmp_path):
     report(two_teachers, tmp_path, formats=("png",))
     assert (tmp_path / "task_errors_K2_M2.png").exists()
+
+
+# --------------------------------------------------------------------------------------------
+# kill -9 and --resume through the task switches (issue 28)
+
+# Three teachers: the fixed switch to task 2 at alpha = 3 (a quarter of the run), then the
+# threshold switch to task 3 when eps_g of task 2 at a record falls below 0.03 (alpha 7.3-7.5
+# here: where depends on the run's trajectory); per-task heads. One thread: the runs one after
+# the other, ~0.2 s each (full: N = 2000; gram, whose step does not grow with N: N = 20000).
+def resumable(dynamics, n, switch_at="3", below="0.03"):
+    return ["--dynamics", dynamics, "--N", str(n), "--teachers", "3", "--teacher-overlap",
+            "0.5", "--switch-at", switch_at, "--switch-eg-below", below, "--heads", "per-task",
+            "--learn-v", "true", "--alpha-max", "12", "--schedule", "linear", "--records", "121",
+            "--seeds", "5", "--threads", "1"]
+
+
+PROGRESS = re.compile(r"^\[(\d+)/(\d+) runs, ")
+
+
+def run_watched(program, args, out, kill_when=None):
+    """``plateau run ARGS -o OUT`` (one thread: one run at a time) with a progress line every
+    10 ms; at each line ``kill_when(done, runs, seconds)`` (runs written of those to do, and the
+    time since the last run was written: how far the run under way has come; the gram chain's
+    progress lines count a run's steps only when it ends), SIGKILL when it is true. Returns
+    the runs written and the mean time per run between the first and the last written."""
+    proc = start(program, "run", *args, "--progress-interval", "0.01", "-o", out)
+    written, times = 0, []
+    try:
+        for line in proc.stderr:
+            m = PROGRESS.match(line)
+            if not m:
+                continue
+            now = time.monotonic()
+            done, runs = int(m.group(1)), int(m.group(2))
+            if done != written:
+                written = done
+                times.append(now)
+            if kill_when and times and kill_when(done, runs, now - times[-1]):
+                proc.send_signal(signal.SIGKILL)
+                assert proc.wait(timeout=60) == -signal.SIGKILL
+                return done, None
+        assert proc.wait(timeout=60) == 0, proc.stderr.read()
+        assert not kill_when, "the campaign ended before it was killed: make its runs longer"
+        return written, (times[-1] - times[0]) / (len(times) - 1)
+    finally:
+        stop(proc)
+
+
+@pytest.mark.parametrize("dynamics, n", [("full", 2000), ("gram", 20000)])
+def test_kill_9_before_and_after_the_switches_then_resume_gives_the_same_bits(dynamics, n,
+                                                                              tmp_path):
+    """A run is written whole when it ends, so a run killed part way is computed again from its
+    start by --resume: nothing of its task, heads or threshold switches may carry over from the
+    process that ran before (or from the runs before it in the same process). Killed once in
+    a run before its first switch, then (resumed) once in a run past both, and resumed to the
+    end: every dataset equals an uninterrupted campaign's, bit for bit."""
+    program = built_program()
+    if program is None:
+        pytest.skip("plateau is not built")
+    args = resumable(dynamics, n)
+    clean = tmp_path / "clean.h5"
+    _, seconds = run_watched(program, args, clean)
+    starts = switch_alphas(load_campaign(clean)["K2_M2"]).values  # (run, task)
+    np.testing.assert_array_equal(starts[:, :2], [[0.0, 3.0]] * 5)
+    assert ((starts[:, 2] > 5) & (starts[:, 2] < 11)).all(), starts  # the threshold switch
+
+    def within(low, high):  # in a run, with one written before it and one after it
+        return lambda done, runs, t: 1 <= done < runs - 1 and low <= t / seconds < high
+
+    out = tmp_path / "killed.h5"
+    first, _ = run_watched(program, args, out, within(0, 0.2))  # task 1
+    assert written_runs(out) == first
+    resumed, _ = run_watched(program, [*args, "--resume"], out, within(0.7, 2))  # task 3
+    assert written_runs(out) == first + resumed < 5
+    r = run_program(program, "run", *args, "--resume", "-o", out)
+    assert r.returncode == 0, r.stderr
+    assert f"{5 - first - resumed} run(s) to do of 5" in r.stderr
+    got, want = dataset_bytes(out), dataset_bytes(clean)
+    assert got.keys() == want.keys()
+    assert [name for name in want if got[name] != want[name]] == []
+    # A file of this campaign is not finished under another switch schedule.
+    for other in (resumable(dynamics, n, switch_at="4"), resumable(dynamics, n, below="0.04")):
+        refused(run_program(program, "run", *other, "-q", "--resume", "-o", out),
+                "refusing to resume", "its configuration differs")
