@@ -29,8 +29,11 @@ def load(path):
         g = groups[0]
         completed = g["status"][:] == 1
         last = g["switch_alpha"][:, -1, :]  # the tasks' starts at the last record
+        # Per run when teacher-overlap is swept; else one value, the group's attribute.
+        overlap = (g["teacher_overlap"][:] if "teacher_overlap" in g
+                   else np.full(completed.shape, float(g.attrs["teacher_overlap"][0])))
         return {
-            "overlap": g["teacher_overlap"][:][completed],
+            "overlap": overlap[completed],
             "alpha": g["alpha"][:],
             "eg": g["eg_tasks"][:][completed],
             "switch": last[completed, 1],
