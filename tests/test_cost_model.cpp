@@ -157,6 +157,26 @@ TEST_CASE("the cost model counts the work of steps records and Monte-Carlo eps_g
     CHECK(predict_run(m, p).monte_carlo == Approx(mc.monte_carlo));
 }
 
+TEST_CASE("the cost model's Gram chain counts every row: the means' axes and the velocities",
+          "[cost_model]") {
+    // dynamics = gram, per step chain + r^3 chain_cubic: r = K + M = 5 for Gaussian inputs; the
+    // XOR mixture's D = 2 axes are rows too (docs/theory.md §15d, Eq. (15d.1): r = K + M + D = 7,
+    // not the (K + M)^3 = 125 of Gaussian inputs); momentum adds the K velocity rows (§6c).
+    CostModel m = unit_model();
+    m.step.chain = 2.0;
+    m.step.chain_cubic = 1.0;
+    RunParams p = params_of(100, 3, 2);
+    p.dynamics = DynamicsKind::gram;
+    p.schedule.alpha_max = 10;
+    const double steps = 1000.0;
+    CHECK(predict_run(m, p).steps == Approx(steps * (2.0 + 125.0)));
+    p.model.inputs = InputKind::mixture;
+    p.model.mixture = Mixture::exclusive_or();
+    CHECK(predict_run(m, p).steps == Approx(steps * (2.0 + 343.0)));
+    p.training.momentum = 0.5;
+    CHECK(predict_run(m, p).steps == Approx(steps * (2.0 + 1000.0)));
+}
+
 TEST_CASE("a campaign's estimated wall time is its work over the workers but not below its "
           "longest run",
           "[cost_model]") {

@@ -92,6 +92,26 @@ TEST_CASE("resources: the peak memory counts every allocation of the runs in fli
     CHECK(static_cast<double>(all.file_bytes) > 1e7 * static_cast<double>(one.file_bytes));
 }
 
+TEST_CASE("resources: the Gram chain's matrices count the means' axes as rows", "[resources]") {
+    // Four r x r matrices of 8 bytes (run_memory): r = K + M = 5 for Gaussian inputs, K + M + D
+    // = 7 with the XOR mixture's D = 2 axes (docs/theory.md §15d, Eq. (15d.1)), + K = 10 with
+    // momentum (§6c).
+    RunParams p;
+    p.model.N = 1000;
+    p.model.student.widths = {3};
+    p.model.teacher.widths = {2};
+    p.dynamics = DynamicsKind::gram;
+    CHECK(run_memory(p, RunKind::simulation, 0).chain == Approx(8.0 * 4.0 * 25.0));
+    p.model.inputs = InputKind::mixture;
+    p.model.mixture = Mixture::exclusive_or();
+    CHECK(run_memory(p, RunKind::simulation, 0).chain == Approx(8.0 * 4.0 * 49.0));
+    p.training.momentum = 0.5;
+    CHECK(run_memory(p, RunKind::simulation, 0).chain == Approx(8.0 * 4.0 * 100.0));
+    // A full run's Monte-Carlo buffers hold the K + M fields only.
+    p.dynamics = DynamicsKind::full;
+    CHECK(run_memory(p, RunKind::simulation, 0).chain == Approx(8.0 * 4.0 * 25.0));
+}
+
 TEST_CASE("resources: durations and sizes are formatted without overflow", "[resources]") {
     CHECK(cli::format_duration(12.34) == "12.3s");
     CHECK(cli::format_duration(185) == "3m 05s");

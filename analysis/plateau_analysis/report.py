@@ -267,6 +267,23 @@ def write_mixture_figures(gname: str, ds, avg, outdir: Path, *, formats, band: s
     return written
 
 
+def _classification_words(row: dict, curve, bayes: float, finite_set: bool) -> None:
+    """A row of a group with Gaussian-mixture runs (docs/theory.md section 15), which classify:
+    eps_g is the loss on the +-1 labels and does not go to 0, so the outcome words of a
+    regression (learned; plateau = not converged at the end) say nothing true about it. The row
+    says what the classification reached instead: ``class_error_end``, the seed-mean
+    classification error P(sign sigma != y) at the last record, and ``bayes_error``, the lowest
+    any classifier reaches (Eqs. (15.6)-(15.8)), also as the ``outcomes`` text (before a
+    finite training set's words, if any)."""
+    values = np.asarray(curve, dtype=float)
+    values = values[np.isfinite(values)]
+    end = float(values[-1]) if values.size else math.nan
+    row["class_error_end"] = end
+    row["bayes_error"] = float(bayes)
+    text = f"class_error {end:.4g} at the end, Bayes error {float(bayes):.4g}"
+    row["outcomes"] = f"{text}; {row['outcomes']}" if finite_set else text
+
+
 def _minimum_is_no_plateau(row: dict) -> None:
     """On a finite training set, a flat stretch that eps_g never escapes is the minimum of an
     over-fitting (or converged) curve, not a plateau (analysis/SCHEMA.md, "Outcomes on a finite
@@ -305,7 +322,9 @@ def print_table(rows: list, out, *, theory: bool) -> None:
           "learned, plateau = not converged at the end, failed = completed without learning, "
           "diverged; a search-phase model (polynomial target, teacher g* without a linear part): "
           "searching = eps_g still within 1 % of its start, escaped = fell, not learned yet "
-          "(analysis/SCHEMA.md, Outcomes); alpha = "
+          "(analysis/SCHEMA.md, Outcomes); a group of Gaussian-mixture runs classifies: "
+          "its outcomes are the seed-mean class_error at the last record and the Bayes error "
+          "(docs/theory.md section 15b); alpha = "
           f"{' or '.join(sorted({str(r.get('alpha_unit', 'examples/N')) for r in rows}))}):",
           file=out)
     print(format_table(rows, cols, heads), file=out)
@@ -459,6 +478,11 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
             written += save_figure(fig, outdir, f"task_errors_{gname}", formats)
             pyplot().close(fig)
         finite_words = finite_set_words(ds, avg)  # None without a finite training set
+        # Mixture groups classify: class_error and the Bayes error (docs/theory.md section 15b).
+        classify = mixture_runs(ds).any() and "class_error_mean" in avg
+        if classify:
+            from .mixture_figures import point_bayes_errors
+            bayes = point_bayes_errors(ds, avg)
         for i, row in enumerate(table_rows(summary)):
             # What the alpha columns (start, end, length, escape, ...) count (figures.time_unit).
             row = {"group": gname, **row, "alpha_unit": time_unit(ds)}
@@ -467,6 +491,9 @@ def report(results, outdir, theory=None, *, formats=("png", "pdf"), band: str = 
             if finite_words is not None:  # over-fitted, converged, ... (analysis/SCHEMA.md)
                 row["outcomes"] = finite_set_text(finite_words[i])
                 _minimum_is_no_plateau(row)
+            if classify:
+                _classification_words(row, avg["class_error_mean"].values[i], bayes[i],
+                                      finite_words is not None)
             if th_summary is not None:
                 t = int(matches[i])
                 row["theory_height"] = float(th_summary["height"].values[t]) if t >= 0 \

@@ -95,8 +95,9 @@ RunCost predict_run(const CostModel& model, const RunParams& p) {
     cost.write = c.write_run + written_values(p) * c.write_value;
     if (p.dynamics == DynamicsKind::gram) {
         // The chain of the r^2 Gram matrix, r = K + M (+ K velocity rows with momentum,
-        // docs/theory.md §6c): nothing of length N (docs/theory.md §7).
-        const double r = units + (p.training.momentum != 0.0 ? K : 0.0);
+        // docs/theory.md §6c; + the means' D axes with mixture inputs, §15d, Eq. (15d.1)):
+        // nothing of length N (docs/theory.md §7).
+        const auto r = static_cast<double>(gram_rows(p));
         cost.steps =
             static_cast<double>(steps) * (c.chain + r * r * r * c.chain_cubic + D * c.layer);
         cost.records = observations * units * units * (exact ? c.pair : 0.0);

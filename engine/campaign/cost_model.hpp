@@ -14,8 +14,10 @@
 //   Monte Carlo S (sample + (K+M) unit            eps_g from S = eg-samples draws of the K+M fields
 //                  + (K+M)^2 pair + D mc_layer)   (only where no closed form exists: eg_method;
 //                                                always for deeper networks)
-//   gram step   chain + (K+M)^3 chain_cubic       dynamics = gram: no term in N (records:
-//               + D layer                        (K+M)^2 pair; setup: run + records x record)
+//   gram step   chain + r^3 chain_cubic           dynamics = gram: no term in N (r = K+M, + K
+//               + D layer                        with momentum, + the means' D axes with
+//                                                mixture inputs: gram_rows; records: (K+M)^2
+//                                                pair; setup: run + records x record)
 //   training    P N init + records x P (N (K+M) b the set drawn once; eps_train at every record
 //   set           + (K+M+1) c)
 //   setup       (K+M) N init + run + records      the initial weights; the bookkeeping of a
@@ -49,8 +51,9 @@ struct StepCoefficients {
     double init = 0.0;         ///< per weight of the initial state, (K+M) N
     double run = 0.0;          ///< per run: its objects, the campaign's hand-off to the consumer
     double record = 0.0;       ///< per record time, whatever is measured: copies, the result
-    /// dynamics = gram (docs/theory.md §7), per step: t = chain + (K+M)^3 chain_cubic, whatever
-    /// N (the Cholesky of the r x r Gram matrix dominates for large r). Probed only for a
+    /// dynamics = gram (docs/theory.md §7), per step: t = chain + r^3 chain_cubic, whatever N
+    /// (the Cholesky of the r x r Gram matrix dominates for large r; r = gram_rows: K + M, + K
+    /// with momentum, + D with mixture inputs, §15d). Probed only for a
     /// campaign with gram points (0 otherwise).
     double chain = 0.0;
     double chain_cubic = 0.0;

@@ -1,5 +1,6 @@
 #include "engine/campaign/resources.hpp"
 
+#include "engine/simulation/gram_dynamics.hpp"
 #include "engine/simulation/make_trainer.hpp"
 #include "engine/theory/flow.hpp"
 
@@ -51,10 +52,11 @@ RunMemory run_memory(const RunParams& p, RunKind kind, std::int64_t records) noe
     if (p.model.inputs == InputKind::hidden_manifold)
         m.weights += d * static_cast<double>(latent_dimension(p.model)) * (N + M);
     // The Gram chain's r x r matrices (G, L, the Wishart factor, a product) or the Monte-Carlo
-    // eps_g's field covariance and its factors: about four (K+M)^2 (measured for r = 1200).
-    const double rows = units + (p.training.momentum != 0.0 && p.dynamics == DynamicsKind::gram
-                                     ? static_cast<double>(p.model.student.hidden())
-                                     : 0.0); // + the velocity rows (docs/theory.md §6c)
+    // eps_g's field covariance and its factors: about four r^2 (measured for r = 1200), r =
+    // K + M, for the chain + the velocity rows (docs/theory.md §6c) + the means' D axes (§15d,
+    // Eq. (15d.1)).
+    const double rows =
+        p.dynamics == DynamicsKind::gram ? static_cast<double>(gram_rows(p)) : units;
     m.chain = d * 4.0 * rows * rows;
     if (kind == RunKind::simulation) {
         m.training = trainer_memory_bytes(p);

@@ -293,6 +293,12 @@ OrderParameters sample_initial_gram(const RunParams& params, std::uint64_t seed,
     return op;
 }
 
+int gram_rows(const RunParams& p) noexcept {
+    const int K = p.model.student.hidden();
+    const int D = p.model.inputs == InputKind::mixture ? static_cast<int>(p.model.mixture.dims) : 0;
+    return K + teacher_units(p.model) + D + (p.training.momentum != 0.0 ? K : 0);
+}
+
 void project_gram_to_sphere(Eigen::MatrixXd& G, int K) noexcept {
     // docs/theory.md §14: w^(j) <- w^(j)/|w^(j)| for the K students multiplies row and column j
     // of G by 1/sqrt(G_jj); the teacher rows stay. The lower triangle, mirrored (G stays exactly

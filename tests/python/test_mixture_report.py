@@ -4,6 +4,7 @@ theory dashed), and the per-unit overlaps with the mixture's means."""
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import subprocess
@@ -118,3 +119,39 @@ def test_the_overlap_figure_draws_each_unit_against_each_mean(files):
     assert np.allclose(solid[2].get_ydata(), M[pos, 1, 2])
     dashed = [ln for ln in panels[1].get_lines() if ln.get_linestyle() == "--"]
     assert np.allclose(dashed[2].get_ydata(), th["mean_overlaps"].values[0][pos, 1, 2])
+
+
+def test_the_plateau_table_says_what_a_classification_reached(files, tmp_path):
+    """A mixture group's row says what the classification reached (the seed-mean class_error
+    at the last record and the Bayes error), not the regression's outcome words (learned;
+    plateau = not converged at the end), which eps_g on +-1 labels cannot fulfil."""
+    sim, _ = files
+    out = io.StringIO()
+    report(sim, tmp_path, formats=("png",), out=out)
+    text = out.getvalue()
+    ds = _group(sim)
+    end = float(ds["class_error"].values.mean(axis=0)[-1])
+    bayes = _xor_bayes(0.1)
+    words = f"class_error {end:.4g} at the end, Bayes error {bayes:.4g}"
+    assert words in text
+    assert "Gaussian-mixture runs classifies" in text
+    with open(tmp_path / "plateaus.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 1
+    assert float(rows[0]["class_error_end"]) == pytest.approx(end, rel=1e-7)  # 8 digits
+    assert float(rows[0]["bayes_error"]) == pytest.approx(bayes, rel=1e-7)
+    assert rows[0]["outcomes"] == words
+    for word in ("learned", "plateau", "failed", "diverged"):
+        assert word not in rows[0]["outcomes"]
+
+
+def test_a_gaussian_plateau_table_keeps_the_regression_words(plateau_program, tmp_path):
+    path = tmp_path / "gauss.h5"
+    run_plateau(plateau_program, path, "--N", 40, "--seeds", 2, "--alpha-max", 1,
+                "--records", 3)
+    out = io.StringIO()
+    report(path, tmp_path / "r", formats=("png",), out=out)
+    with open(tmp_path / "r" / "plateaus.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert "class_error_end" not in rows[0]
+    assert "class_error" not in rows[0]["outcomes"]
