@@ -237,6 +237,23 @@ void compare_mixture_with_simulation(const RunParams& p, int seeds, const OdePar
     CHECK(eg_drop > 0.2 * eg_theory.front());
 }
 
+/// The two-cluster mixture of the tests below: K = 4, eta = eta_v = 1, learned v from v0 = 0.1,
+/// N = 1000, 5 records to alpha_max.
+RunParams two_cluster_params(ActivationKind g, LossKind loss, double alpha_max) {
+    RunParams p = mixture_params(4, g, loss, 1000);
+    p.model.mixture = Mixture::two();
+    p.training.eta = 1.0;
+    p.model.learn_v = true;
+    p.model.v0 = 0.1;
+    p.training.eta_v = 1.0;
+    p.schedule.alpha_max = alpha_max;
+    p.schedule.records = 5;
+    p.schedule.kind = ScheduleKind::linear;
+    p.observer.joint_points = 4096;
+    p.observer.eg_samples = 2000;
+    return p;
+}
+
 } // namespace
 
 TEST_CASE("mixture theory versus simulation: K = 4, squared loss, relu and erf, two clusters",
@@ -245,18 +262,7 @@ TEST_CASE("mixture theory versus simulation: K = 4, squared loss, relu and erf, 
     // cannot learn XOR's even labels; relu on XOR is tested below).
     for (const ActivationKind g : {ActivationKind::relu, ActivationKind::erf}) {
         INFO("g = " << name(g));
-        RunParams p = mixture_params(4, g, LossKind::squared, 1000);
-        p.model.mixture = Mixture::two();
-        p.training.eta = 1.0;
-        p.model.learn_v = true;
-        p.model.v0 = 0.1;
-        p.training.eta_v = 1.0;
-        p.schedule.alpha_max = 8.0;
-        p.schedule.records = 5;
-        p.schedule.kind = ScheduleKind::linear;
-        p.observer.joint_points = 4096;
-        p.observer.eg_samples = 2000;
-        compare_mixture_with_simulation(p, 8);
+        compare_mixture_with_simulation(two_cluster_params(g, LossKind::squared, 8.0), 8);
     }
 }
 
@@ -311,19 +317,9 @@ TEST_CASE("mixture theory versus simulation: logistic loss, K = 4, relu and erf,
     // alpha ~ 30 (eps_g 0.693 -> 0.605 at alpha = 30: > 4 s of CPU per theory run).
     for (const ActivationKind g : {ActivationKind::relu, ActivationKind::erf}) {
         INFO("g = " << name(g));
-        RunParams p = mixture_params(4, g, LossKind::logistic, 1000);
-        p.model.mixture = Mixture::two();
-        p.training.eta = 1.0;
-        p.model.learn_v = true;
-        p.model.v0 = 0.1;
-        p.training.eta_v = 1.0;
         // relu learns more slowly with this loss: eps_g 0.693 -> 0.592 at alpha = 8.
-        p.schedule.alpha_max = g == ActivationKind::relu ? 12.0 : 8.0;
-        p.schedule.records = 5;
-        p.schedule.kind = ScheduleKind::linear;
-        p.observer.joint_points = 4096;
-        p.observer.eg_samples = 2000;
-        compare_mixture_with_simulation(p, 8);
+        const double alpha_max = g == ActivationKind::relu ? 12.0 : 8.0;
+        compare_mixture_with_simulation(two_cluster_params(g, LossKind::logistic, alpha_max), 8);
     }
 }
 
