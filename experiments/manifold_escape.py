@@ -54,7 +54,10 @@ def mean_se(values):
 
 
 def height(ds, alpha_s):
-    """The seed mean of eps_g at the record nearest alpha_s / 2 (on the plateau)."""
+    """The seed mean of eps_g at the record nearest alpha_s / 2 (on the plateau); NaN without
+    an alpha_s (no run specialized)."""
+    if not np.isfinite(alpha_s):
+        return np.nan
     alpha = ds["alpha"].values
     i = int(np.argmin(np.abs(np.log(alpha[1:] / (0.5 * alpha_s))))) + 1
     return ds["eg"].values[:, i].mean()

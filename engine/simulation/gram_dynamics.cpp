@@ -423,6 +423,7 @@ GramChain::GramChain(const RunParams& params, const OrderParameters& initial,
     if (axes.rows() != K_ + M_ || D_ != (mixture_ ? static_cast<int>(mixture_->dims) : 0))
         throw std::logic_error("GramChain: the rows' overlaps with the axes must be (K + M) x D "
                                "with mixture inputs, empty otherwise");
+    assert(r() == gram_rows(params)); // the estimates' count of the rows (cost model, memory)
     const Kernels k = kernels_of(r());
     factorize_kernel_ = k.factorize;
     fields_kernel_ = k.fields;

@@ -59,10 +59,10 @@ private:
 /// students) multiplied by 1/sqrt(G_jj), so G_jj = 1 exactly; G stays exactly symmetric.
 void project_gram_to_sphere(Eigen::MatrixXd& G, int K) noexcept;
 
-/// The rows r of the Gram matrix that a `dynamics = gram` run of p holds (GramChain::r): the K
-/// students, every teacher's units (teacher_units), with mixture inputs the means' D axes
-/// (docs/theory.md §15d, Eq. (15d.1): r = K + M + D) and with momentum the K velocity rows
-/// (§6c).
+/// The rows r of the Gram matrix that a `dynamics = gram` run of p holds (GramChain::r, which
+/// asserts that it equals this): the K students, every teacher's units (teacher_units), with
+/// mixture inputs the means' D axes (docs/theory.md §15d, Eq. (15d.1): r = K + M + D) and with
+/// momentum the K velocity rows (§6c).
 [[nodiscard]] int gram_rows(const RunParams& p) noexcept;
 
 /// The initial order parameters keyed by (seed, init_index) (the run index, or the seed index

@@ -6,12 +6,10 @@ what the model refuses is one line naming the key, exit 2, no file.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import numpy as np
 
 from conftest import dataset_bytes, make_pending, run_plateau, run_program
+from test_mpi import MPIRUN, built_with_mpi, mpirun
 from plateau_analysis.campaign import load_campaign
 
 ARGS = ["--inputs", "hidden-manifold", "--latent-ratio", "0.5,2", "--feature-map", "relu",
@@ -45,29 +43,24 @@ def test_manifold_shards_and_mpi_ranks_give_the_single_process_file(plateau_prog
     # in a shard or on another rank is the run computed alone. The theory too (each run from
     # its own F's modes, docs/theory.md section 16b).
     args = [*ARGS[:-1], "2", "-q"]  # 2 seeds x 2 latent ratios
+    mpi = MPIRUN is not None and built_with_mpi(plateau_program, tmp_path)
     for command in ("run", "ode"):
-        extra = args
         whole = tmp_path / f"{command}_whole.h5"
-        r = run_program(plateau_program, command, *extra, "-o", whole)
+        r = run_program(plateau_program, command, *args, "-o", whole)
         assert r.returncode == 0, r.stderr
         parts = []
         for i in range(2):
             parts.append(tmp_path / f"{command}_p{i}.h5")
-            r = run_program(plateau_program, command, *extra, "--shard", f"{i}/2", "-o", parts[-1])
+            r = run_program(plateau_program, command, *args, "--shard", f"{i}/2", "-o", parts[-1])
             assert r.returncode == 0, r.stderr
         merged = tmp_path / f"{command}_merged.h5"
         r = run_program(plateau_program, "merge", merged, *parts)
         assert r.returncode == 0, r.stderr
         assert dataset_bytes(merged) == dataset_bytes(whole), command
-        mpirun = shutil.which("mpirun")
-        if mpirun is None:
+        if not mpi:
             continue
         ranks = tmp_path / f"{command}_mpi.h5"
-        r = subprocess.run([mpirun, "--allow-run-as-root", "--oversubscribe", "-np", "3",
-                            str(plateau_program), command, *map(str, extra), "-o", str(ranks)],
-                           capture_output=True, text=True, timeout=300)
-        if "built without MPI" in r.stderr:
-            continue
+        r = mpirun(3, plateau_program, command, *args, "-o", ranks)
         assert r.returncode == 0, r.stderr
         assert dataset_bytes(ranks) == dataset_bytes(whole), command
 
