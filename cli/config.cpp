@@ -1491,6 +1491,20 @@ CampaignSpec Configuration::expand_sample(std::int64_t max_points) const {
                     source[a] = b;
     }
 
+    // A setting "8x4" stays text, a swept width is one integer; per-layer values are numbers
+    // unless some value of the key is a list ("0.5:0.2"). Decided once per key: a scan of the
+    // key's values for every point made the sample of a grid of 10^5 x 10^5 points cost 2 s.
+    std::vector<char> layer_text(lists.size(), 0);
+    for (std::size_t a = 0; a < lists.size(); ++a) {
+        const KeyInfo& k = *lists[a].first;
+        layer_text[a] = static_cast<char>(
+            k.type() == ValueType::layer_booleans ||
+            (k.type() == ValueType::layer_reals &&
+             std::ranges::any_of(lists[source[a]].second, [](const std::string& x) {
+                 return x.find(layer_separator) != std::string::npos;
+             })));
+    }
+
     const std::int64_t made = std::min(points, std::max<std::int64_t>(1, max_points));
     spec.points.reserve(static_cast<std::size_t>(made));
     std::vector<std::string_view> chosen(lists.size());
@@ -1524,16 +1538,8 @@ CampaignSpec Configuration::expand_sample(std::int64_t max_points) const {
             const std::string_view value = chosen[source[a]];
             Coordinate c{
                 std::string(k.name), 0.0, {}, k.type() == ValueType::integer, std::string(k.help)};
-            // A setting "8x4" stays text, a swept width is one integer; per-layer values are
-            // numbers unless some value of the key is a list ("0.5:0.2").
-            const auto& own = lists[source[a]].second;
-            const bool layer_text = k.type() == ValueType::layer_booleans ||
-                                    (k.type() == ValueType::layer_reals &&
-                                     std::ranges::any_of(own, [](const std::string& x) {
-                                         return x.find(layer_separator) != std::string::npos;
-                                     }));
-            if (k.type() == ValueType::choice || k.type() == ValueType::boolean || layer_text ||
-                (k.type() == ValueType::widths && !coordinate))
+            if (k.type() == ValueType::choice || k.type() == ValueType::boolean ||
+                layer_text[a] != 0 || (k.type() == ValueType::widths && !coordinate))
                 c.text = value;
             else
                 parse_double(value, c.number);

@@ -394,7 +394,8 @@ TEST_CASE("hidden manifold: mini-batches and training sets draw from the manifol
     }
 }
 
-TEST_CASE("hidden manifold: the recorded Q, R against Monte Carlo on fresh inputs", "[manifold]") {
+TEST_CASE("hidden manifold: the recorded Q, R against Monte Carlo on fresh inputs",
+          "[manifold][heavy]") {
     // Q_jk = <lambda_j lambda_k>, R_jn = <lambda_j nu_n> over fresh examples, lambda = W x, nu =
     // B c. The Gaussian equivalence (Eq. (16.4)) neglects the fields' non-Gaussian corrections
     // and the O(1/sqrt D) spread of the u_i's variances, both O(1/sqrt N) in Q and R here

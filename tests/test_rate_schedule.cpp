@@ -429,7 +429,7 @@ double limit_of(double eta0, double noise) {
 // 1, 2, 4 (0.1 % at 10^6: the start's memory is down to 0.02 % at eta0 = 1); the slope -2 eta0 of
 // ln eps_g at eta0 = 0.3; alpha eps_g - (s^2/8) ln alpha constant at eta0 = 1/2. A schedule applied
 // to the drift alone (or to the eta^2 term alone) moves C by far more.
-TEST_CASE("rate schedules: the 1/alpha law of linear networks", "[schedule][theory]") {
+TEST_CASE("rate schedules: the 1/alpha law of linear networks", "[schedule][theory][heavy]") {
     const auto records = [&](double eta0) {
         const RunParams p = linear_inverse(eta0, 1e5, 1e6);
         const OrderParameters start = order_parameters_of(make_initial_state(p.model, 1, 0));

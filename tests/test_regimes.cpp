@@ -485,7 +485,7 @@ TEST_CASE("regimes: simulation versus theory with a batch of 8 and with weight d
 //     fitting. At the end eps_train < eps_g in the seed mean by more than k SE, and eps_g rose
 //     after its minimum (the record of the smallest seed-mean eps_g) by more than k SE.
 TEST_CASE("regimes: finite training sets approach on-line learning and over-fit when small",
-          "[regimes]") {
+          "[regimes][heavy]") {
     constexpr int seeds = 16;
     constexpr double k = 4.77;
     RunParams online;

@@ -282,7 +282,7 @@ TEST_CASE("theory: a fixed second layer has dv = 0 and label noise only enters d
 // measured change at the default tolerances (~1e-11; global error at rtol 1e-10 ~2e-11 against an
 // rtol 1e-13 reference) leaves room for an integrator that silently loses two orders of accuracy
 // to still be caught.
-TEST_CASE("theory: integrator convergence through plateau and escape", "[theory]") {
+TEST_CASE("theory: integrator convergence through plateau and escape", "[theory][heavy]") {
     RunParams p;
     p.model.N = 1000;
     p.schedule.alpha_max = 300.0;
