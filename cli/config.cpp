@@ -868,6 +868,19 @@ const std::vector<KeyInfo>& keys() {
                  [](KeyTarget t, std::int64_t x) {
                      t.campaign.threads = static_cast<int>(x);
                  }}},
+        {.name = "save-weights",
+         .default_value = "none",
+         .help = "plateau run only: write every run's weights into the campaign file, the "
+                 "student's W (K x N) and v and the teacher's B (M x N) and v*, at the start "
+                 "(initial) or at the end (final) of the run; none writes no weights "
+                 "(analysis/SCHEMA.md, Saved weights)",
+         .sweepable = false,
+         .hashed = Hashed::unless_default,
+         .fields = {"campaign.save_weights"},
+         .kind = ChoiceKey{name_list<SaveWeights>(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.campaign.save_weights = parse<SaveWeights>(v).value();
+                           }}},
     };
     return registry;
 }

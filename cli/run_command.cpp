@@ -218,6 +218,36 @@ void check_duration(const CampaignSpec& spec, double grid_points, double shards,
                      format_duration(cpu).c_str());
 }
 
+/// save-weights (analysis/SCHEMA.md, "Saved weights"): the weights of two-layer networks, one
+/// teacher and Gaussian inputs. Refused with one line for what has no such weights (the Gram
+/// chain) or more of them than the variables hold (deeper networks, several teachers, the
+/// cluster means or features of other inputs), at any grid point.
+void check_save_weights(const Configuration& config) {
+    const std::string save = config.value("save-weights");
+    if (save == name(SaveWeights::none))
+        return;
+    const auto any = [&config](std::string_view key, auto pred) {
+        return std::ranges::any_of(config.values(key), pred);
+    };
+    const auto refuse = [&save](const std::string& why) {
+        throw ConfigError("save-weights", save, "none " + why);
+    };
+    if (any("dynamics", [](const std::string& v) { return v == name(DynamicsKind::gram); }))
+        refuse("with dynamics = gram (the Gram chain advances Q, R, T and v: it has no weights)");
+    const auto layered = [](const std::string& v) {
+        return v.find('x') != std::string::npos;
+    };
+    if (any("K", layered) || any("M", layered))
+        refuse("with a deeper network (K = " + config.value("K") + ", M = " + config.value("M") +
+               "): the weights saved are those of two-layer networks");
+    if (any("teachers", [](const std::string& v) { return v != "1"; }))
+        refuse("with teachers = " + config.value("teachers") +
+               ": the weights saved are those of one teacher");
+    if (any("inputs", [](const std::string& v) { return v != name(InputKind::gaussian); }))
+        refuse("with inputs = " + config.value("inputs") +
+               ": the weights saved are those of Gaussian inputs");
+}
+
 } // namespace
 
 int run_command(int argc, char** argv, const std::string& command_line) {
@@ -244,6 +274,7 @@ int run_command(int argc, char** argv, const std::string& command_line) {
             throw ConfigError("ode-eta2", eta2,
                               "keep with plateau run (noise-only changes the flow of plateau ode; "
                               "a simulation has every eta^2 term)");
+        check_save_weights(cmd.config);
         // Counted, not expanded: a grid of any size is estimated from a sample of its points
         // and refused before expand() if the grid itself does not fit.
         const std::int64_t grid_points = cmd.config.grid_points();

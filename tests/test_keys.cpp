@@ -122,6 +122,8 @@ FieldSet differing_fields(const CampaignSpec& a, const CampaignSpec& b) {
         out.insert("campaign.master_seed");
     if (a.threads != b.threads)
         out.insert("campaign.threads");
+    if (a.save_weights != b.save_weights)
+        out.insert("campaign.save_weights");
     return out;
 }
 

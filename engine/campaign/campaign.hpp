@@ -67,6 +67,9 @@ struct CampaignSpec {
     /// Processes of an MPI launch (rank 0 writes, the others compute): recorded in the file as
     /// metadata (root attribute `mpi_ranks`), never changing a result.
     int ranks = 1;
+    /// The weights every run writes into the campaign file (`save-weights`; analysis/SCHEMA.md,
+    /// "Saved weights"): none, or the student's and teacher's at the start or at the end.
+    SaveWeights save_weights = SaveWeights::none;
 
     [[nodiscard]] std::int64_t runs() const noexcept {
         return static_cast<std::int64_t>(points.size()) * seeds;

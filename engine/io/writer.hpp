@@ -48,10 +48,12 @@ struct CampaignLayout {
         std::vector<int> teacher_widths{}; ///< ({M})
         std::size_t clusters = 1;          ///< C of the campaign's mixture (1: Gaussian inputs)
         std::size_t tasks = 1;             ///< the campaign's teachers (docs/theory.md §17)
+        /// The largest N of the group's runs with save-weights; 0 without saved weights.
+        std::size_t inputs = 0;
         /// The group's shape with `n_records` records.
         [[nodiscard]] GroupShape shape(std::size_t n_records) const noexcept {
             return group_shape(runs.size(), n_records, student_widths, teacher_widths, clusters,
-                               tasks);
+                               tasks, inputs);
         }
     };
     std::vector<GroupInfo> groups;

@@ -53,8 +53,16 @@ private:
 /// or GramDynamics, engine/simulation/gram_dynamics.hpp), its initial state keyed by `init_index`
 /// (CampaignSpec::init_index_of): validate(params) is the caller's job. `steps_done`: see
 /// SimulationDynamics (the Gram chain, whose steps cost nothing, does not report).
+/// With `save` != none (dynamics = full, two-layer networks: the caller checks), the weights at
+/// the start or at the end are the extras weights_* of the result's first record
+/// (save_weights()); the run itself is the same.
 [[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
-                                 std::uint64_t init_index, StepCounter* steps_done = nullptr);
+                                 std::uint64_t init_index, StepCounter* steps_done = nullptr,
+                                 SaveWeights save = SaveWeights::none);
+
+/// The extras weights_* (engine/core/order_parameters.hpp) of the state `s`: its alpha, the
+/// student's W and v, the teacher's B and v*.
+void save_weights(const RunState& s, Observables& into);
 /// The same for a run whose initial state is its own (init_index = run).
 [[nodiscard]] inline RunResult simulate(const RunParams& params, std::uint64_t seed,
                                         std::uint64_t run) {
