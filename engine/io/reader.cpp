@@ -361,11 +361,22 @@ RunResult CampaignReader::read_run(RunLocation where) const {
 
 namespace plateau {
 
-std::optional<CampaignReader::Weights> CampaignReader::read_weights(RunLocation where,
-                                                                    std::int64_t N) const {
+std::optional<CampaignReader::Weights> CampaignReader::read_weights(RunLocation where) const {
     const GroupInfo& info = groups_.at(where.group);
-    if (info.inputs == 0 || N < 1 || static_cast<std::size_t>(N) > info.inputs)
+    if (info.inputs == 0)
         return std::nullopt;
+    std::int64_t N = 0;
+    try {
+        N = h5::read_all<std::int64_t>(data_.at(where.group).group.open_dataset("N"))
+                .at(where.index);
+    } catch (const h5::Error& e) {
+        throw CampaignReadError(path_, "the N of group '" + info.name + "' " + read_failure(e));
+    }
+    if (N < 1 || static_cast<std::size_t>(N) > info.inputs)
+        throw CampaignReadError(path_, "group '" + info.name + "': N = " + std::to_string(N) +
+                                           " of run " + std::to_string(where.index) +
+                                           " is outside its input axis (" +
+                                           std::to_string(info.inputs) + ")");
     const auto records = read_records(where, 0, std::min<std::size_t>(1, info.alpha.size()));
     if (records.empty())
         return std::nullopt;

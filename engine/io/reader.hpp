@@ -116,10 +116,10 @@ public:
     /// whose eg was written) and its outcome (stored, or computed for a file before 1.1).
     [[nodiscard]] RunResult read_run(RunLocation where) const;
 
-    /// The weights saved for the run at `where` (save-weights, schema 1.11), at its own N: the
-    /// student's W (K x N) and v, the teacher's B (M x N) and v*, and the alpha they were taken
-    /// at; nullopt if the file has none or the run has not written them (pending).
-    /// CampaignReadError as read_records.
+    /// The weights saved for the run at `where` (save-weights, schema 1.11), at its own N (its
+    /// `N` coordinate): the student's W (K x N) and v, the teacher's B (M x N) and v*, and the
+    /// alpha they were taken at; nullopt if the file has none or the run has not written them
+    /// (pending). CampaignReadError as read_records.
     struct Weights {
         double alpha = 0.0;
         Eigen::MatrixXd W;
@@ -127,7 +127,7 @@ public:
         Eigen::MatrixXd B;
         Eigen::VectorXd v_star;
     };
-    [[nodiscard]] std::optional<Weights> read_weights(RunLocation where, std::int64_t N) const;
+    [[nodiscard]] std::optional<Weights> read_weights(RunLocation where) const;
 
 private:
     struct GroupData {

@@ -12,11 +12,14 @@ namespace plateau {
 
 SimulationDynamics::SimulationDynamics(const RunParams& params, std::uint64_t seed,
                                        std::uint64_t run, std::uint64_t init_index,
-                                       StepCounter* steps_done)
+                                       StepCounter* steps_done, const StartWeights* start)
     : state_(make_initial_state(params.model, seed, init_index)),
       trainer_(make_trainer(params, seed, run)), observer_(params, seed, run),
       eg_exact_(eg_method(params.model) == EgMethod::closed_form), steps_done_(steps_done),
-      params_(params) {}
+      params_(params) {
+    if (start != nullptr)
+        apply_start_weights(state_, *start);
+}
 
 bool SimulationDynamics::advance_to(double alpha) {
     const std::int64_t target = record_step(alpha, state_.N());
@@ -78,11 +81,12 @@ void save_weights(const RunState& s, Observables& into) {
 }
 
 RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
-                   std::uint64_t init_index, StepCounter* steps_done, SaveWeights save) {
+                   std::uint64_t init_index, StepCounter* steps_done, SaveWeights save,
+                   const StartWeights* start) {
     const std::vector<double> alphas = record_alphas(params.schedule);
     switch (params.dynamics) {
     case DynamicsKind::full: {
-        SimulationDynamics dynamics(params, seed, run, init_index, steps_done);
+        SimulationDynamics dynamics(params, seed, run, init_index, steps_done, start);
         Observables initial;
         if (save == SaveWeights::initial)
             save_weights(dynamics.state(), initial);

@@ -44,7 +44,7 @@ KEYS = ["N", "K", "M", "eta", "eta-v", "learn-v", "activation", "teacher-activat
         "gamma-hidden", "gamma-output", "shard", "progress-interval", "init", "r0", "asymmetry",
         "rtol", "atol", "init-average", "force",
         # issue 31: saved weights
-        "save-weights"]
+        "save-weights", "student-from", "teacher-from"]
 
 HOSTILE_VALUES = [
     "", " ", "-1", "0", "1", "2", "-0", "1e308", "-1e308", "1e400", "nan", "NaN", "inf", "-inf",
