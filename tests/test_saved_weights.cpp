@@ -139,6 +139,11 @@ TEST_CASE("the size estimate counts the saved weights", "[weights]") {
     CHECK(static_cast<double>(saved.file_bytes - none.file_bytes) < 1.1 * weights);
     CHECK(saved.largest_run.records - none.largest_run.records >= 4.0 * 1000.0 * 8.0);
     CHECK(saved.memory_bytes > none.memory_bytes);
+    // The weights runs start from, held for every run: K (N + 1) doubles each.
+    spec.student_from = "start.h5";
+    const CampaignEstimate start = estimate_campaign(spec);
+    CHECK(static_cast<double>(start.bookkeeping_bytes - saved.bookkeeping_bytes) ==
+          Approx(100.0 * 2.0 * 1001.0 * 8.0));
 }
 
 TEST_CASE("save-weights refuses what has no such weights, with one line", "[weights][errors]") {

@@ -160,7 +160,18 @@ CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const Var
     double per_point = 0.0;
     for (const auto& p : spec.points)
         per_point = std::max(per_point, point_bytes(p, records));
-    const double bookkeeping = runs * static_cast<double>(memory_per_run) + points * per_point;
+    // The weights runs start from (student-from, teacher-from), held for every run while the
+    // campaign runs (engine/io/start_weights.hpp): K (or M) x (N + 1) doubles a run each.
+    double start = 0.0;
+    for (const auto& p : spec.points) {
+        const auto& m = p.params.model;
+        const double inputs = static_cast<double>(m.N) + 1.0;
+        start += 8.0 * inputs * seeds * scale *
+                 ((spec.student_from.empty() ? 0.0 : static_cast<double>(m.student.hidden())) +
+                  (spec.teacher_from.empty() ? 0.0 : static_cast<double>(m.teacher.hidden())));
+    }
+    const double bookkeeping =
+        runs * static_cast<double>(memory_per_run) + points * per_point + start;
     e.bookkeeping_bytes = clamp(bookkeeping);
     // The finished run being written and its copy in the summary, and HDF5's chunk caches.
     const double writer = 2.0 * e.largest_run.records + 4e6;
