@@ -40,3 +40,19 @@ def test_a_file_without_weights_has_none(plateau_program, tmp_path):
     assert not any(name in ds.variables for name in pa.WEIGHT_VARIABLES)
     assert pa.saved_weights(ds, 0) is None
     assert ds.attrs["schema_version_minor"] == 11
+
+
+def test_files_of_other_n_read_as_one_sweep(plateau_program, tmp_path):
+    # load_sweep pads the input axis of the file of smaller N with NaN, as a file pads its own
+    # runs of smaller N.
+    small, large = tmp_path / "small.h5", tmp_path / "large.h5"
+    common = ["--alpha-max", "1", "--records", "3", "--seeds", "1", "--save-weights", "final"]
+    run_plateau(plateau_program, small, "--N", "20", *common, "--seed", "1")
+    run_plateau(plateau_program, large, "--N", "30", *common, "--seed", "2")
+    ds = pa.load_sweep([small, large])["K2_M2"]
+    assert ds.sizes["input"] == 30
+    for r in range(ds.sizes["run"]):
+        w = pa.saved_weights(ds, r)
+        assert w["W"].shape == (2, int(ds["N"].values[r]))
+        np.testing.assert_allclose(w["W"] @ w["W"].T, ds["Q"].isel(run=r, alpha=-1).values,
+                                   rtol=1e-13, atol=1e-15)
