@@ -291,6 +291,10 @@ int run_command(int argc, char** argv, const std::string& command_line) {
         }
         if (dry) {
             check_thread_count(spec, mpi::world());
+            // The weights runs would start from are checked as the run would (a grid too large
+            // to expand is estimated from a sample, whose run indices are not the campaign's).
+            if (!sampled)
+                load_start_weights(spec);
             dry_run(spec, grid_points);
             return 0;
         }

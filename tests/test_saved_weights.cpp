@@ -257,6 +257,8 @@ TEST_CASE("student-from and teacher-from refuse what does not fit, with one line
                   "student-from");
     check_refused(dir, run + " --dynamics gram --student-from " + a, "dynamics = gram",
                   "student-from");
+    check_refused(dir, run + " --K 3 --dry-run --student-from " + a, "K = 2, N = 20",
+                  "student-from");
     // A damaged file: the second half cut off.
     const std::string cut = (dir.path() / "cut.h5").string();
     std::filesystem::copy_file(a, cut);
