@@ -1,6 +1,7 @@
 #include "cli/config.hpp"
 
 #include "engine/core/errors.hpp"
+#include "engine/io/start_weights.hpp"
 
 #include <algorithm>
 #include <array>
@@ -176,6 +177,13 @@ std::vector<std::string_view> loss_choices() {
     for (const auto& entry : loss_names)
         out.push_back(entry.second);
     return out;
+}
+/// student-from, teacher-from: none, FILE or FILE:RUN, kept as written (the file is read when the
+/// campaign starts, engine/io/start_weights.hpp).
+std::optional<std::string> canonical_weight_source(std::string_view token) {
+    if (token == "none" || parse_weight_source(token))
+        return std::string(token);
+    return std::nullopt;
 }
 std::optional<std::string> canonical_clusters(std::string_view token) {
     (void)read_clusters(token);
@@ -868,6 +876,45 @@ const std::vector<KeyInfo>& keys() {
                  [](KeyTarget t, std::int64_t x) {
                      t.campaign.threads = static_cast<int>(x);
                  }}},
+        {.name = "save-weights",
+         .default_value = "none",
+         .help = "plateau run only: write every run's weights into the campaign file, the "
+                 "student's W (K x N) and v and the teacher's B (M x N) and v*, at the start "
+                 "(initial) or at the end (final) of the run; none writes no weights "
+                 "(analysis/SCHEMA.md, Saved weights)",
+         .sweepable = false,
+         .hashed = Hashed::unless_default,
+         .fields = {"campaign.save_weights"},
+         .kind = ChoiceKey{name_list<SaveWeights>(), nullptr,
+                           [](KeyTarget t, std::string_view v) {
+                               t.campaign.save_weights = parse<SaveWeights>(v).value();
+                           }}},
+        {.name = "student-from",
+         .default_value = "none",
+         .help = "plateau run only: start each run's student (W and v) from the weights saved "
+                 "in FILE (save-weights = initial or final), run r from run_index r, or every run "
+                 "from run_index RUN with FILE:RUN; K and N must match (analysis/SCHEMA.md, Saved "
+                 "weights)",
+         .sweepable = false,
+         .hashed = Hashed::unless_default,
+         .fields = {"campaign.student_from"},
+         .kind = ChoiceKey{{"none", "FILE", "FILE:RUN"}, canonical_weight_source,
+                           [](KeyTarget t, std::string_view v) {
+                               t.campaign.student_from = v == "none" ? "" : std::string(v);
+                           },
+                           weight_source_forms}},
+        {.name = "teacher-from",
+         .default_value = "none",
+         .help = "plateau run only: start each run's teacher (B and v*) from the weights saved "
+                 "in FILE, as student-from; M and N must match",
+         .sweepable = false,
+         .hashed = Hashed::unless_default,
+         .fields = {"campaign.teacher_from"},
+         .kind = ChoiceKey{{"none", "FILE", "FILE:RUN"}, canonical_weight_source,
+                           [](KeyTarget t, std::string_view v) {
+                               t.campaign.teacher_from = v == "none" ? "" : std::string(v);
+                           },
+                           weight_source_forms}},
     };
     return registry;
 }

@@ -636,6 +636,13 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
             argc, argv, "usage: plateau ode [CONFIG.ini] [--key value ...] [-o OUT.h5]", options);
         if (cmd.help)
             return 0;
+        // The theory integrates order parameters: there are no weights to save or start from.
+        for (const char* key : {"save-weights", "student-from", "teacher-from"})
+            if (const std::string value = cmd.config.value(key); value != "none")
+                throw ConfigError(key, value,
+                                  std::string("none with plateau ode (the theory integrates Q, R, "
+                                              "T and v: it has no weights; ") +
+                                      key + " is a key of plateau run)");
         // Counted before expanded: a grid that does not fit is refused before it is made.
         constexpr std::int64_t max_sample = 4096;
         if (const std::int64_t grid_points = cmd.config.grid_points(); grid_points > max_sample)

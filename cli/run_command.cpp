@@ -7,6 +7,7 @@
 #include "cli/progress.hpp"
 #include "engine/campaign/cost_model.hpp"
 #include "engine/core/schedule.hpp"
+#include "engine/io/start_weights.hpp"
 #include "engine/io/write_probe.hpp"
 #include "plateau_version.hpp"
 
@@ -218,6 +219,40 @@ void check_duration(const CampaignSpec& spec, double grid_points, double shards,
                      format_duration(cpu).c_str());
 }
 
+/// The keys of saved weights (analysis/SCHEMA.md, "Saved weights"): save-weights, student-from
+/// and teacher-from act on the weights of two-layer networks, one teacher and Gaussian inputs.
+/// Each is refused with one line for what has no such weights (the Gram chain) or more of them
+/// than the variables hold (deeper networks, several teachers, the cluster means or features of
+/// other inputs), at any grid point.
+void check_weight_keys(const Configuration& config) {
+    const auto any = [&config](std::string_view key, auto pred) {
+        return std::ranges::any_of(config.values(key), pred);
+    };
+    const auto layered = [](const std::string& v) {
+        return v.find('x') != std::string::npos;
+    };
+    for (const char* key : {"save-weights", "student-from", "teacher-from"}) {
+        const std::string value = config.value(key);
+        if (value == "none")
+            continue;
+        const auto refuse = [&](const std::string& why) {
+            throw ConfigError(key, value, "none " + why);
+        };
+        if (any("dynamics", [](const std::string& v) { return v == name(DynamicsKind::gram); }))
+            refuse("with dynamics = gram (the Gram chain advances Q, R, T and v: it has no "
+                   "weights)");
+        if (any("K", layered) || any("M", layered))
+            refuse("with a deeper network (K = " + config.value("K") + ", M = " +
+                   config.value("M") + "): saved weights are those of two-layer networks");
+        if (any("teachers", [](const std::string& v) { return v != "1"; }))
+            refuse("with teachers = " + config.value("teachers") +
+                   ": saved weights are those of one teacher");
+        if (any("inputs", [](const std::string& v) { return v != name(InputKind::gaussian); }))
+            refuse("with inputs = " + config.value("inputs") +
+                   ": saved weights are those of Gaussian inputs");
+    }
+}
+
 } // namespace
 
 int run_command(int argc, char** argv, const std::string& command_line) {
@@ -244,6 +279,7 @@ int run_command(int argc, char** argv, const std::string& command_line) {
             throw ConfigError("ode-eta2", eta2,
                               "keep with plateau run (noise-only changes the flow of plateau ode; "
                               "a simulation has every eta^2 term)");
+        check_weight_keys(cmd.config);
         // Counted, not expanded: a grid of any size is estimated from a sample of its points
         // and refused before expand() if the grid itself does not fit.
         const std::int64_t grid_points = cmd.config.grid_points();
@@ -255,6 +291,10 @@ int run_command(int argc, char** argv, const std::string& command_line) {
         }
         if (dry) {
             check_thread_count(spec, mpi::world());
+            // The weights runs would start from are checked as the run would (a grid too large
+            // to expand is estimated from a sample, whose run indices are not the campaign's).
+            if (!sampled)
+                load_start_weights(spec);
             dry_run(spec, grid_points);
             return 0;
         }
@@ -274,6 +314,9 @@ int run_command(int argc, char** argv, const std::string& command_line) {
                 out.quiet);
         if (sampled)
             spec = cmd.config.expand();
+        // The weights runs start from, read and checked before anything is created.
+        spec.shard = parse_shard(out.shard, spec.runs());
+        load_start_weights(spec);
         const FileMetadata meta{cmd.config.to_ini(Configuration::IniScope::results), command_line,
                                 "simulation"};
         StepCounter steps_done{0};

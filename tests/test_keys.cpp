@@ -122,6 +122,12 @@ FieldSet differing_fields(const CampaignSpec& a, const CampaignSpec& b) {
         out.insert("campaign.master_seed");
     if (a.threads != b.threads)
         out.insert("campaign.threads");
+    if (a.save_weights != b.save_weights)
+        out.insert("campaign.save_weights");
+    if (a.student_from != b.student_from)
+        out.insert("campaign.student_from");
+    if (a.teacher_from != b.teacher_from)
+        out.insert("campaign.teacher_from");
     return out;
 }
 

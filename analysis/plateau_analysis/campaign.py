@@ -512,6 +512,35 @@ def load_campaign(path: PathLike, *, warn_incomplete: bool = True,
     return _read_campaign(path, load=True, warn_incomplete=warn_incomplete, open_kwargs=kwargs)
 
 
+#: Saved weights (schema 1.11, simulation files with ``save-weights = initial | final``;
+#: analysis/SCHEMA.md, "Saved weights"): absent from files without them.
+WEIGHT_VARIABLES = ("weights_alpha", "weights_W", "weights_v", "weights_B", "weights_v_star")
+
+
+def saved_weights(ds: xr.Dataset, run: int) -> dict[str, Any] | None:
+    """The weights saved for run ``run`` (its position along ``run``) of a group, at its own N.
+
+    Returns ``None`` for a file without saved weights (``save-weights = none``, or written before
+    schema 1.11) or a run that has not written them (pending). Otherwise a dict: ``alpha`` (when
+    they were taken), ``W`` (K x N: row j is w_j, so ``W @ W.T`` is Q there), ``v`` (K), ``B``
+    (M x N) and ``v_star`` (M), numpy arrays with the NaN padding past the run's N removed.
+    """
+    if any(name not in ds.variables for name in WEIGHT_VARIABLES):
+        return None
+    one = ds.isel(run=run)
+    alpha = float(one["weights_alpha"].values)
+    if not np.isfinite(alpha):
+        return None
+    n = int(one["N"].values) if "N" in one.variables else one.sizes["input"]
+    return {
+        "alpha": alpha,
+        "W": np.asarray(one["weights_W"].values)[:, :n],
+        "v": np.asarray(one["weights_v"].values),
+        "B": np.asarray(one["weights_B"].values)[:, :n],
+        "v_star": np.asarray(one["weights_v_star"].values),
+    }
+
+
 #: Variables of classification on Gaussian-mixture inputs (schema 1.6, simulation files;
 #: analysis/SCHEMA.md): NaN for runs on Gaussian inputs, absent from older files.
 MIXTURE_VARIABLES = ("class_error", "bayes_error", "bayes_error_stderr")

@@ -157,6 +157,11 @@ def _sweep(paths: PathsLike, read: Callable[..., dict[str, xr.Dataset]],
             filled.append((p, ds))
         parts, seeds = _pool(filled, list(coords))
         parts = _union_of_variables(parts)
+        # Saved weights (schema 1.11): the input axis is each file's largest N; the shorter ones
+        # are padded with NaN, as a file pads its runs of smaller N (analysis/SCHEMA.md).
+        inputs = max((d.sizes.get("input", 0) for d in parts), default=0)
+        parts = [d.pad(input=(0, inputs - d.sizes["input"]))
+                 if 0 < d.sizes.get("input", 0) < inputs else d for d in parts]
         merged = xr.concat(parts, dim="run", data_vars="minimal", coords="different",
                            compat="equals", combine_attrs="override")
         attrs = dict(parts[0].attrs)

@@ -72,8 +72,13 @@ private:
 
 RunFunction simulation_runs(const CampaignSpec& spec, StepCounter* steps_done) {
     return [&spec, steps_done](std::int64_t run) {
+        const StartWeights* start = nullptr;
+        if (spec.start_weights)
+            if (const auto it = spec.start_weights->find(run); it != spec.start_weights->end())
+                start = &it->second;
         return simulate(spec.point_of(run).params, spec.master_seed,
-                        static_cast<std::uint64_t>(run), spec.init_index_of(run), steps_done);
+                        static_cast<std::uint64_t>(run), spec.init_index_of(run), steps_done,
+                        spec.save_weights, start);
     };
 }
 

@@ -6,10 +6,13 @@
 
 #include "engine/core/run_params.hpp"
 #include "engine/run/run.hpp"
+#include "engine/simulation/state.hpp"
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -67,6 +70,18 @@ struct CampaignSpec {
     /// Processes of an MPI launch (rank 0 writes, the others compute): recorded in the file as
     /// metadata (root attribute `mpi_ranks`), never changing a result.
     int ranks = 1;
+    /// The weights every run writes into the campaign file (`save-weights`; analysis/SCHEMA.md,
+    /// "Saved weights"): none, or the student's and teacher's at the start or at the end.
+    SaveWeights save_weights = SaveWeights::none;
+    /// Where runs take their start (`student-from`, `teacher-from`): "FILE" or "FILE:RUN" of a
+    /// campaign file with saved weights; empty: the drawn weights. load_start_weights()
+    /// (engine/io/start_weights.hpp) reads them into `start_weights`.
+    std::string student_from;
+    std::string teacher_from;
+    /// The weights run r starts from, by run index (only the runs of `shard`); a run absent
+    /// here, or every run when null, starts from its drawn weights. Shared: copies of the spec
+    /// (per shard, per rank) hold them once.
+    std::shared_ptr<const std::map<std::int64_t, StartWeights>> start_weights;
 
     [[nodiscard]] std::int64_t runs() const noexcept {
         return static_cast<std::int64_t>(points.size()) * seeds;

@@ -71,6 +71,11 @@ RunMemory run_memory(const RunParams& p, RunKind kind, std::int64_t records) noe
     return m;
 }
 
+double saved_weights_bytes(const ModelParams& m) noexcept {
+    const auto units = static_cast<double>(m.student.hidden() + teacher_units(m));
+    return 8.0 * (units * (static_cast<double>(m.N) + 1.0) + 1.0);
+}
+
 namespace {
 
 /// A number read from the first line of `path`, or nullopt ("max" is none).

@@ -25,6 +25,9 @@ struct RunMemory {
     [[nodiscard]] double total() const noexcept { return weights + training + chain + records; }
 };
 [[nodiscard]] RunMemory run_memory(const RunParams& p, RunKind kind, std::int64_t records) noexcept;
+/// The weights one run saves with save-weights (analysis/SCHEMA.md, "Saved weights"), held with
+/// its records until written: W and B, (K+M) x N, v and v*, and their alpha.
+[[nodiscard]] double saved_weights_bytes(const ModelParams& m) noexcept;
 
 /// The program itself (code, libraries, the thread pool, HDF5's caches): the resident size of
 /// `plateau run` for a run of N = 1 (measured, tests/python/test_resources.py).

@@ -101,6 +101,15 @@ inline constexpr std::string_view current_task = "current_task";
 inline constexpr std::string_view R_teachers = "R_teachers";
 inline constexpr std::string_view T_teachers = "T_teachers";
 inline constexpr std::string_view switch_alpha = "switch_alpha";
+/// Saved weights (`save-weights`, analysis/SCHEMA.md "Saved weights"), schema 1.11, per run, in
+/// the extras of the run's first record: the alpha they were taken at, the student's first
+/// layer W (K x N row-major, w_j as row j, so Q = W W^T) and readout v (K), the teacher's B
+/// (M x N) and v* (M).
+inline constexpr std::string_view weights_alpha = "weights_alpha";
+inline constexpr std::string_view weights_W = "weights_W";
+inline constexpr std::string_view weights_v = "weights_v";
+inline constexpr std::string_view weights_B = "weights_B";
+inline constexpr std::string_view weights_v_star = "weights_v_star";
 inline constexpr std::array all{eps_train,
                                 examples,
                                 flow_error,
@@ -125,7 +134,12 @@ inline constexpr std::array all{eps_train,
                                 current_task,
                                 R_teachers,
                                 T_teachers,
-                                switch_alpha};
+                                switch_alpha,
+                                weights_alpha,
+                                weights_W,
+                                weights_v,
+                                weights_B,
+                                weights_v_star};
 } // namespace extra_name
 
 struct Observables {

@@ -80,6 +80,14 @@ enum class Sampling {
     replacement, ///< every batch: B indices drawn uniformly, with replacement
 };
 
+/// Which weights every run of `plateau run` writes into the campaign file (the `save-weights`
+/// key, analysis/SCHEMA.md "Saved weights"): the student's W and v and the teacher's B and v*.
+enum class SaveWeights {
+    none,    ///< no weights: the file holds the order parameters only
+    initial, ///< the weights each run starts from (alpha = 0)
+    final,   ///< the weights each run ends with (alpha_max, or where it diverged)
+};
+
 /// A constraint on the student's first-layer rows (the `constraint` key, docs/theory.md §14).
 enum class Constraint {
     none,   ///< unconstrained SGD
@@ -149,6 +157,11 @@ enum class InputKind {
 [[nodiscard]] constexpr auto enum_table(Heads) noexcept {
     return std::to_array<EnumEntry<Heads>>(
         {{Heads::shared, "shared"}, {Heads::per_task, "per-task"}});
+}
+[[nodiscard]] constexpr auto enum_table(SaveWeights) noexcept {
+    return std::to_array<EnumEntry<SaveWeights>>({{SaveWeights::none, "none"},
+                                                  {SaveWeights::initial, "initial"},
+                                                  {SaveWeights::final, "final"}});
 }
 [[nodiscard]] constexpr auto enum_table(Sampling) noexcept {
     return std::to_array<EnumEntry<Sampling>>(

@@ -111,14 +111,18 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
                 info.clusters = h5::read_all<double>(g.open_dataset(name(Dim::cluster))).size();
             if (g.has(name(Dim::task))) // schema 1.8
                 info.tasks = h5::read_all<double>(g.open_dataset(name(Dim::task))).size();
+            if (g.has(name(Dim::input))) // schema 1.11, with saved weights
+                info.inputs = h5::read_all<double>(g.open_dataset(name(Dim::input))).size();
             GroupData gd{std::move(g), {}, std::nullopt};
             for (const VariableSpec& v : table) {
                 if (!v.written_by.contains(meta.kind))
                     continue;
                 if (!gd.group.has(v.name)) {
-                    // A file of one teacher has no variables of several (only_with_teachers).
+                    // A file of one teacher has no variables of several (only_with_teachers), a
+                    // file without saved weights none of theirs (only_with_weights).
                     if (v.since_minor <= meta.version.minor &&
-                        !(only_with_teachers(v) && !gd.group.has(name(Dim::task))))
+                        !(only_with_teachers(v) && !gd.group.has(name(Dim::task))) &&
+                        !(only_with_weights(v) && !gd.group.has(name(Dim::input))))
                         fail("group '" + gname + "' lacks the variable '" + std::string(v.name) +
                              "' of schema version " + to_string(meta.version));
                     continue; // added after the file's minor version
@@ -159,7 +163,7 @@ std::vector<std::int64_t> CampaignReader::damaged_runs() const {
         const GroupInfo& info = groups_[g];
         const GroupShape shape =
             group_shape(info.run_index.size(), info.alpha.size(), info.student_widths,
-                        info.teacher_widths, info.clusters, info.tasks);
+                        info.teacher_widths, info.clusters, info.tasks, info.inputs);
         for (const auto& [spec, dataset] : data_[g].datasets) {
             if (!h5::has_checksum(dataset))
                 continue;
@@ -286,8 +290,9 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
                                            std::to_string(first + n) + ") of run " +
                                            std::to_string(where.index) + " of group '" + info.name +
                                            "' out of range");
-    const GroupShape shape = group_shape(info.run_index.size(), records, info.student_widths,
-                                         info.teacher_widths, info.clusters, info.tasks);
+    const GroupShape shape =
+        group_shape(info.run_index.size(), records, info.student_widths, info.teacher_widths,
+                    info.clusters, info.tasks, info.inputs);
     const auto failed = [&](const std::string& why) {
         return CampaignReadError(path_, "run_index " + std::to_string(info.run_index[where.index]) +
                                             " of group '" + info.name + "' " + why);
@@ -306,6 +311,10 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
         const auto& spec = entry.first;
         const auto& dataset = entry.second;
         if (!is_observable(spec.field))
+            continue;
+        // Saved weights: record 0's, as written (K x N a run: not copied into every record).
+        const bool weights = only_with_weights(spec);
+        if (weights && (first > 0 || n == 0))
             continue;
         const std::size_t per = spec.values_per_record(shape);
         std::vector<hsize_t> offset(spec.rank, 0);
@@ -326,7 +335,7 @@ std::vector<Observables> CampaignReader::read_records(RunLocation where, std::si
                                                    std::string(spec.name) + "' " + read_failure(e));
             }
         }();
-        for (std::size_t a = 0; a < n; ++a) {
+        for (std::size_t a = 0; a < (weights ? 1 : n); ++a) {
             const std::size_t at = spec.per_record() ? a * per : 0;
             copy_in(spec, std::span<const double>(values).subspan(at, per), shape, out[a]);
         }
@@ -346,6 +355,53 @@ RunResult CampaignReader::read_run(RunLocation where) const {
     result.outcome =
         stored ? stored->at(where.index) : assess_outcome(result, groups_.at(where.group).alpha);
     return result;
+}
+
+} // namespace plateau
+
+namespace plateau {
+
+std::optional<CampaignReader::Weights> CampaignReader::read_weights(RunLocation where) const {
+    const GroupInfo& info = groups_.at(where.group);
+    if (info.inputs == 0)
+        return std::nullopt;
+    std::int64_t N = 0;
+    try {
+        N = h5::read_all<std::int64_t>(data_.at(where.group).group.open_dataset("N"))
+                .at(where.index);
+    } catch (const h5::Error& e) {
+        throw CampaignReadError(path_, "the N of group '" + info.name + "' " + read_failure(e));
+    }
+    if (N < 1 || static_cast<std::size_t>(N) > info.inputs)
+        throw CampaignReadError(path_, "group '" + info.name + "': N = " + std::to_string(N) +
+                                           " of run " + std::to_string(where.index) +
+                                           " is outside its input axis (" +
+                                           std::to_string(info.inputs) + ")");
+    const auto records = read_records(where, 0, std::min<std::size_t>(1, info.alpha.size()));
+    if (records.empty())
+        return std::nullopt;
+    const auto& extras = records.front().extras;
+    const auto get = [&](std::string_view key) -> const Eigen::VectorXd* {
+        const auto it = extras.find(key);
+        return it == extras.end() ? nullptr : &it->second;
+    };
+    const auto* alpha = get(extra_name::weights_alpha);
+    const auto* W = get(extra_name::weights_W);
+    const auto* v = get(extra_name::weights_v);
+    const auto* B = get(extra_name::weights_B);
+    const auto* v_star = get(extra_name::weights_v_star);
+    if (alpha == nullptr || W == nullptr || v == nullptr || B == nullptr || v_star == nullptr ||
+        std::isnan((*alpha)[0]))
+        return std::nullopt;
+    // Row-major K x inputs, the run's first N columns (NaN past them).
+    const auto rows = [&](const Eigen::VectorXd& flat, int count) {
+        const auto stride = static_cast<Eigen::Index>(info.inputs);
+        Eigen::MatrixXd m(count, static_cast<Eigen::Index>(N));
+        for (Eigen::Index i = 0; i < count; ++i)
+            m.row(i) = flat.segment(i * stride, static_cast<Eigen::Index>(N)).transpose();
+        return m;
+    };
+    return Weights{(*alpha)[0], rows(*W, info.K), *v, rows(*B, info.M), *v_star};
 }
 
 } // namespace plateau

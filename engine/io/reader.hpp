@@ -68,6 +68,9 @@ public:
         std::vector<int> teacher_widths{};   ///< ({M})
         std::size_t clusters = 1;            ///< length of the `cluster` axis (1 before 1.6)
         std::size_t tasks = 1;               ///< length of the `task` axis (1 before 1.8)
+        /// Length of the `input` axis of saved weights (schema 1.11), the group's largest N;
+        /// 0: the file has no saved weights.
+        std::size_t inputs = 0;
     };
     struct RunLocation {
         std::size_t group = 0;
@@ -98,8 +101,10 @@ public:
 
     /// Records [first, first + count) (count: to the end) of the run at `where`, as stored:
     /// NaN where never written, and every variable of the table the group holds (extras
-    /// included). first + count must not exceed the group's records. CampaignReadError naming
-    /// the run if its data fail their checksum or (schema 1.4, a finished run) its run_checksum.
+    /// included; a per-run variable in every record, but the saved weights, in record 0 only,
+    /// as the writer takes them). first + count must not exceed the group's records.
+    /// CampaignReadError naming the run if its data fail their checksum or (schema 1.4, a finished
+    /// run) its run_checksum.
     [[nodiscard]] std::vector<Observables>
     read_records(RunLocation where, std::size_t first = 0,
                  std::optional<std::size_t> count = std::nullopt) const;
@@ -110,6 +115,19 @@ public:
     /// The run as the writer got it: its status, the records it reached (the leading records
     /// whose eg was written) and its outcome (stored, or computed for a file before 1.1).
     [[nodiscard]] RunResult read_run(RunLocation where) const;
+
+    /// The weights saved for the run at `where` (save-weights, schema 1.11), at its own N (its
+    /// `N` coordinate): the student's W (K x N) and v, the teacher's B (M x N) and v*, and the
+    /// alpha they were taken at; nullopt if the file has none or the run has not written them
+    /// (pending). CampaignReadError as read_records.
+    struct Weights {
+        double alpha = 0.0;
+        Eigen::MatrixXd W;
+        Eigen::VectorXd v;
+        Eigen::MatrixXd B;
+        Eigen::VectorXd v_star;
+    };
+    [[nodiscard]] std::optional<Weights> read_weights(RunLocation where) const;
 
 private:
     struct GroupData {

@@ -153,6 +153,26 @@ constexpr std::array schema_variables{
     VariableSpec{extra_name::T_teachers, {Dim::run, Dim::task_unit, Dim::task_unit2}, f64, "1",
                  "overlaps of every teacher's units, b^s_m . b^t_n",
                  every_kind, 8, ObservableField::extra},
+    // Saved weights (`save-weights`, analysis/SCHEMA.md "Saved weights"), schema 1.11; produced
+    // by simulate() (engine/simulation/simulate.hpp) in the first record's extras; absent from
+    // a file without saved weights (only_with_weights).
+    VariableSpec{extra_name::weights_alpha, {Dim::run}, f64, "1",
+                 "alpha = steps/N at which the saved weights were taken (NaN: none saved)",
+                 simulation_only, 11, ObservableField::extra},
+    VariableSpec{extra_name::weights_W, {Dim::run, Dim::student, Dim::input}, f64, "1",
+                 "saved student first-layer weights W, row j = w_j (Q = W W^T; NaN past the "
+                 "run's N)",
+                 simulation_only, 11, ObservableField::extra},
+    VariableSpec{extra_name::weights_v, {Dim::run, Dim::student}, f64, "1",
+                 "saved student second-layer weights v_j",
+                 simulation_only, 11, ObservableField::extra},
+    VariableSpec{extra_name::weights_B, {Dim::run, Dim::teacher, Dim::input}, f64, "1",
+                 "saved teacher first-layer weights B, row n = B_n (T = B B^T; NaN past the "
+                 "run's N)",
+                 simulation_only, 11, ObservableField::extra},
+    VariableSpec{extra_name::weights_v_star, {Dim::run, Dim::teacher}, f64, "1",
+                 "saved teacher second-layer weights v*_n",
+                 simulation_only, 11, ObservableField::extra},
     // Per-run checksum (engine/io/run_checksum.hpp), schema 1.4: Fletcher-32 passes zeroed
     // chunks and chunks whose index entry lost its filter mask.
     VariableSpec{"run_checksum", {Dim::run}, ElementType::int64, "",
@@ -206,6 +226,8 @@ std::size_t GroupShape::length(Dim d) const noexcept {
     case Dim::task_unit:
     case Dim::task_unit2:
         return tasks * M;
+    case Dim::input:
+        return inputs;
     }
     return 0;
 }
@@ -231,6 +253,10 @@ std::vector<hsize_t> VariableSpec::shape(const GroupShape& s) const {
 bool only_with_teachers(const VariableSpec& v) noexcept {
     return v.name == extra_name::current_task ||
            std::ranges::any_of(v.dims(), [](Dim d) { return only_with_teachers(d); });
+}
+
+bool only_with_weights(const VariableSpec& v) noexcept {
+    return v.name.starts_with("weights_");
 }
 
 std::span<const VariableSpec> campaign_variables() noexcept {
@@ -277,6 +303,16 @@ void copy_out(const VariableSpec& v, const Observables& o, const GroupShape& s,
         const auto it = o.extras.find(v.name);
         if (it == o.extras.end())
             return;
+        const Eigen::VectorXd& x = it->second;
+        const std::size_t rows = v.rank == 3 ? s.length(v.dim_storage[1]) : 0;
+        if (v.rank == 3 && v.dim_storage[2] == Dim::input && rows > 0 &&
+            static_cast<std::size_t>(x.size()) < out.size() && x.size() % rows == 0) {
+            // Saved weights of a run whose N is below the group's: row by row, NaN after N.
+            const std::size_t n = static_cast<std::size_t>(x.size()) / rows;
+            for (std::size_t r = 0; r < rows; ++r)
+                std::copy_n(x.data() + r * n, n, out.begin() + r * s.inputs);
+            return;
+        }
         if (static_cast<std::size_t>(it->second.size()) != out.size())
             throw std::logic_error("observable '" + std::string(v.name) + "' has " +
                                    std::to_string(it->second.size()) + " values, its variable " +
@@ -381,14 +417,15 @@ std::size_t layer_parameters(const std::vector<int>& widths) noexcept {
 }
 
 GroupShape group_shape(std::size_t runs, std::size_t records, const std::vector<int>& student,
-                       const std::vector<int>& teacher, std::size_t clusters,
-                       std::size_t tasks) noexcept {
+                       const std::vector<int>& teacher, std::size_t clusters, std::size_t tasks,
+                       std::size_t inputs) noexcept {
     GroupShape s{runs, records, static_cast<std::size_t>(student.front()),
                  static_cast<std::size_t>(teacher.front())};
     s.student_layers = layer_parameters(student);
     s.teacher_layers = layer_parameters(teacher);
     s.clusters = clusters;
     s.tasks = tasks;
+    s.inputs = inputs;
     return s;
 }
 

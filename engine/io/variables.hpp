@@ -66,6 +66,9 @@ enum class Dim : std::uint8_t {
     task,
     task_unit,
     task_unit2,
+    /// Saved weights (schema 1.11, `save-weights`): the input axis of W and B, the largest N of
+    /// the group's runs (a run of smaller N is NaN past its own N).
+    input,
 };
 /// The dimensions' names in the file (arrays of dimensions are indexed by Dim: the table's order).
 [[nodiscard]] constexpr auto enum_table(Dim) noexcept {
@@ -80,7 +83,8 @@ enum class Dim : std::uint8_t {
                                           {Dim::cluster, "cluster"},
                                           {Dim::task, "task"},
                                           {Dim::task_unit, "task_unit"},
-                                          {Dim::task_unit2, "task_unit2"}});
+                                          {Dim::task_unit2, "task_unit2"},
+                                          {Dim::input, "input"}});
 }
 inline constexpr auto all_dims = all_values<Dim>();
 
@@ -97,6 +101,8 @@ struct GroupShape {
     std::size_t clusters = 1;
     /// task: the teachers of the file (1: one teacher); task_unit: tasks x M.
     std::size_t tasks = 1;
+    /// input: the largest N of the group's runs with saved weights (0: no weights saved).
+    std::size_t inputs = 0;
     [[nodiscard]] std::size_t length(Dim d) const noexcept;
 };
 
@@ -179,6 +185,14 @@ struct VariableSpec {
     return d == Dim::task || d == Dim::task_unit || d == Dim::task_unit2;
 }
 
+/// The saved weights (schema 1.11, analysis/SCHEMA.md "Saved weights": weights_alpha,
+/// weights_W, weights_v, weights_B, weights_v_star) and their dimension `input`: a file whose
+/// campaign has save-weights = none leaves them out, so that its datasets stay those of 1.10.
+[[nodiscard]] bool only_with_weights(const VariableSpec& v) noexcept;
+[[nodiscard]] constexpr bool only_with_weights(Dim d) noexcept {
+    return d == Dim::input;
+}
+
 /// The variables of today's campaign files (the data variables and `status`).
 [[nodiscard]] std::span<const VariableSpec> campaign_variables() noexcept;
 
@@ -197,7 +211,9 @@ inline constexpr std::int64_t outcome_values_revised_minor = 7;
 
 /// Copies the values of float64 variable `v` from one record `o` into `out` (row-major over its
 /// dims after run and alpha, values_per_record() long). An extra the record lacks leaves `out`
-/// untouched (NaN in the file); an extra of the wrong length throws std::logic_error.
+/// untouched (NaN in the file); an extra of the wrong length throws std::logic_error, but for
+/// saved weights of a run whose N is below the group's `input` length: each row is written up to
+/// its N, the rest left NaN.
 void copy_out(const VariableSpec& v, const Observables& o, const GroupShape& s,
               std::span<double> out);
 /// The inverse: sets the member (or extra) of `o` that `v` names from `in`.
@@ -222,6 +238,6 @@ parse_group_widths(std::string_view name);
 [[nodiscard]] GroupShape group_shape(std::size_t runs, std::size_t records,
                                      const std::vector<int>& student,
                                      const std::vector<int>& teacher, std::size_t clusters,
-                                     std::size_t tasks = 1) noexcept;
+                                     std::size_t tasks = 1, std::size_t inputs = 0) noexcept;
 
 } // namespace plateau

@@ -62,6 +62,9 @@ CampaignLayout CampaignLayout::of(const CampaignSpec& spec) {
             g.clusters = std::max(g.clusters, m.mixture.clusters());
         // The task axis: the teachers (`teachers` is not swept, so one count a file).
         g.tasks = std::max(g.tasks, static_cast<std::size_t>(m.teachers));
+        // The input axis of saved weights: the group's largest N (save-weights is not swept).
+        if (spec.save_weights != SaveWeights::none)
+            g.inputs = std::max(g.inputs, static_cast<std::size_t>(m.N));
         layout.group_of[r] = it->second;
         layout.index_in_group[r] = static_cast<std::int64_t>(g.runs.size());
         g.runs.push_back(static_cast<std::int64_t>(r));
@@ -75,12 +78,15 @@ namespace {
 constexpr std::uint64_t chunk_index_bytes = 48;
 
 /// Bytes one run of shape (K, M) takes in the file: its slab of every variable of `table` plus
-/// its per-run coordinates (run_index, seed, N, eta).
+/// its per-run coordinates (run_index, seed, N, eta); with `inputs` > 0 (save-weights, N), its
+/// saved weights too (stored uncompressed: random weights do not compress).
 std::uint64_t run_bytes(const std::vector<int>& K, const std::vector<int>& M, std::size_t records,
-                        std::span<const VariableSpec> table) {
-    const GroupShape shape = group_shape(1, records, K, M, 1);
+                        std::span<const VariableSpec> table, std::size_t inputs) {
+    const GroupShape shape = group_shape(1, records, K, M, 1, 1, inputs);
     std::uint64_t per_run = std::uint64_t{8} * 4;
     for (const auto& v : table) {
+        if (only_with_weights(v) && inputs == 0)
+            continue;
         const std::uint64_t element = v.dtype == h5::ElementType::int8 ? 1 : 8;
         per_run += element * v.values_per_record(shape) * (v.per_record() ? records : 1);
         per_run += chunk_index_bytes; // each run has its own checksummed chunk
@@ -126,7 +132,9 @@ CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const Var
         const auto& K = p.params.model.student.widths;
         const auto& M = p.params.model.teacher.widths;
         shapes.emplace(K, M);
-        bytes += static_cast<double>(run_bytes(K, M, records, table)) * seeds * scale;
+        const auto inputs =
+            static_cast<std::size_t>(spec.save_weights == SaveWeights::none ? 0 : p.params.model.N);
+        bytes += static_cast<double>(run_bytes(K, M, records, table, inputs)) * seeds * scale;
     }
     const double runs = points * seeds;
     const auto clamp = [](double x) { // within 64 bits: a campaign too large is still refused
@@ -140,7 +148,9 @@ CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const Var
     const int threads = spec.threads > 0 ? spec.threads : oneapi::tbb::info::default_concurrency();
     const double in_flight = std::min(runs, static_cast<double>(std::max(1, threads)));
     for (const auto& p : spec.points) {
-        const RunMemory m = run_memory(p.params, options.kind, static_cast<std::int64_t>(records));
+        RunMemory m = run_memory(p.params, options.kind, static_cast<std::int64_t>(records));
+        if (spec.save_weights != SaveWeights::none) // held with the records until written
+            m.records += saved_weights_bytes(p.params.model);
         if (m.total() > e.largest_run.total())
             e.largest_run = m;
     }
@@ -150,7 +160,18 @@ CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const Var
     double per_point = 0.0;
     for (const auto& p : spec.points)
         per_point = std::max(per_point, point_bytes(p, records));
-    const double bookkeeping = runs * static_cast<double>(memory_per_run) + points * per_point;
+    // The weights runs start from (student-from, teacher-from), held for every run while the
+    // campaign runs (engine/io/start_weights.hpp): K (or M) x (N + 1) doubles a run each.
+    double start = 0.0;
+    for (const auto& p : spec.points) {
+        const auto& m = p.params.model;
+        const double inputs = static_cast<double>(m.N) + 1.0;
+        start += 8.0 * inputs * seeds * scale *
+                 ((spec.student_from.empty() ? 0.0 : static_cast<double>(m.student.hidden())) +
+                  (spec.teacher_from.empty() ? 0.0 : static_cast<double>(m.teacher.hidden())));
+    }
+    const double bookkeeping =
+        runs * static_cast<double>(memory_per_run) + points * per_point + start;
     e.bookkeeping_bytes = clamp(bookkeeping);
     // The finished run being written and its copy in the summary, and HDF5's chunk caches.
     const double writer = 2.0 * e.largest_run.records + 4e6;
@@ -205,15 +226,18 @@ std::size_t teachers_of(const CampaignSpec& spec) {
 }
 
 /// The table's variables a file of `kind` holds, in table order: those of several teachers only
-/// when the campaign has them (only_with_teachers).
+/// when the campaign has them (only_with_teachers), the saved weights only when it saves them
+/// (only_with_weights).
 std::vector<VariableSpec> variables_for(std::span<const VariableSpec> table,
-                                        const std::string& kind, std::size_t teachers) {
+                                        const std::string& kind, std::size_t teachers,
+                                        SaveWeights weights) {
     const auto k = parse<FileKind>(kind);
     if (!k)
         throw std::logic_error("CampaignWriter: unknown file kind '" + kind + "'");
     std::vector<VariableSpec> out;
     for (const auto& v : table)
-        if (v.written_by.contains(*k) && (teachers > 1 || !only_with_teachers(v)))
+        if (v.written_by.contains(*k) && (teachers > 1 || !only_with_teachers(v)) &&
+            (weights != SaveWeights::none || !only_with_weights(v)))
             out.push_back(v);
     if (std::count_if(out.begin(), out.end(), [](const VariableSpec& v) {
             return v.field == ObservableField::status;
@@ -291,20 +315,22 @@ h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
     const auto n_runs = static_cast<hsize_t>(info.runs.size());
     const GroupShape shape = info.shape(alphas.size());
 
-    // The dimensions, in the order of all_dims; alpha is a coordinate variable.
-    std::vector<h5::Dataset> dimensions;
-    dimensions.reserve(all_dims.size());
+    // The dimensions, in the order of all_dims; alpha is a coordinate variable. Those of several
+    // teachers and of saved weights only when the campaign has them (only_with_teachers,
+    // only_with_weights).
+    std::vector<std::optional<h5::Dataset>> dimensions(all_dims.size());
     for (const Dim d : all_dims) {
-        if (only_with_teachers(d) && shape.tasks == 1)
-            break; // the last dimensions: none with one teacher (only_with_teachers)
-        dimensions.push_back(
+        if ((only_with_teachers(d) && shape.tasks == 1) ||
+            (only_with_weights(d) && shape.inputs == 0))
+            continue;
+        dimensions[static_cast<std::size_t>(d)].emplace(
             d == Dim::alpha
                 ? h5::create_coordinate(g, name(d), alphas,
                                         "examples per input dimension, alpha = steps/N", "1")
                 : h5::create_dimension(g, name(d), static_cast<hsize_t>(shape.length(d))));
     }
     const auto dim = [&](Dim d) -> const h5::Dataset* {
-        return &dimensions[static_cast<std::size_t>(d)];
+        return &dimensions[static_cast<std::size_t>(d)].value();
     };
     const h5::Dataset& run = *dim(Dim::run);
 
@@ -721,7 +747,8 @@ CampaignWriter CampaignWriter::create(const fs::path& path, const CampaignSpec& 
                                       const FileMetadata& meta, bool replace,
                                       std::span<const VariableSpec> table) {
     check_target(path, replace ? OutputMode::overwrite : OutputMode::create);
-    const std::vector<VariableSpec> variables = variables_for(table, meta.kind, teachers_of(spec));
+    const std::vector<VariableSpec> variables =
+        variables_for(table, meta.kind, teachers_of(spec), spec.save_weights);
     CampaignLayout layout = CampaignLayout::of(spec);
     const std::vector<double> alphas = record_grid(spec.points.front().params.schedule);
 
@@ -819,7 +846,8 @@ CampaignWriter CampaignWriter::resume(const fs::path& path, const CampaignSpec& 
     }
     h5::File file = open_checked(path, true);
     const h5::Group root = file.root();
-    std::vector<VariableSpec> variables = variables_for(table, meta.kind, teachers_of(spec));
+    std::vector<VariableSpec> variables =
+        variables_for(table, meta.kind, teachers_of(spec), spec.save_weights);
     CampaignLayout layout = CampaignLayout::of(spec);
     std::vector<GroupHandles> groups;
     for (const auto& info : layout.groups) {

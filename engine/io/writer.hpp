@@ -48,10 +48,12 @@ struct CampaignLayout {
         std::vector<int> teacher_widths{}; ///< ({M})
         std::size_t clusters = 1;          ///< C of the campaign's mixture (1: Gaussian inputs)
         std::size_t tasks = 1;             ///< the campaign's teachers (docs/theory.md §17)
+        /// The largest N of the group's runs with save-weights; 0 without saved weights.
+        std::size_t inputs = 0;
         /// The group's shape with `n_records` records.
         [[nodiscard]] GroupShape shape(std::size_t n_records) const noexcept {
             return group_shape(runs.size(), n_records, student_widths, teacher_widths, clusters,
-                               tasks);
+                               tasks, inputs);
         }
     };
     std::vector<GroupInfo> groups;
@@ -104,10 +106,12 @@ struct CampaignEstimate {
     std::uint64_t training_bytes = 0;
     /// What the runs in flight hold in all (run_memory at the largest grid point, times them).
     std::uint64_t in_flight_bytes = 0;
-    RunMemory largest_run;               ///< the run of the largest grid point, by part
-    std::uint64_t bookkeeping_bytes = 0; ///< per-run bookkeeping of all runs
-    std::uint64_t writer_bytes = 0;      ///< the writer's buffers (and the summary's)
-    std::size_t runs_in_flight = 0;      ///< min(threads, runs)
+    RunMemory largest_run; ///< the run of the largest grid point, by part
+    /// per-run bookkeeping of all runs, and the weights they start from (student-from,
+    /// teacher-from)
+    std::uint64_t bookkeeping_bytes = 0;
+    std::uint64_t writer_bytes = 0; ///< the writer's buffers (and the summary's)
+    std::size_t runs_in_flight = 0; ///< min(threads, runs)
 };
 /// How estimate_campaign counts.
 struct EstimateOptions {

@@ -12,11 +12,14 @@ namespace plateau {
 
 SimulationDynamics::SimulationDynamics(const RunParams& params, std::uint64_t seed,
                                        std::uint64_t run, std::uint64_t init_index,
-                                       StepCounter* steps_done)
+                                       StepCounter* steps_done, const StartWeights* start)
     : state_(make_initial_state(params.model, seed, init_index)),
       trainer_(make_trainer(params, seed, run)), observer_(params, seed, run),
       eg_exact_(eg_method(params.model) == EgMethod::closed_form), steps_done_(steps_done),
-      params_(params) {}
+      params_(params) {
+    if (start != nullptr)
+        apply_start_weights(state_, *start);
+}
 
 bool SimulationDynamics::advance_to(double alpha) {
     const std::int64_t target = record_step(alpha, state_.N());
@@ -54,13 +57,49 @@ Observables SimulationDynamics::observe() {
     return o;
 }
 
+namespace {
+
+/// A matrix as one row-major vector.
+Eigen::VectorXd row_major(const auto& m) {
+    Eigen::VectorXd out(m.size());
+    Eigen::Index at = 0;
+    for (Eigen::Index i = 0; i < m.rows(); ++i)
+        for (Eigen::Index j = 0; j < m.cols(); ++j)
+            out[at++] = m(i, j);
+    return out;
+}
+
+} // namespace
+
+void save_weights(const RunState& s, Observables& into) {
+    into.extras.insert_or_assign(std::string(extra_name::weights_alpha),
+                                 Eigen::VectorXd::Constant(1, s.alpha()));
+    into.extras.insert_or_assign(std::string(extra_name::weights_W), row_major(s.student()));
+    into.extras.insert_or_assign(std::string(extra_name::weights_v), s.v);
+    into.extras.insert_or_assign(std::string(extra_name::weights_B), row_major(s.teacher()));
+    into.extras.insert_or_assign(std::string(extra_name::weights_v_star), s.v_star);
+}
+
 RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
-                   std::uint64_t init_index, StepCounter* steps_done) {
+                   std::uint64_t init_index, StepCounter* steps_done, SaveWeights save,
+                   const StartWeights* start) {
     const std::vector<double> alphas = record_alphas(params.schedule);
     switch (params.dynamics) {
     case DynamicsKind::full: {
-        SimulationDynamics dynamics(params, seed, run, init_index, steps_done);
-        return record_run(dynamics, alphas, divergence_rule(params), outcome_model(params.model));
+        SimulationDynamics dynamics(params, seed, run, init_index, steps_done, start);
+        Observables initial;
+        if (save == SaveWeights::initial)
+            save_weights(dynamics.state(), initial);
+        RunResult result =
+            record_run(dynamics, alphas, divergence_rule(params), outcome_model(params.model));
+        // Per-run values travel in the first record (engine/io/writer.hpp); a run without
+        // records (it diverged at alpha = 0) has none to carry them: NaN in the file.
+        if (save != SaveWeights::none && !result.records.empty()) {
+            if (save == SaveWeights::final)
+                save_weights(dynamics.state(), initial);
+            result.records.front().extras.merge(initial.extras);
+        }
+        return result;
     }
     case DynamicsKind::gram: {
         GramDynamics dynamics(params, seed, run, init_index);

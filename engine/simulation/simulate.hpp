@@ -24,8 +24,10 @@ public:
     /// `init_index` (make_initial_state). `steps_done` (optional, outliving the run) is told
     /// the steps as they are done, at least every progress_chunk(N) steps: what the run
     /// computes never depends on it.
+    /// `start` (optional): weights that replace the drawn ones (apply_start_weights).
     SimulationDynamics(const RunParams& params, std::uint64_t seed, std::uint64_t run,
-                       std::uint64_t init_index, StepCounter* steps_done = nullptr);
+                       std::uint64_t init_index, StepCounter* steps_done = nullptr,
+                       const StartWeights* start = nullptr);
 
     [[nodiscard]] bool advance_to(double alpha) override;
     [[nodiscard]] Observables observe() override;
@@ -53,8 +55,18 @@ private:
 /// or GramDynamics, engine/simulation/gram_dynamics.hpp), its initial state keyed by `init_index`
 /// (CampaignSpec::init_index_of): validate(params) is the caller's job. `steps_done`: see
 /// SimulationDynamics (the Gram chain, whose steps cost nothing, does not report).
+/// With `save` != none (dynamics = full, two-layer networks: the caller checks), the weights at
+/// the start or at the end are the extras weights_* of the result's first record
+/// (save_weights()); the run itself is the same. With `start`, the run starts from those weights
+/// (student-from, teacher-from) instead of the drawn ones; its random streams are unchanged.
 [[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
-                                 std::uint64_t init_index, StepCounter* steps_done = nullptr);
+                                 std::uint64_t init_index, StepCounter* steps_done = nullptr,
+                                 SaveWeights save = SaveWeights::none,
+                                 const StartWeights* start = nullptr);
+
+/// The extras weights_* (engine/core/order_parameters.hpp) of the state `s`: its alpha, the
+/// student's W and v, the teacher's B and v*.
+void save_weights(const RunState& s, Observables& into);
 /// The same for a run whose initial state is its own (init_index = run).
 [[nodiscard]] inline RunResult simulate(const RunParams& params, std::uint64_t seed,
                                         std::uint64_t run) {

@@ -185,4 +185,15 @@ RunState make_initial_state(const ModelParams& p, std::uint64_t seed, std::uint6
     return s;
 }
 
+void apply_start_weights(RunState& s, const StartWeights& start) {
+    if (start.W)
+        s.weights.topRows(s.K) = *start.W;
+    if (start.v)
+        s.v = *start.v;
+    if (start.B)
+        s.weights.bottomRows(s.M) = *start.B;
+    if (start.v_star)
+        s.v_star = *start.v_star;
+}
+
 } // namespace plateau

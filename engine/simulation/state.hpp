@@ -62,6 +62,20 @@ struct RunState {
     }
 };
 
+/// Weights a run starts from instead of the drawn ones (`student-from`, `teacher-from`;
+/// analysis/SCHEMA.md "Saved weights"): the student's W (K x N) and v, the teacher's B (M x N)
+/// and v*, each where given. Two-layer networks, one teacher, Gaussian inputs (the caller checks
+/// the shapes).
+struct StartWeights {
+    std::optional<Eigen::MatrixXd> W;
+    std::optional<Eigen::VectorXd> v;
+    std::optional<Eigen::MatrixXd> B;
+    std::optional<Eigen::VectorXd> v_star;
+};
+
+/// Replaces the weights of the state `s` (made by make_initial_state) by those `start` gives.
+void apply_start_weights(RunState& s, const StartWeights& start);
+
 /// Draws the teacher (stream purpose "teacher") and the student initialization (purpose
 /// "student_init") keyed by (master seed `seed`, `init_index`): the run index, or with
 /// p.init_seed == InitSeed::shared the seed index within the grid point (purposes

@@ -42,7 +42,9 @@ KEYS = ["N", "K", "M", "eta", "eta-v", "learn-v", "activation", "teacher-activat
         "batch", "train-set", "alpha-train", "sampling", "weight-decay", "eta-layers",
         "learn-layers", "init-seed", "alpha-max-scale", "joint-points", "dynamics",
         "gamma-hidden", "gamma-output", "shard", "progress-interval", "init", "r0", "asymmetry",
-        "rtol", "atol", "init-average", "force"]
+        "rtol", "atol", "init-average", "force",
+        # issue 31: saved weights
+        "save-weights", "student-from", "teacher-from"]
 
 HOSTILE_VALUES = [
     "", " ", "-1", "0", "1", "2", "-0", "1e308", "-1e308", "1e400", "nan", "NaN", "inf", "-inf",
@@ -57,6 +59,7 @@ HOSTILE_VALUES = [
     # issue 23: values of the newer keys (layer lists, shards, choices) and sizes beyond memory
     "8x4x", "0x4", "4x0", "0.5:", ":", "0.5::0.2", "true:maybe", "all", "0/0", "1/0", "0/1",
     "without-replacement", "shared", "inverse-eta", "gram", "1e10", "2^62", "3e9",
+    "initial", "final",
 ]
 
 FLAGS = ["--dry-run", "--print-config", "--overwrite", "--resume", "-q", "--quiet", "--help"]
