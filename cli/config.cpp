@@ -1366,11 +1366,18 @@ std::string Configuration::to_ini(IniScope scope) const {
     return os.str();
 }
 
+bool Configuration::any_value(std::string_view key,
+                              const std::function<bool(const std::string&)>& pred) const {
+    return std::ranges::any_of(values(key), pred);
+}
+
+bool Configuration::any_layered(std::string_view key) const {
+    return any_value(key, [](const std::string& v) { return v.find('x') != std::string::npos; });
+}
+
 std::optional<ConfigError> Configuration::ineffective_key() const {
-    // Whether some value of `key` (its default when unset) satisfies `pred`: the grid is the
-    // product of the keys' values, so each value occurs at some grid point.
     const auto any = [this](std::string_view key, auto pred) {
-        return std::ranges::any_of(values(key), pred);
+        return any_value(key, pred);
     };
     const auto is = [](std::string_view word) {
         return [word](const std::string& v) {
@@ -1382,11 +1389,8 @@ std::optional<ConfigError> Configuration::ineffective_key() const {
             return v != word;
         };
     };
-    const auto layered = [](const std::string& v) {
-        return v.find('x') != std::string::npos;
-    };
-    const bool deep_student = any("K", layered);
-    const bool deep_teacher = any("M", layered);
+    const bool deep_student = any_layered("K");
+    const bool deep_teacher = any_layered("M");
     const bool training_set =
         any("train-set", is_not("none")) || any("alpha-train", is_not("none"));
     const bool tanh_hidden = any("activation", is("tanh")) || any("teacher-activation", is("tanh"));

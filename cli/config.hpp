@@ -6,6 +6,7 @@
 #include "engine/campaign/campaign.hpp"
 #include "engine/core/errors.hpp"
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -151,6 +152,12 @@ public:
     [[nodiscard]] std::vector<std::string> values(std::string_view key) const;
     /// The single value of a key that cannot be swept.
     [[nodiscard]] std::string value(std::string_view key) const;
+    /// Whether some value of `key` (its default when unset) satisfies `pred`: the grid is the
+    /// product of the keys' values, so each value occurs at some grid point.
+    [[nodiscard]] bool any_value(std::string_view key,
+                                 const std::function<bool(const std::string&)>& pred) const;
+    /// Whether some value of the widths key `key` (K or M) is a deeper network ("8x4").
+    [[nodiscard]] bool any_layered(std::string_view key) const;
 
     /// The fully resolved configuration as INI text that reproduces it: every key, defaults
     /// included, in registry order; with IniScope::everything, an unset key that follows

@@ -225,12 +225,6 @@ void check_duration(const CampaignSpec& spec, double grid_points, double shards,
 /// than the variables hold (deeper networks, several teachers, the cluster means or features of
 /// other inputs), at any grid point.
 void check_weight_keys(const Configuration& config) {
-    const auto any = [&config](std::string_view key, auto pred) {
-        return std::ranges::any_of(config.values(key), pred);
-    };
-    const auto layered = [](const std::string& v) {
-        return v.find('x') != std::string::npos;
-    };
     for (const char* key : {"save-weights", "student-from", "teacher-from"}) {
         const std::string value = config.value(key);
         if (value == "none")
@@ -238,16 +232,18 @@ void check_weight_keys(const Configuration& config) {
         const auto refuse = [&](const std::string& why) {
             throw ConfigError(key, value, "none " + why);
         };
-        if (any("dynamics", [](const std::string& v) { return v == name(DynamicsKind::gram); }))
+        if (config.any_value("dynamics",
+                             [](const std::string& v) { return v == name(DynamicsKind::gram); }))
             refuse("with dynamics = gram (the Gram chain advances Q, R, T and v: it has no "
                    "weights)");
-        if (any("K", layered) || any("M", layered))
+        if (config.any_layered("K") || config.any_layered("M"))
             refuse("with a deeper network (K = " + config.value("K") + ", M = " +
                    config.value("M") + "): saved weights are those of two-layer networks");
-        if (any("teachers", [](const std::string& v) { return v != "1"; }))
+        if (config.any_value("teachers", [](const std::string& v) { return v != "1"; }))
             refuse("with teachers = " + config.value("teachers") +
                    ": saved weights are those of one teacher");
-        if (any("inputs", [](const std::string& v) { return v != name(InputKind::gaussian); }))
+        if (config.any_value("inputs",
+                             [](const std::string& v) { return v != name(InputKind::gaussian); }))
             refuse("with inputs = " + config.value("inputs") +
                    ": saved weights are those of Gaussian inputs");
     }

@@ -357,10 +357,6 @@ RunResult CampaignReader::read_run(RunLocation where) const {
     return result;
 }
 
-} // namespace plateau
-
-namespace plateau {
-
 std::optional<CampaignReader::Weights> CampaignReader::read_weights(RunLocation where) const {
     const GroupInfo& info = groups_.at(where.group);
     if (info.inputs == 0)
