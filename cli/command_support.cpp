@@ -15,6 +15,7 @@
 #include <array>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -75,7 +76,15 @@ namespace {
 /// already; this is the backstop for texts from libraries (Program_options, HDF5, the system).
 constexpr std::size_t max_message = 1000;
 
-void print_error(const std::string& prefix, std::string_view what, std::string_view suffix = {}) {
+/// Where guarded() sends the line: stderr, or CommandHooks::error.
+using ErrorSink = std::function<void(const std::string&)>;
+
+void print_error(const std::string& prefix, std::string_view what, std::string_view suffix = {},
+                 const ErrorSink& sink = {}) {
+    if (sink) {
+        sink(prefix + printable(what, max_message) + std::string(suffix));
+        return;
+    }
     // Every rank of an MPI launch meets the same bad input: rank 0 alone says so.
     if (mpi::world().rank == 0)
         std::cerr << prefix << printable(what, max_message) << suffix << '\n';
@@ -85,20 +94,23 @@ void print_error(const std::string& prefix, std::string_view what, std::string_v
 
 namespace {
 
-int guarded_body(const std::string& command, const std::function<int()>& body) {
+int guarded_body(const std::string& command, const std::function<int()>& body,
+                 const ErrorSink& sink) {
     const std::string prefix = "plateau " + command + ": ";
     try {
         return body();
+    } catch (const Interrupted&) {
+        throw; // the caller's to report (CommandHooks::interrupted)
     } catch (const po::error& e) {
-        print_error(prefix, e.what(), " (see 'plateau " + command + " --help')");
+        print_error(prefix, e.what(), " (see 'plateau " + command + " --help')", sink);
     } catch (const ConfigError& e) {
-        print_error(prefix, e.what());
+        print_error(prefix, e.what(), {}, sink);
     } catch (const UsageError& e) {
-        print_error(prefix, e.what());
+        print_error(prefix, e.what(), {}, sink);
     } catch (const OutputError& e) {
-        print_error(prefix, e.what());
+        print_error(prefix, e.what(), {}, sink);
     } catch (const std::exception& e) {
-        print_error(prefix, std::string("error: ") + e.what());
+        print_error(prefix, std::string("error: ") + e.what(), {}, sink);
         return 1;
     }
     return 2;
@@ -106,8 +118,9 @@ int guarded_body(const std::string& command, const std::function<int()>& body) {
 
 } // namespace
 
-int guarded(const std::string& command, const std::function<int()>& body) {
-    const int status = guarded_body(command, body);
+int guarded(const std::string& command, const std::function<int()>& body,
+            const std::function<void(const std::string&)>& error) {
+    const int status = guarded_body(command, body, error);
     if (h5::failed_file_closes() > 0) {
         // HDF5 1.10 crashes in H5close at exit on a file it failed to close (engine/io/h5/
         // object.hpp): the message is out, so end here without the exit handlers.
@@ -516,7 +529,8 @@ int compute_rank(const std::string& command, const CampaignSpec& spec, const Run
 /// is set once the other ranks have been told to go on (before, an error must tell them to end).
 int write_rank(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
                const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
-               mpi::World world, bool& released, const StepCounter* steps_done) {
+               mpi::World world, bool& released, const StepCounter* steps_done,
+               const CommandHooks& hooks) {
     if (out.resume && !out.out_given)
         throw UsageError("--resume needs the file to finish: -o FILE");
     if (!spec.shard.whole() && !out.out_given)
@@ -594,8 +608,23 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
     for (const auto r : todo)
         total_work += work_of(r);
 
-    Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit, out.quiet,
-                      out.progress_interval, steps_done);
+    Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit,
+                      out.quiet && !hooks.progress,
+                      hooks.progress ? hooks.progress_interval : out.progress_interval, steps_done,
+                      hooks.progress);
+    // A front end's interruption (CommandHooks::interrupted), polled on this thread at most
+    // every progress interval: after a finished run and at the heartbeat.
+    auto last_poll = std::chrono::steady_clock::now();
+    const auto poll_interrupt = [&] {
+        if (!hooks.interrupted)
+            return;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - last_poll < progress.interval())
+            return;
+        last_poll = now;
+        if (hooks.interrupted())
+            throw Interrupted();
+    };
     const std::string shard_note = spec.shard.whole() ? "" : ", shard " + spec.shard.text();
     if (!out.quiet)
         std::fprintf(stderr,
@@ -610,6 +639,7 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
             writer->write(done);
         summary.add(spec, done);
         progress.run_done(work_of(done.run));
+        poll_interrupt();
     };
     if (world.distributed()) {
         // Rank 0 writes what the other ranks compute, run by run, as it arrives.
@@ -631,10 +661,14 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
     } else {
         const WorkerFailureGuard guard("plateau " + command + ": ", spec, out.out);
         try {
+            const bool beat = !out.quiet || hooks.progress || hooks.interrupted;
             execute_campaign(spec, todo, run_one, consume,
-                             out.quiet ? Heartbeat{} : Heartbeat{progress.interval(), [&progress] {
-                                                                     progress.tick();
-                                                                 }});
+                             beat ? Heartbeat{progress.interval(),
+                                              [&] {
+                                                  progress.tick();
+                                                  poll_interrupt();
+                                              }}
+                                  : Heartbeat{});
         } catch (const WorkerStartError& e) {
             // The runs finished so far are in the file (closed as the writer unwinds).
             throw worker_failure(spec, out.out, e.what());
@@ -645,10 +679,12 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
         writer->close();
     const std::int64_t skipped =
         spec.shard.runs_of(spec.runs()) - static_cast<std::int64_t>(todo.size());
-    if (out.table)
-        summary.print_table(spec, alphas, skipped);
-    else
-        summary.print_compact(spec, skipped, out.out_given ? out.out : std::string());
+    if (hooks.summary) { // (a front end may show the results itself)
+        if (out.table)
+            summary.print_table(spec, alphas, skipped);
+        else
+            summary.print_compact(spec, skipped, out.out_given ? out.out : std::string());
+    }
     if (out.out_given && !out.quiet)
         std::fprintf(stderr, "plateau %s: wrote %s\n", command.c_str(), out.out.c_str());
     return 0;
@@ -658,14 +694,15 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
 
 int run_campaign(const std::string& command, const CampaignSpec& whole, const RunFunction& run_one,
                  const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
-                 const StepCounter* steps_done) {
+                 const StepCounter* steps_done, const CommandHooks& hooks) {
     CampaignSpec spec = whole; // as `whole`, with the shard of --shard
     spec.shard = parse_shard(out.shard, spec.runs());
     const mpi::World world = mpi::world();
     bool released = false;
     if (!world.distributed()) {
         check_thread_count(spec, world);
-        return write_rank(command, spec, run_one, out, meta, unit, world, released, steps_done);
+        return write_rank(command, spec, run_one, out, meta, unit, world, released, steps_done,
+                          hooks);
     }
 
     // Every rank reads the same configuration and refuses it alike (rank 0 alone says so).
@@ -681,7 +718,8 @@ int run_campaign(const std::string& command, const CampaignSpec& whole, const Ru
     if (world.rank != 0)
         return compute_rank(command, spec, run_one, world);
     try {
-        return write_rank(command, spec, run_one, out, meta, unit, world, released, steps_done);
+        return write_rank(command, spec, run_one, out, meta, unit, world, released, steps_done,
+                          hooks);
     } catch (...) {
         if (!released) {
             int status = 2; // refused before any run: the other ranks end with it, silently

@@ -2,6 +2,7 @@
 // and the loop that runs a campaign into its file and its summary table.
 #pragma once
 
+#include "cli/commands.hpp"
 #include "cli/config.hpp"
 #include "cli/mpi.hpp"
 #include "cli/progress.hpp"
@@ -31,7 +32,10 @@ struct ParsedCommand {
 
 /// Runs `body` and turns errors into one line on stderr, "plateau <command>: <message>", and
 /// an exit status: 2 for bad input (configuration, usage, output path), 1 otherwise.
-int guarded(const std::string& command, const std::function<int()>& body);
+/// `error` (optional, CommandHooks::error) receives the line instead of stderr. Interrupted
+/// (CommandHooks::interrupted) passes through.
+int guarded(const std::string& command, const std::function<int()>& body,
+            const std::function<void(const std::string&)>& error = {});
 
 /// Holds the output file `path` for this process, so that no second plateau (run, ode, merge,
 /// any MPI launch) writes it at the same time, --overwrite or not: an exclusive flock() on the
@@ -107,8 +111,9 @@ void print_sizes(const CampaignEstimate& size, std::int64_t records);
 /// Progress counts simulation steps for `plateau run`, whole runs for `plateau ode`;
 /// `steps_done` (optional: the counter `run_one` adds its steps to) reports progress inside
 /// runs, every progress interval, whether a run has finished or not.
+/// `hooks`: the progress, interruption and summary of a front end other than main().
 int run_campaign(const std::string& command, const CampaignSpec& spec, const RunFunction& run_one,
                  const OutputOptions& out, const FileMetadata& meta, ProgressUnit unit,
-                 const StepCounter* steps_done = nullptr);
+                 const StepCounter* steps_done = nullptr, const CommandHooks& hooks = {});
 
 } // namespace plateau::cli

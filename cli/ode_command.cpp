@@ -3,6 +3,7 @@
 // the plateau fixed point and its escape rate (--fixed-point).
 #include "cli/command_support.hpp"
 #include "cli/commands.hpp"
+#include "cli/fixed_point_report.hpp"
 #include "cli/options.hpp"
 #include "cli/progress.hpp"
 #include "cli/summary.hpp"
@@ -313,11 +314,9 @@ void print_eigenvalues(const FixedPoint& fp) {
 /// The fixed points a trajectory from a generic start (asymmetry 1e-6 on R) passes, polished by
 /// Newton on the full flow (docs/theory.md §11).
 void print_other_fixed_points(const RunParams& params) {
-    const double rate =
-        std::max(params.training.eta, params.model.learn_v ? params.training.eta_v : 0.0);
-    const double alpha_end = std::max(params.schedule.alpha_max, 2000.0 / rate);
-    const std::vector<FixedPoint> found =
-        trajectory_fixed_points(params, generic_start(params.model, 1e-6), alpha_end);
+    const double alpha_end = trajectory_alpha_end(params);
+    const std::vector<FixedPoint> found = trajectory_fixed_points(
+        params, generic_start(params.model, generic_start_amplitude), alpha_end);
     std::printf("  fixed points along the trajectory from a generic start (R_jn = 1e-6 sin(1 + j "
                 "M + n), to alpha = %.6g):\n",
                 alpha_end);
@@ -346,11 +345,8 @@ void print_other_fixed_points(const RunParams& params) {
 
 /// The escape prediction of engine/theory/escape.hpp at the grid point's N.
 void print_escape(const RunParams& params, const FixedPoint& fp) {
-    if (params.model.constraint == Constraint::sphere) {
-        // Its start and SGD-noise covariance are the unconstrained flow's (docs/theory.md §11.2).
-        std::printf("  escape time: no prediction (the prediction of docs/theory.md §11.2 is the "
-                    "unconstrained flow's; on the sphere the escape grows like ln(N)/(2 lambda), "
-                    "measured by plateau_analysis.search: §14b)\n");
+    if (const auto why = escape_not_predicted(params)) {
+        std::printf("  escape time: no prediction (%s)\n", why->c_str());
         return;
     }
     const EscapePrediction e = predict_escape(params, fp);
@@ -398,28 +394,31 @@ void print_eta_max(const RunParams& params) {
 /// point without a fixed point (eta too large, say) is a result of the sweep, said in one line
 /// ("no fixed point found: ..."), not a failure of the command: exit status 0, so that a sweep
 /// in a `set -e` script goes on (issue 24).
-int fixed_points(const CampaignSpec& spec, bool quiet) {
+int fixed_points(const CampaignSpec& spec, bool quiet, const CommandHooks& hooks) {
     for (std::size_t p = 0; p < spec.points.size(); ++p) {
         const GridPoint& point = spec.points[p];
         const SearchStages stage(p, quiet);
         announce_fixed_point_cost(p, point.params, quiet);
-        const FixedPoint fp = symmetric_fixed_point(point.params, fixed_point_progress(p, quiet));
+        FixedPointProgress progress = fixed_point_progress(p, quiet);
+        if (hooks.interrupted) // polled at every column of the linearized flow
+            progress = [&hooks, shown = std::move(progress)](std::int64_t done,
+                                                             std::int64_t total) {
+                if (shown)
+                    shown(done, total);
+                if (hooks.interrupted())
+                    throw Interrupted();
+            };
+        const FixedPoint fp = symmetric_fixed_point(point.params, progress);
+        if (hooks.fixed_point) {
+            hooks.fixed_point(fixed_point_report(p, point.params, fp));
+            continue;
+        }
         std::printf("grid point %zu:%s\n", p, describe(point).c_str());
         const auto& m = point.params.model;
         if (!fp.converged) {
             // Say that there is none and why, not the numbers of the last iterate (Q = 1e8...).
-            const double q = fp.op.Q.size() > 0 ? fp.op.Q(0, 0) : 0.0;
-            if (!std::isfinite(q) || q >= point.params.observer.divergence_q)
-                std::printf("  no fixed point found: the symmetric flow diverges (Q_jj grows past "
-                            "divergence-q = %.3g): eta = %.6g is too large for a plateau\n",
-                            point.params.observer.divergence_q, point.params.training.eta);
-            else
-                std::printf("  no fixed point found: Newton's method did not converge from the "
-                            "relaxed symmetric state (residual %.3g, Q_jj = %.6g)%s\n",
-                            fp.residual, q,
-                            q > 10.0 ? "; Q_jj this large means the symmetric flow does not "
-                                       "settle: eta is too large for a plateau"
-                                     : "");
+            std::printf("  no fixed point found: %s\n",
+                        no_fixed_point_reason(point.params, fp).c_str());
             continue;
         }
         const double c = m.student.hidden() > 1 ? fp.op.Q(0, 1) : 0.0;
@@ -587,8 +586,8 @@ void ode_dry_run(const CampaignSpec& spec, const InitialConditions& initial,
 
 } // namespace
 
-int ode_command(int argc, char** argv, const std::string& command_line) {
-    return guarded("ode", [&] {
+int ode_command(int argc, char** argv, const std::string& command_line, const CommandHooks& hooks) {
+    const auto body = [&] {
         OutputOptions out;
         OdeOptions ode;
         po::options_description options("Options");
@@ -679,7 +678,7 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
                                       "orthonormal with --fixed-point (the symmetric fixed point "
                                       "is that of T = I)");
             }
-            return fixed_points(spec, out.quiet);
+            return fixed_points(spec, out.quiet, hooks);
         }
 
         // --init names sample or symmetric; --init-from FILE is the third kind.
@@ -857,11 +856,12 @@ int ode_command(int argc, char** argv, const std::string& command_line) {
         how.predictions = *predictions;
         const FileMetadata meta{text.str(), command_line, "theory", std::move(how)};
         const int status =
-            run_campaign("ode", spec, run_one, out, meta, ProgressUnit::alpha, &alpha_done);
+            run_campaign("ode", spec, run_one, out, meta, ProgressUnit::alpha, &alpha_done, hooks);
         if (!out.quiet)
             print_rule_errors(rule_errors.summary());
         return status;
-    });
+    };
+    return guarded("ode", body, hooks.error);
 }
 
 } // namespace plateau::cli

@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 namespace plateau::cli {
 
@@ -24,10 +25,10 @@ std::chrono::milliseconds interval_of(double seconds, bool terminal) {
 } // namespace
 
 Progress::Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet,
-                   double interval_seconds, const StepCounter* steps_done)
+                   double interval_seconds, const StepCounter* steps_done, Sink sink)
     : runs_total_(runs), work_total_(work), unit_(unit), quiet_(quiet), terminal_(isatty(2) != 0),
       interval_(interval_of(interval_seconds, terminal_)), steps_done_(steps_done),
-      start_(std::chrono::steady_clock::now()), last_(start_) {}
+      sink_(std::move(sink)), start_(std::chrono::steady_clock::now()), last_(start_) {}
 
 void Progress::run_done(std::int64_t work) {
     ++runs_done_;
@@ -57,28 +58,33 @@ std::int64_t Progress::work_done() const noexcept {
 }
 
 void Progress::finish() {
-    if (terminal_ || runs_done_ > 0)
+    if (terminal_ || runs_done_ > 0 || sink_)
         report(true);
 }
 
 void Progress::report(bool final) {
     if (quiet_)
         return;
-    const double elapsed =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
     const std::int64_t done = final ? work_done_ : work_done();
-    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
-    const double eta = rate > 0 ? static_cast<double>(work_total_ - done) / rate : 0.0;
-    char share[32] = "";
     const char* unit = unit_ == ProgressUnit::steps   ? "steps"
                        : unit_ == ProgressUnit::alpha ? "alpha"
                                                       : "runs";
+    // alpha is counted in units of 1 / alpha_progress_scale.
+    const double scale = unit_ == ProgressUnit::alpha ? 1.0 / alpha_progress_scale : 1.0;
+    if (sink_) {
+        sink_(static_cast<double>(done) * scale, static_cast<double>(work_total_) * scale, unit);
+        return;
+    }
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0.0;
+    const double eta = rate > 0 ? static_cast<double>(work_total_ - done) / rate : 0.0;
+    char share[32] = "";
     if (unit_ != ProgressUnit::runs && work_total_ > 0)
         std::snprintf(
             share, sizeof share, ", %.0f%% of %s",
             std::floor(100.0 * static_cast<double>(done) / static_cast<double>(work_total_)), unit);
-    // alpha is counted in units of 1 / alpha_progress_scale: its rate in alpha per second.
-    const double shown = unit_ == ProgressUnit::alpha ? rate / alpha_progress_scale : rate;
+    const double shown = rate * scale; // alpha per second for alpha
     std::fprintf(stderr, "%s[%lld/%lld runs%s] %.3g %s/s, elapsed %s, %s %s%s",
                  terminal_ ? "\r" : "", static_cast<long long>(runs_done_),
                  static_cast<long long>(runs_total_), share, shown, unit,

@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 
 namespace plateau::cli {
 
@@ -19,8 +21,12 @@ public:
     /// `work`: the total in `unit`s; run_done(w) adds w of them. `interval_seconds`: between
     /// two lines (0: 0.2 s on a terminal, 5 s otherwise). `steps_done` (optional, unit steps):
     /// the steps (or alpha) of all runs so far, finished or not, which tick() reports.
+    /// `sink` (optional): receives each report (work done and total, in `unit`'s name;
+    /// alpha in units of alpha) instead of the line on stderr.
+    using Sink = std::function<void(double done, double total, std::string_view unit)>;
     Progress(std::int64_t runs, std::int64_t work, ProgressUnit unit, bool quiet,
-             double interval_seconds = 0.0, const StepCounter* steps_done = nullptr);
+             double interval_seconds = 0.0, const StepCounter* steps_done = nullptr,
+             Sink sink = {});
     void run_done(std::int64_t work);
     /// Between finished runs (the campaign's heartbeat): a line if the interval has passed.
     void tick();
@@ -42,6 +48,7 @@ private:
     bool terminal_;
     std::chrono::milliseconds interval_;
     const StepCounter* steps_done_;
+    Sink sink_;
     std::chrono::steady_clock::time_point start_;
     std::chrono::steady_clock::time_point last_;
 };

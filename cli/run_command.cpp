@@ -251,8 +251,8 @@ void check_weight_keys(const Configuration& config) {
 
 } // namespace
 
-int run_command(int argc, char** argv, const std::string& command_line) {
-    return guarded("run", [&] {
+int run_command(int argc, char** argv, const std::string& command_line, const CommandHooks& hooks) {
+    const auto body = [&] {
         OutputOptions out;
         bool dry = false;
         bool print_config = false;
@@ -317,8 +317,9 @@ int run_command(int argc, char** argv, const std::string& command_line) {
                                 "simulation"};
         StepCounter steps_done{0};
         return run_campaign("run", spec, simulation_runs(spec, &steps_done), out, meta,
-                            ProgressUnit::steps, &steps_done);
-    });
+                            ProgressUnit::steps, &steps_done, hooks);
+    };
+    return guarded("run", body, hooks.error);
 }
 
 } // namespace plateau::cli
