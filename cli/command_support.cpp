@@ -612,17 +612,10 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
                       out.quiet && !hooks.progress,
                       hooks.progress ? hooks.progress_interval : out.progress_interval, steps_done,
                       hooks.progress);
-    // A front end's interruption (CommandHooks::interrupted), polled on this thread at most
-    // every progress interval: after a finished run and at the heartbeat.
-    auto last_poll = std::chrono::steady_clock::now();
-    const auto poll_interrupt = [&] {
-        if (!hooks.interrupted)
-            return;
-        const auto now = std::chrono::steady_clock::now();
-        if (now - last_poll < progress.interval())
-            return;
-        last_poll = now;
-        if (hooks.interrupted())
+    // A front end's interruption (CommandHooks::interrupted), polled on this thread at the
+    // heartbeat (every progress interval): the runs in flight are written as they finish.
+    const auto poll_interrupt = [&hooks] {
+        if (hooks.interrupted && hooks.interrupted())
             throw Interrupted();
     };
     const std::string shard_note = spec.shard.whole() ? "" : ", shard " + spec.shard.text();
@@ -639,7 +632,6 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
             writer->write(done);
         summary.add(spec, done);
         progress.run_done(work_of(done.run));
-        poll_interrupt();
     };
     if (world.distributed()) {
         // Rank 0 writes what the other ranks compute, run by run, as it arrives.

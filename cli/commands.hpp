@@ -20,9 +20,8 @@ struct CommandHooks {
     /// and once at the end.
     std::function<void(double done, double total, std::string_view unit)> progress;
     double progress_interval = 0.1;
-    /// Polled on the calling thread after every finished run and at every heartbeat (at most
-    /// every progress_interval): true stops the campaign with Interrupted once the runs in
-    /// flight are written (a file stays resumable, as after a kill).
+    /// Polled on the calling thread every progress_interval: true stops the campaign with
+    /// Interrupted once the runs in flight are written (the file stays resumable).
     std::function<bool()> interrupted;
     bool summary = true; ///< the summary table on stdout at the end
     /// `plateau ode --fixed-point`: receives each grid point's results instead of stdout.

@@ -41,13 +41,18 @@ std::string no_fixed_point_reason(const RunParams& params, const FixedPoint& fp)
     return buf.data();
 }
 
-FixedPointReport fixed_point_report(std::size_t point, const RunParams& params,
+FixedPointReport fixed_point_report(std::size_t point, const GridPoint& grid_point,
                                     const FixedPoint& fp) {
+    const RunParams& params = grid_point.params;
     FixedPointReport r;
     r.point = point;
+    r.coordinates = grid_point.coordinates;
+    r.N = params.model.N;
     r.symmetric = fp;
-    if (!fp.converged)
+    if (!fp.converged) {
+        r.why = no_fixed_point_reason(params, fp);
         return r;
+    }
     r.trajectory_alpha_end = trajectory_alpha_end(params);
     r.trajectory = trajectory_fixed_points(
         params, generic_start(params.model, generic_start_amplitude), r.trajectory_alpha_end);

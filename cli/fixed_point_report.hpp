@@ -4,11 +4,13 @@
 // and where no escape is predicted.
 #pragma once
 
+#include "engine/campaign/campaign.hpp"
 #include "engine/core/run_params.hpp"
 #include "engine/theory/escape.hpp"
 #include "engine/theory/fixed_point.hpp"
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,8 +22,11 @@ inline constexpr double generic_start_amplitude = 1e-6;
 
 /// One grid point's results, in the order the command line prints them.
 struct FixedPointReport {
-    std::size_t point = 0; ///< the grid point's index
-    FixedPoint symmetric;  ///< the plateau (symmetric_fixed_point); the rest only if converged
+    std::size_t point = 0;               ///< the grid point's index
+    std::vector<Coordinate> coordinates; ///< its coordinates (N, eta, the swept keys)
+    std::int64_t N = 0;                  ///< the input dimension of its runs
+    FixedPoint symmetric; ///< the plateau (symmetric_fixed_point); the rest only if converged
+    std::string why;      ///< no_fixed_point_reason when it did not converge
     double trajectory_alpha_end = 0.0;
     std::vector<FixedPoint> trajectory; ///< the fixed points along a generic trajectory
     std::optional<EscapePrediction> escape;
@@ -43,7 +48,7 @@ struct FixedPointReport {
 
 /// The stages after the symmetric fixed point `fp` of grid point `point` (none if it did not
 /// converge): the fixed points along a generic trajectory, the escape prediction, eta_max.
-[[nodiscard]] FixedPointReport fixed_point_report(std::size_t point, const RunParams& params,
+[[nodiscard]] FixedPointReport fixed_point_report(std::size_t point, const GridPoint& grid_point,
                                                   const FixedPoint& fp);
 
 } // namespace plateau::cli

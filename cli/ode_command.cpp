@@ -410,7 +410,7 @@ int fixed_points(const CampaignSpec& spec, bool quiet, const CommandHooks& hooks
             };
         const FixedPoint fp = symmetric_fixed_point(point.params, progress);
         if (hooks.fixed_point) {
-            hooks.fixed_point(fixed_point_report(p, point.params, fp));
+            hooks.fixed_point(fixed_point_report(p, point, fp));
             continue;
         }
         std::printf("grid point %zu:%s\n", p, describe(point).c_str());

@@ -13,7 +13,7 @@ packages=(
     libbenchmark-dev netcdf-bin clang-tidy clang-format clang libclang-rt-dev libopenmpi-dev
     openmpi-bin
     python3 python3-numpy python3-scipy python3-h5py python3-xarray python3-h5netcdf
-    python3-matplotlib python3-pytest
+    python3-matplotlib python3-pytest python3-dev pybind11-dev python3-tqdm
 )
 missing=()
 for p in "${packages[@]}"; do

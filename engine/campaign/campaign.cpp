@@ -179,11 +179,13 @@ void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>&
     }
 
     std::exception_ptr consumer_error;
+    std::exception_ptr heartbeat_error;
     const bool beating = heartbeat.beat && heartbeat.interval.count() > 0;
+    auto last_beat = std::chrono::steady_clock::now();
     for (;;) {
         std::optional<FinishedRun> item;
         bool popped = true; // false: the heartbeat's interval passed without a finished run
-        if (beating)
+        if (beating && !heartbeat_error)
             popped = queue.pop_for(item, heartbeat.interval);
         else
             item = queue.pop();
@@ -194,16 +196,31 @@ void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>&
         try {
             if (popped)
                 consume(std::move(*item));
-            else
-                heartbeat.beat();
         } catch (...) {
             consumer_error = std::current_exception();
+            shared.stop = true;
+            continue;
+        }
+        // At least every interval, runs finishing or not; after a heartbeat's exception the
+        // runs in flight are still consumed (an interruption keeps what was computed).
+        if (!beating || heartbeat_error)
+            continue;
+        const auto now = std::chrono::steady_clock::now();
+        if (popped && now - last_beat < heartbeat.interval)
+            continue;
+        last_beat = now;
+        try {
+            heartbeat.beat();
+        } catch (...) {
+            heartbeat_error = std::current_exception();
             shared.stop = true;
         }
     }
     producer->join();
     if (consumer_error)
         std::rethrow_exception(consumer_error);
+    if (heartbeat_error)
+        std::rethrow_exception(heartbeat_error);
     if (shared.worker_error)
         std::rethrow_exception(shared.worker_error);
 }

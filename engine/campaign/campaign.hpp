@@ -114,8 +114,9 @@ using RunFunction = std::function<RunResult(std::int64_t run)>;
 [[nodiscard]] RunFunction simulation_runs(const CampaignSpec& spec,
                                           StepCounter* steps_done = nullptr);
 
-/// A call on the calling thread while execute_campaign waits for runs: after every `interval`
-/// without a finished run (a progress display that must not wait for a long run to end).
+/// A call on the calling thread while execute_campaign runs: at least every `interval`, whether
+/// runs finish or not (a progress display that must not wait for a long run to end, a check for
+/// an interruption).
 struct Heartbeat {
     std::chrono::milliseconds interval{0};
     std::function<void()> beat; ///< none if empty
@@ -126,7 +127,8 @@ struct Heartbeat {
 /// thread, one at a time, in completion order. At most a bounded number of finished runs wait
 /// for the consumer, so memory stays bounded by the runs in flight whatever the campaign size.
 /// If `consume`, `heartbeat.beat` or `run_one` throws, scheduling stops and the exception
-/// propagates once the workers have drained. A thread the system refuses to start is
+/// propagates once the workers have drained: the runs in flight are then dropped, but after an
+/// exception of `heartbeat.beat` (an interruption) they are consumed as they finish. A thread the system refuses to start is
 /// WorkerStartError (engine/campaign/threads.hpp), after the runs finished so far were consumed.
 void execute_campaign(const CampaignSpec& spec, const std::vector<std::int64_t>& run_indices,
                       const RunFunction& run_one, const std::function<void(FinishedRun&&)>& consume,
