@@ -27,15 +27,35 @@ from conftest import run_program
 SOURCE = Path(__file__).resolve().parents[2]
 
 
+def entry(name, *args, timeout=300):
+    """Run experiments/NAME.py with args; its stdout and stderr (exit status asserted by caller)."""
+    return subprocess.run([sys.executable, str(SOURCE / "experiments" / f"{name}.py"),
+                           *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
 def test_saad_solla_plateau_heights(plateau_program):
-    r = subprocess.run([sys.executable, str(SOURCE / "experiments" / "saad_solla_plateaus.py"),
-                        "--plateau", str(plateau_program), "--K", "2", "3", "--check", "1e-4"],
-                       capture_output=True, text=True, timeout=300)
+    r = entry("saad_solla_plateaus", "--plateau", plateau_program, "--K", "2", "3",
+              "--check", "1e-4")
     assert r.returncode == 0, r.stdout + r.stderr
     rows = [line.split() for line in r.stdout.splitlines()[1:]]
     assert [row[0] for row in rows] == ["2", "3"]
     for row in rows:
         assert float(row[5]) < 1e-4, row
+
+
+def test_goldt_overparameterised(plateau_program):
+    r = entry("goldt_overparameterised", "--plateau", plateau_program, "--small",
+              "--check", "2e-3")
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = [line.split() for line in r.stdout.splitlines()[2:8]]
+    assert [(row[0], row[1]) for row in rows[:3]] == [("2", "w"), ("4", "w"), ("8", "w")]
+    assert all(float(row[5]) < 2e-3 for row in rows[:3]), rows
+
+
+def test_saxe_linear_transition(plateau_program):
+    r = entry("saxe_linear", "--plateau", plateau_program, "--small", "--check", "1e-6")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "16 runs" in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("config", sorted((SOURCE / "experiments").glob("*.ini")),
