@@ -16,6 +16,7 @@ numbers against the published or closed-form values it prints, within the tolera
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -56,6 +57,77 @@ def test_saxe_linear_transition(plateau_program):
     r = entry("saxe_linear", "--plateau", plateau_program, "--small", "--check", "1e-6")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "16 runs" in r.stdout, r.stdout
+
+
+def campaign(plateau_program, tmp_path, command, name, *overrides, extra=()):
+    """`plateau COMMAND experiments/NAME.ini --key value ...` into tmp_path; the file's path."""
+    out = tmp_path / f"{name}_{command}.h5"
+    args = [command, SOURCE / "experiments" / f"{name}.ini", *overrides, "-q", "-o", out]
+    if command == "ode":
+        args += ["--predictions", "none"]
+    r = run_program(plateau_program, *args, *extra, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def checked(name, *args):
+    """Run experiments/NAME.py with args (figures into the files' directory) and assert it passed
+    its own --check; its stdout."""
+    r = entry(name, *args)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_escape_vs_lnN(plateau_program, tmp_path):
+    fixed = run_program(plateau_program, "ode", "--eta", "0.5", "--fixed-point", timeout=120).stdout
+    height = float(re.search(r"^  eps_g = ([0-9.eE+-]+)", fixed, re.M).group(1))
+    rate = float(re.search(r"escape rate [^:]*: ([0-9.eE+-]+)", fixed).group(1))
+    sim = campaign(plateau_program, tmp_path, "run", "escape_vs_lnN",
+                   "--N", "100, 1000", "--seeds", "80")
+    out = checked("escape_vs_lnN", sim, "--eg-plateau", height, "--rate", rate,
+                  "-o", tmp_path / "f.png", "--check", 3)
+    assert "standard errors" in out
+
+
+def test_phase_retrieval_escape(plateau_program, tmp_path):
+    sim = campaign(plateau_program, tmp_path, "run", "phase_retrieval_escape", "--K", "1",
+                   "--N", "1000, 10000", "--seeds", "48", "--alpha-max", "60", "--records", "100")
+    out = checked("phase_retrieval_escape", sim, "-o", tmp_path / "f.png", "--check", 3)
+    assert "closed form 1/(2 lambda) = 3.1289" in out
+
+
+REDUCED = {  # entry: the reduced campaign's overrides, the same for simulation and theory
+    "hidden_manifold": ("--latent-ratio", "0.25, 1", "--N", "200"),
+    "manifold_escape": ("--latent-ratio", "0.125, 0.375", "--N", "200", "--alpha-max", "200",
+                        "--records", "70"),
+    "continual": ("--teacher-overlap", "0, 0.5, 1", "--N", "1000", "--dynamics", "gram",
+                  "--seeds", "16"),
+    "schedule_asymptotics": ("--alpha-max", "1000", "--records", "21", "--seeds", "8"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REDUCED))
+def test_simulation_against_theory(plateau_program, tmp_path, name):
+    sim = campaign(plateau_program, tmp_path, "run", name, *REDUCED[name])
+    ode = campaign(plateau_program, tmp_path, "ode", name, *REDUCED[name])
+    checked(name, sim, ode, "-o", tmp_path / "f.png", "--check", 3)
+
+
+def test_mixture_xor(plateau_program, tmp_path):
+    sim = campaign(plateau_program, tmp_path, "run", "mixture_xor", "--N", "500", "--seeds", "16",
+                   "--eg-samples", "2000", "--records", "21")
+    out = checked("mixture_xor", sim, "-o", tmp_path / "f.png", "--check", 3)
+    assert " 8    16" in out, out
+
+
+def test_order_parameter_spread(plateau_program, tmp_path):
+    keys = ("--alpha-max", "35", "--records", "36")
+    sim = campaign(plateau_program, tmp_path, "run", "order_parameter_spread", *keys,
+                   "--seeds", "150")
+    ode = campaign(plateau_program, tmp_path, "ode", "order_parameter_spread", *keys,
+                   extra=("--seeds", "1", "--init", "symmetric", "--asymmetry", "0",
+                          "--fluctuations"))
+    checked("order_parameter_spread", sim, ode, "-o", tmp_path / "f.png", "--check", 4)
 
 
 @pytest.mark.parametrize("config", sorted((SOURCE / "experiments").glob("*.ini")),
