@@ -79,7 +79,9 @@ def main():
     ap.add_argument("--small", action="store_true", help="skip the full flow (small-eta only)")
     ap.add_argument("--check", type=float, default=None)
     args = ap.parse_args()
-    eta, noise, M = 0.1, 0.01, 2  # as in the .ini
+    keys = {k.strip(): v.strip() for k, v in (line.split("=", 1) for line in
+            CONFIG.read_text().splitlines() if "=" in line and not line.lstrip().startswith("#"))}
+    eta, noise, M = float(keys["eta"]), float(keys["noise"]), int(keys["M"])  # the .ini's
     with tempfile.TemporaryDirectory() as tmp:
         small = integrate(args.plateau, Path(tmp) / "small.h5", ["--ode-eta2", "noise-only"])
         full = None if args.small else integrate(args.plateau, Path(tmp) / "full.h5", [])
