@@ -13,6 +13,13 @@ line with band), runs that did not specialize counted in the table. Right: eps_g
 for a few delta, seed means (simulation points, theory lines), each delta's mean alpha_s of the
 simulation marked. The table printed gives the same numbers, with the plateau height (the seed
 mean of eps_g at alpha_s / 2) of both.
+
+--check Z exits 1 unless every run specialized, each delta's simulated mean alpha_s is within Z
+combined standard errors (sqrt(se_sim^2 + se_theory^2)) of the theory's, and the plateau
+lengthens with delta (the simulated mean alpha_s at the largest delta exceeds that at the
+smallest by more than Z combined standard errors). The gallery test runs the .ini at delta =
+0.125 and 0.375, N = 200, alpha-max = 200 (70 records), Z = 3 (measured: 9.3 +- 1.5 against
+8.2 +- 1.3, and 65.5 +- 12.0 against 55.7 +- 7.0; the increase 4.6 standard errors).
 """
 import argparse
 import sys
@@ -70,7 +77,9 @@ def main():
     ap.add_argument("--curves", default="0.125,0.25,0.375,0.5",
                     help="the latent ratios whose eps_g curves the right panel draws")
     ap.add_argument("-o", "--out", default="manifold_escape.png")
+    ap.add_argument("--check", type=float, default=None, metavar="Z")
     args = ap.parse_args()
+    failures = []
     sim, theory = by_delta(args.simulation), by_delta(args.theory)
     deltas = sorted(sim)
     rows = []
@@ -85,6 +94,10 @@ def main():
         hs, ht = height(s, ms), height(t, ms)
         rows.append((delta, ms, ss, ns, mt, st, nt))
         runs = s.sizes["run"]
+        if ns < runs or nt < runs:
+            failures.append(f"delta = {delta:g}: not every run specialized")
+        elif not abs(ms - mt) <= (args.check or np.inf) * np.hypot(ss, st):
+            failures.append(f"delta = {delta:g}: alpha_s {ms:.1f} against the theory's {mt:.1f}")
         print(f"{delta:7g} {ms:12.1f} {ss:6.1f} {ns:>2}/{runs:<2} {mt:15.1f} {st:6.1f} "
               f"{nt:>2}/{runs:<2} {hs:11.4f} {ht:14.4f}")
     r = np.array([row[:3] + row[4:6] for row in rows], dtype=float)
@@ -122,12 +135,24 @@ def main():
     bx.set_ylabel("ε_g on fresh inputs")
     bx.grid(True, alpha=0.3)
     bx.legend(fontsize=8, loc="lower left")
-    fig.suptitle("Hidden manifold, sign features, erf K = M = 2, η = 1, N = 500: the plateau "
-                 "lengthens with δ", fontsize=9)
+    Ns = sorted({int(n) for d in sim.values() for n in np.atleast_1d(d["N"].values)})
+    fig.suptitle(f"Hidden manifold, sign features, erf K = M = 2, η = 1, "
+                 f"N = {', '.join(map(str, Ns))}: the plateau lengthens with δ", fontsize=9)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")
+    if args.check is None:
+        return 0
+    first, last = rows[0], rows[-1]
+    rise = (last[1] - first[1]) / np.hypot(first[2], last[2])
+    print(f"alpha_s from delta = {first[0]:g} to {last[0]:g}: {last[1] - first[1]:+.1f} "
+          f"({rise:.1f} standard errors)")
+    if not rise > args.check:
+        failures.append("the plateau does not lengthen with delta")
+    for line in failures:
+        print(line, file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

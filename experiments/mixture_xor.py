@@ -10,6 +10,13 @@ file's ``bayes_error``, Eq. (15.6)) and chance (1/2). Right: per K the fraction 
 classification error is within ``margin`` of the Bayes error, against alpha. The table printed
 gives per K the final seed mean +- standard error, that fraction at the end, and the median
 alpha at which the runs that got there first did.
+
+--check Z exits 1 unless the published contrast (Refinetti, Goldt, Krzakala, Zdeborova, ICML
+2021) holds: the K = 1 student stays at chance (its final seed mean within Z standard errors of
+1/2: one ReLU unit cannot separate XOR) and every run of the largest K ends within the margin of
+the Bayes error. The gallery test runs the .ini at N = 500, 16 seeds, eg-samples 2000, Z = 3
+(measured: K = 1 at 0.5002 +- 0.0007; K = 8 at 0.0022, 16 of 16 runs within 0.01 of Bayes
+0.0016; K = 4 in between, 3 of 16).
 """
 import argparse
 import sys
@@ -31,6 +38,7 @@ def main():
     ap.add_argument("--margin", type=float, default=0.01,
                     help="a run has reached the Bayes error when its classification error is "
                          "at most Bayes + margin")
+    ap.add_argument("--check", type=float, default=None, metavar="Z")
     ap.add_argument("-o", "--out", default="mixture_xor.png")
     args = ap.parse_args()
     groups = load_sweep(args.files)
@@ -43,6 +51,7 @@ def main():
     print(f"Bayes error {bayes:.5f}; reached: class error <= Bayes + {args.margin:g}")
     print(f"{'K':>2} {'runs':>5} {'final mean':>10} {'s.e.':>7} {'reached':>8} "
           f"{'median alpha':>12}")
+    finals = {}
     for c, (name, ds) in enumerate(sorted(groups.items(), key=lambda g: int(g[1].attrs["K"]))):
         K = int(ds.attrs["K"])
         color = f"C{c}"
@@ -61,6 +70,7 @@ def main():
         med = float(np.median(first_alpha)) if first_alpha.size else float("nan")
         print(f"{K:2d} {runs:5d} {mean[-1]:10.4f} {avg['class_error_sem'].values[0][-1]:7.4f} "
               f"{reached[:, -1].mean():8.3f} {med:12.1f}")
+        finals[K] = (mean[-1], avg["class_error_sem"].values[0][-1], reached[:, -1].mean())
     ax.axhline(0.5, color="0.5", lw=1, ls="--", label="chance (1/2)")
     ax.axhline(bayes, color="k", lw=1.2, ls=":", label=f"Bayes error {bayes:.4f}")
     ax.fill_between([], [], [], color="0.5", alpha=0.2, label="10–90 % quantiles over seeds")
@@ -83,7 +93,17 @@ def main():
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")
+    failures = []
+    if args.check is not None:
+        if 1 in finals and not abs(finals[1][0] - 0.5) <= args.check * finals[1][1]:
+            failures.append(f"K = 1 ends at {finals[1][0]:.4f}, not at chance 1/2")
+        top = max(finals)
+        if top > 1 and not finals[top][2] == 1.0:
+            failures.append(f"K = {top}: {finals[top][2]:.3f} of the runs reached the Bayes error")
+    for line in failures:
+        print(line, file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

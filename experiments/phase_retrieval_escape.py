@@ -15,6 +15,12 @@ Q_jj = 1 and R_j1 = r0 = c / sqrt(N) for every N, c = exp(E ln|z|) = exp(-(gamma
 = 0.5298 (z ~ N(0, 1)): the initial overlap of a random unit vector is z / sqrt(N), and the
 escape time depends on it through ln|R(0)|, so the ODE from c / sqrt(N) gives the escape time at
 the mean of ln|R(0)| (for K = 2 both units start there). Its escape time uses the same rule.
+
+--check Z exits 1 unless every run escaped and the K = 1 slope in ln N is within Z of its
+standard errors of the closed form 1/(2 lambda), lambda = 4 eta - 24 eta^2 - 2 eta^2 s^2
+(docs/theory.md section 14b). The gallery test runs the .ini with K = 1 only, N = 1000 and
+10000, 48 seeds, alpha-max = 60 (100 records), Z = 3 (measured: 3.48 +- 0.62
+against 1/(2 lambda) = 3.13).
 """
 import argparse
 import math
@@ -61,7 +67,9 @@ def main():
     ap.add_argument("--fraction", type=float, default=DEFAULT_FRACTION)
     ap.add_argument("--plateau", help="the plateau program: add the ODE's escape times")
     ap.add_argument("-o", "--out", default="phase_retrieval_escape.png")
+    ap.add_argument("--check", type=float, default=None, metavar="Z")
     args = ap.parse_args()
+    failures = []
     groups = load_sweep(args.files)
     summaries = {}
     for name, ds in sorted(groups.items()):
@@ -81,6 +89,8 @@ def main():
                   f"{int(s['runs_escaped'].values[i]):7d} {s['eg0_mean'].values[i]:9.4f} "
                   f"{s['escape_runs_mean'].values[i]:8.3f} {s['escape_runs_sem'].values[i]:6.3f} "
                   f"{s['escape_runs_median'].values[i]:8.3f} {t_ode:8.3f}")
+            if int(s["runs_escaped"].values[i]) < int(s["n_runs"].values[i]):
+                failures.append(f"K = {K}, N = {int(n)}: not every run escaped")
     fits = {}
     for K, (ds, s) in summaries.items():
         config = parse_config(ds.attrs.get("config", ""))
@@ -98,7 +108,13 @@ def main():
                 "activation") == "square":
             # docs/theory.md §14: lambda = 4 eta - 24 eta^2 - 2 eta^2 s^2 for K = M = 1
             eta, s2 = float(config.get("eta", "nan")), float(config.get("noise", "0"))
-            line += f"; closed form 1/(2 lambda) = {1 / (2 * (4 * eta - 24 * eta**2 - 2 * eta**2 * s2)):.4f}"
+            closed = 1 / (2 * (4 * eta - 24 * eta**2 - 2 * eta**2 * s2))
+            line += f"; closed form 1/(2 lambda) = {closed:.4f}"
+            z = abs(fit.slope - closed) / fit.slope_err
+            line += f" ({z:.2f} standard errors)"
+            if args.check is not None and not z <= args.check:
+                failures.append(f"K = 1: slope {fit.slope:.4f} is {z:.1f} standard errors from "
+                                f"1/(2 lambda) = {closed:.4f}")
         print(line)
     ratio = None
     if 1 in summaries and 2 in summaries:
@@ -151,7 +167,12 @@ def main():
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")
+    if args.check is None:
+        return 0
+    for line in failures:
+        print(line, file=sys.stderr)
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
