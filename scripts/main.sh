@@ -8,9 +8,12 @@
 # Extra arguments go to both `plateau run` and `plateau ode` (e.g. --eta 0.3,0.5 --N 1000).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# The program alone: the tests and benchmarks are the test command's (scripts/test.sh) and
-# `cmake --build build/release`'s to build.
-"$root/scripts/bootstrap.sh" release --target plateau
+# The program and the Python module (the tests and benchmarks are the test command's,
+# scripts/test.sh, and `cmake --build build/release`'s to build); the module is installed for
+# the system Python into the user's site-packages (README, "Python").
+"$root/scripts/bootstrap.sh" release --target plateau _plateau
+cmake --install "$root/build/release" --component python \
+    --prefix "$(/usr/bin/python3 -m site --user-base)" >/dev/null
 out="$root/results"
 mkdir -p "$out"
 plateau="$root/build/release/plateau"

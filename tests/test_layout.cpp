@@ -29,6 +29,7 @@ const std::vector<Level>& levels() {
     static const std::vector<Level> table = {
         {"models", 0},        {"engine/core", 1},     {"engine/run", 2}, {"engine/simulation", 3},
         {"engine/theory", 3}, {"engine/campaign", 4}, {"engine/io", 5},  {"cli", 6},
+        {"python", 7},
     };
     return table;
 }
@@ -65,7 +66,7 @@ layout_violations(const std::map<std::string, std::vector<std::string>>& files) 
 std::map<std::string, std::vector<std::string>> read_tree(const fs::path& root) {
     static const std::regex include_line(R"re(^\s*#\s*include\s*"([^"]+)")re");
     std::map<std::string, std::vector<std::string>> files;
-    for (const char* top : {"models", "engine", "cli"}) {
+    for (const char* top : {"models", "engine", "cli", "python"}) {
         for (const auto& entry : fs::recursive_directory_iterator(root / top)) {
             const auto ext = entry.path().extension();
             if (!entry.is_regular_file() || (ext != ".hpp" && ext != ".cpp"))

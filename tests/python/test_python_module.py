@@ -266,3 +266,17 @@ def test_installs_into_a_prefix_and_imports_without_pythonpath(plateau, tmp_path
     for f in files:
         assert Path(f).resolve().is_relative_to(base.resolve()), f
     assert groups == "['K2_M2']"
+
+
+def test_the_readmes_study_runs_end_to_end(plateau, tmp_path):
+    """experiments/python_study.py (README, "Python"): sweep, theory, fixed points, figure."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(PATHS))
+    figure = tmp_path / "study.png"
+    r = subprocess.run([sys.executable, str(REPO / "experiments" / "python_study.py"),
+                        str(figure)], capture_output=True, text=True, timeout=300, env=env,
+                       cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["eta 0.3", "eta 0.5", "eta 1.0"]
+    assert "plateau 0.01464" in lines[1]  # the K = M = 2 erf plateau at eta = 0.5
+    assert figure.stat().st_size > 10_000
