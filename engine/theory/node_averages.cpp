@@ -26,14 +26,20 @@ constexpr Eigen::Index max_block_fields = 64;
 /// The integrand at the columns i0 .. i0 + count - 1 of U (count <= 4), four nodes in the lanes
 /// of vmath::Vec (docs/theory.md §10, "Equations"; §9 "Vector math at the nodes"): each lane's
 /// operations are the one-node formulas' in their order, so a lane's values depend on its node
-/// alone (the padding lanes, fields 0, are dropped). Cloned for AVX2 and chosen at load time
-/// (target_clones); the clones give the same bits (models/vector_math.hpp: no FMA). flatten:
+/// alone (the padding lanes, fields 0, are dropped). With GCC cloned for AVX2 and chosen at load
+/// time (target_clones); the clones give the same bits (models/vector_math.hpp: no FMA). flatten:
 /// every call inside is inlined into each clone, so that no four-double vector crosses a call
-/// between code built for AVX2 and code built without (their ABIs pass it differently).
-[[gnu::target_clones("avx2", "default"), gnu::flatten]] void
-evaluate_node_block(const FlowSettings& s, const Eigen::MatrixXd& U, const Eigen::VectorXd& v,
-                    const Eigen::VectorXd& v_star, Eigen::Index i0, Eigen::Index count,
-                    NodeValues& out) {
+/// between code built for AVX2 and code built without (their ABIs pass it differently). Clang
+/// (the asan preset, -march=native) does not combine the two attributes: one version there.
+#if defined(__clang__)
+#define PLATEAU_NODE_BLOCK_TARGETS
+#else
+#define PLATEAU_NODE_BLOCK_TARGETS [[gnu::target_clones("avx2", "default"), gnu::flatten]]
+#endif
+PLATEAU_NODE_BLOCK_TARGETS void evaluate_node_block(const FlowSettings& s, const Eigen::MatrixXd& U,
+                                                    const Eigen::VectorXd& v,
+                                                    const Eigen::VectorXd& v_star, Eigen::Index i0,
+                                                    Eigen::Index count, NodeValues& out) {
     using vmath::Vec;
     const Eigen::Index K = v.size();
     const Eigen::Index P = U.rows();
@@ -79,6 +85,8 @@ evaluate_node_block(const FlowSettings& s, const Eigen::MatrixXd& U, const Eigen
         out.e2(i) = e[l] * e[l];
     }
 }
+
+#undef PLATEAU_NODE_BLOCK_TARGETS
 
 } // namespace
 
