@@ -171,6 +171,50 @@ struct Activation : activations::Parameters {
         });
     }
 
+    /// True if the evaluator has a vector form (activations::HasVectorForm: erf, tanh, linear):
+    /// then the overloads below on vmath::Vec run its vector kernels.
+    [[nodiscard]] bool has_vector_form() const noexcept {
+        return visit_activation(kind, [&]<class E>(std::type_identity<E>) noexcept {
+            return activations::HasVectorForm<E>;
+        });
+    }
+
+    /// g at four points: the evaluator's vector form (models/vector_math.hpp: within a few ulp of
+    /// value(), not bit for bit), else value() lane by lane.
+    [[nodiscard, gnu::always_inline]] vmath::Vec value(vmath::Vec x) const noexcept {
+        return visit_activation(kind, [&]<class E>(std::type_identity<E>) noexcept {
+            if constexpr (activations::HasVectorForm<E>) {
+                return E::value_of(x, *this);
+            } else {
+                vmath::Vec out{};
+                for (std::size_t l = 0; l < vmath::lanes; ++l)
+                    out[l] = E::value(x[l], *this);
+                return out;
+            }
+        });
+    }
+
+    /// (g, g') at four points: the evaluator's vector form, else value_and_derivative lane by
+    /// lane.
+    [[nodiscard, gnu::always_inline]] activations::BasicValueSlope<vmath::Vec>
+    value_and_derivative(vmath::Vec x) const noexcept {
+        if (has_vector_form()) {
+            return visit_activation(kind, [&]<class E>(std::type_identity<E>) noexcept {
+                if constexpr (activations::HasVectorForm<E>)
+                    return E::value_and_derivative_of(x, *this);
+                else
+                    return activations::BasicValueSlope<vmath::Vec>{};
+            });
+        }
+        activations::BasicValueSlope<vmath::Vec> out{};
+        for (std::size_t l = 0; l < vmath::lanes; ++l) {
+            const activations::ValueSlope one = value_and_derivative(x[l]);
+            out.value[l] = one.value;
+            out.slope[l] = one.slope;
+        }
+        return out;
+    }
+
     /// g's symmetry under x -> -x (the evaluator's).
     [[nodiscard]] activations::Parity parity() const noexcept {
         return visit_activation(

@@ -197,11 +197,8 @@ bool needs_second_order(const FlowSettings& s) noexcept {
 double teacher_output(const FlowSettings& s, std::span<const double> y,
                       const Eigen::VectorXd& v_star) noexcept {
     if (s.target.polynomial)
-        return s.target.polynomial->value(y); // Eq. (13.1)
-    double b = 0.0;                           // Eq. (1): h*(sum_n v*_n g*(y_n))
-    for (std::size_t m = 0; m < y.size(); ++m)
-        b += v_star(static_cast<Eigen::Index>(m)) * s.g_teacher.value(y[m]);
-    return s.h_teacher.value(b);
+        return s.target.polynomial->value(y);                // Eq. (13.1)
+    return committee_output<double>(s, y, y.size(), v_star); // Eq. (1)
 }
 
 void assemble_flow(const FlowSettings& s, const FlowAverages& a, Eigen::MatrixXd& dQ,

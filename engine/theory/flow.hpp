@@ -129,6 +129,19 @@ struct FlowSettings {
 [[nodiscard]] double teacher_output(const FlowSettings& s, std::span<const double> y,
                                     const Eigen::VectorXd& v_star) noexcept;
 
+/// The committee's tau = h*(sum_n v*_n g*(y_n)), Eq. (1), at the teacher fields y[0..M-1]: at one
+/// node (Real = double, teacher_output) or at four (Real = vmath::Vec, the vector forms of the
+/// activations: engine/theory/node_averages.cpp).
+template <class Real, class Fields>
+[[nodiscard, gnu::always_inline]] inline Real
+committee_output(const FlowSettings& s, const Fields& y, std::size_t M,
+                 const Eigen::VectorXd& v_star) noexcept {
+    Real b{}; // 0.0 in every lane
+    for (std::size_t m = 0; m < M; ++m)
+        b += v_star(static_cast<Eigen::Index>(m)) * s.g_teacher.value(y[m]);
+    return s.h_teacher.value(b);
+}
+
 /// Throws ConfigError (key "train-set", "alpha-train" or "batch") when the run learns from a
 /// finite training set: the ODEs have no closed form for it (docs/theory.md §6).
 void require_theory_regime(const RunParams& p);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "models/polynomial.hpp"
+#include "models/vector_math.hpp"
 
 #include <concepts>
 #include <cstdint>
@@ -46,11 +47,14 @@ struct OutputRole {
     int order = 0;
 };
 
-/// The value and slope of g at one point, for evaluators that compute both more cheaply together.
-struct ValueSlope {
-    double value = 0.0;
-    double slope = 0.0;
+/// The value and slope of g at one point (Real = double), or at four (Real = vmath::Vec), for
+/// evaluators that compute both more cheaply together.
+template <class Real>
+struct BasicValueSlope {
+    Real value{};
+    Real slope{};
 };
+using ValueSlope = BasicValueSlope<double>;
 
 /// What an evaluator reads besides x: the slope gamma of tanh(gamma x) and the coefficients of
 /// poly (ignored by the others). Activation (models/activation.hpp) is one, so the hot path passes
@@ -109,6 +113,19 @@ template <class E>
 concept HasValueDerivative = requires(double x, const Parameters& p) {
     { E::value_and_derivative(x, p) }
     noexcept->std::same_as<ValueSlope>;
+};
+
+/// Optional: g, and g and g' together, at four points at once (the tensor rule's nodes, docs/
+/// theory.md §9 "Vector math at the nodes"): the evaluator's formulas written once as templates
+/// over Real = double (libm, what value() and derivative() return) and Real = vmath::Vec (the
+/// vector kernels of models/vector_math.hpp). Activation falls back to value_and_derivative per
+/// lane for the others.
+template <class E>
+concept HasVectorForm = requires(vmath::Vec x, const Parameters& p) {
+    { E::value_of(x, p) }
+    noexcept->std::same_as<vmath::Vec>;
+    { E::value_and_derivative_of(x, p) }
+    noexcept->std::same_as<BasicValueSlope<vmath::Vec>>;
 };
 
 } // namespace plateau::activations

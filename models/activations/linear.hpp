@@ -20,9 +20,21 @@ struct Linear {
         return Parity::odd;
     }
 
-    /// g(x) = x
-    [[nodiscard]] static double value(double x, const Parameters& /*p*/) noexcept { return x; }
-    /// g'(x) = 1
+    /// g(x) = x (Real = double or vmath::Vec, HasVectorForm)
+    template <class Real>
+    [[nodiscard, gnu::always_inline]] static Real value_of(Real x,
+                                                           const Parameters& /*p*/) noexcept {
+        return x;
+    }
+    /// g(x) and g'(x) = 1
+    template <class Real>
+    [[nodiscard, gnu::always_inline]] static BasicValueSlope<Real>
+    value_and_derivative_of(Real x, const Parameters& /*p*/) noexcept {
+        return {x, Real{} + 1.0};
+    }
+    [[nodiscard]] static double value(double x, const Parameters& p) noexcept {
+        return value_of(x, p);
+    }
     [[nodiscard]] static double derivative(double /*x*/, const Parameters& /*p*/) noexcept {
         return 1.0;
     }

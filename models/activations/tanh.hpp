@@ -21,18 +21,28 @@ struct Tanh {
         return Parity::odd;
     }
 
-    /// g(x) = tanh(gamma x)
-    [[nodiscard]] static double value(double x, const Parameters& p) noexcept {
-        return std::tanh(p.gamma * x);
+    /// g(x) = tanh(gamma x); Real = double is libm's std::tanh, Real = vmath::Vec the vector
+    /// kernel (HasVectorForm)
+    template <class Real>
+    [[nodiscard, gnu::always_inline]] static Real value_of(Real x, const Parameters& p) noexcept {
+        return vmath::tanh(p.gamma * x);
     }
-    /// g'(x) = gamma (1 - tanh^2(gamma x)), docs/theory.md after Eq. (3)
+    /// g and g' = gamma (1 - tanh^2(gamma x)) (docs/theory.md after Eq. (3)) from one tanh
+    template <class Real>
+    [[nodiscard, gnu::always_inline]] static BasicValueSlope<Real>
+    value_and_derivative_of(Real x, const Parameters& p) noexcept {
+        const Real t = value_of(x, p);
+        return {t, p.gamma * (1.0 - t * t)};
+    }
+    [[nodiscard]] static double value(double x, const Parameters& p) noexcept {
+        return value_of(x, p);
+    }
     [[nodiscard]] static double derivative(double x, const Parameters& p) noexcept {
         return value_and_derivative(x, p).slope;
     }
     /// g and g' from one tanh: the values of value() and derivative().
     [[nodiscard]] static ValueSlope value_and_derivative(double x, const Parameters& p) noexcept {
-        const double t = std::tanh(p.gamma * x);
-        return {t, p.gamma * (1.0 - t * t)};
+        return value_and_derivative_of(x, p);
     }
     /// The quadrature's form (docs/theory.md §9), one expm1 instead of tanh, exact to a few ulp:
     /// tanh(a) = -em / (2 + em) with em = expm1(-2|a|), and g' = gamma (1 - t)(1 + t).
