@@ -608,10 +608,10 @@ int write_rank(const std::string& command, const CampaignSpec& spec, const RunFu
     for (const auto r : todo)
         total_work += work_of(r);
 
-    Progress progress(static_cast<std::int64_t>(todo.size()), total_work, unit,
-                      out.quiet && !hooks.progress,
-                      hooks.progress ? hooks.progress_interval : out.progress_interval, steps_done,
-                      hooks.progress);
+    Progress progress(
+        static_cast<std::int64_t>(todo.size()), total_work, unit, out.quiet && !hooks.progress,
+        hooks.progress || hooks.interrupted ? hooks.progress_interval : out.progress_interval,
+        steps_done, hooks.progress);
     // A front end's interruption (CommandHooks::interrupted), polled on this thread at the
     // heartbeat (every progress interval): the runs in flight are written as they finish.
     const auto poll_interrupt = [&hooks] {
