@@ -76,6 +76,10 @@ def test_record_weights_give_every_records_q_r_and_v(plateau_program, tmp_path):
     assert ds["record_weights_W"].dims == ("run", "alpha", "student", "input")
     assert ds["record_weights_v"].dims == ("run", "alpha", "student")
     assert ds.sizes["input"] == 30
+    with h5py.File(out, "r") as f:  # one chunk per record of a run, checksummed
+        assert f["K2_M2/record_weights_W"].chunks == (1, 1, 2, 30)
+        assert f["K2_M2/record_weights_v"].chunks == (1, 1, 2)
+        assert f["K2_M2/record_weights_W"].fletcher32
     for r in range(ds.sizes["run"]):
         n = int(ds["N"].values[r])
         for a in range(ds.sizes["alpha"]):
