@@ -880,8 +880,10 @@ const std::vector<KeyInfo>& keys() {
          .default_value = "none",
          .help = "plateau run only: write every run's weights into the campaign file, the "
                  "student's W (K x N) and v and the teacher's B (M x N) and v*, at the start "
-                 "(initial) or at the end (final) of the run; none writes no weights "
-                 "(analysis/SCHEMA.md, Saved weights)",
+                 "(initial) or at the end (final) of the run, or those at the end and the "
+                 "student's W and v at every record time too (records: K (N + 1) doubles a "
+                 "record, records x more); none writes no weights (analysis/SCHEMA.md, Saved "
+                 "weights)",
          .sweepable = false,
          .hashed = Hashed::unless_default,
          .fields = {"campaign.save_weights"},
@@ -892,9 +894,9 @@ const std::vector<KeyInfo>& keys() {
         {.name = "student-from",
          .default_value = "none",
          .help = "plateau run only: start each run's student (W and v) from the weights saved "
-                 "in FILE (save-weights = initial or final), run r from run_index r, or every run "
-                 "from run_index RUN with FILE:RUN; K and N must match (analysis/SCHEMA.md, Saved "
-                 "weights)",
+                 "in FILE (save-weights = initial or final; records: its final weights), run r "
+                 "from run_index r, or every run from run_index RUN with FILE:RUN; K and N must "
+                 "match (analysis/SCHEMA.md, Saved weights)",
          .sweepable = false,
          .hashed = Hashed::unless_default,
          .fields = {"campaign.student_from"},

@@ -362,9 +362,9 @@ TEST_CASE("an extra observable is one table entry and one producer", "[reader]")
           static_cast<std::size_t>(std::count_if(
               campaign_variables().begin(), campaign_variables().end(), [](const VariableSpec& v) {
                   // a one-teacher campaign leaves out those of several teachers (schema 1.8),
-                  // one without save-weights the saved weights (schema 1.11)
+                  // one without save-weights the saved weights (schema 1.11, 1.12)
                   return v.written_by.contains(FileKind::simulation) && !only_with_teachers(v) &&
-                         !only_with_weights(v);
+                         written_with(v, SaveWeights::none);
               })));
     std::vector<VariableSpec> strict = table;
     strict.back().since_minor = 0;

@@ -110,6 +110,40 @@ TEST_CASE("the initial weights give the first record's Q, R, T and v", "[weights
     check_against_records(path, 0);
 }
 
+TEST_CASE("the weights at every record give each record's Q, R and v", "[weights][records]") {
+    const TempDir dir;
+    const std::string path = (dir.path() / "records.h5").string();
+    REQUIRE(run_plateau(small + " --save-weights records -o " + path).status == 0);
+    check_against_records(path, -1); // the per-run weights are the final ones
+    const CampaignReader reader = CampaignReader::open(path);
+    const auto& info = reader.groups().front();
+    int checked = 0;
+    for (std::size_t i = 0; i < info.run_index.size(); ++i) {
+        const RunResult run = reader.read_run({0, i});
+        const auto w = reader.read_weights({0, i}).value();
+        REQUIRE(run.records.size() == 4);
+        for (std::size_t a = 0; a < run.records.size(); ++a) {
+            INFO("run " << info.run_index[i] << " record " << a);
+            const Observables& o = run.records[a];
+            // Row-major K x inputs, the run's first N columns.
+            const Eigen::VectorXd& flat = o.extras.at(std::string(extra_name::record_weights_W));
+            const auto N = w.W.cols();
+            const auto stride = static_cast<Eigen::Index>(info.inputs);
+            Eigen::MatrixXd W(2, N);
+            for (Eigen::Index j = 0; j < 2; ++j)
+                W.row(j) = flat.segment(j * stride, N).transpose();
+            CHECK(W.allFinite());
+            CHECK(relative_error(W * W.transpose(), o.Q) < 1e-13);
+            CHECK(relative_error(W * w.B.transpose(), o.R) < 1e-13);
+            CHECK(same_bits(o.extras.at(std::string(extra_name::record_weights_v)), o.v));
+            if (a + 1 == run.records.size())
+                CHECK(same_bits(W, w.W));
+            ++checked;
+        }
+    }
+    CHECK(checked == 16);
+}
+
 TEST_CASE("a file without saved weights has none, and reads", "[weights]") {
     const TempDir dir;
     const std::string path = (dir.path() / "none.h5").string();
@@ -144,25 +178,39 @@ TEST_CASE("the size estimate counts the saved weights", "[weights]") {
     const CampaignEstimate start = estimate_campaign(spec);
     CHECK(static_cast<double>(start.bookkeeping_bytes - saved.bookkeeping_bytes) ==
           Approx(100.0 * 2.0 * 1001.0 * 8.0));
+    // save-weights = records: also the student's W and v at each of the 10 records, K (N + 1)
+    // doubles each, one chunk a record, in the file and in memory until written.
+    spec.student_from.clear();
+    spec.save_weights = SaveWeights::records;
+    const CampaignEstimate records = estimate_campaign(spec);
+    const double every_record = 100.0 * 10.0 * 2.0 * 1001.0 * 8.0;
+    CHECK(static_cast<double>(records.file_bytes - saved.file_bytes) >= every_record);
+    CHECK(static_cast<double>(records.file_bytes - saved.file_bytes) < 1.1 * every_record);
+    CHECK(records.largest_run.records - saved.largest_run.records ==
+          Approx(10.0 * 2.0 * 1001.0 * 8.0));
 }
 
 TEST_CASE("save-weights refuses what has no such weights, with one line", "[weights][errors]") {
     const TempDir dir;
-    const std::string run =
-        "run --N 20 --alpha-max 1 --records 3 --seeds 1 -q --save-weights final";
-    check_refused(dir, run + " --dynamics gram", "dynamics = gram");
-    check_refused(dir, run + " --dynamics full,gram", "dynamics = gram");
-    check_refused(dir, run + " --K 4x2", "deeper network");
-    check_refused(dir, run + " --teachers 2", "teachers = 2");
-    check_refused(dir, run + " --inputs mixture", "inputs = mixture");
+    for (const std::string value : {"final", "records"}) {
+        INFO("save-weights = " << value);
+        const std::string run =
+            "run --N 20 --alpha-max 1 --records 3 --seeds 1 -q --save-weights " + value;
+        check_refused(dir, run + " --dynamics gram", "dynamics = gram");
+        check_refused(dir, run + " --dynamics full,gram", "dynamics = gram");
+        check_refused(dir, run + " --K 4x2", "deeper network");
+        check_refused(dir, run + " --teachers 2", "teachers = 2");
+        check_refused(dir, run + " --inputs mixture", "inputs = mixture");
+        check_refused(dir, run + " --inputs hidden-manifold", "inputs = hidden-manifold");
+        const std::string out = (dir.path() / "ode.h5").string();
+        const auto r = run_plateau("ode --N 20 --alpha-max 1 --records 3 --save-weights " + value +
+                                   " -o " + out);
+        CHECK(r.status == 2);
+        CHECK(r.output.find("plateau ode") != std::string::npos);
+        CHECK(!std::filesystem::exists(out));
+    }
     check_refused(dir, "run --N 20 --alpha-max 1 --records 3 -q --save-weights all",
-                  "none, initial");
-    const std::string out = (dir.path() / "ode.h5").string();
-    const auto r =
-        run_plateau("ode --N 20 --alpha-max 1 --records 3 --save-weights initial -o " + out);
-    CHECK(r.status == 2);
-    CHECK(r.output.find("plateau ode") != std::string::npos);
-    CHECK(!std::filesystem::exists(out));
+                  "none, initial, final, records");
 }
 
 TEST_CASE("student-from and teacher-from start from the saved weights, bit for bit",
@@ -203,6 +251,27 @@ TEST_CASE("student-from and teacher-from start from the saved weights, bit for b
                 .status == 0);
     for (const auto& run : runs_of(c))
         CHECK(same_bits(run.first.value().W, from[3].first.value().W));
+}
+
+TEST_CASE("student-from a records file starts from its final weights", "[weights][start]") {
+    const TempDir dir;
+    const std::string a = (dir.path() / "a.h5").string();
+    const std::string b = (dir.path() / "b.h5").string();
+    REQUIRE(run_plateau(small + " --save-weights records -o " + a).status == 0);
+    REQUIRE(
+        run_plateau(small + " --student-from " + a + " --save-weights initial -o " + b).status ==
+        0);
+    const auto from = runs_of(a);
+    const auto to = runs_of(b);
+    REQUIRE(to.size() == from.size());
+    for (std::size_t r = 0; r < from.size(); ++r) {
+        INFO("run " << r);
+        const Observables& end = from[r].second.records.back();
+        const Observables& begin = to[r].second.records.front();
+        CHECK(same_bits(from[r].first.value().W, to[r].first.value().W));
+        CHECK(same_bits(end.Q, begin.Q));
+        CHECK(same_bits(end.v, begin.v));
+    }
 }
 
 TEST_CASE("a run started from its own initial weights is the same run, bit for bit",

@@ -46,6 +46,7 @@ from .campaign import (
     saved_weights,
     swept_coordinates,
     WEIGHT_VARIABLES,
+    RECORD_WEIGHT_VARIABLES,
 )
 from .overlaps import (
     DEAD_FRACTION,
@@ -75,7 +76,7 @@ from .tables import format_table, table_rows, write_csv
 __all__ = [
     "escape_ratio", "first_fall", "search_escapes", "search_summary",
     "COMPLETED", "DIVERGED", "PENDING", "MIXTURE_VARIABLES", "mixture_runs",
-    "WEIGHT_VARIABLES", "saved_weights",
+    "WEIGHT_VARIABLES", "RECORD_WEIGHT_VARIABLES", "saved_weights",
     "FINITE_SET_OUTCOMES", "finite_set_outcomes", "sign_symmetric", "activation_parity",
     "DEAD_FRACTION", "MARGIN", "MIN_OVERLAP", "OUTCOMES", "UNIT_STATES",
     "CampaignError", "CampaignFileNotFoundError", "ConfigMismatchError",

@@ -512,30 +512,54 @@ def load_campaign(path: PathLike, *, warn_incomplete: bool = True,
     return _read_campaign(path, load=True, warn_incomplete=warn_incomplete, open_kwargs=kwargs)
 
 
-#: Saved weights (schema 1.11, simulation files with ``save-weights = initial | final``;
-#: analysis/SCHEMA.md, "Saved weights"): absent from files without them.
+#: Saved weights (schema 1.11, simulation files with ``save-weights = initial | final |
+#: records``; analysis/SCHEMA.md, "Saved weights"): absent from files without them.
 WEIGHT_VARIABLES = ("weights_alpha", "weights_W", "weights_v", "weights_B", "weights_v_star")
+#: The student's weights at every record (schema 1.12, ``save-weights = records``): absent from
+#: files with another ``save-weights``.
+RECORD_WEIGHT_VARIABLES = ("record_weights_W", "record_weights_v")
 
 
-def saved_weights(ds: xr.Dataset, run: int) -> dict[str, Any] | None:
+def saved_weights(ds: xr.Dataset, run: int, record: int | None = None) -> dict[str, Any] | None:
     """The weights saved for run ``run`` (its position along ``run``) of a group, at its own N.
 
     Returns ``None`` for a file without saved weights (``save-weights = none``, or written before
     schema 1.11) or a run that has not written them (pending). Otherwise a dict: ``alpha`` (when
     they were taken), ``W`` (K x N: row j is w_j, so ``W @ W.T`` is Q there), ``v`` (K), ``B``
     (M x N) and ``v_star`` (M), numpy arrays with the NaN padding past the run's N removed.
+
+    With ``record`` (a position along ``alpha``, negative from the end; a file with
+    ``save-weights = records``, schema 1.12): the student's ``W`` and ``v`` at that record and
+    the teacher's (constant) ``B``, ``v_star``; ``alpha`` is the record's nominal time
+    (``ds.alpha``). ``None`` for a record the run did not reach (NaN: diverged, or past its
+    ``alpha_max``). A file without weights at every record raises ``ValueError``.
     """
     if any(name not in ds.variables for name in WEIGHT_VARIABLES):
+        if record is not None:
+            raise ValueError("the file has no saved weights at every record "
+                             "(save-weights = records)")
         return None
     one = ds.isel(run=run)
     alpha = float(one["weights_alpha"].values)
-    if not np.isfinite(alpha):
-        return None
     n = int(one["N"].values) if "N" in one.variables else one.sizes["input"]
+    if record is not None:
+        if any(name not in ds.variables for name in RECORD_WEIGHT_VARIABLES):
+            raise ValueError("the file has no saved weights at every record "
+                             "(save-weights = records)")
+        at = one.isel(alpha=record)
+        W = np.asarray(at["record_weights_W"].values)[:, :n]
+        if not np.isfinite(W).all():
+            return None
+        alpha = float(at["alpha"].values)
+        student = {"W": W, "v": np.asarray(at["record_weights_v"].values)}
+    else:
+        if not np.isfinite(alpha):
+            return None
+        student = {"W": np.asarray(one["weights_W"].values)[:, :n],
+                   "v": np.asarray(one["weights_v"].values)}
     return {
         "alpha": alpha,
-        "W": np.asarray(one["weights_W"].values)[:, :n],
-        "v": np.asarray(one["weights_v"].values),
+        **student,
         "B": np.asarray(one["weights_B"].values)[:, :n],
         "v_star": np.asarray(one["weights_v_star"].values),
     }

@@ -71,9 +71,16 @@ RunMemory run_memory(const RunParams& p, RunKind kind, std::int64_t records) noe
     return m;
 }
 
-double saved_weights_bytes(const ModelParams& m) noexcept {
+double saved_weights_bytes(const ModelParams& m, SaveWeights save, std::size_t records) noexcept {
+    if (save == SaveWeights::none)
+        return 0.0;
     const auto units = static_cast<double>(m.student.hidden() + teacher_units(m));
-    return 8.0 * (units * (static_cast<double>(m.N) + 1.0) + 1.0);
+    const double N = static_cast<double>(m.N);
+    const double every_record =
+        save == SaveWeights::records
+            ? static_cast<double>(records) * static_cast<double>(m.student.hidden()) * (N + 1.0)
+            : 0.0;
+    return 8.0 * (units * (N + 1.0) + 1.0 + every_record);
 }
 
 namespace {

@@ -5,6 +5,7 @@
 
 #include "engine/core/run_params.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -26,8 +27,10 @@ struct RunMemory {
 };
 [[nodiscard]] RunMemory run_memory(const RunParams& p, RunKind kind, std::int64_t records) noexcept;
 /// The weights one run saves with save-weights (analysis/SCHEMA.md, "Saved weights"), held with
-/// its records until written: W and B, (K+M) x N, v and v*, and their alpha.
-[[nodiscard]] double saved_weights_bytes(const ModelParams& m) noexcept;
+/// its records until written: W and B, (K+M) x N, v and v*, and their alpha; with `records`
+/// (save-weights = records) also the student's W and v at each of the run's `records` records.
+[[nodiscard]] double saved_weights_bytes(const ModelParams& m, SaveWeights save,
+                                         std::size_t records) noexcept;
 
 /// The program itself (code, libraries, the thread pool, HDF5's caches): the resident size of
 /// `plateau run` for a run of N = 1 (measured, tests/python/test_resources.py).

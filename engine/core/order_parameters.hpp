@@ -110,6 +110,11 @@ inline constexpr std::string_view weights_W = "weights_W";
 inline constexpr std::string_view weights_v = "weights_v";
 inline constexpr std::string_view weights_B = "weights_B";
 inline constexpr std::string_view weights_v_star = "weights_v_star";
+/// Saved weights at every record (`save-weights = records`), schema 1.12, in the extras of every
+/// record: the student's W (K x N row-major) and v (K) at that record's time. The teacher does not
+/// move: its B and v* are weights_B and weights_v_star.
+inline constexpr std::string_view record_weights_W = "record_weights_W";
+inline constexpr std::string_view record_weights_v = "record_weights_v";
 inline constexpr std::array all{eps_train,
                                 examples,
                                 flow_error,
@@ -139,7 +144,9 @@ inline constexpr std::array all{eps_train,
                                 weights_W,
                                 weights_v,
                                 weights_B,
-                                weights_v_star};
+                                weights_v_star,
+                                record_weights_W,
+                                record_weights_v};
 } // namespace extra_name
 
 struct Observables {

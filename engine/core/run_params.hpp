@@ -86,6 +86,8 @@ enum class SaveWeights {
     none,    ///< no weights: the file holds the order parameters only
     initial, ///< the weights each run starts from (alpha = 0)
     final,   ///< the weights each run ends with (alpha_max, or where it diverged)
+    /// those of `final`, and the student's W and v at every record time (schema 1.12)
+    records,
 };
 
 /// A constraint on the student's first-layer rows (the `constraint` key, docs/theory.md §14).
@@ -161,7 +163,8 @@ enum class InputKind {
 [[nodiscard]] constexpr auto enum_table(SaveWeights) noexcept {
     return std::to_array<EnumEntry<SaveWeights>>({{SaveWeights::none, "none"},
                                                   {SaveWeights::initial, "initial"},
-                                                  {SaveWeights::final, "final"}});
+                                                  {SaveWeights::final, "final"},
+                                                  {SaveWeights::records, "records"}});
 }
 [[nodiscard]] constexpr auto enum_table(Sampling) noexcept {
     return std::to_array<EnumEntry<Sampling>>(

@@ -119,10 +119,12 @@ CampaignReader CampaignReader::open(const fs::path& path, std::span<const Variab
                     continue;
                 if (!gd.group.has(v.name)) {
                     // A file of one teacher has no variables of several (only_with_teachers), a
-                    // file without saved weights none of theirs (only_with_weights).
+                    // file without saved weights none of theirs (only_with_weights), a file
+                    // without save-weights = records none at every record.
                     if (v.since_minor <= meta.version.minor &&
                         !(only_with_teachers(v) && !gd.group.has(name(Dim::task))) &&
-                        !(only_with_weights(v) && !gd.group.has(name(Dim::input))))
+                        !(only_with_weights(v) && !gd.group.has(name(Dim::input))) &&
+                        !only_with_record_weights(v))
                         fail("group '" + gname + "' lacks the variable '" + std::string(v.name) +
                              "' of schema version " + to_string(meta.version));
                     continue; // added after the file's minor version

@@ -18,8 +18,9 @@ struct WeightSource {
     std::optional<std::int64_t> run;
 };
 inline constexpr std::string_view weight_source_forms =
-    "none, FILE or FILE:RUN, a campaign file written with save-weights = initial or final (run "
-    "r starts from its run_index r, or from run_index RUN)";
+    "none, FILE or FILE:RUN, a campaign file written with save-weights = initial, final or "
+    "records (records: its final weights; run r starts from its run_index r, or from run_index "
+    "RUN)";
 /// "a.h5" -> {a.h5}, "a.h5:3" -> {a.h5, 3} (a path ending in ':' and digits takes them as RUN);
 /// nullopt for an empty path.
 [[nodiscard]] std::optional<WeightSource> parse_weight_source(std::string_view text);

@@ -173,6 +173,17 @@ constexpr std::array schema_variables{
     VariableSpec{extra_name::weights_v_star, {Dim::run, Dim::teacher}, f64, "1",
                  "saved teacher second-layer weights v*_n",
                  simulation_only, 11, ObservableField::extra},
+    // Saved weights at every record (`save-weights = records`), schema 1.12; produced by
+    // simulate() in every record's extras; absent from a file with another save-weights
+    // (only_with_record_weights). Chunked one record of one run per chunk.
+    VariableSpec{extra_name::record_weights_W, {Dim::run, Dim::alpha, Dim::student, Dim::input},
+                 f64, "1",
+                 "student first-layer weights W at the record, row j = w_j (Q = W W^T; NaN past "
+                 "the run's N)",
+                 simulation_only, 12, ObservableField::extra},
+    VariableSpec{extra_name::record_weights_v, {Dim::run, Dim::alpha, Dim::student}, f64, "1",
+                 "student second-layer weights v_j at the record",
+                 simulation_only, 12, ObservableField::extra},
     // Per-run checksum (engine/io/run_checksum.hpp), schema 1.4: Fletcher-32 passes zeroed
     // chunks and chunks whose index entry lost its filter mask.
     VariableSpec{"run_checksum", {Dim::run}, ElementType::int64, "",
@@ -259,6 +270,16 @@ bool only_with_weights(const VariableSpec& v) noexcept {
     return v.name.starts_with("weights_");
 }
 
+bool only_with_record_weights(const VariableSpec& v) noexcept {
+    return v.name.starts_with("record_weights_");
+}
+
+bool written_with(const VariableSpec& v, SaveWeights save) noexcept {
+    if (only_with_record_weights(v))
+        return save == SaveWeights::records;
+    return save != SaveWeights::none || !only_with_weights(v);
+}
+
 std::span<const VariableSpec> campaign_variables() noexcept {
     return schema_variables;
 }
@@ -304,9 +325,11 @@ void copy_out(const VariableSpec& v, const Observables& o, const GroupShape& s,
         if (it == o.extras.end())
             return;
         const Eigen::VectorXd& x = it->second;
-        const std::size_t rows = v.rank == 3 ? s.length(v.dim_storage[1]) : 0;
-        if (v.rank == 3 && v.dim_storage[2] == Dim::input && rows > 0 &&
-            static_cast<std::size_t>(x.size()) < out.size() && x.size() % rows == 0) {
+        // Weights (run[, alpha], student|teacher, input): the rows are the axis before `input`.
+        const bool by_input = v.dims().back() == Dim::input;
+        const std::size_t rows = by_input ? s.length(v.dims()[v.rank - 2]) : 0;
+        if (by_input && rows > 0 && static_cast<std::size_t>(x.size()) < out.size() &&
+            x.size() % rows == 0) {
             // Saved weights of a run whose N is below the group's: row by row, NaN after N.
             const std::size_t n = static_cast<std::size_t>(x.size()) / rows;
             for (std::size_t r = 0; r < rows; ++r)

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "engine/core/order_parameters.hpp"
+#include "engine/core/run_params.hpp"
 #include "engine/io/h5/object.hpp"
 
 #include <array>
@@ -191,6 +192,18 @@ struct VariableSpec {
 [[nodiscard]] bool only_with_weights(const VariableSpec& v) noexcept;
 [[nodiscard]] constexpr bool only_with_weights(Dim d) noexcept {
     return d == Dim::input;
+}
+
+/// The saved weights at every record (schema 1.12, `save-weights = records`: record_weights_W,
+/// record_weights_v): only a file with save-weights = records holds them (with the five above,
+/// the final weights). Each is chunked one record of one run per chunk (chunk_per_record).
+[[nodiscard]] bool only_with_record_weights(const VariableSpec& v) noexcept;
+/// Whether a file whose campaign has this save-weights holds `v` (only_with_weights,
+/// only_with_record_weights).
+[[nodiscard]] bool written_with(const VariableSpec& v, SaveWeights save) noexcept;
+/// Whether `v` is stored one record of one run per chunk (else one run per chunk).
+[[nodiscard]] inline bool chunk_per_record(const VariableSpec& v) noexcept {
+    return only_with_record_weights(v);
 }
 
 /// The variables of today's campaign files (the data variables and `status`).

@@ -77,19 +77,22 @@ namespace {
 /// The chunk index entry and checksum of one chunk (measured: about 45 bytes).
 constexpr std::uint64_t chunk_index_bytes = 48;
 
-/// Bytes one run of shape (K, M) takes in the file: its slab of every variable of `table` plus
-/// its per-run coordinates (run_index, seed, N, eta); with `inputs` > 0 (save-weights, N), its
-/// saved weights too (stored uncompressed: random weights do not compress).
+/// Bytes one run of shape (K, M) and input dimension N takes in the file: its slab of every
+/// variable of `table` the file holds with `save` (written_with) plus its per-run coordinates
+/// (run_index, seed, N, eta). Saved weights are stored uncompressed (random weights do not
+/// compress: analysis/SCHEMA.md, "Saved weights").
 std::uint64_t run_bytes(const std::vector<int>& K, const std::vector<int>& M, std::size_t records,
-                        std::span<const VariableSpec> table, std::size_t inputs) {
+                        std::span<const VariableSpec> table, SaveWeights save, std::int64_t N) {
+    const std::size_t inputs = save == SaveWeights::none ? 0 : static_cast<std::size_t>(N);
     const GroupShape shape = group_shape(1, records, K, M, 1, 1, inputs);
     std::uint64_t per_run = std::uint64_t{8} * 4;
     for (const auto& v : table) {
-        if (only_with_weights(v) && inputs == 0)
+        if (!written_with(v, save))
             continue;
         const std::uint64_t element = v.dtype == h5::ElementType::int8 ? 1 : 8;
         per_run += element * v.values_per_record(shape) * (v.per_record() ? records : 1);
-        per_run += chunk_index_bytes; // each run has its own checksummed chunk
+        // each run has its own checksummed chunk (one per record: chunk_per_record)
+        per_run += chunk_index_bytes * (chunk_per_record(v) ? records : 1);
     }
     return per_run;
 }
@@ -132,9 +135,9 @@ CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const Var
         const auto& K = p.params.model.student.widths;
         const auto& M = p.params.model.teacher.widths;
         shapes.emplace(K, M);
-        const auto inputs =
-            static_cast<std::size_t>(spec.save_weights == SaveWeights::none ? 0 : p.params.model.N);
-        bytes += static_cast<double>(run_bytes(K, M, records, table, inputs)) * seeds * scale;
+        bytes += static_cast<double>(
+                     run_bytes(K, M, records, table, spec.save_weights, p.params.model.N)) *
+                 seeds * scale;
     }
     const double runs = points * seeds;
     const auto clamp = [](double x) { // within 64 bits: a campaign too large is still refused
@@ -150,7 +153,8 @@ CampaignEstimate estimate_campaign(const CampaignSpec& spec, std::span<const Var
     for (const auto& p : spec.points) {
         RunMemory m = run_memory(p.params, options.kind, static_cast<std::int64_t>(records));
         if (spec.save_weights != SaveWeights::none) // held with the records until written
-            m.records += saved_weights_bytes(p.params.model);
+            m.records += saved_weights_bytes(p.params.model, spec.save_weights,
+                                             static_cast<std::size_t>(records));
         if (m.total() > e.largest_run.total())
             e.largest_run = m;
     }
@@ -227,7 +231,8 @@ std::size_t teachers_of(const CampaignSpec& spec) {
 
 /// The table's variables a file of `kind` holds, in table order: those of several teachers only
 /// when the campaign has them (only_with_teachers), the saved weights only when it saves them
-/// (only_with_weights).
+/// (only_with_weights), those at every record only with save-weights = records
+/// (only_with_record_weights).
 std::vector<VariableSpec> variables_for(std::span<const VariableSpec> table,
                                         const std::string& kind, std::size_t teachers,
                                         SaveWeights weights) {
@@ -237,7 +242,7 @@ std::vector<VariableSpec> variables_for(std::span<const VariableSpec> table,
     std::vector<VariableSpec> out;
     for (const auto& v : table)
         if (v.written_by.contains(*k) && (teachers > 1 || !only_with_teachers(v)) &&
-            (weights != SaveWeights::none || !only_with_weights(v)))
+            written_with(v, weights))
             out.push_back(v);
     if (std::count_if(out.begin(), out.end(), [](const VariableSpec& v) {
             return v.field == ObservableField::status;
@@ -413,9 +418,13 @@ h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
         if (v.dtype != h5::ElementType::float64)
             throw std::logic_error("CampaignWriter: data variable '" + std::string(v.name) +
                                    "' is not float64");
-        // One chunk per run, with its checksum: a run's write covers exactly its own chunks.
+        // One chunk per run, with its checksum: a run's write covers exactly its own chunks. The
+        // weights at every record: one chunk per record of a run (K x N values, as a run's
+        // saved weights), so that one record is read without the others.
         std::vector<hsize_t> chunk = v.shape(shape);
         chunk[0] = 1;
+        if (chunk_per_record(v))
+            chunk[1] = 1;
         h5::Dataset d = h5::create_variable(g, v.name, h5::ElementType::float64, dims, chunk,
                                             std::nullopt, h5::Checksum::fletcher32);
         set_text(d, v.long_name, v.units);

@@ -69,6 +69,26 @@ Eigen::VectorXd row_major(const auto& m) {
     return out;
 }
 
+/// The dynamics of a run with save-weights = records: every record also holds the student's W and
+/// v at its time (extra_name::record_weights_W, record_weights_v). It only reads the state, so
+/// the run is the same; non-finite weights make Q non-finite, so the divergence rule is the same.
+class RecordingWeights final : public Dynamics {
+public:
+    explicit RecordingWeights(SimulationDynamics& inner) : inner_(inner) {}
+    [[nodiscard]] bool advance_to(double alpha) override { return inner_.advance_to(alpha); }
+    [[nodiscard]] Observables observe() override {
+        Observables o = inner_.observe();
+        const RunState& s = inner_.state();
+        o.extras.insert_or_assign(std::string(extra_name::record_weights_W),
+                                  row_major(s.student()));
+        o.extras.insert_or_assign(std::string(extra_name::record_weights_v), s.v);
+        return o;
+    }
+
+private:
+    SimulationDynamics& inner_;
+};
+
 } // namespace
 
 void save_weights(const RunState& s, Observables& into) {
@@ -90,12 +110,16 @@ RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t ru
         Observables initial;
         if (save == SaveWeights::initial)
             save_weights(dynamics.state(), initial);
+        RecordingWeights recording(dynamics);
         RunResult result =
-            record_run(dynamics, alphas, divergence_rule(params), outcome_model(params.model));
+            record_run(save == SaveWeights::records ? static_cast<Dynamics&>(recording)
+                                                    : static_cast<Dynamics&>(dynamics),
+                       alphas, divergence_rule(params), outcome_model(params.model));
         // Per-run values travel in the first record (engine/io/writer.hpp); a run without
-        // records (it diverged at alpha = 0) has none to carry them: NaN in the file.
+        // records (it diverged at alpha = 0) has none to carry them: NaN in the file. With
+        // records, the final weights are saved as with final (student-from reads them).
         if (save != SaveWeights::none && !result.records.empty()) {
-            if (save == SaveWeights::final)
+            if (save == SaveWeights::final || save == SaveWeights::records)
                 save_weights(dynamics.state(), initial);
             result.records.front().extras.merge(initial.extras);
         }

@@ -57,8 +57,10 @@ private:
 /// SimulationDynamics (the Gram chain, whose steps cost nothing, does not report).
 /// With `save` != none (dynamics = full, two-layer networks: the caller checks), the weights at
 /// the start or at the end are the extras weights_* of the result's first record
-/// (save_weights()); the run itself is the same. With `start`, the run starts from those weights
-/// (student-from, teacher-from) instead of the drawn ones; its random streams are unchanged.
+/// (save_weights()); with `records`, those at the end and the student's W and v at every record
+/// (extras record_weights_W, record_weights_v of each record); the run itself is the same. With
+/// `start`, the run starts from those weights (student-from, teacher-from) instead of the drawn
+/// ones; its random streams are unchanged.
 [[nodiscard]] RunResult simulate(const RunParams& params, std::uint64_t seed, std::uint64_t run,
                                  std::uint64_t init_index, StepCounter* steps_done = nullptr,
                                  SaveWeights save = SaveWeights::none,

@@ -113,8 +113,9 @@ def test_root_attributes(eta_sweep):
         # file does not hold, but its version is the writer's; 1.9: the theory files' escape-time
         # law (a simulation file holds none of it, and is 1.9 too); 1.10: the theory files'
         # Q_sd, R_sd, v_sd (plateau ode --fluctuations); 1.11: saved weights (save-weights),
-        # which a file written without them does not hold
-        assert a["schema_version_minor"] == 11
+        # which a file written without them does not hold; 1.12: the weights at every record
+        # (save-weights = records), nor these
+        assert a["schema_version_minor"] == 12
         assert text(a["kind"]) == "simulation"
         assert a["master_seed"] == 1 and a["seeds"] == 8 and a["runs"] == 16
         config = text(a["config"])
