@@ -91,9 +91,8 @@ double lane0(Vec (*kernel)(Vec), double x) {
     return kernel(Vec{x, x, x, x})[0];
 }
 
-/// The three kernels over the arguments, compiled for AVX2 (a separate function: what a
-/// target_clones caller's AVX2 clone runs).
-[[gnu::target("avx2")]] void kernels_avx2(const std::vector<double>& x, std::vector<double>& out) {
+/// The three kernels over the arguments (inlined into each caller, compiled for its target).
+[[gnu::always_inline]] inline void kernels(const std::vector<double>& x, std::vector<double>& out) {
     for (std::size_t i = 0; i + 4 <= x.size(); i += 4) {
         const Vec v{x[i], x[i + 1], x[i + 2], x[i + 3]};
         const Vec e = plateau::vmath::exp(v), f = plateau::vmath::erf(v),
@@ -106,17 +105,13 @@ double lane0(Vec (*kernel)(Vec), double x) {
     }
 }
 
+/// Compiled for AVX2 (a separate function: what a target_clones caller's AVX2 clone runs).
+[[gnu::target("avx2")]] void kernels_avx2(const std::vector<double>& x, std::vector<double>& out) {
+    kernels(x, out);
+}
+
 void kernels_default(const std::vector<double>& x, std::vector<double>& out) {
-    for (std::size_t i = 0; i + 4 <= x.size(); i += 4) {
-        const Vec v{x[i], x[i + 1], x[i + 2], x[i + 3]};
-        const Vec e = plateau::vmath::exp(v), f = plateau::vmath::erf(v),
-                  t = plateau::vmath::tanh(v);
-        for (std::size_t l = 0; l < 4; ++l) {
-            out[3 * (i + l)] = e[l];
-            out[3 * (i + l) + 1] = f[l];
-            out[3 * (i + l) + 2] = t[l];
-        }
-    }
+    kernels(x, out);
 }
 
 } // namespace
