@@ -41,12 +41,12 @@ if grep -q '/Unity/unity_' "$build/compile_commands.json"; then
     run-clang-tidy "${common[@]}" -p "$build" \
         -checks="-clang-analyzer-*,-${main_file_checks//,/,-}" \
         -header-filter='(engine|models|cli)/.*\.(hpp|cpp)$' \
-        "$build/(engine|models|cli)/CMakeFiles/.*/Unity/unity_.*\.cxx$|$root/(engine|models|cli)/.*\.cpp$" \
+        "$build/(engine|models|cli|python)/CMakeFiles/.*/Unity/unity_.*\.cxx$|$root/(engine|models|cli|python)/.*\.cpp$" \
         >> "$build/clang-tidy.log" 2>&1 || status=$?
     run-clang-tidy "${common[@]}" -p "$db" -checks="-*,$analyzer,$main_file_checks" \
-        "$root/(engine|models|cli)/.*\.cpp$" >> "$build/clang-tidy.log" 2>&1 || status=$?
+        "$root/(engine|models|cli|python)/.*\.cpp$" >> "$build/clang-tidy.log" 2>&1 || status=$?
 else
-    run-clang-tidy "${common[@]}" -p "$build" "$root/(engine|models|cli)/.*\.cpp$" \
+    run-clang-tidy "${common[@]}" -p "$build" "$root/(engine|models|cli|python)/.*\.cpp$" \
         >> "$build/clang-tidy.log" 2>&1 || status=$?
 fi
 if [ "${status:-0}" -ne 0 ] || grep -q "warning:\|error:" "$build/clang-tidy.log"; then

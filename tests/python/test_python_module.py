@@ -158,16 +158,17 @@ INTERRUPTED = textwrap.dedent("""
     import sys
     sys.path[:0] = {paths!r}
     import plateau
+    import plateau_analysis  # imported by the first call: before the signal
     started = False
     def progress(done, total, unit):
         global started
-        if done >= 3 * 60000 and not started:  # some runs have finished
+        if done >= 3 * 30000 and not started:  # some runs have finished
             started = True
             print("started", flush=True)
     if not {callback!r}:
         print("started", flush=True)
     try:
-        plateau.run(N=1000, seeds=40, alpha_max=60, records=6, threads=2, output={out!r},
+        plateau.run(N=500, seeds=40, alpha_max=60, records=6, threads=2, output={out!r},
                     progress=progress if {callback!r} else False)
     except KeyboardInterrupt:
         print("interrupted", flush=True)
@@ -188,7 +189,7 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes_the_file(plateau, plateau_prog
     proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "started"
     if not callback:
-        time.sleep(1.0)  # the import, then some runs
+        time.sleep(0.6)  # the import, then some runs
     proc.send_signal(signal.SIGINT)
     rest, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0 and rest.strip() == "interrupted", rest
@@ -197,10 +198,10 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes_the_file(plateau, plateau_prog
     assert (status == 0).sum() > 0, status  # pending runs are left
     if callback:
         assert (status != 0).sum() >= 3, status  # the runs finished before are in the file
-    plateau.run(N=1000, seeds=40, alpha_max=60, records=6, output=out, resume=True,
+    plateau.run(N=500, seeds=40, alpha_max=60, records=6, output=out, resume=True,
                 progress=False)
     whole = tmp_path / "whole.h5"
-    r = run_program(plateau_program, "run", "--N", "1000", "--seeds", "40", "--alpha-max", "60",
+    r = run_program(plateau_program, "run", "--N", "500", "--seeds", "40", "--alpha-max", "60",
                     "--records", "6", "-o", whole)
     assert r.returncode == 0, r.stderr
     assert dataset_bytes(out) == dataset_bytes(whole)
