@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what is missing (Debian packages only), then configures and builds one preset.
 # usage: scripts/bootstrap.sh PRESET [cmake --build arguments, e.g. --target plateau]
-#        PRESET: release, ci, debug, asan, tsan, portable
+#        PRESET: release, ci, debug, asan, tsan, portable; or `packages`: install what is
+#        missing and stop (scripts/test.sh, before builds that run side by side: two apt-get
+#        calls at once would fight over dpkg's lock)
 set -euo pipefail
 preset=${1:-release}
 shift || true
@@ -25,6 +27,9 @@ if ((${#missing[@]})); then
     if [ "$(id -u)" -ne 0 ]; then sudo=sudo; fi
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fi
+if [ "$preset" = packages ]; then
+    exit 0
 fi
 
 cd "$root"

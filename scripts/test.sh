@@ -13,45 +13,147 @@
 # Arguments go to the ci preset's ctest (e.g. -R regex). PLATEAU_TEST_PRESETS="ci" runs only
 # the first stage (a quick local loop); "release" is still a stage one may ask for (the fast
 # C++ tests on the build scripts/main.sh uses). CI runs ci and asan.
+#
+# Two lanes keep both cores busy (docs/PERFORMANCE.md §34): the first stage's build and tests run
+# in the foreground; the other stages' builds, then clang-tidy (once the ci build is there), run
+# in a background lane at nice 19, which takes only the cycles the foreground leaves idle (a
+# link, the critical path of a build, a test that waits for a signal or a lock) and the cores
+# once the foreground waits for it. The background lane's output goes to build/test-logs/; its
+# stage lines and, on a failure, its log's tail are printed here.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 jobs=$(nproc)
-stages=${PLATEAU_TEST_PRESETS:-ci asan}
-stamp() { printf '== %s: %s (%ss)\n' "$(date +%H:%M:%S)" "$1" "$SECONDS"; }
+read -r -a stages <<<"${PLATEAU_TEST_PRESETS:-ci asan}"
+logs=$root/build/test-logs
+# Seconds since the test command started, in both lanes.
+export PLATEAU_TEST_START=${PLATEAU_TEST_START:-$(date +%s)}
+stamp() { printf '== %s: %s (%ss)\n' "$(date +%H:%M:%S)" "$1" "$(($(date +%s) - PLATEAU_TEST_START))"; }
 
-for preset in $stages; do
+has_stage() {
+    local s
+    for s in "${stages[@]}"; do [ "$s" = "$1" ] && return 0; done
+    return 1
+}
+
+build_stage() {
+    case "$1" in
+    ci) "$root/scripts/bootstrap.sh" ci ;;
+    release | asan) "$root/scripts/bootstrap.sh" "$1" --target plateau_tests plateau h5_fixture ;;
+    esac
+}
+
+# The background lane (this script run again as `--background`, in a session of its own so that
+# a failure of the foreground can stop all of it): the builds of stages 2.., in order, each
+# leaving build/test-logs/build-PRESET.status; then clang-tidy on the ci build, after it is
+# built (by this lane or the foreground), leaving tidy.status.
+if [ "${1:-}" = --background ]; then
+    renice -n 19 -p $$ >/dev/null
+    for preset in "${stages[@]:1}"; do
+        stamp "build $preset (background)"
+        status=0
+        build_stage "$preset" >"$logs/build-$preset.log" 2>&1 || status=$?
+        echo "$status" >"$logs/build-$preset.status"
+        stamp "build $preset done (background, exit $status)"
+        [ "$status" -eq 0 ] || exit "$status"
+    done
+    if has_stage ci; then
+        while [ ! -f "$logs/build-ci.status" ]; do sleep 1; done
+        [ "$(cat "$logs/build-ci.status")" -eq 0 ] || exit 1
+        stamp "clang-tidy (background)"
+        status=0
+        "$root/scripts/tidy.sh" "$root/build/ci" >"$logs/tidy.log" 2>&1 || status=$?
+        echo "$status" >"$logs/tidy.status"
+        stamp "clang-tidy done (background, exit $status)"
+    fi
+    exit 0
+fi
+
+for preset in "${stages[@]}"; do
     case "$preset" in
-    ci)
-        stamp "build ci"
-        "$root/scripts/bootstrap.sh" ci
-        stamp "test ci"
-        # The hostile-input replay (label "replay", 500 processes) runs once, against the
-        # sanitized program, when the asan stage follows; alone, the ci stage runs it here.
-        skip=()
-        case " $stages " in *" asan "*) skip=(-LE '^replay$') ;; esac
-        ctest --preset ci -j "$jobs" "${skip[@]}" "$@"
-        stamp "clang-tidy"
-        "$root/scripts/tidy.sh" "$root/build/ci"
-        ;;
-    release | asan)
-        stamp "build $preset"
-        "$root/scripts/bootstrap.sh" "$preset" --target plateau_tests plateau h5_fixture
-        if [ "$preset" = asan ]; then
-            # Without the [heavy] tests (statistical and numerical, long under ASan; they run in
-            # the ci stage); with the hostile-input replay (label "replay"), which ctest starts
-            # first beside the C++ tests (its COST, tests/CMakeLists.txt).
-            stamp "test asan (fast C++ tests and the hostile-input replay)"
-            ctest --test-dir build/asan -L "^fast$|^replay$" -j "$jobs" --output-on-failure
-        else
-            stamp "test $preset (fast C++ tests)"
-            ctest --test-dir "build/$preset" -L fast -j "$jobs" --output-on-failure
-        fi
-        ;;
+    ci | asan | release) ;;
     *)
         echo "scripts/test.sh: PLATEAU_TEST_PRESETS: '$preset' is not one of ci, asan, release" >&2
         exit 2
         ;;
     esac
 done
+
+# Packages first and once: the two lanes' builds must not both run apt-get.
+"$root/scripts/bootstrap.sh" packages
+rm -rf "$logs"
+mkdir -p "$logs"
+background=""
+if ((${#stages[@]} > 1)) || has_stage ci; then
+    setsid bash "$root/scripts/test.sh" --background >"$logs/background.log" 2>&1 &
+    background=$!
+fi
+stop_background() {
+    if [ -n "$background" ] && kill -0 "$background" 2>/dev/null; then
+        kill -- "-$background" 2>/dev/null || true
+    fi
+}
+trap stop_background EXIT
+
+# Waits for the background lane's FILE (a stage's exit status) and fails as that stage failed,
+# printing its log's tail.
+wait_for() {
+    local file=$logs/$1 log=$logs/$2
+    while [ ! -f "$file" ]; do
+        if ! kill -0 "$background" 2>/dev/null && [ ! -f "$file" ]; then
+            echo "scripts/test.sh: the background lane stopped before $1 (build/test-logs/):" >&2
+            tail -n 40 "$logs/background.log" >&2
+            exit 1
+        fi
+        sleep 1
+    done
+    if [ "$(cat "$file")" -ne 0 ]; then
+        grep '^==' "$logs/background.log" || true
+        echo "scripts/test.sh: ${1%.status} failed; the end of build/test-logs/$2:" >&2
+        tail -n 60 "$log" >&2
+        exit 1
+    fi
+}
+
+first=${stages[0]}
+for preset in "${stages[@]}"; do
+    if [ "$preset" = "$first" ]; then
+        stamp "build $preset"
+        status=0
+        build_stage "$preset" || status=$?
+        echo "$status" >"$logs/build-$preset.status"
+        [ "$status" -eq 0 ] || exit "$status"
+    else
+        stamp "wait for the background build of $preset"
+        wait_for "build-$preset.status" "build-$preset.log"
+    fi
+    case "$preset" in
+    ci)
+        stamp "test ci"
+        # The hostile-input replay (label "replay", 500 processes) runs once, against the
+        # sanitized program, when the asan stage follows; alone, the ci stage runs it here.
+        skip=()
+        has_stage asan && skip=(-LE '^replay$')
+        ctest --preset ci -j "$jobs" "${skip[@]}" "$@"
+        ;;
+    asan)
+        # Without the [heavy] tests (statistical and numerical, long under ASan; they run in
+        # the ci stage); with the hostile-input replay (label "replay"), which ctest starts
+        # first beside the C++ tests (its COST, tests/CMakeLists.txt).
+        stamp "test asan (fast C++ tests and the hostile-input replay)"
+        ctest --test-dir build/asan -L "^fast$|^replay$" -j "$jobs" --output-on-failure
+        ;;
+    release)
+        stamp "test release (fast C++ tests)"
+        ctest --test-dir build/release -L fast -j "$jobs" --output-on-failure
+        ;;
+    esac
+done
+if has_stage ci; then
+    stamp "wait for clang-tidy"
+    wait_for tidy.status tidy.log
+    tail -n 1 "$logs/tidy.log"
+fi
+wait "$background" 2>/dev/null || true
+grep '^==' "$logs/background.log" || true
 stamp "all tests passed"
