@@ -9,6 +9,7 @@
 #include "engine/theory/escape.hpp"
 #include "engine/theory/fixed_point.hpp"
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -19,6 +20,10 @@ namespace plateau::cli {
 
 /// The asymmetry of the generic start (generic_start) of the trajectory searched for fixed points.
 inline constexpr double generic_start_amplitude = 1e-6;
+
+/// The quantiles of the predicted escape-time law (docs/theory.md §11.2b) that both front ends
+/// give: `--fixed-point` prints them, plateau.fixed_point returns them.
+inline constexpr std::array<double, 5> escape_law_quantiles{0.10, 0.25, 0.50, 0.75, 0.90};
 
 /// One grid point's results, in the order the command line prints them.
 struct FixedPointReport {

@@ -364,12 +364,12 @@ void print_escape(const RunParams& params, const FixedPoint& fp) {
                 predicted_mean_escape(e, static_cast<double>(params.model.N)));
     // The law of the escape time (docs/theory.md §11.2b): its spread and quantiles at this N.
     const auto N = static_cast<double>(params.model.N);
-    std::printf("    escape-time law at N = %lld: standard deviation %.4g; quantiles 10 %% %.5g, "
-                "25 %% %.5g, 50 %% %.5g, 75 %% %.5g, 90 %% %.5g\n",
-                static_cast<long long>(params.model.N), predicted_escape_sd(e, N),
-                predicted_escape_quantile(e, N, 0.10), predicted_escape_quantile(e, N, 0.25),
-                predicted_escape_quantile(e, N, 0.50), predicted_escape_quantile(e, N, 0.75),
-                predicted_escape_quantile(e, N, 0.90));
+    std::printf("    escape-time law at N = %lld: standard deviation %.4g; quantiles",
+                static_cast<long long>(params.model.N), predicted_escape_sd(e, N));
+    for (const double q : escape_law_quantiles)
+        std::printf("%s %.0f %% %.5g", q == escape_law_quantiles.front() ? "" : ",", 100.0 * q,
+                    predicted_escape_quantile(e, N, q));
+    std::printf("\n");
     if (e.dimension > 1)
         std::printf("    lambda is %d-fold (permutation symmetry): eps_0 is the norm of the "
                     "asymmetry's projection on the unstable eigenspace, N(0, sigma^2 I_%d / N) "

@@ -166,7 +166,7 @@ py::dict report_dict(const plateau::cli::FixedPointReport& r) {
         esc["mean"] = plateau::predicted_mean_escape(e, N);
         esc["sd"] = plateau::predicted_escape_sd(e, N);
         py::dict quantiles;
-        for (const double q : {0.1, 0.25, 0.5, 0.75, 0.9})
+        for (const double q : plateau::cli::escape_law_quantiles)
             quantiles[py::float_(q)] = plateau::predicted_escape_quantile(e, N, q);
         esc["quantiles"] = quantiles;
         esc["rate"] = e.rate;
