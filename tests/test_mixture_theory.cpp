@@ -270,10 +270,10 @@ TEST_CASE("mixture theory versus simulation: K = 4, squared loss, relu and erf, 
 
 namespace {
 
-/// The XOR mixture of docs/theory.md §15c's validation: relu, squared loss, Delta = 0.05, eta = 2,
+/// The XOR mixture of docs/theory.md §15c's validation (g, loss): Delta = 0.05, eta = 2,
 /// learned v from v0 = 0.1, N = 1000, where eps_g leaves its plateau at 0.5 within alpha ~ 10-20.
-RunParams xor_relu_params(int K, double alpha_max, int records) {
-    RunParams p = mixture_params(K, ActivationKind::relu, LossKind::squared, 1000);
+RunParams xor_params(ActivationKind g, LossKind loss, int K, double alpha_max, int records) {
+    RunParams p = mixture_params(K, g, loss, 1000);
     p.model.mixture.variance = 0.05;
     p.training.eta = 2.0;
     p.model.learn_v = true;
@@ -287,16 +287,20 @@ RunParams xor_relu_params(int K, double alpha_max, int records) {
     return p;
 }
 
+RunParams xor_relu_params(int K, double alpha_max, int records) {
+    return xor_params(ActivationKind::relu, LossKind::squared, K, alpha_max, records);
+}
+
 /// The integrator's tolerances of these tests (docs/theory.md §15c, "Cost"): the steps of the
 /// relu flow on XOR are set by the absolute tolerance of the overlaps with the means not yet
 /// learned (1e-5..1e-3 on the plateau). With rtol 1e-6 and atol 1e-7 a K = 4 run to alpha = 21
 /// took 3.1 s of CPU against 11.2 s with rtol 1e-8, atol 1e-9, every record's eps_g the same to
 /// 4 digits and class_error within 3e-4 (and rtol 1e-8, atol 1e-9 gave the defaults' 1e-10,
 /// 1e-12 to 4 digits on Delta = 0.1, alpha <= 40).
-OdeParams xor_ode() {
+OdeParams xor_ode(double rtol = 1e-6, double atol = 1e-7) {
     OdeParams ode;
-    ode.rtol = 1e-6;
-    ode.atol = 1e-7;
+    ode.rtol = rtol;
+    ode.atol = atol;
     return ode;
 }
 
@@ -321,31 +325,17 @@ namespace {
 /// eta_v and v0 and the larger initial overlaps with the means (q0 = 1: M_jc ~ 1/sqrt(N)) take
 /// a relu K = 4 run (seed 5) from eps_g 0.696 to 0.537 by alpha = 10 (K = 8: 0.701 -> 0.557 by
 /// alpha = 6), the runs leaving the plateau inside the window.
-RunParams xor_logistic_params(ActivationKind g, int K, double alpha_max, int records) {
-    RunParams p = mixture_params(K, g, LossKind::logistic, 1000);
-    p.model.mixture.variance = 0.05;
-    p.training.eta = 8.0;
-    p.model.learn_v = true;
-    p.model.v0 = 0.3;
-    p.model.q0 = 1.0;
-    p.training.eta_v = 8.0;
-    p.schedule.alpha_max = alpha_max;
-    p.schedule.records = records;
-    p.schedule.kind = ScheduleKind::linear;
-    p.observer.joint_points = 4096;
-    p.observer.eg_samples = 2000;
-    return p;
-}
-
-/// The tolerances of the logistic XOR tests (docs/theory.md §15c, "Cost"): on this relu K = 4
-/// run (seed 5, alpha <= 10) rtol 1e-5, atol 1e-6 gave every record's eps_g and class_error the
+/// Their tolerances, xor_ode(1e-5, 1e-6) (docs/theory.md §15c): on this relu K = 4 run (seed 5,
+/// alpha <= 10) rtol 1e-5, atol 1e-6 gave every record's eps_g and class_error the
 /// same to 4 digits as rtol 1e-8, atol 1e-9 (1.7 s against 13 s of CPU); joint-points 2048
 /// instead of 4096 moved eps_g by 0.009 at alpha = 8 (more than 1 %) and is not used.
-OdeParams xor_logistic_ode() {
-    OdeParams ode;
-    ode.rtol = 1e-5;
-    ode.atol = 1e-6;
-    return ode;
+RunParams xor_logistic_params(ActivationKind g, int K, double alpha_max, int records) {
+    RunParams p = xor_params(g, LossKind::logistic, K, alpha_max, records);
+    p.training.eta = 8.0;
+    p.training.eta_v = 8.0;
+    p.model.v0 = 0.3;
+    p.model.q0 = 1.0;
+    return p;
 }
 
 } // namespace
@@ -353,13 +343,13 @@ OdeParams xor_logistic_ode() {
 TEST_CASE("mixture theory versus simulation: XOR, logistic loss, relu, K = 4",
           "[theory][mixture][heavy]") {
     compare_mixture_with_simulation(xor_logistic_params(ActivationKind::relu, 4, 10.0, 6), 4,
-                                    xor_logistic_ode());
+                                    xor_ode(1e-5, 1e-6));
 }
 
 TEST_CASE("mixture theory versus simulation: XOR, logistic loss, relu, K = 8",
           "[theory][mixture][heavy]") {
     compare_mixture_with_simulation(xor_logistic_params(ActivationKind::relu, 8, 6.0, 4), 2,
-                                    xor_logistic_ode());
+                                    xor_ode(1e-5, 1e-6));
 }
 
 TEST_CASE("mixture theory versus simulation: XOR, logistic loss, erf, K = 4 and 8",
@@ -370,7 +360,7 @@ TEST_CASE("mixture theory versus simulation: XOR, logistic loss, erf, K = 4 and 
     for (const int K : {4, 8}) {
         INFO("K = " << K);
         compare_mixture_with_simulation(xor_logistic_params(ActivationKind::erf, K, 10.0, 6), 8,
-                                        xor_logistic_ode(), 0.0);
+                                        xor_ode(1e-5, 1e-6), 0.0);
     }
 }
 
