@@ -348,7 +348,7 @@ TEST_CASE("mixture theory versus simulation: XOR, logistic loss, relu, K = 4",
 
 TEST_CASE("mixture theory versus simulation: XOR, logistic loss, relu, K = 8",
           "[theory][mixture][heavy]") {
-    compare_mixture_with_simulation(xor_logistic_params(ActivationKind::relu, 8, 6.0, 4), 2,
+    compare_mixture_with_simulation(xor_logistic_params(ActivationKind::relu, 8, 6.0, 4), 3,
                                     xor_ode(1e-5, 1e-6));
 }
 
