@@ -3,7 +3,7 @@
 // trainer's own update at a random state (squared loss with label noise and erf; logistic loss
 // with relu), eps_g and class_error against the observer, the refusals, and the theory against
 // simulations at N = 1000 (K = 4, squared loss, relu and erf on two clusters; XOR, relu, squared
-// loss, K = 4 and K = 8; logistic loss, relu and erf on two clusters).
+// loss, K = 4 and K = 8; logistic loss, relu and erf on two clusters and on XOR, K = 4 and 8).
 #include "engine/theory/joint_rule.hpp"
 #include "engine/theory/mixture_flow.hpp"
 #include "engine/theory/theory.hpp"
@@ -200,8 +200,10 @@ namespace {
 
 /// Seed means of simulation and theory (each theory run from its simulation's initial order
 /// parameters, integrated with `ode`); every record of eps_g and class_error within 4 standard
-/// errors of the simulations' seed mean plus 2 % of the theory (plus the rule's own error).
-void compare_mixture_with_simulation(const RunParams& p, int seeds, const OdeParams& ode = {}) {
+/// errors of the simulations' seed mean plus 2 % of the theory (plus the rule's own error);
+/// the theory's eps_g falls by at least min_drop of its start.
+void compare_mixture_with_simulation(const RunParams& p, int seeds, const OdeParams& ode = {},
+                                     double min_drop = 0.2) {
     const std::vector<double> alphas = record_alphas(p.schedule);
     std::vector<Stat> eg_sim(alphas.size()), ce_sim(alphas.size());
     std::vector<double> eg_theory(alphas.size(), 0.0), ce_theory(alphas.size(), 0.0);
@@ -225,16 +227,16 @@ void compare_mixture_with_simulation(const RunParams& p, int seeds, const OdePar
     double eg_drop = eg_theory.front() - eg_theory.back();
     for (std::size_t i = 0; i < alphas.size(); ++i) {
         INFO("alpha = " << alphas[i] << ": eps_g simulation " << eg_sim[i].mean() << " +- "
-                        << eg_sim[i].standard_error() << ", theory " << eg_theory[i]
-                        << "; class_error simulation " << ce_sim[i].mean() << " +- "
+                        << eg_sim[i].standard_error() << ", theory " << eg_theory[i] << " +- "
+                        << eg_rule[i] << "; class_error simulation " << ce_sim[i].mean() << " +- "
                         << ce_sim[i].standard_error() << ", theory " << ce_theory[i]);
         CHECK(std::abs(eg_sim[i].mean() - eg_theory[i]) <=
               4.0 * eg_sim[i].standard_error() + 0.02 * eg_theory[i] + 3.0 * eg_rule[i]);
         CHECK(std::abs(ce_sim[i].mean() - ce_theory[i]) <=
               4.0 * ce_sim[i].standard_error() + 0.02 * ce_theory[i] + 0.005);
     }
-    // The runs learn: the comparison is not of two flat lines.
-    CHECK(eg_drop > 0.2 * eg_theory.front());
+    // The runs learn: the comparison is not of two flat lines (min_drop = 0: a plateau only).
+    CHECK(eg_drop >= min_drop * eg_theory.front());
 }
 
 /// The two-cluster mixture of the tests below: K = 4, eta = eta_v = 1, learned v from v0 = 0.1,
@@ -268,10 +270,10 @@ TEST_CASE("mixture theory versus simulation: K = 4, squared loss, relu and erf, 
 
 namespace {
 
-/// The XOR mixture of docs/theory.md §15c's validation: relu, squared loss, Delta = 0.05, eta = 2,
+/// The XOR mixture of docs/theory.md §15c's validation (g, loss): Delta = 0.05, eta = 2,
 /// learned v from v0 = 0.1, N = 1000, where eps_g leaves its plateau at 0.5 within alpha ~ 10-20.
-RunParams xor_relu_params(int K, double alpha_max, int records) {
-    RunParams p = mixture_params(K, ActivationKind::relu, LossKind::squared, 1000);
+RunParams xor_params(ActivationKind g, LossKind loss, int K, double alpha_max, int records) {
+    RunParams p = mixture_params(K, g, loss, 1000);
     p.model.mixture.variance = 0.05;
     p.training.eta = 2.0;
     p.model.learn_v = true;
@@ -285,16 +287,20 @@ RunParams xor_relu_params(int K, double alpha_max, int records) {
     return p;
 }
 
+RunParams xor_relu_params(int K, double alpha_max, int records) {
+    return xor_params(ActivationKind::relu, LossKind::squared, K, alpha_max, records);
+}
+
 /// The integrator's tolerances of these tests (docs/theory.md §15c, "Cost"): the steps of the
 /// relu flow on XOR are set by the absolute tolerance of the overlaps with the means not yet
 /// learned (1e-5..1e-3 on the plateau). With rtol 1e-6 and atol 1e-7 a K = 4 run to alpha = 21
 /// took 3.1 s of CPU against 11.2 s with rtol 1e-8, atol 1e-9, every record's eps_g the same to
 /// 4 digits and class_error within 3e-4 (and rtol 1e-8, atol 1e-9 gave the defaults' 1e-10,
 /// 1e-12 to 4 digits on Delta = 0.1, alpha <= 40).
-OdeParams xor_ode() {
+OdeParams xor_ode(double rtol = 1e-6, double atol = 1e-7) {
     OdeParams ode;
-    ode.rtol = 1e-6;
-    ode.atol = 1e-7;
+    ode.rtol = rtol;
+    ode.atol = atol;
     return ode;
 }
 
@@ -310,11 +316,58 @@ TEST_CASE("mixture theory versus simulation: XOR, relu, squared loss, K = 8",
     compare_mixture_with_simulation(xor_relu_params(8, 13.5, 4), 4, xor_ode());
 }
 
+namespace {
+
+/// The XOR mixture with the logistic loss: relu or erf, Delta = 0.05, eta = eta_v = 8, learned v
+/// from v0 = 0.3, q0 = 1, N = 1000. At sigma ~ 0 the logistic error signal is half the squared
+/// loss's (|e'| = 1/2, Eq. (15.3)), so at eta = 2, v0 = 0.1, q0 = 0.2 relu leaves the plateau
+/// only past alpha ~ 30 (eps_g 0.693 -> 0.605: > 4 s of CPU per theory run). The larger eta,
+/// eta_v and v0 and the larger initial overlaps with the means (q0 = 1: M_jc ~ 1/sqrt(N)) take
+/// a relu K = 4 run (seed 5) from eps_g 0.696 to 0.537 by alpha = 10 (K = 8: 0.701 -> 0.557 by
+/// alpha = 6), the runs leaving the plateau inside the window.
+/// Their tolerances, xor_ode(1e-5, 1e-6) (docs/theory.md §15c): on this relu K = 4 run (seed 5,
+/// alpha <= 10) rtol 1e-5, atol 1e-6 gave every record's eps_g and class_error the
+/// same to 4 digits as rtol 1e-8, atol 1e-9 (1.7 s against 13 s of CPU); joint-points 2048
+/// instead of 4096 moved eps_g by 0.009 at alpha = 8 (more than 1 %) and is not used.
+RunParams xor_logistic_params(ActivationKind g, int K, double alpha_max, int records) {
+    RunParams p = xor_params(g, LossKind::logistic, K, alpha_max, records);
+    p.training.eta = 8.0;
+    p.training.eta_v = 8.0;
+    p.model.v0 = 0.3;
+    p.model.q0 = 1.0;
+    return p;
+}
+
+} // namespace
+
+TEST_CASE("mixture theory versus simulation: XOR, logistic loss, relu, K = 4",
+          "[theory][mixture][heavy]") {
+    compare_mixture_with_simulation(xor_logistic_params(ActivationKind::relu, 4, 10.0, 6), 4,
+                                    xor_ode(1e-5, 1e-6));
+}
+
+TEST_CASE("mixture theory versus simulation: XOR, logistic loss, relu, K = 8",
+          "[theory][mixture][heavy]") {
+    compare_mixture_with_simulation(xor_logistic_params(ActivationKind::relu, 8, 6.0, 4), 3,
+                                    xor_ode(1e-5, 1e-6));
+}
+
+TEST_CASE("mixture theory versus simulation: XOR, logistic loss, erf, K = 4 and 8",
+          "[theory][mixture][heavy]") {
+    // An erf student is odd in xi and the XOR labels are even (y(-xi) = y(xi)): it cannot beat
+    // chance, and the flow keeps sigma ~ 0 (eps_g 0.6946 -> 0.6936 by alpha = 10 on seed 5). The
+    // comparison covers that plateau only (no drop required); 0.2 s of CPU per theory run.
+    for (const int K : {4, 8}) {
+        INFO("K = " << K);
+        compare_mixture_with_simulation(xor_logistic_params(ActivationKind::erf, K, 10.0, 6), 8,
+                                        xor_ode(1e-5, 1e-6), 0.0);
+    }
+}
+
 TEST_CASE("mixture theory versus simulation: logistic loss, K = 4, relu and erf, two clusters",
           "[theory][mixture][heavy]") {
-    // The two-cluster mixture: with the logistic loss on XOR the error signal at sigma ~ 0 is
-    // half the squared loss's (|e'| = 1/2, Eq. (15.3)) and relu leaves the plateau only past
-    // alpha ~ 30 (eps_g 0.693 -> 0.605 at alpha = 30: > 4 s of CPU per theory run).
+    // The two-cluster mixture at the settings of the squared-loss test (XOR with the logistic
+    // loss takes larger eta, v0 and q0: the tests above).
     for (const ActivationKind g : {ActivationKind::relu, ActivationKind::erf}) {
         INFO("g = " << name(g));
         // relu learns more slowly with this loss: eps_g 0.693 -> 0.592 at alpha = 8.
