@@ -9,6 +9,11 @@ eps_g falls to half the plateau's (interpolated in ln eps_g between records); th
 seeds of each N is fitted by a + b ln N, and b is compared with 1/(2 lambda): the initial
 asymmetry is O(1/sqrt N) and grows like exp(lambda alpha) on the plateau.
 
+--theory FILE (a `plateau ode` file of the same configuration, schema 1.9 or later) adds the
+predicted mean ± standard deviation of one run's escape time at the theory file's N (a band,
+docs/theory.md section 11.2b), and prints the predicted against the simulated standard
+deviation per N.
+
 --check Z exits 1 when the fitted slope is more than Z of its standard errors from 1/(2 lambda).
 The gallery test runs the .ini at N = 100 and 1000, 80 seeds each (slope s.e. about 2.7, on
 1/(2 lambda) = 15.8) with Z = 3. The slope expected at N ~ 10^3 is about 16.8, not 15.8 (the r
@@ -47,6 +52,7 @@ def main():
     ap.add_argument("--rate", type=float, required=True)
     ap.add_argument("-o", "--out", default="escape_vs_lnN.png")
     ap.add_argument("--check", type=float, default=None, metavar="Z")
+    ap.add_argument("--theory", default=None, metavar="FILE")
     args = ap.parse_args()
     times = {}
     for path in args.files:
@@ -98,6 +104,32 @@ def main():
     xm = np.average(lnN, weights=w)
     ax.plot(x, a + b * xm + theory * (x - xm), "--",
             label=f"slope 1/(2λ) = {theory:.2f} (plateau ode --fixed-point)")
+    if args.theory is not None:
+        with h5py.File(args.theory, "r") as f:
+            g = f["K2_M2"]
+            if "escape_predicted_sd" not in g:
+                print(f"{args.theory}: no escape_predicted_sd (schema 1.9 or later): no band",
+                      file=sys.stderr)
+            else:
+                tn = g["N"][:].astype(float)
+                tmean, tsd = g["escape_predicted"][:], g["escape_predicted_sd"][:]
+                order = np.argsort(tn)
+                tn, tmean, tsd = tn[order], tmean[order], tsd[order]
+                ok = np.isfinite(tmean) & np.isfinite(tsd)
+                ax.fill_between(np.log(tn[ok]), tmean[ok] - tsd[ok], tmean[ok] + tsd[ok],
+                                color="C2", alpha=0.15, lw=0,
+                                label="theory: predicted mean ± SD of one run (theory file)")
+                ax.plot(np.log(tn[ok]), tmean[ok], "D", mfc="none", color="C2",
+                        label="theory: predicted mean escape time")
+                # The runs' own spread, to compare with the band: mean ± SD (not s.e.).
+                sd = sem * np.sqrt([r[2] for r in rows])
+                ax.errorbar(lnN, mean, yerr=sd, fmt="none", ecolor="C0", alpha=0.4, capsize=6,
+                            label="gram runs: ± SD of one run")
+                print(f"{'N':>8} {'SD predicted':>13} {'SD simulated':>13}")
+                for n, s_sim in zip(Ns, sd):
+                    match = np.isclose(tn, n) & ok
+                    s_th = float(tsd[match][0]) if match.any() else float("nan")
+                    print(f"{n:8d} {s_th:13.2f} {s_sim:13.2f}")
     ax.set_xlabel("ln N")
     ax.set_ylabel("escape time α (ε_g < ε_plateau / 2)")
     ax.set_title("K = M = 2, erf, η = 0.5, dynamics = gram")

@@ -242,6 +242,30 @@ TEST_CASE("theory file: each run carries its grid point's plateau height and pre
               predicted_escape_quantile(prediction, N, 0.9));
         CHECK(extras.at("escape_predicted_q10")(0) < extras.at("escape_predicted_q50")(0));
         CHECK(extras.at("escape_predicted_q50")(0) < extras.at("escape_predicted_q90")(0));
+        // The whole law (schema 1.13): its quantiles at 0.01 ... 0.99, increasing, the printed
+        // ones among them bit for bit, each the quantile function's at its level.
+        const Eigen::VectorXd& law = extras.at("escape_predicted_law");
+        REQUIRE(law.size() == static_cast<Eigen::Index>(escape_law_levels));
+        CHECK(law(9) == extras.at("escape_predicted_q10")(0));
+        CHECK(law(49) == extras.at("escape_predicted_q50")(0));
+        CHECK(law(89) == extras.at("escape_predicted_q90")(0));
+        for (Eigen::Index j = 0; j < law.size(); ++j) {
+            CHECK(law(j) == predicted_escape_quantile(
+                                prediction, N, escape_law_level(static_cast<std::size_t>(j))));
+            if (j > 0)
+                CHECK(law(j) > law(j - 1));
+        }
+        // The law it stores is the law whose mean and standard deviation the file prints: the
+        // 99 quantiles as equally likely points (the outer 1 % on each side left out) give
+        // them up to what the truncation costs. For the d = 1 law of -ln|Z|/lambda (Eq. (11.9)
+        // with r = 0) that is, computed: mean 0.019/lambda low (0.2 % here), SD x 0.9309;
+        // measured here 0.932 at both N. A law of another N (sigma off by sqrt(10)) would move
+        // the mean by ln(10)/(2 lambda), 9 % at least; a law of the wrong width the SD.
+        const double points_mean = law.mean();
+        const double points_sd =
+            std::sqrt((law.array() - points_mean).square().sum() / static_cast<double>(law.size()));
+        CHECK(points_mean == Approx(escape.back()).epsilon(0.005));
+        CHECK(points_sd == Approx(0.931 * extras.at("escape_predicted_sd")(0)).epsilon(0.005));
     }
     // The escape grows like ln(N) / (2 lambda) (docs/theory.md §11): 100 times N, ln(100) /
     // (2 lambda) later, up to the escape law's departure from its asymptote at these
@@ -272,6 +296,10 @@ TEST_CASE("theory file: a grid point without a fixed point has NaN for its predi
     CHECK(std::isnan(extras.at("escape_rate")(0)));
     CHECK(std::isnan(extras.at("plateau_eg")(0)));
     CHECK(std::isnan(extras.at("escape_predicted")(0)));
+    // The law too, all of it (schema 1.13).
+    REQUIRE(extras.at("escape_predicted_law").size() ==
+            static_cast<Eigen::Index>(escape_law_levels));
+    CHECK(extras.at("escape_predicted_law").array().isNaN().all());
 }
 
 TEST_CASE("theory progress: alpha_done moves inside one record interval, step by step",

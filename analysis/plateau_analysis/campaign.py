@@ -211,6 +211,56 @@ def _check_flags(path, name: str, ds) -> None:
             )
 
 
+#: The levels of ``escape_predicted_law`` (schema 1.13): j/100, j = 1 ... 99.
+ESCAPE_LEVELS = np.arange(1, 100) / 100.0
+
+
+def _check_escape_law(path, name: str, ds) -> None:
+    """``escape_predicted_law`` (schema 1.13, theory files; analysis/SCHEMA.md): dims (run,
+    escape_level), the levels 0.01 ... 0.99, each run's 99 quantiles all NaN or all finite and
+    non-decreasing, and equal to ``escape_predicted_q10``, ``_q50``, ``_q90`` at 0.1, 0.5, 0.9
+    (the same numbers: the engine writes them from one function). Per-run values, cheap."""
+    if "escape_predicted_law" not in ds.variables:
+        return
+    law = ds["escape_predicted_law"]
+    where = f"{path}: group {name!r}: variable 'escape_predicted_law'"
+    if law.dims != ("run", "escape_level"):
+        raise CampaignError(f"{where} has dims {law.dims}; allowed: ('run', 'escape_level')")
+    levels = np.asarray(ds["escape_level"].values, dtype=float) \
+        if "escape_level" in ds.variables else np.array([])
+    if levels.shape != ESCAPE_LEVELS.shape or not np.allclose(levels, ESCAPE_LEVELS, rtol=0,
+                                                              atol=1e-12):
+        raise CampaignError(f"{where}: its levels 'escape_level' are {levels.size} values "
+                            f"{levels[:3].tolist()}...; allowed: the 99 levels 0.01, 0.02, ..., "
+                            "0.99")
+    values = np.asarray(law.values, dtype=float)
+    run_index = _run_index(ds)
+    finite = np.isfinite(values)
+    partial = finite.any(axis=1) & ~finite.all(axis=1)
+    with np.errstate(invalid="ignore"):
+        falling = finite.all(axis=1) & (np.diff(values, axis=1) < 0).any(axis=1)
+    for bad, what in ((partial, "is NaN at some levels only (allowed: all 99 finite or all NaN)"),
+                      (falling, "decreases with the level (allowed: quantiles non-decreasing "
+                                "in q)")):
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise CampaignError(f"{where} of run_index {int(run_index[i])} {what}; "
+                                f"{int(bad.sum())} run(s) affected")
+    for q, column in ((10, 9), (50, 49), (90, 89)):
+        key = f"escape_predicted_q{q}"
+        if key not in ds.variables:
+            continue
+        printed = np.asarray(ds[key].values, dtype=float)
+        both = np.isfinite(printed) & finite[:, column]
+        differ = both & ~np.isclose(values[:, column], printed, rtol=1e-12, atol=0)
+        if differ.any():
+            i = int(np.flatnonzero(differ)[0])
+            raise CampaignError(
+                f"{where} of run_index {int(run_index[i])} is {values[i, column]!r} at level "
+                f"0.{q:02d}, {key} {printed[i]!r}; allowed: the same quantile; "
+                f"{int(differ.sum())} run(s) affected")
+
+
 def _check_finite(path, name: str, ds) -> None:
     """Every value of a completed run finite (reads eg, Q, R, T: every record of every run)."""
     run_index = _run_index(ds)
@@ -383,6 +433,7 @@ def _read_campaign(path: PathLike, *, load: bool, warn_incomplete: bool,
             raise CampaignError(f"{path}: cannot read group {name!r} ({_one_line(exc)})") from None
         try:
             _check_flags(path, name, ds)
+            _check_escape_law(path, name, ds)
             if load:
                 _check_finite(path, name, ds)
                 _check_checksums(path, name, run_checksums=True)

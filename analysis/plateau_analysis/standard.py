@@ -30,7 +30,8 @@ from .figures import (PRETTY, _label_names, _title, add_examples_axis, escape_la
                       file_settings, format_value, point_colors, point_label, pyplot,
                       relabel_text, time_label, wrap_title)
 from .overlaps import normalized_overlap_array
-from .predictions import (draw_escape_law, draw_escape_prediction, draw_plateau_height,
+from .predictions import (DENSITY_STYLE, draw_escape_density, draw_escape_law,
+                          draw_escape_prediction, draw_plateau_height,
                           plateau_height_handle)
 from .stats import LineFit, weighted_line_fit
 
@@ -314,8 +315,10 @@ def plot_final_R(ds, avg, *, points=None):
 
 def plot_escape_histogram(ds, runs, *, bins: int = 12, theory_avg=None, matches=None):
     """Figure: histograms of the runs' escape times, one step outline per grid point; with a
-    theory file of schema 1.9, each point's predicted median (dashed) and 10-90 % range (band) of
-    the escape time at its N (docs/theory.md §11.2b).
+    theory file of schema 1.13, each point's predicted density of the escape time at its N
+    (docs/theory.md §11.2b) as the predicted number of runs per bin (dashed curve,
+    :func:`~plateau_analysis.predictions.draw_escape_density`); with one of schema 1.9 to 1.12
+    (no law stored), its predicted median (dashed) and 10-90 % range (band) instead.
 
     Parameters
     ----------
@@ -342,7 +345,8 @@ def plot_escape_histogram(ds, runs, *, bins: int = 12, theory_avg=None, matches=
     if finite.size:
         edges = np.geomspace(finite.min() / 1.05, finite.max() * 1.05, bins + 1)
         colors = plt.get_cmap("tab10" if len(points) <= 10 else "viridis")
-        drew_law = False
+        ratio = float(edges[1] / edges[0])
+        drew_law = drew_density = False
         for k, p in enumerate(points):
             sel = point == p
             values = esc[sel]
@@ -359,12 +363,25 @@ def plot_escape_histogram(ds, runs, *, bins: int = 12, theory_avg=None, matches=
             if matches is not None and k < len(matches):
                 n_sim = float(ds["N"].values[first]) if "N" in ds.coords else float(
                     ds.attrs.get("N", math.nan))
-                drew_law = draw_escape_law(ax, theory_avg, int(matches[k]), n_sim, color) \
-                    or drew_law
+                # Schema 1.13: the density, per bin of this histogram, of the runs that did not
+                # fail (every one of them escapes at some time: those beyond alpha-max are in
+                # the law's tail, not in the bars); older files: the median and 10-90 %.
+                if draw_escape_density(ax, theory_avg, int(matches[k]), n_sim,
+                                       int(sel.sum()) - failed, ratio, color):
+                    drew_density = True
+                else:
+                    drew_law = draw_escape_law(ax, theory_avg, int(matches[k]), n_sim,
+                                               color) or drew_law
         ax.set_xscale("log")
+        if drew_density:
+            ax.plot([], [], color="0.3", label="theory: predicted runs per bin, n × P(bin) (n = "
+                    "runs not failed; the law's 1–99 % range)", **DENSITY_STYLE)
         if drew_law:
             ax.plot([], [], color="0.3", lw=1.4, ls="--",
-                    label="theory: predicted median and 10–90 % of the escape time")
+                    label="theory: predicted median and 10–90 % of the escape time"
+                    + (" (theory file before schema 1.13: no density)" if
+                       theory_avg is not None and "escape_predicted_law" not in theory_avg
+                       else ""))
         ax.legend(fontsize=8)
         from matplotlib.ticker import MaxNLocator
 

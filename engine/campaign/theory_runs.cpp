@@ -9,6 +9,7 @@
 #include "engine/theory/fluctuations.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -51,9 +52,15 @@ PointPredictions point_predictions(const RunParams& params) {
             const auto N = static_cast<double>(params.model.N);
             out.escape_predicted = predicted_mean_escape(e, N);
             out.escape_sd = predicted_escape_sd(e, N); // the law, docs/theory.md §11.2b
-            out.escape_quantiles = {predicted_escape_quantile(e, N, 0.1),
-                                    predicted_escape_quantile(e, N, 0.5),
-                                    predicted_escape_quantile(e, N, 0.9)};
+            // Its quantiles at 0.01 ... 0.99 (schema 1.13), of which 0.1, 0.5 and 0.9 are the
+            // printed ones (the same levels exactly: escape_law_level).
+            std::array<double, escape_law_levels> levels{};
+            for (std::size_t j = 0; j < levels.size(); ++j)
+                levels[j] = escape_law_level(j);
+            out.escape_law = predicted_escape_quantiles(e, N, levels);
+            static_assert(escape_law_level(9) == 0.1 && escape_law_level(49) == 0.5 &&
+                          escape_law_level(89) == 0.9);
+            out.escape_quantiles = {out.escape_law[9], out.escape_law[49], out.escape_law[89]};
         }
     return out;
 }
@@ -180,6 +187,10 @@ RunFunction theory_runs(const CampaignSpec& spec, InitialConditions initial, con
                 Eigen::VectorXd::Constant(1, predicted.escape_quantiles[1]);
             extras[std::string(extra_name::escape_predicted_q90)] =
                 Eigen::VectorXd::Constant(1, predicted.escape_quantiles[2]);
+            extras[std::string(extra_name::escape_predicted_law)] =
+                Eigen::Map<const Eigen::VectorXd>(
+                    predicted.escape_law.data(),
+                    static_cast<Eigen::Index>(predicted.escape_law.size()));
             if (const auto& bayes = predictions->bayes(p)) { // mixture inputs, §15b
                 extras[std::string(extra_name::bayes_error)] =
                     Eigen::VectorXd::Constant(1, bayes->value);

@@ -11,6 +11,7 @@
 #include <Eigen/Core>
 
 #include <array>
+#include <cstddef>
 #include <functional>
 #include <map>
 #include <string>
@@ -49,6 +50,13 @@ struct OrderParameters {
 /// variable in a campaign file. Producers and the file's variable table (engine/io/variables.cpp)
 /// use these constants, never a spelled-out name; the writer refuses a key that is not a variable
 /// of its file's kind (CampaignWriter::write).
+/// The probability levels of extra_name::escape_predicted_law (schema 1.13): j/100 for j = 1 .. 99,
+/// so that 0.1, 0.5 and 0.9 (escape_predicted_q10, _q50, _q90) are levels 9, 49 and 89 exactly.
+inline constexpr std::size_t escape_law_levels = 99;
+[[nodiscard]] constexpr double escape_law_level(std::size_t j) noexcept {
+    return static_cast<double>(j + 1) / static_cast<double>(escape_law_levels + 1);
+}
+
 namespace extra_name {
 /// Training error on the training set (docs/theory.md §6): Trainer::measure, with a training set.
 inline constexpr std::string_view eps_train = "eps_train";
@@ -70,6 +78,10 @@ inline constexpr std::string_view escape_predicted_sd = "escape_predicted_sd";
 inline constexpr std::string_view escape_predicted_q10 = "escape_predicted_q10";
 inline constexpr std::string_view escape_predicted_q50 = "escape_predicted_q50";
 inline constexpr std::string_view escape_predicted_q90 = "escape_predicted_q90";
+/// The whole predicted law (docs/theory.md §11.2b), schema 1.13: its quantiles at the levels
+/// escape_law_level(0 .. escape_law_levels - 1) = 0.01, 0.02, ..., 0.99 (dimension
+/// escape_level), escape_law_levels values per run.
+inline constexpr std::string_view escape_predicted_law = "escape_predicted_law";
 /// The order parameters' standard deviations at the run's N along its trajectory, the
 /// linear-noise approximation of docs/theory.md §11.2c (`plateau ode --fluctuations`), schema
 /// 1.10: sqrt(Sigma_ii / N) of Q (K x K), R (K x M) and v (K; 0 for a fixed second layer).
@@ -126,6 +138,7 @@ inline constexpr std::array all{eps_train,
                                 escape_predicted_q10,
                                 escape_predicted_q50,
                                 escape_predicted_q90,
+                                escape_predicted_law,
                                 Q_sd,
                                 R_sd,
                                 v_sd,

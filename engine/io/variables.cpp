@@ -95,6 +95,12 @@ constexpr std::array schema_variables{
                  "predicted 90 % quantile of the escape time alpha at the run's N (NaN: no "
                  "prediction, or not computed)",
                  theory_only, 9, ObservableField::extra},
+    // The whole predicted law (docs/theory.md §11.2b), schema 1.13; produced with
+    // escape_predicted_q10 (the same quantile function at 99 levels), NaN where it is.
+    VariableSpec{extra_name::escape_predicted_law, {Dim::run, Dim::escape_level}, f64, "1",
+                 "predicted quantiles of the escape time alpha at the run's N, at the levels "
+                 "escape_level = 0.01 ... 0.99 (NaN: no prediction, or not computed)",
+                 theory_only, 13, ObservableField::extra},
     // The order parameters' fluctuations at the run's N (docs/theory.md §11.2c), schema 1.10;
     // produced by `plateau ode --fluctuations` (theory_runs), one value set per record.
     VariableSpec{extra_name::Q_sd, {Dim::run, Dim::alpha, Dim::student, Dim::student2}, f64, "1",
@@ -239,6 +245,8 @@ std::size_t GroupShape::length(Dim d) const noexcept {
         return tasks * M;
     case Dim::input:
         return inputs;
+    case Dim::escape_level:
+        return escape_law_levels;
     }
     return 0;
 }

@@ -70,6 +70,9 @@ enum class Dim : std::uint8_t {
     /// Saved weights (schema 1.11, `save-weights`): the input axis of W and B, the largest N of
     /// the group's runs (a run of smaller N is NaN past its own N).
     input,
+    /// The probability levels of the predicted escape-time law (schema 1.13, theory files only:
+    /// a coordinate, escape_law_level(j) = 0.01 ... 0.99, escape_law_levels long).
+    escape_level,
 };
 /// The dimensions' names in the file (arrays of dimensions are indexed by Dim: the table's order).
 [[nodiscard]] constexpr auto enum_table(Dim) noexcept {
@@ -85,7 +88,8 @@ enum class Dim : std::uint8_t {
                                           {Dim::task, "task"},
                                           {Dim::task_unit, "task_unit"},
                                           {Dim::task_unit2, "task_unit2"},
-                                          {Dim::input, "input"}});
+                                          {Dim::input, "input"},
+                                          {Dim::escape_level, "escape_level"}});
 }
 inline constexpr auto all_dims = all_values<Dim>();
 

@@ -320,19 +320,32 @@ h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
     const auto n_runs = static_cast<hsize_t>(info.runs.size());
     const GroupShape shape = info.shape(alphas.size());
 
-    // The dimensions, in the order of all_dims; alpha is a coordinate variable. Those of several
-    // teachers and of saved weights only when the campaign has them (only_with_teachers,
-    // only_with_weights).
+    // The dimensions, in the order of all_dims; alpha and escape_level are coordinate variables.
+    // Those of several teachers and of saved weights only when the campaign has them
+    // (only_with_teachers, only_with_weights); escape_level only when a variable of the file
+    // uses it (theory files, schema 1.13).
+    const auto used = [&](Dim d) {
+        return std::any_of(variables.begin(), variables.end(), [d](const VariableSpec& v) {
+            return std::ranges::find(v.dims(), d) != v.dims().end();
+        });
+    };
+    std::vector<double> levels(escape_law_levels);
+    for (std::size_t j = 0; j < levels.size(); ++j)
+        levels[j] = escape_law_level(j);
     std::vector<std::optional<h5::Dataset>> dimensions(all_dims.size());
     for (const Dim d : all_dims) {
         if ((only_with_teachers(d) && shape.tasks == 1) ||
-            (only_with_weights(d) && shape.inputs == 0))
+            (only_with_weights(d) && shape.inputs == 0) || (d == Dim::escape_level && !used(d)))
             continue;
-        dimensions[static_cast<std::size_t>(d)].emplace(
-            d == Dim::alpha
-                ? h5::create_coordinate(g, name(d), alphas,
-                                        "examples per input dimension, alpha = steps/N", "1")
-                : h5::create_dimension(g, name(d), static_cast<hsize_t>(shape.length(d))));
+        auto& made = dimensions[static_cast<std::size_t>(d)];
+        if (d == Dim::alpha)
+            made.emplace(h5::create_coordinate(
+                g, name(d), alphas, "examples per input dimension, alpha = steps/N", "1"));
+        else if (d == Dim::escape_level)
+            made.emplace(h5::create_coordinate(
+                g, name(d), levels, "probability level q of the escape-time quantiles", "1"));
+        else
+            made.emplace(h5::create_dimension(g, name(d), static_cast<hsize_t>(shape.length(d))));
     }
     const auto dim = [&](Dim d) -> const h5::Dataset* {
         return &dimensions[static_cast<std::size_t>(d)].value();

@@ -22,11 +22,10 @@ DivergenceRule divergence_rule(const RunParams& p) {
 
 bool may_be_nan(std::string_view extra) noexcept {
     // flow_error: NaN where the flow vanishes (JointEstimate::relative_flow_error);
-    // escape_rate, eta_max, plateau_eg, escape_predicted(_sd, _q10, _q50, _q90): NaN where no
-    // fixed point or no
-    // prediction was found (per run, plateau ode); switch_alpha: NaN for a task not reached yet
-    // (docs/theory.md §17).
-    constexpr std::array<std::string_view, 10> names{extra_name::flow_error,
+    // escape_rate, eta_max, plateau_eg, escape_predicted(_sd, _q10, _q50, _q90, _law): NaN where
+    // no fixed point or no prediction was found (per run, plateau ode); switch_alpha: NaN for a
+    // task not reached yet (docs/theory.md §17).
+    constexpr std::array<std::string_view, 11> names{extra_name::flow_error,
                                                      extra_name::escape_rate,
                                                      extra_name::eta_max,
                                                      extra_name::plateau_eg,
@@ -35,6 +34,7 @@ bool may_be_nan(std::string_view extra) noexcept {
                                                      extra_name::escape_predicted_q10,
                                                      extra_name::escape_predicted_q50,
                                                      extra_name::escape_predicted_q90,
+                                                     extra_name::escape_predicted_law,
                                                      extra_name::switch_alpha};
     return std::find(names.begin(), names.end(), extra) != names.end();
 }

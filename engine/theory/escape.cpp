@@ -16,6 +16,7 @@
 #include <array>
 #include <cmath>
 #include <complex>
+#include <functional>
 #include <limits>
 #include <numbers>
 #include <optional>
@@ -997,7 +998,26 @@ public:
             if (std::isfinite(p.alpha_esc[i])) {
                 le_.push_back(std::log(p.eps[i]));
                 r_.push_back(p.alpha_esc[i] - p.A + std::log(p.eps[i]) / p.rate);
+                a_.push_back(p.alpha_esc[i]);
             }
+        decreasing_ = std::adjacent_find(a_.begin(), a_.end(), std::less_equal<>()) == a_.end();
+    }
+    /// ln chi at which the map is `a`, in closed form: the map is linear in ln chi between the
+    /// table's points (alpha_esc there) and of slope -1/lambda beyond (Eq. (11.9), r constant);
+    /// nullopt if the table is not strictly decreasing (then the caller bisects).
+    [[nodiscard]] std::optional<double> inverse_log(double a) const {
+        if (!decreasing_ || a_.empty())
+            return std::nullopt;
+        const double ls = std::log(sigma_);
+        if (a >= a_.front()) // ln(sigma chi) <= le_0: alpha = A - ln(sigma chi)/lambda + r_0
+            return p_.rate * (p_.A + r_.front() - a) - ls;
+        if (a <= a_.back())
+            return p_.rate * (p_.A + r_.back() - a) - ls;
+        // The first table point at or below a (a_ decreasing): a lies in [a_[i], a_[i - 1]).
+        const auto it = std::upper_bound(a_.begin(), a_.end(), a, std::greater<>());
+        const auto i = static_cast<std::size_t>(it - a_.begin());
+        const double t = (a - a_[i - 1]) / (a_[i] - a_[i - 1]);
+        return le_[i - 1] + t * (le_[i] - le_[i - 1]) - ls;
     }
     [[nodiscard]] double sigma() const noexcept { return sigma_; }
     [[nodiscard]] double residual(double eps) const {
@@ -1019,7 +1039,8 @@ public:
 private:
     const EscapePrediction& p_;
     double sigma_;
-    std::vector<double> le_, r_;
+    std::vector<double> le_, r_, a_;
+    bool decreasing_ = false;
 };
 
 /// The density of chi_d at z: f_1(z) = 2 phi(z), f_d(z) = z^(d-1) e^(-z^2/2) / (2^(d/2-1)
@@ -1100,10 +1121,13 @@ std::vector<double> offsets_of(const EscapePrediction& p) {
     return p.direction_offsets.empty() ? std::vector<double>{0.0} : p.direction_offsets;
 }
 
-/// chi with map(chi) = a (map decreases in chi): bisection in ln chi over [1e-12, 40].
+/// chi with map(chi) = a (map decreases in chi) in [1e-12, 40]: the map's closed-form inverse,
+/// else bisection in ln chi.
 double chi_at(const EscapeMap& map, double a) {
     double lo = std::log(1e-12);
     double hi = std::log(40.0);
+    if (const auto x = map.inverse_log(a))
+        return std::exp(std::clamp(*x, lo, hi));
     for (int i = 0; i < 200 && hi - lo > 1e-14; ++i) {
         const double mid = 0.5 * (lo + hi);
         (map(std::exp(mid)) > a ? lo : hi) = mid;
@@ -1130,12 +1154,13 @@ double predicted_escape_sd(const EscapePrediction& p, double N) {
     return std::sqrt(var);
 }
 
-double predicted_escape_quantile(const EscapePrediction& p, double N, double q) {
-    if (!p.valid || p.eps.empty() || !(q > 0.0 && q < 1.0))
-        return nan;
-    const EscapeMap map(p, N);
-    const std::vector<double> offsets = offsets_of(p);
-    // P(alpha <= a) = mean over directions of P(chi >= chi*(a - o)), chi* inverting the map.
+namespace {
+
+/// The q-quantile of the law (docs/theory.md §11.2b, Eq. (11.9)) by bisection of its
+/// distribution function P(alpha <= a) = mean over directions of P(chi >= chi*(a - o)), chi*
+/// inverting the map; 0 < q < 1.
+double law_quantile(const EscapePrediction& p, const EscapeMap& map,
+                    const std::vector<double>& offsets, double q) {
     const auto cdf = [&](double a) {
         double sum = 0.0;
         for (const double o : offsets)
@@ -1150,6 +1175,25 @@ double predicted_escape_quantile(const EscapePrediction& p, double N, double q) 
         (cdf(mid) < q ? lo : hi) = mid;
     }
     return 0.5 * (lo + hi);
+}
+
+} // namespace
+
+double predicted_escape_quantile(const EscapePrediction& p, double N, double q) {
+    return predicted_escape_quantiles(p, N, std::span<const double>(&q, 1)).front();
+}
+
+std::vector<double> predicted_escape_quantiles(const EscapePrediction& p, double N,
+                                               std::span<const double> levels) {
+    std::vector<double> out(levels.size(), nan);
+    if (!p.valid || p.eps.empty())
+        return out;
+    const EscapeMap map(p, N);
+    const std::vector<double> offsets = offsets_of(p);
+    for (std::size_t i = 0; i < levels.size(); ++i)
+        if (levels[i] > 0.0 && levels[i] < 1.0)
+            out[i] = law_quantile(p, map, offsets, levels[i]);
+    return out;
 }
 
 std::vector<double> predicted_escape_points(const EscapePrediction& p, double N,

@@ -138,6 +138,12 @@ struct EscapeSettings {
 /// asymmetry grows). NaN for q outside (0, 1) or no prediction.
 [[nodiscard]] double predicted_escape_quantile(const EscapePrediction& p, double N, double q);
 
+/// Its quantiles at the probability levels `levels` (each in (0, 1); NaN outside, as
+/// predicted_escape_quantile gives), in their order: the same numbers as predicted_escape_quantile
+/// level by level, with the map and the offsets built once.
+[[nodiscard]] std::vector<double> predicted_escape_quantiles(const EscapePrediction& p, double N,
+                                                             std::span<const double> levels);
+
 /// The law as `per_direction` x (number of directions) equally likely points, sorted: for each
 /// direction, alpha_esc at the chi_d quantiles (j + 1/2)/per_direction plus its offset (a sample
 /// of the law without randomness, for comparisons with simulated escape times).

@@ -114,8 +114,9 @@ def test_root_attributes(eta_sweep):
         # law (a simulation file holds none of it, and is 1.9 too); 1.10: the theory files'
         # Q_sd, R_sd, v_sd (plateau ode --fluctuations); 1.11: saved weights (save-weights),
         # which a file written without them does not hold; 1.12: the weights at every record
-        # (save-weights = records), nor these
-        assert a["schema_version_minor"] == 12
+        # (save-weights = records), nor these; 1.13: the theory files' escape_predicted_law
+        # (a simulation file holds none of it, nor the dimension escape_level)
+        assert a["schema_version_minor"] == 13
         assert text(a["kind"]) == "simulation"
         assert a["master_seed"] == 1 and a["seeds"] == 8 and a["runs"] == 16
         config = text(a["config"])

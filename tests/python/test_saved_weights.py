@@ -45,7 +45,8 @@ def test_a_file_without_weights_has_none(plateau_program, tmp_path):
     assert "input" not in ds.sizes
     assert not any(name in ds.variables for name in pa.WEIGHT_VARIABLES)
     assert pa.saved_weights(ds, 0) is None
-    assert ds.attrs["schema_version_minor"] == 12
+    assert ds.attrs["schema_version_minor"] == 13  # the writer's (1.13 added a theory variable)
+    assert "escape_level" not in ds.sizes  # a simulation file holds none of the law
 
 
 def test_files_of_other_n_read_as_one_sweep(plateau_program, tmp_path):
@@ -72,7 +73,8 @@ def test_record_weights_give_every_records_q_r_and_v(plateau_program, tmp_path):
     out = tmp_path / "records.h5"
     run_plateau(plateau_program, out, *RECORDS, "--save-weights", "records")
     ds = pa.load_campaign(out)["K2_M2"]
-    assert ds.attrs["schema_version_minor"] == 12
+    assert ds.attrs["schema_version_minor"] == 13  # the writer's (1.13 added a theory variable)
+    assert "escape_level" not in ds.sizes  # a simulation file holds none of the law
     assert ds["record_weights_W"].dims == ("run", "alpha", "student", "input")
     assert ds["record_weights_v"].dims == ("run", "alpha", "student")
     assert ds.sizes["input"] == 30
