@@ -24,7 +24,7 @@ using namespace plateau;
 
 namespace {
 
-RunParams gram_params(std::int64_t N, int K, int M) {
+RunParams chain_params(std::int64_t N, int K, int M) {
     RunParams p = test::params_of(N, K, M);
     p.dynamics = DynamicsKind::gram;
     return p;
@@ -80,12 +80,12 @@ TEST_CASE("gram factor: the rank-two update is the Cholesky factor of the update
     };
     std::vector<Case> cases;
     {
-        RunParams p = gram_params(200, 10, 10); // r = 20: updated by default
+        RunParams p = chain_params(200, 10, 10); // r = 20: updated by default
         p.training.eta = 1.0;
         cases.push_back({"K=M=10", p});
     }
     {
-        RunParams p = gram_params(60, 2, 3);
+        RunParams p = chain_params(60, 2, 3);
         p.training.eta = 2.0;
         p.training.weight_decay = 0.05;
         p.model.learn_v = true;
@@ -94,13 +94,13 @@ TEST_CASE("gram factor: the rank-two update is the Cholesky factor of the update
         cases.push_back({"K=2 M=3 weight decay, learned v, noise", p});
     }
     {
-        RunParams p = gram_params(60, 3, 2);
+        RunParams p = chain_params(60, 3, 2);
         p.training.eta = 2.0;
         p.model.constraint = Constraint::sphere;
         cases.push_back({"K=3 M=2 sphere", p});
     }
     {
-        RunParams p = gram_params(60, 3, 2);
+        RunParams p = chain_params(60, 3, 2);
         p.training.eta = 1.0;
         p.model.inputs = InputKind::mixture;
         Mixture m = Mixture::exclusive_or();
@@ -110,14 +110,14 @@ TEST_CASE("gram factor: the rank-two update is the Cholesky factor of the update
         cases.push_back({"K=3 M=2 XOR mixture (D axes as rows)", p});
     }
     {
-        RunParams p = gram_params(60, 4, 2);
+        RunParams p = chain_params(60, 4, 2);
         p.model.student.widths = {4, 2};
         p.model.teacher.widths = {2};
         p.training.eta = 1.0;
         cases.push_back({"K=4x2 deeper student", p});
     }
     {
-        RunParams p = gram_params(60, 2, 2);
+        RunParams p = chain_params(60, 2, 2);
         p.model.teachers = 2;
         p.model.teacher_overlap = 0.5;
         p.training.eta = 1.0;
@@ -133,7 +133,7 @@ TEST_CASE("gram factor: the rank-two update is the Cholesky factor of the update
 
 TEST_CASE("gram factor: untrustworthy updates fall back to a fresh factorization", "[gram]") {
     SECTION("q0 = 0: the students are equal, Q has zero pivots") {
-        RunParams p = gram_params(100, 10, 10);
+        RunParams p = chain_params(100, 10, 10);
         p.model.q0 = 0.0;
         GramDynamics dynamics(p, 5, 0, 0);
         REQUIRE(dynamics.advance_to(3.0));
@@ -147,7 +147,7 @@ TEST_CASE("gram factor: untrustworthy updates fall back to a fresh factorization
             CHECK(factor_error(chain) < 1e-11);
     }
     SECTION("students equal to their teachers: G of rank M, then nearly so") {
-        RunParams p = gram_params(1000, 5, 5); // r = 10: updated by default
+        RunParams p = chain_params(1000, 5, 5); // r = 10: updated by default
         p.training.eta = 0.5;
         OrderParameters op;
         op.Q = op.R = op.T = Eigen::MatrixXd::Identity(5, 5);
@@ -190,7 +190,7 @@ TEST_CASE("gram factor: the drift of the updated factor against steps", "[.drift
         {"K=M=10 N=100 noise", 100, 10, 0.01, 5000.0},
     };
     for (const Case& c : cases) {
-        RunParams p = gram_params(c.N, c.K, c.K);
+        RunParams p = chain_params(c.N, c.K, c.K);
         p.model.noise = c.noise;
         GramDynamics dynamics(p, 7, 0, 0);
         dynamics.set_factor_period(1 << 30, true);

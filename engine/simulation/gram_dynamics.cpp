@@ -373,7 +373,7 @@ double lower_times(const double* __restrict__ L, const double* __restrict__ z,
             using Block = Eigen::Array<double, B, 1>;
             Block acc = Block::Zero();
             for (int k = 0; k <= std::min(r - 1, ib + B - 1); ++k)
-                acc += z[k] * Eigen::Map<const Block>(L + k * r + ib);
+                acc += z[k] * Eigen::Map<const Block>(L + static_cast<std::ptrdiff_t>(k) * r + ib);
             Eigen::Map<Block>(u + ib) = acc;
         };
         int ib = 0;
@@ -413,12 +413,13 @@ double lower_times(const double* __restrict__ L, const double* __restrict__ z,
 bool rank_two_update(double* __restrict__ L, double* __restrict__ inv, int r, int K,
                      const double* __restrict__ c, const double* __restrict__ d, double xi2,
                      const double* __restrict__ gdiag, double* __restrict__ work) noexcept {
-    constexpr double min_pivot = 1e-10; // relative to G'_jj: well above factorize's zero pivot
+    constexpr double min_pivot = 1e-8; // relative to G'_jj: drift / L_jj stays <= 1e-10
     // The loops are written for the vector units: the recurrences (forward solve, prefix sums)
     // are short chains of multiply-adds, the divisions and square roots come in separate loops
     // over all j, and the sweep runs over blocks of 8 rows (the rows above the diagonal compute
     // zeros: L_ij = 0 and acc_i = 0 for i < j).
-    const int n = r + 1;
+    const auto n = static_cast<std::ptrdiff_t>(r) + 1;
+    const auto stride = static_cast<std::ptrdiff_t>(r); // of L's columns
     double* const x = work;
     double* const f = work + n;
     double* const a = work + 2 * n;
@@ -442,7 +443,7 @@ bool rank_two_update(double* __restrict__ L, double* __restrict__ inv, int r, in
         x[i] = i < K ? d[i] : 0.0;
     int jb = 0;
     for (; jb + 4 <= r; jb += 4) {
-        const double* c0 = L + jb * r;
+        const double* c0 = L + jb * stride;
         const double* c1 = c0 + r;
         const double* c2 = c1 + r;
         const double* c3 = c2 + r;
@@ -470,7 +471,7 @@ bool rank_two_update(double* __restrict__ L, double* __restrict__ inv, int r, in
         const double fj = x[j] * inv[j];
         f[j] = fj;
         for (int i = j + 1; i < r; ++i)
-            x[i] -= fj * L[i + j * r];
+            x[i] -= fj * L[i + j * stride];
     }
     double ff = 0.0;
     double gg = 0.0;
@@ -529,10 +530,10 @@ bool rank_two_update(double* __restrict__ L, double* __restrict__ inv, int r, in
     for (int j = 0; j < r; ++j) {
         const double d2 = d1[j] * t2[j + 1] * it2[j];
         beta2[j] = y[j] * id1[j] * it2[j + 1];
-        const double ljj = L[j * (r + 1)];
+        const double ljj = L[j * n];
         const double pivot = d2 * ljj * ljj; // the new pivot L'_jj^2
         ok &= static_cast<int>(t2[j + 1] < 0.0) &
-              static_cast<int>(pivot >= min_pivot * gdiag[j * (r + 1)]) &
+              static_cast<int>(pivot >= min_pivot * gdiag[j * n]) &
               static_cast<int>(pivot < std::numeric_limits<double>::infinity());
         scale[j] = std::sqrt(d2);
     }
@@ -547,7 +548,7 @@ bool rank_two_update(double* __restrict__ L, double* __restrict__ inv, int r, in
         Block acc1 = Block::Zero();
         Block acc2 = Block::Zero();
         for (int j = std::min(r - 1, ib + B - 1); j >= 0; --j) {
-            Eigen::Map<Block> col(L + j * r + ib);
+            Eigen::Map<Block> col(L + j * stride + ib);
             const Block l = col;
             const Block p = l + beta1[j] * acc1;
             acc1 += a[j] * l;
