@@ -357,6 +357,21 @@ bool cholesky_psd(const double* __restrict__ G, double* __restrict__ L, double* 
     return true;
 }
 
+/// block.template operator()<B>(ib) over rows 0 .. r - 1: blocks of B = 8 rows (one vector
+/// register with AVX-512), then one of 4, then single rows.
+template <class Block>
+void by_row_blocks(int r, const Block& block) {
+    int ib = 0;
+    for (; ib + 8 <= r; ib += 8)
+        block.template operator()<8>(ib);
+    if (ib + 4 <= r) {
+        block.template operator()<4>(ib);
+        ib += 4;
+    }
+    for (; ib < r; ++ib)
+        block.template operator()<1>(ib);
+}
+
 /// u = L z (L lower triangular, zero above the diagonal), Eq. (G1); returns |z|^2, the first
 /// term of Eq. (G2).
 template <int R>
@@ -376,15 +391,7 @@ double lower_times(const double* __restrict__ L, const double* __restrict__ z,
                 acc += z[k] * Eigen::Map<const Block>(L + static_cast<std::ptrdiff_t>(k) * r + ib);
             Eigen::Map<Block>(u + ib) = acc;
         };
-        int ib = 0;
-        for (; ib + 8 <= r; ib += 8)
-            block.template operator()<8>(ib);
-        if (ib + 4 <= r) {
-            block.template operator()<4>(ib);
-            ib += 4;
-        }
-        for (; ib < r; ++ib)
-            block.template operator()<1>(ib);
+        by_row_blocks(r, block);
         return zz;
     }
     for (int i = 0; i < r; ++i) {
@@ -556,15 +563,7 @@ bool rank_two_update(double* __restrict__ L, double* __restrict__ inv, int r, in
             acc2 += y[j] * p;
         }
     };
-    int ib = 0;
-    for (; ib + 8 <= r; ib += 8)
-        sweep.template operator()<8>(ib);
-    if (ib + 4 <= r) {
-        sweep.template operator()<4>(ib);
-        ib += 4;
-    }
-    for (; ib < r; ++ib)
-        sweep.template operator()<1>(ib);
+    by_row_blocks(r, sweep);
     for (int j = 0; j < r; ++j)
         inv[j] /= scale[j];
     return true;
