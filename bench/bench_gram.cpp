@@ -7,6 +7,9 @@
 // weights would take 160 MB at K = M = 10; gram's cost must not depend on N).
 // Benchmarks "<family>/N:<N>/K:<K>": Gram/step and Full/step, 4096 steps per iteration
 // (GramDynamics::advance_to / OnlineSgd::advance on one state carried across iterations);
+// GramRefactor/step (N = 1e3, 1e5), the chain with a fresh Cholesky factorization every step (the
+// reference for the factor's update, docs/theory.md Eq. (G4)), and GramUpdate/step (K = 2), the
+// factor updated at r <= 8 too;
 // Gram/run, one whole run to alpha = 4 per iteration (every N timed over the same phase of the
 // dynamics). Then a summary: steps/s of each, gram/full, and gram's cost per step at equal alpha
 // relative to N = 100.
@@ -41,9 +44,14 @@ using bench::bench_seed;
 using bench::erf_params;
 constexpr std::int64_t steps_per_iteration = 4096;
 
-void gram_step(benchmark::State& st) {
+/// period: GramChain::set_factor_period (0: the default); update_small: update the factor at
+/// r <= 8 too.
+void gram_steps(benchmark::State& st, int period, bool update_small) {
     const RunParams p = erf_params(st.range(0), static_cast<int>(st.range(1)));
     GramDynamics dynamics(p, bench_seed, 0, 0);
+    if (period > 0 || update_small)
+        dynamics.set_factor_period(period > 0 ? period : GramChain::default_factor_period,
+                                   update_small);
     const auto N = static_cast<double>(p.model.N);
     std::int64_t done = 0;
     for (auto _ : st) {
@@ -75,6 +83,20 @@ void gram_run(benchmark::State& st) {
     st.counters["steps/s"] = benchmark::Counter(steps, benchmark::Counter::kIsRate);
 }
 
+void gram_step(benchmark::State& st) {
+    gram_steps(st, 0, false);
+}
+
+/// The reference: a fresh Cholesky factorization every step (the step before issue 32).
+void gram_refactor_step(benchmark::State& st) {
+    gram_steps(st, 1, false);
+}
+
+/// The factor updated at every r, the unrolled small r included.
+void gram_update_step(benchmark::State& st) {
+    gram_steps(st, 0, true);
+}
+
 void full_step(benchmark::State& st) {
     const RunParams p = erf_params(st.range(0), static_cast<int>(st.range(1)));
     bench::online_sgd_steps(st, p, steps_per_iteration);
@@ -87,6 +109,17 @@ void register_all() {
                 ->Args({N, K})
                 ->ArgNames({"N", "K"})
                 ->MinTime(0.2);
+            if (N == 1000 || N == 100000) {
+                benchmark::RegisterBenchmark("GramRefactor/step", gram_refactor_step)
+                    ->Args({N, K})
+                    ->ArgNames({"N", "K"})
+                    ->MinTime(0.2);
+                if (K <= 4)
+                    benchmark::RegisterBenchmark("GramUpdate/step", gram_update_step)
+                        ->Args({N, K})
+                        ->ArgNames({"N", "K"})
+                        ->MinTime(0.2);
+            }
             benchmark::RegisterBenchmark("Gram/run", gram_run)
                 ->Args({N, K})
                 ->ArgNames({"N", "K"})
@@ -104,6 +137,21 @@ class SummaryReporter final : public bench::CaseReporter {
 public:
     void Finalize() override {
         ConsoleReporter::Finalize();
+        std::printf("\nThe factor: updated (Gram) against refactorized every step (GramRefactor), "
+                    "and updated at r <= 8 too (GramUpdate); steps/s\n");
+        for (const auto& [key, v] : rates_) {
+            const auto gram = v.find("Gram/step");
+            const auto ref = v.find("GramRefactor/step");
+            if (gram == v.end() || ref == v.end())
+                continue;
+            const auto upd = v.find("GramUpdate/step");
+            std::printf("K=M=%ld N=%ld: gram %.4g, refactorize %.4g (gram/refactorize %.3f)", key.first,
+                        key.second, gram->second, ref->second, gram->second / ref->second);
+            if (upd != v.end())
+                std::printf(", update at small r %.4g (%.3f)", upd->second,
+                            upd->second / ref->second);
+            std::printf("\n");
+        }
         std::printf("\nSteps per second, one thread (medians when repeated)\n");
         std::printf("%3s %8s | %12s %12s %9s | %12s | %s\n", "K=M", "N", "gram", "full",
                     "gram/full", "gram ns/step", "gram ns/step, runs to alpha = 4");

@@ -9,6 +9,7 @@
 #include <array>
 #include <cassert>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -356,12 +357,43 @@ bool cholesky_psd(const double* __restrict__ G, double* __restrict__ L, double* 
     return true;
 }
 
-/// u = L z (L lower triangular), Eq. (G1); returns |z|^2, the first term of Eq. (G2).
+/// block.template operator()<B>(ib) over rows 0 .. r - 1: blocks of B = 8 rows (one vector
+/// register with AVX-512), then one of 4, then single rows.
+template <class Block>
+void by_row_blocks(int r, const Block& block) {
+    int ib = 0;
+    for (; ib + 8 <= r; ib += 8)
+        block.template operator()<8>(ib);
+    if (ib + 4 <= r) {
+        block.template operator()<4>(ib);
+        ib += 4;
+    }
+    for (; ib < r; ++ib)
+        block.template operator()<1>(ib);
+}
+
+/// u = L z (L lower triangular, zero above the diagonal), Eq. (G1); returns |z|^2, the first
+/// term of Eq. (G2).
 template <int R>
 double lower_times(const double* __restrict__ L, const double* __restrict__ z,
                    double* __restrict__ u, int r_runtime) noexcept {
     const int r = R > 0 ? R : r_runtime;
     double zz = 0.0;
+    if constexpr (R == 0) {
+        // Blocks of 8 rows, their sums in registers, by columns (for the vector units) up to
+        // the block's last row: L is zero above the diagonal.
+        for (int i = 0; i < r; ++i)
+            zz += z[i] * z[i];
+        const auto block = [&]<int B>(int ib) { // rows ib .. ib + B - 1
+            using Block = Eigen::Array<double, B, 1>;
+            Block acc = Block::Zero();
+            for (int k = 0; k <= std::min(r - 1, ib + B - 1); ++k)
+                acc += z[k] * Eigen::Map<const Block>(L + static_cast<std::ptrdiff_t>(k) * r + ib);
+            Eigen::Map<Block>(u + ib) = acc;
+        };
+        by_row_blocks(r, block);
+        return zz;
+    }
     for (int i = 0; i < r; ++i) {
         double s = 0.0;
         for (int k = 0; k <= i; ++k)
@@ -370,6 +402,171 @@ double lower_times(const double* __restrict__ L, const double* __restrict__ z,
         zz += z[i] * z[i];
     }
     return zz;
+}
+
+/// Eq. (G4) of docs/theory.md §7: L <- the Cholesky factor of
+///     L L^T + b d^T + d b^T + xi2 d d^T,      b = L c,
+/// in O(r^2), for d with its first K entries nonzero at most (the students' rows). In the
+/// factor's basis the change is L (g f^T + f g^T) L^T with f = L^-1 d and g = c + (xi2/2) f;
+/// balanced (tau^2 = |f|/|g|, a = tau g + f/tau, b' = tau g - f/tau) it is
+/// L (I + a a^T/2 - b' b'^T/2) L^T = L N1 N2 D2 N2^T N1^T L^T, a rank-one update and a rank-one
+/// downdate of the identity (Gill, Golub, Murray & Saunders 1974, method C1 with L = I), whose
+/// unit lower triangular factors N = I + tril(p q^T, -1) are products of O(r) scalars; so
+/// L' = L N1 N2 D2^(1/2), one sweep over the columns from the last. inv[j] = 1/L_jj as
+/// factorize. False, L then undefined, when the update cannot be
+/// trusted: a zero pivot, |g||f| > 1/2 (a change of G as large as G's smallest direction: the
+/// downdate may lose positive definiteness), a new pivot below min_pivot G'_jj (`gdiag`, the
+/// new G's diagonal, stride r + 1) or anything not finite. `work` holds 13 (r + 1) doubles.
+bool rank_two_update(double* __restrict__ L, double* __restrict__ inv, int r, int K,
+                     const double* __restrict__ c, const double* __restrict__ d, double xi2,
+                     const double* __restrict__ gdiag, double* __restrict__ work) noexcept {
+    constexpr double min_pivot = 1e-8; // relative to G'_jj: drift / L_jj stays <= 1e-10
+    // The loops are written for the vector units: the recurrences (forward solve, prefix sums)
+    // are short chains of multiply-adds, the divisions and square roots come in separate loops
+    // over all j, and the sweep runs over blocks of 8 rows (the rows above the diagonal compute
+    // zeros: L_ij = 0 and acc_i = 0 for i < j).
+    const auto n = static_cast<std::ptrdiff_t>(r) + 1;
+    const auto stride = static_cast<std::ptrdiff_t>(r); // of L's columns
+    double* const x = work;
+    double* const f = work + n;
+    double* const a = work + 2 * n;
+    double* const y = work + 3 * n;
+    double* const t1 = work + 4 * n;
+    double* const t2 = work + 5 * n;
+    double* const it1 = work + 6 * n;
+    double* const it2 = work + 7 * n;
+    double* const beta1 = work + 8 * n;
+    double* const beta2 = work + 9 * n;
+    double* const d1 = work + 10 * n;
+    double* const id1 = work + 11 * n;
+    double* const scale = work + 12 * n;
+    // f = L^-1 d by columns (d_j = 0 for j >= K); x_i for i <= j is spent once f_j is read.
+    // Blocks of 4 columns: the block's 4 x 4 triangle by scalars held in registers, then the
+    // rows below it by one vector loop.
+    for (int j = 0; j < r; ++j)
+        if (inv[j] == 0.0)
+            return false; // a zero pivot: factorize() decides its column
+    for (int i = 0; i < r; ++i)
+        x[i] = i < K ? d[i] : 0.0;
+    int jb = 0;
+    for (; jb + 4 <= r; jb += 4) {
+        const double* c0 = L + jb * stride;
+        const double* c1 = c0 + r;
+        const double* c2 = c1 + r;
+        const double* c3 = c2 + r;
+        double x1 = x[jb + 1];
+        double x2 = x[jb + 2];
+        double x3 = x[jb + 3];
+        const double f0 = x[jb] * inv[jb];
+        x1 -= f0 * c0[jb + 1];
+        x2 -= f0 * c0[jb + 2];
+        x3 -= f0 * c0[jb + 3];
+        const double f1 = x1 * inv[jb + 1];
+        x2 -= f1 * c1[jb + 2];
+        x3 -= f1 * c1[jb + 3];
+        const double f2 = x2 * inv[jb + 2];
+        x3 -= f2 * c2[jb + 3];
+        const double f3 = x3 * inv[jb + 3];
+        f[jb] = f0;
+        f[jb + 1] = f1;
+        f[jb + 2] = f2;
+        f[jb + 3] = f3;
+        for (int i = jb + 4; i < r; ++i)
+            x[i] -= (f0 * c0[i] + f1 * c1[i]) + (f2 * c2[i] + f3 * c3[i]);
+    }
+    for (int j = jb; j < r; ++j) { // the last r mod 4 columns
+        const double fj = x[j] * inv[j];
+        f[j] = fj;
+        for (int i = j + 1; i < r; ++i)
+            x[i] -= fj * L[i + j * stride];
+    }
+    double ff = 0.0;
+    double gg = 0.0;
+    for (int i = 0; i < r; ++i) {
+        const double g = c[i] + 0.5 * xi2 * f[i];
+        a[i] = g; // g, for now
+        ff += f[i] * f[i];
+        gg += g * g;
+    }
+    if (ff == 0.0)
+        return true; // d = 0: G unchanged
+    const double norm_f = std::sqrt(ff);
+    const double norm_g = std::sqrt(gg);
+    if (!(norm_f * norm_g <= 0.5))
+        return false; // also catches NaN
+    if (norm_g == 0.0)
+        return true; // g f^T + f g^T = 0
+    const double tau = std::sqrt(norm_f / norm_g);
+    const double inv_tau = 1.0 / tau;
+    for (int i = 0; i < r; ++i) {
+        const double g = a[i];
+        a[i] = tau * g + inv_tau * f[i];
+        y[i] = tau * g - inv_tau * f[i]; // b', for now
+    }
+    // I + a a^T/2 = N1 D1 N1^T: t1_0 = 2, t1_j+1 = t1_j + a_j^2, D1_j = t1_j+1/t1_j,
+    // beta1_j = a_j/t1_j+1 (N1 = I + tril(a beta1^T, -1)).
+    double t = 2.0;
+    t1[0] = t;
+    for (int j = 0; j < r; ++j) {
+        t += a[j] * a[j];
+        t1[j + 1] = t;
+    }
+    for (int j = 0; j <= r; ++j)
+        it1[j] = 1.0 / t1[j];
+    for (int j = 0; j < r; ++j) {
+        beta1[j] = a[j] * it1[j + 1];
+        d1[j] = t1[j + 1] * it1[j];
+        id1[j] = t1[j] * it1[j + 1];
+    }
+    // y = N1^-1 b' (N1 y = b': y_i = b'_i - a_i sum_k<i beta1_k y_k), and
+    // D1 - y y^T/2 = N2 D2 N2^T: t2_0 = -2, t2_j+1 = t2_j + y_j^2/D1_j (positive definite as
+    // long as every t2 stays negative), D2_j = D1_j t2_j+1/t2_j, beta2_j = y_j/(D1_j t2_j+1).
+    double running = 0.0;
+    t = -2.0;
+    t2[0] = t;
+    for (int j = 0; j < r; ++j) {
+        const double yj = y[j] - a[j] * running;
+        running += beta1[j] * yj;
+        y[j] = yj;
+        t += yj * yj * id1[j];
+        t2[j + 1] = t;
+    }
+    for (int j = 0; j <= r; ++j)
+        it2[j] = 1.0 / t2[j];
+    int ok = 1;
+    for (int j = 0; j < r; ++j) {
+        const double d2 = d1[j] * t2[j + 1] * it2[j];
+        beta2[j] = y[j] * id1[j] * it2[j + 1];
+        const double ljj = L[j * n];
+        const double pivot = d2 * ljj * ljj; // the new pivot L'_jj^2
+        ok &= static_cast<int>(t2[j + 1] < 0.0) &
+              static_cast<int>(pivot >= min_pivot * gdiag[j * n]) &
+              static_cast<int>(pivot < std::numeric_limits<double>::infinity());
+        scale[j] = std::sqrt(d2);
+    }
+    if (ok == 0)
+        return false;
+    // L' = L N1 N2 D2^(1/2), columns from the last: with acc1 = sum_k>j a_k L_k (old columns)
+    // and acc2 = sum_k>j y_k (L N1)_k, (L N1)_j = L_j + beta1_j acc1 and
+    // (L N1 N2)_j = (L N1)_j + beta2_j acc2. Rows are independent: blocks of 8 rows, their
+    // acc1, acc2 in registers, every column from the block's last row down.
+    const auto sweep = [&]<int B>(int ib) { // rows ib .. ib + B - 1
+        using Block = Eigen::Array<double, B, 1>; // B = 8: one vector register with AVX-512
+        Block acc1 = Block::Zero();
+        Block acc2 = Block::Zero();
+        for (int j = std::min(r - 1, ib + B - 1); j >= 0; --j) {
+            Eigen::Map<Block> col(L + j * stride + ib);
+            const Block l = col;
+            const Block p = l + beta1[j] * acc1;
+            acc1 += a[j] * l;
+            col = (p + beta2[j] * acc2) * scale[j];
+            acc2 += y[j] * p;
+        }
+    };
+    by_row_blocks(r, sweep);
+    for (int j = 0; j < r; ++j)
+        inv[j] /= scale[j];
+    return true;
 }
 
 template <int R>
@@ -427,6 +624,9 @@ GramChain::GramChain(const RunParams& params, const OrderParameters& initial,
     const Kernels k = kernels_of(r());
     factorize_kernel_ = k.factorize;
     fields_kernel_ = k.fields;
+    coords_.resize(r());
+    update_work_.resize(r() + 1, 13);
+    set_factor_period(default_factor_period);
     // Rows: students, teachers, then the mixture's axes e_1 .. e_D (docs/theory.md §15d), then
     // with momentum the velocities (§6c), zero at the start.
     const int KM = K_ + M_;
@@ -446,7 +646,42 @@ GramChain::GramChain(const RunParams& params, const OrderParameters& initial,
 }
 
 bool GramChain::factorize() noexcept {
-    return factorize_kernel_(G_.data(), L_.data(), inv_diag_.data(), r());
+    ++counts_.fresh;
+    const bool ok = factorize_kernel_(G_.data(), L_.data(), inv_diag_.data(), r());
+    since_factor_ = ok ? 0 : -1;
+    return ok;
+}
+
+bool GramChain::refresh_factor() noexcept {
+    if (since_factor_ >= 0 && since_factor_ < factor_period_)
+        return true;
+    return factorize();
+}
+
+void GramChain::set_factor_period(int period, bool update_small) noexcept {
+    factor_period_ = std::max(period, 1);
+    update_rows_ = V_ == 0 && (update_small || r() >= update_min_rows);
+    since_factor_ = -1;
+}
+
+bool GramChain::update_factor(double xi2, double s) noexcept {
+    if (since_factor_ < 0 || !update_rows_ || factor_period_ <= 1)
+        return false;
+    const int rows = r();
+    // Eq. (G3)'s decay, s W: rows j < K of L times s (the factor of S G S is S L).
+    if (s != 1.0)
+        for (int j = 0; j < K_; ++j) {
+            for (int k = 0; k <= j; ++k)
+                L_(j, k) *= s;
+            inv_diag_(j) /= s;
+        }
+    if (!rank_two_update(L_.data(), inv_diag_.data(), rows, K_, coords_.data(), d_.data(), xi2,
+                         G_.data(), update_work_.data())) {
+        ++counts_.refused;
+        return false;
+    }
+    ++counts_.updated;
+    return true;
 }
 
 bool GramChain::step(std::span<const double> z, double chi2, double zeta,
@@ -455,6 +690,7 @@ bool GramChain::step(std::span<const double> z, double chi2, double zeta,
     // Fields (x, y) = L z, Eq. (G1), and |xi|^2 = |z|^2 + chi^2_{N-r}, Eq. (G2) (docs/theory.md
     // §7).
     const double xi2 = chi2 + fields_kernel_(L_.data(), z.data(), u_.data(), r());
+    std::copy(z.begin(), z.end(), coords_.data()); // the example's coordinates (Eq. (G4))
     return learn(xi2, std::nullopt, zeta, rates);
 }
 
@@ -482,6 +718,17 @@ bool GramChain::mixture_step(std::span<const double> z, double chi2, std::size_t
         for (int d = 0; d < D_; ++d)
             mean += m.mean(cluster, static_cast<std::size_t>(d)) * G_(i, axes + d);
         u_(i) = mean + sd * u_(i);
+    }
+    // The example's coordinates in the factor's basis (Eq. (G4)): the axis e_d's are row
+    // axes + d of L, so those of mu_c + sqrt(Delta) z_full are sum_d m_cd L_(axes+d, .) + sd z.
+    if (update_rows_) {
+        for (int i = 0; i < r(); ++i)
+            coords_(i) = sd * z[static_cast<std::size_t>(i)];
+        for (int d = 0; d < D_; ++d) {
+            const double mcd = m.mean(cluster, static_cast<std::size_t>(d));
+            for (int i = 0; i <= axes + d; ++i)
+                coords_(i) += mcd * L_(axes + d, i);
+        }
     }
     const double xi2 = mu2 + 2.0 * sd * mu_z + m.variance * (zz + chi2);
     return learn(xi2, m.labels[cluster], zeta, rates);
@@ -559,28 +806,42 @@ bool GramChain::learn(double xi2, std::optional<double> label, double zeta,
         d_(j) = -eta_over_n * grad_fields_(j);
     if (V_ > 0) {
         learn_with_momentum(xi2, s, eta_v_over_n, grad_v);
+        since_factor_ = -1; // the velocities mix the rows: a fresh factor (Eq. (G4) is for (G3))
         return true;
     }
-    for (int j = 0; j < K_; ++j) {
-        for (int k = 0; k <= j; ++k) {
-            const double q =
-                s * (s * G_(j, k) + d_(j) * u_(k) + u_(j) * d_(k)) + xi2 * d_(j) * d_(k);
-            G_(j, k) = q;
-            G_(k, j) = q;
-        }
-        for (int n = K_; n < rows; ++n) {
-            const double rn = s * G_(j, n) + d_(j) * u_(n);
-            G_(j, n) = rn;
-            G_(n, j) = rn;
-        }
+    // By the columns k < K of the lower triangle (contiguous, for the vector units), then
+    // mirrored into rows k.
+    for (int k = 0; k < K_; ++k) {
+        double* col = G_.data() + static_cast<std::ptrdiff_t>(k) * rows;
+        const double dk = d_(k);
+        const double uk = u_(k);
+        for (int j = k; j < K_; ++j)
+            col[j] = s * (s * col[j] + d_(j) * uk + u_(j) * dk) + xi2 * d_(j) * dk;
+        for (int n = K_; n < rows; ++n)
+            col[n] = s * col[n] + dk * u_(n);
     }
+    for (int k = 0; k < K_; ++k)
+        for (int j = k + 1; j < rows; ++j)
+            G_(k, j) = G_(j, k);
     // v_k <- v_k - (eta_v/N) (de/dv_k + lambda v_k) (Eqs. 3 and 8), from the same fields.
     for (std::size_t k = 0; k < grad_v.size(); ++k) {
         const auto i = static_cast<Eigen::Index>(k);
         v_(i) = (1.0 - eta_v_over_n * lambda_) * v_(i) - eta_v_over_n * grad_v[k];
     }
-    if (rule_.sphere) // rows rescaled: their rows and columns of G (docs/theory.md §14)
+    // The factor of the new G (Eq. (G4)), or a fresh one at the next step.
+    const bool updated = update_factor(xi2, s);
+    since_factor_ = updated ? since_factor_ + 1 : -1;
+    if (rule_.sphere) { // rows rescaled: their rows and columns of G (docs/theory.md §14)
+        // and the rows of L by the same factors (the factor of D G D is D L).
+        if (updated)
+            for (int j = 0; j < K_; ++j) {
+                const double scale = 1.0 / std::sqrt(G_(j, j));
+                for (int k = 0; k <= j; ++k)
+                    L_(j, k) *= scale;
+                inv_diag_(j) /= scale;
+            }
         project_gram_to_sphere(G_, K_);
+    }
     return true;
 }
 
@@ -722,7 +983,7 @@ bool GramDynamics::advance_to(double alpha) {
             task_start_.at(static_cast<std::size_t>(task)) =
                 static_cast<double>(step_) / static_cast<double>(N_);
         }
-        if (!chain_.factorize())
+        if (!chain_.refresh_factor())
             return false;
         draws_.fill({z_.data(), r});
         if (clusters_) {

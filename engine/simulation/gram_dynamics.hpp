@@ -86,7 +86,9 @@ struct MixtureStart {
                                                        std::uint64_t init_index);
 
 /// The chain's state and its transition, without random numbers: step() is fed the draws, so
-/// that a test can feed it the (z, chi^2) of an explicit example.
+/// that a test can feed it the (z, chi^2) of an explicit example. A step also updates the
+/// Cholesky factor of G in O(r^2) for the next one (Eq. (G4), r > 8), refactorized every
+/// factor_period() steps.
 class GramChain {
 public:
     /// Gaussian inputs.
@@ -109,12 +111,29 @@ public:
     /// False, leaving the factor undefined, when G is not finite or not positive semi-definite
     /// beyond rounding: the run diverged.
     [[nodiscard]] bool factorize() noexcept;
+    /// The factor for the next step (docs/theory.md §7, "Updating the factor"): the one the last
+    /// step's rank-two update left (Eq. (G4)), or a fresh factorize() when that is
+    /// factor_period() steps old, when the update was not made (momentum, r <= 8 by default, a
+    /// zero pivot, a downdate that would lose positive definiteness). False as factorize() (the
+    /// run diverged).
+    [[nodiscard]] bool refresh_factor() noexcept;
+    /// Steps between fresh factorizations: 1 refactorizes every step (the reference of
+    /// bench_gram), default_factor_period by default (docs/PERFORMANCE.md, "The Gram chain's
+    /// factor, updated"). The factor is updated only when r > update_min_rows (or when
+    /// update_small is set).
+    void set_factor_period(int period, bool update_small = false) noexcept;
+    [[nodiscard]] int factor_period() const noexcept { return factor_period_; }
+    /// Whether the current factor comes from an update (not a fresh factorize()).
+    [[nodiscard]] bool factor_updated() const noexcept { return since_factor_ > 0; }
+    static constexpr int default_factor_period = 256;
+    static constexpr int update_min_rows = 9; ///< the unrolled Cholesky (r <= 8) is cheaper
     /// Each rate's s(alpha) for the step from `step` (StepRule::rate_factors, docs/theory.md
     /// §6b).
     [[nodiscard]] RateFactors rate_factors(std::int64_t step) const noexcept {
         return rule_.rate_factors(step);
     }
-    /// The factor of the last factorize().
+    /// The factor of the last factorize(), or of G after the last step when it updated it
+    /// (factor_updated(); after a step that did not, undefined until refresh_factor()).
     [[nodiscard]] const Eigen::MatrixXd& factor() const noexcept { return L_; }
 
     /// One step from the factor of the last factorize(): fields (x, y) = L z, |xi|^2 = |z|^2 +
@@ -146,6 +165,15 @@ public:
     /// The mixture, with mixture inputs.
     [[nodiscard]] const std::optional<Mixture>& mixture() const noexcept { return mixture_; }
 
+    /// Counts of a run's factors (docs/PERFORMANCE.md): fresh factorizations, updates, and
+    /// updates refused (then a fresh factorization follows).
+    struct FactorCounts {
+        std::int64_t fresh = 0;
+        std::int64_t updated = 0;
+        std::int64_t refused = 0;
+    };
+    [[nodiscard]] const FactorCounts& factor_counts() const noexcept { return counts_; }
+
     /// The dense kernels for this r (unrolled for small r).
     struct Kernels {
         bool (*factorize)(const double* G, double* L, double* inv_diag, int r) noexcept;
@@ -162,6 +190,11 @@ private:
     void learn_with_momentum(double xi2, double s, double eta_v_over_n,
                              std::span<const double> grad_v) noexcept;
 
+    /// After G's update of learn() (Eq. (G3) with the decay's s): the factor of the new G by
+    /// Eq. (G4) from the coordinates coords_ of the example's projection, d_, |xi|^2 and s;
+    /// false (the factor is then stale) when it cannot be trusted.
+    [[nodiscard]] bool update_factor(double xi2, double s) noexcept;
+
     bool (*factorize_kernel_)(const double*, double*, double*, int) noexcept = nullptr;
     double (*fields_kernel_)(const double*, const double*, double*, int) noexcept = nullptr;
     StepRule rule_; ///< the networks, what learns, the step sizes
@@ -175,6 +208,15 @@ private:
     Eigen::MatrixXd G_;              ///< r x r, exactly symmetric
     Eigen::MatrixXd L_;              ///< r x r, lower triangular
     Eigen::VectorXd inv_diag_;       ///< 1/L_jj, 0 for a zero pivot
+    // The factor's update (Eq. (G4)): the steps between fresh factorizations, the steps since
+    // the last one (-1: the factor is stale), whether this r updates, the example's coordinates
+    // in the factor's basis (z, or with mixture inputs those of mu_c + sqrt(Delta) z), scratch.
+    int factor_period_ = default_factor_period;
+    std::int64_t since_factor_ = -1;
+    bool update_rows_ = false;
+    Eigen::VectorXd coords_;
+    Eigen::MatrixXd update_work_;
+    FactorCounts counts_;
     Eigen::VectorXd v_;
     Eigen::VectorXd v_star_;
     // Scratch: the r fields, the K field errors and row coefficients d, de/dv.
@@ -211,6 +253,10 @@ public:
     [[nodiscard]] bool advance_to(double alpha) override;
     [[nodiscard]] Observables observe() override;
     [[nodiscard]] const GramChain& chain() const noexcept { return chain_; }
+    /// GramChain::set_factor_period (bench_gram's reference: 1, refactorize every step).
+    void set_factor_period(int period, bool update_small = false) noexcept {
+        chain_.set_factor_period(period, update_small);
+    }
     [[nodiscard]] std::int64_t step() const noexcept { return step_; }
 
 private:
