@@ -14,7 +14,7 @@
 # the first stage (a quick local loop); "release" is still a stage one may ask for (the fast
 # C++ tests on the build scripts/main.sh uses). CI runs ci and asan.
 #
-# Two lanes keep both cores busy (docs/PERFORMANCE.md §34): the first stage's build and tests run
+# Two lanes keep both cores busy (docs/PERFORMANCE.md §35): the first stage's build and tests run
 # in the foreground; the other stages' builds, then clang-tidy (once the ci build is there), run
 # in a background lane at nice 19, which takes only the cycles the foreground leaves idle (a
 # link, the critical path of a build, a test that waits for a signal or a lock) and the cores
