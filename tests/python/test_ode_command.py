@@ -41,8 +41,11 @@ def test_theory_file_has_the_simulation_layout(pair):
     sim = xr.open_dataset(pair[0], group="K2_M2", engine="h5netcdf")
     th = xr.open_dataset(pair[1], group="K2_M2", engine="h5netcdf")
     assert th.attrs["K"] == 2
-    # `cluster` (1.6): both kinds hold mean_overlaps (docs/theory.md section 15c).
-    assert dict(th.sizes) == dict(sim.sizes)
+    # `cluster` (1.6): both kinds hold mean_overlaps (docs/theory.md section 15c). The theory
+    # file alone has `escape_level` (1.13): the levels of its escape_predicted_law.
+    th_sizes = dict(th.sizes)
+    assert th_sizes.pop("escape_level") == 99 and "escape_level" not in sim.sizes
+    assert th_sizes == dict(sim.sizes)
     np.testing.assert_array_equal(th.alpha, sim.alpha)
     np.testing.assert_array_equal(th.eta, sim.eta)
     assert (th.status == 1).all() and (th.eg_stderr == 0).all()
