@@ -250,8 +250,9 @@ TEST_CASE("theory file: each run carries its grid point's plateau height and pre
         CHECK(law(49) == extras.at("escape_predicted_q50")(0));
         CHECK(law(89) == extras.at("escape_predicted_q90")(0));
         for (Eigen::Index j = 0; j < law.size(); ++j) {
-            CHECK(law(j) == predicted_escape_quantile(
-                                prediction, N, escape_law_level(static_cast<std::size_t>(j))));
+            CHECK(law(j) ==
+                  predicted_escape_quantile(prediction, N,
+                                            escape_law_level_values[static_cast<std::size_t>(j)]));
             if (j > 0)
                 CHECK(law(j) > law(j - 1));
         }

@@ -53,13 +53,10 @@ PointPredictions point_predictions(const RunParams& params) {
             out.escape_predicted = predicted_mean_escape(e, N);
             out.escape_sd = predicted_escape_sd(e, N); // the law, docs/theory.md §11.2b
             // Its quantiles at 0.01 ... 0.99 (schema 1.13), of which 0.1, 0.5 and 0.9 are the
-            // printed ones (the same levels exactly: escape_law_level).
-            std::array<double, escape_law_levels> levels{};
-            for (std::size_t j = 0; j < levels.size(); ++j)
-                levels[j] = escape_law_level(j);
-            out.escape_law = predicted_escape_quantiles(e, N, levels);
-            static_assert(escape_law_level(9) == 0.1 && escape_law_level(49) == 0.5 &&
-                          escape_law_level(89) == 0.9);
+            // printed ones (the same levels exactly: escape_law_level_values).
+            out.escape_law = predicted_escape_quantiles(e, N, escape_law_level_values);
+            static_assert(escape_law_level_values[9] == 0.1 && escape_law_level_values[49] == 0.5 &&
+                          escape_law_level_values[89] == 0.9);
             out.escape_quantiles = {out.escape_law[9], out.escape_law[49], out.escape_law[89]};
         }
     return out;

@@ -36,7 +36,7 @@ struct PointPredictions {
     std::array<double, 3> escape_quantiles{std::numeric_limits<double>::quiet_NaN(),
                                            std::numeric_limits<double>::quiet_NaN(),
                                            std::numeric_limits<double>::quiet_NaN()};
-    /// (schema 1.13) its quantiles at the levels escape_law_level(0 .. escape_law_levels - 1),
+    /// (schema 1.13) its quantiles at the levels escape_law_level_values,
     /// escape_quantiles being levels 9, 49, 89 of it; all NaN without a prediction.
     std::vector<double> escape_law =
         std::vector<double>(escape_law_levels, std::numeric_limits<double>::quiet_NaN());

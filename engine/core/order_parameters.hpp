@@ -53,9 +53,12 @@ struct OrderParameters {
 /// The probability levels of extra_name::escape_predicted_law (schema 1.13): j/100 for j = 1 .. 99,
 /// so that 0.1, 0.5 and 0.9 (escape_predicted_q10, _q50, _q90) are levels 9, 49 and 89 exactly.
 inline constexpr std::size_t escape_law_levels = 99;
-[[nodiscard]] constexpr double escape_law_level(std::size_t j) noexcept {
-    return static_cast<double>(j + 1) / static_cast<double>(escape_law_levels + 1);
-}
+inline constexpr std::array<double, escape_law_levels> escape_law_level_values = [] {
+    std::array<double, escape_law_levels> q{};
+    for (std::size_t j = 0; j < q.size(); ++j)
+        q[j] = static_cast<double>(j + 1) / static_cast<double>(escape_law_levels + 1);
+    return q;
+}();
 
 namespace extra_name {
 /// Training error on the training set (docs/theory.md §6): Trainer::measure, with a training set.
@@ -79,7 +82,7 @@ inline constexpr std::string_view escape_predicted_q10 = "escape_predicted_q10";
 inline constexpr std::string_view escape_predicted_q50 = "escape_predicted_q50";
 inline constexpr std::string_view escape_predicted_q90 = "escape_predicted_q90";
 /// The whole predicted law (docs/theory.md §11.2b), schema 1.13: its quantiles at the levels
-/// escape_law_level(0 .. escape_law_levels - 1) = 0.01, 0.02, ..., 0.99 (dimension
+/// escape_law_level_values = 0.01, 0.02, ..., 0.99 (dimension
 /// escape_level), escape_law_levels values per run.
 inline constexpr std::string_view escape_predicted_law = "escape_predicted_law";
 /// The order parameters' standard deviations at the run's N along its trajectory, the

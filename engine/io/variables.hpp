@@ -71,7 +71,7 @@ enum class Dim : std::uint8_t {
     /// the group's runs (a run of smaller N is NaN past its own N).
     input,
     /// The probability levels of the predicted escape-time law (schema 1.13, theory files only:
-    /// a coordinate, escape_law_level(j) = 0.01 ... 0.99, escape_law_levels long).
+    /// a coordinate, escape_law_level_values = 0.01 ... 0.99).
     escape_level,
 };
 /// The dimensions' names in the file (arrays of dimensions are indexed by Dim: the table's order).

@@ -329,9 +329,6 @@ h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
             return std::ranges::find(v.dims(), d) != v.dims().end();
         });
     };
-    std::vector<double> levels(escape_law_levels);
-    for (std::size_t j = 0; j < levels.size(); ++j)
-        levels[j] = escape_law_level(j);
     std::vector<std::optional<h5::Dataset>> dimensions(all_dims.size());
     for (const Dim d : all_dims) {
         if ((only_with_teachers(d) && shape.tasks == 1) ||
@@ -343,7 +340,9 @@ h5::Group build_group(h5::Group& root, const CampaignLayout::GroupInfo& info,
                 g, name(d), alphas, "examples per input dimension, alpha = steps/N", "1"));
         else if (d == Dim::escape_level)
             made.emplace(h5::create_coordinate(
-                g, name(d), levels, "probability level q of the escape-time quantiles", "1"));
+                g, name(d),
+                std::vector<double>(escape_law_level_values.begin(), escape_law_level_values.end()),
+                "probability level q of the escape-time quantiles", "1"));
         else
             made.emplace(h5::create_dimension(g, name(d), static_cast<hsize_t>(shape.length(d))));
     }
